@@ -1,0 +1,180 @@
+// The `celda` command line. Every user error is a message with its position;
+// a stack trace is printed only for a bug, and only with CELDA_DEBUG=1.
+
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { CompiledCell } from '../compiler/compile.ts';
+import { compile } from '../compiler/compile.ts';
+import { hasErrors, lineCol, render } from '../compiler/diagnostics.ts';
+import { toDot } from '../compiler/dot.ts';
+import { printCell, printGrad } from '../compiler/notation.ts';
+import type { Spelling } from '../compiler/notation.ts';
+import { InputError, evaluate } from '../runtime/eval.ts';
+
+class UsageError extends Error {}
+/** A failure already reported to stderr. */
+class Reported extends Error {}
+
+const USAGE = `celda — recurrent cells from slide notation
+
+usage:
+  celda check FILE…                         compile files, print diagnostics
+  celda eval CELL --inputs I.json [--params P.json] [--seed N] [--cell NAME] [--backend interp]
+                                            run a cell: states, outputs and (with cotangents) the VJP, as JSON
+  celda grad CELL [--wrt NAME] [--format unicode|latex|ascii] [--compact] [--cell NAME]
+                                            the derivative equations of the backward step
+  celda graph CELL [--backward] [--format dot|svg] [--cell NAME]
+                                            the forward (or backward) graph for Graphviz
+  celda print CELL [--format unicode|latex|ascii] [--cell NAME]
+                                            the cell back as notation, in one spelling
+`;
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path === '-' ? 0 : path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`cannot read ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message}`);
+  }
+}
+
+function readJson(path: string, what: string): unknown {
+  const text = readText(path, what);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    const m = /position (\d+)/.exec((e as Error).message);
+    const at = m ? lineCol(text, Number(m[1])) : { line: 1, col: 1 };
+    throw new UsageError(`${path}:${at.line}:${at.col}: invalid JSON in ${what}: ${(e as Error).message.replace(/ in JSON at position \d+.*$/, '')}`);
+  }
+}
+
+/** Compile one file and pick one cell, or report and fail. */
+function loadCell(file: string, cellName: string | undefined): CompiledCell {
+  const source = readText(file, 'cell file');
+  const r = compile(source, { defaultCellName: defaultName(file) });
+  for (const d of r.diagnostics) process.stderr.write(render(d, file, source) + '\n');
+  if (hasErrors(r.diagnostics)) throw new Reported();
+  if (r.cells.length === 0) throw new UsageError(`${file}: no cell`);
+  if (cellName === undefined) {
+    if (r.cells.length > 1) throw new UsageError(`${file} holds ${r.cells.length} cells (${r.cells.map((c) => c.name).join(', ')}); choose one with --cell NAME`);
+    return r.cells[0]!;
+  }
+  const c = r.cells.find((x) => x.name === cellName);
+  if (!c) throw new UsageError(`${file}: no cell named \`${cellName}\` (cells: ${r.cells.map((x) => x.name).join(', ')})`);
+  return c;
+}
+
+const defaultName = (file: string) => (file.split('/').pop() ?? 'cell').replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9_]/g, '_') || 'cell';
+
+function spelling(v: string | undefined): Spelling {
+  const s = v ?? 'unicode';
+  if (s !== 'unicode' && s !== 'latex' && s !== 'ascii') throw new UsageError(`--format must be unicode, latex or ascii, not \`${s}\``);
+  return s;
+}
+
+function args(argv: string[], options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''));
+  }
+}
+
+const one = (positionals: string[], what: string): string => {
+  if (positionals.length !== 1) throw new UsageError(`expected one ${what}, got ${positionals.length}`);
+  return positionals[0]!;
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case undefined: case '-h': case '--help': case 'help':
+      process.stdout.write(USAGE);
+      return cmd === undefined ? 2 : 0;
+    case 'check': {
+      const { positionals } = args(rest, {});
+      if (positionals.length === 0) throw new UsageError('celda check needs at least one file');
+      let failed = 0;
+      for (const file of positionals) {
+        let source: string;
+        try {
+          source = readText(file, 'cell file');
+        } catch (e) {
+          process.stderr.write(`${(e as Error).message}\n`);
+          failed++;
+          continue;
+        }
+        const r = compile(source, { defaultCellName: defaultName(file) });
+        for (const d of r.diagnostics) process.stderr.write(render(d, file, source) + '\n');
+        if (hasErrors(r.diagnostics)) failed++;
+        else process.stdout.write(`${file}: ok (${r.cells.map((c) => `${c.name}: ${c.typed.mode === 'unrolled' ? `${c.typed.steps} steps` : `${c.typed.states.length} state${c.typed.states.length === 1 ? '' : 's'}`}, ${c.typed.params.length} params`).join('; ')})\n`);
+      }
+      if (positionals.length > 1) process.stdout.write(`${positionals.length - failed} passed, ${failed} failed\n`);
+      return failed ? 1 : 0;
+    }
+    case 'eval': {
+      const { values, positionals } = args(rest, { params: { type: 'string' }, inputs: { type: 'string' }, seed: { type: 'string' }, cell: { type: 'string' }, backend: { type: 'string' } });
+      const file = one(positionals, 'cell file');
+      const backend = values.backend ?? 'interp';
+      if (backend !== 'interp') throw new UsageError(`unknown backend \`${backend}\` (available: interp)`);
+      if (!values.inputs) throw new UsageError('celda eval needs --inputs I.json');
+      const seed = values.seed === undefined ? 0 : Number(values.seed);
+      if (!Number.isInteger(seed)) throw new UsageError('--seed must be a whole number');
+      const cell = loadCell(file, values.cell);
+      const inputs = readJson(values.inputs, 'inputs');
+      const params = values.params ? readJson(values.params, 'params') : undefined;
+      const { result, warnings } = evaluate(cell, { inputs, params }, { seed });
+      for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+      process.stdout.write(JSON.stringify(result) + '\n');
+      return 0;
+    }
+    case 'grad': {
+      const { values, positionals } = args(rest, { wrt: { type: 'string' }, format: { type: 'string' }, cell: { type: 'string' }, compact: { type: 'boolean' } });
+      const cell = loadCell(one(positionals, 'cell file'), values.cell);
+      const names = cell.backward.roots.map((r) => r.name);
+      if (values.wrt !== undefined && !names.includes(values.wrt)) throw new UsageError(`--wrt: \`${values.wrt}\` is not a parameter, input or state of ${cell.name} (${[...new Set(names)].join(', ')})`);
+      const sp = spelling(values.format);
+      const note = sp === 'latex' ? '%' : '#';
+      process.stdout.write(`${note} backward step of ${cell.name}: ∂v is the cotangent ∂ℒ/∂v; parameter gradients are summed over the batch here and over t by BPTT\n`);
+      process.stdout.write(printGrad(cell.typed, cell.forward, cell.backward, { spelling: sp, wrt: values.wrt, compact: values.compact }));
+      return 0;
+    }
+    case 'graph': {
+      const { values, positionals } = args(rest, { backward: { type: 'boolean' }, format: { type: 'string' }, cell: { type: 'string' } });
+      const cell = loadCell(one(positionals, 'cell file'), values.cell);
+      const g = values.backward ? cell.backward : cell.forward;
+      const dot = toDot(g, `${cell.name}${values.backward ? ' (backward)' : ''}`);
+      const format = values.format ?? 'dot';
+      if (format === 'dot') process.stdout.write(dot);
+      else if (format === 'svg') {
+        const { instance } = await import('@viz-js/viz');
+        const viz = await instance();
+        process.stdout.write(viz.renderString(dot, { format: 'svg' }));
+      } else throw new UsageError(`--format must be dot or svg, not \`${format}\``);
+      return 0;
+    }
+    case 'print': {
+      const { values, positionals } = args(rest, { format: { type: 'string' }, cell: { type: 'string' } });
+      const cell = loadCell(one(positionals, 'cell file'), values.cell);
+      process.stdout.write(printCell(cell.typed, cell.forward, spelling(values.format)));
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command \`${cmd}\`\n\n${USAGE}`);
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  try {
+    return await main(argv);
+  } catch (e) {
+    if (e instanceof Reported) return 1;
+    if (e instanceof UsageError || e instanceof InputError) {
+      process.stderr.write(`error: ${e.message}\n`);
+      return e instanceof UsageError ? 2 : 1;
+    }
+    process.stderr.write(`internal error: ${(e as Error)?.message ?? String(e)}\nthis is a bug in celda; please report it with the command and files that caused it${process.env.CELDA_DEBUG ? `\n${(e as Error)?.stack}` : ' (CELDA_DEBUG=1 shows details)'}\n`);
+    return 70;
+  }
+}

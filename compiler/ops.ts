@@ -1,0 +1,371 @@
+// The one closed table of primitives. Each entry holds, side by side, its arity,
+// shape rule, float64 evaluation and VJP rule, so an op without a derivative is
+// a type error. VJP rules build graph nodes (through the Builder), not numbers,
+// and reuse saved outputs: tanh's rule is g * (1 - y*y).
+
+import type { Dim } from './dims.ts';
+import { dimEq, dimSum, dimToString } from './dims.ts';
+
+/** A value's symbolic type: an optional batch axis, then 0 (scalar), 1 (vector) or 2 (matrix) feature axes. */
+export interface Shape {
+  readonly batch: boolean;
+  readonly dims: readonly Dim[];
+}
+
+export const shapeToString = (s: Shape): string => {
+  const body = s.dims.length === 0 ? 'scalar' : s.dims.length === 1 ? `vector(${dimToString(s.dims[0]!)})` : s.dims.map((d) => (d.terms.length + (d.k !== 0 ? 1 : 0) > 1 ? `(${dimToString(d)})` : dimToString(d))).join(' × ');
+  return s.batch && s.dims.length > 0 ? `${body} per example` : s.batch ? 'scalar per example' : body;
+};
+export const shapeEq = (a: Shape, b: Shape) => a.batch === b.batch && a.dims.length === b.dims.length && a.dims.every((d, i) => dimEq(d, b.dims[i]!));
+
+/** A run-time value: row-major, batch axis first when batched. */
+export interface Tensor {
+  readonly batched: boolean;
+  readonly dims: readonly number[];
+  readonly data: Float64Array;
+}
+export const featSize = (t: { dims: readonly number[] }) => t.dims.reduce((a, b) => a * b, 1);
+
+export type Attrs = {
+  readonly name?: string;
+  readonly step?: number;
+  readonly value?: number;
+  readonly p?: number;
+  readonly offset?: Dim;
+  readonly len?: Dim;
+  readonly total?: Dim;
+  readonly shape?: Shape;
+};
+
+/** Every primitive; the table below must define exactly these (checked by `satisfies`). */
+export type OpName =
+  | 'param' | 'input' | 'prev' | 'cot' | 'const' | 'zeros'
+  | 'add' | 'sub' | 'mul' | 'div' | 'neg' | 'pow'
+  | 'tanh' | 'sigmoid' | 'relu' | 'exp' | 'log' | 'sqrt' | 'abs' | 'softplus' | 'step' | 'sign'
+  | 'softmax' | 'sum_feat' | 'sum_batch' | 'bcast'
+  | 'matvec' | 'matmul' | 'transpose' | 'outer' | 'concat' | 'slice' | 'pad';
+
+/** What a VJP rule may build with; implemented by the graph Builder. */
+export interface Emit {
+  node(op: OpName, inputs: readonly number[], attrs?: Attrs): number;
+  shape(id: number): Shape;
+  const(value: number): number;
+  /** Sum a cotangent down to the shape of an operand it was broadcast from. */
+  unbroadcast(g: number, to: Shape): number;
+}
+
+export interface EvalCtx {
+  readonly batch: number;
+  /** Numeric shape of the node being evaluated. */
+  readonly out: { batched: boolean; dims: readonly number[] };
+  readonly dim: (d: Dim) => number;
+}
+
+export interface OpDef {
+  /** Number of inputs; -1 for variadic (concat). */
+  readonly arity: number;
+  readonly kind: 'leaf' | 'elementwise' | 'linear' | 'reduce' | 'layout';
+  /** Result shape, or an error message naming both shapes. */
+  readonly shape: (ins: readonly Shape[], attrs: Attrs) => Shape | string;
+  readonly eval: (args: readonly Tensor[], attrs: Attrs, ctx: EvalCtx) => Float64Array;
+  /** Cotangents of the inputs (null = zero) given the cotangent g of the output y. */
+  readonly vjp: (g: number, y: number, ins: readonly number[], attrs: Attrs, e: Emit) => readonly (number | null)[];
+}
+
+// ---------------------------------------------------------------- shape helpers
+
+function broadcast(ins: readonly Shape[]): Shape | string {
+  let dims: readonly Dim[] = [];
+  for (const s of ins) {
+    if (s.dims.length === 0) continue;
+    if (dims.length === 0) dims = s.dims;
+    else if (dims.length !== s.dims.length || !dims.every((d, i) => dimEq(d, s.dims[i]!)))
+      return `${shapeToString({ batch: false, dims })} vs ${shapeToString({ batch: false, dims: s.dims })}`;
+  }
+  return { batch: ins.some((s) => s.batch), dims };
+}
+const same = (ins: readonly Shape[]) => ins[0]!;
+const leafShape = (_: readonly Shape[], a: Attrs) => a.shape!;
+const scalar: Shape = { batch: false, dims: [] };
+
+// ---------------------------------------------------------------- eval helpers
+
+/** Index of an operand element for output element (b, f) under broadcasting. */
+function reader(t: Tensor, F: number): (b: number, f: number) => number {
+  const tf = featSize(t);
+  const scalarFeat = t.dims.length === 0 && F !== 1 ? 0 : 1;
+  const d = t.data;
+  if (t.batched) return scalarFeat ? (b, f) => d[b * tf + f]! : (b) => d[b]!;
+  return scalarFeat ? (_b, f) => d[f]! : () => d[0]!;
+}
+
+function elementwise(f: (...xs: number[]) => number) {
+  return (args: readonly Tensor[], _a: Attrs, ctx: EvalCtx): Float64Array => {
+    const F = ctx.out.dims.reduce((a, b) => a * b, 1);
+    const B = ctx.out.batched ? ctx.batch : 1;
+    const out = new Float64Array(B * F);
+    const rs = args.map((t) => reader(t, F));
+    if (rs.length === 1) {
+      const r = rs[0]!;
+      for (let b = 0; b < B; b++) for (let i = 0; i < F; i++) out[b * F + i] = f(r(b, i));
+    } else if (rs.length === 2) {
+      const [r0, r1] = rs as [typeof rs[0], typeof rs[0]];
+      for (let b = 0; b < B; b++) for (let i = 0; i < F; i++) out[b * F + i] = f(r0(b, i), r1(b, i));
+    }
+    return out;
+  };
+}
+
+export const stableSigmoid = (x: number) => {
+  if (x >= 0) return 1 / (1 + Math.exp(-x));
+  const e = Math.exp(x);
+  return e / (1 + e);
+};
+export const stableSoftplus = (x: number) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)));
+
+const ew = (f: (x: number) => number, vjp: OpDef['vjp']): OpDef => ({
+  arity: 1, kind: 'elementwise', shape: same, eval: elementwise(f), vjp,
+});
+const ew2 = (f: (x: number, y: number) => number, vjp: OpDef['vjp']): OpDef => ({
+  arity: 2, kind: 'elementwise', shape: broadcast, eval: elementwise(f), vjp,
+});
+const noGrad: OpDef['vjp'] = (_g, _y, ins) => ins.map(() => null);
+
+// A short-hand for VJP rules: ub = unbroadcast to the shape of input i.
+const ub = (e: Emit, g: number, of: number) => e.unbroadcast(g, e.shape(of));
+
+export const OPS: Record<OpName, OpDef> = {
+  // ------------------------------------------------------------ leaves
+  param: { arity: 0, kind: 'leaf', shape: leafShape, eval: () => { throw new Error('leaf'); }, vjp: noGrad },
+  input: { arity: 0, kind: 'leaf', shape: leafShape, eval: () => { throw new Error('leaf'); }, vjp: noGrad },
+  /** A state at t-1 (or an initial value in an unrolled cell). */
+  prev: { arity: 0, kind: 'leaf', shape: leafShape, eval: () => { throw new Error('leaf'); }, vjp: noGrad },
+  /** A cotangent fed to a backward graph. */
+  cot: { arity: 0, kind: 'leaf', shape: leafShape, eval: () => { throw new Error('leaf'); }, vjp: noGrad },
+  const: { arity: 0, kind: 'leaf', shape: () => scalar, eval: (_x, a) => Float64Array.of(a.value!), vjp: noGrad },
+  zeros: { arity: 0, kind: 'leaf', shape: leafShape, eval: (_x, _a, c) => new Float64Array((c.out.batched ? c.batch : 1) * c.out.dims.reduce((a, b) => a * b, 1)), vjp: noGrad },
+
+  // ------------------------------------------------------------ elementwise
+  add: ew2((x, y) => x + y, (g, _y, [a, b], _at, e) => [ub(e, g, a!), ub(e, g, b!)]),
+  sub: ew2((x, y) => x - y, (g, _y, [a, b], _at, e) => [ub(e, g, a!), ub(e, e.node('neg', [g]), b!)]),
+  mul: ew2((x, y) => x * y, (g, _y, [a, b], _at, e) => [ub(e, e.node('mul', [g, b!]), a!), ub(e, e.node('mul', [g, a!]), b!)]),
+  div: ew2((x, y) => x / y, (g, y, [a, b], _at, e) => [
+    ub(e, e.node('div', [g, b!]), a!),
+    ub(e, e.node('neg', [e.node('div', [e.node('mul', [g, y]), b!])]), b!),
+  ]),
+  neg: ew((x) => -x, (g, _y, _i, _a, e) => [e.node('neg', [g])]),
+  pow: {
+    arity: 1, kind: 'elementwise', shape: same,
+    eval: (args, a, c) => elementwise((x) => (a.p === 2 ? x * x : Math.pow(x, a.p!)))(args, a, c),
+    vjp: (g, _y, [x], a, e) => {
+      const p = a.p!;
+      const d = p === 2 ? x! : e.node('pow', [x!], { p: p - 1 });
+      return [e.node('mul', [g, e.node('mul', [e.const(p), d])])];
+    },
+  },
+  tanh: ew(Math.tanh, (g, y, _i, _a, e) => [e.node('mul', [g, e.node('sub', [e.const(1), e.node('mul', [y, y])])])]),
+  sigmoid: ew(stableSigmoid, (g, y, _i, _a, e) => [e.node('mul', [g, e.node('mul', [y, e.node('sub', [e.const(1), y])])])]),
+  relu: ew((x) => (x > 0 ? x : 0), (g, _y, [x], _a, e) => [e.node('mul', [g, e.node('step', [x!])])]),
+  exp: ew(Math.exp, (g, y, _i, _a, e) => [e.node('mul', [g, y])]),
+  log: ew(Math.log, (g, _y, [x], _a, e) => [e.node('div', [g, x!])]),
+  sqrt: ew(Math.sqrt, (g, y, _i, _a, e) => [e.node('div', [g, e.node('mul', [e.const(2), y])])]),
+  abs: ew(Math.abs, (g, _y, [x], _a, e) => [e.node('mul', [g, e.node('sign', [x!])])]),
+  softplus: ew(stableSoftplus, (g, _y, [x], _a, e) => [e.node('mul', [g, e.node('sigmoid', [x!])])]),
+  /** Heaviside step (relu's derivative); its own derivative is zero almost everywhere. */
+  step: ew((x) => (x > 0 ? 1 : 0), noGrad),
+  sign: ew(Math.sign, noGrad),
+
+  // ------------------------------------------------------------ along the feature axis
+  softmax: {
+    arity: 1, kind: 'reduce',
+    shape: ([s]) => (s!.dims.length === 1 ? s! : `softmax needs a vector, got ${shapeToString(s!)}`),
+    eval: ([x], _a, c) => {
+      const n = c.out.dims[0]!;
+      const B = c.out.batched ? c.batch : 1;
+      const out = new Float64Array(B * n);
+      for (let b = 0; b < B; b++) {
+        let m = -Infinity;
+        for (let i = 0; i < n; i++) m = Math.max(m, x!.data[b * n + i]!);
+        let s = 0;
+        for (let i = 0; i < n; i++) s += out[b * n + i] = Math.exp(x!.data[b * n + i]! - m);
+        for (let i = 0; i < n; i++) out[b * n + i]! /= s;
+      }
+      return out;
+    },
+    // y ⊙ (g − Σ_feat(g ⊙ y))
+    vjp: (g, y, _i, _a, e) => [e.node('mul', [y, e.node('sub', [g, e.node('sum_feat', [e.node('mul', [g, y])])])])],
+  },
+  /** Sum over the feature axes: a scalar (per example when batched). */
+  sum_feat: {
+    arity: 1, kind: 'reduce',
+    shape: ([s]) => ({ batch: s!.batch, dims: [] }),
+    eval: ([x], _a, c) => {
+      const F = featSize(x!);
+      const B = x!.batched ? c.batch : 1;
+      const out = new Float64Array(B);
+      for (let b = 0; b < B; b++) { let s = 0; for (let i = 0; i < F; i++) s += x!.data[b * F + i]!; out[b] = s; }
+      return out;
+    },
+    vjp: (g, _y, [x], _a, e) => [e.node('bcast', [g], { shape: e.shape(x!) })],
+  },
+  /** Σ_batch: the notes' sum over the examples of a batch. */
+  sum_batch: {
+    arity: 1, kind: 'reduce',
+    shape: ([s]) => (s!.batch ? { batch: false, dims: s!.dims } : 'sum over the batch of a value without a batch axis'),
+    eval: ([x], _a, c) => {
+      const F = featSize(x!);
+      const out = new Float64Array(F);
+      for (let b = 0; b < c.batch; b++) for (let i = 0; i < F; i++) out[i]! += x!.data[b * F + i]!;
+      return out;
+    },
+    vjp: (g, _y, [x], _a, e) => [e.node('bcast', [g], { shape: e.shape(x!) })],
+  },
+  /** Broadcast to a larger shape (adds the batch axis and/or fills a scalar). */
+  bcast: {
+    arity: 1, kind: 'layout',
+    shape: ([s], a) => (s!.dims.length === 0 || (s!.dims.length === a.shape!.dims.length && s!.dims.every((d, i) => dimEq(d, a.shape!.dims[i]!))) ? a.shape! : `cannot broadcast ${shapeToString(s!)} to ${shapeToString(a.shape!)}`),
+    eval: (args, a, c) => elementwise((x) => x)(args, a, c),
+    vjp: (g, _y, [x], _a, e) => [ub(e, g, x!)],
+  },
+
+  // ------------------------------------------------------------ linear algebra
+  /** W v: W is m × n (no batch axis), v is n (per example or not) → m. */
+  matvec: {
+    arity: 2, kind: 'linear',
+    shape: ([w, v]) => {
+      if (w!.dims.length !== 2 || w!.batch) return `a matrix times a vector needs a matrix on the left, got ${shapeToString(w!)}`;
+      if (v!.dims.length !== 1) return `a matrix times a vector needs a vector on the right, got ${shapeToString(v!)}`;
+      if (!dimEq(w!.dims[1]!, v!.dims[0]!)) return `${shapeToString(w!)} vs ${shapeToString(v!)}`;
+      return { batch: v!.batch, dims: [w!.dims[0]!] };
+    },
+    eval: ([w, v], _a, c) => {
+      const [m, n] = w!.dims as [number, number];
+      const B = v!.batched ? c.batch : 1;
+      const out = new Float64Array(B * m);
+      const W = w!.data, V = v!.data;
+      for (let b = 0; b < B; b++)
+        for (let i = 0; i < m; i++) {
+          let s = 0;
+          for (let j = 0; j < n; j++) s += W[i * n + j]! * V[b * n + j]!;
+          out[b * m + i] = s;
+        }
+      return out;
+    },
+    // dW = Σ_batch g vᵀ ; dv = Wᵀ g
+    vjp: (g, _y, [w, v], _a, e) => [e.node('outer', [g, v!]), e.node('matvec', [e.node('transpose', [w!]), g])],
+  },
+  /** A · B for two matrices without a batch axis. */
+  matmul: {
+    arity: 2, kind: 'linear',
+    shape: ([a, b]) => {
+      if (a!.dims.length !== 2 || b!.dims.length !== 2 || a!.batch || b!.batch) return `a matrix product needs two matrices, got ${shapeToString(a!)} and ${shapeToString(b!)}`;
+      if (!dimEq(a!.dims[1]!, b!.dims[0]!)) return `${shapeToString(a!)} vs ${shapeToString(b!)}`;
+      return { batch: false, dims: [a!.dims[0]!, b!.dims[1]!] };
+    },
+    eval: ([a, b]) => {
+      const [m, k] = a!.dims as [number, number];
+      const n = b!.dims[1]!;
+      const out = new Float64Array(m * n);
+      for (let i = 0; i < m; i++) for (let p = 0; p < k; p++) {
+        const x = a!.data[i * k + p]!;
+        for (let j = 0; j < n; j++) out[i * n + j]! += x * b!.data[p * n + j]!;
+      }
+      return out;
+    },
+    vjp: (g, _y, [a, b], _at, e) => [e.node('matmul', [g, e.node('transpose', [b!])]), e.node('matmul', [e.node('transpose', [a!]), g])],
+  },
+  transpose: {
+    arity: 1, kind: 'layout',
+    shape: ([s]) => (s!.dims.length === 2 && !s!.batch ? { batch: false, dims: [s!.dims[1]!, s!.dims[0]!] } : `transpose needs a matrix, got ${shapeToString(s!)}`),
+    eval: ([x]) => {
+      const [m, n] = x!.dims as [number, number];
+      const out = new Float64Array(m * n);
+      for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) out[j * m + i] = x!.data[i * n + j]!;
+      return out;
+    },
+    vjp: (g, _y, _i, _a, e) => [e.node('transpose', [g])],
+  },
+  /** Σ_batch u vᵀ: the outer product, summed over the examples of a batch. */
+  outer: {
+    arity: 2, kind: 'linear',
+    shape: ([u, v]) => (u!.dims.length === 1 && v!.dims.length === 1 && u!.batch === v!.batch ? { batch: false, dims: [u!.dims[0]!, v!.dims[0]!] } : `an outer product needs two vectors, got ${shapeToString(u!)} and ${shapeToString(v!)}`),
+    eval: ([u, v], _a, c) => {
+      const m = u!.dims[0]!, n = v!.dims[0]!;
+      const B = u!.batched ? c.batch : 1;
+      const out = new Float64Array(m * n);
+      for (let b = 0; b < B; b++) for (let i = 0; i < m; i++) {
+        const x = u!.data[b * m + i]!;
+        for (let j = 0; j < n; j++) out[i * n + j]! += x * v!.data[b * n + j]!;
+      }
+      return out;
+    },
+    vjp: (g, _y, [u, v], _a, e) => [e.node('matvec', [g, v!]), e.node('matvec', [e.node('transpose', [g]), u!])],
+  },
+  /** [u, v, …] along the feature axis; operands without a batch axis are broadcast. */
+  concat: {
+    arity: -1, kind: 'layout',
+    shape: (ins) => {
+      const bad = ins.find((s) => s.dims.length !== 1);
+      if (bad) return `concatenation needs vectors, got ${shapeToString(bad)}`;
+      return { batch: ins.some((s) => s.batch), dims: [dimSum(ins.map((s) => s.dims[0]!))] };
+    },
+    eval: (args, _a, c) => {
+      const N = c.out.dims[0]!;
+      const B = c.out.batched ? c.batch : 1;
+      const out = new Float64Array(B * N);
+      let off = 0;
+      for (const t of args) {
+        const n = t.dims[0]!;
+        for (let b = 0; b < B; b++) {
+          const src = t.batched ? b * n : 0;
+          for (let i = 0; i < n; i++) out[b * N + off + i] = t.data[src + i]!;
+        }
+        off += n;
+      }
+      return out;
+    },
+    vjp: (g, _y, ins, _a, e) => {
+      let offset: Dim = { terms: [], k: 0 };
+      return ins.map((x) => {
+        const len = e.shape(x).dims[0]!;
+        const piece = e.node('slice', [g], { offset, len });
+        offset = dimSum([offset, len]);
+        return ub(e, piece, x);
+      });
+    },
+  },
+  slice: {
+    arity: 1, kind: 'layout',
+    shape: ([s], a) => (s!.dims.length === 1 ? { batch: s!.batch, dims: [a.len!] } : `slice needs a vector, got ${shapeToString(s!)}`),
+    eval: ([x], a, c) => {
+      const n = x!.dims[0]!, off = c.dim(a.offset!), len = c.dim(a.len!);
+      const B = x!.batched ? c.batch : 1;
+      const out = new Float64Array(B * len);
+      for (let b = 0; b < B; b++) for (let i = 0; i < len; i++) out[b * len + i] = x!.data[b * n + off + i]!;
+      return out;
+    },
+    vjp: (g, _y, [x], a, e) => [e.node('pad', [g], { offset: a.offset!, total: e.shape(x!).dims[0]! })],
+  },
+  /** Zeros of length `total` with the operand placed at `offset` (slice's transpose). */
+  pad: {
+    arity: 1, kind: 'layout',
+    shape: ([s], a) => (s!.dims.length === 1 ? { batch: s!.batch, dims: [a.total!] } : `pad needs a vector, got ${shapeToString(s!)}`),
+    eval: ([x], a, c) => {
+      const n = x!.dims[0]!, off = c.dim(a.offset!), N = c.dim(a.total!);
+      const B = x!.batched ? c.batch : 1;
+      const out = new Float64Array(B * N);
+      for (let b = 0; b < B; b++) for (let i = 0; i < n; i++) out[b * N + off + i] = x!.data[b * n + i]!;
+      return out;
+    },
+    vjp: (g, _y, [x], a, e) => [e.node('slice', [g], { offset: a.offset!, len: e.shape(x!).dims[0]! })],
+  },
+} satisfies Record<OpName, OpDef>;
+
+export const opDef = (op: OpName): OpDef => OPS[op];
+
+/** The functions a cell may apply by name, and the primitive each one is. */
+export const FUNCTIONS: Readonly<Record<string, OpName>> = {
+  tanh: 'tanh', sigmoid: 'sigmoid', sigma: 'sigmoid', sigm: 'sigmoid', logistic: 'sigmoid',
+  softmax: 'softmax', relu: 'relu', ReLU: 'relu', exp: 'exp', log: 'log', ln: 'log', sqrt: 'sqrt', abs: 'abs',
+  softplus: 'softplus',
+};

@@ -1,0 +1,416 @@
+// Source text → AST. The only module that imports ohm: the grammar (celda.ohm,
+// bundled so this runs in a browser too) matches the text, one semantic
+// operation turns the concrete tree into the plain objects of ast.ts and makes
+// every name canonical. Spans are offsets into the source exactly as given.
+
+import type { IterationNode, MatchResult, Node, NonterminalNode } from 'ohm-js';
+import grammar from './celda.ohm-bundle.js';
+import type {
+  BinaryOp, CellAst, Decl, DeclKind, DimExpr, Equation, Expr, FileAst, ParseResult, Span, SyntaxProblem, Time,
+} from './ast.ts';
+import { accentFromCommand, canonicalName, greekFromCommand, nameFromLetter, type NameParts } from './names.ts';
+
+export interface ParseOptions {
+  /** Name of the one cell of a file with no `cell Name { … }` wrapper. Default `cell`. */
+  readonly defaultCellName?: string;
+}
+
+export function parse(source: string, opts: ParseOptions = {}): ParseResult {
+  try {
+    const match = grammar.match(source);
+    if (match.failed()) return { ok: false, problem: matchProblem(match, source) };
+    const file = semantics(match).ast() as FileAst;
+    return { ok: true, ast: bareCellName(file, opts.defaultCellName ?? 'cell') };
+  } catch (err) {
+    if (err instanceof NameProblem) return { ok: false, problem: err.problem };
+    // Ohm and the semantic operation recurse once per nesting level; thousands of
+    // brackets overflow the stack. That is a problem with the input, not a crash.
+    return { ok: false, problem: { span: { start: 0, end: 0 }, expected: 'an expression nested less deeply', found: '' } };
+  }
+}
+
+// ---- errors ------------------------------------------------------------------
+
+/** A name the grammar accepts but celda cannot make canonical (`é`, `ж`). */
+class NameProblem extends Error {
+  constructor(readonly problem: SyntaxProblem) {
+    super(problem.expected);
+  }
+}
+
+function badName(node: Node, expected: string): never {
+  throw new NameProblem({ span: spanOf(node), expected, found: node.sourceString });
+}
+
+/** Ohm's failure records; `getRightmostFailures` is public but missing from its types. */
+interface Failure {
+  getText(): string;
+  type: 'description' | 'string' | 'code';
+  isFluffy(): boolean;
+}
+
+/** What can start an expression, as the grammar's terminals say it. */
+const EXPRESSION_STARTS = new Set(['a name', 'a number', 'a LaTeX command', '(', '[', '{', '\\', '-', '−']);
+
+function matchProblem(match: MatchResult, source: string): SyntaxProblem {
+  const pos = match.getRightmostFailurePosition();
+  const failures = (match as unknown as { getRightmostFailures(): Failure[] }).getRightmostFailures();
+  const found = tokenAt(source, pos);
+  return { span: { start: pos, end: pos + found.length }, expected: expectedText(failures), found };
+}
+
+/** After a complete operand anything could follow; "an operator" says enough. */
+const AFTER_OPERAND_NOISE = new Set(['an expression', 'a time index', 'a superscript']);
+
+/**
+ * Ohm's failures at the rightmost position, in words: the terminals that start an
+ * expression become "an expression", terminals are quoted, descriptions kept,
+ * "end of input" last: `")", an operator or a line break`.
+ */
+function expectedText(failures: readonly Failure[]): string {
+  const live = failures.filter((f) => !f.isFluffy());
+  let texts = live.map((f) => (f.type === 'string' ? `"${f.getText()}"` : f.getText()));
+  const has = (t: string) => texts.includes(t);
+  if (has('a name') && has('a number')) {
+    texts = ['an expression', ...texts.filter((t) => !EXPRESSION_STARTS.has(t) && !EXPRESSION_STARTS.has(unquote(t)))];
+  }
+  if (has('an operator')) texts = texts.filter((t) => !AFTER_OPERAND_NOISE.has(t));
+  const unique = [...new Set(texts)].sort((a, b) => rank(a) - rank(b));
+  if (unique.length === 0) return 'valid notation';
+  if (unique.length === 1) return unique[0];
+  return `${unique.slice(0, -1).join(', ')} or ${unique[unique.length - 1]}`;
+}
+
+function unquote(t: string): string {
+  return t.startsWith('"') && t.endsWith('"') && t.length > 1 ? t.slice(1, -1) : t;
+}
+
+function rank(text: string): number {
+  if (text === 'end of input') return 3;
+  if (text === 'a line break') return 2;
+  return text.startsWith('"') ? 0 : 1;
+}
+
+/** The token at `pos`, as written: a LaTeX command, a word, a line break or one grapheme. */
+function tokenAt(source: string, pos: number): string {
+  const rest = source.slice(pos, pos + 64);
+  if (rest === '') return '';
+  const token = /^(\\[A-Za-z]+|\\.|[A-Za-z0-9]+|\r\n)/su.exec(rest);
+  if (token) return token[1];
+  const first = new Intl.Segmenter().segment(rest)[Symbol.iterator]().next().value;
+  return first?.segment ?? rest[0];
+}
+
+// ---- the semantic operation ------------------------------------------------------
+
+function spanOf(node: Node): Span {
+  return { start: node.source.startIdx, end: node.source.endIdx };
+}
+
+function join(a: { span: Span }, b: { span: Span }): Span {
+  return { start: a.span.start, end: b.span.end };
+}
+
+const expr = (node: Node): Expr => node.ast() as Expr;
+const dim = (node: Node): DimExpr => node.ast() as DimExpr;
+const nameParts = (node: Node): NameParts => node.ast() as NameParts;
+const nameOf = (node: Node): string => canonicalName(nameParts(node));
+const optional = <T>(node: Node): T | null => (node.numChildren > 0 ? (node.child(0).ast() as T) : null);
+const list = <T>(node: Node): T[] => node.asIteration().children.map((c: Node) => c.ast() as T);
+
+function binary(op: BinaryOp, left: Node, right: Node): Expr {
+  const l = expr(left), r = expr(right);
+  return { kind: 'binary', op, left: l, right: r, span: join(l, r) };
+}
+
+/** `(e)` is `e`, spanning its brackets so carets cover what was written. */
+function widened<T extends { span: Span }>(inner: T, node: Node): T {
+  return { ...inner, span: spanOf(node) };
+}
+
+type Superscript = { kind: 'transpose' } | { kind: 'pow'; exponent: number };
+
+const SUPER_DIGITS = '⁰¹²³⁴⁵⁶⁷⁸⁹';
+
+function readNumber(text: string): number {
+  return Number(text.replace('−', '-'));
+}
+
+/** The inside of `<…>`: `t` → rel 0, `t-1` → rel −1, `3` → abs 3, `` → empty, else other. */
+function readTime(raw: string): Time {
+  const text = raw.replace(/\\[,;:! ]/g, '').replace(/\s+/g, '').replace(/−/g, '-');
+  if (text === '') return { kind: 'empty' };
+  if (text === 't') return { kind: 'rel', offset: 0 };
+  const rel = /^t([+-])(\d+)$/.exec(text);
+  if (rel) return { kind: 'rel', offset: (rel[1] === '-' ? -1 : 1) * Number(rel[2]) };
+  if (/^\d+$/.test(text)) return { kind: 'abs', step: Number(text) };
+  return { kind: 'other', text };
+}
+
+function subscriptText(node: Node, text: string): string {
+  const clean = text.split('_').filter((s) => s !== '').join('_');
+  return clean === '' ? badName(node, 'a subscript') : clean;
+}
+
+function letterParts(node: Node): NameParts {
+  const letter = nameFromLetter(node.sourceString);
+  if (letter === null) return badName(node, 'a Latin or Greek letter (accents: tilde, hat, bar, dot)');
+  return { ...letter, subscripts: [] };
+}
+
+function greekParts(node: Node): NameParts {
+  const base = greekFromCommand(node.sourceString);
+  return base === null ? badName(node, 'a Greek letter') : { base, accents: [], subscripts: [] };
+}
+
+function withAccent(parts: NameParts, command: Node): NameParts {
+  const accent = accentFromCommand(command.sourceString) ?? badName(command, 'an accent');
+  return { ...parts, accents: [...parts.accents, accent] };
+}
+
+function cellOf(name: string, nameSpan: Span, items: readonly (Decl | Equation)[], span: Span): CellAst {
+  const decls = items.filter((i): i is Decl => !('lhs' in i));
+  const equations = items.filter((i): i is Equation => 'lhs' in i);
+  return { name, nameSpan, decls, equations, span };
+}
+
+const BARE = '\u0000bare';
+
+function bareCellName(file: FileAst, name: string): FileAst {
+  return { ...file, cells: file.cells.map((c) => (c.name === BARE ? { ...c, name } : c)) };
+}
+
+const semantics = grammar.createSemantics().addOperation<unknown>('ast', {
+  // files and items
+  File_cells(_seps, cells, _between) {
+    return { cells: cells.children.map((c) => c.ast()), span: { start: 0, end: this.source.sourceString.length } };
+  },
+  File_bare(body) {
+    const end = this.source.sourceString.length;
+    const cell = cellOf(BARE, { start: 0, end: 0 }, body.ast() as (Decl | Equation)[], { start: 0, end });
+    return { cells: [cell], span: { start: 0, end } } satisfies FileAst;
+  },
+  Cell(_kw, name, _open, body, _close) {
+    return cellOf(nameOf(name), spanOf(name), body.ast() as (Decl | Equation)[], spanOf(this));
+  },
+  Body(_lead, items, _trail) {
+    return list(items);
+  },
+  Decl(keyword, name, shape, init) {
+    return {
+      kind: keyword.sourceString as DeclKind,
+      name: nameOf(name),
+      nameSpan: spanOf(name),
+      shape: optional<DimExpr[]>(shape),
+      init: optional<Expr>(init),
+      span: spanOf(this),
+    } satisfies Decl;
+  },
+  Shape(_colon, dims) {
+    return list(dims);
+  },
+  Init(_eq, _nl, value) {
+    return value.ast();
+  },
+  Equation(lhs, _eq, _nl, rhs) {
+    return { lhs: lhs.ast(), rhs: expr(rhs), span: { start: lhs.source.startIdx, end: rhs.source.endIdx } } as Equation;
+  },
+  Lhs(name, time) {
+    return { name: nameOf(name), time: optional<Time>(time), span: spanOf(this) };
+  },
+
+  // dimensions
+  DimSum_add(left, op, right) {
+    const l = dim(left), r = dim(right);
+    return { kind: 'dimadd', op: op.sourceString === '+' ? '+' : '-', left: l, right: r, span: join(l, r) } satisfies DimExpr;
+  },
+  DimTerm_scale(factor, _star, arg) {
+    return { kind: 'dimscale', factor: Number(factor.sourceString), arg: dim(arg), span: spanOf(this) } satisfies DimExpr;
+  },
+  DimAtom_paren(_open, inner, _close) {
+    return widened(dim(inner), this);
+  },
+  DimAtom_num(n) {
+    return { kind: 'dimnum', value: Number(n.sourceString), span: spanOf(this) } satisfies DimExpr;
+  },
+  DimAtom_name(name) {
+    return { kind: 'dim', name: nameOf(name), span: spanOf(this) } satisfies DimExpr;
+  },
+
+  // expressions
+  AddExpr_binary(left, op, _nl, right) {
+    return binary(op.sourceString === '+' ? '+' : '-', left, right);
+  },
+  MulExpr_binary(left, op, _nl, right) {
+    return binary(op.sourceString === '/' ? '/' : '*', left, right);
+  },
+  MatExpr_binary(left, _op, _nl, right) {
+    return binary('@', left, right);
+  },
+  UnaryExpr_neg(_minus, arg) {
+    return { kind: 'neg', arg: expr(arg), span: spanOf(this) } satisfies Expr;
+  },
+  JuxtExpr_juxt(left, right) {
+    const l = expr(left), r = expr(right);
+    return { kind: 'juxt', left: l, right: r, span: join(l, r) } satisfies Expr;
+  },
+  PostfixExpr_sup(base, sup) {
+    const arg = expr(base);
+    const s = sup.ast() as Superscript;
+    const span = { start: arg.span.start, end: sup.source.endIdx };
+    return s.kind === 'transpose'
+      ? ({ kind: 'transpose', arg, span } satisfies Expr)
+      : ({ kind: 'pow', base: arg, exponent: s.exponent, span } satisfies Expr);
+  },
+  Primary_num(n) {
+    return { kind: 'num', value: readNumber(n.sourceString), span: spanOf(this) } satisfies Expr;
+  },
+  Primary_paren(_open, _nl1, inner, _nl2, _close) {
+    return widened(expr(inner), this);
+  },
+  Primary_group(_open, _nl1, inner, _nl2, _close) {
+    return widened(expr(inner), this);
+  },
+  Primary_concat(_open, _nl1, items, _nl2, _close) {
+    return { kind: 'concat', items: list<Expr>(items), span: spanOf(this) } satisfies Expr;
+  },
+  Primary_latex(command) {
+    const name = /^\\[A-Za-z]+/.exec(command.sourceString)?.[0] ?? command.sourceString;
+    return { kind: 'latex', command: name, span: spanOf(this) } satisfies Expr;
+  },
+  Apply(fn, _open, _nl1, arg, _nl2, _close) {
+    return { kind: 'apply', fn: nameOf(fn), fnSpan: spanOf(fn), arg: expr(arg), span: spanOf(this) } satisfies Expr;
+  },
+  Frac(_cmd, top, bottom) {
+    return { kind: 'binary', op: '/', left: expr(top), right: expr(bottom), span: spanOf(this) } satisfies Expr;
+  },
+  Sqrt(cmd, arg) {
+    return { kind: 'apply', fn: 'sqrt', fnSpan: spanOf(cmd), arg: expr(arg), span: spanOf(this) } satisfies Expr;
+  },
+  Braced(_open, _nl1, inner, _nl2, _close) {
+    return inner.ast();
+  },
+  Var(name, time) {
+    return { kind: 'var', name: nameOf(name), time: optional<Time>(time), span: spanOf(this) } satisfies Expr;
+  },
+  Zeros(_open, _z1, _c1, _dots, _c2, _z2, _close) {
+    return { kind: 'zeros', span: spanOf(this) } satisfies Expr;
+  },
+
+  // names
+  name(head, tilde, subscripts) {
+    const parts = nameParts(head);
+    return {
+      base: parts.base,
+      accents: tilde.numChildren > 0 ? [...parts.accents, 'tilde'] : parts.accents,
+      subscripts: [...parts.subscripts, ...subscripts.children.map((s) => s.ast() as string)],
+    } satisfies NameParts;
+  },
+  nameHead_accent(command, _open, _s1, inner, _s2, _close) {
+    return withAccent(nameParts(inner), command);
+  },
+  nameHead_accentBare(command, _s, letter) {
+    return withAccent(nameParts(letter), command);
+  },
+  nameHead_wrapper(_command, _open, _s1, inner, _s2, _close) {
+    return inner.ast();
+  },
+  nameHead_greek(command) {
+    return greekParts(command);
+  },
+  nameHead_function(command) {
+    return { base: command.sourceString.slice(1), accents: [], subscripts: [] } satisfies NameParts;
+  },
+  nameHead_ascii(first, rest, marks) {
+    const word = first.sourceString + rest.sourceString;
+    return marks.numChildren === 0 ? { base: word, accents: [], subscripts: [] } : accented(word, marks, this);
+  },
+  nameHead_unicode(_letter, _marks) {
+    return letterParts(this);
+  },
+  nameLetter_ascii(_letter, _marks) {
+    return letterParts(this);
+  },
+  nameLetter_unicode(_letter, _marks) {
+    return letterParts(this);
+  },
+  nameLetter_greek(command) {
+    return greekParts(command);
+  },
+  subscript_braced(_u, _s, _open, pieces, _close) {
+    return subscriptText(this, pieces.children.map((p) => p.ast()).join(''));
+  },
+  subscript_word(_u, _s, word) {
+    return word.sourceString;
+  },
+  subscript_greek(_u, _s, command) {
+    return greekParts(command).base;
+  },
+  subPiece_space(_s) {
+    return '';
+  },
+  subPiece_word(word) {
+    return word.sourceString;
+  },
+  subPiece_greek(command) {
+    return greekParts(command).base;
+  },
+  subPiece_unicode(_letter) {
+    return canonicalName(letterParts(this));
+  },
+  subPiece_bracedNested(_u, _s, _open, pieces, _close) {
+    return '_' + pieces.children.map((p) => p.ast()).join('');
+  },
+  subPiece_nested(_u, _s, word) {
+    return '_' + word.sourceString;
+  },
+
+  // superscripts
+  timeSup_empty(_caret, _s1, _open, _s2, _close) {
+    return { kind: 'empty' } satisfies Time;
+  },
+  timeSup_braced(_caret, _s1, _open, _s2, bracket, _s3, _close) {
+    return bracket.ast();
+  },
+  timeSup_bare(_caret, _s, bracket) {
+    return bracket.ast();
+  },
+  timeBracket_paren(_open, text, _close) {
+    return readTime(text.sourceString);
+  },
+  timeAngle(_open, text, _close) {
+    return readTime(text.sourceString);
+  },
+  superscript_braced(_caret, _s1, _open, _s2, content, _s3, _close) {
+    return content.ast();
+  },
+  superscript_bare(_caret, _s, content) {
+    return content.ast();
+  },
+  superscript_transposeMark(_t) {
+    return { kind: 'transpose' } satisfies Superscript;
+  },
+  superscript_digits(minus, digits) {
+    const value = Number([...digits.sourceString].map((d) => SUPER_DIGITS.indexOf(d)).join(''));
+    return { kind: 'pow', exponent: minus.numChildren > 0 ? -value : value } satisfies Superscript;
+  },
+  supContent_transpose(_t) {
+    return { kind: 'transpose' } satisfies Superscript;
+  },
+  supContent_number(n) {
+    return { kind: 'pow', exponent: readNumber(n.sourceString) } satisfies Superscript;
+  },
+
+  _iter(...children) {
+    return children.map((c) => c.ast());
+  },
+  _terminal() {
+    return this.sourceString;
+  },
+});
+
+/** `ab̃`: marks after an ASCII word accent the whole word. */
+function accented(word: string, marks: IterationNode, node: NonterminalNode): NameParts {
+  const accents = marks.children.map((m) => nameFromLetter('a' + m.sourceString)?.accents[0] ?? badName(node, 'an accent'));
+  return { base: word, accents, subscripts: [] };
+}

@@ -1,0 +1,188 @@
+// The `celda eval` contract (DESIGN §3): JSON parameters and inputs in, states,
+// outputs and the VJP out. Every array is checked against the cell's shapes and
+// refused with a message that names where it went wrong.
+
+import type { CompiledCell } from '../compiler/compile.ts';
+import type { Dim } from '../compiler/dims.ts';
+import { bindDims, dimToString, evalDim } from '../compiler/dims.ts';
+import type { Tensor } from '../compiler/ops.ts';
+import { Rng } from './random.ts';
+import type { Cotangents, Run } from './unroll.ts';
+import { backward, forward } from './unroll.ts';
+
+export class InputError extends Error {}
+
+type Json = unknown;
+const isObj = (x: Json): x is Record<string, Json> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/** Shape of a nested array of numbers, or an error naming the path. */
+function shapeOf(x: Json, path: string): number[] {
+  if (typeof x === 'number') return [];
+  if (!Array.isArray(x)) throw new InputError(`${path}: expected a number or an array, got ${JSON.stringify(x)?.slice(0, 40)}`);
+  if (x.length === 0) return [0];
+  const inner = shapeOf(x[0], `${path}[0]`);
+  x.forEach((y, i) => {
+    const s = shapeOf(y, `${path}[${i}]`);
+    if (s.join() !== inner.join()) throw new InputError(`${path}[${i}]: expected shape [${inner.join(', ')}], got [${s.join(', ')}]`);
+  });
+  return [x.length, ...inner];
+}
+
+function flatten(x: Json, path: string): Float64Array {
+  const out: number[] = [];
+  const walk = (y: Json, p: string) => {
+    if (typeof y === 'number') {
+      if (!Number.isFinite(y)) throw new InputError(`${p}: not a finite number`);
+      out.push(y);
+    } else (y as Json[]).forEach((z, i) => walk(z, `${p}[${i}]`));
+  };
+  walk(x, path);
+  return Float64Array.from(out);
+}
+
+export const toNested = (t: Tensor, batch: number): Json => {
+  const shape = [...(t.batched ? [batch] : []), ...t.dims];
+  let i = 0;
+  const build = (d: number): Json => (d === shape.length ? t.data[i++]! : Array.from({ length: shape[d]! }, () => build(d + 1)));
+  return build(0);
+};
+
+/** Find the parameter a JSON key names: exactly, else case-insensitively if unambiguous (`W_aa` for `w_aa`). */
+function matchKeys(names: readonly string[], keys: readonly string[]): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const n of names) {
+    if (keys.includes(n)) { map.set(n, n); continue; }
+    const loose = keys.filter((k) => k.toLowerCase() === n.toLowerCase() && !names.includes(k));
+    if (loose.length === 1 && names.filter((m) => m.toLowerCase() === n.toLowerCase()).length === 1) map.set(n, loose[0]!);
+  }
+  return map;
+}
+
+export interface EvalOptions {
+  readonly seed?: number;
+}
+
+export interface EvalRequest {
+  readonly params?: Json;
+  readonly inputs: Json;
+}
+
+export function evaluate(cell: CompiledCell, req: EvalRequest, opts: EvalOptions = {}): { result: Record<string, Json>; warnings: string[] } {
+  const warnings: string[] = [];
+  const t = cell.typed;
+  if (!isObj(req.inputs)) throw new InputError('inputs: expected a JSON object with "inputs", "batch", "steps", "dims"');
+  const I = req.inputs;
+  const P = req.params === undefined ? undefined : req.params;
+  if (P !== undefined && !isObj(P)) throw new InputError('params: expected a JSON object of named arrays');
+
+  // --- dimensions: given, then read from parameter, input and init shapes
+  const given = new Map<string, number>();
+  if (I.dims !== undefined) {
+    if (!isObj(I.dims)) throw new InputError('inputs.dims: expected an object like {"n_x": 4}');
+    for (const [k, v] of Object.entries(I.dims)) {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new InputError(`inputs.dims.${k}: expected a whole number`);
+      if (t.dims.includes(k)) given.set(k, v);
+    }
+  }
+  const eqs: { dim: Dim; value: number; what: string }[] = [];
+  const paramKey = P ? matchKeys(t.params.map((p) => p.name), Object.keys(P)) : new Map<string, string>();
+  if (P) {
+    for (const k of Object.keys(P)) if (![...paramKey.values()].includes(k)) warnings.push(`params.${k}: the cell has no parameter of that name; ignored`);
+    for (const p of t.params) {
+      const k = paramKey.get(p.name);
+      if (k === undefined) throw new InputError(`params: missing \`${p.name}\` (${p.shape.length === 2 ? 'a matrix' : p.shape.length === 1 ? 'a vector' : 'a number'})`);
+      const s = shapeOf(P[k], `params.${k}`);
+      if (s.length !== p.shape.length) throw new InputError(`params.${k}: expected ${p.shape.length === 2 ? 'a matrix (array of rows)' : p.shape.length === 1 ? 'a vector' : 'a number'} of shape ${p.shape.map((d) => dimToString(d)).join(' × ') || 'scalar'}, got an array of depth ${s.length}`);
+      p.shape.forEach((d, i) => eqs.push({ dim: d, value: s[i]!, what: `params.${k} axis ${i}` }));
+    }
+  }
+  const inputsObj = I.inputs === undefined ? {} : I.inputs;
+  if (!isObj(inputsObj)) throw new InputError('inputs.inputs: expected an object of named [T][B][n] arrays');
+  let steps = typeof I.steps === 'number' ? I.steps : t.mode === 'unrolled' ? t.steps : undefined;
+  let batch = typeof I.batch === 'number' ? I.batch : undefined;
+  for (const inp of t.inputs) {
+    const v = inputsObj[inp.name];
+    if (v === undefined) throw new InputError(`inputs.inputs: missing \`${inp.name}\` ([T][B][${dimToString(inp.dim)}])`);
+    const s = shapeOf(v, `inputs.inputs.${inp.name}`);
+    if (s.length !== 3) throw new InputError(`inputs.inputs.${inp.name}: expected [T][B][${dimToString(inp.dim)}], got depth ${s.length}`);
+    steps ??= s[0];
+    batch ??= s[1];
+    if (s[0] !== steps) throw new InputError(`inputs.inputs.${inp.name}: ${s[0]} steps, but steps is ${steps}`);
+    if (s[1] !== batch) throw new InputError(`inputs.inputs.${inp.name}: batch of ${s[1]}, but batch is ${batch}`);
+    eqs.push({ dim: inp.dim, value: s[2]!, what: `inputs.inputs.${inp.name}` });
+  }
+  const initObj = I.init === undefined ? {} : I.init;
+  if (!isObj(initObj)) throw new InputError('inputs.init: expected an object of named [B][n] arrays');
+  for (const s of t.states) {
+    const v = initObj[s.name];
+    if (v === undefined) continue;
+    const sh = shapeOf(v, `inputs.init.${s.name}`);
+    if (sh.length !== 2) throw new InputError(`inputs.init.${s.name}: expected [B][${dimToString(s.dim)}]`);
+    batch ??= sh[0];
+    eqs.push({ dim: s.dim, value: sh[1]!, what: `inputs.init.${s.name}` });
+  }
+  for (const k of Object.keys(initObj)) if (!t.states.some((s) => s.name === k)) throw new InputError(`inputs.init.${k}: the cell has no state \`${k}\` (states: ${t.states.map((s) => s.name).join(', ') || 'none'})`);
+  for (const k of Object.keys(inputsObj)) if (!t.inputs.some((i) => i.name === k)) throw new InputError(`inputs.inputs.${k}: the cell has no input \`${k}\` (inputs: ${t.inputs.map((i) => i.name).join(', ') || 'none'})`);
+  steps ??= 1;
+  batch ??= 1;
+  if (!Number.isInteger(steps) || steps < 1) throw new InputError('inputs.steps: expected a whole number ≥ 1');
+  if (!Number.isInteger(batch) || batch < 1) throw new InputError('inputs.batch: expected a whole number ≥ 1');
+  if (t.mode === 'unrolled' && steps !== t.steps) throw new InputError(`inputs.steps: cell \`${t.name}\` is unrolled over ${t.steps} steps, got ${steps}`);
+
+  for (const [k, v] of Object.entries(t.dimDefaults)) if (!given.has(k)) eqs.push({ dim: { terms: [[k, 1]], k: 0 }, value: v, what: `dim ${k}` });
+  const { env, error } = bindDims(given, eqs);
+  if (error) throw new InputError(error);
+  const unbound = t.dims.filter((d) => !env.has(d));
+  const needed = (d: Dim) => evalDim(d, env) === undefined;
+  if (unbound.length && (t.params.some((p) => p.shape.some(needed)) || t.states.some((s) => needed(s.dim)) || t.outputs.some((o) => o.shape.dims.some(needed))))
+    throw new InputError(`unbound dimension${unbound.length > 1 ? 's' : ''} ${unbound.join(', ')}: give ${unbound.length > 1 ? 'them' : 'it'} in inputs.dims or pass --params`);
+
+  // --- tensors
+  const rng = new Rng(opts.seed ?? 0);
+  const params: Record<string, Tensor> = {};
+  const used: Record<string, Json> = {};
+  for (const p of t.params) {
+    const dims = p.shape.map((d) => evalDim(d, env)!);
+    const k = paramKey.get(p.name);
+    if (P && k !== undefined) params[p.name] = { batched: false, dims, data: flatten(P[k], `params.${k}`) };
+    else {
+      const fanIn = dims.length === 2 ? dims[1]! : dims[0] ?? 1;
+      const s = 1 / Math.sqrt(Math.max(1, fanIn));
+      params[p.name] = { batched: false, dims, data: Float64Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => rng.uniform(-s, s)) };
+      used[p.name] = toNested(params[p.name]!, batch);
+    }
+  }
+  const seq = (v: Json, n: number, path: string): Tensor[] => (v as Json[]).map((x, i) => ({ batched: true, dims: [n], data: flatten(x, `${path}[${i}]`) }));
+  const inputs: Record<string, Tensor[]> = {};
+  for (const i of t.inputs) inputs[i.name] = seq(inputsObj[i.name], evalDim(i.dim, env)!, `inputs.inputs.${i.name}`);
+  const init: Record<string, Tensor> = {};
+  for (const s of t.states) if (initObj[s.name] !== undefined) init[s.name] = { batched: true, dims: [evalDim(s.dim, env)!], data: flatten(initObj[s.name], `inputs.init.${s.name}`) };
+
+  const run: Run = { batch, steps, env, params, inputs, init };
+  const traj = forward(cell, run);
+  const nest = (r: Record<string, Tensor[]>) => Object.fromEntries(Object.entries(r).map(([k, ts]) => [k, ts.map((x) => toNested(x, batch!))]));
+  const result: Record<string, Json> = { states: nest(traj.states), outputs: nest(traj.outputs) };
+  if (Object.keys(used).length) result.params = used;
+
+  if (I.cotangents !== undefined) {
+    if (!isObj(I.cotangents)) throw new InputError('inputs.cotangents: expected an object of named [T][B][n] arrays');
+    const cs: Record<string, Tensor[]> = {}, co: Record<string, Tensor[]> = {};
+    for (const [k, v] of Object.entries(I.cotangents)) {
+      const st = t.states.find((s) => s.name === k);
+      const out = t.outputs.find((o) => o.name === k);
+      if (!st && !out) throw new InputError(`inputs.cotangents.${k}: the cell has no state or output \`${k}\` (${[...t.states.map((s) => s.name), ...t.outputs.map((o) => o.name)].join(', ')})`);
+      const want = [steps, batch, ...(st ? [st.dim] : out!.shape.dims).map((d) => evalDim(d, env)!)];
+      const got = shapeOf(v, `inputs.cotangents.${k}`);
+      if (got.join() !== want.join()) throw new InputError(`inputs.cotangents.${k}: expected shape [${want.join(', ')}], got [${got.join(', ')}]`);
+      const n = want.slice(2).reduce((a, b) => a * b, 1);
+      const ts = (v as Json[]).map((x, i) => ({ batched: true, dims: want.slice(2), data: flatten(x, `inputs.cotangents.${k}[${i}]`) }));
+      if (ts.some((x) => x.data.length !== batch! * n)) throw new InputError(`inputs.cotangents.${k}: wrong size`);
+      (st ? cs : co)[k] = ts;
+    }
+    const cot: Cotangents = { states: cs, outputs: co };
+    const g = backward(cell, run, traj, cot);
+    const paramsOut = Object.fromEntries(Object.entries(g.params).map(([k, v]) => [paramKey.get(k) ?? k, toNested(v, batch!)]));
+    result.grads = { params: paramsOut, inputs: nest(g.inputs), init: Object.fromEntries(Object.entries(g.init).map(([k, v]) => [k, toNested(v, batch!)])) };
+  }
+  return { result, warnings };
+}
