@@ -2,7 +2,7 @@
 // a stack trace is printed only for a bug, and only with CELDA_DEBUG=1.
 
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { CompiledCell } from '../compiler/compile.ts';
 import { compile } from '../compiler/compile.ts';
 import { hasErrors, lineCol, render } from '../compiler/diagnostics.ts';
@@ -73,7 +73,7 @@ function spelling(v: string | undefined): Spelling {
   return s;
 }
 
-function args(argv: string[], options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>) {
+function args<const O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (e) {

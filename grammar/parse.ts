@@ -3,7 +3,7 @@
 // operation turns the concrete tree into the plain objects of ast.ts and makes
 // every name canonical. Spans are offsets into the source exactly as given.
 
-import type { IterationNode, MatchResult, Node, NonterminalNode } from 'ohm-js';
+import type { FailedMatchResult, IterationNode, Node, NonterminalNode } from 'ohm-js';
 import grammar from './celda.ohm-bundle.js';
 import type {
   BinaryOp, CellAst, Decl, DeclKind, DimExpr, Equation, Expr, FileAst, ParseResult, Span, SyntaxProblem, Time,
@@ -52,7 +52,7 @@ interface Failure {
 /** What can start an expression, as the grammar's terminals say it. */
 const EXPRESSION_STARTS = new Set(['a name', 'a number', 'a LaTeX command', '(', '[', '{', '\\', '-', '−']);
 
-function matchProblem(match: MatchResult, source: string): SyntaxProblem {
+function matchProblem(match: FailedMatchResult, source: string): SyntaxProblem {
   const pos = match.getRightmostFailurePosition();
   const failures = (match as unknown as { getRightmostFailures(): Failure[] }).getRightmostFailures();
   const found = tokenAt(source, pos);
@@ -118,9 +118,14 @@ const nameOf = (node: Node): string => canonicalName(nameParts(node));
 const optional = <T>(node: Node): T | null => (node.numChildren > 0 ? (node.child(0).ast() as T) : null);
 const list = <T>(node: Node): T[] => node.asIteration().children.map((c: Node) => c.ast() as T);
 
-function binary(op: BinaryOp, left: Node, right: Node): Expr {
-  const l = expr(left), r = expr(right);
-  return { kind: 'binary', op, left: l, right: r, span: join(l, r) };
+type Tail = [BinaryOp, Expr];
+
+/** `a + b - c` → `(a + b) - c`; each node spans from its left to its right operand. */
+function foldBinary(first: Node, tails: IterationNode): Expr {
+  return tails.children.reduce((left: Expr, tail): Expr => {
+    const [op, right] = tail.ast() as Tail;
+    return { kind: 'binary', op, left, right, span: join(left, right) };
+  }, expr(first));
 }
 
 /** `(e)` is `e`, spanning its brackets so carets cover what was written. */
@@ -220,9 +225,14 @@ const semantics = grammar.createSemantics().addOperation<unknown>('ast', {
   },
 
   // dimensions
-  DimSum_add(left, op, right) {
-    const l = dim(left), r = dim(right);
-    return { kind: 'dimadd', op: op.sourceString === '+' ? '+' : '-', left: l, right: r, span: join(l, r) } satisfies DimExpr;
+  DimSum(first, tails) {
+    return tails.children.reduce((left: DimExpr, tail): DimExpr => {
+      const [op, right] = tail.ast() as [string, DimExpr];
+      return { kind: 'dimadd', op: op === '+' ? '+' : '-', left, right, span: join(left, right) };
+    }, dim(first));
+  },
+  DimAddTail(op, term) {
+    return [op.sourceString, dim(term)];
   },
   DimTerm_scale(factor, _star, arg) {
     return { kind: 'dimscale', factor: Number(factor.sourceString), arg: dim(arg), span: spanOf(this) } satisfies DimExpr;
@@ -237,30 +247,37 @@ const semantics = grammar.createSemantics().addOperation<unknown>('ast', {
     return { kind: 'dim', name: nameOf(name), span: spanOf(this) } satisfies DimExpr;
   },
 
-  // expressions
-  AddExpr_binary(left, op, _nl, right) {
-    return binary(op.sourceString === '+' ? '+' : '-', left, right);
+  // expressions: operator chains fold to the left
+  AddExpr(first, tails) {
+    return foldBinary(first, tails);
   },
-  MulExpr_binary(left, op, _nl, right) {
-    return binary(op.sourceString === '/' ? '/' : '*', left, right);
+  AddTail(op, _nl, operand) {
+    return [op.sourceString === '+' ? '+' : '-', expr(operand)] satisfies Tail;
   },
-  MatExpr_binary(left, _op, _nl, right) {
-    return binary('@', left, right);
+  MulExpr(first, tails) {
+    return foldBinary(first, tails);
+  },
+  MulTail(op, _nl, operand) {
+    return [op.sourceString === '/' ? '/' : '*', expr(operand)] satisfies Tail;
+  },
+  MatExpr(first, tails) {
+    return foldBinary(first, tails);
+  },
+  MatTail(_op, _nl, operand) {
+    return ['@', expr(operand)] satisfies Tail;
   },
   UnaryExpr_neg(_minus, arg) {
     return { kind: 'neg', arg: expr(arg), span: spanOf(this) } satisfies Expr;
   },
-  JuxtExpr_juxt(left, right) {
-    const l = expr(left), r = expr(right);
-    return { kind: 'juxt', left: l, right: r, span: join(l, r) } satisfies Expr;
+  JuxtExpr(operands) {
+    return operands.children.map(expr).reduce((left, right): Expr => ({ kind: 'juxt', left, right, span: join(left, right) }));
   },
-  PostfixExpr_sup(base, sup) {
-    const arg = expr(base);
-    const s = sup.ast() as Superscript;
-    const span = { start: arg.span.start, end: sup.source.endIdx };
-    return s.kind === 'transpose'
-      ? ({ kind: 'transpose', arg, span } satisfies Expr)
-      : ({ kind: 'pow', base: arg, exponent: s.exponent, span } satisfies Expr);
+  PostfixExpr(primary, superscripts) {
+    return superscripts.children.reduce((arg: Expr, sup): Expr => {
+      const s = sup.ast() as Superscript;
+      const span = { start: arg.span.start, end: sup.source.endIdx };
+      return s.kind === 'transpose' ? { kind: 'transpose', arg, span } : { kind: 'pow', base: arg, exponent: s.exponent, span };
+    }, expr(primary));
   },
   Primary_num(n) {
     return { kind: 'num', value: readNumber(n.sourceString), span: spanOf(this) } satisfies Expr;
@@ -321,8 +338,8 @@ const semantics = grammar.createSemantics().addOperation<unknown>('ast', {
   nameHead_function(command) {
     return { base: command.sourceString.slice(1), accents: [], subscripts: [] } satisfies NameParts;
   },
-  nameHead_ascii(first, rest, marks) {
-    const word = first.sourceString + rest.sourceString;
+  nameHead_ascii(wordNode, marks) {
+    const word = wordNode.sourceString;
     return marks.numChildren === 0 ? { base: word, accents: [], subscripts: [] } : accented(word, marks, this);
   },
   nameHead_unicode(_letter, _marks) {

@@ -1,0 +1,37 @@
+// The contract every execution backend meets (interpreter, generated JS, gpu.js,
+// WebAssembly): run a compiled cell over T steps, then its VJP. Arrays are flat,
+// row-major: per-step values are [T][B][n], initial states [B][n], parameters as
+// their shapes (matrices as rows). Missing cotangents are zero.
+
+import type { CompiledCell } from '../compiler/compile.ts';
+
+export type Vec = Float64Array | Float32Array;
+
+export interface StepValues {
+  readonly states: Record<string, Vec>;
+  readonly outputs: Record<string, Vec>;
+}
+
+export interface GradValues {
+  readonly params: Record<string, Vec>;
+  readonly inputs: Record<string, Vec>;
+  readonly init: Record<string, Vec>;
+}
+
+export interface CellBackend {
+  readonly name: string;
+  readonly precision: 'f64' | 'f32';
+  /** Run `steps` steps from `init` (default: each state's declared constant), saving what backward needs. */
+  forward(steps: number, params: Readonly<Record<string, Vec>>, inputs: Readonly<Record<string, Vec>>, init?: Readonly<Record<string, Vec>>): StepValues;
+  /** The VJP of the last forward: cotangents of states and outputs at every step → gradients (params summed over batch and time). */
+  backward(cot: { readonly states?: Readonly<Record<string, Vec>>; readonly outputs?: Readonly<Record<string, Vec>> }): GradValues;
+}
+
+/** Dimension values by name (`n_a`, `n_x`, …) and the batch size the backend is built for. */
+export interface BackendOptions {
+  readonly dims: Readonly<Record<string, number>>;
+  readonly batch: number;
+  readonly precision?: 'f64' | 'f32';
+}
+
+export type BackendFactory = (cell: CompiledCell, opts: BackendOptions) => CellBackend;
