@@ -6,10 +6,15 @@
 //       |       ^~~~
 //   help: did you mean `tanh`?
 
-import { distance } from 'fastest-levenshtein';
 import type { Span } from '../grammar/ast.ts';
 
 export type { Span };
+
+/** A secondary place that explains the error: "first used as ? × n_x here". */
+export interface Note {
+  readonly span: Span;
+  readonly message: string;
+}
 
 export interface Diagnostic {
   readonly code: string;
@@ -17,73 +22,121 @@ export interface Diagnostic {
   readonly message: string;
   readonly span: Span;
   readonly help?: string;
+  readonly notes?: readonly Note[];
 }
 
-const err = (code: string, span: Span, message: string, help?: string): Diagnostic =>
-  help === undefined ? { code, severity: 'error', message, span } : { code, severity: 'error', message, span, help };
+const err = (code: string, span: Span, message: string, help?: string, notes?: readonly Note[]): Diagnostic => ({
+  code, severity: 'error', message, span,
+  ...(help === undefined ? {} : { help }),
+  ...(notes === undefined || notes.length === 0 ? {} : { notes }),
+});
 
-/** "did you mean `W_aa`?" — the closest candidate within a small edit distance. */
-export function didYouMean(name: string, candidates: Iterable<string>): string | undefined {
+const note = (span: Span | undefined, message: string): Note[] => (span ? [{ span, message }] : []);
+
+/**
+ * Optimal-string-alignment distance: Levenshtein plus swapping two neighbours
+ * as one edit, so `tahn` is one typo away from `tanh`, as a person counts.
+ */
+export function editDistance(a: string, b: string): number {
+  const x = [...a], y = [...b];
+  const d = Array.from({ length: x.length + 1 }, (_, i) => Array.from({ length: y.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= x.length; i++) {
+    for (let j = 1; j <= y.length; j++) {
+      const cost = x[i - 1] === y[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[x.length]![y.length]!;
+}
+
+/** The closest candidate within a small edit distance (a third of the name), if any. */
+export function closest(name: string, candidates: Iterable<string>): string | undefined {
   let best: string | undefined;
   let bestD = Infinity;
   for (const c of candidates) {
     if (c === name) continue;
-    const d = distance(name.toLowerCase(), c.toLowerCase());
+    const d = editDistance(name.toLowerCase(), c.toLowerCase());
     if (d < bestD || (d === bestD && best !== undefined && c < best)) [best, bestD] = [c, d];
   }
-  const limit = Math.max(1, Math.floor(name.length / 3));
-  return best !== undefined && bestD <= limit ? `did you mean \`${best}\`?` : undefined;
+  const limit = Math.max(1, Math.floor([...name].length / 3));
+  return best !== undefined && bestD <= limit ? best : undefined;
 }
 
-/** The catalog. Codes are stable: tests and users rely on them. */
+/** "did you mean `W_aa`?" — the closest candidate within a small edit distance. */
+export function didYouMean(name: string, candidates: Iterable<string>, show: (c: string) => string = (c) => c): string | undefined {
+  const best = closest(name, candidates);
+  return best === undefined ? undefined : `did you mean \`${show(best)}\`?`;
+}
+
+const FUNCTION_LIST = 'tanh, sigmoid (σ), softmax, relu, exp, log, sqrt, abs, softplus';
+
+/** The catalog. Codes are stable: tests and users rely on them. Names arrive spelled for display. */
 export const D = {
   syntax: (span: Span, expected: string, found: string) =>
-    err('E001', span, found === '' ? `unexpected end of input, expected ${expected}` : `unexpected \`${found}\`, expected ${expected}`),
+    err('E001', span, found === '' ? `unexpected end of input, expected ${expected}` : found === '\n' || found === '\r\n' || found === '\r' ? `unexpected line break, expected ${expected}` : `unexpected \`${found}\`, expected ${expected}`),
   unknownLatex: (span: Span, command: string, help?: string) =>
     err('E002', span, `unknown LaTeX command \`${command}\``, help ?? 'celda knows Greek letters, \\tilde, \\hat, \\frac, \\sqrt, \\cdot, \\odot, \\tanh, \\exp, \\log, \\sigma and spacing commands'),
   unknownFunction: (span: Span, name: string, help?: string) =>
-    err('E003', span, `unknown function \`${name}\``, help ?? 'functions: tanh, sigmoid (σ), softmax, relu, exp, log, sqrt, abs, softplus'),
+    err('E003', span, `unknown function \`${name}\``, help ?? `functions: ${FUNCTION_LIST}`),
   unknownName: (span: Span, name: string, help?: string) =>
     err('E004', span, `unknown name \`${name}\`: it is read at a time step but never defined or declared as an input`, help),
-  badTime: (span: Span, name: string, time: string) =>
-    err('E005', span, `\`${name}^<${time}>\` is not allowed here: inside a cell only <t> and <t-1> may be read`, 'a cell computes step t from step t-1; to read further back, carry the value in a state'),
-  emptyTime: (span: Span, name: string) =>
-    err('E006', span, `\`${name}\` has an empty time index \`^{}\``, `write \`${name}^{<t>}\` or \`${name}^{<t-1>}\` (the notes lost some indices in extraction)`),
-  cycle: (span: Span, path: readonly string[]) =>
-    err('E007', span, `these equations depend on each other within one step: ${[...path, path[0]].map((n) => `\`${n}\``).join(' → ')}`, 'break the cycle by reading one of them at <t-1>'),
-  stateNotDefined: (span: Span, name: string) =>
-    err('E008', span, `\`${name}^<t-1>\` is read, but \`${name}^<t>\` is never defined`, `add an equation \`${name}^<t> = …\` or read an input at <t>`),
-  shapeMismatch: (span: Span, what: string, a: string, b: string) =>
-    err('E009', span, `shape mismatch in ${what}: ${a} vs ${b}`),
-  paramTwoShapes: (span: Span, name: string, a: string, b: string) =>
-    err('E010', span, `parameter \`${name}\` is used with two shapes: ${a} here, ${b} before`),
-  doubleDefinition: (span: Span, name: string) =>
-    err('E011', span, `\`${name}\` is defined twice`, 'each value has one equation; rename one of them'),
-  inputDefined: (span: Span, name: string) =>
-    err('E012', span, `\`${name}\` is declared as an input and cannot be defined by an equation`),
-  mixedTime: (span: Span) =>
-    err('E013', span, 'this cell mixes concrete time steps (`<1>`, `<2>`, …) with `<t>`', 'write the cell either for a general step t or fully unrolled at concrete steps'),
+  /** `where`: the index is on a value read, or on the left side of an equation. */
+  badTime: (span: Span, name: string, time: string, where: 'read' | 'defined' = 'read', help?: string) =>
+    err('E005', span, where === 'read'
+      ? `\`${name}^<${time}>\` is not allowed here: inside a cell only <t> and <t-1> may be read`
+      : `\`${name}^<${time}>\` cannot be defined: an equation of a cell defines a value at <t>`,
+    help ?? 'a cell computes step t from step t-1; to read further back, carry the value in a state'),
+  emptyTime: (span: Span, name: string, where: 'read' | 'defined' = 'read') =>
+    err('E006', span, `\`${name}\` has an empty time index \`^{}\``, where === 'defined'
+      ? `an equation defines a value at <t>: write \`${name}^{<t>}\` (the notes lost some indices in extraction)`
+      : `write \`${name}^{<t>}\` or \`${name}^{<t-1>}\` (the notes lost some indices in extraction)`),
+  cycle: (span: Span, path: readonly string[], notes?: readonly Note[]) =>
+    err('E007', span, `these equations depend on each other within one step: ${[...path, path[0]].map((n) => `\`${n}\``).join(' → ')}`, 'break the cycle by reading one of them at <t-1>', notes),
+  /** A state read at <t-1> (or declared) with no equation at <t>. */
+  stateNotDefined: (span: Span, name: string, declared = false, help?: string) =>
+    err('E008', span, declared ? `state \`${name}\` is declared, but \`${name}^<t>\` is never defined` : `\`${name}^<t-1>\` is read, but \`${name}^<t>\` is never defined`,
+      help ?? `add an equation \`${name}^<t> = …\`${declared ? '' : ' or read an input at <t>'}`),
+  /** `left`/`right`: short descriptions of the operands (`Γ_u`, `x^<t>`), when they fit in a message. */
+  shapeMismatch: (span: Span, what: string, a: string, b: string, help?: string, operands?: readonly [string, string]) =>
+    err('E009', span, operands ? `shape mismatch in ${what}: \`${operands[0]}\` is ${a}, \`${operands[1]}\` is ${b}` : `shape mismatch in ${what}: ${a} vs ${b}`, help),
+  paramTwoShapes: (span: Span, name: string, here: string, before: string, first?: Span) =>
+    err('E010', span, `parameter \`${name}\` is used with two shapes: ${here} here, ${before} before`,
+      `a parameter has one shape; give each use its own parameter (\`${name}_1\`, \`${name}_2\`) or multiply a concatenation: \`${name}[u, v]\``,
+      note(first, `\`${name}\` gets the shape ${before} here`)),
+  doubleDefinition: (span: Span, name: string, first?: Span) =>
+    err('E011', span, `\`${name}\` is defined twice`, 'each value has one equation; rename one of them', note(first, 'first defined here')),
+  inputDefined: (span: Span, name: string, declared?: Span) =>
+    err('E012', span, `\`${name}\` is declared as an input and cannot be defined by an equation`,
+      `inputs come from outside the cell; rename the value this equation defines, or remove \`input ${name}\``, note(declared, 'declared as an input here')),
+  /** Concrete steps (`<1>`) and `<t>` in one cell; `message` says which side this span is on. */
+  mixedTime: (span: Span, message = 'this cell mixes concrete time steps (`<1>`, `<2>`, …) with `<t>`', help = 'write the cell either for a general step t or fully unrolled at concrete steps') =>
+    err('E013', span, message, help),
   cannotInfer: (span: Span, name: string) =>
     err('E014', span, `cannot infer the shape of \`${name}\``, `declare it: \`param ${name} : n_a\` or \`param ${name} : n_a × n_x\``),
   notAFunction: (span: Span, name: string) =>
     err('E015', span, `\`${name}\` names a function and cannot be used as a value`, `apply it: \`${name}(…)\``),
-  duplicateDecl: (span: Span, name: string) =>
-    err('E016', span, `\`${name}\` is declared twice`),
+  duplicateDecl: (span: Span, name: string, first?: Span) =>
+    err('E016', span, `\`${name}\` is declared twice`, 'remove one of the declarations', note(first, 'first declared here')),
   badInit: (span: Span, name: string) =>
-    err('E017', span, `the initial value of \`${name}\` must be a constant (\`0\`, \`[0 \\dots 0]\` or a number)`),
+    err('E017', span, `the initial value of \`${name}\` must be a constant (\`0\`, \`[0 \\dots 0]\` or a number)`, 'a cell starts from a fixed state; pass a different one at run time (`init` in `celda eval`)'),
   noEquations: (span: Span, cell: string) =>
-    err('E018', span, `cell \`${cell}\` has no equations`),
+    err('E018', span, `cell \`${cell}\` has no equations`, 'write one equation per line, e.g. `a^<t> = tanh(W_aa a^<t-1> + W_ax x^<t> + b_a)`'),
   badFunctionAlias: (span: Span, name: string) =>
     err('E019', span, `\`${name}\` is given a function, but it already names a value`),
   inputAtPrevious: (span: Span, name: string) =>
-    err('E020', span, `input \`${name}\` is read at <t-1>; inputs are read at <t>`, `carry it in a state: \`${name}_prev^<t> = ${name}^<t>\``),
-  duplicateCell: (span: Span, name: string) => err('E021', span, `cell \`${name}\` is defined twice in this file`),
+    err('E020', span, `input \`${name}\` is read at <t-1>; inputs are read at <t>`, `carry it in a state: \`${name}_prev^<t> = ${name}^<t>\`, then read \`${name}_prev^<t-1>\``),
+  duplicateCell: (span: Span, name: string, first?: Span) =>
+    err('E021', span, `cell \`${name}\` is defined twice in this file`, 'rename one of the cells', note(first, 'first defined here')),
   notScalarExponent: (span: Span) => err('E022', span, 'an exponent must be a number'),
   badDim: (span: Span, text: string) => err('E023', span, `bad dimension: ${text}`),
-  unrolledGap: (span: Span, name: string, step: number) =>
-    err('E024', span, `\`${name}^<${step}>\` is read but never defined`, step === 0 ? `give it an initial value: \`${name}^<0> = [0 \\dots 0]\`` : undefined),
-  outputAsParam: (span: Span, name: string) =>
-    err('E025', span, `\`${name}\` is defined at <t> but read here without a time index`),
+  unrolledGap: (span: Span, name: string, step: number, help?: string) =>
+    err('E024', span, `\`${name}^<${step}>\` is read but never defined`, help ?? (step === 0 ? `give it an initial value: \`${name}^<0> = [0 \\dots 0]\`` : undefined)),
+  outputAsParam: (span: Span, name: string, help?: string) =>
+    err('E025', span, `\`${name}\` is defined at <t> but read here without a time index`, help ?? `write \`${name}^<t>\` (this step) or \`${name}^<t-1>\` (the previous one)`),
+  zerosInExpression: (span: Span) =>
+    err('E026', span, '`[0 … 0]` is an initial value and cannot be used inside an equation', 'write `0` for zeros in an expression; start a state at zero with `a^<0> = [0 \\dots 0]` or `state a : n_a = 0`'),
   internal: (span: Span, message: string) => err('E999', span, `internal error: ${message}`, 'this is a bug in celda; please report it with the cell that caused it'),
 } as const;
 
@@ -95,32 +148,50 @@ function graphemes(s: string): string[] {
   return Array.from(segmenter.segment(s), (g) => g.segment);
 }
 
-/** 1-based line and column (in graphemes) of a UTF-16 offset. */
+/** A line break as the grammar reads one: `\r\n`, `\n` or a lone `\r`. */
+const isBreakAt = (s: string, i: number) => s[i] === '\n' || (s[i] === '\r' && s[i + 1] !== '\n');
+
+/** 1-based line and column (in graphemes) of a UTF-16 offset; lineEnd excludes the line break. */
 export function lineCol(source: string, offset: number): { line: number; col: number; lineStart: number; lineEnd: number } {
   const o = Math.max(0, Math.min(offset, source.length));
-  const lineStart = source.lastIndexOf('\n', o - 1) + 1;
-  let lineEnd = source.indexOf('\n', o);
-  if (lineEnd < 0) lineEnd = source.length;
   let line = 1;
-  for (let i = 0; i < lineStart; i++) if (source.charCodeAt(i) === 10) line++;
-  const col = graphemes(source.slice(lineStart, o)).length + 1;
+  let lineStart = 0;
+  for (let i = 0; i < o; i++) if (isBreakAt(source, i)) { line++; lineStart = i + 1; }
+  let lineEnd = lineStart;
+  while (lineEnd < source.length && source[lineEnd] !== '\n' && source[lineEnd] !== '\r') lineEnd++;
+  // An offset on the `\n` of `\r\n` belongs to the line it ends.
+  const col = graphemes(source.slice(lineStart, Math.max(lineStart, Math.min(o, lineEnd)))).length + 1;
   return { line, col, lineStart, lineEnd };
 }
 
-export function render(d: Diagnostic, file: string, source: string): string {
-  const { line, col, lineStart, lineEnd } = lineCol(source, d.span.start);
-  const text = source.slice(lineStart, lineEnd).replace(/\r$/, '');
-  const gutter = String(line).length;
+/**
+ * Control characters and bidirectional overrides would move the terminal's
+ * cursor or reorder the line; show them as U+FFFD (one grapheme each, so
+ * carets stay aligned) in source lines, and as `U+001B` in messages.
+ */
+const UNSAFE = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/gu;
+const safeLine = (s: string) => s.replace(UNSAFE, '\uFFFD');
+const safeText = (s: string) => s.replace(UNSAFE, (c) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`).replace(/\t/g, '\\t');
+
+/** The source line of a span with `^~~~` under it (or `-` for a note). */
+function snippet(source: string, span: Span, gutter: number, mark: '^' | '-'): string[] {
+  const { line, lineStart, lineEnd } = lineCol(source, span.start);
+  const start = Math.max(lineStart, Math.min(span.start, lineEnd));
+  const text = safeLine(source.slice(lineStart, lineEnd));
+  const before = graphemes(source.slice(lineStart, start)).map((g) => (g === '\t' ? '\t' : ' ')).join('');
+  const end = Math.min(Math.max(span.end, start), lineEnd);
+  const width = Math.max(1, graphemes(source.slice(start, end)).length);
   const pad = ' '.repeat(gutter);
-  const before = graphemes(source.slice(lineStart, Math.max(lineStart, d.span.start))).map((g) => (g === '\t' ? '\t' : ' ')).join('');
-  const spanEnd = Math.min(d.span.end, lineEnd);
-  const width = Math.max(1, graphemes(source.slice(d.span.start, Math.max(d.span.start, spanEnd))).length);
-  const out = [
-    `${file}:${line}:${col}: ${d.severity}[${d.code}]: ${d.message}`,
-    ` ${line} | ${text}`,
-    ` ${pad} | ${before}^${'~'.repeat(width - 1)}`,
-  ];
-  if (d.help) out.push(`help: ${d.help}`);
+  return [` ${String(line).padStart(gutter)} | ${text}`, ` ${pad} | ${before}${mark}${(mark === '^' ? '~' : '-').repeat(width - 1)}`];
+}
+
+export function render(d: Diagnostic, file: string, source: string): string {
+  const { line, col } = lineCol(source, d.span.start);
+  const notes = d.notes ?? [];
+  const gutter = Math.max(String(line).length, ...notes.map((n) => String(lineCol(source, n.span.start).line).length));
+  const out = [`${file}:${line}:${col}: ${d.severity}[${d.code}]: ${safeText(d.message)}`, ...snippet(source, d.span, gutter, '^')];
+  for (const n of notes) out.push(`note: ${safeText(n.message)}`, ...snippet(source, n.span, gutter, '-'));
+  if (d.help) out.push(`help: ${safeText(d.help)}`);
   return out.join('\n');
 }
 

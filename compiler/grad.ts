@@ -13,6 +13,20 @@ import { OPS } from './ops.ts';
 /** The name of the cotangent leaf fed for a root: `state:c`, `output:y_hat`, `grad:param:W_aa`. */
 export const cotName = (r: Root) => (r.role === 'grad' ? `grad:${r.of}:${r.name}` : `${r.role}:${r.name}`);
 
+/**
+ * The name grad(g) gives the cotangent leaf of root r: `cotName(r)`, primed
+ * until it differs from every cot leaf g already has. Without the primes, the
+ * third derivative would merge two different leaves: the roots of grad(grad(f))
+ * are named like those of grad(f) (`grad:param:W_aa`), whose cotangents are
+ * already leaves of grad(f).
+ */
+export function cotNameIn(g: Graph, r: Root): string {
+  const taken = new Set(g.nodes.filter((n) => n.op === 'cot' && n.attrs.step === r.step).map((n) => n.attrs.name));
+  let name = cotName(r);
+  while (taken.has(name)) name += "'";
+  return name;
+}
+
 export type LeafOp = 'param' | 'input' | 'prev' | 'cot';
 
 /**
@@ -29,7 +43,7 @@ export function grad(g: Graph, wrt: readonly LeafOp[] = ['param', 'input', 'prev
     ct.set(id, old === undefined ? c : b.node('add', [old, c]));
   };
   for (const r of g.roots) {
-    const seed = b.node('cot', [], { name: cotName(r), step: r.step, shape: b.shape(r.id) });
+    const seed = b.node('cot', [], { name: cotNameIn(g, r), step: r.step, shape: b.shape(r.id) });
     accumulate(r.id, seed);
   }
   for (let id = g.nodes.length - 1; id >= 0; id--) {

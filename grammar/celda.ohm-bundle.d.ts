@@ -144,12 +144,11 @@ export interface CeldaActionDict<T> extends BaseActionDict<T> {
   nl?: (this: NonterminalNode, arg0: TerminalNode) => T;
   hsp?: (this: NonterminalNode, arg0: TerminalNode) => T;
   space?: (this: NonterminalNode, arg0: NonterminalNode | TerminalNode) => T;
-  comment?: (this: NonterminalNode, arg0: TerminalNode, arg1: IterationNode) => T;
-  latexSpace_thin?: (this: NonterminalNode, arg0: TerminalNode, arg1: TerminalNode) => T;
-  latexSpace_word?: (this: NonterminalNode, arg0: TerminalNode, arg1: TerminalNode) => T;
-  latexSpace_environment?: (this: NonterminalNode, arg0: TerminalNode, arg1: TerminalNode, arg2: IterationNode, arg3: TerminalNode, arg4: NonterminalNode, arg5: TerminalNode) => T;
-  latexSpace?: (this: NonterminalNode, arg0: NonterminalNode) => T;
-  bigCommand?: (this: NonterminalNode, arg0: TerminalNode, arg1: TerminalNode, arg2: IterationNode) => T;
+  commentOrLatexSpace?: (this: NonterminalNode, arg0: TerminalNode, arg1: IterationNode | NonterminalNode) => T;
+  latexSpace_word?: (this: NonterminalNode, arg0: TerminalNode) => T;
+  latexSpace_big?: (this: NonterminalNode, arg0: TerminalNode, arg1: IterationNode) => T;
+  latexSpace_environment?: (this: NonterminalNode, arg0: TerminalNode, arg1: IterationNode, arg2: TerminalNode, arg3: NonterminalNode, arg4: TerminalNode) => T;
+  latexSpace?: (this: NonterminalNode, arg0: NonterminalNode | TerminalNode) => T;
   environment?: (this: NonterminalNode, arg0: TerminalNode) => T;
 }
 

@@ -25,7 +25,10 @@ export function parse(source: string, opts: ParseOptions = {}): ParseResult {
     if (err instanceof NameProblem) return { ok: false, problem: err.problem };
     // Ohm and the semantic operation recurse once per nesting level; thousands of
     // brackets overflow the stack. That is a problem with the input, not a crash.
-    return { ok: false, problem: { span: { start: 0, end: 0 }, expected: 'an expression nested less deeply', found: '' } };
+    const expected = err instanceof RangeError
+      ? 'an expression nested less deeply'
+      : `valid notation (internal parser error: ${err instanceof Error ? err.message : String(err)})`;
+    return { ok: false, problem: { span: { start: 0, end: 0 }, expected, found: '' } };
   }
 }
 
@@ -46,7 +49,6 @@ function badName(node: Node, expected: string): never {
 interface Failure {
   getText(): string;
   type: 'description' | 'string' | 'code';
-  isFluffy(): boolean;
 }
 
 /** What can start an expression, as the grammar's terminals say it. */
@@ -56,7 +58,7 @@ function matchProblem(match: FailedMatchResult, source: string): SyntaxProblem {
   const pos = match.getRightmostFailurePosition();
   const failures = (match as unknown as { getRightmostFailures(): Failure[] }).getRightmostFailures();
   const found = tokenAt(source, pos);
-  return { span: { start: pos, end: pos + found.length }, expected: expectedText(failures), found };
+  return { span: { start: pos, end: pos + found.length }, expected: expectedText(failures, found), found };
 }
 
 /** After a complete operand anything could follow; "an operator" says enough. */
@@ -67,10 +69,14 @@ const AFTER_OPERAND_NOISE = new Set(['an expression', 'a time index', 'a supersc
  * expression become "an expression", terminals are quoted, descriptions kept,
  * "end of input" last: `")", an operator or a line break`.
  */
-function expectedText(failures: readonly Failure[]): string {
-  const live = failures.filter((f) => !f.isFluffy());
-  let texts = live.map((f) => (f.type === 'string' ? `"${f.getText()}"` : f.getText()));
+function expectedText(failures: readonly Failure[], found: string): string {
+  // Ohm calls the failures of an iteration that stopped early "fluffy"; they are
+  // still what could have come next, so keep them.
+  let texts = failures.map((f) => (f.type === 'string' ? `"${f.getText()}"` : f.getText()));
   const has = (t: string) => texts.includes(t);
+  // A `^` or `_` that does not start a superscript or subscript: say what it should start.
+  if (found === '^') return has('a superscript') ? 'a time index or a superscript' : 'a time index';
+  if (found === '_') return 'a subscript';
   if (has('a name') && has('a number')) {
     texts = ['an expression', ...texts.filter((t) => !EXPRESSION_STARTS.has(t) && !EXPRESSION_STARTS.has(unquote(t)))];
   }

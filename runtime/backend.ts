@@ -35,3 +35,14 @@ export interface BackendOptions {
 }
 
 export type BackendFactory = (cell: CompiledCell, opts: BackendOptions) => CellBackend;
+
+/**
+ * The same contract for backends whose device reads back only asynchronously
+ * (gpu.js on WebGPU): `forward` and `backward` return Promises.
+ */
+export interface AsyncCellBackend {
+  readonly name: string;
+  readonly precision: 'f64' | 'f32';
+  forward(steps: number, params: Readonly<Record<string, Vec>>, inputs: Readonly<Record<string, Vec>>, init?: Readonly<Record<string, Vec>>): Promise<StepValues>;
+  backward(cot: { readonly states?: Readonly<Record<string, Vec>>; readonly outputs?: Readonly<Record<string, Vec>> }): Promise<GradValues>;
+}

@@ -98,7 +98,7 @@ export function evaluate(cell: CompiledCell, req: EvalRequest, opts: EvalOptions
   }
   const inputsObj = I.inputs === undefined ? {} : I.inputs;
   if (!isObj(inputsObj)) throw new InputError('inputs.inputs: expected an object of named [T][B][n] arrays');
-  let steps = typeof I.steps === 'number' ? I.steps : t.mode === 'unrolled' ? t.steps : undefined;
+  let steps = typeof I.steps === 'number' ? I.steps : undefined;
   let batch = typeof I.batch === 'number' ? I.batch : undefined;
   for (const inp of t.inputs) {
     const v = inputsObj[inp.name];
@@ -123,7 +123,7 @@ export function evaluate(cell: CompiledCell, req: EvalRequest, opts: EvalOptions
   }
   for (const k of Object.keys(initObj)) if (!t.states.some((s) => s.name === k)) throw new InputError(`inputs.init.${k}: the cell has no state \`${k}\` (states: ${t.states.map((s) => s.name).join(', ') || 'none'})`);
   for (const k of Object.keys(inputsObj)) if (!t.inputs.some((i) => i.name === k)) throw new InputError(`inputs.inputs.${k}: the cell has no input \`${k}\` (inputs: ${t.inputs.map((i) => i.name).join(', ') || 'none'})`);
-  steps ??= 1;
+  steps ??= t.mode === 'unrolled' ? t.steps : 1;
   batch ??= 1;
   if (!Number.isInteger(steps) || steps < 1) throw new InputError('inputs.steps: expected a whole number ≥ 1');
   if (!Number.isInteger(batch) || batch < 1) throw new InputError('inputs.batch: expected a whole number ≥ 1');

@@ -672,7 +672,7 @@ describe('syntax problems', () => {
     expect(p.span).toEqual({ start: 4, end: 4 });
     expect(p.expected).toBe('an expression or a line break');
     expect(problem('a = b +\n\n').expected).toContain('an expression');
-    expect(problem('a = (\n)').expected).toBe('an expression');
+    expect(problem('a = (\n)').expected).toBe('an expression or a line break');
   });
 
   it('points at garbage characters, covering one grapheme', () => {

@@ -1,0 +1,102 @@
+// Test data for the gpu.js agreement tests, shared by the Node (webasm) and
+// browser (WebGL2, WebGPU) suites: every example cell with seeded random
+// parameters, inputs, initial states and cotangents; the float64 interpreter's
+// answer; and the comparison (relative to the largest reference magnitude).
+
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { compile } from '../../compiler/compile.ts';
+import type { CompiledCell } from '../../compiler/compile.ts';
+import type { Dim } from '../../compiler/dims.ts';
+import { evalDim } from '../../compiler/dims.ts';
+import type { Vec } from '../../runtime/backend.ts';
+import { interpBackend } from '../../runtime/backends/interp.ts';
+import { Rng } from '../../runtime/random.ts';
+
+type Arrays = Record<string, number[]>;
+
+export interface CaseData {
+  readonly name: string;
+  readonly source: string;
+  readonly dims: Record<string, number>;
+  readonly batch: number;
+  readonly steps: number;
+  readonly params: Arrays;
+  readonly inputs: Arrays;
+  readonly init: Arrays;
+  readonly cot: { readonly states: Arrays; readonly outputs: Arrays };
+}
+
+export interface CaseResult {
+  readonly states: Arrays;
+  readonly outputs: Arrays;
+  readonly grads: { readonly params: Arrays; readonly inputs: Arrays; readonly init: Arrays };
+  readonly runs: readonly { requested: string; backend: string; executor: string; fallbackReason: string | null }[];
+}
+
+export const examplesDir = fileURLToPath(new URL('../../examples/cells/', import.meta.url));
+export const exampleFiles = () => readdirSync(examplesDir).filter((f) => f.endsWith('.celda')).sort();
+
+export function loadCell(source: string): CompiledCell {
+  const { cells, diagnostics } = compile(source, { defaultCellName: 'cell' });
+  if (!cells[0]) throw new Error(diagnostics.map((d) => d.message).join('; '));
+  return cells[0];
+}
+
+/** Seeded data for one cell: dims 3, 4, 5, … in the order the cell names them. */
+export function makeCase(name: string, source: string, opts: { batch?: number; steps?: number; seed?: number; dims?: Record<string, number> } = {}): CaseData {
+  const cell = loadCell(source);
+  const t = cell.typed;
+  const rng = new Rng(opts.seed ?? 1);
+  const dims: Record<string, number> = {};
+  t.dims.forEach((d, i) => (dims[d] = opts.dims?.[d] ?? 3 + i));
+  const env = new Map(Object.entries(dims));
+  const size = (ds: readonly Dim[]) => ds.reduce((a, d) => a * evalDim(d, env)!, 1);
+  const batch = opts.batch ?? 4;
+  const steps = t.mode === 'unrolled' ? t.steps : opts.steps ?? 5;
+  const fill = (n: number, f: () => number) => Array.from({ length: n }, f);
+  return {
+    name, source, dims, batch, steps,
+    params: Object.fromEntries(t.params.map((p) => [p.name, fill(size(p.shape), () => rng.uniform(-0.8, 0.8))])),
+    inputs: Object.fromEntries(t.inputs.map((x) => [x.name, fill(steps * batch * size([x.dim]), () => rng.normal())])),
+    init: Object.fromEntries(t.states.map((s) => [s.name, fill(batch * size([s.dim]), () => rng.uniform(-0.5, 0.5))])),
+    cot: {
+      states: Object.fromEntries(t.states.map((s) => [s.name, fill(steps * batch * size([s.dim]), () => rng.normal())])),
+      outputs: Object.fromEntries(t.outputs.map((o) => [o.name, fill(steps * batch * size(o.shape.dims), () => rng.normal())])),
+    },
+  };
+}
+
+export const exampleCases = (opts: Parameters<typeof makeCase>[2] = {}) =>
+  exampleFiles().map((f) => makeCase(f, readFileSync(examplesDir + f, 'utf8'), opts));
+
+const f64 = (r: Arrays) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Float64Array.from(v)]));
+const plain = (r: Readonly<Record<string, Vec>>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Array.from(v)]));
+
+/** The float64 interpreter's answer for a case. */
+export function reference(c: CaseData): Omit<CaseResult, 'runs'> {
+  const b = interpBackend(loadCell(c.source), { dims: c.dims, batch: c.batch });
+  const f = b.forward(c.steps, f64(c.params), f64(c.inputs), f64(c.init));
+  const g = b.backward({ states: f64(c.cot.states), outputs: f64(c.cot.outputs) });
+  return { states: plain(f.states), outputs: plain(f.outputs), grads: { params: plain(g.params), inputs: plain(g.inputs), init: plain(g.init) } };
+}
+
+/** max |got − want| / max |want| (want's scale floored at 1e-6), per named array. */
+export function relativeErrors(got: Omit<CaseResult, 'runs'>, want: Omit<CaseResult, 'runs'>): Record<string, number> {
+  const out: Record<string, number> = {};
+  const one = (what: string, g: Arrays, w: Arrays) => {
+    for (const [k, wv] of Object.entries(w)) {
+      const gv = g[k];
+      if (!gv || gv.length !== wv.length) { out[`${what}.${k}`] = Infinity; continue; }
+      let err = 0, scale = 0;
+      wv.forEach((x, i) => { err = Math.max(err, Math.abs(gv[i]! - x)); scale = Math.max(scale, Math.abs(x)); });
+      out[`${what}.${k}`] = Number.isNaN(err) ? Infinity : err / Math.max(scale, 1e-6);
+    }
+  };
+  one('states', got.states, want.states);
+  one('outputs', got.outputs, want.outputs);
+  one('d.params', got.grads.params, want.grads.params);
+  one('d.inputs', got.grads.inputs, want.grads.inputs);
+  one('d.init', got.grads.init, want.grads.init);
+  return out;
+}

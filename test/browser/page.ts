@@ -1,0 +1,53 @@
+// The browser side of the gpu.js tests, bundled by esbuild from the same
+// TypeScript sources as the CLI: compile a cell, run it on a gpu.js mode,
+// hand the numbers back to the test (as plain arrays, to cross page.evaluate).
+
+import { GPU } from 'gpu.js';
+import { compile } from '../../compiler/compile.ts';
+import type { Vec } from '../../runtime/backend.ts';
+import type { GpuMode } from '../../runtime/backends/gpujs.ts';
+import { gpujsBackend } from '../../runtime/backends/gpujs.ts';
+import type { CaseData, CaseResult } from './cases.ts';
+
+const f64 = (r: Readonly<Record<string, readonly number[]>>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Float64Array.from(v)]));
+const plain = (r: Readonly<Record<string, Vec>>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Array.from(v)]));
+
+async function run(c: CaseData, mode: GpuMode): Promise<CaseResult> {
+  const { cells, diagnostics } = compile(c.source, { defaultCellName: 'cell' });
+  const cell = cells[0];
+  if (!cell) throw new Error(`does not compile: ${diagnostics.map((d) => d.message).join('; ')}`);
+  const backend = await gpujsBackend(cell, { dims: c.dims, batch: c.batch, mode });
+  const fwd = await backend.forward(c.steps, f64(c.params), f64(c.inputs), f64(c.init));
+  const info = backend.lastRun();
+  const grads = await backend.backward({ states: f64(c.cot.states), outputs: f64(c.cot.outputs) });
+  return {
+    states: plain(fwd.states), outputs: plain(fwd.outputs),
+    grads: { params: plain(grads.params), inputs: plain(grads.inputs), init: plain(grads.init) },
+    runs: [info!, backend.lastRun()!],
+  };
+}
+
+async function probe() {
+  return { webgl2: GPU.isWebGL2Supported, webgpu: GPU.isWebGPUSupported && (await GPU.isWebGPUAvailable()), ua: navigator.userAgent };
+}
+
+async function time(c: CaseData, mode: GpuMode, repeats: number): Promise<{ forward: number; backward: number }> {
+  const cell = compile(c.source, { defaultCellName: 'cell' }).cells[0]!;
+  const backend = await gpujsBackend(cell, { dims: c.dims, batch: c.batch, mode });
+  const P = f64(c.params), X = f64(c.inputs), I = f64(c.init), cot = { states: f64(c.cot.states), outputs: f64(c.cot.outputs) };
+  await backend.forward(c.steps, P, X, I);
+  await backend.backward(cot, { inputs: false });
+  let forward = 0, backward = 0;
+  for (let r = 0; r < repeats; r++) {
+    const t0 = performance.now();
+    await backend.forward(c.steps, P, X, I);
+    const t1 = performance.now();
+    await backend.backward(cot, { inputs: false });
+    forward += t1 - t0;
+    backward += performance.now() - t1;
+  }
+  return { forward: forward / repeats, backward: backward / repeats };
+}
+
+(globalThis as { celda?: unknown }).celda = { run, probe, time };
+document.title = 'celda gpu.js ready';
