@@ -117,8 +117,8 @@ function go(id: number, pr: ExprPrinter, top: boolean, parent?: Node): [string, 
     case 'mul': return [`${sub(a, P.prod)} ${SYM.mul![sp]} ${sub(b, P.neg)}`, P.prod];
     case 'div': return sp === 'latex' ? [`\\frac{${printExpr(a, pr, false, n)}}{${printExpr(b, pr, false, n)}}`, P.atom] : [`${sub(a, P.prod)} / ${sub(b, P.neg)}`, P.prod];
     case 'neg': return [`-${sub(a, P.neg + 1)}`, P.neg];
-    case 'pow': return [power(sub(a, P.atom), n.attrs.p!, sp), P.post];
-    case 'transpose': return [`${sub(a, P.atom)}${SYM.T![sp]}`, P.post];
+    case 'pow': return [power(superBase(sub(a, P.atom), sp), n.attrs.p!, sp), P.post];
+    case 'transpose': return [`${superBase(sub(a, P.atom), sp)}${SYM.T![sp]}`, P.post];
     case 'matvec': {
       const w = g.nodes[a]!, v = g.nodes[b]!;
       if (v.op === 'concat' && pr.nameOf(b) === undefined) return [`${sub(a, P.post)}${concatText(v, pr)}`, P.mat];
@@ -129,7 +129,7 @@ function go(id: number, pr: ExprPrinter, top: boolean, parent?: Node): [string, 
     case 'matmul': return [`${sub(a, P.mat)} ${SYM.mat![sp]} ${sub(b, P.post)}`, P.mat];
     case 'outer': {
       const batched = g.nodes[a]!.shape.batch;
-      const body = `${sub(a, P.post)} ${SYM.mat![sp]} ${sub(b, P.atom)}${SYM.T![sp]}`;
+      const body = `${sub(a, P.post)} ${SYM.mat![sp]} ${superBase(sub(b, P.atom), sp)}${SYM.T![sp]}`;
       return batched ? [`${SYM.sumBatch![sp]} ${body}`, P.neg] : [body, P.mat];
     }
     case 'sum_batch': return [`${SYM.sumBatch![sp]} ${sub(a, P.post)}`, P.neg];
@@ -147,6 +147,12 @@ function go(id: number, pr: ExprPrinter, top: boolean, parent?: Node): [string, 
       return [`${n.op}(${n.inputs.map((x) => printExpr(x, pr, false)).join(', ')})`, P.atom];
     }
   }
+}
+
+/** A base that already carries a superscript (`a^{<t>}`) is parenthesised before another one. */
+function superBase(base: string, sp: Spelling): string {
+  if (sp === 'unicode') return base;
+  return /\^(\{[^{}]*\}|<[^<>]*>)$/.test(base) ? `(${base})` : base;
 }
 
 function concatText(n: Node, pr: ExprPrinter): string {

@@ -123,7 +123,7 @@ describe('celda grad', () => {
   it('prints one gradient in LaTeX', async () => {
     const r = await celda('grad', RNN, '--wrt', 'W_ax', '--format', 'latex');
     expect(r.out).toContain('\\partial W_{ax} = \\sum_{batch}');
-    expect(r.out).toContain('x^{<t>}^{T}');
+    expect(r.out).toContain('(x^{<t>})^{T}');
     expect(r.out).not.toContain('W_{aa}^{T}');
   });
   it('rejects an unknown --wrt', async () => {
