@@ -21,7 +21,7 @@ import { spell } from '../grammar/names.ts';
 import { Rng } from '../runtime/random.ts';
 import { backward, forward } from '../runtime/unroll.ts';
 import {
-  cellGradients, checkSlots, describeMismatches, dimEnv, directionalDiff, dot, evalRoots, randomCotangents,
+  cellGradients, checkGraphGrad, checkSlots, describeMismatches, dimEnv, directionalDiff, dot, evalRoots, randomCotangents,
   randomLeaves, randomRun, randomTensor, scaledError, staticUnroll, unrolledLeaves,
 } from './support/numeric.ts';
 
@@ -30,7 +30,7 @@ import {
 /** What fast-check generates: the structure of an expression, before it is typed. */
 type Tree =
   | { k: 'leaf'; pick: number }
-  | { k: 'lin'; form: number; args: { dim: number; e: Tree }[] } // W v, W(v), W @ v, W[u, v, …]
+  | { k: 'lin'; form: number; share: boolean; args: { dim: number; e: Tree }[] } // W v, W(v), W @ v, W[u, v, …]
   | { k: 'bin'; op: '+' | '-' | '*'; l: Tree; r: Tree }
   | { k: 'with'; op: number; param: 'bias' | 'scalar' | 'const'; e: Tree } // b + e, p ⊙ e, a e, 1 - e, 2 * e …
   | { k: 'div'; den: 'two' | 'onePlusExp' | 'twoPlusSquare'; num: Tree; arg: Tree }
@@ -43,7 +43,7 @@ const { tree } = fc.letrec<{ tree: Tree }>((tie) => ({
   tree: fc.oneof(
     { maxDepth: 4, depthIdentifier: 'tree', depthSize: 'small' },
     fc.record({ k: fc.constant('leaf' as const), pick: fc.nat(11) }),
-    fc.record({ k: fc.constant('lin' as const), form: fc.nat(5), args: fc.array(fc.record({ dim: fc.nat(5), e: tie('tree') }), { minLength: 1, maxLength: 3 }) }),
+    fc.record({ k: fc.constant('lin' as const), form: fc.nat(5), share: fc.boolean(), args: fc.array(fc.record({ dim: fc.nat(5), e: tie('tree') }), { minLength: 1, maxLength: 3 }) }),
     fc.record({ k: fc.constant('bin' as const), op: fc.constantFrom('+' as const, '-' as const, '*' as const), l: tie('tree'), r: tie('tree') }),
     fc.record({ k: fc.constant('with' as const), op: fc.nat(5), param: fc.constantFrom('bias' as const, 'scalar' as const, 'const' as const), e: tie('tree') }),
     fc.record({ k: fc.constant('div' as const), den: fc.constantFrom('two' as const, 'onePlusExp' as const, 'twoPlusSquare' as const), num: tie('tree'), arg: tie('tree') }),
@@ -105,9 +105,16 @@ class Realizer {
   readonly declared: [string, string[]][] = [];
   constructor(private readonly avail: Value[]) {}
 
-  param(prefix: string, shape?: string[]): E {
+  /** Parameters by role and shape, so a later use may share one (its gradient then sums both uses). */
+  private readonly bySignature = new Map<string, string>();
+
+  param(prefix: string, shape?: string[], share?: { signature: string; reuse: boolean }): E {
+    const key = share && `${prefix}:${share.signature}`;
+    const old = key && share.reuse ? this.bySignature.get(key) : undefined;
+    if (old) return { k: 'param', name: old };
     const name = `${prefix}_${++this.count}`;
     if (shape) this.declared.push([name, shape]);
+    if (key && !this.bySignature.has(key)) this.bySignature.set(key, name);
     return { k: 'param', name };
   }
 
@@ -123,13 +130,16 @@ class Realizer {
         const fit = this.avail.filter((v) => v.dim === dim);
         if (fit.length > 0) return fit[t.pick % fit.length]!.e;
         const any = this.avail[t.pick % this.avail.length]!;
-        return { k: 'lin', w: this.param('W'), args: [any.e], form: 'juxt' };
+        return { k: 'lin', w: this.param('W', undefined, { signature: `${dim}<-${any.dim}`, reuse: t.pick % 2 === 0 }), args: [any.e], form: 'juxt' };
       }
       case 'lin': {
-        const args = t.args.map((a) => this.vec(a.e, POOL[a.dim % POOL.length]!));
+        const dims = t.args.map((a) => POOL[a.dim % POOL.length]!);
+        const args = t.args.map((a, i) => this.vec(a.e, dims[i]!));
+        // The same matrix may serve two products whose operands have the same dimensions (in any order).
+        const w = this.param('W', undefined, { signature: `${dim}<-${[...dims].sort().join('+')}`, reuse: t.share });
         const forms = ['juxt', 'apply', 'at'] as const;
         const form = args.length > 1 || t.form >= 3 ? 'concat' : forms[t.form % 3]!;
-        return { k: 'lin', w: this.param('W'), args, form };
+        return { k: 'lin', w, args, form };
       }
       case 'bin': return { k: 'bin', op: t.op, l: this.vec(t.l, dim), r: this.vec(t.r, dim) };
       case 'with': {
@@ -138,7 +148,7 @@ class Realizer {
           const c: E = { k: 'num', v: ['1', '2', '0.5'][t.op % 3]! };
           return t.op % 2 === 0 ? { k: 'bin', op: '-', l: c, r: e } : { k: 'bin', op: t.op % 3 === 1 ? '*' : '+', l: e, r: c };
         }
-        const p = t.param === 'bias' ? this.param(['b', 'p'][t.op % 2]!) : this.param('a', ['1']);
+        const p = t.param === 'bias' ? this.param(['b', 'p'][t.op % 2]!, undefined, { signature: dim, reuse: t.op >= 3 }) : this.param('a', ['1'], { signature: '', reuse: t.op >= 4 });
         const op = (['+', '*', '-'] as const)[t.op % 3]!;
         return t.op % 2 === 0 ? { k: 'bin', op, l: p, r: e } : { k: 'bin', op, l: e, r: p };
       }
@@ -181,11 +191,19 @@ class Realizer {
 const ADD = 1, MUL = 2, UNARY = 3, MAT = 4, JUXT = 5, ATOM = 7;
 
 class Printer {
+  /** When set, the cell is being written out unrolled: `<t>` is this step, `<t-1>` the one before, intermediates are per step. */
+  step: number | undefined;
   constructor(private readonly sp: Spelling, private readonly rng: Rng) {}
   private pick<T>(xs: readonly T[]): T { return xs[Math.floor(this.rng.next() * xs.length)]!; }
 
   name(n: string): string { return spell(n, this.sp); }
-  time(t: 't' | 't-1'): string {
+  time(rel: 't' | 't-1' | null): string {
+    if (this.step !== undefined) {
+      const k = String(rel === 't-1' ? this.step - 1 : this.step);
+      return this.sp === 'ascii' ? `^<${k}>` : this.sp === 'unicode' ? `^⟨${k}⟩` : this.pick([`^{<${k}>}`, `^{\\langle ${k} \\rangle}`]);
+    }
+    if (rel === null) return '';
+    const t = rel;
     if (this.sp === 'ascii') return `^<${t}>`;
     if (this.sp === 'unicode') return `^⟨${t === 't' ? 't' : this.pick(['t−1', 't-1'])}⟩`;
     return this.pick([`^{<${t}>}`, `^{< ${t}>}`, `^{\\langle ${t} \\rangle}`]);
@@ -213,7 +231,7 @@ class Printer {
   print(e: E): [string, number] {
     const sp = this.sp;
     switch (e.k) {
-      case 'ref': return [this.name(e.name) + (e.time ? this.time(e.time) : ''), ATOM];
+      case 'ref': return [this.name(e.name) + this.time(e.time), ATOM];
       case 'param': return [this.name(e.name), ATOM];
       case 'num': return [e.v, ATOM];
       case 'bin': {
@@ -263,8 +281,12 @@ class Printer {
   }
 }
 
-/** A random cell as celda source, plus the sizes to bind its dimensions to. */
-function cellSource(spec: CellSpec): { source: string; sizes: Record<string, number> } {
+/**
+ * A random cell as celda source, plus the sizes to bind its dimensions to. With
+ * `unrolled`, the same equations are written out at concrete steps 1 … T (the
+ * notes' five-cell style), intermediates becoming per-step values.
+ */
+function cellSource(spec: CellSpec, unrolled?: number): { source: string; sizes: Record<string, number> } {
   const rng = new Rng(spec.seed);
   const shuffle = <T>(xs: T[]): T[] => {
     for (let i = xs.length - 1; i > 0; i--) { const j = Math.floor(rng.next() * (i + 1)); [xs[i], xs[j]] = [xs[j]!, xs[i]!]; }
@@ -301,7 +323,10 @@ function cellSource(spec: CellSpec): { source: string; sizes: Record<string, num
     ...jobs.filter((j) => j.declare).map((j) => `output ${pr.name(j.name)} : ${dimName(j.dim)}`),
     ...realizer.declared.map(([name, shape]) => `param ${pr.name(name)} : ${shape.map(dimName).join(` ${times} `)}`),
   ];
-  const lines = shuffle(equations.map((q) => `${pr.print(q.lhs)[0]} = ${pr.print(q.rhs)[0]}`));
+  const line = (q: { lhs: E; rhs: E }) => `${pr.print(q.lhs)[0]} = ${pr.print(q.rhs)[0]}`;
+  const lines = shuffle(unrolled === undefined
+    ? equations.map(line)
+    : Array.from({ length: unrolled }, (_, k) => equations.map((q) => { pr.step = k + 1; return line(q); })).flat());
   let body: string;
   if (spec.spelling !== 'latex') body = lines.join('\n  ');
   else if (rng.next() < 0.5) body = `$$\\begin{split} ${lines.map((l) => l.replace(' = ', ' &= ')).join(' \\\\\n  ')} \\end{split}$$`;
@@ -313,16 +338,20 @@ function cellSource(spec: CellSpec): { source: string; sizes: Record<string, num
 
 // ---------------------------------------------------------------- the properties
 
+/** Compiled random cells by source: every property below runs on the same fixed-seed sample. */
+const compiled = new Map<string, ReturnType<typeof compile>>();
+const compileCached = (source: string) => compiled.get(source) ?? compiled.set(source, compile(source)).get(source)!;
+
 function compileRandom(spec: CellSpec): { cell: CompiledCell; env: Map<string, number>; source: string } {
   const { source, sizes } = cellSource(spec);
-  const r = compile(source);
+  const r = compileCached(source);
   const errors = r.diagnostics.filter((d) => d.severity === 'error');
-  if (errors.length > 0 || r.cells.length !== 1) throw new Error(`a well-typed random cell was refused:\n${source}\n${errors.map((d) => render(d, source, 'random.celda')).join('\n')}`);
+  if (errors.length > 0 || r.cells.length !== 1) throw new Error(`a well-typed random cell was refused:\n${source}\n${errors.map((d) => render(d, 'random.celda', source)).join('\n')}`);
   const cell = r.cells[0]!;
   return { cell, env: dimEnv(cell, sizes, spec.sizes[0]!), source };
 }
 
-const SETTINGS = { seed: 20240611, numRuns: 50, endOnFailure: true } as const;
+const SETTINGS = { seed: 20240611, numRuns: 50 } as const;
 
 function expectSameValues(a: Graph, b: Graph, env: Map<string, number>, seed: number) {
   const leaves = randomLeaves(a, env, 2, new Rng(seed));
@@ -380,6 +409,47 @@ describe('random cells written as source text', () => {
       const vjt = slots.reduce((acc, s, k) => acc + dot(dirs[k]!, s.grad), 0);
       expect(scaledError(jv, vjt, 1e-6, 1e-9 * scale), `${source}\nJ·v ${jv} vs Jᵀc ${vjt}`).toBeLessThanOrEqual(1);
     }), SETTINGS);
+  });
+
+  it('written out at concrete steps, the cell compiles to an unrolled graph with the same values and gradients', () => {
+    fc.assert(fc.property(cellSpec, (spec) => {
+      const T = 3;
+      const { cell, env } = compileRandom(spec);
+      const { source, sizes } = cellSource(spec, T);
+      const r = compile(source);
+      const errors = r.diagnostics.filter((d) => d.severity === 'error');
+      expect(errors.map((d) => render(d, 'unrolled.celda', source)).join('\n'), source).toBe('');
+      const unrolled = r.cells[0]!;
+      expect(unrolled.typed.mode).toBe('unrolled');
+      expect(unrolled.typed.steps).toBe(T);
+      expect(verify(unrolled.forward)).toEqual([]);
+      expect(verify(unrolled.backward)).toEqual([]);
+      const run = randomRun(cell, { env, batch: 2, steps: T, seed: spec.seed });
+      const cot = randomCotangents(cell, run, spec.seed + 1);
+      // Dimensions the checker inferred are named after their values; every one gets the same fallback size.
+      const run2 = { ...run, env: dimEnv(unrolled, sizes, spec.sizes[0]!) };
+      const a = forward(cell, run), b = forward(unrolled, run2);
+      const close = (x: { data: Float64Array } | undefined, y: { data: Float64Array } | undefined, what: string) => {
+        expect(x && y, `${source}\n${what} missing`).toBeTruthy();
+        x!.data.forEach((v, i) => expect(scaledError(v, y!.data[i]!, 1e-12, 1e-12), `${source}\n${what}[${i}]`).toBeLessThanOrEqual(1));
+      };
+      for (const [name, ts] of Object.entries({ ...a.states, ...a.outputs }))
+        ts.forEach((v, t) => close(b.states[name]?.[t] ?? b.outputs[name]?.[t], v, `${name}^<${t + 1}>`));
+      // The unrolled cell's extra outputs (the per-step intermediates) get no cotangent.
+      const ga = backward(cell, run, a, cot), gb = backward(unrolled, run2, b, cot);
+      for (const p of Object.keys(ga.params)) close(gb.params[p], ga.params[p], `∂/∂${p}`);
+      for (const [x, ts] of Object.entries(ga.inputs)) ts.forEach((v, t) => close(gb.inputs[x]![t], v, `∂/∂${x}^<${t + 1}>`));
+      for (const [h, v] of Object.entries(ga.init)) close(gb.init[h], v, `∂/∂${h}^<0>`);
+    }), { ...SETTINGS, numRuns: 20 });
+  });
+
+  it('second derivatives: grad() of the backward graph matches central differences of it', () => {
+    fc.assert(fc.property(cellSpec, (spec) => {
+      const { cell, env, source } = compileRandom(spec);
+      const r = checkGraphGrad(cell.backward, { env, batch: 2, seed: spec.seed, wrt: ['param', 'input', 'prev', 'cot'], rtol: 1e-6, atol: 1e-8 });
+      expect(verify(r.vjp)).toEqual([]);
+      expect(r.mismatches, `${source}\n${describeMismatches(r.mismatches)}`).toEqual([]);
+    }), { ...SETTINGS, numRuns: 15 });
   });
 
   it('BPTT equals grad() of the static unroll', () => {
