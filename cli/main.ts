@@ -27,6 +27,13 @@ usage:
                                             the forward (or backward) graph for Graphviz
   celda print CELL [--format unicode|latex|ascii] [--cell NAME]
                                             the cell back as notation, in one spelling
+  celda train TASK --cell FILE [--hidden N] [--steps N|--epochs N] [--batch B] [--lr X] [--seed S] [--out DIR] [--resume DIR]
+                                            train a cell on names, gender, entities or g2p (more options: docs/training.md)
+  celda sample DIR [--n N] [--temperature T] [--top-k K] [--seed S] [--greedy]
+                                            generate from a one-to-many checkpoint
+  celda predict DIR [INPUT…] [--beam K]      run a checkpoint on inputs (or lines on stdin)
+  celda compare TASK --cells A.celda B.celda … [train options]
+                                            train each cell with the same seed and budget; report table and curves
 `;
 
 function readText(path: string, what: string): string {
@@ -160,6 +167,10 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(printCell(cell.typed, cell.forward, spelling(values.format)));
       return 0;
     }
+    case 'train': return (await import('./train.ts')).trainCommand(rest);
+    case 'sample': return (await import('./train.ts')).sampleCommand(rest);
+    case 'predict': return (await import('./train.ts')).predictCommand(rest);
+    case 'compare': return (await import('./train.ts')).compareCommand(rest);
     default:
       throw new UsageError(`unknown command \`${cmd}\`\n\n${USAGE}`);
   }

@@ -4,10 +4,11 @@
 // Collects diagnostics instead of stopping at the first.
 
 import type { CellAst, DimExpr, Equation, Expr, Span, Time } from '../grammar/ast.ts';
+import { spell } from '../grammar/names.ts';
 import type { Diagnostic } from './diagnostics.ts';
-import { D, didYouMean } from './diagnostics.ts';
+import { closest, D, DERIVATIVES, didYouMean } from './diagnostics.ts';
 import type { Dim } from './dims.ts';
-import { DimSolver, dimAdd, dimEq, dimNum, dimScale, dimSub, dimSum, dimVar, isUnknown, substDim } from './dims.ts';
+import { DimSolver, dimAdd, dimEq, dimNum, dimScale, dimSub, dimSum, dimToString, dimVar, isUnknown, substDim } from './dims.ts';
 import type { Attrs, OpName, Shape } from './ops.ts';
 import { FUNCTIONS, OPS, shapeToString } from './ops.ts';
 
@@ -57,6 +58,35 @@ const scalarShape: Shape = { batch: false, dims: [] };
 
 const key = (name: string, step?: number) => (step === undefined ? name : `${name}@${step}`);
 
+/** A name as messages show it: `Γ_u`, `c̃`, `ŷ` (the canonical name is ASCII). */
+const show = (name: string) => spell(name, 'unicode');
+const showTimed = (name: string, time: string) => `${show(name)}^<${time}>`;
+
+/** Source-like text of a small expression, for messages: `Γ_u`, `x^<t>`, `1 - Γ_u`. */
+function exprText(e: Expr, nested = false): string {
+  const wrap = (t: string) => (nested ? `(${t})` : t);
+  switch (e.kind) {
+    case 'num': return String(e.value);
+    case 'var': return e.time ? showTimed(e.name, timeText(e.time)) : show(e.name);
+    case 'apply': return `${show(e.fn)}(${exprText(e.arg)})`;
+    case 'binary': return wrap(`${exprText(e.left, true)} ${e.op === '@' ? '·' : e.op} ${exprText(e.right, true)}`);
+    case 'juxt': return wrap(`${exprText(e.left, true)} ${exprText(e.right, true)}`);
+    case 'neg': return wrap(`-${exprText(e.arg, true)}`);
+    case 'pow': return `${exprText(e.base, true)}^${e.exponent}`;
+    case 'transpose': return `${exprText(e.arg, true)}ᵀ`;
+    case 'concat': return `[${e.items.map((i) => exprText(i)).join(', ')}]`;
+    case 'zeros': return '[0 … 0]';
+    case 'latex': return e.command;
+  }
+}
+
+/** Both operands' text when each is short enough to read in a message. */
+function operandTexts(l?: Expr, r?: Expr): [string, string] | undefined {
+  if (!l || !r) return undefined;
+  const a = exprText(l), b = exprText(r);
+  return [...a].length <= 28 && [...b].length <= 28 ? [a, b] : undefined;
+}
+
 /** A function name, possibly through a named alias (`g_1 = tanh`). */
 interface FnAlias { readonly op: OpName; readonly span: Span }
 
@@ -64,8 +94,9 @@ interface ParamInfo {
   shape: Dim[] | null;
   readonly declared: boolean;
   readonly span: Span;
-  /** Where the current shape was learned, for "used with two shapes". */
+  /** Where the current shape was learned (a declaration or a use), for "used with two shapes". */
   where: string;
+  learnedAt?: Span;
 }
 
 interface Def {
@@ -87,6 +118,44 @@ function freeVars(e: Expr, out: { name: string; time: Time | null; span: Span }[
     default: break;
   }
   return out;
+}
+
+/** Deeper than any cell written by hand; the passes after check recurse this deep. */
+const MAX_DEPTH = 1000;
+
+function children(e: Expr): readonly Expr[] {
+  switch (e.kind) {
+    case 'apply': return [e.arg];
+    case 'binary': case 'juxt': return [e.left, e.right];
+    case 'neg': case 'transpose': return [e.arg];
+    case 'pow': return [e.base];
+    case 'concat': return e.items;
+    default: return [];
+  }
+}
+
+/** Depth of an expression tree, measured without recursion. */
+function depth(e: Expr): number {
+  let max = 0;
+  const stack: [Expr, number][] = [[e, 1]];
+  while (stack.length > 0) {
+    const [x, d] = stack.pop()!;
+    if (d > max) max = d;
+    for (const c of children(x)) stack.push([c, d + 1]);
+  }
+  return max;
+}
+
+/** Whether `fn(…)` appears in an expression. */
+function applies(e: Expr, fn: string): boolean {
+  switch (e.kind) {
+    case 'apply': return e.fn === fn || applies(e.arg, fn);
+    case 'juxt': case 'binary': return applies(e.left, fn) || applies(e.right, fn);
+    case 'neg': case 'transpose': return applies(e.arg, fn);
+    case 'pow': return applies(e.base, fn);
+    case 'concat': return e.items.some((i) => applies(i, fn));
+    default: return false;
+  }
 }
 
 // ---------------------------------------------------------------- the checker
@@ -112,19 +181,55 @@ class Checker {
   readonly inits = new Map<string, { value: number; span: Span }>(); // unrolled `a^<0> = …` and state decl inits
   readonly readPrev = new Map<string, Span>(); // names read at <t-1>
   readonly order: string[] = [];
+  /** Names whose equation was rejected (bad time index, …): reading them reports nothing more. */
+  readonly broken = new Set<string>();
+  /** Definitions whose expression failed to type: what reads them is not checked against them. */
+  readonly poisoned = new Set<string>();
+  /** Once-only diagnostics (an unknown name read in five places is one mistake), by key. */
+  readonly onceKeys = new Map<Diagnostic, string>();
+  readonly declSpans = new Map<string, Span>();
+  /** Definitions that could never be typed (their parameters' shapes stay unknown). */
+  readonly stuck = new Set<string>();
+  /** The equations of the cell that are not too deep to check. */
+  equations: readonly Equation[] = [];
+  /** The cell has no equations at all (reported once, as such). */
+  empty = false;
 
   constructor(readonly ast: CellAst) {}
 
   run(): { cell: TypedCell | null; diagnostics: Diagnostic[] } {
     this.declarations();
     this.definitions();
-    if (this.defs.size === 0 && this.functions.size === 0 && !this.diags.length) this.diags.push(D.noEquations(this.ast.nameSpan.end > this.ast.nameSpan.start ? this.ast.nameSpan : this.ast.span, this.ast.name));
+    this.empty = this.defs.size === 0 && !this.diags.length;
+    if (this.empty) this.diags.push(D.noEquations(this.ast.nameSpan.end > this.ast.nameSpan.start ? this.ast.nameSpan : this.ast.span, this.ast.name));
+    const last = [...this.defs.values()].at(-1);
+    if (last && !this.diags.length && this.timedNames().length === 0) this.diags.push(D.noOutputs(last.eq.lhs.span, this.ast.name, show(last.name)));
     this.scanReads();
     this.sort();
     const eqs = this.typeAll();
     this.finishParams();
-    if (this.diags.some((d) => d.severity === 'error')) return { cell: null, diagnostics: this.diags };
-    return { cell: this.assemble(eqs), diagnostics: this.diags };
+    const diagnostics = this.finalDiagnostics();
+    if (diagnostics.some((d) => d.severity === 'error')) return { cell: null, diagnostics };
+    return { cell: this.assemble(eqs), diagnostics };
+  }
+
+  /** A diagnostic reported once per key: the first in source order is kept. */
+  once(diags: Diagnostic[], k: string, d: Diagnostic): void {
+    this.onceKeys.set(d, k);
+    diags.push(d);
+  }
+
+  /** In source order, each once-only key kept at its first place. */
+  finalDiagnostics(): Diagnostic[] {
+    const sorted = this.diags.map((d, i) => [d, i] as const).sort(([a, i], [b, j]) => a.span.start - b.span.start || i - j).map(([d]) => d);
+    const seen = new Set<string>();
+    return sorted.filter((d) => {
+      const k = this.onceKeys.get(d);
+      if (k === undefined) return true;
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    });
   }
 
   // ------------------------------------------------------------ declarations
@@ -147,11 +252,12 @@ class Checker {
         else if (decl.init) this.diags.push(D.badDim(decl.init.span, 'a dimension needs a whole number'));
         continue;
       }
-      if (seen.has(decl.name)) { this.diags.push(D.duplicateDecl(decl.nameSpan, decl.name)); continue; }
+      if (seen.has(decl.name)) { this.diags.push(D.duplicateDecl(decl.nameSpan, show(decl.name), this.declSpans.get(decl.name))); continue; }
       seen.add(decl.name);
+      this.declSpans.set(decl.name, decl.nameSpan);
       const shape = decl.shape?.map((d) => this.dimExpr(d)) ?? null;
       if (decl.kind === 'input' || decl.kind === 'state') {
-        if (shape && shape.length !== 1) { this.diags.push(D.badDim(decl.span, `\`${decl.name}\` is a vector: give one dimension`)); continue; }
+        if (shape && shape.length !== 1) { this.diags.push(D.badDim(decl.span, `\`${show(decl.name)}\` is a vector per example: give one dimension, like \`${decl.kind} ${show(decl.name)} : n_${decl.name}\``)); continue; }
         if (decl.kind === 'input') this.inputs.set(decl.name, { dim: shape?.[0] ?? this.solver.fresh(), span: decl.nameSpan });
         else this.declStates.set(decl.name, { dim: shape?.[0] ?? null, init: decl.init, span: decl.nameSpan });
         if (shape) this.nameDims.set(decl.name, shape[0]!);
@@ -165,7 +271,7 @@ class Checker {
     }
     for (const [name, s] of this.declStates) if (s.init) {
       const v = this.constInit(s.init);
-      if (v === null) this.diags.push(D.badInit(s.init.span, name));
+      if (v === null) this.diags.push(D.badInit(s.init.span, show(name)));
       else this.inits.set(name, { value: v, span: s.init.span });
     }
   }
@@ -180,21 +286,32 @@ class Checker {
   // ------------------------------------------------------------ definitions
 
   definitions(): void {
-    const eqs = this.ast.equations;
+    // Every later pass recurses over expressions; a 5000-term sum would
+    // overflow the stack, so such an equation is refused here, once.
+    const eqs = this.ast.equations.filter((eq) => {
+      const d = depth(eq.rhs);
+      if (d <= MAX_DEPTH) return true;
+      this.diags.push(D.tooDeep(eq.rhs.span, d, MAX_DEPTH));
+      this.broken.add(eq.lhs.name);
+      return false;
+    });
+    this.equations = eqs;
     // Function aliases first: `g_1 = tanh`.
     const rest: Equation[] = [];
     for (const eq of eqs) {
       const r = eq.rhs;
       if (eq.lhs.time === null && r.kind === 'var' && r.time === null && (FUNCTIONS[r.name] || this.functions.has(r.name)) && !this.params.has(eq.lhs.name)) {
         const op = FUNCTIONS[r.name] ?? this.functions.get(r.name)!.op;
-        if (this.functions.has(eq.lhs.name) || this.inputs.has(eq.lhs.name)) this.diags.push(D.doubleDefinition(eq.lhs.span, eq.lhs.name));
+        const first = this.functions.get(eq.lhs.name)?.span ?? this.inputs.get(eq.lhs.name)?.span;
+        if (first) this.diags.push(D.doubleDefinition(eq.lhs.span, show(eq.lhs.name), first));
         else this.functions.set(eq.lhs.name, { op, span: eq.lhs.span });
+      } else if (eq.lhs.time === null && r.kind === 'var' && r.time === null && this.misspeltFunction(eq.lhs.name, r.name)) {
+        // `g_1 = tahn` with `g_1(…)` below: a function name with a typo, not a parameter.
+        this.diags.push(D.unknownFunction(r.span, show(r.name), didYouMean(r.name, Object.keys(FUNCTIONS), show)));
+        this.broken.add(eq.lhs.name);
       } else rest.push(eq);
     }
-    const hasAbs = rest.some((e) => e.lhs.time?.kind === 'abs' && e.lhs.time.step > 0);
-    const rel = rest.find((e) => e.lhs.time?.kind === 'rel');
-    if (hasAbs && rel) this.diags.push(D.mixedTime(rel.lhs.span));
-    this.mode = hasAbs && !rel ? 'unrolled' : 'step';
+    const odd = this.timeMode(rest);
 
     // Count definitions per (name, time) to recognise aliases: `c^<t> = a^<t>`
     // where `c^<t>` is defined elsewhere and `a^<t>` nowhere says a^<t> is c^<t>.
@@ -204,9 +321,14 @@ class Checker {
     const definedKeys = new Set(count.keys());
     for (const eq of rest) {
       const { lhs, rhs } = eq;
-      if (lhs.time?.kind === 'empty') { this.diags.push(D.emptyTime(lhs.span, lhs.name)); continue; }
+      if (odd.has(eq)) { this.broken.add(lhs.name); continue; }
+      if (lhs.time?.kind === 'empty') { this.diags.push(D.emptyTime(lhs.span, show(lhs.name), 'defined')); this.broken.add(lhs.name); continue; }
       if (lhs.time && (lhs.time.kind === 'other' || (lhs.time.kind === 'rel' && lhs.time.offset !== 0) || (lhs.time.kind === 'abs' && lhs.time.step < 0))) {
-        this.diags.push(D.badTime(lhs.span, lhs.name, timeText(lhs.time))); continue;
+        this.diags.push(this.mode === 'step'
+          ? D.badTime(lhs.span, show(lhs.name), timeText(lhs.time), 'defined', this.lhsTimeHelp(lhs.name, lhs.time))
+          : D.badTime(lhs.span, show(lhs.name), timeText(lhs.time), 'defined-unrolled', `define it at a step: \`${showTimed(lhs.name, '1')} = …\`, \`${showTimed(lhs.name, '2')} = …\``));
+        this.broken.add(lhs.name);
+        continue;
       }
       let name = lhs.name;
       let time = lhs.time;
@@ -218,25 +340,62 @@ class Checker {
         value = { kind: 'var', name: lhs.name, time: lhs.time, span: lhs.span };
         count.set(lhsKey(eq), count.get(lhsKey(eq))! - 1);
       }
-      if (this.inputs.has(name) && time !== null) { this.diags.push(D.inputDefined(lhs.span, name)); continue; }
+      const nameSpan = value === rhs ? lhs.span : rhs.span;
+      if (this.inputs.has(name) && time !== null) { this.diags.push(D.inputDefined(nameSpan, show(name), this.inputs.get(name)!.span)); continue; }
       if (time?.kind === 'abs' && time.step === 0) {
         const v = this.constInit(value);
-        if (v === null) this.diags.push(D.badInit(value.span, name));
-        else if (this.inits.has(name)) this.diags.push(D.doubleDefinition(lhs.span, `${name}^<0>`));
+        if (v === null) this.diags.push(D.badInit(value.span, show(name)));
+        else if (this.inits.has(name)) this.diags.push(D.doubleDefinition(nameSpan, `${show(name)}^<0>`, this.inits.get(name)!.span));
         else this.inits.set(name, { value: v, span: eq.span });
         continue;
       }
       const step = time?.kind === 'abs' ? time.step : undefined;
       const k = time === null ? key(name) : key(name, step);
-      const clash = time === null ? this.defs.get(key(name)) ?? (this.mode === 'step' ? undefined : undefined) : this.defs.get(k);
-      if (clash || (time === null && [...this.defs.values()].some((d) => d.name === name && d.timed)) || (time !== null && this.defs.get(key(name))?.timed === false)) {
-        this.diags.push(D.doubleDefinition(lhs.span, name));
+      const clash = this.defs.get(k)
+        ?? (time === null ? [...this.defs.values()].find((d) => d.name === name && d.timed) : this.defs.get(key(name))?.timed === false ? this.defs.get(key(name)) : undefined);
+      if (clash) {
+        this.diags.push(D.doubleDefinition(nameSpan, clash.timed === (time !== null) ? this.display({ name, step, timed: time !== null }) : show(name), clash.eq.lhs.span));
         continue;
       }
-      if (time === null && this.functions.has(name)) { this.diags.push(D.badFunctionAlias(lhs.span, name)); continue; }
-      this.defs.set(time === null ? key(name) : k, { name, step, timed: time !== null, eq, rhs: value });
+      if (time === null && this.functions.has(name)) { this.diags.push(D.badFunctionAlias(nameSpan, show(name))); continue; }
+      this.defs.set(k, { name, step, timed: time !== null, eq, rhs: value });
     }
-    for (const [name, o] of this.declOutputs) if (![...this.defs.values()].some((d) => d.name === name && d.timed)) this.diags.push(D.unknownName(o.span, name, `declare it by defining \`${name}^<t> = …\``));
+    for (const [name, o] of this.declOutputs) if (!this.isTimedName(name) && !this.broken.has(name)) this.diags.push(D.outputNotDefined(o.span, show(name)));
+  }
+
+  /**
+   * A cell is written for a general step <t>, or unrolled at concrete steps
+   * (`a^<1>`, `a^<2>` …; `a^<0>` is an initial value in either). When both
+   * appear, the larger group decides, and the first equation of the other group
+   * gets the one diagnostic; the rest of that group is set aside quietly.
+   */
+  timeMode(rest: readonly Equation[]): Set<Equation> {
+    const concrete = rest.filter((e) => e.lhs.time?.kind === 'abs' && e.lhs.time.step > 0);
+    const general = rest.filter((e) => e.lhs.time?.kind === 'rel' && e.lhs.time.offset === 0);
+    this.mode = concrete.length > general.length ? 'unrolled' : 'step';
+    if (concrete.length === 0 || general.length === 0) return new Set();
+    const odd = this.mode === 'step' ? concrete : general;
+    const first = odd[0]!.lhs;
+    const more = odd.length > 1 ? ` (and ${odd.length - 1} more)` : '';
+    this.diags.push(this.mode === 'step'
+      ? D.mixedTime(first.span, `\`${showTimed(first.name, timeText(first.time!))}\` is defined at a concrete step${more}, but the other equations of this cell are written for a general step <t>`,
+        `write \`${showTimed(first.name, 't')} = …\` (a cell is one step, t-1 → t), or write every equation at concrete steps`)
+      : D.mixedTime(first.span, `\`${showTimed(first.name, 't')}\` is written for a general step${more}, but the other equations of this cell are at concrete steps`,
+        `write it at each step, \`${showTimed(first.name, '1')} = …\`, \`${showTimed(first.name, '2')} = …\`, or write the whole cell for a general step <t>`));
+    return new Set(odd);
+  }
+
+  /** `alias = name` where `alias(…)` is applied somewhere, so `name` was meant to be a function. */
+  misspeltFunction(alias: string, name: string): boolean {
+    if (this.params.get(name)?.declared || this.inputs.has(name) || this.equations.some((eq) => eq.lhs.name === name)) return false;
+    return this.equations.some((eq) => applies(eq.rhs, alias));
+  }
+
+  lhsTimeHelp(name: string, time: Time): string {
+    const t = showTimed(name, 't');
+    if (time.kind === 'rel' && time.offset > 0) return `define \`${t} = …\`; the next step reads it as \`${showTimed(name, 't-1')}\``;
+    if (time.kind === 'rel') return `define \`${t} = …\`; \`${showTimed(name, 't-1')}\` is then the value of the step before`;
+    return `define \`${t} = …\``;
   }
 
   isTimedName(name: string) {
@@ -248,7 +407,22 @@ class Checker {
   scanReads(): void {
     if (this.mode !== 'step') return;
     for (const d of this.defs.values()) for (const v of freeVars(d.rhs)) if (v.time?.kind === 'rel' && v.time.offset === -1 && !this.readPrev.has(v.name)) this.readPrev.set(v.name, v.span);
-    for (const [name, s] of this.declStates) if (!this.isTimedName(name)) this.diags.push(D.stateNotDefined(s.span, name));
+    // A declared state with no equation: one diagnostic at the declaration, and
+    // its reads say nothing more. In an empty cell "no equations" says it all.
+    if (this.empty) return;
+    for (const [name, s] of this.declStates) {
+      if (this.isTimedName(name) || this.broken.has(name)) continue;
+      const near = closest(name, this.timedNames().filter((n) => !this.declStates.has(n)));
+      const help = near !== undefined ? `is \`${showTimed(near, 't')} = …\` meant to be \`${showTimed(name, 't')} = …\`?`
+        : this.defs.has(key(name)) ? `\`${show(name)}\` is defined without a time index; write \`${showTimed(name, 't')} = …\``
+        : undefined;
+      this.broken.add(name);
+      this.diags.push(D.stateNotDefined(s.span, show(name), true, help));
+    }
+  }
+
+  timedNames(): string[] {
+    return [...new Set([...this.defs.values()].filter((d) => d.timed).map((d) => d.name))];
   }
 
   isState(name: string) {
@@ -277,15 +451,16 @@ class Checker {
   sort(): void {
     const state = new Map<string, 0 | 1 | 2>(); // 1 = on the stack, 2 = done
     const stack: string[] = [];
-    const reported = new Set<string>();
+    // One diagnostic per knot: a cycle that shares an equation with one already
+    // reported is the same mistake seen from another side.
+    const inCycle = new Set<string>();
     const visit = (k: string): void => {
       const s = state.get(k);
       if (s === 2) return;
       if (s === 1) {
         const cyc = stack.slice(stack.indexOf(k));
-        const id = [...cyc].sort().join(',');
-        if (!reported.has(id)) {
-          reported.add(id);
+        if (!cyc.some((c) => inCycle.has(c))) {
+          for (const c of cyc) inCycle.add(c);
           const first = this.defs.get(cyc[0]!)!;
           this.diags.push(D.cycle(first.eq.lhs.span, cyc.map((c) => this.display(this.defs.get(c)!))));
         }
@@ -301,8 +476,8 @@ class Checker {
     for (const k of this.defs.keys()) visit(k);
   }
 
-  display(d: Def): string {
-    return d.step !== undefined ? `${d.name}^<${d.step}>` : d.timed ? `${d.name}^<t>` : d.name;
+  display(d: Pick<Def, 'name' | 'step' | 'timed'>): string {
+    return d.step !== undefined ? showTimed(d.name, String(d.step)) : d.timed ? showTimed(d.name, 't') : show(d.name);
   }
 
   // ------------------------------------------------------------ typing
@@ -320,7 +495,7 @@ class Checker {
         try {
           const expr = this.expr(def.rhs, local, def);
           done.set(k, { name: def.name, step: def.step, expr, span: def.eq.span });
-          this.assign(def, expr, local);
+          if (this.isPoison(expr) || !this.assign(def, expr, local)) this.poisoned.add(k);
           this.diags.push(...local);
         } catch (e) {
           if (!(e instanceof Defer)) throw e;
@@ -330,32 +505,46 @@ class Checker {
       if (still.length === pending.length) break;
       pending = still;
     }
+    for (const k of pending) if (!done.has(k)) this.stuck.add(k);
     return this.order.filter((k) => done.has(k)).map((k) => done.get(k)!);
   }
 
   /** The defined value takes the shape of its expression; states and named dims are unified. */
-  assign(def: Def, e: TExpr, diags: Diagnostic[]): void {
-    if (!e.shape) return;
+  assign(def: Def, e: TExpr, diags: Diagnostic[]): boolean {
+    if (!e.shape) return true;
     let shape = e.shape;
     if (def.timed) {
+      const what = `the definition of \`${this.display(def)}\``;
       if (shape.dims.length !== 1 && (this.isState(def.name) || this.mode === 'unrolled')) {
-        diags.push(D.shapeMismatch(def.eq.rhs.span, `the definition of \`${def.name}\``, 'a vector per example', shapeToString(shape)));
-        return;
+        diags.push(D.shapeMismatch(def.eq.rhs.span, what, 'a vector per example', this.showShape(shape), `\`${this.display(def)}\` is carried from step to step, so it is a vector per example; this equation gives ${this.showShape(shape)}`));
+        return false;
       }
       shape = { batch: true, dims: shape.dims };
       if (shape.dims.length === 1) {
         const known = this.nameDims.get(def.name);
         if (known) {
-          if (this.solver.unify(known, shape.dims[0]!) === false) diags.push(D.shapeMismatch(def.eq.rhs.span, `the definition of \`${def.name}\``, this.showShape(vec(known)), this.showShape(shape)));
+          if (this.solver.unify(known, shape.dims[0]!) === false) {
+            const decl = this.declStates.has(def.name) ? `state ${show(def.name)}` : this.declOutputs.has(def.name) ? `output ${show(def.name)}` : undefined;
+            const why = decl ? `it is declared \`${decl} : ${this.showDim(known)}\`` : 'that is its size where it is read';
+            diags.push(D.shapeMismatch(def.eq.rhs.span, what, this.showShape(vec(known)), this.showShape(shape),
+              `\`${this.display(def)}\` is ${this.showShape(vec(known))} (${why}), but its equation gives ${this.showShape(shape)}`));
+            return false;
+          }
         } else this.nameDims.set(def.name, shape.dims[0]!);
       }
     }
     this.types.set(key(def.name, def.step), shape);
+    return true;
   }
 
+  /** A shape for a message; dimensions not known yet show as `?`. */
   showShape(s: Shape | null): string {
     if (!s) return 'unknown';
-    return shapeToString({ batch: s.batch, dims: s.dims.map((d) => this.solver.resolve(d)) }).replace(/\?(\d+)/g, '?$1');
+    return shapeToString({ batch: s.batch, dims: s.dims.map((d) => this.solver.resolve(d)) }).replace(/\?\d+/g, '?');
+  }
+
+  showDim(d: Dim): string {
+    return dimToString(this.solver.resolve(d)).replace(/\?\d+/g, '?');
   }
 
   nameDim(name: string): Dim {
@@ -371,56 +560,144 @@ class Checker {
   /** A reference to a name in an expression. */
   variable(name: string, time: Time | null, span: Span, diags: Diagnostic[], def: Def): TExpr {
     if (FUNCTIONS[name] || this.functions.has(name)) {
-      if (time === null) { diags.push(D.notAFunction(span, name)); return this.poison(span); }
+      if (time === null) { diags.push(D.notAFunction(span, show(name))); return this.poison(span); }
     }
-    const candidates = () => [...new Set([...[...this.defs.values()].map((d) => d.name), ...this.inputs.keys()])];
+    // Its equation was rejected with a diagnostic of its own: nothing more to say.
+    if (this.broken.has(name) && ![...this.defs.values()].some((d) => d.name === name)) return this.poison(span);
     if (time === null) {
       const inter = this.defs.get(key(name));
       if (inter && !inter.timed) return this.refTo(key(name), name, span);
       if (this.mode === 'step' && this.isTimedName(name)) return this.refTo(key(name), name, span);
       if (this.mode === 'unrolled' && this.isTimedName(name)) {
         if (def.step !== undefined && this.defs.has(key(name, def.step))) return this.refTo(key(name, def.step), name, span, def.step);
-        diags.push(D.outputAsParam(span, name));
+        diags.push(D.outputAsParam(span, show(name), def.step !== undefined ? `write \`${showTimed(name, String(def.step))}\` or \`${showTimed(name, String(def.step - 1))}\`` : `write it at a step: \`${showTimed(name, '1')}\``));
         return this.poison(span);
       }
       if (this.inputs.has(name)) {
         if (this.mode === 'step') return this.leaf('input', name, span, vec(this.inputs.get(name)!.dim));
         if (def.step !== undefined) return this.leaf('input', name, span, vec(this.inputs.get(name)!.dim), def.step);
       }
-      if (this.declStates.has(name) || this.inits.has(name)) { diags.push(D.outputAsParam(span, name)); return this.poison(span); }
+      if (this.declStates.has(name) || this.inits.has(name)) { diags.push(D.outputAsParam(span, show(name))); return this.poison(span); }
       if (!this.params.has(name)) this.params.set(name, { shape: null, declared: false, span, where: 'its first use' });
       return { k: 'leaf', leaf: 'param', name, span, shape: this.params.get(name)!.shape ? { batch: false, dims: this.params.get(name)!.shape! } : null };
     }
-    if (time.kind === 'empty') { diags.push(D.emptyTime(span, name)); return this.poison(span); }
-    if (time.kind === 'other') { diags.push(D.badTime(span, name, time.text)); return this.poison(span); }
-    if (this.mode === 'step') {
-      if (time.kind === 'abs') { diags.push(D.mixedTime(span)); return this.poison(span); }
-      if (time.offset === 0) {
-        if (this.defs.has(key(name)) && this.defs.get(key(name))!.timed) return this.refTo(key(name), name, span);
-        if (this.inputs.has(name)) return this.leaf('input', name, span, vec(this.inputs.get(name)!.dim));
-        diags.push(D.unknownName(span, `${name}^<t>`, didYouMean(name, candidates()) ?? (this.params.has(name) || this.defs.has(key(name)) ? `\`${name}\` has no time index elsewhere; write \`${name}\`` : `declare it: \`input ${name} : n_${name}\``)));
-        return this.poison(span);
-      }
-      if (time.offset === -1) {
-        if (this.inputs.has(name)) { diags.push(D.inputAtPrevious(span, name)); return this.poison(span); }
-        if (this.isTimedName(name)) return this.leaf('prev', name, span, vec(this.nameDim(name)));
-        diags.push(D.stateNotDefined(span, name));
-        return this.poison(span);
-      }
-      diags.push(D.badTime(span, name, timeText(time)));
+    if (time.kind === 'empty') { diags.push(D.emptyTime(span, show(name))); return this.poison(span); }
+    if (time.kind === 'other') {
+      diags.push(this.mode === 'step'
+        ? D.badTime(span, show(name), time.text, 'read', `inside a cell, read \`${showTimed(name, 't')}\` (this step) or \`${showTimed(name, 't-1')}\` (the step before)`)
+        : D.badTime(span, show(name), time.text, 'read-unrolled', def.step !== undefined ? `in the equation of step ${def.step}, read \`${showTimed(name, String(def.step))}\` or \`${showTimed(name, String(def.step - 1))}\`` : 'read it at a concrete step'));
       return this.poison(span);
     }
-    // unrolled
-    if (time.kind === 'rel') { diags.push(D.mixedTime(span)); return this.poison(span); }
-    const s = time.step;
-    if (this.defs.has(key(name, s))) return this.refTo(key(name, s), name, span, s);
-    if (this.inputs.has(name)) return this.leaf('input', name, span, vec(this.inputs.get(name)!.dim), s);
-    if (s === 0 && (this.inits.has(name) || this.declStates.has(name))) return this.leaf('prev', name, span, vec(this.nameDim(name)), 0);
-    diags.push(D.unrolledGap(span, name, s));
+    return this.mode === 'step' ? this.readInStep(name, time, span, diags) : this.readUnrolled(name, time, span, diags, def);
+  }
+
+  /** `x^<t>`, `a^<t-1>` … in a cell written for a general step. */
+  readInStep(name: string, time: Time & { kind: 'rel' | 'abs' }, span: Span, diags: Diagnostic[]): TExpr {
+    if (time.kind === 'abs') {
+      const initial = time.step === 0 && (this.declStates.has(name) || this.inits.has(name) || this.isTimedName(name));
+      this.once(diags, `E013:${name}`, initial
+        ? D.mixedTime(span, `\`${showTimed(name, '0')}\` is the initial value, but this cell is written for a general step t`, `read \`${showTimed(name, 't-1')}\`; its value at the first step is the initial value`)
+        : D.mixedTime(span, `\`${showTimed(name, String(time.step))}\` is a concrete step, but this cell is written for a general step t`, `read \`${showTimed(name, 't')}\` (this step) or \`${showTimed(name, 't-1')}\` (the step before)`));
+      return this.poison(span);
+    }
+    if (time.offset === 0) {
+      if (this.defs.has(key(name)) && this.defs.get(key(name))!.timed) return this.refTo(key(name), name, span);
+      if (this.inputs.has(name)) return this.leaf('input', name, span, vec(this.inputs.get(name)!.dim));
+      if (this.declStates.has(name)) return this.poison(span); // reported at the declaration
+      this.once(diags, `E004:${name}`, D.unknownName(span, showTimed(name, 't'), this.unknownHelp(name, 't')));
+      return this.poison(span);
+    }
+    if (time.offset === -1) {
+      if (this.inputs.has(name)) { this.once(diags, `E020:${name}`, D.inputAtPrevious(span, show(name))); return this.poison(span); }
+      if (this.isTimedName(name)) return this.leaf('prev', name, span, vec(this.nameDim(name)));
+      if (this.declStates.has(name)) return this.poison(span); // reported at the declaration
+      this.once(diags, `E008:${name}`, D.stateNotDefined(span, show(name), false, this.prevHelp(name)));
+      return this.poison(span);
+    }
+    const t = timeText(time);
+    const help = time.offset > 0
+      ? `a cell computes step t from step t-1 and cannot read ahead; read \`${showTimed(name, 't')}\` or \`${showTimed(name, 't-1')}\``
+      : `to look ${-time.offset} steps back, carry the value in a state: \`${show(name)}_prev^<t> = ${showTimed(name, 't-1')}\`, then read \`${show(name)}_prev^<t-1>\`${time.offset < -2 ? ' (one such state per step back)' : ''}`;
+    diags.push(D.badTime(span, show(name), t, 'read', help));
     return this.poison(span);
   }
 
+  /** `a^<3>`, `x^<3>` in a cell unrolled at concrete steps. */
+  readUnrolled(name: string, time: Time & { kind: 'rel' | 'abs' }, span: Span, diags: Diagnostic[], def: Def): TExpr {
+    if (time.kind === 'rel') {
+      const at = def.step === undefined ? undefined : def.step + time.offset;
+      this.once(diags, `E013:${name}`, D.mixedTime(span, `\`${showTimed(name, timeText(time))}\` is read at a general step, but this cell is unrolled at concrete steps`,
+        at !== undefined && at >= 0 ? `in the equation of step ${def.step}, read \`${showTimed(name, String(at))}\`` : 'read it at a concrete step: `x^<1>`, `a^<0>` …'));
+      return this.poison(span);
+    }
+    const s = time.step;
+    if (this.defs.has(key(name, s))) return this.refTo(key(name, s), name, span, s);
+    if (this.inputs.has(name)) {
+      const last = this.lastStep();
+      if (s >= 1 && s <= last) return this.leaf('input', name, span, vec(this.inputs.get(name)!.dim), s);
+      this.once(diags, `E029:${name}`, D.inputOutOfSteps(span, show(name), s, last));
+      return this.poison(span);
+    }
+    if (s === 0 && (this.inits.has(name) || this.declStates.has(name))) return this.leaf('prev', name, span, vec(this.nameDim(name)), 0);
+    if (this.broken.has(name)) return this.poison(span); // a step of it was rejected: likely this one
+    const steps = [...this.defs.values()].filter((d) => d.name === name && d.step !== undefined).map((d) => d.step!);
+    if (steps.length === 0 && !this.inits.has(name)) {
+      this.once(diags, `E004:${name}`, D.unknownName(span, showTimed(name, String(s)), this.unknownHelp(name, String(s))));
+      return this.poison(span);
+    }
+    // All the missing steps of one name are one diagnostic.
+    const missing = this.missingSteps(name);
+    const help = missing.length > 1 ? `also read but never defined: ${missing.filter((m) => m !== s).map((m) => `\`${showTimed(name, String(m))}\``).join(', ')}; define each step as the others are defined` : s === 0 ? undefined : `define it as the other steps are defined: \`${showTimed(name, String(s))} = …\``;
+    this.once(diags, `E024:${name}`, D.unrolledGap(span, show(name), s, help));
+    return this.poison(span);
+  }
+
+  /** The last step an unrolled cell defines: its inputs are read at steps 1 … last. */
+  lastStep(): number {
+    return Math.max(0, ...[...this.defs.values()].map((d) => d.step ?? 0));
+  }
+
+  /** Steps at which an unrolled cell reads `name` without defining it. */
+  missingSteps(name: string): number[] {
+    const out = new Set<number>();
+    for (const d of this.defs.values()) for (const v of freeVars(d.rhs)) {
+      if (v.name !== name || v.time?.kind !== 'abs') continue;
+      const s = v.time.step;
+      if (!this.defs.has(key(name, s)) && !(s === 0 && (this.inits.has(name) || this.declStates.has(name)))) out.add(s);
+    }
+    return [...out].sort((a, b) => a - b);
+  }
+
+  /** How many times a name is read at some time index in the whole cell. */
+  timedReads(name: string): number {
+    let n = 0;
+    for (const eq of this.equations) for (const v of freeVars(eq.rhs)) if (v.name === name && v.time !== null) n++;
+    return n;
+  }
+
+  /**
+   * Help for a name read at a step but defined nowhere: a typo of an input (or,
+   * for longer names, of a defined value) if it is read once; otherwise the
+   * input declaration it is missing.
+   */
+  unknownHelp(name: string, time: string): string {
+    const declare = `declare it as an input: \`input ${show(name)} : n_${name}\``;
+    if (this.params.has(name) || this.defs.has(key(name))) return `\`${show(name)}\` is used without a time index elsewhere; write \`${show(name)}\` or define \`${showTimed(name, time)} = …\``;
+    if (this.timedReads(name) > 1) return declare;
+    const typo = closest(name, this.inputs.keys()) ?? ([...name].length > 1 ? closest(name, this.timedNames()) : undefined);
+    return typo === undefined ? declare : `did you mean \`${showTimed(typo, time)}\`? (or declare a new input: \`input ${show(name)} : n_${name}\`)`;
+  }
+
+  /** Help for `h^<t-1>` when nothing defines `h^<t>`. */
+  prevHelp(name: string): string {
+    if (this.defs.has(key(name))) return `\`${show(name)}\` is defined without a time index, so it has no value at t-1; define \`${showTimed(name, 't')} = …\` to carry it to the next step`;
+    const typo = closest(name, [...this.timedNames(), ...this.declStates.keys()]);
+    const add = `define the state: \`${showTimed(name, 't')} = …\``;
+    return typo === undefined ? add : `did you mean \`${showTimed(typo, 't-1')}\`? (or ${add})`;
+  }
+
   refTo(k: string, name: string, span: Span, step?: number): TExpr {
+    if (this.poisoned.has(k)) return this.poison(span);
     const t = this.types.get(k);
     if (!t) throw new Defer();
     return this.leaf('ref', name, span, t, step);
@@ -439,7 +716,9 @@ class Checker {
     if (args.some((a) => a.shape === null)) throw new Defer();
     const shape = OPS[op].shape(args.map((a) => this.resolved(a.shape!)), attrs);
     if (typeof shape === 'string') {
-      diags.push(D.shapeMismatch(span, what, ...splitVs(shape)));
+      const i = shape.indexOf(' vs ');
+      const text = shape.replace(/\?\d+/g, '?');
+      diags.push(i >= 0 ? D.shapeMismatch(span, what, text.slice(0, text.indexOf(' vs ')), text.slice(text.indexOf(' vs ') + 4)) : D.shapeMismatch(span, what, text, undefined, OP_HELP[op]));
       return this.poison(span);
     }
     return { k: 'op', op, args, attrs, span, shape };
@@ -456,20 +735,29 @@ class Checker {
     if (!p.shape) {
       p.shape = want;
       p.where = where;
+      p.learnedAt = span;
       e.shape = { batch: false, dims: want };
       return true;
     }
     const ok = p.shape.length === want.length && p.shape.every((d, i) => this.solver.unify(d, want[i]!) !== false);
     if (!ok) {
-      diags.push(D.paramTwoShapes(span, e.name, this.showShape({ batch: false, dims: want }), `${this.showShape({ batch: false, dims: p.shape })} (from ${p.where})`));
+      this.twoShapes(diags, e, want);
       return false;
     }
     e.shape = { batch: false, dims: p.shape };
     return true;
   }
 
+  /** "parameter `W` is used with two shapes", pointing back at where it got the first. */
+  twoShapes(diags: Diagnostic[], e: TExpr & { k: 'leaf' }, here: readonly Dim[]): void {
+    const p = this.params.get(e.name);
+    const before = p?.shape ?? e.shape?.dims ?? [];
+    const first = p?.learnedAt ?? (p?.declared ? p.span : undefined);
+    diags.push(D.paramTwoShapes(e.span, show(e.name), this.showShape({ batch: false, dims: here }), this.showShape({ batch: false, dims: before }), first && first.start !== e.span.start ? first : undefined));
+  }
+
   /** Unify the feature dims of two operands of an elementwise op (broadcasting scalars). */
-  elementwise(op: OpName, l: TExpr, r: TExpr, span: Span, diags: Diagnostic[], what: string): TExpr {
+  elementwise(op: OpName, l: TExpr, r: TExpr, span: Span, diags: Diagnostic[], what: string, ast?: readonly [Expr, Expr]): TExpr {
     if (this.isPoison(l) || this.isPoison(r)) return this.poison(span);
     const lp = l.shape === null, rp = r.shape === null;
     if (lp && rp) throw new Defer();
@@ -480,8 +768,8 @@ class Checker {
       const ok = ls.dims.length === rs.dims.length && ls.dims.every((d, i) => this.solver.unify(d, rs.dims[i]!) !== false);
       if (!ok) {
         const param = l.k === 'leaf' && l.leaf === 'param' ? l : r.k === 'leaf' && r.leaf === 'param' ? r : null;
-        if (param) diags.push(D.paramTwoShapes(param.span, param.name, this.showShape({ batch: false, dims: (param === l ? rs : ls).dims }), this.showShape({ batch: false, dims: param.shape!.dims })));
-        else diags.push(D.shapeMismatch(span, what, this.showShape(ls), this.showShape(rs)));
+        if (param) this.twoShapes(diags, param, [...(param === l ? rs : ls).dims]);
+        else diags.push(D.shapeMismatch(span, what, this.showShape(ls), this.showShape(rs), 'elementwise operations (`+ - * /`) need operands of one size; a matrix maps one size to another: `W x^<t>`', operandTexts(ast?.[0], ast?.[1])));
         return this.poison(span);
       }
     }
@@ -489,39 +777,41 @@ class Checker {
   }
 
   /** `A B` and `A · B`: matrix–vector, matrix–matrix, or scaling by a scalar. */
-  product(l: TExpr, r: TExpr, span: Span, diags: Diagnostic[], explicit: boolean): TExpr {
+  product(l: TExpr, r: TExpr, span: Span, diags: Diagnostic[], explicit: boolean, ast?: readonly [Expr, Expr]): TExpr {
     if (this.isPoison(l) || this.isPoison(r)) return this.poison(span);
+    const what = explicit ? 'a matrix product' : 'a product by juxtaposition';
     if (l.shape === null) {
       if (r.shape === null) throw new Defer();
-      if (r.shape.dims.length === 0) return this.elementwise('mul', l, r, span, diags, 'a product');
+      if (r.shape.dims.length === 0) return this.elementwise('mul', l, r, span, diags, 'a product', ast);
       if (!this.paramShape(l, [this.solver.fresh(), r.shape.dims[0]!], diags, l.span, 'a matrix product')) return this.poison(span);
     }
     if (r.shape === null) {
       const ls = l.shape!;
       if (ls.dims.length === 2) { if (!this.paramShape(r, [ls.dims[1]!], diags, r.span, 'a matrix product')) return this.poison(span); }
-      else return this.elementwise('mul', l, r, span, diags, 'a product');
+      else return this.elementwise('mul', l, r, span, diags, 'a product', ast);
     }
     const ls = l.shape!, rs = r.shape!;
-    if (ls.dims.length === 0 || rs.dims.length === 0) return this.elementwise('mul', l, r, span, diags, 'a product');
+    if (ls.dims.length === 0 || rs.dims.length === 0) return this.elementwise('mul', l, r, span, diags, 'a product', ast);
+    const operands = operandTexts(ast?.[0], ast?.[1]);
     if (ls.dims.length === 2) {
-      if (ls.batch) { diags.push(D.shapeMismatch(span, 'a matrix product', this.showShape(ls), this.showShape(rs))); return this.poison(span); }
+      if (ls.batch) { diags.push(D.shapeMismatch(span, what, this.showShape(ls), this.showShape(rs), undefined, operands)); return this.poison(span); }
       const inner = rs.dims[0]!;
       if (this.solver.unify(ls.dims[1]!, inner) === false) {
-        if (l.k === 'leaf' && l.leaf === 'param') diags.push(D.paramTwoShapes(l.span, l.name, `${this.showShape({ batch: false, dims: [this.solver.fresh(), inner] }).replace(/\?\d+/, '?')}`, this.showShape(ls)));
-        else diags.push(D.shapeMismatch(span, 'a matrix product', this.showShape(ls), this.showShape(rs)));
+        if (l.k === 'leaf' && l.leaf === 'param') this.twoShapes(diags, l, [this.solver.fresh(), inner]);
+        else diags.push(D.shapeMismatch(span, what, this.showShape(ls), this.showShape(rs), `the columns of the matrix (${this.showDim(ls.dims[1]!)}) must match the size of the vector (${this.showDim(inner)})`, operands));
         return this.poison(span);
       }
       return this.op(rs.dims.length === 1 ? 'matvec' : 'matmul', [l, r], span, diags, 'a matrix product');
     }
-    diags.push({ ...D.shapeMismatch(span, explicit ? 'a matrix product' : 'a product by juxtaposition', this.showShape(ls), this.showShape(rs)), help: 'juxtaposition and `·` multiply a matrix by a vector; use `*` (or ⊙) for the elementwise product' });
+    diags.push(D.shapeMismatch(span, what, this.showShape(ls), this.showShape(rs), 'juxtaposition and `·` multiply a matrix by a vector; use `*` (or ⊙) for the elementwise product', operands));
     return this.poison(span);
   }
 
   call(fn: string, fnSpan: Span, arg: TExpr, span: Span, diags: Diagnostic[]): TExpr {
     const op = FUNCTIONS[fn] ?? this.functions.get(fn)?.op;
-    if (!op) { diags.push(D.unknownFunction(fnSpan, fn, didYouMean(fn, [...Object.keys(FUNCTIONS), ...this.functions.keys()]))); return this.poison(span); }
+    if (!op) { diags.push(D.unknownFunction(fnSpan, show(fn), didYouMean(fn, [...Object.keys(FUNCTIONS), ...this.functions.keys()], show))); return this.poison(span); }
     if (arg.shape === null && !this.isPoison(arg)) throw new Defer();
-    return this.op(op, [arg], span, diags, `${fn}(…)`);
+    return this.op(op, [arg], span, diags, `${show(fn)}(…)`);
   }
 
   isFunctionName(name: string) {
@@ -540,26 +830,27 @@ class Checker {
     switch (e.kind) {
       case 'num': return { k: 'leaf', leaf: 'const', name: '', value: e.value, span: e.span, shape: scalarShape };
       case 'var': return this.variable(e.name, e.time, e.span, diags, def);
-      case 'latex': diags.push(D.unknownLatex(e.span, e.command, didYouMean(e.command, LATEX_KNOWN))); return this.poison(e.span);
-      case 'zeros': diags.push(D.badInit(e.span, def.name)); return this.poison(e.span);
+      case 'latex': diags.push(D.unknownLatex(e.span, e.command, didYouMean(e.command, LATEX_KNOWN) ?? (GRADIENT_COMMANDS.includes(e.command) ? DERIVATIVES : undefined))); return this.poison(e.span);
+      case 'zeros': diags.push(D.zerosInExpression(e.span)); return this.poison(e.span);
       case 'apply': {
         if (this.isFunctionName(e.fn)) return this.call(e.fn, e.fnSpan, go(e.arg), e.span, diags);
         if (this.looksLikeFunction(e.fn)) {
-          diags.push(D.unknownFunction(e.fnSpan, e.fn, didYouMean(e.fn, [...Object.keys(FUNCTIONS), ...this.functions.keys()])));
+          diags.push(D.unknownFunction(e.fnSpan, show(e.fn), didYouMean(e.fn, [...Object.keys(FUNCTIONS), ...this.functions.keys()], show)));
+          go(e.arg); // its own mistakes are worth reporting too
           return this.poison(e.span);
         }
-        return this.product(this.variable(e.fn, null, e.fnSpan, diags, def), go(e.arg), e.span, diags, false);
+        return this.product(this.variable(e.fn, null, e.fnSpan, diags, def), go(e.arg), e.span, diags, false, [{ kind: 'var', name: e.fn, time: null, span: e.fnSpan }, e.arg]);
       }
       case 'juxt': {
         if (e.left.kind === 'var' && e.left.time === null && this.isFunctionName(e.left.name)) return this.call(e.left.name, e.left.span, go(e.right), e.span, diags);
-        return this.product(go(e.left), go(e.right), e.span, diags, false);
+        return this.product(go(e.left), go(e.right), e.span, diags, false, [e.left, e.right]);
       }
       case 'binary': {
         const l = go(e.left), r = go(e.right);
-        if (e.op === '@') return this.product(l, r, e.span, diags, true);
+        if (e.op === '@') return this.product(l, r, e.span, diags, true, [e.left, e.right]);
         const op = ({ '+': 'add', '-': 'sub', '*': 'mul', '/': 'div' } as const)[e.op];
         const what = ({ '+': 'a sum', '-': 'a difference', '*': 'an elementwise product', '/': 'a division' } as const)[e.op];
-        return this.elementwise(op, l, r, e.span, diags, what);
+        return this.elementwise(op, l, r, e.span, diags, what, [e.left, e.right]);
       }
       case 'neg': {
         const a = go(e.arg);
@@ -589,7 +880,17 @@ class Checker {
   // ------------------------------------------------------------ wrapping up
 
   finishParams(): void {
-    for (const [name, p] of this.params) if (!p.shape && !this.diags.some((d) => d.severity === 'error')) this.diags.push(D.cannotInfer(p.span, name));
+    // After another error, an unknown shape is most likely its consequence.
+    // And an equation that waits on another stuck one is not where the shape is
+    // missing: only parameters of equations stuck on their own are reported.
+    const quiet = this.diags.some((d) => d.severity === 'error');
+    const own = new Set<string>();
+    for (const k of this.stuck) {
+      const def = this.defs.get(k)!;
+      if (this.deps(def).some((dep) => this.stuck.has(dep))) continue;
+      for (const v of freeVars(def.rhs)) if (v.time === null) own.add(v.name);
+    }
+    for (const [name, p] of this.params) if (!p.shape && !quiet && (own.has(name) || own.size === 0)) this.diags.push(D.cannotInfer(p.span, show(name)));
     for (const [a, b] of this.solver.contradictions()) this.diags.push(D.shapeMismatch(this.ast.nameSpan, 'the cell', this.showShape(vec(a)), this.showShape(vec(b))));
   }
 
@@ -645,11 +946,15 @@ class Checker {
   }
 }
 
-/** "A vs B" from an op's shape rule → the two sides for the diagnostic. */
-function splitVs(msg: string): [string, string] {
-  const i = msg.indexOf(' vs ');
-  return i >= 0 ? [msg.slice(0, i), msg.slice(i + 4)] : [msg, 'what the operation needs'];
-}
+/** Help for a shape rule's refusal that is not "A vs B", per primitive. */
+const OP_HELP: Partial<Record<OpName, string>> = {
+  transpose: 'only a matrix (a parameter such as `W`) can be transposed; a vector per example needs no transpose: `W x^<t>` already multiplies it as a column',
+  softmax: 'softmax normalises a vector per example',
+  concat: '`[u, v]` stacks vectors per example; a matrix cannot be concatenated',
+};
+
+/** `\partial`, `\sum_{batch}`: the notes' backward pass, which celda derives itself. */
+const GRADIENT_COMMANDS = ['\\partial', '\\sum', '\\nabla'];
 
 const LATEX_KNOWN = ['\\tanh', '\\sigma', '\\exp', '\\log', '\\sqrt', '\\frac', '\\cdot', '\\odot', '\\tilde', '\\widetilde', '\\hat', '\\widehat', '\\left', '\\right', '\\Gamma', '\\dots', '\\qquad', '\\begin', '\\end', '\\top', '\\langle', '\\rangle'];
 

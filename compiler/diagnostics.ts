@@ -1,10 +1,13 @@
 // Diagnostics are values: one catalog of named constructors with stable codes.
 // Stages collect them; one renderer prints them (rustc / Elm style):
 //
-//   gru.celda:4:9: error[E003]: unknown function `tahn`
-//     4 |   c̃ = tahn(W_c[c^<t-1>, x^<t>] + b_c)
-//       |       ^~~~
+//   gru.celda:4:7: error[E003]: unknown function `tahn`
+//    4 |   c̃ = tahn(W_c[c^<t-1>, x^<t>] + b_c)
+//      |       ^~~~
 //   help: did you mean `tanh`?
+//
+// Columns count graphemes, so `c̃` is one. A diagnostic may carry notes, each a
+// second place in the source (`note: first defined here`, underlined `----`).
 
 import type { Span } from '../grammar/ast.ts';
 
@@ -70,27 +73,52 @@ export function didYouMean(name: string, candidates: Iterable<string>, show: (c:
   return best === undefined ? undefined : `did you mean \`${show(best)}\`?`;
 }
 
+/** What the parser expects when its recursion overflowed (grammar/parse.ts). */
+const NESTED = 'an expression nested less deeply';
+
+function syntaxMessage(expected: string, found: string): string {
+  if (expected === NESTED) return 'this is nested too deeply for celda to read';
+  if (found === '') return `unexpected end of input, expected ${expected}`;
+  if (/^(\r\n|\n|\r)$/.test(found)) return `unexpected line break, expected ${expected}`;
+  return `unexpected \`${found}\`, expected ${expected}`;
+}
+
+/** The usual cause of a parse failure, when the expectation gives it away. */
+function syntaxHelp(expected: string, found: string): string | undefined {
+  if (expected === NESTED) return 'name parts of a deep expression: `s_1 = …`, then use `s_1`';
+  if (expected.includes('")"')) return 'a `(` opened earlier is not closed: add `)` before this point';
+  if (expected.includes('"]"')) return 'a `[` opened earlier is not closed: add `]` before this point';
+  if (found === '' && expected.includes('"}"')) return 'the cell is not closed: end it with `}`';
+  if (found === '=' && expected.includes('an expression')) return 'an equation has one `=`';
+  if ((found === '\\frac' || found === '\\partial') && expected.includes('an equation')) return DERIVATIVES;
+  return undefined;
+}
+
+/** For the notes' backward equations pasted into a cell. */
+export const DERIVATIVES = 'celda derives the backward equations itself (see `celda grad`): write only the forward equations of the cell';
+
 const FUNCTION_LIST = 'tanh, sigmoid (σ), softmax, relu, exp, log, sqrt, abs, softplus';
 
 /** The catalog. Codes are stable: tests and users rely on them. Names arrive spelled for display. */
 export const D = {
-  syntax: (span: Span, expected: string, found: string) =>
-    err('E001', span, found === '' ? `unexpected end of input, expected ${expected}` : found === '\n' || found === '\r\n' || found === '\r' ? `unexpected line break, expected ${expected}` : `unexpected \`${found}\`, expected ${expected}`),
+  syntax: (span: Span, expected: string, found: string) => err('E001', span, syntaxMessage(expected, found), syntaxHelp(expected, found)),
   unknownLatex: (span: Span, command: string, help?: string) =>
     err('E002', span, `unknown LaTeX command \`${command}\``, help ?? 'celda knows Greek letters, \\tilde, \\hat, \\frac, \\sqrt, \\cdot, \\odot, \\tanh, \\exp, \\log, \\sigma and spacing commands'),
   unknownFunction: (span: Span, name: string, help?: string) =>
     err('E003', span, `unknown function \`${name}\``, help ?? `functions: ${FUNCTION_LIST}`),
   unknownName: (span: Span, name: string, help?: string) =>
     err('E004', span, `unknown name \`${name}\`: it is read at a time step but never defined or declared as an input`, help),
-  /** `where`: the index is on a value read, or on the left side of an equation. */
-  badTime: (span: Span, name: string, time: string, where: 'read' | 'defined' = 'read', help?: string) =>
-    err('E005', span, where === 'read'
-      ? `\`${name}^<${time}>\` is not allowed here: inside a cell only <t> and <t-1> may be read`
-      : `\`${name}^<${time}>\` cannot be defined: an equation of a cell defines a value at <t>`,
-    help ?? 'a cell computes step t from step t-1; to read further back, carry the value in a state'),
+  /** `where`: the index is on a value read or on the left side of an equation, in a cell for step t or unrolled. */
+  badTime: (span: Span, name: string, time: string, where: 'read' | 'defined' | 'read-unrolled' | 'defined-unrolled' = 'read', help?: string) =>
+    err('E005', span, {
+      read: `\`${name}^<${time}>\` is not allowed here: inside a cell only <t> and <t-1> may be read`,
+      defined: `\`${name}^<${time}>\` cannot be defined: an equation of a cell defines a value at <t>`,
+      'read-unrolled': `\`${name}^<${time}>\` is not allowed here: an unrolled cell reads values at concrete steps (\`<0>\`, \`<1>\`, …)`,
+      'defined-unrolled': `\`${name}^<${time}>\` cannot be defined: an unrolled cell defines values at concrete steps (\`<1>\`, \`<2>\`, …)`,
+    }[where], help ?? 'a cell computes step t from step t-1; to read further back, carry the value in a state'),
   emptyTime: (span: Span, name: string, where: 'read' | 'defined' = 'read') =>
     err('E006', span, `\`${name}\` has an empty time index \`^{}\``, where === 'defined'
-      ? `an equation defines a value at <t>: write \`${name}^{<t>}\` (the notes lost some indices in extraction)`
+      ? `write \`${name}^{<t>}\`: an equation defines a value at <t> (the notes lost some indices in extraction)`
       : `write \`${name}^{<t>}\` or \`${name}^{<t-1>}\` (the notes lost some indices in extraction)`),
   cycle: (span: Span, path: readonly string[], notes?: readonly Note[]) =>
     err('E007', span, `these equations depend on each other within one step: ${[...path, path[0]].map((n) => `\`${n}\``).join(' → ')}`, 'break the cycle by reading one of them at <t-1>', notes),
@@ -98,12 +126,16 @@ export const D = {
   stateNotDefined: (span: Span, name: string, declared = false, help?: string) =>
     err('E008', span, declared ? `state \`${name}\` is declared, but \`${name}^<t>\` is never defined` : `\`${name}^<t-1>\` is read, but \`${name}^<t>\` is never defined`,
       help ?? `add an equation \`${name}^<t> = …\`${declared ? '' : ' or read an input at <t>'}`),
-  /** `left`/`right`: short descriptions of the operands (`Γ_u`, `x^<t>`), when they fit in a message. */
-  shapeMismatch: (span: Span, what: string, a: string, b: string, help?: string, operands?: readonly [string, string]) =>
-    err('E009', span, operands ? `shape mismatch in ${what}: \`${operands[0]}\` is ${a}, \`${operands[1]}\` is ${b}` : `shape mismatch in ${what}: ${a} vs ${b}`, help),
+  /**
+   * Both shapes, `a` and `b`, with the operands' text (`Γ_u`, `x^<t>`) when it is
+   * short; without `b`, `a` is the whole reason (`transpose needs a matrix, got …`).
+   */
+  shapeMismatch: (span: Span, what: string, a: string, b?: string, help?: string, operands?: readonly [string, string]) =>
+    err('E009', span, b === undefined ? `shape mismatch in ${what}: ${a}`
+      : operands ? `shape mismatch in ${what}: \`${operands[0]}\` is ${a}, \`${operands[1]}\` is ${b}` : `shape mismatch in ${what}: ${a} vs ${b}`, help),
   paramTwoShapes: (span: Span, name: string, here: string, before: string, first?: Span) =>
     err('E010', span, `parameter \`${name}\` is used with two shapes: ${here} here, ${before} before`,
-      `a parameter has one shape; give each use its own parameter (\`${name}_1\`, \`${name}_2\`) or multiply a concatenation: \`${name}[u, v]\``,
+      `a parameter has one shape (\`?\` is a size not inferred yet); give each use its own parameter (\`${name}_1\`, \`${name}_2\`) or multiply a concatenation: \`${name}[u, v]\``,
       note(first, `\`${name}\` gets the shape ${before} here`)),
   doubleDefinition: (span: Span, name: string, first?: Span) =>
     err('E011', span, `\`${name}\` is defined twice`, 'each value has one equation; rename one of them', note(first, 'first defined here')),
@@ -137,6 +169,15 @@ export const D = {
     err('E025', span, `\`${name}\` is defined at <t> but read here without a time index`, help ?? `write \`${name}^<t>\` (this step) or \`${name}^<t-1>\` (the previous one)`),
   zerosInExpression: (span: Span) =>
     err('E026', span, '`[0 … 0]` is an initial value and cannot be used inside an equation', 'write `0` for zeros in an expression; start a state at zero with `a^<0> = [0 \\dots 0]` or `state a : n_a = 0`'),
+  outputNotDefined: (span: Span, name: string) =>
+    err('E027', span, `output \`${name}\` is declared, but \`${name}^<t>\` is never defined`, `add an equation \`${name}^<t> = …\``),
+  tooDeep: (span: Span, depth: number, limit: number) =>
+    err('E028', span, `this expression is nested ${depth} levels deep; celda checks at most ${limit}`, 'name parts of it: `s_1 = …`, then use `s_1`'),
+  inputOutOfSteps: (span: Span, name: string, step: number, last: number) =>
+    err('E029', span, `input \`${name}\` has no value at step ${step}: this unrolled cell reads its inputs at steps 1 to ${last}`,
+      step === 0 ? `step 0 holds initial values only; the first input is \`${name}^<1>\`` : `define the steps up to ${step}, or read \`${name}^<${last}>\``),
+  noOutputs: (span: Span, cell: string, last: string) =>
+    err('E030', span, `cell \`${cell}\` computes no value at <t>: it has no state and no output`, `a value without a time index is an intermediate of the step; write \`${last}^<t> = …\` to make it an output`),
   internal: (span: Span, message: string) => err('E999', span, `internal error: ${message}`, 'this is a bug in celda; please report it with the cell that caused it'),
 } as const;
 
@@ -166,10 +207,12 @@ export function lineCol(source: string, offset: number): { line: number; col: nu
 
 /**
  * Control characters and bidirectional overrides would move the terminal's
- * cursor or reorder the line; show them as U+FFFD (one grapheme each, so
- * carets stay aligned) in source lines, and as `U+001B` in messages.
+ * cursor or reorder the line, and invisible ones (a byte-order mark, a
+ * zero-width space) would leave a caret under nothing; show them as U+FFFD
+ * (one grapheme each, so carets stay aligned) in source lines, and as
+ * `U+FEFF` in messages.
  */
-const UNSAFE = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/gu;
+const UNSAFE = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u200B\u200E\u200F\u202A-\u202E\u2060\u2066-\u2069\uFEFF]/gu;
 const safeLine = (s: string) => s.replace(UNSAFE, '\uFFFD');
 const safeText = (s: string) => s.replace(UNSAFE, (c) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`).replace(/\t/g, '\\t');
 

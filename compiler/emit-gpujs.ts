@@ -58,8 +58,6 @@ export interface KernelPlan {
   readonly args: readonly Arg[];
   /** `function (p_W_aa, prev_a, …) { … }` for gpu.js's createKernel. */
   readonly source: string;
-  /** Argument names that are plain numbers (gpu.js needs them declared as integers). */
-  readonly integerArgs: readonly string[];
 }
 
 export interface StepPlan {
@@ -75,6 +73,8 @@ export interface PlanOptions {
   readonly mode: 'loop' | 'unrolled';
   /** Largest output extent along x or y the device takes (the texture size limit). */
   readonly maxExtent?: number;
+  /** Most arrays one kernel may read (WebGPU: storage buffers per shader stage, less the output). */
+  readonly maxArrays?: number;
 }
 
 // ---------------------------------------------------------------- storage
@@ -147,13 +147,13 @@ const SPREAD: Partial<Record<OpName, readonly number[]>> = { matvec: [0, 1], mat
  * cheap to recompute. (Any set is correct — an inlined node is recomputed
  * where it is read — so the choice only moves cost.)
  */
-export function materialized(g: Graph): Set<number> {
-  let made = decide(g, new Set());
-  made = decide(g, made);
+export function materialized(g: Graph, forced: ReadonlySet<number> = new Set()): Set<number> {
+  let made = decide(g, new Set(), forced);
+  made = decide(g, made, forced);
   return made;
 }
 
-function decide(g: Graph, before: ReadonlySet<number>): Set<number> {
+function decide(g: Graph, before: ReadonlySet<number>, forced: ReadonlySet<number>): Set<number> {
   const users: { group: number; spread: boolean }[][] = g.nodes.map(() => []);
   const out = new Set<number>();
   const rootIds = new Set(g.roots.map((r) => r.id));
@@ -169,7 +169,7 @@ function decide(g: Graph, before: ReadonlySet<number>): Set<number> {
     const spread = uses.some((u) => u.spread);
     const elementwise = !VIEWS.has(n.op) && !(n.op in SPREAD) && n.op !== 'sum_batch' && n.op !== 'sum_feat';
     const ofReads = n.inputs.every(isRead);
-    const make = rootIds.has(id) || (!VIEWS.has(n.op) && (
+    const make = rootIds.has(id) || forced.has(id) || (!VIEWS.has(n.op) && (
       (groups.size > 1 && !(elementwise && ofReads)) ||
       (spread && !(CHEAP.has(n.op) && ofReads))));
     if (make) out.add(id);
@@ -196,16 +196,10 @@ class Block {
   }
 }
 
-interface LeafBinding {
-  /** The kernel argument it is read from, and an optional extra term (the carried cotangent). */
-  readonly read: (x: Idx) => string;
-}
-
 class KernelWriter {
   private readonly argNames = new Map<string, string>();
   readonly args: Arg[] = [];
   readonly params: string[] = [];
-  readonly integerArgs: string[] = [];
   private counter = 0;
 
   constructor(
@@ -233,7 +227,6 @@ class KernelWriter {
     this.argNames.set(key, name);
     this.args.push(a);
     this.params.push(name);
-    if (a.from === 'offset') this.integerArgs.push(name);
     return name;
   }
 
@@ -434,8 +427,10 @@ class KernelWriter {
  */
 function clampIndex(e: string, low: boolean, high?: number): string {
   let out = e;
-  if (low) out = `((${out}) < 0 ? 0 : (${out}))`;
-  if (high !== undefined) out = `((${out}) > ${high} ? ${high} : (${out}))`;
+  // no bare literal as a branch: gpu.js types a literal branch as float in GLSL
+  // and WGSL, and both reject a conditional mixing int and float
+  if (low) out = `((${out}) >= 0 ? (${out}) : (${out}) - (${out}))`;
+  if (high !== undefined) out = `((${out}) <= ${high} ? (${out}) : (${out}) - (${out}) + ${high})`;
   return out;
 }
 
@@ -449,7 +444,12 @@ function power(x: string, p: number): string {
 
 // ---------------------------------------------------------------- the plan
 
-/** The kernels of one step graph, in an order where every kernel comes after the kernels it reads. */
+/**
+ * The kernels of one step graph, in an order where every kernel comes after
+ * the kernels it reads. A kernel that would read more arrays than the device
+ * binds is split: its largest inlined subexpression becomes a kernel of its
+ * own, until every kernel fits.
+ */
 export function planStep(g: Graph, opts: PlanOptions): StepPlan {
   const dim = (d: Dim) => {
     const v = evalDim(d, opts.dims);
@@ -457,13 +457,53 @@ export function planStep(g: Graph, opts: PlanOptions): StepPlan {
     return v;
   };
   const layouts = g.nodes.map((n) => ({ batched: n.shape.batch, dims: n.shape.dims.map(dim) }));
-  const layout = (id: number) => layouts[id]!;
-  const made = materialized(g);
-  // a root that is a leaf (a state passed through unchanged) still gets a kernel: it copies
-  for (const r of g.roots) made.add(r.id);
+  const isBackward = g.nodes.some((n) => n.op === 'cot');
+  const forced = new Set<number>();
+  for (;;) {
+    const made = materialized(g, forced);
+    // a root that is a leaf (a state passed through unchanged) still gets a kernel: it copies
+    for (const r of g.roots) made.add(r.id);
+    const plan = writeKernels(g, made, (id) => layouts[id]!, dim, opts, isBackward);
+    const max = opts.maxArrays;
+    const over = max === undefined ? undefined : plan.kernels.find((k) => arrays(k) > max);
+    if (!over) return plan;
+    const split = largestInlined(g, made, over.node);
+    if (split === undefined)
+      throw new GpujsPlanError(`the kernel for ${over.name} reads ${arrays(over)} arrays; this device binds at most ${max} per kernel`);
+    forced.add(split);
+  }
+}
+
+const arrays = (k: KernelPlan) => k.args.filter((a) => a.from !== 'offset').length;
+
+/** The inlined node inside the kernel of `root` that reads the most distinct arrays (at least two), if any. */
+function largestInlined(g: Graph, made: ReadonlySet<number>, root: number): number | undefined {
+  const reads = new Map<number, Set<string>>();
+  const readsOf = (id: number): Set<string> => {
+    const found = reads.get(id);
+    if (found) return found;
+    const n = g.nodes[id]!;
+    let out: Set<string>;
+    if (n.op === 'const' || n.op === 'zeros') out = new Set();
+    else if (LEAVES.has(n.op)) out = new Set([`${n.op}:${n.attrs.name}`, ...(n.op === 'cot' && n.attrs.name!.startsWith('state:') ? [`carry:${n.attrs.name}`] : [])]);
+    else if (id !== root && made.has(id)) out = new Set([`kernel:${id}`]);
+    else out = new Set(n.inputs.flatMap((x) => [...readsOf(x)]));
+    reads.set(id, out);
+    return out;
+  };
+  readsOf(root);
+  let best: number | undefined;
+  for (const [id, r] of reads) {
+    const n = g.nodes[id]!;
+    if (id === root || made.has(id) || LEAVES.has(n.op) || VIEWS.has(n.op) || r.size < 2) continue;
+    if (best === undefined || r.size > reads.get(best)!.size) best = id;
+  }
+  return best;
+}
+
+function writeKernels(g: Graph, made: ReadonlySet<number>, layout: (id: number) => Layout, dim: (d: Dim) => number, opts: PlanOptions, isBackward: boolean): StepPlan {
   const kernelOf = new Map<number, number>();
   const kernels: KernelPlan[] = [];
-  const isBackward = g.nodes.some((n) => n.op === 'cot');
   for (const id of [...made].sort((a, b) => a - b)) {
     const l = layout(id);
     const output = outputOf(l, opts.batch);
@@ -480,11 +520,11 @@ export function planStep(g: Graph, opts: PlanOptions): StepPlan {
     const name = g.labels[id] ?? (root ? (root.role === 'grad' ? `d${root.name}` : root.name) : `v${id}`);
     kernelOf.set(id, kernels.length);
     kernels.push({
-      name, node: id, output, args: w.args, integerArgs: w.integerArgs,
+      name, node: id, output, args: w.args,
       source: `function (${w.params.join(', ')}) {\n${body.lines.join('\n')}\n}`,
     });
   }
-  // parameter-gradient roots sharing a node need their own accumulator each: one kernel per such root
+  // parameter-gradient roots sharing a node need their own accumulator each
   const roots = g.roots.map((root) => ({ root, kernel: kernelOf.get(root.id)! }));
   return { kernels, roots: splitSharedAccumulators(roots, kernels, opts) };
 }
@@ -508,12 +548,12 @@ function splitSharedAccumulators(roots: { root: Root; kernel: number }[], kernel
 
 /** A kernel copying a [B][n] array to a device buffer of the same layout. */
 export function copyPlan(n: number, batch: number): Omit<KernelPlan, 'args'> {
-  return { name: 'copy', node: -1, output: [n, batch], integerArgs: [], source: 'function (a) {\n  return a[this.thread.y][this.thread.x];\n}' };
+  return { name: 'copy', node: -1, output: [n, batch], source: 'function (a) {\n  return a[this.thread.y][this.thread.x];\n}' };
 }
 
 /** A kernel filling a device buffer of the given output size with zeros. */
 export function zerosPlan(output: readonly number[]): Omit<KernelPlan, 'args'> {
-  return { name: 'zeros', node: -1, output, integerArgs: [], source: 'function () {\n  return 0.0;\n}' };
+  return { name: 'zeros', node: -1, output, source: 'function () {\n  return 0.0;\n}' };
 }
 
 export const layoutOutput = (s: Shape, dims: ReadonlyMap<string, number>, batch: number): number[] =>

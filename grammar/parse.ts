@@ -3,7 +3,7 @@
 // operation turns the concrete tree into the plain objects of ast.ts and makes
 // every name canonical. Spans are offsets into the source exactly as given.
 
-import type { FailedMatchResult, IterationNode, Node, NonterminalNode } from 'ohm-js';
+import type { FailedMatchResult, Interval, IterationNode, Node, NonterminalNode } from 'ohm-js';
 import grammar from './celda.ohm-bundle.js';
 import type {
   BinaryOp, CellAst, Decl, DeclKind, DimExpr, Equation, Expr, FileAst, ParseResult, Span, SyntaxProblem, Time,
@@ -45,6 +45,11 @@ function badName(node: Node, expected: string): never {
   throw new NameProblem({ span: spanOf(node), expected, found: node.sourceString });
 }
 
+/** The same for a span that is no single node; `within` is any interval of the input. */
+function nameProblem(span: Span, within: Interval, expected: string): never {
+  throw new NameProblem({ span, expected, found: within.sourceString.slice(span.start, span.end) });
+}
+
 /** Ohm's failure records; `getRightmostFailures` is public but missing from its types. */
 interface Failure {
   getText(): string;
@@ -77,7 +82,9 @@ function expectedText(failures: readonly Failure[], found: string): string {
   // A `^` or `_` that does not start a superscript or subscript: say what it should start.
   if (found === '^') return has('a superscript') ? 'a time index or a superscript' : 'a time index';
   if (found === '_') return 'a subscript';
-  if (has('a name') && has('a number')) {
+  // Where an operand could start, its kinds and first characters read "an expression"
+  // (the grammar's `operandStart` says so itself; a failed operand lists its kinds).
+  if (has('an expression') || (has('a name') && has('a number'))) {
     texts = ['an expression', ...texts.filter((t) => !EXPRESSION_STARTS.has(t) && !EXPRESSION_STARTS.has(unquote(t)))];
   }
   if (has('an operator')) texts = texts.filter((t) => !AFTER_OPERAND_NOISE.has(t));
@@ -124,14 +131,48 @@ const nameOf = (node: Node): string => canonicalName(nameParts(node));
 const optional = <T>(node: Node): T | null => (node.numChildren > 0 ? (node.child(0).ast() as T) : null);
 const list = <T>(node: Node): T[] => node.asIteration().children.map((c: Node) => c.ast() as T);
 
-type Tail = [BinaryOp, Expr];
+/** One operand of an operator chain: the operator before it, its leading minuses. */
+interface Link {
+  readonly op: BinaryOp | null;
+  readonly minuses: readonly Node[];
+  readonly operand: Expr;
+}
 
-/** `a + b - c` → `(a + b) - c`; each node spans from its left to its right operand. */
-function foldBinary(first: Node, tails: IterationNode): Expr {
-  return tails.children.reduce((left: Expr, tail): Expr => {
-    const [op, right] = tail.ast() as Tail;
-    return { kind: 'binary', op, left, right, span: join(left, right) };
-  }, expr(first));
+/** What `+ - − /` mean; every other operator of `mulOp` is the elementwise product. */
+const ARITH_OPS: Readonly<Record<string, BinaryOp>> = { '+': '+', '-': '-', '−': '-', '/': '/' };
+
+/** Loosest last; each level folds to the left. A minus sits between `@` and `*`. */
+const PRECEDENCE: readonly (readonly BinaryOp[])[] = [['@'], ['*', '/'], ['+', '-']];
+
+function binary(op: BinaryOp, left: Expr, right: Expr): Expr {
+  return { kind: 'binary', op, left, right, span: join(left, right) };
+}
+
+/**
+ * `a + -b · c * d` → `a + ((-(b · c)) * d)`. Links are folded one precedence
+ * level at a time; a link's leading minuses wrap its `·` product, which starts
+ * at that link (a minus never follows `·`), each spanning from its sign.
+ */
+function foldChain(links: readonly Link[]): Expr {
+  let level = links.map((l) => ({ op: l.op, minuses: l.minuses, operand: l.operand }));
+  for (const ops of PRECEDENCE) {
+    const next: typeof level = [];
+    for (const link of level) {
+      const last = next[next.length - 1];
+      if (last && link.op !== null && ops.includes(link.op)) last.operand = binary(link.op, last.operand, link.operand);
+      else next.push({ ...link });
+    }
+    if (ops.includes('@')) for (const link of next) link.operand = negated(link.minuses, link.operand);
+    level = next;
+  }
+  return level[0].operand;
+}
+
+function negated(minuses: readonly Node[], operand: Expr): Expr {
+  return minuses.reduceRight(
+    (arg: Expr, minus): Expr => ({ kind: 'neg', arg, span: { start: minus.source.startIdx, end: arg.span.end } }),
+    operand,
+  );
 }
 
 /** `(e)` is `e`, spanning its brackets so carets cover what was written. */
@@ -158,9 +199,10 @@ function readTime(raw: string): Time {
   return { kind: 'other', text };
 }
 
-function subscriptText(node: Node, text: string): string {
+/** `a_{1}` of `{a_{1}}`; null if nothing is left. */
+function subscriptText(text: string): string | null {
   const clean = text.split('_').filter((s) => s !== '').join('_');
-  return clean === '' ? badName(node, 'a subscript') : clean;
+  return clean === '' ? null : clean;
 }
 
 function letterParts(node: Node): NameParts {
@@ -253,30 +295,19 @@ const semantics = grammar.createSemantics().addOperation<unknown>('ast', {
     return { kind: 'dim', name: nameOf(name), span: spanOf(this) } satisfies DimExpr;
   },
 
-  // expressions: operator chains fold to the left
-  AddExpr(first, tails) {
-    return foldBinary(first, tails);
+  // expressions: one operator chain, folded by precedence
+  Expr(minuses, first, _operators, tails) {
+    const head: Link = { op: null, minuses: minuses.children, operand: expr(first) };
+    return foldChain([head, ...tails.children.map((t) => t.ast() as Link)]);
   },
-  AddTail(op, _nl, operand) {
-    return [op.sourceString === '+' ? '+' : '-', expr(operand)] satisfies Tail;
+  ExprTail_mat(_op, _nl, operand) {
+    return { op: '@', minuses: [], operand: expr(operand) } satisfies Link;
   },
-  MulExpr(first, tails) {
-    return foldBinary(first, tails);
+  ExprTail_arith(op, _nl, minuses, operand) {
+    return { op: ARITH_OPS[op.sourceString] ?? '*', minuses: minuses.children, operand: expr(operand) } satisfies Link;
   },
-  MulTail(op, _nl, operand) {
-    return [op.sourceString === '/' ? '/' : '*', expr(operand)] satisfies Tail;
-  },
-  MatExpr(first, tails) {
-    return foldBinary(first, tails);
-  },
-  MatTail(_op, _nl, operand) {
-    return ['@', expr(operand)] satisfies Tail;
-  },
-  UnaryExpr_neg(_minus, arg) {
-    return { kind: 'neg', arg: expr(arg), span: spanOf(this) } satisfies Expr;
-  },
-  JuxtExpr(operands) {
-    return operands.children.map(expr).reduce((left, right): Expr => ({ kind: 'juxt', left, right, span: join(left, right) }));
+  JuxtExpr(first, _starts, rest) {
+    return rest.children.map(expr).reduce((left, right): Expr => ({ kind: 'juxt', left, right, span: join(left, right) }), expr(first));
   },
   PostfixExpr(primary, superscripts) {
     return superscripts.children.reduce((arg: Expr, sup): Expr => {
@@ -321,35 +352,42 @@ const semantics = grammar.createSemantics().addOperation<unknown>('ast', {
   },
 
   // names
-  name(head, tilde, subscripts) {
+  name(_start, head, tilde, underscores, _spaces, subscripts) {
     const parts = nameParts(head);
+    const written = subscripts.children.map((s, i) => {
+      const span = { start: underscores.child(i).source.startIdx, end: s.source.endIdx };
+      return subscriptText(s.ast() as string) ?? nameProblem(span, this.source, 'a subscript');
+    });
     return {
       base: parts.base,
       accents: tilde.numChildren > 0 ? [...parts.accents, 'tilde'] : parts.accents,
-      subscripts: [...parts.subscripts, ...subscripts.children.map((s) => s.ast() as string)],
+      subscripts: [...parts.subscripts, ...written],
     } satisfies NameParts;
   },
-  nameHead_accent(command, _open, _s1, inner, _s2, _close) {
-    return withAccent(nameParts(inner), command);
-  },
-  nameHead_accentBare(command, _s, letter) {
-    return withAccent(nameParts(letter), command);
-  },
-  nameHead_wrapper(_command, _open, _s1, inner, _s2, _close) {
-    return inner.ast();
-  },
-  nameHead_greek(command) {
-    return greekParts(command);
-  },
-  nameHead_function(command) {
-    return { base: command.sourceString.slice(1), accents: [], subscripts: [] } satisfies NameParts;
-  },
-  nameHead_ascii(wordNode, marks) {
-    const word = wordNode.sourceString;
+  asciiHead(first, rest, marks) {
+    const word = first.sourceString + rest.sourceString;
     return marks.numChildren === 0 ? { base: word, accents: [], subscripts: [] } : accented(word, marks, this);
   },
-  nameHead_unicode(_letter, _marks) {
+  unicodeHead(_letter, _marks) {
     return letterParts(this);
+  },
+  commandHead(_backslash, name) {
+    return name.ast();
+  },
+  commandName_accent(command, _open, _s1, inner, _s2, _close) {
+    return withAccent(nameParts(inner), command);
+  },
+  commandName_accentBare(command, _s, letter) {
+    return withAccent(nameParts(letter), command);
+  },
+  commandName_wrapper(_command, _open, _s1, inner, _s2, _close) {
+    return inner.ast();
+  },
+  commandName_greek(command) {
+    return greekParts(command);
+  },
+  commandName_function(command) {
+    return { base: command.sourceString.slice(1), accents: [], subscripts: [] } satisfies NameParts;
   },
   nameLetter_ascii(_letter, _marks) {
     return letterParts(this);
@@ -360,14 +398,14 @@ const semantics = grammar.createSemantics().addOperation<unknown>('ast', {
   nameLetter_greek(command) {
     return greekParts(command);
   },
-  subscript_braced(_u, _s, _open, pieces, _close) {
-    return subscriptText(this, pieces.children.map((p) => p.ast()).join(''));
+  subscriptGroup(_open, pieces, _close) {
+    return pieces.children.map((p) => p.ast()).join('');
   },
-  subscript_word(_u, _s, word) {
-    return word.sourceString;
+  alnumWord(_chars) {
+    return this.sourceString;
   },
-  subscript_greek(_u, _s, command) {
-    return greekParts(command).base;
+  greekCommand(_backslash, _word) {
+    return greekParts(this).base;
   },
   subPiece_space(_s) {
     return '';
@@ -389,14 +427,11 @@ const semantics = grammar.createSemantics().addOperation<unknown>('ast', {
   },
 
   // superscripts
-  timeSup_empty(_caret, _s1, _open, _s2, _close) {
-    return { kind: 'empty' } satisfies Time;
+  timeSup(_caret, _s, argument) {
+    return argument.ast();
   },
-  timeSup_braced(_caret, _s1, _open, _s2, bracket, _s3, _close) {
-    return bracket.ast();
-  },
-  timeSup_bare(_caret, _s, bracket) {
-    return bracket.ast();
+  timeBraced(_open, _s1, bracket, _s2, _close) {
+    return optional<Time>(bracket) ?? ({ kind: 'empty' } satisfies Time);
   },
   timeBracket_paren(_open, text, _close) {
     return readTime(text.sourceString);
@@ -404,16 +439,19 @@ const semantics = grammar.createSemantics().addOperation<unknown>('ast', {
   timeAngle(_open, text, _close) {
     return readTime(text.sourceString);
   },
-  superscript_braced(_caret, _s1, _open, _s2, content, _s3, _close) {
+  superscript(_start, body) {
+    return body.ast();
+  },
+  superscriptBody_caret(_caret, _s, argument) {
+    return argument.ast();
+  },
+  supArgument_braced(_open, _s1, content, _s2, _close) {
     return content.ast();
   },
-  superscript_bare(_caret, _s, content) {
-    return content.ast();
-  },
-  superscript_transposeMark(_t) {
+  superscriptBody_transposeMark(_t) {
     return { kind: 'transpose' } satisfies Superscript;
   },
-  superscript_digits(minus, digits) {
+  superscriptBody_digits(minus, digits) {
     const value = Number([...digits.sourceString].map((d) => SUPER_DIGITS.indexOf(d)).join(''));
     return { kind: 'pow', exponent: minus.numChildren > 0 ? -value : value } satisfies Superscript;
   },

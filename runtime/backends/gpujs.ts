@@ -10,11 +10,11 @@
 // JavaScript fallback). A run that gpu.js quietly moved to its CPU kernel when
 // a GPU mode was asked for is an error, with gpu.js's reason.
 
-import { GPU, input } from 'gpu.js';
+import { GPU, Input } from 'gpu.js';
 import type { CompiledCell } from '../../compiler/compile.ts';
 import type { Arg, KernelPlan, StepPlan } from '../../compiler/emit-gpujs.ts';
 import { GpujsPlanError, copyPlan, layoutOutput, planStep, zerosPlan } from '../../compiler/emit-gpujs.ts';
-import type { AsyncCellBackend, BackendOptions, GradValues, StepValues, Vec } from '../backend.ts';
+import type { AsyncCellBackend, BackendOptions, CellBackend, GradValues, StepValues, Vec } from '../backend.ts';
 import { dimValue } from '../interp.ts';
 
 export const GPU_MODES = ['webasm', 'webgl2', 'webgpu', 'cpu'] as const;
@@ -28,14 +28,36 @@ export interface GpujsOptions extends BackendOptions {
   readonly mode?: GpuMode;
   /** webasm: let gpu.js split large steps over worker threads (default true). */
   readonly threads?: boolean;
+  /** Tighter kernel limits than the device's (tests use them to exercise kernel splitting). */
+  readonly limits?: { readonly maxArrays?: number; readonly maxExtent?: number };
 }
 
 /** What actually ran on the last call: the backend gpu.js used and why it left the one asked for. */
 export interface RunInfo {
   readonly requested: GpuMode;
+  /** gpu.js's own answer (`pipeline.backend`): 'webasm', 'webgpu', 'gpu' for the GL backends, 'cpu'. */
   readonly backend: string;
+  /** The kernel classes the generic executor ran, where gpu.js exposes them ('gpu', 'cpu', …). */
+  readonly kernels: readonly string[];
   readonly executor: string;
   readonly fallbackReason: string | null;
+}
+
+/** What a pipeline says about its last run: the supported introspection, plus the generic executor's kernel modes. */
+export function runInfo(requested: GpuMode, p: { readonly backend: string | null; readonly executorKind: string; readonly fallbackReason: string | null; readonly plan?: unknown }): RunInfo {
+  const clones = (p.plan as { genericClones?: Map<string, { kernel?: { constructor?: { mode?: string } } }> } | null | undefined)?.genericClones;
+  const kernels = clones instanceof Map ? [...new Set([...clones.values()].map((c) => c.kernel?.constructor?.mode ?? '?'))] : [];
+  return { requested, backend: p.backend ?? 'none', kernels, executor: p.executorKind, fallbackReason: p.fallbackReason };
+}
+
+/** Why a run does not count as the mode asked for (gpu.js moved it to its CPU kernel), or null. */
+export function fallbackProblem(info: RunInfo): string | null {
+  if (info.requested === 'cpu') return null;
+  if (info.backend === 'cpu' || info.kernels.includes('cpu'))
+    return `gpu.js fell back to its CPU kernel instead of ${info.requested}${info.fallbackReason ? `: ${info.fallbackReason}` : ''}`;
+  const expected = { webasm: ['webasm'], webgl2: ['gpu', 'webgl2'], webgpu: ['webgpu'] }[info.requested];
+  if (!expected.includes(info.backend)) return `gpu.js ran on ${info.backend} instead of ${info.requested}`;
+  return null;
 }
 
 export interface GpujsBackend extends AsyncCellBackend {
@@ -56,8 +78,9 @@ type Kernel = ((...args: unknown[]) => unknown) & { kernel?: { fallbackReason?: 
 interface Pipeline {
   (...args: unknown[]): Promise<Record<string, unknown>>;
   readonly executorKind: string;
-  readonly backend: string;
+  readonly backend: string | null;
   readonly fallbackReason: string | null;
+  readonly plan?: unknown;
 }
 
 /** One gpu.js instance per mode: a pipeline may only call kernels of its own instance. */
@@ -75,11 +98,24 @@ async function device(mode: GpuMode): Promise<GPU> {
   return gpu;
 }
 
-/** Largest output side the mode takes: the texture size limit on WebGL2. */
-function maxExtent(mode: GpuMode): number | undefined {
-  if (mode !== 'webgl2') return undefined;
-  const features = (GPU as unknown as { features?: { maxTextureSize?: number } }).features;
-  return features?.maxTextureSize;
+/** Destroy every gpu.js instance (its kernels, pipelines and webasm worker threads), so a command can exit. */
+export async function releaseDevices(): Promise<void> {
+  const all = [...devices.values()];
+  devices.clear();
+  await Promise.all(all.map((g) => g.destroy()));
+}
+
+/**
+ * What one kernel may take on a mode: the largest output side (WebGL2's
+ * texture size) and the most arrays it reads — WebGPU binds 8 storage buffers
+ * per shader stage by default (gpu.js asks for no more), one of them the
+ * output; WebGL2 guarantees 16 texture units.
+ */
+function limits(gpu: GPU, mode: GpuMode): { maxExtent?: number; maxArrays?: number } {
+  if (mode === 'webgpu') return { maxArrays: 7 };
+  if (mode !== 'webgl2') return {};
+  const features = (gpu as unknown as { Kernel?: { features?: { maxTextureSize?: number } } }).Kernel?.features;
+  return { maxArrays: 16, ...(features?.maxTextureSize ? { maxExtent: features.maxTextureSize } : {}) };
 }
 
 interface Compiled {
@@ -95,7 +131,8 @@ interface Compiled {
 const cache = new WeakMap<GPU, WeakMap<CompiledCell, Map<string, Compiled>>>();
 
 function makeKernel(gpu: GPU, k: Omit<KernelPlan, 'args'>): Kernel {
-  const settings = { output: [...k.output], precision: 'single', tactic: 'precision' };
+  // pipeline + immutable: called directly (the synchronous backend), every call returns a fresh result
+  const settings = { output: [...k.output], precision: 'single', tactic: 'precision', pipeline: true, immutable: true };
   return (gpu.createKernel as unknown as (src: string, s: object) => Kernel)(k.source, settings);
 }
 
@@ -104,10 +141,10 @@ function compiled(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: GpuMod
   if (!byCell) cache.set(gpu, (byCell = new WeakMap()));
   let byShape = byCell.get(cell);
   if (!byShape) byCell.set(cell, (byShape = new Map()));
-  const key = JSON.stringify([Object.entries(opts.dims).sort(), opts.batch]);
+  const key = JSON.stringify([Object.entries(opts.dims).sort(), opts.batch, opts.limits ?? null]);
   const found = byShape.get(key);
   if (found) return found;
-  const plan = { dims: new Map(Object.entries(opts.dims)), batch: opts.batch, mode: cell.typed.mode === 'unrolled' ? 'unrolled' as const : 'loop' as const, maxExtent: maxExtent(mode) };
+  const plan = { dims: new Map(Object.entries(opts.dims)), batch: opts.batch, mode: cell.typed.mode === 'unrolled' ? 'unrolled' as const : 'loop' as const, ...limits(gpu, mode), ...opts.limits };
   let forward: StepPlan, backward: StepPlan;
   try {
     forward = planStep(cell.forward, plan);
@@ -140,6 +177,8 @@ const f32 = (v: Vec) => (v instanceof Float32Array ? v : Float32Array.from(v));
 /** A result of gpu.js (a typed array, or rows of them) as one flat Float32Array. */
 function flat(v: unknown): Float32Array {
   if (v instanceof Float32Array) return v.slice();
+  // a texture or device buffer (a synchronous call on a GPU mode)
+  if (v && typeof (v as { toArray?: unknown }).toArray === 'function') return flat((v as { toArray(): unknown }).toArray());
   if (ArrayBuffer.isView(v)) return Float32Array.from(v as unknown as ArrayLike<number>);
   if (Array.isArray(v)) {
     const rows = v.map(flat);
@@ -152,17 +191,38 @@ function flat(v: unknown): Float32Array {
 }
 
 /** Upload form of a flat array for a value read as rows × cols (`a[row][col]`) or as a vector. */
-const upload = (data: Float32Array, output: readonly number[]) => (output.length === 2 ? input(data, [output[0]!, output[1]!]) : data);
+const upload = (data: Float32Array, output: readonly number[]) => (output.length === 2 ? new Input(data as unknown as number[], [output[0]!, output[1]!]) : data);
 
-// ---------------------------------------------------------------- the backend
+// ---------------------------------------------------------------- the two passes
 
-export async function gpujsBackend(cell: CompiledCell, opts: GpujsOptions): Promise<GpujsBackend> {
+/**
+ * One pass prepared for a call: the arguments, the orchestration over them
+ * (recorded by createPipeline, or called directly by the synchronous
+ * backend), and how to read its results.
+ */
+interface Pass<R> {
+  readonly key: string;
+  readonly args: unknown[];
+  readonly body: (a: readonly unknown[]) => Record<string, unknown>;
+  readonly read: (r: Record<string, unknown>) => R;
+}
+
+interface Passes {
+  readonly plans: { readonly forward: StepPlan; readonly backward: StepPlan };
+  forward(steps: number, params: Readonly<Record<string, Vec>>, inputs: Readonly<Record<string, Vec>>, init?: Readonly<Record<string, Vec>>): Pass<StepValues>;
+  backward(cot: Parameters<AsyncCellBackend['backward']>[0], want: { readonly inputs?: boolean }): Pass<GradValues>;
+}
+
+function checkOptions(opts: GpujsOptions): GpuMode {
   const mode = opts.mode ?? defaultMode();
   if (!(GPU_MODES as readonly string[]).includes(mode)) throw new GpujsError(`unknown gpu.js mode \`${mode}\` (modes: ${GPU_MODES.join(', ')})`);
   if (opts.precision === 'f64')
     throw new GpujsError('the gpujs backend computes in float32 only (no gpu.js target has float64); use --backend interp for float64 results');
   if (!Number.isInteger(opts.batch) || opts.batch < 1) throw new GpujsError('batch must be a whole number ≥ 1');
-  const gpu = await device(mode);
+  return mode;
+}
+
+function passes(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: GpuMode): Passes {
   const c = compiled(gpu, cell, opts, mode);
   const t = cell.typed;
   const env = new Map(Object.entries(opts.dims));
@@ -173,7 +233,8 @@ export async function gpujsBackend(cell: CompiledCell, opts: GpujsOptions): Prom
   const outputN = new Map(t.outputs.map((o) => [o.name, o.shape.dims.reduce((a, d) => a * size(d), 1)]));
   const inputN = new Map(t.inputs.map((i) => [i.name, size(i.dim)]));
   const paramOut = new Map(t.params.map((p) => [p.name, layoutOutput({ batch: false, dims: p.shape }, env, B)]));
-  let info: RunInfo | null = null;
+  const paramIndex = new Map(t.params.map((p, i) => [p.name, i]));
+  const inputIndex = new Map(t.inputs.map((x, i) => [x.name, t.params.length + i]));
   let last: { steps: number; params: Float32Array[]; inputs: Float32Array[]; init: Map<string, Float32Array>; states: Record<string, Float32Array> } | null = null;
 
   const check = (what: string, v: Vec | undefined, n: number): Float32Array => {
@@ -181,47 +242,28 @@ export async function gpujsBackend(cell: CompiledCell, opts: GpujsOptions): Prom
     if (v.length !== n) throw new GpujsError(`${what}: expected ${n} numbers, got ${v.length}`);
     return f32(v);
   };
-
-  /** Run a pipeline and refuse a silent move to gpu.js's CPU kernel. */
-  async function run(p: Pipeline, args: unknown[]): Promise<Record<string, unknown>> {
-    const result = await p(...args);
-    info = { requested: mode, backend: p.backend, executor: p.executorKind, fallbackReason: p.fallbackReason };
-    if (mode !== 'cpu' && p.backend === 'cpu')
-      throw new GpujsError(`gpu.js fell back to its CPU kernel instead of ${mode}${p.fallbackReason ? `: ${p.fallbackReason}` : ''}`);
-    return result;
-  }
-
-  const pipeline = (key: string, arity: number, body: (a: readonly unknown[]) => Record<string, unknown>): Pipeline => {
-    let p = c.pipelines.get(key);
-    if (p) return p;
-    // gpu.js counts the orchestration's parameters to know how many handles to pass
-    const orchestrate = function (...a: unknown[]) { return body(a); };
-    Object.defineProperty(orchestrate, 'length', { value: arity });
-    p = (gpu.createPipeline as unknown as (fn: unknown, s: object) => Pipeline)(orchestrate, { threads: opts.threads ?? true });
-    c.pipelines.set(key, p);
-    return p;
-  };
-
   /** Call the kernels of one step; `source` resolves every argument but kernel outputs. */
-  function step(plan: StepPlan, kernels: Kernel[], source: (a: Arg) => unknown): unknown[] {
+  const step = (plan: StepPlan, kernels: Kernel[], source: (a: Arg) => unknown): unknown[] => {
     const outs: unknown[] = [];
     plan.kernels.forEach((k, i) => {
       outs[i] = kernels[i]!(...k.args.map((a) => (a.from === 'kernel' ? outs[a.index] : source(a))));
     });
     return outs;
-  }
-
-  const paramIndex = new Map(t.params.map((p, i) => [p.name, i]));
-  const inputIndex = new Map(t.inputs.map((x, i) => [x.name, t.params.length + i]));
+  };
+  /** Per-step results `role:name:t` of a pass, as one [T][B][n] array per name. */
+  const gather = (r: Record<string, unknown>, role: string, names: Map<string, number>, steps: number) => Object.fromEntries([...names].map(([name, n]) => {
+    const all = new Float32Array(steps * B * n);
+    for (let s = 1; s <= steps; s++) {
+      const v = r[`${role}:${name}:${s}`];
+      if (v !== undefined) all.set(flat(v), (s - 1) * B * n);
+    }
+    return [name, all];
+  }));
 
   return {
-    name: `gpujs-${mode}`,
-    precision: 'f32',
-    mode,
     plans: { forward: c.forward, backward: c.backward },
-    lastRun: () => info,
 
-    async forward(steps, params, inputs, init): Promise<StepValues> {
+    forward(steps, params, inputs, init) {
       if (!Number.isInteger(steps) || steps < 1) throw new GpujsError('steps must be a whole number ≥ 1');
       if (unrolled && steps !== t.steps) throw new GpujsError(`cell ${t.name} is unrolled over ${t.steps} steps, got ${steps}`);
       const P = t.params.map((p) => check(`params.${p.name}`, params[p.name], paramOut.get(p.name)!.reduce((a, b) => a * b, 1)));
@@ -231,9 +273,8 @@ export async function gpujsBackend(cell: CompiledCell, opts: GpujsOptions): Prom
         const given = init?.[s.name];
         return [s.name, given ? check(`init.${s.name}`, given, B * n) : new Float32Array(B * n).fill(s.init)];
       }));
-      const arity = P.length + X.length + t.states.length;
-      const p = pipeline(`forward:${steps}`, arity, (a) => {
-        const initIndex = new Map(t.states.map((s, i) => [s.name, P.length + X.length + i]));
+      const initIndex = new Map(t.states.map((s, i) => [s.name, P.length + X.length + i]));
+      const body = (a: readonly unknown[]) => {
         let prev = new Map(t.states.map((s) => [s.name, helper(gpu, c, 'copy', [stateN.get(s.name)!, B])(a[initIndex.get(s.name)!])]));
         const out: Record<string, unknown> = {};
         for (let s = 1; s <= (unrolled ? 1 : steps); s++) {
@@ -248,50 +289,49 @@ export async function gpujsBackend(cell: CompiledCell, opts: GpujsOptions): Prom
           });
           const next = new Map(prev);
           for (const { root, kernel } of c.forward.roots) {
-            const at = root.step ?? s;
-            out[`${root.role}:${root.name}:${at}`] = outs[kernel];
-            if (root.role === 'state' && (root.step === undefined || root.step === t.steps)) next.set(root.name, outs[kernel]);
+            out[`${root.role}:${root.name}:${root.step ?? s}`] = outs[kernel];
+            if (root.role === 'state' && root.step === undefined) next.set(root.name, outs[kernel]);
           }
           prev = next;
         }
         return out;
-      });
-      const args = [
-        ...t.params.map((q, i) => upload(P[i]!, paramOut.get(q.name)!)),
-        ...t.inputs.map((x, i) => upload(X[i]!, [inputN.get(x.name)!, steps * B])),
-        ...t.states.map((s) => upload(I.get(s.name)!, [stateN.get(s.name)!, B])),
-      ];
-      const r = await run(p, args);
-      const gather = (role: 'state' | 'output', names: Map<string, number>) => Object.fromEntries([...names].map(([name, n]) => {
-        const all = new Float32Array(steps * B * n);
-        for (let s = 1; s <= steps; s++) {
-          const v = r[`${role}:${name}:${s}`];
-          if (v !== undefined) all.set(flat(v), (s - 1) * B * n);
-        }
-        return [name, all];
-      }));
-      const states = gather('state', stateN);
-      const outputs = gather('output', outputN);
-      last = { steps, params: P, inputs: X, init: I, states };
-      return { states, outputs };
+      };
+      return {
+        key: `forward:${steps}`,
+        args: [
+          ...t.params.map((q, i) => upload(P[i]!, paramOut.get(q.name)!)),
+          ...t.inputs.map((x, i) => upload(X[i]!, [inputN.get(x.name)!, steps * B])),
+          ...t.states.map((s) => upload(I.get(s.name)!, [stateN.get(s.name)!, B])),
+        ],
+        body,
+        read: (r) => {
+          const states = gather(r, 'state', stateN, steps);
+          last = { steps, params: P, inputs: X, init: I, states };
+          return { states, outputs: gather(r, 'output', outputN, steps) };
+        },
+      };
     },
 
-    async backward(cot, want = {}): Promise<GradValues> {
+    backward(cot, want) {
       if (!last) throw new GpujsError('backward before forward');
       const { steps, params: P, inputs: X, init: I, states } = last;
       const wantInputs = want.inputs ?? true;
       for (const k of Object.keys(cot.states ?? {})) if (!stateN.has(k)) throw new GpujsError(`cotangents: the cell has no state \`${k}\``);
       for (const k of Object.keys(cot.outputs ?? {})) if (!outputN.has(k)) throw new GpujsError(`cotangents: the cell has no output \`${k}\``);
-      // every cotangent leaf of the backward graph is a pipeline argument (zeros when not given)
+      // every cotangent leaf of the backward graph is an argument (zeros when not given)
       const cotNames = [...new Set(c.backward.kernels.flatMap((k) => k.args.flatMap((a) => (a.from === 'cot' ? [a.name] : []))))];
+      const cotN = (name: string) => {
+        const [role, of] = name.split(':') as [string, string];
+        return role === 'state' ? stateN.get(of)! : outputN.get(of)!;
+      };
       const cots = cotNames.map((name) => {
         const [role, of] = name.split(':') as [string, string];
-        const n = role === 'state' ? stateN.get(of)! : outputN.get(of)!;
         const given = role === 'state' ? cot.states?.[of] : cot.outputs?.[of];
-        return given ? check(`cotangents.${of}`, given, steps * B * n) : new Float32Array(steps * B * n);
+        return given ? check(`cotangents.${of}`, given, steps * B * cotN(name)) : new Float32Array(steps * B * cotN(name));
       });
       // the state at t-1 for every t: the initial state, then the trajectory without its last step
-      const trajectories = t.states.map((s) => {
+      const previous = t.states.map((s) => {
+        if (unrolled) return I.get(s.name)!;
         const n = stateN.get(s.name)!;
         const all = new Float32Array(steps * B * n);
         all.set(I.get(s.name)!, 0);
@@ -301,8 +341,7 @@ export async function gpujsBackend(cell: CompiledCell, opts: GpujsOptions): Prom
       const base = P.length + X.length;
       const prevIndex = new Map(t.states.map((s, i) => [s.name, base + i]));
       const cotIndex = new Map(cotNames.map((n, i) => [n, base + t.states.length + i]));
-      const arity = base + t.states.length + cotNames.length;
-      const p = pipeline(`backward:${steps}:${wantInputs}`, arity, (a) => {
+      const body = (a: readonly unknown[]) => {
         const zeros = (output: readonly number[]) => helper(gpu, c, 'zeros', output)();
         let carry = new Map(t.states.map((s) => [s.name, zeros([stateN.get(s.name)!, B])]));
         const acc = new Map(t.params.map((q) => [q.name, zeros(paramOut.get(q.name)!)]));
@@ -331,31 +370,85 @@ export async function gpujsBackend(cell: CompiledCell, opts: GpujsOptions): Prom
         for (const [name, v] of acc) out[`param:${name}`] = v;
         for (const [name, v] of carry) out[`init:${name}`] = v;
         return out;
-      });
-      const args = [
-        ...t.params.map((q, i) => upload(P[i]!, paramOut.get(q.name)!)),
-        ...t.inputs.map((x, i) => upload(X[i]!, [inputN.get(x.name)!, steps * B])),
-        ...t.states.map((s, i) => upload(unrolled ? I.get(s.name)! : trajectories[i]!, [stateN.get(s.name)!, unrolled ? B : steps * B])),
-        ...cotNames.map((name, i) => {
-          const [role, of] = name.split(':') as [string, string];
-          return upload(cots[i]!, [role === 'state' ? stateN.get(of)! : outputN.get(of)!, steps * B]);
-        }),
-      ];
-      const r = await run(p, args);
-      const inputsOut: Record<string, Float32Array> = {};
-      for (const [name, n] of inputN) {
-        const all = new Float32Array(steps * B * n);
-        for (let s = 1; s <= steps; s++) {
-          const v = r[`input:${name}:${s}`];
-          if (v !== undefined) all.set(flat(v), (s - 1) * B * n);
-        }
-        inputsOut[name] = all;
-      }
+      };
       return {
-        params: Object.fromEntries(t.params.map((q) => [q.name, flat(r[`param:${q.name}`])])),
-        inputs: wantInputs ? inputsOut : {},
-        init: Object.fromEntries(t.states.map((s) => [s.name, flat(r[`init:${s.name}`])])),
+        key: `backward:${steps}:${wantInputs}`,
+        args: [
+          ...t.params.map((q, i) => upload(P[i]!, paramOut.get(q.name)!)),
+          ...t.inputs.map((x, i) => upload(X[i]!, [inputN.get(x.name)!, steps * B])),
+          ...t.states.map((s, i) => upload(previous[i]!, [stateN.get(s.name)!, unrolled ? B : steps * B])),
+          ...cotNames.map((name, i) => upload(cots[i]!, [cotN(name), steps * B])),
+        ],
+        body,
+        read: (r) => ({
+          params: Object.fromEntries(t.params.map((q) => [q.name, flat(r[`param:${q.name}`])])),
+          inputs: wantInputs ? gather(r, 'input', inputN, steps) : {},
+          init: Object.fromEntries(t.states.map((s) => [s.name, flat(r[`init:${s.name}`])])),
+        }),
       };
     },
+  };
+}
+
+// ---------------------------------------------------------------- the backends
+
+/** The gpu.js backend: each pass one recorded pipeline, intermediates on the device. */
+export async function gpujsBackend(cell: CompiledCell, opts: GpujsOptions): Promise<GpujsBackend> {
+  const mode = checkOptions(opts);
+  const gpu = await device(mode);
+  const ps = passes(gpu, cell, opts, mode);
+  const c = compiled(gpu, cell, opts, mode);
+  let info: RunInfo | null = null;
+
+  async function run<R>(pass: Pass<R>): Promise<R> {
+    const threads = opts.threads ?? true;
+    const key = `${pass.key}:${threads ? 'threads' : 'one thread'}`;
+    let p = c.pipelines.get(key);
+    if (!p) {
+      // gpu.js counts the orchestration's parameters to know how many handles to pass
+      const orchestrate = function (...a: unknown[]) { return pass.body(a); };
+      Object.defineProperty(orchestrate, 'length', { value: pass.args.length });
+      p = (gpu.createPipeline as unknown as (fn: unknown, s: object) => Pipeline)(orchestrate, { threads });
+      c.pipelines.set(key, p);
+    }
+    const result = await p(...pass.args);
+    // a silent move to gpu.js's CPU kernel is an error, with gpu.js's reason
+    info = runInfo(mode, p);
+    const problem = fallbackProblem(info);
+    if (problem) throw new GpujsError(problem);
+    return pass.read(result);
+  }
+
+  return {
+    name: `gpujs-${mode}`,
+    precision: 'f32',
+    mode,
+    plans: ps.plans,
+    lastRun: () => info,
+    forward: async (steps, params, inputs, init) => run(ps.forward(steps, params, inputs, init)),
+    backward: async (cot, want = {}) => run(ps.backward(cot, want)),
+  };
+}
+
+/**
+ * The same kernels called one by one, synchronously: a plain CellBackend for
+ * callers that cannot await (the training loop). Only where gpu.js kernels
+ * answer synchronously — webasm and cpu; WebGPU never does.
+ */
+export function gpujsSyncBackend(cell: CompiledCell, opts: GpujsOptions): CellBackend {
+  const mode = checkOptions({ ...opts, mode: opts.mode ?? 'webasm' });
+  if (mode !== 'webasm' && mode !== 'cpu') throw new GpujsError(`the synchronous gpujs backend runs on webasm or cpu, not ${mode}`);
+  let gpu = devices.get(mode);
+  if (!gpu) {
+    if (mode === 'webasm' && !GPU.isWebAssemblySupported) throw new GpujsError('gpu.js reports no WebAssembly support here');
+    devices.set(mode, (gpu = new GPU({ mode: mode as never })));
+  }
+  const ps = passes(gpu, cell, opts, mode);
+  const run = <R>(pass: Pass<R>): R => pass.read(pass.body(pass.args));
+  return {
+    name: `gpujs-${mode}-sync`,
+    precision: 'f32',
+    forward: (steps, params, inputs, init) => run(ps.forward(steps, params, inputs, init)),
+    backward: (cot) => run(ps.backward(cot, {})),
   };
 }

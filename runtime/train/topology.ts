@@ -65,6 +65,11 @@ export interface RunOptions {
   readonly init?: Record<string, Float64Array>[];
   /** Many-to-many / one-to-many: also return the states at the last row (per layer). */
   readonly carry?: boolean;
+  /**
+   * The number of target tokens the mean is over, when this batch is one shard
+   * of a larger one (data-parallel workers); default: this batch's own count.
+   */
+  readonly count?: number;
 }
 
 export interface RunResult {
@@ -76,7 +81,7 @@ export interface RunResult {
   readonly carry?: Record<string, Float64Array>[];
 }
 
-const countTargets = (t: Int32Array) => t.reduce((n, y) => n + (y >= 0 ? 1 : 0), 0);
+export const countTargets = (t: Int32Array) => t.reduce((n, y) => n + (y >= 0 ? 1 : 0), 0);
 
 /**
  * The head on N rows of the output module's values (the top output, or the cell's
@@ -100,7 +105,7 @@ const headCot = (model: Model, d: Float64Array) => (model.head.source === 'cell'
 function perStep(model: Model, params: Table, mod: SeqModule, src: Padded, target: Int32Array, grads: Table | null, o: RunOptions): RunResult {
   const { T, B } = src;
   const count = countTargets(target);
-  const scale = 1 / Math.max(1, count);
+  const scale = 1 / Math.max(1, o.count ?? count);
   const K = o.bptt && o.bptt > 0 && !mod.stack.isBidirectional ? o.bptt : T;
   let carry = o.init;
   let loss = 0;
@@ -110,6 +115,9 @@ function perStep(model: Model, params: Table, mod: SeqModule, src: Padded, targe
     const chunk = t0 === 0 && t1 === T ? src : timeSlice(src, t0, t1);
     const x = mod.code.encode(params, chunk.ids);
     const run = mod.stack.forward(params, x, chunk.T, B, chunk.lengths, carry);
+    // The carried state is a constant for the next chunk: no gradient crosses it.
+    // (Copied now: a backend may reuse its buffers.)
+    if (t1 < T || o.carry) carry = mod.stack.finals(run, chunk.T - 1);
     const r = headLoss(model, params, headValues(model, run), chunk.T * B, target.subarray(t0 * B, t1 * B), scale, grads, !!o.logProbs);
     loss += r.loss;
     if (r.logProbs) logProbs.push(r.logProbs);
@@ -117,8 +125,6 @@ function perStep(model: Model, params: Table, mod: SeqModule, src: Padded, targe
       const { dx } = mod.stack.backward(run, headCot(model, r.dValues!), grads);
       mod.code.backward(chunk.ids, dx, grads);
     }
-    // The carried state is a constant for the next chunk: no gradient crosses it.
-    if (t1 < T || o.carry) carry = mod.stack.finals(run, chunk.T - 1);
   }
   return { loss, count, logProbs: o.logProbs ? concat(logProbs) : undefined, carry: o.carry ? carry : undefined };
 }
@@ -129,7 +135,7 @@ function manyToOne(model: Model, params: Table, batch: Batch, grads: Table | nul
   const run = mod.stack.forward(params, mod.code.encode(params, src.ids), src.T, B, src.lengths);
   const last = (b: number) => src.lengths[b]! - 1;
   const values = model.head.source === 'cell' ? gatherRows(run.head!, B, model.head.size, last) : mod.stack.summary(run);
-  const r = headLoss(model, params, values, B, target, 1 / Math.max(1, count), grads, !!o.logProbs);
+  const r = headLoss(model, params, values, B, target, 1 / Math.max(1, o.count ?? count), grads, !!o.logProbs);
   if (grads) {
     let cot;
     if (model.head.source === 'cell') {
@@ -149,7 +155,7 @@ function encoderDecoder(model: Model, params: Table, batch: Batch, grads: Table 
   const encRun = enc.stack.forward(params, enc.code.encode(params, src.ids), src.T, B, src.lengths);
   const handoff = enc.stack.finals(encRun);
   const decRun = dec.stack.forward(params, dec.code.encode(params, din.ids), din.T, B, din.lengths, handoff);
-  const r = headLoss(model, params, headValues(model, decRun), din.T * B, target, 1 / Math.max(1, count), grads, !!o.logProbs);
+  const r = headLoss(model, params, headValues(model, decRun), din.T * B, target, 1 / Math.max(1, o.count ?? count), grads, !!o.logProbs);
   if (grads) {
     const d = dec.stack.backward(decRun, headCot(model, r.dValues!), grads);
     dec.code.backward(din.ids, d.dx, grads);
@@ -158,6 +164,11 @@ function encoderDecoder(model: Model, params: Table, batch: Batch, grads: Table 
     enc.code.backward(src.ids, e.dx, grads);
   }
   return { loss: r.loss, count, logProbs: r.logProbs };
+}
+
+/** How many target tokens a batch of these examples has (the mean's denominator). */
+export function targetCount(model: Model, examples: readonly Example[]): number {
+  return model.spec.topology === 'many-to-one' ? examples.length : examples.reduce((n, e) => n + e.y.length, 0);
 }
 
 export function runBatch(model: Model, params: Table, batch: Batch, grads: Table | null, o: RunOptions = {}): RunResult {

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 
-export const CHROMIUM = '/usr/bin/chromium';
+/** Debian's Chromium; CELDA_CHROMIUM points elsewhere (a test of the skip path, another distribution). */
+export const CHROMIUM = process.env.CELDA_CHROMIUM ?? '/usr/bin/chromium';
 
 /** Why the browser tests cannot run here, or null. With CELDA_REQUIRE_BROWSER=1 a missing browser is a failure, not a skip. */
 export function browserMissing(): string | null {

@@ -67,8 +67,25 @@ export function makeCase(name: string, source: string, opts: { batch?: number; s
   };
 }
 
-export const exampleCases = (opts: Parameters<typeof makeCase>[2] = {}) =>
-  exampleFiles().map((f) => makeCase(f, readFileSync(examplesDir + f, 'utf8'), opts));
+/** Every function and operator the lowering handles, in one cell (the examples use only tanh, σ and softmax). */
+export const OPS_CELL = `# exercises every primitive of the gpu.js lowering
+cell Ops {
+  input x : n
+  state h : n
+  param b_1 : n
+  param W_2 : n_y × n
+  u = relu(W_1 h^<t-1> + x^<t>) + abs(x^<t>) / (2 + exp(b_1))
+  v = sqrt(1 + u * u) + log(1 + sigmoid(x^<t>)) + softplus(x^<t>) - (h^<t-1>)^3 / 4
+  h^<t> = tanh(v - u - W_3 [x^<t>, u])
+  y^<t> = softmax(W_2 h^<t>)
+}
+`;
+
+/** The example cells and the ops cell. */
+export const allCases = (opts: Parameters<typeof makeCase>[2] = {}) => [
+  ...exampleFiles().map((f) => makeCase(f, readFileSync(examplesDir + f, 'utf8'), opts)),
+  makeCase('ops (every primitive)', OPS_CELL, opts),
+];
 
 const f64 = (r: Arrays) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Float64Array.from(v)]));
 const plain = (r: Readonly<Record<string, Vec>>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Array.from(v)]));

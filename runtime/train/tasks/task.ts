@@ -35,6 +35,10 @@ export interface Settings {
   readonly evalEvery: number;
   /** Examples of the validation split the periodic evaluation uses (the final one uses all). */
   readonly evalSize: number;
+  /** Threads computing each step's gradient (data parallel; part of the run's definition). */
+  readonly threads: number;
+  /** Batch sequences of similar length together (less padding; see loop.ts `epochOrder`). */
+  readonly bucket: boolean;
 }
 
 export interface Evaluation {

@@ -1,0 +1,406 @@
+// `celda train`, `celda sample`, `celda predict`, `celda compare`: training cells
+// on the four tasks, and using what was trained. Each command returns its exit
+// code; a user error is one `error:` line, never a stack trace.
+
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { CompiledCell } from '../compiler/compile.ts';
+import { compile } from '../compiler/compile.ts';
+import { hasErrors, render } from '../compiler/diagnostics.ts';
+import type { BackendFactory } from '../runtime/backend.ts';
+import { Rng } from '../runtime/random.ts';
+import { loadBackend } from '../runtime/train/backends.ts';
+import type { Checkpoint, HistoryPoint } from '../runtime/train/checkpoint.ts';
+import { loadCheckpoint, validateTable } from '../runtime/train/checkpoint.ts';
+import type { Series } from '../runtime/train/curves.ts';
+import { lineChart } from '../runtime/train/curves.ts';
+import { beamDecode, generate, greedyDecode } from '../runtime/train/decode.ts';
+import { NonFiniteError, TrainError } from '../runtime/train/errors.ts';
+import { meanLoss } from '../runtime/train/evaluate.ts';
+import type { RunConfig } from '../runtime/train/loop.ts';
+import { modelFor, train } from '../runtime/train/loop.ts';
+import type { Model } from '../runtime/train/model.ts';
+import { formatDuration, reporter } from '../runtime/train/progress.ts';
+import { getTask, TASKS } from '../runtime/train/tasks/index.ts';
+import type { Task } from '../runtime/train/tasks/task.ts';
+import type { Table } from '../runtime/train/tensor.ts';
+import { argmax } from '../runtime/train/tensor.ts';
+import { makeBatch, runBatch } from '../runtime/train/topology.ts';
+
+/** A usage mistake: exit code 2. */
+class UsageError extends Error {}
+/** Already reported on stderr. */
+class Reported extends Error {}
+
+async function guarded(f: () => Promise<number> | number): Promise<number> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof Reported) return 1;
+    if (e instanceof UsageError || e instanceof TrainError) {
+      process.stderr.write(`error: ${e.message}\n`);
+      return e instanceof UsageError ? 2 : 1;
+    }
+    throw e;
+  }
+}
+
+function args<const O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''));
+  }
+}
+
+// ------------------------------------------------------------------ settings
+
+type Kind = { int: number } | { num: number } | { oneOf: readonly string[] };
+/** Options that set a `RunConfig` field: name on the command line, field, and what it accepts. */
+const SETTINGS: readonly { opt: string; key: keyof RunConfig; kind: Kind }[] = [
+  { opt: 'hidden', key: 'hidden', kind: { int: 1 } },
+  { opt: 'layers', key: 'layers', kind: { int: 1 } },
+  { opt: 'embed', key: 'embed', kind: { int: 0 } },
+  { opt: 'batch', key: 'batch', kind: { int: 1 } },
+  { opt: 'lr', key: 'lr', kind: { num: 0 } },
+  { opt: 'optimizer', key: 'optimizer', kind: { oneOf: ['sgd', 'adam', 'adamw'] } },
+  { opt: 'weight-decay', key: 'weightDecay', kind: { num: 0 } },
+  { opt: 'momentum', key: 'momentum', kind: { num: 0 } },
+  { opt: 'schedule', key: 'schedule', kind: { oneOf: [] } },
+  { opt: 'warmup', key: 'warmup', kind: { int: 0 } },
+  { opt: 'decay-steps', key: 'decaySteps', kind: { int: 1 } },
+  { opt: 'clip', key: 'clip', kind: { num: 0 } },
+  { opt: 'init', key: 'init', kind: { oneOf: ['glorot', 'orthogonal'] } },
+  { opt: 'forget-bias', key: 'forgetBias', kind: { num: -Infinity } },
+  { opt: 'bptt', key: 'bptt', kind: { int: 0 } },
+  { opt: 'eval-every', key: 'evalEvery', kind: { int: 1 } },
+  { opt: 'eval-size', key: 'evalSize', kind: { int: 1 } },
+  { opt: 'seed', key: 'seed', kind: { int: 0 } },
+  { opt: 'threads', key: 'threads', kind: { int: 1 } },
+  { opt: 'head', key: 'head', kind: { oneOf: ['auto', 'cell', 'runtime'] } },
+  { opt: 'readout', key: 'readout', kind: { oneOf: [] } },
+];
+
+const TRAIN_OPTIONS = {
+  ...Object.fromEntries(SETTINGS.map((s) => [s.opt, { type: 'string' }])) as Record<string, { type: 'string' }>,
+  cell: { type: 'string' }, 'cell-name': { type: 'string' }, cells: { type: 'string', multiple: true },
+  steps: { type: 'string' }, epochs: { type: 'string' },
+  bidirectional: { type: 'boolean' }, unidirectional: { type: 'boolean' }, 'no-bucket': { type: 'boolean' },
+  dim: { type: 'string', multiple: true },
+  out: { type: 'string' }, resume: { type: 'string' }, backend: { type: 'string' }, 'save-every': { type: 'string' },
+  quiet: { type: 'boolean' }, samples: { type: 'string' },
+} as const satisfies NonNullable<ParseArgsConfig['options']>;
+
+type Values = Partial<Record<string, string | boolean | string[] | undefined>>;
+
+function parseValue(opt: string, text: string, kind: Kind): number | string {
+  if ('oneOf' in kind) {
+    if (kind.oneOf.length && !kind.oneOf.includes(text)) throw new UsageError(`--${opt} must be one of ${kind.oneOf.join(', ')}, not \`${text}\``);
+    return text;
+  }
+  const v = Number(text);
+  const min = 'int' in kind ? kind.int : kind.num;
+  if (text.trim() === '' || !Number.isFinite(v) || ('int' in kind && !Number.isInteger(v)) || v < min)
+    throw new UsageError(`--${opt} must be ${'int' in kind ? 'a whole number' : 'a number'}${min > -Infinity ? ` ≥ ${min}` : ''}, not \`${text}\``);
+  return v;
+}
+
+/** The settings the command line gives explicitly, as RunConfig fields. */
+function explicitSettings(v: Values): Partial<Record<keyof RunConfig, unknown>> {
+  const out: Partial<Record<keyof RunConfig, unknown>> = {};
+  for (const s of SETTINGS) if (typeof v[s.opt] === 'string') out[s.key] = parseValue(s.opt, v[s.opt] as string, s.kind);
+  if (v.bidirectional && v.unidirectional) throw new UsageError('--bidirectional and --unidirectional contradict each other');
+  if (v.bidirectional) out.bidirectional = true;
+  if (v.unidirectional) out.bidirectional = false;
+  if (v['no-bucket']) out.bucket = false;
+  if (v.dim) {
+    const dims: Record<string, number> = {};
+    for (const d of v.dim as string[]) {
+      const m = /^([A-Za-z_][A-Za-z0-9_]*)=(\d+)$/.exec(d);
+      if (!m) throw new UsageError(`--dim ${d}: expected NAME=N, like --dim n_k=16`);
+      dims[m[1]!] = Number(m[2]);
+    }
+    out.dims = dims;
+  }
+  return out;
+}
+
+/** --steps N or --epochs N (counted on the training split); undefined if neither. */
+function stepsFrom(v: Values, task: Task, batch: number): number | undefined {
+  if (v.steps !== undefined && v.epochs !== undefined) throw new UsageError('give --steps or --epochs, not both');
+  if (typeof v.steps === 'string') return parseValue('steps', v.steps, { int: 0 }) as number;
+  if (typeof v.epochs === 'string') {
+    const e = parseValue('epochs', v.epochs, { num: 0 }) as number;
+    return Math.ceil(e * Math.floor(task.load().train.length / batch));
+  }
+  return undefined;
+}
+
+// ------------------------------------------------------------------ cells
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`cannot read ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message}`);
+  }
+}
+
+const defaultName = (file: string) => basename(file).replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9_]/g, '_') || 'cell';
+
+/** Compile a cell's source (diagnostics to stderr) and pick one cell. */
+function cellFrom(source: string, file: string, name: string | undefined): CompiledCell {
+  const r = compile(source, { defaultCellName: defaultName(file) });
+  for (const d of r.diagnostics) process.stderr.write(render(d, file, source) + '\n');
+  if (hasErrors(r.diagnostics)) throw new Reported();
+  if (r.cells.length === 0) throw new UsageError(`${file}: no cell`);
+  if (name === undefined) {
+    if (r.cells.length > 1) throw new UsageError(`${file} holds ${r.cells.length} cells (${r.cells.map((c) => c.name).join(', ')}); choose one with --cell-name NAME`);
+    return r.cells[0]!;
+  }
+  const c = r.cells.find((x) => x.name === name);
+  if (!c) throw new UsageError(`${file}: no cell named \`${name}\` (cells: ${r.cells.map((x) => x.name).join(', ')})`);
+  return c;
+}
+
+// ------------------------------------------------------------------ one run
+
+interface Summary {
+  task: string;
+  cell: string;
+  steps: number;
+  seconds: number;
+  metrics: Record<string, number>;
+  backend: string;
+  out: string;
+}
+
+interface RunRequest {
+  readonly task: Task;
+  readonly cell: CompiledCell;
+  readonly config: RunConfig;
+  readonly backend: { name: string; factory: BackendFactory };
+  readonly out: string;
+  readonly resume?: Checkpoint;
+  readonly saveEvery?: number;
+  readonly quiet?: boolean;
+  readonly label?: string;
+}
+
+function writeCurves(dir: string, history: readonly HistoryPoint[], title: string): void {
+  const loss: Series = { label: 'train loss', points: history.filter((h) => h.loss !== undefined).map((h) => [h.step, h.loss!]) };
+  writeFileSync(join(dir, 'loss.svg'), lineChart(`${title}: training loss`, 'step', [loss]));
+  const keys = [...new Set(history.flatMap((h) => Object.keys(h.metrics ?? {})))];
+  const series = keys.map((k) => ({ label: k, points: history.filter((h) => h.metrics?.[k] !== undefined).map((h) => [h.step, h.metrics![k]!] as const) }));
+  writeFileSync(join(dir, 'metrics.svg'), lineChart(`${title}: validation metrics`, 'step', series));
+}
+
+async function runOne(r: RunRequest): Promise<{ summary: Summary; history: readonly HistoryPoint[]; model: Model; params: Table }> {
+  const t0 = performance.now();
+  const { task, cell, config } = r;
+  const startStep = r.resume?.step ?? 0;
+  const rep = reporter({ tty: !!process.stderr.isTTY, watch: task.watch.name, startStep, total: config.steps, quiet: r.quiet });
+  if (r.label) rep.note(r.label);
+  let result;
+  try {
+    result = await train({ task, cell, config, factory: r.backend.factory, backendName: r.backend.name, out: r.out, resume: r.resume, saveEvery: r.saveEvery ?? config.evalEvery }, {
+      step: (p) => rep.step(p),
+      eval: (step, m) => rep.eval(step, m),
+    });
+  } finally {
+    rep.stop();
+  }
+  const data = task.load();
+  const metrics = task.metrics({ model: result.model, params: result.params }, data.val, data.train);
+  const summary: Summary = { task: task.name, cell: cell.name, steps: result.step, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)), metrics, backend: r.backend.name, out: r.out };
+  writeCurves(r.out, result.history, `${task.name} · ${cell.name}`);
+  writeFileSync(join(r.out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  return { summary, history: result.history, model: result.model, params: result.params };
+}
+
+/** Settings for a fresh run: the task's defaults, then the command line. */
+function freshConfig(task: Task, v: Values): RunConfig {
+  const given = explicitSettings(v);
+  const base: RunConfig = { ...task.defaults, task: task.name, seed: 0, head: 'auto', ...given } as RunConfig;
+  const steps = stepsFrom(v, task, base.batch);
+  return { ...base, steps: steps ?? base.steps };
+}
+
+// ------------------------------------------------------------------ commands
+
+export function trainCommand(argv: string[]): Promise<number> {
+  return guarded(async () => {
+    const { values: v, positionals } = args(argv, TRAIN_OPTIONS);
+    if (v.cells) throw new UsageError('--cells is for celda compare');
+    if (positionals.length > 1) throw new UsageError(`expected one task, got ${positionals.join(' ')}`);
+    let resume: Checkpoint | undefined;
+    let config: RunConfig, cell: CompiledCell, task: Task;
+    if (v.resume) {
+      resume = loadCheckpoint(v.resume);
+      const saved = resume.config as unknown as RunConfig;
+      if (positionals[0] && positionals[0] !== saved.task) throw new UsageError(`the checkpoint in ${v.resume} is for task ${saved.task}, not ${positionals[0]}`);
+      task = getTask(saved.task);
+      const given = explicitSettings(v);
+      for (const [k, val] of Object.entries(given)) {
+        if (JSON.stringify(val) !== JSON.stringify((saved as unknown as Record<string, unknown>)[k])) {
+          const opt = SETTINGS.find((s) => s.key === k)?.opt ?? k;
+          throw new UsageError(`--${opt} ${JSON.stringify(val)} differs from the checkpoint's ${JSON.stringify((saved as unknown as Record<string, unknown>)[k])}; a resumed run keeps its settings (only --steps/--epochs, --out and --backend may change)`);
+        }
+      }
+      config = { ...saved, steps: stepsFrom(v, task, saved.batch) ?? saved.steps };
+      cell = v.cell ? cellFrom(readText(v.cell, 'cell file'), v.cell, v['cell-name'] as string | undefined) : cellFrom(resume.cellSource, `${v.resume}/cell.celda`, resume.cellName || undefined);
+    } else {
+      if (positionals.length !== 1) throw new UsageError(`celda train needs a task (${Object.keys(TASKS).join(', ')})`);
+      task = getTask(positionals[0]!);
+      if (!v.cell) throw new UsageError('celda train needs --cell FILE');
+      cell = cellFrom(readText(v.cell, 'cell file'), v.cell, v['cell-name'] as string | undefined);
+      config = freshConfig(task, v);
+    }
+    const backend = await loadBackend(v.backend as string | undefined);
+    const out = (v.out as string | undefined) ?? v.resume ?? join('runs', `${task.name}-${cell.name}`);
+    mkdirSync(out, { recursive: true });
+    const saveEvery = typeof v['save-every'] === 'string' ? (parseValue('save-every', v['save-every'], { int: 1 }) as number) : undefined;
+    let run;
+    try {
+      run = await runOne({ task, cell, config, backend, out, resume, saveEvery, quiet: !!v.quiet });
+    } catch (e) {
+      if (e instanceof NonFiniteError) { process.stderr.write(`error: ${e.message}\n`); return 1; }
+      throw e;
+    }
+    if (task.topology === 'one-to-many') {
+      const n = typeof v.samples === 'string' ? (parseValue('samples', v.samples, { int: 0 }) as number) : 10;
+      const samples = generate(run.model, run.params, n, new Rng(config.seed), { temperature: 1, topK: 0, greedy: false, maxLen: 32, eos: task.eos! });
+      if (n > 0) process.stdout.write(`samples: ${samples.map((s) => task.show(null, s)).join(', ')}\n`);
+    }
+    const s = run.summary;
+    process.stdout.write(JSON.stringify({ task: s.task, cell: s.cell, steps: s.steps, seconds: s.seconds, metrics: s.metrics, backend: s.backend, out: s.out }) + '\n');
+    return 0;
+  });
+}
+
+/** A checkpoint, its task and cell, and the model with its parameters loaded and checked. */
+async function restore(dir: string, backendName: string | undefined) {
+  const ck = loadCheckpoint(dir);
+  const config = ck.config as unknown as RunConfig;
+  const task = getTask(config.task);
+  const cell = cellFrom(ck.cellSource, join(dir, 'cell.celda'), ck.cellName || undefined);
+  const backend = await loadBackend(backendName);
+  const model = modelFor(task, cell, config, backend.factory);
+  validateTable(`the parameters in ${dir}`, ck.params, model.shapes);
+  return { ck, config, task, cell, model, params: ck.params };
+}
+
+export function sampleCommand(argv: string[]): Promise<number> {
+  return guarded(async () => {
+    const { values: v, positionals } = args(argv, {
+      n: { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' }, seed: { type: 'string' },
+      greedy: { type: 'boolean' }, 'max-len': { type: 'string' }, backend: { type: 'string' },
+    });
+    if (positionals.length !== 1) throw new UsageError('celda sample needs one checkpoint directory');
+    const r = await restore(positionals[0]!, v.backend);
+    if (r.task.topology !== 'one-to-many') throw new UsageError(`celda sample generates from nothing (one-to-many); task ${r.task.name} is ${r.task.topology}: use celda predict`);
+    const num = (name: string, text: string | undefined, def: number, kind: Kind) => (text === undefined ? def : (parseValue(name, text, kind) as number));
+    const temperature = num('temperature', v.temperature, 1, { num: 0 });
+    if (temperature === 0) throw new UsageError('--temperature must be > 0 (use --greedy for the likeliest sequence)');
+    const out = generate(r.model, r.params, num('n', v.n, 10, { int: 1 }), new Rng(num('seed', v.seed, 0, { int: 0 })), {
+      temperature, topK: num('top-k', v['top-k'], 0, { int: 0 }), greedy: !!v.greedy, maxLen: num('max-len', v['max-len'], 32, { int: 1 }), eos: r.task.eos!,
+    });
+    for (const s of out) process.stdout.write(r.task.show(null, s) + '\n');
+    return 0;
+  });
+}
+
+export function predictCommand(argv: string[]): Promise<number> {
+  return guarded(async () => {
+    const { values: v, positionals } = args(argv, { beam: { type: 'string' }, backend: { type: 'string' }, 'max-len': { type: 'string' } });
+    if (positionals.length < 1) throw new UsageError('celda predict needs a checkpoint directory, then inputs (or lines on stdin)');
+    const r = await restore(positionals[0]!, v.backend);
+    const inputs = positionals.length > 1 ? positionals.slice(1) : readFileSync(0, 'utf8').split('\n').filter((l) => l.trim() !== '');
+    const beam = v.beam === undefined ? 1 : (parseValue('beam', v.beam, { int: 1 }) as number);
+    const maxLen = v['max-len'] === undefined ? 32 : (parseValue('max-len', v['max-len'], { int: 1 }) as number);
+    if (beam > 1 && r.task.topology !== 'encoder-decoder') throw new UsageError('--beam is for encoder–decoder tasks');
+    const { model, params, task } = r;
+    const K = model.head.size === 1 ? 2 : model.head.size;
+    for (const text of inputs) {
+      const src = task.parseInput(text);
+      if (src.length === 0) throw new UsageError(`empty input \`${text}\``);
+      switch (task.topology) {
+        case 'one-to-many': {
+          const nll = meanLoss(model, params, [{ y: Int32Array.from([...src, task.eos!]) }], 1);
+          process.stdout.write(`${task.show(null, src)}\t${nll.toFixed(4)} nats/char\n`);
+          break;
+        }
+        case 'many-to-one': {
+          const res = runBatch(model, params, makeBatch(model, [{ x: src, y: Int32Array.of(0) }]), null, { logProbs: true });
+          const c = argmax(res.logProbs!, 0, K);
+          process.stdout.write(`${task.show(src, Int32Array.of(c))}\t${Math.exp(res.logProbs![c]!).toFixed(3)}\n`);
+          break;
+        }
+        case 'many-to-many': {
+          const res = runBatch(model, params, makeBatch(model, [{ x: src, y: new Int32Array(src.length) }]), null, { logProbs: true });
+          process.stdout.write(task.show(src, Int32Array.from(src, (_, t) => argmax(res.logProbs!, t * K, K))) + '\n');
+          break;
+        }
+        case 'encoder-decoder': {
+          const out = beam > 1 ? beamDecode(model, params, src, beam, maxLen, task.eos!) : greedyDecode(model, params, [src], maxLen, task.eos!)[0]!;
+          process.stdout.write(task.show(src, out) + '\n');
+          break;
+        }
+      }
+    }
+    return 0;
+  });
+}
+
+export function compareCommand(argv: string[]): Promise<number> {
+  return guarded(async () => {
+    const { values: v, positionals } = args(argv, TRAIN_OPTIONS);
+    if (v.resume) throw new UsageError('celda compare starts fresh runs; --resume is for celda train');
+    if (v.cell) throw new UsageError('celda compare takes --cells a.celda b.celda …');
+    if (positionals.length < 1) throw new UsageError(`celda compare needs a task (${Object.keys(TASKS).join(', ')}) and --cells`);
+    const task = getTask(positionals[0]!);
+    const files = [...(v.cells ?? []), ...positionals.slice(1)];
+    if (files.length < 1) throw new UsageError('celda compare needs --cells a.celda b.celda …');
+    const config = freshConfig(task, v);
+    const backend = await loadBackend(v.backend as string | undefined);
+    const out = (v.out as string | undefined) ?? join('runs', `compare-${task.name}`);
+    mkdirSync(out, { recursive: true });
+    const cells = files.map((f) => ({ file: f, cell: cellFrom(readText(f, 'cell file'), f, v['cell-name'] as string | undefined) }));
+    const rows: { file: string; cell: string; params?: number; summary?: Summary; error?: string; history: readonly HistoryPoint[] }[] = [];
+    const used = new Set<string>();
+    for (const [i, { file, cell }] of cells.entries()) {
+      let dirName = cell.name;
+      for (let k = 2; used.has(dirName); k++) dirName = `${cell.name}_${k}`;
+      used.add(dirName);
+      try {
+        const run = await runOne({ task, cell, config, backend, out: join(out, dirName), quiet: !!v.quiet, label: `[${i + 1}/${cells.length}] ${cell.name} (${file})` });
+        const params = [...run.params.values()].reduce((n, t) => n + t.data.length, 0);
+        rows.push({ file, cell: cell.name, params, summary: run.summary, history: run.history });
+        process.stderr.write(`${cell.name}: ${JSON.stringify(run.summary.metrics)} in ${formatDuration(run.summary.seconds)}\n`);
+      } catch (e) {
+        if (!(e instanceof TrainError)) throw e;
+        rows.push({ file, cell: cell.name, error: e.message, history: [] });
+        process.stderr.write(`${cell.name}: failed: ${e.message}\n`);
+      }
+    }
+    const keys = [...new Set(rows.flatMap((r) => Object.keys(r.summary?.metrics ?? {})))];
+    const header = ['cell', 'file', 'params', 'steps', 'seconds', ...keys];
+    const table = [
+      `| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`,
+      ...rows.map((r) => `| ${[r.cell, r.file, r.params ?? '–', r.summary?.steps ?? '–', r.summary?.seconds ?? '–', ...keys.map((k) => (r.summary ? r.summary.metrics[k]?.toFixed(4) ?? '–' : r.error!.split('\n')[0]))].join(' | ')} |`),
+    ].join('\n');
+    const w = task.watch.name;
+    const lossSeries = rows.map((r) => ({ label: r.cell, points: r.history.filter((h) => h.loss !== undefined).map((h) => [h.step, h.loss!] as const) }));
+    const metricSeries = rows.map((r) => ({ label: r.cell, points: r.history.filter((h) => h.metrics?.[w] !== undefined).map((h) => [h.step, h.metrics![w]!] as const) }));
+    writeFileSync(join(out, 'loss.svg'), lineChart(`${task.name}: training loss`, 'step', lossSeries));
+    writeFileSync(join(out, `${w}.svg`), lineChart(`${task.name}: validation ${w}`, 'step', metricSeries));
+    const settings = Object.entries(config).filter(([k]) => k !== 'task').map(([k, val]) => `${k}=${JSON.stringify(val)}`).join(' ');
+    writeFileSync(join(out, 'report.md'), `# ${task.name}: ${rows.length} cells, same seed and budget\n\n${task.summary}. Backend ${backend.name}; settings: ${settings}.\n\n${table}\n\n![training loss](loss.svg)\n\n![validation ${w}](${w}.svg)\n`);
+    writeFileSync(join(out, 'report.json'), JSON.stringify({ task: task.name, config, rows: rows.map(({ history: _h, ...r }) => r) }, null, 2) + '\n');
+    process.stdout.write(`${table}\n\nreport: ${join(out, 'report.md')}\n`);
+    return rows.some((r) => r.error) ? 1 : 0;
+  });
+}
+

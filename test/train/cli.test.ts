@@ -1,0 +1,105 @@
+// celda train / sample / predict / compare, in process: the final JSON line,
+// the files written, resume, refusals, and errors without stack traces.
+
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { run } from '../../cli/main.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const GRU = join(ROOT, 'examples/cells/gru.celda');
+const RNN = join(ROOT, 'examples/cells/rnn.celda');
+const tmp = () => mkdtempSync(join(tmpdir(), 'celda-train-cli-'));
+
+async function celda(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '', err = '';
+  const o = process.stdout.write.bind(process.stdout), e = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
+  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
+  try {
+    return { code: await run(argv), out, err };
+  } finally {
+    process.stdout.write = o;
+    process.stderr.write = e;
+  }
+}
+
+const tiny = ['--hidden', '4', '--embed', '4', '--batch', '8', '--eval-every', '2', '--eval-size', '16', '--backend', 'interp', '--threads', '1'];
+const lastJson = (out: string) => JSON.parse(out.trim().split('\n').pop()!);
+
+describe('celda train', () => {
+  it('trains, logs plain lines off a terminal, writes checkpoint and curves, ends with one JSON line', async () => {
+    const out = tmp();
+    const r = await celda('train', 'gender', '--cell', GRU, '--steps', '4', ...tiny, '--out', out);
+    expect(r.code, r.err).toBe(0);
+    const s = lastJson(r.out);
+    expect(s).toMatchObject({ task: 'gender', cell: 'GRU', steps: 4 });
+    expect(Object.keys(s.metrics).sort()).toEqual(['accuracy', 'majority_accuracy']);
+    expect(typeof s.seconds).toBe('number');
+    expect(r.err).toMatch(/step 4\/4 +loss \d\.\d{4} +accuracy/);
+    for (const f of ['model.safetensors', 'state.safetensors', 'cell.celda', 'loss.svg', 'metrics.svg', 'summary.json']) expect(existsSync(join(out, f)), f).toBe(true);
+    expect(readFileSync(join(out, 'metrics.svg'), 'utf8')).toMatch(/^<svg[\s\S]*accuracy[\s\S]*<\/svg>\n$/);
+
+    const resumed = await celda('train', '--resume', out, '--steps', '6', '--quiet', '--backend', 'interp');
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(lastJson(resumed.out).steps).toBe(6);
+
+    const refused = await celda('train', '--resume', out, '--hidden', '8', '--backend', 'interp');
+    expect(refused.code).toBe(2);
+    expect(refused.err).toMatch(/^error: --hidden 8 differs from the checkpoint's 4/);
+
+    const p = await celda('predict', out, 'maria', 'john', '--backend', 'interp');
+    expect(p.code, p.err).toBe(0);
+    expect(p.out).toMatch(/^maria\t(female|male)\t0\.\d{3}\njohn\t(female|male)\t0\.\d{3}\n$/);
+    const s2 = await celda('sample', out, '--backend', 'interp');
+    expect(s2.code).toBe(2);
+    expect(s2.err).toMatch(/use celda predict/);
+  });
+
+  it('names: samples printed; celda sample is reproducible from its seed', async () => {
+    const out = tmp();
+    const r = await celda('train', 'names', '--cell', RNN, '--steps', '2', ...tiny, '--out', out, '--samples', '3');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^samples: [a-z-]*, [a-z-]*, [a-z-]*\n/);
+    expect(Object.keys(lastJson(r.out).metrics).sort()).toEqual(['bigram_nll', 'nll']);
+    const a = await celda('sample', out, '--n', '4', '--seed', '3', '--top-k', '5', '--backend', 'interp');
+    const b = await celda('sample', out, '--n', '4', '--seed', '3', '--top-k', '5', '--backend', 'interp');
+    expect(a.code, a.err).toBe(0);
+    expect(a.out).toBe(b.out);
+    expect(a.out.split('\n').length).toBe(5);
+  });
+
+  it('refuses bad usage with one error line', async () => {
+    const cases: [string[], RegExp][] = [
+      [['train', 'poetry', '--cell', GRU], /unknown task `poetry` \(tasks: names, gender, entities, g2p\)/],
+      [['train', 'gender'], /needs --cell FILE/],
+      [['train', 'gender', '--cell', GRU, '--hidden', 'big'], /--hidden must be a whole number ≥ 1, not `big`/],
+      [['train', 'gender', '--cell', GRU, '--steps', '3', '--epochs', '1'], /--steps or --epochs, not both/],
+      [['train', 'gender', '--cell', join(ROOT, 'examples/cells/rnn-unrolled.celda'), '--backend', 'interp'], /fixed steps/],
+      [['train', 'gender', '--cell', GRU, '--backend', 'gpu'], /unknown backend `gpu`/],
+      [['train', 'g2p', '--cell', GRU, '--bidirectional', '--backend', 'interp'], /--bidirectional needs the whole input/],
+      [['train', '--resume', '/nonexistent/dir'], /no such file/],
+    ];
+    for (const [argv, msg] of cases) {
+      const r = await celda(...argv);
+      expect(r.code, argv.join(' ')).not.toBe(0);
+      expect(r.err, argv.join(' ')).toMatch(msg);
+      expect(r.err).not.toMatch(/at .*\.ts:\d+/);
+    }
+  });
+});
+
+describe('celda compare', () => {
+  it('trains each cell with the same budget and writes a report with overlaid curves', async () => {
+    const out = tmp();
+    const r = await celda('compare', 'gender', '--cells', GRU, RNN, '--steps', '2', ...tiny, '--out', out, '--quiet');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/\| cell \| file \| params \| steps \| seconds \| accuracy \| majority_accuracy \|/);
+    expect(r.out).toMatch(/\| GRU \|[\s\S]*\| RNN \|/);
+    const report = readFileSync(join(out, 'report.md'), 'utf8');
+    expect(report).toMatch(/!\[validation accuracy\]\(accuracy\.svg\)/);
+    expect(readFileSync(join(out, 'loss.svg'), 'utf8')).toMatch(/GRU[\s\S]*RNN/);
+    expect(existsSync(join(out, 'GRU', 'model.safetensors'))).toBe(true);
+  });
+});
