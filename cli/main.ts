@@ -121,17 +121,20 @@ async function main(argv: string[]): Promise<number> {
       return failed ? 1 : 0;
     }
     case 'eval': {
-      const { values, positionals } = args(rest, { params: { type: 'string' }, inputs: { type: 'string' }, seed: { type: 'string' }, cell: { type: 'string' }, backend: { type: 'string' } });
+      const { values, positionals } = args(rest, { params: { type: 'string' }, inputs: { type: 'string' }, seed: { type: 'string' }, cell: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' } });
       const file = one(positionals, 'cell file');
       const backend = values.backend ?? 'interp';
-      if (backend !== 'interp') throw new UsageError(`unknown backend \`${backend}\` (available: interp)`);
+      if (backend !== 'interp' && backend !== 'js') throw new UsageError(`unknown backend \`${backend}\` (available: interp, js)`);
+      const precision = values.precision ?? 'f64';
+      if (precision !== 'f64' && precision !== 'f32') throw new UsageError(`--precision must be f64 or f32, not \`${precision}\``);
+      if (precision === 'f32' && backend === 'interp') throw new UsageError('--precision f32 needs --backend js (the interpreter is float64)');
       if (!values.inputs) throw new UsageError('celda eval needs --inputs I.json');
       const seed = values.seed === undefined ? 0 : Number(values.seed);
       if (!Number.isInteger(seed)) throw new UsageError('--seed must be a whole number');
       const cell = loadCell(file, values.cell);
       const inputs = readJson(values.inputs, 'inputs');
       const params = values.params ? readJson(values.params, 'params') : undefined;
-      const { result, warnings } = evaluate(cell, { inputs, params }, { seed });
+      const { result, warnings } = evaluate(cell, { inputs, params }, { seed, backend, precision });
       for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
       process.stdout.write(JSON.stringify(result) + '\n');
       return 0;
@@ -171,6 +174,8 @@ async function main(argv: string[]): Promise<number> {
     case 'sample': return (await import('./train.ts')).sampleCommand(rest);
     case 'predict': return (await import('./train.ts')).predictCommand(rest);
     case 'compare': return (await import('./train.ts')).compareCommand(rest);
+    case 'compile': return (await import('./compile.ts')).compileCommand(rest);
+    case 'bench': return (await import('./bench.ts')).benchCommand(rest);
     default:
       throw new UsageError(`unknown command \`${cmd}\`\n\n${USAGE}`);
   }

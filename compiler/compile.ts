@@ -48,10 +48,11 @@ export function compile(source: string, opts: { defaultCellName?: string } = {})
   }
   const cells: CompiledCell[] = [];
   const diagnostics: Diagnostic[] = [];
-  const seen = new Set<string>();
+  const seen = new Map<string, CellAst>();
   for (const ast of parsed.ast.cells) {
-    if (seen.has(ast.name)) { diagnostics.push(D.duplicateCell(ast.nameSpan, ast.name)); continue; }
-    seen.add(ast.name);
+    const first = seen.get(ast.name);
+    if (first) { diagnostics.push(D.duplicateCell(ast.nameSpan, ast.name, first.nameSpan)); continue; }
+    seen.set(ast.name, ast);
     const r = compileCell(ast, source);
     diagnostics.push(...r.diagnostics);
     if (r.cell) cells.push(r.cell);

@@ -14,6 +14,7 @@
 import { spell } from '../grammar/names.ts';
 import type { CompiledCell } from './compile.ts';
 import type { Dim } from './dims.ts';
+import { emitDts } from './emit-js-dts.ts';
 import { KERNEL_DEPS, KERNELS, MATH } from './emit-js-kernels.ts';
 import { Names, commentText, identifier, jsNumber, jsString } from './emit-js-names.ts';
 import type { Graph, Node } from './graph.ts';
@@ -32,6 +33,10 @@ export interface EmittedJs {
   readonly module: string;
   /** The same code as the body of a function that returns the factory (for `new Function`). */
   readonly body: string;
+  /** Its TypeScript declarations. */
+  readonly dts: string;
+  /** The dimensions the factory asks for. */
+  readonly dims: readonly string[];
   readonly plan: CellPlan;
 }
 
@@ -47,7 +52,8 @@ export function emitJs(cell: CompiledCell, opts: JsOptions = {}): EmittedJs {
   const name = e.factoryName;
   const module = `${header}\n${helpers}\n\n${factoryCode}\n\nexport { ${name}, ${name} as default };\n`;
   const body = `'use strict';\n${helpers}\n\n${factoryCode}\n\nreturn ${name};\n`;
-  return { factory: name, module, body, plan };
+  const dims = plan.dims.filter((d) => e.dimsUsed.has(d));
+  return { factory: name, module, body, dts: emitDts(cell, name, plan.precision, dims), dims, plan };
 }
 
 class Emitter {

@@ -6,9 +6,10 @@ import type { CompiledCell } from '../compiler/compile.ts';
 import type { Dim } from '../compiler/dims.ts';
 import { bindDims, dimToString, evalDim } from '../compiler/dims.ts';
 import type { Tensor } from '../compiler/ops.ts';
+import type { BackendFactory, Vec } from './backend.ts';
+import { interpBackend } from './backends/interp.ts';
+import { jsBackend } from './backends/js.ts';
 import { Rng } from './random.ts';
-import type { Cotangents, Run } from './unroll.ts';
-import { backward, forward } from './unroll.ts';
 
 export class InputError extends Error {}
 
@@ -60,6 +61,33 @@ function matchKeys(names: readonly string[], keys: readonly string[]): Map<strin
 
 export interface EvalOptions {
   readonly seed?: number;
+  /** Which backend runs the cell: the float64 interpreter (default) or generated JavaScript. */
+  readonly backend?: 'interp' | 'js' | BackendFactory;
+  /** The JS backend's precision (the interpreter is float64 only). */
+  readonly precision?: 'f64' | 'f32';
+}
+
+function backendFactory(b: EvalOptions['backend']): BackendFactory {
+  if (b === undefined || b === 'interp') return interpBackend;
+  if (b === 'js') return jsBackend;
+  return b;
+}
+
+const concat = (parts: readonly ArrayLike<number>[]): Float64Array => {
+  const out = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+};
+
+/** Backends may compute in float32; JSON output reads the same numbers as float64. */
+const f64 = (v: Vec): Float64Array => (v instanceof Float64Array ? v : Float64Array.from(v));
+
+/** A flat [T][B][dims…] array as nested JSON. */
+function nestSteps(v: Vec, steps: number, batch: number, dims: readonly number[]): Json {
+  const n = batch * dims.reduce((a, b) => a * b, 1);
+  const d = f64(v);
+  return Array.from({ length: steps }, (_, t) => toNested({ batched: true, dims, data: d.subarray(t * n, (t + 1) * n) }, batch));
 }
 
 export interface EvalRequest {
@@ -158,15 +186,27 @@ export function evaluate(cell: CompiledCell, req: EvalRequest, opts: EvalOptions
   const init: Record<string, Tensor> = {};
   for (const s of t.states) if (initObj[s.name] !== undefined) init[s.name] = { batched: true, dims: [evalDim(s.dim, env)!], data: flatten(initObj[s.name], `inputs.init.${s.name}`) };
 
-  const run: Run = { batch, steps, env, params, inputs, init };
-  const traj = forward(cell, run);
-  const nest = (r: Record<string, Tensor[]>) => Object.fromEntries(Object.entries(r).map(([k, ts]) => [k, ts.map((x) => toNested(x, batch!))]));
-  const result: Record<string, Json> = { states: nest(traj.states), outputs: nest(traj.outputs) };
+  // --- run through a backend: flat row-major arrays in, flat arrays out
+  const backend = backendFactory(opts.backend)(cell, { dims: Object.fromEntries(env), batch, precision: opts.precision ?? 'f64' });
+  const B = batch;
+  const flat = (ts: readonly Tensor[]) => concat(ts.map((x) => x.data));
+  const traj = backend.forward(
+    steps,
+    Object.fromEntries(Object.entries(params).map(([k, v]) => [k, v.data])),
+    Object.fromEntries(Object.entries(inputs).map(([k, ts]) => [k, flat(ts)])),
+    Object.fromEntries(Object.entries(init).map(([k, v]) => [k, v.data])),
+  );
+  const stateDims = (name: string) => [evalDim(t.states.find((x) => x.name === name)!.dim, env)!];
+  const outputDims = (name: string) => t.outputs.find((o) => o.name === name)!.shape.dims.map((d) => evalDim(d, env)!);
+  const result: Record<string, Json> = {
+    states: Object.fromEntries(Object.entries(traj.states).map(([k, v]) => [k, nestSteps(v, steps!, B, stateDims(k))])),
+    outputs: Object.fromEntries(Object.entries(traj.outputs).map(([k, v]) => [k, nestSteps(v, steps!, B, outputDims(k))])),
+  };
   if (Object.keys(used).length) result.params = used;
 
   if (I.cotangents !== undefined) {
     if (!isObj(I.cotangents)) throw new InputError('inputs.cotangents: expected an object of named [T][B][n] arrays');
-    const cs: Record<string, Tensor[]> = {}, co: Record<string, Tensor[]> = {};
+    const cs: Record<string, Float64Array> = {}, co: Record<string, Float64Array> = {};
     for (const [k, v] of Object.entries(I.cotangents)) {
       const st = t.states.find((s) => s.name === k);
       const out = t.outputs.find((o) => o.name === k);
@@ -174,15 +214,15 @@ export function evaluate(cell: CompiledCell, req: EvalRequest, opts: EvalOptions
       const want = [steps, batch, ...(st ? [st.dim] : out!.shape.dims).map((d) => evalDim(d, env)!)];
       const got = shapeOf(v, `inputs.cotangents.${k}`);
       if (got.join() !== want.join()) throw new InputError(`inputs.cotangents.${k}: expected shape [${want.join(', ')}], got [${got.join(', ')}]`);
-      const n = want.slice(2).reduce((a, b) => a * b, 1);
-      const ts = (v as Json[]).map((x, i) => ({ batched: true, dims: want.slice(2), data: flatten(x, `inputs.cotangents.${k}[${i}]`) }));
-      if (ts.some((x) => x.data.length !== batch! * n)) throw new InputError(`inputs.cotangents.${k}: wrong size`);
-      (st ? cs : co)[k] = ts;
+      (st ? cs : co)[k] = flatten(v, `inputs.cotangents.${k}`);
     }
-    const cot: Cotangents = { states: cs, outputs: co };
-    const g = backward(cell, run, traj, cot);
-    const paramsOut = Object.fromEntries(Object.entries(g.params).map(([k, v]) => [paramKey.get(k) ?? k, toNested(v, batch!)]));
-    result.grads = { params: paramsOut, inputs: nest(g.inputs), init: Object.fromEntries(Object.entries(g.init).map(([k, v]) => [k, toNested(v, batch!)])) };
+    const g = backend.backward({ states: cs, outputs: co });
+    const paramsOut = Object.fromEntries(t.params.map((p) => [paramKey.get(p.name) ?? p.name, toNested({ batched: false, dims: params[p.name]!.dims, data: f64(g.params[p.name]!) }, B)]));
+    result.grads = {
+      params: paramsOut,
+      inputs: Object.fromEntries(t.inputs.map((i) => [i.name, nestSteps(g.inputs[i.name]!, steps!, B, [evalDim(i.dim, env)!])])),
+      init: Object.fromEntries(t.states.map((s) => [s.name, toNested({ batched: true, dims: stateDims(s.name), data: f64(g.init[s.name]!) }, B)])),
+    };
   }
   return { result, warnings };
 }

@@ -1,0 +1,131 @@
+// `celda bench CELL [--dims n_x=16,n_a=32] [--batch B] [--steps T] [--backend js|interp]
+// [--precision f64|f32] [--cell NAME]`: time one training step (forward over T
+// steps, BPTT, parameter gradients) and print one JSON line
+// {ms_per_step, tokens_per_s, gflops}. The median of repeated runs after warm-up.
+
+import type { CompiledCell } from '../compiler/compile.ts';
+import { evalDim } from '../compiler/dims.ts';
+import { trainingStepFlops } from '../compiler/lower-cost.ts';
+import type { CellBackend, Vec } from '../runtime/backend.ts';
+import { interpBackend } from '../runtime/backends/interp.ts';
+import { jsBackend } from '../runtime/backends/js.ts';
+import { Rng } from '../runtime/random.ts';
+import { CommandError, cellFromFile, parseCommand, precisionOption, reporting } from './compile.ts';
+
+export interface Timing {
+  /** Median milliseconds per run. */
+  readonly ms: number;
+  readonly runs: number;
+}
+
+/** Warm up (at least `warmup` runs and `warmupMs`), then time runs until `minRuns` and `minMs`; the median. */
+export function measure(run: () => void, o: { warmup?: number; warmupMs?: number; minRuns?: number; minMs?: number; maxRuns?: number } = {}): Timing {
+  const { warmup = 3, warmupMs = 500, minRuns = 7, minMs = 1500, maxRuns = 500 } = o;
+  const w0 = performance.now();
+  for (let i = 0; i < warmup || performance.now() - w0 < warmupMs; i++) run();
+  const times: number[] = [];
+  const t0 = performance.now();
+  while (times.length < maxRuns && (times.length < minRuns || performance.now() - t0 < minMs)) {
+    const s = performance.now();
+    run();
+    times.push(performance.now() - s);
+  }
+  times.sort((a, b) => a - b);
+  const mid = times.length >> 1;
+  return { ms: times.length % 2 ? times[mid]! : (times[mid - 1]! + times[mid]!) / 2, runs: times.length };
+}
+
+/** Seeded random parameters (scaled by 1/√fan-in), inputs and cotangents of every state and output. */
+export function randomWorkload(cell: CompiledCell, dims: Readonly<Record<string, number>>, batch: number, steps: number, seed = 1) {
+  const t = cell.typed;
+  const rng = new Rng(seed);
+  const size = (d: Parameters<typeof evalDim>[0]) => {
+    const v = evalDim(d, dims);
+    if (v === undefined) throw new CommandError(`dimension of ${cell.name} not given: ${d.terms.map(([n]) => n).join(', ')} (use --dims)`);
+    return v;
+  };
+  const fill = (n: number, s: number) => Float64Array.from({ length: n }, () => s * rng.normal());
+  const params: Record<string, Vec> = {};
+  for (const p of t.params) {
+    const shape = p.shape.map(size);
+    params[p.name] = fill(shape.reduce((a, b) => a * b, 1), 1 / Math.sqrt(Math.max(1, shape[shape.length - 1] ?? 1)));
+  }
+  const inputs = Object.fromEntries(t.inputs.map((i) => [i.name, fill(steps * batch * size(i.dim), 1)]));
+  const cot = {
+    states: Object.fromEntries(t.states.map((s) => [s.name, fill(steps * batch * size(s.dim), 0.1)])),
+    outputs: Object.fromEntries(t.outputs.map((o) => [o.name, fill(steps * batch * o.shape.dims.reduce((a, d) => a * size(d), 1), 0.1)])),
+  };
+  return { params, inputs, cot };
+}
+
+export interface BenchResult {
+  readonly ms_per_step: number;
+  readonly tokens_per_s: number;
+  readonly gflops: number;
+}
+
+/** One training step of a backend, timed: forward over `steps`, then BPTT. */
+export function benchBackend(cell: CompiledCell, backend: CellBackend, dims: Readonly<Record<string, number>>, batch: number, steps: number, o: Parameters<typeof measure>[1] = {}): BenchResult {
+  const w = randomWorkload(cell, dims, batch, steps);
+  const { ms } = measure(() => {
+    backend.forward(steps, w.params, w.inputs);
+    backend.backward(w.cot);
+  }, o);
+  return {
+    ms_per_step: ms,
+    tokens_per_s: (steps * batch) / (ms / 1000),
+    gflops: trainingStepFlops(cell, dims, batch, steps) / (ms * 1e6),
+  };
+}
+
+function parseDims(text: string | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (text === undefined) return out;
+  for (const part of text.split(',').filter(Boolean)) {
+    const m = /^\s*([^=\s]+)\s*=\s*(\d+)\s*$/.exec(part);
+    if (!m || Number(m[2]) < 1) throw new CommandError(`--dims: expected name=size pairs like n_x=16,n_a=32, got \`${part}\``);
+    out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}
+
+function positive(v: string | undefined, fallback: number, what: string): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new CommandError(`${what} must be a whole number ≥ 1, not \`${v}\``);
+  return n;
+}
+
+export async function benchCommand(argv: string[]): Promise<number> {
+  return reporting(async () => {
+    const { values, positionals } = parseCommand(argv, {
+      dims: { type: 'string' }, batch: { type: 'string' }, steps: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, cell: { type: 'string' },
+    });
+    if (positionals.length !== 1) throw new CommandError(`celda bench needs one cell file, got ${positionals.length}\nusage: celda bench CELL [--dims n_x=16,n_a=32] [--batch B] [--steps T] [--backend js|interp] [--precision f64|f32]`);
+    const backendName = values.backend ?? 'js';
+    if (backendName !== 'js' && backendName !== 'interp') throw new CommandError(`unknown backend \`${backendName}\` (available: js, interp)`);
+    const precision = precisionOption(values.precision);
+    if (backendName === 'interp' && precision === 'f32') throw new CommandError('--precision f32 needs --backend js (the interpreter is float64)');
+    const batch = positive(values.batch, 1, '--batch');
+    const cell = cellFromFile(positionals[0]!, values.cell);
+    if (!cell) return 1;
+    const t = cell.typed;
+    const steps = t.mode === 'unrolled' ? t.steps : positive(values.steps, 32, '--steps');
+    if (t.mode === 'unrolled' && values.steps !== undefined && Number(values.steps) !== t.steps) throw new CommandError(`${cell.name} is unrolled over ${t.steps} steps; --steps must be ${t.steps}`);
+    const given = parseDims(values.dims);
+    for (const k of Object.keys(given)) if (!t.dims.includes(k)) throw new CommandError(`--dims: ${cell.name} has no dimension \`${k}\` (its dimensions: ${t.dims.join(', ') || 'none'})`);
+    const dims: Record<string, number> = {};
+    const defaulted: string[] = [];
+    for (const d of t.dims) {
+      dims[d] = given[d] ?? t.dimDefaults[d] ?? 32;
+      if (given[d] === undefined && t.dimDefaults[d] === undefined) defaulted.push(d);
+    }
+    if (defaulted.length) process.stderr.write(`note: ${defaulted.map((d) => `${d}=32`).join(', ')} (not given in --dims)\n`);
+    const backend = backendName === 'js' ? jsBackend(cell, { dims, batch, precision }) : interpBackend(cell, { dims, batch });
+    const r = benchBackend(cell, backend, dims, batch, steps, backendName === 'interp' ? { warmup: 1, warmupMs: 0, minRuns: 3, minMs: 500 } : {});
+    process.stdout.write(JSON.stringify({ ms_per_step: round(r.ms_per_step), tokens_per_s: round(r.tokens_per_s), gflops: round(r.gflops) }) + '\n');
+    return 0;
+  });
+}
+
+const round = (x: number) => Number(x.toPrecision(4));

@@ -1,0 +1,67 @@
+// celda: types of the module compiled from the cell `LSTM_notes` (float32).
+// Arrays are flat and row-major: per-step values [T][B][n], initial states [B][n],
+// matrices by rows. Results are views of the instance's buffers, valid until its next call.
+
+/** Sizes of the cell's dimensions. */
+export interface LSTM_notesDims {
+  readonly "n_x": number;
+  readonly "n_a": number;
+}
+
+export interface LSTM_notesParams {
+  readonly "w_c": ArrayLike<number>;
+  readonly "b_c": ArrayLike<number>;
+  readonly "w_u": ArrayLike<number>;
+  readonly "b_u": ArrayLike<number>;
+  readonly "w_f": ArrayLike<number>;
+  readonly "b_f": ArrayLike<number>;
+  readonly "w_o": ArrayLike<number>;
+  readonly "b_o": ArrayLike<number>;
+}
+
+/** Each input for all steps: [T][B][n]. */
+export interface LSTM_notesInputs {
+  readonly "x": ArrayLike<number>;
+}
+
+/** Initial states [B][n]; a state not given starts at its declared constant. */
+export interface LSTM_notesInit {
+  readonly "c"?: ArrayLike<number>;
+  readonly "a"?: ArrayLike<number>;
+}
+
+export interface LSTM_notesTrajectory {
+  /** Each state after every step: [T][B][n]. */
+  readonly states: { readonly "c": Float32Array; readonly "a": Float32Array };
+  readonly outputs: { readonly "c_tilde": Float32Array };
+}
+
+/** Cotangents ∂ℒ/∂v of states and outputs at every step, [T][B][n]; missing ones are zero. */
+export interface LSTM_notesCotangents {
+  readonly states?: { readonly "c"?: ArrayLike<number>; readonly "a"?: ArrayLike<number> };
+  readonly outputs?: { readonly "c_tilde"?: ArrayLike<number> };
+}
+
+/** Gradients: parameters summed over the batch and time; inputs per step; initial states. */
+export interface LSTM_notesGradients {
+  readonly params: { readonly "w_c": Float32Array; readonly "b_c": Float32Array; readonly "w_u": Float32Array; readonly "b_u": Float32Array; readonly "w_f": Float32Array; readonly "b_f": Float32Array; readonly "w_o": Float32Array; readonly "b_o": Float32Array };
+  readonly inputs: { readonly "x": Float32Array };
+  readonly init: { readonly "c": Float32Array; readonly "a": Float32Array };
+}
+
+export interface LSTM_notesInstance {
+  /** Run T steps (T from the inputs' length, or `steps`), saving what backward needs. */
+  forward(params: LSTM_notesParams, inputs: LSTM_notesInputs, init?: LSTM_notesInit, steps?: number): LSTM_notesTrajectory;
+  /** BPTT over the last forward, from step T down to 1. */
+  backward(cotangents: LSTM_notesCotangents): LSTM_notesGradients;
+  /** One step (T = 1) on a separate instance: the last forward's trajectory is kept. */
+  step(params: LSTM_notesParams, inputs: LSTM_notesInputs, init?: LSTM_notesInit): LSTM_notesTrajectory;
+  /** The VJP of the last `step`. */
+  stepBackward(cotangents: LSTM_notesCotangents): LSTM_notesGradients;
+  readonly cell: "LSTM_notes";
+  readonly precision: "f32";
+  readonly batch: number;
+}
+
+export declare function createLSTM_notes(dims: LSTM_notesDims, batch: number): LSTM_notesInstance;
+export default createLSTM_notes;
