@@ -10,5 +10,5 @@ if [ -x /usr/bin/chromium ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null
+apt-get install -y -qq --no-install-recommends chromium >/dev/null
 echo "chromium: $(/usr/bin/chromium --version)"

@@ -9,6 +9,7 @@ import { hasErrors, lineCol, render } from '../compiler/diagnostics.ts';
 import { toDot } from '../compiler/dot.ts';
 import { printCell, printGrad } from '../compiler/notation.ts';
 import type { Spelling } from '../compiler/notation.ts';
+import type { BackendFactory } from '../runtime/backend.ts';
 import { InputError, evaluate } from '../runtime/eval.ts';
 
 class UsageError extends Error {}
@@ -19,7 +20,7 @@ const USAGE = `celda — recurrent cells from slide notation
 
 usage:
   celda check FILE…                         compile files, print diagnostics
-  celda eval CELL --inputs I.json [--params P.json] [--seed N] [--cell NAME] [--backend interp]
+  celda eval CELL --inputs I.json [--params P.json] [--seed N] [--cell NAME] [--backend interp|js|gpujs] [--gpu-mode webasm|cpu]
                                             run a cell: states, outputs and (with cotangents) the VJP, as JSON
   celda grad CELL [--wrt NAME] [--format unicode|latex|ascii] [--compact] [--cell NAME]
                                             the derivative equations of the backward step
@@ -93,6 +94,19 @@ const one = (positionals: string[], what: string): string => {
   return positionals[0]!;
 };
 
+/** `--backend gpujs`: gpu.js kernels called synchronously (Node has webasm and cpu; WebGL2 and WebGPU need a browser). */
+async function gpujsFactory(mode: string | undefined): Promise<BackendFactory> {
+  const { GPU_MODES, GpujsError, gpujsSyncBackend } = await import('../runtime/backends/gpujs.ts');
+  if (mode !== undefined && !(GPU_MODES as readonly string[]).includes(mode)) throw new UsageError(`--gpu-mode must be one of ${GPU_MODES.join(', ')}, not \`${mode}\``);
+  return (cell, opts) => {
+    try {
+      return gpujsSyncBackend(cell, { ...opts, mode: (mode ?? 'webasm') as (typeof GPU_MODES)[number] });
+    } catch (e) {
+      throw e instanceof GpujsError ? new UsageError(e.message) : e;
+    }
+  };
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
@@ -121,11 +135,13 @@ async function main(argv: string[]): Promise<number> {
       return failed ? 1 : 0;
     }
     case 'eval': {
-      const { values, positionals } = args(rest, { params: { type: 'string' }, inputs: { type: 'string' }, seed: { type: 'string' }, cell: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' } });
+      const { values, positionals } = args(rest, { params: { type: 'string' }, inputs: { type: 'string' }, seed: { type: 'string' }, cell: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, 'gpu-mode': { type: 'string' } });
       const file = one(positionals, 'cell file');
       const backend = values.backend ?? 'interp';
-      if (backend !== 'interp' && backend !== 'js') throw new UsageError(`unknown backend \`${backend}\` (available: interp, js)`);
-      const precision = values.precision ?? 'f64';
+      if (backend !== 'interp' && backend !== 'js' && backend !== 'gpujs') throw new UsageError(`unknown backend \`${backend}\` (available: interp, js, gpujs)`);
+      if (values['gpu-mode'] !== undefined && backend !== 'gpujs') throw new UsageError('--gpu-mode is for --backend gpujs');
+      // gpu.js computes in float32 only: that is its default, and asking it for f64 is an error (from the backend)
+      const precision = values.precision ?? (backend === 'gpujs' ? 'f32' : 'f64');
       if (precision !== 'f64' && precision !== 'f32') throw new UsageError(`--precision must be f64 or f32, not \`${precision}\``);
       if (precision === 'f32' && backend === 'interp') throw new UsageError('--precision f32 needs --backend js (the interpreter is float64)');
       if (!values.inputs) throw new UsageError('celda eval needs --inputs I.json');
@@ -134,7 +150,7 @@ async function main(argv: string[]): Promise<number> {
       const cell = loadCell(file, values.cell);
       const inputs = readJson(values.inputs, 'inputs');
       const params = values.params ? readJson(values.params, 'params') : undefined;
-      const { result, warnings } = evaluate(cell, { inputs, params }, { seed, backend, precision });
+      const { result, warnings } = evaluate(cell, { inputs, params }, { seed, backend: backend === 'gpujs' ? await gpujsFactory(values['gpu-mode']) : backend, precision });
       for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
       process.stdout.write(JSON.stringify(result) + '\n');
       return 0;

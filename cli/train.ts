@@ -172,6 +172,8 @@ interface Summary {
   cell: string;
   steps: number;
   seconds: number;
+  /** CPU time of all threads (user + system): what the run costs when the machine is shared. */
+  cpu_seconds: number;
   metrics: Record<string, number>;
   backend: string;
   out: string;
@@ -198,7 +200,7 @@ function writeCurves(dir: string, history: readonly HistoryPoint[], title: strin
 }
 
 async function runOne(r: RunRequest): Promise<{ summary: Summary; history: readonly HistoryPoint[]; model: Model; params: Table }> {
-  const t0 = performance.now();
+  const t0 = performance.now(), cpu0 = process.cpuUsage();
   const { task, cell, config } = r;
   const startStep = r.resume?.step ?? 0;
   const rep = reporter({ tty: !!process.stderr.isTTY, watch: task.watch.name, startStep, total: config.steps, quiet: r.quiet });
@@ -206,6 +208,11 @@ async function runOne(r: RunRequest): Promise<{ summary: Summary; history: reado
   let result;
   try {
     result = await train({ task, cell, config, factory: r.backend.factory, backendName: r.backend.name, out: r.out, resume: r.resume, saveEvery: r.saveEvery ?? config.evalEvery }, {
+      start: (model, params, step) => {
+        const n = [...params.values()].reduce((k, t) => k + t.data.length, 0);
+        const shape = `${config.layers > 1 ? `${config.layers} × ` : ''}${config.bidirectional ? 'bidirectional ' : ''}${cell.name}, hidden ${config.hidden}`;
+        rep.note(`${task.name} (${task.topology}): ${shape}, ${model.head.source === 'cell' ? 'the cell’s ŷ' : 'a runtime'} head, ${n} parameters; backend ${r.backend.name}, ${config.threads} thread${config.threads === 1 ? '' : 's'}; steps ${step}→${config.steps}`);
+      },
       step: (p) => rep.step(p),
       eval: (step, m) => rep.eval(step, m),
     });
@@ -214,7 +221,11 @@ async function runOne(r: RunRequest): Promise<{ summary: Summary; history: reado
   }
   const data = task.load();
   const metrics = task.metrics({ model: result.model, params: result.params }, data.val, data.train);
-  const summary: Summary = { task: task.name, cell: cell.name, steps: result.step, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)), metrics, backend: r.backend.name, out: r.out };
+  const cpu = process.cpuUsage(cpu0);
+  const summary: Summary = {
+    task: task.name, cell: cell.name, steps: result.step, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
+    cpu_seconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(1)), metrics, backend: r.backend.name, out: r.out,
+  };
   writeCurves(r.out, result.history, `${task.name} · ${cell.name}`);
   writeFileSync(join(r.out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   return { summary, history: result.history, model: result.model, params: result.params };
@@ -275,7 +286,7 @@ export function trainCommand(argv: string[]): Promise<number> {
       if (n > 0) process.stdout.write(`samples: ${samples.map((s) => task.show(null, s)).join(', ')}\n`);
     }
     const s = run.summary;
-    process.stdout.write(JSON.stringify({ task: s.task, cell: s.cell, steps: s.steps, seconds: s.seconds, metrics: s.metrics, backend: s.backend, out: s.out }) + '\n');
+    process.stdout.write(JSON.stringify({ task: s.task, cell: s.cell, steps: s.steps, seconds: s.seconds, metrics: s.metrics, cpu_seconds: s.cpu_seconds, backend: s.backend, out: s.out }) + '\n');
     return 0;
   });
 }

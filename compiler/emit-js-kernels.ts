@@ -18,7 +18,8 @@ function $softplus(x) {
   $relu: `function $relu(x) {
   return x > 0 ? x : 0;
 }`,
-  $step: `function $step(x) {
+  $heaviside: `/** relu's derivative: 1 where x > 0. */
+function $heaviside(x) {
   return x > 0 ? 1 : 0;
 }`,
   $sq: `function $sq(x) {

@@ -56,8 +56,15 @@ export function emitJs(cell: CompiledCell, opts: JsOptions = {}): EmittedJs {
   return { factory: name, module, body, dts: emitDts(cell, name, plan.precision, dims), dims, plan };
 }
 
+/** celda's own identifiers in a module: never handed out to a value or buffer of the cell. */
+const INTERNAL = [
+  '$F', ...Object.keys(MATH), ...Object.keys(KERNELS),
+  '$dims', '$batch', '$B', '$T', '$TB', '$t', '$b', '$i', '$mem', '$cap', '$last', '$ensure', '$single',
+  '$forward', '$backward', '$step', '$stepBackward', '$params', '$inputs', '$init', '$steps', '$cot', '$cs', '$co',
+];
+
 class Emitter {
-  readonly names = new Names();
+  readonly names = new Names(INTERNAL);
   readonly used = new Set<string>();
   readonly dimId = new Map<string, string>();
   readonly bufId = new Map<number, string>();
@@ -174,7 +181,7 @@ class Emitter {
     const unrolled = this.cell.typed.mode === 'unrolled';
     if (pass === 'backward') {
       const f = this.plan.savedFrom[id];
-      if (f !== undefined) return this.notation('forward', f) ?? this.expr('forward', f);
+      if (f !== undefined) return this.notation('forward', f) ?? `(${this.expr('forward', f)})`;
       const r = g.roots.find((x) => x.id === id);
       if (r) {
         const time = r.step !== undefined ? String(r.step) : r.of === 'prev' ? 't-1' : 't';
@@ -558,8 +565,10 @@ class Emitter {
           }
           case 'tanh': case 'exp': case 'log': case 'sqrt': case 'abs': case 'sign':
             return [`${this.use(`$${e.op}`)}(${sub(a, 0)})`, 4];
-          case 'sigmoid': case 'relu': case 'softplus': case 'step':
+          case 'sigmoid': case 'relu': case 'softplus':
             return [`${this.use(`$${e.op}`)}(${sub(a, 0)})`, 4];
+          case 'step':
+            return [`${this.use('$heaviside')}(${sub(a, 0)})`, 4];
           default:
             throw new Error(`emit-js: ${e.op} is not elementwise`);
         }

@@ -123,7 +123,8 @@ export function lowerPass(spec: PassSpec, bufs: BufferTable): PassResult {
   };
   const rawLive = walk(rootSet, (id) => N[id]!.inputs);
   const isStaticMat = (id: number) => !rawVarying.has(id) && !N[id]!.shape.batch;
-  const { forms } = linearForms(g, rawLive, isStaticMat, (id) => rootSet.has(id) || leafInfo.has(id));
+  const forms = new Map(linearForms(g, rawLive, isStaticMat, (id) => rootSet.has(id) || leafInfo.has(id)).forms);
+  for (const id of leafInfo.keys()) forms.delete(id); // a saved value is read, not recomputed
   const rawUses = consumers(g, rawLive);
   const rootCount = new Map<number, number>();
   for (const r of spec.roots) rootCount.set(r.id, (rootCount.get(r.id) ?? 0) + 1);
@@ -277,6 +278,25 @@ export function lowerPass(spec: PassSpec, bufs: BufferTable): PassResult {
     }
   });
 
+  // Bias folding: in add(L, b), b a parameter vector and L a form read by this add alone with a block
+  // computed before the loop (the input projection), b is added once into that block for all T·B rows
+  // instead of at every step and every element: σ(W[a, x] + b) reads one number less per element.
+  const folded = new Map<number, number>(); // the add → its form
+  const blockBias = new Map<string, number>(); // `${product}:${block}` → the bias parameter
+  for (const id of nodes) {
+    const n = N[id]!;
+    if (spec.unrolled || n.op !== 'add' || !ew(id) || phase(id) !== 'loop') continue;
+    for (const [l, b] of [[n.inputs[0]!, n.inputs[1]!], [n.inputs[1]!, n.inputs[0]!]] as const) {
+      const bn = N[b]!;
+      if (!forms.has(l) || rootSet.has(l) || users.get(l)!.length !== 1 || folded.has(id)) continue;
+      if (bn.op !== 'param' || bn.shape.batch || bn.shape.dims.length !== 1 || !n.shape.batch || dimKey(bn.shape.dims[0]!) !== dimKey(n.shape.dims[0]!)) continue;
+      const pre = (productsOf.get(l) ?? []).find(({ p }) => p.phase === 'pre');
+      if (!pre) continue;
+      folded.set(id, l);
+      blockBias.set(`${pre.p.id}:${pre.block}`, b);
+    }
+  }
+
   // Product outputs: straight into a root's buffer when the product computes exactly that root.
   const productOut = new Map<number, { home: Home; acc: boolean }>();
   const linBlocks = new Map<number, Home[]>();
@@ -284,11 +304,14 @@ export function lowerPass(spec: PassSpec, bufs: BufferTable): PassResult {
     const offs = blockOffsets(q);
     const only = q.blocks.length === 1 ? q.blocks[0]!.lin : null;
     const ds = only !== null ? dests.get(only) ?? [] : [];
-    const direct = only !== null && (productsOf.get(only) ?? []).length === 1 && ds.length > 0 && (!ds[0]!.acc || users.get(only)!.length === 0);
+    // A root's own buffer can take the product: one that is read back (not added to) if there is
+    // one, else the only destination, added to, when nothing else reads the value.
+    const alone = only !== null && (productsOf.get(only) ?? []).length === 1 && !q.blocks.some((_, i) => blockBias.has(`${q.id}:${i}`));
+    const direct = !alone ? undefined : ds.find((d) => !d.acc) ?? (ds.length === 1 && users.get(only!)!.length === 0 ? ds[0] : undefined);
     if (direct) {
-      productOut.set(q.id, { home: ds[0]!.home, acc: ds[0]!.acc });
-      dests.set(only!, ds.slice(1));
-      if (!ds[0]!.acc) home.set(only!, ds[0]!.home);
+      productOut.set(q.id, { home: direct.home, acc: direct.acc });
+      dests.set(only!, ds.filter((d) => d !== direct));
+      if (!direct.acc) home.set(only!, direct.home);
     } else {
       const seq = !spec.unrolled && (q.phase !== 'loop' || q.blocks.some((b) => cross(b.lin)));
       const buf = bufs.add({ name: productName(q), extent: seq ? 'seq' : 'step', size: [productWidth(q)], role: 'value' });
@@ -299,6 +322,26 @@ export function lowerPass(spec: PassSpec, bufs: BufferTable): PassResult {
       if (out.acc) return;
       linBlocks.set(b.lin, [...(linBlocks.get(b.lin) ?? []), { ...out.home, col: dimAdd(out.home.col, offs[i]!), width: b.rows }]);
     });
+  }
+
+  // Values of one fused loop kept for all steps (what the backward reads) go side by side into one
+  // buffer, as a hand-written loop keeps its gates together: fewer arrays for the loop to address.
+  const groups = new Map<string, number[]>();
+  for (const id of nodes) {
+    if (!ew(id) || home.has(id) || (dests.get(id) ?? []).some((d) => !d.acc) || !mustHome(id) || extentFor(id) !== 'seq') continue;
+    if (N[id]!.shape.dims.length !== 1) continue;
+    const key = `${clusterKey(id)}|${dimKey(widthOf(N[id]!))}`;
+    groups.set(key, [...(groups.get(key) ?? []), id]);
+  }
+  for (const ids of groups.values()) {
+    if (ids.length < 2) continue;
+    const w = widthOf(N[ids[0]!]!);
+    const buf = bufs.add({ name: ids.map((i) => spec.name(i)).join('_'), extent: 'seq', size: [ids.reduce((a) => dimAdd(a, w), dimNum(0))], role: 'value' });
+    let col = dimNum(0);
+    for (const id of ids) {
+      home.set(id, { buf, col, width: w, shift: 0 });
+      col = dimAdd(col, w);
+    }
   }
 
   // Synthetic statements: copies into roots' buffers, sums of a form's blocks.
@@ -408,6 +451,8 @@ export function lowerPass(spec: PassSpec, bufs: BufferTable): PassResult {
   const opExpr = (id: number, ck: string, p: Phase): Expr => {
     const n = N[id]!;
     if (n.op === 'bcast') return exprOf(n.inputs[0]!, ck, p);
+    const form = folded.get(id);
+    if (form !== undefined) return exprOf(form, ck, p);
     return { e: 'op', op: n.op, args: n.inputs.map((x) => exprOf(x, ck, p)), ...(n.attrs.p !== undefined ? { p: n.attrs.p } : {}) };
   };
   const storesOf = (id: number, p: Phase, own: boolean): Store[] => {
@@ -433,7 +478,9 @@ export function lowerPass(spec: PassSpec, bufs: BufferTable): PassResult {
         ? (linBlocks.get(id) ?? []).map((b): Expr => ({ e: 'read', view: viewOf(b, s.phase), mode: readMode(n) })).reduce((a, b) => ({ e: 'op', op: 'add', args: [a, b] }))
         : { e: 'read', view: viewOf(home.get(id)!, s.phase), mode: readMode(n) };
       const own = s.sum && home.has(id) && !(linBlocks.get(id) ?? []).includes(home.get(id)!);
-      const stores = storesOf(id, s.phase, own).filter((st) => !(s.sum === false && st.view.buf === home.get(id)!.buf && dimKey(st.view.col) === dimKey(home.get(id)!.col) && !st.accumulate));
+      const self = s.sum ? null : viewOf(home.get(id)!, s.phase);
+      const same = (v: View) => self !== null && v.buf === self.buf && dimKey(v.col) === dimKey(self.col) && JSON.stringify(v.rows) === JSON.stringify(self.rows);
+      const stores = storesOf(id, s.phase, own).filter((st) => st.accumulate || !same(st.view));
       if (stores.length) c.stmts.push({ id, expr, stores, local: spec.named(id) });
     }
   }
@@ -443,17 +490,16 @@ export function lowerPass(spec: PassSpec, bufs: BufferTable): PassResult {
   const packs: Kernel[] = [];
   const push = (p: Phase, level: number, stage: number, rank: number, ...ks: Kernel[]) => items[p].push({ level, stage, rank, kernels: ks });
   const transposed = new Map<string, number>();
-  /** The transpose of a whole buffer's rows (every column), made once per phase and shared. */
+  /** The transpose of an operand's rows (its columns only), made once per phase and shared by the outer products that read it. */
   const transposeOf = (v: View, p: Phase, src: number): { buf: number; row: Dim } => {
-    const width = bufs.get(v.buf).size[0]!;
-    const key = `${p}|${v.buf}|${JSON.stringify(v.rows)}`;
+    const key = `${p}|${v.buf}|${JSON.stringify(v.rows)}|${dimKey(v.col)}|${dimKey(v.width)}`;
     let t = transposed.get(key);
     if (t === undefined) {
-      t = bufs.add({ name: `${bufs.get(v.buf).name}_T`, extent: 'seq', size: [width], role: 'scratch' });
+      t = bufs.add({ name: `${spec.name(src)}_T`, extent: 'seq', size: [v.width], role: 'scratch' });
       transposed.set(key, t);
-      push(p, lv(src, p) + 1, 0, t, { k: 'transpose', rows: rowsOf(p, true), src: { ...v, col: dimNum(0), width }, dst: t });
+      push(p, lv(src, p) + 1, 0, t, { k: 'transpose', rows: rowsOf(p, true), src: v, dst: t });
     }
-    return { buf: t, row: v.col };
+    return { buf: t, row: dimNum(0) };
   };
 
   for (const q of products) {
@@ -476,9 +522,19 @@ export function lowerPass(spec: PassSpec, bufs: BufferTable): PassResult {
       ? mustView(q.operand.id, q.phase)
       : { ...mustView(vecs[0]!, q.phase), width: depth };
     const out = productOut.get(q.id)!;
-    push(q.phase, productLevel.get(q.id)!, 1, q.id, {
+    const c = viewOf(out.home, q.phase);
+    // Folded biases: the output starts as the bias (zeros in other blocks), and the product adds to it.
+    const init: Kernel[] = [];
+    if (q.blocks.some((_, i) => blockBias.has(`${q.id}:${i}`))) {
+      q.blocks.forEach((b, i) => {
+        const bias = blockBias.get(`${q.id}:${i}`);
+        const dst = { ...c, col: dimAdd(c.col, offs[i]!), width: b.rows };
+        init.push(bias === undefined ? { k: 'fill', rows: rowsOf(q.phase, true), dst, size: [b.rows], value: 0 } : { k: 'copy', rows: rowsOf(q.phase, true), src: mustView(bias, q.phase), srcBatched: false, dst });
+      });
+    }
+    push(q.phase, productLevel.get(q.id)!, 1, q.id, ...init, {
       k: 'gemm', rows: rowsOf(q.phase, true), n: width, depth, a: operand, b: { buf: pack, row: dimNum(0), col: dimNum(0), ld: depth },
-      c: viewOf(out.home, q.phase), accumulate: out.acc, note,
+      c, accumulate: out.acc || init.length > 0, note: init.length ? `${note}, plus the biases` : note,
     });
   }
 

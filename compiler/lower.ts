@@ -14,6 +14,8 @@ import { BufferTable, lowerPass, sizeOf } from './lower-pass.ts';
 import type { CellPlan } from './lower-plan.ts';
 
 const LAYOUT = new Set(['concat', 'slice', 'pad', 'bcast', 'transpose', 'const', 'zeros']);
+/** Cheap to recompute from what is saved: the backward rebuilds these instead of reading them. */
+const ARITHMETIC = new Set(['add', 'sub', 'mul', 'neg']);
 const LEAVES = new Set(['param', 'input', 'prev', 'cot', 'const', 'zeros']);
 
 /** Structural keys: equal keys mean equal values, in either graph (ids interned in a shared table). */
@@ -29,13 +31,19 @@ export function structKeys(g: Graph, table: Map<string, number>): number[] {
   return out;
 }
 
-/** The backward nodes to read from the forward's buffers, mapped to their forward nodes. */
+/**
+ * The backward nodes to read from the forward's buffers, mapped to their forward
+ * nodes: states, outputs and the results of functions and products (Γ_u,
+ * tanh(c^<t>)); other sums and products of those are recomputed, as are
+ * concatenations of leaves.
+ */
 export function savedValues(fwd: Graph, bwd: Graph): Map<number, number> {
   const table = new Map<string, number>();
   const fk = structKeys(fwd, table), bk = structKeys(bwd, table);
   const fwdByKey = new Map(fk.map((k, i) => [k, i]));
   const varying = new Set<number>();
   for (const n of fwd.nodes) if (n.op === 'input' || n.op === 'prev' || n.inputs.some((x) => varying.has(x))) varying.add(n.id);
+  const rootOf = new Set(fwd.roots.map((r) => r.id)); // stored anyway
   const saved = new Map<number, number>();
   const seen = new Set<number>();
   const stack = bwd.roots.map((r) => r.id);
@@ -45,7 +53,7 @@ export function savedValues(fwd: Graph, bwd: Graph): Map<number, number> {
     seen.add(id);
     const n = bwd.nodes[id]!;
     const f = fwdByKey.get(bk[id]!);
-    if (f !== undefined && varying.has(f) && !LEAVES.has(n.op) && !LAYOUT.has(n.op)) {
+    if (f !== undefined && varying.has(f) && !LEAVES.has(n.op) && !LAYOUT.has(n.op) && (!ARITHMETIC.has(n.op) || rootOf.has(f))) {
       saved.set(id, f);
       continue;
     }

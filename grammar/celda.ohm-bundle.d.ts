@@ -36,8 +36,7 @@ export interface CeldaActionDict<T> extends BaseActionDict<T> {
   ExprTail_mat?: (this: NonterminalNode, arg0: NonterminalNode, arg1: IterationNode, arg2: NonterminalNode) => T;
   ExprTail_arith?: (this: NonterminalNode, arg0: NonterminalNode, arg1: IterationNode, arg2: IterationNode, arg3: NonterminalNode) => T;
   ExprTail?: (this: NonterminalNode, arg0: NonterminalNode) => T;
-  JuxtExpr?: (this: NonterminalNode, arg0: NonterminalNode, arg1: IterationNode, arg2: IterationNode) => T;
-  PostfixExpr?: (this: NonterminalNode, arg0: NonterminalNode, arg1: IterationNode) => T;
+  JuxtExpr?: (this: NonterminalNode, arg0: NonterminalNode, arg1: IterationNode, arg2: IterationNode, arg3: IterationNode, arg4: IterationNode) => T;
   Primary_num?: (this: NonterminalNode, arg0: NonterminalNode) => T;
   Primary_paren?: (this: NonterminalNode, arg0: TerminalNode, arg1: IterationNode, arg2: NonterminalNode, arg3: IterationNode, arg4: TerminalNode) => T;
   Primary_group?: (this: NonterminalNode, arg0: TerminalNode, arg1: IterationNode, arg2: NonterminalNode, arg3: IterationNode, arg4: TerminalNode) => T;
@@ -53,7 +52,7 @@ export interface CeldaActionDict<T> extends BaseActionDict<T> {
   ListSep?: (this: NonterminalNode, arg0: TerminalNode, arg1: IterationNode) => T;
   operandStart?: (this: NonterminalNode, arg0: TerminalNode) => T;
   operatorStart?: (this: NonterminalNode, arg0: TerminalNode) => T;
-  name?: (this: NonterminalNode, arg0: TerminalNode, arg1: NonterminalNode, arg2: IterationNode, arg3: IterationNode, arg4: IterationNode, arg5: IterationNode) => T;
+  name?: (this: NonterminalNode, arg0: NonterminalNode, arg1: IterationNode, arg2: IterationNode) => T;
   asciiHead?: (this: NonterminalNode, arg0: TerminalNode, arg1: IterationNode, arg2: IterationNode) => T;
   unicodeHead?: (this: NonterminalNode, arg0: NonterminalNode, arg1: IterationNode) => T;
   commandHead?: (this: NonterminalNode, arg0: TerminalNode, arg1: NonterminalNode) => T;
@@ -68,7 +67,7 @@ export interface CeldaActionDict<T> extends BaseActionDict<T> {
   nameLetter_unicode?: (this: NonterminalNode, arg0: NonterminalNode, arg1: IterationNode) => T;
   nameLetter_greek?: (this: NonterminalNode, arg0: NonterminalNode) => T;
   nameLetter?: (this: NonterminalNode, arg0: NonterminalNode) => T;
-  subscript?: (this: NonterminalNode, arg0: NonterminalNode) => T;
+  subscript?: (this: NonterminalNode, arg0: TerminalNode, arg1: IterationNode, arg2: NonterminalNode) => T;
   subscriptGroup?: (this: NonterminalNode, arg0: TerminalNode, arg1: IterationNode, arg2: TerminalNode) => T;
   subPiece_word?: (this: NonterminalNode, arg0: NonterminalNode) => T;
   subPiece_space?: (this: NonterminalNode, arg0: NonterminalNode) => T;
@@ -136,6 +135,7 @@ export interface CeldaActionDict<T> extends BaseActionDict<T> {
   fracCommand?: (this: NonterminalNode, arg0: TerminalNode, arg1: TerminalNode) => T;
   sqrtCommand?: (this: NonterminalNode, arg0: TerminalNode) => T;
   sep?: (this: NonterminalNode, arg0: NonterminalNode | TerminalNode) => T;
+  quadCommand?: (this: NonterminalNode, arg0: TerminalNode, arg1: TerminalNode) => T;
   nl?: (this: NonterminalNode, arg0: TerminalNode) => T;
   hsp?: (this: NonterminalNode, arg0: TerminalNode) => T;
   spaces?: (this: NonterminalNode, arg0: IterationNode) => T;

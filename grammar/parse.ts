@@ -3,7 +3,7 @@
 // operation turns the concrete tree into the plain objects of ast.ts and makes
 // every name canonical. Spans are offsets into the source exactly as given.
 
-import type { FailedMatchResult, Interval, IterationNode, Node, NonterminalNode } from 'ohm-js';
+import type { FailedMatchResult, IterationNode, Node, NonterminalNode } from 'ohm-js';
 import grammar from './celda.ohm-bundle.js';
 import type {
   BinaryOp, CellAst, Decl, DeclKind, DimExpr, Equation, Expr, FileAst, ParseResult, Span, SyntaxProblem, Time,
@@ -43,11 +43,6 @@ class NameProblem extends Error {
 
 function badName(node: Node, expected: string): never {
   throw new NameProblem({ span: spanOf(node), expected, found: node.sourceString });
-}
-
-/** The same for a span that is no single node; `within` is any interval of the input. */
-function nameProblem(span: Span, within: Interval, expected: string): never {
-  throw new NameProblem({ span, expected, found: within.sourceString.slice(span.start, span.end) });
 }
 
 /** Ohm's failure records; `getRightmostFailures` is public but missing from its types. */
@@ -141,31 +136,33 @@ interface Link {
 /** What `+ - − /` mean; every other operator of `mulOp` is the elementwise product. */
 const ARITH_OPS: Readonly<Record<string, BinaryOp>> = { '+': '+', '-': '-', '−': '-', '/': '/' };
 
-/** Loosest last; each level folds to the left. A minus sits between `@` and `*`. */
-const PRECEDENCE: readonly (readonly BinaryOp[])[] = [['@'], ['*', '/'], ['+', '-']];
-
-function binary(op: BinaryOp, left: Expr, right: Expr): Expr {
-  return { kind: 'binary', op, left, right, span: join(left, right) };
-}
+/** Tightest first (after juxtaposition); each level folds to the left. `neg` is a leading minus. */
+const PRECEDENCE: readonly (readonly BinaryOp[] | 'neg')[] = [['@'], 'neg', ['*', '/'], ['+', '-']];
 
 /**
- * `a + -b · c * d` → `a + ((-(b · c)) * d)`. Links are folded one precedence
- * level at a time; a link's leading minuses wrap its `·` product, which starts
- * at that link (a minus never follows `·`), each spanning from its sign.
+ * `a + -b · c * d` → `a + ((-(b · c)) * d)`, one precedence level at a time.
+ * Binary nodes span their operands; a minus spans from its sign to the end of
+ * the `·` product it starts (no minus follows `·`, so the product is whole).
  */
 function foldChain(links: readonly Link[]): Expr {
-  let level = links.map((l) => ({ op: l.op, minuses: l.minuses, operand: l.operand }));
-  for (const ops of PRECEDENCE) {
-    const next: typeof level = [];
-    for (const link of level) {
-      const last = next[next.length - 1];
-      if (last && link.op !== null && ops.includes(link.op)) last.operand = binary(link.op, last.operand, link.operand);
-      else next.push({ ...link });
+  let chain = links.map((link) => ({ ...link }));
+  for (const level of PRECEDENCE) {
+    if (level === 'neg') {
+      for (const link of chain) link.operand = negated(link.minuses, link.operand);
+      continue;
     }
-    if (ops.includes('@')) for (const link of next) link.operand = negated(link.minuses, link.operand);
-    level = next;
+    const folded: typeof chain = [];
+    for (const link of chain) {
+      const left = folded[folded.length - 1];
+      if (left !== undefined && link.op !== null && level.includes(link.op)) {
+        left.operand = { kind: 'binary', op: link.op, left: left.operand, right: link.operand, span: join(left.operand, link.operand) };
+      } else {
+        folded.push(link);
+      }
+    }
+    chain = folded;
   }
-  return level[0].operand;
+  return chain[0].operand;
 }
 
 function negated(minuses: readonly Node[], operand: Expr): Expr {
@@ -173,6 +170,19 @@ function negated(minuses: readonly Node[], operand: Expr): Expr {
     (arg: Expr, minus): Expr => ({ kind: 'neg', arg, span: { start: minus.source.startIdx, end: arg.span.end } }),
     operand,
   );
+}
+
+/**
+ * `W^T`, `x²`: superscripts apply in turn, each node spanning from the operand.
+ * A Primary is a choice with one child, the operand itself; reading it directly
+ * spares a visit per operand.
+ */
+function postfixed(primary: Node, superscripts: Node): Expr {
+  return superscripts.children.reduce((arg: Expr, sup): Expr => {
+    const s = sup.ast() as Superscript;
+    const span = { start: arg.span.start, end: sup.source.endIdx };
+    return s.kind === 'transpose' ? { kind: 'transpose', arg, span } : { kind: 'pow', base: arg, exponent: s.exponent, span };
+  }, expr(primary.child(0)));
 }
 
 /** `(e)` is `e`, spanning its brackets so carets cover what was written. */
@@ -306,15 +316,10 @@ const semantics = grammar.createSemantics().addOperation<unknown>('ast', {
   ExprTail_arith(op, _nl, minuses, operand) {
     return { op: ARITH_OPS[op.sourceString] ?? '*', minuses: minuses.children, operand: expr(operand) } satisfies Link;
   },
-  JuxtExpr(first, _starts, rest) {
-    return rest.children.map(expr).reduce((left, right): Expr => ({ kind: 'juxt', left, right, span: join(left, right) }), expr(first));
-  },
-  PostfixExpr(primary, superscripts) {
-    return superscripts.children.reduce((arg: Expr, sup): Expr => {
-      const s = sup.ast() as Superscript;
-      const span = { start: arg.span.start, end: sup.source.endIdx };
-      return s.kind === 'transpose' ? { kind: 'transpose', arg, span } : { kind: 'pow', base: arg, exponent: s.exponent, span };
-    }, expr(primary));
+  JuxtExpr(first, firstSuperscripts, _starts, rest, restSuperscripts) {
+    return rest.children
+      .map((primary, i) => postfixed(primary, restSuperscripts.child(i)))
+      .reduce((left, right): Expr => ({ kind: 'juxt', left, right, span: join(left, right) }), postfixed(first, firstSuperscripts));
   },
   Primary_num(n) {
     return { kind: 'num', value: readNumber(n.sourceString), span: spanOf(this) } satisfies Expr;
@@ -352,12 +357,9 @@ const semantics = grammar.createSemantics().addOperation<unknown>('ast', {
   },
 
   // names
-  name(_start, head, tilde, underscores, _spaces, subscripts) {
+  name(head, tilde, subscripts) {
     const parts = nameParts(head);
-    const written = subscripts.children.map((s, i) => {
-      const span = { start: underscores.child(i).source.startIdx, end: s.source.endIdx };
-      return subscriptText(s.ast() as string) ?? nameProblem(span, this.source, 'a subscript');
-    });
+    const written = subscripts.children.map((s) => subscriptText(s.ast() as string) ?? badName(s, 'a subscript'));
     return {
       base: parts.base,
       accents: tilde.numChildren > 0 ? [...parts.accents, 'tilde'] : parts.accents,
@@ -397,6 +399,9 @@ const semantics = grammar.createSemantics().addOperation<unknown>('ast', {
   },
   nameLetter_greek(command) {
     return greekParts(command);
+  },
+  subscript(_underscore, _spaces, body) {
+    return body.ast();
   },
   subscriptGroup(_open, pieces, _close) {
     return pieces.children.map((p) => p.ast()).join('');

@@ -26,6 +26,21 @@ export interface Agreement {
   readonly worst: number;
   readonly where: string;
   readonly errors: Readonly<Record<string, number>>;
+  /**
+   * The same, but relative to the largest value of the cell's forward values (for
+   * states and outputs) or of its gradients (for gradients): a gradient that is a
+   * sum of nearly cancelling terms is small, and its error is judged against the
+   * cell's scale instead of its own.
+   */
+  readonly worstScaled: number;
+  /** The largest magnitude among the reference's values and gradients. */
+  readonly scale: number;
+  /**
+   * How far the float64 reference itself moves (scaled like `worstScaled`) when every
+   * parameter, input, initial state and cotangent is perturbed by one float32 rounding
+   * (relative 2⁻²⁴): the cell's own conditioning, which no float32 computation can beat.
+   */
+  readonly conditioning: number;
 }
 
 export function agreement(cell: CompiledCell, factory: BackendFactory, o: { dims: Record<string, number>; batch: number; steps: number; seed: number; precision?: 'f64' | 'f32'; scale?: number }): Agreement {
@@ -50,14 +65,35 @@ export function agreement(cell: CompiledCell, factory: BackendFactory, o: { dims
   };
   const ref = run(interpBackend, 'f64');
   const got = run(factory, o.precision ?? 'f64');
+  // The reference again, on inputs each moved by one float32 rounding.
+  const nudge = (r: Record<string, Float64Array>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.map((x) => x * (1 + (rng.next() < 0.5 ? -1 : 1) * 2 ** -24))]));
+  const pb = interpBackend(cell, { dims: o.dims, batch: B });
+  const pf = pb.forward(T, nudge(params), nudge(inputs), nudge(init));
+  const pw = pb.backward({ states: nudge(cot.states), outputs: nudge(cot.outputs) });
   const errors: Record<string, number> = {};
-  const cmp = (what: string, a: Vec | undefined, b: Vec) => (errors[what] = a ? relativeError(a, b) : Infinity);
-  for (const [k, v] of Object.entries(ref.fw.states)) cmp(`states.${k}`, got.fw.states[k], v);
-  for (const [k, v] of Object.entries(ref.fw.outputs)) cmp(`outputs.${k}`, got.fw.outputs[k], v);
-  for (const [k, v] of Object.entries(ref.bw.params)) cmp(`grads.params.${k}`, got.bw.params[k], v);
-  for (const [k, v] of Object.entries(ref.bw.inputs)) cmp(`grads.inputs.${k}`, got.bw.inputs[k], v);
-  for (const [k, v] of Object.entries(ref.bw.init)) cmp(`grads.init.${k}`, got.bw.init[k], v);
+  const scaled: Record<string, number> = {};
+  const moved: Record<string, number> = {};
+  const maxAbs = (vs: readonly Vec[]) => {
+    let m = 0;
+    for (const v of vs) for (let i = 0; i < v.length; i++) if (!(Math.abs(v[i]!) <= m)) m = Math.abs(v[i]!);
+    return m;
+  };
+  const fwdScale = maxAbs([...Object.values(ref.fw.states), ...Object.values(ref.fw.outputs)]);
+  const bwdScale = maxAbs([...Object.values(ref.bw.params), ...Object.values(ref.bw.inputs), ...Object.values(ref.bw.init)]);
+  const cmp = (what: string, a: Vec | undefined, b: Vec, p: Vec) => {
+    errors[what] = a ? relativeError(a, b) : Infinity;
+    const scale = (what.startsWith('grads') ? bwdScale : fwdScale) || 1;
+    scaled[what] = a ? relativeError(a, b) * (maxAbs([b]) || 1) / scale : Infinity;
+    moved[what] = relativeError(p, b) * (maxAbs([b]) || 1) / scale;
+  };
+  for (const [k, v] of Object.entries(ref.fw.states)) cmp(`states.${k}`, got.fw.states[k], v, pf.states[k]!);
+  for (const [k, v] of Object.entries(ref.fw.outputs)) cmp(`outputs.${k}`, got.fw.outputs[k], v, pf.outputs[k]!);
+  for (const [k, v] of Object.entries(ref.bw.params)) cmp(`grads.params.${k}`, got.bw.params[k], v, pw.params[k]!);
+  for (const [k, v] of Object.entries(ref.bw.inputs)) cmp(`grads.inputs.${k}`, got.bw.inputs[k], v, pw.inputs[k]!);
+  for (const [k, v] of Object.entries(ref.bw.init)) cmp(`grads.init.${k}`, got.bw.init[k], v, pw.init[k]!);
   let worst = 0, where = '';
   for (const [k, e] of Object.entries(errors)) if (!(e <= worst)) { worst = e; where = k; }
-  return { worst, where, errors };
+  const worstScaled = Object.values(scaled).reduce((m, e) => (e <= m ? m : e), 0);
+  const conditioning = Object.values(moved).reduce((m, e) => (e <= m ? m : e), 0);
+  return { worst, where, errors, worstScaled, scale: Math.max(fwdScale, bwdScale), conditioning };
 }

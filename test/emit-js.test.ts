@@ -179,3 +179,47 @@ describe('the instance', () => {
     expect(Array.from(short2)).toEqual(Array.from(short1));
   });
 });
+
+describe('hostile input cannot inject code', () => {
+  // Comments that try to close the module's code, names that are JS keywords and
+  // globals (and celda's own names without `$`), a cell named `constructor`.
+  const source = `# */ }); globalThis.pwned = 1; (function(){ //
+% </script><script>globalThis.pwned = 2</script>
+cell constructor {
+  input return : function   # "); globalThis.pwned = 3; ("
+  state this : new
+  param Math : new × function
+  eval^<t> = tanh(Math return^<t> + arguments + W_this this^<t-1> + 1e308 * 0 + 0.1)
+  this^<t> = sigmoid(eval^<t>) * (1 - Float64Array) + prototype + forward + mem + B
+  step^<t> = softmax(B_t[this^<t>, return^<t>])
+}
+`;
+
+  it('emits nothing from comments or names but identifiers and JSON strings', () => {
+    const cell = compileOk(source)[0]!;
+    const js = emitJs(cell);
+    for (const text of [js.module, js.dts]) {
+      expect(text).not.toContain('pwned');
+      expect(text).not.toContain('<script');
+    }
+    for (const bad of [/const eval\b/, /const this\b/, /const new\b/, /const return\b/, /\bfunction function\b/]) expect(js.module).not.toMatch(bad);
+    expect(js.module).toContain('const eval_ =');
+    expect(js.module).toContain('createconstructor');
+  });
+
+  it('runs, touches no global, and still agrees with the interpreter', () => {
+    const cell = compileOk(source)[0]!;
+    const g = globalThis as { pwned?: unknown };
+    delete g.pwned;
+    const a = agreement(cell, jsBackend, { dims: dimsOf(cell), batch: 2, steps: 3, seed: 5 });
+    expect(a.worst, a.where).toBeLessThanOrEqual(1e-12);
+    expect(g.pwned).toBeUndefined();
+  });
+
+  it('reads only own properties of the caller\'s objects', () => {
+    const cell = compileOk('cell C {\n  input x : n\n  state h : n\n  h^<t> = tanh(W h^<t-1> + x^<t>)\n}\n')[0]!;
+    const inst = loadJsFactory(cell)({ n: 1 }, 1);
+    expect(() => inst.forward(Object.create({ W: [1] }) as Record<string, number[]>, { x: [1] })).toThrow('params.W: missing');
+    expect(() => inst.forward({ W: [1] }, Object.create({ x: [1] }) as Record<string, number[]>)).toThrow('the number of steps');
+  });
+});

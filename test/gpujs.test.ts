@@ -4,6 +4,11 @@
 // (float64, a silent move to gpu.js's CPU kernel). The same cases run in
 // headless Chromium on WebGL2 and WebGPU in test/browser/.
 
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { GpujsPlanError, planStep } from '../compiler/emit-gpujs.ts';
 import type { GpuMode, RunInfo } from '../runtime/backends/gpujs.ts';
@@ -199,7 +204,47 @@ describe('the synchronous variant (for the training loop)', () => {
     });
   }
 
+  it('runs sequences of different lengths one after the other (as training batches do)', async () => {
+    for (const steps of [3, 6, 2]) {
+      const c = makeCase('gru.celda', loadSource('gru'), { steps, seed: steps });
+      const sync = gpujsSyncBackend(loadCell(c.source), { dims: c.dims, batch: c.batch });
+      const f = sync.forward(c.steps, f64(c.params), f64(c.inputs), f64(c.init));
+      const g = sync.backward({ states: f64(c.cot.states), outputs: f64(c.cot.outputs) });
+      const got = { states: plain(f.states), outputs: plain(f.outputs), grads: { params: plain(g.params), inputs: plain(g.inputs), init: plain(g.init) } };
+      expect(worst(relativeErrors(got, reference(c)))).toEqual([]);
+      expect(worst(relativeErrors(await runCase(c, 'webasm'), reference(c)))).toEqual([]);
+    }
+  });
+
   it('refuses a mode whose kernels only answer asynchronously', () => {
     expect(() => gpujsSyncBackend(loadCell(loadSource('rnn')), { dims: { n_x: 2, n_a: 3, n_y: 2 }, batch: 2, mode: 'webgpu' })).toThrow(/webasm or cpu, not webgpu/);
+  });
+});
+
+describe('celda eval --backend gpujs', () => {
+  const celda = (...argv: string[]) => spawnSync(process.execPath, [fileURLToPath(new URL('../bin/celda.js', import.meta.url)), ...argv], { encoding: 'utf8' });
+  const flatten = (x: unknown): number[] => (Array.isArray(x) ? x.flatMap(flatten) : typeof x === 'object' && x !== null ? Object.keys(x).sort().flatMap((k) => flatten((x as Record<string, unknown>)[k])) : [x as number]);
+
+  it('prints the same JSON as the interpreter, within float32 tolerance; refuses float64', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'celda-gpujs-'));
+    const inputs = join(dir, 'inputs.json');
+    writeFileSync(inputs, JSON.stringify({
+      dims: { n_x: 2, n_a: 3 }, batch: 2, steps: 3,
+      inputs: { x: [[[0.1, -0.2], [0.3, 0.4]], [[0.5, 0.1], [-0.3, 0.2]], [[0.0, 0.7], [0.2, -0.1]]] },
+      cotangents: { c: [[[1, 0, 0], [0, 1, 0]], [[0, 0, 1], [1, 1, 1]], [[0.5, 0.5, 0.5], [1, 0, 1]]] },
+    }));
+    const cell = fileURLToPath(new URL('../examples/cells/gru.celda', import.meta.url));
+    const gpu = celda('eval', cell, '--inputs', inputs, '--backend', 'gpujs');
+    const ref = celda('eval', cell, '--inputs', inputs);
+    expect(gpu.stderr).toBe('');
+    expect(gpu.status).toBe(0);
+    const got = flatten(JSON.parse(gpu.stdout)), want = flatten(JSON.parse(ref.stdout));
+    expect(got.length).toBe(want.length);
+    const scale = Math.max(...want.map(Math.abs));
+    expect(Math.max(...got.map((v, i) => Math.abs(v - want[i]!))) / scale).toBeLessThan(TOLERANCE);
+    const f64run = celda('eval', cell, '--inputs', inputs, '--backend', 'gpujs', '--precision', 'f64');
+    expect(f64run.status).toBe(2);
+    expect(f64run.stderr).toMatch(/^error: the gpujs backend computes in float32 only/);
+    rmSync(dir, { recursive: true, force: true });
   });
 });

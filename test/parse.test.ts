@@ -499,6 +499,15 @@ describe('expressions', () => {
     ['A ⋅ B', '(A @ B)'],
     ['A @ B @ C', '((A @ B) @ C)'],
     ['-A @ B', '-(A @ B)'],
+    ['a + -b · c * d', '(a + (-(b @ c) * d))'],
+    ['- -a * b', '(--a * b)'],
+    ['a - -b', '(a - -b)'],
+    ['−a ∗ −b', '(-a * -b)'],
+    ['-a · b x', '-(a @ (b x))'],
+    ['a * b - c / d + e', '(((a * b) - (c / d)) + e)'],
+    ['W x ⊙ y', '((W x) * y)'],
+    ['W x − y', '((W x) - y)'],
+    ['f (x) (y)', '(f(x) y)'],
     ['W_aa a^<t-1>', '(W_aa a^<t-1>)'],
     ['w_{aa}a^{< t-1>}', '(w_aa a^<t-1>)'],
     ['W_c[u, v]', '(W_c [u, v])'],
@@ -537,6 +546,31 @@ describe('expressions', () => {
     ['$a$ + $$b$$', '(a + b)'],
   ];
   it.each(cases)('%s', (written, expected) => {
+    expect(show(rhs(written))).toBe(expected);
+  });
+});
+
+// The grammar ends a juxtaposition or an operator chain by a first-character
+// lookahead; every operator, space and superscript must get past it.
+describe('every operator, space and superscript after a juxtaposition', () => {
+  const operators: [string, string][] = [
+    ['+', '+'], ['-', '-'], ['−', '-'], ['*', '*'], ['∗', '*'], ['⊙', '*'], ['∘', '*'], ['/', '/'],
+    [String.raw`\odot`, '*'], [String.raw`\circ`, '*'], [String.raw`\ast`, '*'],
+    ['·', '@'], ['⋅', '@'], ['@', '@'], [String.raw`\cdot`, '@'],
+  ];
+  it.each(operators)('W x %s y', (op, canonical) => {
+    expect(show(rhs(`W x ${op} y`))).toBe(`((W x) ${canonical} y)`);
+    const tight = op.startsWith('\\') ? `${op} ` : op; // `\cdoty` would be another command
+    expect(show(rhs(`W x${tight}y`))).toBe(`((W x) ${canonical} y)`);
+  });
+
+  const spaces = [' ', '\t', '$', '&', '\u00A0', '\u2009', '\f', String.raw`\,`, String.raw`\;`, String.raw`\:`, String.raw`\!`,
+    String.raw`\ `, String.raw`\displaystyle `, String.raw`\left `, String.raw`\bigl `];
+  it.each(spaces.map((s) => [JSON.stringify(s), s]))('W%sx y', (_name, space) => {
+    expect(show(rhs(`W${space}x${space}y`))).toBe('((W x) y)');
+  });
+
+  it.each([['x² y', '(x**2 y)'], ['xᵀ y', "(x' y)"], ['x⁻¹ y', '(x**-1 y)'], ['x^T y', "(x' y)"]])('%s', (written, expected) => {
     expect(show(rhs(written))).toBe(expected);
   });
 });
@@ -673,6 +707,29 @@ describe('syntax problems', () => {
     expect(p.expected).toBe('an expression or a line break');
     expect(problem('a = b +\n\n').expected).toContain('an expression');
     expect(problem('a = (\n)').expected).toBe('an expression or a line break');
+  });
+
+  it('rejects a minus after a matrix product, at the minus', () => {
+    const p = problem('z = A · -B');
+    expect(p.span).toEqual({ start: 8, end: 9 });
+    expect(p.expected).toBe('an expression or a line break');
+    expect(problem('z = a ⋅ ⊙ b')).toMatchObject({ span: { start: 8, end: 9 }, found: '⊙', expected: 'an expression or a line break' });
+  });
+
+  it('says what may follow an operator or an unclosed application', () => {
+    expect(problem('z = b ⊙')).toMatchObject({ span: { start: 7, end: 7 }, expected: 'an expression or a line break' });
+    expect(problem('z = f (x')).toMatchObject({ span: { start: 8, end: 8 }, expected: '")", an operator or a line break' });
+  });
+
+  it('spans a leading minus from its sign over the product it starts', () => {
+    const src = 'z = a + - -b · c * d';
+    const sum = rhs(src.slice(4)) as Extract<Expr, { kind: 'binary' }>;
+    const product = sum.right as Extract<Expr, { kind: 'binary' }>;
+    const outer = product.left as Extract<Expr, { kind: 'neg' }>;
+    const text = (s: { start: number; end: number }) => src.slice(4).slice(s.start - 4, s.end - 4);
+    expect(text(outer.span)).toBe('- -b · c');
+    expect(text(outer.arg.span)).toBe('-b · c');
+    expect(text(product.span)).toBe('- -b · c * d');
   });
 
   it('points at garbage characters, covering one grapheme', () => {

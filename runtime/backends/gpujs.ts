@@ -62,7 +62,7 @@ export function fallbackProblem(info: RunInfo): string | null {
 
 export interface GpujsBackend extends AsyncCellBackend {
   readonly mode: GpuMode;
-  /** The kernel plans, for inspection (`celda` prints them; tests count them). */
+  /** The kernel plans, for inspection (their sources, arguments and output sizes). */
   readonly plans: { readonly forward: StepPlan; readonly backward: StepPlan };
   lastRun(): RunInfo | null;
   /** The VJP; `{ inputs: false }` leaves the per-step input gradients on the device (training needs only the rest). */
@@ -132,7 +132,8 @@ const cache = new WeakMap<GPU, WeakMap<CompiledCell, Map<string, Compiled>>>();
 
 function makeKernel(gpu: GPU, k: Omit<KernelPlan, 'args'>): Kernel {
   // pipeline + immutable: called directly (the synchronous backend), every call returns a fresh result
-  const settings = { output: [...k.output], precision: 'single', tactic: 'precision', pipeline: true, immutable: true };
+  // dynamicArguments: the all-steps arrays change size with T from call to call
+  const settings = { output: [...k.output], precision: 'single', tactic: 'precision', pipeline: true, immutable: true, dynamicArguments: true };
   return (gpu.createKernel as unknown as (src: string, s: object) => Kernel)(k.source, settings);
 }
 
@@ -209,6 +210,8 @@ interface Pass<R> {
 
 interface Passes {
   readonly plans: { readonly forward: StepPlan; readonly backward: StepPlan };
+  /** Every kernel the passes call, for the synchronous backend's fallback check. */
+  readonly kernels: () => readonly Kernel[];
   forward(steps: number, params: Readonly<Record<string, Vec>>, inputs: Readonly<Record<string, Vec>>, init?: Readonly<Record<string, Vec>>): Pass<StepValues>;
   backward(cot: Parameters<AsyncCellBackend['backward']>[0], want: { readonly inputs?: boolean }): Pass<GradValues>;
 }
@@ -262,6 +265,7 @@ function passes(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: GpuMode)
 
   return {
     plans: { forward: c.forward, backward: c.backward },
+    kernels: () => [...c.fwd, ...c.bwd, ...c.helpers.values()],
 
     forward(steps, params, inputs, init) {
       if (!Number.isInteger(steps) || steps < 1) throw new GpujsError('steps must be a whole number ≥ 1');
@@ -437,14 +441,20 @@ export async function gpujsBackend(cell: CompiledCell, opts: GpujsOptions): Prom
  */
 export function gpujsSyncBackend(cell: CompiledCell, opts: GpujsOptions): CellBackend {
   const mode = checkOptions({ ...opts, mode: opts.mode ?? 'webasm' });
-  if (mode !== 'webasm' && mode !== 'cpu') throw new GpujsError(`the synchronous gpujs backend runs on webasm or cpu, not ${mode}`);
+  if (mode !== 'webasm' && mode !== 'cpu') throw new GpujsError(`the synchronous gpujs backend runs on webasm or cpu, not ${mode} (WebGL2 and WebGPU need a browser and the asynchronous backend)`);
   let gpu = devices.get(mode);
   if (!gpu) {
     if (mode === 'webasm' && !GPU.isWebAssemblySupported) throw new GpujsError('gpu.js reports no WebAssembly support here');
     devices.set(mode, (gpu = new GPU({ mode: mode as never })));
   }
   const ps = passes(gpu, cell, opts, mode);
-  const run = <R>(pass: Pass<R>): R => pass.read(pass.body(pass.args));
+  const run = <R>(pass: Pass<R>): R => {
+    const result = pass.body(pass.args);
+    // gpu.js swaps a kernel it cannot build for its CPU kernel, with a warning; that is an error here
+    const moved = mode === 'cpu' ? undefined : ps.kernels().find((k) => k.kernel?.constructor?.mode === 'cpu');
+    if (moved) throw new GpujsError(`gpu.js fell back to its CPU kernel instead of ${mode}${moved.kernel?.fallbackReason ? `: ${moved.kernel.fallbackReason}` : ''}`);
+    return pass.read(result);
+  };
   return {
     name: `gpujs-${mode}-sync`,
     precision: 'f32',

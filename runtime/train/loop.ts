@@ -41,6 +41,8 @@ export interface Progress {
 }
 
 export interface TrainHooks {
+  /** Once the model is built and its parameters are ready. */
+  start?(model: Model, params: Table, step: number): void;
   step?(p: Progress): void;
   eval?(step: number, metrics: Readonly<Record<string, number>>): void;
   saved?(step: number, dir: string): void;
@@ -173,6 +175,7 @@ export async function train(input: TrainInput, hooks: TrainHooks = {}): Promise<
   let tokens = 0;
   let [lossSum, lossN] = resume?.pending ?? [0, 0];
 
+  hooks.start?.(model, params, step);
   const workers = c.threads > 1
     ? await GradWorkers.start(c.threads, { cellSource: cell.source, cellName: cell.name, spec: modelSpec(task, c), backend: input.backendName ?? 'interp' }, params)
     : null;

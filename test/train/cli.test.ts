@@ -37,6 +37,7 @@ describe('celda train', () => {
     expect(s).toMatchObject({ task: 'gender', cell: 'GRU', steps: 4 });
     expect(Object.keys(s.metrics).sort()).toEqual(['accuracy', 'majority_accuracy']);
     expect(typeof s.seconds).toBe('number');
+    expect(s.cpu_seconds).toBeGreaterThan(0);
     expect(r.err).toMatch(/step 4\/4 +loss \d\.\d{4} +accuracy/);
     for (const f of ['model.safetensors', 'state.safetensors', 'cell.celda', 'loss.svg', 'metrics.svg', 'summary.json']) expect(existsSync(join(out, f)), f).toBe(true);
     expect(readFileSync(join(out, 'metrics.svg'), 'utf8')).toMatch(/^<svg[\s\S]*accuracy[\s\S]*<\/svg>\n$/);

@@ -114,9 +114,9 @@ export const entitiesTask = (): Task => {
     classes: TAGS.length,
     defaults: {
       hidden: 32, layers: 1, embed: 16, bidirectional: true,
-      steps: 2000, batch: 32, lr: 0.01, optimizer: 'adamw', weightDecay: 0.01, momentum: 0.9,
-      schedule: 'cosine', warmup: 50, decaySteps: 2000, clip: 1, init: 'orthogonal', forgetBias: 1, bptt: 0,
-      evalEvery: 250, evalSize: 2000, threads: 2, bucket: true,
+      steps: 600, batch: 32, lr: 0.01, optimizer: 'adamw', weightDecay: 0.01, momentum: 0.9,
+      schedule: 'cosine', warmup: 50, decaySteps: 600, clip: 1, init: 'orthogonal', forgetBias: 1, bptt: 0,
+      evalEvery: 200, evalSize: 2000, threads: 2, bucket: true,
     },
     load,
     watch: { name: 'macro_f1', better: 'higher' },

@@ -199,13 +199,13 @@ function createGRU_simplified($dims, $batch) {
   const $dw_c = new $F(n_a * (n_a + n_x));
   const $db_c = new $F(n_a);
   const $stack0_proj = new $F($B * n_a);
-  const $delta_6 = new $F($B * n_a);
+  const $delta_7 = new $F($B * n_a);
   const $pack_stack0_proj = new $F(n_a * (2 * n_a));
   const $pack_stack0_proj_2 = new $F(n_x * (2 * n_a));
 
   // Buffers of T·B rows (states: (T+1)·B, slot 0 the initial state), grown to the longest T seen.
   let $cap = 0, $last = 0;
-  const $mem = { $x: new $F(0), $c: new $F(0), $c_tilde: new $F(0), $x_proj: new $F(0), $Gamma_u: new $F(0), $v1: new $F(0), $dc: new $F(0), $da: new $F(0), $dc_tilde: new $F(0), $dx: new $F(0), $stack0: new $F(0), $stack0_T: new $F(0), $c_T: new $F(0), $x_T: new $F(0) };
+  const $mem = { $x: new $F(0), $c: new $F(0), $c_tilde: new $F(0), $x_proj: new $F(0), $Gamma_u: new $F(0), $dc: new $F(0), $da: new $F(0), $dc_tilde: new $F(0), $dx: new $F(0), $stack0: new $F(0), $delta_4_T: new $F(0), $c_prev_T: new $F(0), $x_T: new $F(0), $delta_5_T: new $F(0) };
   function $ensure($T) {
     if ($T <= $cap) return;
     $cap = $T;
@@ -214,15 +214,15 @@ function createGRU_simplified($dims, $batch) {
     $mem.$c_tilde = new $F($T * $B * n_a);
     $mem.$x_proj = new $F($T * $B * (2 * n_a));
     $mem.$Gamma_u = new $F($T * $B * n_a);
-    $mem.$v1 = new $F($T * $B * n_a);
     $mem.$dc = new $F(($T + 1) * $B * n_a);
     $mem.$da = new $F($T * $B * n_a);
     $mem.$dc_tilde = new $F($T * $B * n_a);
     $mem.$dx = new $F($T * $B * n_x);
     $mem.$stack0 = new $F($T * $B * (2 * n_a));
-    $mem.$stack0_T = new $F($T * $B * (2 * n_a));
-    $mem.$c_T = new $F($T * $B * n_a);
+    $mem.$delta_4_T = new $F($T * $B * n_a);
+    $mem.$c_prev_T = new $F($T * $B * n_a);
     $mem.$x_T = new $F($T * $B * n_x);
+    $mem.$delta_5_T = new $F($T * $B * n_a);
   }
 
   /** forward: from the parameters (packed weights). */
@@ -245,7 +245,7 @@ function createGRU_simplified($dims, $batch) {
   
   /** forward: step t+1 of the recurrence (t = 0 … T-1). */
   function $forwardLoop($t) {
-    const { $c, $c_tilde, $x_proj, $Gamma_u, $v1 } = $mem;
+    const { $c, $c_tilde, $x_proj, $Gamma_u } = $mem;
     // w_u[0:n_a, 0:n_a] c_prev, w_c[0:n_a, 0:n_a] c_prev (one product: $B × (2 * n_a), depth n_a)
     $gemm($B, (2 * n_a), n_a, $c, $t * $B * n_a, n_a, $pack_c_prev_proj, 0, n_a, $c_prev_proj, 0, (2 * n_a), 0);
     for (let $b = 0; $b < $B; $b++) {
@@ -257,10 +257,8 @@ function createGRU_simplified($dims, $batch) {
         // c̃^⟨t⟩ = tanh(w_c[c^⟨t−1⟩, x^⟨t⟩] + b_c)
         const c_tilde = $tanh($c_prev_proj[$c_prev_proj_at_2 + $i] + $x_proj[$x_proj_at_2 + $i] + $b_c[$i]);
         $c_tilde[$Gamma_u_at + $i] = c_tilde;
-        const v1 = 1 - Gamma_u;
-        $v1[$Gamma_u_at + $i] = v1;
         // c^⟨t⟩ = Γ_u * c̃^⟨t⟩ + (1 − Γ_u) * c^⟨t−1⟩
-        const c = Gamma_u * c_tilde + v1 * $c[$Gamma_u_at + $i];
+        const c = Gamma_u * c_tilde + (1 - Gamma_u) * $c[$Gamma_u_at + $i];
         $c[$c_at + $i] = c;
       }
     }
@@ -291,40 +289,42 @@ function createGRU_simplified($dims, $batch) {
 
   /** backward: from the parameters (packed weights). */
   function $backwardStatic() {
-    // pack_stack0_proj = w_cᵀ[0:n_a, 0:n_a] delta_3 + w_uᵀ[0:n_a, 0:n_a] delta_4
+    // pack_stack0_proj = w_cᵀ[0:n_a, 0:n_a] delta_4 + w_uᵀ[0:n_a, 0:n_a] delta_5
     $pack($pack_stack0_proj, (2 * n_a), 0, 0, $w_c, (n_a + n_x), true, 0, 0, n_a, n_a, 0);
     $pack($pack_stack0_proj, (2 * n_a), 0, n_a, $w_u, (n_a + n_x), true, 0, 0, n_a, n_a, 0);
-    // pack_stack0_proj = w_cᵀ[n_a:n_a+n_x, 0:n_a] delta_3 + w_uᵀ[n_a:n_a+n_x, 0:n_a] delta_4
+    // pack_stack0_proj = w_cᵀ[n_a:n_a+n_x, 0:n_a] delta_4 + w_uᵀ[n_a:n_a+n_x, 0:n_a] delta_5
     $pack($pack_stack0_proj_2, (2 * n_a), 0, 0, $w_c, (n_a + n_x), true, n_a, 0, n_x, n_a, 0);
     $pack($pack_stack0_proj_2, (2 * n_a), 0, n_a, $w_u, (n_a + n_x), true, n_a, 0, n_x, n_a, 0);
   }
   
   /** backward: step t+1 back through time (t = T-1 … 0); only the states' cotangents are carried. */
   function $backwardLoop($t) {
-    const { $c, $c_tilde, $Gamma_u, $v1, $dc, $da, $dc_tilde, $stack0 } = $mem;
+    const { $c, $c_tilde, $Gamma_u, $dc, $da, $dc_tilde, $stack0 } = $mem;
     for (let $b = 0; $b < $B; $b++) {
-      const $dc_at = ($t + 1) * $B * n_a + $b * n_a, $da_at = $t * $B * n_a + $b * n_a, $delta_6_at = $b * n_a, $stack0_at = $t * $B * (2 * n_a) + $b * (2 * n_a), $stack0_at_2 = $t * $B * (2 * n_a) + $b * (2 * n_a) + n_a;
+      const $Gamma_u_at_2 = $t * $B * n_a + $b * n_a, $dc_at = ($t + 1) * $B * n_a + $b * n_a, $delta_7_at = $b * n_a, $stack0_at = $t * $B * (2 * n_a) + $b * (2 * n_a), $stack0_at_2 = $t * $B * (2 * n_a) + $b * (2 * n_a) + n_a;
       for (let $i = 0; $i < n_a; $i++) {
-        // δ₂ = ∂c^⟨t⟩ + ∂a^⟨t⟩
-        const delta_2 = $dc[$dc_at + $i] + $da[$da_at + $i];
-        // δ₆ = δ₂ * 1 − Γ_u
-        const delta_6 = delta_2 * $v1[$da_at + $i];
-        $delta_6[$delta_6_at + $i] = delta_6;
-        // δ₃ = (∂c̃^⟨t⟩ + δ₂ * Γ_u) * (1 − c̃^⟨t⟩²)
-        const delta_3 = ($dc_tilde[$da_at + $i] + delta_2 * $Gamma_u[$da_at + $i]) * (1 - $c_tilde[$da_at + $i] * $c_tilde[$da_at + $i]);
-        $stack0[$stack0_at + $i] = delta_3;
-        // δ₄ = (-(δ₂ * c^⟨t−1⟩) + δ₂ * c̃^⟨t⟩) * (Γ_u * 1 − Γ_u)
-        const delta_4 = (-(delta_2 * $c[$da_at + $i]) + delta_2 * $c_tilde[$da_at + $i]) * ($Gamma_u[$da_at + $i] * $v1[$da_at + $i]);
-        $stack0[$stack0_at_2 + $i] = delta_4;
+        // δ₂ = 1 − Γ_u
+        const delta_2 = 1 - $Gamma_u[$Gamma_u_at_2 + $i];
+        // δ₃ = ∂c^⟨t⟩ + ∂a^⟨t⟩
+        const delta_3 = $dc[$dc_at + $i] + $da[$Gamma_u_at_2 + $i];
+        // δ₇ = δ₃ * δ₂
+        const delta_7 = delta_3 * delta_2;
+        $delta_7[$delta_7_at + $i] = delta_7;
+        // δ₄ = (∂c̃^⟨t⟩ + δ₃ * Γ_u) * (1 − c̃^⟨t⟩²)
+        const delta_4 = ($dc_tilde[$Gamma_u_at_2 + $i] + delta_3 * $Gamma_u[$Gamma_u_at_2 + $i]) * (1 - $c_tilde[$Gamma_u_at_2 + $i] * $c_tilde[$Gamma_u_at_2 + $i]);
+        $stack0[$stack0_at + $i] = delta_4;
+        // δ₅ = (-(δ₃ * c^⟨t−1⟩) + δ₃ * c̃^⟨t⟩) * (Γ_u * δ₂)
+        const delta_5 = (-(delta_3 * $c[$Gamma_u_at_2 + $i]) + delta_3 * $c_tilde[$Gamma_u_at_2 + $i]) * ($Gamma_u[$Gamma_u_at_2 + $i] * delta_2);
+        $stack0[$stack0_at_2 + $i] = delta_5;
       }
     }
-    // w_cᵀ[0:n_a, 0:n_a] delta_3 + w_uᵀ[0:n_a, 0:n_a] delta_4 (one product: $B × n_a, depth (2 * n_a))
+    // w_cᵀ[0:n_a, 0:n_a] delta_4 + w_uᵀ[0:n_a, 0:n_a] delta_5 (one product: $B × n_a, depth (2 * n_a))
     $gemm($B, n_a, (2 * n_a), $stack0, $t * $B * (2 * n_a), (2 * n_a), $pack_stack0_proj, 0, (2 * n_a), $stack0_proj, 0, n_a, 0);
     for (let $b = 0; $b < $B; $b++) {
-      const $delta_6_at_2 = $b * n_a, $dc_at_2 = $t * $B * n_a + $b * n_a;
+      const $delta_7_at_2 = $b * n_a, $dc_at_2 = $t * $B * n_a + $b * n_a;
       for (let $i = 0; $i < n_a; $i++) {
-        // ∂c^⟨t−1⟩ += δ₆ + (w_cᵀ · δ₃ + w_uᵀ · δ₄)[0 : n_a]
-        const dc_prev = $delta_6[$delta_6_at_2 + $i] + $stack0_proj[$delta_6_at_2 + $i];
+        // ∂c^⟨t−1⟩ += δ₇ + (w_cᵀ · δ₄ + w_uᵀ · δ₅)[0 : n_a]
+        const dc_prev = $delta_7[$delta_7_at_2 + $i] + $stack0_proj[$delta_7_at_2 + $i];
         $dc[$dc_at_2 + $i] += dc_prev;
       }
     }
@@ -332,25 +332,26 @@ function createGRU_simplified($dims, $batch) {
   
   /** backward: after the loop, every step at once (T·B rows). */
   function $backwardPost($T) {
-    const { $x, $c, $dx, $stack0, $stack0_T, $c_T, $x_T } = $mem;
+    const { $x, $c, $dx, $stack0, $delta_4_T, $c_prev_T, $x_T, $delta_5_T } = $mem;
     const $TB = $T * $B;
-    $transpose($TB, (2 * n_a), $stack0, 0, (2 * n_a), $stack0_T);
-    $transpose($TB, n_a, $c, 0, n_a, $c_T);
+    $transpose($TB, n_a, $stack0, 0, (2 * n_a), $delta_4_T);
+    $transpose($TB, n_a, $c, 0, n_a, $c_prev_T);
     $transpose($TB, n_x, $x, 0, n_x, $x_T);
-    // w_cᵀ[n_a:n_a+n_x, 0:n_a] delta_3 + w_uᵀ[n_a:n_a+n_x, 0:n_a] delta_4 (one product: $TB × n_x, depth (2 * n_a))
+    $transpose($TB, n_a, $stack0, n_a, (2 * n_a), $delta_5_T);
+    // w_cᵀ[n_a:n_a+n_x, 0:n_a] delta_4 + w_uᵀ[n_a:n_a+n_x, 0:n_a] delta_5 (one product: $TB × n_x, depth (2 * n_a))
     $gemm($TB, n_x, (2 * n_a), $stack0, 0, (2 * n_a), $pack_stack0_proj_2, 0, (2 * n_a), $dx, 0, n_x, 0);
     // db_c: Σ over $TB rows
     $sumRows($TB, n_a, $stack0, 0, (2 * n_a), $db_c, 0, 1);
-    // dw_c: delta_3 ⊗ c_prev: Σ over $TB rows, as a product of transposes
-    $gemm(n_a, n_a, $TB, $stack0_T, 0, $TB, $c_T, 0, $TB, $dw_c, 0, (n_a + n_x), 1);
-    // dw_c: delta_3 ⊗ x: Σ over $TB rows, as a product of transposes
-    $gemm(n_a, n_x, $TB, $stack0_T, 0, $TB, $x_T, 0, $TB, $dw_c, n_a, (n_a + n_x), 1);
+    // dw_c: delta_4 ⊗ c_prev: Σ over $TB rows, as a product of transposes
+    $gemm(n_a, n_a, $TB, $delta_4_T, 0, $TB, $c_prev_T, 0, $TB, $dw_c, 0, (n_a + n_x), 1);
+    // dw_c: delta_4 ⊗ x: Σ over $TB rows, as a product of transposes
+    $gemm(n_a, n_x, $TB, $delta_4_T, 0, $TB, $x_T, 0, $TB, $dw_c, n_a, (n_a + n_x), 1);
     // db_u: Σ over $TB rows
     $sumRows($TB, n_a, $stack0, n_a, (2 * n_a), $db_u, 0, 1);
-    // dw_u: delta_4 ⊗ c_prev: Σ over $TB rows, as a product of transposes
-    $gemm(n_a, n_a, $TB, $stack0_T, n_a * $TB, $TB, $c_T, 0, $TB, $dw_u, 0, (n_a + n_x), 1);
-    // dw_u: delta_4 ⊗ x: Σ over $TB rows, as a product of transposes
-    $gemm(n_a, n_x, $TB, $stack0_T, n_a * $TB, $TB, $x_T, 0, $TB, $dw_u, n_a, (n_a + n_x), 1);
+    // dw_u: delta_5 ⊗ c_prev: Σ over $TB rows, as a product of transposes
+    $gemm(n_a, n_a, $TB, $delta_5_T, 0, $TB, $c_prev_T, 0, $TB, $dw_u, 0, (n_a + n_x), 1);
+    // dw_u: delta_5 ⊗ x: Σ over $TB rows, as a product of transposes
+    $gemm(n_a, n_x, $TB, $delta_5_T, 0, $TB, $x_T, 0, $TB, $dw_u, n_a, (n_a + n_x), 1);
   }
   
   /** BPTT from step T down to 1 for the last forward: cotangents of states and outputs → gradients. */

@@ -203,7 +203,8 @@ function createGRU($dims, $batch) {
   const $b_u = new $F(n_a);
   const $c_prev_proj = new $F($B * (2 * n_a));
   const $v1_proj = new $F($B * n_a);
-  const $v3 = new $F($B * n_a);
+  const $v1 = new $F($B * n_a);
+  const $v2 = new $F($B * n_a);
   const $pack_c_prev_proj = new $F((2 * n_a) * n_a);
   const $pack_x_proj = new $F((3 * n_a) * n_x);
   const $pack_v1_proj = new $F(n_a * n_a);
@@ -213,18 +214,18 @@ function createGRU($dims, $batch) {
   const $db_c = new $F(n_a);
   const $dW_u = new $F(n_a * (n_a + n_x));
   const $db_u = new $F(n_a);
-  const $delta_4_proj = new $F($B * n_a);
+  const $delta_5_proj = new $F($B * n_a);
   const $stack0_proj = new $F($B * n_a);
-  const $delta_9 = new $F($B * n_a);
-  const $delta_10 = new $F($B * n_a);
   const $delta_11 = new $F($B * n_a);
-  const $pack_delta_4_proj = new $F(n_a * n_a);
+  const $delta_12 = new $F($B * n_a);
+  const $delta_13 = new $F($B * n_a);
+  const $pack_delta_5_proj = new $F(n_a * n_a);
   const $pack_stack0_proj = new $F(n_a * (2 * n_a));
   const $pack_stack0_proj_2 = new $F(n_x * (3 * n_a));
 
   // Buffers of T·B rows (states: (T+1)·B, slot 0 the initial state), grown to the longest T seen.
   let $cap = 0, $last = 0;
-  const $mem = { $x: new $F(0), $c: new $F(0), $c_tilde: new $F(0), $x_proj: new $F(0), $Gamma_r: new $F(0), $v1: new $F(0), $Gamma_u: new $F(0), $v2: new $F(0), $dc: new $F(0), $dc_tilde: new $F(0), $da: new $F(0), $dx: new $F(0), $stack0: new $F(0), $stack0_T: new $F(0), $c_T: new $F(0), $x_T: new $F(0), $v1_T: new $F(0) };
+  const $mem = { $x: new $F(0), $c: new $F(0), $c_tilde: new $F(0), $x_proj: new $F(0), $Gamma_r: new $F(0), $Gamma_u: new $F(0), $dc: new $F(0), $dc_tilde: new $F(0), $da: new $F(0), $dx: new $F(0), $stack0: new $F(0), $delta_10: new $F(0), $delta_4_T: new $F(0), $c_prev_T: new $F(0), $x_T: new $F(0), $delta_5_T: new $F(0), $delta_10_T: new $F(0), $delta_8_T: new $F(0) };
   function $ensure($T) {
     if ($T <= $cap) return;
     $cap = $T;
@@ -233,18 +234,19 @@ function createGRU($dims, $batch) {
     $mem.$c_tilde = new $F($T * $B * n_a);
     $mem.$x_proj = new $F($T * $B * (3 * n_a));
     $mem.$Gamma_r = new $F($T * $B * n_a);
-    $mem.$v1 = new $F($T * $B * n_a);
     $mem.$Gamma_u = new $F($T * $B * n_a);
-    $mem.$v2 = new $F($T * $B * n_a);
     $mem.$dc = new $F(($T + 1) * $B * n_a);
     $mem.$dc_tilde = new $F($T * $B * n_a);
     $mem.$da = new $F($T * $B * n_a);
     $mem.$dx = new $F($T * $B * n_x);
     $mem.$stack0 = new $F($T * $B * (3 * n_a));
-    $mem.$stack0_T = new $F($T * $B * (3 * n_a));
-    $mem.$c_T = new $F($T * $B * n_a);
+    $mem.$delta_10 = new $F($T * $B * n_a);
+    $mem.$delta_4_T = new $F($T * $B * n_a);
+    $mem.$c_prev_T = new $F($T * $B * n_a);
     $mem.$x_T = new $F($T * $B * n_x);
-    $mem.$v1_T = new $F($T * $B * n_a);
+    $mem.$delta_5_T = new $F($T * $B * n_a);
+    $mem.$delta_10_T = new $F($T * $B * n_a);
+    $mem.$delta_8_T = new $F($T * $B * n_a);
   }
 
   /** forward: from the parameters (packed weights). */
@@ -270,28 +272,26 @@ function createGRU($dims, $batch) {
   
   /** forward: step t+1 of the recurrence (t = 0 … T-1). */
   function $forwardLoop($t) {
-    const { $c, $c_tilde, $x_proj, $Gamma_r, $v1, $Gamma_u, $v2 } = $mem;
+    const { $c, $c_tilde, $x_proj, $Gamma_r, $Gamma_u } = $mem;
     // W_r[0:n_a, 0:n_a] c_prev, W_u[0:n_a, 0:n_a] c_prev (one product: $B × (2 * n_a), depth n_a)
     $gemm($B, (2 * n_a), n_a, $c, $t * $B * n_a, n_a, $pack_c_prev_proj, 0, n_a, $c_prev_proj, 0, (2 * n_a), 0);
     for (let $b = 0; $b < $B; $b++) {
-      const $c_prev_proj_at = $b * (2 * n_a), $x_proj_at = $t * $B * (3 * n_a) + $b * (3 * n_a), $Gamma_r_at = $t * $B * n_a + $b * n_a, $c_prev_proj_at_2 = $b * (2 * n_a) + n_a, $x_proj_at_2 = $t * $B * (3 * n_a) + $b * (3 * n_a) + (2 * n_a), $v3_at = $b * n_a;
+      const $c_prev_proj_at = $b * (2 * n_a), $x_proj_at = $t * $B * (3 * n_a) + $b * (3 * n_a), $Gamma_r_at = $t * $B * n_a + $b * n_a, $v1_at = $b * n_a, $c_prev_proj_at_2 = $b * (2 * n_a) + n_a, $x_proj_at_2 = $t * $B * (3 * n_a) + $b * (3 * n_a) + (2 * n_a);
       for (let $i = 0; $i < n_a; $i++) {
         // Γ_r = σ(W_r[c^⟨t−1⟩, x^⟨t⟩] + b_r)
         const Gamma_r = $sigmoid($c_prev_proj[$c_prev_proj_at + $i] + $x_proj[$x_proj_at + $i] + $b_r[$i]);
         $Gamma_r[$Gamma_r_at + $i] = Gamma_r;
         const v1 = Gamma_r * $c[$Gamma_r_at + $i];
-        $v1[$Gamma_r_at + $i] = v1;
+        $v1[$v1_at + $i] = v1;
         // Γ_u = σ(W_u[c^⟨t−1⟩, x^⟨t⟩] + b_u)
         const Gamma_u = $sigmoid($c_prev_proj[$c_prev_proj_at_2 + $i] + $x_proj[$x_proj_at_2 + $i] + $b_u[$i]);
         $Gamma_u[$Gamma_r_at + $i] = Gamma_u;
-        const v2 = 1 - Gamma_u;
-        $v2[$Gamma_r_at + $i] = v2;
-        const v3 = v2 * $c[$Gamma_r_at + $i];
-        $v3[$v3_at + $i] = v3;
+        const v2 = (1 - Gamma_u) * $c[$Gamma_r_at + $i];
+        $v2[$v1_at + $i] = v2;
       }
     }
     // W_c[0:n_a, 0:n_a] v1 (one product: $B × n_a, depth n_a)
-    $gemm($B, n_a, n_a, $v1, $t * $B * n_a, n_a, $pack_v1_proj, 0, n_a, $v1_proj, 0, n_a, 0);
+    $gemm($B, n_a, n_a, $v1, 0, n_a, $pack_v1_proj, 0, n_a, $v1_proj, 0, n_a, 0);
     for (let $b = 0; $b < $B; $b++) {
       const $x_proj_at_3 = $t * $B * (3 * n_a) + $b * (3 * n_a) + n_a, $v1_proj_at = $b * n_a, $c_tilde_at = $t * $B * n_a + $b * n_a, $c_at = ($t + 1) * $B * n_a + $b * n_a;
       for (let $i = 0; $i < n_a; $i++) {
@@ -299,7 +299,7 @@ function createGRU($dims, $batch) {
         const c_tilde = $tanh($x_proj[$x_proj_at_3 + $i] + $v1_proj[$v1_proj_at + $i] + $b_c[$i]);
         $c_tilde[$c_tilde_at + $i] = c_tilde;
         // c^⟨t⟩ = Γ_u * c̃^⟨t⟩ + (1 − Γ_u) * c^⟨t−1⟩
-        const c = $Gamma_u[$c_tilde_at + $i] * c_tilde + $v3[$v1_proj_at + $i];
+        const c = $Gamma_u[$c_tilde_at + $i] * c_tilde + $v2[$v1_proj_at + $i];
         $c[$c_at + $i] = c;
       }
     }
@@ -332,12 +332,12 @@ function createGRU($dims, $batch) {
 
   /** backward: from the parameters (packed weights). */
   function $backwardStatic() {
-    // pack_delta_4_proj = W_cᵀ[0:n_a, 0:n_a] delta_4
-    $pack($pack_delta_4_proj, n_a, 0, 0, $W_c, (n_a + n_x), true, 0, 0, n_a, n_a, 0);
-    // pack_stack0_proj = W_uᵀ[0:n_a, 0:n_a] delta_3 + W_rᵀ[0:n_a, 0:n_a] delta_7
+    // pack_delta_5_proj = W_cᵀ[0:n_a, 0:n_a] delta_5
+    $pack($pack_delta_5_proj, n_a, 0, 0, $W_c, (n_a + n_x), true, 0, 0, n_a, n_a, 0);
+    // pack_stack0_proj = W_uᵀ[0:n_a, 0:n_a] delta_4 + W_rᵀ[0:n_a, 0:n_a] delta_8
     $pack($pack_stack0_proj, (2 * n_a), 0, 0, $W_u, (n_a + n_x), true, 0, 0, n_a, n_a, 0);
     $pack($pack_stack0_proj, (2 * n_a), 0, n_a, $W_r, (n_a + n_x), true, 0, 0, n_a, n_a, 0);
-    // pack_stack0_proj = W_cᵀ[n_a:n_a+n_x, 0:n_a] delta_4 + W_uᵀ[n_a:n_a+n_x, 0:n_a] delta_3 + W_rᵀ[n_a:n_a+n_x, 0:n_a] delta_7
+    // pack_stack0_proj = W_cᵀ[n_a:n_a+n_x, 0:n_a] delta_5 + W_uᵀ[n_a:n_a+n_x, 0:n_a] delta_4 + W_rᵀ[n_a:n_a+n_x, 0:n_a] delta_8
     $pack($pack_stack0_proj_2, (3 * n_a), 0, 0, $W_c, (n_a + n_x), true, n_a, 0, n_x, n_a, 0);
     $pack($pack_stack0_proj_2, (3 * n_a), 0, n_a, $W_u, (n_a + n_x), true, n_a, 0, n_x, n_a, 0);
     $pack($pack_stack0_proj_2, (3 * n_a), 0, (2 * n_a), $W_r, (n_a + n_x), true, n_a, 0, n_x, n_a, 0);
@@ -345,46 +345,48 @@ function createGRU($dims, $batch) {
   
   /** backward: step t+1 back through time (t = T-1 … 0); only the states' cotangents are carried. */
   function $backwardLoop($t) {
-    const { $c, $c_tilde, $Gamma_r, $Gamma_u, $v2, $dc, $dc_tilde, $da, $stack0 } = $mem;
+    const { $c, $c_tilde, $Gamma_r, $Gamma_u, $dc, $dc_tilde, $da, $stack0 } = $mem;
     for (let $b = 0; $b < $B; $b++) {
-      const $dc_at = ($t + 1) * $B * n_a + $b * n_a, $da_at = $t * $B * n_a + $b * n_a, $delta_9_at = $b * n_a, $stack0_at = $t * $B * (3 * n_a) + $b * (3 * n_a) + n_a, $stack0_at_2 = $t * $B * (3 * n_a) + $b * (3 * n_a);
+      const $Gamma_u_at = $t * $B * n_a + $b * n_a, $dc_at = ($t + 1) * $B * n_a + $b * n_a, $delta_11_at = $b * n_a, $stack0_at = $t * $B * (3 * n_a) + $b * (3 * n_a) + n_a, $stack0_at_2 = $t * $B * (3 * n_a) + $b * (3 * n_a);
       for (let $i = 0; $i < n_a; $i++) {
-        // δ₂ = ∂c^⟨t⟩ + ∂a^⟨t⟩
-        const delta_2 = $dc[$dc_at + $i] + $da[$da_at + $i];
-        // δ₉ = δ₂ * 1 − Γ_u
-        const delta_9 = delta_2 * $v2[$da_at + $i];
-        $delta_9[$delta_9_at + $i] = delta_9;
-        // δ₃ = (-(δ₂ * c^⟨t−1⟩) + δ₂ * c̃^⟨t⟩) * (Γ_u * 1 − Γ_u)
-        const delta_3 = (-(delta_2 * $c[$da_at + $i]) + delta_2 * $c_tilde[$da_at + $i]) * ($Gamma_u[$da_at + $i] * $v2[$da_at + $i]);
-        $stack0[$stack0_at + $i] = delta_3;
-        // δ₄ = (∂c̃^⟨t⟩ + δ₂ * Γ_u) * (1 − c̃^⟨t⟩²)
-        const delta_4 = ($dc_tilde[$da_at + $i] + delta_2 * $Gamma_u[$da_at + $i]) * (1 - $c_tilde[$da_at + $i] * $c_tilde[$da_at + $i]);
-        $stack0[$stack0_at_2 + $i] = delta_4;
-        // δ₁₁ = Γ_r * (1 − Γ_r)
-        const delta_11 = $Gamma_r[$da_at + $i] * (1 - $Gamma_r[$da_at + $i]);
-        $delta_11[$delta_9_at + $i] = delta_11;
+        // δ₂ = 1 − Γ_u
+        const delta_2 = 1 - $Gamma_u[$Gamma_u_at + $i];
+        // δ₃ = ∂c^⟨t⟩ + ∂a^⟨t⟩
+        const delta_3 = $dc[$dc_at + $i] + $da[$Gamma_u_at + $i];
+        // δ₁₁ = δ₃ * δ₂
+        const delta_11 = delta_3 * delta_2;
+        $delta_11[$delta_11_at + $i] = delta_11;
+        // δ₄ = (-(δ₃ * c^⟨t−1⟩) + δ₃ * c̃^⟨t⟩) * (Γ_u * δ₂)
+        const delta_4 = (-(delta_3 * $c[$Gamma_u_at + $i]) + delta_3 * $c_tilde[$Gamma_u_at + $i]) * ($Gamma_u[$Gamma_u_at + $i] * delta_2);
+        $stack0[$stack0_at + $i] = delta_4;
+        // δ₅ = (∂c̃^⟨t⟩ + δ₃ * Γ_u) * (1 − c̃^⟨t⟩²)
+        const delta_5 = ($dc_tilde[$Gamma_u_at + $i] + delta_3 * $Gamma_u[$Gamma_u_at + $i]) * (1 - $c_tilde[$Gamma_u_at + $i] * $c_tilde[$Gamma_u_at + $i]);
+        $stack0[$stack0_at_2 + $i] = delta_5;
+        // δ₁₃ = Γ_r * (1 − Γ_r)
+        const delta_13 = $Gamma_r[$Gamma_u_at + $i] * (1 - $Gamma_r[$Gamma_u_at + $i]);
+        $delta_13[$delta_11_at + $i] = delta_13;
       }
     }
-    // W_cᵀ[0:n_a, 0:n_a] delta_4 (one product: $B × n_a, depth n_a)
-    $gemm($B, n_a, n_a, $stack0, $t * $B * (3 * n_a), (3 * n_a), $pack_delta_4_proj, 0, n_a, $delta_4_proj, 0, n_a, 0);
+    // W_cᵀ[0:n_a, 0:n_a] delta_5 (one product: $B × n_a, depth n_a)
+    $gemm($B, n_a, n_a, $stack0, $t * $B * (3 * n_a), (3 * n_a), $pack_delta_5_proj, 0, n_a, $delta_5_proj, 0, n_a, 0);
     for (let $b = 0; $b < $B; $b++) {
-      const $delta_9_at_2 = $b * n_a, $Gamma_r_at_2 = $t * $B * n_a + $b * n_a, $stack0_at_3 = $t * $B * (3 * n_a) + $b * (3 * n_a) + (2 * n_a);
+      const $delta_11_at_2 = $b * n_a, $Gamma_r_at_2 = $t * $B * n_a + $b * n_a, $stack0_at_3 = $t * $B * (3 * n_a) + $b * (3 * n_a) + (2 * n_a);
       for (let $i = 0; $i < n_a; $i++) {
-        // δ₁₀ = δ₉ + (W_cᵀ · δ₄)[0 : n_a] * Γ_r
-        const delta_10 = $delta_9[$delta_9_at_2 + $i] + $delta_4_proj[$delta_9_at_2 + $i] * $Gamma_r[$Gamma_r_at_2 + $i];
-        $delta_10[$delta_9_at_2 + $i] = delta_10;
-        // δ₇ = (W_cᵀ · δ₄)[0 : n_a] * c^⟨t−1⟩ * δ₁₁
-        const delta_7 = $delta_4_proj[$delta_9_at_2 + $i] * $c[$Gamma_r_at_2 + $i] * $delta_11[$delta_9_at_2 + $i];
-        $stack0[$stack0_at_3 + $i] = delta_7;
+        // δ₁₂ = δ₁₁ + (W_cᵀ · δ₅)[0 : n_a] * Γ_r
+        const delta_12 = $delta_11[$delta_11_at_2 + $i] + $delta_5_proj[$delta_11_at_2 + $i] * $Gamma_r[$Gamma_r_at_2 + $i];
+        $delta_12[$delta_11_at_2 + $i] = delta_12;
+        // δ₈ = (W_cᵀ · δ₅)[0 : n_a] * c^⟨t−1⟩ * δ₁₃
+        const delta_8 = $delta_5_proj[$delta_11_at_2 + $i] * $c[$Gamma_r_at_2 + $i] * $delta_13[$delta_11_at_2 + $i];
+        $stack0[$stack0_at_3 + $i] = delta_8;
       }
     }
-    // W_uᵀ[0:n_a, 0:n_a] delta_3 + W_rᵀ[0:n_a, 0:n_a] delta_7 (one product: $B × n_a, depth (2 * n_a))
+    // W_uᵀ[0:n_a, 0:n_a] delta_4 + W_rᵀ[0:n_a, 0:n_a] delta_8 (one product: $B × n_a, depth (2 * n_a))
     $gemm($B, n_a, (2 * n_a), $stack0, $t * $B * (3 * n_a) + n_a, (3 * n_a), $pack_stack0_proj, 0, (2 * n_a), $stack0_proj, 0, n_a, 0);
     for (let $b = 0; $b < $B; $b++) {
-      const $delta_10_at = $b * n_a, $dc_at_2 = $t * $B * n_a + $b * n_a;
+      const $delta_12_at = $b * n_a, $dc_at_2 = $t * $B * n_a + $b * n_a;
       for (let $i = 0; $i < n_a; $i++) {
-        // ∂c^⟨t−1⟩ += δ₁₀ + (W_uᵀ · δ₃ + W_rᵀ · δ₇)[0 : n_a]
-        const dc_prev = $delta_10[$delta_10_at + $i] + $stack0_proj[$delta_10_at + $i];
+        // ∂c^⟨t−1⟩ += δ₁₂ + (W_uᵀ · δ₄ + W_rᵀ · δ₈)[0 : n_a]
+        const dc_prev = $delta_12[$delta_12_at + $i] + $stack0_proj[$delta_12_at + $i];
         $dc[$dc_at_2 + $i] += dc_prev;
       }
     }
@@ -392,32 +394,42 @@ function createGRU($dims, $batch) {
   
   /** backward: after the loop, every step at once (T·B rows). */
   function $backwardPost($T) {
-    const { $x, $c, $v1, $dx, $stack0, $stack0_T, $c_T, $x_T, $v1_T } = $mem;
+    const { $x, $c, $Gamma_r, $dx, $stack0, $delta_10, $delta_4_T, $c_prev_T, $x_T, $delta_5_T, $delta_10_T, $delta_8_T } = $mem;
     const $TB = $T * $B;
-    $transpose($TB, (3 * n_a), $stack0, 0, (3 * n_a), $stack0_T);
-    $transpose($TB, n_a, $c, 0, n_a, $c_T);
+    for (let $b = 0; $b < $TB; $b++) {
+      const $Gamma_r_at_3 = $b * n_a;
+      for (let $i = 0; $i < n_a; $i++) {
+        // δ₁₀ = Γ_r * c^⟨t−1⟩
+        const delta_10 = $Gamma_r[$Gamma_r_at_3 + $i] * $c[$Gamma_r_at_3 + $i];
+        $delta_10[$Gamma_r_at_3 + $i] = delta_10;
+      }
+    }
+    $transpose($TB, n_a, $stack0, n_a, (3 * n_a), $delta_4_T);
+    $transpose($TB, n_a, $c, 0, n_a, $c_prev_T);
     $transpose($TB, n_x, $x, 0, n_x, $x_T);
-    $transpose($TB, n_a, $v1, 0, n_a, $v1_T);
-    // W_cᵀ[n_a:n_a+n_x, 0:n_a] delta_4 + W_uᵀ[n_a:n_a+n_x, 0:n_a] delta_3 + W_rᵀ[n_a:n_a+n_x, 0:n_a] delta_7 (one product: $TB × n_x, depth (3 * n_a))
+    $transpose($TB, n_a, $stack0, 0, (3 * n_a), $delta_5_T);
+    $transpose($TB, n_a, $delta_10, 0, n_a, $delta_10_T);
+    $transpose($TB, n_a, $stack0, (2 * n_a), (3 * n_a), $delta_8_T);
+    // W_cᵀ[n_a:n_a+n_x, 0:n_a] delta_5 + W_uᵀ[n_a:n_a+n_x, 0:n_a] delta_4 + W_rᵀ[n_a:n_a+n_x, 0:n_a] delta_8 (one product: $TB × n_x, depth (3 * n_a))
     $gemm($TB, n_x, (3 * n_a), $stack0, 0, (3 * n_a), $pack_stack0_proj_2, 0, (3 * n_a), $dx, 0, n_x, 0);
     // db_u: Σ over $TB rows
     $sumRows($TB, n_a, $stack0, n_a, (3 * n_a), $db_u, 0, 1);
-    // dW_u: delta_3 ⊗ c_prev: Σ over $TB rows, as a product of transposes
-    $gemm(n_a, n_a, $TB, $stack0_T, n_a * $TB, $TB, $c_T, 0, $TB, $dW_u, 0, (n_a + n_x), 1);
-    // dW_u: delta_3 ⊗ x: Σ over $TB rows, as a product of transposes
-    $gemm(n_a, n_x, $TB, $stack0_T, n_a * $TB, $TB, $x_T, 0, $TB, $dW_u, n_a, (n_a + n_x), 1);
+    // dW_u: delta_4 ⊗ c_prev: Σ over $TB rows, as a product of transposes
+    $gemm(n_a, n_a, $TB, $delta_4_T, 0, $TB, $c_prev_T, 0, $TB, $dW_u, 0, (n_a + n_x), 1);
+    // dW_u: delta_4 ⊗ x: Σ over $TB rows, as a product of transposes
+    $gemm(n_a, n_x, $TB, $delta_4_T, 0, $TB, $x_T, 0, $TB, $dW_u, n_a, (n_a + n_x), 1);
     // db_c: Σ over $TB rows
     $sumRows($TB, n_a, $stack0, 0, (3 * n_a), $db_c, 0, 1);
-    // dW_c: delta_4 ⊗ v1: Σ over $TB rows, as a product of transposes
-    $gemm(n_a, n_a, $TB, $stack0_T, 0, $TB, $v1_T, 0, $TB, $dW_c, 0, (n_a + n_x), 1);
-    // dW_c: delta_4 ⊗ x: Σ over $TB rows, as a product of transposes
-    $gemm(n_a, n_x, $TB, $stack0_T, 0, $TB, $x_T, 0, $TB, $dW_c, n_a, (n_a + n_x), 1);
+    // dW_c: delta_5 ⊗ delta_10: Σ over $TB rows, as a product of transposes
+    $gemm(n_a, n_a, $TB, $delta_5_T, 0, $TB, $delta_10_T, 0, $TB, $dW_c, 0, (n_a + n_x), 1);
+    // dW_c: delta_5 ⊗ x: Σ over $TB rows, as a product of transposes
+    $gemm(n_a, n_x, $TB, $delta_5_T, 0, $TB, $x_T, 0, $TB, $dW_c, n_a, (n_a + n_x), 1);
     // db_r: Σ over $TB rows
     $sumRows($TB, n_a, $stack0, (2 * n_a), (3 * n_a), $db_r, 0, 1);
-    // dW_r: delta_7 ⊗ c_prev: Σ over $TB rows, as a product of transposes
-    $gemm(n_a, n_a, $TB, $stack0_T, (2 * n_a) * $TB, $TB, $c_T, 0, $TB, $dW_r, 0, (n_a + n_x), 1);
-    // dW_r: delta_7 ⊗ x: Σ over $TB rows, as a product of transposes
-    $gemm(n_a, n_x, $TB, $stack0_T, (2 * n_a) * $TB, $TB, $x_T, 0, $TB, $dW_r, n_a, (n_a + n_x), 1);
+    // dW_r: delta_8 ⊗ c_prev: Σ over $TB rows, as a product of transposes
+    $gemm(n_a, n_a, $TB, $delta_8_T, 0, $TB, $c_prev_T, 0, $TB, $dW_r, 0, (n_a + n_x), 1);
+    // dW_r: delta_8 ⊗ x: Σ over $TB rows, as a product of transposes
+    $gemm(n_a, n_x, $TB, $delta_8_T, 0, $TB, $x_T, 0, $TB, $dW_r, n_a, (n_a + n_x), 1);
   }
   
   /** BPTT from step T down to 1 for the last forward: cotangents of states and outputs → gradients. */

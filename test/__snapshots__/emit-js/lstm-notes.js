@@ -225,7 +225,7 @@ function createLSTM_notes($dims, $batch) {
 
   // Buffers of T·B rows (states: (T+1)·B, slot 0 the initial state), grown to the longest T seen.
   let $cap = 0, $last = 0;
-  const $mem = { $x: new $F(0), $c: new $F(0), $a: new $F(0), $c_tilde: new $F(0), $x_proj: new $F(0), $Gamma_u: new $F(0), $Gamma_f: new $F(0), $Gamma_o: new $F(0), $dc: new $F(0), $da: new $F(0), $dc_tilde: new $F(0), $dx: new $F(0), $stack0: new $F(0), $stack0_T: new $F(0), $a_T: new $F(0), $x_T: new $F(0) };
+  const $mem = { $x: new $F(0), $c: new $F(0), $a: new $F(0), $c_tilde: new $F(0), $x_proj: new $F(0), $Gamma_u: new $F(0), $Gamma_f: new $F(0), $Gamma_o: new $F(0), $dc: new $F(0), $da: new $F(0), $dc_tilde: new $F(0), $dx: new $F(0), $stack0: new $F(0), $delta_3_T: new $F(0), $a_prev_T: new $F(0), $x_T: new $F(0), $delta_4_T: new $F(0), $delta_5_T: new $F(0), $delta_6_T: new $F(0) };
   function $ensure($T) {
     if ($T <= $cap) return;
     $cap = $T;
@@ -242,9 +242,12 @@ function createLSTM_notes($dims, $batch) {
     $mem.$dc_tilde = new $F($T * $B * n_a);
     $mem.$dx = new $F($T * $B * n_x);
     $mem.$stack0 = new $F($T * $B * (4 * n_a));
-    $mem.$stack0_T = new $F($T * $B * (4 * n_a));
-    $mem.$a_T = new $F($T * $B * n_a);
+    $mem.$delta_3_T = new $F($T * $B * n_a);
+    $mem.$a_prev_T = new $F($T * $B * n_a);
     $mem.$x_T = new $F($T * $B * n_x);
+    $mem.$delta_4_T = new $F($T * $B * n_a);
+    $mem.$delta_5_T = new $F($T * $B * n_a);
+    $mem.$delta_6_T = new $F($T * $B * n_a);
   }
 
   /** forward: from the parameters (packed weights). */
@@ -373,37 +376,40 @@ function createLSTM_notes($dims, $batch) {
   
   /** backward: after the loop, every step at once (T·B rows). */
   function $backwardPost($T) {
-    const { $x, $a, $dx, $stack0, $stack0_T, $a_T, $x_T } = $mem;
+    const { $x, $a, $dx, $stack0, $delta_3_T, $a_prev_T, $x_T, $delta_4_T, $delta_5_T, $delta_6_T } = $mem;
     const $TB = $T * $B;
-    $transpose($TB, (4 * n_a), $stack0, 0, (4 * n_a), $stack0_T);
-    $transpose($TB, n_a, $a, 0, n_a, $a_T);
+    $transpose($TB, n_a, $stack0, 0, (4 * n_a), $delta_3_T);
+    $transpose($TB, n_a, $a, 0, n_a, $a_prev_T);
     $transpose($TB, n_x, $x, 0, n_x, $x_T);
+    $transpose($TB, n_a, $stack0, n_a, (4 * n_a), $delta_4_T);
+    $transpose($TB, n_a, $stack0, (2 * n_a), (4 * n_a), $delta_5_T);
+    $transpose($TB, n_a, $stack0, (3 * n_a), (4 * n_a), $delta_6_T);
     // w_oᵀ[n_a:n_a+n_x, 0:n_a] delta_3 + w_fᵀ[n_a:n_a+n_x, 0:n_a] delta_4 + w_uᵀ[n_a:n_a+n_x, 0:n_a] delta_5 + w_cᵀ[n_a:n_a+n_x, 0:n_a] delta_6 (one product: $TB × n_x, depth (4 * n_a))
     $gemm($TB, n_x, (4 * n_a), $stack0, 0, (4 * n_a), $pack_stack0_proj_2, 0, (4 * n_a), $dx, 0, n_x, 0);
     // db_o: Σ over $TB rows
     $sumRows($TB, n_a, $stack0, 0, (4 * n_a), $db_o, 0, 1);
     // dw_o: delta_3 ⊗ a_prev: Σ over $TB rows, as a product of transposes
-    $gemm(n_a, n_a, $TB, $stack0_T, 0, $TB, $a_T, 0, $TB, $dw_o, 0, (n_a + n_x), 1);
+    $gemm(n_a, n_a, $TB, $delta_3_T, 0, $TB, $a_prev_T, 0, $TB, $dw_o, 0, (n_a + n_x), 1);
     // dw_o: delta_3 ⊗ x: Σ over $TB rows, as a product of transposes
-    $gemm(n_a, n_x, $TB, $stack0_T, 0, $TB, $x_T, 0, $TB, $dw_o, n_a, (n_a + n_x), 1);
+    $gemm(n_a, n_x, $TB, $delta_3_T, 0, $TB, $x_T, 0, $TB, $dw_o, n_a, (n_a + n_x), 1);
     // db_f: Σ over $TB rows
     $sumRows($TB, n_a, $stack0, n_a, (4 * n_a), $db_f, 0, 1);
     // dw_f: delta_4 ⊗ a_prev: Σ over $TB rows, as a product of transposes
-    $gemm(n_a, n_a, $TB, $stack0_T, n_a * $TB, $TB, $a_T, 0, $TB, $dw_f, 0, (n_a + n_x), 1);
+    $gemm(n_a, n_a, $TB, $delta_4_T, 0, $TB, $a_prev_T, 0, $TB, $dw_f, 0, (n_a + n_x), 1);
     // dw_f: delta_4 ⊗ x: Σ over $TB rows, as a product of transposes
-    $gemm(n_a, n_x, $TB, $stack0_T, n_a * $TB, $TB, $x_T, 0, $TB, $dw_f, n_a, (n_a + n_x), 1);
+    $gemm(n_a, n_x, $TB, $delta_4_T, 0, $TB, $x_T, 0, $TB, $dw_f, n_a, (n_a + n_x), 1);
     // db_u: Σ over $TB rows
     $sumRows($TB, n_a, $stack0, (2 * n_a), (4 * n_a), $db_u, 0, 1);
     // dw_u: delta_5 ⊗ a_prev: Σ over $TB rows, as a product of transposes
-    $gemm(n_a, n_a, $TB, $stack0_T, (2 * n_a) * $TB, $TB, $a_T, 0, $TB, $dw_u, 0, (n_a + n_x), 1);
+    $gemm(n_a, n_a, $TB, $delta_5_T, 0, $TB, $a_prev_T, 0, $TB, $dw_u, 0, (n_a + n_x), 1);
     // dw_u: delta_5 ⊗ x: Σ over $TB rows, as a product of transposes
-    $gemm(n_a, n_x, $TB, $stack0_T, (2 * n_a) * $TB, $TB, $x_T, 0, $TB, $dw_u, n_a, (n_a + n_x), 1);
+    $gemm(n_a, n_x, $TB, $delta_5_T, 0, $TB, $x_T, 0, $TB, $dw_u, n_a, (n_a + n_x), 1);
     // db_c: Σ over $TB rows
     $sumRows($TB, n_a, $stack0, (3 * n_a), (4 * n_a), $db_c, 0, 1);
     // dw_c: delta_6 ⊗ a_prev: Σ over $TB rows, as a product of transposes
-    $gemm(n_a, n_a, $TB, $stack0_T, (3 * n_a) * $TB, $TB, $a_T, 0, $TB, $dw_c, 0, (n_a + n_x), 1);
+    $gemm(n_a, n_a, $TB, $delta_6_T, 0, $TB, $a_prev_T, 0, $TB, $dw_c, 0, (n_a + n_x), 1);
     // dw_c: delta_6 ⊗ x: Σ over $TB rows, as a product of transposes
-    $gemm(n_a, n_x, $TB, $stack0_T, (3 * n_a) * $TB, $TB, $x_T, 0, $TB, $dw_c, n_a, (n_a + n_x), 1);
+    $gemm(n_a, n_x, $TB, $delta_6_T, 0, $TB, $x_T, 0, $TB, $dw_c, n_a, (n_a + n_x), 1);
   }
   
   /** BPTT from step T down to 1 for the last forward: cotangents of states and outputs → gradients. */

@@ -225,7 +225,7 @@ function createRNN($dims, $batch) {
 
   // Buffers of T·B rows (states: (T+1)·B, slot 0 the initial state), grown to the longest T seen.
   let $cap = 0, $last = 0;
-  const $mem = { $x: new $F(0), $a: new $F(0), $y_hat: new $F(0), $x_proj: new $F(0), $a_proj: new $F(0), $v1: new $F(0), $da: new $F(0), $dy_hat: new $F(0), $dx: new $F(0), $delta_1_proj: new $F(0), $delta_3: new $F(0), $sum_feat_delta_3: new $F(0), $delta_1: new $F(0), $delta_2: new $F(0), $delta_1_T: new $F(0), $a_T: new $F(0), $delta_2_T: new $F(0), $x_T: new $F(0), $a_T_2: new $F(0) };
+  const $mem = { $x: new $F(0), $a: new $F(0), $y_hat: new $F(0), $x_proj: new $F(0), $a_proj: new $F(0), $v1: new $F(0), $da: new $F(0), $dy_hat: new $F(0), $dx: new $F(0), $delta_1_proj: new $F(0), $delta_3: new $F(0), $sum_feat_delta_3: new $F(0), $delta_1: new $F(0), $delta_2: new $F(0), $delta_1_T: new $F(0), $a_T: new $F(0), $delta_2_T: new $F(0), $x_T: new $F(0), $a_prev_T: new $F(0) };
   function $ensure($T) {
     if ($T <= $cap) return;
     $cap = $T;
@@ -247,7 +247,7 @@ function createRNN($dims, $batch) {
     $mem.$a_T = new $F($T * $B * n_a);
     $mem.$delta_2_T = new $F($T * $B * n_a);
     $mem.$x_T = new $F($T * $B * n_x);
-    $mem.$a_T_2 = new $F($T * $B * n_a);
+    $mem.$a_prev_T = new $F($T * $B * n_a);
   }
 
   /** forward: from the parameters (packed weights). */
@@ -378,13 +378,13 @@ function createRNN($dims, $batch) {
   
   /** backward: after the loop, every step at once (T·B rows). */
   function $backwardPost($T) {
-    const { $x, $a, $dx, $delta_1, $delta_2, $delta_1_T, $a_T, $delta_2_T, $x_T, $a_T_2 } = $mem;
+    const { $x, $a, $dx, $delta_1, $delta_2, $delta_1_T, $a_T, $delta_2_T, $x_T, $a_prev_T } = $mem;
     const $TB = $T * $B;
     $transpose($TB, n_y, $delta_1, 0, n_y, $delta_1_T);
     $transpose($TB, n_a, $a, $B * n_a, n_a, $a_T);
     $transpose($TB, n_a, $delta_2, 0, n_a, $delta_2_T);
     $transpose($TB, n_x, $x, 0, n_x, $x_T);
-    $transpose($TB, n_a, $a, 0, n_a, $a_T_2);
+    $transpose($TB, n_a, $a, 0, n_a, $a_prev_T);
     // W_axᵀ[0:n_x, 0:n_a] delta_2 (one product: $TB × n_x, depth n_a)
     $gemm($TB, n_x, n_a, $delta_2, 0, n_a, $pack_delta_2_proj, 0, n_a, $dx, 0, n_x, 0);
     // db_y: Σ over $TB rows
@@ -396,7 +396,7 @@ function createRNN($dims, $batch) {
     // dW_ax: delta_2 ⊗ x: Σ over $TB rows, as a product of transposes
     $gemm(n_a, n_x, $TB, $delta_2_T, 0, $TB, $x_T, 0, $TB, $dW_ax, 0, n_x, 1);
     // dW_aa: delta_2 ⊗ a_prev: Σ over $TB rows, as a product of transposes
-    $gemm(n_a, n_a, $TB, $delta_2_T, 0, $TB, $a_T_2, 0, $TB, $dW_aa, 0, n_a, 1);
+    $gemm(n_a, n_a, $TB, $delta_2_T, 0, $TB, $a_prev_T, 0, $TB, $dW_aa, 0, n_a, 1);
   }
   
   /** BPTT from step T down to 1 for the last forward: cotangents of states and outputs → gradients. */

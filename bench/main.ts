@@ -1,0 +1,157 @@
+// `npm run bench [-- --sizes S,M,L] [--cells lstm,gru] [--no-tfjs] [--out BENCHMARKS.md]`
+//
+// One training step (forward over T steps, BPTT, parameter gradients) of an LSTM
+// and a GRU at three sizes, for celda's generated JavaScript and, in the same run,
+// its peers: a hand-fused plain-JS LSTM, and TF.js 4.22 on its cpu and wasm
+// backends, as a custom cell under tf.variableGrads and as tf.layers.lstm/gru.
+// Medians of repeated runs after warm-up; ms/step, tokens/s (T·B per second),
+// GFLOP/s (the products of the step, the same count for every peer); ratios to
+// each peer; everything written to BENCHMARKS.md with the machine and the date.
+// Not a test: nothing here asserts, it measures.
+
+import { execSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import { measure, randomWorkload } from '../cli/bench.ts';
+import type { CompiledCell } from '../compiler/compile.ts';
+import { compile } from '../compiler/compile.ts';
+import { trainingStepFlops } from '../compiler/lower-cost.ts';
+import { jsBackend } from '../runtime/backends/js.ts';
+import { handLstm } from './hand-lstm.ts';
+import type { CellKind, Size } from './tfjs.ts';
+import { tfPeer, useBackend } from './tfjs.ts';
+import { renderReport, type Row } from './report.ts';
+
+const SIZES: Record<string, Size> = {
+  S: { nx: 16, na: 32, batch: 1, steps: 32 },
+  M: { nx: 64, na: 128, batch: 32, steps: 32 },
+  L: { nx: 256, na: 512, batch: 32, steps: 32 },
+};
+
+/** How long to measure: small steps many times, large ones a few. */
+const BUDGET: Record<string, Parameters<typeof measure>[1]> = {
+  S: { warmup: 20, warmupMs: 3000, minRuns: 31, minMs: 4000 },
+  M: { warmup: 3, warmupMs: 3000, minRuns: 9, minMs: 5000 },
+  L: { warmup: 1, warmupMs: 0, minRuns: 3, minMs: 0 },
+};
+
+const ROOT = join(import.meta.dirname, '..');
+const CELL_FILES: Record<CellKind, string> = { lstm: 'lstm.celda', gru: 'gru.celda' };
+
+function loadCell(kind: CellKind): CompiledCell {
+  const r = compile(readFileSync(join(ROOT, 'examples', 'cells', CELL_FILES[kind]), 'utf8'));
+  return r.cells[0]!;
+}
+
+const stateOf: Record<CellKind, string> = { lstm: 'a', gru: 'c' };
+
+/** celda's step: the cell's JS backend, cotangent on the hidden state at every step (as the peers' loss). */
+function celdaStep(cell: CompiledCell, kind: CellKind, z: Size, precision: 'f64' | 'f32') {
+  const dims = { n_x: z.nx, n_a: z.na };
+  const b = jsBackend(cell, { dims, batch: z.batch, precision });
+  const w = randomWorkload(cell, dims, z.batch, z.steps, 1);
+  const cot = { states: { [stateOf[kind]]: w.cot.states[stateOf[kind]]! } };
+  return () => {
+    b.forward(z.steps, w.params, w.inputs);
+    b.backward(cot);
+  };
+}
+
+function handStep(z: Size) {
+  const h = handLstm(z.nx, z.na, z.batch, z.steps);
+  let seed = 1;
+  const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5) * 2;
+  h.Wh.forEach((_, i) => (h.Wh[i] = 0.1 * rnd()));
+  h.Wx.forEach((_, i) => (h.Wx[i] = 0.1 * rnd()));
+  const x = Float64Array.from({ length: z.steps * z.batch * z.nx }, rnd);
+  const da = Float64Array.from({ length: z.steps * z.batch * z.na }, () => 0.1 * rnd());
+  return () => {
+    h.forward(x);
+    h.backward(da);
+  };
+}
+
+/**
+ * Time fast peers in alternation (round after round, each run several times) so
+ * that a change of load on a shared machine hits all of them alike.
+ */
+function interleaved(peers: Record<string, () => void>, budget: Parameters<typeof measure>[1]): Record<string, number> {
+  const names = Object.keys(peers);
+  const per: Record<string, number> = {};
+  for (const n of names) per[n] = measure(peers[n]!, { ...budget, minRuns: 3, minMs: 0 }).ms; // warm-up and a first estimate
+  const reps = Object.fromEntries(names.map((n) => [n, Math.max(1, Math.round(150 / Math.max(per[n]!, 0.01)))]));
+  const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  const rounds = Math.max(7, Math.min(31, Math.round((budget?.minMs ?? 3000) / 300)));
+  for (let r = 0; r < rounds; r++) {
+    for (const n of names) {
+      const t0 = performance.now();
+      for (let i = 0; i < reps[n]!; i++) peers[n]!();
+      samples[n]!.push((performance.now() - t0) / reps[n]!);
+    }
+  }
+  return Object.fromEntries(names.map((n) => [n, median(samples[n]!)]));
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+function machine(): string[] {
+  let model = cpus()[0]?.model ?? 'unknown CPU';
+  try {
+    const m = /Model name:\s*(.+)/.exec(execSync('lscpu', { encoding: 'utf8' }));
+    if (m) model = m[1]!.trim();
+  } catch { /* lscpu missing: keep os.cpus() */ }
+  return [`${model}, ${cpus().length} cores`, `Node ${process.version}, TF.js ${tf.version.tfjs} (tfjs-backend-cpu, tfjs-backend-wasm ${tf.version.tfjs}: SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'on' : 'off'}, threads ${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? 'on' : 'off'})`];
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { sizes: { type: 'string' }, cells: { type: 'string' }, 'no-tfjs': { type: 'boolean' }, out: { type: 'string' } } });
+  const sizes = (values.sizes ?? 'S,M,L').split(',');
+  const cells = (values.cells ?? 'lstm,gru').split(',') as CellKind[];
+  const out = values.out ?? join(ROOT, 'BENCHMARKS.md');
+  const started = new Date();
+  const loadBefore = loadavg();
+  const rows: Row[] = [];
+  const log = (r: Row) => {
+    rows.push(r);
+    process.stdout.write(`${r.cell.padEnd(5)} ${r.size} ${r.peer.padEnd(24)} ${r.ms.toFixed(3).padStart(11)} ms/step ${Math.round(r.tokensPerS).toString().padStart(9)} tok/s ${r.gflops.toFixed(2).padStart(6)} GFLOP/s\n`);
+  };
+
+  for (const size of sizes) {
+    const z = SIZES[size];
+    if (!z) throw new Error(`unknown size ${size} (S, M, L)`);
+    for (const kind of cells) {
+      const cell = loadCell(kind);
+      const flops = trainingStepFlops(cell, { n_x: z.nx, n_a: z.na }, z.batch, z.steps);
+      const row = (peer: string, ms: number): Row => ({ cell: kind.toUpperCase(), size, peer, ms, tokensPerS: (z.steps * z.batch) / (ms / 1000), gflops: flops / (ms * 1e6) });
+      const fast: Record<string, () => void> = {
+        'celda-js f64': celdaStep(cell, kind, z, 'f64'),
+        'celda-js f32': celdaStep(cell, kind, z, 'f32'),
+      };
+      if (kind === 'lstm') fast['hand-fused JS f64'] = handStep(z);
+      for (const [peer, ms] of Object.entries(interleaved(fast, BUDGET[size]))) log(row(peer, ms));
+      if (values['no-tfjs']) continue;
+      for (const backend of ['wasm', 'cpu'] as const) {
+        await useBackend(backend);
+        for (const tfKind of ['custom', 'layers'] as const) {
+          const peer = tfPeer(kind, tfKind, z);
+          try {
+            log(row(`TF.js ${backend} ${tfKind === 'custom' ? 'custom cell' : `tf.layers.${kind}`}`, measure(() => peer.step(), BUDGET[size]).ms));
+          } finally {
+            peer.dispose();
+          }
+        }
+      }
+    }
+  }
+  const report = renderReport({ rows, sizes: SIZES, machine: machine(), started, loadBefore, loadAfter: loadavg(), command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}` });
+  writeFileSync(out, report);
+  process.stdout.write(`\nwrote ${out}\n`);
+}
+
+await main();

@@ -1,0 +1,74 @@
+// BENCHMARKS.md from the measured rows: the machine and date, one table per cell,
+// ratios of celda-js to each peer, and the targets, met or missed, with numbers.
+
+import type { Size } from './tfjs.ts';
+
+export interface Row {
+  readonly cell: string;
+  readonly size: string;
+  readonly peer: string;
+  readonly ms: number;
+  readonly tokensPerS: number;
+  readonly gflops: number;
+}
+
+export interface ReportInput {
+  readonly rows: readonly Row[];
+  readonly sizes: Readonly<Record<string, Size>>;
+  readonly machine: readonly string[];
+  readonly started: Date;
+  readonly loadBefore: readonly number[];
+  readonly loadAfter: readonly number[];
+  readonly command: string;
+}
+
+/** celda-js needs to be this many times faster than the best TF.js variant at each size. */
+const TF_TARGET: Record<string, number> = { S: 25, M: 1.5, L: 2 };
+/** …and at most this many times slower than the hand-fused loop. */
+const HAND_TARGET = 1.2;
+
+const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
+const ms = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${fmt(x)} ms`);
+
+export function renderReport(r: ReportInput): string {
+  const L: string[] = [];
+  const load = (l: readonly number[]) => l.map((x) => x.toFixed(2)).join(', ');
+  L.push('# Benchmarks', '');
+  L.push(`Measured ${r.started.toISOString().slice(0, 16).replace('T', ' ')} UTC with \`${r.command}\` (bench/main.ts).`, '');
+  L.push(`- Machine: ${r.machine[0]}`, `- ${r.machine[1]}`, `- Load average (1, 5, 15 min) before: ${load(r.loadBefore)}; after: ${load(r.loadAfter)} — the machine is shared, so absolute times vary between runs; ratios within one run are what the targets are about.`, '');
+  L.push('One training step: the forward pass over T steps, backpropagation through time, and the gradients of all parameters, from a loss Σₜ⟨h⁽ᵗ⁾, rₜ⟩ on the hidden state at every step. celda-js and the hand-fused loop also return ∂x (TF.js’s `variableGrads` does not), so they do slightly more work. GFLOP/s counts the matrix products of the step (the same count for every peer of a cell); tokens/s is T·batch per second. Each figure is the median of repeated runs after warm-up; celda-js and the hand-fused loop are timed in alternation.', '');
+  L.push('Sizes: ' + Object.entries(r.sizes).map(([k, z]) => `${k} = (n_x ${z.nx}, n_a ${z.na}, batch ${z.batch}, T ${z.steps})`).join('; ') + '.', '');
+  L.push('Peers: **celda-js** (examples/cells/lstm.celda, gru.celda compiled by `celda compile`, loaded as the `js` backend, float64 and float32); **hand-fused JS** (bench/hand-lstm.ts: stacked gates, input projections hoisted, dW/dx as products over all T·B rows, Float64Array, same matrix kernel quality); **TF.js custom cell** (tf ops under `tf.variableGrads`, the LSTM gates as one `matMul` of [h, x]); **TF.js tf.layers.lstm / gru** (built-in layers, sigmoid gates).', '');
+
+  for (const cell of [...new Set(r.rows.map((x) => x.cell))]) {
+    L.push(`## ${cell}`, '');
+    L.push('| size | peer | ms/step | tokens/s | GFLOP/s | celda-js f32 is | celda-js f64 is |', '|---|---|---:|---:|---:|---:|---:|');
+    for (const size of Object.keys(r.sizes)) {
+      const rows = r.rows.filter((x) => x.cell === cell && x.size === size);
+      if (!rows.length) continue;
+      const c32 = rows.find((x) => x.peer === 'celda-js f32'), c64 = rows.find((x) => x.peer === 'celda-js f64');
+      const vs = (c: Row | undefined, x: Row) => (!c || c === x ? '' : `${fmt(x.ms / c.ms)}× faster`.replace(/^(0\.\d+)× faster$/, (_, v: string) => `${fmt(1 / Number(v))}× slower`));
+      for (const x of rows) L.push(`| ${size} | ${x.peer} | ${ms(x.ms)} | ${fmt(x.tokensPerS)} | ${fmt(x.gflops)} | ${vs(c32, x)} | ${vs(c64, x)} |`);
+    }
+    L.push('');
+  }
+
+  L.push('## Targets', '');
+  L.push(`celda-js against the best TF.js variant (celda-js float32, as TF.js computes in float32): S ≥ ${TF_TARGET.S}×, M ≥ ${TF_TARGET.M}×, L ≥ ${TF_TARGET.L}× faster; and against the hand-fused loop (both float64): no slower than ${HAND_TARGET}×.`, '');
+  L.push('| cell | size | best TF.js | celda-js f32 | speed-up (target) | | hand-fused f64 | celda-js f64 | ratio (target ≤ 1.2) | |', '|---|---|---:|---:|---:|---|---:|---:|---:|---|');
+  for (const cell of [...new Set(r.rows.map((x) => x.cell))]) {
+    for (const size of Object.keys(r.sizes)) {
+      const rows = r.rows.filter((x) => x.cell === cell && x.size === size);
+      if (!rows.length) continue;
+      const tfRows = rows.filter((x) => x.peer.startsWith('TF.js'));
+      const best = tfRows.length ? tfRows.reduce((a, b) => (a.ms <= b.ms ? a : b)) : undefined;
+      const c32 = rows.find((x) => x.peer === 'celda-js f32')!, c64 = rows.find((x) => x.peer === 'celda-js f64')!;
+      const hand = rows.find((x) => x.peer.startsWith('hand-fused'));
+      const up = best ? best.ms / c32.ms : NaN;
+      const ratio = hand ? c64.ms / hand.ms : NaN;
+      L.push(`| ${cell} | ${size} | ${best ? `${ms(best.ms)} (${best.peer.replace('TF.js ', '')})` : '—'} | ${ms(c32.ms)} | ${best ? `${fmt(up)}× (≥ ${TF_TARGET[size]}×)` : '—'} | ${best ? (up >= TF_TARGET[size]! ? 'met' : '**missed**') : ''} | ${hand ? ms(hand.ms) : '—'} | ${ms(c64.ms)} | ${hand ? `${ratio.toFixed(2)}×` : '—'} | ${hand ? (ratio <= HAND_TARGET ? 'met' : '**missed**') : ''} |`);
+    }
+  }
+  L.push('');
+  return L.join('\n');
+}

@@ -1,0 +1,99 @@
+// The command line around the generated JavaScript: `celda compile` writes the
+// module and its declarations, `celda eval --backend js` keeps the JSON contract
+// of the interpreter, `celda bench` prints one JSON line.
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { EXAMPLES } from './support/cells.ts';
+
+const CELDA = join(import.meta.dirname, '..', 'bin', 'celda.js');
+const dir = mkdtempSync(join(tmpdir(), 'celda-js-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const celda = (...args: string[]) => spawnSync(process.execPath, [CELDA, ...args], { encoding: 'utf8' });
+
+type Nested = number | Nested[] | { [k: string]: Nested };
+/** Largest |a − b| over two JSON values of the same shape (Infinity if the shapes differ). */
+function maxDiff(a: Nested, b: Nested): number {
+  if (typeof a === 'number' && typeof b === 'number') return Math.abs(a - b);
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length ? Math.max(0, ...a.map((x, i) => maxDiff(x, b[i]!))) : Infinity;
+  if (typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
+    const ka = Object.keys(a).sort(), kb = Object.keys(b).sort();
+    return ka.join() === kb.join() ? Math.max(0, ...ka.map((k) => maxDiff(a[k]!, b[k]!))) : Infinity;
+  }
+  return Infinity;
+}
+
+describe('celda compile', () => {
+  it('writes a standalone module and its declarations', async () => {
+    const out = join(dir, 'gru.js');
+    const r = celda('compile', join(EXAMPLES, 'gru.celda'), '-o', out, '--precision', 'f32');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain('gru.d.ts');
+    const dts = readFileSync(join(dir, 'gru.d.ts'), 'utf8');
+    expect(dts).toContain('export declare function createGRU(dims: GRUDims, batch: number): GRUInstance;');
+    const mod = (await import(out)) as { default: (d: object, b: number) => { forward: Function; precision: string } };
+    const inst = mod.default({ n_x: 2, n_a: 3 }, 1);
+    expect(inst.precision).toBe('f32');
+    const P = { W_r: new Array(15).fill(0.1), W_c: new Array(15).fill(0.1), W_u: new Array(15).fill(0.1), b_r: [0, 0, 0], b_c: [0, 0, 0], b_u: [0, 0, 0] };
+    const { states } = inst.forward(P, { x: [1, 2, 3, 4] }) as { states: { c: Float32Array } };
+    expect(states.c).toBeInstanceOf(Float32Array);
+    expect(states.c.length).toBe(6);
+  });
+
+  it('prints the module without -o, and explains mistakes', () => {
+    const r = celda('compile', join(EXAMPLES, 'rnn.celda'));
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^\/\/ celda: the cell `RNN`/);
+    const bad = celda('compile', join(EXAMPLES, 'rnn.celda'), '--precision', 'f16');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toBe('error: --precision must be f64 or f32, not `f16`\n');
+    const missing = celda('compile', join(dir, 'nope.celda'));
+    expect(missing.stderr).toContain('no such file');
+    expect(missing.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('celda eval --backend js', () => {
+  it('keeps the JSON contract of the interpreter, in float64 and float32', () => {
+    const inputs = join(dir, 'in.json');
+    writeFileSync(inputs, JSON.stringify({
+      dims: { n_x: 2, n_a: 3 }, batch: 2, steps: 3,
+      inputs: { x: [[[1, 2], [3, 4]], [[1, 0], [0, 1]], [[0.5, 0.5], [1, 1]]] },
+      init: { a: [[0.1, 0.2, 0.3], [0, 0, 0]] },
+      cotangents: { a: [[[1, 0, 0], [0, 1, 0]], [[1, 0, 0], [0, 1, 0]], [[0, 0, 1], [0, 1, 0]]] },
+    }));
+    const run = (...extra: string[]) => JSON.parse(execFileSync(process.execPath, [CELDA, 'eval', join(EXAMPLES, 'lstm-notes.celda'), '--inputs', inputs, '--seed', '4', ...extra], { encoding: 'utf8' })) as Nested;
+    const ref = run();
+    expect(maxDiff(run('--backend', 'js'), ref)).toBeLessThan(1e-12);
+    expect(maxDiff(run('--backend', 'js', '--precision', 'f32'), ref)).toBeLessThan(1e-5);
+    const bad = celda('eval', join(EXAMPLES, 'rnn.celda'), '--inputs', inputs, '--precision', 'f32');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--precision f32 needs --backend js');
+  });
+});
+
+describe('celda bench', () => {
+  it('prints one JSON line: ms per step, tokens per second, GFLOP/s', () => {
+    const r = celda('bench', join(EXAMPLES, 'lstm.celda'), '--dims', 'n_x=4,n_a=8', '--batch', '2', '--steps', '3');
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const j = JSON.parse(lines[0]!) as Record<string, number>;
+    expect(Object.keys(j)).toEqual(['ms_per_step', 'tokens_per_s', 'gflops']);
+    expect(j.ms_per_step).toBeGreaterThan(0);
+    // tokens/s and GFLOP/s follow from ms/step: T·B tokens and 6·T·B·4n_a(n_a+n_x) flops per step.
+    expect(j.tokens_per_s! * j.ms_per_step! / 1000).toBeCloseTo(6, 2);
+    expect(j.gflops! * j.ms_per_step! * 1e6).toBeCloseTo(6 * 3 * 2 * 4 * 8 * 12, -1);
+  });
+
+  it('refuses unknown dimensions and backends', () => {
+    const r = celda('bench', join(EXAMPLES, 'lstm.celda'), '--dims', 'n_q=3');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe('error: --dims: LSTM has no dimension `n_q` (its dimensions: n_x, n_a)\n');
+    expect(celda('bench', join(EXAMPLES, 'lstm.celda'), '--backend', 'gpu').stderr).toContain('unknown backend `gpu`');
+  });
+});
