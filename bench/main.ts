@@ -60,14 +60,20 @@ function celdaStep(cell: CompiledCell, kind: CellKind, z: Size, precision: 'f64'
   };
 }
 
-function handStep(z: Size) {
+/** The hand-fused LSTM on the same parameters, inputs and cotangents as celda's LSTM step. */
+function handStep(cell: CompiledCell, z: Size) {
   const h = handLstm(z.nx, z.na, z.batch, z.steps);
-  let seed = 1;
-  const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5) * 2;
-  h.Wh.forEach((_, i) => (h.Wh[i] = 0.1 * rnd()));
-  h.Wx.forEach((_, i) => (h.Wx[i] = 0.1 * rnd()));
-  const x = Float64Array.from({ length: z.steps * z.batch * z.nx }, rnd);
-  const da = Float64Array.from({ length: z.steps * z.batch * z.na }, () => 0.1 * rnd());
+  const w = randomWorkload(cell, { n_x: z.nx, n_a: z.na }, z.batch, z.steps, 1);
+  const { nx, na } = z;
+  ['c', 'u', 'f', 'o'].forEach((g, k) => {
+    const W = w.params[`W_${g}`]!, b = w.params[`b_${g}`]!;
+    for (let i = 0; i < na; i++) {
+      for (let j = 0; j < na; j++) h.Wh[(k * na + i) * na + j] = W[i * (na + nx) + j]!;
+      for (let j = 0; j < nx; j++) h.Wx[(k * na + i) * nx + j] = W[i * (na + nx) + na + j]!;
+      h.b[k * na + i] = b[i]!;
+    }
+  });
+  const x = Float64Array.from(w.inputs.x!), da = Float64Array.from(w.cot.states.a!);
   return () => {
     h.forward(x);
     h.backward(da);
@@ -133,7 +139,7 @@ async function main(): Promise<void> {
         'celda-js f64': celdaStep(cell, kind, z, 'f64'),
         'celda-js f32': celdaStep(cell, kind, z, 'f32'),
       };
-      if (kind === 'lstm') fast['hand-fused JS f64'] = handStep(z);
+      if (kind === 'lstm') fast['hand-fused JS f64'] = handStep(cell, z);
       for (const [peer, ms] of Object.entries(interleaved(fast, BUDGET[size]))) log(row(peer, ms));
       if (values['no-tfjs']) continue;
       for (const backend of ['wasm', 'cpu'] as const) {

@@ -22,8 +22,8 @@ import { EXAMPLES, exampleFiles } from './support/cells.ts';
 const ROOT = join(import.meta.dirname, '..');
 const SOURCES = exampleFiles().map((f) => ({ file: f, text: readFileSync(join(EXAMPLES, f), 'utf8') }));
 
-/** Hang guard, not a benchmark: a single compile of a small program taking this long is a bug. */
-const SLOW_MS = 20_000;
+// No timed assertions: a compile that hangs is caught by the test's timeout;
+// the slowest case is recorded for FUZZ_REPORT=1 only.
 let slowest = { ms: 0, source: '' };
 
 // ---------------------------------------------------------------- the property
@@ -34,7 +34,6 @@ function compileTotal(source: string): CompileResult {
   const r = compile(source, { defaultCellName: 'cell' });
   const ms = performance.now() - t0;
   if (ms > slowest.ms) slowest = { ms, source };
-  expect(ms, 'compile time').toBeLessThan(SLOW_MS);
 
   if (!hasErrors(r.diagnostics)) expect(r.cells.length, 'no error and no cell').toBeGreaterThan(0);
   for (const d of r.diagnostics) {

@@ -769,12 +769,9 @@ const ALPHABET = [
 
 const VALID = [GRU_UNICODE, GRU_ASCII, GRU_LATEX, RNN_LATEX, NOTES_FIVE_STEPS, NOTES_GRU_SIMPLE, NOTES_LSTM_LINES];
 
-function timed(source: string): ParseResult {
-  const start = performance.now();
-  const result = parse(source);
-  expect(performance.now() - start).toBeLessThan(2000);
-  return result;
-}
+// No timed assertions (speed is measured by bench/parse.ts): a parse that hangs
+// is caught by the test's own timeout.
+const timed = (source: string): ParseResult => parse(source);
 
 describe('robustness', () => {
   it('never throws on random strings', () => {
@@ -822,11 +819,9 @@ describe('robustness', () => {
     }), { numRuns: 300 });
   }, 60_000);
 
-  it('parses long inputs in reasonable time', () => {
+  it('parses long inputs (and returns on long junk)', () => {
     const body = Array.from({ length: 400 }, (_, i) => `a_${i}^<t> = tanh(W_${i}[a^<t-1>, x^<t>] + b_${i}) * (1 - Γ_${i})`).join('\n');
-    const start = performance.now();
     expect(parse(`cell Big {\n${body}\n}`).ok).toBe(true);
-    expect(performance.now() - start).toBeLessThan(5000);
     const junk = '(['.repeat(2000) + 'a + '.repeat(3000);
     expect(timed(junk).ok).toBe(false);
   }, 30_000);

@@ -170,7 +170,9 @@ export async function train(input: TrainInput, hooks: TrainHooks = {}): Promise<
     });
     hooks.saved?.(step, out);
   };
-  const evalSubset = data.val.slice(0, c.evalSize);
+  // Evenly spaced over the split (the splits are in key order, so the first N would all start with "a").
+  const stride = Math.max(1, data.val.length / c.evalSize);
+  const evalSubset = Array.from({ length: Math.min(c.evalSize, data.val.length) }, (_, i) => data.val[Math.floor(i * stride)]!);
   const logEvery = Math.max(1, Math.floor(c.evalEvery / 10));
   let tokens = 0;
   let [lossSum, lossN] = resume?.pending ?? [0, 0];
