@@ -19,7 +19,7 @@ import { measure, randomWorkload } from '../cli/bench.ts';
 import type { CompiledCell } from '../compiler/compile.ts';
 import { compile } from '../compiler/compile.ts';
 import { trainingStepFlops } from '../compiler/lower-cost.ts';
-import { jsBackend } from '../runtime/backends/js.ts';
+import { jsBackend, loadJsFactory } from '../runtime/backends/js.ts';
 import { handLstm } from './hand-lstm.ts';
 import type { CellKind, Size } from './tfjs.ts';
 import { tfPeer, useBackend } from './tfjs.ts';
@@ -48,15 +48,26 @@ function loadCell(kind: CellKind): CompiledCell {
 
 const stateOf: Record<CellKind, string> = { lstm: 'a', gru: 'c' };
 
-/** celda's step: the cell's JS backend, cotangent on the hidden state at every step (as the peers' loss). */
-function celdaStep(cell: CompiledCell, kind: CellKind, z: Size, precision: 'f64' | 'f32') {
+/**
+ * celda's step: the generated module (what `celda compile` writes, loaded in-process), cotangent on
+ * the hidden state at every step (as the peers' loss). With `backend`, through the runtime's
+ * CellBackend instead, which copies every result so that it outlives the next call.
+ */
+function celdaStep(cell: CompiledCell, kind: CellKind, z: Size, precision: 'f64' | 'f32', backend = false) {
   const dims = { n_x: z.nx, n_a: z.na };
-  const b = jsBackend(cell, { dims, batch: z.batch, precision });
   const w = randomWorkload(cell, dims, z.batch, z.steps, 1);
   const cot = { states: { [stateOf[kind]]: w.cot.states[stateOf[kind]]! } };
+  if (backend) {
+    const b = jsBackend(cell, { dims, batch: z.batch, precision });
+    return () => {
+      b.forward(z.steps, w.params, w.inputs);
+      b.backward(cot);
+    };
+  }
+  const m = loadJsFactory(cell, precision)(dims, z.batch);
   return () => {
-    b.forward(z.steps, w.params, w.inputs);
-    b.backward(cot);
+    m.forward(w.params, w.inputs, {}, z.steps);
+    m.backward(cot);
   };
 }
 
@@ -138,6 +149,7 @@ async function main(): Promise<void> {
       const fast: Record<string, () => void> = {
         'celda-js f64': celdaStep(cell, kind, z, 'f64'),
         'celda-js f32': celdaStep(cell, kind, z, 'f32'),
+        'celda-js f64 (CellBackend)': celdaStep(cell, kind, z, 'f64', true),
       };
       if (kind === 'lstm') fast['hand-fused JS f64'] = handStep(cell, z);
       for (const [peer, ms] of Object.entries(interleaved(fast, BUDGET[size]))) log(row(peer, ms));

@@ -78,6 +78,8 @@ const NESTED = 'an expression nested less deeply';
 
 function syntaxMessage(expected: string, found: string): string {
   if (expected === NESTED) return 'this is nested too deeply for celda to read';
+  if (expected.includes(' to close this ')) return `\`${found}\` is never closed: expected ${expected.replace(/ to close this .*$/, '')} to close it`;
+  if (expected.includes(' before this ')) return `\`${found}\` closes nothing: expected ${expected.replace(/ before this .*$/, '')} before it`;
   if (found === '') return `unexpected end of input, expected ${expected}`;
   if (/^(\r\n|\n|\r)$/.test(found)) return `unexpected line break, expected ${expected}`;
   return `unexpected \`${found}\`, expected ${expected}`;
@@ -196,7 +198,8 @@ const isBreakAt = (s: string, i: number) => s[i] === '\n' || (s[i] === '\r' && s
 export function lineCol(source: string, offset: number): { line: number; col: number; lineStart: number; lineEnd: number } {
   const o = Math.max(0, Math.min(offset, source.length));
   let line = 1;
-  let lineStart = 0;
+  // A byte-order mark is not a column: line 1 starts after it.
+  let lineStart = source.charCodeAt(0) === 0xfeff ? 1 : 0;
   for (let i = 0; i < o; i++) if (isBreakAt(source, i)) { line++; lineStart = i + 1; }
   let lineEnd = lineStart;
   while (lineEnd < source.length && source[lineEnd] !== '\n' && source[lineEnd] !== '\r') lineEnd++;

@@ -17,19 +17,117 @@ export interface ParseOptions {
 
 export function parse(source: string, opts: ParseOptions = {}): ParseResult {
   try {
-    const match = grammar.match(source);
+    // A byte-order mark (files saved by some editors) becomes a blank of the same
+    // length, so spans stay offsets into the source as given.
+    const text = source.startsWith(BOM) ? ' ' + source.slice(1) : source;
+    const match = grammar.match(text);
     if (match.failed()) return { ok: false, problem: matchProblem(match, source) };
+    const unpaired = unpairedDelimiter(source);
+    if (unpaired !== null) return { ok: false, problem: unpaired };
     const file = semantics(match).ast() as FileAst;
     return { ok: true, ast: bareCellName(file, opts.defaultCellName ?? 'cell') };
   } catch (err) {
     if (err instanceof NameProblem) return { ok: false, problem: err.problem };
     // Ohm and the semantic operation recurse once per nesting level; thousands of
     // brackets overflow the stack. That is a problem with the input, not a crash.
-    const expected = err instanceof RangeError
-      ? 'an expression nested less deeply'
-      : `valid notation (internal parser error: ${err instanceof Error ? err.message : String(err)})`;
+    if (err instanceof RangeError) return { ok: false, problem: { span: deepestGroup(source), expected: NESTED, found: '' } };
+    const expected = `valid notation (internal parser error: ${err instanceof Error ? err.message : String(err)})`;
     return { ok: false, problem: { span: { start: 0, end: 0 }, expected, found: '' } };
   }
+}
+
+const BOM = '\uFEFF';
+
+/** compiler/diagnostics.ts words this expectation as "nested too deeply". */
+const NESTED = 'an expression nested less deeply';
+
+// ---- pairing: what the grammar skips as space ----------------------------------
+
+/**
+ * Comments, `\\` (a separator, so `\\begin` is not `\begin`), environments and
+ * math delimiters, in source order. Delimiters inside a comment are not
+ * delimiters; the grammar has already accepted the text, so an environment
+ * name here is one it knows.
+ */
+const DELIMITERS = /[#%][^\n\r]*|\\\\|\\(begin|end)[ \t]*\{([^}\n\r]*)\}|\$\$?/g;
+
+interface Opener {
+  readonly text: string;
+  readonly start: number;
+}
+
+/**
+ * The grammar reads `\begin{split}`, `\end{split}`, `$$` and `$` as space, so it
+ * cannot see them unpaired; this does, after a match: the first environment
+ * closed by the wrong `\end` or never closed, the `\end` with no `\begin`, the
+ * `$$` or `$` left open. Null if every one is paired.
+ */
+function unpairedDelimiter(source: string): SyntaxProblem | null {
+  if (!/[$\\]/.test(source)) return null;
+  const open: Opener[] = [];
+  const unclosed = (o: Opener): SyntaxProblem => ({
+    span: { start: o.start, end: o.start + o.text.length },
+    expected: `\`${closerOf(o.text)}\` to close this \`${o.text}\``,
+    found: o.text,
+  });
+  for (const m of source.matchAll(DELIMITERS)) {
+    const text = m[0];
+    const start = m.index;
+    if (text[0] === '#' || text[0] === '%' || text === '\\\\') continue;
+    if (m[1] === 'begin') { open.push({ text, start }); continue; }
+    const closes = m[1] === 'end' ? (o: Opener) => closerOf(o.text) === `\\end{${m[2]}}` : (o: Opener) => o.text === text;
+    const at = lastIndex(open, closes);
+    if (at === open.length - 1 && at >= 0) { open.pop(); continue; }
+    // Something opened after the one this closes is still open.
+    if (at >= 0) return unclosed(open[open.length - 1]!);
+    if (m[1] === 'end') {
+      // Inside another environment, the `\end` it needs; else the missing `\begin`.
+      const inside = open[lastIndex(open, (o) => o.text.startsWith('\\begin'))];
+      const expected = inside ? `\`${closerOf(inside.text)}\`` : `\`\\begin{${m[2]}}\` before this \`${text}\``;
+      return { span: { start, end: start + text.length }, expected, found: text };
+    }
+    open.push({ text, start });
+  }
+  return open.length > 0 ? unclosed(open[open.length - 1]!) : null;
+}
+
+/** `Array.prototype.findLastIndex`, which the project's ES2022 library lacks. */
+function lastIndex<T>(xs: readonly T[], test: (x: T) => boolean): number {
+  for (let i = xs.length - 1; i >= 0; i--) if (test(xs[i]!)) return i;
+  return -1;
+}
+
+/** `\begin {split}` → `\end{split}`; `$$` → `$$`. */
+function closerOf(opener: string): string {
+  const env = /^\\begin[ \t]*\{(.*)\}$/.exec(opener);
+  return env ? `\\end{${env[1]}}` : opener;
+}
+
+/**
+ * Where an input too deeply nested to read is: the outermost bracket around its
+ * deepest point, to its matching bracket (only the bracket if none matches). A
+ * cell's own braces are not counted. Comments are skipped. One pass, so a huge
+ * input costs little more than reading it.
+ */
+function deepestGroup(source: string): Span {
+  const cellBraces = new Set([...source.matchAll(/\bcell[ \t]+[^\s{]+[ \t]*\{/g)].map((m) => m.index + m[0].length - 1));
+  const openers: number[] = [];
+  let depth = 0;
+  let root = -1;
+  let rootEnd = -1;
+  const comment = /[#%][^\n\r]*/y;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i]!;
+    if (c === '#' || c === '%') { comment.lastIndex = i; comment.exec(source); i = comment.lastIndex - 1; continue; }
+    if (c === '(' || c === '[' || (c === '{' && !cellBraces.has(i))) {
+      openers.push(i);
+      if (openers.length > depth) { depth = openers.length; root = openers[0]!; rootEnd = -1; }
+    } else if ((c === ')' || c === ']' || c === '}') && openers.length > 0) {
+      if (openers.pop() === root && openers.length === 0) rootEnd = i + 1;
+    }
+  }
+  if (root < 0) return { start: 0, end: 0 };
+  return { start: root, end: rootEnd < 0 ? root + 1 : rootEnd };
 }
 
 // ---- errors ------------------------------------------------------------------
@@ -58,8 +156,43 @@ function matchProblem(match: FailedMatchResult, source: string): SyntaxProblem {
   const pos = match.getRightmostFailurePosition();
   const failures = (match as unknown as { getRightmostFailures(): Failure[] }).getRightmostFailures();
   const found = tokenAt(source, pos);
+  if (found === '^' || found === '_') {
+    const unclosed = unclosedScript(source, pos, found);
+    if (unclosed !== null) return unclosed;
+  }
   return { span: { start: pos, end: pos + found.length }, expected: expectedText(failures, found), found };
 }
+
+/** The brackets a time index, superscript or subscript closes with. */
+const SCRIPT_CLOSERS = new Set(['>', '⟩', '\\rangle', ')', '}']);
+
+/**
+ * A `^` or `_` whose bracket is never closed (`a^<t = …`, `w_{aa x`): names,
+ * time indices and superscripts hide their insides behind a description, so the
+ * match fails at the `^` or `_`. Matching the script alone finds where its
+ * closing bracket is missing; null if it is not an unclosed bracket.
+ */
+function unclosedScript(source: string, pos: number, mark: '^' | '_'): SyntaxProblem | null {
+  // The rules after the mark and its blanks: `timeSup` and `superscript` have
+  // descriptions, which would hide the failure again.
+  const from = mark === '^' ? pos + /^\^[ \t]*/.exec(source.slice(pos))![0].length : pos;
+  const rules = mark === '^' ? SUPERSCRIPT_RULES : SUBSCRIPT_RULES;
+  let best: SyntaxProblem | null = null;
+  for (const [rule, what] of rules) {
+    const match = grammar.match(source.slice(from), rule);
+    if (!match.failed()) continue;
+    const at = from + match.getRightmostFailurePosition();
+    const failures = (match as unknown as { getRightmostFailures(): Failure[] }).getRightmostFailures();
+    const closers = [...new Set(failures.filter((f) => f.type === 'string' && SCRIPT_CLOSERS.has(f.getText())).map((f) => f.getText()))];
+    if (closers.length === 0 || (best !== null && best.span.start >= at)) continue;
+    const found = tokenAt(source, at);
+    best = { span: { start: at, end: at + found.length }, expected: `${closers.map((c) => `\`${c}\``).join(' or ')} to close the ${what}`, found };
+  }
+  return best;
+}
+
+const SUPERSCRIPT_RULES = [['timeAngle', 'time index'], ['timeBraced', 'time index'], ['supArgument', 'superscript']] as const;
+const SUBSCRIPT_RULES = [['subscript', 'subscript']] as const;
 
 /** After a complete operand anything could follow; "an operator" says enough. */
 const AFTER_OPERAND_NOISE = new Set(['an expression', 'a time index', 'a superscript']);

@@ -758,6 +758,108 @@ describe('syntax problems', () => {
   });
 });
 
+// ---- what the fuzzer found ------------------------------------------------------------
+
+describe('environments and $$ are paired', () => {
+  const at = (source: string, text: string, nth = 0) => {
+    let i = -1;
+    for (let k = 0; k <= nth; k++) i = source.indexOf(text, i + 1);
+    return { start: i, end: i + text.length };
+  };
+  const DECLS = 'input x : n\nstate a : n\n';
+
+  it('an unclosed \\begin{split} is reported at the \\begin', () => {
+    const src = DECLS + String.raw`$$\begin{split} a^<t> &= tanh(x^<t>)$$`;
+    expect(problem(src)).toEqual({ span: at(src, String.raw`\begin{split}`), expected: '`\\end{split}` to close this `\\begin{split}`', found: String.raw`\begin{split}` });
+  });
+
+  it('an environment never closed before the end of input', () => {
+    const src = DECLS + String.raw`\begin {aligned} a^<t> &= tanh(x^<t>)` + '\n';
+    expect(problem(src)).toMatchObject({ span: at(src, String.raw`\begin {aligned}`), expected: '`\\end{aligned}` to close this `\\begin {aligned}`' });
+  });
+
+  it('an \\end with no \\begin', () => {
+    const src = DECLS + String.raw`a^<t> = tanh(x^<t>) \end{split}`;
+    expect(problem(src)).toEqual({ span: at(src, String.raw`\end{split}`), expected: '`\\begin{split}` before this `\\end{split}`', found: String.raw`\end{split}` });
+  });
+
+  it('an \\end of another environment asks for the open one', () => {
+    const src = DECLS + String.raw`$$\begin{split} a^<t> &= tanh(x^<t>) \end{aligned}$$`;
+    expect(problem(src)).toMatchObject({ span: at(src, String.raw`\end{aligned}`), expected: '`\\end{split}`' });
+  });
+
+  it('a $$ left open, and $$ closed inside an environment', () => {
+    const open = DECLS + '$$ a^<t> = tanh(x^<t>)\n';
+    expect(problem(open)).toEqual({ span: at(open, '$$'), expected: '`$$` to close this `$$`', found: '$$' });
+    const crossed = DECLS + String.raw`$$\begin{split} a^<t> &= tanh(x^<t>) $$ \end{split}`;
+    expect(problem(crossed)).toMatchObject({ span: at(crossed, String.raw`\begin{split}`) });
+    const inline = DECLS + '$a^<t> = tanh(x^<t>)\n';
+    expect(problem(inline)).toMatchObject({ span: at(inline, '$'), expected: '`$` to close this `$`' });
+  });
+
+  it('delimiters in comments and \\\\ before \\begin are not confused', () => {
+    ok(DECLS + '# $$ \\begin{split} in a comment\n% \\end{split}\na^<t> = tanh(x^<t>)\n');
+    ok(DECLS + String.raw`$$\begin{split} a^<t> &= tanh(x^<t>) \\\end{split}$$` + '\n$b^<t> = a^<t>$');
+  });
+
+  it('the notes\' paired blocks still parse', () => {
+    expect(equations(NOTES_GRU_SIMPLE)).toHaveLength(4);
+  });
+});
+
+describe('a byte-order mark', () => {
+  it('is skipped, and spans stay offsets into the source as given', () => {
+    const src = '\uFEFFinput x : n\nstate a : n\na^<t> = tanh(x^<t>)\n';
+    const file = ok(src);
+    const eq = file.cells[0]!.equations[0]!;
+    expect(src.slice(eq.span.start, eq.span.end)).toBe('a^<t> = tanh(x^<t>)');
+    expect(file.cells[0]!.decls[0]!.span.start).toBe(1);
+    checkSpans(file, src.length);
+  });
+
+  it('only at the start: elsewhere it is still unexpected', () => {
+    expect(problem('a = 1\n\uFEFFb = 2').span.start).toBe(6);
+  });
+});
+
+describe('an unclosed bracket of a script is reported where its closer is missing', () => {
+  it('a time index stops at =, ( and line breaks', () => {
+    expect(problem('a^<t = tanh(W x^<t>)')).toEqual({ span: { start: 5, end: 6 }, expected: '`>` to close the time index', found: '=' });
+    expect(problem('a^<t> = x^<t(1)')).toMatchObject({ span: { start: 12, end: 13 }, expected: '`>` to close the time index' });
+    expect(problem('a^<t\nb = 1')).toMatchObject({ span: { start: 4, end: 5 }, found: '\n' });
+    expect(problem('a^{<t> = 1')).toMatchObject({ span: { start: 7, end: 8 }, expected: '`}` to close the time index' });
+    expect(problem('a = x^⟨t = 2')).toMatchObject({ span: { start: 9, end: 10 }, expected: '`⟩` to close the time index' });
+  });
+
+  it('a subscript or superscript whose { is not closed', () => {
+    expect(problem('a^<t> = tanh(w_{aa x^<t>)')).toEqual({ span: { start: 20, end: 21 }, expected: '`}` to close the subscript', found: '^' });
+    expect(problem('a = w_{aa')).toMatchObject({ span: { start: 9, end: 9 }, found: '' });
+    expect(problem('a = W^{T + 1')).toMatchObject({ span: { start: 9, end: 10 }, expected: '`}` to close the superscript' });
+  });
+
+  it('a ^ or _ that starts nothing keeps its message', () => {
+    expect(problem('a = b_ + 1')).toMatchObject({ span: { start: 5, end: 6 }, expected: 'a subscript' });
+    expect(problem('a = b^ + 1')).toMatchObject({ span: { start: 5, end: 6 }, expected: 'a time index or a superscript' });
+  });
+});
+
+describe('too deep nesting', () => {
+  it('is reported at the expression', () => {
+    const deep = 'a = ' + '('.repeat(20000) + 'x' + ')'.repeat(20000);
+    expect(problem(deep)).toMatchObject({ span: { start: 4, end: deep.length }, expected: 'an expression nested less deeply' });
+  });
+
+  it('at the first unmatched bracket, not at a cell\'s brace', () => {
+    const deep = 'cell A {\n  a = [' + '('.repeat(20000) + 'x\n}\n';
+    expect(problem(deep).span).toEqual({ start: 15, end: 16 });
+  });
+
+  it('skips brackets in comments and shallower groups after it', () => {
+    const deep = '# ((((\na = (' + '['.repeat(20000) + ']'.repeat(20000) + ')\nb = (((x)))';
+    expect(problem(deep).span).toEqual({ start: 11, end: 40013 });
+  });
+});
+
 // ---- robustness --------------------------------------------------------------------------
 
 const ALPHABET = [

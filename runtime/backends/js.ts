@@ -31,7 +31,24 @@ export function loadJsFactory(cell: CompiledCell, precision: 'f64' | 'f32' = 'f6
   return f;
 }
 
-const copy = (r: Readonly<Record<string, Vec>>): Record<string, Vec> => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.slice()]));
+/** Copies of the module's views (which its next call overwrites), in one allocation. */
+function copyAll<K extends string>(groups: Readonly<Record<K, Readonly<Record<string, Vec>>>>, f32: boolean): Record<K, Record<string, Vec>> {
+  let n = 0;
+  for (const g of Object.values<Readonly<Record<string, Vec>>>(groups)) for (const v of Object.values(g)) n += v.length;
+  const all = f32 ? new Float32Array(n) : new Float64Array(n);
+  let at = 0;
+  const out = {} as Record<K, Record<string, Vec>>;
+  for (const [k, g] of Object.entries<Readonly<Record<string, Vec>>>(groups)) {
+    const r: Record<string, Vec> = {};
+    for (const [name, v] of Object.entries(g)) {
+      all.set(v, at);
+      r[name] = all.subarray(at, at + v.length);
+      at += v.length;
+    }
+    out[k as K] = r;
+  }
+  return out;
+}
 
 export function jsBackend(cell: CompiledCell, opts: BackendOptions): CellBackend {
   const precision = opts.precision ?? 'f64';
@@ -46,12 +63,10 @@ export function jsBackend(cell: CompiledCell, opts: BackendOptions): CellBackend
     name: 'js',
     precision,
     forward(steps, params, inputs, init): StepValues {
-      const r = instance.forward(params, inputs, init ?? {}, steps);
-      return { states: copy(r.states), outputs: copy(r.outputs) };
+      return copyAll(instance.forward(params, inputs, init ?? {}, steps), precision === 'f32');
     },
     backward(cot): GradValues {
-      const g = instance.backward({ states: cot.states ?? {}, outputs: cot.outputs ?? {} });
-      return { params: copy(g.params), inputs: copy(g.inputs), init: copy(g.init) };
+      return copyAll(instance.backward({ states: cot.states ?? {}, outputs: cot.outputs ?? {} }), precision === 'f32');
     },
   };
 }
