@@ -28,6 +28,10 @@ usage:
                                             the forward (or backward) graph for Graphviz
   celda print CELL [--format unicode|latex|ascii] [--cell NAME]
                                             the cell back as notation, in one spelling
+  celda compile CELL -o OUT.js [--precision f32|f64] [--cell NAME]
+                                            a standalone fused JavaScript module (+ .d.ts) for the cell
+  celda bench CELL [--dims n_x=…,n_a=…] [--batch B] [--steps T] [--backend js|interp]
+                                            one training step's speed, as one JSON line
   celda train TASK --cell FILE [--hidden N] [--steps N|--epochs N] [--batch B] [--lr X] [--seed S] [--out DIR] [--resume DIR]
                                             train a cell on names, gender, entities or g2p (more options: docs/training.md)
   celda sample DIR [--n N] [--temperature T] [--top-k K] [--seed S] [--greedy]
