@@ -1,4 +1,4 @@
-// `celda bench CELL [--dims n_x=16,n_a=32] [--batch B] [--steps T] [--backend js|interp]
+// `celda bench CELL [--dims n_x=16,n_a=32] [--batch B] [--steps T] [--backend js|interp|gpujs]
 // [--precision f64|f32] [--cell NAME]`: time one training step (forward over T
 // steps, BPTT, parameter gradients) and print one JSON line
 // {ms_per_step, tokens_per_s, gflops}. The median of repeated runs after warm-up.
@@ -101,9 +101,10 @@ export async function benchCommand(argv: string[]): Promise<number> {
     const { values, positionals } = parseCommand(argv, {
       dims: { type: 'string' }, batch: { type: 'string' }, steps: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, cell: { type: 'string' },
     });
-    if (positionals.length !== 1) throw new CommandError(`celda bench needs one cell file, got ${positionals.length}\nusage: celda bench CELL [--dims n_x=16,n_a=32] [--batch B] [--steps T] [--backend js|interp] [--precision f64|f32]`);
+    if (positionals.length !== 1) throw new CommandError(`celda bench needs one cell file, got ${positionals.length}\nusage: celda bench CELL [--dims n_x=16,n_a=32] [--batch B] [--steps T] [--backend js|interp|gpujs] [--precision f64|f32]`);
     const backendName = values.backend ?? 'js';
-    if (backendName !== 'js' && backendName !== 'interp') throw new CommandError(`unknown backend \`${backendName}\` (available: js, interp)`);
+    if (backendName !== 'js' && backendName !== 'interp' && backendName !== 'gpujs') throw new CommandError(`unknown backend \`${backendName}\` (available: js, interp, gpujs)`);
+    if (backendName === 'gpujs' && values.precision === 'f64') throw new CommandError('gpu.js computes in float32 only: use --precision f32 (the default for gpujs)');
     const precision = precisionOption(values.precision);
     if (backendName === 'interp' && precision === 'f32') throw new CommandError('--precision f32 needs --backend js (the interpreter is float64)');
     const batch = positive(values.batch, 1, '--batch');
@@ -121,7 +122,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
       if (given[d] === undefined && t.dimDefaults[d] === undefined) defaulted.push(d);
     }
     if (defaulted.length) process.stderr.write(`note: ${defaulted.map((d) => `${d}=32`).join(', ')} (not given in --dims)\n`);
-    const backend = backendName === 'js' ? jsBackend(cell, { dims, batch, precision }) : interpBackend(cell, { dims, batch });
+    const backend = backendName === 'js' ? jsBackend(cell, { dims, batch, precision })
+      : backendName === 'gpujs' ? (await import('../runtime/backends/gpujs.ts')).gpujsSyncBackend(cell, { dims, batch })
+      : interpBackend(cell, { dims, batch });
     const r = benchBackend(cell, backend, dims, batch, steps, backendName === 'interp' ? { warmup: 1, warmupMs: 0, minRuns: 3, minMs: 500 } : {});
     process.stdout.write(JSON.stringify({ ms_per_step: round(r.ms_per_step), tokens_per_s: round(r.tokens_per_s), gflops: round(r.gflops) }) + '\n');
     return 0;

@@ -14,7 +14,7 @@
 //    one stacked product (the LSTM's four gates: [W_c; W_u; W_f; W_o] a^<t-1>).
 
 import type { Dim } from './dims.ts';
-import { dimAdd, dimEq, dimKey, dimNum, dimSum } from './dims.ts';
+import { dimAdd, dimNum, dimSum } from './dims.ts';
 import type { Graph } from './graph.ts';
 import type { Phase } from './lower-plan.ts';
 
@@ -232,6 +232,3 @@ export function blockOffsets(p: Product): Dim[] {
   }
   return out;
 }
-
-export const sameDim = dimEq;
-export { dimKey };

@@ -14,7 +14,6 @@ import type { Dim } from './dims.ts';
 import type { OpName } from './ops.ts';
 
 export type Phase = 'static' | 'pre' | 'loop' | 'post';
-export const PHASES: readonly Phase[] = ['static', 'pre', 'loop', 'post'];
 
 /** How many rows a buffer holds. */
 export type Extent =
@@ -132,7 +131,7 @@ export type Kernel =
   | { readonly k: 'sumRows'; readonly rows: RowCount; readonly src: View; readonly dst: View; readonly accumulate: boolean; readonly note: string }
   /** Unbatched matrix products and general matrix–vector products (cold paths). */
   | { readonly k: 'matmul'; readonly m: Dim; readonly n: Dim; readonly depth: Dim; readonly a: MatView; readonly aTrans: boolean; readonly b: MatView; readonly bTrans: boolean; readonly c: MatView; readonly accumulate: boolean; readonly note: string }
-  | { readonly k: 'matvec'; readonly rows: RowCount; readonly m: Dim; readonly n: Dim; readonly w: MatView; readonly wRows: RowCount; readonly v: View; readonly c: View; readonly accumulate: boolean; readonly note: string }
+  | { readonly k: 'matvec'; readonly rows: RowCount; readonly m: Dim; readonly n: Dim; readonly w: MatView; readonly v: View; readonly c: View; readonly note: string }
   /** Copy a run of columns (concat, pad, slice materialised); an unbatched source is repeated on every row. */
   | { readonly k: 'copy'; readonly rows: RowCount; readonly src: View; readonly srcBatched: boolean; readonly dst: View }
   | { readonly k: 'fill'; readonly rows: RowCount; readonly dst: View; readonly size: readonly Dim[]; readonly value: number };

@@ -10,7 +10,7 @@ import type { Dim } from './dims.ts';
 import { dimNum } from './dims.ts';
 import type { Graph, Node } from './graph.ts';
 import type { BufferTable as Table, Dest, Home, PassSpec } from './lower-pass.ts';
-import { BufferTable, lowerPass, sizeOf } from './lower-pass.ts';
+import { BufferTable, lowerPass } from './lower-pass.ts';
 import type { CellPlan } from './lower-plan.ts';
 
 const LAYOUT = new Set(['concat', 'slice', 'pad', 'bcast', 'transpose', 'const', 'zeros']);
@@ -244,4 +244,3 @@ export function lowerCell(cell: CompiledCell, precision: 'f64' | 'f32' = 'f64'):
   };
 }
 
-export { sizeOf };

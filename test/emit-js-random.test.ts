@@ -170,10 +170,10 @@ describe('random cells: the JS backend agrees with the interpreter', () => {
   });
 
   it('float64: 1e-12', () => {
-    fc.assert(fc.property(spec, fc.nat(1000), (s, seed) => check(s, 'f64', seed)), { numRuns: 60, seed: 7 });
+    fc.assert(fc.property(spec, fc.nat(1000), (s, seed) => check(s, 'f64', seed)), { numRuns: 120, seed: 7 });
   });
 
   it('float32: 1e-5', () => {
-    fc.assert(fc.property(spec, fc.nat(1000), (s, seed) => check(s, 'f32', seed)), { numRuns: 40, seed: 8 });
+    fc.assert(fc.property(spec, fc.nat(1000), (s, seed) => check(s, 'f32', seed)), { numRuns: 80, seed: 8 });
   });
 });

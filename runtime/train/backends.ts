@@ -7,7 +7,7 @@ import type { BackendFactory } from '../backend.ts';
 import { interpBackend } from '../backends/interp.ts';
 import { TrainError } from './errors.ts';
 
-export const BACKEND_NAMES = ['js', 'interp'] as const;
+export const BACKEND_NAMES = ['js', 'interp', 'gpujs'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 /** The generated-JS backend (a dynamic import: it compiles the emitter only when used). */
@@ -29,6 +29,11 @@ export async function loadBackend(name: string | undefined): Promise<{ name: Bac
     const js = await jsFactory();
     if (!js) throw new TrainError('the js backend is not available in this build; use --backend interp');
     return { name, factory: js };
+  }
+  if (name === 'gpujs') {
+    // gpu.js kernels run one by one (its synchronous WebAssembly/CPU modes) in the synchronous training loop.
+    const { gpujsSyncBackend } = await import('../backends/gpujs.ts');
+    return { name, factory: (cell, opts) => gpujsSyncBackend(cell, opts) };
   }
   throw new TrainError(`unknown backend \`${name}\` (available: ${BACKEND_NAMES.join(', ')})`);
 }

@@ -49,9 +49,9 @@ export const g2pTask = (opts: { reverse?: boolean } = {}): Task => {
     eos,
     defaults: {
       hidden: 128, layers: 1, embed: 32, bidirectional: false,
-      steps: 1500, batch: 64, lr: 0.005, optimizer: 'adamw', weightDecay: 0.01, momentum: 0.9,
-      schedule: 'cosine', warmup: 100, decaySteps: 1500, clip: 1, init: 'orthogonal', forgetBias: 1, bptt: 0,
-      evalEvery: 250, evalSize: 500, threads: 2, bucket: true,
+      steps: 1200, batch: 64, lr: 0.005, optimizer: 'adamw', weightDecay: 0.01, momentum: 0.9,
+      schedule: 'cosine', warmup: 100, decaySteps: 1200, clip: 1, init: 'orthogonal', forgetBias: 1, bptt: 0,
+      evalEvery: 200, evalSize: 500, threads: 2, bucket: true,
     },
     load,
     watch: { name: 'per', better: 'lower' },

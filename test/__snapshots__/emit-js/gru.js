@@ -47,52 +47,48 @@ function $sigmoid(x) {
 
 /**
  * C[i·ldc + j] (+)= Σ_p A[i·lda + p] · B[j·ldb + p] for i < M, j < N, p < K: both
- * operands are read along p, contiguously. Blocks of 4 × 4 outputs keep sixteen
- * sums in registers and read each operand row once per block; single rows (a
- * matrix–vector product) go 8 outputs at a time.
+ * operands are read along p, contiguously. Blocks of 3 × 3 outputs keep nine sums
+ * in registers (with the six operands, what x64's sixteen registers hold without
+ * spilling; 4 × 4 spills and is slower); single rows (a matrix–vector product)
+ * go 8 outputs at a time.
  */
 function $gemm(M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, acc) {
   let i = 0;
-  for (; i + 3 < M; i += 4) {
-    const a0 = aOff + i * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
-    const c0 = cOff + i * ldc, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+  for (; i + 2 < M; i += 3) {
+    const a0 = aOff + i * lda, a1 = a0 + lda, a2 = a1 + lda;
+    const c0 = cOff + i * ldc, c1 = c0 + ldc, c2 = c1 + ldc;
     let j = 0;
-    for (; j + 3 < N; j += 4) {
-      const b0 = bOff + j * ldb, b1 = b0 + ldb, b2 = b1 + ldb, b3 = b2 + ldb;
-      let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
-      let s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
+    for (; j + 2 < N; j += 3) {
+      const b0 = bOff + j * ldb, b1 = b0 + ldb, b2 = b1 + ldb;
+      let s00 = 0, s01 = 0, s02 = 0, s10 = 0, s11 = 0, s12 = 0, s20 = 0, s21 = 0, s22 = 0;
       for (let p = 0; p < K; p++) {
-        const y0 = B[b0 + p], y1 = B[b1 + p], y2 = B[b2 + p], y3 = B[b3 + p];
+        const y0 = B[b0 + p], y1 = B[b1 + p], y2 = B[b2 + p];
         let x = A[a0 + p];
-        s00 += x * y0; s01 += x * y1; s02 += x * y2; s03 += x * y3;
+        s00 += x * y0; s01 += x * y1; s02 += x * y2;
         x = A[a1 + p];
-        s10 += x * y0; s11 += x * y1; s12 += x * y2; s13 += x * y3;
+        s10 += x * y0; s11 += x * y1; s12 += x * y2;
         x = A[a2 + p];
-        s20 += x * y0; s21 += x * y1; s22 += x * y2; s23 += x * y3;
-        x = A[a3 + p];
-        s30 += x * y0; s31 += x * y1; s32 += x * y2; s33 += x * y3;
+        s20 += x * y0; s21 += x * y1; s22 += x * y2;
       }
       if (acc) {
-        C[c0 + j] += s00; C[c0 + j + 1] += s01; C[c0 + j + 2] += s02; C[c0 + j + 3] += s03;
-        C[c1 + j] += s10; C[c1 + j + 1] += s11; C[c1 + j + 2] += s12; C[c1 + j + 3] += s13;
-        C[c2 + j] += s20; C[c2 + j + 1] += s21; C[c2 + j + 2] += s22; C[c2 + j + 3] += s23;
-        C[c3 + j] += s30; C[c3 + j + 1] += s31; C[c3 + j + 2] += s32; C[c3 + j + 3] += s33;
+        C[c0 + j] += s00; C[c0 + j + 1] += s01; C[c0 + j + 2] += s02;
+        C[c1 + j] += s10; C[c1 + j + 1] += s11; C[c1 + j + 2] += s12;
+        C[c2 + j] += s20; C[c2 + j + 1] += s21; C[c2 + j + 2] += s22;
       } else {
-        C[c0 + j] = s00; C[c0 + j + 1] = s01; C[c0 + j + 2] = s02; C[c0 + j + 3] = s03;
-        C[c1 + j] = s10; C[c1 + j + 1] = s11; C[c1 + j + 2] = s12; C[c1 + j + 3] = s13;
-        C[c2 + j] = s20; C[c2 + j + 1] = s21; C[c2 + j + 2] = s22; C[c2 + j + 3] = s23;
-        C[c3 + j] = s30; C[c3 + j + 1] = s31; C[c3 + j + 2] = s32; C[c3 + j + 3] = s33;
+        C[c0 + j] = s00; C[c0 + j + 1] = s01; C[c0 + j + 2] = s02;
+        C[c1 + j] = s10; C[c1 + j + 1] = s11; C[c1 + j + 2] = s12;
+        C[c2 + j] = s20; C[c2 + j + 1] = s21; C[c2 + j + 2] = s22;
       }
     }
     for (; j < N; j++) {
       const b0 = bOff + j * ldb;
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      let s0 = 0, s1 = 0, s2 = 0;
       for (let p = 0; p < K; p++) {
         const y = B[b0 + p];
-        s0 += A[a0 + p] * y; s1 += A[a1 + p] * y; s2 += A[a2 + p] * y; s3 += A[a3 + p] * y;
+        s0 += A[a0 + p] * y; s1 += A[a1 + p] * y; s2 += A[a2 + p] * y;
       }
-      if (acc) { C[c0 + j] += s0; C[c1 + j] += s1; C[c2 + j] += s2; C[c3 + j] += s3; }
-      else { C[c0 + j] = s0; C[c1 + j] = s1; C[c2 + j] = s2; C[c3 + j] = s3; }
+      if (acc) { C[c0 + j] += s0; C[c1 + j] += s1; C[c2 + j] += s2; }
+      else { C[c0 + j] = s0; C[c1 + j] = s1; C[c2 + j] = s2; }
     }
   }
   for (; i < M; i++) {
@@ -161,6 +157,14 @@ function $sumRows(R, n, src, so, lds, dst, dO, acc) {
   }
 }
 
+/** Copy n columns of each row (src repeated on every row when lds is 0). */
+function $copy(R, n, src, so, lds, dst, dO, ldd) {
+  for (let r = 0; r < R; r++) {
+    const s0 = so + r * lds, d0 = dO + r * ldd;
+    for (let i = 0; i < n; i++) dst[d0 + i] = src[s0 + i];
+  }
+}
+
 /** Copy a caller's array into the module's own, after checking its length. */
 function $load(dst, src, what, n) {
   if (src === undefined || src === null || typeof src.length !== 'number') $fail(`${what}: missing`);
@@ -225,7 +229,7 @@ function createGRU($dims, $batch) {
 
   // Buffers of T·B rows (states: (T+1)·B, slot 0 the initial state), grown to the longest T seen.
   let $cap = 0, $last = 0;
-  const $mem = { $x: new $F(0), $c: new $F(0), $c_tilde: new $F(0), $x_proj: new $F(0), $Gamma_r: new $F(0), $Gamma_u: new $F(0), $dc: new $F(0), $dc_tilde: new $F(0), $da: new $F(0), $dx: new $F(0), $stack0: new $F(0), $delta_10: new $F(0), $delta_4_T: new $F(0), $c_prev_T: new $F(0), $x_T: new $F(0), $delta_5_T: new $F(0), $delta_10_T: new $F(0), $delta_8_T: new $F(0) };
+  const $mem = { $x: new $F(0), $c: new $F(0), $c_tilde: new $F(0), $x_proj: new $F(0), $Gamma_r_Gamma_u: new $F(0), $dc: new $F(0), $dc_tilde: new $F(0), $da: new $F(0), $dx: new $F(0), $stack0: new $F(0), $delta_10: new $F(0), $delta_4_T: new $F(0), $c_prev_T: new $F(0), $x_T: new $F(0), $delta_5_T: new $F(0), $delta_10_T: new $F(0), $delta_8_T: new $F(0) };
   function $ensure($T) {
     if ($T <= $cap) return;
     $cap = $T;
@@ -233,8 +237,7 @@ function createGRU($dims, $batch) {
     $mem.$c = new $F(($T + 1) * $B * n_a);
     $mem.$c_tilde = new $F($T * $B * n_a);
     $mem.$x_proj = new $F($T * $B * (3 * n_a));
-    $mem.$Gamma_r = new $F($T * $B * n_a);
-    $mem.$Gamma_u = new $F($T * $B * n_a);
+    $mem.$Gamma_r_Gamma_u = new $F($T * $B * (2 * n_a));
     $mem.$dc = new $F(($T + 1) * $B * n_a);
     $mem.$dc_tilde = new $F($T * $B * n_a);
     $mem.$da = new $F($T * $B * n_a);
@@ -266,41 +269,44 @@ function createGRU($dims, $batch) {
   function $forwardPre($T) {
     const { $x, $x_proj } = $mem;
     const $TB = $T * $B;
-    // W_r[0:n_a, n_a:n_a+n_x] x, W_c[0:n_a, n_a:n_a+n_x] x, W_u[0:n_a, n_a:n_a+n_x] x (one product: $TB × (3 * n_a), depth n_x)
-    $gemm($TB, (3 * n_a), n_x, $x, 0, n_x, $pack_x_proj, 0, n_x, $x_proj, 0, (3 * n_a), 0);
+    $copy($TB, n_a, $b_r, 0, 0, $x_proj, 0, (3 * n_a));
+    $copy($TB, n_a, $b_c, 0, 0, $x_proj, n_a, (3 * n_a));
+    $copy($TB, n_a, $b_u, 0, 0, $x_proj, (2 * n_a), (3 * n_a));
+    // W_r[0:n_a, n_a:n_a+n_x] x, W_c[0:n_a, n_a:n_a+n_x] x, W_u[0:n_a, n_a:n_a+n_x] x, plus the biases (one product: $TB × (3 * n_a), depth n_x)
+    $gemm($TB, (3 * n_a), n_x, $x, 0, n_x, $pack_x_proj, 0, n_x, $x_proj, 0, (3 * n_a), 1);
   }
   
   /** forward: step t+1 of the recurrence (t = 0 … T-1). */
   function $forwardLoop($t) {
-    const { $c, $c_tilde, $x_proj, $Gamma_r, $Gamma_u } = $mem;
+    const { $c, $c_tilde, $x_proj, $Gamma_r_Gamma_u } = $mem;
     // W_r[0:n_a, 0:n_a] c_prev, W_u[0:n_a, 0:n_a] c_prev (one product: $B × (2 * n_a), depth n_a)
     $gemm($B, (2 * n_a), n_a, $c, $t * $B * n_a, n_a, $pack_c_prev_proj, 0, n_a, $c_prev_proj, 0, (2 * n_a), 0);
     for (let $b = 0; $b < $B; $b++) {
-      const $c_prev_proj_at = $b * (2 * n_a), $x_proj_at = $t * $B * (3 * n_a) + $b * (3 * n_a), $Gamma_r_at = $t * $B * n_a + $b * n_a, $v1_at = $b * n_a, $c_prev_proj_at_2 = $b * (2 * n_a) + n_a, $x_proj_at_2 = $t * $B * (3 * n_a) + $b * (3 * n_a) + (2 * n_a);
+      const $c_prev_proj_at = $b * (2 * n_a), $x_proj_at = $t * $B * (3 * n_a) + $b * (3 * n_a), $Gamma_r_Gamma_u_at = $t * $B * (2 * n_a) + $b * (2 * n_a), $c_at = $t * $B * n_a + $b * n_a, $v1_at = $b * n_a, $c_prev_proj_at_2 = $b * (2 * n_a) + n_a, $x_proj_at_2 = $t * $B * (3 * n_a) + $b * (3 * n_a) + (2 * n_a), $Gamma_r_Gamma_u_at_2 = $t * $B * (2 * n_a) + $b * (2 * n_a) + n_a;
       for (let $i = 0; $i < n_a; $i++) {
         // Γ_r = σ(W_r[c^⟨t−1⟩, x^⟨t⟩] + b_r)
-        const Gamma_r = $sigmoid($c_prev_proj[$c_prev_proj_at + $i] + $x_proj[$x_proj_at + $i] + $b_r[$i]);
-        $Gamma_r[$Gamma_r_at + $i] = Gamma_r;
-        const v1 = Gamma_r * $c[$Gamma_r_at + $i];
+        const Gamma_r = $sigmoid($c_prev_proj[$c_prev_proj_at + $i] + $x_proj[$x_proj_at + $i]);
+        $Gamma_r_Gamma_u[$Gamma_r_Gamma_u_at + $i] = Gamma_r;
+        const v1 = Gamma_r * $c[$c_at + $i];
         $v1[$v1_at + $i] = v1;
         // Γ_u = σ(W_u[c^⟨t−1⟩, x^⟨t⟩] + b_u)
-        const Gamma_u = $sigmoid($c_prev_proj[$c_prev_proj_at_2 + $i] + $x_proj[$x_proj_at_2 + $i] + $b_u[$i]);
-        $Gamma_u[$Gamma_r_at + $i] = Gamma_u;
-        const v2 = (1 - Gamma_u) * $c[$Gamma_r_at + $i];
+        const Gamma_u = $sigmoid($c_prev_proj[$c_prev_proj_at_2 + $i] + $x_proj[$x_proj_at_2 + $i]);
+        $Gamma_r_Gamma_u[$Gamma_r_Gamma_u_at_2 + $i] = Gamma_u;
+        const v2 = (1 - Gamma_u) * $c[$c_at + $i];
         $v2[$v1_at + $i] = v2;
       }
     }
     // W_c[0:n_a, 0:n_a] v1 (one product: $B × n_a, depth n_a)
     $gemm($B, n_a, n_a, $v1, 0, n_a, $pack_v1_proj, 0, n_a, $v1_proj, 0, n_a, 0);
     for (let $b = 0; $b < $B; $b++) {
-      const $x_proj_at_3 = $t * $B * (3 * n_a) + $b * (3 * n_a) + n_a, $v1_proj_at = $b * n_a, $c_tilde_at = $t * $B * n_a + $b * n_a, $c_at = ($t + 1) * $B * n_a + $b * n_a;
+      const $x_proj_at_3 = $t * $B * (3 * n_a) + $b * (3 * n_a) + n_a, $v1_proj_at = $b * n_a, $c_tilde_at = $t * $B * n_a + $b * n_a, $Gamma_r_Gamma_u_at_3 = $t * $B * (2 * n_a) + $b * (2 * n_a) + n_a, $c_at_2 = ($t + 1) * $B * n_a + $b * n_a;
       for (let $i = 0; $i < n_a; $i++) {
         // c̃^⟨t⟩ = tanh(W_c[Γ_r * c^⟨t−1⟩, x^⟨t⟩] + b_c)
-        const c_tilde = $tanh($x_proj[$x_proj_at_3 + $i] + $v1_proj[$v1_proj_at + $i] + $b_c[$i]);
+        const c_tilde = $tanh($x_proj[$x_proj_at_3 + $i] + $v1_proj[$v1_proj_at + $i]);
         $c_tilde[$c_tilde_at + $i] = c_tilde;
         // c^⟨t⟩ = Γ_u * c̃^⟨t⟩ + (1 − Γ_u) * c^⟨t−1⟩
-        const c = $Gamma_u[$c_tilde_at + $i] * c_tilde + $v2[$v1_proj_at + $i];
-        $c[$c_at + $i] = c;
+        const c = $Gamma_r_Gamma_u[$Gamma_r_Gamma_u_at_3 + $i] * c_tilde + $v2[$v1_proj_at + $i];
+        $c[$c_at_2 + $i] = c;
       }
     }
   }
@@ -345,38 +351,38 @@ function createGRU($dims, $batch) {
   
   /** backward: step t+1 back through time (t = T-1 … 0); only the states' cotangents are carried. */
   function $backwardLoop($t) {
-    const { $c, $c_tilde, $Gamma_r, $Gamma_u, $dc, $dc_tilde, $da, $stack0 } = $mem;
+    const { $c, $c_tilde, $Gamma_r_Gamma_u, $dc, $dc_tilde, $da, $stack0 } = $mem;
     for (let $b = 0; $b < $B; $b++) {
-      const $Gamma_u_at = $t * $B * n_a + $b * n_a, $dc_at = ($t + 1) * $B * n_a + $b * n_a, $delta_11_at = $b * n_a, $stack0_at = $t * $B * (3 * n_a) + $b * (3 * n_a) + n_a, $stack0_at_2 = $t * $B * (3 * n_a) + $b * (3 * n_a);
+      const $Gamma_r_Gamma_u_at_4 = $t * $B * (2 * n_a) + $b * (2 * n_a) + n_a, $dc_at = ($t + 1) * $B * n_a + $b * n_a, $da_at = $t * $B * n_a + $b * n_a, $delta_11_at = $b * n_a, $stack0_at = $t * $B * (3 * n_a) + $b * (3 * n_a) + n_a, $stack0_at_2 = $t * $B * (3 * n_a) + $b * (3 * n_a), $Gamma_r_Gamma_u_at_5 = $t * $B * (2 * n_a) + $b * (2 * n_a);
       for (let $i = 0; $i < n_a; $i++) {
         // δ₂ = 1 − Γ_u
-        const delta_2 = 1 - $Gamma_u[$Gamma_u_at + $i];
+        const delta_2 = 1 - $Gamma_r_Gamma_u[$Gamma_r_Gamma_u_at_4 + $i];
         // δ₃ = ∂c^⟨t⟩ + ∂a^⟨t⟩
-        const delta_3 = $dc[$dc_at + $i] + $da[$Gamma_u_at + $i];
+        const delta_3 = $dc[$dc_at + $i] + $da[$da_at + $i];
         // δ₁₁ = δ₃ * δ₂
         const delta_11 = delta_3 * delta_2;
         $delta_11[$delta_11_at + $i] = delta_11;
         // δ₄ = (-(δ₃ * c^⟨t−1⟩) + δ₃ * c̃^⟨t⟩) * (Γ_u * δ₂)
-        const delta_4 = (-(delta_3 * $c[$Gamma_u_at + $i]) + delta_3 * $c_tilde[$Gamma_u_at + $i]) * ($Gamma_u[$Gamma_u_at + $i] * delta_2);
+        const delta_4 = (-(delta_3 * $c[$da_at + $i]) + delta_3 * $c_tilde[$da_at + $i]) * ($Gamma_r_Gamma_u[$Gamma_r_Gamma_u_at_4 + $i] * delta_2);
         $stack0[$stack0_at + $i] = delta_4;
         // δ₅ = (∂c̃^⟨t⟩ + δ₃ * Γ_u) * (1 − c̃^⟨t⟩²)
-        const delta_5 = ($dc_tilde[$Gamma_u_at + $i] + delta_3 * $Gamma_u[$Gamma_u_at + $i]) * (1 - $c_tilde[$Gamma_u_at + $i] * $c_tilde[$Gamma_u_at + $i]);
+        const delta_5 = ($dc_tilde[$da_at + $i] + delta_3 * $Gamma_r_Gamma_u[$Gamma_r_Gamma_u_at_4 + $i]) * (1 - $c_tilde[$da_at + $i] * $c_tilde[$da_at + $i]);
         $stack0[$stack0_at_2 + $i] = delta_5;
         // δ₁₃ = Γ_r * (1 − Γ_r)
-        const delta_13 = $Gamma_r[$Gamma_u_at + $i] * (1 - $Gamma_r[$Gamma_u_at + $i]);
+        const delta_13 = $Gamma_r_Gamma_u[$Gamma_r_Gamma_u_at_5 + $i] * (1 - $Gamma_r_Gamma_u[$Gamma_r_Gamma_u_at_5 + $i]);
         $delta_13[$delta_11_at + $i] = delta_13;
       }
     }
     // W_cᵀ[0:n_a, 0:n_a] delta_5 (one product: $B × n_a, depth n_a)
     $gemm($B, n_a, n_a, $stack0, $t * $B * (3 * n_a), (3 * n_a), $pack_delta_5_proj, 0, n_a, $delta_5_proj, 0, n_a, 0);
     for (let $b = 0; $b < $B; $b++) {
-      const $delta_11_at_2 = $b * n_a, $Gamma_r_at_2 = $t * $B * n_a + $b * n_a, $stack0_at_3 = $t * $B * (3 * n_a) + $b * (3 * n_a) + (2 * n_a);
+      const $delta_11_at_2 = $b * n_a, $Gamma_r_Gamma_u_at_6 = $t * $B * (2 * n_a) + $b * (2 * n_a), $c_at_3 = $t * $B * n_a + $b * n_a, $stack0_at_3 = $t * $B * (3 * n_a) + $b * (3 * n_a) + (2 * n_a);
       for (let $i = 0; $i < n_a; $i++) {
         // δ₁₂ = δ₁₁ + (W_cᵀ · δ₅)[0 : n_a] * Γ_r
-        const delta_12 = $delta_11[$delta_11_at_2 + $i] + $delta_5_proj[$delta_11_at_2 + $i] * $Gamma_r[$Gamma_r_at_2 + $i];
+        const delta_12 = $delta_11[$delta_11_at_2 + $i] + $delta_5_proj[$delta_11_at_2 + $i] * $Gamma_r_Gamma_u[$Gamma_r_Gamma_u_at_6 + $i];
         $delta_12[$delta_11_at_2 + $i] = delta_12;
         // δ₈ = (W_cᵀ · δ₅)[0 : n_a] * c^⟨t−1⟩ * δ₁₃
-        const delta_8 = $delta_5_proj[$delta_11_at_2 + $i] * $c[$Gamma_r_at_2 + $i] * $delta_13[$delta_11_at_2 + $i];
+        const delta_8 = $delta_5_proj[$delta_11_at_2 + $i] * $c[$c_at_3 + $i] * $delta_13[$delta_11_at_2 + $i];
         $stack0[$stack0_at_3 + $i] = delta_8;
       }
     }
@@ -394,14 +400,14 @@ function createGRU($dims, $batch) {
   
   /** backward: after the loop, every step at once (T·B rows). */
   function $backwardPost($T) {
-    const { $x, $c, $Gamma_r, $dx, $stack0, $delta_10, $delta_4_T, $c_prev_T, $x_T, $delta_5_T, $delta_10_T, $delta_8_T } = $mem;
+    const { $x, $c, $Gamma_r_Gamma_u, $dx, $stack0, $delta_10, $delta_4_T, $c_prev_T, $x_T, $delta_5_T, $delta_10_T, $delta_8_T } = $mem;
     const $TB = $T * $B;
     for (let $b = 0; $b < $TB; $b++) {
-      const $Gamma_r_at_3 = $b * n_a;
+      const $Gamma_r_Gamma_u_at_7 = $b * (2 * n_a), $c_at_4 = $b * n_a;
       for (let $i = 0; $i < n_a; $i++) {
         // δ₁₀ = Γ_r * c^⟨t−1⟩
-        const delta_10 = $Gamma_r[$Gamma_r_at_3 + $i] * $c[$Gamma_r_at_3 + $i];
-        $delta_10[$Gamma_r_at_3 + $i] = delta_10;
+        const delta_10 = $Gamma_r_Gamma_u[$Gamma_r_Gamma_u_at_7 + $i] * $c[$c_at_4 + $i];
+        $delta_10[$c_at_4 + $i] = delta_10;
       }
     }
     $transpose($TB, n_a, $stack0, n_a, (3 * n_a), $delta_4_T);

@@ -30,52 +30,48 @@ const $exp = Math.exp, $tanh = Math.tanh;
 
 /**
  * C[i·ldc + j] (+)= Σ_p A[i·lda + p] · B[j·ldb + p] for i < M, j < N, p < K: both
- * operands are read along p, contiguously. Blocks of 4 × 4 outputs keep sixteen
- * sums in registers and read each operand row once per block; single rows (a
- * matrix–vector product) go 8 outputs at a time.
+ * operands are read along p, contiguously. Blocks of 3 × 3 outputs keep nine sums
+ * in registers (with the six operands, what x64's sixteen registers hold without
+ * spilling; 4 × 4 spills and is slower); single rows (a matrix–vector product)
+ * go 8 outputs at a time.
  */
 function $gemm(M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, acc) {
   let i = 0;
-  for (; i + 3 < M; i += 4) {
-    const a0 = aOff + i * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
-    const c0 = cOff + i * ldc, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+  for (; i + 2 < M; i += 3) {
+    const a0 = aOff + i * lda, a1 = a0 + lda, a2 = a1 + lda;
+    const c0 = cOff + i * ldc, c1 = c0 + ldc, c2 = c1 + ldc;
     let j = 0;
-    for (; j + 3 < N; j += 4) {
-      const b0 = bOff + j * ldb, b1 = b0 + ldb, b2 = b1 + ldb, b3 = b2 + ldb;
-      let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
-      let s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
+    for (; j + 2 < N; j += 3) {
+      const b0 = bOff + j * ldb, b1 = b0 + ldb, b2 = b1 + ldb;
+      let s00 = 0, s01 = 0, s02 = 0, s10 = 0, s11 = 0, s12 = 0, s20 = 0, s21 = 0, s22 = 0;
       for (let p = 0; p < K; p++) {
-        const y0 = B[b0 + p], y1 = B[b1 + p], y2 = B[b2 + p], y3 = B[b3 + p];
+        const y0 = B[b0 + p], y1 = B[b1 + p], y2 = B[b2 + p];
         let x = A[a0 + p];
-        s00 += x * y0; s01 += x * y1; s02 += x * y2; s03 += x * y3;
+        s00 += x * y0; s01 += x * y1; s02 += x * y2;
         x = A[a1 + p];
-        s10 += x * y0; s11 += x * y1; s12 += x * y2; s13 += x * y3;
+        s10 += x * y0; s11 += x * y1; s12 += x * y2;
         x = A[a2 + p];
-        s20 += x * y0; s21 += x * y1; s22 += x * y2; s23 += x * y3;
-        x = A[a3 + p];
-        s30 += x * y0; s31 += x * y1; s32 += x * y2; s33 += x * y3;
+        s20 += x * y0; s21 += x * y1; s22 += x * y2;
       }
       if (acc) {
-        C[c0 + j] += s00; C[c0 + j + 1] += s01; C[c0 + j + 2] += s02; C[c0 + j + 3] += s03;
-        C[c1 + j] += s10; C[c1 + j + 1] += s11; C[c1 + j + 2] += s12; C[c1 + j + 3] += s13;
-        C[c2 + j] += s20; C[c2 + j + 1] += s21; C[c2 + j + 2] += s22; C[c2 + j + 3] += s23;
-        C[c3 + j] += s30; C[c3 + j + 1] += s31; C[c3 + j + 2] += s32; C[c3 + j + 3] += s33;
+        C[c0 + j] += s00; C[c0 + j + 1] += s01; C[c0 + j + 2] += s02;
+        C[c1 + j] += s10; C[c1 + j + 1] += s11; C[c1 + j + 2] += s12;
+        C[c2 + j] += s20; C[c2 + j + 1] += s21; C[c2 + j + 2] += s22;
       } else {
-        C[c0 + j] = s00; C[c0 + j + 1] = s01; C[c0 + j + 2] = s02; C[c0 + j + 3] = s03;
-        C[c1 + j] = s10; C[c1 + j + 1] = s11; C[c1 + j + 2] = s12; C[c1 + j + 3] = s13;
-        C[c2 + j] = s20; C[c2 + j + 1] = s21; C[c2 + j + 2] = s22; C[c2 + j + 3] = s23;
-        C[c3 + j] = s30; C[c3 + j + 1] = s31; C[c3 + j + 2] = s32; C[c3 + j + 3] = s33;
+        C[c0 + j] = s00; C[c0 + j + 1] = s01; C[c0 + j + 2] = s02;
+        C[c1 + j] = s10; C[c1 + j + 1] = s11; C[c1 + j + 2] = s12;
+        C[c2 + j] = s20; C[c2 + j + 1] = s21; C[c2 + j + 2] = s22;
       }
     }
     for (; j < N; j++) {
       const b0 = bOff + j * ldb;
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      let s0 = 0, s1 = 0, s2 = 0;
       for (let p = 0; p < K; p++) {
         const y = B[b0 + p];
-        s0 += A[a0 + p] * y; s1 += A[a1 + p] * y; s2 += A[a2 + p] * y; s3 += A[a3 + p] * y;
+        s0 += A[a0 + p] * y; s1 += A[a1 + p] * y; s2 += A[a2 + p] * y;
       }
-      if (acc) { C[c0 + j] += s0; C[c1 + j] += s1; C[c2 + j] += s2; C[c3 + j] += s3; }
-      else { C[c0 + j] = s0; C[c1 + j] = s1; C[c2 + j] = s2; C[c3 + j] = s3; }
+      if (acc) { C[c0 + j] += s0; C[c1 + j] += s1; C[c2 + j] += s2; }
+      else { C[c0 + j] = s0; C[c1 + j] = s1; C[c2 + j] = s2; }
     }
   }
   for (; i < M; i++) {
@@ -167,6 +163,14 @@ function $sumRows(R, n, src, so, lds, dst, dO, acc) {
   for (let r = 0; r < R; r++) {
     const s0 = so + r * lds;
     for (let i = 0; i < n; i++) dst[dO + i] += src[s0 + i];
+  }
+}
+
+/** Copy n columns of each row (src repeated on every row when lds is 0). */
+function $copy(R, n, src, so, lds, dst, dO, ldd) {
+  for (let r = 0; r < R; r++) {
+    const s0 = so + r * lds, d0 = dO + r * ldd;
+    for (let i = 0; i < n; i++) dst[d0 + i] = src[s0 + i];
   }
 }
 
@@ -264,8 +268,9 @@ function createRNN($dims, $batch) {
   function $forwardPre($T) {
     const { $x, $x_proj } = $mem;
     const $TB = $T * $B;
-    // W_ax[0:n_a, 0:n_x] x (one product: $TB × n_a, depth n_x)
-    $gemm($TB, n_a, n_x, $x, 0, n_x, $pack_x_proj, 0, n_x, $x_proj, 0, n_a, 0);
+    $copy($TB, n_a, $b_a, 0, 0, $x_proj, 0, n_a);
+    // W_ax[0:n_a, 0:n_x] x, plus the biases (one product: $TB × n_a, depth n_x)
+    $gemm($TB, n_a, n_x, $x, 0, n_x, $pack_x_proj, 0, n_x, $x_proj, 0, n_a, 1);
   }
   
   /** forward: step t+1 of the recurrence (t = 0 … T-1). */
@@ -277,7 +282,7 @@ function createRNN($dims, $batch) {
       const $a_prev_proj_at = $b * n_a, $x_proj_at = $t * $B * n_a + $b * n_a, $a_at = ($t + 1) * $B * n_a + $b * n_a;
       for (let $i = 0; $i < n_a; $i++) {
         // a^⟨t⟩ = tanh(W_aa a^⟨t−1⟩ + W_ax x^⟨t⟩ + b_a)
-        const a = $tanh($a_prev_proj[$a_prev_proj_at + $i] + $x_proj[$x_proj_at + $i] + $b_a[$i]);
+        const a = $tanh($a_prev_proj[$a_prev_proj_at + $i] + $x_proj[$x_proj_at + $i]);
         $a[$a_at + $i] = a;
       }
     }

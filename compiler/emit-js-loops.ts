@@ -1,0 +1,182 @@
+// Rendering the kernels of a plan: calls of the helper kernels (emit-js-kernels)
+// with offsets and sizes, and the fused loop nests — one loop over rows and one
+// over features, a `const` per value named after the notation, preceded by the
+// equation as a comment, and stores into the buffers that keep it.
+
+import { commentText, jsNumber } from './emit-js-names.ts';
+import type { Pass } from './emit-js-text.ts';
+import { IND, JsText } from './emit-js-text.ts';
+import type { Node } from './graph.ts';
+import type { Expr, Kernel, Phase, Stmt, View } from './lower-plan.ts';
+
+type Index = (v: View, mode: 'elem' | 'row' | 'feat' | 'one') => string;
+
+export class LoopText extends JsText {
+  kernel(pass: Pass, phase: Phase, k: Kernel): string[] {
+    const B = (id: number) => this.buf(id);
+    const note = (s: string) => `// ${commentText(s)}`;
+    switch (k.k) {
+      case 'pack': {
+        this.use('$pack');
+        const ld = this.dim(k.cols);
+        const out = [note(`${this.plan.buffers[k.dst]!.name} = ${k.note}`)];
+        if (k.zero) out.push(`${B(k.dst)}.fill(0);`);
+        for (const b of k.blocks) {
+          const src = this.plan.buffers[b.src]!;
+          const lds = this.dim(src.size[src.size.length - 1]!);
+          out.push(`$pack(${B(k.dst)}, ${ld}, ${this.dim(b.dstRow)}, ${this.dim(b.dstCol)}, ${B(b.src)}, ${lds}, ${b.trans}, ${this.dim(b.srcRow)}, ${this.dim(b.srcCol)}, ${this.dim(b.rows)}, ${this.dim(b.cols)}, ${k.zero ? 1 : 0});`);
+        }
+        return out;
+      }
+      case 'gemm':
+        this.use('$gemm');
+        return [
+          note(`${k.note} (one product: ${this.rows(k.rows)} × ${this.dim(k.n)}, depth ${this.dim(k.depth)})`),
+          `$gemm(${this.rows(k.rows)}, ${this.dim(k.n)}, ${this.dim(k.depth)}, ${B(k.a.buf)}, ${this.offset(k.a)}, ${this.rowWidth(k.a.buf)}, ${B(k.b.buf)}, ${this.matOffset(k.b)}, ${this.dim(k.b.ld)}, ${B(k.c.buf)}, ${this.offset(k.c)}, ${this.rowWidth(k.c.buf)}, ${k.accumulate ? 1 : 0});`,
+        ];
+      case 'transpose':
+        this.use('$transpose');
+        return [`$transpose(${this.rows(k.rows)}, ${this.dim(k.src.width)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${this.rowWidth(k.src.buf)}, ${B(k.dst)});`];
+      case 'outer': {
+        const ld = this.dim(k.c.ld);
+        const cOff = this.matOffset(k.c);
+        if (k.ut && k.vt) {
+          this.use('$gemm');
+          const R = this.rows(k.rows);
+          return [
+            note(`${k.note}: Σ over ${R} rows, as a product of transposes`),
+            `$gemm(${this.dim(k.m)}, ${this.dim(k.n)}, ${R}, ${B(k.ut.buf)}, ${this.prod(this.dim(k.ut.row), R)}, ${R}, ${B(k.vt.buf)}, ${this.prod(this.dim(k.vt.row), R)}, ${R}, ${B(k.c.buf)}, ${cOff}, ${ld}, ${k.accumulate ? 1 : 0});`,
+          ];
+        }
+        this.use('$outer');
+        return [note(k.note), `$outer(${this.rows(k.rows)}, ${this.dim(k.m)}, ${this.dim(k.n)}, ${B(k.u.buf)}, ${this.offset(k.u)}, ${this.rowWidth(k.u.buf)}, ${B(k.v.buf)}, ${this.offset(k.v)}, ${this.rowWidth(k.v.buf)}, ${B(k.c.buf)}, ${cOff}, ${ld});`];
+      }
+      case 'softmax':
+        this.use('$softmax');
+        return [note(`${k.note} = softmax (stable)`), `$softmax(${this.rows(k.rows)}, ${this.dim(k.n)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${this.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${this.rowWidth(k.dst.buf)});`];
+      case 'sumFeat':
+        this.use('$sumFeat');
+        return [note(`${k.note} = Σ over features`), `$sumFeat(${this.rows(k.rows)}, ${this.prod(...k.n.map((d) => this.dim(d)))}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${this.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${this.rowWidth(k.dst.buf)});`];
+      case 'sumRows':
+        this.use('$sumRows');
+        return [note(`${k.note}: Σ over ${this.rows(k.rows)} rows`), `$sumRows(${this.rows(k.rows)}, ${this.dim(k.src.width)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${this.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${k.accumulate ? 1 : 0});`];
+      case 'matmul':
+        this.use('$matmul');
+        return [note(k.note), `$matmul(${this.dim(k.m)}, ${this.dim(k.n)}, ${this.dim(k.depth)}, ${B(k.a.buf)}, ${this.matOffset(k.a)}, ${this.dim(k.a.ld)}, ${B(k.b.buf)}, ${this.matOffset(k.b)}, ${this.dim(k.b.ld)}, ${B(k.c.buf)}, ${this.matOffset(k.c)}, ${this.dim(k.c.ld)}, ${k.accumulate ? 1 : 0});`];
+      case 'matvec':
+        this.use('$matvec');
+        return [note(k.note), `$matvec(${this.rows(k.rows)}, ${this.dim(k.m)}, ${this.dim(k.n)}, ${B(k.w.buf)}, ${this.matOffset(k.w)}, ${this.dim(k.w.ld)}, ${B(k.v.buf)}, ${this.offset(k.v)}, ${this.rowWidth(k.v.buf)}, ${B(k.c.buf)}, ${this.offset(k.c)}, ${this.rowWidth(k.c.buf)});`];
+      case 'copy':
+        this.use('$copy');
+        return [`$copy(${this.rows(k.rows)}, ${this.dim(k.src.width)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${k.srcBatched ? this.rowWidth(k.src.buf) : '0'}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${this.rowWidth(k.dst.buf)});`];
+      case 'fill': {
+        if (k.rows === 'one') {
+          const off = this.offset(k.dst);
+          return [`${B(k.dst.buf)}.fill(${jsNumber(k.value)}, ${off}, ${this.sum(off, this.prod(...k.size.map((d) => this.dim(d))))});`];
+        }
+        this.use('$fill');
+        return [`$fill(${this.rows(k.rows)}, ${this.prod(...k.size.map((d) => this.dim(d)))}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${this.rowWidth(k.dst.buf)}, ${jsNumber(k.value)});`];
+      }
+      case 'ew':
+        return this.ew(pass, k);
+    }
+  }
+
+  /** One fused loop nest: every value of the group computed per element, locals named after the notation. */
+  ew(pass: Pass, k: Extract<Kernel, { k: 'ew' }>): string[] {
+    const batched = k.rows !== 'one';
+    const width = k.width.length ? this.prod(...k.width.map((d) => this.dim(d))) : null;
+    const rowVars = new Map<string, string>();
+    const rowDecls: string[] = [];
+    const rowVar = (v: View): string => {
+      const at = this.sum(this.base(v), this.prod('$b', this.rowWidth(v.buf)), this.dim(v.col));
+      let r = rowVars.get(at);
+      if (r === undefined) {
+        r = this.names.fresh(`${this.plan.buffers[v.buf]!.name}_at`, '$');
+        rowVars.set(at, r);
+        rowDecls.push(`${r} = ${at}`);
+      }
+      return r;
+    };
+    const index = (v: View, mode: 'elem' | 'row' | 'feat' | 'one'): string => {
+      const i = width ? '$i' : '0';
+      switch (mode) {
+        case 'elem': return this.sum(rowVar(v), i);
+        case 'row': return rowVar(v);
+        case 'feat': return this.sum(this.dim(v.col), i);
+        case 'one': return this.dim(v.col);
+      }
+    };
+    const body: string[] = [];
+    for (const s of k.stmts) body.push(...this.stmt(pass, s, index, batched));
+    const out: string[] = [];
+    const inner = width ? [`for (let $i = 0; $i < ${width}; $i++) {`, ...body.map((l) => IND + l), '}'] : body;
+    if (batched) {
+      out.push(`for (let $b = 0; $b < ${this.rows(k.rows)}; $b++) {`);
+      if (rowDecls.length) out.push(`${IND}const ${rowDecls.join(', ')};`);
+      out.push(...inner.map((l) => IND + l), '}');
+    } else out.push('{', ...inner.map((l) => IND + l), '}');
+    return out;
+  }
+
+  stmt(pass: Pass, s: Stmt, index: Index, batched: boolean): string[] {
+    const out: string[] = [];
+    const g = this.graph(pass);
+    const n: Node = g.nodes[s.id]!;
+    const storeMode = (): 'elem' | 'row' | 'feat' | 'one' => (batched ? (n.shape.dims.length ? 'elem' : 'row') : n.shape.dims.length ? 'feat' : 'one');
+    const rhs = this.js(pass, s.expr, index)[0];
+    const acc = s.stores.length > 0 && s.stores.every((st) => st.accumulate);
+    if (s.local) {
+      const name = this.localName(pass, s.id);
+      if (this.named(pass, s.id) || this.plan[pass].names[s.id]?.startsWith('delta_')) out.push(this.comment(pass, s.id, acc));
+      out.push(`const ${name} = ${rhs};`);
+      for (const st of s.stores) out.push(`${this.buf(st.view.buf)}[${index(st.view, storeMode())}] ${st.accumulate ? '+=' : '='} ${name};`);
+    } else if (s.stores.length === 1) {
+      const st = s.stores[0]!;
+      out.push(`${this.buf(st.view.buf)}[${index(st.view, storeMode())}] ${st.accumulate ? '+=' : '='} ${rhs};`);
+    } else if (s.stores.length > 1) {
+      const v = this.names.fresh('v', '$');
+      out.push(`const ${v} = ${rhs};`);
+      for (const st of s.stores) out.push(`${this.buf(st.view.buf)}[${index(st.view, storeMode())}] ${st.accumulate ? '+=' : '='} ${v};`);
+    }
+    return out;
+  }
+
+  /** An expression as JS, with its precedence (1 sum, 2 product, 3 unary, 4 atom). */
+  js(pass: Pass, e: Expr, index: Index): [string, number] {
+    const sub = (x: Expr, min: number, strict = false) => {
+      const [s, p] = this.js(pass, x, index);
+      return p < min || (strict && p === min) ? `(${s})` : s;
+    };
+    switch (e.e) {
+      case 'num': return [jsNumber(e.v), 4];
+      case 'read': return [`${this.buf(e.view.buf)}[${index(e.view, e.mode)}]`, 4];
+      case 'local': return [this.localName(pass, e.id), 4];
+      case 'op': {
+        const [a, b] = e.args as [Expr, Expr];
+        switch (e.op) {
+          case 'add': return [`${sub(a, 1)} + ${sub(b, 1, true)}`, 1];
+          case 'sub': return [`${sub(a, 1)} - ${sub(b, 1, true)}`, 1];
+          case 'mul': return [`${sub(a, 2)} * ${sub(b, 2, true)}`, 2];
+          case 'div': return [`${sub(a, 2)} / ${sub(b, 2, true)}`, 2];
+          case 'neg': return [`-${sub(a, 4)}`, 3];
+          case 'pow': {
+            if (e.p === 2) {
+              const [s, p] = this.js(pass, a, index);
+              return p === 4 && !s.includes('(') ? [`${s} * ${s}`, 2] : [`${this.use('$sq')}(${s})`, 4];
+            }
+            return [`${this.use('$pow')}(${sub(a, 0)}, ${jsNumber(e.p!)})`, 4];
+          }
+          case 'tanh': case 'exp': case 'log': case 'sqrt': case 'abs': case 'sign':
+            return [`${this.use(`$${e.op}`)}(${sub(a, 0)})`, 4];
+          case 'sigmoid': case 'relu': case 'softplus':
+            return [`${this.use(`$${e.op}`)}(${sub(a, 0)})`, 4];
+          case 'step':
+            return [`${this.use('$heaviside')}(${sub(a, 0)})`, 4];
+          default:
+            throw new Error(`emit-js: ${e.op} is not elementwise`);
+        }
+      }
+    }
+  }
+}
