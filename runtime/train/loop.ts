@@ -134,11 +134,14 @@ export async function train(input: TrainInput, hooks: TrainHooks = {}): Promise<
   const schedule = parseSchedule(c.schedule, c.decaySteps, c.warmup);
   if (typeof schedule === 'string') throw new TrainError(schedule);
   const opt = optimizerConfig(c);
-  const perEpoch = Math.floor(data.train.length / c.batch);
   if (!Number.isInteger(c.batch) || c.batch < 1) throw new TrainError('--batch must be a whole number ≥ 1');
+  const perEpoch = Math.floor(data.train.length / c.batch);
   if (perEpoch < 1) throw new TrainError(`--batch ${c.batch} is larger than the training split (${data.train.length} examples)`);
   if (!Number.isInteger(c.threads) || c.threads < 1) throw new TrainError('--threads must be a whole number ≥ 1');
   if (c.threads > c.batch) throw new TrainError(`--threads ${c.threads} is more than the batch of ${c.batch}`);
+  if (c.bptt > 0 && (task.topology === 'many-to-one' || task.topology === 'encoder-decoder'))
+    throw new TrainError(`--bptt truncates a loss-per-step sequence (many-to-many, one-to-many); ${task.name} is ${task.topology}`);
+  if (c.bptt > 0 && c.bidirectional) throw new TrainError('--bptt carries the state forward from window to window, which a bidirectional layer cannot do; use --unidirectional');
 
   let params: Table, state: OptimizerState, rng: Rng, order: Int32Array, step: number;
   const history: HistoryPoint[] = [];
@@ -162,12 +165,14 @@ export async function train(input: TrainInput, hooks: TrainHooks = {}): Promise<
     step = 0;
   }
 
+  let savedAt: number | null = resume ? resume.step : null;
   const save = () => {
     if (!out) return;
     saveCheckpoint(out, {
       step, cellSource: cell.source, cellName: cell.name, config: { ...c }, params,
       optimizer: state, rngState: rng.state, order, history, pending: [lossSum, lossN],
     });
+    savedAt = step;
     hooks.saved?.(step, out);
   };
   // Evenly spaced over the split (the splits are in key order, so the first N would all start with "a").
@@ -190,7 +195,7 @@ export async function train(input: TrainInput, hooks: TrainHooks = {}): Promise<
       const r = workers ? await workers.step(model, params, examples, grads, c.bptt) : runBatch(model, params, makeBatch(model, examples), grads, { bptt: c.bptt });
       const loss = r.loss / Math.max(1, r.count);
       const n = step + 1;
-      const kept = out ? ', the last checkpoint is kept' : '';
+      const kept = !out ? '' : savedAt === null ? '; no checkpoint was written' : `; the checkpoint of step ${savedAt} in ${out} is kept`;
       if (!Number.isFinite(loss)) throw new NonFiniteError(`step ${n}: the loss is ${loss}; training stopped${kept}`);
       const badGrad = firstNonFinite(grads);
       if (badGrad) throw new NonFiniteError(`step ${n}: the gradient of ${where(badGrad)}; training stopped${kept}`);

@@ -127,14 +127,21 @@ describe('the NaN/Inf guard', () => {
   });
 
   it('stops when an update overflows, and never writes a non-finite checkpoint', async () => {
+    const sgd = { optimizer: 'sgd' as const, clip: 0, warmup: 0, schedule: 'constant', steps: 40 };
     const dir = tmp();
-    const run = () => train({ task: toyTask(), cell: gru, config: toyConfig({ lr: 1e308, optimizer: 'sgd', clip: 0, warmup: 0, schedule: 'constant', steps: 40 }), factory: interpBackend, out: dir, saveEvery: 1 });
-    await expect(run()).rejects.toThrow(/parameter .* is -?Infinity|NaN/);
-    // Any checkpoint that was written is finite.
-    if (existsSync(join(dir, 'model.safetensors'))) {
-      const ck = loadCheckpoint(dir);
-      for (const v of ck.params.values()) expect(v.data.every(Number.isFinite)).toBe(true);
-    }
+    await expect(train({ task: toyTask(), cell: gru, config: toyConfig({ ...sgd, lr: Infinity }), factory: interpBackend, out: dir, saveEvery: 1 }))
+      .rejects.toThrow(/^step 1: after the update, parameter [\w.]+\[[\d, ]+\] is (-?Infinity|NaN) \(learning rate Infinity\); training stopped; no checkpoint was written$/);
+    expect(existsSync(join(dir, 'model.safetensors'))).toBe(false);
+    // A huge but finite rate: the first update survives (and is saved), the next step's loss does not.
+    const dir2 = tmp();
+    let err: Error | undefined;
+    try { await train({ task: toyTask(), cell: gru, config: toyConfig({ ...sgd, lr: 1e308 }), factory: interpBackend, out: dir2, saveEvery: 1 }); } catch (e) { err = e as Error; }
+    const m = /^step (\d+): .*; training stopped; the checkpoint of step (\d+) in .* is kept$/.exec(err?.message ?? '');
+    expect(m, err?.message).not.toBeNull();
+    const ck2 = loadCheckpoint(dir2);
+    expect(ck2.step).toBe(Number(m![2]));
+    expect(Number(m![1])).toBe(ck2.step + 1);
+    for (const v of ck2.params.values()) expect(v.data.every(Number.isFinite)).toBe(true);
     const ck = { step: 1, cellSource: '', cellName: 'x', config: {}, params: new Map([['w', { shape: [1], data: Float64Array.of(NaN) }]]), optimizer: { tensors: new Map(), t: 0 }, rngState: 0, order: new Int32Array(0), history: [], pending: [0, 0] as const };
     expect(() => saveCheckpoint(tmp(), ck)).toThrow(/refusing to save a checkpoint at step 1: parameter w\[0\] is NaN/);
   });

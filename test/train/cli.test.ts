@@ -81,6 +81,7 @@ describe('celda train', () => {
       [['train', 'gender', '--cell', GRU, '--backend', 'gpu'], /unknown backend `gpu`/],
       [['train', 'g2p', '--cell', GRU, '--bidirectional', '--backend', 'interp'], /--bidirectional needs the whole input/],
       [['train', '--resume', '/nonexistent/dir'], /no such file/],
+      [['train', 'gender', '--cell', GRU, '--bptt', '5', '--backend', 'interp'], /--bptt truncates a loss-per-step sequence/],
     ];
     for (const [argv, msg] of cases) {
       const r = await celda(...argv);
