@@ -10,7 +10,7 @@
 // Not a test: nothing here asserts, it measures.
 
 import { execSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,7 +23,8 @@ import { jsBackend, loadJsFactory } from '../runtime/backends/js.ts';
 import { handLstm } from './hand-lstm.ts';
 import type { CellKind, Size } from './tfjs.ts';
 import { tfPeer, useBackend } from './tfjs.ts';
-import { renderReport, type Row } from './report.ts';
+import { mergeReport, readReport, renderReport, type Row } from './report.ts';
+import { NOTES } from './notes.ts';
 
 const SIZES: Record<string, Size> = {
   S: { nx: 16, na: 32, batch: 1, steps: 32 },
@@ -127,10 +128,18 @@ function machine(): string[] {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { sizes: { type: 'string' }, cells: { type: 'string' }, 'no-tfjs': { type: 'boolean' }, out: { type: 'string' } } });
+  const { values } = parseArgs({ options: { sizes: { type: 'string' }, cells: { type: 'string' }, 'no-tfjs': { type: 'boolean' }, out: { type: 'string' }, render: { type: 'boolean' } } });
   const sizes = (values.sizes ?? 'S,M,L').split(',');
   const cells = (values.cells ?? 'lstm,gru').split(',') as CellKind[];
   const out = values.out ?? join(ROOT, 'BENCHMARKS.md');
+  if (values.render) {
+    // Render the report again from the measurements it holds (after a change of the report's layout).
+    const before = readReport(readFileSync(out, 'utf8'), SIZES);
+    if (!before) throw new Error(`${out} holds no measurements to render`);
+    writeFileSync(out, mergeReport(renderReport({ ...before, notes: NOTES }), readFileSync(out, 'utf8')));
+    process.stdout.write(`rendered ${out}\n`);
+    return;
+  }
   const started = new Date();
   const loadBefore = loadavg();
   const rows: Row[] = [];
@@ -167,8 +176,8 @@ async function main(): Promise<void> {
       }
     }
   }
-  const report = renderReport({ rows, sizes: SIZES, machine: machine(), started, loadBefore, loadAfter: loadavg(), command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}` });
-  writeFileSync(out, report);
+  const report = renderReport({ rows, sizes: SIZES, machine: machine(), started, loadBefore, loadAfter: loadavg(), command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`, notes: NOTES });
+  writeFileSync(out, mergeReport(report, existsSync(out) ? readFileSync(out, 'utf8') : null));
   process.stdout.write(`\nwrote ${out}\n`);
 }
 

@@ -20,6 +20,8 @@ export interface ReportInput {
   readonly loadBefore: readonly number[];
   readonly loadAfter: readonly number[];
   readonly command: string;
+  /** Paragraphs added after the tables (what the numbers mean), kept across re-renders. */
+  readonly notes?: readonly string[];
 }
 
 /** celda-js needs to be this many times faster than the best TF.js variant at each size. */
@@ -55,7 +57,7 @@ export function renderReport(r: ReportInput): string {
 
   L.push('## Targets', '');
   L.push(`celda-js (the faster of its float32 and float64 modules; TF.js computes in float32) against the best TF.js variant: S ≥ ${TF_TARGET.S}×, M ≥ ${TF_TARGET.M}×, L ≥ ${TF_TARGET.L}× faster; and celda-js float64 against the hand-fused loop (float64): no slower than ${HAND_TARGET}×.`, '');
-  L.push('| cell | size | best TF.js | celda-js | speed-up (target) | | hand-fused f64 | celda-js f64 | ratio (target ≤ 1.2) | |', '|---|---|---:|---:|---:|---|---:|---:|---:|---|');
+  L.push('| cell | size | best TF.js | celda-js | speed-up (target) | | hand-fused f64 | its speed-up over TF.js | celda-js f64 | ratio to hand-fused (target ≤ 1.2) | |', '|---|---|---:|---:|---:|---|---:|---:|---:|---:|---|');
   for (const cell of [...new Set(r.rows.map((x) => x.cell))]) {
     for (const size of Object.keys(r.sizes)) {
       const rows = r.rows.filter((x) => x.cell === cell && x.size === size);
@@ -67,9 +69,37 @@ export function renderReport(r: ReportInput): string {
       const hand = rows.find((x) => x.peer.startsWith('hand-fused'));
       const up = best ? best.ms / celda.ms : NaN;
       const ratio = hand ? c64.ms / hand.ms : NaN;
-      L.push(`| ${cell} | ${size} | ${best ? `${ms(best.ms)} (${best.peer.replace('TF.js ', '')})` : '—'} | ${ms(celda.ms)} (${celda.peer.slice(-3)}) | ${best ? `${fmt(up)}× (≥ ${TF_TARGET[size]}×)` : '—'} | ${best ? (up >= TF_TARGET[size]! ? 'met' : '**missed**') : ''} | ${hand ? ms(hand.ms) : '—'} | ${ms(c64.ms)} | ${hand ? `${ratio.toFixed(2)}×` : '—'} | ${hand ? (ratio <= HAND_TARGET ? 'met' : '**missed**') : ''} |`);
+      const handUp = hand && best ? `${fmt(best.ms / hand.ms)}×` : '—';
+      L.push(`| ${cell} | ${size} | ${best ? `${ms(best.ms)} (${best.peer.replace('TF.js ', '')})` : '—'} | ${ms(celda.ms)} (${celda.peer.slice(-3)}) | ${best ? `${fmt(up)}× (≥ ${TF_TARGET[size]}×)` : '—'} | ${best ? (up >= TF_TARGET[size]! ? 'met' : '**missed**') : ''} | ${hand ? ms(hand.ms) : '—'} | ${handUp} | ${ms(c64.ms)} | ${hand ? `${ratio.toFixed(2)}×` : '—'} | ${hand ? (ratio <= HAND_TARGET ? 'met' : '**missed**') : ''} |`);
     }
   }
   L.push('');
+  if (r.notes?.length) L.push('## Notes', '', ...r.notes, '');
+  // The measurements themselves, so that the report can be rendered again (`npm run bench -- --render`).
+  L.push(`<!-- rows ${JSON.stringify({ started: r.started.toISOString(), machine: r.machine, loadBefore: r.loadBefore, loadAfter: r.loadAfter, command: r.command, rows: r.rows })} -->`, '');
   return L.join('\n');
+}
+
+/** Sections this report writes; any other section of BENCHMARKS.md (another backend's) is kept as it is. */
+const OURS = /^## (LSTM|GRU|Targets|Notes)\s*$/;
+
+/** The report, with the sections of `previous` that it does not write (other backends' results) kept after it. */
+export function mergeReport(report: string, previous: string | null): string {
+  if (!previous) return report;
+  const kept: string[] = [];
+  let keep = false;
+  for (const line of previous.split('\n')) {
+    if (line.startsWith('## ')) keep = !OURS.test(line);
+    else if (line.startsWith('# ') || line.startsWith('<!-- rows ')) keep = false;
+    if (keep) kept.push(line);
+  }
+  return kept.length ? `${report.trimEnd()}\n\n${kept.join('\n').trimEnd()}\n` : report;
+}
+
+/** The input of a report written before, read back from its last line. */
+export function readReport(text: string, sizes: ReportInput['sizes']): ReportInput | null {
+  const m = /<!-- rows (\{.*\}) -->/.exec(text);
+  if (!m) return null;
+  const j = JSON.parse(m[1]!) as Omit<ReportInput, 'started' | 'sizes'> & { started: string };
+  return { ...j, started: new Date(j.started), sizes };
 }

@@ -364,8 +364,9 @@ export const OPS: Record<OpName, OpDef> = {
 export const opDef = (op: OpName): OpDef => OPS[op];
 
 /** The functions a cell may apply by name, and the primitive each one is. */
-export const FUNCTIONS: Readonly<Record<string, OpName>> = {
+/** A null-prototype table, so `constructor` or `toString` is never mistaken for a function. */
+export const FUNCTIONS: Readonly<Record<string, OpName>> = Object.assign(Object.create(null) as Record<string, OpName>, {
   tanh: 'tanh', sigmoid: 'sigmoid', sigma: 'sigmoid', sigm: 'sigmoid', logistic: 'sigmoid',
   softmax: 'softmax', relu: 'relu', ReLU: 'relu', exp: 'exp', log: 'log', ln: 'log', sqrt: 'sqrt', abs: 'abs',
   softplus: 'softplus',
-};
+});

@@ -54,3 +54,14 @@ describe('eval contract', () => {
     expect(() => evaluate(rnn, { inputs: { inputs: { x } } })).toThrow(/unbound dimensions? .*n_a.*: give/);
   });
 });
+
+describe('names that are also JavaScript object members', () => {
+  it('treats `constructor`, `toString` and `valueOf` as plain parameters', () => {
+    for (const name of ['constructor', 'toString', 'valueOf', 'hasOwnProperty']) {
+      const cell = compileOk(`cell C {\n  input x : n\n  state h : n\n  h^<t> = tanh(${name} h^<t-1> + x^<t>)\n}`)[0]!;
+      const { result } = evaluate(cell, { params: { [name]: [[0.5]] }, inputs: { inputs: { x: [[[1]]] }, cotangents: { h: [[[1]]] } } });
+      expect((result.states as { h: number[][][] }).h[0]![0]![0]).toBeCloseTo(Math.tanh(1), 15);
+      expect(Object.keys((result.grads as { params: object }).params)).toEqual([name]);
+    }
+  });
+});
