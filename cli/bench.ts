@@ -79,7 +79,8 @@ export function benchBackend(cell: CompiledCell, backend: CellBackend, dims: Rea
 }
 
 function parseDims(text: string | undefined): Record<string, number> {
-  const out: Record<string, number> = {};
+  // No prototype: a dimension named `constructor` is not found here unless given.
+  const out = Object.create(null) as Record<string, number>;
   if (text === undefined) return out;
   for (const part of text.split(',').filter(Boolean)) {
     const m = /^\s*([^=\s]+)\s*=\s*(\d+)\s*$/.exec(part);

@@ -74,7 +74,8 @@ export function assemble(cx: CheckContext, eqs: readonly TypedEq[]): TypedCell {
   const timed = timedNames(cx);
   const states = stateNames(cx, timed);
   const outputs = timed.filter((n) => !states.includes(n));
-  const shapes: Record<string, Shape> = {};
+  // Keyed by names from the source: no prototype, so an output named `toString` is only itself.
+  const shapes: Record<string, Shape> = Object.create(null) as Record<string, Shape>;
   for (const [k, s] of cx.types) shapes[k.split('@')[0]!] = finShape(s);
   const dims = [...cx.rigid, ...new Set(names.values())];
   return {
@@ -87,7 +88,7 @@ export function assemble(cx: CheckContext, eqs: readonly TypedEq[]): TypedCell {
     outputs: outputs.map((name) => ({ name, shape: shapes[name]! })),
     params: [...cx.params].filter(([, p]) => p.shape).map(([name, p]) => ({ name, shape: p.shape!.map(fin) })),
     dims: dims.filter((d) => !d.startsWith('?')),
-    dimDefaults: { ...cx.dimDefaults },
+    dimDefaults: Object.assign(Object.create(null) as Record<string, number>, cx.dimDefaults),
     equations: eqs.map((q) => ({ ...q, expr: finExpr(q.expr) })),
     shapes,
   };

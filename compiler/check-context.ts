@@ -36,6 +36,7 @@ export interface CheckContext {
   readonly solver: DimSolver;
   /** Declared dimension variables (`n_a`), which unification may not rename. */
   readonly rigid: Set<string>;
+  /** Default sizes (`dim n_a = 32`), by dimension name; no prototype, so `constructor` finds nothing. */
   readonly dimDefaults: Record<string, number>;
   readonly inputs: Map<string, { dim: Dim; span: Span }>;
   readonly declStates: Map<string, { init: Expr | null; span: Span }>;
@@ -63,7 +64,7 @@ export interface CheckContext {
 
 export function newContext(ast: CellAst): CheckContext {
   return {
-    ast, diags: [], solver: new DimSolver(), rigid: new Set(), dimDefaults: {},
+    ast, diags: [], solver: new DimSolver(), rigid: new Set(), dimDefaults: Object.create(null) as Record<string, number>,
     inputs: new Map(), declStates: new Map(), declOutputs: new Map(), params: new Map(), functions: new Map(),
     defs: new Map(), types: new Map(), nameDims: new Map(), mode: 'step', inits: new Map(), readPrev: new Set(),
     broken: new Set(), poisoned: new Set(), onceKeys: new Map(), equations: [], empty: false,

@@ -67,12 +67,19 @@ function paramShape(cx: CheckContext, e: TExpr, want: Dim[], diags: Diagnostic[]
   return true;
 }
 
-/** "parameter `W` is used with two shapes", pointing back at where it got the first. */
+/**
+ * "parameter `W` is used with two shapes", pointing back at where it got the first.
+ * Only ever called for a parameter whose shape is known: a read adds the name to
+ * `cx.params` before it makes the leaf (check-reads), and a parameter's shape,
+ * once known, stays known. It comes from the declaration, read before any
+ * equation, or from `paramShape`, which records the use (`learnedAt`); so a
+ * parameter with a shape and no `learnedAt` was declared with it.
+ */
 function twoShapes(cx: CheckContext, diags: Diagnostic[], e: TExpr & { k: 'leaf' }, here: readonly Dim[]): void {
   const p = cx.params.get(e.name);
-  const before = p?.shape ?? e.shape?.dims ?? [];
-  const first = p?.learnedAt ?? (p?.declared ? p.span : undefined);
-  diags.push(D.paramTwoShapes(e.span, show(e.name), showShape(cx, { batch: false, dims: here }), showShape(cx, { batch: false, dims: before }), first && first.start !== e.span.start ? first : undefined));
+  if (!p?.shape) throw new Error(`check: parameter ${e.name} has two shapes but no known first one`);
+  const first = p.learnedAt ?? p.span;
+  diags.push(D.paramTwoShapes(e.span, show(e.name), showShape(cx, { batch: false, dims: here }), showShape(cx, { batch: false, dims: p.shape }), first.start !== e.span.start ? first : undefined));
 }
 
 /** Unify the feature dims of two operands of an elementwise op (broadcasting scalars). */

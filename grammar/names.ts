@@ -31,22 +31,25 @@ function hasLatexCommand(name: string): boolean {
 }
 
 /** Variant letters, which name the same thing as their plain form. */
-const GREEK_VARIANTS: Readonly<Record<string, string>> = {
-  'ϕ': 'phi', 'ϵ': 'epsilon', 'ϑ': 'theta', 'ς': 'sigma', 'ϱ': 'rho', 'ϖ': 'pi', 'ϰ': 'kappa', 'ϴ': 'Theta',
-};
+const GREEK_VARIANTS: readonly (readonly [string, string])[] = [
+  ['ϕ', 'phi'], ['ϵ', 'epsilon'], ['ϑ', 'theta'], ['ς', 'sigma'], ['ϱ', 'rho'], ['ϖ', 'pi'], ['ϰ', 'kappa'], ['ϴ', 'Theta'],
+];
 
 const GREEK_BY_UNICODE: ReadonlyMap<string, string> = new Map([
   ...GREEK.map((g) => [g.unicode, g.name] as const),
-  ...Object.entries(GREEK_VARIANTS),
+  ...GREEK_VARIANTS,
 ]);
 const GREEK_BY_NAME: ReadonlyMap<string, string> = new Map(GREEK.map((g) => [g.name, g.unicode]));
 
-/** The Greek LaTeX commands the grammar knows (`\varphi` → `phi`, `\varGamma` → `Gamma`). */
-export const GREEK_COMMANDS: Readonly<Record<string, string>> = Object.fromEntries([
+/**
+ * The Greek LaTeX commands the grammar knows (`\varphi` → `phi`, `\varGamma` → `Gamma`).
+ * A null-prototype table, so `\constructor` or `toString` is never mistaken for a letter.
+ */
+export const GREEK_COMMANDS: Readonly<Record<string, string>> = Object.assign(Object.create(null) as Record<string, string>, Object.fromEntries([
   ...GREEK.filter((g) => g.latex !== null).map((g) => [g.latex as string, g.name]),
   ...['epsilon', 'theta', 'kappa', 'pi', 'rho', 'sigma', 'phi'].map((n) => [`\\var${n}`, n]),
   ...['Gamma', 'Delta', 'Theta', 'Lambda', 'Xi', 'Pi', 'Sigma', 'Upsilon', 'Phi', 'Psi', 'Omega'].map((n) => [`\\var${n}`, n]),
-]);
+]));
 
 /** LaTeX's own operator names, printed upright by `\tanh`. */
 export const LATEX_FUNCTIONS: readonly string[] = [
@@ -76,7 +79,7 @@ export function canonicalName(parts: NameParts): string {
 
 /** `\Gamma` → `Gamma`; null if the command is not a Greek letter. */
 export function greekFromCommand(command: string): string | null {
-  return GREEK_COMMANDS[command] ?? null;
+  return Object.hasOwn(GREEK_COMMANDS, command) ? GREEK_COMMANDS[command]! : null;
 }
 
 /** `\widetilde` → `tilde`; null if not an accent command. */

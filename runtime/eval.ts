@@ -15,6 +15,14 @@ export class InputError extends Error {}
 
 type Json = unknown;
 const isObj = (x: Json): x is Record<string, Json> => typeof x === 'object' && x !== null && !Array.isArray(x);
+/** A JSON object's own entry by a cell's name, never one every object inherits (`constructor`, `toString` …). */
+const own = (o: Record<string, Json>, k: string): Json => (Object.hasOwn(o, k) ? o[k] : undefined);
+/** A table for a backend, without a prototype: its lookups by name find only what is in it. */
+const table = <T>(entries: Iterable<readonly [string, T]>): Record<string, T> => {
+  const out = Object.create(null) as Record<string, T>;
+  for (const [k, v] of entries) out[k] = v;
+  return out;
+};
 
 /** Shape of a nested array of numbers, or an error naming the path. */
 function shapeOf(x: Json, path: string): number[] {
@@ -129,7 +137,7 @@ export function evaluate(cell: CompiledCell, req: EvalRequest, opts: EvalOptions
   let steps = typeof I.steps === 'number' ? I.steps : undefined;
   let batch = typeof I.batch === 'number' ? I.batch : undefined;
   for (const inp of t.inputs) {
-    const v = inputsObj[inp.name];
+    const v = own(inputsObj, inp.name);
     if (v === undefined) throw new InputError(`inputs.inputs: missing \`${inp.name}\` ([T][B][${dimToString(inp.dim)}])`);
     const s = shapeOf(v, `inputs.inputs.${inp.name}`);
     if (s.length !== 3) throw new InputError(`inputs.inputs.${inp.name}: expected [T][B][${dimToString(inp.dim)}], got depth ${s.length}`);
@@ -142,7 +150,7 @@ export function evaluate(cell: CompiledCell, req: EvalRequest, opts: EvalOptions
   const initObj = I.init === undefined ? {} : I.init;
   if (!isObj(initObj)) throw new InputError('inputs.init: expected an object of named [B][n] arrays');
   for (const s of t.states) {
-    const v = initObj[s.name];
+    const v = own(initObj, s.name);
     if (v === undefined) continue;
     const sh = shapeOf(v, `inputs.init.${s.name}`);
     if (sh.length !== 2) throw new InputError(`inputs.init.${s.name}: expected [B][${dimToString(s.dim)}]`);
@@ -182,9 +190,12 @@ export function evaluate(cell: CompiledCell, req: EvalRequest, opts: EvalOptions
   }
   const seq = (v: Json, n: number, path: string): Tensor[] => (v as Json[]).map((x, i) => ({ batched: true, dims: [n], data: flatten(x, `${path}[${i}]`) }));
   const inputs: Record<string, Tensor[]> = {};
-  for (const i of t.inputs) inputs[i.name] = seq(inputsObj[i.name], evalDim(i.dim, env)!, `inputs.inputs.${i.name}`);
+  for (const i of t.inputs) inputs[i.name] = seq(own(inputsObj, i.name), evalDim(i.dim, env)!, `inputs.inputs.${i.name}`);
   const init: Record<string, Tensor> = {};
-  for (const s of t.states) if (initObj[s.name] !== undefined) init[s.name] = { batched: true, dims: [evalDim(s.dim, env)!], data: flatten(initObj[s.name], `inputs.init.${s.name}`) };
+  for (const s of t.states) {
+    const v = own(initObj, s.name);
+    if (v !== undefined) init[s.name] = { batched: true, dims: [evalDim(s.dim, env)!], data: flatten(v, `inputs.init.${s.name}`) };
+  }
 
   // --- run through a backend: flat row-major arrays in, flat arrays out
   const backend = backendFactory(opts.backend)(cell, { dims: Object.fromEntries(env), batch, precision: opts.precision ?? 'f64' });
@@ -192,9 +203,9 @@ export function evaluate(cell: CompiledCell, req: EvalRequest, opts: EvalOptions
   const flat = (ts: readonly Tensor[]) => concat(ts.map((x) => x.data));
   const traj = backend.forward(
     steps,
-    Object.fromEntries(Object.entries(params).map(([k, v]) => [k, v.data])),
-    Object.fromEntries(Object.entries(inputs).map(([k, ts]) => [k, flat(ts)])),
-    Object.fromEntries(Object.entries(init).map(([k, v]) => [k, v.data])),
+    table(Object.entries(params).map(([k, v]) => [k, v.data])),
+    table(Object.entries(inputs).map(([k, ts]) => [k, flat(ts)])),
+    table(Object.entries(init).map(([k, v]) => [k, v.data])),
   );
   const stateDims = (name: string) => [evalDim(t.states.find((x) => x.name === name)!.dim, env)!];
   const outputDims = (name: string) => t.outputs.find((o) => o.name === name)!.shape.dims.map((d) => evalDim(d, env)!);
@@ -206,7 +217,7 @@ export function evaluate(cell: CompiledCell, req: EvalRequest, opts: EvalOptions
 
   if (I.cotangents !== undefined) {
     if (!isObj(I.cotangents)) throw new InputError('inputs.cotangents: expected an object of named [T][B][n] arrays');
-    const cs: Record<string, Float64Array> = {}, co: Record<string, Float64Array> = {};
+    const cs = table<Float64Array>([]), co = table<Float64Array>([]);
     for (const [k, v] of Object.entries(I.cotangents)) {
       const st = t.states.find((s) => s.name === k);
       const out = t.outputs.find((o) => o.name === k);

@@ -38,11 +38,14 @@ export interface Grads {
 }
 
 const add = (a: Tensor, b: Tensor): Tensor => ({ ...a, data: a.data.map((x, i) => x + b.data[i]!) });
+/** A table's own entry by a cell's name, never one every object inherits (`constructor`, `toString` …). */
+const own = <T>(table: Readonly<Record<string, T>> | undefined, name: string): T | undefined =>
+  (table !== undefined && Object.hasOwn(table, name) ? table[name] : undefined);
 
 export function initialStates(cell: CompiledCell, run: Run): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
   for (const s of cell.typed.states) {
-    const given = run.init[s.name];
+    const given = own(run.init, s.name);
     if (given) out[s.name] = given;
     else {
       const z = zerosFor({ batch: true, dims: [s.dim] }, run.env, run.batch);
@@ -99,7 +102,7 @@ export function backward(cell: CompiledCell, run: Run, traj: Trajectory, cot: Co
   const params: Record<string, Tensor> = Object.fromEntries(cell.typed.params.map((p) => [p.name, zerosFor({ batch: false, dims: p.shape }, run.env, run.batch)]));
   const inputs: Record<string, Tensor[]> = Object.fromEntries(cell.typed.inputs.map((i) => [i.name, Array.from({ length: run.steps }, () => zerosFor({ batch: true, dims: [i.dim] }, run.env, run.batch))]));
   const given = (role: string, name: string, t: number): Tensor | undefined =>
-    (role === 'state' ? cot.states : cot.outputs)?.[name]?.[t - 1];
+    own(role === 'state' ? cot.states : cot.outputs, name)?.[t - 1];
 
   if (cell.typed.mode === 'unrolled') {
     const cotOf = (n: Node) => {
@@ -117,25 +120,25 @@ export function backward(cell: CompiledCell, run: Run, traj: Trajectory, cot: Co
     return { params, inputs, init };
   }
 
-  let carry: Record<string, Tensor | undefined> = {};
+  let carry = new Map<string, Tensor>();
   for (let t = run.steps; t >= 1; t--) {
     const prev = t === 1 ? traj.init : Object.fromEntries(cell.typed.states.map((s) => [s.name, traj.states[s.name]![t - 2]!]));
     const cotOf = (n: Node) => {
       const [role, name] = n.attrs.name!.split(':') as [string, string];
       const c = given(role, name, t);
-      const k = role === 'state' ? carry[name] : undefined;
+      const k = role === 'state' ? carry.get(name) : undefined;
       return c && k ? add(c, k) : c ?? k ?? zeros(n);
     };
     const values = interpret(g, leafReader(run, t, prev, cotOf), run.env, run.batch);
-    const next: Record<string, Tensor | undefined> = {};
+    const next = new Map<string, Tensor>();
     for (const r of g.roots) {
       const v = values[r.id]!;
       if (r.of === 'param') params[r.name] = add(params[r.name]!, v);
       else if (r.of === 'input') inputs[r.name]![t - 1] = v;
-      else if (r.of === 'prev') next[r.name] = v;
+      else if (r.of === 'prev') next.set(r.name, v);
     }
     carry = next;
   }
-  const init: Record<string, Tensor> = Object.fromEntries(cell.typed.states.map((s) => [s.name, carry[s.name] ?? zerosFor({ batch: true, dims: [s.dim] }, run.env, run.batch)]));
+  const init: Record<string, Tensor> = Object.fromEntries(cell.typed.states.map((s) => [s.name, carry.get(s.name) ?? zerosFor({ batch: true, dims: [s.dim] }, run.env, run.batch)]));
   return { params, inputs, init };
 }

@@ -41,7 +41,7 @@ describe('the parser and the tables agree', () => {
 
   it('reads every Greek letter', () => {
     for (const g of GREEK) expect(canonical(g.unicode)).toBe(g.name);
-    for (const [letter, name] of [['ϕ', 'phi'], ['ϵ', 'epsilon'], ['ϑ', 'theta'], ['ς', 'sigma'], ['ϱ', 'rho'], ['ϖ', 'pi']]) {
+    for (const [letter, name] of [['ϕ', 'phi'], ['ϵ', 'epsilon'], ['ϑ', 'theta'], ['ς', 'sigma'], ['ϱ', 'rho'], ['ϖ', 'pi'], ['ϰ', 'kappa'], ['ϴ', 'Theta']]) {
       expect(canonical(letter)).toBe(name);
     }
   });

@@ -15,7 +15,7 @@ export const TASKS: Readonly<Record<string, () => Task>> = {
 };
 
 export function getTask(name: string): Task {
-  const make = TASKS[name];
+  const make = Object.hasOwn(TASKS, name) ? TASKS[name] : undefined;
   if (!make) throw new TrainError(`unknown task \`${name}\` (tasks: ${Object.keys(TASKS).join(', ')})`);
   return make();
 }
