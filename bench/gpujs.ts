@@ -114,7 +114,7 @@ export async function benchGpujs(opts: { sizes?: readonly BenchSize[]; repeats?:
         log(`${name} ${size.name} ${baseName}: ${b.forward.toFixed(1)} + ${b.backward.toFixed(1)} ms`);
       }
       for (const threads of [true, false]) {
-        const g = await gpujsBackend(cell, { dims: d.dims, batch: size.batch, mode: 'webasm', threads });
+        const g = await gpujsBackend(cell, { dims: d.dims, batch: size.batch, mode: 'webasm', webasmThreads: threads });
         const r = await time({ forward: (s, p, x) => g.forward(s, p, x), backward: (c) => g.backward(c, { inputs: false }) }, size, d, repeats);
         const run = g.lastRun();
         const label = `gpujs webasm${threads ? '' : ', one thread'}`;

@@ -101,13 +101,15 @@ export async function benchCommand(argv: string[]): Promise<number> {
   return reporting(async () => {
     const { values, positionals } = parseCommand(argv, {
       dims: { type: 'string' }, batch: { type: 'string' }, steps: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, cell: { type: 'string' },
+      'no-simd': { type: 'boolean' }, threads: { type: 'string' },
     });
-    if (positionals.length !== 1) throw new CommandError(`celda bench needs one cell file, got ${positionals.length}\nusage: celda bench CELL [--dims n_x=16,n_a=32] [--batch B] [--steps T] [--backend js|interp|gpujs] [--precision f64|f32]`);
+    if (positionals.length !== 1) throw new CommandError(`celda bench needs one cell file, got ${positionals.length}\nusage: celda bench CELL [--dims n_x=16,n_a=32] [--batch B] [--steps T] [--backend js|interp|gpujs] [--precision f64|f32] [--no-simd] [--threads N]`);
     const backendName = values.backend ?? 'js';
     if (backendName !== 'js' && backendName !== 'interp' && backendName !== 'gpujs') throw new CommandError(`unknown backend \`${backendName}\` (available: js, interp, gpujs)`);
     if (backendName === 'gpujs' && values.precision === 'f64') throw new CommandError('gpu.js computes in float32 only: use --precision f32 (the default for gpujs)');
     const precision = precisionOption(values.precision);
     if (backendName === 'interp' && precision === 'f32') throw new CommandError('--precision f32 needs --backend js (the interpreter is float64)');
+    const { simd, threads } = simdOptions(values['no-simd'], values.threads, backendName, precision);
     const batch = positive(values.batch, 1, '--batch');
     const cell = cellFromFile(positionals[0]!, values.cell);
     if (!cell) return 1;
@@ -123,9 +125,10 @@ export async function benchCommand(argv: string[]): Promise<number> {
       if (given[d] === undefined && t.dimDefaults[d] === undefined) defaulted.push(d);
     }
     if (defaulted.length) process.stderr.write(`note: ${defaulted.map((d) => `${d}=32`).join(', ')} (not given in --dims)\n`);
-    const backend = backendName === 'js' ? jsBackend(cell, { dims, batch, precision })
+    const backend = backendName === 'js' ? jsBackend(cell, { dims, batch, precision, simd, threads })
       : backendName === 'gpujs' ? (await import('../runtime/backends/gpujs.ts')).gpujsSyncBackend(cell, { dims, batch })
       : interpBackend(cell, { dims, batch });
+    if (backendName === 'js') process.stderr.write(`note: ${describeJs(backend)}\n`);
     const r = benchBackend(cell, backend, dims, batch, steps, backendName === 'interp' ? { warmup: 1, warmupMs: 0, minRuns: 3, minMs: 500 } : {});
     process.stdout.write(JSON.stringify({ ms_per_step: round(r.ms_per_step), tokens_per_s: round(r.tokens_per_s), gflops: round(r.gflops) }) + '\n');
     return 0;
@@ -133,3 +136,19 @@ export async function benchCommand(argv: string[]): Promise<number> {
 }
 
 const round = (x: number) => Number(x.toPrecision(4));
+
+/** `--no-simd` and `--threads N`: the js backend's float32 products (float64 always runs plain JavaScript). */
+export function simdOptions(noSimd: boolean | undefined, threadsText: string | undefined, backend: string, precision: 'f64' | 'f32'): { simd: boolean; threads: number | undefined } {
+  if ((noSimd || threadsText !== undefined) && backend !== 'js') throw new CommandError(`${noSimd ? '--no-simd' : '--threads'} is for --backend js`);
+  const threads = threadsText === undefined ? undefined : positive(threadsText, 1, '--threads');
+  if (threads !== undefined && precision !== 'f32') throw new CommandError('--threads splits the WebAssembly SIMD products of --precision f32 (float64 runs plain JavaScript on one thread)');
+  if (threads !== undefined && threads > 1 && noSimd) throw new CommandError('--threads needs the WebAssembly SIMD products (drop --no-simd)');
+  return { simd: noSimd !== true, threads };
+}
+
+/** How the js backend runs: `float32, products in WebAssembly SIMD on 2 threads`. */
+export function describeJs(b: CellBackend): string {
+  if (b.precision === 'f64') return 'js backend, float64 (plain JavaScript)';
+  if (!b.simd) return 'js backend, float32, plain JavaScript products';
+  return `js backend, float32, products in WebAssembly SIMD on ${b.threads ?? 1} thread${(b.threads ?? 1) === 1 ? '' : 's'}`;
+}

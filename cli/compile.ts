@@ -1,4 +1,4 @@
-// `celda compile CELL -o out.js [--precision f64|f32] [--cell NAME]`: the cell as
+// `celda compile CELL -o out.js [--precision f64|f32] [--no-simd] [--cell NAME]`: the cell as
 // one standalone JavaScript module (no imports), plus its TypeScript declarations
 // (out.d.ts). Without -o the module goes to stdout.
 
@@ -71,12 +71,12 @@ export async function reporting(run: () => Promise<number>): Promise<number> {
 
 export async function compileCommand(argv: string[]): Promise<number> {
   return reporting(async () => {
-    const { values, positionals } = parseCommand(argv, { out: { type: 'string', short: 'o' }, precision: { type: 'string' }, cell: { type: 'string' } });
-    if (positionals.length !== 1) throw new CommandError(`celda compile needs one cell file, got ${positionals.length}\nusage: celda compile CELL -o out.js [--precision f64|f32] [--cell NAME]`);
+    const { values, positionals } = parseCommand(argv, { out: { type: 'string', short: 'o' }, precision: { type: 'string' }, cell: { type: 'string' }, 'no-simd': { type: 'boolean' } });
+    if (positionals.length !== 1) throw new CommandError(`celda compile needs one cell file, got ${positionals.length}\nusage: celda compile CELL -o out.js [--precision f64|f32] [--no-simd] [--cell NAME]`);
     const precision = precisionOption(values.precision);
     const cell = cellFromFile(positionals[0]!, values.cell);
     if (!cell) return 1;
-    const js = emitJs(cell, { precision });
+    const js = emitJs(cell, { precision, simd: values['no-simd'] !== true });
     if (values.out === undefined) {
       process.stdout.write(js.module);
       return 0;
@@ -88,7 +88,7 @@ export async function compileCommand(argv: string[]): Promise<number> {
     } catch (e) {
       throw new CommandError(`cannot write ${values.out}: ${(e as Error).message}`);
     }
-    process.stderr.write(`wrote ${values.out} and ${dts} (${js.factory}, ${precision === 'f32' ? 'float32' : 'float64'}; dims: ${js.dims.join(', ') || 'none'})\n`);
+    process.stderr.write(`wrote ${values.out} and ${dts} (${js.factory}, ${precision === 'f32' ? 'float32' : 'float64'}${js.simd ? ', products in WebAssembly SIMD' : ''}; dims: ${js.dims.join(', ') || 'none'})\n`);
     return 0;
   });
 }

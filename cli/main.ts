@@ -21,6 +21,7 @@ const USAGE = `celda — recurrent cells from slide notation
 usage:
   celda check FILE…                         compile files, print diagnostics
   celda eval CELL --inputs I.json [--params P.json] [--seed N] [--cell NAME] [--backend interp|js|gpujs] [--gpu-mode webasm|cpu]
+            [--precision f64|f32] [--no-simd] [--threads N]
                                             run a cell: states, outputs and (with cotangents) the VJP, as JSON
   celda grad CELL [--wrt NAME] [--format unicode|latex|ascii] [--compact] [--cell NAME]
                                             the derivative equations of the backward step
@@ -28,9 +29,9 @@ usage:
                                             the forward (or backward) graph for Graphviz
   celda print CELL [--format unicode|latex|ascii] [--cell NAME]
                                             the cell back as notation, in one spelling
-  celda compile CELL -o OUT.js [--precision f32|f64] [--cell NAME]
+  celda compile CELL -o OUT.js [--precision f32|f64] [--no-simd] [--cell NAME]
                                             a standalone fused JavaScript module (+ .d.ts) for the cell
-  celda bench CELL [--dims n_x=…,n_a=…] [--batch B] [--steps T] [--backend js|interp]
+  celda bench CELL [--dims n_x=…,n_a=…] [--batch B] [--steps T] [--backend js|interp|gpujs] [--precision f64|f32] [--no-simd] [--threads N]
                                             one training step's speed, as one JSON line
   celda train TASK --cell FILE [--hidden N] [--steps N|--epochs N] [--batch B] [--lr X] [--seed S] [--out DIR] [--resume DIR]
                                             train a cell on names, gender, entities or g2p (more options: docs/training.md)
@@ -98,6 +99,21 @@ const one = (positionals: string[], what: string): string => {
   return positionals[0]!;
 };
 
+/** `--no-simd`, `--threads N` for `--backend js --precision f32`: the js backend so configured (null: its defaults). */
+async function jsSimdFactory(noSimd: boolean | undefined, threadsText: string | undefined, backend: string, precision: 'f64' | 'f32'): Promise<BackendFactory | null> {
+  if (noSimd === undefined && threadsText === undefined) return null;
+  const { simdOptions } = await import('./bench.ts');
+  const { CommandError } = await import('./compile.ts');
+  let o: ReturnType<typeof simdOptions>;
+  try {
+    o = simdOptions(noSimd, threadsText, backend, precision);
+  } catch (e) {
+    throw e instanceof CommandError ? new UsageError(e.message) : e;
+  }
+  const { jsBackend } = await import('../runtime/backends/js.ts');
+  return (cell, opts) => jsBackend(cell, { ...opts, ...o });
+}
+
 /** `--backend gpujs`: gpu.js kernels called synchronously (Node has webasm and cpu; WebGL2 and WebGPU need a browser). */
 async function gpujsFactory(mode: string | undefined): Promise<BackendFactory> {
   const { GPU_MODES, GpujsError, gpujsSyncBackend } = await import('../runtime/backends/gpujs.ts');
@@ -139,7 +155,7 @@ async function main(argv: string[]): Promise<number> {
       return failed ? 1 : 0;
     }
     case 'eval': {
-      const { values, positionals } = args(rest, { params: { type: 'string' }, inputs: { type: 'string' }, seed: { type: 'string' }, cell: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, 'gpu-mode': { type: 'string' } });
+      const { values, positionals } = args(rest, { params: { type: 'string' }, inputs: { type: 'string' }, seed: { type: 'string' }, cell: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, 'gpu-mode': { type: 'string' }, 'no-simd': { type: 'boolean' }, threads: { type: 'string' } });
       const file = one(positionals, 'cell file');
       const backend = values.backend ?? 'interp';
       if (backend !== 'interp' && backend !== 'js' && backend !== 'gpujs') throw new UsageError(`unknown backend \`${backend}\` (available: interp, js, gpujs)`);
@@ -154,7 +170,8 @@ async function main(argv: string[]): Promise<number> {
       const cell = loadCell(file, values.cell);
       const inputs = readJson(values.inputs, 'inputs');
       const params = values.params ? readJson(values.params, 'params') : undefined;
-      const { result, warnings } = evaluate(cell, { inputs, params }, { seed, backend: backend === 'gpujs' ? await gpujsFactory(values['gpu-mode']) : backend, precision });
+      const simd = await jsSimdFactory(values['no-simd'], values.threads, backend, precision);
+      const { result, warnings } = evaluate(cell, { inputs, params }, { seed, backend: backend === 'gpujs' ? await gpujsFactory(values['gpu-mode']) : simd ?? backend, precision });
       for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
       process.stdout.write(JSON.stringify(result) + '\n');
       return 0;

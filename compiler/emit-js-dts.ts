@@ -5,7 +5,7 @@
 import type { CompiledCell } from './compile.ts';
 import { commentText, identifier, jsString } from './emit-js-names.ts';
 
-export function emitDts(cell: CompiledCell, factory: string, precision: 'f64' | 'f32' = 'f64', dims: readonly string[] = cell.typed.dims): string {
+export function emitDts(cell: CompiledCell, factory: string, precision: 'f64' | 'f32' = 'f64', dims: readonly string[] = cell.typed.dims, simd = false): string {
   const t = cell.typed;
   const T = identifier(cell.name);
   const arr = precision === 'f32' ? 'Float32Array' : 'Float64Array';
@@ -66,9 +66,33 @@ export function emitDts(cell: CompiledCell, factory: string, precision: 'f64' | 
     `  readonly cell: ${jsString(cell.name)};`,
     `  readonly precision: ${jsString(precision)};`,
     '  readonly batch: number;',
+    ...(simd
+      ? ['  /** Whether the products run as WebAssembly SIMD (false: plain JavaScript). */', '  readonly simd: boolean;',
+        '  /** Threads the products are split between (1 without a thread pool\'s heap). */', '  readonly threads: number;']
+      : []),
     '}',
     '',
-    `export declare function ${factory}(dims: ${T}Dims, batch: number): ${T}Instance;`,
+    ...(simd
+      ? [
+        '/** Where an instance keeps its buffers: one memory, and the matrix product over byte addresses in it. */',
+        'export interface CeldaHeap {',
+        '  readonly memory: { readonly buffer: ArrayBufferLike };',
+        '  alloc(bytes: number): number;',
+        '  free(at: number, bytes: number): void;',
+        '  gemm(M: number, N: number, K: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, acc: number): void;',
+        '  readonly threads: number;',
+        '}',
+        '',
+        'export interface CeldaOptions {',
+        '  /** false: plain-JavaScript products (default: WebAssembly SIMD where the runtime has it). */',
+        '  readonly simd?: boolean;',
+        '  /** A heap from celda\'s thread pool, to split the products between worker threads. */',
+        '  readonly heap?: CeldaHeap;',
+        '}',
+        '',
+        `export declare function ${factory}(dims: ${T}Dims, batch: number, options?: CeldaOptions): ${T}Instance;`,
+      ]
+      : [`export declare function ${factory}(dims: ${T}Dims, batch: number): ${T}Instance;`]),
     `export default ${factory};`,
     '',
   ];

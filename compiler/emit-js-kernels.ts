@@ -4,7 +4,9 @@
 // includes only the helpers it calls. Every helper is called with one array
 // type (the module's precision), so V8 keeps each one monomorphic.
 
-export const KERNELS: Readonly<Record<string, string>> = {
+import { SIMD_KERNEL_DEPS, SIMD_KERNELS } from './emit-js-simd.ts';
+
+const BASE_KERNELS: Readonly<Record<string, string>> = {
   $sigmoid: `/** σ(x) in its stable form: exp of a negative number only. */
 function $sigmoid(x) {
   if (x >= 0) return 1 / (1 + $exp(-x));
@@ -226,9 +228,12 @@ function $own(o, key) {
 }`,
 };
 
+export const KERNELS: Readonly<Record<string, string>> = { ...BASE_KERNELS, ...SIMD_KERNELS };
+
 /** Helpers that other helpers call. */
 export const KERNEL_DEPS: Readonly<Record<string, readonly string[]>> = {
   $sigmoid: ['$exp'], $softplus: ['$exp', '$log1p'], $softmax: ['$exp'], $load: ['$fail'], $size: ['$fail'],
+  ...SIMD_KERNEL_DEPS,
 };
 
 /** Math functions, bound once at the top of the module. */

@@ -20,6 +20,8 @@ const INTERNAL = [
   '$F', ...Object.keys(MATH), ...Object.keys(KERNELS),
   '$dims', '$batch', '$B', '$T', '$TB', '$t', '$b', '$i', '$mem', '$cap', '$last', '$ensure', '$single',
   '$forward', '$backward', '$step', '$stepBackward', '$params', '$inputs', '$init', '$steps', '$cot', '$cs', '$co',
+  // SIMD modules (emit-js-simd.ts)
+  '$WASM', '$heaps', '$options', '$heap', '$kgemm', '$mm', '$viewed', '$block', '$layout', '$take', '$at', '$buf', '$api',
 ];
 
 export class JsText {
@@ -30,12 +32,19 @@ export class JsText {
   readonly local: Record<Pass, Map<number, string>> = { forward: new Map(), backward: new Map() };
   readonly factoryName: string;
   readonly F: string;
+  /** Float32 modules whose products run as WebAssembly SIMD, on buffers that are all views of one memory. */
+  simd = false;
 
   constructor(readonly cell: CompiledCell, readonly plan: CellPlan) {
     this.factoryName = this.names.fresh(`create${identifier(cell.name)}`);
     this.F = plan.precision === 'f32' ? 'Float32Array' : 'Float64Array';
     for (const d of plan.dims) this.dimId.set(d, this.names.fresh(d));
     for (const b of plan.buffers) this.bufId.set(b.id, this.names.fresh(b.name, '$'));
+  }
+
+  /** The matrix product a kernel calls: the plain-JS helper, or (SIMD) the instance's call into WebAssembly. */
+  gemm(): string {
+    return this.simd ? '$mm' : this.use('$gemm');
   }
 
   use(h: string): string {
@@ -123,6 +132,7 @@ export class JsText {
   }
 
   timedBuffer(id: number): boolean {
+    if (this.simd) return true;
     const e = this.plan.buffers[id]!.extent;
     return e === 'seq' || e === 'states';
   }

@@ -19,11 +19,18 @@ import { commentText, jsNumber, jsString } from './emit-js-names.ts';
 import type { Pass } from './emit-js-text.ts';
 import { IND } from './emit-js-text.ts';
 import { lowerCell } from './lower.ts';
-import type { CellPlan, Kernel, PassPlan, Phase } from './lower-plan.ts';
+import type { BufferDecl, CellPlan, Kernel, PassPlan, Phase } from './lower-plan.ts';
 import { printCell, printGrad } from './notation.ts';
 
 export interface JsOptions {
   readonly precision?: 'f64' | 'f32';
+  /**
+   * Float32 only (default true): run the matrix products as WebAssembly SIMD on
+   * one memory shared with the module's JavaScript, falling back to plain
+   * JavaScript at run time where WebAssembly SIMD is missing. false emits the
+   * plain-JavaScript module. Float64 always stays plain JavaScript.
+   */
+  readonly simd?: boolean;
 }
 
 export interface EmittedJs {
@@ -38,11 +45,14 @@ export interface EmittedJs {
   /** The dimensions the factory asks for. */
   readonly dims: readonly string[];
   readonly plan: CellPlan;
+  /** Whether the module carries the WebAssembly SIMD products. */
+  readonly simd: boolean;
 }
 
 export function emitJs(cell: CompiledCell, opts: JsOptions = {}): EmittedJs {
   const plan = lowerCell(cell, opts.precision ?? 'f64');
   const e = new Emitter(cell, plan);
+  e.simd = plan.precision === 'f32' && opts.simd !== false;
   const factoryCode = e.factory();
   const helpers = e.helpers();
   const header = e.header();
@@ -50,7 +60,7 @@ export function emitJs(cell: CompiledCell, opts: JsOptions = {}): EmittedJs {
   const module = `${header}\n${helpers}\n\n${factoryCode}\n\nexport { ${name}, ${name} as default };\n`;
   const body = `'use strict';\n${helpers}\n\n${factoryCode}\n\nreturn ${name};\n`;
   const dims = plan.dims.filter((d) => e.dimsUsed.has(d));
-  return { factory: name, module, body, dts: emitDts(cell, name, plan.precision, dims), dims, plan };
+  return { factory: name, module, body, dts: emitDts(cell, name, plan.precision, dims, e.simd), dims, plan, simd: e.simd };
 }
 
 class Emitter extends LoopText {
@@ -59,9 +69,14 @@ class Emitter extends LoopText {
   header(): string {
     const t = this.cell.typed;
     const lines = [
-      `celda: the cell \`${this.cell.name}\`, compiled to JavaScript (${this.plan.precision === 'f32' ? 'float32' : 'float64'}).`,
+      `celda: the cell \`${this.cell.name}\`, compiled to JavaScript (${this.plan.precision === 'f32' ? 'float32' : 'float64'}${this.simd ? ', matrix products in WebAssembly SIMD' : ''}).`,
       'Generated from the cell\'s graph; do not edit. Standalone: no imports.',
-      `Exports ${this.factoryName}(dims, batch) → { forward, backward${t.mode === 'step' ? ', step, stepBackward' : ''} }.`,
+      `Exports ${this.factoryName}(dims, batch${this.simd ? ', options' : ''}) → { forward, backward${t.mode === 'step' ? ', step, stepBackward' : ''} }.`,
+      ...(this.simd
+        ? ['Every buffer of an instance is a view of one WebAssembly memory, where the products run in place;',
+          'options.simd = false, or a runtime without WebAssembly SIMD, runs them as plain JavaScript;',
+          'options.heap takes the heap of celda\'s thread pool (runtime/wasm/pool.ts) to split them between threads.']
+        : []),
       '',
       ...printCell(t, this.cell.forward, 'unicode').trimEnd().split('\n'),
       '',
@@ -90,19 +105,22 @@ class Emitter extends LoopText {
     const fixed = p.buffers.filter((b) => b.extent === 'one' || b.extent === 'step');
     const timed_ = p.buffers.filter((b) => b.extent === 'seq' || b.extent === 'states');
     L.push(`/**`, ` * An instance of ${commentText(this.cell.name)} for the given dimensions and batch size. Buffers are`, ` * allocated here and grown with T; nothing is allocated inside the time loop.`, ` */`);
-    L.push(`function ${this.factoryName}($dims, $batch) {`);
+    L.push(`function ${this.factoryName}($dims, $batch${this.simd ? ', $options' : ''}) {`);
     const dimsAt = L.length;
-    L.push(`${IND}// Buffers of a fixed size: parameters, packed weights, gradients, values of one step.`);
-    for (const b of fixed) L.push(`${IND}const ${this.buf(b.id)} = new $F(${b.extent === 'step' ? this.prod('$B', this.size(b)) : this.size(b)});`);
-    L.push('');
-    L.push(`${IND}// Buffers of T·B rows (states: (T+1)·B, slot 0 the initial state), grown to the longest T seen.`);
-    L.push(`${IND}let $cap = 0, $last = 0;`);
-    L.push(`${IND}const $mem = { ${timed_.map((b) => `${this.buf(b.id)}: new $F(0)`).join(', ')} };`);
-    L.push(`${IND}function $ensure($T) {`);
-    L.push(`${IND}${IND}if ($T <= $cap) return;`);
-    L.push(`${IND}${IND}$cap = $T;`);
-    for (const b of timed_) L.push(`${IND}${IND}$mem.${this.buf(b.id)} = new $F(${this.prod(b.extent === 'states' ? '($T + 1)' : '$T', '$B', this.size(b))});`);
-    L.push(`${IND}}`);
+    if (this.simd) L.push(...this.simdBuffers(fixed, timed_).map((l) => IND + l));
+    else {
+      L.push(`${IND}// Buffers of a fixed size: parameters, packed weights, gradients, values of one step.`);
+      for (const b of fixed) L.push(`${IND}const ${this.buf(b.id)} = new $F(${b.extent === 'step' ? this.prod('$B', this.size(b)) : this.size(b)});`);
+      L.push('');
+      L.push(`${IND}// Buffers of T·B rows (states: (T+1)·B, slot 0 the initial state), grown to the longest T seen.`);
+      L.push(`${IND}let $cap = 0, $last = 0;`);
+      L.push(`${IND}const $mem = { ${timed_.map((b) => `${this.buf(b.id)}: new $F(0)`).join(', ')} };`);
+      L.push(`${IND}function $ensure($T) {`);
+      L.push(`${IND}${IND}if ($T <= $cap) return;`);
+      L.push(`${IND}${IND}$cap = $T;`);
+      for (const b of timed_) L.push(`${IND}${IND}$mem.${this.buf(b.id)} = new $F(${this.prod(b.extent === 'states' ? '($T + 1)' : '$T', '$B', this.size(b))});`);
+      L.push(`${IND}}`);
+    }
     L.push('');
     L.push(...this.forwardFn().map((l) => IND + l));
     L.push('');
@@ -113,7 +131,7 @@ class Emitter extends LoopText {
       L.push(`${IND}// One step at a time (a second instance, so the saved trajectory of forward stays intact).`);
       L.push(`${IND}let $single = null;`);
       L.push(`${IND}function $step($params, $inputs, $init) {`);
-      L.push(`${IND}${IND}if ($single === null) $single = ${this.factoryName}($dims, $batch);`);
+      L.push(`${IND}${IND}if ($single === null) $single = ${this.factoryName}($dims, $batch${this.simd ? ', $options' : ''});`);
       L.push(`${IND}${IND}return $single.forward($params, $inputs, $init, 1);`);
       L.push(`${IND}}`);
       L.push(`${IND}function $stepBackward($cot) {`);
@@ -123,7 +141,12 @@ class Emitter extends LoopText {
       api.push('step: $step', 'stepBackward: $stepBackward');
     }
     api.push(`cell: ${jsString(this.cell.name)}`, `precision: ${jsString(p.precision)}`, 'batch: $B');
-    L.push(`${IND}return { ${api.join(', ')} };`);
+    if (this.simd) {
+      api.push('simd: $heap !== $heaps.js', 'threads: $heap.threads');
+      L.push(`${IND}const $api = { ${api.join(', ')} };`);
+      L.push(`${IND}if ($blocks !== null) $blocks.register($api, $block);`);
+      L.push(`${IND}return $api;`);
+    } else L.push(`${IND}return { ${api.join(', ')} };`);
     L.push('}');
     const dims = p.dims.filter((d) => this.dimsUsed.has(d));
     L.splice(dimsAt, 0,
@@ -132,6 +155,55 @@ class Emitter extends LoopText {
       `${IND}const $B = $size($batch, 'batch');`,
       '');
     return L.join('\n');
+  }
+
+  /**
+   * SIMD: every buffer a view of the heap's memory, in one block sized for the
+   * longest T seen; views made again when the memory has grown (growing an
+   * unshared WebAssembly memory detaches the views of its old buffer).
+   */
+  simdBuffers(fixed: readonly BufferDecl[], timed_: readonly BufferDecl[]): string[] {
+    this.use('$heapOf');
+    const L: string[] = [];
+    L.push(`if ($options === undefined || $options === null) $options = {};`);
+    L.push(`const $heap = $heapOf($options), $kgemm = $heap.gemm;`);
+    L.push(`/** C (+)= A · Bᵀ on views of the heap's memory: the kernel takes byte addresses. */`);
+    L.push(`function $mm(M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, acc) {`);
+    L.push(`${IND}$kgemm(M, N, K, A.byteOffset + 4 * aOff, lda, B.byteOffset + 4 * bOff, ldb, C.byteOffset + 4 * cOff, ldc, acc);`);
+    L.push(`}`);
+    L.push('');
+    L.push(`// Buffers: parameters, packed weights, gradients, values of one step; then T·B rows (states: (T+1)·B,`);
+    L.push(`// slot 0 the initial state). All in one block of the heap, grown to the longest T seen.`);
+    L.push(`let $cap = 0, $last = 0, $viewed = null;`);
+    L.push(`const $block = { heap: $heap, at: 0, bytes: 0 };`);
+    L.push(`const $mem = { ${[...fixed, ...timed_].map((b) => `${this.buf(b.id)}: null`).join(', ')} };`);
+    L.push(`/** Views of the block at $buf for T steps (none when $buf is null); its size in bytes. */`);
+    L.push(`function $layout($T, $buf) {`);
+    L.push(`${IND}let $at = $block.at;`);
+    L.push(`${IND}const $take = (n) => {`);
+    L.push(`${IND}${IND}const v = $buf === null ? null : new $F($buf, $at, n);`);
+    L.push(`${IND}${IND}$at += Math.ceil(n / 4) * 16;`);
+    L.push(`${IND}${IND}return v;`);
+    L.push(`${IND}};`);
+    for (const b of fixed) L.push(`${IND}$mem.${this.buf(b.id)} = $take(${b.extent === 'step' ? this.prod('$B', this.size(b)) : this.size(b)});`);
+    for (const b of timed_) L.push(`${IND}$mem.${this.buf(b.id)} = $take(${this.prod(b.extent === 'states' ? '($T + 1)' : '$T', '$B', this.size(b))});`);
+    L.push(`${IND}return $at - $block.at;`);
+    L.push(`}`);
+    L.push(`function $ensure($T) {`);
+    L.push(`${IND}if ($T > $cap) {`);
+    L.push(`${IND}${IND}const bytes = $layout($T, null), at = $heap.alloc(bytes);`);
+    L.push(`${IND}${IND}if ($block.bytes > 0) $heap.free($block.at, $block.bytes);`);
+    L.push(`${IND}${IND}$block.at = at;`);
+    L.push(`${IND}${IND}$block.bytes = bytes;`);
+    L.push(`${IND}${IND}$cap = $T;`);
+    L.push(`${IND}${IND}$viewed = null;`);
+    L.push(`${IND}}`);
+    L.push(`${IND}if ($heap.memory.buffer !== $viewed) {`);
+    L.push(`${IND}${IND}$viewed = $heap.memory.buffer;`);
+    L.push(`${IND}${IND}$layout($cap, $viewed);`);
+    L.push(`${IND}}`);
+    L.push(`}`);
+    return L;
   }
 
   // ---------------------------------------------------------------- forward and backward
@@ -181,6 +253,7 @@ class Emitter extends LoopText {
     L.push('/** BPTT from step T down to 1 for the last forward: cotangents of states and outputs → gradients. */');
     L.push('function $backward($cot) {');
     L.push(`${IND}if ($last === 0) $fail('backward before forward');`);
+    if (this.simd) L.push(`${IND}$ensure(0);`);
     L.push(`${IND}const $T = $last, $TB = $T * $B;`);
     const memAt = L.length;
     this.touched = new Set();

@@ -21,6 +21,9 @@ export interface GradValues {
 export interface CellBackend {
   readonly name: string;
   readonly precision: 'f64' | 'f32';
+  /** js backend, float32: whether its products run as WebAssembly SIMD, and between how many threads. */
+  readonly simd?: boolean;
+  readonly threads?: number;
   /** Run `steps` steps from `init` (default: each state's declared constant), saving what backward needs. */
   forward(steps: number, params: Readonly<Record<string, Vec>>, inputs: Readonly<Record<string, Vec>>, init?: Readonly<Record<string, Vec>>): StepValues;
   /** The VJP of the last forward: cotangents of states and outputs at every step → gradients (params summed over batch and time). */
@@ -32,6 +35,10 @@ export interface BackendOptions {
   readonly dims: Readonly<Record<string, number>>;
   readonly batch: number;
   readonly precision?: 'f64' | 'f32';
+  /** Float32 on the js backend: matrix products as WebAssembly SIMD (default true where the runtime has it). */
+  readonly simd?: boolean;
+  /** Float32 SIMD on the js backend: threads to split large products between (default: the cores, when a step is large enough to gain). */
+  readonly threads?: number;
 }
 
 export type BackendFactory = (cell: CompiledCell, opts: BackendOptions) => CellBackend;

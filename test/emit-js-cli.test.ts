@@ -34,7 +34,7 @@ describe('celda compile', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toContain('gru.d.ts');
     const dts = readFileSync(join(dir, 'gru.d.ts'), 'utf8');
-    expect(dts).toContain('export declare function createGRU(dims: GRUDims, batch: number): GRUInstance;');
+    expect(dts).toContain('export declare function createGRU(dims: GRUDims, batch: number, options?: CeldaOptions): GRUInstance;');
     const mod = (await import(out)) as { default: (d: object, b: number) => { forward: Function; precision: string } };
     const inst = mod.default({ n_x: 2, n_a: 3 }, 1);
     expect(inst.precision).toBe('f32');
@@ -42,6 +42,27 @@ describe('celda compile', () => {
     const { states } = inst.forward(P, { x: [1, 2, 3, 4] }) as { states: { c: Float32Array } };
     expect(states.c).toBeInstanceOf(Float32Array);
     expect(states.c.length).toBe(6);
+  });
+
+  it('float32 modules carry WebAssembly SIMD products; --no-simd writes the plain-JavaScript module', async () => {
+    const simd = join(dir, 'gru-simd.js'), plain = join(dir, 'gru-plain.js');
+    const a = celda('compile', join(EXAMPLES, 'gru.celda'), '-o', simd, '--precision', 'f32');
+    const b = celda('compile', join(EXAMPLES, 'gru.celda'), '-o', plain, '--precision', 'f32', '--no-simd');
+    expect([a.status, b.status]).toEqual([0, 0]);
+    expect(a.stderr).toContain('products in WebAssembly SIMD');
+    expect(b.stderr).not.toContain('SIMD');
+    expect(readFileSync(simd, 'utf8')).toContain('WebAssembly.Instance');
+    expect(readFileSync(plain, 'utf8')).not.toContain('WebAssembly');
+    expect(readFileSync(join(dir, 'gru-plain.d.ts'), 'utf8')).toContain('export declare function createGRU(dims: GRUDims, batch: number): GRUInstance;');
+    type Inst = { forward: (p: object, i: object) => { states: { c: Float32Array } }; simd?: boolean };
+    const P = { W_r: new Array(15).fill(0.1), W_c: new Array(15).fill(0.2), W_u: new Array(15).fill(-0.1), b_r: [0, 0, 0], b_c: [0, 0, 0], b_u: [0, 0, 0] };
+    const x = { x: [1, 2, 3, 4] };
+    const ms = (await import(simd)) as { default: (d: object, b: number, o?: object) => Inst };
+    const mp = (await import(plain)) as { default: (d: object, b: number) => Inst };
+    const viaSimd = ms.default({ n_x: 2, n_a: 3 }, 1), viaJs = ms.default({ n_x: 2, n_a: 3 }, 1, { simd: false }), viaPlain = mp.default({ n_x: 2, n_a: 3 }, 1);
+    expect([viaSimd.simd, viaJs.simd, viaPlain.simd]).toEqual([true, false, undefined]);
+    const c = [viaSimd, viaJs, viaPlain].map((m) => Array.from(m.forward(P, x).states.c));
+    for (const v of c.slice(1)) for (let i = 0; i < 6; i++) expect(Math.abs(v[i]! - c[0]![i]!)).toBeLessThanOrEqual(1e-6);
   });
 
   it('prints the module without -o, and explains mistakes', () => {

@@ -27,7 +27,7 @@ export interface GpujsOptions extends BackendOptions {
   /** Default: 'webgl2' in a browser, 'webasm' elsewhere. */
   readonly mode?: GpuMode;
   /** webasm: let gpu.js split large steps over worker threads (default true). */
-  readonly threads?: boolean;
+  readonly webasmThreads?: boolean;
   /** Tighter kernel limits than the device's (tests use them to exercise kernel splitting). */
   readonly limits?: { readonly maxArrays?: number; readonly maxExtent?: number };
 }
@@ -405,7 +405,7 @@ export async function gpujsBackend(cell: CompiledCell, opts: GpujsOptions): Prom
   let info: RunInfo | null = null;
 
   async function run<R>(pass: Pass<R>): Promise<R> {
-    const threads = opts.threads ?? true;
+    const threads = opts.webasmThreads ?? true;
     const key = `${pass.key}:${threads ? 'threads' : 'one thread'}`;
     let p = c.pipelines.get(key);
     if (!p) {

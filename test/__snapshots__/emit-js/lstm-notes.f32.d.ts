@@ -61,7 +61,27 @@ export interface LSTM_notesInstance {
   readonly cell: "LSTM_notes";
   readonly precision: "f32";
   readonly batch: number;
+  /** Whether the products run as WebAssembly SIMD (false: plain JavaScript). */
+  readonly simd: boolean;
+  /** Threads the products are split between (1 without a thread pool's heap). */
+  readonly threads: number;
 }
 
-export declare function createLSTM_notes(dims: LSTM_notesDims, batch: number): LSTM_notesInstance;
+/** Where an instance keeps its buffers: one memory, and the matrix product over byte addresses in it. */
+export interface CeldaHeap {
+  readonly memory: { readonly buffer: ArrayBufferLike };
+  alloc(bytes: number): number;
+  free(at: number, bytes: number): void;
+  gemm(M: number, N: number, K: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, acc: number): void;
+  readonly threads: number;
+}
+
+export interface CeldaOptions {
+  /** false: plain-JavaScript products (default: WebAssembly SIMD where the runtime has it). */
+  readonly simd?: boolean;
+  /** A heap from celda's thread pool, to split the products between worker threads. */
+  readonly heap?: CeldaHeap;
+}
+
+export declare function createLSTM_notes(dims: LSTM_notesDims, batch: number, options?: CeldaOptions): LSTM_notesInstance;
 export default createLSTM_notes;

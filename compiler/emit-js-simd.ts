@@ -1,0 +1,112 @@
+// The helpers a float32 module carries to run its matrix products as WebAssembly
+// SIMD (compiler/wasm/gemm-wat.ts) on one memory that its own JavaScript also
+// reads and writes: every buffer of an instance is a view of that memory, so the
+// kernels work in place — no copy in or out per product.
+//
+// A heap is { memory, alloc(bytes), free(at, bytes), gemm(M, N, K, a, lda, b,
+// ldb, c, ldc, acc) } with byte addresses. A module makes its own (one unshared
+// WebAssembly memory; or, where WebAssembly SIMD is missing or `simd: false` is
+// asked, an ArrayBuffer with the plain-JS product); celda's thread pool
+// (runtime/wasm/pool.ts) makes one over a shared memory whose `gemm` splits the
+// columns of a product between worker threads. Fixed text, like the other
+// helpers; $makeHeap is also evaluated by the pool, so both allocate alike.
+
+import { GEMM_WASM_BASE64, GEMM_WASM_SHARED_FLAG_AT } from './wasm/kernels.ts';
+
+export const SIMD_KERNELS: Readonly<Record<string, string>> = {
+  $wasmBytes: `/** The SIMD kernels (celda's compiler/wasm/gemm-wat.ts, assembled by wabt), for a shared memory or an unshared one. */
+const $WASM = ${JSON.stringify(GEMM_WASM_BASE64)};
+function $wasmBytes(shared) {
+  const s = atob($WASM), b = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
+  b[${GEMM_WASM_SHARED_FLAG_AT}] = shared ? 3 : 1;
+  return b;
+}`,
+  $makeHeap: `/**
+ * Blocks of one memory, 16-byte aligned, first fit; a freed block merges with its
+ * neighbours. The memory grows (at least doubling) when no free block fits.
+ */
+function $makeHeap(memory, gemm) {
+  const free = [];
+  let top = 16;
+  function alloc(bytes) {
+    const n = Math.ceil(bytes / 16) * 16;
+    for (let k = 0; k < free.length; k++) {
+      const f = free[k];
+      if (f.n < n) continue;
+      const at = f.at;
+      if (f.n === n) free.splice(k, 1);
+      else { f.at += n; f.n -= n; }
+      return at;
+    }
+    const at = top;
+    const need = at + n - memory.buffer.byteLength;
+    if (need > 0) {
+      const pages = Math.max(Math.ceil(need / 65536), Math.ceil(memory.buffer.byteLength / 65536));
+      try {
+        memory.grow(pages);
+      } catch {
+        try { memory.grow(Math.ceil(need / 65536)); } catch { throw new Error(\`celda: out of memory (\${at + n} bytes asked of the heap)\`); }
+      }
+    }
+    top = at + n;
+    return at;
+  }
+  function release(at, bytes) {
+    const n = Math.ceil(bytes / 16) * 16;
+    if (n === 0) return;
+    let k = 0;
+    while (k < free.length && free[k].at < at) k++;
+    free.splice(k, 0, { at, n });
+    if (k + 1 < free.length && free[k].at + free[k].n === free[k + 1].at) { free[k].n += free[k + 1].n; free.splice(k + 1, 1); }
+    if (k > 0 && free[k - 1].at + free[k - 1].n === free[k].at) { free[k - 1].n += free[k].n; free.splice(k, 1); k--; }
+    if (free[k].at + free[k].n === top) { top = free[k].at; free.splice(k, 1); }
+  }
+  return { memory, gemm, alloc, free: release, threads: 1 };
+}`,
+  $heapOf: `/** The heap an instance allocates from: the one given (celda's thread pool), else the module's own. */
+const $heaps = { simd: null, js: null, tried: false };
+function $heapOf(options) {
+  if (options.heap !== undefined && options.heap !== null) {
+    const h = options.heap;
+    if (typeof h.alloc !== 'function' || typeof h.free !== 'function' || typeof h.gemm !== 'function' || !h.memory) $fail('options.heap: expected { memory, alloc, free, gemm } (a celda thread pool\\'s heap)');
+    return h;
+  }
+  if (options.simd !== false && !$heaps.tried) {
+    $heaps.tried = true;
+    try {
+      const bytes = $wasmBytes(false);
+      if (WebAssembly.validate(bytes)) {
+        const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
+        const kernels = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
+        $heaps.simd = $makeHeap(memory, kernels.gemm);
+      }
+    } catch {
+      // No WebAssembly SIMD here: the plain JavaScript product below.
+    }
+  }
+  if (options.simd !== false && $heaps.simd !== null) return $heaps.simd;
+  if ($heaps.js === null) {
+    const memory = {
+      buffer: new ArrayBuffer(65536),
+      grow(pages) {
+        const b = new ArrayBuffer(this.buffer.byteLength + pages * 65536);
+        new Uint8Array(b).set(new Uint8Array(this.buffer));
+        this.buffer = b;
+      },
+    };
+    let seen = null, F = null;
+    $heaps.js = $makeHeap(memory, (M, N, K, a, lda, b, ldb, c, ldc, acc) => {
+      if (memory.buffer !== seen) { seen = memory.buffer; F = new Float32Array(seen); }
+      $gemm(M, N, K, F, a >> 2, lda, F, b >> 2, ldb, F, c >> 2, ldc, acc);
+    });
+  }
+  return $heaps.js;
+}`,
+  $blocks: `/** An instance's block goes back to its heap when the instance is collected. */
+const $blocks = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry((b) => { if (b.bytes > 0) b.heap.free(b.at, b.bytes); }) : null;`,
+};
+
+export const SIMD_KERNEL_DEPS: Readonly<Record<string, readonly string[]>> = {
+  $heapOf: ['$wasmBytes', '$makeHeap', '$gemm', '$fail', '$blocks'],
+};

@@ -1,0 +1,157 @@
+// The WebAssembly text of celda's SIMD kernels, generated here and assembled by
+// wabt at build time (compiler/wasm/build.ts → kernels.ts). Pure: the same
+// options give the same text.
+//
+// One product serves every matrix product a lowered cell makes (lower.ts puts
+// both operands of each one contiguous along the summed index):
+//
+//   gemm(M, N, K, a, lda, b, ldb, c, ldc, acc):
+//     C[i·ldc + j] (+)= Σ_p A[i·lda + p] · B[j·ldb + p]   for i < M, j < N, p < K
+//
+// a, b, c are byte addresses in the imported memory; lda, ldb, ldc are counted
+// in floats. The kernel works in f32x4: each output keeps four partial sums
+// (lanes p ≡ 0, 1, 2, 3 mod 4 of the first 4·⌊K/4⌋ terms), folded as
+// (s₀ + s₁) + (s₂ + s₃), then the last K mod 4 terms one by one, then added to C.
+// Every output is computed in exactly that order whichever register block,
+// column block or thread computes it — so splitting the columns N between
+// threads gives bit-identical results.
+//
+// Blocking: MR × NR outputs per register block (MR rows of A and NR rows of B
+// read once per four terms, MR·NR accumulators — on x64's sixteen vector
+// registers 3 × 3 leaves room for the six operands; the other shapes
+// exist for the benchmark in bench/kernels.ts to choose from); blocks of
+// columns sized so that their rows of B (NC·K floats) stay in the L2 cache
+// while every row of A passes over them.
+
+export interface GemmShape {
+  /** Rows of A per register block. */
+  readonly mr: number;
+  /** Rows of B (columns of C) per register block. */
+  readonly nr: number;
+  /** Columns of C per register block when A has a single row left (a matrix–vector product). */
+  readonly nr1: number;
+  /** Floats of B per column block (its L2 budget). */
+  readonly l2Floats: number;
+  /** Groups of four terms per trip of the inner loop. */
+  readonly unroll: number;
+}
+
+export const DEFAULT_GEMM: GemmShape = { mr: 3, nr: 3, nr1: 4, l2Floats: 48 * 1024, unroll: 2 };
+
+const get = (n: string) => `(local.get $${n})`;
+const set = (n: string, v: string) => `(local.set $${n} ${v})`;
+const add = (a: string, b: string) => `(i32.add ${a} ${b})`;
+const mul = (a: string, b: string) => `(i32.mul ${a} ${b})`;
+const c32 = (n: number) => `(i32.const ${n})`;
+
+/** A register block of mr × nr outputs at (i, j), over the whole of K. */
+function block(mr: number, nr: number, tag: string, unroll: number): string[] {
+  const L: string[] = [];
+  const rows = [...Array(mr).keys()], cols = [...Array(nr).keys()];
+  // Row addresses: ra_r = a + (i + r)·lda·4, rb_q = b + (j + q)·ldb·4.
+  for (const r of rows) L.push(set(`ra${r}`, add(get('a'), mul(add(get('i'), c32(r)), get('lda4')))));
+  for (const q of cols) L.push(set(`rb${q}`, add(get('b'), mul(add(get('j'), c32(q)), get('ldb4')))));
+  for (const r of rows) for (const q of cols) L.push(set(`s${r}${q}`, '(v128.const i32x4 0 0 0 0)'));
+  // Four terms at a time, unrolled twice (the same accumulators, so the same order as once).
+  const body = (off: number) => {
+    const B: string[] = [];
+    for (const q of cols) B.push(set(`y${q}`, `(v128.load offset=${off} ${add(get(`rb${q}`), get('p'))})`));
+    for (const r of rows) {
+      B.push(set('x', `(v128.load offset=${off} ${add(get(`ra${r}`), get('p'))})`));
+      for (const q of cols) B.push(set(`s${r}${q}`, `(f32x4.add ${get(`s${r}${q}`)} (f32x4.mul ${get('x')} ${get(`y${q}`)}))`));
+    }
+    return B;
+  };
+  L.push(set('p', c32(0)));
+  const unrolled = [...Array(unroll).keys()].flatMap((u) => body(16 * u));
+  L.push(`(block $d8${tag} (loop $l8${tag}`,
+    `  (br_if $d8${tag} (i32.gt_u ${add(get('p'), c32(16 * unroll))} ${get('k4b')}))`,
+    ...unrolled.map((s) => '  ' + s),
+    `  ${set('p', add(get('p'), c32(16 * unroll)))}`, `  (br $l8${tag})))`);
+  L.push(`(block $d4${tag} (loop $l4${tag}`,
+    `  (br_if $d4${tag} (i32.ge_u ${get('p')} ${get('k4b')}))`,
+    ...body(0).map((s) => '  ' + s),
+    `  ${set('p', add(get('p'), c32(16)))}`, `  (br $l4${tag})))`);
+  // Fold, add the tail, store.
+  for (const r of rows) {
+    for (const q of cols) {
+      const s = get(`s${r}${q}`);
+      L.push(set('t', `(f32.add (f32.add (f32x4.extract_lane 0 ${s}) (f32x4.extract_lane 1 ${s})) (f32.add (f32x4.extract_lane 2 ${s}) (f32x4.extract_lane 3 ${s})))`));
+      L.push(set('q', get('k4b')));
+      L.push(`(block $dt${tag}${r}${q} (loop $lt${tag}${r}${q}`,
+        `  (br_if $dt${tag}${r}${q} (i32.ge_u ${get('q')} ${get('kb')}))`,
+        `  ${set('t', `(f32.add ${get('t')} (f32.mul (f32.load ${add(get(`ra${r}`), get('q'))}) (f32.load ${add(get(`rb${q}`), get('q'))})))`)}`,
+        `  ${set('q', add(get('q'), c32(4)))}`, `  (br $lt${tag}${r}${q})))`);
+      L.push(set('o', add(get('c'), `(i32.shl ${add(mul(add(get('i'), c32(r)), get('ldc')), add(get('j'), c32(q)))} (i32.const 2))`)));
+      L.push(`(if ${get('acc')} (then (f32.store ${get('o')} (f32.add (f32.load ${get('o')}) ${get('t')}))) (else (f32.store ${get('o')} ${get('t')})))`);
+    }
+  }
+  return L;
+}
+
+/** Columns j0 ≤ j < j1 of rows i… in blocks of mr × nr, then the columns left one at a time. */
+function rowBlock(mr: number, nr: number, tag: string, unroll: number): string[] {
+  return [
+    set('j', get('j0')),
+    `(block $dj${tag} (loop $lj${tag}`,
+    `  (br_if $dj${tag} (i32.gt_u ${add(get('j'), c32(nr))} ${get('j1')}))`,
+    ...block(mr, nr, `${tag}m`, unroll).map((s) => '  ' + s),
+    `  ${set('j', add(get('j'), c32(nr)))}`, `  (br $lj${tag})))`,
+    `(block $dk${tag} (loop $lk${tag}`,
+    `  (br_if $dk${tag} (i32.ge_u ${get('j')} ${get('j1')}))`,
+    ...block(mr, 1, `${tag}r`, unroll).map((s) => '  ' + s),
+    `  ${set('j', add(get('j'), c32(1)))}`, `  (br $lk${tag})))`,
+  ];
+}
+
+/** The text of the kernel module; `shared` imports a shared memory (for threads). */
+export function gemmWat(shared: boolean, shape: GemmShape = DEFAULT_GEMM): string {
+  const { mr, nr, nr1, l2Floats, unroll } = shape;
+  const locals: string[] = ['i', 'j', 'j0', 'j1', 'nc', 'p', 'q', 'o', 'k4b', 'kb', 'lda4', 'ldb4'];
+  for (let r = 0; r < mr; r++) locals.push(`ra${r}`);
+  for (let q = 0; q < Math.max(nr, nr1); q++) locals.push(`rb${q}`);
+  const vlocals: string[] = ['x'];
+  for (let q = 0; q < Math.max(nr, nr1); q++) vlocals.push(`y${q}`);
+  for (let r = 0; r < mr; r++) for (let q = 0; q < Math.max(nr, nr1); q++) vlocals.push(`s${r}${q}`);
+  const body: string[] = [
+    // Byte counts and strides.
+    set('kb', `(i32.shl ${get('K')} (i32.const 2))`),
+    set('k4b', `(i32.and ${get('kb')} (i32.const -16))`),
+    set('lda4', `(i32.shl ${get('lda')} (i32.const 2))`),
+    set('ldb4', `(i32.shl ${get('ldb')} (i32.const 2))`),
+    // Columns per block: the rows of B that fit the L2 budget, a multiple of nr, at least nr.
+    set('nc', `(i32.div_u (i32.const ${l2Floats}) (select ${get('K')} (i32.const 1) ${get('K')}))`),
+    set('nc', `(i32.mul (i32.div_u ${get('nc')} (i32.const ${nr})) (i32.const ${nr}))`),
+    `(if (i32.lt_u ${get('nc')} (i32.const ${nr})) (then ${set('nc', c32(nr))}))`,
+    set('j0', c32(0)),
+    `(block $dc (loop $lc`,
+    `  (br_if $dc (i32.ge_u ${get('j0')} ${get('N')}))`,
+    `  ${set('j1', add(get('j0'), get('nc')))}`,
+    `  (if (i32.gt_u ${get('j1')} ${get('N')}) (then ${set('j1', get('N'))}))`,
+    `  ${set('i', c32(0))}`,
+    `  (block $di (loop $li`,
+    `    (br_if $di (i32.gt_u ${add(get('i'), c32(mr))} ${get('M')}))`,
+    ...rowBlock(mr, nr, 'a', unroll).map((s) => '    ' + s),
+    `    ${set('i', add(get('i'), c32(mr)))}`, `    (br $li)))`,
+    `  (block $di1 (loop $li1`,
+    `    (br_if $di1 (i32.ge_u ${get('i')} ${get('M')}))`,
+    ...rowBlock(1, nr1, 'b', unroll).map((s) => '    ' + s),
+    `    ${set('i', add(get('i'), c32(1)))}`, `    (br $li1)))`,
+    `  ${set('j0', get('j1'))}`,
+    `  (br $lc)))`,
+  ];
+  return [
+    ';; celda SIMD kernels: generated by compiler/wasm/gemm-wat.ts; assembled by compiler/wasm/build.ts.',
+    '(module',
+    `  (import "env" "memory" (memory 1 65536${shared ? " shared" : ""}))`,
+    `  ;; C (+)= A · Bᵀ, f32x4, register blocks ${mr} × ${nr} (single rows: 1 × ${nr1}), column blocks of ${l2Floats} floats of B.`,
+    '  (func $gemm (export "gemm")',
+    '    (param $M i32) (param $N i32) (param $K i32) (param $a i32) (param $lda i32) (param $b i32) (param $ldb i32) (param $c i32) (param $ldc i32) (param $acc i32)',
+    `    ${locals.map((l) => `(local $${l} i32)`).join(' ')}`,
+    `    (local $t f32) ${vlocals.map((l) => `(local $${l} v128)`).join(' ')}`,
+    ...body.map((s) => '    ' + s),
+    '  )',
+    ')',
+    '',
+  ].join('\n');
+}

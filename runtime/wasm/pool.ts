@@ -1,0 +1,83 @@
+// Threads for the SIMD matrix products on Node: a heap over one shared
+// WebAssembly memory whose `gemm` splits a product's output between this thread
+// and worker_threads, each running the same kernel (compiler/wasm/gemm-wat.ts)
+// on the same memory. Emitted float32 modules take it as `options.heap`.
+//
+// The control block, the split and the workers' loop are pool-core.ts (shared
+// with the browser's pool-browser.ts). Here the calling thread may block, so it
+// waits for the workers with Atomics.wait. Results are bit-identical with any
+// number of threads: every output is computed whole by one thread.
+
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { Gemm, ThreadPool } from './pool-core.ts';
+import { assemblePool, controlBlock, DONE, kernelBytes, newSharedMemory, sharedMemoryAvailable, THREAD_MIN_MACS, WORKER_LOOP } from './pool-core.ts';
+
+export type { CeldaHeap, ThreadPool } from './pool-core.ts';
+export { kernelBytes, sharedMemoryAvailable, simdAvailable, THREAD_MIN_MACS, THREADS_DEFAULT_MIN_STEP_FLOPS } from './pool-core.ts';
+
+/** Threads worth using by default: the cores this process may run on, at most 8. */
+export function defaultThreads(): number {
+  return Math.max(1, Math.min(8, availableParallelism()));
+}
+
+// Evaluated as CommonJS by worker_threads (`eval: true`).
+const WORKER = `
+const { workerData } = require('node:worker_threads');
+const { memory, bytes, control, index } = workerData;
+const gemm = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.gemm;
+${WORKER_LOOP}
+celdaWorkerLoop(gemm, new Int32Array(control), index);
+`;
+
+/** Block until ctl[DONE] ≥ count (the calling thread of a Node process may wait). */
+function waitDone(ctl: Int32Array, count: number): void {
+  for (;;) {
+    const done = Atomics.load(ctl, DONE);
+    if (done >= count) return;
+    Atomics.wait(ctl, DONE, done);
+  }
+}
+
+/**
+ * A pool of `threads` threads (this one and threads − 1 workers) over a new
+ * shared memory. Blocks until the workers are ready. Throws where memory cannot
+ * be shared (then use the module's own heap).
+ */
+export function createPool(threads = defaultThreads(), minMacs = THREAD_MIN_MACS): ThreadPool {
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a whole number ≥ 1, got ${threads}`);
+  if (!sharedMemoryAvailable()) throw new Error('threads need WebAssembly SIMD and a shared memory (SharedArrayBuffer), which this runtime lacks');
+  const memory = newSharedMemory();
+  const bytes = kernelBytes(true);
+  const local = (new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as { gemm: Gemm }).gemm;
+  const ctl = controlBlock(threads);
+  const workers: Worker[] = [];
+  for (let w = 0; w < threads - 1; w++) {
+    const worker = new Worker(WORKER, { eval: true, workerData: { memory, bytes, control: ctl.buffer, index: w } });
+    worker.unref();
+    workers.push(worker);
+  }
+  // Wait until every worker has its kernel (they start on their own threads).
+  const deadline = Date.now() + 30_000;
+  let failure: unknown = null;
+  for (const w of workers) w.once('error', (e) => { failure = e; });
+  while (Atomics.load(ctl, DONE) < workers.length) {
+    if (failure !== null || Date.now() > deadline) {
+      for (const w of workers) void w.terminate();
+      throw new Error(`celda: worker threads did not start${failure instanceof Error ? `: ${failure.message}` : ''}`);
+    }
+    Atomics.wait(ctl, DONE, Atomics.load(ctl, DONE), 50);
+  }
+  return assemblePool(memory, local, ctl, workers.length, minMacs, waitDone, async () => {
+    await Promise.all(workers.map((w) => w.terminate()));
+  });
+}
+
+const pools = new Map<number, ThreadPool>();
+
+/** One pool per thread count for the whole process (instances of every cell share its memory). */
+export function sharedPool(threads: number): ThreadPool {
+  let p = pools.get(threads);
+  if (!p) pools.set(threads, (p = createPool(threads)));
+  return p;
+}
