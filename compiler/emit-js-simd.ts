@@ -4,7 +4,7 @@
 // kernels work in place — no copy in or out per product.
 //
 // A heap is { memory, alloc(bytes), free(at, bytes), gemm(M, N, K, a, lda, b,
-// ldb, c, ldc, acc) } with byte addresses. A module makes its own (one unshared
+// ldb, c, ldc, acc) } with byte addresses. An instance makes its own (one unshared
 // WebAssembly memory; or, where WebAssembly SIMD is missing or `simd: false` is
 // asked, an ArrayBuffer with the plain-JS product); celda's thread pool
 // (runtime/wasm/pool.ts) makes one over a shared memory whose `gemm` splits the
@@ -62,48 +62,53 @@ function $makeHeap(memory, gemm) {
     if (k > 0 && free[k - 1].at + free[k - 1].n === free[k].at) { free[k - 1].n += free[k].n; free.splice(k, 1); k--; }
     if (free[k].at + free[k].n === top) { top = free[k].at; free.splice(k, 1); }
   }
-  return { memory, gemm, alloc, free: release, threads: 1 };
+  return { memory, gemm, alloc, free: release, threads: 1, simd: true };
 }`,
-  $heapOf: `/** The heap an instance allocates from: the one given (celda's thread pool), else the module's own. */
-const $heaps = { simd: null, js: null, tried: false };
+  $heapOf: `/**
+ * The heap an instance allocates from: the one given (celda's thread pool, whose
+ * shared memory grows in place), else a memory of the instance's own — so that
+ * no other instance's growth detaches the views it returned.
+ */
+const $kernel = { module: null, tried: false };
 function $heapOf(options) {
-  if (options.heap !== undefined && options.heap !== null) {
+  const simd = options.simd !== false;
+  if (simd && options.heap !== undefined && options.heap !== null) {
     const h = options.heap;
     if (typeof h.alloc !== 'function' || typeof h.free !== 'function' || typeof h.gemm !== 'function' || !h.memory) $fail('options.heap: expected { memory, alloc, free, gemm } (a celda thread pool\\'s heap)');
     return h;
   }
-  if (options.simd !== false && !$heaps.tried) {
-    $heaps.tried = true;
+  if (simd && !$kernel.tried) {
+    $kernel.tried = true;
     try {
       const bytes = $wasmBytes(false);
-      if (WebAssembly.validate(bytes)) {
-        const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
-        const kernels = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
-        $heaps.simd = $makeHeap(memory, kernels.gemm);
-      }
+      if (typeof WebAssembly === 'object' && WebAssembly.validate(bytes)) $kernel.module = new WebAssembly.Module(bytes);
     } catch {
       // No WebAssembly SIMD here: the plain JavaScript product below.
     }
   }
-  if (options.simd !== false && $heaps.simd !== null) return $heaps.simd;
-  if ($heaps.js === null) {
-    const memory = {
-      buffer: new ArrayBuffer(65536),
-      grow(pages) {
-        const b = new ArrayBuffer(this.buffer.byteLength + pages * 65536);
-        new Uint8Array(b).set(new Uint8Array(this.buffer));
-        this.buffer = b;
-      },
-    };
-    let seen = null, F = null;
-    $heaps.js = $makeHeap(memory, (M, N, K, a, lda, b, ldb, c, ldc, acc) => {
-      if (memory.buffer !== seen) { seen = memory.buffer; F = new Float32Array(seen); }
-      $gemm(M, N, K, F, a >> 2, lda, F, b >> 2, ldb, F, c >> 2, ldc, acc);
-    });
+  if (simd && $kernel.module !== null) {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
+    const heap = $makeHeap(memory, new WebAssembly.Instance($kernel.module, { env: { memory } }).exports.gemm);
+    heap.simd = true;
+    return heap;
   }
-  return $heaps.js;
+  const memory = {
+    buffer: new ArrayBuffer(65536),
+    grow(pages) {
+      const b = new ArrayBuffer(this.buffer.byteLength + pages * 65536);
+      new Uint8Array(b).set(new Uint8Array(this.buffer));
+      this.buffer = b;
+    },
+  };
+  let seen = null, F = null;
+  const heap = $makeHeap(memory, (M, N, K, a, lda, b, ldb, c, ldc, acc) => {
+    if (memory.buffer !== seen) { seen = memory.buffer; F = new Float32Array(seen); }
+    $gemm(M, N, K, F, a >> 2, lda, F, b >> 2, ldb, F, c >> 2, ldc, acc);
+  });
+  heap.simd = false;
+  return heap;
 }`,
-  $blocks: `/** An instance's block goes back to its heap when the instance is collected. */
+  $blocks: `/** An instance's block goes back to a shared heap when the instance (its buffer table, which every method holds) is collected. */
 const $blocks = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry((b) => { if (b.bytes > 0) b.heap.free(b.at, b.bytes); }) : null;`,
 };
 

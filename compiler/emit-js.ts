@@ -142,10 +142,10 @@ class Emitter extends LoopText {
     }
     api.push(`cell: ${jsString(this.cell.name)}`, `precision: ${jsString(p.precision)}`, 'batch: $B');
     if (this.simd) {
-      api.push('simd: $heap !== $heaps.js', 'threads: $heap.threads');
-      L.push(`${IND}const $api = { ${api.join(', ')} };`);
-      L.push(`${IND}if ($blocks !== null) $blocks.register($api, $block);`);
-      L.push(`${IND}return $api;`);
+      api.push('simd: $heap.simd === true', 'get threads() { return $heap.threads; }');
+      L.push(`${IND}// A shared heap gets the block back when the instance is gone (its methods hold $mem).`);
+      L.push(`${IND}if ($blocks !== null && $options.heap) $blocks.register($mem, $block);`);
+      L.push(`${IND}return { ${api.join(', ')} };`);
     } else L.push(`${IND}return { ${api.join(', ')} };`);
     L.push('}');
     const dims = p.dims.filter((d) => this.dimsUsed.has(d));

@@ -2,7 +2,7 @@
 // compiler/wasm/kernels.ts, the bytes every SIMD module carries. wabt (the
 // WebAssembly Binary Toolkit's own JavaScript build, from the npm registry) is a
 // development dependency only: emitted modules and the runtime use the bytes.
-// test/wasm-kernels.test.ts assembles the text again and checks that
+// test/simd.test.ts assembles the text again and checks that
 // kernels.ts is up to date.
 
 import { writeFileSync } from 'node:fs';

@@ -19,7 +19,7 @@
 // Blocking: MR × NR outputs per register block (MR rows of A and NR rows of B
 // read once per four terms, MR·NR accumulators — on x64's sixteen vector
 // registers 3 × 3 leaves room for the six operands; the other shapes
-// exist for the benchmark in bench/kernels.ts to choose from); blocks of
+// can be compared with `npm run bench:kernels`); blocks of
 // columns sized so that their rows of B (NC·K floats) stay in the L2 cache
 // while every row of A passes over them.
 

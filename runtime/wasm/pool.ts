@@ -78,6 +78,12 @@ const pools = new Map<number, ThreadPool>();
 /** One pool per thread count for the whole process (instances of every cell share its memory). */
 export function sharedPool(threads: number): ThreadPool {
   let p = pools.get(threads);
-  if (!p) pools.set(threads, (p = createPool(threads)));
+  if (!p || p.threads !== threads) {
+    // A closed pool runs on one thread only: make a new one.
+    const fresh = createPool(threads);
+    const close = fresh.close.bind(fresh);
+    p = Object.assign(Object.create(fresh) as ThreadPool, { heap: fresh.heap, close: async () => { if (pools.get(threads) === p) pools.delete(threads); await close(); } });
+    pools.set(threads, p);
+  }
   return p;
 }
