@@ -1,4 +1,4 @@
-// `npm run bench [-- --sizes S,M,L] [--cells lstm,gru] [--no-tfjs] [--out BENCHMARKS.md]`
+// `npm run bench [-- --sizes S,M,L] [--cells lstm,gru] [--no-tfjs] [--no-torch] [--out BENCHMARKS.md]`
 //
 // One training step (forward over T steps, BPTT, parameter gradients) of an LSTM
 // and a GRU at three sizes, for celda's generated JavaScript and, in the same run,
@@ -23,6 +23,7 @@ import { jsBackend, loadJsFactory } from '../runtime/backends/js.ts';
 import { handLstm } from './hand-lstm.ts';
 import type { CellKind, Size } from './tfjs.ts';
 import { tfPeer, useBackend } from './tfjs.ts';
+import { torchMachine, torchRows } from './torch.ts';
 import { mergeReport, readReport, renderReport, type Row } from './report.ts';
 import { NOTES } from './notes.ts';
 
@@ -128,7 +129,7 @@ function machine(): string[] {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { sizes: { type: 'string' }, cells: { type: 'string' }, 'no-tfjs': { type: 'boolean' }, out: { type: 'string' }, render: { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { sizes: { type: 'string' }, cells: { type: 'string' }, 'no-tfjs': { type: 'boolean' }, 'no-torch': { type: 'boolean' }, out: { type: 'string' }, render: { type: 'boolean' } } });
   const sizes = (values.sizes ?? 'S,M,L').split(',');
   const cells = (values.cells ?? 'lstm,gru').split(',') as CellKind[];
   const out = values.out ?? join(ROOT, 'BENCHMARKS.md');
@@ -162,8 +163,7 @@ async function main(): Promise<void> {
       };
       if (kind === 'lstm') fast['hand-fused JS f64'] = handStep(cell, z);
       for (const [peer, ms] of Object.entries(interleaved(fast, BUDGET[size]))) log(row(peer, ms));
-      if (values['no-tfjs']) continue;
-      for (const backend of ['wasm', 'cpu'] as const) {
+      for (const backend of values['no-tfjs'] ? [] : (['wasm', 'cpu'] as const)) {
         await useBackend(backend);
         for (const tfKind of ['custom', 'layers'] as const) {
           const peer = tfPeer(kind, tfKind, z);
@@ -174,9 +174,11 @@ async function main(): Promise<void> {
           }
         }
       }
+      // PyTorch nn.LSTM / nn.GRU on one thread and on two, when Debian's python3-torch is installed (bench/torch.ts).
+      if (!values['no-torch']) for (const [peer, ms] of torchRows(kind, z, BUDGET[size])) log(row(peer, ms));
     }
   }
-  const report = renderReport({ rows, sizes: SIZES, machine: machine(), started, loadBefore, loadAfter: loadavg(), command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`, notes: NOTES });
+  const report = renderReport({ rows, sizes: SIZES, machine: [...machine(), ...torchMachine()], started, loadBefore, loadAfter: loadavg(), command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`, notes: NOTES });
   writeFileSync(out, mergeReport(report, existsSync(out) ? readFileSync(out, 'utf8') : null));
   process.stdout.write(`\nwrote ${out}\n`);
 }

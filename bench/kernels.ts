@@ -1,0 +1,66 @@
+// `npm run bench:kernels [-- --shapes 3x3,4x3,2x4]`: the SIMD matrix-product kernel
+// alone (compiler/wasm/gemm-wat.ts) on the products of the L training step, for
+// register-block shapes to choose from, against TF.js-wasm's matMul (XNNPACK, one
+// thread) in the same run. GFLOP/s from CPU time (process.cpuUsage), which a
+// shared machine disturbs less than wall time. Not a test: it measures.
+
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import { setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import wabtInit from 'wabt';
+import { DEFAULT_GEMM, gemmWat } from '../compiler/wasm/gemm-wat.ts';
+
+/** The products of one L step (LSTM, n_x 256, n_a 512, batch 32, T 32) as C[M×N] += A[M×K]·B[N×K]ᵀ. */
+const PRODUCTS: readonly (readonly [string, number, number, number])[] = [
+  ['x projections (before the loop)', 1024, 2048, 256],
+  ['gates, one step', 32, 2048, 512],
+  ['∂a, one step back', 32, 512, 2048],
+  ['∂x (after the loop)', 1024, 256, 2048],
+  ['∂W of one gate', 512, 768, 1024],
+];
+
+type Gemm = (M: number, N: number, K: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, acc: number) => void;
+
+function cpuMs(f: () => void, flops: number): number {
+  const reps = Math.max(1, Math.round(2e9 / flops));
+  f();
+  let best = Infinity;
+  for (let r = 0; r < 5; r++) {
+    const t0 = process.cpuUsage().user;
+    for (let k = 0; k < reps; k++) f();
+    best = Math.min(best, (process.cpuUsage().user - t0) / 1000 / reps);
+  }
+  return best;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { shapes: { type: 'string' } } });
+  const shapes = (values.shapes ?? '3x3,4x3,3x4,2x4').split(',').map((s) => s.split('x').map(Number) as [number, number]);
+  const wabt = await wabtInit();
+  const memory = new WebAssembly.Memory({ initial: 1024, maximum: 65536 });
+  const F = new Float32Array(memory.buffer);
+  const kernels: [string, Gemm][] = [];
+  for (const [mr, nr] of shapes) {
+    const m = wabt.parseWat('k.wat', gemmWat(false, { ...DEFAULT_GEMM, mr, nr }), { simd: true, threads: true });
+    const bytes = Uint8Array.from(m.toBinary({}).buffer);
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
+    kernels.push([`celda ${mr}×${nr}${mr === DEFAULT_GEMM.mr && nr === DEFAULT_GEMM.nr ? ' (default)' : ''}`, inst.exports.gemm as Gemm]);
+  }
+  setThreadsCount(1);
+  await tf.setBackend('wasm');
+  await tf.ready();
+  process.stdout.write(`product (M × N × K) | ${[...kernels.map(([n]) => n), 'TF.js wasm matMul (XNNPACK)'].join(' | ')}   [GFLOP/s, CPU time]\n`);
+  for (const [what, M, N, K] of PRODUCTS) {
+    const flops = 2 * M * N * K;
+    const a = 0, b = M * K, c = b + N * K;
+    for (let i = 0; i < c; i++) F[i] = Math.sin(i * 0.37);
+    const row: string[] = [];
+    for (const [, g] of kernels) row.push((flops / cpuMs(() => g(M, N, K, 4 * a, K, 4 * b, K, 4 * c, N, 0), flops) / 1e6).toFixed(1));
+    const ta = tf.randomNormal([M, K]), tb = tf.randomNormal([N, K]);
+    row.push((flops / cpuMs(() => tf.tidy(() => tf.matMul(ta, tb, false, true).dataSync()), flops) / 1e6).toFixed(1));
+    tf.dispose([ta, tb]);
+    process.stdout.write(`${what} (${M} × ${N} × ${K}) | ${row.join(' | ')}\n`);
+  }
+}
+
+await main();
