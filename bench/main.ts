@@ -3,7 +3,9 @@
 // One training step (forward over T steps, BPTT, parameter gradients) of an LSTM
 // and a GRU at three sizes, for celda's generated JavaScript and, in the same run,
 // its peers: a hand-fused plain-JS LSTM, and TF.js 4.22 on its cpu and wasm
-// backends, as a custom cell under tf.variableGrads and as tf.layers.lstm/gru.
+// backends, as a custom cell under tf.variableGrads and as tf.layers.lstm/gru, and
+// PyTorch (bench/torch.ts) when installed. celda runs as plain JavaScript (float64,
+// float32) and with its WebAssembly SIMD products on one thread and on two.
 // Medians of repeated runs after warm-up; ms/step, tokens/s (T·B per second),
 // GFLOP/s (the products of the step, the same count for every peer); ratios to
 // each peer; everything written to BENCHMARKS.md with the machine and the date.
@@ -20,6 +22,7 @@ import type { CompiledCell } from '../compiler/compile.ts';
 import { compile } from '../compiler/compile.ts';
 import { trainingStepFlops } from '../compiler/lower-cost.ts';
 import { jsBackend, loadJsFactory } from '../runtime/backends/js.ts';
+import { sharedPool } from '../runtime/wasm/pool.ts';
 import { handLstm } from './hand-lstm.ts';
 import type { CellKind, Size } from './tfjs.ts';
 import { tfPeer, useBackend } from './tfjs.ts';
@@ -55,18 +58,19 @@ const stateOf: Record<CellKind, string> = { lstm: 'a', gru: 'c' };
  * the hidden state at every step (as the peers' loss). With `backend`, through the runtime's
  * CellBackend instead, which copies every result so that it outlives the next call.
  */
-function celdaStep(cell: CompiledCell, kind: CellKind, z: Size, precision: 'f64' | 'f32', backend = false) {
+function celdaStep(cell: CompiledCell, kind: CellKind, z: Size, precision: 'f64' | 'f32', backend = false, simd = false, threads = 1) {
   const dims = { n_x: z.nx, n_a: z.na };
   const w = randomWorkload(cell, dims, z.batch, z.steps, 1);
   const cot = { states: { [stateOf[kind]]: w.cot.states[stateOf[kind]]! } };
   if (backend) {
-    const b = jsBackend(cell, { dims, batch: z.batch, precision });
+    const b = jsBackend(cell, { dims, batch: z.batch, precision, simd, threads });
     return () => {
       b.forward(z.steps, w.params, w.inputs);
       b.backward(cot);
     };
   }
-  const m = loadJsFactory(cell, precision)(dims, z.batch);
+  const m = loadJsFactory(cell, precision, simd)(dims, z.batch, precision === 'f32' ? { simd, heap: threads > 1 ? sharedPool(threads).heap : undefined } : undefined);
+  if (simd && m.simd !== true) throw new Error('WebAssembly SIMD is not available in this Node');
   return () => {
     m.forward(w.params, w.inputs, {}, z.steps);
     m.backward(cot);
@@ -125,7 +129,15 @@ function machine(): string[] {
     const m = /Model name:\s*(.+)/.exec(execSync('lscpu', { encoding: 'utf8' }));
     if (m) model = m[1]!.trim();
   } catch { /* lscpu missing: keep os.cpus() */ }
-  return [`${model}, ${cpus().length} cores`, `Node ${process.version}, TF.js ${tf.version.tfjs} (tfjs-backend-cpu, tfjs-backend-wasm ${tf.version.tfjs}: SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'on' : 'off'}, threads ${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? 'on' : 'off'})`];
+  // The wasm backend's flags can be read only once it has started (not with --no-tfjs).
+  const flag = (f: string) => {
+    try {
+      return tf.env().getBool(f) ? 'on' : 'off';
+    } catch {
+      return 'not measured';
+    }
+  };
+  return [`${model}, ${cpus().length} cores`, `Node ${process.version}, TF.js ${tf.version.tfjs} (tfjs-backend-cpu, tfjs-backend-wasm ${tf.version.tfjs}: SIMD ${flag('WASM_HAS_SIMD_SUPPORT')}, threads ${flag('WASM_HAS_MULTITHREAD_SUPPORT')})`];
 }
 
 async function main(): Promise<void> {
@@ -159,6 +171,8 @@ async function main(): Promise<void> {
       const fast: Record<string, () => void> = {
         'celda-js f64': celdaStep(cell, kind, z, 'f64'),
         'celda-js f32': celdaStep(cell, kind, z, 'f32'),
+        'celda-simd f32': celdaStep(cell, kind, z, 'f32', false, true),
+        'celda-simd f32, 2 threads': celdaStep(cell, kind, z, 'f32', false, true, 2),
         'celda-js f64 (CellBackend)': celdaStep(cell, kind, z, 'f64', true),
       };
       if (kind === 'lstm') fast['hand-fused JS f64'] = handStep(cell, z);

@@ -142,7 +142,7 @@ class Emitter extends LoopText {
     }
     api.push(`cell: ${jsString(this.cell.name)}`, `precision: ${jsString(p.precision)}`, 'batch: $B');
     if (this.simd) {
-      api.push('simd: $heap.simd === true', 'get threads() { return $heap.threads; }');
+      api.push('simd: $heap.simd !== false', 'get threads() { return $heap.threads; }');
       L.push(`${IND}// A shared heap gets the block back when the instance is gone (its methods hold $mem).`);
       L.push(`${IND}if ($blocks !== null && $options.heap) $blocks.register($mem, $block);`);
       L.push(`${IND}return { ${api.join(', ')} };`);

@@ -36,11 +36,15 @@ export interface ThreadPool {
 
 export type Gemm = CeldaHeap['gemm'];
 
-/** Multiply-adds below which a product stays on the calling thread. */
-export const THREAD_MIN_MACS = 1 << 20;
+/**
+ * Multiply-adds below which a product stays on the calling thread. Measured on the
+ * 2-core machine of BENCHMARKS.md: the per-step products of the M size (2M) lost as
+ * often as they gained from a second thread; those of L (33M) gain.
+ */
+export const THREAD_MIN_MACS = 1 << 22;
 
-/** Multiply-adds per step of the recurrence from which threads pay off by default. */
-export const THREADS_DEFAULT_MIN_STEP_FLOPS = 1 << 22;
+/** FLOPs of one step of the recurrence (its products) from which backends use threads by default: L, not M. */
+export const THREADS_DEFAULT_MIN_STEP_FLOPS = 1 << 25;
 
 /** The kernel's bytes, for a shared memory (`shared`) or an unshared one. */
 export function kernelBytes(shared: boolean): Uint8Array<ArrayBuffer> {
