@@ -80,6 +80,105 @@ export class LoopText extends JsText {
     }
   }
 
+  /** Expressions rendered as given text instead (SIMD: activations read from the scratch they were computed into). */
+  private override: Map<Expr, string> | null = null;
+
+  /**
+   * SIMD modules, a step's loop (B rows): the tanh and σ of the loop computed by the
+   * kernel's vectorised `act` rather than one call per element. Their arguments are
+   * written to a scratch buffer ($act: one segment per call site) by a first pass
+   * of the loop, activated in place four lanes at a time, and read back by the
+   * loop itself; an activation whose argument needs another's result waits for a
+   * second pass (tanh(c) after the gates of c).
+   */
+  ewSites(k: Extract<Kernel, { k: 'ew' }>): { sites: Extract<Expr, { e: 'op' }>[]; level: Map<Expr, number>; stmtLevel: Map<Stmt, number> } | null {
+    if (!this.simd || k.rows !== 'B') return null;
+    const sites: Extract<Expr, { e: 'op' }>[] = [];
+    const level = new Map<Expr, number>();
+    const localLevel = new Map<number, number>();
+    // A read of a buffer that an earlier statement of the loop stores waits for that statement.
+    const storedLevel = new Map<number, number>();
+    const walk = (e: Expr): number => {
+      switch (e.e) {
+        case 'num': return 0;
+        case 'read': return storedLevel.get(e.view.buf) ?? 0;
+        case 'local': return localLevel.get(e.id) ?? 0;
+        case 'op': {
+          const inner = Math.max(0, ...e.args.map(walk));
+          if (e.op !== 'tanh' && e.op !== 'sigmoid') return inner;
+          const l = Math.max(level.get(e) ?? 0, inner + 1);
+          if (!level.has(e)) sites.push(e);
+          level.set(e, l);
+          return l;
+        }
+      }
+    };
+    const stmtLevel = new Map<Stmt, number>();
+    for (const st of k.stmts) {
+      const l = walk(st.expr);
+      stmtLevel.set(st, l);
+      if (st.local) localLevel.set(st.id, l);
+      for (const w of st.stores) storedLevel.set(w.view.buf, Math.max(storedLevel.get(w.view.buf) ?? 0, l));
+    }
+    return sites.length ? { sites, level, stmtLevel } : null;
+  }
+
+  /** Floats of scratch the activations of a kernel need (0: none), as an expression of the dimensions. */
+  actScratch(k: Kernel): string | null {
+    if (k.k !== 'ew') return null;
+    const a = this.ewSites(k);
+    if (!a) return null;
+    const width = k.width.length ? this.prod(...k.width.map((d) => this.dim(d))) : '1';
+    return this.prod(String(a.sites.length), `(Math.ceil(${this.prod('$B', width)} / 4) * 4)`);
+  }
+
+  /**
+   * Pass L (1 … deepest level + 1) runs the statements of level L − 1 in full (their
+   * stores happen once, here), recomputes the locals of lower levels it needs, and
+   * writes the arguments of the level-L activations; the kernel then activates them.
+   * The last pass has no activations left to prepare: it is the loop itself.
+   */
+  ewSimd(pass: Pass, k: Extract<Kernel, { k: 'ew' }>, a: NonNullable<ReturnType<LoopText['ewSites']>>, loop: (body: string[]) => string[], index: Index): string[] {
+    const width = k.width.length ? this.prod(...k.width.map((d) => this.dim(d))) : null;
+    const seg = `(Math.ceil(${this.prod('$B', width ?? '1')} / 4) * 4)`;
+    const at = width ? `$b * ${width} + $i` : '$b';
+    // Segments in the order (level, kind): one `act` call covers each run of the same level and kind.
+    const order = [...a.sites].sort((x, y) => a.level.get(x)! - a.level.get(y)! || (x.op === y.op ? 0 : x.op === 'tanh' ? -1 : 1));
+    const slot = new Map<Expr, number>(order.map((e, i) => [e, i]));
+    const read = (e: Expr) => `$actv[${this.sum(this.prod(String(slot.get(e)!), '$seg'), at)}]`;
+    const out: string[] = ['{', `${IND}const $actv = $mem.$act, $seg = ${seg};`];
+    const maxLevel = Math.max(...a.sites.map((e) => a.level.get(e)!));
+    this.override = new Map();
+    for (let L = 1; L <= maxLevel + 1; L++) {
+      for (const e of order) if (a.level.get(e)! < L) this.override.set(e, read(e));
+      const body: string[] = [];
+      for (const st of k.stmts) {
+        const l = a.stmtLevel.get(st)!;
+        if (l === L - 1) body.push(...this.stmt(pass, st, index, true));
+        else if (l < L - 1 && st.local) body.push(`const ${this.localName(pass, st.id)} = ${this.js(pass, st.expr, index)[0]};`);
+      }
+      if (L > maxLevel) {
+        out.push(...loop(body).map((l) => IND + l));
+        break;
+      }
+      for (const e of order) if (a.level.get(e) === L) body.push(`${read(e)} = ${this.js(pass, e.args[0]!, index)[0]};`);
+      out.push(`${IND}// Arguments of ${order.filter((e) => a.level.get(e) === L).map((e) => (e.op === 'sigmoid' ? 'σ' : 'tanh')).join(', ')}, then the activations in place (vectorised).`);
+      out.push(...loop(body).map((l) => IND + l));
+      const runs: { kind: number; from: number; count: number }[] = [];
+      for (const e of order) {
+        if (a.level.get(e) !== L) continue;
+        const kind = e.op === 'tanh' ? 0 : 1, i = slot.get(e)!;
+        const last = runs[runs.length - 1];
+        if (last && last.kind === kind && last.from + last.count === i) last.count++;
+        else runs.push({ kind, from: i, count: 1 });
+      }
+      for (const r of runs) out.push(`${IND}$kact(${r.kind}, ${this.sum('$actv.byteOffset', this.prod('4', String(r.from), '$seg'))}, ${this.prod(String(r.count), '$seg')});`);
+    }
+    this.override = null;
+    out.push('}');
+    return out;
+  }
+
   /** One fused loop nest: every value of the group computed per element, locals named after the notation. */
   ew(pass: Pass, k: Extract<Kernel, { k: 'ew' }>): string[] {
     const batched = k.rows !== 'one';
@@ -105,16 +204,21 @@ export class LoopText extends JsText {
         case 'one': return this.dim(v.col);
       }
     };
+    const loop = (body: string[]): string[] => {
+      const out: string[] = [];
+      const inner = width ? [`for (let $i = 0; $i < ${width}; $i++) {`, ...body.map((l) => IND + l), '}'] : body;
+      if (batched) {
+        out.push(`for (let $b = 0; $b < ${this.rows(k.rows)}; $b++) {`);
+        if (rowDecls.length) out.push(`${IND}const ${rowDecls.join(', ')};`);
+        out.push(...inner.map((l) => IND + l), '}');
+      } else out.push('{', ...inner.map((l) => IND + l), '}');
+      return out;
+    };
+    const sites = this.ewSites(k);
+    if (sites) return this.ewSimd(pass, k, sites, loop, index);
     const body: string[] = [];
     for (const s of k.stmts) body.push(...this.stmt(pass, s, index, batched));
-    const out: string[] = [];
-    const inner = width ? [`for (let $i = 0; $i < ${width}; $i++) {`, ...body.map((l) => IND + l), '}'] : body;
-    if (batched) {
-      out.push(`for (let $b = 0; $b < ${this.rows(k.rows)}; $b++) {`);
-      if (rowDecls.length) out.push(`${IND}const ${rowDecls.join(', ')};`);
-      out.push(...inner.map((l) => IND + l), '}');
-    } else out.push('{', ...inner.map((l) => IND + l), '}');
-    return out;
+    return loop(body);
   }
 
   stmt(pass: Pass, s: Stmt, index: Index, batched: boolean): string[] {
@@ -142,6 +246,8 @@ export class LoopText extends JsText {
 
   /** An expression as JS, with its precedence (1 sum, 2 product, 3 unary, 4 atom). */
   js(pass: Pass, e: Expr, index: Index): [string, number] {
+    const given = this.override?.get(e);
+    if (given !== undefined) return [given, 4];
     const sub = (x: Expr, min: number, strict = false) => {
       const [s, p] = this.js(pass, x, index);
       return p < min || (strict && p === min) ? `(${s})` : s;

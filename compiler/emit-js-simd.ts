@@ -26,7 +26,7 @@ function $wasmBytes(shared) {
  * Blocks of one memory, 16-byte aligned, first fit; a freed block merges with its
  * neighbours. The memory grows (at least doubling) when no free block fits.
  */
-function $makeHeap(memory, gemm) {
+function $makeHeap(memory, gemm, act) {
   const free = [];
   let top = 16;
   function alloc(bytes) {
@@ -62,7 +62,7 @@ function $makeHeap(memory, gemm) {
     if (k > 0 && free[k - 1].at + free[k - 1].n === free[k].at) { free[k - 1].n += free[k].n; free.splice(k, 1); k--; }
     if (free[k].at + free[k].n === top) { top = free[k].at; free.splice(k, 1); }
   }
-  return { memory, gemm, alloc, free: release, threads: 1, simd: true };
+  return { memory, gemm, act, alloc, free: release, threads: 1, simd: true };
 }`,
   $heapOf: `/**
  * The heap an instance allocates from: the one given (celda's thread pool, whose
@@ -88,7 +88,8 @@ function $heapOf(options) {
   }
   if (simd && $kernel.module !== null) {
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
-    const heap = $makeHeap(memory, new WebAssembly.Instance($kernel.module, { env: { memory } }).exports.gemm);
+    const kernels = new WebAssembly.Instance($kernel.module, { env: { memory } }).exports;
+    const heap = $makeHeap(memory, kernels.gemm, kernels.act);
     heap.simd = true;
     return heap;
   }
@@ -101,17 +102,27 @@ function $heapOf(options) {
     },
   };
   let seen = null, F = null;
-  const heap = $makeHeap(memory, (M, N, K, a, lda, b, ldb, c, ldc, acc) => {
+  const view = () => {
     if (memory.buffer !== seen) { seen = memory.buffer; F = new Float32Array(seen); }
+    return F;
+  };
+  const heap = $makeHeap(memory, (M, N, K, a, lda, b, ldb, c, ldc, acc) => {
+    const F = view();
     $gemm(M, N, K, F, a >> 2, lda, F, b >> 2, ldb, F, c >> 2, ldc, acc);
-  });
+  }, (kind, p, n) => $actJs(view(), kind, p >> 2, n));
   heap.simd = false;
   return heap;
+}`,
+  $actJs: `/** The activations of the SIMD kernel's \`act\` in plain JavaScript (0: tanh, 1: σ), in place on n floats of F from index i. */
+function $actJs(F, kind, i, n) {
+  const end = i + Math.ceil(n / 4) * 4;
+  if (kind === 0) for (let k = i; k < end; k++) F[k] = Math.tanh(F[k]);
+  else for (let k = i; k < end; k++) { const x = F[k]; F[k] = x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)); }
 }`,
   $blocks: `/** An instance's block goes back to a shared heap when the instance (its buffer table, which every method holds) is collected. */
 const $blocks = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry((b) => { if (b.bytes > 0) b.heap.free(b.at, b.bytes); }) : null;`,
 };
 
 export const SIMD_KERNEL_DEPS: Readonly<Record<string, readonly string[]>> = {
-  $heapOf: ['$wasmBytes', '$makeHeap', '$gemm', '$fail', '$blocks'],
+  $heapOf: ['$wasmBytes', '$makeHeap', '$gemm', '$fail', '$blocks', '$actJs'],
 };

@@ -167,6 +167,8 @@ class Emitter extends LoopText {
     const L: string[] = [];
     L.push(`if ($options === undefined || $options === null) $options = {};`);
     L.push(`const $heap = $heapOf($options), $kgemm = $heap.gemm;`);
+    L.push(`/** tanh (0) and σ (1) in place on n floats at byte address p, four lanes at a time (a heap without them: plain JavaScript). */`);
+    L.push(`const $kact = typeof $heap.act === 'function' ? $heap.act : (kind, p, n) => $actJs(new Float32Array($heap.memory.buffer), kind, p >> 2, n);`);
     L.push(`/** C (+)= A · Bᵀ on views of the heap's memory: the kernel takes byte addresses. */`);
     L.push(`function $mm(M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, acc) {`);
     L.push(`${IND}$kgemm(M, N, K, A.byteOffset + 4 * aOff, lda, B.byteOffset + 4 * bOff, ldb, C.byteOffset + 4 * cOff, ldc, acc);`);
@@ -176,7 +178,9 @@ class Emitter extends LoopText {
     L.push(`// slot 0 the initial state). All in one block of the heap, grown to the longest T seen.`);
     L.push(`let $cap = 0, $last = 0, $viewed = null;`);
     L.push(`const $block = { heap: $heap, at: 0, bytes: 0 };`);
-    L.push(`const $mem = { ${[...fixed, ...timed_].map((b) => `${this.buf(b.id)}: null`).join(', ')} };`);
+    const p = this.plan;
+    const scratch = [p.forward, p.backward].flatMap((pp) => Object.values(pp.phases).flat()).map((k) => this.actScratch(k)).filter((x): x is string => x !== null);
+    L.push(`const $mem = { ${[...fixed, ...timed_].map((b) => `${this.buf(b.id)}: null`).join(', ')}, $act: null };`);
     L.push(`/** Views of the block at $buf for T steps (none when $buf is null); its size in bytes. */`);
     L.push(`function $layout($T, $buf) {`);
     L.push(`${IND}let $at = $block.at;`);
@@ -187,6 +191,8 @@ class Emitter extends LoopText {
     L.push(`${IND}};`);
     for (const b of fixed) L.push(`${IND}$mem.${this.buf(b.id)} = $take(${b.extent === 'step' ? this.prod('$B', this.size(b)) : this.size(b)});`);
     for (const b of timed_) L.push(`${IND}$mem.${this.buf(b.id)} = $take(${this.prod(b.extent === 'states' ? '($T + 1)' : '$T', '$B', this.size(b))});`);
+    L.push(`${IND}// Arguments of a step's activations, computed by the kernel in place (one segment per tanh or σ of a loop).`);
+    L.push(`${IND}$mem.$act = $take(${scratch.length === 0 ? '0' : scratch.length === 1 ? scratch[0]! : `Math.max(${scratch.join(', ')})`});`);
     L.push(`${IND}return $at - $block.at;`);
     L.push(`}`);
     L.push(`function $ensure($T) {`);

@@ -3,7 +3,6 @@
 // the heap allocator as modules carry it, float32 SIMD instances wrapped as
 // backends, and random cells written as celda source.
 
-import fc from 'fast-check';
 import type { CompiledCell } from '../compiler/compile.ts';
 import type { Dim } from '../compiler/dims.ts';
 import { evalDim } from '../compiler/dims.ts';
@@ -14,6 +13,8 @@ import { loadJsFactory } from '../runtime/backends/js.ts';
 import { Rng } from '../runtime/random.ts';
 import type { CeldaHeap } from '../runtime/wasm/pool.ts';
 import { kernelBytes } from '../runtime/wasm/pool.ts';
+import type { CellSpec } from './support/random-cell-source.ts';
+import { randomCellSource, randomCellSpec } from './support/random-cell-source.ts';
 
 // ---------------------------------------------------------------- the kernel
 
@@ -21,11 +22,11 @@ export type Gemm = CeldaHeap['gemm'];
 
 /** The unshared kernel instantiated on a fresh memory of `pages` 64 KiB pages. */
 let compiled: WebAssembly.Module | null = null;
-export function freshKernel(pages = 1): { memory: WebAssembly.Memory; gemm: Gemm } {
+export function freshKernel(pages = 1): { memory: WebAssembly.Memory; gemm: Gemm; act: NonNullable<CeldaHeap['act']> } {
   const memory = new WebAssembly.Memory({ initial: pages, maximum: 65536 });
   compiled ??= new WebAssembly.Module(kernelBytes(false));
-  const gemm = (new WebAssembly.Instance(compiled, { env: { memory } }).exports as { gemm: Gemm }).gemm;
-  return { memory, gemm };
+  const { gemm, act } = new WebAssembly.Instance(compiled, { env: { memory } }).exports as { gemm: Gemm; act: NonNullable<CeldaHeap['act']> };
+  return { memory, gemm, act };
 }
 
 /** One product's arguments, in floats (the kernel gets bytes: 4×). */
@@ -139,15 +140,15 @@ export function firstDifference(a: ArrayLike<number>, b: ArrayLike<number>): num
 
 // ---------------------------------------------------------------- the heap allocator
 
-export type MakeHeap = (memory: { buffer: ArrayBufferLike; grow(pages: number): unknown }, gemm: Gemm) => CeldaHeap;
+export type MakeHeap = (memory: { buffer: ArrayBufferLike; grow(pages: number): unknown }, gemm: Gemm, act?: CeldaHeap['act']) => CeldaHeap;
 
 /** $makeHeap as emitted modules carry it, evaluated the way runtime/wasm/pool.ts does. */
 export const makeHeap = new Function(`${SIMD_KERNELS.$makeHeap}\nreturn $makeHeap;`)() as MakeHeap;
 
 /** A heap over a fresh unshared memory with the kernel: what a module makes for itself. */
 export function freshHeap(pages = 1): CeldaHeap {
-  const { memory, gemm } = freshKernel(pages);
-  return makeHeap(memory, gemm);
+  const { memory, gemm, act } = freshKernel(pages);
+  return makeHeap(memory, gemm, act);
 }
 
 // ---------------------------------------------------------------- float32 SIMD instances as backends
@@ -223,109 +224,14 @@ export function bitDifference(a: Record<string, Vec>, b: Record<string, Vec>): s
 
 // ---------------------------------------------------------------- random cells
 //
-// A smaller copy of test/emit-js-random.test.ts's generator (which is not
-// exported): expression trees from fast-check, typed against random dimensions
-// and written as ASCII celda source — products of concatenated operands (shared
-// parameters), transposed and multiplied parameter matrices, elementwise
-// arithmetic and the activations. Dimensions up to 9, so that products have
-// several register blocks and K mod 4 tails.
+// A smaller variety of test/emit-js-random.test.ts's cells (the generator is
+// test/support/random-cell-source.ts): trees to depth 3 without the extended
+// forms, no intermediates, at most one output, and a tanh around every state.
+// Dimensions up to 9, so that products have several register blocks and K mod 4 tails.
 
-type Tree =
-  | { k: 'leaf'; pick: number }
-  | { k: 'lin'; share: boolean; args: { dim: number; e: Tree }[] }
-  | { k: 'bin'; op: '+' | '-' | '*'; l: Tree; r: Tree }
-  | { k: 'fn'; fn: 'tanh' | 'sigmoid' | 'softmax' | 'softplus' | 'relu'; e: Tree }
-  | { k: 'bias'; share: boolean; e: Tree }
-  | { k: 'mat'; form: 'transpose' | 'matmul'; dim: number; e: Tree };
+export type { CellSpec };
 
-const { tree } = fc.letrec<{ tree: Tree }>((tie) => ({
-  tree: fc.oneof(
-    { maxDepth: 3, depthIdentifier: 'tree', depthSize: 'small' },
-    fc.record({ k: fc.constant('leaf' as const), pick: fc.nat(7) }),
-    fc.record({ k: fc.constant('lin' as const), share: fc.boolean(), args: fc.array(fc.record({ dim: fc.nat(3), e: tie('tree') }), { minLength: 1, maxLength: 3 }) }),
-    fc.record({ k: fc.constant('bin' as const), op: fc.constantFrom('+' as const, '-' as const, '*' as const), l: tie('tree'), r: tie('tree') }),
-    fc.record({ k: fc.constant('fn' as const), fn: fc.constantFrom('tanh' as const, 'sigmoid' as const, 'softmax' as const, 'softplus' as const, 'relu' as const), e: tie('tree') }),
-    fc.record({ k: fc.constant('bias' as const), share: fc.boolean(), e: tie('tree') }),
-    fc.record({ k: fc.constant('mat' as const), form: fc.constantFrom('transpose' as const, 'matmul' as const), dim: fc.nat(3), e: tie('tree') }),
-  ),
-}));
-
-export interface CellSpec {
-  readonly inputs: number;
-  readonly states: readonly { dim: number; e: Tree }[];
-  readonly outputs: readonly { dim: number; e: Tree }[];
-  readonly sizes: readonly number[];
-}
-
-export const cellSpec: fc.Arbitrary<CellSpec> = fc.record({
-  inputs: fc.integer({ min: 1, max: 2 }),
-  states: fc.array(fc.record({ dim: fc.nat(3), e: tree }), { minLength: 1, maxLength: 2 }),
-  outputs: fc.array(fc.record({ dim: fc.nat(3), e: tree }), { maxLength: 1 }),
-  sizes: fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 4, maxLength: 4 }),
-});
-
-const POOL = ['n_x', 'n_h', 'n_c', 'n_y'];
-const INPUTS = [{ name: 'x', dim: 'n_x' }, { name: 'u', dim: 'n_c' }];
-const STATES = [{ name: 'h', dim: 'n_h' }, { name: 'c', dim: 'n_c' }];
-
-class Writer {
-  readonly params = new Map<string, string>();
-  private readonly shared = new Map<string, string>();
-  private n = 0;
-  readonly values: { text: string; dim: string }[] = [];
-
-  private fresh(base: string, signature: string, share: boolean): string {
-    const have = this.shared.get(signature);
-    if (share && have) return have;
-    const name = `${base}_${++this.n}`;
-    this.shared.set(signature, name);
-    return name;
-  }
-
-  vec(t: Tree, dim: string): string {
-    switch (t.k) {
-      case 'leaf': {
-        const here = this.values.filter((v) => v.dim === dim);
-        if (here.length) return here[t.pick % here.length]!.text;
-        const any = this.values[t.pick % this.values.length]!;
-        return `${this.fresh('W', `W:${dim}:${any.dim}`, true)}[${any.text}]`;
-      }
-      case 'lin': {
-        const dims = t.args.map((a) => POOL[a.dim]!);
-        const w = this.fresh('W', `W:${dim}:${dims.join(',')}`, t.share);
-        return `${w}[${t.args.map((a, i) => this.vec(a.e, dims[i]!)).join(', ')}]`;
-      }
-      case 'bin': return `(${this.vec(t.l, dim)} ${t.op} ${this.vec(t.r, dim)})`;
-      case 'fn': return `${t.fn}(${this.vec(t.e, dim)})`;
-      case 'bias': return `(${this.vec(t.e, dim)} + ${this.fresh('b', `b:${dim}`, t.share)})`;
-      case 'mat': {
-        const from = POOL[t.dim]!;
-        if (t.form === 'transpose') {
-          const a = this.fresh('A', `A:${from}:${dim}`, false);
-          this.params.set(a, `param ${a} : ${from} × ${dim}`);
-          return `${a}^T (${this.vec(t.e, from)})`;
-        }
-        const a = this.fresh('A', '', false), b = this.fresh('B', '', false), mid = POOL[(t.dim + 1) % POOL.length]!;
-        this.params.set(a, `param ${a} : ${dim} × ${mid}`);
-        this.params.set(b, `param ${b} : ${mid} × ${from}`);
-        return `(${a} @ ${b}) (${this.vec(t.e, from)})`;
-      }
-    }
-  }
-}
+export const cellSpec = randomCellSpec({ maxDepth: 3, extended: false, maxInters: 0, maxOutputs: 1, maxSize: 9 });
 
 /** A spec as celda source and the dimensions it binds. */
-export function cellSource(s: CellSpec): { text: string; dims: Record<string, number> } {
-  const w = new Writer();
-  const inputs = INPUTS.slice(0, s.inputs);
-  const states = s.states.map((st, i) => ({ ...STATES[i]!, e: st.e }));
-  for (const i of inputs) w.values.push({ text: `${i.name}^<t>`, dim: i.dim });
-  for (const st of states) w.values.push({ text: `${st.name}^<t-1>`, dim: st.dim });
-  const eqs: string[] = [];
-  // A tanh around every state keeps a random recurrence bounded over its few steps.
-  for (const st of states) eqs.push(`${st.name}^<t> = tanh(${w.vec(st.e, st.dim)})`);
-  s.outputs.forEach((o, i) => eqs.push(`y_${i + 1}^<t> = ${w.vec(o.e, POOL[o.dim]!)}`));
-  const decls = [...inputs.map((i) => `input ${i.name} : ${i.dim}`), ...states.map((st) => `state ${st.name} : ${st.dim}`), ...w.params.values()];
-  const dims = Object.fromEntries(POOL.map((d, i) => [d, s.sizes[i]!]));
-  return { text: `cell R {\n${[...decls, ...eqs].map((l) => `  ${l}`).join('\n')}\n}\n`, dims };
-}
+export const cellSource = (s: CellSpec): { text: string; dims: Record<string, number> } => randomCellSource(s, { tanhStates: true });

@@ -23,7 +23,7 @@ import { jsBackend, loadJsFactory } from '../runtime/backends/js.ts';
 import { Rng } from '../runtime/random.ts';
 import type { ThreadPool } from '../runtime/wasm/pool.ts';
 import { createPool, kernelBytes, sharedMemoryAvailable, sharedPool, simdAvailable } from '../runtime/wasm/pool.ts';
-import { agreement } from './emit-js-support.ts';
+import { agreement, relativeError } from './emit-js-support.ts';
 import type { Product } from './simd-support.ts';
 import {
   allValues, bitDifference, cellSource, cellSpec, emulate, extent, fill, firstDifference, freshHeap, freshKernel, layout, makeHeap,
@@ -323,9 +323,12 @@ describe('agreement with the interpreter on every example cell: SIMD on, off, on
         // The plain float32 module (no SIMD helpers at all).
         const plain = agreement(cell, (c, b) => jsBackend(c, { ...b, simd: false }), o);
         expect(plain.worst, `plain module, batch ${batch}: worst at ${plain.where}`).toBeLessThanOrEqual(F32_TOL);
-        // simd: false runs the plain module's own arithmetic, on views of the fallback heap.
+        // simd: false runs the plain module's arithmetic on views of the fallback heap — except that a
+        // step's tanh and σ take their arguments from a float32 scratch (the SIMD path's layout), so it
+        // agrees with the plain module to float32 precision rather than bit for bit.
         const off = allValues(cell, simdBackend({ simd: false }), o);
-        expect(bitDifference(off, allValues(cell, (c, b) => jsBackend(c, { ...b, simd: false }), o)), `simd: false vs the plain module, batch ${batch}`).toBeNull();
+        const plainValues = allValues(cell, (c, b) => jsBackend(c, { ...b, simd: false }), o);
+        for (const [k, v] of Object.entries(plainValues)) expect(relativeError(off[k]!, v), `simd: false vs the plain module, batch ${batch}: ${k}`).toBeLessThanOrEqual(F32_TOL);
         // Threads change nothing: the same floats.
         const one = allValues(cell, simdBackend({ simd: true }), o);
         const two = allValues(cell, simdBackend({ heap: pool.heap }), o);

@@ -1,6 +1,7 @@
 // The WebAssembly text of celda's SIMD kernels, generated here and assembled by
 // wabt at build time (compiler/wasm/build.ts → kernels.ts). Pure: the same
-// options give the same text.
+// options give the same text. Two kernels: the matrix product `gemm`, and `act`,
+// the tanh and σ of a step's fused loop, four lanes at a time (below).
 //
 // One product serves every matrix product a lowered cell makes (lower.ts puts
 // both operands of each one contiguous along the summed index):
@@ -104,6 +105,81 @@ function rowBlock(mr: number, nr: number, tag: string, unroll: number): string[]
   ];
 }
 
+// ---------------------------------------------------------------- activations
+
+/** Activation kinds of `act`, in the order of its branches. */
+export const ACT_KINDS = ['tanh', 'sigmoid'] as const;
+
+const f4 = (x: number) => `(f32x4.splat (f32.const ${x}))`;
+
+/**
+ * exp of the four lanes of local $e into $e (Cephes' expf: x clamped to
+ * [−87.34, 88], x = k·ln 2 + r with ln 2 in two parts, a degree-7 polynomial in r,
+ * 2^k from the exponent bits; about 1 ulp). The upper clamp keeps 2^k finite: the
+ * activations below need no more, and `exp` in a cell stays Math.exp.
+ */
+function expInPlace(): string[] {
+  const poly = [1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
+  return [
+    set('e', `(f32x4.min (f32x4.max ${get('e')} ${f4(-87.33654)}) ${f4(88)})`),
+    set('k', `(f32x4.nearest (f32x4.mul ${get('e')} ${f4(1.44269504088896341)}))`),
+    set('r', `(f32x4.sub (f32x4.sub ${get('e')} (f32x4.mul ${get('k')} ${f4(0.693359375)})) (f32x4.mul ${get('k')} ${f4(-2.12194440e-4)}))`),
+    set('y', f4(1.9875691500e-4)),
+    ...poly.map((c) => set('y', `(f32x4.add (f32x4.mul ${get('y')} ${get('r')}) ${f4(c)})`)),
+    set('y', `(f32x4.add (f32x4.add (f32x4.mul ${get('y')} (f32x4.mul ${get('r')} ${get('r')})) ${get('r')}) ${f4(1)})`),
+    set('e', `(f32x4.mul ${get('y')} (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s ${get('k')}) (i32x4.splat (i32.const 127))) (i32.const 23)))`),
+  ];
+}
+
+/**
+ * act(kind, p, n): an activation in place on n floats from byte address p (16-byte
+ * aligned; whole groups of four, so up to three floats past n are computed too).
+ * tanh: Cephes' tanhf — an odd polynomial below |x| = 0.625, 1 − 2/(e^{2|x|} + 1)
+ * above, with x's sign; σ: 1/(1 + e^{−x}). Both within about 2 ulp of float32, NaN
+ * in, NaN out.
+ */
+function actFunc(): string[] {
+  const tanhPoly = [2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1];
+  const loop = (tag: string, body: string[]) => [
+    `(block $d${tag} (loop $l${tag}`,
+    `  (br_if $d${tag} (i32.ge_u ${get('p')} ${get('end')}))`,
+    `  ${set('x', `(v128.load ${get('p')})`)}`,
+    ...body.map((b) => '  ' + b),
+    `  (v128.store ${get('p')} ${get('v')})`,
+    `  ${set('p', add(get('p'), c32(16)))}`,
+    `  (br $l${tag})))`,
+  ];
+  const tanh = [
+    set('a', `(f32x4.abs ${get('x')})`),
+    set('z', `(f32x4.mul ${get('x')} ${get('x')})`),
+    set('y', f4(-5.70498872745e-3)),
+    ...tanhPoly.map((c) => set('y', `(f32x4.add (f32x4.mul ${get('y')} ${get('z')}) ${f4(c)})`)),
+    set('v', `(f32x4.add (f32x4.mul (f32x4.mul ${get('y')} ${get('z')}) ${get('x')}) ${get('x')})`),
+    set('e', `(f32x4.add ${get('a')} ${get('a')})`),
+    ...expInPlace(),
+    set('e', `(f32x4.sub ${f4(1)} (f32x4.div ${f4(2)} (f32x4.add ${get('e')} ${f4(1)})))`),
+    set('e', `(v128.or ${get('e')} (v128.and ${get('x')} (i32x4.splat (i32.const 0x80000000))))`),
+    set('v', `(v128.bitselect ${get('v')} ${get('e')} (f32x4.lt ${get('a')} ${f4(0.625)}))`),
+  ];
+  const sigmoid = [
+    set('e', `(f32x4.neg ${get('x')})`),
+    ...expInPlace(),
+    set('v', `(f32x4.div ${f4(1)} (f32x4.add ${f4(1)} ${get('e')}))`),
+  ];
+  return [
+    '  ;; Activations in place, four lanes at a time (kinds: 0 tanh, 1 σ).',
+    '  (func $act (export "act") (param $kind i32) (param $p i32) (param $n i32)',
+    '    (local $end i32) (local $x v128) (local $v v128) (local $a v128) (local $z v128) (local $e v128) (local $k v128) (local $r v128) (local $y v128)',
+    `    ${set('end', add(get('p'), `(i32.shl (i32.shr_u ${add(get('n'), c32(3))} (i32.const 2)) (i32.const 4))`))}`,
+    `    (if (i32.eqz ${get('kind')}) (then`,
+    ...loop('t', tanh).map((l) => '      ' + l),
+    '    ) (else',
+    ...loop('s', sigmoid).map((l) => '      ' + l),
+    '    ))',
+    '  )',
+  ];
+}
+
 /** The text of the kernel module; `shared` imports a shared memory (for threads). */
 export function gemmWat(shared: boolean, shape: GemmShape = DEFAULT_GEMM): string {
   const { mr, nr, nr1, l2Floats, unroll } = shape;
@@ -151,6 +227,7 @@ export function gemmWat(shared: boolean, shape: GemmShape = DEFAULT_GEMM): strin
     `    (local $t f32) ${vlocals.map((l) => `(local $${l} v128)`).join(' ')}`,
     ...body.map((s) => '    ' + s),
     '  )',
+    ...actFunc(),
     ')',
     '',
   ].join('\n');

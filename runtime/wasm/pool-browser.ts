@@ -17,7 +17,7 @@
 //
 // No `node:` imports: this file is bundled for the browser.
 
-import type { Gemm, ThreadPool } from './pool-core.ts';
+import type { Act, Gemm, ThreadPool } from './pool-core.ts';
 import { assemblePool, controlBlock, DONE, kernelBytes, newSharedMemory, sharedMemoryAvailable, THREAD_MIN_MACS, WORKER_LOOP } from './pool-core.ts';
 
 export type { CeldaHeap, ThreadPool } from './pool-core.ts';
@@ -92,7 +92,8 @@ export async function createBrowserPool(threads = browserDefaultThreads(), minMa
   const memory = newSharedMemory();
   // Asynchronous compilation: Chrome refuses to compile modules over 4 KB synchronously on the main thread.
   const module = await WebAssembly.compile(kernelBytes(true));
-  const local = ((await WebAssembly.instantiate(module, { env: { memory } })).exports as { gemm: Gemm }).gemm;
+  const kernels = (await WebAssembly.instantiate(module, { env: { memory } })).exports as { gemm: Gemm; act: Act };
+  const local = kernels.gemm;
   const ctl = controlBlock(threads);
   const workers: Worker[] = [];
   const url = URL.createObjectURL(new Blob([WORKER], { type: 'text/javascript' }));
@@ -120,5 +121,5 @@ export async function createBrowserPool(threads = browserDefaultThreads(), minMa
   }
   return assemblePool(memory, local, ctl, workers.length, minMacs, canBlock() ? blockUntilDone : spinUntilDone, async () => {
     for (const w of workers) w.terminate();
-  });
+  }, kernels.act);
 }

@@ -23,8 +23,14 @@ export interface CeldaHeap {
   alloc(bytes: number): number;
   free(at: number, bytes: number): void;
   gemm(M: number, N: number, K: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, acc: number): void;
+  /** Activations in place (0: tanh, 1: σ) on n floats from byte address p (16-byte aligned; whole groups of four). */
+  act?(kind: number, p: number, n: number): void;
   readonly threads: number;
+  /** false: the products run as plain JavaScript. */
+  readonly simd?: boolean;
 }
+
+export type Act = NonNullable<CeldaHeap['act']>;
 
 export interface ThreadPool {
   readonly heap: CeldaHeap;
@@ -76,7 +82,7 @@ export function sharedMemoryAvailable(): boolean {
 /** The memory a pool's heap allocates from and every thread's kernel works on. */
 export const newSharedMemory = () => new WebAssembly.Memory({ initial: 16, maximum: 65536, shared: true });
 
-type MakeHeap = (memory: WebAssembly.Memory, gemm: Gemm) => CeldaHeap & { threads: number };
+type MakeHeap = (memory: WebAssembly.Memory, gemm: Gemm, act?: Act) => CeldaHeap & { threads: number };
 /** The allocator emitted modules carry (one source: emit-js-simd.ts), so a pool's heap allocates alike. */
 export const makeHeap = new Function(`${SIMD_KERNELS.$makeHeap}\nreturn $makeHeap;`)() as MakeHeap;
 
@@ -159,7 +165,7 @@ export function splitOf(M: number, N: number, n: number): Split | null {
  */
 export function assemblePool(
   memory: WebAssembly.Memory, local: Gemm, ctl: Int32Array, workers: number, minMacs: number,
-  waitDone: (ctl: Int32Array, count: number) => void, terminate: () => Promise<void>,
+  waitDone: (ctl: Int32Array, count: number) => void, terminate: () => Promise<void>, act?: Act,
 ): ThreadPool {
   let open = workers > 0;
   const n = workers + 1;
@@ -192,7 +198,7 @@ export function assemblePool(
     }
   };
 
-  const heap = makeHeap(memory, gemm);
+  const heap = makeHeap(memory, gemm, act);
   Object.defineProperty(heap, 'threads', { get: () => (open ? n : 1) });
   return {
     heap,
