@@ -4,7 +4,8 @@
 // kernels work in place — no copy in or out per product.
 //
 // A heap is { memory, alloc(bytes), free(at, bytes), gemm(M, N, K, a, lda, b,
-// ldb, c, ldc, acc) } with byte addresses. An instance makes its own (one unshared
+// ldb, c, ldc, acc), act(kind, p, n) } with byte addresses (act: tanh or σ in
+// place, four lanes at a time). An instance makes its own (one unshared
 // WebAssembly memory; or, where WebAssembly SIMD is missing or `simd: false` is
 // asked, an ArrayBuffer with the plain-JS product); celda's thread pool
 // (runtime/wasm/pool.ts) makes one over a shared memory whose `gemm` splits the
