@@ -80,6 +80,8 @@ export function emitDts(cell: CompiledCell, factory: string, precision: 'f64' | 
         '  alloc(bytes: number): number;',
         '  free(at: number, bytes: number): void;',
         '  gemm(M: number, N: number, K: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, acc: number): void;',
+        '  /** tanh (kind 0) or σ (kind 1) in place on n floats at byte address p; without it, plain JavaScript. */',
+        '  act?(kind: number, p: number, n: number): void;',
         '  readonly threads: number;',
         '}',
         '',

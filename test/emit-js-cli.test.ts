@@ -117,4 +117,47 @@ describe('celda bench', () => {
     expect(r.stderr).toBe('error: --dims: LSTM has no dimension `n_q` (its dimensions: n_x, n_a)\n');
     expect(celda('bench', join(EXAMPLES, 'lstm.celda'), '--backend', 'gpu').stderr).toContain('unknown backend `gpu`');
   });
+
+  it('float32 runs the products as WebAssembly SIMD, on the threads asked for; --no-simd as plain JavaScript', () => {
+    const args = [join(EXAMPLES, 'gru.celda'), '--dims', 'n_x=4,n_a=8', '--batch', '2', '--steps', '3', '--precision', 'f32'];
+    const two = celda('bench', ...args, '--threads', '2');
+    expect(two.status, two.stderr).toBe(0);
+    expect(two.stderr).toContain('note: js backend, float32, products in WebAssembly SIMD on 2 threads');
+    expect(Object.keys(JSON.parse(two.stdout) as object)).toEqual(['ms_per_step', 'tokens_per_s', 'gflops']);
+    const plain = celda('bench', ...args, '--no-simd');
+    expect(plain.status, plain.stderr).toBe(0);
+    expect(plain.stderr).toContain('note: js backend, float32, plain JavaScript products');
+  });
+
+  it('explains --threads and --no-simd where they do not apply', () => {
+    const cell = join(EXAMPLES, 'gru.celda');
+    const f64 = celda('bench', cell, '--threads', '2');
+    expect([f64.status, f64.stderr]).toEqual([2, 'error: --threads splits the WebAssembly SIMD products of --precision f32 (float64 runs plain JavaScript on one thread)\n']);
+    const interp = celda('bench', cell, '--backend', 'interp', '--no-simd');
+    expect([interp.status, interp.stderr]).toEqual([2, 'error: --no-simd is for --backend js\n']);
+    const both = celda('bench', cell, '--precision', 'f32', '--no-simd', '--threads', '2');
+    expect([both.status, both.stderr]).toEqual([2, 'error: --threads needs the WebAssembly SIMD products (drop --no-simd)\n']);
+    const zero = celda('bench', cell, '--precision', 'f32', '--threads', '0');
+    expect(zero.status).toBe(2);
+    expect(zero.stderr).toContain('--threads must be a whole number ≥ 1');
+  });
+});
+
+describe('celda eval --backend js --precision f32 with threads', () => {
+  it('gives the same numbers on one thread and on two', () => {
+    const inputs = join(dir, 'gru-inputs.json');
+    const nested = (T: number, n: number, f: (t: number, b: number, i: number) => number) => Array.from({ length: T }, (_, t) => Array.from({ length: 2 }, (_, b) => Array.from({ length: n }, (_, i) => f(t, b, i))));
+    writeFileSync(inputs, JSON.stringify({
+      dims: { n_x: 3, n_a: 4 }, batch: 2, steps: 2,
+      inputs: { x: nested(2, 3, (t, b, i) => Math.sin(t + 2 * b + 3 * i)) },
+      cotangents: { c: nested(2, 4, (t, b, i) => Math.cos(t + b + i)) },
+    }));
+    const run = (...extra: string[]) => celda('eval', join(EXAMPLES, 'gru.celda'), '--inputs', inputs, '--backend', 'js', '--precision', 'f32', '--seed', '3', ...extra);
+    const one = run('--threads', '1'), two = run('--threads', '2');
+    expect([one.status, two.status], one.stderr + two.stderr).toEqual([0, 0]);
+    expect(two.stdout).toBe(one.stdout);
+    const bad = celda('eval', join(EXAMPLES, 'gru.celda'), '--inputs', inputs, '--threads', '2');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--threads is for --backend js');
+  });
 });
