@@ -44,3 +44,14 @@ export async function openPage(url: string): Promise<{ page: Page; close: () => 
     throw e;
   }
 }
+
+/** A page on a test server: the browser and the server closed together (the server also when the browser fails to open). */
+export async function openServedPage(server: { url: string; close: () => Promise<void> }): Promise<{ page: Page; close: () => Promise<void> }> {
+  try {
+    const browser = await openPage(server.url);
+    return { page: browser.page, close: async () => { await browser.close(); await server.close(); } };
+  } catch (e) {
+    await server.close();
+    throw e;
+  }
+}

@@ -7,7 +7,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { browserMissing, browserRequired, openPage } from './browser.ts';
+import { browserMissing, browserRequired, openServedPage } from './browser.ts';
 import type { CaseData, CaseResult } from './cases.ts';
 import { allCases, reference, relativeErrors } from './cases.ts';
 import { servePage } from './server.ts';
@@ -26,15 +26,7 @@ describe.skipIf(skip)('gpu.js in headless Chromium', () => {
 
   beforeAll(async () => {
     if (missing) throw new Error(`CELDA_REQUIRE_BROWSER=1 but ${missing}`);
-    const server = await servePage();
-    try {
-      const browser = await openPage(server.url);
-      page = browser.page;
-      stop = async () => { await browser.close(); await server.close(); };
-    } catch (e) {
-      await server.close();
-      throw e;
-    }
+    ({ page, close: stop } = await openServedPage(await servePage()));
   }, 120_000);
   afterAll(async () => stop());
 

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emitJs } from '../../compiler/emit-js.ts';
-import { browserMissing, browserRequired, openPage } from './browser.ts';
+import { browserMissing, browserRequired, openServedPage } from './browser.ts';
 import type { CaseData } from './cases.ts';
 import { examplesDir, loadCell, makeCase, relativeErrors } from './cases.ts';
 import type { Comparison, Probe, SimdPageApi } from './simd-page.ts';
@@ -62,14 +62,7 @@ describe.skipIf(skip)('emitted SIMD modules in headless Chromium', () => {
     if (missing) throw new Error(`CELDA_REQUIRE_BROWSER=1 but ${missing}`);
     const server = await serveSimdPage(Object.fromEntries(CELLS.map((c) => [c.name, c.module])));
     url = server.url;
-    try {
-      const browser = await openPage(server.url);
-      page = browser.page;
-      stop = async () => { await browser.close(); await server.close(); };
-    } catch (e) {
-      await server.close();
-      throw e;
-    }
+    ({ page, close: stop } = await openServedPage(server));
   }, 120_000);
   afterAll(async () => stop());
 
