@@ -137,10 +137,14 @@ export async function benchCommand(argv: string[]): Promise<number> {
 
 const round = (x: number) => Number(x.toPrecision(4));
 
+/** More threads than this only add workers that wait. */
+const MAX_THREADS = 64;
+
 /** `--no-simd` and `--threads N`: the js backend's float32 products (float64 always runs plain JavaScript). */
 export function simdOptions(noSimd: boolean | undefined, threadsText: string | undefined, backend: string, precision: 'f64' | 'f32'): { simd: boolean; threads: number | undefined } {
   if ((noSimd || threadsText !== undefined) && backend !== 'js') throw new CommandError(`${noSimd ? '--no-simd' : '--threads'} is for --backend js`);
   const threads = threadsText === undefined ? undefined : positive(threadsText, 1, '--threads');
+  if (threads !== undefined && threads > MAX_THREADS) throw new CommandError(`--threads must be at most ${MAX_THREADS}, not ${threads}`);
   if (threads !== undefined && precision !== 'f32') throw new CommandError('--threads splits the WebAssembly SIMD products of --precision f32 (float64 runs plain JavaScript on one thread)');
   if (threads !== undefined && threads > 1 && noSimd) throw new CommandError('--threads needs the WebAssembly SIMD products (drop --no-simd)');
   return { simd: noSimd !== true, threads };

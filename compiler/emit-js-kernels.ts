@@ -239,5 +239,5 @@ export const KERNEL_DEPS: Readonly<Record<string, readonly string[]>> = {
 /** Math functions, bound once at the top of the module. */
 export const MATH: Readonly<Record<string, string>> = {
   $exp: 'Math.exp', $log: 'Math.log', $log1p: 'Math.log1p', $tanh: 'Math.tanh', $sqrt: 'Math.sqrt',
-  $abs: 'Math.abs', $pow: 'Math.pow', $sign: 'Math.sign',
+  $abs: 'Math.abs', $pow: 'Math.pow', $sign: 'Math.sign', $ceil: 'Math.ceil', $max: 'Math.max',
 };

@@ -96,12 +96,15 @@ export class LoopText extends JsText {
     const sites: Extract<Expr, { e: 'op' }>[] = [];
     const level = new Map<Expr, number>();
     const localLevel = new Map<number, number>();
-    // A read of a buffer that an earlier statement of the loop stores waits for that statement.
+    // A read of a buffer that an earlier statement of the loop stores waits for that statement; a
+    // store into a buffer waits for every earlier statement that reads or stores it.
     const storedLevel = new Map<number, number>();
+    const touchedLevel = new Map<number, number>();
+    let reads: number[] = [];
     const walk = (e: Expr): number => {
       switch (e.e) {
         case 'num': return 0;
-        case 'read': return storedLevel.get(e.view.buf) ?? 0;
+        case 'read': reads.push(e.view.buf); return storedLevel.get(e.view.buf) ?? 0;
         case 'local': return localLevel.get(e.id) ?? 0;
         case 'op': {
           const inner = Math.max(0, ...e.args.map(walk));
@@ -115,10 +118,13 @@ export class LoopText extends JsText {
     };
     const stmtLevel = new Map<Stmt, number>();
     for (const st of k.stmts) {
-      const l = walk(st.expr);
+      reads = [];
+      let l = walk(st.expr);
+      for (const w of st.stores) l = Math.max(l, touchedLevel.get(w.view.buf) ?? 0);
       stmtLevel.set(st, l);
       if (st.local) localLevel.set(st.id, l);
       for (const w of st.stores) storedLevel.set(w.view.buf, Math.max(storedLevel.get(w.view.buf) ?? 0, l));
+      for (const b of [...reads, ...st.stores.map((w) => w.view.buf)]) touchedLevel.set(b, Math.max(touchedLevel.get(b) ?? 0, l));
     }
     return sites.length ? { sites, level, stmtLevel } : null;
   }
@@ -129,7 +135,8 @@ export class LoopText extends JsText {
     const a = this.ewSites(k);
     if (!a) return null;
     const width = k.width.length ? this.prod(...k.width.map((d) => this.dim(d))) : '1';
-    return this.prod(String(a.sites.length), `(Math.ceil(${this.prod('$B', width)} / 4) * 4)`);
+    this.use('$ceil');
+    return this.prod(String(a.sites.length), `($ceil(${this.prod('$B', width)} / 4) * 4)`);
   }
 
   /**
@@ -140,7 +147,7 @@ export class LoopText extends JsText {
    */
   ewSimd(pass: Pass, k: Extract<Kernel, { k: 'ew' }>, a: NonNullable<ReturnType<LoopText['ewSites']>>, loop: (body: string[]) => string[], index: Index): string[] {
     const width = k.width.length ? this.prod(...k.width.map((d) => this.dim(d))) : null;
-    const seg = `(Math.ceil(${this.prod('$B', width ?? '1')} / 4) * 4)`;
+    const seg = `(${this.use('$ceil')}(${this.prod('$B', width ?? '1')} / 4) * 4)`;
     const at = width ? `$b * ${width} + $i` : '$b';
     // Segments in the order (level, kind): one `act` call covers each run of the same level and kind.
     const order = [...a.sites].sort((x, y) => a.level.get(x)! - a.level.get(y)! || (x.op === y.op ? 0 : x.op === 'tanh' ? -1 : 1));

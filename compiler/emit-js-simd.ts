@@ -120,6 +120,16 @@ function $actJs(F, kind, i, n) {
   if (kind === 0) for (let k = i; k < end; k++) F[k] = Math.tanh(F[k]);
   else for (let k = i; k < end; k++) { const x = F[k]; F[k] = x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)); }
 }`,
+  $keep: `/** A caller's table of arrays, with copies of those that are views of \`buffer\` (null-prototype: any key is a plain name). */
+function $keep(table, buffer) {
+  if (table === null || typeof table !== 'object') return table;
+  const out = Object.create(null);
+  for (const key of Object.keys(table)) {
+    const v = table[key];
+    out[key] = ArrayBuffer.isView(v) && v.buffer === buffer ? v.slice() : v;
+  }
+  return out;
+}`,
   $blocks: `/** An instance's block goes back to a shared heap when the instance (its buffer table, which every method holds) is collected. */
 const $blocks = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry((b) => { if (b.bytes > 0) b.heap.free(b.at, b.bytes); }) : null;`,
 };

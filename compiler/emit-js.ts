@@ -168,7 +168,7 @@ class Emitter extends LoopText {
     L.push(`if ($options === undefined || $options === null) $options = {};`);
     L.push(`const $heap = $heapOf($options), $kgemm = $heap.gemm;`);
     L.push(`/** tanh (0) and σ (1) in place on n floats at byte address p, four lanes at a time (a heap without them: plain JavaScript). */`);
-    L.push(`const $kact = typeof $heap.act === 'function' ? $heap.act : (kind, p, n) => $actJs(new Float32Array($heap.memory.buffer), kind, p >> 2, n);`);
+    L.push(`const $kact = typeof $heap.act === 'function' ? $heap.act : (kind, p, n) => $actJs(new $F($heap.memory.buffer), kind, p >> 2, n);`);
     L.push(`/** C (+)= A · Bᵀ on views of the heap's memory: the kernel takes byte addresses. */`);
     L.push(`function $mm(M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, acc) {`);
     L.push(`${IND}$kgemm(M, N, K, A.byteOffset + 4 * aOff, lda, B.byteOffset + 4 * bOff, ldb, C.byteOffset + 4 * cOff, ldc, acc);`);
@@ -181,23 +181,26 @@ class Emitter extends LoopText {
     const p = this.plan;
     const scratch = [p.forward, p.backward].flatMap((pp) => Object.values(pp.phases).flat()).map((k) => this.actScratch(k)).filter((x): x is string => x !== null);
     L.push(`const $mem = { ${[...fixed, ...timed_].map((b) => `${this.buf(b.id)}: null`).join(', ')}, $act: null };`);
-    L.push(`/** Views of the block at $buf for T steps (none when $buf is null); its size in bytes. */`);
+    L.push(`/** Views of the block at $buf for T steps (with $buf null: only the size); its size in bytes. */`);
     L.push(`function $layout($T, $buf) {`);
     L.push(`${IND}let $at = $block.at;`);
-    L.push(`${IND}const $take = (n) => {`);
-    L.push(`${IND}${IND}const v = $buf === null ? null : new $F($buf, $at, n);`);
-    L.push(`${IND}${IND}$at += Math.ceil(n / 4) * 16;`);
-    L.push(`${IND}${IND}return v;`);
+    L.push(`${IND}const $take = (key, n) => {`);
+    L.push(`${IND}${IND}if ($buf !== null) $mem[key] = new $F($buf, $at, n);`);
+    L.push(`${IND}${IND}$at += $ceil(n / 4) * 16;`);
     L.push(`${IND}};`);
-    for (const b of fixed) L.push(`${IND}$mem.${this.buf(b.id)} = $take(${b.extent === 'step' ? this.prod('$B', this.size(b)) : this.size(b)});`);
-    for (const b of timed_) L.push(`${IND}$mem.${this.buf(b.id)} = $take(${this.prod(b.extent === 'states' ? '($T + 1)' : '$T', '$B', this.size(b))});`);
+    this.use('$ceil');
+    for (const b of fixed) L.push(`${IND}$take(${jsString(this.buf(b.id))}, ${b.extent === 'step' ? this.prod('$B', this.size(b)) : this.size(b)});`);
+    for (const b of timed_) L.push(`${IND}$take(${jsString(this.buf(b.id))}, ${this.prod(b.extent === 'states' ? '($T + 1)' : '$T', '$B', this.size(b))});`);
     L.push(`${IND}// Arguments of a step's activations, computed by the kernel in place (one segment per tanh or σ of a loop).`);
-    L.push(`${IND}$mem.$act = $take(${scratch.length === 0 ? '0' : scratch.length === 1 ? scratch[0]! : `Math.max(${scratch.join(', ')})`});`);
+    if (scratch.length > 1) this.use('$max');
+    L.push(`${IND}$take('$act', ${scratch.length === 0 ? '0' : scratch.length === 1 ? scratch[0]! : `$max(${scratch.join(', ')})`});`);
     L.push(`${IND}return $at - $block.at;`);
     L.push(`}`);
     L.push(`function $ensure($T) {`);
     L.push(`${IND}if ($T > $cap) {`);
     L.push(`${IND}${IND}const bytes = $layout($T, null), at = $heap.alloc(bytes);`);
+    L.push(`${IND}${IND}// A block may be memory another instance freed: start from zeros, as new arrays do.`);
+    L.push(`${IND}${IND}new Uint8Array($heap.memory.buffer, at, bytes).fill(0);`);
     L.push(`${IND}${IND}if ($block.bytes > 0) $heap.free($block.at, $block.bytes);`);
     L.push(`${IND}${IND}$block.at = at;`);
     L.push(`${IND}${IND}$block.bytes = bytes;`);
@@ -227,6 +230,11 @@ class Emitter extends LoopText {
     const stepsFrom = first ? `$size(($own($inputs, ${jsString(first.key)}) ?? []).length / (${this.prod('$B', this.dim(first.width))}), ${jsString(`the number of steps (length of inputs.${first.key} / (batch × ${first.key}'s size))`)})` : '1';
     L.push(`${IND}const $T = $steps !== undefined ? $size($steps, 'steps') : ${stepsFrom};`);
     if (t.mode === 'unrolled') L.push(`${IND}if ($T !== ${t.steps}) $fail(${jsString(`${this.cell.name} is unrolled over ${t.steps} steps`)});`);
+    if (this.simd) {
+      this.use('$keep');
+      L.push(`${IND}// Arrays this instance returned are views of its memory, which growing for a longer T detaches: copy them first.`);
+      L.push(`${IND}if ($T > $cap && $viewed !== null) { $params = $keep($params, $viewed); $inputs = $keep($inputs, $viewed); $init = $keep($init, $viewed); }`);
+    }
     L.push(`${IND}$ensure($T);`);
     L.push(`${IND}$last = $T;`);
     L.push(`${IND}const $TB = $T * $B;`);

@@ -17,11 +17,11 @@ import type { CompiledCell } from '../compiler/compile.ts';
 import { compile } from '../compiler/compile.ts';
 import { hasErrors } from '../compiler/diagnostics.ts';
 import { emitJs } from '../compiler/emit-js.ts';
-import { assemble, KERNELS_FILE, kernelsSource } from '../compiler/wasm/build.ts';
+import { assemble, KERNELS_FILE, kernelsSource } from '../scripts/build-wasm.ts';
 import type { JsCellFactory, JsCellInstance } from '../runtime/backends/js.ts';
 import { jsBackend, loadJsFactory } from '../runtime/backends/js.ts';
 import { Rng } from '../runtime/random.ts';
-import type { ThreadPool } from '../runtime/wasm/pool.ts';
+import type { CeldaHeap, ThreadPool } from '../runtime/wasm/pool.ts';
 import { createPool, kernelBytes, sharedMemoryAvailable, sharedPool, simdAvailable } from '../runtime/wasm/pool.ts';
 import { agreement, relativeError } from './emit-js-support.ts';
 import type { Product } from './simd-support.ts';
@@ -467,6 +467,51 @@ describe('instances sharing one heap', () => {
   it('refuses a heap that is not one', () => {
     const create = loadJsFactory(cell, 'f32', true);
     expect(() => create(dims, B, { heap: {} as never })).toThrow('options.heap: expected { memory, alloc, free, gemm }');
+  });
+});
+
+describe('what a reused or grown block must not change', () => {
+  it('a block another instance freed starts from zeros: gradients of unused inputs stay 0', () => {
+    // x reaches nothing: its gradient must be exactly 0 even on memory full of old values.
+    const c = compileOk('cell U {\n  input x : n\n  input u : n\n  state h : n\n  h^<t> = tanh(W h^<t-1> + V u^<t>)\n}\n')[0]!;
+    const create = new Function(emitJs(c, { precision: 'f32' }).body)() as JsCellFactory;
+    const heap = freshHeap(1);
+    const junk = heap.alloc(1 << 16);
+    new Float32Array(heap.memory.buffer, junk, 1 << 14).fill(0.3);
+    heap.free(junk, 1 << 16);
+    const n = 4, b = 2, T = 3;
+    const inst = create({ n }, b, { heap });
+    const p = { W: new Float32Array(n * n).fill(0.1), V: new Float32Array(n * n).fill(0.2) };
+    inst.forward(p, { x: new Float32Array(T * b * n).fill(1), u: new Float32Array(T * b * n).fill(0.5) });
+    const g = inst.backward({ states: { h: new Float32Array(T * b * n).fill(1) } });
+    expect([...g.inputs.x!].every((v) => v === 0)).toBe(true);
+  });
+
+  it('arrays an instance returned can be passed back when the next call grows its memory', () => {
+    const cell = example('lstm.celda');
+    const create = loadJsFactory(cell, 'f32', true);
+    const dims = { n_x: 3, n_a: 4 }, b = 2;
+    const small = randomRun(cell, { dims, batch: b, steps: 2, seed: 1 }), big = randomRun(cell, { dims, batch: b, steps: 400, seed: 2 });
+    const a = create(dims, b), ref = create(dims, b);
+    const r = a.forward(small.params, small.inputs, small.init, 2);
+    const init = { c: r.states.c!.subarray(b * 4), a: r.states.a!.subarray(b * 4) };
+    const want = Float32Array.from(ref.forward(big.params, big.inputs, { c: Float32Array.from(init.c), a: Float32Array.from(init.a) }, 400).states.a!);
+    expect(bitDifference({ a: a.forward(big.params, big.inputs, init, 400).states.a! }, { a: want })).toBeNull();
+  });
+
+  it('an instance whose memory cannot grow says so, and still runs at the sizes it had', () => {
+    const cell = example('gru.celda');
+    const create = loadJsFactory(cell, 'f32', true);
+    const dims = { n_x: 3, n_a: 4 }, b = 1;
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 2 });
+    const k = new WebAssembly.Instance(new WebAssembly.Module(kernelBytes(false)), { env: { memory } }).exports as { gemm: CeldaHeap['gemm']; act: NonNullable<CeldaHeap['act']> };
+    const heap = makeHeap(memory, k.gemm, k.act);
+    const inst = create(dims, b, { heap });
+    const small = randomRun(cell, { dims, batch: b, steps: 3, seed: 4 });
+    const first = Float32Array.from(inst.forward(small.params, small.inputs, small.init, 3).states.c!);
+    const huge = randomRun(cell, { dims, batch: b, steps: 20000, seed: 5 });
+    expect(() => inst.forward(huge.params, huge.inputs, huge.init, 20000)).toThrow(/out of memory/);
+    expect(bitDifference({ c: inst.forward(small.params, small.inputs, small.init, 3).states.c! }, { c: first })).toBeNull();
   });
 });
 

@@ -31,7 +31,7 @@ export function interpBackend(cell: CompiledCell, opts: BackendOptions): CellBac
         batch: B, steps, env,
         params: Object.fromEntries(t.params.map((p) => [p.name, { batched: false, dims: p.shape.map(size), data: Float64Array.from(params[p.name]!) }])),
         inputs: Object.fromEntries(t.inputs.map((i) => [i.name, split(inputs[i.name]!, steps, B, size(i.dim))])),
-        init: Object.fromEntries(t.states.filter((s) => init !== undefined && Object.hasOwn(init, s.name)).map((s) => [s.name, { batched: true, dims: [size(s.dim)], data: Float64Array.from(init![s.name]!) }])),
+        init: Object.fromEntries(t.states.filter((s) => init !== undefined && Object.hasOwn(init, s.name) && init[s.name] !== undefined).map((s) => [s.name, { batched: true, dims: [size(s.dim)], data: Float64Array.from(init![s.name]!) }])),
       };
       const traj = forward(cell, run);
       last = { run, traj };

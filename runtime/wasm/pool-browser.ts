@@ -90,7 +90,8 @@ export async function createBrowserPool(threads = browserDefaultThreads(), minMa
   const why = whyNoThreads();
   if (why !== null) throw new Error(why);
   const memory = newSharedMemory();
-  // Asynchronous compilation: Chrome refuses to compile modules over 4 KB synchronously on the main thread.
+  // Asynchronous compilation: Chrome limits synchronous compilation on the main thread (to 8 MB in
+  // Chromium 156; older versions refused modules over 4 KB, where an emitted module falls back to plain JS).
   const module = await WebAssembly.compile(kernelBytes(true));
   const kernels = (await WebAssembly.instantiate(module, { env: { memory } })).exports as { gemm: Gemm; act: Act };
   const local = kernels.gemm;

@@ -187,11 +187,15 @@ export function assemblePool(
     Atomics.notify(ctl, SEQ);
     // This thread's share: the first range.
     const to = bounds[1]!;
-    if (to > 0) {
-      if (byCols) local(M, to, K, a, lda, b, ldb, c, ldc, acc);
-      else local(to, N, K, a, lda, b, ldb, c, ldc, acc);
+    try {
+      if (to > 0) {
+        if (byCols) local(M, to, K, a, lda, b, ldb, c, ldc, acc);
+        else local(to, N, K, a, lda, b, ldb, c, ldc, acc);
+      }
+    } finally {
+      // Even when this thread's share throws, the workers finish theirs before the next product starts.
+      waitDone(ctl, n - 1);
     }
-    waitDone(ctl, n - 1);
     if (Atomics.load(ctl, FAULT) !== 0) {
       Atomics.store(ctl, FAULT, 0);
       throw new Error(`celda: a worker thread failed in a ${M}×${N}×${K} matrix product`);
