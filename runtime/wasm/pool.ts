@@ -30,12 +30,26 @@ ${WORKER_LOOP}
 celdaWorkerLoop(gemm, new Int32Array(control), index);
 `;
 
-/** Block until ctl[DONE] ≥ count (the calling thread of a Node process may wait). */
+/** Longest a product may go without a worker counting itself done before the pool gives up on it. */
+const STALL_MS = 120_000;
+
+/**
+ * Block until ctl[DONE] ≥ count (the calling thread of a Node process may wait).
+ * A worker that died mid-product never counts itself done, and its exit event
+ * cannot arrive while this thread blocks: after STALL_MS without progress, throw.
+ */
 function waitDone(ctl: Int32Array, count: number): void {
+  let last = Atomics.load(ctl, DONE), since = Date.now();
   for (;;) {
     const done = Atomics.load(ctl, DONE);
     if (done >= count) return;
-    Atomics.wait(ctl, DONE, done);
+    if (done !== last) {
+      last = done;
+      since = Date.now();
+    } else if (Date.now() - since > STALL_MS) {
+      throw new Error(`celda: a worker thread stopped answering (${count - done} of ${count} have not finished a matrix product in ${STALL_MS / 1000} s)`);
+    }
+    Atomics.wait(ctl, DONE, done, 1000);
   }
 }
 
