@@ -18,7 +18,7 @@
 // No `node:` imports: this file is bundled for the browser.
 
 import type { Act, Gemm, ThreadPool } from './pool-core.ts';
-import { assemblePool, controlBlock, DONE, kernelBytes, newSharedMemory, sharedMemoryAvailable, THREAD_MIN_MACS, WORKER_LOOP } from './pool-core.ts';
+import { assemblePool, controlBlock, DONE, kernelBytes, newSharedMemory, sharedMemoryAvailable, THREAD_MIN_MACS, waitForWorkers, WORKER_LOOP } from './pool-core.ts';
 
 export type { CeldaHeap, ThreadPool } from './pool-core.ts';
 
@@ -56,17 +56,8 @@ export function canBlock(): boolean {
   }
 }
 
-function blockUntilDone(ctl: Int32Array, count: number): void {
-  for (;;) {
-    const done = Atomics.load(ctl, DONE);
-    if (done >= count) return;
-    Atomics.wait(ctl, DONE, done);
-  }
-}
-
-function spinUntilDone(ctl: Int32Array, count: number): void {
-  while (Atomics.load(ctl, DONE) < count);
-}
+const blockUntilDone = (ctl: Int32Array, count: number) => waitForWorkers(ctl, count, true);
+const spinUntilDone = (ctl: Int32Array, count: number) => waitForWorkers(ctl, count, false);
 
 /** Why threads cannot run here, or null. */
 function whyNoThreads(): string | null {

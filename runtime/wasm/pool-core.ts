@@ -131,6 +131,31 @@ export const WORKER_LOOP = `function celdaWorkerLoop(gemm, ctl, index) {
   }
 }`;
 
+/** Longest a product may go without a worker counting itself done before the pool gives up on it. */
+export const STALL_MS = 120_000;
+
+/**
+ * Wait until ctl[DONE] ≥ count: blocking in Atomics.wait where the thread may
+ * (Node, a Web Worker), spinning on Atomics.load where it may not (a page's main
+ * thread). A worker that died mid-product never counts itself done, and its
+ * error event cannot arrive while this thread waits: after STALL_MS without
+ * progress, throw.
+ */
+export function waitForWorkers(ctl: Int32Array, count: number, block: boolean): void {
+  let last = Atomics.load(ctl, DONE), since = Date.now();
+  for (;;) {
+    const done = Atomics.load(ctl, DONE);
+    if (done >= count) return;
+    if (done !== last) {
+      last = done;
+      since = Date.now();
+    } else if (Date.now() - since > STALL_MS) {
+      throw new Error(`celda: a worker thread stopped answering (${count - done} of ${count} have not finished a matrix product in ${STALL_MS / 1000} s)`);
+    }
+    if (block) Atomics.wait(ctl, DONE, done, 1000);
+  }
+}
+
 // ---------------------------------------------------------------- the split
 
 export interface Split {

@@ -11,7 +11,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Act, Gemm, ThreadPool } from './pool-core.ts';
-import { assemblePool, controlBlock, DONE, kernelBytes, newSharedMemory, sharedMemoryAvailable, THREAD_MIN_MACS, WORKER_LOOP } from './pool-core.ts';
+import { assemblePool, controlBlock, DONE, kernelBytes, newSharedMemory, sharedMemoryAvailable, THREAD_MIN_MACS, waitForWorkers, WORKER_LOOP } from './pool-core.ts';
 
 export type { CeldaHeap, ThreadPool } from './pool-core.ts';
 export { kernelBytes, sharedMemoryAvailable, simdAvailable, THREAD_MIN_MACS, THREADS_DEFAULT_MIN_STEP_FLOPS } from './pool-core.ts';
@@ -30,28 +30,8 @@ ${WORKER_LOOP}
 celdaWorkerLoop(gemm, new Int32Array(control), index);
 `;
 
-/** Longest a product may go without a worker counting itself done before the pool gives up on it. */
-const STALL_MS = 120_000;
-
-/**
- * Block until ctl[DONE] ≥ count (the calling thread of a Node process may wait).
- * A worker that died mid-product never counts itself done, and its exit event
- * cannot arrive while this thread blocks: after STALL_MS without progress, throw.
- */
-function waitDone(ctl: Int32Array, count: number): void {
-  let last = Atomics.load(ctl, DONE), since = Date.now();
-  for (;;) {
-    const done = Atomics.load(ctl, DONE);
-    if (done >= count) return;
-    if (done !== last) {
-      last = done;
-      since = Date.now();
-    } else if (Date.now() - since > STALL_MS) {
-      throw new Error(`celda: a worker thread stopped answering (${count - done} of ${count} have not finished a matrix product in ${STALL_MS / 1000} s)`);
-    }
-    Atomics.wait(ctl, DONE, done, 1000);
-  }
-}
+/** Block until ctl[DONE] ≥ count (the calling thread of a Node process may wait). */
+const waitDone = (ctl: Int32Array, count: number) => waitForWorkers(ctl, count, true);
 
 /**
  * A pool of `threads` threads (this one and threads − 1 workers) over a new
