@@ -10,7 +10,7 @@ import type { CellBackend, Vec } from '../runtime/backend.ts';
 import { interpBackend } from '../runtime/backends/interp.ts';
 import { jsBackend } from '../runtime/backends/js.ts';
 import { Rng } from '../runtime/random.ts';
-import { CommandError, cellFromFile, parseCommand, precisionOption, reporting } from './compile.ts';
+import { cellFromFile, parseCommand, precisionOption, reporting, UsageError } from './common.ts';
 
 export interface Timing {
   /** Median milliseconds per run. */
@@ -41,7 +41,7 @@ export function randomWorkload(cell: CompiledCell, dims: Readonly<Record<string,
   const rng = new Rng(seed);
   const size = (d: Parameters<typeof evalDim>[0]) => {
     const v = evalDim(d, dims);
-    if (v === undefined) throw new CommandError(`dimension of ${cell.name} not given: ${d.terms.map(([n]) => n).join(', ')} (use --dims)`);
+    if (v === undefined) throw new UsageError(`dimension of ${cell.name} not given: ${d.terms.map(([n]) => n).join(', ')} (use --dims)`);
     return v;
   };
   const fill = (n: number, s: number) => Float64Array.from({ length: n }, () => s * rng.normal());
@@ -84,7 +84,7 @@ function parseDims(text: string | undefined): Record<string, number> {
   if (text === undefined) return out;
   for (const part of text.split(',').filter(Boolean)) {
     const m = /^\s*([^=\s]+)\s*=\s*(\d+)\s*$/.exec(part);
-    if (!m || Number(m[2]) < 1) throw new CommandError(`--dims: expected name=size pairs like n_x=16,n_a=32, got \`${part}\``);
+    if (!m || Number(m[2]) < 1) throw new UsageError(`--dims: expected name=size pairs like n_x=16,n_a=32, got \`${part}\``);
     out[m[1]!] = Number(m[2]);
   }
   return out;
@@ -93,7 +93,7 @@ function parseDims(text: string | undefined): Record<string, number> {
 function positive(v: string | undefined, fallback: number, what: string): number {
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new CommandError(`${what} must be a whole number ≥ 1, not \`${v}\``);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${what} must be a whole number ≥ 1, not \`${v}\``);
   return n;
 }
 
@@ -103,21 +103,20 @@ export async function benchCommand(argv: string[]): Promise<number> {
       dims: { type: 'string' }, batch: { type: 'string' }, steps: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, cell: { type: 'string' },
       'no-simd': { type: 'boolean' }, threads: { type: 'string' },
     });
-    if (positionals.length !== 1) throw new CommandError(`celda bench needs one cell file, got ${positionals.length}\nusage: celda bench CELL [--dims n_x=16,n_a=32] [--batch B] [--steps T] [--backend js|interp|gpujs] [--precision f64|f32] [--no-simd] [--threads N]`);
+    if (positionals.length !== 1) throw new UsageError(`celda bench needs one cell file, got ${positionals.length}\nusage: celda bench CELL [--dims n_x=16,n_a=32] [--batch B] [--steps T] [--backend js|interp|gpujs] [--precision f64|f32] [--no-simd] [--threads N]`);
     const backendName = values.backend ?? 'js';
-    if (backendName !== 'js' && backendName !== 'interp' && backendName !== 'gpujs') throw new CommandError(`unknown backend \`${backendName}\` (available: js, interp, gpujs)`);
-    if (backendName === 'gpujs' && values.precision === 'f64') throw new CommandError('gpu.js computes in float32 only: use --precision f32 (the default for gpujs)');
+    if (backendName !== 'js' && backendName !== 'interp' && backendName !== 'gpujs') throw new UsageError(`unknown backend \`${backendName}\` (available: js, interp, gpujs)`);
+    if (backendName === 'gpujs' && values.precision === 'f64') throw new UsageError('gpu.js computes in float32 only: use --precision f32 (the default for gpujs)');
     const precision = precisionOption(values.precision);
-    if (backendName === 'interp' && precision === 'f32') throw new CommandError('--precision f32 needs --backend js (the interpreter is float64)');
+    if (backendName === 'interp' && precision === 'f32') throw new UsageError('--precision f32 needs --backend js (the interpreter is float64)');
     const { simd, threads } = simdOptions(values['no-simd'], values.threads, backendName, precision);
     const batch = positive(values.batch, 1, '--batch');
     const cell = cellFromFile(positionals[0]!, values.cell);
-    if (!cell) return 1;
     const t = cell.typed;
     const steps = t.mode === 'unrolled' ? t.steps : positive(values.steps, 32, '--steps');
-    if (t.mode === 'unrolled' && values.steps !== undefined && Number(values.steps) !== t.steps) throw new CommandError(`${cell.name} is unrolled over ${t.steps} steps; --steps must be ${t.steps}`);
+    if (t.mode === 'unrolled' && values.steps !== undefined && Number(values.steps) !== t.steps) throw new UsageError(`${cell.name} is unrolled over ${t.steps} steps; --steps must be ${t.steps}`);
     const given = parseDims(values.dims);
-    for (const k of Object.keys(given)) if (!t.dims.includes(k)) throw new CommandError(`--dims: ${cell.name} has no dimension \`${k}\` (its dimensions: ${t.dims.join(', ') || 'none'})`);
+    for (const k of Object.keys(given)) if (!t.dims.includes(k)) throw new UsageError(`--dims: ${cell.name} has no dimension \`${k}\` (its dimensions: ${t.dims.join(', ') || 'none'})`);
     const dims: Record<string, number> = {};
     const defaulted: string[] = [];
     for (const d of t.dims) {
@@ -142,11 +141,11 @@ const MAX_THREADS = 64;
 
 /** `--no-simd` and `--threads N`: the js backend's float32 products (float64 always runs plain JavaScript). */
 export function simdOptions(noSimd: boolean | undefined, threadsText: string | undefined, backend: string, precision: 'f64' | 'f32'): { simd: boolean; threads: number | undefined } {
-  if ((noSimd || threadsText !== undefined) && backend !== 'js') throw new CommandError(`${noSimd ? '--no-simd' : '--threads'} is for --backend js`);
+  if ((noSimd || threadsText !== undefined) && backend !== 'js') throw new UsageError(`${noSimd ? '--no-simd' : '--threads'} is for --backend js`);
   const threads = threadsText === undefined ? undefined : positive(threadsText, 1, '--threads');
-  if (threads !== undefined && threads > MAX_THREADS) throw new CommandError(`--threads must be at most ${MAX_THREADS}, not ${threads}`);
-  if (threads !== undefined && precision !== 'f32') throw new CommandError('--threads splits the WebAssembly SIMD products of --precision f32 (float64 runs plain JavaScript on one thread)');
-  if (threads !== undefined && threads > 1 && noSimd) throw new CommandError('--threads needs the WebAssembly SIMD products (drop --no-simd)');
+  if (threads !== undefined && threads > MAX_THREADS) throw new UsageError(`--threads must be at most ${MAX_THREADS}, not ${threads}`);
+  if (threads !== undefined && precision !== 'f32') throw new UsageError('--threads splits the WebAssembly SIMD products of --precision f32 (float64 runs plain JavaScript on one thread)');
+  if (threads !== undefined && threads > 1 && noSimd) throw new UsageError('--threads needs the WebAssembly SIMD products (drop --no-simd)');
   return { simd: noSimd !== true, threads };
 }
 

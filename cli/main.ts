@@ -1,9 +1,6 @@
 // The `celda` command line. Every user error is a message with its position;
 // a stack trace is printed only for a bug, and only with CELDA_DEBUG=1.
 
-import { readFileSync } from 'node:fs';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { CompiledCell } from '../compiler/compile.ts';
 import { compile } from '../compiler/compile.ts';
 import { hasErrors, lineCol, render } from '../compiler/diagnostics.ts';
 import { toDot } from '../compiler/dot.ts';
@@ -11,10 +8,8 @@ import { printCell, printGrad } from '../compiler/notation.ts';
 import type { Spelling } from '../compiler/notation.ts';
 import type { BackendFactory } from '../runtime/backend.ts';
 import { InputError, evaluate } from '../runtime/eval.ts';
+import { cellFromFile, defaultName, parseCommand, readTextFile, Reported, UsageError } from './common.ts';
 
-class UsageError extends Error {}
-/** A failure already reported to stderr. */
-class Reported extends Error {}
 
 const USAGE = `celda — recurrent cells from slide notation
 
@@ -42,17 +37,8 @@ usage:
                                             train each cell with the same seed and budget; report table and curves
 `;
 
-function readText(path: string, what: string): string {
-  try {
-    return readFileSync(path === '-' ? 0 : path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`cannot read ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message}`);
-  }
-}
-
 function readJson(path: string, what: string): unknown {
-  const text = readText(path, what);
+  const text = readTextFile(path, what);
   try {
     return JSON.parse(text);
   } catch (e) {
@@ -62,36 +48,10 @@ function readJson(path: string, what: string): unknown {
   }
 }
 
-/** Compile one file and pick one cell, or report and fail. */
-function loadCell(file: string, cellName: string | undefined): CompiledCell {
-  const source = readText(file, 'cell file');
-  const r = compile(source, { defaultCellName: defaultName(file) });
-  for (const d of r.diagnostics) process.stderr.write(render(d, file, source) + '\n');
-  if (hasErrors(r.diagnostics)) throw new Reported();
-  if (r.cells.length === 0) throw new UsageError(`${file}: no cell`);
-  if (cellName === undefined) {
-    if (r.cells.length > 1) throw new UsageError(`${file} holds ${r.cells.length} cells (${r.cells.map((c) => c.name).join(', ')}); choose one with --cell NAME`);
-    return r.cells[0]!;
-  }
-  const c = r.cells.find((x) => x.name === cellName);
-  if (!c) throw new UsageError(`${file}: no cell named \`${cellName}\` (cells: ${r.cells.map((x) => x.name).join(', ')})`);
-  return c;
-}
-
-const defaultName = (file: string) => (file.split('/').pop() ?? 'cell').replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9_]/g, '_') || 'cell';
-
 function spelling(v: string | undefined): Spelling {
   const s = v ?? 'unicode';
   if (s !== 'unicode' && s !== 'latex' && s !== 'ascii') throw new UsageError(`--format must be unicode, latex or ascii, not \`${s}\``);
   return s;
-}
-
-function args<const O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''));
-  }
 }
 
 const one = (positionals: string[], what: string): string => {
@@ -102,14 +62,7 @@ const one = (positionals: string[], what: string): string => {
 /** `--no-simd`, `--threads N` for `--backend js --precision f32`: the js backend so configured (null: its defaults). */
 async function jsSimdFactory(noSimd: boolean | undefined, threadsText: string | undefined, backend: string, precision: 'f64' | 'f32'): Promise<BackendFactory | null> {
   if (noSimd === undefined && threadsText === undefined) return null;
-  const { simdOptions } = await import('./bench.ts');
-  const { CommandError } = await import('./compile.ts');
-  let o: ReturnType<typeof simdOptions>;
-  try {
-    o = simdOptions(noSimd, threadsText, backend, precision);
-  } catch (e) {
-    throw e instanceof CommandError ? new UsageError(e.message) : e;
-  }
+  const o = (await import('./bench.ts')).simdOptions(noSimd, threadsText, backend, precision);
   const { jsBackend } = await import('../runtime/backends/js.ts');
   return (cell, opts) => jsBackend(cell, { ...opts, ...o });
 }
@@ -134,13 +87,13 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(USAGE);
       return cmd === undefined ? 2 : 0;
     case 'check': {
-      const { positionals } = args(rest, {});
+      const { positionals } = parseCommand(rest, {});
       if (positionals.length === 0) throw new UsageError('celda check needs at least one file');
       let failed = 0;
       for (const file of positionals) {
         let source: string;
         try {
-          source = readText(file, 'cell file');
+          source = readTextFile(file, 'cell file');
         } catch (e) {
           process.stderr.write(`${(e as Error).message}\n`);
           failed++;
@@ -155,7 +108,7 @@ async function main(argv: string[]): Promise<number> {
       return failed ? 1 : 0;
     }
     case 'eval': {
-      const { values, positionals } = args(rest, { params: { type: 'string' }, inputs: { type: 'string' }, seed: { type: 'string' }, cell: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, 'gpu-mode': { type: 'string' }, 'no-simd': { type: 'boolean' }, threads: { type: 'string' } });
+      const { values, positionals } = parseCommand(rest, { params: { type: 'string' }, inputs: { type: 'string' }, seed: { type: 'string' }, cell: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, 'gpu-mode': { type: 'string' }, 'no-simd': { type: 'boolean' }, threads: { type: 'string' } });
       const file = one(positionals, 'cell file');
       const backend = values.backend ?? 'interp';
       if (backend !== 'interp' && backend !== 'js' && backend !== 'gpujs') throw new UsageError(`unknown backend \`${backend}\` (available: interp, js, gpujs)`);
@@ -167,7 +120,7 @@ async function main(argv: string[]): Promise<number> {
       if (!values.inputs) throw new UsageError('celda eval needs --inputs I.json');
       const seed = values.seed === undefined ? 0 : Number(values.seed);
       if (!Number.isInteger(seed)) throw new UsageError('--seed must be a whole number');
-      const cell = loadCell(file, values.cell);
+      const cell = cellFromFile(file, values.cell);
       const inputs = readJson(values.inputs, 'inputs');
       const params = values.params ? readJson(values.params, 'params') : undefined;
       const simd = await jsSimdFactory(values['no-simd'], values.threads, backend, precision);
@@ -177,8 +130,8 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'grad': {
-      const { values, positionals } = args(rest, { wrt: { type: 'string' }, format: { type: 'string' }, cell: { type: 'string' }, compact: { type: 'boolean' } });
-      const cell = loadCell(one(positionals, 'cell file'), values.cell);
+      const { values, positionals } = parseCommand(rest, { wrt: { type: 'string' }, format: { type: 'string' }, cell: { type: 'string' }, compact: { type: 'boolean' } });
+      const cell = cellFromFile(one(positionals, 'cell file'), values.cell);
       const names = cell.backward.roots.map((r) => r.name);
       if (values.wrt !== undefined && !names.includes(values.wrt)) throw new UsageError(`--wrt: \`${values.wrt}\` is not a parameter, input or state of ${cell.name} (${[...new Set(names)].join(', ')})`);
       const sp = spelling(values.format);
@@ -188,8 +141,8 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'graph': {
-      const { values, positionals } = args(rest, { backward: { type: 'boolean' }, format: { type: 'string' }, cell: { type: 'string' } });
-      const cell = loadCell(one(positionals, 'cell file'), values.cell);
+      const { values, positionals } = parseCommand(rest, { backward: { type: 'boolean' }, format: { type: 'string' }, cell: { type: 'string' } });
+      const cell = cellFromFile(one(positionals, 'cell file'), values.cell);
       const g = values.backward ? cell.backward : cell.forward;
       const dot = toDot(g, `${cell.name}${values.backward ? ' (backward)' : ''}`);
       const format = values.format ?? 'dot';
@@ -202,8 +155,8 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'print': {
-      const { values, positionals } = args(rest, { format: { type: 'string' }, cell: { type: 'string' } });
-      const cell = loadCell(one(positionals, 'cell file'), values.cell);
+      const { values, positionals } = parseCommand(rest, { format: { type: 'string' }, cell: { type: 'string' } });
+      const cell = cellFromFile(one(positionals, 'cell file'), values.cell);
       process.stdout.write(printCell(cell.typed, cell.forward, spelling(values.format)));
       return 0;
     }

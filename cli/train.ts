@@ -3,11 +3,9 @@
 // code; a user error is one `error:` line, never a stack trace.
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { join } from 'node:path';
+import type { ParseArgsConfig } from 'node:util';
 import type { CompiledCell } from '../compiler/compile.ts';
-import { compile } from '../compiler/compile.ts';
-import { hasErrors, render } from '../compiler/diagnostics.ts';
 import type { BackendFactory } from '../runtime/backend.ts';
 import { Rng } from '../runtime/random.ts';
 import { loadBackend } from '../runtime/train/backends.ts';
@@ -27,31 +25,19 @@ import type { Task } from '../runtime/train/tasks/task.ts';
 import type { Table } from '../runtime/train/tensor.ts';
 import { argmax } from '../runtime/train/tensor.ts';
 import { makeBatch, runBatch } from '../runtime/train/topology.ts';
+import { cellFrom, cellFromFile, parseCommand, reporting, UsageError } from './common.ts';
 
-/** A usage mistake: exit code 2. */
-class UsageError extends Error {}
-/** Already reported on stderr. */
-class Reported extends Error {}
-
-async function guarded(f: () => Promise<number> | number): Promise<number> {
-  try {
-    return await f();
-  } catch (e) {
-    if (e instanceof Reported) return 1;
-    if (e instanceof UsageError || e instanceof TrainError) {
+/** A command: usage mistakes exit 2 (common.ts), a training failure prints `error: …` and exits 1. */
+function guarded(f: () => Promise<number> | number): Promise<number> {
+  return reporting(async () => {
+    try {
+      return await f();
+    } catch (e) {
+      if (!(e instanceof TrainError)) throw e;
       process.stderr.write(`error: ${e.message}\n`);
-      return e instanceof UsageError ? 2 : 1;
+      return 1;
     }
-    throw e;
-  }
-}
-
-function args<const O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''));
-  }
+  });
 }
 
 // ------------------------------------------------------------------ settings
@@ -139,32 +125,6 @@ function stepsFrom(v: Values, task: Task, batch: number): number | undefined {
 
 // ------------------------------------------------------------------ cells
 
-function readText(path: string, what: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`cannot read ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message}`);
-  }
-}
-
-const defaultName = (file: string) => basename(file).replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9_]/g, '_') || 'cell';
-
-/** Compile a cell's source (diagnostics to stderr) and pick one cell. */
-function cellFrom(source: string, file: string, name: string | undefined): CompiledCell {
-  const r = compile(source, { defaultCellName: defaultName(file) });
-  for (const d of r.diagnostics) process.stderr.write(render(d, file, source) + '\n');
-  if (hasErrors(r.diagnostics)) throw new Reported();
-  if (r.cells.length === 0) throw new UsageError(`${file}: no cell`);
-  if (name === undefined) {
-    if (r.cells.length > 1) throw new UsageError(`${file} holds ${r.cells.length} cells (${r.cells.map((c) => c.name).join(', ')}); choose one with --cell-name NAME`);
-    return r.cells[0]!;
-  }
-  const c = r.cells.find((x) => x.name === name);
-  if (!c) throw new UsageError(`${file}: no cell named \`${name}\` (cells: ${r.cells.map((x) => x.name).join(', ')})`);
-  return c;
-}
-
 // ------------------------------------------------------------------ one run
 
 interface Summary {
@@ -243,7 +203,7 @@ function freshConfig(task: Task, v: Values): RunConfig {
 
 export function trainCommand(argv: string[]): Promise<number> {
   return guarded(async () => {
-    const { values: v, positionals } = args(argv, TRAIN_OPTIONS);
+    const { values: v, positionals } = parseCommand(argv, TRAIN_OPTIONS);
     if (v.cells) throw new UsageError('--cells is for celda compare');
     if (positionals.length > 1) throw new UsageError(`expected one task, got ${positionals.join(' ')}`);
     let resume: Checkpoint | undefined;
@@ -261,12 +221,12 @@ export function trainCommand(argv: string[]): Promise<number> {
         }
       }
       config = { ...saved, steps: stepsFrom(v, task, saved.batch) ?? saved.steps };
-      cell = v.cell ? cellFrom(readText(v.cell, 'cell file'), v.cell, v['cell-name'] as string | undefined) : cellFrom(resume.cellSource, `${v.resume}/cell.celda`, resume.cellName || undefined);
+      cell = v.cell ? cellFromFile(v.cell, v['cell-name'] as string | undefined, '--cell-name') : cellFrom(resume.cellSource, `${v.resume}/cell.celda`, resume.cellName || undefined, '--cell-name');
     } else {
       if (positionals.length !== 1) throw new UsageError(`celda train needs a task (${Object.keys(TASKS).join(', ')})`);
       task = getTask(positionals[0]!);
       if (!v.cell) throw new UsageError('celda train needs --cell FILE');
-      cell = cellFrom(readText(v.cell, 'cell file'), v.cell, v['cell-name'] as string | undefined);
+      cell = cellFromFile(v.cell, v['cell-name'] as string | undefined, '--cell-name');
       config = freshConfig(task, v);
     }
     const backend = await loadBackend(v.backend as string | undefined);
@@ -296,7 +256,7 @@ async function restore(dir: string, backendName: string | undefined) {
   const ck = loadCheckpoint(dir);
   const config = ck.config as unknown as RunConfig;
   const task = getTask(config.task);
-  const cell = cellFrom(ck.cellSource, join(dir, 'cell.celda'), ck.cellName || undefined);
+  const cell = cellFrom(ck.cellSource, join(dir, 'cell.celda'), ck.cellName || undefined, '--cell-name');
   const backend = await loadBackend(backendName);
   const model = modelFor(task, cell, config, backend.factory);
   validateTable(`the parameters in ${dir}`, ck.params, model.shapes);
@@ -305,7 +265,7 @@ async function restore(dir: string, backendName: string | undefined) {
 
 export function sampleCommand(argv: string[]): Promise<number> {
   return guarded(async () => {
-    const { values: v, positionals } = args(argv, {
+    const { values: v, positionals } = parseCommand(argv, {
       n: { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' }, seed: { type: 'string' },
       greedy: { type: 'boolean' }, 'max-len': { type: 'string' }, backend: { type: 'string' },
     });
@@ -325,7 +285,7 @@ export function sampleCommand(argv: string[]): Promise<number> {
 
 export function predictCommand(argv: string[]): Promise<number> {
   return guarded(async () => {
-    const { values: v, positionals } = args(argv, { beam: { type: 'string' }, backend: { type: 'string' }, 'max-len': { type: 'string' } });
+    const { values: v, positionals } = parseCommand(argv, { beam: { type: 'string' }, backend: { type: 'string' }, 'max-len': { type: 'string' } });
     if (positionals.length < 1) throw new UsageError('celda predict needs a checkpoint directory, then inputs (or lines on stdin)');
     const r = await restore(positionals[0]!, v.backend);
     const inputs = positionals.length > 1 ? positionals.slice(1) : readFileSync(0, 'utf8').split('\n').filter((l) => l.trim() !== '');
@@ -367,7 +327,7 @@ export function predictCommand(argv: string[]): Promise<number> {
 
 export function compareCommand(argv: string[]): Promise<number> {
   return guarded(async () => {
-    const { values: v, positionals } = args(argv, TRAIN_OPTIONS);
+    const { values: v, positionals } = parseCommand(argv, TRAIN_OPTIONS);
     if (v.resume) throw new UsageError('celda compare starts fresh runs; --resume is for celda train');
     if (v.cell) throw new UsageError('celda compare takes --cells a.celda b.celda …');
     if (positionals.length < 1) throw new UsageError(`celda compare needs a task (${Object.keys(TASKS).join(', ')}) and --cells`);
@@ -378,7 +338,7 @@ export function compareCommand(argv: string[]): Promise<number> {
     const backend = await loadBackend(v.backend as string | undefined);
     const out = (v.out as string | undefined) ?? join('runs', `compare-${task.name}`);
     mkdirSync(out, { recursive: true });
-    const cells = files.map((f) => ({ file: f, cell: cellFrom(readText(f, 'cell file'), f, v['cell-name'] as string | undefined) }));
+    const cells = files.map((f) => ({ file: f, cell: cellFromFile(f, v['cell-name'] as string | undefined, '--cell-name') }));
     const rows: { file: string; cell: string; params?: number; summary?: Summary; error?: string; history: readonly HistoryPoint[] }[] = [];
     const used = new Set<string>();
     for (const [i, { file, cell }] of cells.entries()) {
