@@ -8,8 +8,17 @@ import type { Pass } from './emit-js-text.ts';
 import { IND, JsText } from './emit-js-text.ts';
 import type { Node } from './graph.ts';
 import type { Expr, Kernel, Phase, Stmt, View } from './lower-plan.ts';
+import type { ActKind } from './wasm/gemm-wat.ts';
+import { ACT_KINDS } from './wasm/gemm-wat.ts';
 
 type Index = (v: View, mode: 'elem' | 'row' | 'feat' | 'one') => string;
+
+/** The activations of a step's loop that the SIMD kernel computes, each with its pass (level). */
+interface ActSites {
+  readonly sites: Extract<Expr, { e: 'op' }>[];
+  readonly level: Map<Expr, number>;
+  readonly stmtLevel: Map<Stmt, number>;
+}
 
 export class LoopText extends JsText {
   kernel(pass: Pass, phase: Phase, k: Kernel): string[] {
@@ -91,8 +100,9 @@ export class LoopText extends JsText {
    * loop itself; an activation whose argument needs another's result waits for a
    * second pass (tanh(c) after the gates of c).
    */
-  ewSites(k: Extract<Kernel, { k: 'ew' }>): { sites: Extract<Expr, { e: 'op' }>[]; level: Map<Expr, number>; stmtLevel: Map<Stmt, number> } | null {
+  ewSites(k: Extract<Kernel, { k: 'ew' }>): ActSites | null {
     if (!this.simd || k.rows !== 'B') return null;
+    if (this.sitesOf.has(k)) return this.sitesOf.get(k)!;
     const sites: Extract<Expr, { e: 'op' }>[] = [];
     const level = new Map<Expr, number>();
     const localLevel = new Map<number, number>();
@@ -108,7 +118,7 @@ export class LoopText extends JsText {
         case 'local': return localLevel.get(e.id) ?? 0;
         case 'op': {
           const inner = Math.max(0, ...e.args.map(walk));
-          if (e.op !== 'tanh' && e.op !== 'sigmoid') return inner;
+          if (!ACT_KINDS.includes(e.op as ActKind)) return inner;
           const l = Math.max(level.get(e) ?? 0, inner + 1);
           if (!level.has(e)) sites.push(e);
           level.set(e, l);
@@ -126,7 +136,19 @@ export class LoopText extends JsText {
       for (const w of st.stores) storedLevel.set(w.view.buf, Math.max(storedLevel.get(w.view.buf) ?? 0, l));
       for (const b of [...reads, ...st.stores.map((w) => w.view.buf)]) touchedLevel.set(b, Math.max(touchedLevel.get(b) ?? 0, l));
     }
-    return sites.length ? { sites, level, stmtLevel } : null;
+    const found = sites.length ? { sites, level, stmtLevel } : null;
+    this.sitesOf.set(k, found);
+    return found;
+  }
+
+  private readonly sitesOf = new Map<Kernel, ActSites | null>();
+
+  /** Locals an expression reads, not looking inside what `override` replaces. */
+  private localsIn(e: Expr, into: Set<number>): Set<number> {
+    if (this.override?.has(e)) return into;
+    if (e.e === 'local') into.add(e.id);
+    else if (e.e === 'op') for (const x of e.args) this.localsIn(x, into);
+    return into;
   }
 
   /** Floats of scratch the activations of a kernel need (0: none), as an expression of the dimensions. */
@@ -145,12 +167,13 @@ export class LoopText extends JsText {
    * writes the arguments of the level-L activations; the kernel then activates them.
    * The last pass has no activations left to prepare: it is the loop itself.
    */
-  ewSimd(pass: Pass, k: Extract<Kernel, { k: 'ew' }>, a: NonNullable<ReturnType<LoopText['ewSites']>>, loop: (body: string[]) => string[], index: Index): string[] {
+  ewSimd(pass: Pass, k: Extract<Kernel, { k: 'ew' }>, a: ActSites, loop: (body: string[]) => string[], index: Index): string[] {
     const width = k.width.length ? this.prod(...k.width.map((d) => this.dim(d))) : null;
     const seg = `(${this.use('$ceil')}(${this.prod('$B', width ?? '1')} / 4) * 4)`;
     const at = width ? `$b * ${width} + $i` : '$b';
     // Segments in the order (level, kind): one `act` call covers each run of the same level and kind.
-    const order = [...a.sites].sort((x, y) => a.level.get(x)! - a.level.get(y)! || (x.op === y.op ? 0 : x.op === 'tanh' ? -1 : 1));
+    const kind = (e: Extract<Expr, { e: 'op' }>) => ACT_KINDS.indexOf(e.op as ActKind);
+    const order = [...a.sites].sort((x, y) => a.level.get(x)! - a.level.get(y)! || kind(x) - kind(y));
     const slot = new Map<Expr, number>(order.map((e, i) => [e, i]));
     const read = (e: Expr) => `$actv[${this.sum(this.prod(String(slot.get(e)!), '$seg'), at)}]`;
     const out: string[] = ['{', `${IND}const $actv = $mem.$act, $seg = ${seg};`];
@@ -158,26 +181,31 @@ export class LoopText extends JsText {
     this.override = new Map();
     for (let L = 1; L <= maxLevel + 1; L++) {
       for (const e of order) if (a.level.get(e)! < L) this.override.set(e, read(e));
+      // This pass's roots: the statements of level L − 1, and the arguments of the level-L activations.
+      const args = order.filter((e) => a.level.get(e) === L);
+      const needed = new Set<number>();
+      for (const st of k.stmts) if (a.stmtLevel.get(st) === L - 1) this.localsIn(st.expr, needed);
+      for (const e of args) this.localsIn(e.args[0]!, needed);
+      // …and the earlier locals they read, recomputed (their stores ran in an earlier pass).
+      for (const st of [...k.stmts].reverse()) if (st.local && needed.has(st.id)) this.localsIn(st.expr, needed);
       const body: string[] = [];
       for (const st of k.stmts) {
         const l = a.stmtLevel.get(st)!;
         if (l === L - 1) body.push(...this.stmt(pass, st, index, true));
-        else if (l < L - 1 && st.local) body.push(`const ${this.localName(pass, st.id)} = ${this.js(pass, st.expr, index)[0]};`);
+        else if (l < L - 1 && st.local && needed.has(st.id)) body.push(`const ${this.localName(pass, st.id)} = ${this.js(pass, st.expr, index)[0]};`);
       }
       if (L > maxLevel) {
         out.push(...loop(body).map((l) => IND + l));
         break;
       }
-      for (const e of order) if (a.level.get(e) === L) body.push(`${read(e)} = ${this.js(pass, e.args[0]!, index)[0]};`);
-      out.push(`${IND}// Arguments of ${order.filter((e) => a.level.get(e) === L).map((e) => (e.op === 'sigmoid' ? 'σ' : 'tanh')).join(', ')}, then the activations in place (vectorised).`);
+      for (const e of args) body.push(`${read(e)} = ${this.js(pass, e.args[0]!, index)[0]};`);
+      out.push(`${IND}// Arguments of ${args.map((e) => (e.op === 'sigmoid' ? 'σ' : 'tanh')).join(', ')}, then the activations in place (vectorised).`);
       out.push(...loop(body).map((l) => IND + l));
       const runs: { kind: number; from: number; count: number }[] = [];
-      for (const e of order) {
-        if (a.level.get(e) !== L) continue;
-        const kind = e.op === 'tanh' ? 0 : 1, i = slot.get(e)!;
-        const last = runs[runs.length - 1];
-        if (last && last.kind === kind && last.from + last.count === i) last.count++;
-        else runs.push({ kind, from: i, count: 1 });
+      for (const e of args) {
+        const i = slot.get(e)!, last = runs[runs.length - 1];
+        if (last && last.kind === kind(e) && last.from + last.count === i) last.count++;
+        else runs.push({ kind: kind(e), from: i, count: 1 });
       }
       for (const r of runs) out.push(`${IND}$kact(${r.kind}, ${this.sum('$actv.byteOffset', this.prod('4', String(r.from), '$seg'))}, ${this.prod(String(r.count), '$seg')});`);
     }
@@ -191,14 +219,14 @@ export class LoopText extends JsText {
     const batched = k.rows !== 'one';
     const width = k.width.length ? this.prod(...k.width.map((d) => this.dim(d))) : null;
     const rowVars = new Map<string, string>();
-    const rowDecls: string[] = [];
+    const rowDecls: { name: string; decl: string }[] = [];
     const rowVar = (v: View): string => {
       const at = this.sum(this.base(v), this.prod('$b', this.rowWidth(v.buf)), this.dim(v.col));
       let r = rowVars.get(at);
       if (r === undefined) {
         r = this.names.fresh(`${this.plan.buffers[v.buf]!.name}_at`, '$');
         rowVars.set(at, r);
-        rowDecls.push(`${r} = ${at}`);
+        rowDecls.push({ name: r, decl: `${r} = ${at}` });
       }
       return r;
     };
@@ -216,7 +244,10 @@ export class LoopText extends JsText {
       const inner = width ? [`for (let $i = 0; $i < ${width}; $i++) {`, ...body.map((l) => IND + l), '}'] : body;
       if (batched) {
         out.push(`for (let $b = 0; $b < ${this.rows(k.rows)}; $b++) {`);
-        if (rowDecls.length) out.push(`${IND}const ${rowDecls.join(', ')};`);
+        // The row offsets this body reads (a SIMD pass reads fewer than the whole loop).
+        const text = body.join('\n');
+        const used = rowDecls.filter((r) => new RegExp(`${r.name.replace(/\$/g, '\\$')}(?![\\w$])`).test(text));
+        if (used.length) out.push(`${IND}const ${used.map((r) => r.decl).join(', ')};`);
         out.push(...inner.map((l) => IND + l), '}');
       } else out.push('{', ...inner.map((l) => IND + l), '}');
       return out;

@@ -6,12 +6,12 @@
 import type { CompiledCell } from '../compiler/compile.ts';
 import type { Dim } from '../compiler/dims.ts';
 import { evalDim } from '../compiler/dims.ts';
-import { SIMD_KERNELS } from '../compiler/emit-js-simd.ts';
 import type { BackendFactory, CellBackend, Vec } from '../runtime/backend.ts';
 import type { JsCellInstance, JsInstanceOptions } from '../runtime/backends/js.ts';
 import { loadJsFactory } from '../runtime/backends/js.ts';
 import { Rng } from '../runtime/random.ts';
 import type { CeldaHeap } from '../runtime/wasm/pool.ts';
+import { makeHeap as coreMakeHeap } from '../runtime/wasm/pool-core.ts';
 import { kernelBytes } from '../runtime/wasm/pool.ts';
 import type { CellSpec } from './support/random-cell-source.ts';
 import { randomCellSource, randomCellSpec } from './support/random-cell-source.ts';
@@ -142,8 +142,8 @@ export function firstDifference(a: ArrayLike<number>, b: ArrayLike<number>): num
 
 export type MakeHeap = (memory: { buffer: ArrayBufferLike; grow(pages: number): unknown }, gemm: Gemm, act?: CeldaHeap['act']) => CeldaHeap;
 
-/** $makeHeap as emitted modules carry it, evaluated the way runtime/wasm/pool.ts does. */
-export const makeHeap = new Function(`${SIMD_KERNELS.$makeHeap}\nreturn $makeHeap;`)() as MakeHeap;
+/** $makeHeap as emitted modules carry it: the pool's copy (runtime/wasm/pool-core.ts), typed to take a plain memory too. */
+export const makeHeap = coreMakeHeap as unknown as MakeHeap;
 
 /** A heap over a fresh unshared memory with the kernel: what a module makes for itself. */
 export function freshHeap(pages = 1): CeldaHeap {

@@ -107,6 +107,10 @@ function rowBlock(mr: number, nr: number, tag: string, unroll: number): string[]
 
 // ---------------------------------------------------------------- activations
 
+/** What `act` computes, by its kind argument (0, 1, …): the emitter maps ops through this list. */
+export const ACT_KINDS = ['tanh', 'sigmoid'] as const;
+export type ActKind = (typeof ACT_KINDS)[number];
+
 const f4 = (x: number) => `(f32x4.splat (f32.const ${x}))`;
 
 /**
@@ -168,7 +172,7 @@ function actFunc(): string[] {
     '  (func $act (export "act") (param $kind i32) (param $p i32) (param $n i32)',
     '    (local $end i32) (local $x v128) (local $v v128) (local $a v128) (local $z v128) (local $e v128) (local $k v128) (local $r v128) (local $y v128)',
     `    ${set('end', add(get('p'), `(i32.shl (i32.shr_u ${add(get('n'), c32(3))} (i32.const 2)) (i32.const 4))`))}`,
-    `    (if (i32.eqz ${get('kind')}) (then`,
+    `    (if (i32.eq ${get('kind')} (i32.const ${ACT_KINDS.indexOf('tanh')})) (then`,
     ...loop('t', tanh).map((l) => '      ' + l),
     '    ) (else',
     ...loop('s', sigmoid).map((l) => '      ' + l),

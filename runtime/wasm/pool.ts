@@ -70,15 +70,9 @@ export function createPool(threads = defaultThreads(), minMacs = THREAD_MIN_MACS
 
 const pools = new Map<number, ThreadPool>();
 
-/** One pool per thread count for the whole process (instances of every cell share its memory). */
+/** One pool per thread count for the whole process (instances of every cell share its memory); a closed one (down to one thread) is replaced. */
 export function sharedPool(threads: number): ThreadPool {
   let p = pools.get(threads);
-  if (!p || p.threads !== threads) {
-    // A closed pool runs on one thread only: make a new one.
-    const fresh = createPool(threads);
-    const close = fresh.close.bind(fresh);
-    p = Object.assign(Object.create(fresh) as ThreadPool, { heap: fresh.heap, close: async () => { if (pools.get(threads) === p) pools.delete(threads); await close(); } });
-    pools.set(threads, p);
-  }
+  if (!p || p.threads !== threads) pools.set(threads, (p = createPool(threads)));
   return p;
 }
