@@ -1,4 +1,4 @@
-// `npm run bench:kernels [-- --shapes 3x3,4x3,2x4]`: the SIMD matrix-product kernel
+// `npm run bench:kernels [-- --shapes 4x2,2x4,3x3u2]` (rows × columns, `uN` the depth unrolled N times): the SIMD matrix-product kernel
 // alone (compiler/wasm/gemm-wat.ts) on the products of the L training step, for
 // register-block shapes to choose from, against TF.js-wasm's matMul (XNNPACK, one
 // thread) in the same run. GFLOP/s from CPU time (process.cpuUsage), which a
@@ -35,16 +35,21 @@ function cpuMs(f: () => void, flops: number): number {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { shapes: { type: 'string' } } });
-  const shapes = (values.shapes ?? '3x3,4x3,3x4,2x4').split(',').map((s) => s.split('x').map(Number) as [number, number]);
+  const shapes = (values.shapes ?? '4x2,2x4,3x2,3x3u2').split(',').map((s) => {
+    const m = /^(\d+)x(\d+)(?:u(\d+))?$/.exec(s.trim());
+    if (!m) throw new Error(`--shapes: expected shapes like 4x2 or 3x3u2, got ${JSON.stringify(s)}`);
+    return [Number(m[1]), Number(m[2]), Number(m[3] ?? 1)] as const;
+  });
   const wabt = await wabtInit();
   const memory = new WebAssembly.Memory({ initial: 1024, maximum: 65536 });
   const F = new Float32Array(memory.buffer);
   const kernels: [string, Gemm][] = [];
-  for (const [mr, nr] of shapes) {
-    const m = wabt.parseWat('k.wat', gemmWat(false, { ...DEFAULT_GEMM, mr, nr }), { simd: true, threads: true });
+  for (const [mr, nr, unroll] of shapes) {
+    const m = wabt.parseWat('k.wat', gemmWat(false, { ...DEFAULT_GEMM, mr, nr, unroll }), { simd: true, threads: true });
     const bytes = Uint8Array.from(m.toBinary({}).buffer);
     const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-    kernels.push([`celda ${mr}×${nr}${mr === DEFAULT_GEMM.mr && nr === DEFAULT_GEMM.nr ? ' (default)' : ''}`, inst.exports.gemm as Gemm]);
+    const isDefault = mr === DEFAULT_GEMM.mr && nr === DEFAULT_GEMM.nr && unroll === DEFAULT_GEMM.unroll;
+    kernels.push([`celda ${mr}×${nr}${unroll > 1 ? ` unrolled ×${unroll}` : ''}${isDefault ? ' (default)' : ''}`, inst.exports.gemm as Gemm]);
   }
   setThreadsCount(1);
   await tf.setBackend('wasm');

@@ -18,11 +18,15 @@
 // threads gives bit-identical results.
 //
 // Blocking: MR × NR outputs per register block (MR rows of A and NR rows of B
-// read once per four terms, MR·NR accumulators — on x64's sixteen vector
-// registers 3 × 3 leaves room for the six operands; the other shapes
-// can be compared with `npm run bench:kernels`); blocks of
-// columns sized so that their rows of B (NC·K floats) stay in the L2 cache
-// while every row of A passes over them.
+// read once per four terms, MR·NR accumulators); blocks of columns sized so
+// that their rows of B (NC·K floats) stay in the L2 cache while every row of A
+// passes over them. The default, 4 × 2 with the depth not unrolled, keeps all
+// of a block in registers under V8's TurboFan: x64 has sixteen vector
+// registers and V8 keeps one as scratch, and TurboFan hoists the loads of an
+// unrolled body above its arithmetic, so 3 × 3 unrolled twice (nine
+// accumulators, twelve operands in flight) spilled six accumulators to the
+// stack on every trip (seen with `node --print-wasm-code`) and ran at 15–24
+// GFLOP/s where 4 × 2 runs at 21–38 (`npm run bench:kernels` compares shapes).
 
 export interface GemmShape {
   /** Rows of A per register block. */
@@ -37,7 +41,7 @@ export interface GemmShape {
   readonly unroll: number;
 }
 
-export const DEFAULT_GEMM: GemmShape = { mr: 3, nr: 3, nr1: 4, l2Floats: 48 * 1024, unroll: 2 };
+export const DEFAULT_GEMM: GemmShape = { mr: 4, nr: 2, nr1: 4, l2Floats: 48 * 1024, unroll: 1 };
 
 const get = (n: string) => `(local.get $${n})`;
 const set = (n: string, v: string) => `(local.set $${n} ${v})`;
@@ -53,7 +57,7 @@ function block(mr: number, nr: number, tag: string, unroll: number): string[] {
   for (const r of rows) L.push(set(`ra${r}`, add(get('a'), mul(add(get('i'), c32(r)), get('lda4')))));
   for (const q of cols) L.push(set(`rb${q}`, add(get('b'), mul(add(get('j'), c32(q)), get('ldb4')))));
   for (const r of rows) for (const q of cols) L.push(set(`s${r}${q}`, '(v128.const i32x4 0 0 0 0)'));
-  // Four terms at a time, unrolled twice (the same accumulators, so the same order as once).
+  // Four terms at a time, unrolled `unroll` times (the same accumulators, so the same order as once).
   const body = (off: number) => {
     const B: string[] = [];
     for (const q of cols) B.push(set(`y${q}`, `(v128.load offset=${off} ${add(get(`rb${q}`), get('p'))})`));
@@ -69,10 +73,12 @@ function block(mr: number, nr: number, tag: string, unroll: number): string[] {
     `  (br_if $d8${tag} (i32.gt_u ${add(get('p'), c32(16 * unroll))} ${get('k4b')}))`,
     ...unrolled.map((s) => '  ' + s),
     `  ${set('p', add(get('p'), c32(16 * unroll)))}`, `  (br $l8${tag})))`);
-  L.push(`(block $d4${tag} (loop $l4${tag}`,
-    `  (br_if $d4${tag} (i32.ge_u ${get('p')} ${get('k4b')}))`,
-    ...body(0).map((s) => '  ' + s),
-    `  ${set('p', add(get('p'), c32(16)))}`, `  (br $l4${tag})))`);
+  if (unroll > 1) {
+    L.push(`(block $d4${tag} (loop $l4${tag}`,
+      `  (br_if $d4${tag} (i32.ge_u ${get('p')} ${get('k4b')}))`,
+      ...body(0).map((s) => '  ' + s),
+      `  ${set('p', add(get('p'), c32(16)))}`, `  (br $l4${tag})))`);
+  }
   // Fold, add the tail, store.
   for (const r of rows) {
     for (const q of cols) {
