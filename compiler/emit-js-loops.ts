@@ -26,14 +26,14 @@ export class LoopText extends JsText {
     const note = (s: string) => `// ${commentText(s)}`;
     switch (k.k) {
       case 'pack': {
-        this.use('$pack');
+        const pack = this.move('$pack');
         const ld = this.dim(k.cols);
         const out = [note(`${this.plan.buffers[k.dst]!.name} = ${k.note}`)];
         if (k.zero) out.push(`${B(k.dst)}.fill(0);`);
         for (const b of k.blocks) {
           const src = this.plan.buffers[b.src]!;
           const lds = this.dim(src.size[src.size.length - 1]!);
-          out.push(`$pack(${B(k.dst)}, ${ld}, ${this.dim(b.dstRow)}, ${this.dim(b.dstCol)}, ${B(b.src)}, ${lds}, ${b.trans}, ${this.dim(b.srcRow)}, ${this.dim(b.srcCol)}, ${this.dim(b.rows)}, ${this.dim(b.cols)}, ${k.zero ? 1 : 0});`);
+          out.push(`${pack}(${B(k.dst)}, ${ld}, ${this.dim(b.dstRow)}, ${this.dim(b.dstCol)}, ${B(b.src)}, ${lds}, ${b.trans}, ${this.dim(b.srcRow)}, ${this.dim(b.srcCol)}, ${this.dim(b.rows)}, ${this.dim(b.cols)}, ${k.zero ? 1 : 0});`);
         }
         return out;
       }
@@ -43,8 +43,7 @@ export class LoopText extends JsText {
           `${this.gemm()}(${this.rows(k.rows)}, ${this.dim(k.n)}, ${this.dim(k.depth)}, ${B(k.a.buf)}, ${this.offset(k.a)}, ${this.rowWidth(k.a.buf)}, ${B(k.b.buf)}, ${this.matOffset(k.b)}, ${this.dim(k.b.ld)}, ${B(k.c.buf)}, ${this.offset(k.c)}, ${this.rowWidth(k.c.buf)}, ${k.accumulate ? 1 : 0});`,
         ];
       case 'transpose':
-        this.use('$transpose');
-        return [`$transpose(${this.rows(k.rows)}, ${this.dim(k.src.width)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${this.rowWidth(k.src.buf)}, ${B(k.dst)});`];
+        return [`${this.move('$transpose')}(${this.rows(k.rows)}, ${this.dim(k.src.width)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${this.rowWidth(k.src.buf)}, ${B(k.dst)});`];
       case 'outer': {
         const ld = this.dim(k.c.ld);
         const cOff = this.matOffset(k.c);
@@ -65,8 +64,7 @@ export class LoopText extends JsText {
         this.use('$sumFeat');
         return [note(`${k.note} = Σ over features`), `$sumFeat(${this.rows(k.rows)}, ${this.prod(...k.n.map((d) => this.dim(d)))}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${this.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${this.rowWidth(k.dst.buf)});`];
       case 'sumRows':
-        this.use('$sumRows');
-        return [note(`${k.note}: Σ over ${this.rows(k.rows)} rows`), `$sumRows(${this.rows(k.rows)}, ${this.dim(k.src.width)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${this.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${k.accumulate ? 1 : 0});`];
+        return [note(`${k.note}: Σ over ${this.rows(k.rows)} rows`), `${this.move('$sumRows')}(${this.rows(k.rows)}, ${this.dim(k.src.width)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${this.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${k.accumulate ? 1 : 0});`];
       case 'matmul':
         this.use('$matmul');
         return [note(k.note), `$matmul(${this.dim(k.m)}, ${this.dim(k.n)}, ${this.dim(k.depth)}, ${B(k.a.buf)}, ${this.matOffset(k.a)}, ${this.dim(k.a.ld)}, ${B(k.b.buf)}, ${this.matOffset(k.b)}, ${this.dim(k.b.ld)}, ${B(k.c.buf)}, ${this.matOffset(k.c)}, ${this.dim(k.c.ld)}, ${k.accumulate ? 1 : 0});`];
@@ -74,8 +72,7 @@ export class LoopText extends JsText {
         this.use('$matvec');
         return [note(k.note), `$matvec(${this.rows(k.rows)}, ${this.dim(k.m)}, ${this.dim(k.n)}, ${B(k.w.buf)}, ${this.matOffset(k.w)}, ${this.dim(k.w.ld)}, ${B(k.v.buf)}, ${this.offset(k.v)}, ${this.rowWidth(k.v.buf)}, ${B(k.c.buf)}, ${this.offset(k.c)}, ${this.rowWidth(k.c.buf)});`];
       case 'copy':
-        this.use('$copy');
-        return [`$copy(${this.rows(k.rows)}, ${this.dim(k.src.width)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${k.srcBatched ? this.rowWidth(k.src.buf) : '0'}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${this.rowWidth(k.dst.buf)});`];
+        return [`${this.move('$copy')}(${this.rows(k.rows)}, ${this.dim(k.src.width)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${k.srcBatched ? this.rowWidth(k.src.buf) : '0'}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${this.rowWidth(k.dst.buf)});`];
       case 'fill': {
         if (k.rows === 'one') {
           const off = this.offset(k.dst);

@@ -4,8 +4,10 @@
 // kernels work in place — no copy in or out per product.
 //
 // A heap is { memory, alloc(bytes), free(at, bytes), gemm(M, N, K, a, lda, b,
-// ldb, c, ldc, acc), act(kind, p, n) } with byte addresses (act: tanh or σ in
-// place, four lanes at a time). An instance makes its own (one unshared
+// ldb, c, ldc, acc), act(kind, p, n), transpose, sumRows, copyRows } with byte
+// addresses (act: tanh or σ in place, four lanes at a time; the last three move
+// data around the products, see gemm-wat.ts). All but the allocator and gemm are
+// optional: a module runs its plain-JS helpers where a heap lacks one. An instance makes its own (one unshared
 // WebAssembly memory; or, where WebAssembly SIMD is missing or `simd: false` is
 // asked, an ArrayBuffer with the plain-JS product); celda's thread pool
 // (runtime/wasm/pool.ts) makes one over a shared memory whose `gemm` splits the
@@ -27,7 +29,7 @@ function $wasmBytes(shared) {
  * Blocks of one memory, 16-byte aligned, first fit; a freed block merges with its
  * neighbours. The memory grows (at least doubling) when no free block fits.
  */
-function $makeHeap(memory, gemm, act) {
+function $makeHeap(memory, gemm, kernels) {
   const free = [];
   let top = 16;
   function alloc(bytes) {
@@ -63,7 +65,8 @@ function $makeHeap(memory, gemm, act) {
     if (k > 0 && free[k - 1].at + free[k - 1].n === free[k].at) { free[k - 1].n += free[k].n; free.splice(k, 1); k--; }
     if (free[k].at + free[k].n === top) { top = free[k].at; free.splice(k, 1); }
   }
-  return { memory, gemm, act, alloc, free: release, threads: 1, simd: true };
+  const k = kernels ?? {};
+  return { memory, gemm, act: k.act, transpose: k.transpose, sumRows: k.sumRows, copyRows: k.copyRows, alloc, free: release, threads: 1, simd: true };
 }`,
   $heapOf: `/**
  * The heap an instance allocates from: the one given (celda's thread pool, whose
@@ -90,7 +93,7 @@ function $heapOf(options) {
   if (simd && $kernel.module !== null) {
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
     const kernels = new WebAssembly.Instance($kernel.module, { env: { memory } }).exports;
-    const heap = $makeHeap(memory, kernels.gemm, kernels.act);
+    const heap = $makeHeap(memory, kernels.gemm, kernels);
     heap.simd = true;
     return heap;
   }
@@ -110,7 +113,7 @@ function $heapOf(options) {
   const heap = $makeHeap(memory, (M, N, K, a, lda, b, ldb, c, ldc, acc) => {
     const F = view();
     $gemm(M, N, K, F, a >> 2, lda, F, b >> 2, ldb, F, c >> 2, ldc, acc);
-  }, (kind, p, n) => $actJs(view(), kind, p >> 2, n));
+  }, { act: (kind, p, n) => $actJs(view(), kind, p >> 2, n) });
   heap.simd = false;
   return heap;
 }`,
@@ -132,6 +135,36 @@ function $keep(table, buffer) {
 }`,
   $blocks: `/** An instance's block goes back to a shared heap when the instance (its buffer table, which every method holds) is collected. */
 const $blocks = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry((b) => { if (b.bytes > 0) b.heap.free(b.at, b.bytes); }) : null;`,
+};
+
+/** The plain-JS helpers a SIMD instance runs on its heap's kernels instead, where the heap has them. */
+export type MoveHelper = '$transpose' | '$sumRows' | '$copy' | '$pack';
+
+/**
+ * The instance-level wrappers (inside the factory: they read the instance's $heap)
+ * of the data-movement helpers: byte addresses into the heap's kernel, or the
+ * plain-JS helper on a heap without it (no WebAssembly SIMD, `simd: false`).
+ * Results are the same floats either way (gemm-wat.ts: sumRows adds rows in the
+ * helper's order; the others only move floats).
+ */
+export const SIMD_MOVES: Readonly<Record<MoveHelper, string>> = {
+  $transpose: `function $ktranspose(R, W, src, off, ld, dst) {
+  if ($heap.transpose) $heap.transpose(R, W, src.byteOffset + 4 * off, ld, dst.byteOffset, R);
+  else $transpose(R, W, src, off, ld, dst);
+}`,
+  $sumRows: `function $ksumRows(R, n, src, so, lds, dst, dO, acc) {
+  if ($heap.sumRows) $heap.sumRows(R, n, src.byteOffset + 4 * so, lds, dst.byteOffset + 4 * dO, acc);
+  else $sumRows(R, n, src, so, lds, dst, dO, acc);
+}`,
+  $copy: `function $kcopy(R, n, src, so, lds, dst, dO, ldd) {
+  if ($heap.copyRows) $heap.copyRows(R, n, src.byteOffset + 4 * so, lds, dst.byteOffset + 4 * dO, ldd);
+  else $copy(R, n, src, so, lds, dst, dO, ldd);
+}`,
+  $pack: `function $kpack(dst, ld, dstRow, dstCol, src, lds, trans, srcRow, srcCol, rows, cols, acc) {
+  if (acc || !$heap.transpose || !$heap.copyRows) $pack(dst, ld, dstRow, dstCol, src, lds, trans, srcRow, srcCol, rows, cols, acc);
+  else if (trans) $heap.transpose(cols, rows, src.byteOffset + 4 * (srcCol * lds + srcRow), lds, dst.byteOffset + 4 * (dstRow * ld + dstCol), ld);
+  else $heap.copyRows(rows, cols, src.byteOffset + 4 * (srcRow * lds + srcCol), lds, dst.byteOffset + 4 * (dstRow * ld + dstCol), ld);
+}`,
 };
 
 export const SIMD_KERNEL_DEPS: Readonly<Record<string, readonly string[]>> = {

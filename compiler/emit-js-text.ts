@@ -7,6 +7,7 @@ import { spell } from '../grammar/names.ts';
 import type { CompiledCell } from './compile.ts';
 import type { Dim } from './dims.ts';
 import { KERNEL_DEPS, KERNELS, MATH } from './emit-js-kernels.ts';
+import type { MoveHelper } from './emit-js-simd.ts';
 import { Names, commentText, identifier } from './emit-js-names.ts';
 import type { Graph } from './graph.ts';
 import type { BufferDecl, CellPlan, MatView, RowCount, View } from './lower-plan.ts';
@@ -22,6 +23,7 @@ const INTERNAL = [
   '$forward', '$backward', '$step', '$stepBackward', '$params', '$inputs', '$init', '$steps', '$cot', '$cs', '$co',
   // SIMD modules (emit-js-simd.ts)
   '$WASM', '$kernel', '$options', '$act', '$actv', '$kact', '$seg', '$heap', '$kgemm', '$mm', '$viewed', '$block', '$layout', '$take', '$at', '$buf',
+  '$ktranspose', '$ksumRows', '$kcopy', '$kpack',
 ];
 
 export class JsText {
@@ -45,6 +47,17 @@ export class JsText {
   /** The matrix product a kernel calls: the plain-JS helper, or (SIMD) the instance's call into WebAssembly. */
   gemm(): string {
     return this.simd ? '$mm' : this.use('$gemm');
+  }
+
+  /** SIMD modules: the data-movement helpers their instance routes to the heap's kernels (emit-js-simd.ts, SIMD_MOVES). */
+  readonly moves = new Set<MoveHelper>();
+
+  /** A data-movement helper a kernel calls: the plain-JS one, or (SIMD) its instance wrapper, which falls back to it. */
+  move(h: MoveHelper): string {
+    this.use(h);
+    if (!this.simd) return h;
+    this.moves.add(h);
+    return `$k${h.slice(1)}`;
   }
 
   use(h: string): string {

@@ -15,6 +15,8 @@ import type { CompiledCell } from './compile.ts';
 import { emitDts } from './emit-js-dts.ts';
 import { KERNELS, MATH } from './emit-js-kernels.ts';
 import { LoopText } from './emit-js-loops.ts';
+import type { MoveHelper } from './emit-js-simd.ts';
+import { SIMD_MOVES } from './emit-js-simd.ts';
 import { commentText, jsNumber, jsString } from './emit-js-names.ts';
 import type { Pass } from './emit-js-text.ts';
 import { IND } from './emit-js-text.ts';
@@ -107,8 +109,7 @@ class Emitter extends LoopText {
     L.push(`/**`, ` * An instance of ${commentText(this.cell.name)} for the given dimensions and batch size. Buffers are`, ` * allocated here and grown with T; nothing is allocated inside the time loop.`, ` */`);
     L.push(`function ${this.factoryName}($dims, $batch${this.simd ? ', $options' : ''}) {`);
     const dimsAt = L.length;
-    if (this.simd) L.push(...this.simdBuffers(fixed, timed_).map((l) => IND + l));
-    else {
+    if (!this.simd) {
       L.push(`${IND}// Buffers of a fixed size: parameters, packed weights, gradients, values of one step.`);
       for (const b of fixed) L.push(`${IND}const ${this.buf(b.id)} = new $F(${b.extent === 'step' ? this.prod('$B', this.size(b)) : this.size(b)});`);
       L.push('');
@@ -148,6 +149,8 @@ class Emitter extends LoopText {
       L.push(`${IND}return { ${api.join(', ')} };`);
     } else L.push(`${IND}return { ${api.join(', ')} };`);
     L.push('}');
+    // SIMD buffers last: they carry the wrappers of the data-movement helpers the passes above called.
+    if (this.simd) L.splice(dimsAt, 0, ...this.simdBuffers(fixed, timed_).map((l) => IND + l));
     const dims = p.dims.filter((d) => this.dimsUsed.has(d));
     L.splice(dimsAt, 0,
       `${IND}if ($dims === null || typeof $dims !== 'object') $fail(${jsString(`dims: expected an object like { ${dims.map((d) => `${d}: 16`).join(', ')} }`)});`,
@@ -173,6 +176,11 @@ class Emitter extends LoopText {
     L.push(`function $mm(M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, acc) {`);
     L.push(`${IND}$kgemm(M, N, K, A.byteOffset + 4 * aOff, lda, B.byteOffset + 4 * bOff, ldb, C.byteOffset + 4 * cOff, ldc, acc);`);
     L.push(`}`);
+    const moves = (Object.keys(SIMD_MOVES) as MoveHelper[]).filter((h) => this.moves.has(h));
+    if (moves.length > 0) {
+      L.push(`/** Transposes, row sums, copies: the heap's kernels on byte addresses, or the plain-JS helpers on a heap without them. */`);
+      for (const h of moves) L.push(...SIMD_MOVES[h].split('\n'));
+    }
     L.push('');
     L.push(`// Buffers: parameters, packed weights, gradients, values of one step; then T·B rows (states: (T+1)·B,`);
     L.push(`// slot 0 the initial state). All in one block of the heap, grown to the longest T seen.`);

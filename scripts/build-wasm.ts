@@ -24,7 +24,7 @@ export interface Assembled {
 
 export async function assemble(): Promise<Assembled> {
   const wabt = await wabtInit();
-  const features = { simd: true, threads: true };
+  const features = { simd: true, threads: true, bulk_memory: true };
   const bin = (shared: boolean): Uint8Array => {
     const m = wabt.parseWat(`gemm-${shared ? 'shared' : 'local'}.wat`, gemmWat(shared), features);
     try {

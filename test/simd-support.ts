@@ -11,6 +11,7 @@ import type { JsCellInstance, JsInstanceOptions } from '../runtime/backends/js.t
 import { loadJsFactory } from '../runtime/backends/js.ts';
 import { Rng } from '../runtime/random.ts';
 import type { CeldaHeap } from '../runtime/wasm/pool.ts';
+import type { Kernels } from '../runtime/wasm/pool-core.ts';
 import { makeHeap as coreMakeHeap } from '../runtime/wasm/pool-core.ts';
 import { kernelBytes } from '../runtime/wasm/pool.ts';
 import type { CellSpec } from './support/random-cell-source.ts';
@@ -22,11 +23,11 @@ export type Gemm = CeldaHeap['gemm'];
 
 /** The unshared kernel instantiated on a fresh memory of `pages` 64 KiB pages. */
 let compiled: WebAssembly.Module | null = null;
-export function freshKernel(pages = 1): { memory: WebAssembly.Memory; gemm: Gemm; act: NonNullable<CeldaHeap['act']> } {
+export function freshKernel(pages = 1): { memory: WebAssembly.Memory; gemm: Gemm; kernels: Required<Kernels> } {
   const memory = new WebAssembly.Memory({ initial: pages, maximum: 65536 });
   compiled ??= new WebAssembly.Module(kernelBytes(false));
-  const { gemm, act } = new WebAssembly.Instance(compiled, { env: { memory } }).exports as { gemm: Gemm; act: NonNullable<CeldaHeap['act']> };
-  return { memory, gemm, act };
+  const kernels = new WebAssembly.Instance(compiled, { env: { memory } }).exports as Required<Kernels> & { gemm: Gemm };
+  return { memory, gemm: kernels.gemm, kernels };
 }
 
 /** One product's arguments, in floats (the kernel gets bytes: 4×). */
@@ -140,15 +141,15 @@ export function firstDifference(a: ArrayLike<number>, b: ArrayLike<number>): num
 
 // ---------------------------------------------------------------- the heap allocator
 
-export type MakeHeap = (memory: { buffer: ArrayBufferLike; grow(pages: number): unknown }, gemm: Gemm, act?: CeldaHeap['act']) => CeldaHeap;
+export type MakeHeap = (memory: { buffer: ArrayBufferLike; grow(pages: number): unknown }, gemm: Gemm, kernels?: Kernels) => CeldaHeap;
 
 /** $makeHeap as emitted modules carry it: the pool's copy (runtime/wasm/pool-core.ts), typed to take a plain memory too. */
 export const makeHeap = coreMakeHeap as unknown as MakeHeap;
 
 /** A heap over a fresh unshared memory with the kernel: what a module makes for itself. */
 export function freshHeap(pages = 1): CeldaHeap {
-  const { memory, gemm, act } = freshKernel(pages);
-  return makeHeap(memory, gemm, act);
+  const { memory, gemm, kernels } = freshKernel(pages);
+  return makeHeap(memory, gemm, kernels);
 }
 
 // ---------------------------------------------------------------- float32 SIMD instances as backends

@@ -22,6 +22,7 @@ import type { JsCellFactory, JsCellInstance } from '../runtime/backends/js.ts';
 import { jsBackend, loadJsFactory } from '../runtime/backends/js.ts';
 import { Rng } from '../runtime/random.ts';
 import type { CeldaHeap, ThreadPool } from '../runtime/wasm/pool.ts';
+import type { Kernels } from '../runtime/wasm/pool-core.ts';
 import { createPool, kernelBytes, sharedMemoryAvailable, sharedPool, simdAvailable } from '../runtime/wasm/pool.ts';
 import { agreement, relativeError } from './emit-js-support.ts';
 import type { Product } from './simd-support.ts';
@@ -504,8 +505,8 @@ describe('what a reused or grown block must not change', () => {
     const create = loadJsFactory(cell, 'f32', true);
     const dims = { n_x: 3, n_a: 4 }, b = 1;
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 2 });
-    const k = new WebAssembly.Instance(new WebAssembly.Module(kernelBytes(false)), { env: { memory } }).exports as { gemm: CeldaHeap['gemm']; act: NonNullable<CeldaHeap['act']> };
-    const heap = makeHeap(memory, k.gemm, k.act);
+    const k = new WebAssembly.Instance(new WebAssembly.Module(kernelBytes(false)), { env: { memory } }).exports as Required<Kernels> & { gemm: CeldaHeap['gemm'] };
+    const heap = makeHeap(memory, k.gemm, k);
     const inst = create(dims, b, { heap });
     const small = randomRun(cell, { dims, batch: b, steps: 3, seed: 4 });
     const first = Float32Array.from(inst.forward(small.params, small.inputs, small.init, 3).states.c!);

@@ -1,7 +1,9 @@
 // The WebAssembly text of celda's SIMD kernels, generated here and assembled by
 // wabt at build time (scripts/build-wasm.ts → kernels.ts). Pure: the same
-// options give the same text. Two kernels: the matrix product `gemm`, and `act`,
-// the tanh and σ of a step's fused loop, four lanes at a time (below).
+// options give the same text. The matrix product `gemm`; `act`, the tanh and σ
+// of a step's fused loop, four lanes at a time; and the data movement around the
+// products — `transpose` (the operands of ∂W, transposed weights), `sumRows` (∂b)
+// and `copyRows` (biases into the rows a product then adds to) — below.
 //
 // One product serves every matrix product a lowered cell makes (lower.ts puts
 // both operands of each one contiguous along the summed index):
@@ -187,6 +189,152 @@ function actFunc(): string[] {
   ];
 }
 
+// ---------------------------------------------------------------- moving data
+
+/** `(loop)` while cond holds: `(block $dT (loop $lT (br_if $dT (not cond)) body… (br $lT)))`. */
+function whileLoop(tag: string, exit: string, body: string[]): string[] {
+  return [`(block $d${tag} (loop $l${tag}`, `  (br_if $d${tag} ${exit})`, ...body.map((b) => '  ' + b), `  (br $l${tag})))`];
+}
+
+/** Byte address base + row·ld4 + col·4. */
+const at = (base: string, row: string, ld4: string, col: string) => add(get(base), add(mul(row, get(ld4)), `(i32.shl ${col} (i32.const 2))`));
+
+/** i8x16.shuffle lanes taking 32-bit lanes l₀…l₃ of (x, y) (0–3: x, 4–7: y). */
+const lanes = (l: number[]) => l.flatMap((k) => [0, 1, 2, 3].map((b) => 4 * k + b)).join(' ');
+
+/**
+ * transpose(R, W, src, lds, dst, ldd): dst[j·ldd + r] = src[r·lds + j] for r < R,
+ * j < W (byte addresses, strides in floats, any 4-byte alignment). 4 × 4 tiles in
+ * registers (four loads, eight shuffles, four stores), panels of 64 columns so
+ * that the rows of dst a tile row writes stay in the cache; edges one float at a time.
+ */
+function transposeFunc(): string[] {
+  const tile = [
+    set('s', at('src', get('r'), 'lds4', get('j'))),
+    set('x0', `(v128.load ${get('s')})`),
+    set('x1', `(v128.load ${add(get('s'), get('lds4'))})`),
+    set('x2', `(v128.load ${add(get('s'), `(i32.shl ${get('lds4')} (i32.const 1))`)})`),
+    set('x3', `(v128.load ${add(get('s'), mul(get('lds4'), c32(3)))})`),
+    set('t0', `(i8x16.shuffle ${lanes([0, 4, 1, 5])} ${get('x0')} ${get('x1')})`),
+    set('t1', `(i8x16.shuffle ${lanes([0, 4, 1, 5])} ${get('x2')} ${get('x3')})`),
+    set('t2', `(i8x16.shuffle ${lanes([2, 6, 3, 7])} ${get('x0')} ${get('x1')})`),
+    set('t3', `(i8x16.shuffle ${lanes([2, 6, 3, 7])} ${get('x2')} ${get('x3')})`),
+    set('d', at('dst', get('j'), 'ldd4', get('r'))),
+    `(v128.store ${get('d')} (i8x16.shuffle ${lanes([0, 1, 4, 5])} ${get('t0')} ${get('t1')}))`,
+    `(v128.store ${add(get('d'), get('ldd4'))} (i8x16.shuffle ${lanes([2, 3, 6, 7])} ${get('t0')} ${get('t1')}))`,
+    `(v128.store ${add(get('d'), `(i32.shl ${get('ldd4')} (i32.const 1))`)} (i8x16.shuffle ${lanes([0, 1, 4, 5])} ${get('t2')} ${get('t3')}))`,
+    `(v128.store ${add(get('d'), mul(get('ldd4'), c32(3)))} (i8x16.shuffle ${lanes([2, 3, 6, 7])} ${get('t2')} ${get('t3')}))`,
+    set('j', add(get('j'), c32(4))),
+  ];
+  const one = (row: string) => `(f32.store ${at('dst', get('j'), 'ldd4', row)} (f32.load ${at('src', row, 'lds4', get('j'))}))`;
+  const rest4 = [one(get('r')), one(add(get('r'), c32(1))), one(add(get('r'), c32(2))), one(add(get('r'), c32(3))), set('j', add(get('j'), c32(1)))];
+  const body = [
+    set('lds4', `(i32.shl ${get('lds')} (i32.const 2))`),
+    set('ldd4', `(i32.shl ${get('ldd')} (i32.const 2))`),
+    set('j0', c32(0)),
+    ...whileLoop('p', `(i32.ge_u ${get('j0')} ${get('W')})`, [
+      set('j1', add(get('j0'), c32(64))),
+      `(if (i32.gt_u ${get('j1')} ${get('W')}) (then ${set('j1', get('W'))}))`,
+      set('r', c32(0)),
+      ...whileLoop('r', `(i32.gt_u ${add(get('r'), c32(4))} ${get('R')})`, [
+        set('j', get('j0')),
+        ...whileLoop('t', `(i32.gt_u ${add(get('j'), c32(4))} ${get('j1')})`, tile),
+        ...whileLoop('c', `(i32.ge_u ${get('j')} ${get('j1')})`, rest4),
+        set('r', add(get('r'), c32(4))),
+      ]),
+      ...whileLoop('e', `(i32.ge_u ${get('r')} ${get('R')})`, [
+        set('j', get('j0')),
+        ...whileLoop('f', `(i32.ge_u ${get('j')} ${get('j1')})`, [one(get('r')), set('j', add(get('j'), c32(1)))]),
+        set('r', add(get('r'), c32(1))),
+      ]),
+      set('j0', get('j1')),
+    ]),
+  ];
+  return [
+    '  ;; dst[j·ldd + r] = src[r·lds + j]: 4 × 4 tiles, panels of 64 columns.',
+    '  (func $transpose (export "transpose") (param $R i32) (param $W i32) (param $src i32) (param $lds i32) (param $dst i32) (param $ldd i32)',
+    '    (local $r i32) (local $j i32) (local $j0 i32) (local $j1 i32) (local $s i32) (local $d i32) (local $lds4 i32) (local $ldd4 i32)',
+    '    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)',
+    ...body.map((b) => '    ' + b),
+    '  )',
+  ];
+}
+
+/**
+ * sumRows(R, n, src, lds, dst, acc): dst[i] (+)= Σ_r src[r·lds + i] for i < n, the
+ * rows added in order r = 0, 1, … to 0 (or to dst[i] with acc) — the order of the
+ * plain-JS helper, so both give the same floats. Sixteen columns at a time in four
+ * accumulators, then four, then one.
+ */
+function sumRowsFunc(): string[] {
+  const chunk = (w: number, tag: string): string[] => {
+    const vs = [...Array(w / 4).keys()];
+    const accs = vs.map((v) => `v${v}`);
+    return whileLoop(tag, `(i32.gt_u ${add(get('i'), c32(w))} ${get('n')})`, [
+      set('o', add(get('dst'), `(i32.shl ${get('i')} (i32.const 2))`)),
+      ...accs.map((a, v) => set(a, `(if (result v128) ${get('acc')} (then (v128.load offset=${16 * v} ${get('o')})) (else (v128.const i32x4 0 0 0 0)))`)),
+      set('s', add(get('src'), `(i32.shl ${get('i')} (i32.const 2))`)),
+      set('r', c32(0)),
+      ...whileLoop(`${tag}r`, `(i32.ge_u ${get('r')} ${get('R')})`, [
+        ...accs.map((a, v) => set(a, `(f32x4.add ${get(a)} (v128.load offset=${16 * v} ${get('s')}))`)),
+        set('s', add(get('s'), get('lds4'))),
+        set('r', add(get('r'), c32(1))),
+      ]),
+      ...accs.map((a, v) => `(v128.store offset=${16 * v} ${get('o')} ${get(a)})`),
+      set('i', add(get('i'), c32(w))),
+    ]);
+  };
+  const body = [
+    set('lds4', `(i32.shl ${get('lds')} (i32.const 2))`),
+    set('i', c32(0)),
+    ...chunk(16, 'a'),
+    ...chunk(4, 'b'),
+    ...whileLoop('c', `(i32.ge_u ${get('i')} ${get('n')})`, [
+      set('o', add(get('dst'), `(i32.shl ${get('i')} (i32.const 2))`)),
+      set('t', `(if (result f32) ${get('acc')} (then (f32.load ${get('o')})) (else (f32.const 0)))`),
+      set('s', add(get('src'), `(i32.shl ${get('i')} (i32.const 2))`)),
+      set('r', c32(0)),
+      ...whileLoop('cr', `(i32.ge_u ${get('r')} ${get('R')})`, [
+        set('t', `(f32.add ${get('t')} (f32.load ${get('s')}))`),
+        set('s', add(get('s'), get('lds4'))),
+        set('r', add(get('r'), c32(1))),
+      ]),
+      `(f32.store ${get('o')} ${get('t')})`,
+      set('i', add(get('i'), c32(1))),
+    ]),
+  ];
+  return [
+    '  ;; dst[i] (+)= Σ_r src[r·lds + i], rows in order.',
+    '  (func $sumRows (export "sumRows") (param $R i32) (param $n i32) (param $src i32) (param $lds i32) (param $dst i32) (param $acc i32)',
+    '    (local $r i32) (local $i i32) (local $s i32) (local $o i32) (local $lds4 i32) (local $t f32) (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128)',
+    ...body.map((b) => '    ' + b),
+    '  )',
+  ];
+}
+
+/** copyRows(R, n, src, lds, dst, ldd): n floats of each row (lds 0: the same row of src for every row of dst). */
+function copyRowsFunc(): string[] {
+  const body = [
+    set('nb', `(i32.shl ${get('n')} (i32.const 2))`),
+    set('lds4', `(i32.shl ${get('lds')} (i32.const 2))`),
+    set('ldd4', `(i32.shl ${get('ldd')} (i32.const 2))`),
+    set('r', c32(0)),
+    ...whileLoop('r', `(i32.ge_u ${get('r')} ${get('R')})`, [
+      `(memory.copy ${get('dst')} ${get('src')} ${get('nb')})`,
+      set('src', add(get('src'), get('lds4'))),
+      set('dst', add(get('dst'), get('ldd4'))),
+      set('r', add(get('r'), c32(1))),
+    ]),
+  ];
+  return [
+    '  ;; Rows of n floats copied (lds 0: one row repeated).',
+    '  (func $copyRows (export "copyRows") (param $R i32) (param $n i32) (param $src i32) (param $lds i32) (param $dst i32) (param $ldd i32)',
+    '    (local $r i32) (local $nb i32) (local $lds4 i32) (local $ldd4 i32)',
+    ...body.map((b) => '    ' + b),
+    '  )',
+  ];
+}
+
 /** The text of the kernel module; `shared` imports a shared memory (for threads). */
 export function gemmWat(shared: boolean, shape: GemmShape = DEFAULT_GEMM): string {
   const { mr, nr, nr1, l2Floats, unroll } = shape;
@@ -235,6 +383,9 @@ export function gemmWat(shared: boolean, shape: GemmShape = DEFAULT_GEMM): strin
     ...body.map((s) => '    ' + s),
     '  )',
     ...actFunc(),
+    ...transposeFunc(),
+    ...sumRowsFunc(),
+    ...copyRowsFunc(),
     ')',
     '',
   ].join('\n');

@@ -17,7 +17,7 @@
 //
 // No `node:` imports: this file is bundled for the browser.
 
-import type { Act, Gemm, ThreadPool } from './pool-core.ts';
+import type { Gemm, Kernels, ThreadPool } from './pool-core.ts';
 import { assemblePool, controlBlock, DONE, kernelBytes, newSharedMemory, sharedMemoryAvailable, THREAD_MIN_MACS, waitForWorkers, WORKER_LOOP } from './pool-core.ts';
 
 export type { CeldaHeap, ThreadPool } from './pool-core.ts';
@@ -84,7 +84,7 @@ export async function createBrowserPool(threads = browserDefaultThreads(), minMa
   // Asynchronous compilation: Chrome limits synchronous compilation on the main thread (to 8 MB in
   // Chromium 156; older versions refused modules over 4 KB, where an emitted module falls back to plain JS).
   const module = await WebAssembly.compile(kernelBytes(true));
-  const kernels = (await WebAssembly.instantiate(module, { env: { memory } })).exports as { gemm: Gemm; act: Act };
+  const kernels = (await WebAssembly.instantiate(module, { env: { memory } })).exports as Kernels & { gemm: Gemm };
   const local = kernels.gemm;
   const ctl = controlBlock(threads);
   const workers: Worker[] = [];
@@ -113,5 +113,5 @@ export async function createBrowserPool(threads = browserDefaultThreads(), minMa
   }
   return assemblePool(memory, local, ctl, workers.length, minMacs, canBlock() ? blockUntilDone : spinUntilDone, async () => {
     for (const w of workers) w.terminate();
-  }, kernels.act);
+  }, kernels);
 }

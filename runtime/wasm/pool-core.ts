@@ -25,12 +25,19 @@ export interface CeldaHeap {
   gemm(M: number, N: number, K: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, acc: number): void;
   /** Activations in place (0: tanh, 1: σ) on n floats from byte address p (16-byte aligned; whole groups of four). */
   act?(kind: number, p: number, n: number): void;
+  /** dst[j·ldd + r] = src[r·lds + j] for r < R, j < W. */
+  transpose?(R: number, W: number, src: number, lds: number, dst: number, ldd: number): void;
+  /** dst[i] (+)= Σ_r src[r·lds + i] for i < n, rows in order. */
+  sumRows?(R: number, n: number, src: number, lds: number, dst: number, acc: number): void;
+  /** n floats of each of R rows (lds 0: one row repeated). */
+  copyRows?(R: number, n: number, src: number, lds: number, dst: number, ldd: number): void;
   readonly threads: number;
   /** false: the products run as plain JavaScript. */
   readonly simd?: boolean;
 }
 
-export type Act = NonNullable<CeldaHeap['act']>;
+/** A kernel instance's exports besides gemm, which a heap passes on to the modules it serves. */
+export type Kernels = Pick<CeldaHeap, 'act' | 'transpose' | 'sumRows' | 'copyRows'>;
 
 export interface ThreadPool {
   readonly heap: CeldaHeap;
@@ -82,7 +89,7 @@ export function sharedMemoryAvailable(): boolean {
 /** The memory a pool's heap allocates from and every thread's kernel works on. */
 export const newSharedMemory = () => new WebAssembly.Memory({ initial: 16, maximum: 65536, shared: true });
 
-type MakeHeap = (memory: WebAssembly.Memory, gemm: Gemm, act?: Act) => CeldaHeap & { threads: number };
+type MakeHeap = (memory: WebAssembly.Memory, gemm: Gemm, kernels?: Kernels) => CeldaHeap & { threads: number };
 /** The allocator emitted modules carry (one source: emit-js-simd.ts), so a pool's heap allocates alike. */
 export const makeHeap = new Function(`${SIMD_KERNELS.$makeHeap}\nreturn $makeHeap;`)() as MakeHeap;
 
@@ -190,7 +197,7 @@ export function splitOf(M: number, N: number, n: number): Split | null {
  */
 export function assemblePool(
   memory: WebAssembly.Memory, local: Gemm, ctl: Int32Array, workers: number, minMacs: number,
-  waitDone: (ctl: Int32Array, count: number) => void, terminate: () => Promise<void>, act?: Act,
+  waitDone: (ctl: Int32Array, count: number) => void, terminate: () => Promise<void>, kernels?: Kernels,
 ): ThreadPool {
   let open = workers > 0;
   const n = workers + 1;
@@ -227,7 +234,7 @@ export function assemblePool(
     }
   };
 
-  const heap = makeHeap(memory, gemm, act);
+  const heap = makeHeap(memory, gemm, kernels);
   Object.defineProperty(heap, 'threads', { get: () => (open ? n : 1) });
   return {
     heap,

@@ -10,7 +10,7 @@
 
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { Act, Gemm, ThreadPool } from './pool-core.ts';
+import type { Gemm, Kernels, ThreadPool } from './pool-core.ts';
 import { assemblePool, controlBlock, DONE, kernelBytes, newSharedMemory, sharedMemoryAvailable, THREAD_MIN_MACS, waitForWorkers, WORKER_LOOP } from './pool-core.ts';
 
 export type { CeldaHeap, ThreadPool } from './pool-core.ts';
@@ -43,7 +43,7 @@ export function createPool(threads = defaultThreads(), minMacs = THREAD_MIN_MACS
   if (!sharedMemoryAvailable()) throw new Error('threads need WebAssembly SIMD and a shared memory (SharedArrayBuffer), which this runtime lacks');
   const memory = newSharedMemory();
   const bytes = kernelBytes(true);
-  const kernels = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as { gemm: Gemm; act: Act };
+  const kernels = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as Kernels & { gemm: Gemm };
   const local = kernels.gemm;
   const ctl = controlBlock(threads);
   const workers: Worker[] = [];
@@ -65,7 +65,7 @@ export function createPool(threads = defaultThreads(), minMacs = THREAD_MIN_MACS
   }
   return assemblePool(memory, local, ctl, workers.length, minMacs, waitDone, async () => {
     await Promise.all(workers.map((w) => w.terminate()));
-  }, kernels.act);
+  }, kernels);
 }
 
 const pools = new Map<number, ThreadPool>();

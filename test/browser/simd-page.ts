@@ -89,7 +89,7 @@ async function compare(c: CaseData, url: string): Promise<Comparison> {
   // The pool's heap, counting the products it splits (the same rule as its gemm).
   const split = { cols: 0, rows: 0, whole: 0 };
   const counting: CeldaHeap = {
-    memory: heap.memory, alloc: heap.alloc, free: heap.free, act: heap.act, threads: heap.threads,
+    memory: heap.memory, alloc: heap.alloc, free: heap.free, act: heap.act, transpose: heap.transpose, sumRows: heap.sumRows, copyRows: heap.copyRows, threads: heap.threads,
     gemm(M, N, K, a, lda, b, ldb, cc, ldc, acc) {
       const s = splitOf(M, N, heap.threads);
       if (s === null) split.whole++;
