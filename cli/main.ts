@@ -80,8 +80,27 @@ async function gpujsFactory(mode: string | undefined): Promise<BackendFactory> {
   };
 }
 
+/** The usage lines of one command (its entry in USAGE), or null for an unknown command. */
+export function commandUsage(cmd: string): string | null {
+  const lines = USAGE.split('\n');
+  const start = lines.findIndex((l) => l.startsWith(`  celda ${cmd} `) || l === `  celda ${cmd}`);
+  if (start < 0) return null;
+  let end = start + 1;
+  while (end < lines.length && lines[end]!.startsWith('      ') && !lines[end]!.startsWith('  celda ')) end++;
+  return `usage:\n${lines.slice(start, end).join('\n')}\n(celda --help lists every command)\n`;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  // `celda CMD --help` (before `--`): that command's usage.
+  const beforeDashes = rest.indexOf('--') < 0 ? rest : rest.slice(0, rest.indexOf('--'));
+  if (cmd !== undefined && (beforeDashes.includes('--help') || beforeDashes.includes('-h'))) {
+    const u = commandUsage(cmd);
+    if (u !== null) {
+      process.stdout.write(u);
+      return 0;
+    }
+  }
   switch (cmd) {
     case undefined: case '-h': case '--help': case 'help':
       process.stdout.write(USAGE);

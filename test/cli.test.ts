@@ -34,6 +34,23 @@ const file = (name: string, text: string) => {
 const RNN = join(EXAMPLES, 'rnn.celda');
 const GRU = join(EXAMPLES, 'gru.celda');
 
+describe('celda CMD --help', () => {
+  it.each(['check', 'eval', 'grad', 'graph', 'print', 'compile', 'bench', 'train', 'sample', 'predict', 'compare'])('%s --help prints that command\'s usage and exits 0', async (cmd) => {
+    const r = await celda(cmd, '--help');
+    expect(r.code).toBe(0);
+    expect(r.err).toBe('');
+    expect(r.out).toMatch(new RegExp(`^usage:\\n  celda ${cmd}( |\\n)`));
+    expect(r.out.match(/ {2}celda /g)).toHaveLength(1);
+  });
+
+  it('-h too, anywhere before `--`; after it, --help is an argument', async () => {
+    expect((await celda('compile', 'x.celda', '-h')).out).toMatch(/^usage:\n {2}celda compile CELL -o OUT\.js/);
+    const r = await celda('check', '--', '--help');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/cannot read cell file --help: no such file/);
+  });
+});
+
 describe('celda check', () => {
   it('compiles many files in one process and counts them', async () => {
     const bad = file('bad.celda', 'cell B {\n  input x : n_x\n  state a : n_a\n  a^<t> = tahn(W a^<t-1> + U x^<t>)\n}\n');
