@@ -1,7 +1,7 @@
 // `npm run bench:kernels [-- --shapes 4x2,2x4,3x3u2]` (rows × columns, `uN` the depth unrolled N times): the SIMD matrix-product kernel
 // alone (compiler/wasm/gemm-wat.ts) on the products of the L training step, for
 // register-block shapes to choose from, against TF.js-wasm's matMul (XNNPACK, one
-// thread) in the same run. GFLOP/s from CPU time (process.cpuUsage), which a
+// thread) in the same run, taking turns. GFLOP/s from CPU time (process.cpuUsage), which a
 // shared machine disturbs less than wall time. Not a test: it measures.
 
 import { parseArgs } from 'node:util';
@@ -21,14 +21,17 @@ const PRODUCTS: readonly (readonly [string, number, number, number])[] = [
 
 type Gemm = (M: number, N: number, K: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, acc: number) => void;
 
-function cpuMs(f: () => void, flops: number): number {
+/** CPU ms per call of each of `fs`, the best of five rounds; within a round they take turns, so a change of load hits all alike. */
+function cpuMsEach(fs: readonly (() => void)[], flops: number): number[] {
   const reps = Math.max(1, Math.round(2e9 / flops));
-  f();
-  let best = Infinity;
+  for (const f of fs) f();
+  const best = fs.map(() => Infinity);
   for (let r = 0; r < 5; r++) {
-    const t0 = process.cpuUsage().user;
-    for (let k = 0; k < reps; k++) f();
-    best = Math.min(best, (process.cpuUsage().user - t0) / 1000 / reps);
+    fs.forEach((f, i) => {
+      const t0 = process.cpuUsage().user;
+      for (let k = 0; k < reps; k++) f();
+      best[i] = Math.min(best[i]!, (process.cpuUsage().user - t0) / 1000 / reps);
+    });
   }
   return best;
 }
@@ -59,15 +62,17 @@ async function main(): Promise<void> {
     const flops = 2 * M * N * K;
     const a = 0, b = M * K, c = b + N * K;
     for (let i = 0; i < c; i++) F[i] = Math.sin(i * 0.37);
-    const row: string[] = [];
-    for (const [, g] of kernels) row.push((flops / cpuMs(() => g(M, N, K, 4 * a, K, 4 * b, K, 4 * c, N, 0), flops) / 1e6).toFixed(1));
     // TF.js gets B as K × N (its untransposed layout: transposeB takes a slower path in tfjs-backend-wasm).
     const ta = tf.randomNormal([M, K]), tb = tf.randomNormal([K, N]);
-    row.push((flops / cpuMs(() => {
-      const t = tf.matMul(ta, tb);
-      t.dataSync();
-      t.dispose();
-    }, flops) / 1e6).toFixed(1));
+    const calls = [
+      ...kernels.map(([, g]) => () => g(M, N, K, 4 * a, K, 4 * b, K, 4 * c, N, 0)),
+      () => {
+        const t = tf.matMul(ta, tb);
+        t.dataSync();
+        t.dispose();
+      },
+    ];
+    const row = cpuMsEach(calls, flops).map((ms) => (flops / ms / 1e6).toFixed(1));
     tf.dispose([ta, tb]);
     process.stdout.write(`${what} (${M} × ${N} × ${K}) | ${row.join(' | ')}\n`);
   }
