@@ -65,7 +65,8 @@ function $makeHeap(memory, gemm, kernels) {
     if (k > 0 && free[k - 1].at + free[k - 1].n === free[k].at) { free[k - 1].n += free[k].n; free.splice(k, 1); k--; }
     if (free[k].at + free[k].n === top) { top = free[k].at; free.splice(k, 1); }
   }
-  const k = kernels ?? {};
+  // (An act function alone, the older third argument, still counts as act.)
+  const k = typeof kernels === 'function' ? { act: kernels } : kernels ?? {};
   return { memory, gemm, act: k.act, transpose: k.transpose, sumRows: k.sumRows, copyRows: k.copyRows, alloc, free: release, threads: 1, simd: true };
 }`,
   $heapOf: `/**

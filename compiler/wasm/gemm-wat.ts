@@ -27,8 +27,9 @@
 // registers and V8 keeps one as scratch, and TurboFan hoists the loads of an
 // unrolled body above its arithmetic, so 3 × 3 unrolled twice (nine
 // accumulators, twelve operands in flight) spilled six accumulators to the
-// stack on every trip (seen with `node --print-wasm-code`) and ran at 15–24
-// GFLOP/s where 4 × 2 runs at 21–38 (`npm run bench:kernels` compares shapes).
+// stack on every trip (seen with `node --print-wasm-code`): on the L and M
+// steps' products, timed in turns, it ran at 15–24 GFLOP/s where 4 × 2 ran at
+// 19–38 (`npm run bench:kernels` compares shapes).
 
 export interface GemmShape {
   /** Rows of A per register block. */

@@ -15,6 +15,7 @@
 // microseconds).
 
 import { SIMD_KERNELS } from '../../compiler/emit-js-simd.ts';
+import { DEFAULT_GEMM } from '../../compiler/wasm/gemm-wat.ts';
 import { GEMM_WASM_BASE64, GEMM_WASM_SHARED_FLAG_AT } from '../../compiler/wasm/kernels.ts';
 
 /** What an emitted SIMD module allocates from and multiplies with (its `options.heap`). */
@@ -172,15 +173,24 @@ export interface Split {
   readonly bounds: readonly number[];
 }
 
+/** Rows and columns of the kernel's register block both divide this: ranges of it keep every thread on whole blocks. */
+const SPLIT_UNIT = lcm(DEFAULT_GEMM.mr, DEFAULT_GEMM.nr);
+
+function lcm(a: number, b: number): number {
+  let x = a, y = b;
+  while (y !== 0) [x, y] = [y, x % y];
+  return (a / x) * b;
+}
+
 /**
  * How an M × N output is split between n threads: the larger dimension, in
- * ranges of whole multiples of 3 (the kernel's register block); null when it
- * has fewer than two such blocks.
+ * ranges of whole multiples of the kernel's register block (4 × 2: of 4); null
+ * when it has fewer than two such units.
  */
 export function splitOf(M: number, N: number, n: number): Split | null {
   const byCols = N >= M;
   const extent = byCols ? N : M;
-  const unit = 3;
+  const unit = SPLIT_UNIT;
   const chunks = Math.ceil(extent / unit);
   if (chunks < 2) return null;
   const bounds: number[] = [];

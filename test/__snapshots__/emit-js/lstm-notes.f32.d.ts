@@ -75,6 +75,12 @@ export interface CeldaHeap {
   gemm(M: number, N: number, K: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, acc: number): void;
   /** tanh (kind 0) or σ (kind 1) in place on n floats at byte address p; without it, plain JavaScript. */
   act?(kind: number, p: number, n: number): void;
+  /** dst[j·ldd + r] = src[r·lds + j] for r < R, j < W (strides in floats); without it, plain JavaScript. */
+  transpose?(R: number, W: number, src: number, lds: number, dst: number, ldd: number): void;
+  /** dst[i] (+)= Σ_r src[r·lds + i] for i < n, rows in order; without it, plain JavaScript. */
+  sumRows?(R: number, n: number, src: number, lds: number, dst: number, acc: number): void;
+  /** n floats of each of R rows (lds 0: one row repeated); without it, plain JavaScript. */
+  copyRows?(R: number, n: number, src: number, lds: number, dst: number, ldd: number): void;
   readonly threads: number;
 }
 
