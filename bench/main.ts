@@ -5,7 +5,10 @@
 // its peers: a hand-fused plain-JS LSTM, and TF.js 4.22 on its cpu and wasm
 // backends, as a custom cell under tf.variableGrads and as tf.layers.lstm/gru, and
 // PyTorch (bench/torch.ts) when installed. celda runs as plain JavaScript (float64,
-// float32) and with its WebAssembly SIMD products on one thread and on two.
+// float32) and with its WebAssembly SIMD products on one thread and on two — with
+// the plain kernels (what Node 20 runs by default) and with relaxed SIMD's fused
+// multiply-add (Chrome ≥ 114 and Node ≥ 22 by default; enabled here with V8's
+// --experimental-wasm-relaxed-simd so that both are measured in the same run).
 // Medians of repeated runs after warm-up; ms/step, tokens/s (T·B per second),
 // GFLOP/s (the products of the step, the same count for every peer); ratios to
 // each peer; everything written to BENCHMARKS.md with the machine and the date.
@@ -16,13 +19,14 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
 import * as tf from '@tensorflow/tfjs';
 import { measure, randomWorkload } from '../cli/bench.ts';
 import type { CompiledCell } from '../compiler/compile.ts';
 import { compile } from '../compiler/compile.ts';
 import { trainingStepFlops } from '../compiler/lower-cost.ts';
 import { jsBackend, loadJsFactory } from '../runtime/backends/js.ts';
-import { sharedPool } from '../runtime/wasm/pool.ts';
+import { fmaAvailable, sharedPool } from '../runtime/wasm/pool.ts';
 import { handLstm } from './hand-lstm.ts';
 import type { CellKind, Size } from './tfjs.ts';
 import { tfPeer, useBackend } from './tfjs.ts';
@@ -58,7 +62,7 @@ const stateOf: Record<CellKind, string> = { lstm: 'a', gru: 'c' };
  * the hidden state at every step (as the peers' loss). With `backend`, through the runtime's
  * CellBackend instead, which copies every result so that it outlives the next call.
  */
-function celdaStep(cell: CompiledCell, kind: CellKind, z: Size, precision: 'f64' | 'f32', backend = false, simd = false, threads = 1) {
+function celdaStep(cell: CompiledCell, kind: CellKind, z: Size, precision: 'f64' | 'f32', backend = false, simd = false, threads = 1, fma = false) {
   const dims = { n_x: z.nx, n_a: z.na };
   const w = randomWorkload(cell, dims, z.batch, z.steps, 1);
   const cot = { states: { [stateOf[kind]]: w.cot.states[stateOf[kind]]! } };
@@ -69,8 +73,9 @@ function celdaStep(cell: CompiledCell, kind: CellKind, z: Size, precision: 'f64'
       b.backward(cot);
     };
   }
-  const m = loadJsFactory(cell, precision, simd)(dims, z.batch, precision === 'f32' ? { simd, heap: threads > 1 ? sharedPool(threads).heap : undefined } : undefined);
+  const m = loadJsFactory(cell, precision, simd)(dims, z.batch, precision === 'f32' ? { simd, fma, heap: threads > 1 ? sharedPool(threads, fma).heap : undefined } : undefined);
   if (simd && m.simd !== true) throw new Error('WebAssembly SIMD is not available in this Node');
+  if (simd && m.fma !== fma) throw new Error(`asked for the ${fma ? 'relaxed-SIMD multiply-add' : 'plain'} kernels, got the other`);
   return () => {
     m.forward(w.params, w.inputs, {}, z.steps);
     m.backward(cot);
@@ -153,6 +158,11 @@ async function main(): Promise<void> {
     process.stdout.write(`rendered ${out}\n`);
     return;
   }
+  // Relaxed SIMD (the multiply-add kernels) is behind a flag in Node 20: on for this process, so that
+  // both kernels run in the same run; the plain rows ask for them with { fma: false }.
+  if (!fmaAvailable()) setFlagsFromString('--experimental-wasm-relaxed-simd');
+  const fma = fmaAvailable();
+  if (!fma) process.stdout.write('bench: no relaxed SIMD in this Node, even with --experimental-wasm-relaxed-simd; the FMA rows are left out\n');
   const started = new Date();
   const loadBefore = loadavg();
   const rows: Row[] = [];
@@ -173,6 +183,12 @@ async function main(): Promise<void> {
         'celda-js f32': celdaStep(cell, kind, z, 'f32'),
         'celda-simd f32': celdaStep(cell, kind, z, 'f32', false, true),
         'celda-simd f32, 2 threads': celdaStep(cell, kind, z, 'f32', false, true, 2),
+        ...(fma
+          ? {
+            'celda-simd f32, FMA': celdaStep(cell, kind, z, 'f32', false, true, 1, true),
+            'celda-simd f32, FMA, 2 threads': celdaStep(cell, kind, z, 'f32', false, true, 2, true),
+          }
+          : {}),
         'celda-js f64 (CellBackend)': celdaStep(cell, kind, z, 'f64', true),
       };
       if (kind === 'lstm') fast['hand-fused JS f64'] = handStep(cell, z);

@@ -32,6 +32,8 @@ const HAND_TARGET = 1.2;
 /** The SIMD module: GFLOP/s of the L step on one thread; speed-up over the best TF.js at M and L; ratio to PyTorch (one thread) at M and L. */
 const SIMD_GFLOPS = 20, SIMD_TF = 10, SIMD_TORCH = 3;
 const SIMD1 = 'celda-simd f32', SIMD2 = 'celda-simd f32, 2 threads';
+/** The same with relaxed SIMD's multiply-add (a V8 flag in Node 20, so not what celda runs there by default). */
+const FMA1 = 'celda-simd f32, FMA', FMA2 = 'celda-simd f32, FMA, 2 threads';
 
 const bestOf = (rows: readonly Row[]): Row | undefined => (rows.length ? rows.reduce((a, b) => (a.ms <= b.ms ? a : b)) : undefined);
 
@@ -46,7 +48,7 @@ export function renderReport(r: ReportInput): string {
   L.push(`- Machine: ${r.machine[0]}`, ...r.machine.slice(1).map((m) => `- ${m}`), `- Load average (1, 5, 15 min) before: ${load(r.loadBefore)}; after: ${load(r.loadAfter)} — the machine is shared, so absolute times vary between runs; ratios within one run are what the targets are about.`, '');
   L.push('One training step: the forward pass over T steps, backpropagation through time, and the gradients of all parameters, from a loss Σₜ⟨h⁽ᵗ⁾, rₜ⟩ on the hidden state at every step. celda-js, the hand-fused loop and PyTorch also return ∂x (TF.js’s `variableGrads` does not), so they do slightly more work. GFLOP/s counts the matrix products of the step (the same count for every peer of a cell); tokens/s is T·batch per second. Each figure is the median of repeated runs after warm-up; celda-js and the hand-fused loop are timed in alternation.', '');
   L.push('Sizes: ' + Object.entries(r.sizes).map(([k, z]) => `${k} = (n_x ${z.nx}, n_a ${z.na}, batch ${z.batch}, T ${z.steps})`).join('; ') + '.', '');
-  L.push('Peers: **celda-simd** (the same float32 module with its matrix products in WebAssembly SIMD, compiler/wasm/gemm-wat.ts, on one memory with the module’s JavaScript; “2 threads” splits each large product between this thread and a worker thread, runtime/wasm/pool.ts); **celda-js** (examples/cells/lstm.celda, gru.celda compiled to one module each, the code `celda compile` writes, loaded in-process; float64 and float32 as plain JavaScript (`--no-simd`); “(CellBackend)” is the same module behind the runtime’s backend interface, which copies every result so it outlives the next call); **hand-fused JS** (bench/hand-lstm.ts: stacked gates, input projections hoisted, dW/dx as products over all T·B rows, Float64Array, same matrix kernel quality); **TF.js custom cell** (tf ops under `tf.variableGrads`, the LSTM gates as one `matMul` of [h, x]); **TF.js tf.layers.lstm / gru** (built-in layers, sigmoid gates); **PyTorch nn.lstm / nn.gru** (bench/torch.py, when Debian’s python3-torch is installed — `apt-get install -y python3-torch`; `torch.nn.LSTM` / `nn.GRU`, float32, gradients by `torch.autograd.grad`, no optimizer update, on `torch.set_num_threads(1)` and `(2)` (and as many BLAS threads), timed in Python by the same protocol; its speed at M and L is that of the BLAS behind Debian’s libblas.so.3, named above — OpenBLAS with `apt-get install -y python3-torch libopenblas0`, or else the reference BLAS that python3-torch alone brings, 10–20× slower).', '');
+  L.push('Peers: **celda-simd** (the same float32 module with its matrix products in WebAssembly SIMD, compiler/wasm/gemm-wat.ts, on one memory with the module’s JavaScript; “2 threads” splits each large product between this thread and a worker thread, runtime/wasm/pool.ts; “FMA” rows use the kernels whose product accumulates with relaxed SIMD’s fused multiply-add, turned on in this Node 20 process with V8’s \`--experimental-wasm-relaxed-simd\`, the others the plain kernels that Node 20 runs by default); **celda-js** (examples/cells/lstm.celda, gru.celda compiled to one module each, the code `celda compile` writes, loaded in-process; float64 and float32 as plain JavaScript (`--no-simd`); “(CellBackend)” is the same module behind the runtime’s backend interface, which copies every result so it outlives the next call); **hand-fused JS** (bench/hand-lstm.ts: stacked gates, input projections hoisted, dW/dx as products over all T·B rows, Float64Array, same matrix kernel quality); **TF.js custom cell** (tf ops under `tf.variableGrads`, the LSTM gates as one `matMul` of [h, x]); **TF.js tf.layers.lstm / gru** (built-in layers, sigmoid gates); **PyTorch nn.lstm / nn.gru** (bench/torch.py, when Debian’s python3-torch is installed — `apt-get install -y python3-torch`; `torch.nn.LSTM` / `nn.GRU`, float32, gradients by `torch.autograd.grad`, no optimizer update, on `torch.set_num_threads(1)` and `(2)` (and as many BLAS threads), timed in Python by the same protocol; its speed at M and L is that of the BLAS behind Debian’s libblas.so.3, named above — OpenBLAS with `apt-get install -y python3-torch libopenblas0`, or else the reference BLAS that python3-torch alone brings, 10–20× slower).', '');
 
   const cells = [...new Set(r.rows.map((x) => x.cell))];
   const vs = (c: Row | undefined, x: Row) => (!c || c === x ? '' : `${fmt(x.ms / c.ms)}× faster`.replace(/^(0\.\d+)× faster$/, (_, v: string) => `${fmt(1 / Number(v))}× slower`));
@@ -83,22 +85,24 @@ export function renderReport(r: ReportInput): string {
   }
   L.push('');
   L.push('### WebAssembly SIMD and threads', '');
-  L.push(`${SIMD1} is the SIMD module on one thread, ${SIMD2} the same with its products split between two threads; “celda-simd” below is the faster of the two. Targets: the L step at ≥ ${SIMD_GFLOPS} GFLOP/s on one thread; M and L ≥ ${SIMD_TF}× faster than the best TF.js variant; M and L within ${SIMD_TORCH}× of PyTorch on one thread (${SIMD1} against it); S no slower than the plain JavaScript module (the faster of celda-js f64 and f32).`, '');
+  L.push(`${SIMD1} is the SIMD module on one thread, ${SIMD2} the same with its products split between two threads; “celda-simd” below is the faster of the two. Both use the plain kernels (f32x4.mul then add), which is what Node 20 runs by default. Rows marked “FMA” are the same with relaxed SIMD’s fused multiply-add (${FMA1}, ${FMA2}): what Chrome ≥ 114 and Node ≥ 22 run by default, and Node 20 only with \`--experimental-wasm-relaxed-simd\` (the benchmark turns it on to measure both in one run). Targets: the L step at ≥ ${SIMD_GFLOPS} GFLOP/s on one thread; M and L ≥ ${SIMD_TF}× faster than the best TF.js variant; M and L within ${SIMD_TORCH}× of PyTorch on one thread (the one-thread module against it); S no slower than the plain JavaScript module (the faster of celda-js f64 and f32).`, '');
   L.push('| cell | size | target | measured | |', '|---|---|---|---|---|');
   for (const cell of cells) {
     for (const size of Object.keys(r.sizes)) {
       const rows = r.rows.filter((x) => x.cell === cell && x.size === size);
-      const s1 = rows.find((x) => x.peer === SIMD1);
-      if (!s1) continue;
-      const simd = bestOf(rows.filter((x) => x.peer === SIMD1 || x.peer === SIMD2))!;
       const tfBest = bestOf(rows.filter((x) => x.peer.startsWith('TF.js')));
       const torch1 = rows.find((x) => /^PyTorch .* 1 thread$/.test(x.peer));
       const plain = bestOf(rows.filter((x) => x.peer === 'celda-js f64' || x.peer === 'celda-js f32'));
-      if (size === 'L') L.push(`| ${cell} | L | ≥ ${SIMD_GFLOPS} GFLOP/s, one thread | ${fmt(s1.gflops)} GFLOP/s | ${met(s1.gflops >= SIMD_GFLOPS)} |`);
-      if (size !== 'S') {
-        L.push(`| ${cell} | ${size} | ≥ ${SIMD_TF}× the best TF.js | ${tfBest ? `${fmt(tfBest.ms / simd.ms)}× (${simd.peer.replace('celda-simd f32', 'simd')} ${ms(simd.ms)} vs ${tfBest.peer.replace('TF.js ', '')} ${ms(tfBest.ms)})` : 'TF.js not measured'} | ${tfBest ? met(tfBest.ms / simd.ms >= SIMD_TF) : ''} |`);
-        L.push(`| ${cell} | ${size} | within ${SIMD_TORCH}× of PyTorch, one thread | ${torch1 ? `${fmt(s1.ms / torch1.ms)}× its time (${ms(s1.ms)} vs ${ms(torch1.ms)})` : 'PyTorch not installed'} | ${torch1 ? met(s1.ms / torch1.ms <= SIMD_TORCH) : ''} |`);
-      } else if (plain) L.push(`| ${cell} | S | no slower than plain JavaScript | ${fmt(s1.ms / plain.ms)}× its time (${ms(s1.ms)} vs ${plain.peer} ${ms(plain.ms)}) | ${met(s1.ms <= plain.ms)} |`);
+      for (const [one, two, tag] of [[SIMD1, SIMD2, ''], [FMA1, FMA2, ' — FMA']] as const) {
+        const s1 = rows.find((x) => x.peer === one);
+        if (!s1) continue;
+        const simd = bestOf(rows.filter((x) => x.peer === one || x.peer === two))!;
+        if (size === 'L') L.push(`| ${cell} | L | ≥ ${SIMD_GFLOPS} GFLOP/s, one thread${tag} | ${fmt(s1.gflops)} GFLOP/s | ${met(s1.gflops >= SIMD_GFLOPS)} |`);
+        if (size !== 'S') {
+          L.push(`| ${cell} | ${size} | ≥ ${SIMD_TF}× the best TF.js${tag} | ${tfBest ? `${fmt(tfBest.ms / simd.ms)}× (${simd.peer.replace('celda-simd f32', 'simd')} ${ms(simd.ms)} vs ${tfBest.peer.replace('TF.js ', '')} ${ms(tfBest.ms)})` : 'TF.js not measured'} | ${tfBest ? met(tfBest.ms / simd.ms >= SIMD_TF) : ''} |`);
+          L.push(`| ${cell} | ${size} | within ${SIMD_TORCH}× of PyTorch, one thread${tag} | ${torch1 ? `${fmt(s1.ms / torch1.ms)}× its time (${ms(s1.ms)} vs ${ms(torch1.ms)})` : 'PyTorch not installed'} | ${torch1 ? met(s1.ms / torch1.ms <= SIMD_TORCH) : ''} |`);
+        } else if (plain) L.push(`| ${cell} | S | no slower than plain JavaScript${tag} | ${fmt(s1.ms / plain.ms)}× its time (${ms(s1.ms)} vs ${plain.peer} ${ms(plain.ms)}) | ${met(s1.ms <= plain.ms)} |`);
+      }
     }
   }
   L.push('');

@@ -68,7 +68,8 @@ export function emitDts(cell: CompiledCell, factory: string, precision: 'f64' | 
     '  readonly batch: number;',
     ...(simd
       ? ['  /** Whether the products run as WebAssembly SIMD (false: plain JavaScript). */', '  readonly simd: boolean;',
-        '  /** Threads the products are split between (1 without a thread pool\'s heap). */', '  readonly threads: number;']
+        '  /** Threads the products are split between (1 without a thread pool\'s heap). */', '  readonly threads: number;',
+        '  /** Whether the product accumulates with relaxed SIMD\'s fused multiply-add (runtimes that have it, unless options.fma is false). */', '  readonly fma: boolean;']
       : []),
     '}',
     '',
@@ -89,11 +90,15 @@ export function emitDts(cell: CompiledCell, factory: string, precision: 'f64' | 
         '  /** n floats of each of R rows (lds 0: one row repeated); without it, plain JavaScript. */',
         '  copyRows?(R: number, n: number, src: number, lds: number, dst: number, ldd: number): void;',
         '  readonly threads: number;',
+        '  /** Its product uses relaxed SIMD\'s multiply-add. */',
+        '  readonly fma?: boolean;',
         '}',
         '',
         'export interface CeldaOptions {',
         '  /** false: plain-JavaScript products (default: WebAssembly SIMD where the runtime has it). */',
         '  readonly simd?: boolean;',
+        '  /** false: the product multiplies then adds even where relaxed SIMD\'s fused multiply-add is available (default: use it). */',
+        '  readonly fma?: boolean;',
         '  /** A heap from celda\'s thread pool, to split the products between worker threads. */',
         '  readonly heap?: CeldaHeap;',
         '}',

@@ -14,15 +14,19 @@
 // columns of a product between worker threads. Fixed text, like the other
 // helpers; $makeHeap is also evaluated by the pool, so both allocate alike.
 
-import { GEMM_WASM_BASE64, GEMM_WASM_SHARED_FLAG_AT } from './wasm/kernels.ts';
+import { GEMM_FMA_WASM_BASE64, GEMM_FMA_WASM_SHARED_FLAG_AT, GEMM_WASM_BASE64, GEMM_WASM_SHARED_FLAG_AT } from './wasm/kernels.ts';
 
 export const SIMD_KERNELS: Readonly<Record<string, string>> = {
-  $wasmBytes: `/** The SIMD kernels (celda's compiler/wasm/gemm-wat.ts, assembled by wabt), for a shared memory or an unshared one. */
+  $wasmBytes: `/**
+ * The SIMD kernels (celda's compiler/wasm/gemm-wat.ts, assembled by wabt), for a shared memory
+ * or an unshared one; fma: the variant whose product uses relaxed SIMD's multiply-add.
+ */
 const $WASM = ${JSON.stringify(GEMM_WASM_BASE64)};
-function $wasmBytes(shared) {
-  const s = atob($WASM), b = new Uint8Array(s.length);
+const $WASM_FMA = ${JSON.stringify(GEMM_FMA_WASM_BASE64)};
+function $wasmBytes(shared, fma) {
+  const s = atob(fma ? $WASM_FMA : $WASM), b = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
-  b[${GEMM_WASM_SHARED_FLAG_AT}] = shared ? 3 : 1;
+  b[fma ? ${GEMM_FMA_WASM_SHARED_FLAG_AT} : ${GEMM_WASM_SHARED_FLAG_AT}] = shared ? 3 : 1;
   return b;
 }`,
   $makeHeap: `/**
@@ -74,7 +78,7 @@ function $makeHeap(memory, gemm, kernels) {
  * shared memory grows in place), else a memory of the instance's own — so that
  * no other instance's growth detaches the views it returned.
  */
-const $kernel = { module: null, tried: false };
+const $kernel = { module: null, fmaModule: null, tried: false };
 function $heapOf(options) {
   const simd = options.simd !== false;
   if (simd && options.heap !== undefined && options.heap !== null) {
@@ -84,18 +88,23 @@ function $heapOf(options) {
   }
   if (simd && !$kernel.tried) {
     $kernel.tried = true;
-    try {
-      const bytes = $wasmBytes(false);
-      if (typeof WebAssembly === 'object' && WebAssembly.validate(bytes)) $kernel.module = new WebAssembly.Module(bytes);
-    } catch {
-      // No WebAssembly SIMD here: the plain JavaScript product below.
+    for (const fma of [false, true]) {
+      try {
+        const bytes = $wasmBytes(false, fma);
+        if (typeof WebAssembly === 'object' && WebAssembly.validate(bytes)) $kernel[fma ? 'fmaModule' : 'module'] = new WebAssembly.Module(bytes);
+      } catch {
+        // No WebAssembly SIMD (or no relaxed SIMD) here: the plain JavaScript product below (or the other kernels).
+      }
     }
   }
-  if (simd && $kernel.module !== null) {
+  // The multiply-add kernels where the runtime has relaxed SIMD, unless options.fma is false.
+  const module = options.fma !== false && $kernel.fmaModule !== null ? $kernel.fmaModule : $kernel.module;
+  if (simd && module !== null) {
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
-    const kernels = new WebAssembly.Instance($kernel.module, { env: { memory } }).exports;
+    const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports;
     const heap = $makeHeap(memory, kernels.gemm, kernels);
     heap.simd = true;
+    heap.fma = module === $kernel.fmaModule;
     return heap;
   }
   const memory = {

@@ -76,7 +76,8 @@ class Emitter extends LoopText {
       `Exports ${this.factoryName}(dims, batch${this.simd ? ', options' : ''}) → { forward, backward${t.mode === 'step' ? ', step, stepBackward' : ''} }.`,
       ...(this.simd
         ? ['Every buffer of an instance is a view of one WebAssembly memory, where the products run in place;',
-          'options.simd = false, or a runtime without WebAssembly SIMD, runs them as plain JavaScript;',
+          'options.simd = false, or a runtime without WebAssembly SIMD, runs them as plain JavaScript; where the',
+          'runtime has relaxed SIMD the product uses its fused multiply-add (options.fma = false: it does not);',
           'options.heap takes the heap of celda\'s thread pool (runtime/wasm/pool.ts) to split them between threads.']
         : []),
       '',
@@ -143,7 +144,7 @@ class Emitter extends LoopText {
     }
     api.push(`cell: ${jsString(this.cell.name)}`, `precision: ${jsString(p.precision)}`, 'batch: $B');
     if (this.simd) {
-      api.push('simd: $heap.simd !== false', 'get threads() { return $heap.threads; }');
+      api.push('simd: $heap.simd !== false', 'get threads() { return $heap.threads; }', 'fma: $heap.fma === true');
       L.push(`${IND}// A shared heap gets the block back when the instance is gone (its methods hold $mem).`);
       L.push(`${IND}if ($blocks !== null && $options.heap) $blocks.register($mem, $block);`);
       L.push(`${IND}return { ${api.join(', ')} };`);

@@ -15,6 +15,8 @@
 // in floats. The kernel works in f32x4: each output keeps four partial sums
 // (lanes p ≡ 0, 1, 2, 3 mod 4 of the first 4·⌊K/4⌋ terms), folded as
 // (s₀ + s₁) + (s₂ + s₃), then the last K mod 4 terms one by one, then added to C.
+// (The `fma` variant adds each product to its lane's sum with relaxed SIMD's
+// multiply-add, in the same order: fused, so rounded once, on CPUs with FMA.)
 // Every output is computed in exactly that order whichever register block,
 // column block or thread computes it — so splitting the columns N between
 // threads gives bit-identical results.
@@ -42,9 +44,15 @@ export interface GemmShape {
   readonly l2Floats: number;
   /** Groups of four terms per trip of the inner loop. */
   readonly unroll: number;
+  /**
+   * Accumulate with relaxed SIMD's f32x4.relaxed_madd (one fused multiply-add where
+   * the CPU has one, as x64 with FMA3 and arm64 do) instead of f32x4.mul then add.
+   * A separate module: runtimes without relaxed SIMD refuse it, and use the other.
+   */
+  readonly fma: boolean;
 }
 
-export const DEFAULT_GEMM: GemmShape = { mr: 4, nr: 2, nr1: 4, l2Floats: 48 * 1024, unroll: 1 };
+export const DEFAULT_GEMM: GemmShape = { mr: 4, nr: 2, nr1: 4, l2Floats: 48 * 1024, unroll: 1, fma: false };
 
 const get = (n: string) => `(local.get $${n})`;
 const set = (n: string, v: string) => `(local.set $${n} ${v})`;
@@ -53,7 +61,7 @@ const mul = (a: string, b: string) => `(i32.mul ${a} ${b})`;
 const c32 = (n: number) => `(i32.const ${n})`;
 
 /** A register block of mr × nr outputs at (i, j), over the whole of K. */
-function block(mr: number, nr: number, tag: string, unroll: number): string[] {
+function block(mr: number, nr: number, tag: string, unroll: number, fma: boolean): string[] {
   const L: string[] = [];
   const rows = [...Array(mr).keys()], cols = [...Array(nr).keys()];
   // Row addresses: ra_r = a + (i + r)·lda·4, rb_q = b + (j + q)·ldb·4.
@@ -66,7 +74,11 @@ function block(mr: number, nr: number, tag: string, unroll: number): string[] {
     for (const q of cols) B.push(set(`y${q}`, `(v128.load offset=${off} ${add(get(`rb${q}`), get('p'))})`));
     for (const r of rows) {
       B.push(set('x', `(v128.load offset=${off} ${add(get(`ra${r}`), get('p'))})`));
-      for (const q of cols) B.push(set(`s${r}${q}`, `(f32x4.add ${get(`s${r}${q}`)} (f32x4.mul ${get('x')} ${get(`y${q}`)}))`));
+      for (const q of cols) {
+        B.push(set(`s${r}${q}`, fma
+          ? `(f32x4.relaxed_madd ${get('x')} ${get(`y${q}`)} ${get(`s${r}${q}`)})`
+          : `(f32x4.add ${get(`s${r}${q}`)} (f32x4.mul ${get('x')} ${get(`y${q}`)}))`));
+      }
     }
     return B;
   };
@@ -100,16 +112,16 @@ function block(mr: number, nr: number, tag: string, unroll: number): string[] {
 }
 
 /** Columns j0 ≤ j < j1 of rows i… in blocks of mr × nr, then the columns left one at a time. */
-function rowBlock(mr: number, nr: number, tag: string, unroll: number): string[] {
+function rowBlock(mr: number, nr: number, tag: string, unroll: number, fma: boolean): string[] {
   return [
     set('j', get('j0')),
     `(block $dj${tag} (loop $lj${tag}`,
     `  (br_if $dj${tag} (i32.gt_u ${add(get('j'), c32(nr))} ${get('j1')}))`,
-    ...block(mr, nr, `${tag}m`, unroll).map((s) => '  ' + s),
+    ...block(mr, nr, `${tag}m`, unroll, fma).map((s) => '  ' + s),
     `  ${set('j', add(get('j'), c32(nr)))}`, `  (br $lj${tag})))`,
     `(block $dk${tag} (loop $lk${tag}`,
     `  (br_if $dk${tag} (i32.ge_u ${get('j')} ${get('j1')}))`,
-    ...block(mr, 1, `${tag}r`, unroll).map((s) => '  ' + s),
+    ...block(mr, 1, `${tag}r`, unroll, fma).map((s) => '  ' + s),
     `  ${set('j', add(get('j'), c32(1)))}`, `  (br $lk${tag})))`,
   ];
 }
@@ -338,7 +350,7 @@ function copyRowsFunc(): string[] {
 
 /** The text of the kernel module; `shared` imports a shared memory (for threads). */
 export function gemmWat(shared: boolean, shape: GemmShape = DEFAULT_GEMM): string {
-  const { mr, nr, nr1, l2Floats, unroll } = shape;
+  const { mr, nr, nr1, l2Floats, unroll, fma } = shape;
   const locals: string[] = ['i', 'j', 'j0', 'j1', 'nc', 'p', 'q', 'o', 'k4b', 'kb', 'lda4', 'ldb4'];
   for (let r = 0; r < mr; r++) locals.push(`ra${r}`);
   for (let q = 0; q < Math.max(nr, nr1); q++) locals.push(`rb${q}`);
@@ -363,11 +375,11 @@ export function gemmWat(shared: boolean, shape: GemmShape = DEFAULT_GEMM): strin
     `  ${set('i', c32(0))}`,
     `  (block $di (loop $li`,
     `    (br_if $di (i32.gt_u ${add(get('i'), c32(mr))} ${get('M')}))`,
-    ...rowBlock(mr, nr, 'a', unroll).map((s) => '    ' + s),
+    ...rowBlock(mr, nr, 'a', unroll, fma).map((s) => '    ' + s),
     `    ${set('i', add(get('i'), c32(mr)))}`, `    (br $li)))`,
     `  (block $di1 (loop $li1`,
     `    (br_if $di1 (i32.ge_u ${get('i')} ${get('M')}))`,
-    ...rowBlock(1, nr1, 'b', unroll).map((s) => '    ' + s),
+    ...rowBlock(1, nr1, 'b', unroll, fma).map((s) => '    ' + s),
     `    ${set('i', add(get('i'), c32(1)))}`, `    (br $li1)))`,
     `  ${set('j0', get('j1'))}`,
     `  (br $lc)))`,
@@ -376,7 +388,7 @@ export function gemmWat(shared: boolean, shape: GemmShape = DEFAULT_GEMM): strin
     ';; celda SIMD kernels: generated by compiler/wasm/gemm-wat.ts; assembled by scripts/build-wasm.ts.',
     '(module',
     `  (import "env" "memory" (memory 1 65536${shared ? " shared" : ""}))`,
-    `  ;; C (+)= A · Bᵀ, f32x4, register blocks ${mr} × ${nr} (single rows: 1 × ${nr1}), column blocks of ${l2Floats} floats of B.`,
+    `  ;; C (+)= A · Bᵀ, f32x4${fma ? ' (relaxed_madd)' : ''}, register blocks ${mr} × ${nr} (single rows: 1 × ${nr1}), column blocks of ${l2Floats} floats of B.`,
     '  (func $gemm (export "gemm")',
     '    (param $M i32) (param $N i32) (param $K i32) (param $a i32) (param $lda i32) (param $b i32) (param $ldb i32) (param $c i32) (param $ldc i32) (param $acc i32)',
     `    ${locals.map((l) => `(local $${l} i32)`).join(' ')}`,

@@ -16,14 +16,17 @@ import { defaultThreads, sharedMemoryAvailable, sharedPool, simdAvailable, THREA
 export interface JsCellInstance {
   forward(params: Readonly<Record<string, ArrayLike<number>>>, inputs: Readonly<Record<string, ArrayLike<number>>>, init?: Readonly<Record<string, ArrayLike<number>>>, steps?: number): { states: Record<string, Vec>; outputs: Record<string, Vec> };
   backward(cot: { states?: Readonly<Record<string, ArrayLike<number>>>; outputs?: Readonly<Record<string, ArrayLike<number>>> }): { params: Record<string, Vec>; inputs: Record<string, Vec>; init: Record<string, Vec> };
-  /** Float32 SIMD modules: whether the products run as WebAssembly SIMD, and on how many threads. */
+  /** Float32 SIMD modules: whether the products run as WebAssembly SIMD, on how many threads, and with relaxed SIMD's multiply-add. */
   readonly simd?: boolean;
   readonly threads?: number;
+  readonly fma?: boolean;
 }
 
 /** Options of a float32 SIMD module's factory (see emit-js-simd.ts). */
 export interface JsInstanceOptions {
   readonly simd?: boolean;
+  /** false: the plain kernels even where relaxed SIMD's multiply-add is available. */
+  readonly fma?: boolean;
   readonly heap?: CeldaHeap;
 }
 

@@ -18,7 +18,7 @@
 // No `node:` imports: this file is bundled for the browser.
 
 import type { Gemm, Kernels, ThreadPool } from './pool-core.ts';
-import { assemblePool, controlBlock, DONE, kernelBytes, newSharedMemory, sharedMemoryAvailable, THREAD_MIN_MACS, waitForWorkers, WORKER_LOOP } from './pool-core.ts';
+import { assemblePool, controlBlock, DONE, fmaAvailable, kernelBytes, newSharedMemory, sharedMemoryAvailable, THREAD_MIN_MACS, waitForWorkers, WORKER_LOOP } from './pool-core.ts';
 
 export type { CeldaHeap, ThreadPool } from './pool-core.ts';
 
@@ -74,16 +74,17 @@ function whyNoThreads(): string | null {
  * shared memory; resolves once every worker has its kernel. Rejects with the
  * reason where memory cannot be shared (not crossOriginIsolated, no
  * SharedArrayBuffer, no WebAssembly SIMD). Products of fewer than `minMacs`
- * multiply-adds stay on the calling thread.
+ * multiply-adds stay on the calling thread; `fma` as createPool's (pool.ts).
  */
-export async function createBrowserPool(threads = browserDefaultThreads(), minMacs = THREAD_MIN_MACS): Promise<ThreadPool> {
+export async function createBrowserPool(threads = browserDefaultThreads(), minMacs = THREAD_MIN_MACS, fma = true): Promise<ThreadPool> {
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a whole number ≥ 1, got ${threads}`);
   const why = whyNoThreads();
   if (why !== null) throw new Error(why);
   const memory = newSharedMemory();
   // Asynchronous compilation: Chrome limits synchronous compilation on the main thread (to 8 MB in
   // Chromium 156; older versions refused modules over 4 KB, where an emitted module falls back to plain JS).
-  const module = await WebAssembly.compile(kernelBytes(true));
+  const useFma = fma && fmaAvailable();
+  const module = await WebAssembly.compile(kernelBytes(true, useFma));
   const kernels = (await WebAssembly.instantiate(module, { env: { memory } })).exports as Kernels & { gemm: Gemm };
   const local = kernels.gemm;
   const ctl = controlBlock(threads);
@@ -113,5 +114,5 @@ export async function createBrowserPool(threads = browserDefaultThreads(), minMa
   }
   return assemblePool(memory, local, ctl, workers.length, minMacs, canBlock() ? blockUntilDone : spinUntilDone, async () => {
     for (const w of workers) w.terminate();
-  }, kernels);
+  }, kernels, useFma);
 }

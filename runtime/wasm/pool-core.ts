@@ -16,7 +16,7 @@
 
 import { SIMD_KERNELS } from '../../compiler/emit-js-simd.ts';
 import { DEFAULT_GEMM } from '../../compiler/wasm/gemm-wat.ts';
-import { GEMM_WASM_BASE64, GEMM_WASM_SHARED_FLAG_AT } from '../../compiler/wasm/kernels.ts';
+import { GEMM_FMA_WASM_BASE64, GEMM_FMA_WASM_SHARED_FLAG_AT, GEMM_WASM_BASE64, GEMM_WASM_SHARED_FLAG_AT } from '../../compiler/wasm/kernels.ts';
 
 /** What an emitted SIMD module allocates from and multiplies with (its `options.heap`). */
 export interface CeldaHeap {
@@ -35,6 +35,8 @@ export interface CeldaHeap {
   readonly threads: number;
   /** false: the products run as plain JavaScript. */
   readonly simd?: boolean;
+  /** true: the product uses relaxed SIMD's multiply-add (the fma kernels). */
+  readonly fma?: boolean;
 }
 
 /** A kernel instance's exports besides gemm, which a heap passes on to the modules it serves. */
@@ -60,12 +62,15 @@ export const THREAD_MIN_MACS = 1 << 22;
 /** FLOPs of one step of the recurrence (its products) from which backends use threads by default: L, not M. */
 export const THREADS_DEFAULT_MIN_STEP_FLOPS = 1 << 25;
 
-/** The kernel's bytes, for a shared memory (`shared`) or an unshared one. */
-export function kernelBytes(shared: boolean): Uint8Array<ArrayBuffer> {
-  const s = atob(GEMM_WASM_BASE64);
+/**
+ * The kernels' bytes, for a shared memory (`shared`) or an unshared one; `fma`: the
+ * variant whose product accumulates with relaxed SIMD's multiply-add (gemm-wat.ts).
+ */
+export function kernelBytes(shared: boolean, fma = false): Uint8Array<ArrayBuffer> {
+  const s = atob(fma ? GEMM_FMA_WASM_BASE64 : GEMM_WASM_BASE64);
   const b = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
-  b[GEMM_WASM_SHARED_FLAG_AT] = shared ? 3 : 1;
+  b[fma ? GEMM_FMA_WASM_SHARED_FLAG_AT : GEMM_WASM_SHARED_FLAG_AT] = shared ? 3 : 1;
   return b;
 }
 
@@ -73,6 +78,18 @@ export function kernelBytes(shared: boolean): Uint8Array<ArrayBuffer> {
 export function simdAvailable(): boolean {
   try {
     return typeof WebAssembly === 'object' && WebAssembly.validate(kernelBytes(false));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether it also has relaxed SIMD (the multiply-add kernels validate): Chrome ≥ 114,
+ * Node ≥ 22; Node 20 with `--experimental-wasm-relaxed-simd`.
+ */
+export function fmaAvailable(): boolean {
+  try {
+    return typeof WebAssembly === 'object' && WebAssembly.validate(kernelBytes(false, true));
   } catch {
     return false;
   }
@@ -207,7 +224,7 @@ export function splitOf(M: number, N: number, n: number): Split | null {
  */
 export function assemblePool(
   memory: WebAssembly.Memory, local: Gemm, ctl: Int32Array, workers: number, minMacs: number,
-  waitDone: (ctl: Int32Array, count: number) => void, terminate: () => Promise<void>, kernels?: Kernels,
+  waitDone: (ctl: Int32Array, count: number) => void, terminate: () => Promise<void>, kernels?: Kernels, fma = false,
 ): ThreadPool {
   let open = workers > 0;
   const n = workers + 1;
@@ -246,6 +263,7 @@ export function assemblePool(
 
   const heap = makeHeap(memory, gemm, kernels);
   Object.defineProperty(heap, 'threads', { get: () => (open ? n : 1) });
+  Object.defineProperty(heap, 'fma', { value: fma });
   return {
     heap,
     get threads() {

@@ -11,10 +11,10 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Gemm, Kernels, ThreadPool } from './pool-core.ts';
-import { assemblePool, controlBlock, DONE, kernelBytes, newSharedMemory, sharedMemoryAvailable, THREAD_MIN_MACS, waitForWorkers, WORKER_LOOP } from './pool-core.ts';
+import { assemblePool, controlBlock, DONE, fmaAvailable, kernelBytes, newSharedMemory, sharedMemoryAvailable, THREAD_MIN_MACS, waitForWorkers, WORKER_LOOP } from './pool-core.ts';
 
 export type { CeldaHeap, ThreadPool } from './pool-core.ts';
-export { kernelBytes, sharedMemoryAvailable, simdAvailable, THREAD_MIN_MACS, THREADS_DEFAULT_MIN_STEP_FLOPS } from './pool-core.ts';
+export { fmaAvailable, kernelBytes, sharedMemoryAvailable, simdAvailable, THREAD_MIN_MACS, THREADS_DEFAULT_MIN_STEP_FLOPS } from './pool-core.ts';
 
 /** Threads worth using by default: the cores this process may run on, at most 8. */
 export function defaultThreads(): number {
@@ -36,13 +36,16 @@ const waitDone = (ctl: Int32Array, count: number) => waitForWorkers(ctl, count, 
 /**
  * A pool of `threads` threads (this one and threads − 1 workers) over a new
  * shared memory. Blocks until the workers are ready. Throws where memory cannot
- * be shared (then use the module's own heap).
+ * be shared (then use the module's own heap). `fma`: the relaxed-SIMD multiply-add
+ * kernels where the runtime has them (the default; results then differ from the
+ * plain kernels' in the last bits, the same with any number of threads).
  */
-export function createPool(threads = defaultThreads(), minMacs = THREAD_MIN_MACS): ThreadPool {
+export function createPool(threads = defaultThreads(), minMacs = THREAD_MIN_MACS, fma = fmaAvailable()): ThreadPool {
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a whole number ≥ 1, got ${threads}`);
   if (!sharedMemoryAvailable()) throw new Error('threads need WebAssembly SIMD and a shared memory (SharedArrayBuffer), which this runtime lacks');
   const memory = newSharedMemory();
-  const bytes = kernelBytes(true);
+  const useFma = fma && fmaAvailable();
+  const bytes = kernelBytes(true, useFma);
   const kernels = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as Kernels & { gemm: Gemm };
   const local = kernels.gemm;
   const ctl = controlBlock(threads);
@@ -65,14 +68,19 @@ export function createPool(threads = defaultThreads(), minMacs = THREAD_MIN_MACS
   }
   return assemblePool(memory, local, ctl, workers.length, minMacs, waitDone, async () => {
     await Promise.all(workers.map((w) => w.terminate()));
-  }, kernels);
+  }, kernels, useFma);
 }
 
-const pools = new Map<number, ThreadPool>();
+const pools = new Map<string, ThreadPool>();
 
-/** One pool per thread count for the whole process (instances of every cell share its memory); a closed one (down to one thread) is replaced. */
-export function sharedPool(threads: number): ThreadPool {
-  let p = pools.get(threads);
-  if (!p || p.threads !== threads) pools.set(threads, (p = createPool(threads)));
+/**
+ * One pool per thread count (and kernel variant) for the whole process (instances of
+ * every cell share its memory); a closed one (down to one thread) is replaced.
+ * `fma: false` keeps the product on f32x4.mul then add where relaxed SIMD is available.
+ */
+export function sharedPool(threads: number, fma = true): ThreadPool {
+  const key = `${threads}${fma ? '' : ' no fma'}`;
+  let p = pools.get(key);
+  if (!p || p.threads !== threads) pools.set(key, (p = createPool(threads, THREAD_MIN_MACS, fma)));
   return p;
 }
