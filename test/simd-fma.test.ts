@@ -92,7 +92,7 @@ const ROOT = process.argv[2];
 const load = (p) => import(pathToFileURL(join(ROOT, p)).href);
 const core = await load('runtime/wasm/pool-core.ts');
 const { createPool, sharedPool } = await load('runtime/wasm/pool.ts');
-const S = await load('test/simd-support-nope.ts');
+const S = await load('test/simd-support.ts');
 const { agreement } = await load('test/emit-js-support.ts');
 const { compile } = await load('compiler/compile.ts');
 const { jsBackend } = await load('runtime/backends/js.ts');

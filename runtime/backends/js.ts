@@ -63,8 +63,9 @@ export function instanceOptions(cell: CompiledCell, opts: BackendOptions): JsIns
     threads = perStep >= THREADS_DEFAULT_MIN_STEP_FLOPS && sharedMemoryAvailable() ? defaultThreads() : 1;
   }
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a whole number ≥ 1, got ${threads}`);
-  if (threads === 1) return { simd: true };
-  return { simd: true, heap: sharedPool(threads).heap };
+  const fma = opts.fma ?? true;
+  if (threads === 1) return { simd: true, fma };
+  return { simd: true, fma, heap: sharedPool(threads, fma).heap };
 }
 
 /** Copies of the module's views (which its next call overwrites), in one allocation. */
