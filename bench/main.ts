@@ -7,7 +7,7 @@
 // PyTorch (bench/torch.ts) when installed. celda runs as plain JavaScript (float64,
 // float32) and with its WebAssembly SIMD products on one thread and on two — with
 // the plain kernels (what Node 20 runs by default) and with relaxed SIMD's fused
-// multiply-add (Chrome ≥ 114 and Node ≥ 22 by default; enabled here with V8's
+// multiply-add (Chrome ≥ 114 and Node ≥ 21 by default; enabled here with V8's
 // --experimental-wasm-relaxed-simd so that both are measured in the same run).
 // Medians of repeated runs after warm-up; ms/step, tokens/s (T·B per second),
 // GFLOP/s (the products of the step, the same count for every peer); ratios to

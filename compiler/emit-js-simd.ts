@@ -84,6 +84,8 @@ function $heapOf(options) {
   if (simd && options.heap !== undefined && options.heap !== null) {
     const h = options.heap;
     if (typeof h.alloc !== 'function' || typeof h.free !== 'function' || typeof h.gemm !== 'function' || !h.memory) $fail('options.heap: expected { memory, alloc, free, gemm } (a celda thread pool\\'s heap)');
+    // The heap's kernels are the ones that run: refuse a heap with the fma kernels when asked for the plain ones.
+    if (options.fma === false && h.fma === true) $fail('options.fma is false, but options.heap runs the fma kernels (make its pool with fma false)');
     return h;
   }
   if (simd && !$kernel.tried) {

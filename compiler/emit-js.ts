@@ -77,7 +77,7 @@ class Emitter extends LoopText {
       ...(this.simd
         ? ['Every buffer of an instance is a view of one WebAssembly memory, where the products run in place;',
           'options.simd = false, or a runtime without WebAssembly SIMD, runs them as plain JavaScript; where the',
-          'runtime has relaxed SIMD the product uses its fused multiply-add (options.fma = false: it does not);',
+          'runtime has relaxed SIMD the product uses its multiply-add (options.fma = false: it does not; with a heap, the heap decides);',
           'options.heap takes the heap of celda\'s thread pool (runtime/wasm/pool.ts) to split them between threads.']
         : []),
       '',

@@ -39,7 +39,7 @@ export interface BackendOptions {
   readonly simd?: boolean;
   /** Float32 SIMD on the js backend: threads to split large products between (default: the cores, when a step is large enough to gain). */
   readonly threads?: number;
-  /** Float32 SIMD on the js backend: false keeps the plain kernels where relaxed SIMD's fused multiply-add is available (same bits on every runtime with WebAssembly SIMD). */
+  /** Float32 SIMD on the js backend: false keeps the plain kernels where relaxed SIMD's multiply-add is available (whose products and activations give the same bits on every runtime with WebAssembly SIMD). */
   readonly fma?: boolean;
 }
 

@@ -77,6 +77,22 @@ describe('without --experimental-wasm-relaxed-simd (this process)', () => {
   });
 });
 
+describe('a heap decides the kernels', () => {
+  it('options.fma false with a heap that runs the fma kernels is refused, with a message; with a plain heap it is accepted', async () => {
+    const create = loadJsFactory(example('gru.celda'), 'f32', true);
+    const pool = createPool(1, 0, false);
+    try {
+      // The pool's heap (its fma is a read-only property), seen through one that says it runs the fma kernels.
+      const fmaHeap = Object.create(pool.heap, { fma: { value: true } }) as typeof pool.heap;
+      expect(() => create({ n_x: 3, n_a: 4 }, 2, { fma: false, heap: fmaHeap } as JsInstanceOptions)).toThrow(/options\.fma is false, but options\.heap runs the fma kernels/);
+      const inst = create({ n_x: 3, n_a: 4 }, 2, { fma: false, heap: pool.heap } as JsInstanceOptions);
+      expect(fmaOf(inst)).toBe(false);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
 // ---------------------------------------------------------------- the child: with the flag
 
 // Run by tsx as an ES module (.mts) in a temporary directory; celda's modules are

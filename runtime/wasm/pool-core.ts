@@ -85,7 +85,7 @@ export function simdAvailable(): boolean {
 
 /**
  * Whether it also has relaxed SIMD (the multiply-add kernels validate): Chrome ≥ 114,
- * Node ≥ 22; Node 20 with `--experimental-wasm-relaxed-simd`.
+ * Node ≥ 21; Node 20 with `--experimental-wasm-relaxed-simd`.
  */
 export function fmaAvailable(): boolean {
   try {

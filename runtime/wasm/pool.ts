@@ -79,7 +79,8 @@ const pools = new Map<string, ThreadPool>();
  * `fma: false` keeps the product on f32x4.mul then add where relaxed SIMD is available.
  */
 export function sharedPool(threads: number, fma = true): ThreadPool {
-  const key = `${threads}${fma ? '' : ' no fma'}`;
+  // Keyed on the kernels the pool will really run (without relaxed SIMD, both keys are the plain pool).
+  const key = `${threads}${fma && fmaAvailable() ? '' : ' no fma'}`;
   let p = pools.get(key);
   if (!p || p.threads !== threads) pools.set(key, (p = createPool(threads, THREAD_MIN_MACS, fma)));
   return p;

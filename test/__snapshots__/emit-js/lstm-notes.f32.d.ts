@@ -65,7 +65,7 @@ export interface LSTM_notesInstance {
   readonly simd: boolean;
   /** Threads the products are split between (1 without a thread pool's heap). */
   readonly threads: number;
-  /** Whether the product accumulates with relaxed SIMD's fused multiply-add (runtimes that have it, unless options.fma is false). */
+  /** Whether the product runs the relaxed-SIMD kernels (f32x4.relaxed_madd: fused on CPUs with FMA), as runtimes that have relaxed SIMD do unless options.fma is false. */
   readonly fma: boolean;
 }
 
@@ -91,7 +91,7 @@ export interface CeldaHeap {
 export interface CeldaOptions {
   /** false: plain-JavaScript products (default: WebAssembly SIMD where the runtime has it). */
   readonly simd?: boolean;
-  /** false: the product multiplies then adds even where relaxed SIMD's fused multiply-add is available (default: use it). */
+  /** false: the plain kernels (multiply, then add) even where the relaxed-SIMD ones are available (default: use them). With a heap, the heap's kernels run: false with an fma heap is refused. */
   readonly fma?: boolean;
   /** A heap from celda's thread pool, to split the products between worker threads. */
   readonly heap?: CeldaHeap;
