@@ -4,12 +4,14 @@
 // kernels work in place — no copy in or out per product.
 //
 // A heap is { memory, alloc(bytes), free(at, bytes), gemm(M, N, K, a, lda, b,
-// ldb, c, ldc, acc), act(kind, p, n), transpose, sumRows, copyRows } with byte
-// addresses (act: tanh or σ in place, four lanes at a time; the last three move
-// data around the products, see gemm-wat.ts). All but the allocator and gemm are
-// optional: a module runs its plain-JS helpers where a heap lacks one. An instance makes its own (one unshared
-// WebAssembly memory; or, where WebAssembly SIMD is missing or `simd: false` is
-// asked, an ArrayBuffer with the plain-JS product); celda's thread pool
+// ldb, c, ldc, acc), act(kind, p, n), transpose, sumRows, copyRows, fma } with
+// byte addresses (act: tanh or σ in place, four lanes at a time; the next three
+// move data around the products, see gemm-wat.ts; fma: its kernels are the
+// relaxed-SIMD build). All but the allocator and gemm are optional: a module runs
+// its plain-JS helpers where a heap lacks one. An instance makes its own (one
+// unshared WebAssembly memory with the relaxed-SIMD kernels where the runtime
+// validates them, else the plain ones; or, where WebAssembly SIMD is missing or
+// `simd: false` is asked, an ArrayBuffer with the plain-JS product); celda's thread pool
 // (runtime/wasm/pool.ts) makes one over a shared memory whose `gemm` splits the
 // columns of a product between worker threads. Fixed text, like the other
 // helpers; $makeHeap is also evaluated by the pool, so both allocate alike.
