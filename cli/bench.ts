@@ -153,5 +153,5 @@ export function simdOptions(noSimd: boolean | undefined, threadsText: string | u
 export function describeJs(b: CellBackend): string {
   if (b.precision === 'f64') return 'js backend, float64 (plain JavaScript)';
   if (!b.simd) return 'js backend, float32, plain JavaScript products';
-  return `js backend, float32, products in WebAssembly SIMD on ${b.threads ?? 1} thread${(b.threads ?? 1) === 1 ? '' : 's'}`;
+  return `js backend, float32, products in WebAssembly SIMD${b.fma ? ' (relaxed-SIMD multiply-add)' : ''} on ${b.threads ?? 1} thread${(b.threads ?? 1) === 1 ? '' : 's'}`;
 }

@@ -21,9 +21,10 @@ export interface GradValues {
 export interface CellBackend {
   readonly name: string;
   readonly precision: 'f64' | 'f32';
-  /** js backend, float32: whether its products run as WebAssembly SIMD, and between how many threads. */
+  /** js backend, float32: whether its products run as WebAssembly SIMD, between how many threads, and with the relaxed-SIMD kernels. */
   readonly simd?: boolean;
   readonly threads?: number;
+  readonly fma?: boolean;
   /** Run `steps` steps from `init` (default: each state's declared constant), saving what backward needs. */
   forward(steps: number, params: Readonly<Record<string, Vec>>, inputs: Readonly<Record<string, Vec>>, init?: Readonly<Record<string, Vec>>): StepValues;
   /** The VJP of the last forward: cotangents of states and outputs at every step → gradients (params summed over batch and time). */

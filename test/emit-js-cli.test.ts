@@ -7,6 +7,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { describeJs } from '../cli/bench.ts';
+import type { CellBackend } from '../runtime/backend.ts';
 import { EXAMPLES } from './support/cells.ts';
 
 const CELDA = join(import.meta.dirname, '..', 'bin', 'celda.js');
@@ -127,6 +129,12 @@ describe('celda bench', () => {
     const plain = celda('bench', ...args, '--no-simd');
     expect(plain.status, plain.stderr).toBe(0);
     expect(plain.stderr).toContain('note: js backend, float32, plain JavaScript products');
+  });
+
+  it('says when the products run the relaxed-SIMD kernels', () => {
+    const b = { name: 'js', precision: 'f32', simd: true, threads: 2 } as const;
+    expect(describeJs({ ...b, fma: true } as unknown as CellBackend)).toBe('js backend, float32, products in WebAssembly SIMD (relaxed-SIMD multiply-add) on 2 threads');
+    expect(describeJs({ ...b, fma: false } as unknown as CellBackend)).toBe('js backend, float32, products in WebAssembly SIMD on 2 threads');
   });
 
   it('explains --threads and --no-simd where they do not apply', () => {

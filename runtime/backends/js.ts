@@ -102,6 +102,7 @@ export function jsBackend(cell: CompiledCell, opts: BackendOptions): CellBackend
     precision,
     simd: instance.simd === true,
     threads: instance.threads ?? 1,
+    fma: instance.fma === true,
     forward(steps, params, inputs, init): StepValues {
       return copyAll(instance.forward(params, inputs, init ?? {}, steps), precision === 'f32');
     },
