@@ -80,7 +80,21 @@ function $makeHeap(memory, gemm, kernels) {
  * shared memory grows in place), else a memory of the instance's own — so that
  * no other instance's growth detaches the views it returned.
  */
-const $kernel = { module: null, fmaModule: null, tried: false };
+const $kernel = { plain: undefined, fma: undefined };
+/** The kernels' module (fma: the relaxed-SIMD build), compiled on first use; null where this runtime refuses it. */
+function $kernelModule(fma) {
+  const key = fma ? 'fma' : 'plain';
+  if ($kernel[key] === undefined) {
+    $kernel[key] = null;
+    try {
+      const bytes = $wasmBytes(false, fma);
+      if (typeof WebAssembly === 'object' && WebAssembly.validate(bytes)) $kernel[key] = new WebAssembly.Module(bytes);
+    } catch {
+      // No WebAssembly SIMD (or no relaxed SIMD) here: the other kernels, or the plain JavaScript product below.
+    }
+  }
+  return $kernel[key];
+}
 function $heapOf(options) {
   const simd = options.simd !== false;
   if (simd && options.heap !== undefined && options.heap !== null) {
@@ -90,25 +104,15 @@ function $heapOf(options) {
     if (options.fma === false && h.fma === true) $fail('options.fma is false, but options.heap runs the fma kernels (make its pool with fma false)');
     return h;
   }
-  if (simd && !$kernel.tried) {
-    $kernel.tried = true;
-    for (const fma of [false, true]) {
-      try {
-        const bytes = $wasmBytes(false, fma);
-        if (typeof WebAssembly === 'object' && WebAssembly.validate(bytes)) $kernel[fma ? 'fmaModule' : 'module'] = new WebAssembly.Module(bytes);
-      } catch {
-        // No WebAssembly SIMD (or no relaxed SIMD) here: the plain JavaScript product below (or the other kernels).
-      }
-    }
-  }
   // The multiply-add kernels where the runtime has relaxed SIMD, unless options.fma is false.
-  const module = options.fma !== false && $kernel.fmaModule !== null ? $kernel.fmaModule : $kernel.module;
-  if (simd && module !== null) {
+  const fmaModule = simd && options.fma !== false ? $kernelModule(true) : null;
+  const module = fmaModule ?? (simd ? $kernelModule(false) : null);
+  if (module !== null) {
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
     const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports;
     const heap = $makeHeap(memory, kernels.gemm, kernels);
     heap.simd = true;
-    heap.fma = module === $kernel.fmaModule;
+    heap.fma = module === fmaModule;
     return heap;
   }
   const memory = {
