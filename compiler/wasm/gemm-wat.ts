@@ -60,8 +60,13 @@ const add = (a: string, b: string) => `(i32.add ${a} ${b})`;
 const mul = (a: string, b: string) => `(i32.mul ${a} ${b})`;
 const c32 = (n: number) => `(i32.const ${n})`;
 
+/** A loop run until `exit` holds: `(block $dT (loop $lT (br_if $dT exit) body… (br $lT)))`. */
+function whileLoop(tag: string, exit: string, body: string[]): string[] {
+  return [`(block $d${tag} (loop $l${tag}`, `  (br_if $d${tag} ${exit})`, ...body.map((b) => '  ' + b), `  (br $l${tag})))`];
+}
+
 /** A register block of mr × nr outputs at (i, j), over the whole of K. */
-function block(mr: number, nr: number, tag: string, unroll: number, fma: boolean): string[] {
+function block(mr: number, nr: number, tag: string, { unroll, fma }: GemmShape): string[] {
   const L: string[] = [];
   const rows = [...Array(mr).keys()], cols = [...Array(nr).keys()];
   // Row addresses: ra_r = a + (i + r)·lda·4, rb_q = b + (j + q)·ldb·4.
@@ -84,26 +89,18 @@ function block(mr: number, nr: number, tag: string, unroll: number, fma: boolean
   };
   L.push(set('p', c32(0)));
   const unrolled = [...Array(unroll).keys()].flatMap((u) => body(16 * u));
-  L.push(`(block $d8${tag} (loop $l8${tag}`,
-    `  (br_if $d8${tag} (i32.gt_u ${add(get('p'), c32(16 * unroll))} ${get('k4b')}))`,
-    ...unrolled.map((s) => '  ' + s),
-    `  ${set('p', add(get('p'), c32(16 * unroll)))}`, `  (br $l8${tag})))`);
-  if (unroll > 1) {
-    L.push(`(block $d4${tag} (loop $l4${tag}`,
-      `  (br_if $d4${tag} (i32.ge_u ${get('p')} ${get('k4b')}))`,
-      ...body(0).map((s) => '  ' + s),
-      `  ${set('p', add(get('p'), c32(16)))}`, `  (br $l4${tag})))`);
-  }
+  L.push(...whileLoop(`8${tag}`, `(i32.gt_u ${add(get('p'), c32(16 * unroll))} ${get('k4b')})`, [...unrolled, set('p', add(get('p'), c32(16 * unroll)))]));
+  if (unroll > 1) L.push(...whileLoop(`4${tag}`, `(i32.ge_u ${get('p')} ${get('k4b')})`, [...body(0), set('p', add(get('p'), c32(16)))]));
   // Fold, add the tail, store.
   for (const r of rows) {
     for (const q of cols) {
       const s = get(`s${r}${q}`);
       L.push(set('t', `(f32.add (f32.add (f32x4.extract_lane 0 ${s}) (f32x4.extract_lane 1 ${s})) (f32.add (f32x4.extract_lane 2 ${s}) (f32x4.extract_lane 3 ${s})))`));
       L.push(set('q', get('k4b')));
-      L.push(`(block $dt${tag}${r}${q} (loop $lt${tag}${r}${q}`,
-        `  (br_if $dt${tag}${r}${q} (i32.ge_u ${get('q')} ${get('kb')}))`,
-        `  ${set('t', `(f32.add ${get('t')} (f32.mul (f32.load ${add(get(`ra${r}`), get('q'))}) (f32.load ${add(get(`rb${q}`), get('q'))})))`)}`,
-        `  ${set('q', add(get('q'), c32(4)))}`, `  (br $lt${tag}${r}${q})))`);
+      L.push(...whileLoop(`t${tag}${r}${q}`, `(i32.ge_u ${get('q')} ${get('kb')})`, [
+        set('t', `(f32.add ${get('t')} (f32.mul (f32.load ${add(get(`ra${r}`), get('q'))}) (f32.load ${add(get(`rb${q}`), get('q'))})))`),
+        set('q', add(get('q'), c32(4))),
+      ]));
       L.push(set('o', add(get('c'), `(i32.shl ${add(mul(add(get('i'), c32(r)), get('ldc')), add(get('j'), c32(q)))} (i32.const 2))`)));
       L.push(`(if ${get('acc')} (then (f32.store ${get('o')} (f32.add (f32.load ${get('o')}) ${get('t')}))) (else (f32.store ${get('o')} ${get('t')})))`);
     }
@@ -112,17 +109,11 @@ function block(mr: number, nr: number, tag: string, unroll: number, fma: boolean
 }
 
 /** Columns j0 ≤ j < j1 of rows i… in blocks of mr × nr, then the columns left one at a time. */
-function rowBlock(mr: number, nr: number, tag: string, unroll: number, fma: boolean): string[] {
+function rowBlock(mr: number, nr: number, tag: string, shape: GemmShape): string[] {
   return [
     set('j', get('j0')),
-    `(block $dj${tag} (loop $lj${tag}`,
-    `  (br_if $dj${tag} (i32.gt_u ${add(get('j'), c32(nr))} ${get('j1')}))`,
-    ...block(mr, nr, `${tag}m`, unroll, fma).map((s) => '  ' + s),
-    `  ${set('j', add(get('j'), c32(nr)))}`, `  (br $lj${tag})))`,
-    `(block $dk${tag} (loop $lk${tag}`,
-    `  (br_if $dk${tag} (i32.ge_u ${get('j')} ${get('j1')}))`,
-    ...block(mr, 1, `${tag}r`, unroll, fma).map((s) => '  ' + s),
-    `  ${set('j', add(get('j'), c32(1)))}`, `  (br $lk${tag})))`,
+    ...whileLoop(`j${tag}`, `(i32.gt_u ${add(get('j'), c32(nr))} ${get('j1')})`, [...block(mr, nr, `${tag}m`, shape), set('j', add(get('j'), c32(nr)))]),
+    ...whileLoop(`k${tag}`, `(i32.ge_u ${get('j')} ${get('j1')})`, [...block(mr, 1, `${tag}r`, shape), set('j', add(get('j'), c32(1)))]),
   ];
 }
 
@@ -162,15 +153,12 @@ function expInPlace(): string[] {
  */
 function actFunc(): string[] {
   const tanhPoly = [2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1];
-  const loop = (tag: string, body: string[]) => [
-    `(block $d${tag} (loop $l${tag}`,
-    `  (br_if $d${tag} (i32.ge_u ${get('p')} ${get('end')}))`,
-    `  ${set('x', `(v128.load ${get('p')})`)}`,
-    ...body.map((b) => '  ' + b),
-    `  (v128.store ${get('p')} ${get('v')})`,
-    `  ${set('p', add(get('p'), c32(16)))}`,
-    `  (br $l${tag})))`,
-  ];
+  const loop = (tag: string, body: string[]) => whileLoop(tag, `(i32.ge_u ${get('p')} ${get('end')})`, [
+    set('x', `(v128.load ${get('p')})`),
+    ...body,
+    `(v128.store ${get('p')} ${get('v')})`,
+    set('p', add(get('p'), c32(16))),
+  ]);
   const tanh = [
     set('a', `(f32x4.abs ${get('x')})`),
     set('z', `(f32x4.mul ${get('x')} ${get('x')})`),
@@ -204,9 +192,15 @@ function actFunc(): string[] {
 
 // ---------------------------------------------------------------- moving data
 
-/** `(loop)` while cond holds: `(block $dT (loop $lT (br_if $dT (not cond)) body… (br $lT)))`. */
-function whileLoop(tag: string, exit: string, body: string[]): string[] {
-  return [`(block $d${tag} (loop $l${tag}`, `  (br_if $d${tag} ${exit})`, ...body.map((b) => '  ' + b), `  (br $l${tag})))`];
+/** An exported function of i32 parameters: `;; what`, its signature, its locals, its body. */
+function func(name: string, what: string, params: readonly string[], locals: readonly string[], body: readonly string[]): string[] {
+  return [
+    `  ;; ${what}`,
+    `  (func $${name} (export "${name}") ${params.map((x) => `(param $${x} i32)`).join(' ')}`,
+    ...locals.map((l) => '    ' + l),
+    ...body.map((b) => '    ' + b),
+    '  )',
+  ];
 }
 
 /** Byte address base + row·ld4 + col·4. */
@@ -263,14 +257,10 @@ function transposeFunc(): string[] {
       set('j0', get('j1')),
     ]),
   ];
-  return [
-    '  ;; dst[j·ldd + r] = src[r·lds + j]: 4 × 4 tiles, panels of 64 columns.',
-    '  (func $transpose (export "transpose") (param $R i32) (param $W i32) (param $src i32) (param $lds i32) (param $dst i32) (param $ldd i32)',
-    '    (local $r i32) (local $j i32) (local $j0 i32) (local $j1 i32) (local $s i32) (local $d i32) (local $lds4 i32) (local $ldd4 i32)',
-    '    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)',
-    ...body.map((b) => '    ' + b),
-    '  )',
-  ];
+  return func('transpose', 'dst[j·ldd + r] = src[r·lds + j]: 4 × 4 tiles, panels of 64 columns.', ['R', 'W', 'src', 'lds', 'dst', 'ldd'], [
+    '(local $r i32) (local $j i32) (local $j0 i32) (local $j1 i32) (local $s i32) (local $d i32) (local $lds4 i32) (local $ldd4 i32)',
+    '(local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)',
+  ], body);
 }
 
 /**
@@ -316,13 +306,9 @@ function sumRowsFunc(): string[] {
       set('i', add(get('i'), c32(1))),
     ]),
   ];
-  return [
-    '  ;; dst[i] (+)= Σ_r src[r·lds + i], rows in order.',
-    '  (func $sumRows (export "sumRows") (param $R i32) (param $n i32) (param $src i32) (param $lds i32) (param $dst i32) (param $acc i32)',
-    '    (local $r i32) (local $i i32) (local $s i32) (local $o i32) (local $lds4 i32) (local $t f32) (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128)',
-    ...body.map((b) => '    ' + b),
-    '  )',
-  ];
+  return func('sumRows', 'dst[i] (+)= Σ_r src[r·lds + i], rows in order.', ['R', 'n', 'src', 'lds', 'dst', 'acc'], [
+    '(local $r i32) (local $i i32) (local $s i32) (local $o i32) (local $lds4 i32) (local $t f32) (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128)',
+  ], body);
 }
 
 /** copyRows(R, n, src, lds, dst, ldd): n floats of each row (lds 0: the same row of src for every row of dst). */
@@ -339,18 +325,12 @@ function copyRowsFunc(): string[] {
       set('r', add(get('r'), c32(1))),
     ]),
   ];
-  return [
-    '  ;; Rows of n floats copied (lds 0: one row repeated).',
-    '  (func $copyRows (export "copyRows") (param $R i32) (param $n i32) (param $src i32) (param $lds i32) (param $dst i32) (param $ldd i32)',
-    '    (local $r i32) (local $nb i32) (local $lds4 i32) (local $ldd4 i32)',
-    ...body.map((b) => '    ' + b),
-    '  )',
-  ];
+  return func('copyRows', 'Rows of n floats copied (lds 0: one row repeated).', ['R', 'n', 'src', 'lds', 'dst', 'ldd'], ['(local $r i32) (local $nb i32) (local $lds4 i32) (local $ldd4 i32)'], body);
 }
 
 /** The text of the kernel module; `shared` imports a shared memory (for threads). */
 export function gemmWat(shared: boolean, shape: GemmShape = DEFAULT_GEMM): string {
-  const { mr, nr, nr1, l2Floats, unroll, fma } = shape;
+  const { mr, nr, nr1, l2Floats, fma } = shape;
   const locals: string[] = ['i', 'j', 'j0', 'j1', 'nc', 'p', 'q', 'o', 'k4b', 'kb', 'lda4', 'ldb4'];
   for (let r = 0; r < mr; r++) locals.push(`ra${r}`);
   for (let q = 0; q < Math.max(nr, nr1); q++) locals.push(`rb${q}`);
@@ -368,21 +348,14 @@ export function gemmWat(shared: boolean, shape: GemmShape = DEFAULT_GEMM): strin
     set('nc', `(i32.mul (i32.div_u ${get('nc')} (i32.const ${nr})) (i32.const ${nr}))`),
     `(if (i32.lt_u ${get('nc')} (i32.const ${nr})) (then ${set('nc', c32(nr))}))`,
     set('j0', c32(0)),
-    `(block $dc (loop $lc`,
-    `  (br_if $dc (i32.ge_u ${get('j0')} ${get('N')}))`,
-    `  ${set('j1', add(get('j0'), get('nc')))}`,
-    `  (if (i32.gt_u ${get('j1')} ${get('N')}) (then ${set('j1', get('N'))}))`,
-    `  ${set('i', c32(0))}`,
-    `  (block $di (loop $li`,
-    `    (br_if $di (i32.gt_u ${add(get('i'), c32(mr))} ${get('M')}))`,
-    ...rowBlock(mr, nr, 'a', unroll, fma).map((s) => '    ' + s),
-    `    ${set('i', add(get('i'), c32(mr)))}`, `    (br $li)))`,
-    `  (block $di1 (loop $li1`,
-    `    (br_if $di1 (i32.ge_u ${get('i')} ${get('M')}))`,
-    ...rowBlock(1, nr1, 'b', unroll, fma).map((s) => '    ' + s),
-    `    ${set('i', add(get('i'), c32(1)))}`, `    (br $li1)))`,
-    `  ${set('j0', get('j1'))}`,
-    `  (br $lc)))`,
+    ...whileLoop('c', `(i32.ge_u ${get('j0')} ${get('N')})`, [
+      set('j1', add(get('j0'), get('nc'))),
+      `(if (i32.gt_u ${get('j1')} ${get('N')}) (then ${set('j1', get('N'))}))`,
+      set('i', c32(0)),
+      ...whileLoop('i', `(i32.gt_u ${add(get('i'), c32(mr))} ${get('M')})`, [...rowBlock(mr, nr, 'a', shape), set('i', add(get('i'), c32(mr)))]),
+      ...whileLoop('i1', `(i32.ge_u ${get('i')} ${get('M')})`, [...rowBlock(1, nr1, 'b', shape), set('i', add(get('i'), c32(1)))]),
+      set('j0', get('j1')),
+    ]),
   ];
   return [
     ';; celda SIMD kernels: generated by compiler/wasm/gemm-wat.ts; assembled by scripts/build-wasm.ts.',

@@ -16,7 +16,6 @@
 
 import { SIMD_KERNELS } from '../../compiler/emit-js-simd.ts';
 import { DEFAULT_GEMM } from '../../compiler/wasm/gemm-wat.ts';
-import { GEMM_FMA_WASM_BASE64, GEMM_FMA_WASM_SHARED_FLAG_AT, GEMM_WASM_BASE64, GEMM_WASM_SHARED_FLAG_AT } from '../../compiler/wasm/kernels.ts';
 
 /** What an emitted SIMD module allocates from and multiplies with (its `options.heap`). */
 export interface CeldaHeap {
@@ -65,14 +64,9 @@ export const THREADS_DEFAULT_MIN_STEP_FLOPS = 1 << 25;
 /**
  * The kernels' bytes, for a shared memory (`shared`) or an unshared one; `fma`: the
  * variant whose product accumulates with relaxed SIMD's multiply-add (gemm-wat.ts).
+ * The decoder emitted modules carry (one source: emit-js-simd.ts).
  */
-export function kernelBytes(shared: boolean, fma = false): Uint8Array<ArrayBuffer> {
-  const s = atob(fma ? GEMM_FMA_WASM_BASE64 : GEMM_WASM_BASE64);
-  const b = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
-  b[fma ? GEMM_FMA_WASM_SHARED_FLAG_AT : GEMM_WASM_SHARED_FLAG_AT] = shared ? 3 : 1;
-  return b;
-}
+export const kernelBytes = new Function(`${SIMD_KERNELS.$wasmBytes}\nreturn (shared, fma = false) => $wasmBytes(shared, fma);`)() as (shared: boolean, fma?: boolean) => Uint8Array<ArrayBuffer>;
 
 /** Whether this runtime has WebAssembly SIMD (the kernel validates). */
 export function simdAvailable(): boolean {

@@ -40,7 +40,7 @@ const waitDone = (ctl: Int32Array, count: number) => waitForWorkers(ctl, count, 
  * kernels where the runtime has them (the default; results then differ from the
  * plain kernels' in the last bits, the same with any number of threads).
  */
-export function createPool(threads = defaultThreads(), minMacs = THREAD_MIN_MACS, fma = fmaAvailable()): ThreadPool {
+export function createPool(threads = defaultThreads(), minMacs = THREAD_MIN_MACS, fma = true): ThreadPool {
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a whole number ≥ 1, got ${threads}`);
   if (!sharedMemoryAvailable()) throw new Error('threads need WebAssembly SIMD and a shared memory (SharedArrayBuffer), which this runtime lacks');
   const memory = newSharedMemory();
