@@ -62,7 +62,7 @@ const stateOf: Record<CellKind, string> = { lstm: 'a', gru: 'c' };
  * the hidden state at every step (as the peers' loss). With `backend`, through the runtime's
  * CellBackend instead, which copies every result so that it outlives the next call.
  */
-function celdaStep(cell: CompiledCell, kind: CellKind, z: Size, precision: 'f64' | 'f32', backend = false, simd = false, threads = 1, fma = false) {
+function celdaStep(cell: CompiledCell, kind: CellKind, z: Size, precision: 'f64' | 'f32', backend = false, simd = false, threads = 1, fma = false, wasmLoops = true) {
   const dims = { n_x: z.nx, n_a: z.na };
   const w = randomWorkload(cell, dims, z.batch, z.steps, 1);
   const cot = { states: { [stateOf[kind]]: w.cot.states[stateOf[kind]]! } };
@@ -73,9 +73,10 @@ function celdaStep(cell: CompiledCell, kind: CellKind, z: Size, precision: 'f64'
       b.backward(cot);
     };
   }
-  const m = loadJsFactory(cell, precision, simd)(dims, z.batch, precision === 'f32' ? { simd, fma, heap: threads > 1 ? sharedPool(threads, fma).heap : undefined } : undefined);
+  const m = loadJsFactory(cell, precision, simd)(dims, z.batch, precision === 'f32' ? { simd, fma, wasmLoops, heap: threads > 1 ? sharedPool(threads, fma).heap : undefined } : undefined);
   if (simd && m.simd !== true) throw new Error('WebAssembly SIMD is not available in this Node');
   if (simd && m.fma !== fma) throw new Error(`asked for the ${fma ? 'relaxed-SIMD multiply-add' : 'plain'} kernels, got the other`);
+  if (simd && m.wasmLoops !== wasmLoops) throw new Error(`asked for the fused loops in ${wasmLoops ? 'WebAssembly' : 'JavaScript'}, got the other`);
   return () => {
     m.forward(w.params, w.inputs, {}, z.steps);
     m.backward(cot);
@@ -183,6 +184,7 @@ async function main(): Promise<void> {
         'celda-js f32': celdaStep(cell, kind, z, 'f32'),
         'celda-simd f32': celdaStep(cell, kind, z, 'f32', false, true),
         'celda-simd f32, 2 threads': celdaStep(cell, kind, z, 'f32', false, true, 2),
+        'celda-simd f32, loops in JS': celdaStep(cell, kind, z, 'f32', false, true, 1, false, false),
         ...(fma
           ? {
             'celda-simd f32, FMA': celdaStep(cell, kind, z, 'f32', false, true, 1, true),

@@ -149,9 +149,9 @@ export function simdOptions(noSimd: boolean | undefined, threadsText: string | u
   return { simd: noSimd !== true, threads };
 }
 
-/** How the js backend runs: `float32, products in WebAssembly SIMD on 2 threads`. */
+/** How the js backend runs: `float32, products and fused loops in WebAssembly SIMD on 2 threads`. */
 export function describeJs(b: CellBackend): string {
   if (b.precision === 'f64') return 'js backend, float64 (plain JavaScript)';
   if (!b.simd) return 'js backend, float32, plain JavaScript products';
-  return `js backend, float32, products in WebAssembly SIMD${b.fma ? ' (relaxed-SIMD multiply-add)' : ''} on ${b.threads ?? 1} thread${(b.threads ?? 1) === 1 ? '' : 's'}`;
+  return `js backend, float32, products${b.wasmLoops ? ' and fused loops' : ''} in WebAssembly SIMD${b.fma ? ' (relaxed-SIMD multiply-add)' : ''} on ${b.threads ?? 1} thread${(b.threads ?? 1) === 1 ? '' : 's'}`;
 }

@@ -8,6 +8,10 @@ import type { Pass } from './emit-js-text.ts';
 import { IND, JsText } from './emit-js-text.ts';
 import type { Node } from './graph.ts';
 import type { Expr, Kernel, Phase, Stmt, View } from './lower-plan.ts';
+import { dimAdd, dimKey, dimSub } from './dims.ts';
+import type { Dim } from './dims.ts';
+import type { EwExpr, EwFunc, EwMode, EwStmt } from './wasm/ew-wat.ts';
+import { ewSupports } from './wasm/ew-wat.ts';
 import type { ActKind } from './wasm/gemm-wat.ts';
 import { ACT_KINDS } from './wasm/gemm-wat.ts';
 
@@ -250,10 +254,78 @@ export class LoopText extends JsText {
       return out;
     };
     const sites = this.ewSites(k);
-    if (sites) return this.ewSimd(pass, k, sites, loop, index);
-    const body: string[] = [];
-    for (const s of k.stmts) body.push(...this.stmt(pass, s, index, batched));
-    return loop(body);
+    let js: string[];
+    if (sites) js = this.ewSimd(pass, k, sites, loop, index);
+    else {
+      const body: string[] = [];
+      for (const s of k.stmts) body.push(...this.stmt(pass, s, index, batched));
+      js = loop(body);
+    }
+    const call = this.simd ? this.ewWasm(pass, k) : null;
+    if (call === null) return js;
+    // The loop as WebAssembly where the instance has it ($ew: the module's elementwise kernels on the heap's memory), else in JavaScript.
+    const inner = js[0] === '{' && js[js.length - 1] === '}' ? js.slice(1, -1) : js;
+    return [`if ($ew !== null) ${call};`, 'else {', ...inner.map((l) => (js === inner ? IND + l : l)), '}'];
+  }
+
+  /** SIMD modules: the fused loops handed over to WebAssembly (compiler/wasm/ew-wat.ts), in the order of their calls. */
+  readonly ewFuncs: EwFunc[] = [];
+
+  /**
+   * The call of a loop's WebAssembly function (and the function, into ewFuncs), or
+   * null to keep it in JavaScript: loops over no rows or no features, with ops
+   * the kernels lack (exp, log, pow), with a store of one float per row, or that
+   * store a buffer they also read or store elsewhere in a way that running four
+   * elements in lockstep could reorder.
+   */
+  ewWasm(pass: Pass, k: Extract<Kernel, { k: 'ew' }>): string | null {
+    if (k.rows === 'one' || k.width.length === 0) return null;
+    const g = this.graph(pass);
+    const slots: EwMode[] = [];
+    const args: string[] = [];
+    const slotOf = new Map<string, number>();
+    const access: Access[] = [];
+    const slot = (v: View, mode: EwMode, store: boolean): number => {
+      access.push({ view: v, mode, store });
+      const rowed = mode === 'elem' || mode === 'row';
+      const off = rowed ? this.offset(v) : this.dim(v.col);
+      const key = `${mode} ${v.buf} ${off}`;
+      let at = slotOf.get(key);
+      if (at === undefined) {
+        at = slots.length;
+        slotOf.set(key, at);
+        slots.push(mode);
+        const buf = this.buf(v.buf);
+        args.push(off === '0' ? `${buf}.byteOffset` : `${buf}.byteOffset + 4 * ${/^[\w$]+$/.test(off) ? off : `(${off})`}`);
+        if (rowed) args.push(this.prod('4', this.rowWidth(v.buf)));
+      }
+      return at;
+    };
+    const expr = (e: Expr): EwExpr | null => {
+      switch (e.e) {
+        case 'num': return e;
+        case 'local': return e;
+        case 'read': return { e: 'read', slot: slot(e.view, e.mode, false) };
+        case 'op': {
+          if (!ewSupports(e.op, e.p)) return null;
+          const xs = e.args.map(expr);
+          if (xs.some((x) => x === null)) return null;
+          return { e: 'op', op: e.op, args: xs as EwExpr[], ...(e.p !== undefined ? { p: e.p } : {}) };
+        }
+      }
+    };
+    const stmts: EwStmt[] = [];
+    for (const st of k.stmts) {
+      if (!st.local && st.stores.length === 0) continue;
+      const x = expr(st.expr);
+      if (x === null) return null;
+      if (g.nodes[st.id]!.shape.dims.length === 0 && st.stores.length > 0) return null;
+      stmts.push({ id: st.id, expr: x, local: st.local, stores: st.stores.map((w) => ({ slot: slot(w.view, 'elem', true), accumulate: w.accumulate })) });
+    }
+    if (!lockstepSafe(access)) return null;
+    const name = `ew${this.ewFuncs.length}`;
+    this.ewFuncs.push({ name, slots, stmts });
+    return `$ew.${name}(${[this.rows(k.rows), this.prod(...k.width.map((d) => this.dim(d))), ...args].join(', ')})`;
   }
 
   stmt(pass: Pass, s: Stmt, index: Index, batched: boolean): string[] {
@@ -318,4 +390,51 @@ export class LoopText extends JsText {
       }
     }
   }
+}
+
+/** a ≥ b for every value of the dimensions (each at least 1): no negative coefficient in a − b, and a − b ≥ 0 with every dimension 1. */
+function provablyGe(a: Dim, b: Dim): boolean {
+  const d = dimSub(a, b);
+  // Each variable is at least 1: a positive coefficient contributes at least itself.
+  return d.terms.every(([, c]) => c >= 0) && d.terms.reduce((s, [, c]) => s + c, d.k) >= 0;
+}
+
+/** A loop's read or store of a view. */
+export interface Access {
+  readonly view: View;
+  readonly mode: EwMode;
+  readonly store: boolean;
+}
+
+/** Different blocks of B rows (step t and t + 1 of a state, say): no row in common. */
+function rowsApart(a: View['rows'], b: View['rows']): boolean {
+  if (a.at === 't' && b.at === 't') return a.shift !== b.shift;
+  if (a.at === 'block' && b.at === 'block') return a.block !== b.block;
+  return false;
+}
+
+/**
+ * Whether running a loop's statements four elements at a time gives what one
+ * element at a time does: every buffer the loop stores is, wherever else the loop
+ * touches it, either the same elements (same rows, columns and mode), other
+ * blocks of rows, or columns that provably do not overlap on the same rows.
+ */
+export function lockstepSafe(access: readonly Access[]): boolean {
+  const stored = new Set(access.filter((a) => a.store).map((a) => a.view.buf));
+  const rowsKey = (v: View) => JSON.stringify(v.rows);
+  for (const buf of stored) {
+    const on = access.filter((a) => a.view.buf === buf);
+    for (const x of on) {
+      for (const y of on) {
+        if (x === y || (!x.store && !y.store)) continue;
+        const same = x.mode === y.mode && rowsKey(x.view) === rowsKey(y.view) && dimKey(x.view.col) === dimKey(y.view.col);
+        if (same && x.mode === 'elem') continue;
+        if (rowsApart(x.view.rows, y.view.rows)) continue;
+        const apart = x.mode === 'elem' && y.mode === 'elem' && rowsKey(x.view) === rowsKey(y.view)
+          && (provablyGe(y.view.col, dimAdd(x.view.col, x.view.width)) || provablyGe(x.view.col, dimAdd(y.view.col, y.view.width)));
+        if (!apart) return false;
+      }
+    }
+  }
+  return true;
 }

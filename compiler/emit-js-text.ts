@@ -23,7 +23,7 @@ const INTERNAL = [
   '$forward', '$backward', '$step', '$stepBackward', '$params', '$inputs', '$init', '$steps', '$cot', '$cs', '$co',
   // SIMD modules (emit-js-simd.ts)
   '$WASM', '$kernel', '$options', '$act', '$actv', '$kact', '$seg', '$heap', '$kgemm', '$mm', '$viewed', '$block', '$layout', '$take', '$at', '$buf',
-  '$ktranspose', '$ksumRows', '$kcopy', '$kpack', '$WASM_FMA', '$kernelModule',
+  '$ktranspose', '$ksumRows', '$kcopy', '$kpack', '$WASM_FMA', '$kernelModule', '$ew', '$ewOf', '$EW_WASM', '$ewModule',
 ];
 
 export class JsText {

@@ -21,6 +21,8 @@ import { commentText, jsNumber, jsString } from './emit-js-names.ts';
 import type { Pass } from './emit-js-text.ts';
 import { IND } from './emit-js-text.ts';
 import { lowerCell } from './lower.ts';
+import type { EwModule } from './wasm/ew-wat.ts';
+import { ewModule, ewWat } from './wasm/ew-wat.ts';
 import type { BufferDecl, CellPlan, Kernel, PassPlan, Phase } from './lower-plan.ts';
 import { printCell, printGrad } from './notation.ts';
 
@@ -49,6 +51,8 @@ export interface EmittedJs {
   readonly plan: CellPlan;
   /** Whether the module carries the WebAssembly SIMD products. */
   readonly simd: boolean;
+  /** SIMD modules: the text of the WebAssembly module of its fused loops (compiler/wasm/ew-wat.ts, unshared memory), null without one. */
+  readonly wasmLoops: string | null;
 }
 
 export function emitJs(cell: CompiledCell, opts: JsOptions = {}): EmittedJs {
@@ -62,7 +66,8 @@ export function emitJs(cell: CompiledCell, opts: JsOptions = {}): EmittedJs {
   const module = `${header}\n${helpers}\n\n${factoryCode}\n\nexport { ${name}, ${name} as default };\n`;
   const body = `'use strict';\n${helpers}\n\n${factoryCode}\n\nreturn ${name};\n`;
   const dims = plan.dims.filter((d) => e.dimsUsed.has(d));
-  return { factory: name, module, body, dts: emitDts(cell, name, plan.precision, dims, e.simd), dims, plan, simd: e.simd };
+  const wasmLoops = e.ewFuncs.length > 0 ? ewWat(e.ewFuncs, false) : null;
+  return { factory: name, module, body, dts: emitDts(cell, name, plan.precision, dims, e.simd), dims, plan, simd: e.simd, wasmLoops };
 }
 
 class Emitter extends LoopText {
@@ -71,14 +76,15 @@ class Emitter extends LoopText {
   header(): string {
     const t = this.cell.typed;
     const lines = [
-      `celda: the cell \`${this.cell.name}\`, compiled to JavaScript (${this.plan.precision === 'f32' ? 'float32' : 'float64'}${this.simd ? ', matrix products in WebAssembly SIMD' : ''}).`,
+      `celda: the cell \`${this.cell.name}\`, compiled to JavaScript (${this.plan.precision === 'f32' ? 'float32' : 'float64'}${this.simd ? `, matrix products${this.ewFuncs.length ? ' and fused loops' : ''} in WebAssembly SIMD` : ''}).`,
       'Generated from the cell\'s graph; do not edit. Standalone: no imports.',
       `Exports ${this.factoryName}(dims, batch${this.simd ? ', options' : ''}) → { forward, backward${t.mode === 'step' ? ', step, stepBackward' : ''} }.`,
       ...(this.simd
         ? ['Every buffer of an instance is a view of one WebAssembly memory, where the products run in place;',
           'options.simd = false, or a runtime without WebAssembly SIMD, runs them as plain JavaScript; where the',
           'runtime has relaxed SIMD the product uses its multiply-add (options.fma = false: it does not; with a heap, the heap decides);',
-          'options.heap takes the heap of celda\'s thread pool (runtime/wasm/pool.ts) to split them between threads.']
+          'options.heap takes the heap of celda\'s thread pool (runtime/wasm/pool.ts) to split them between threads.',
+          ...(this.ewFuncs.length ? ['The fused loops of the gates run as WebAssembly SIMD on the same memory (options.wasmLoops = false: as JavaScript).'] : [])]
         : []),
       '',
       ...printCell(t, this.cell.forward, 'unicode').trimEnd().split('\n'),
@@ -94,6 +100,7 @@ class Emitter extends LoopText {
     const out = [`const $F = ${this.F};`];
     if (math.length) out.push(`const ${math.map((k) => `${k} = ${MATH[k]}`).join(', ')};`);
     for (const k of Object.keys(KERNELS)) if (this.used.has(k)) out.push('', KERNELS[k]!);
+    if (this.ewFuncs.length > 0) out.push('', ewHelper(ewModule(this.ewFuncs), this.ewFuncs.length));
     return out.join('\n');
   }
 
@@ -144,7 +151,7 @@ class Emitter extends LoopText {
     }
     api.push(`cell: ${jsString(this.cell.name)}`, `precision: ${jsString(p.precision)}`, 'batch: $B');
     if (this.simd) {
-      api.push('simd: $heap.simd !== false', 'get threads() { return $heap.threads; }', 'fma: $heap.fma === true');
+      api.push('simd: $heap.simd !== false', 'get threads() { return $heap.threads; }', 'fma: $heap.fma === true', `wasmLoops: ${this.ewFuncs.length > 0 ? '$ew !== null' : 'false'}`);
       L.push(`${IND}// A shared heap gets the block back when the instance is gone (its methods hold $mem).`);
       L.push(`${IND}if ($blocks !== null && $options.heap) $blocks.register($mem, $block);`);
       L.push(`${IND}return { ${api.join(', ')} };`);
@@ -171,6 +178,10 @@ class Emitter extends LoopText {
     const L: string[] = [];
     L.push(`if ($options === undefined || $options === null) $options = {};`);
     L.push(`const $heap = $heapOf($options), $kgemm = $heap.gemm;`);
+    if (this.ewFuncs.length > 0) {
+      L.push(`/** The fused loops as WebAssembly on the heap's memory (null: in JavaScript — options.wasmLoops false, or a heap or runtime without it). */`);
+      L.push(`const $ew = $options.wasmLoops === false ? null : $ewOf($heap);`);
+    }
     L.push(`/** tanh (0) and σ (1) in place on n floats at byte address p, four lanes at a time (a heap without them: plain JavaScript). */`);
     L.push(`const $kact = typeof $heap.act === 'function' ? $heap.act : (kind, p, n) => $actJs(new $F($heap.memory.buffer), kind, p >> 2, n);`);
     L.push(`/** C (+)= A · Bᵀ on views of the heap's memory: the kernel takes byte addresses. */`);
@@ -336,4 +347,39 @@ class Emitter extends LoopText {
     return { functions, calls };
   }
 
+}
+
+/**
+ * The module's elementwise loops as WebAssembly (compiler/wasm/ew-wat.ts): its
+ * bytes, compiled on first use for an unshared or a shared memory, and an
+ * instance of them on a heap's memory — null where WebAssembly SIMD is missing or
+ * the heap's memory is not a WebAssembly memory the module can import (the loops
+ * then run in JavaScript).
+ */
+function ewHelper(m: EwModule, count: number): string {
+  return `/** ${count} fused loop${count === 1 ? '' : 's'} of this cell as WebAssembly SIMD (${m.bytes} bytes, generated by celda's compiler/wasm/ew-wat.ts). */
+const $EW_WASM = ${JSON.stringify(m.base64)};
+const $ewModule = { local: undefined, shared: undefined };
+function $ewOf(heap) {
+  if (heap.simd === false || typeof WebAssembly !== 'object' || !(heap.memory instanceof WebAssembly.Memory)) return null;
+  const shared = typeof SharedArrayBuffer === 'function' && heap.memory.buffer instanceof SharedArrayBuffer;
+  const key = shared ? 'shared' : 'local';
+  if ($ewModule[key] === undefined) {
+    $ewModule[key] = null;
+    try {
+      const s = atob($EW_WASM), b = new Uint8Array(s.length);
+      for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
+      b[${m.sharedFlagAt}] = shared ? 3 : 1;
+      if (WebAssembly.validate(b)) $ewModule[key] = new WebAssembly.Module(b);
+    } catch {
+      // No WebAssembly SIMD here: the loops stay in JavaScript.
+    }
+  }
+  if ($ewModule[key] === null) return null;
+  try {
+    return new WebAssembly.Instance($ewModule[key], { env: { memory: heap.memory } }).exports;
+  } catch {
+    return null; // a memory whose limits the module's import does not accept
+  }
+}`;
 }

@@ -21,10 +21,11 @@ export interface GradValues {
 export interface CellBackend {
   readonly name: string;
   readonly precision: 'f64' | 'f32';
-  /** js backend, float32: whether its products run as WebAssembly SIMD, between how many threads, and with the relaxed-SIMD kernels. */
+  /** js backend, float32: whether its products run as WebAssembly SIMD, between how many threads, and with the relaxed-SIMD kernels; whether its fused elementwise loops run as WebAssembly SIMD too. */
   readonly simd?: boolean;
   readonly threads?: number;
   readonly fma?: boolean;
+  readonly wasmLoops?: boolean;
   /** Run `steps` steps from `init` (default: each state's declared constant), saving what backward needs. */
   forward(steps: number, params: Readonly<Record<string, Vec>>, inputs: Readonly<Record<string, Vec>>, init?: Readonly<Record<string, Vec>>): StepValues;
   /** The VJP of the last forward: cotangents of states and outputs at every step → gradients (params summed over batch and time). */
@@ -42,6 +43,8 @@ export interface BackendOptions {
   readonly threads?: number;
   /** Float32 SIMD on the js backend: false keeps the plain kernels where relaxed SIMD's multiply-add is available (whose products and activations give the same bits on every runtime with WebAssembly SIMD). */
   readonly fma?: boolean;
+  /** Float32 SIMD on the js backend: false keeps the fused elementwise loops in JavaScript (default: WebAssembly SIMD, as the products). */
+  readonly wasmLoops?: boolean;
 }
 
 export type BackendFactory = (cell: CompiledCell, opts: BackendOptions) => CellBackend;

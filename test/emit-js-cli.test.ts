@@ -51,7 +51,7 @@ describe('celda compile', () => {
     const a = celda('compile', join(EXAMPLES, 'gru.celda'), '-o', simd, '--precision', 'f32');
     const b = celda('compile', join(EXAMPLES, 'gru.celda'), '-o', plain, '--precision', 'f32', '--no-simd');
     expect([a.status, b.status]).toEqual([0, 0]);
-    expect(a.stderr).toContain('products in WebAssembly SIMD');
+    expect(a.stderr).toContain('products and fused loops in WebAssembly SIMD');
     expect(b.stderr).not.toContain('SIMD');
     expect(readFileSync(simd, 'utf8')).toContain('WebAssembly.Instance');
     expect(readFileSync(plain, 'utf8')).not.toContain('WebAssembly');
@@ -124,17 +124,18 @@ describe('celda bench', () => {
     const args = [join(EXAMPLES, 'gru.celda'), '--dims', 'n_x=4,n_a=8', '--batch', '2', '--steps', '3', '--precision', 'f32'];
     const two = celda('bench', ...args, '--threads', '2');
     expect(two.status, two.stderr).toBe(0);
-    expect(two.stderr).toContain('note: js backend, float32, products in WebAssembly SIMD on 2 threads');
+    expect(two.stderr).toContain('note: js backend, float32, products and fused loops in WebAssembly SIMD on 2 threads');
     expect(Object.keys(JSON.parse(two.stdout) as object)).toEqual(['ms_per_step', 'tokens_per_s', 'gflops']);
     const plain = celda('bench', ...args, '--no-simd');
     expect(plain.status, plain.stderr).toBe(0);
     expect(plain.stderr).toContain('note: js backend, float32, plain JavaScript products');
   });
 
-  it('says when the products run the relaxed-SIMD kernels', () => {
+  it('says when the products run the relaxed-SIMD kernels, and when the fused loops run as WebAssembly', () => {
     const b = { name: 'js', precision: 'f32', simd: true, threads: 2 } as const;
     expect(describeJs({ ...b, fma: true } as unknown as CellBackend)).toBe('js backend, float32, products in WebAssembly SIMD (relaxed-SIMD multiply-add) on 2 threads');
     expect(describeJs({ ...b, fma: false } as unknown as CellBackend)).toBe('js backend, float32, products in WebAssembly SIMD on 2 threads');
+    expect(describeJs({ ...b, fma: false, wasmLoops: true } as unknown as CellBackend)).toBe('js backend, float32, products and fused loops in WebAssembly SIMD on 2 threads');
   });
 
   it('explains --threads and --no-simd where they do not apply', () => {

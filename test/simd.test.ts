@@ -6,8 +6,8 @@
 // writing C's, and bit-identical however the product is split (as the thread
 // pool splits it). kernels.ts is what wabt assembles from the text today. The
 // heap allocator modules carry. Then whole cells: every example cell and random
-// cells against the float64 interpreter with SIMD on, off, and on two threads
-// (the same tolerance as the float32 JS backend), threads on and off bit-identical;
+// cells against the float64 interpreter with SIMD on (the fused loops in
+// WebAssembly too, or kept in JavaScript), off, and on two threads (the same tolerance as the float32 JS backend), threads on and off bit-identical;
 // instances sharing one heap that grows; the backend's flags.
 
 import { readFileSync } from 'node:fs';
@@ -306,9 +306,10 @@ describe('agreement with the interpreter on every example cell: SIMD on, off, on
     it(file, () => {
       const cell = example(file);
       const modes = [
-        { name: 'SIMD', options: { simd: true }, simd: true, threads: 1 },
-        { name: 'SIMD module, simd: false', options: { simd: false }, simd: false, threads: 1 },
-        { name: 'SIMD, two threads', options: { heap: pool.heap }, simd: true, threads: 2 },
+        { name: 'SIMD', options: { simd: true }, simd: true, threads: 1, wasmLoops: true },
+        { name: 'SIMD, loops in JavaScript', options: { simd: true, wasmLoops: false }, simd: true, threads: 1, wasmLoops: false },
+        { name: 'SIMD module, simd: false', options: { simd: false }, simd: false, threads: 1, wasmLoops: false },
+        { name: 'SIMD, two threads', options: { heap: pool.heap }, simd: true, threads: 2, wasmLoops: true },
       ];
       for (const [batch, seed] of [[1, 1], [3, 2]] as const) {
         const o = { dims: dimsOf(cell), batch, steps: stepsOf(cell), seed, precision: 'f32' as const };
@@ -318,6 +319,7 @@ describe('agreement with the interpreter on every example cell: SIMD on, off, on
           expect(made).toHaveLength(1);
           expect(made[0]!.simd, m.name).toBe(m.simd);
           expect(made[0]!.threads, m.name).toBe(m.threads);
+          expect(made[0]!.wasmLoops, m.name).toBe(m.wasmLoops);
           expect(Object.keys(a.errors).length).toBeGreaterThan(0);
           expect(a.worst, `${m.name}, batch ${batch}: worst at ${a.where}`).toBeLessThanOrEqual(F32_TOL);
         }
@@ -342,7 +344,7 @@ describe('agreement with the interpreter on every example cell: SIMD on, off, on
     for (const [file, dims, batch, steps] of [['lstm.celda', { n_x: 7, n_a: 13 }, 5, 9], ['gru.celda', { n_x: 11, n_a: 37 }, 4, 6]] as const) {
       const cell = example(file);
       const o = { dims, batch, steps, seed: 4, precision: 'f32' as const, scale: 0.3 };
-      for (const options of [{ simd: true }, { simd: false }, { heap: pool.heap }]) {
+      for (const options of [{ simd: true }, { simd: true, wasmLoops: false }, { simd: false }, { heap: pool.heap }]) {
         const a = agreement(cell, simdBackend(options), o);
         expect(a.worst, `${file} ${JSON.stringify(Object.keys(options))}: worst at ${a.where}`).toBeLessThanOrEqual(F32_TOL);
       }
@@ -359,7 +361,7 @@ describe('random cells: SIMD on, off and on two threads agree with the interpret
     const cell = r.cells[0]!;
     const env = Object.fromEntries(cell.typed.dims.map((d) => [d, dims[d] ?? 2]));
     const o = { dims: env, batch: 1 + (seed % 3), steps: 3, seed, precision: 'f32' as const };
-    for (const [name, options] of [['SIMD', { simd: true }], ['simd: false', { simd: false }], ['two threads', { heap: pool.heap }]] as const) {
+    for (const [name, options] of [['SIMD', { simd: true }], ['SIMD, loops in JavaScript', { simd: true, wasmLoops: false }], ['simd: false', { simd: false }], ['two threads', { heap: pool.heap }]] as const) {
       const a = agreement(cell, simdBackend(options), o);
       if (!(a.scale < 1e30)) return true; // float32 cannot hold this cell's values
       const tol = Math.max(F32_TOL, 20 * a.conditioning);

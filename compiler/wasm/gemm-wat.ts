@@ -54,14 +54,14 @@ export interface GemmShape {
 
 export const DEFAULT_GEMM: GemmShape = { mr: 4, nr: 2, nr1: 4, l2Floats: 48 * 1024, unroll: 1, fma: false };
 
-const get = (n: string) => `(local.get $${n})`;
-const set = (n: string, v: string) => `(local.set $${n} ${v})`;
-const add = (a: string, b: string) => `(i32.add ${a} ${b})`;
+export const get = (n: string) => `(local.get $${n})`;
+export const set = (n: string, v: string) => `(local.set $${n} ${v})`;
+export const add = (a: string, b: string) => `(i32.add ${a} ${b})`;
 const mul = (a: string, b: string) => `(i32.mul ${a} ${b})`;
-const c32 = (n: number) => `(i32.const ${n})`;
+export const c32 = (n: number) => `(i32.const ${n})`;
 
 /** A loop run until `exit` holds: `(block $dT (loop $lT (br_if $dT exit) body… (br $lT)))`. */
-function whileLoop(tag: string, exit: string, body: string[]): string[] {
+export function whileLoop(tag: string, exit: string, body: string[]): string[] {
   return [`(block $d${tag} (loop $l${tag}`, `  (br_if $d${tag} ${exit})`, ...body.map((b) => '  ' + b), `  (br $l${tag})))`];
 }
 
@@ -145,21 +145,22 @@ function expInPlace(): string[] {
 }
 
 /**
- * act(kind, p, n): an activation in place on n floats from byte address p (16-byte
- * aligned; whole groups of four, so up to three floats past n are computed too).
- * tanh: Cephes' tanhf — an odd polynomial below |x| = 0.625, 1 − 2/(e^{2|x|} + 1)
- * above, with x's sign; σ: 1/(1 + e^{−x}). Both within 3 ulp of float32, NaN
- * in, NaN out.
+ * An activation of the four lanes of local $x into local $v, using the v128
+ * locals ACT_LOCALS. tanh: Cephes' tanhf — an odd polynomial below |x| = 0.625,
+ * 1 − 2/(e^{2|x|} + 1) above, with x's sign; σ: 1/(1 + e^{−x}). Both within 3 ulp
+ * of float32, NaN in, NaN out. `act` below and the elementwise loops that
+ * compile/wasm/ew-wat.ts generates run this same text, so they give the same floats.
  */
-function actFunc(): string[] {
+export function actBody(kind: ActKind): string[] {
+  if (kind === 'sigmoid') {
+    return [
+      set('e', `(f32x4.neg ${get('x')})`),
+      ...expInPlace(),
+      set('v', `(f32x4.div ${f4(1)} (f32x4.add ${f4(1)} ${get('e')}))`),
+    ];
+  }
   const tanhPoly = [2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1];
-  const loop = (tag: string, body: string[]) => whileLoop(tag, `(i32.ge_u ${get('p')} ${get('end')})`, [
-    set('x', `(v128.load ${get('p')})`),
-    ...body,
-    `(v128.store ${get('p')} ${get('v')})`,
-    set('p', add(get('p'), c32(16))),
-  ]);
-  const tanh = [
+  return [
     set('a', `(f32x4.abs ${get('x')})`),
     set('z', `(f32x4.mul ${get('x')} ${get('x')})`),
     set('y', f4(-5.70498872745e-3)),
@@ -171,20 +172,32 @@ function actFunc(): string[] {
     set('e', `(v128.or ${get('e')} (v128.and ${get('x')} (i32x4.splat (i32.const 0x80000000))))`),
     set('v', `(v128.bitselect ${get('v')} ${get('e')} (f32x4.lt ${get('a')} ${f4(0.625)}))`),
   ];
-  const sigmoid = [
-    set('e', `(f32x4.neg ${get('x')})`),
-    ...expInPlace(),
-    set('v', `(f32x4.div ${f4(1)} (f32x4.add ${f4(1)} ${get('e')}))`),
-  ];
+}
+
+/** The v128 locals actBody uses besides $x. */
+export const ACT_LOCALS = ['v', 'a', 'z', 'e', 'k', 'r', 'y'] as const;
+
+/**
+ * act(kind, p, n): an activation (actBody) in place on n floats from byte address
+ * p (16-byte aligned; whole groups of four, so up to three floats past n are
+ * computed too).
+ */
+function actFunc(): string[] {
+  const loop = (tag: string, body: string[]) => whileLoop(tag, `(i32.ge_u ${get('p')} ${get('end')})`, [
+    set('x', `(v128.load ${get('p')})`),
+    ...body,
+    `(v128.store ${get('p')} ${get('v')})`,
+    set('p', add(get('p'), c32(16))),
+  ]);
   return [
     '  ;; Activations in place, four lanes at a time (kinds: 0 tanh, 1 σ).',
     '  (func $act (export "act") (param $kind i32) (param $p i32) (param $n i32)',
     '    (local $end i32) (local $x v128) (local $v v128) (local $a v128) (local $z v128) (local $e v128) (local $k v128) (local $r v128) (local $y v128)',
     `    ${set('end', add(get('p'), `(i32.shl (i32.shr_u ${add(get('n'), c32(3))} (i32.const 2)) (i32.const 4))`))}`,
     `    (if (i32.eq ${get('kind')} (i32.const ${ACT_KINDS.indexOf('tanh')})) (then`,
-    ...loop('t', tanh).map((l) => '      ' + l),
+    ...loop('t', actBody('tanh')).map((l) => '      ' + l),
     '    ) (else',
-    ...loop('s', sigmoid).map((l) => '      ' + l),
+    ...loop('s', actBody('sigmoid')).map((l) => '      ' + l),
     '    ))',
     '  )',
   ];

@@ -16,10 +16,11 @@ import { defaultThreads, sharedMemoryAvailable, sharedPool, simdAvailable, THREA
 export interface JsCellInstance {
   forward(params: Readonly<Record<string, ArrayLike<number>>>, inputs: Readonly<Record<string, ArrayLike<number>>>, init?: Readonly<Record<string, ArrayLike<number>>>, steps?: number): { states: Record<string, Vec>; outputs: Record<string, Vec> };
   backward(cot: { states?: Readonly<Record<string, ArrayLike<number>>>; outputs?: Readonly<Record<string, ArrayLike<number>>> }): { params: Record<string, Vec>; inputs: Record<string, Vec>; init: Record<string, Vec> };
-  /** Float32 SIMD modules: whether the products run as WebAssembly SIMD, on how many threads, and with relaxed SIMD's multiply-add. */
+  /** Float32 SIMD modules: whether the products run as WebAssembly SIMD, on how many threads, and with relaxed SIMD's multiply-add; whether the fused loops run as WebAssembly too. */
   readonly simd?: boolean;
   readonly threads?: number;
   readonly fma?: boolean;
+  readonly wasmLoops?: boolean;
 }
 
 /** Options of a float32 SIMD module's factory (see emit-js-simd.ts). */
@@ -27,6 +28,8 @@ export interface JsInstanceOptions {
   readonly simd?: boolean;
   /** false: the plain kernels even where relaxed SIMD's multiply-add is available. */
   readonly fma?: boolean;
+  /** false: the fused elementwise loops in JavaScript (default: WebAssembly SIMD where the heap's memory allows). */
+  readonly wasmLoops?: boolean;
   readonly heap?: CeldaHeap;
 }
 
@@ -64,8 +67,9 @@ export function instanceOptions(cell: CompiledCell, opts: BackendOptions): JsIns
   }
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a whole number ≥ 1, got ${threads}`);
   const fma = opts.fma ?? true;
-  if (threads === 1) return { simd: true, fma };
-  return { simd: true, fma, heap: sharedPool(threads, fma).heap };
+  const wasmLoops = opts.wasmLoops ?? true;
+  if (threads === 1) return { simd: true, fma, wasmLoops };
+  return { simd: true, fma, wasmLoops, heap: sharedPool(threads, fma).heap };
 }
 
 /** Copies of the module's views (which its next call overwrites), in one allocation. */
@@ -103,6 +107,7 @@ export function jsBackend(cell: CompiledCell, opts: BackendOptions): CellBackend
     simd: instance.simd === true,
     threads: instance.threads ?? 1,
     fma: instance.fma === true,
+    wasmLoops: instance.wasmLoops === true,
     forward(steps, params, inputs, init): StepValues {
       return copyAll(instance.forward(params, inputs, init ?? {}, steps), precision === 'f32');
     },

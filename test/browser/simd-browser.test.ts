@@ -1,7 +1,8 @@
 // Emitted float32 modules in a real browser: headless Chromium (Debian's
 // package, driven by playwright-core) loads the LSTM's and the GRU's module as
 // served text (no imports) on a crossOriginIsolated page, and checks that the
-// matrix products run as WebAssembly SIMD, agree with the same module as plain
+// matrix products and the fused loops run as WebAssembly SIMD (the loops on the
+// pool's shared memory too), agree with the same module as plain
 // JavaScript, and are bit for bit the same on a two-thread createBrowserPool —
 // on the page's main thread (which spins while the workers finish) and in a
 // Web Worker (which blocks in Atomics.wait). Without COOP/COEP the pool must
@@ -40,9 +41,9 @@ const call = <K extends keyof SimdPageApi>(page: Page, fn: K, ...args: Parameter
 function check(got: Comparison): void {
   // (d) the page (or its worker) may share memory; (a) the module's own heap is WebAssembly SIMD.
   expect(got.probe.crossOriginIsolated).toBe(true);
-  expect(got.runs.simd).toEqual({ simd: true, threads: 1 });
-  expect(got.runs.js).toEqual({ simd: false, threads: 1 });
-  expect(got.runs.pool).toEqual({ simd: true, threads: 2 });
+  expect(got.runs.simd).toEqual({ simd: true, threads: 1, wasmLoops: true });
+  expect(got.runs.js).toEqual({ simd: false, threads: 1, wasmLoops: false });
+  expect(got.runs.pool).toEqual({ simd: true, threads: 2, wasmLoops: true });
   // (b) SIMD agrees with plain JavaScript (float32 either way; only the order of the sums differs).
   const errors = relativeErrors(got.results.simd, got.results.js);
   expect(Object.keys(errors).length).toBeGreaterThan(3);
@@ -94,6 +95,6 @@ describe.skipIf(skip)('emitted SIMD modules in headless Chromium', () => {
     expect(pool.ok).toBe(false);
     expect(pool.message).toMatch(/crossOriginIsolated.*Cross-Origin-Opener-Policy: same-origin.*Cross-Origin-Embedder-Policy: require-corp/);
     const run = await call(page, 'single', CELLS[0]!.data as CaseData, `/cells/${CELLS[0]!.name}.js`);
-    expect(run).toEqual({ simd: true, threads: 1 });
+    expect(run).toEqual({ simd: true, threads: 1, wasmLoops: true });
   }, 60_000);
 });

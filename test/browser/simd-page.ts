@@ -19,13 +19,16 @@ interface Instance {
   backward(cot: unknown): { params: Views; inputs: Views; init: Views };
   readonly simd: boolean;
   readonly threads: number;
+  readonly wasmLoops: boolean;
 }
 type Factory = (dims: Record<string, number>, batch: number, options?: { simd?: boolean; heap?: CeldaHeap }) => Instance;
+/** instance.simd, .threads and .wasmLoops: where a run ran. */
+export interface Ran { simd: boolean; threads: number; wasmLoops: boolean }
 
 export interface Probe { crossOriginIsolated: boolean; sharedArrayBuffer: boolean; simd: boolean; canBlock: boolean; worker: boolean; ua: string }
 export interface Comparison {
-  /** instance.simd / instance.threads of each run. */
-  readonly runs: Record<'simd' | 'js' | 'pool', { simd: boolean; threads: number }>;
+  /** instance.simd / .threads / .wasmLoops of each run. */
+  readonly runs: Record<'simd' | 'js' | 'pool', Ran>;
   readonly results: Record<'simd' | 'js' | 'pool', Result>;
   /** Numbers of the pool's run whose bits differ from the single-thread SIMD run's, per array. */
   readonly bitsDiffer: Record<string, number>;
@@ -59,7 +62,7 @@ function runOnce(create: Factory, c: CaseData, options: { simd?: boolean; heap?:
   const g = cell.backward(c.cot);
   const all: Record<string, Views> = { states, outputs, 'd.params': copies(g.params), 'd.inputs': copies(g.inputs), 'd.init': copies(g.init) };
   const result: Result = { states: plain(states), outputs: plain(outputs), grads: { params: plain(all['d.params']!), inputs: plain(all['d.inputs']!), init: plain(all['d.init']!) } };
-  return { run: { simd: cell.simd, threads: cell.threads }, all, result };
+  return { run: { simd: cell.simd, threads: cell.threads, wasmLoops: cell.wasmLoops }, all, result };
 }
 
 function bitsDiffer(a: Record<string, Views>, b: Record<string, Views>): Record<string, number> {
@@ -100,7 +103,7 @@ async function compare(c: CaseData, url: string): Promise<Comparison> {
   };
   const threaded = runOnce(create, c, { heap: counting });
   return {
-    runs: { simd: simd.run, js: js.run, pool: { simd: threaded.run.simd, threads: heap.threads } },
+    runs: { simd: simd.run, js: js.run, pool: { simd: threaded.run.simd, threads: heap.threads, wasmLoops: threaded.run.wasmLoops } },
     results: { simd: simd.result, js: js.result, pool: threaded.result },
     bitsDiffer: bitsDiffer(threaded.all, simd.all),
     split,
@@ -119,8 +122,8 @@ async function tryPool(): Promise<{ ok: boolean; message: string }> {
   }
 }
 
-/** The module at `url` on its own heap: where it ran (instance.simd, .threads). */
-async function single(c: CaseData, url: string): Promise<{ simd: boolean; threads: number }> {
+/** The module at `url` on its own heap: where it ran (instance.simd, .threads, .wasmLoops). */
+async function single(c: CaseData, url: string): Promise<Ran> {
   const create = ((await import(/* @vite-ignore */ url)) as { default: Factory }).default;
   return runOnce(create, c, {}).run;
 }

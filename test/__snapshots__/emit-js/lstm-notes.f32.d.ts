@@ -67,6 +67,8 @@ export interface LSTM_notesInstance {
   readonly threads: number;
   /** Whether the product runs the relaxed-SIMD kernels (f32x4.relaxed_madd: fused on CPUs with FMA), as runtimes that have relaxed SIMD do unless options.fma is false. */
   readonly fma: boolean;
+  /** Whether the fused elementwise loops (gate arithmetic, tanh, σ) run as WebAssembly SIMD too (false: JavaScript). */
+  readonly wasmLoops: boolean;
 }
 
 /** Where an instance keeps its buffers: one memory, and the matrix product over byte addresses in it. */
@@ -93,6 +95,8 @@ export interface CeldaOptions {
   readonly simd?: boolean;
   /** false: the plain kernels (multiply, then add) even where the relaxed-SIMD ones are available (default: use them). With a heap, the heap's kernels run: false with an fma heap is refused. */
   readonly fma?: boolean;
+  /** false: the fused elementwise loops run as JavaScript (default: as WebAssembly SIMD on the same memory, where the runtime and heap allow). */
+  readonly wasmLoops?: boolean;
   /** A heap from celda's thread pool, to split the products between worker threads. */
   readonly heap?: CeldaHeap;
 }
