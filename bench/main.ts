@@ -169,7 +169,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const log = (r: Row) => {
     rows.push(r);
-    process.stdout.write(`${r.cell.padEnd(5)} ${r.size} ${r.peer.padEnd(24)} ${r.ms.toFixed(3).padStart(11)} ms/step ${Math.round(r.tokensPerS).toString().padStart(9)} tok/s ${r.gflops.toFixed(2).padStart(6)} GFLOP/s\n`);
+    process.stdout.write(`${r.cell.padEnd(5)} ${r.size} ${r.peer.padEnd(30)} ${r.ms.toFixed(3).padStart(11)} ms/step ${Math.round(r.tokensPerS).toString().padStart(9)} tok/s ${r.gflops.toFixed(2).padStart(6)} GFLOP/s\n`);
   };
 
   for (const size of sizes) {
