@@ -395,7 +395,6 @@ export class LoopText extends JsText {
 /** a ≥ b for every value of the dimensions (each at least 1): no negative coefficient in a − b, and a − b ≥ 0 with every dimension 1. */
 function provablyGe(a: Dim, b: Dim): boolean {
   const d = dimSub(a, b);
-  // Each variable is at least 1: a positive coefficient contributes at least itself.
   return d.terms.every(([, c]) => c >= 0) && d.terms.reduce((s, [, c]) => s + c, d.k) >= 0;
 }
 
@@ -429,7 +428,9 @@ export function lockstepSafe(access: readonly Access[]): boolean {
         if (x === y || (!x.store && !y.store)) continue;
         const same = x.mode === y.mode && rowsKey(x.view) === rowsKey(y.view) && dimKey(x.view.col) === dimKey(y.view.col);
         if (same && x.mode === 'elem') continue;
-        if (rowsApart(x.view.rows, y.view.rows)) continue;
+        // ('feat' and 'one' read row 0 whatever their view's rows: only row-addressed accesses can be apart by rows.)
+        const byRow = (a: Access) => a.mode === 'elem' || a.mode === 'row';
+        if (byRow(x) && byRow(y) && rowsApart(x.view.rows, y.view.rows)) continue;
         const apart = x.mode === 'elem' && y.mode === 'elem' && rowsKey(x.view) === rowsKey(y.view)
           && (provablyGe(y.view.col, dimAdd(x.view.col, x.view.width)) || provablyGe(x.view.col, dimAdd(y.view.col, y.view.width)));
         if (!apart) return false;

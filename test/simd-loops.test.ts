@@ -223,5 +223,8 @@ describe('lockstepSafe: four elements at a time give what one at a time does', (
   it('a stored buffer read one float per row or per feature', () => {
     expect(lockstepSafe([read(view(0), 'row'), store(view(0))])).toBe(false);
     expect(lockstepSafe([read(view(0), 'feat'), store(view(0))])).toBe(false);
+    // One float per row of another step's rows is apart; per feature (always row 0 of the buffer) it is not.
+    expect(lockstepSafe([read(view(0), 'row'), store(view(0, dimNum(0), { at: 't', shift: 1 }))])).toBe(true);
+    expect(lockstepSafe([read(view(0), 'feat'), store(view(0, dimNum(0), { at: 't', shift: 1 }))])).toBe(false);
   });
 });
