@@ -27,7 +27,7 @@ export async function compileCommand(argv: string[]): Promise<number> {
     } catch (e) {
       throw new UsageError(`cannot write ${values.out}: ${(e as Error).message}`);
     }
-    process.stderr.write(`wrote ${values.out} and ${dts} (${js.factory}, ${precision === 'f32' ? 'float32' : 'float64'}${js.simd ? `, products${js.wasmLoops ? ' and fused loops' : ''} in WebAssembly SIMD` : ''}; dims: ${js.dims.join(', ') || 'none'})\n`);
+    process.stderr.write(`wrote ${values.out} and ${dts} (${js.factory}, ${precision === 'f32' ? 'float32' : 'float64'}${js.simd ? `, products${js.wasmLoopsWat ? ' and fused loops' : ''} in WebAssembly SIMD` : ''}; dims: ${js.dims.join(', ') || 'none'})\n`);
     return 0;
   });
 }

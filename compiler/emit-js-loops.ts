@@ -273,8 +273,8 @@ export class LoopText extends JsText {
 
   /**
    * The call of a loop's WebAssembly function (and the function, into ewFuncs), or
-   * null to keep it in JavaScript: loops over no rows or no features, with ops
-   * the kernels lack (exp, log, pow), with a store of one float per row, or that
+   * null to keep it in JavaScript: unbatched loops and loops over no features, with
+   * ops the kernels lack (ewSupports: exp, log, …), with a store of one float per row, or that
    * store a buffer they also read or store elsewhere in a way that running four
    * elements in lockstep could reorder.
    */
@@ -405,10 +405,15 @@ export interface Access {
   readonly store: boolean;
 }
 
-/** Different blocks of B rows (step t and t + 1 of a state, say): no row in common. */
+/**
+ * Two row selections whose row b is never the same row (step t and t + 1 of a
+ * state, say): rows run one after another in both the JavaScript loop and the
+ * WebAssembly one, so only accesses within one row can be reordered.
+ */
 function rowsApart(a: View['rows'], b: View['rows']): boolean {
   if (a.at === 't' && b.at === 't') return a.shift !== b.shift;
   if (a.at === 'block' && b.at === 'block') return a.block !== b.block;
+  if (a.at === 'all' && b.at === 'all') return a.shift !== b.shift;
   return false;
 }
 

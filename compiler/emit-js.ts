@@ -51,7 +51,7 @@ export interface EmittedJs {
   /** Whether the module carries the WebAssembly SIMD products. */
   readonly simd: boolean;
   /** SIMD modules: the text of the WebAssembly module of its fused loops (compiler/wasm/ew-wat.ts, unshared memory), null without one. */
-  readonly wasmLoops: string | null;
+  readonly wasmLoopsWat: string | null;
 }
 
 export function emitJs(cell: CompiledCell, opts: JsOptions = {}): EmittedJs {
@@ -65,8 +65,8 @@ export function emitJs(cell: CompiledCell, opts: JsOptions = {}): EmittedJs {
   const module = `${header}\n${helpers}\n\n${factoryCode}\n\nexport { ${name}, ${name} as default };\n`;
   const body = `'use strict';\n${helpers}\n\n${factoryCode}\n\nreturn ${name};\n`;
   const dims = plan.dims.filter((d) => e.dimsUsed.has(d));
-  const wasmLoops = e.ewFuncs.length > 0 ? ewWat(e.ewFuncs, false) : null;
-  return { factory: name, module, body, dts: emitDts(cell, name, plan.precision, dims, e.simd), dims, plan, simd: e.simd, wasmLoops };
+  const wasmLoopsWat = e.ewFuncs.length > 0 ? ewWat(e.ewFuncs, false) : null;
+  return { factory: name, module, body, dts: emitDts(cell, name, plan.precision, dims, e.simd), dims, plan, simd: e.simd, wasmLoopsWat };
 }
 
 class Emitter extends LoopText {

@@ -7,7 +7,7 @@
 //
 // Why: a step's loops in JavaScript compute in float64 one element at a time,
 // about 2–3 ns an element for each pass over the buffers; at the benchmark's M
-// size they were 40% of a GRU training step once the products ran as SIMD.
+// size they were 30–40% of a GRU training step once the products ran as SIMD.
 //
 //   fN(R, W, p₀, s₀, p₁, s₁, …): for b < R, i < W: the statements in order, each
 //   operand k at byte address p_k + b·s_k + 4i ('elem'), p_k + b·s_k ('row', one
@@ -49,7 +49,7 @@ export interface EwFunc {
   readonly stmts: readonly EwStmt[];
 }
 
-/** The ops a loop may contain to be handed over (others — exp, log, pow — keep it in JavaScript). */
+/** The ops a loop may contain to be handed over (others — exp, log, softplus, powers other than x² and x¹ — keep it in JavaScript). */
 export function ewSupports(op: OpName, p: number | undefined): boolean {
   switch (op) {
     case 'add': case 'sub': case 'mul': case 'div': case 'neg':
@@ -66,8 +66,9 @@ const splat = (v: number) => `(f32x4.splat (f32.const ${f32Text(v)}))`;
 
 /**
  * A constant as the float32 that JavaScript's float32 stores would round it to,
- * written as that float's exact decimal (a float64 holds every float32), so any
- * correctly rounding assembler reads back the same float.
+ * written as the shortest decimal that reads back as that float in float64 (which
+ * holds every float32 exactly): far closer to it than half a float32 step, so a
+ * correctly rounding assembler reads back the same float32.
  */
 function f32Text(v: number): string {
   const f = Math.fround(v);
