@@ -11,7 +11,7 @@ import type { Expr, Kernel, Phase, Stmt, View } from './lower-plan.ts';
 import { dimAdd, dimKey, dimSub } from './dims.ts';
 import type { Dim } from './dims.ts';
 import type { EwExpr, EwFunc, EwMode, EwStmt } from './wasm/ew-wat.ts';
-import { ewSupports } from './wasm/ew-wat.ts';
+import { byRow, ewSupports } from './wasm/ew-wat.ts';
 import type { ActKind } from './wasm/gemm-wat.ts';
 import { ACT_KINDS } from './wasm/gemm-wat.ts';
 
@@ -287,7 +287,7 @@ export class LoopText extends JsText {
     const access: Access[] = [];
     const slot = (v: View, mode: EwMode, store: boolean): number => {
       access.push({ view: v, mode, store });
-      const rowed = mode === 'elem' || mode === 'row';
+      const rowed = byRow(mode);
       const off = rowed ? this.offset(v) : this.dim(v.col);
       const key = `${mode} ${v.buf} ${off}`;
       let at = slotOf.get(key);
@@ -434,8 +434,7 @@ export function lockstepSafe(access: readonly Access[]): boolean {
         const same = x.mode === y.mode && rowsKey(x.view) === rowsKey(y.view) && dimKey(x.view.col) === dimKey(y.view.col);
         if (same && x.mode === 'elem') continue;
         // ('feat' and 'one' read row 0 whatever their view's rows: only row-addressed accesses can be apart by rows.)
-        const byRow = (a: Access) => a.mode === 'elem' || a.mode === 'row';
-        if (byRow(x) && byRow(y) && rowsApart(x.view.rows, y.view.rows)) continue;
+        if (byRow(x.mode) && byRow(y.mode) && rowsApart(x.view.rows, y.view.rows)) continue;
         const apart = x.mode === 'elem' && y.mode === 'elem' && rowsKey(x.view) === rowsKey(y.view)
           && (provablyGe(y.view.col, dimAdd(x.view.col, x.view.width)) || provablyGe(x.view.col, dimAdd(y.view.col, y.view.width)));
         if (!apart) return false;

@@ -21,7 +21,8 @@ import { commentText, jsNumber, jsString } from './emit-js-names.ts';
 import type { Pass } from './emit-js-text.ts';
 import { IND } from './emit-js-text.ts';
 import { lowerCell } from './lower.ts';
-import { ewModule, ewWat } from './wasm/ew-wat.ts';
+import type { EwModule } from './wasm/ew-wat.ts';
+import { ewModule } from './wasm/ew-wat.ts';
 import type { BufferDecl, CellPlan, Kernel, PassPlan, Phase } from './lower-plan.ts';
 import { printCell, printGrad } from './notation.ts';
 
@@ -59,14 +60,15 @@ export function emitJs(cell: CompiledCell, opts: JsOptions = {}): EmittedJs {
   const e = new Emitter(cell, plan);
   e.simd = plan.precision === 'f32' && opts.simd !== false;
   const factoryCode = e.factory();
-  const helpers = e.helpers();
+  // The loops the factory handed over to WebAssembly, assembled once: the module carries the bytes, EmittedJs the text.
+  const ew = e.ewFuncs.length > 0 ? ewModule(e.ewFuncs) : null;
+  const helpers = e.helpers(ew);
   const header = e.header();
   const name = e.factoryName;
   const module = `${header}\n${helpers}\n\n${factoryCode}\n\nexport { ${name}, ${name} as default };\n`;
   const body = `'use strict';\n${helpers}\n\n${factoryCode}\n\nreturn ${name};\n`;
   const dims = plan.dims.filter((d) => e.dimsUsed.has(d));
-  const wasmLoopsWat = e.ewFuncs.length > 0 ? ewWat(e.ewFuncs, false) : null;
-  return { factory: name, module, body, dts: emitDts(cell, name, plan.precision, dims, e.simd), dims, plan, simd: e.simd, wasmLoopsWat };
+  return { factory: name, module, body, dts: emitDts(cell, name, plan.precision, dims, e.simd), dims, plan, simd: e.simd, wasmLoopsWat: ew?.wat ?? null };
 }
 
 class Emitter extends LoopText {
@@ -94,12 +96,12 @@ class Emitter extends LoopText {
     return lines.map((l) => `// ${commentText(l)}`.trimEnd()).join('\n') + '\n';
   }
 
-  helpers(): string {
+  helpers(ew: EwModule | null): string {
     const math = Object.keys(MATH).filter((k) => this.used.has(k));
     const out = [`const $F = ${this.F};`];
     if (math.length) out.push(`const ${math.map((k) => `${k} = ${MATH[k]}`).join(', ')};`);
     for (const k of Object.keys(KERNELS)) if (this.used.has(k)) out.push('', KERNELS[k]!);
-    if (this.ewFuncs.length > 0) out.push('', ewHelper(ewModule(this.ewFuncs), this.ewFuncs.length));
+    if (ew !== null) out.push('', ewHelper(ew, this.ewFuncs.length));
     return out.join('\n');
   }
 
@@ -180,6 +182,8 @@ class Emitter extends LoopText {
     if (this.ewFuncs.length > 0) {
       L.push(`/** The fused loops as WebAssembly on the heap's memory (null: in JavaScript — options.wasmLoops false, or a heap or runtime without it). */`);
       L.push(`const $ew = $options.wasmLoops === false ? null : $ewOf($heap);`);
+      this.use('$decode');
+      this.use('$compile');
     }
     L.push(`/** tanh (0) and σ (1) in place on n floats at byte address p, four lanes at a time (a heap without them: plain JavaScript). */`);
     L.push(`const $kact = typeof $heap.act === 'function' ? $heap.act : (kind, p, n) => $actJs(new $F($heap.memory.buffer), kind, p >> 2, n);`);

@@ -9,10 +9,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import wabtInit from 'wabt';
+import { memoryFlagAt } from '../compiler/wasm/assemble.ts';
 import { DEFAULT_GEMM, gemmWat } from '../compiler/wasm/gemm-wat.ts';
-
-/** The memory import's limits flag in the shared module (3: shared, with a maximum); 1 is the same memory not shared. */
-const SHARED_FLAG = 3, LOCAL_FLAG = 1;
 
 export interface Variant {
   /** The module that imports a shared memory, base64. */
@@ -42,11 +40,8 @@ export async function assemble(): Promise<Assembled> {
         m.destroy();
       }
     };
-    const shared = bin(true), local = bin(false);
-    if (shared.length !== local.length) throw new Error('the shared and unshared kernels differ in length');
-    const diff = [...shared.keys()].filter((i) => shared[i] !== local[i]);
-    if (diff.length !== 1 || shared[diff[0]!] !== SHARED_FLAG || local[diff[0]!] !== LOCAL_FLAG) throw new Error(`the shared and unshared kernels differ at ${diff.join(', ')}, not in the memory's flag only`);
-    return { base64: Buffer.from(shared).toString('base64'), sharedFlagAt: diff[0]!, bytes: shared.length };
+    const shared = bin(true);
+    return { base64: Buffer.from(shared).toString('base64'), sharedFlagAt: memoryFlagAt(bin(false), shared), bytes: shared.length };
   };
   return { plain: variant(false), fma: variant(true) };
 }

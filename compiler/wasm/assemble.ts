@@ -673,6 +673,19 @@ function label(a: Atom, s: Scope): number {
 // ---------------------------------------------------------------- assembling
 
 /** The binary module of WAT `text`, as wabt would write it; a WatError where the text is malformed or outside the subset. */
+/**
+ * The one byte where a module importing an unshared memory (limits flag 1: with a
+ * maximum) and the same module importing it shared (flag 3) differ: what celda's
+ * modules carry, so that one build serves both. Throws if they differ anywhere else.
+ */
+export function memoryFlagAt(local: Uint8Array, shared: Uint8Array): number {
+  const diff = [...local.keys()].filter((i) => local[i] !== shared[i]);
+  if (local.length !== shared.length || diff.length !== 1 || local[diff[0]!] !== 1 || shared[diff[0]!] !== 3) {
+    throw new Error(`the shared and unshared modules differ at ${diff.join(', ') || 'their lengths'}, not in the memory's flag only`);
+  }
+  return diff[0]!;
+}
+
 export function assembleWat(text: string): Uint8Array<ArrayBuffer> {
   try {
     const m = moduleOf(read(text), text.length);

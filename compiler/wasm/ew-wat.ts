@@ -23,12 +23,15 @@
 // (emit-js-loops.ts checks the views it stores and reads).
 
 import type { OpName } from '../ops.ts';
-import { assembleWat } from './assemble.ts';
+import { assembleWat, memoryFlagAt } from './assemble.ts';
 import type { ActKind } from './gemm-wat.ts';
 import { ACT_KINDS, ACT_LOCALS, actBody, add, c32, get, set, whileLoop } from './gemm-wat.ts';
 
 /** How an operand is addressed (see the header). */
 export type EwMode = 'elem' | 'row' | 'feat' | 'one';
+
+/** Modes addressed by row (p + b·s): their operand also takes a row stride. */
+export const byRow = (m: EwMode) => m === 'elem' || m === 'row';
 
 export type EwExpr =
   | { readonly e: 'num'; readonly v: number }
@@ -181,8 +184,8 @@ function funcText(f: EwFunc, called: Set<ActKind>): string[] {
   const t = new FuncText(f, called);
   const vector = t.body(false), tail = t.body(true);
   if (t.act) t.locals.push(...['x', ...ACT_LOCALS].map((l) => `(local $${l} v128)`));
-  const params = ['(param $R i32) (param $W i32)', ...f.slots.map((m, k) => (m === 'elem' || m === 'row' ? `(param $p${k} i32) (param $s${k} i32)` : `(param $p${k} i32)`))];
-  const strided = f.slots.flatMap((m, k) => (m === 'elem' || m === 'row' ? [k] : []));
+  const params = ['(param $R i32) (param $W i32)', ...f.slots.map((m, k) => (byRow(m) ? `(param $p${k} i32) (param $s${k} i32)` : `(param $p${k} i32)`))];
+  const strided = f.slots.flatMap((m, k) => (byRow(m) ? [k] : []));
   const body = [
     set('wb', `(i32.shl ${get('W')} (i32.const 2))`),
     set('w4', `(i32.and ${get('wb')} (i32.const -16))`),
@@ -229,20 +232,19 @@ export function ewWat(funcs: readonly EwFunc[], shared: boolean): string {
   ].join('\n');
 }
 
-/** The module assembled (compiler/wasm/assemble.ts) for an unshared memory, base64, and the byte that makes it import a shared one (3) instead (1). */
+/** The module assembled (compiler/wasm/assemble.ts) for an unshared memory: its text, base64, and the byte that makes it import a shared one (3) instead (1). */
 export interface EwModule {
+  readonly wat: string;
   readonly base64: string;
   readonly sharedFlagAt: number;
   readonly bytes: number;
 }
 
 export function ewModule(funcs: readonly EwFunc[]): EwModule {
-  const local = assembleWat(ewWat(funcs, false)), shared = assembleWat(ewWat(funcs, true));
-  const diff = [...local.keys()].filter((i) => local[i] !== shared[i]);
-  if (local.length !== shared.length || diff.length !== 1 || local[diff[0]!] !== 1 || shared[diff[0]!] !== 3) {
-    throw new Error('ew-wat: the shared and unshared modules differ in more than the memory\'s flag');
-  }
+  const wat = ewWat(funcs, false);
+  const local = assembleWat(wat);
+  const sharedFlagAt = memoryFlagAt(local, assembleWat(ewWat(funcs, true)));
   let s = '';
   for (const b of local) s += String.fromCharCode(b);
-  return { base64: btoa(s), sharedFlagAt: diff[0]!, bytes: local.length };
+  return { wat, base64: btoa(s), sharedFlagAt, bytes: local.length };
 }

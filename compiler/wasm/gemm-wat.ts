@@ -192,7 +192,7 @@ function actFunc(): string[] {
   return [
     '  ;; Activations in place, four lanes at a time (kinds: 0 tanh, 1 σ).',
     '  (func $act (export "act") (param $kind i32) (param $p i32) (param $n i32)',
-    '    (local $end i32) (local $x v128) (local $v v128) (local $a v128) (local $z v128) (local $e v128) (local $k v128) (local $r v128) (local $y v128)',
+    `    (local $end i32) ${['x', ...ACT_LOCALS].map((l) => `(local $${l} v128)`).join(' ')}`,
     `    ${set('end', add(get('p'), `(i32.shl (i32.shr_u ${add(get('n'), c32(3))} (i32.const 2)) (i32.const 4))`))}`,
     `    (if (i32.eq ${get('kind')} (i32.const ${ACT_KINDS.indexOf('tanh')})) (then`,
     ...loop('t', actBody('tanh')).map((l) => '      ' + l),
