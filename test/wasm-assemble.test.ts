@@ -349,7 +349,7 @@ describe('random expressions', () => {
     ${sequence(e)}))`;
         expect(difference(text, true)).toBeUndefined();
       }),
-      { numRuns: 200 },
+      { numRuns: 200, seed: 21 },
     );
   });
 });
@@ -402,7 +402,7 @@ describe('float literals', () => {
       fc.float({ noNaN: true, noDefaultInfinity: true }).chain((x) => fc.constantFrom(...midpointTexts(x, true))),
       fc.integer({ min: 1, max: 0x7fffff }).map((p) => `nan:0x${p.toString(16)}`),
     );
-    fc.assert(fc.property(text, (t) => sameLiteral('f32', t)), { numRuns: 300 });
+    fc.assert(fc.property(text, (t) => sameLiteral('f32', t)), { numRuns: 300, seed: 22 });
     for (const t of ['1.000000059604644775390625', '1.0000000596046447753906250000000001', '3.4028235677973366e38', '3.40282357e38', '0x1.ffffffp127', '7e-46', '1e-400', '-0', '1_000.5', '0x1_0.8p1_0', 'nan:0x0', '.5', '1e', '0X10', 'infinity']) {
       sameLiteral('f32', t);
     }
@@ -414,8 +414,14 @@ describe('float literals', () => {
       hexFloatText,
       fc.double({ noNaN: true, noDefaultInfinity: true }).chain((x) => fc.constantFrom(...midpointTexts(x, false))),
     );
-    fc.assert(fc.property(text, (t) => sameLiteral('f64', t)), { numRuns: 300 });
+    fc.assert(fc.property(text, (t) => sameLiteral('f64', t)), { numRuns: 300, seed: 23 });
     for (const t of ['1.7976931348623159e308', '5e-324', '2e-324', 'nan:0xfffffffffffff']) sameLiteral('f64', t);
+  });
+  it('a known difference: hex literals with more digits than the float holds are rounded, where wabt truncates them', () => {
+    // 0x1b578362ad988a|9000: 69 bits, the 16 dropped are 0x9000 > half, so the nearest float64 ends in …8b.
+    const text = '(module (func (result f64) (f64.const 0x1b578362ad988a9000p0)))';
+    expect(hex(assembleWat(text)).slice(-18, -2)).toBe('8b98ad6283573b44');
+    expect(hex(wabtBytes(text)!).slice(-18, -2)).toBe('8a98ad6283573b44');
   });
   it('a known difference: tiny negative decimals are rounded correctly, where wabt misrounds them', () => {
     const half = `-${5n ** 150n}e-150`; // −2^−150, halfway between −0 and −2^−149: to −0 (even)
@@ -495,7 +501,7 @@ describe('errors', () => {
         const theirs = ours && wabtBytes(damaged);
         if (ours && theirs) expect(hex(ours)).toBe(hex(theirs));
       }),
-      { numRuns: 150 },
+      { numRuns: 150, seed: 24 },
     );
   });
 });

@@ -5,9 +5,11 @@
 // stays a development dependency). Its output is byte for byte what wabt writes
 // (`parseWat(…).toBinary({})`: canonical LEB128, no name section), so it does not
 // matter which of the two assembled a module; test/wasm-assemble.test.ts holds it
-// to that, instruction by instruction — except for negative decimal literals a
-// step or two above −0 among the smallest subnormals, which wabt's JavaScript
-// build misrounds (−2⁻¹⁵⁰ to +0) and this one rounds correctly.
+// to that, instruction by instruction — except for two kinds of float literal
+// that wabt's JavaScript build misrounds and this one rounds correctly: negative
+// decimals a step or two above −0 among the smallest subnormals (−2⁻¹⁵⁰ to +0),
+// and hex literals with more significant digits than the float holds (truncated).
+// celda writes neither (ew-wat.ts writes float32 constants as short decimals).
 //
 // text → read (atoms, strings and nested lists, comments dropped) → moduleOf
 // (imports and functions, types deduplicated in order of first use, names of
