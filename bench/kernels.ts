@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import wabtInit from 'wabt';
-import { DEFAULT_GEMM, gemmWat } from '../compiler/wasm/gemm-wat.ts';
+import { DEFAULT_GEMM, gemmWat } from '../compiler/emit/wasm/kernels-wat.ts';
 
 /** The products of one L step (LSTM, n_x 256, n_a 512, batch 32, T 32) as C[M×N] += A[M×K]·B[N×K]ᵀ. */
 const PRODUCTS: readonly (readonly [string, number, number, number])[] = [

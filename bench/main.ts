@@ -25,7 +25,7 @@ import * as tf from '@tensorflow/tfjs';
 import { measure, randomWorkload } from '../cli/bench.ts';
 import type { CompiledCell } from '../compiler/compile.ts';
 import { compile } from '../compiler/compile.ts';
-import { trainingStepFlops } from '../compiler/lower-cost.ts';
+import { trainingStepFlops } from '../compiler/lower/cost.ts';
 import { jsBackend, loadJsFactory } from '../runtime/backends/js.ts';
 import { fmaAvailable, sharedPool } from '../runtime/wasm/pool.ts';
 import { handLstm } from './hand-lstm.ts';

@@ -4,8 +4,8 @@
 // {ms_per_step, tokens_per_s, gflops}. The median of repeated runs after warm-up.
 
 import type { CompiledCell } from '../compiler/compile.ts';
-import { evalDim } from '../compiler/dims.ts';
-import { trainingStepFlops } from '../compiler/lower-cost.ts';
+import { evalDim } from '../compiler/ir/dims.ts';
+import { trainingStepFlops } from '../compiler/lower/cost.ts';
 import type { CellBackend, Vec } from '../runtime/backend.ts';
 import { interpBackend } from '../runtime/backends/interp.ts';
 import { jsBackend } from '../runtime/backends/js.ts';

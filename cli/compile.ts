@@ -3,7 +3,7 @@
 // (out.d.ts). Without -o the module goes to stdout.
 
 import { writeFileSync } from 'node:fs';
-import { emitJs } from '../compiler/emit-js.ts';
+import { emitJs } from '../compiler/emit/js/emit.ts';
 import { cellFromFile, parseCommand, precisionOption, reporting, UsageError } from './common.ts';
 
 /** out.js → out.d.ts, out.mjs → out.d.mts, anything else → anything.d.ts */

@@ -3,11 +3,11 @@
 
 import { compile } from '../compiler/compile.ts';
 import { hasErrors, lineCol, render } from '../compiler/diagnostics.ts';
-import { toDot } from '../compiler/dot.ts';
-import { printCell, printGrad } from '../compiler/notation.ts';
-import type { Spelling } from '../compiler/notation.ts';
+import { toDot } from '../compiler/print/graphviz.ts';
+import { printCell, printGrad } from '../compiler/print/notation.ts';
+import type { Spelling } from '../compiler/print/notation.ts';
 import type { BackendFactory } from '../runtime/backend.ts';
-import { InputError, evaluate } from '../runtime/eval.ts';
+import { InputError, evaluate } from '../runtime/eval-json.ts';
 import { cellFromFile, defaultName, parseCommand, readTextFile, Reported, UsageError } from './common.ts';
 
 

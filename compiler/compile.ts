@@ -2,15 +2,15 @@
 
 import type { CellAst } from '../grammar/ast.ts';
 import { parse } from '../grammar/parse.ts';
-import type { TypedCell } from './check.ts';
-import { check } from './check.ts';
-import { build } from './build.ts';
+import type { TypedCell } from './check/check.ts';
+import { check } from './check/check.ts';
+import { build } from './passes/build.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import { D } from './diagnostics.ts';
-import { grad } from './grad.ts';
-import type { Graph } from './graph.ts';
-import { GraphError } from './graph.ts';
-import { simplify } from './simplify.ts';
+import { grad } from './passes/grad.ts';
+import type { Graph } from './ir/graph.ts';
+import { GraphError } from './ir/graph.ts';
+import { simplify } from './passes/simplify.ts';
 
 export interface CompiledCell {
   readonly name: string;

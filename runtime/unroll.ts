@@ -3,10 +3,10 @@
 // only the cotangents of the states.
 
 import type { CompiledCell } from '../compiler/compile.ts';
-import type { Graph, Node } from '../compiler/graph.ts';
-import type { Tensor } from '../compiler/ops.ts';
-import type { DimEnv } from './interp.ts';
-import { interpret, zerosFor } from './interp.ts';
+import type { Graph, Node } from '../compiler/ir/graph.ts';
+import type { Tensor } from '../compiler/ir/ops.ts';
+import type { DimEnv } from './interpreter.ts';
+import { interpret, zerosFor } from './interpreter.ts';
 
 export interface Run {
   readonly batch: number;

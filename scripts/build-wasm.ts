@@ -9,8 +9,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import wabtInit from 'wabt';
-import { memoryFlagAt } from '../compiler/wasm/assemble.ts';
-import { DEFAULT_GEMM, gemmWat } from '../compiler/wasm/gemm-wat.ts';
+import { memoryFlagAt } from '../compiler/emit/wasm/assemble.ts';
+import { DEFAULT_GEMM, gemmWat } from '../compiler/emit/wasm/kernels-wat.ts';
 
 export interface Variant {
   /** The module that imports a shared memory, base64. */
@@ -65,7 +65,7 @@ export function kernelsSource(a: Assembled): string {
   ].join('\n');
 }
 
-export const KERNELS_FILE = join(import.meta.dirname, '..', 'compiler', 'wasm', 'kernels.ts');
+export const KERNELS_FILE = join(import.meta.dirname, '..', 'compiler', 'emit', 'wasm', 'kernels-bytes.ts');
 
 if (process.argv[1] && import.meta.filename === process.argv[1]) {
   const a = await assemble();

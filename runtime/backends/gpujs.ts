@@ -12,10 +12,10 @@
 
 import { GPU, Input } from 'gpu.js';
 import type { CompiledCell } from '../../compiler/compile.ts';
-import type { Arg, KernelPlan, StepPlan } from '../../compiler/emit-gpujs.ts';
-import { GpujsPlanError, copyPlan, layoutOutput, planStep, zerosPlan } from '../../compiler/emit-gpujs.ts';
+import type { Arg, KernelPlan, StepPlan } from '../../compiler/emit/gpujs/plan.ts';
+import { GpujsPlanError, copyPlan, layoutOutput, planStep, zerosPlan } from '../../compiler/emit/gpujs/plan.ts';
 import type { AsyncCellBackend, BackendOptions, CellBackend, GradValues, StepValues, Vec } from '../backend.ts';
-import { dimValue } from '../interp.ts';
+import { dimValue } from '../interpreter.ts';
 
 export const GPU_MODES = ['webasm', 'webgl2', 'webgpu', 'cpu'] as const;
 export type GpuMode = (typeof GPU_MODES)[number];

@@ -2,9 +2,9 @@
 // other backends are tested against; slow, but always available.
 
 import type { CompiledCell } from '../../compiler/compile.ts';
-import type { Tensor } from '../../compiler/ops.ts';
+import type { Tensor } from '../../compiler/ir/ops.ts';
 import type { BackendOptions, CellBackend, GradValues, StepValues, Vec } from '../backend.ts';
-import { dimValue } from '../interp.ts';
+import { dimValue } from '../interpreter.ts';
 import type { Run, Trajectory } from '../unroll.ts';
 import { backward, forward } from '../unroll.ts';
 

@@ -6,8 +6,8 @@
 // plain JavaScript.
 
 import type { CompiledCell } from '../../compiler/compile.ts';
-import { emitJs } from '../../compiler/emit-js.ts';
-import { trainingStepFlops } from '../../compiler/lower-cost.ts';
+import { emitJs } from '../../compiler/emit/js/emit.ts';
+import { trainingStepFlops } from '../../compiler/lower/cost.ts';
 import type { BackendOptions, CellBackend, GradValues, StepValues, Vec } from '../backend.ts';
 import type { CeldaHeap } from '../wasm/pool.ts';
 import { defaultThreads, sharedMemoryAvailable, sharedPool, simdAvailable, THREADS_DEFAULT_MIN_STEP_FLOPS } from '../wasm/pool.ts';

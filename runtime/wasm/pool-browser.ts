@@ -17,10 +17,10 @@
 //
 // No `node:` imports: this file is bundled for the browser.
 
-import type { Gemm, Kernels, ThreadPool } from './pool-core.ts';
-import { assemblePool, controlBlock, DONE, fmaAvailable, kernelBytes, newSharedMemory, sharedMemoryAvailable, THREAD_MIN_MACS, waitForWorkers, WORKER_LOOP } from './pool-core.ts';
+import type { Gemm, Kernels, ThreadPool } from './pool-common.ts';
+import { assemblePool, controlBlock, DONE, fmaAvailable, kernelBytes, newSharedMemory, sharedMemoryAvailable, THREAD_MIN_MACS, waitForWorkers, WORKER_LOOP } from './pool-common.ts';
 
-export type { CeldaHeap, ThreadPool } from './pool-core.ts';
+export type { CeldaHeap, ThreadPool } from './pool-common.ts';
 
 // The worker's script: wait for its one message, then run the loop for good.
 const WORKER = `'use strict';

@@ -10,11 +10,11 @@
 
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { Gemm, Kernels, ThreadPool } from './pool-core.ts';
-import { assemblePool, controlBlock, DONE, fmaAvailable, kernelBytes, newSharedMemory, sharedMemoryAvailable, THREAD_MIN_MACS, waitForWorkers, WORKER_LOOP } from './pool-core.ts';
+import type { Gemm, Kernels, ThreadPool } from './pool-common.ts';
+import { assemblePool, controlBlock, DONE, fmaAvailable, kernelBytes, newSharedMemory, sharedMemoryAvailable, THREAD_MIN_MACS, waitForWorkers, WORKER_LOOP } from './pool-common.ts';
 
-export type { CeldaHeap, ThreadPool } from './pool-core.ts';
-export { fmaAvailable, kernelBytes, sharedMemoryAvailable, simdAvailable, THREAD_MIN_MACS, THREADS_DEFAULT_MIN_STEP_FLOPS } from './pool-core.ts';
+export type { CeldaHeap, ThreadPool } from './pool-common.ts';
+export { fmaAvailable, kernelBytes, sharedMemoryAvailable, simdAvailable, THREAD_MIN_MACS, THREADS_DEFAULT_MIN_STEP_FLOPS } from './pool-common.ts';
 
 /** Threads worth using by default: the cores this process may run on, at most 8. */
 export function defaultThreads(): number {

@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { emitJs } from '../../compiler/emit-js.ts';
+import { emitJs } from '../../compiler/emit/js/emit.ts';
 import { browserMissing, browserRequired, openServedPage } from './browser.ts';
 import type { CaseData } from './cases.ts';
 import { examplesDir, loadCell, makeCase, relativeErrors } from './cases.ts';

@@ -7,8 +7,8 @@
 // page asks it to.
 
 import { canBlock, createBrowserPool } from '../../runtime/wasm/pool-browser.ts';
-import type { CeldaHeap, ThreadPool } from '../../runtime/wasm/pool-core.ts';
-import { simdAvailable, splitOf } from '../../runtime/wasm/pool-core.ts';
+import type { CeldaHeap, ThreadPool } from '../../runtime/wasm/pool-common.ts';
+import { simdAvailable, splitOf } from '../../runtime/wasm/pool-common.ts';
 import type { CaseData } from './cases.ts';
 
 type Arrays = Record<string, number[]>;

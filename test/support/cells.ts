@@ -3,7 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CompiledCell } from '../../compiler/compile.ts';
 import { compile } from '../../compiler/compile.ts';
-import type { Graph } from '../../compiler/graph.ts';
+import type { Graph } from '../../compiler/ir/graph.ts';
 
 export const EXAMPLES = join(import.meta.dirname, '..', '..', 'examples', 'cells');
 

@@ -5,14 +5,14 @@
 // that BPTT can be compared with grad() of the whole unrolled computation.
 
 import type { CompiledCell } from '../../compiler/compile.ts';
-import type { Dim } from '../../compiler/dims.ts';
-import type { Graph, Node, Root } from '../../compiler/graph.ts';
-import { Builder } from '../../compiler/graph.ts';
-import type { LeafOp } from '../../compiler/grad.ts';
-import { cotNameIn, grad } from '../../compiler/grad.ts';
-import type { Shape, Tensor } from '../../compiler/ops.ts';
-import type { DimEnv } from '../../runtime/interp.ts';
-import { interpret, numericShape } from '../../runtime/interp.ts';
+import type { Dim } from '../../compiler/ir/dims.ts';
+import type { Graph, Node, Root } from '../../compiler/ir/graph.ts';
+import { Builder } from '../../compiler/ir/graph.ts';
+import type { LeafOp } from '../../compiler/passes/grad.ts';
+import { cotNameIn, grad } from '../../compiler/passes/grad.ts';
+import type { Shape, Tensor } from '../../compiler/ir/ops.ts';
+import type { DimEnv } from '../../runtime/interpreter.ts';
+import { interpret, numericShape } from '../../runtime/interpreter.ts';
 import { Rng } from '../../runtime/random.ts';
 import type { Cotangents, Grads, Run, Trajectory } from '../../runtime/unroll.ts';
 import { backward, forward } from '../../runtime/unroll.ts';

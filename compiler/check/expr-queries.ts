@@ -1,0 +1,91 @@
+// Small reads of the AST that every stage of the checker shares: the names an
+// expression reads, how deep it nests, and how names, times and expressions
+// are written in messages.
+
+import type { Expr, Span, Time } from '../../grammar/ast.ts';
+import { spell } from '../../grammar/names.ts';
+
+/** A time index as written: `t`, `t-1`, `3`. */
+export const timeText = (t: Time): string =>
+  t.kind === 'rel' ? (t.offset === 0 ? 't' : `t${t.offset > 0 ? '+' : ''}${t.offset}`) : t.kind === 'abs' ? String(t.step) : t.kind === 'empty' ? '' : t.text;
+
+/** A name as messages show it: `Γ_u`, `c̃`, `ŷ` (the canonical name is ASCII). */
+export const show = (name: string) => spell(name, 'unicode');
+export const showTimed = (name: string, time: string) => `${show(name)}^<${time}>`;
+
+/** Every name an expression reads, in source order, functions included. */
+export function freeVars(e: Expr, out: { name: string; time: Time | null; span: Span }[] = []) {
+  switch (e.kind) {
+    case 'var': out.push({ name: e.name, time: e.time, span: e.span }); break;
+    case 'apply': out.push({ name: e.fn, time: null, span: e.fnSpan }); freeVars(e.arg, out); break;
+    case 'binary': case 'juxt': freeVars(e.left, out); freeVars(e.right, out); break;
+    case 'neg': case 'transpose': freeVars(e.arg, out); break;
+    case 'pow': freeVars(e.base, out); break;
+    case 'concat': for (const i of e.items) freeVars(i, out); break;
+    default: break;
+  }
+  return out;
+}
+
+/** Deeper than any cell written by hand; the passes after check recurse this deep. */
+export const MAX_DEPTH = 1000;
+
+function children(e: Expr): readonly Expr[] {
+  switch (e.kind) {
+    case 'apply': return [e.arg];
+    case 'binary': case 'juxt': return [e.left, e.right];
+    case 'neg': case 'transpose': return [e.arg];
+    case 'pow': return [e.base];
+    case 'concat': return e.items;
+    default: return [];
+  }
+}
+
+/** Depth of an expression tree, measured without recursion. */
+export function depth(e: Expr): number {
+  let max = 0;
+  const stack: [Expr, number][] = [[e, 1]];
+  while (stack.length > 0) {
+    const [x, d] = stack.pop()!;
+    if (d > max) max = d;
+    for (const c of children(x)) stack.push([c, d + 1]);
+  }
+  return max;
+}
+
+/** Whether `fn(…)` appears in an expression. */
+export function applies(e: Expr, fn: string): boolean {
+  switch (e.kind) {
+    case 'apply': return e.fn === fn || applies(e.arg, fn);
+    case 'juxt': case 'binary': return applies(e.left, fn) || applies(e.right, fn);
+    case 'neg': case 'transpose': return applies(e.arg, fn);
+    case 'pow': return applies(e.base, fn);
+    case 'concat': return e.items.some((i) => applies(i, fn));
+    default: return false;
+  }
+}
+
+/** Source-like text of a small expression, for messages: `Γ_u`, `x^<t>`, `1 - Γ_u`. */
+function exprText(e: Expr, nested = false): string {
+  const wrap = (t: string) => (nested ? `(${t})` : t);
+  switch (e.kind) {
+    case 'num': return String(e.value);
+    case 'var': return e.time ? showTimed(e.name, timeText(e.time)) : show(e.name);
+    case 'apply': return `${show(e.fn)}(${exprText(e.arg)})`;
+    case 'binary': return wrap(`${exprText(e.left, true)} ${e.op === '@' ? '·' : e.op} ${exprText(e.right, true)}`);
+    case 'juxt': return wrap(`${exprText(e.left, true)} ${exprText(e.right, true)}`);
+    case 'neg': return wrap(`-${exprText(e.arg, true)}`);
+    case 'pow': return `${exprText(e.base, true)}^${e.exponent}`;
+    case 'transpose': return `${exprText(e.arg, true)}ᵀ`;
+    case 'concat': return `[${e.items.map((i) => exprText(i)).join(', ')}]`;
+    case 'zeros': return '[0 … 0]';
+    case 'latex': return e.command;
+  }
+}
+
+/** Both operands' text when each is short enough to read in a message. */
+export function operandTexts(l?: Expr, r?: Expr): [string, string] | undefined {
+  if (!l || !r) return undefined;
+  const a = exprText(l), b = exprText(r);
+  return [...a].length <= 28 && [...b].length <= 28 ? [a, b] : undefined;
+}

@@ -1,0 +1,141 @@
+// check, typing: every equation's expression becomes a TExpr with a symbolic
+// shape, in dependency order, over as many passes as deferred equations need;
+// each defined value then takes the shape of its expression.
+
+import type { Expr } from '../../grammar/ast.ts';
+import type { TExpr, TypedEq } from './check.ts';
+import { show } from './expr-queries.ts';
+import type { CheckContext, Def } from './context.ts';
+import { Defer, display, isPoison, isState, key, poison, scalarShape, showDim, showShape, vec } from './context.ts';
+import { variable } from './references.ts';
+import { call, elementwise, op, product } from './shapes.ts';
+import type { Diagnostic } from '../diagnostics.ts';
+import { D, DERIVATIVES, didYouMean } from '../diagnostics.ts';
+import { FUNCTIONS } from '../ir/ops.ts';
+
+/** `\partial`, `\sum_{batch}`: the notes' backward pass, which celda derives itself. */
+const GRADIENT_COMMANDS = ['\\partial', '\\sum', '\\nabla'];
+
+const LATEX_KNOWN = ['\\tanh', '\\sigma', '\\exp', '\\log', '\\sqrt', '\\frac', '\\cdot', '\\odot', '\\tilde', '\\widetilde', '\\hat', '\\widehat', '\\left', '\\right', '\\Gamma', '\\dots', '\\qquad', '\\begin', '\\end', '\\top', '\\langle', '\\rangle'];
+
+/**
+ * The typed equations in dependency order, and the keys of the definitions
+ * that could never be typed (their parameters' shapes stay unknown).
+ */
+export function typeAll(cx: CheckContext, order: readonly string[]): { equations: TypedEq[]; stuck: Set<string> } {
+  // Several passes: an equation whose parameters cannot be typed yet (`p * q`
+  // with both unknown) waits for a later equation to fix them.
+  const done = new Map<string, TypedEq>();
+  let pending = order.slice();
+  while (pending.length > 0) {
+    const still: string[] = [];
+    for (const k of pending) {
+      const def = cx.defs.get(k)!;
+      const local: Diagnostic[] = [];
+      try {
+        const expr = typeExpr(cx, def.rhs, local, def);
+        done.set(k, { name: def.name, step: def.step, expr, span: def.eq.span });
+        if (isPoison(expr) || !assign(cx, def, expr, local)) cx.poisoned.add(k);
+        cx.diags.push(...local);
+      } catch (e) {
+        if (!(e instanceof Defer)) throw e;
+        still.push(k);
+      }
+    }
+    if (still.length === pending.length) break;
+    pending = still;
+  }
+  const stuck = new Set(pending.filter((k) => !done.has(k)));
+  return { equations: order.filter((k) => done.has(k)).map((k) => done.get(k)!), stuck };
+}
+
+/** The defined value takes the shape of its expression; states and named dims are unified. */
+function assign(cx: CheckContext, def: Def, e: TExpr, diags: Diagnostic[]): boolean {
+  if (!e.shape) return true;
+  let shape = e.shape;
+  if (def.timed) {
+    const what = `the definition of \`${display(def)}\``;
+    if (shape.dims.length !== 1 && (isState(cx, def.name) || cx.mode === 'unrolled')) {
+      diags.push(D.shapeMismatch(def.eq.rhs.span, what, 'a vector per example', showShape(cx, shape), `\`${display(def)}\` is carried from step to step, so it is a vector per example; this equation gives ${showShape(cx, shape)}`));
+      return false;
+    }
+    shape = { batch: true, dims: shape.dims };
+    if (shape.dims.length === 1) {
+      const known = cx.nameDims.get(def.name);
+      if (!known) cx.nameDims.set(def.name, shape.dims[0]!);
+      else if (cx.solver.unify(known, shape.dims[0]!) === false) {
+        const decl = cx.declStates.has(def.name) ? `state ${show(def.name)}` : cx.declOutputs.has(def.name) ? `output ${show(def.name)}` : undefined;
+        const why = decl ? `it is declared \`${decl} : ${showDim(cx, known)}\`` : 'that is its size where it is read';
+        diags.push(D.shapeMismatch(def.eq.rhs.span, what, showShape(cx, vec(known)), showShape(cx, shape),
+          `\`${display(def)}\` is ${showShape(cx, vec(known))} (${why}), but its equation gives ${showShape(cx, shape)}`));
+        return false;
+      }
+    }
+  }
+  cx.types.set(key(def.name, def.step), shape);
+  return true;
+}
+
+function isFunctionName(cx: CheckContext, name: string) {
+  return !!FUNCTIONS[name] || cx.functions.has(name);
+}
+
+/** A bare name applied to `(…)` that is neither a function nor plausibly a matrix. */
+function looksLikeFunction(cx: CheckContext, name: string) {
+  if (cx.params.get(name)?.declared || cx.defs.has(key(name)) || cx.inputs.has(name)) return false;
+  if (name.includes('_') || name.length === 1) return false;
+  return true;
+}
+
+/** Type one expression of `def`'s equation; diagnostics go to `diags`, kept only if it is not deferred. */
+function typeExpr(cx: CheckContext, e: Expr, diags: Diagnostic[], def: Def): TExpr {
+  const go = (x: Expr) => typeExpr(cx, x, diags, def);
+  switch (e.kind) {
+    case 'num': return { k: 'leaf', leaf: 'const', name: '', value: e.value, span: e.span, shape: scalarShape };
+    case 'var': return variable(cx, e.name, e.time, e.span, diags, def);
+    case 'latex': diags.push(D.unknownLatex(e.span, e.command, didYouMean(e.command, LATEX_KNOWN) ?? (GRADIENT_COMMANDS.includes(e.command) ? DERIVATIVES : undefined))); return poison(e.span);
+    case 'zeros': diags.push(D.zerosInExpression(e.span)); return poison(e.span);
+    case 'apply': {
+      if (isFunctionName(cx, e.fn)) return call(cx, e.fn, e.fnSpan, go(e.arg), e.span, diags);
+      if (looksLikeFunction(cx, e.fn)) {
+        diags.push(D.unknownFunction(e.fnSpan, show(e.fn), didYouMean(e.fn, [...Object.keys(FUNCTIONS), ...cx.functions.keys()], show)));
+        go(e.arg); // its own mistakes are worth reporting too
+        return poison(e.span);
+      }
+      return product(cx, variable(cx, e.fn, null, e.fnSpan, diags, def), go(e.arg), e.span, diags, false, [{ kind: 'var', name: e.fn, time: null, span: e.fnSpan }, e.arg]);
+    }
+    case 'juxt': {
+      if (e.left.kind === 'var' && e.left.time === null && isFunctionName(cx, e.left.name)) return call(cx, e.left.name, e.left.span, go(e.right), e.span, diags);
+      return product(cx, go(e.left), go(e.right), e.span, diags, false, [e.left, e.right]);
+    }
+    case 'binary': {
+      const l = go(e.left), r = go(e.right);
+      if (e.op === '@') return product(cx, l, r, e.span, diags, true, [e.left, e.right]);
+      const name = ({ '+': 'add', '-': 'sub', '*': 'mul', '/': 'div' } as const)[e.op];
+      const what = ({ '+': 'a sum', '-': 'a difference', '*': 'an elementwise product', '/': 'a division' } as const)[e.op];
+      return elementwise(cx, name, l, r, e.span, diags, what, [e.left, e.right]);
+    }
+    case 'neg': {
+      const a = go(e.arg);
+      if (a.shape === null && !isPoison(a)) throw new Defer();
+      return op(cx, 'neg', [a], e.span, diags, 'a negation');
+    }
+    case 'pow': {
+      const a = go(e.base);
+      if (a.shape === null && !isPoison(a)) throw new Defer();
+      if (e.exponent === 1) return a;
+      return op(cx, 'pow', [a], e.span, diags, 'a power', { p: e.exponent });
+    }
+    case 'transpose': {
+      const a = go(e.arg);
+      if (a.shape === null && !isPoison(a)) throw new Defer();
+      return op(cx, 'transpose', [a], e.span, diags, 'a transpose');
+    }
+    case 'concat': {
+      const items = e.items.map(go);
+      if (items.some((i) => isPoison(i))) return poison(e.span);
+      if (items.some((i) => i.shape === null)) throw new Defer();
+      return op(cx, 'concat', items, e.span, diags, 'a concatenation');
+    }
+  }
+}

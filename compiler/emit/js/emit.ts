@@ -1,0 +1,352 @@
+// emit-js: a compiled cell → one standalone JavaScript module (no imports), from
+// its lowered plan (lower.ts). Pure Graph → string: the same cell gives the same
+// bytes. The module exports `create<Cell>(dims, batch)`, whose instance runs the
+// forward pass over T steps and BPTT:
+//
+//   const cell = createLSTM({ n_x: 16, n_a: 32 }, 1);
+//   const { states, outputs } = cell.forward(params, { x }, {});
+//   const { params: dW, inputs: dx, init } = cell.backward({ states: { a: da } });
+//
+// Arrays are flat and row-major: per-step values [T][B][n], initial states
+// [B][n], matrices by rows. Results are views of the instance's buffers, valid
+// until its next call.
+
+import type { CompiledCell } from '../../compile.ts';
+import { emitDts } from './dts.ts';
+import { KERNELS, MATH } from './helpers.ts';
+import { LoopText } from './loops.ts';
+import type { MoveHelper } from './simd-helpers.ts';
+import { ewHelper, SIMD_MOVES } from './simd-helpers.ts';
+import { commentText, jsNumber, jsString } from './identifiers.ts';
+import type { Pass } from './text-base.ts';
+import { IND } from './text-base.ts';
+import { lowerCell } from '../../lower/lower.ts';
+import type { EwModule } from '../wasm/loops-wat.ts';
+import { ewModule } from '../wasm/loops-wat.ts';
+import type { BufferDecl, CellPlan, Kernel, PassPlan, Phase } from '../../lower/loop-ir.ts';
+import { printCell, printGrad } from '../../print/notation.ts';
+
+export interface JsOptions {
+  readonly precision?: 'f64' | 'f32';
+  /**
+   * Float32 only (default true): run the matrix products as WebAssembly SIMD on
+   * one memory shared with the module's JavaScript, falling back to plain
+   * JavaScript at run time where WebAssembly SIMD is missing. false emits the
+   * plain-JavaScript module. Float64 always stays plain JavaScript.
+   */
+  readonly simd?: boolean;
+}
+
+export interface EmittedJs {
+  /** The factory's name: `createLSTM`. */
+  readonly factory: string;
+  /** The ES module. */
+  readonly module: string;
+  /** The same code as the body of a function that returns the factory (for `new Function`). */
+  readonly body: string;
+  /** Its TypeScript declarations. */
+  readonly dts: string;
+  /** The dimensions the factory asks for. */
+  readonly dims: readonly string[];
+  readonly plan: CellPlan;
+  /** Whether the module carries the WebAssembly SIMD products. */
+  readonly simd: boolean;
+  /** SIMD modules: the text of the WebAssembly module of its fused loops (compiler/wasm/ew-wat.ts, unshared memory), null without one. */
+  readonly wasmLoopsWat: string | null;
+}
+
+export function emitJs(cell: CompiledCell, opts: JsOptions = {}): EmittedJs {
+  const plan = lowerCell(cell, opts.precision ?? 'f64');
+  const e = new Emitter(cell, plan);
+  e.simd = plan.precision === 'f32' && opts.simd !== false;
+  const factoryCode = e.factory();
+  // The loops the factory handed over to WebAssembly, assembled once: the module carries the bytes, EmittedJs the text.
+  const ew = e.ewFuncs.length > 0 ? ewModule(e.ewFuncs) : null;
+  const helpers = e.helpers(ew);
+  const header = e.header();
+  const name = e.factoryName;
+  const module = `${header}\n${helpers}\n\n${factoryCode}\n\nexport { ${name}, ${name} as default };\n`;
+  const body = `'use strict';\n${helpers}\n\n${factoryCode}\n\nreturn ${name};\n`;
+  const dims = plan.dims.filter((d) => e.dimsUsed.has(d));
+  return { factory: name, module, body, dts: emitDts(cell, name, plan.precision, dims, e.simd), dims, plan, simd: e.simd, wasmLoopsWat: ew?.wat ?? null };
+}
+
+class Emitter extends LoopText {
+  // ---------------------------------------------------------------- the module
+
+  header(): string {
+    const t = this.cell.typed;
+    const lines = [
+      `celda: the cell \`${this.cell.name}\`, compiled to JavaScript (${this.plan.precision === 'f32' ? 'float32' : 'float64'}${this.simd ? `, matrix products${this.ewFuncs.length ? ' and fused loops' : ''} in WebAssembly SIMD` : ''}).`,
+      'Generated from the cell\'s graph; do not edit. Standalone: no imports.',
+      `Exports ${this.factoryName}(dims, batch${this.simd ? ', options' : ''}) → { forward, backward${t.mode === 'step' ? ', step, stepBackward' : ''} }.`,
+      ...(this.simd
+        ? ['Every buffer of an instance is a view of one WebAssembly memory, where the products run in place;',
+          'options.simd = false, or a runtime without WebAssembly SIMD, runs them as plain JavaScript; where the',
+          'runtime has relaxed SIMD the product uses its multiply-add (options.fma = false: it does not; with a heap, the heap decides);',
+          'options.heap takes the heap of celda\'s thread pool (runtime/wasm/pool.ts) to split them between threads.',
+          ...(this.ewFuncs.length ? ['The fused loops of the gates run as WebAssembly SIMD on the same memory (options.wasmLoops = false: as JavaScript).'] : [])]
+        : []),
+      '',
+      ...printCell(t, this.cell.forward, 'unicode').trimEnd().split('\n'),
+      '',
+      `Backward step (∂v is ∂ℒ/∂v; parameter gradients summed over the batch and time):`,
+      ...printGrad(t, this.cell.forward, this.cell.backward, { spelling: 'unicode', compact: true }).trimEnd().split('\n'),
+    ];
+    return lines.map((l) => `// ${commentText(l)}`.trimEnd()).join('\n') + '\n';
+  }
+
+  helpers(ew: EwModule | null): string {
+    const math = Object.keys(MATH).filter((k) => this.used.has(k));
+    const out = [`const $F = ${this.F};`];
+    if (math.length) out.push(`const ${math.map((k) => `${k} = ${MATH[k]}`).join(', ')};`);
+    for (const k of Object.keys(KERNELS)) if (this.used.has(k)) out.push('', KERNELS[k]!);
+    if (ew !== null) out.push('', ewHelper(ew, this.ewFuncs.length));
+    return out.join('\n');
+  }
+
+  factory(): string {
+    const p = this.plan;
+    const t = this.cell.typed;
+    this.use('$size');
+    this.use('$load');
+    this.use('$own');
+    this.use('$fail');
+    const L: string[] = [];
+    const fixed = p.buffers.filter((b) => b.extent === 'one' || b.extent === 'step');
+    const timed_ = p.buffers.filter((b) => b.extent === 'seq' || b.extent === 'states');
+    L.push(`/**`, ` * An instance of ${commentText(this.cell.name)} for the given dimensions and batch size. Buffers are`, ` * allocated here and grown with T; nothing is allocated inside the time loop.`, ` */`);
+    L.push(`function ${this.factoryName}($dims, $batch${this.simd ? ', $options' : ''}) {`);
+    const dimsAt = L.length;
+    if (!this.simd) {
+      L.push(`${IND}// Buffers of a fixed size: parameters, packed weights, gradients, values of one step.`);
+      for (const b of fixed) L.push(`${IND}const ${this.buf(b.id)} = new $F(${b.extent === 'step' ? this.prod('$B', this.size(b)) : this.size(b)});`);
+      L.push('');
+      L.push(`${IND}// Buffers of T·B rows (states: (T+1)·B, slot 0 the initial state), grown to the longest T seen.`);
+      L.push(`${IND}let $cap = 0, $last = 0;`);
+      L.push(`${IND}const $mem = { ${timed_.map((b) => `${this.buf(b.id)}: new $F(0)`).join(', ')} };`);
+      L.push(`${IND}function $ensure($T) {`);
+      L.push(`${IND}${IND}if ($T <= $cap) return;`);
+      L.push(`${IND}${IND}$cap = $T;`);
+      for (const b of timed_) L.push(`${IND}${IND}$mem.${this.buf(b.id)} = new $F(${this.prod(b.extent === 'states' ? '($T + 1)' : '$T', '$B', this.size(b))});`);
+      L.push(`${IND}}`);
+    }
+    L.push('');
+    L.push(...this.forwardFn().map((l) => IND + l));
+    L.push('');
+    L.push(...this.backwardFn().map((l) => IND + l));
+    L.push('');
+    const api = ['forward: $forward', 'backward: $backward'];
+    if (t.mode === 'step') {
+      L.push(`${IND}// One step at a time (a second instance, so the saved trajectory of forward stays intact).`);
+      L.push(`${IND}let $single = null;`);
+      L.push(`${IND}function $step($params, $inputs, $init) {`);
+      L.push(`${IND}${IND}if ($single === null) $single = ${this.factoryName}($dims, $batch${this.simd ? ', $options' : ''});`);
+      L.push(`${IND}${IND}return $single.forward($params, $inputs, $init, 1);`);
+      L.push(`${IND}}`);
+      L.push(`${IND}function $stepBackward($cot) {`);
+      L.push(`${IND}${IND}if ($single === null) $fail('stepBackward before step');`);
+      L.push(`${IND}${IND}return $single.backward($cot);`);
+      L.push(`${IND}}`);
+      api.push('step: $step', 'stepBackward: $stepBackward');
+    }
+    api.push(`cell: ${jsString(this.cell.name)}`, `precision: ${jsString(p.precision)}`, 'batch: $B');
+    if (this.simd) {
+      api.push('simd: $heap.simd !== false', 'get threads() { return $heap.threads; }', 'fma: $heap.fma === true', `wasmLoops: ${this.ewFuncs.length > 0 ? '$ew !== null' : 'false'}`);
+      L.push(`${IND}// A shared heap gets the block back when the instance is gone (its methods hold $mem).`);
+      L.push(`${IND}if ($blocks !== null && $options.heap) $blocks.register($mem, $block);`);
+      L.push(`${IND}return { ${api.join(', ')} };`);
+    } else L.push(`${IND}return { ${api.join(', ')} };`);
+    L.push('}');
+    // SIMD buffers last: they carry the wrappers of the data-movement helpers the passes above called.
+    if (this.simd) L.splice(dimsAt, 0, ...this.simdBuffers(fixed, timed_).map((l) => IND + l));
+    const dims = p.dims.filter((d) => this.dimsUsed.has(d));
+    L.splice(dimsAt, 0,
+      `${IND}if ($dims === null || typeof $dims !== 'object') $fail(${jsString(`dims: expected an object like { ${dims.map((d) => `${d}: 16`).join(', ')} }`)});`,
+      ...dims.map((d) => `${IND}const ${this.dimId.get(d)} = $size($own($dims, ${jsString(d)}), ${jsString(`dims.${d}`)});`),
+      `${IND}const $B = $size($batch, 'batch');`,
+      '');
+    return L.join('\n');
+  }
+
+  /**
+   * SIMD: every buffer a view of the heap's memory, in one block sized for the
+   * longest T seen; views made again when the memory has grown (growing an
+   * unshared WebAssembly memory detaches the views of its old buffer).
+   */
+  simdBuffers(fixed: readonly BufferDecl[], timed_: readonly BufferDecl[]): string[] {
+    this.use('$heapOf');
+    const L: string[] = [];
+    L.push(`if ($options === undefined || $options === null) $options = {};`);
+    L.push(`const $heap = $heapOf($options), $kgemm = $heap.gemm;`);
+    if (this.ewFuncs.length > 0) {
+      L.push(`/** The fused loops as WebAssembly on the heap's memory (null: in JavaScript — options.wasmLoops false, or a heap or runtime without it). */`);
+      L.push(`const $ew = $options.wasmLoops === false ? null : $ewOf($heap);`);
+      this.use('$decode');
+      this.use('$compile');
+    }
+    L.push(`/** tanh (0) and σ (1) in place on n floats at byte address p, four lanes at a time (a heap without them: plain JavaScript). */`);
+    L.push(`const $kact = typeof $heap.act === 'function' ? $heap.act : (kind, p, n) => $actJs(new $F($heap.memory.buffer), kind, p >> 2, n);`);
+    L.push(`/** C (+)= A · Bᵀ on views of the heap's memory: the kernel takes byte addresses. */`);
+    L.push(`function $mm(M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, acc) {`);
+    L.push(`${IND}$kgemm(M, N, K, A.byteOffset + 4 * aOff, lda, B.byteOffset + 4 * bOff, ldb, C.byteOffset + 4 * cOff, ldc, acc);`);
+    L.push(`}`);
+    const moves = (Object.keys(SIMD_MOVES) as MoveHelper[]).filter((h) => this.moves.has(h));
+    if (moves.length > 0) {
+      L.push(`/** Transposes, row sums, copies: the heap's kernels on byte addresses, or the plain-JS helpers on a heap without them. */`);
+      for (const h of moves) L.push(...SIMD_MOVES[h].split('\n'));
+    }
+    L.push('');
+    L.push(`// Buffers: parameters, packed weights, gradients, values of one step; then T·B rows (states: (T+1)·B,`);
+    L.push(`// slot 0 the initial state). All in one block of the heap, grown to the longest T seen.`);
+    L.push(`let $cap = 0, $last = 0, $viewed = null;`);
+    L.push(`const $block = { heap: $heap, at: 0, bytes: 0 };`);
+    const p = this.plan;
+    const scratch = [p.forward, p.backward].flatMap((pp) => Object.values(pp.phases).flat()).map((k) => this.actScratch(k)).filter((x): x is string => x !== null);
+    L.push(`const $mem = { ${[...fixed, ...timed_].map((b) => `${this.buf(b.id)}: null`).join(', ')}, $act: null };`);
+    L.push(`/** Views of the block at $buf for T steps (with $buf null: only the size); its size in bytes. */`);
+    L.push(`function $layout($T, $buf) {`);
+    L.push(`${IND}let $at = $block.at;`);
+    L.push(`${IND}const $take = (key, n) => {`);
+    L.push(`${IND}${IND}if ($buf !== null) $mem[key] = new $F($buf, $at, n);`);
+    L.push(`${IND}${IND}$at += $ceil(n / 4) * 16;`);
+    L.push(`${IND}};`);
+    this.use('$ceil');
+    for (const b of fixed) L.push(`${IND}$take(${jsString(this.buf(b.id))}, ${b.extent === 'step' ? this.prod('$B', this.size(b)) : this.size(b)});`);
+    for (const b of timed_) L.push(`${IND}$take(${jsString(this.buf(b.id))}, ${this.prod(b.extent === 'states' ? '($T + 1)' : '$T', '$B', this.size(b))});`);
+    L.push(`${IND}// Arguments of a step's activations, computed by the kernel in place (one segment per tanh or σ of a loop).`);
+    if (scratch.length > 1) this.use('$max');
+    L.push(`${IND}$take('$act', ${scratch.length === 0 ? '0' : scratch.length === 1 ? scratch[0]! : `$max(${scratch.join(', ')})`});`);
+    L.push(`${IND}return $at - $block.at;`);
+    L.push(`}`);
+    L.push(`function $ensure($T) {`);
+    L.push(`${IND}if ($T > $cap) {`);
+    L.push(`${IND}${IND}const bytes = $layout($T, null), at = $heap.alloc(bytes);`);
+    L.push(`${IND}${IND}// A block may be memory another instance freed: start from zeros, as new arrays do.`);
+    L.push(`${IND}${IND}new Uint8Array($heap.memory.buffer, at, bytes).fill(0);`);
+    L.push(`${IND}${IND}if ($block.bytes > 0) $heap.free($block.at, $block.bytes);`);
+    L.push(`${IND}${IND}$block.at = at;`);
+    L.push(`${IND}${IND}$block.bytes = bytes;`);
+    L.push(`${IND}${IND}$cap = $T;`);
+    L.push(`${IND}${IND}$viewed = null;`);
+    L.push(`${IND}}`);
+    L.push(`${IND}if ($heap.memory.buffer !== $viewed) {`);
+    L.push(`${IND}${IND}$viewed = $heap.memory.buffer;`);
+    L.push(`${IND}${IND}$layout($cap, $viewed);`);
+    L.push(`${IND}}`);
+    L.push(`}`);
+    return L;
+  }
+
+  // ---------------------------------------------------------------- forward and backward
+
+  forwardFn(): string[] {
+    const p = this.plan;
+    const t = this.cell.typed;
+    const L: string[] = [];
+    L.push('/** Run T steps from the initial states (default: each state\'s declared constant), saving what backward needs. */');
+    L.push('function $forward($params, $inputs, $init, $steps) {');
+    L.push(`${IND}if ($params === null || typeof $params !== 'object') $fail('params: expected an object of named arrays');`);
+    L.push(`${IND}if ($inputs === undefined || $inputs === null) $inputs = {};`);
+    L.push(`${IND}if ($init === undefined || $init === null) $init = {};`);
+    const first = p.inputs[0];
+    const stepsFrom = first ? `$size(($own($inputs, ${jsString(first.key)}) ?? []).length / (${this.prod('$B', this.dim(first.width))}), ${jsString(`the number of steps (length of inputs.${first.key} / (batch × ${first.key}'s size))`)})` : '1';
+    L.push(`${IND}const $T = $steps !== undefined ? $size($steps, 'steps') : ${stepsFrom};`);
+    if (t.mode === 'unrolled') L.push(`${IND}if ($T !== ${t.steps}) $fail(${jsString(`${this.cell.name} is unrolled over ${t.steps} steps`)});`);
+    if (this.simd) {
+      this.use('$keep');
+      L.push(`${IND}// Arrays this instance returned are views of its memory, which growing for a longer T detaches: copy them first.`);
+      L.push(`${IND}if ($T > $cap && $viewed !== null) { $params = $keep($params, $viewed); $inputs = $keep($inputs, $viewed); $init = $keep($init, $viewed); }`);
+    }
+    L.push(`${IND}$ensure($T);`);
+    L.push(`${IND}$last = $T;`);
+    L.push(`${IND}const $TB = $T * $B;`);
+    const memAt = L.length;
+    this.touched = new Set();
+    for (const q of p.params) L.push(`${IND}$load(${this.buf(q.buf)}, $own($params, ${jsString(q.key)}), ${jsString(`params.${q.key}`)}, ${this.size(p.buffers[q.buf]!)});`);
+    for (const i of p.inputs) L.push(`${IND}$load(${this.buf(i.buf)}, $own($inputs, ${jsString(i.key)}), ${jsString(`inputs.${i.key}`)}, ${this.prod('$TB', this.dim(i.width))});`);
+    for (const s of p.states) {
+      const n = this.prod('$B', this.dim(s.width));
+      L.push(`${IND}if ($own($init, ${jsString(s.key)}) !== undefined) $load(${this.buf(s.buf)}, $own($init, ${jsString(s.key)}), ${jsString(`init.${s.key}`)}, ${n});`);
+      L.push(`${IND}else ${this.buf(s.buf)}.fill(${jsNumber(s.init)}, 0, ${n});`);
+    }
+    const { functions, calls } = this.pass('forward', p.forward);
+    L.push(...calls.map((l) => IND + l));
+    const states = p.states.map((s) => `[${jsString(s.key)}]: ${this.buf(s.buf)}.subarray(${this.prod('$B', this.dim(s.width))}, ${this.prod('($T + 1)', '$B', this.dim(s.width))})`);
+    const outputs = p.outputs.map((o) => {
+      const w = this.prod(...o.width.map((d) => this.dim(d)));
+      return `[${jsString(o.key)}]: ${this.buf(o.buf)}.subarray(${o.shift ? this.prod('$B', w) : '0'}, ${this.prod(o.shift ? '($T + 1)' : '$T', '$B', w)})`;
+    });
+    L.push(`${IND}return { states: { ${states.join(', ')} }, outputs: { ${outputs.join(', ')} } };`);
+    L.push('}');
+    L.splice(memAt, 0, ...this.takeFromMem(this.touched).map((l) => IND + l));
+    this.touched = null;
+    return [...functions.slice(1), '', ...L];
+  }
+
+  backwardFn(): string[] {
+    const p = this.plan;
+    const L: string[] = [];
+    L.push('/** BPTT from step T down to 1 for the last forward: cotangents of states and outputs → gradients. */');
+    L.push('function $backward($cot) {');
+    L.push(`${IND}if ($last === 0) $fail('backward before forward');`);
+    if (this.simd) L.push(`${IND}$ensure(0);`);
+    L.push(`${IND}const $T = $last, $TB = $T * $B;`);
+    const memAt = L.length;
+    this.touched = new Set();
+    L.push(`${IND}const $cs = ($cot && $cot.states) || {}, $co = ($cot && $cot.outputs) || {};`);
+    L.push(`${IND}// Parameter gradients are sums over the batch and over time.`);
+    for (const d of p.dparams) L.push(`${IND}${this.buf(d.buf)}.fill(0);`);
+    L.push(`${IND}// A state's cotangent: slot t+1 holds ∂ℒ/∂state^<t+1> as given; step t adds what it carries to slot t.`);
+    for (const c of p.cotangents) {
+      const w = this.prod(...c.width.map((d) => this.dim(d)));
+      const src = c.kind === 'state' ? '$cs' : '$co';
+      const at = c.kind === 'state' ? this.prod('$B', w) : '0';
+      const n = this.prod('$TB', w);
+      L.push(`${IND}if ($own(${src}, ${jsString(c.key)}) !== undefined) $load(${at === '0' ? this.buf(c.buf) : `${this.buf(c.buf)}.subarray(${at})`}, $own(${src}, ${jsString(c.key)}), ${jsString(`cotangents.${c.kind}s.${c.key}`)}, ${n});`);
+      L.push(`${IND}else ${this.buf(c.buf)}.fill(0, ${at}, ${this.sum(at, n)});`);
+      if (c.kind === 'state') L.push(`${IND}${this.buf(c.buf)}.fill(0, 0, ${at});`);
+    }
+    const { functions, calls } = this.pass('backward', p.backward);
+    L.push(...calls.map((l) => IND + l));
+    const params = p.dparams.map((d) => `[${jsString(d.key)}]: ${this.buf(d.buf)}`);
+    const inputs = p.dinputs.map((d) => `[${jsString(d.key)}]: ${this.buf(d.buf)}.subarray(0, ${this.prod('$TB', this.size(p.buffers[d.buf]!))})`);
+    const init = p.cotangents.filter((c) => c.kind === 'state').map((c) => `[${jsString(c.key)}]: ${this.buf(c.buf)}.subarray(0, ${this.prod('$B', this.dim(c.width[0]!))})`);
+    L.push(`${IND}return { params: { ${params.join(', ')} }, inputs: { ${inputs.join(', ')} }, init: { ${init.join(', ')} } };`);
+    L.push('}');
+    L.splice(memAt, 0, ...this.takeFromMem(this.touched).map((l) => IND + l));
+    this.touched = null;
+    return [...functions.slice(1), '', ...L];
+  }
+
+  /**
+   * A pass as one small function per phase (so that V8 optimises and inlines each
+   * on its own) and the lines of the pass's entry point that call them.
+   */
+  pass(pass: Pass, plan: PassPlan): { functions: string[]; calls: string[] } {
+    const functions: string[] = [];
+    const calls: string[] = [];
+    const unrolled = this.cell.typed.mode === 'unrolled';
+    const fn = (phase: Phase, title: string, param: string, head: string[], call: string[]) => {
+      const ks = plan.phases[phase];
+      if (!ks.length) return;
+      const name = this.names.fresh(`${pass}${phase[0]!.toUpperCase()}${phase.slice(1)}`, '$');
+      functions.push('', `/** ${pass}: ${title} */`, `function ${name}(${param}) {`);
+      const outer = this.touched;
+      this.touched = new Set();
+      const body: string[] = [];
+      for (const k of ks) body.push(...this.kernel(pass, phase, k).map((l) => IND + l));
+      for (const l of [...this.takeFromMem(this.touched), ...head]) functions.push(IND + l);
+      this.touched = outer;
+      functions.push(...body, '}');
+      calls.push(...call.map((c) => c.replace('#', name)));
+    };
+    fn('static', 'from the parameters (packed weights).', '', [], ['#();']);
+    fn('pre', 'before the loop, every step at once (T·B rows).', '$T', ['const $TB = $T * $B;'], ['#($T);']);
+    if (unrolled) fn('loop', `the ${this.cell.typed.steps} unrolled steps, at once.`, '', ['const $t = 0;'], ['#();']);
+    else if (pass === 'forward') fn('loop', 'step t+1 of the recurrence (t = 0 … T-1).', '$t', [], ['for (let $t = 0; $t < $T; $t++) #($t);']);
+    else fn('loop', 'step t+1 back through time (t = T-1 … 0); only the states\' cotangents are carried.', '$t', [], ['for (let $t = $T - 1; $t >= 0; $t--) #($t);']);
+    fn('post', 'after the loop, every step at once (T·B rows).', '$T', ['const $TB = $T * $B;'], ['#($T);']);
+    return { functions, calls };
+  }
+}

@@ -1,0 +1,445 @@
+// Rendering the kernels of a plan: calls of the helper kernels (emit-js-kernels)
+// with offsets and sizes, and the fused loop nests — one loop over rows and one
+// over features, a `const` per value named after the notation, preceded by the
+// equation as a comment, and stores into the buffers that keep it.
+
+import { commentText, jsNumber } from './identifiers.ts';
+import type { Pass } from './text-base.ts';
+import { IND, JsText } from './text-base.ts';
+import type { Node } from '../../ir/graph.ts';
+import type { Expr, Kernel, Phase, Stmt, View } from '../../lower/loop-ir.ts';
+import { dimAdd, dimKey, dimSub } from '../../ir/dims.ts';
+import type { Dim } from '../../ir/dims.ts';
+import type { EwExpr, EwFunc, EwMode, EwStmt } from '../wasm/loops-wat.ts';
+import { byRow, ewSupports } from '../wasm/loops-wat.ts';
+import type { ActKind } from '../wasm/kernels-wat.ts';
+import { ACT_KINDS } from '../wasm/kernels-wat.ts';
+
+type Index = (v: View, mode: 'elem' | 'row' | 'feat' | 'one') => string;
+
+/** The activations of a step's loop that the SIMD kernel computes, each with its pass (level). */
+interface ActSites {
+  readonly sites: Extract<Expr, { e: 'op' }>[];
+  readonly level: Map<Expr, number>;
+  readonly stmtLevel: Map<Stmt, number>;
+}
+
+export class LoopText extends JsText {
+  kernel(pass: Pass, phase: Phase, k: Kernel): string[] {
+    const B = (id: number) => this.buf(id);
+    const note = (s: string) => `// ${commentText(s)}`;
+    switch (k.k) {
+      case 'pack': {
+        const pack = this.move('$pack');
+        const ld = this.dim(k.cols);
+        const out = [note(`${this.plan.buffers[k.dst]!.name} = ${k.note}`)];
+        if (k.zero) out.push(`${B(k.dst)}.fill(0);`);
+        for (const b of k.blocks) {
+          const src = this.plan.buffers[b.src]!;
+          const lds = this.dim(src.size[src.size.length - 1]!);
+          out.push(`${pack}(${B(k.dst)}, ${ld}, ${this.dim(b.dstRow)}, ${this.dim(b.dstCol)}, ${B(b.src)}, ${lds}, ${b.trans}, ${this.dim(b.srcRow)}, ${this.dim(b.srcCol)}, ${this.dim(b.rows)}, ${this.dim(b.cols)}, ${k.zero ? 1 : 0});`);
+        }
+        return out;
+      }
+      case 'gemm':
+        return [
+          note(`${k.note} (one product: ${this.rows(k.rows)} × ${this.dim(k.n)}, depth ${this.dim(k.depth)})`),
+          `${this.gemm()}(${this.rows(k.rows)}, ${this.dim(k.n)}, ${this.dim(k.depth)}, ${B(k.a.buf)}, ${this.offset(k.a)}, ${this.rowWidth(k.a.buf)}, ${B(k.b.buf)}, ${this.matOffset(k.b)}, ${this.dim(k.b.ld)}, ${B(k.c.buf)}, ${this.offset(k.c)}, ${this.rowWidth(k.c.buf)}, ${k.accumulate ? 1 : 0});`,
+        ];
+      case 'transpose':
+        return [`${this.move('$transpose')}(${this.rows(k.rows)}, ${this.dim(k.src.width)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${this.rowWidth(k.src.buf)}, ${B(k.dst)});`];
+      case 'outer': {
+        const ld = this.dim(k.c.ld);
+        const cOff = this.matOffset(k.c);
+        if (k.ut && k.vt) {
+          const R = this.rows(k.rows);
+          return [
+            note(`${k.note}: Σ over ${R} rows, as a product of transposes`),
+            `${this.gemm()}(${this.dim(k.m)}, ${this.dim(k.n)}, ${R}, ${B(k.ut.buf)}, ${this.prod(this.dim(k.ut.row), R)}, ${R}, ${B(k.vt.buf)}, ${this.prod(this.dim(k.vt.row), R)}, ${R}, ${B(k.c.buf)}, ${cOff}, ${ld}, ${k.accumulate ? 1 : 0});`,
+          ];
+        }
+        this.use('$outer');
+        return [note(k.note), `$outer(${this.rows(k.rows)}, ${this.dim(k.m)}, ${this.dim(k.n)}, ${B(k.u.buf)}, ${this.offset(k.u)}, ${this.rowWidth(k.u.buf)}, ${B(k.v.buf)}, ${this.offset(k.v)}, ${this.rowWidth(k.v.buf)}, ${B(k.c.buf)}, ${cOff}, ${ld});`];
+      }
+      case 'softmax':
+        this.use('$softmax');
+        return [note(`${k.note} = softmax (stable)`), `$softmax(${this.rows(k.rows)}, ${this.dim(k.n)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${this.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${this.rowWidth(k.dst.buf)});`];
+      case 'sumFeat':
+        this.use('$sumFeat');
+        return [note(`${k.note} = Σ over features`), `$sumFeat(${this.rows(k.rows)}, ${this.prod(...k.n.map((d) => this.dim(d)))}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${this.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${this.rowWidth(k.dst.buf)});`];
+      case 'sumRows':
+        return [note(`${k.note}: Σ over ${this.rows(k.rows)} rows`), `${this.move('$sumRows')}(${this.rows(k.rows)}, ${this.dim(k.src.width)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${this.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${k.accumulate ? 1 : 0});`];
+      case 'matmul':
+        this.use('$matmul');
+        return [note(k.note), `$matmul(${this.dim(k.m)}, ${this.dim(k.n)}, ${this.dim(k.depth)}, ${B(k.a.buf)}, ${this.matOffset(k.a)}, ${this.dim(k.a.ld)}, ${B(k.b.buf)}, ${this.matOffset(k.b)}, ${this.dim(k.b.ld)}, ${B(k.c.buf)}, ${this.matOffset(k.c)}, ${this.dim(k.c.ld)}, ${k.accumulate ? 1 : 0});`];
+      case 'matvec':
+        this.use('$matvec');
+        return [note(k.note), `$matvec(${this.rows(k.rows)}, ${this.dim(k.m)}, ${this.dim(k.n)}, ${B(k.w.buf)}, ${this.matOffset(k.w)}, ${this.dim(k.w.ld)}, ${B(k.v.buf)}, ${this.offset(k.v)}, ${this.rowWidth(k.v.buf)}, ${B(k.c.buf)}, ${this.offset(k.c)}, ${this.rowWidth(k.c.buf)});`];
+      case 'copy':
+        return [`${this.move('$copy')}(${this.rows(k.rows)}, ${this.dim(k.src.width)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${k.srcBatched ? this.rowWidth(k.src.buf) : '0'}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${this.rowWidth(k.dst.buf)});`];
+      case 'fill': {
+        if (k.rows === 'one') {
+          const off = this.offset(k.dst);
+          return [`${B(k.dst.buf)}.fill(${jsNumber(k.value)}, ${off}, ${this.sum(off, this.prod(...k.size.map((d) => this.dim(d))))});`];
+        }
+        this.use('$fill');
+        return [`$fill(${this.rows(k.rows)}, ${this.prod(...k.size.map((d) => this.dim(d)))}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${this.rowWidth(k.dst.buf)}, ${jsNumber(k.value)});`];
+      }
+      case 'ew':
+        return this.ew(pass, k);
+    }
+  }
+
+  /** Expressions rendered as given text instead (SIMD: activations read from the scratch they were computed into). */
+  private override: Map<Expr, string> | null = null;
+
+  /**
+   * SIMD modules, a step's loop (B rows): the tanh and σ of the loop computed by the
+   * kernel's vectorised `act` rather than one call per element. Their arguments are
+   * written to a scratch buffer ($act: one segment per call site) by a first pass
+   * of the loop, activated in place four lanes at a time, and read back by the
+   * loop itself; an activation whose argument needs another's result waits for a
+   * second pass (tanh(c) after the gates of c).
+   */
+  ewSites(k: Extract<Kernel, { k: 'ew' }>): ActSites | null {
+    if (!this.simd || k.rows !== 'B') return null;
+    if (this.sitesOf.has(k)) return this.sitesOf.get(k)!;
+    const sites: Extract<Expr, { e: 'op' }>[] = [];
+    const level = new Map<Expr, number>();
+    const localLevel = new Map<number, number>();
+    // A read of a buffer that an earlier statement of the loop stores waits for that statement; a
+    // store into a buffer waits for every earlier statement that reads or stores it.
+    const storedLevel = new Map<number, number>();
+    const touchedLevel = new Map<number, number>();
+    let reads: number[] = [];
+    const walk = (e: Expr): number => {
+      switch (e.e) {
+        case 'num': return 0;
+        case 'read': reads.push(e.view.buf); return storedLevel.get(e.view.buf) ?? 0;
+        case 'local': return localLevel.get(e.id) ?? 0;
+        case 'op': {
+          const inner = Math.max(0, ...e.args.map(walk));
+          if (!ACT_KINDS.includes(e.op as ActKind)) return inner;
+          const l = Math.max(level.get(e) ?? 0, inner + 1);
+          if (!level.has(e)) sites.push(e);
+          level.set(e, l);
+          return l;
+        }
+      }
+    };
+    const stmtLevel = new Map<Stmt, number>();
+    for (const st of k.stmts) {
+      reads = [];
+      let l = walk(st.expr);
+      for (const w of st.stores) l = Math.max(l, touchedLevel.get(w.view.buf) ?? 0);
+      stmtLevel.set(st, l);
+      if (st.local) localLevel.set(st.id, l);
+      for (const w of st.stores) storedLevel.set(w.view.buf, Math.max(storedLevel.get(w.view.buf) ?? 0, l));
+      for (const b of [...reads, ...st.stores.map((w) => w.view.buf)]) touchedLevel.set(b, Math.max(touchedLevel.get(b) ?? 0, l));
+    }
+    const found = sites.length ? { sites, level, stmtLevel } : null;
+    this.sitesOf.set(k, found);
+    return found;
+  }
+
+  private readonly sitesOf = new Map<Kernel, ActSites | null>();
+
+  /** Locals an expression reads, not looking inside what `override` replaces. */
+  private localsIn(e: Expr, into: Set<number>): Set<number> {
+    if (this.override?.has(e)) return into;
+    if (e.e === 'local') into.add(e.id);
+    else if (e.e === 'op') for (const x of e.args) this.localsIn(x, into);
+    return into;
+  }
+
+  /** Floats of scratch the activations of a kernel need (0: none), as an expression of the dimensions. */
+  actScratch(k: Kernel): string | null {
+    if (k.k !== 'ew') return null;
+    const a = this.ewSites(k);
+    if (!a) return null;
+    const width = k.width.length ? this.prod(...k.width.map((d) => this.dim(d))) : '1';
+    this.use('$ceil');
+    return this.prod(String(a.sites.length), `($ceil(${this.prod('$B', width)} / 4) * 4)`);
+  }
+
+  /**
+   * Pass L (1 … deepest level + 1) runs the statements of level L − 1 in full (their
+   * stores happen once, here), recomputes the locals of lower levels it needs, and
+   * writes the arguments of the level-L activations; the kernel then activates them.
+   * The last pass has no activations left to prepare: it is the loop itself.
+   */
+  ewSimd(pass: Pass, k: Extract<Kernel, { k: 'ew' }>, a: ActSites, loop: (body: string[]) => string[], index: Index): string[] {
+    const width = k.width.length ? this.prod(...k.width.map((d) => this.dim(d))) : null;
+    const seg = `(${this.use('$ceil')}(${this.prod('$B', width ?? '1')} / 4) * 4)`;
+    const at = width ? `$b * ${width} + $i` : '$b';
+    // Segments in the order (level, kind): one `act` call covers each run of the same level and kind.
+    const kind = (e: Extract<Expr, { e: 'op' }>) => ACT_KINDS.indexOf(e.op as ActKind);
+    const order = [...a.sites].sort((x, y) => a.level.get(x)! - a.level.get(y)! || kind(x) - kind(y));
+    const slot = new Map<Expr, number>(order.map((e, i) => [e, i]));
+    const read = (e: Expr) => `$actv[${this.sum(this.prod(String(slot.get(e)!), '$seg'), at)}]`;
+    const out: string[] = ['{', `${IND}const $actv = $mem.$act, $seg = ${seg};`];
+    const maxLevel = Math.max(...a.sites.map((e) => a.level.get(e)!));
+    this.override = new Map();
+    for (let L = 1; L <= maxLevel + 1; L++) {
+      for (const e of order) if (a.level.get(e)! < L) this.override.set(e, read(e));
+      // This pass's roots: the statements of level L − 1, and the arguments of the level-L activations.
+      const args = order.filter((e) => a.level.get(e) === L);
+      const needed = new Set<number>();
+      for (const st of k.stmts) if (a.stmtLevel.get(st) === L - 1) this.localsIn(st.expr, needed);
+      for (const e of args) this.localsIn(e.args[0]!, needed);
+      // …and the earlier locals they read, recomputed (their stores ran in an earlier pass).
+      for (const st of [...k.stmts].reverse()) if (st.local && needed.has(st.id)) this.localsIn(st.expr, needed);
+      const body: string[] = [];
+      for (const st of k.stmts) {
+        const l = a.stmtLevel.get(st)!;
+        if (l === L - 1) body.push(...this.stmt(pass, st, index, true));
+        else if (l < L - 1 && st.local && needed.has(st.id)) body.push(`const ${this.localName(pass, st.id)} = ${this.js(pass, st.expr, index)[0]};`);
+      }
+      if (L > maxLevel) {
+        out.push(...loop(body).map((l) => IND + l));
+        break;
+      }
+      for (const e of args) body.push(`${read(e)} = ${this.js(pass, e.args[0]!, index)[0]};`);
+      out.push(`${IND}// Arguments of ${args.map((e) => (e.op === 'sigmoid' ? 'σ' : 'tanh')).join(', ')}, then the activations in place (vectorised).`);
+      out.push(...loop(body).map((l) => IND + l));
+      const runs: { kind: number; from: number; count: number }[] = [];
+      for (const e of args) {
+        const i = slot.get(e)!, last = runs[runs.length - 1];
+        if (last && last.kind === kind(e) && last.from + last.count === i) last.count++;
+        else runs.push({ kind: kind(e), from: i, count: 1 });
+      }
+      for (const r of runs) out.push(`${IND}$kact(${r.kind}, ${this.sum('$actv.byteOffset', this.prod('4', String(r.from), '$seg'))}, ${this.prod(String(r.count), '$seg')});`);
+    }
+    this.override = null;
+    out.push('}');
+    return out;
+  }
+
+  /** One fused loop nest: every value of the group computed per element, locals named after the notation. */
+  ew(pass: Pass, k: Extract<Kernel, { k: 'ew' }>): string[] {
+    const batched = k.rows !== 'one';
+    const width = k.width.length ? this.prod(...k.width.map((d) => this.dim(d))) : null;
+    const rowVars = new Map<string, string>();
+    const rowDecls: { name: string; decl: string }[] = [];
+    const rowVar = (v: View): string => {
+      const at = this.sum(this.base(v), this.prod('$b', this.rowWidth(v.buf)), this.dim(v.col));
+      let r = rowVars.get(at);
+      if (r === undefined) {
+        r = this.names.fresh(`${this.plan.buffers[v.buf]!.name}_at`, '$');
+        rowVars.set(at, r);
+        rowDecls.push({ name: r, decl: `${r} = ${at}` });
+      }
+      return r;
+    };
+    const index = (v: View, mode: 'elem' | 'row' | 'feat' | 'one'): string => {
+      const i = width ? '$i' : '0';
+      switch (mode) {
+        case 'elem': return this.sum(rowVar(v), i);
+        case 'row': return rowVar(v);
+        case 'feat': return this.sum(this.dim(v.col), i);
+        case 'one': return this.dim(v.col);
+      }
+    };
+    const loop = (body: string[]): string[] => {
+      const out: string[] = [];
+      const inner = width ? [`for (let $i = 0; $i < ${width}; $i++) {`, ...body.map((l) => IND + l), '}'] : body;
+      if (batched) {
+        out.push(`for (let $b = 0; $b < ${this.rows(k.rows)}; $b++) {`);
+        // The row offsets this body reads (a SIMD pass reads fewer than the whole loop).
+        const text = body.join('\n');
+        const used = rowDecls.filter((r) => new RegExp(`${r.name.replace(/\$/g, '\\$')}(?![\\w$])`).test(text));
+        if (used.length) out.push(`${IND}const ${used.map((r) => r.decl).join(', ')};`);
+        out.push(...inner.map((l) => IND + l), '}');
+      } else out.push('{', ...inner.map((l) => IND + l), '}');
+      return out;
+    };
+    const sites = this.ewSites(k);
+    let js: string[];
+    if (sites) js = this.ewSimd(pass, k, sites, loop, index);
+    else {
+      const body: string[] = [];
+      for (const s of k.stmts) body.push(...this.stmt(pass, s, index, batched));
+      js = loop(body);
+    }
+    const call = this.simd ? this.ewWasm(pass, k) : null;
+    if (call === null) return js;
+    // The loop as WebAssembly where the instance has it ($ew: the module's elementwise kernels on the heap's memory), else in JavaScript.
+    const inner = js[0] === '{' && js[js.length - 1] === '}' ? js.slice(1, -1) : js;
+    return [`if ($ew !== null) ${call};`, 'else {', ...inner.map((l) => (js === inner ? IND + l : l)), '}'];
+  }
+
+  /** SIMD modules: the fused loops handed over to WebAssembly (compiler/wasm/ew-wat.ts), in the order of their calls. */
+  readonly ewFuncs: EwFunc[] = [];
+
+  /**
+   * The call of a loop's WebAssembly function (and the function, into ewFuncs), or
+   * null to keep it in JavaScript: unbatched loops and loops over no features, with
+   * ops the kernels lack (ewSupports: exp, log, …), with a store of one float per row, or that
+   * store a buffer they also read or store elsewhere in a way that running four
+   * elements in lockstep could reorder.
+   */
+  ewWasm(pass: Pass, k: Extract<Kernel, { k: 'ew' }>): string | null {
+    if (k.rows === 'one' || k.width.length === 0) return null;
+    const g = this.graph(pass);
+    const slots: EwMode[] = [];
+    const args: string[] = [];
+    const slotOf = new Map<string, number>();
+    const access: Access[] = [];
+    const slot = (v: View, mode: EwMode, store: boolean): number => {
+      access.push({ view: v, mode, store });
+      const rowed = byRow(mode);
+      const off = rowed ? this.offset(v) : this.dim(v.col);
+      const key = `${mode} ${v.buf} ${off}`;
+      let at = slotOf.get(key);
+      if (at === undefined) {
+        at = slots.length;
+        slotOf.set(key, at);
+        slots.push(mode);
+        const buf = this.buf(v.buf);
+        args.push(off === '0' ? `${buf}.byteOffset` : `${buf}.byteOffset + 4 * ${/^[\w$]+$/.test(off) ? off : `(${off})`}`);
+        if (rowed) args.push(this.prod('4', this.rowWidth(v.buf)));
+      }
+      return at;
+    };
+    const expr = (e: Expr): EwExpr | null => {
+      switch (e.e) {
+        case 'num': return e;
+        case 'local': return e;
+        case 'read': return { e: 'read', slot: slot(e.view, e.mode, false) };
+        case 'op': {
+          if (!ewSupports(e.op, e.p)) return null;
+          const xs = e.args.map(expr);
+          if (xs.some((x) => x === null)) return null;
+          return { e: 'op', op: e.op, args: xs as EwExpr[], ...(e.p !== undefined ? { p: e.p } : {}) };
+        }
+      }
+    };
+    const stmts: EwStmt[] = [];
+    for (const st of k.stmts) {
+      if (!st.local && st.stores.length === 0) continue;
+      const x = expr(st.expr);
+      if (x === null) return null;
+      if (g.nodes[st.id]!.shape.dims.length === 0 && st.stores.length > 0) return null;
+      stmts.push({ id: st.id, expr: x, local: st.local, stores: st.stores.map((w) => ({ slot: slot(w.view, 'elem', true), accumulate: w.accumulate })) });
+    }
+    if (!lockstepSafe(access)) return null;
+    const name = `ew${this.ewFuncs.length}`;
+    this.ewFuncs.push({ name, slots, stmts });
+    return `$ew.${name}(${[this.rows(k.rows), this.prod(...k.width.map((d) => this.dim(d))), ...args].join(', ')})`;
+  }
+
+  stmt(pass: Pass, s: Stmt, index: Index, batched: boolean): string[] {
+    const out: string[] = [];
+    const g = this.graph(pass);
+    const n: Node = g.nodes[s.id]!;
+    const storeMode = (): 'elem' | 'row' | 'feat' | 'one' => (batched ? (n.shape.dims.length ? 'elem' : 'row') : n.shape.dims.length ? 'feat' : 'one');
+    const rhs = this.js(pass, s.expr, index)[0];
+    const acc = s.stores.length > 0 && s.stores.every((st) => st.accumulate);
+    if (s.local) {
+      const name = this.localName(pass, s.id);
+      if (this.named(pass, s.id) || this.plan[pass].names[s.id]?.startsWith('delta_')) out.push(this.comment(pass, s.id, acc));
+      out.push(`const ${name} = ${rhs};`);
+      for (const st of s.stores) out.push(`${this.buf(st.view.buf)}[${index(st.view, storeMode())}] ${st.accumulate ? '+=' : '='} ${name};`);
+    } else if (s.stores.length === 1) {
+      const st = s.stores[0]!;
+      out.push(`${this.buf(st.view.buf)}[${index(st.view, storeMode())}] ${st.accumulate ? '+=' : '='} ${rhs};`);
+    } else if (s.stores.length > 1) {
+      const v = this.names.fresh('v', '$');
+      out.push(`const ${v} = ${rhs};`);
+      for (const st of s.stores) out.push(`${this.buf(st.view.buf)}[${index(st.view, storeMode())}] ${st.accumulate ? '+=' : '='} ${v};`);
+    }
+    return out;
+  }
+
+  /** An expression as JS, with its precedence (1 sum, 2 product, 3 unary, 4 atom). */
+  js(pass: Pass, e: Expr, index: Index): [string, number] {
+    const given = this.override?.get(e);
+    if (given !== undefined) return [given, 4];
+    const sub = (x: Expr, min: number, strict = false) => {
+      const [s, p] = this.js(pass, x, index);
+      return p < min || (strict && p === min) ? `(${s})` : s;
+    };
+    switch (e.e) {
+      case 'num': return [jsNumber(e.v), 4];
+      case 'read': return [`${this.buf(e.view.buf)}[${index(e.view, e.mode)}]`, 4];
+      case 'local': return [this.localName(pass, e.id), 4];
+      case 'op': {
+        const [a, b] = e.args as [Expr, Expr];
+        switch (e.op) {
+          case 'add': return [`${sub(a, 1)} + ${sub(b, 1, true)}`, 1];
+          case 'sub': return [`${sub(a, 1)} - ${sub(b, 1, true)}`, 1];
+          case 'mul': return [`${sub(a, 2)} * ${sub(b, 2, true)}`, 2];
+          case 'div': return [`${sub(a, 2)} / ${sub(b, 2, true)}`, 2];
+          case 'neg': return [`-${sub(a, 4)}`, 3];
+          case 'pow': {
+            if (e.p === 2) {
+              const [s, p] = this.js(pass, a, index);
+              return p === 4 && !s.includes('(') ? [`${s} * ${s}`, 2] : [`${this.use('$sq')}(${s})`, 4];
+            }
+            return [`${this.use('$pow')}(${sub(a, 0)}, ${jsNumber(e.p!)})`, 4];
+          }
+          case 'tanh': case 'exp': case 'log': case 'sqrt': case 'abs': case 'sign':
+            return [`${this.use(`$${e.op}`)}(${sub(a, 0)})`, 4];
+          case 'sigmoid': case 'relu': case 'softplus':
+            return [`${this.use(`$${e.op}`)}(${sub(a, 0)})`, 4];
+          case 'step':
+            return [`${this.use('$heaviside')}(${sub(a, 0)})`, 4];
+          default:
+            throw new Error(`emit-js: ${e.op} is not elementwise`);
+        }
+      }
+    }
+  }
+}
+
+/** a ≥ b for every value of the dimensions (each at least 1): no negative coefficient in a − b, and a − b ≥ 0 with every dimension 1. */
+function provablyGe(a: Dim, b: Dim): boolean {
+  const d = dimSub(a, b);
+  return d.terms.every(([, c]) => c >= 0) && d.terms.reduce((s, [, c]) => s + c, d.k) >= 0;
+}
+
+/** A loop's read or store of a view. */
+export interface Access {
+  readonly view: View;
+  readonly mode: EwMode;
+  readonly store: boolean;
+}
+
+/**
+ * Two row selections whose row b is never the same row (step t and t + 1 of a
+ * state, say): rows run one after another in both the JavaScript loop and the
+ * WebAssembly one, so only accesses within one row can be reordered.
+ */
+function rowsApart(a: View['rows'], b: View['rows']): boolean {
+  if (a.at === 't' && b.at === 't') return a.shift !== b.shift;
+  if (a.at === 'block' && b.at === 'block') return a.block !== b.block;
+  if (a.at === 'all' && b.at === 'all') return a.shift !== b.shift;
+  return false;
+}
+
+/**
+ * Whether running a loop's statements four elements at a time gives what one
+ * element at a time does: every buffer the loop stores is, wherever else the loop
+ * touches it, either the same elements (same rows, columns and mode), other
+ * blocks of rows, or columns that provably do not overlap on the same rows.
+ */
+export function lockstepSafe(access: readonly Access[]): boolean {
+  const stored = new Set(access.filter((a) => a.store).map((a) => a.view.buf));
+  const rowsKey = (v: View) => JSON.stringify(v.rows);
+  for (const buf of stored) {
+    const on = access.filter((a) => a.view.buf === buf);
+    for (const x of on) {
+      for (const y of on) {
+        if (x === y || (!x.store && !y.store)) continue;
+        const same = x.mode === y.mode && rowsKey(x.view) === rowsKey(y.view) && dimKey(x.view.col) === dimKey(y.view.col);
+        if (same && x.mode === 'elem') continue;
+        // ('feat' and 'one' read row 0 whatever their view's rows: only row-addressed accesses can be apart by rows.)
+        if (byRow(x.mode) && byRow(y.mode) && rowsApart(x.view.rows, y.view.rows)) continue;
+        const apart = x.mode === 'elem' && y.mode === 'elem' && rowsKey(x.view) === rowsKey(y.view)
+          && (provablyGe(y.view.col, dimAdd(x.view.col, x.view.width)) || provablyGe(x.view.col, dimAdd(y.view.col, y.view.width)));
+        if (!apart) return false;
+      }
+    }
+  }
+  return true;
+}

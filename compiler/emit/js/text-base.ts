@@ -1,0 +1,204 @@
+// The text of emitted JavaScript that every part of a module shares: identifiers
+// (celda's own start with `$`; a cell's names are reduced by emit-js-names), sizes
+// as expressions of the dimensions, offsets of buffer views, and the notation
+// of a value for the comment above the statement that computes it.
+
+import { spell } from '../../../grammar/names.ts';
+import type { CompiledCell } from '../../compile.ts';
+import type { Dim } from '../../ir/dims.ts';
+import { KERNEL_DEPS, KERNELS, MATH } from './helpers.ts';
+import type { MoveHelper } from './simd-helpers.ts';
+import { Names, commentText, identifier } from './identifiers.ts';
+import type { Graph } from '../../ir/graph.ts';
+import type { BufferDecl, CellPlan, MatView, RowCount, View } from '../../lower/loop-ir.ts';
+import { leafText, printExpr, timed } from '../../print/notation.ts';
+
+export type Pass = 'forward' | 'backward';
+export const IND = '  ';
+
+/** celda's own identifiers in a module: never handed out to a value or buffer of the cell. */
+const INTERNAL = [
+  '$F', ...Object.keys(MATH), ...Object.keys(KERNELS),
+  '$dims', '$batch', '$B', '$T', '$TB', '$t', '$b', '$i', '$mem', '$cap', '$last', '$ensure', '$single',
+  '$forward', '$backward', '$step', '$stepBackward', '$params', '$inputs', '$init', '$steps', '$cot', '$cs', '$co',
+  // SIMD modules (emit-js-simd.ts)
+  '$WASM', '$kernel', '$options', '$act', '$actv', '$kact', '$seg', '$heap', '$kgemm', '$mm', '$viewed', '$block', '$layout', '$take', '$at', '$buf',
+  '$ktranspose', '$ksumRows', '$kcopy', '$kpack', '$WASM_FMA', '$kernelModule', '$ew', '$ewOf', '$EW_WASM', '$ewModule',
+];
+
+export class JsText {
+  readonly names = new Names(INTERNAL);
+  readonly used = new Set<string>();
+  readonly dimId = new Map<string, string>();
+  readonly bufId = new Map<number, string>();
+  readonly local: Record<Pass, Map<number, string>> = { forward: new Map(), backward: new Map() };
+  readonly factoryName: string;
+  readonly F: string;
+  /** Float32 modules whose products run as WebAssembly SIMD, on buffers that are all views of one memory. */
+  simd = false;
+
+  constructor(readonly cell: CompiledCell, readonly plan: CellPlan) {
+    this.factoryName = this.names.fresh(`create${identifier(cell.name)}`);
+    this.F = plan.precision === 'f32' ? 'Float32Array' : 'Float64Array';
+    for (const d of plan.dims) this.dimId.set(d, this.names.fresh(d));
+    for (const b of plan.buffers) this.bufId.set(b.id, this.names.fresh(b.name, '$'));
+  }
+
+  /** The matrix product a kernel calls: the plain-JS helper, or (SIMD) the instance's call into WebAssembly. */
+  gemm(): string {
+    return this.simd ? '$mm' : this.use('$gemm');
+  }
+
+  /** SIMD modules: the data-movement helpers their instance routes to the heap's kernels (emit-js-simd.ts, SIMD_MOVES). */
+  readonly moves = new Set<MoveHelper>();
+
+  /** A data-movement helper a kernel calls: the plain-JS one, or (SIMD) its instance wrapper, which falls back to it. */
+  move(h: MoveHelper): string {
+    this.use(h);
+    if (!this.simd) return h;
+    this.moves.add(h);
+    return `$k${h.slice(1)}`;
+  }
+
+  use(h: string): string {
+    if (!this.used.has(h)) {
+      this.used.add(h);
+      for (const d of KERNEL_DEPS[h] ?? []) this.use(d);
+    }
+    return h;
+  }
+
+  // ---------------------------------------------------------------- sizes
+
+  /** Dimension variables the emitted code refers to: the factory asks for these only. */
+  readonly dimsUsed = new Set<string>();
+
+  dim(d: Dim): string {
+    const parts: string[] = [];
+    for (const [v, c] of d.terms) {
+      this.dimsUsed.add(v);
+      const id = this.dimId.get(v) ?? identifier(v);
+      const mag = Math.abs(c) === 1 ? id : `${Math.abs(c)} * ${id}`;
+      parts.push(parts.length === 0 ? (c < 0 ? `-${mag}` : mag) : `${c < 0 ? '-' : '+'} ${mag}`);
+    }
+    if (d.k !== 0 || parts.length === 0) parts.push(parts.length === 0 ? String(d.k) : `${d.k < 0 ? '-' : '+'} ${Math.abs(d.k)}`);
+    const s = parts.join(' ');
+    return parts.length > 1 || (d.terms.length === 1 && Math.abs(d.terms[0]![1]) !== 1) ? `(${s})` : s;
+  }
+
+  /** A product of factors, dropping 1s and folding 0. */
+  prod(...fs: string[]): string {
+    const xs = fs.filter((f) => f !== '1');
+    if (xs.includes('0')) return '0';
+    return xs.length ? xs.join(' * ') : '1';
+  }
+
+  sum(...xs: string[]): string {
+    const ys = xs.filter((x) => x !== '0');
+    return ys.length ? ys.join(' + ') : '0';
+  }
+
+  size(b: BufferDecl): string {
+    return this.prod(...b.size.map((d) => this.dim(d)));
+  }
+
+  rowWidth(buf: number): string {
+    return this.dim(this.plan.buffers[buf]!.size[0]!);
+  }
+
+  rows(r: RowCount): string {
+    return r === 'B' ? '$B' : r === 'TB' ? '$TB' : '1';
+  }
+
+  /** Offset of the first row a view selects. */
+  base(v: View): string {
+    const W = this.rowWidth(v.buf);
+    const r = v.rows;
+    switch (r.at) {
+      case 'zero': return '0';
+      case 't': return this.prod(r.shift ? `($t + ${r.shift})` : '$t', '$B', W);
+      case 'block': return r.block === 0 ? '0' : this.prod(String(r.block), '$B', W);
+      case 'all': return r.shift === 0 ? '0' : this.prod(String(r.shift), '$B', W);
+    }
+  }
+
+  offset(v: View): string {
+    return this.sum(this.base(v), this.dim(v.col));
+  }
+
+  matOffset(m: MatView): string {
+    return this.sum(this.prod(this.dim(m.row), this.dim(m.ld)), this.dim(m.col));
+  }
+
+  buf(id: number): string {
+    this.touched?.add(id);
+    return this.bufId.get(id)!;
+  }
+
+  /** Buffers referred to while emitting a function, to take the T·B ones from `$mem` at its start. */
+  touched: Set<number> | null = null;
+
+  /** `const { $x, $Gamma_u } = $mem;` for the T-dependent buffers a function body used. */
+  takeFromMem(used: Set<number>): string[] {
+    const ids = [...used].filter((b) => this.timedBuffer(b)).sort((a, b) => a - b);
+    return ids.length ? [`const { ${ids.map((b) => this.bufId.get(b)!).join(', ')} } = $mem;`] : [];
+  }
+
+  timedBuffer(id: number): boolean {
+    if (this.simd) return true;
+    const e = this.plan.buffers[id]!.extent;
+    return e === 'seq' || e === 'states';
+  }
+
+  // ---------------------------------------------------------------- notation for comments
+
+  graph(pass: Pass): Graph {
+    return pass === 'forward' ? this.cell.forward : this.cell.backward;
+  }
+
+  /** The notation of a value that has a name, for comments (`Γ_u`, `c^⟨t⟩`, `∂W_c`, `δ₃`). */
+  notation(pass: Pass, id: number): string | undefined {
+    const g = this.graph(pass);
+    const n = g.nodes[id]!;
+    const unrolled = this.cell.typed.mode === 'unrolled';
+    if (pass === 'backward') {
+      const f = this.plan.savedFrom[id];
+      if (f !== undefined) return this.notation('forward', f) ?? `(${this.expr('forward', f)})`;
+      const r = g.roots.find((x) => x.id === id);
+      if (r) {
+        const time = r.step !== undefined ? String(r.step) : r.of === 'prev' ? 't-1' : 't';
+        return `∂${r.of === 'param' ? spell(r.name, 'unicode') : timed(r.name, time, 'unicode')}`;
+      }
+      const name = this.plan.backward.names[id];
+      if (name !== undefined && /^delta_\d+$/.test(name) && this.local.backward.has(id)) return `δ${name.slice(6).replace(/\d/g, (c) => '₀₁₂₃₄₅₆₇₈₉'[Number(c)]!)}`;
+      return leafText(n, 'unicode', unrolled);
+    }
+    const label = g.labels[id];
+    if (label !== undefined) return spell(label, 'unicode');
+    const r = g.roots.find((x) => x.id === id);
+    if (r) return timed(r.name, r.step !== undefined ? String(r.step) : 't', 'unicode');
+    return leafText(n, 'unicode', unrolled);
+  }
+
+  expr(pass: Pass, id: number): string {
+    return printExpr(id, { g: this.graph(pass), sp: 'unicode', nameOf: (x) => this.notation(pass, x) }, true);
+  }
+
+  comment(pass: Pass, id: number, acc: boolean): string {
+    const lhs = this.notation(pass, id) ?? this.plan[pass].names[id] ?? `%${id}`;
+    return `// ${commentText(`${lhs} ${acc ? '+=' : '='} ${this.expr(pass, id)}`)}`;
+  }
+
+  named(pass: Pass, id: number): boolean {
+    return this.plan[pass].named.includes(id);
+  }
+
+  localName(pass: Pass, id: number): string {
+    let n = this.local[pass].get(id);
+    if (n === undefined) {
+      n = this.names.fresh(this.plan[pass].names[id] ?? `v${id}`);
+      this.local[pass].set(id, n);
+    }
+    return n;
+  }
+}

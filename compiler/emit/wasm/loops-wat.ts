@@ -1,0 +1,250 @@
+// The WebAssembly text of a float32 SIMD module's fused elementwise loops: the
+// gate arithmetic of each step (and the loops over all T·B rows), four features
+// at a time in f32x4, on the memory the module's JavaScript and the products
+// share. emit-js-loops.ts describes each loop it can hand over (EwFunc: operands
+// as byte addresses, statements as expression trees); this file only spells
+// them. Pure: the same functions give the same text.
+//
+// Why: a step's loops in JavaScript compute in float64 one element at a time,
+// about 2–3 ns an element for each pass over the buffers; at the benchmark's M
+// size they were 30–40% of a GRU training step once the products ran as SIMD.
+//
+//   fN(R, W, p₀, s₀, p₁, s₁, …): for b < R, i < W: the statements in order, each
+//   operand k at byte address p_k + b·s_k + 4i ('elem'), p_k + b·s_k ('row', one
+//   float per row), p_k + 4i ('feat', the same for every row) or p_k ('one').
+//
+// Whole groups of four features run as vectors, then the last W mod 4 one at a
+// time through the same vector code (one float splatted, lane 0 stored), so every
+// element gets the same float32 operations wherever it falls. Every operation is
+// float32 (the JavaScript loops round only at stores), tanh and σ are the `act`
+// kernel's (gemm-wat.ts actBody): inlined in the vector body, called in the tail.
+// A loop is only handed over when running its statements four elements in
+// lockstep gives what one at a time would
+// (emit-js-loops.ts checks the views it stores and reads).
+
+import type { OpName } from '../../ir/ops.ts';
+import { assembleWat, memoryFlagAt } from './assemble.ts';
+import type { ActKind } from './kernels-wat.ts';
+import { ACT_KINDS, ACT_LOCALS, actBody, add, c32, get, set, whileLoop } from './kernels-wat.ts';
+
+/** How an operand is addressed (see the header). */
+export type EwMode = 'elem' | 'row' | 'feat' | 'one';
+
+/** Modes addressed by row (p + b·s): their operand also takes a row stride. */
+export const byRow = (m: EwMode) => m === 'elem' || m === 'row';
+
+export type EwExpr =
+  | { readonly e: 'num'; readonly v: number }
+  | { readonly e: 'read'; readonly slot: number }
+  | { readonly e: 'local'; readonly id: number }
+  | { readonly e: 'op'; readonly op: OpName; readonly args: readonly EwExpr[]; readonly p?: number };
+
+export interface EwStmt {
+  readonly id: number;
+  readonly expr: EwExpr;
+  /** Operand slots stored into ('elem' only), with += where accumulate. */
+  readonly stores: readonly { readonly slot: number; readonly accumulate: boolean }[];
+  /** Read again by a later statement: kept in a local. */
+  readonly local: boolean;
+}
+
+export interface EwFunc {
+  readonly name: string;
+  readonly slots: readonly EwMode[];
+  readonly stmts: readonly EwStmt[];
+}
+
+/** The ops a loop may contain to be handed over (others — exp, log, softplus, powers other than x² and x¹ — keep it in JavaScript). */
+export function ewSupports(op: OpName, p: number | undefined): boolean {
+  switch (op) {
+    case 'add': case 'sub': case 'mul': case 'div': case 'neg':
+    case 'tanh': case 'sigmoid': case 'relu': case 'step': case 'abs': case 'sign': case 'sqrt':
+      return true;
+    case 'pow':
+      return p === 2 || p === 1;
+    default:
+      return false;
+  }
+}
+
+const splat = (v: number) => `(f32x4.splat (f32.const ${f32Text(v)}))`;
+
+/**
+ * A constant as the float32 that JavaScript's float32 stores would round it to,
+ * written as the shortest decimal that reads back as that float in float64 (which
+ * holds every float32 exactly): far closer to it than half a float32 step, so a
+ * correctly rounding assembler reads back the same float32.
+ */
+function f32Text(v: number): string {
+  const f = Math.fround(v);
+  if (Number.isNaN(f)) return 'nan';
+  if (!Number.isFinite(f)) return f > 0 ? 'inf' : '-inf';
+  return Object.is(f, -0) ? '-0' : String(f);
+}
+
+class FuncText {
+  private temps = 0;
+  readonly locals: string[] = [];
+  /** Whether an activation is inlined: its locals ($x, ACT_LOCALS) are declared. */
+  act = false;
+
+  /** called: the activations the tail calls (ewWat adds their functions to the module). */
+  constructor(private readonly f: EwFunc, private readonly called: Set<ActKind>) {}
+
+  private temp(): string {
+    const t = `t${this.temps++}`;
+    this.locals.push(`(local $${t} v128)`);
+    return t;
+  }
+
+  /** The address of operand k for feature byte offset $i (tail: the same, one float). */
+  private addr(k: number): string {
+    const m = this.f.slots[k]!;
+    return m === 'elem' || m === 'feat' ? add(get(`p${k}`), get('i')) : get(`p${k}`);
+  }
+
+  private read(k: number, tail: boolean): string {
+    const m = this.f.slots[k]!;
+    if (m === 'row' || m === 'one' || tail) return `(f32x4.splat (f32.load ${this.addr(k)}))`;
+    return `(v128.load ${this.addr(k)})`;
+  }
+
+  expr(e: EwExpr, tail: boolean): string {
+    switch (e.e) {
+      case 'num': return splat(e.v);
+      case 'read': return this.read(e.slot, tail);
+      case 'local': return get(`v${e.id}`);
+      case 'op': {
+        const a = () => this.expr(e.args[0]!, tail);
+        const b = () => this.expr(e.args[1]!, tail);
+        switch (e.op) {
+          case 'add': return `(f32x4.add ${a()} ${b()})`;
+          case 'sub': return `(f32x4.sub ${a()} ${b()})`;
+          case 'mul': return `(f32x4.mul ${a()} ${b()})`;
+          case 'div': return `(f32x4.div ${a()} ${b()})`;
+          case 'neg': return `(f32x4.neg ${a()})`;
+          case 'abs': return `(f32x4.abs ${a()})`;
+          case 'sqrt': return `(f32x4.sqrt ${a()})`;
+          // max(0, x) as JavaScript's x > 0 ? x : 0 (pmax(0, x) = 0 < x ? x : 0: NaN and −0 give 0).
+          case 'relu': return `(f32x4.pmax ${splat(0)} ${a()})`;
+          case 'step': return `(v128.and (f32x4.gt ${a()} ${splat(0)}) ${splat(1)})`;
+          // Math.sign: 1 above 0, −1 below, else x itself (±0, NaN).
+          case 'sign': {
+            const t = this.temp();
+            return `(v128.bitselect ${splat(1)} (v128.bitselect ${splat(-1)} (local.tee $${t} ${a()}) (f32x4.lt ${get(t)} ${splat(0)})) (f32x4.gt ${get(t)} ${splat(0)}))`;
+          }
+          case 'pow': {
+            if (e.p === 1) return a();
+            const t = this.temp();
+            return `(f32x4.mul (local.tee $${t} ${a()}) ${get(t)})`;
+          }
+          case 'tanh': case 'sigmoid':
+            // Inline in the vector body (a call per four lanes cost about as much as the activation); the tail,
+            // at most three floats a row, calls the same text as a function of its own, keeping the module small.
+            if (tail) {
+              this.called.add(e.op);
+              return `(call $${e.op}4 ${a()})`;
+            }
+            this.act = true;
+            return `(block (result v128) ${set('x', a())} ${actBody(e.op).join(' ')} ${get('v')})`;
+          default:
+            throw new Error(`ew-wat: ${e.op} is not handed over to WebAssembly`);
+        }
+      }
+    }
+  }
+
+  /** The statements for the four features at byte offset $i (tail: the one feature there). */
+  body(tail: boolean): string[] {
+    const out: string[] = [];
+    for (const s of this.f.stmts) {
+      let value = this.expr(s.expr, tail);
+      if (s.local) {
+        out.push(set(`v${s.id}`, value));
+        value = get(`v${s.id}`);
+      } else if (s.stores.length > 1) {
+        const t = this.temp();
+        out.push(set(t, value));
+        value = get(t);
+      }
+      for (const st of s.stores) {
+        const at = this.addr(st.slot);
+        if (tail) {
+          const lane = `(f32x4.extract_lane 0 ${value})`;
+          out.push(`(f32.store ${at} ${st.accumulate ? `(f32.add (f32.load ${at}) ${lane})` : lane})`);
+        } else out.push(`(v128.store ${at} ${st.accumulate ? `(f32x4.add (v128.load ${at}) ${value})` : value})`);
+      }
+    }
+    return out;
+  }
+}
+
+/** One loop's function: rows, then whole groups of four features, then the rest one at a time. */
+function funcText(f: EwFunc, called: Set<ActKind>): string[] {
+  const t = new FuncText(f, called);
+  const vector = t.body(false), tail = t.body(true);
+  if (t.act) t.locals.push(...['x', ...ACT_LOCALS].map((l) => `(local $${l} v128)`));
+  const params = ['(param $R i32) (param $W i32)', ...f.slots.map((m, k) => (byRow(m) ? `(param $p${k} i32) (param $s${k} i32)` : `(param $p${k} i32)`))];
+  const strided = f.slots.flatMap((m, k) => (byRow(m) ? [k] : []));
+  const body = [
+    set('wb', `(i32.shl ${get('W')} (i32.const 2))`),
+    set('w4', `(i32.and ${get('wb')} (i32.const -16))`),
+    set('b', c32(0)),
+    ...whileLoop('b', `(i32.ge_u ${get('b')} ${get('R')})`, [
+      set('i', c32(0)),
+      ...whileLoop('v', `(i32.ge_u ${get('i')} ${get('w4')})`, [...vector, set('i', add(get('i'), c32(16)))]),
+      ...whileLoop('s', `(i32.ge_u ${get('i')} ${get('wb')})`, [...tail, set('i', add(get('i'), c32(4)))]),
+      ...strided.map((k) => set(`p${k}`, add(get(`p${k}`), get(`s${k}`)))),
+      set('b', add(get('b'), c32(1))),
+    ]),
+  ];
+  const values = f.stmts.filter((s) => s.local).map((s) => `(local $v${s.id} v128)`);
+  return [
+    `  (func $${f.name} (export "${f.name}") ${params.join(' ')}`,
+    `    (local $b i32) (local $i i32) (local $wb i32) (local $w4 i32)${values.length ? ' ' + values.join(' ') : ''}${t.locals.length ? ' ' + t.locals.join(' ') : ''}`,
+    ...body.map((l) => '    ' + l),
+    '  )',
+  ];
+}
+
+/** An activation of four lanes as a function of its own ($tanh4, $sigmoid4: the tails call it). */
+function actFuncText(kind: ActKind): string[] {
+  return [
+    `  (func $${kind}4 (param $x v128) (result v128)`,
+    `    ${ACT_LOCALS.map((l) => `(local $${l} v128)`).join(' ')}`,
+    ...actBody(kind).map((l) => '    ' + l),
+    `    ${get('v')}`,
+    '  )',
+  ];
+}
+
+/** The module of a cell's elementwise loops; `shared` imports a shared memory (celda's thread pool). */
+export function ewWat(funcs: readonly EwFunc[], shared: boolean): string {
+  const called = new Set<ActKind>();
+  return [
+    ';; celda: a cell\'s fused elementwise loops, f32x4; generated by compiler/wasm/ew-wat.ts.',
+    '(module',
+    `  (import "env" "memory" (memory 1 65536${shared ? ' shared' : ''}))`,
+    ...funcs.flatMap((f) => funcText(f, called)),
+    ...ACT_KINDS.filter((k) => called.has(k)).flatMap(actFuncText),
+    ')',
+    '',
+  ].join('\n');
+}
+
+/** The module assembled (compiler/wasm/assemble.ts) for an unshared memory: its text, base64, and the byte that makes it import a shared one (3) instead (1). */
+export interface EwModule {
+  readonly wat: string;
+  readonly base64: string;
+  readonly sharedFlagAt: number;
+  readonly bytes: number;
+}
+
+export function ewModule(funcs: readonly EwFunc[]): EwModule {
+  const wat = ewWat(funcs, false);
+  const local = assembleWat(wat);
+  const sharedFlagAt = memoryFlagAt(local, assembleWat(ewWat(funcs, true)));
+  let s = '';
+  for (const b of local) s += String.fromCharCode(b);
+  return { wat, base64: btoa(s), sharedFlagAt, bytes: local.length };
+}

@@ -1,0 +1,246 @@
+// lower: a compiled cell → a CellPlan (lower-plan.ts) for a pass over T steps.
+//
+// The forward pass saves what the backward pass reads. Backward values are matched
+// to forward ones by structure (both graphs are hash-consed the same way), so the
+// backward reads Γ_u from where the forward stored it instead of recomputing it;
+// only concatenations and slices of leaves are rebuilt, as views.
+
+import type { CompiledCell } from '../compile.ts';
+import type { Dim } from '../ir/dims.ts';
+import { dimNum } from '../ir/dims.ts';
+import type { Graph, Node } from '../ir/graph.ts';
+import type { BufferTable as Table, Dest, Home, PassSpec } from './pass.ts';
+import { BufferTable, lowerPass } from './pass.ts';
+import type { CellPlan } from './loop-ir.ts';
+
+const LAYOUT = new Set(['concat', 'slice', 'pad', 'bcast', 'transpose', 'const', 'zeros']);
+/** Cheap to recompute from what is saved: the backward rebuilds these instead of reading them. */
+const ARITHMETIC = new Set(['add', 'sub', 'mul', 'neg']);
+const LEAVES = new Set(['param', 'input', 'prev', 'cot', 'const', 'zeros']);
+
+/** Structural keys: equal keys mean equal values, in either graph (ids interned in a shared table). */
+export function structKeys(g: Graph, table: Map<string, number>): number[] {
+  const out: number[] = [];
+  for (const n of g.nodes) {
+    const a = n.attrs;
+    const k = `${n.op}|${JSON.stringify([a.name, a.step, a.value, a.p, a.offset, a.len, a.total, a.shape])}|${n.inputs.map((x) => out[x]).join(',')}`;
+    let v = table.get(k);
+    if (v === undefined) table.set(k, (v = table.size));
+    out.push(v);
+  }
+  return out;
+}
+
+/**
+ * The backward nodes to read from the forward's buffers, mapped to their forward
+ * nodes: states, outputs and the results of functions and products (Γ_u,
+ * tanh(c^<t>)); other sums and products of those are recomputed, as are
+ * concatenations of leaves.
+ */
+export function savedValues(fwd: Graph, bwd: Graph): Map<number, number> {
+  const table = new Map<string, number>();
+  const fk = structKeys(fwd, table), bk = structKeys(bwd, table);
+  const fwdByKey = new Map(fk.map((k, i) => [k, i]));
+  const varying = new Set<number>();
+  for (const n of fwd.nodes) if (n.op === 'input' || n.op === 'prev' || n.inputs.some((x) => varying.has(x))) varying.add(n.id);
+  const rootOf = new Set(fwd.roots.map((r) => r.id)); // stored anyway
+  const saved = new Map<number, number>();
+  const seen = new Set<number>();
+  const stack = bwd.roots.map((r) => r.id);
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const n = bwd.nodes[id]!;
+    const f = fwdByKey.get(bk[id]!);
+    if (f !== undefined && varying.has(f) && !LEAVES.has(n.op) && !LAYOUT.has(n.op) && (!ARITHMETIC.has(n.op) || rootOf.has(f))) {
+      saved.set(id, f);
+      continue;
+    }
+    stack.push(...n.inputs);
+  }
+  return saved;
+}
+
+/** Readable names for the values of a graph: labels, roots, leaves, then derived ones. */
+function namer(g: Graph, kind: 'forward' | 'backward', borrowed: (id: number) => string | undefined) {
+  const names = new Map<number, string>();
+  const named = new Set<number>();
+  for (const [id, name] of Object.entries(g.labels)) { names.set(Number(id), name); named.add(Number(id)); }
+  for (const r of [...g.roots].reverse()) {
+    const step = r.step !== undefined ? `_${r.step}` : '';
+    const name = kind === 'forward' ? `${r.name}${step}` : r.of === 'prev' ? `d${r.name}${r.step !== undefined ? step : '_prev'}` : `d${r.name}${step}`;
+    names.set(r.id, name);
+    named.add(r.id);
+  }
+  let k = 0;
+  if (kind === 'backward') {
+    // Values used more than once are the temporaries δ₁, δ₂, … of `celda grad`, numbered in graph order.
+    const uses = new Map<number, number>();
+    const seen = new Set<number>();
+    const stack = g.roots.map((r) => r.id);
+    while (stack.length) {
+      const id = stack.pop()!;
+      if (seen.has(id) || borrowed(id) !== undefined) continue;
+      seen.add(id);
+      for (const x of g.nodes[id]!.inputs) { uses.set(x, (uses.get(x) ?? 0) + 1); stack.push(x); }
+    }
+    for (const id of [...seen].sort((a, b) => a - b)) {
+      const n = g.nodes[id]!;
+      if ((uses.get(id) ?? 0) > 1 && !names.has(id) && !LEAVES.has(n.op) && !['transpose', 'bcast'].includes(n.op)) names.set(id, `delta_${++k}`);
+    }
+  }
+  const name = (id: number): string => {
+    const have = names.get(id);
+    if (have !== undefined) return have;
+    const n = g.nodes[id]!;
+    const b = borrowed(id);
+    let out: string;
+    if (b !== undefined) out = b;
+    else if (n.op === 'param') out = n.attrs.name!;
+    else if (n.op === 'input') out = `${n.attrs.name}${n.attrs.step !== undefined ? `_${n.attrs.step}` : ''}`;
+    else if (n.op === 'prev') out = `${n.attrs.name}${n.attrs.step !== undefined ? `_${n.attrs.step}` : '_prev'}`;
+    else if (n.op === 'cot') {
+      const [, base] = n.attrs.name!.split(':') as [string, string];
+      out = `d${base}${n.attrs.step !== undefined ? `_${n.attrs.step}` : ''}`;
+    } else if (n.op === 'transpose') out = `${name(n.inputs[0]!)}_T`;
+    else if (n.inputs.length === 1 && names.has(n.inputs[0]!) && !['bcast', 'slice'].includes(n.op)) out = `${n.op}_${name(n.inputs[0]!)}`;
+    else out = kind === 'forward' ? `v${++k}` : `delta_${++k}`;
+    names.set(id, out);
+    return out;
+  };
+  return { name, named: (id: number) => named.has(id) };
+}
+
+export function lowerCell(cell: CompiledCell, precision: 'f64' | 'f32' = 'f64'): CellPlan {
+  const t = cell.typed;
+  const unrolled = t.mode === 'unrolled';
+  const fwd = cell.forward, bwd = cell.backward;
+  const bufs: Table = new BufferTable();
+  const vecHome = (buf: number, width: Dim, shift: number, block?: number): Home => (block === undefined ? { buf, col: dimNum(0), width, shift } : { buf, col: dimNum(0), width, shift, block });
+
+  // ---------------------------------------------------------------- interface buffers
+  const params = t.params.map((p) => ({ key: p.name, buf: bufs.add({ name: p.name, extent: 'one', size: p.shape.length ? p.shape : [dimNum(1)], role: 'param', key: p.name }), shape: p.shape }));
+  const inputs = t.inputs.map((i) => ({ key: i.name, buf: bufs.add({ name: i.name, extent: 'seq', size: [i.dim], role: 'input', key: i.name }), width: i.dim }));
+  const states = t.states.map((s) => ({ key: s.name, buf: bufs.add({ name: s.name, extent: 'states', size: [s.dim], role: 'state', key: s.name }), width: s.dim, init: s.init }));
+  const paramBuf = new Map(params.map((p) => [p.key, p.buf]));
+  const inputOf = new Map(inputs.map((i) => [i.key, i]));
+  const stateOf = new Map(states.map((s) => [s.key, s]));
+  const outputWidth = (name: string): Dim[] => {
+    const o = t.outputs.find((x) => x.name === name)!;
+    return o.shape.dims.length ? [...o.shape.dims] : [dimNum(1)];
+  };
+
+  // Outputs: a buffer each, unless the output is a state (or another output) under another name.
+  const outputs: CellPlan['outputs'][number][] = [];
+  const ownsBuffer = new Set<string>();
+  const rootBuf = new Map<number, { buf: number; shift: number }>();
+  if (!unrolled) for (const r of fwd.roots) if (r.role === 'state' && !rootBuf.has(r.id)) rootBuf.set(r.id, { buf: stateOf.get(r.name)!.buf, shift: 1 });
+  for (const o of t.outputs) {
+    const r = fwd.roots.find((x) => x.role === 'output' && x.name === o.name);
+    const alias = r && !unrolled ? rootBuf.get(r.id) : undefined;
+    if (alias) { outputs.push({ key: o.name, buf: alias.buf, shift: alias.shift, width: outputWidth(o.name) }); continue; }
+    const buf = bufs.add({ name: o.name, extent: 'seq', size: outputWidth(o.name), role: 'output', key: o.name });
+    outputs.push({ key: o.name, buf, shift: 0, width: outputWidth(o.name) });
+    ownsBuffer.add(o.name);
+    if (r && !unrolled) rootBuf.set(r.id, { buf, shift: 0 });
+  }
+  const outputOf = new Map(outputs.map((o) => [o.key, o]));
+
+  const baseLeaf = (n: Node, carry: boolean): ReturnType<PassSpec['leaf']> => {
+    const name = n.attrs.name!;
+    const step = n.attrs.step;
+    switch (n.op) {
+      case 'param': return { kind: 'static', home: vecHome(paramBuf.get(name)!, n.shape.dims[0] ?? dimNum(1), 0) };
+      case 'input': { const i = inputOf.get(name)!; return { kind: 'varying', home: vecHome(i.buf, i.width, 0, step === undefined ? undefined : step - 1) }; }
+      case 'prev': { const s = stateOf.get(name)!; return { kind: carry && !unrolled ? 'carry' : 'varying', home: vecHome(s.buf, s.width, 0, step) }; }
+      default: return null;
+    }
+  };
+
+  // ---------------------------------------------------------------- what the backward reads from the forward
+  const saved = savedValues(fwd, bwd);
+  const savedFwd = new Set(saved.values());
+  const fwdNames = namer(fwd, 'forward', () => undefined);
+
+  const fwdRoots: PassSpec['roots'][number][] = [];
+  for (const r of fwd.roots) {
+    if (r.role === 'state') {
+      const s = stateOf.get(r.name)!;
+      fwdRoots.push({ id: r.id, dest: { home: vecHome(s.buf, s.width, 1, r.step), acc: false }, role: unrolled ? 'value' : 'carry' });
+    } else {
+      const o = outputOf.get(r.name)!;
+      if (!ownsBuffer.has(r.name)) continue; // another name of a state or an output: stored there
+      fwdRoots.push({ id: r.id, dest: { home: vecHome(o.buf, o.width.length === 1 ? o.width[0]! : dimNum(1), 0, r.step === undefined ? undefined : r.step - 1), acc: false }, role: 'value' });
+    }
+  }
+  const forward = lowerPass({
+    g: fwd, unrolled, roots: fwdRoots, saved: savedFwd,
+    leaf: (n) => baseLeaf(n, true),
+    name: fwdNames.name, named: fwdNames.named,
+  }, bufs);
+
+  // ---------------------------------------------------------------- backward
+  const cotangents: CellPlan['cotangents'][number][] = [];
+  const cotState = new Map<string, number>(), cotOutput = new Map<string, number>();
+  for (const s of states) {
+    const buf = bufs.add({ name: `d${s.key}`, extent: 'states', size: [s.width], role: 'cot', key: s.key });
+    cotState.set(s.key, buf);
+    cotangents.push({ key: s.key, kind: 'state', buf, width: [s.width] });
+  }
+  for (const o of t.outputs) {
+    const buf = bufs.add({ name: `d${o.name}`, extent: 'seq', size: outputWidth(o.name), role: 'cot', key: o.name });
+    cotOutput.set(o.name, buf);
+    cotangents.push({ key: o.name, kind: 'output', buf, width: outputWidth(o.name) });
+  }
+  const dparams = params.map((p) => ({ key: p.key, buf: bufs.add({ name: `d${p.key}`, extent: 'one', size: p.shape.length ? p.shape : [dimNum(1)], role: 'dparam', key: p.key }) }));
+  const dinputs = inputs.map((i) => ({ key: i.key, buf: bufs.add({ name: `d${i.key}`, extent: 'seq', size: [i.width], role: 'dinput', key: i.key }) }));
+  const dparamOf = new Map(dparams.map((p) => [p.key, p.buf]));
+  const dinputOf = new Map(dinputs.map((p) => [p.key, p.buf]));
+
+  const bwdRoots: PassSpec['roots'][number][] = [];
+  for (const r of bwd.roots) {
+    const n = bwd.nodes[r.id]!;
+    const width = n.shape.dims[0] ?? dimNum(1);
+    let dest: Dest;
+    if (r.of === 'param') dest = { home: vecHome(dparamOf.get(r.name)!, width, 0), acc: true };
+    else if (r.of === 'input') dest = { home: vecHome(dinputOf.get(r.name)!, width, 0, r.step === undefined ? undefined : r.step - 1), acc: false };
+    else dest = { home: vecHome(cotState.get(r.name)!, width, 0, r.step), acc: true };
+    bwdRoots.push({ id: r.id, dest, role: r.of === 'param' ? 'param' : r.of === 'prev' && !unrolled ? 'carry' : 'value' });
+  }
+  const bwdNames = namer(bwd, 'backward', (id) => {
+    const f = saved.get(id);
+    return f === undefined ? undefined : fwdNames.name(f);
+  });
+  const backward = lowerPass({
+    g: bwd, unrolled, roots: bwdRoots, saved: new Set(),
+    leaf: (n) => {
+      const f = saved.get(n.id);
+      if (f !== undefined) {
+        const h = forward.homes.get(f);
+        if (!h) throw new Error(`lower: forward value %${f} was not saved`);
+        return { kind: 'varying', home: h };
+      }
+      if (n.op === 'cot') {
+        const [role, name] = n.attrs.name!.split(':') as [string, string];
+        const step = n.attrs.step;
+        if (role === 'state') {
+          const s = stateOf.get(name)!;
+          return { kind: unrolled ? 'varying' : 'carry', home: vecHome(cotState.get(name)!, s.width, 1, step) };
+        }
+        const o = outputOf.get(name)!;
+        return { kind: 'varying', home: vecHome(cotOutput.get(name)!, o.width.length === 1 ? o.width[0]! : dimNum(1), 0, step === undefined ? undefined : step - 1) };
+      }
+      return baseLeaf(n, false);
+    },
+    name: bwdNames.name, named: bwdNames.named,
+  }, bufs);
+
+  return {
+    name: cell.name, precision, mode: t.mode, steps: t.steps, dims: t.dims,
+    buffers: bufs.decls, forward: forward.plan, backward: backward.plan,
+    params, inputs, states, outputs, cotangents, dparams, dinputs,
+    savedFrom: Object.fromEntries(saved),
+  };
+}
+

@@ -1,0 +1,302 @@
+// print: any graph back as slide notation, in one of three spellings. Forward
+// graphs print as a cell that parses back to the same graph; backward graphs
+// print as the derivative equations the notes show:
+//   ∂W_ax = Σ_batch (∂a^⟨t⟩ * (1 − tanh(W_aa a^⟨t−1⟩ + W_ax x^⟨t⟩ + b_a)²)) · x^⟨t⟩ᵀ
+
+import type { Spelling } from '../../grammar/names.ts';
+import { spell } from '../../grammar/names.ts';
+import type { TypedCell } from '../check/check.ts';
+import type { Dim } from '../ir/dims.ts';
+import { dimToString } from '../ir/dims.ts';
+import type { Graph, Node, Root } from '../ir/graph.ts';
+import type { Shape } from '../ir/ops.ts';
+
+export type { Spelling };
+
+// Precedence: 1 sum, 2 elementwise product, 3 unary minus, 4 matrix product/juxtaposition, 5 postfix, 6 atom.
+const P = { sum: 1, prod: 2, neg: 3, mat: 4, post: 5, atom: 6 } as const;
+
+const FN: Record<string, Record<Spelling, string>> = {
+  tanh: { ascii: 'tanh', unicode: 'tanh', latex: '\\tanh' },
+  sigmoid: { ascii: 'sigmoid', unicode: 'σ', latex: '\\sigma' },
+  softmax: { ascii: 'softmax', unicode: 'softmax', latex: '\\operatorname{softmax}' },
+  relu: { ascii: 'relu', unicode: 'relu', latex: '\\operatorname{relu}' },
+  exp: { ascii: 'exp', unicode: 'exp', latex: '\\exp' },
+  log: { ascii: 'log', unicode: 'log', latex: '\\log' },
+  sqrt: { ascii: 'sqrt', unicode: 'sqrt', latex: '\\operatorname{sqrt}' },
+  abs: { ascii: 'abs', unicode: 'abs', latex: '\\operatorname{abs}' },
+  softplus: { ascii: 'softplus', unicode: 'softplus', latex: '\\operatorname{softplus}' },
+  step: { ascii: 'step', unicode: '𝟙₊', latex: '\\mathbb{1}_{>0}' },
+  sign: { ascii: 'sign', unicode: 'sign', latex: '\\operatorname{sign}' },
+};
+
+const SYM: Record<string, Record<Spelling, string>> = {
+  mul: { ascii: '*', unicode: '*', latex: '*' },
+  mat: { ascii: '@', unicode: '·', latex: '\\cdot' },
+  minus: { ascii: '-', unicode: '−', latex: '-' },
+  T: { ascii: '^T', unicode: 'ᵀ', latex: '^{T}' },
+  sumBatch: { ascii: 'sum_batch', unicode: 'Σ_batch', latex: '\\sum_{batch}' },
+  sumFeat: { ascii: 'sum', unicode: 'Σ_i', latex: '\\sum_{i}' },
+  d: { ascii: 'd', unicode: '∂', latex: '\\partial ' },
+  times: { ascii: '*', unicode: '×', latex: '\\times' },
+  zeros: { ascii: '[0 ... 0]', unicode: '[0 … 0]', latex: '[0 \\dots 0]' },
+};
+
+export function timed(name: string, time: string, sp: Spelling): string {
+  const n = spell(name, sp);
+  if (sp === 'latex') return `${n}^{<${time}>}`;
+  if (sp === 'unicode') return `${n}^⟨${time.replace('-', '−')}⟩`;
+  return `${n}^<${time}>`;
+}
+
+const num = (v: number) => (Number.isInteger(v) ? String(v) : String(+v.toPrecision(12)));
+
+function power(base: string, p: number, sp: Spelling): string {
+  if (sp === 'unicode' && (p === 2 || p === 3)) return base + (p === 2 ? '²' : '³');
+  if (sp === 'latex') return `${base}^{${num(p)}}`;
+  return p < 0 || !Number.isInteger(p) ? `${base}^{${num(p)}}` : `${base}^${num(p)}`;
+}
+
+export function dimText(d: Dim, sp: Spelling): string {
+  return dimToString(d, (v) => (sp === 'latex' ? spell(v, 'latex') : v));
+}
+
+export function shapeText(s: readonly Dim[], sp: Spelling): string {
+  if (s.length === 0) return '1';
+  return s.map((d) => (d.terms.length + (d.k !== 0 ? 1 : 0) > 1 ? `(${dimText(d, sp)})` : dimText(d, sp))).join(` ${SYM.times![sp]} `);
+}
+
+export interface ExprPrinter {
+  readonly g: Graph;
+  readonly sp: Spelling;
+  /** A name to print instead of the node's expression (named values, leaves); `parent` is the node that uses it. */
+  readonly nameOf: (id: number, parent?: Node) => string | undefined;
+}
+
+/** Print one leaf as notation. */
+export function leafText(n: Node, sp: Spelling, unrolled: boolean): string | undefined {
+  const name = n.attrs.name!;
+  switch (n.op) {
+    case 'param': return spell(name, sp);
+    case 'input': return timed(name, n.attrs.step !== undefined ? String(n.attrs.step) : 't', sp);
+    case 'prev': return timed(name, n.attrs.step !== undefined ? String(n.attrs.step) : 't-1', sp);
+    case 'cot': {
+      const [role, ...rest] = name.split(':');
+      const base = rest[rest.length - 1]!;
+      const time = n.attrs.step !== undefined ? String(n.attrs.step) : unrolled ? '' : 't';
+      const what = role === 'grad' ? spell(base, sp) : time ? timed(base, time, sp) : spell(base, sp);
+      return `${SYM.d![sp]}${what}`;
+    }
+    case 'const': return num(n.attrs.value!);
+    case 'zeros': return '0';
+    default: return undefined;
+  }
+}
+
+export function printExpr(id: number, pr: ExprPrinter, top = true, parent?: Node): string {
+  return go(id, pr, top, parent)[0];
+}
+
+function go(id: number, pr: ExprPrinter, top: boolean, parent?: Node): [string, number] {
+  const { g, sp } = pr;
+  const n = g.nodes[id]!;
+  if (!top) {
+    const name = pr.nameOf(id, parent);
+    if (name !== undefined) return [name, P.atom];
+  }
+  const leaf = leafText(n, sp, false);
+  if (leaf !== undefined) return [n.op === 'const' && n.attrs.value! < 0 ? `(${leaf})` : leaf, P.atom];
+  const sub = (x: number, min: number) => {
+    const [s, p] = go(x, pr, false, n);
+    return p < min ? `(${s})` : s;
+  };
+  const [a, b] = n.inputs as [number, number];
+  switch (n.op) {
+    case 'add': return [`${sub(a, P.sum)} + ${sub(b, P.sum)}`, P.sum];
+    case 'sub': return [`${sub(a, P.sum)} ${SYM.minus![sp]} ${sub(b, P.prod)}`, P.sum];
+    case 'mul': return [`${sub(a, P.prod)} ${SYM.mul![sp]} ${sub(b, P.neg)}`, P.prod];
+    case 'div': return sp === 'latex' ? [`\\frac{${printExpr(a, pr, false, n)}}{${printExpr(b, pr, false, n)}}`, P.atom] : [`${sub(a, P.prod)} / ${sub(b, P.neg)}`, P.prod];
+    case 'neg': return [`-${sub(a, P.neg + 1)}`, P.neg];
+    case 'pow': return [power(superBase(sub(a, P.atom), sp), n.attrs.p!, sp), P.post];
+    case 'transpose': return [`${superBase(sub(a, P.atom), sp)}${SYM.T![sp]}`, P.post];
+    case 'matvec': {
+      const w = g.nodes[a]!, v = g.nodes[b]!;
+      if (v.op === 'concat' && pr.nameOf(b) === undefined) return [`${sub(a, P.post)}${concatText(v, pr)}`, P.mat];
+      const simpleW = w.op === 'param';
+      const vs = sub(b, P.post);
+      return simpleW && !vs.startsWith('(') ? [`${sub(a, P.post)} ${vs}`, P.mat] : [`${sub(a, P.post)} ${SYM.mat![sp]} ${sub(b, P.post)}`, P.mat];
+    }
+    case 'matmul': return [`${sub(a, P.mat)} ${SYM.mat![sp]} ${sub(b, P.post)}`, P.mat];
+    case 'outer': {
+      const batched = g.nodes[a]!.shape.batch;
+      const body = `${sub(a, P.post)} ${SYM.mat![sp]} ${superBase(sub(b, P.atom), sp)}${SYM.T![sp]}`;
+      return batched ? [`${SYM.sumBatch![sp]} ${body}`, P.neg] : [body, P.mat];
+    }
+    case 'sum_batch': return [`${SYM.sumBatch![sp]} ${sub(a, P.post)}`, P.neg];
+    case 'sum_feat': return [`${SYM.sumFeat![sp]} ${sub(a, P.post)}`, P.neg];
+    case 'bcast': return go(a, pr, top, parent);
+    case 'concat': return [concatText(n, pr), P.atom];
+    case 'slice': {
+      const off = n.attrs.offset!, len = n.attrs.len!;
+      return [`${sub(a, P.atom)}[${dimText(off, sp)} : ${dimText({ terms: [...off.terms, ...len.terms], k: off.k + len.k }, sp)}]`, P.atom];
+    }
+    case 'pad': return [`pad(${printExpr(a, pr, false, n)})`, P.atom];
+    default: {
+      const fn = FN[n.op];
+      if (fn) return [sp === 'latex' && n.op === 'sqrt' ? `\\sqrt{${printExpr(a, pr, false, n)}}` : `${fn[sp]}(${printExpr(a, pr, false, n)})`, P.atom];
+      return [`${n.op}(${n.inputs.map((x) => printExpr(x, pr, false)).join(', ')})`, P.atom];
+    }
+  }
+}
+
+/** A base that already carries a superscript (`a^{<t>}`) is parenthesised before another one. */
+function superBase(base: string, sp: Spelling): string {
+  if (sp === 'unicode') return base;
+  return /\^(\{[^{}]*\}|<[^<>]*>)$/.test(base) ? `(${base})` : base;
+}
+
+function concatText(n: Node, pr: ExprPrinter): string {
+  return `[${n.inputs.map((x) => printExpr(x, pr, false, n)).join(', ')}]`;
+}
+
+// ---------------------------------------------------------------- a forward cell
+
+function rootTime(r: Root) {
+  return r.step !== undefined ? String(r.step) : 't';
+}
+
+/** The whole cell as source text in one spelling; parsing it gives the same graph. */
+export function printCell(cell: TypedCell, g: Graph, sp: Spelling): string {
+  const lines: string[] = [];
+  const declDims = (s: Shape) => shapeText(s.dims, sp);
+  for (const i of cell.inputs) lines.push(`input ${spell(i.name, sp)} : ${dimText(i.dim, sp)}`);
+  for (const s of cell.states) lines.push(`state ${spell(s.name, sp)} : ${dimText(s.dim, sp)}${s.init !== 0 ? ` = ${num(s.init)}` : ''}`);
+  for (const p of cell.params) lines.push(`param ${spell(p.name, sp)} : ${declDims({ batch: false, dims: p.shape })}`);
+  if (cell.mode === 'unrolled') for (const s of cell.states) lines.push(`${timed(s.name, '0', sp)} = ${s.init === 0 ? SYM.zeros![sp] : num(s.init)}`);
+
+  const named = new Map<number, string>();
+  const defs: { id: number; lhs: string; alias?: boolean }[] = [];
+  const order = [...g.roots].sort((x, y) => x.id - y.id || (x.role === 'state' ? -1 : 1));
+  const labelled = Object.entries(g.labels).map(([id, name]) => ({ id: Number(id), name }));
+  const events = [
+    ...labelled.map((l) => ({ id: l.id, lhs: spell(l.name, sp), kind: 0 })),
+    ...order.map((r) => ({ id: r.id, lhs: timed(r.name, rootTime(r), sp), kind: 1 })),
+  ].sort((x, y) => x.id - y.id || x.kind - y.kind);
+  for (const e of events) {
+    if (named.has(e.id)) defs.push({ id: e.id, lhs: e.lhs, alias: true });
+    else {
+      defs.push({ id: e.id, lhs: e.lhs });
+      named.set(e.id, e.lhs);
+    }
+  }
+  const unrolled = cell.mode === 'unrolled';
+  const nameOf = (id: number) => named.get(id) ?? leafText(g.nodes[id]!, sp, unrolled);
+  for (const d of defs) {
+    const rhs = d.alias ? named.get(d.id)! : printExpr(d.id, { g, sp, nameOf }, true);
+    lines.push(`${d.lhs} = ${rhs}`);
+  }
+  return `cell ${cell.name} {\n${lines.map((l) => `  ${l}`).join('\n')}\n}\n`;
+}
+
+// ---------------------------------------------------------------- derivative equations
+
+export interface GradPrintOptions {
+  readonly spelling: Spelling;
+  /** Only the gradient with respect to this name. */
+  readonly wrt?: string;
+  /** Keep forward values by name instead of expanding their definitions one level. */
+  readonly compact?: boolean;
+}
+
+/**
+ * The backward step as equations. Backward values used more than once become
+ * temporaries δ₁, δ₂, …; forward values (`a^⟨t⟩`, `Γ_u`) are expanded one level,
+ * as the notes write `1 − tanh(W_aa a^⟨t−1⟩ + W_ax x^⟨t⟩ + b_a)²`.
+ */
+export function printGrad(cell: TypedCell, fwd: Graph, bwd: Graph, opts: GradPrintOptions): string {
+  const sp = opts.spelling;
+  const unrolled = cell.mode === 'unrolled';
+  // Names of forward values in the backward graph: roots and labels of the forward graph,
+  // matched through their structural keys (both graphs are hash-consed the same way).
+  const table = new Map<string, number>();
+  const fwdKey = keys(fwd, table);
+  const bwdKey = keys(bwd, table);
+  const fwdByKey = new Map(fwdKey.map((k, i) => [k, i]));
+  const fwdName = new Map<number, string>();
+  for (const r of [...fwd.roots].reverse()) fwdName.set(r.id, timed(r.name, rootTime(r), sp));
+  for (const [id, name] of Object.entries(fwd.labels)) fwdName.set(Number(id), spell(name, sp));
+  const fwdOf = (id: number) => fwdByKey.get(bwdKey[id]!);
+
+  const roots = bwd.roots.filter((r) => opts.wrt === undefined || r.name === opts.wrt);
+  const uses = new Map<number, number>();
+  const live = new Set<number>();
+  const visit = (id: number) => {
+    uses.set(id, (uses.get(id) ?? 0) + 1);
+    if (live.has(id)) return;
+    live.add(id);
+    const f = fwdOf(id);
+    if (f !== undefined && fwdName.has(f)) return; // a named forward value: printed by name or one level deep
+    for (const x of bwd.nodes[id]!.inputs) visit(x);
+  };
+  for (const r of roots) visit(r.id);
+
+  const temps = new Map<number, string>();
+  const sub = (i: number) => (sp === 'unicode' ? String(i).replace(/\d/g, (c) => '₀₁₂₃₄₅₆₇₈₉'[Number(c)]!) : sp === 'latex' ? `_{${i}}` : `_${i}`);
+  const delta = sp === 'latex' ? '\\delta' : sp === 'unicode' ? 'δ' : 'delta';
+  const lines: string[] = [];
+  const expandDepth = new Set<number>();
+  const nameOf = (id: number, parent?: Node): string | undefined => {
+    if (temps.has(id)) return temps.get(id);
+    const n = bwd.nodes[id]!;
+    const f = fwdOf(id);
+    if (f !== undefined && fwdName.has(f)) {
+      // Expand a saved activation where the derivative rule uses it (1 − tanh(…)²), keep its name elsewhere (x^⟨t⟩ᵀ).
+      const arithmetic = parent !== undefined && ['mul', 'sub', 'add', 'div', 'pow', 'neg'].includes(parent.op);
+      if (opts.compact || expandDepth.has(f) || !arithmetic) return fwdName.get(f);
+      expandDepth.add(f);
+      const inner = printExpr(f, { g: fwd, sp, nameOf: (x) => (x === f ? undefined : fwdName.get(x) ?? leafText(fwd.nodes[x]!, sp, unrolled)) }, true);
+      expandDepth.delete(f);
+      return `(${inner})`.replace(/^\((\S+\(.*\))\)$/, (m, body: string) => (balanced(body) ? body : m));
+    }
+    return leafText(n, sp, unrolled);
+  };
+  const pr = { g: bwd, sp, nameOf };
+  let k = 0;
+  for (const id of [...live].sort((a, b) => a - b)) {
+    const n = bwd.nodes[id]!;
+    if ((uses.get(id) ?? 0) < 2 || n.inputs.length === 0 || fwdOf(id) !== undefined || n.op === 'transpose' || n.op === 'bcast') continue;
+    const name = `${delta}${sub(++k)}`;
+    lines.push(`${name} = ${printExpr(id, pr, true)}`);
+    temps.set(id, name);
+  }
+  const rank = { param: 0, input: 1, prev: 2, cot: 3 } as const;
+  for (const r of [...roots].sort((x, y) => rank[x.of ?? 'param'] - rank[y.of ?? 'param'])) {
+    const time = r.step !== undefined ? String(r.step) : r.of === 'prev' ? (unrolled ? '0' : 't-1') : 't';
+    const lhs = `${SYM.d![sp]}${r.of === 'param' || r.of === 'cot' ? spell(r.name, sp) : timed(r.name, time, sp)}`;
+    lines.push(`${lhs} = ${temps.get(r.id) ?? printExpr(r.id, pr, true)}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+function balanced(s: string): boolean {
+  let d = 0;
+  for (const c of s) {
+    if (c === '(') d++;
+    else if (c === ')' && --d < 0) return false;
+  }
+  return d === 0;
+}
+
+/** Structural keys, independent of ids: equal keys mean equal values (ids interned in `table`, shared by both graphs). */
+function keys(g: Graph, table: Map<string, number>): number[] {
+  const out: number[] = [];
+  for (const n of g.nodes) {
+    const a = n.attrs;
+    const attr = [a.name, a.step, a.value, a.p, a.offset && dimToString(a.offset), a.len && dimToString(a.len)].map((x) => (x === undefined ? '' : String(x))).join('|');
+    const k = `${n.op}[${attr}](${n.inputs.map((x) => out[x]).join(',')})`;
+    let v = table.get(k);
+    if (v === undefined) table.set(k, (v = table.size));
+    out.push(v);
+  }
+  return out;
+}

@@ -1,0 +1,239 @@
+// The `celda eval` contract (DESIGN §3): JSON parameters and inputs in, states,
+// outputs and the VJP out. Every array is checked against the cell's shapes and
+// refused with a message that names where it went wrong.
+
+import type { CompiledCell } from '../compiler/compile.ts';
+import type { Dim } from '../compiler/ir/dims.ts';
+import { bindDims, dimToString, evalDim } from '../compiler/ir/dims.ts';
+import type { Tensor } from '../compiler/ir/ops.ts';
+import type { BackendFactory, Vec } from './backend.ts';
+import { interpBackend } from './backends/interp.ts';
+import { jsBackend } from './backends/js.ts';
+import { Rng } from './random.ts';
+
+export class InputError extends Error {}
+
+type Json = unknown;
+const isObj = (x: Json): x is Record<string, Json> => typeof x === 'object' && x !== null && !Array.isArray(x);
+/** A JSON object's own entry by a cell's name, never one every object inherits (`constructor`, `toString` …). */
+const own = (o: Record<string, Json>, k: string): Json => (Object.hasOwn(o, k) ? o[k] : undefined);
+/** A table for a backend, without a prototype: its lookups by name find only what is in it. */
+const table = <T>(entries: Iterable<readonly [string, T]>): Record<string, T> => {
+  const out = Object.create(null) as Record<string, T>;
+  for (const [k, v] of entries) out[k] = v;
+  return out;
+};
+
+/** Shape of a nested array of numbers, or an error naming the path. */
+function shapeOf(x: Json, path: string): number[] {
+  if (typeof x === 'number') return [];
+  if (!Array.isArray(x)) throw new InputError(`${path}: expected a number or an array, got ${JSON.stringify(x)?.slice(0, 40)}`);
+  if (x.length === 0) return [0];
+  const inner = shapeOf(x[0], `${path}[0]`);
+  x.forEach((y, i) => {
+    const s = shapeOf(y, `${path}[${i}]`);
+    if (s.join() !== inner.join()) throw new InputError(`${path}[${i}]: expected shape [${inner.join(', ')}], got [${s.join(', ')}]`);
+  });
+  return [x.length, ...inner];
+}
+
+function flatten(x: Json, path: string): Float64Array {
+  const out: number[] = [];
+  const walk = (y: Json, p: string) => {
+    if (typeof y === 'number') {
+      if (!Number.isFinite(y)) throw new InputError(`${p}: not a finite number`);
+      out.push(y);
+    } else (y as Json[]).forEach((z, i) => walk(z, `${p}[${i}]`));
+  };
+  walk(x, path);
+  return Float64Array.from(out);
+}
+
+export const toNested = (t: Tensor, batch: number): Json => {
+  const shape = [...(t.batched ? [batch] : []), ...t.dims];
+  let i = 0;
+  const build = (d: number): Json => (d === shape.length ? t.data[i++]! : Array.from({ length: shape[d]! }, () => build(d + 1)));
+  return build(0);
+};
+
+/** Find the parameter a JSON key names: exactly, else case-insensitively if unambiguous (`W_aa` for `w_aa`). */
+function matchKeys(names: readonly string[], keys: readonly string[]): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const n of names) {
+    if (keys.includes(n)) { map.set(n, n); continue; }
+    const loose = keys.filter((k) => k.toLowerCase() === n.toLowerCase() && !names.includes(k));
+    if (loose.length === 1 && names.filter((m) => m.toLowerCase() === n.toLowerCase()).length === 1) map.set(n, loose[0]!);
+  }
+  return map;
+}
+
+export interface EvalOptions {
+  readonly seed?: number;
+  /** Which backend runs the cell: the float64 interpreter (default) or generated JavaScript. */
+  readonly backend?: 'interp' | 'js' | BackendFactory;
+  /** The JS backend's precision (the interpreter is float64 only). */
+  readonly precision?: 'f64' | 'f32';
+}
+
+function backendFactory(b: EvalOptions['backend']): BackendFactory {
+  if (b === undefined || b === 'interp') return interpBackend;
+  if (b === 'js') return jsBackend;
+  return b;
+}
+
+const concat = (parts: readonly ArrayLike<number>[]): Float64Array => {
+  const out = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+};
+
+/** Backends may compute in float32; JSON output reads the same numbers as float64. */
+const f64 = (v: Vec): Float64Array => (v instanceof Float64Array ? v : Float64Array.from(v));
+
+/** A flat [T][B][dims…] array as nested JSON. */
+function nestSteps(v: Vec, steps: number, batch: number, dims: readonly number[]): Json {
+  const n = batch * dims.reduce((a, b) => a * b, 1);
+  const d = f64(v);
+  return Array.from({ length: steps }, (_, t) => toNested({ batched: true, dims, data: d.subarray(t * n, (t + 1) * n) }, batch));
+}
+
+export interface EvalRequest {
+  readonly params?: Json;
+  readonly inputs: Json;
+}
+
+export function evaluate(cell: CompiledCell, req: EvalRequest, opts: EvalOptions = {}): { result: Record<string, Json>; warnings: string[] } {
+  const warnings: string[] = [];
+  const t = cell.typed;
+  if (!isObj(req.inputs)) throw new InputError('inputs: expected a JSON object with "inputs", "batch", "steps", "dims"');
+  const I = req.inputs;
+  const P = req.params === undefined ? undefined : req.params;
+  if (P !== undefined && !isObj(P)) throw new InputError('params: expected a JSON object of named arrays');
+
+  // --- dimensions: given, then read from parameter, input and init shapes
+  const given = new Map<string, number>();
+  if (I.dims !== undefined) {
+    if (!isObj(I.dims)) throw new InputError('inputs.dims: expected an object like {"n_x": 4}');
+    for (const [k, v] of Object.entries(I.dims)) {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new InputError(`inputs.dims.${k}: expected a whole number`);
+      if (t.dims.includes(k)) given.set(k, v);
+    }
+  }
+  const eqs: { dim: Dim; value: number; what: string }[] = [];
+  const paramKey = P ? matchKeys(t.params.map((p) => p.name), Object.keys(P)) : new Map<string, string>();
+  if (P) {
+    for (const k of Object.keys(P)) if (![...paramKey.values()].includes(k)) warnings.push(`params.${k}: the cell has no parameter of that name; ignored`);
+    for (const p of t.params) {
+      const k = paramKey.get(p.name);
+      if (k === undefined) throw new InputError(`params: missing \`${p.name}\` (${p.shape.length === 2 ? 'a matrix' : p.shape.length === 1 ? 'a vector' : 'a number'})`);
+      const s = shapeOf(P[k], `params.${k}`);
+      if (s.length !== p.shape.length) throw new InputError(`params.${k}: expected ${p.shape.length === 2 ? 'a matrix (array of rows)' : p.shape.length === 1 ? 'a vector' : 'a number'} of shape ${p.shape.map((d) => dimToString(d)).join(' × ') || 'scalar'}, got an array of depth ${s.length}`);
+      p.shape.forEach((d, i) => eqs.push({ dim: d, value: s[i]!, what: `params.${k} axis ${i}` }));
+    }
+  }
+  const inputsObj = I.inputs === undefined ? {} : I.inputs;
+  if (!isObj(inputsObj)) throw new InputError('inputs.inputs: expected an object of named [T][B][n] arrays');
+  let steps = typeof I.steps === 'number' ? I.steps : undefined;
+  let batch = typeof I.batch === 'number' ? I.batch : undefined;
+  for (const inp of t.inputs) {
+    const v = own(inputsObj, inp.name);
+    if (v === undefined) throw new InputError(`inputs.inputs: missing \`${inp.name}\` ([T][B][${dimToString(inp.dim)}])`);
+    const s = shapeOf(v, `inputs.inputs.${inp.name}`);
+    if (s.length !== 3) throw new InputError(`inputs.inputs.${inp.name}: expected [T][B][${dimToString(inp.dim)}], got depth ${s.length}`);
+    steps ??= s[0];
+    batch ??= s[1];
+    if (s[0] !== steps) throw new InputError(`inputs.inputs.${inp.name}: ${s[0]} steps, but steps is ${steps}`);
+    if (s[1] !== batch) throw new InputError(`inputs.inputs.${inp.name}: batch of ${s[1]}, but batch is ${batch}`);
+    eqs.push({ dim: inp.dim, value: s[2]!, what: `inputs.inputs.${inp.name}` });
+  }
+  const initObj = I.init === undefined ? {} : I.init;
+  if (!isObj(initObj)) throw new InputError('inputs.init: expected an object of named [B][n] arrays');
+  for (const s of t.states) {
+    const v = own(initObj, s.name);
+    if (v === undefined) continue;
+    const sh = shapeOf(v, `inputs.init.${s.name}`);
+    if (sh.length !== 2) throw new InputError(`inputs.init.${s.name}: expected [B][${dimToString(s.dim)}]`);
+    batch ??= sh[0];
+    eqs.push({ dim: s.dim, value: sh[1]!, what: `inputs.init.${s.name}` });
+  }
+  for (const k of Object.keys(initObj)) if (!t.states.some((s) => s.name === k)) throw new InputError(`inputs.init.${k}: the cell has no state \`${k}\` (states: ${t.states.map((s) => s.name).join(', ') || 'none'})`);
+  for (const k of Object.keys(inputsObj)) if (!t.inputs.some((i) => i.name === k)) throw new InputError(`inputs.inputs.${k}: the cell has no input \`${k}\` (inputs: ${t.inputs.map((i) => i.name).join(', ') || 'none'})`);
+  steps ??= t.mode === 'unrolled' ? t.steps : 1;
+  batch ??= 1;
+  if (!Number.isInteger(steps) || steps < 1) throw new InputError('inputs.steps: expected a whole number ≥ 1');
+  if (!Number.isInteger(batch) || batch < 1) throw new InputError('inputs.batch: expected a whole number ≥ 1');
+  if (t.mode === 'unrolled' && steps !== t.steps) throw new InputError(`inputs.steps: cell \`${t.name}\` is unrolled over ${t.steps} steps, got ${steps}`);
+
+  for (const [k, v] of Object.entries(t.dimDefaults)) if (!given.has(k)) eqs.push({ dim: { terms: [[k, 1]], k: 0 }, value: v, what: `dim ${k}` });
+  const { env, error } = bindDims(given, eqs);
+  if (error) throw new InputError(error);
+  const unbound = t.dims.filter((d) => !env.has(d));
+  const needed = (d: Dim) => evalDim(d, env) === undefined;
+  if (unbound.length && (t.params.some((p) => p.shape.some(needed)) || t.states.some((s) => needed(s.dim)) || t.outputs.some((o) => o.shape.dims.some(needed))))
+    throw new InputError(`unbound dimension${unbound.length > 1 ? 's' : ''} ${unbound.join(', ')}: give ${unbound.length > 1 ? 'them' : 'it'} in inputs.dims or pass --params`);
+
+  // --- tensors
+  const rng = new Rng(opts.seed ?? 0);
+  const params: Record<string, Tensor> = {};
+  const used: Record<string, Json> = {};
+  for (const p of t.params) {
+    const dims = p.shape.map((d) => evalDim(d, env)!);
+    const k = paramKey.get(p.name);
+    if (P && k !== undefined) params[p.name] = { batched: false, dims, data: flatten(P[k], `params.${k}`) };
+    else {
+      const fanIn = dims.length === 2 ? dims[1]! : dims[0] ?? 1;
+      const s = 1 / Math.sqrt(Math.max(1, fanIn));
+      params[p.name] = { batched: false, dims, data: Float64Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => rng.uniform(-s, s)) };
+      used[p.name] = toNested(params[p.name]!, batch);
+    }
+  }
+  const seq = (v: Json, n: number, path: string): Tensor[] => (v as Json[]).map((x, i) => ({ batched: true, dims: [n], data: flatten(x, `${path}[${i}]`) }));
+  const inputs: Record<string, Tensor[]> = {};
+  for (const i of t.inputs) inputs[i.name] = seq(own(inputsObj, i.name), evalDim(i.dim, env)!, `inputs.inputs.${i.name}`);
+  const init: Record<string, Tensor> = {};
+  for (const s of t.states) {
+    const v = own(initObj, s.name);
+    if (v !== undefined) init[s.name] = { batched: true, dims: [evalDim(s.dim, env)!], data: flatten(v, `inputs.init.${s.name}`) };
+  }
+
+  // --- run through a backend: flat row-major arrays in, flat arrays out
+  const backend = backendFactory(opts.backend)(cell, { dims: Object.fromEntries(env), batch, precision: opts.precision ?? 'f64' });
+  const B = batch;
+  const flat = (ts: readonly Tensor[]) => concat(ts.map((x) => x.data));
+  const traj = backend.forward(
+    steps,
+    table(Object.entries(params).map(([k, v]) => [k, v.data])),
+    table(Object.entries(inputs).map(([k, ts]) => [k, flat(ts)])),
+    table(Object.entries(init).map(([k, v]) => [k, v.data])),
+  );
+  const stateDims = (name: string) => [evalDim(t.states.find((x) => x.name === name)!.dim, env)!];
+  const outputDims = (name: string) => t.outputs.find((o) => o.name === name)!.shape.dims.map((d) => evalDim(d, env)!);
+  const result: Record<string, Json> = {
+    states: Object.fromEntries(Object.entries(traj.states).map(([k, v]) => [k, nestSteps(v, steps!, B, stateDims(k))])),
+    outputs: Object.fromEntries(Object.entries(traj.outputs).map(([k, v]) => [k, nestSteps(v, steps!, B, outputDims(k))])),
+  };
+  if (Object.keys(used).length) result.params = used;
+
+  if (I.cotangents !== undefined) {
+    if (!isObj(I.cotangents)) throw new InputError('inputs.cotangents: expected an object of named [T][B][n] arrays');
+    const cs = table<Float64Array>([]), co = table<Float64Array>([]);
+    for (const [k, v] of Object.entries(I.cotangents)) {
+      const st = t.states.find((s) => s.name === k);
+      const out = t.outputs.find((o) => o.name === k);
+      if (!st && !out) throw new InputError(`inputs.cotangents.${k}: the cell has no state or output \`${k}\` (${[...t.states.map((s) => s.name), ...t.outputs.map((o) => o.name)].join(', ')})`);
+      const want = [steps, batch, ...(st ? [st.dim] : out!.shape.dims).map((d) => evalDim(d, env)!)];
+      const got = shapeOf(v, `inputs.cotangents.${k}`);
+      if (got.join() !== want.join()) throw new InputError(`inputs.cotangents.${k}: expected shape [${want.join(', ')}], got [${got.join(', ')}]`);
+      (st ? cs : co)[k] = flatten(v, `inputs.cotangents.${k}`);
+    }
+    const g = backend.backward({ states: cs, outputs: co });
+    const paramsOut = Object.fromEntries(t.params.map((p) => [paramKey.get(p.name) ?? p.name, toNested({ batched: false, dims: params[p.name]!.dims, data: f64(g.params[p.name]!) }, B)]));
+    result.grads = {
+      params: paramsOut,
+      inputs: Object.fromEntries(t.inputs.map((i) => [i.name, nestSteps(g.inputs[i.name]!, steps!, B, [evalDim(i.dim, env)!])])),
+      init: Object.fromEntries(t.states.map((s) => [s.name, toNested({ batched: true, dims: stateDims(s.name), data: f64(g.init[s.name]!) }, B)])),
+    };
+  }
+  return { result, warnings };
+}

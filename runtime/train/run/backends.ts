@@ -1,0 +1,46 @@
+// Which CellBackend runs the cells. Training talks to the CellBackend interface
+// only, so choosing a backend is this one lookup. `js` (generated, fused
+// JavaScript, float64) is the default when it is available; `js-f32` is the same
+// module in float32 with its products and activations in WebAssembly SIMD (one
+// SIMD thread per training thread: `--threads` already splits the batch);
+// `interp` (the float64 reference interpreter) is the slow, always-present fallback.
+
+import type { BackendFactory } from '../../backend.ts';
+import { interpBackend } from '../../backends/interp.ts';
+import { TrainError } from '../errors.ts';
+
+export const BACKEND_NAMES = ['js', 'js-f32', 'interp', 'gpujs'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+/** The generated-JS backend (a dynamic import: it compiles the emitter only when used). */
+async function jsFactory(): Promise<BackendFactory | null> {
+  try {
+    return (await import('../../backends/js.ts')).jsBackend;
+  } catch {
+    return null;
+  }
+}
+
+export async function loadBackend(name: string | undefined): Promise<{ name: BackendName; factory: BackendFactory }> {
+  if (name === undefined) {
+    const js = await jsFactory();
+    return js ? { name: 'js', factory: js } : { name: 'interp', factory: interpBackend };
+  }
+  if (name === 'interp') return { name, factory: interpBackend };
+  if (name === 'js') {
+    const js = await jsFactory();
+    if (!js) throw new TrainError('the js backend is not available in this build; use --backend interp');
+    return { name, factory: js };
+  }
+  if (name === 'js-f32') {
+    const js = await jsFactory();
+    if (!js) throw new TrainError('the js backend is not available in this build; use --backend interp');
+    return { name, factory: (cell, opts) => js(cell, { ...opts, precision: 'f32', threads: 1 }) };
+  }
+  if (name === 'gpujs') {
+    // gpu.js kernels run one by one (its synchronous WebAssembly/CPU modes) in the synchronous training loop.
+    const { gpujsSyncBackend } = await import('../../backends/gpujs.ts');
+    return { name, factory: (cell, opts) => gpujsSyncBackend(cell, opts) };
+  }
+  throw new TrainError(`unknown backend \`${name}\` (available: ${BACKEND_NAMES.join(', ')})`);
+}

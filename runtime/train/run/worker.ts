@@ -1,0 +1,42 @@
+// A data-parallel training thread (see parallel.ts): builds the same model from
+// the cell's source and the run's settings, then answers each step with the
+// gradient of its shard, reading the parameters from shared memory.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { compile } from '../../../compiler/compile.ts';
+import { loadBackend } from './backends.ts';
+import { buildModel } from '../model/model.ts';
+import type { SharedLayout, StepReply, StepRequest, WorkerSetup } from './parallel.ts';
+import type { Table } from '../tensor.ts';
+import { zerosLike } from '../tensor.ts';
+import { makeBatch, runBatch } from '../model/topology.ts';
+
+const { setup, layout } = workerData as { setup: WorkerSetup; layout: SharedLayout };
+const port = parentPort!;
+
+async function main(): Promise<void> {
+  const cell = compile(setup.cellSource).cells.find((c) => c.name === setup.cellName);
+  if (!cell) throw new Error(`cell ${setup.cellName} did not compile in the worker`);
+  const backend = await loadBackend(setup.backend);
+  const model = buildModel(cell, setup.spec, backend.factory);
+  const shared = new Float64Array(layout.buffer);
+  const params: Table = new Map(layout.entries.map(([name, off, shape]) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    return [name, { shape, data: shared.subarray(off, off + n) }];
+  }));
+  const total = layout.entries.reduce((n, [, , shape]) => n + shape.reduce((a, b) => a * b, 1), 0);
+  port.on('message', (req: StepRequest) => {
+    try {
+      const grads = zerosLike(params);
+      const loss = req.examples.length ? runBatch(model, params, makeBatch(model, req.examples), grads, { bptt: req.bptt, count: req.count }).loss : 0;
+      const flat = new Float64Array(total);
+      for (const [name, off] of layout.entries) flat.set(grads.get(name)!.data, off);
+      port.postMessage({ loss, grads: flat } satisfies StepReply, [flat.buffer]);
+    } catch (e) {
+      port.postMessage({ error: (e as Error).message } satisfies StepReply);
+    }
+  });
+  port.postMessage({ ready: true });
+}
+
+main().catch((e) => port.postMessage({ error: (e as Error).message } satisfies StepReply));

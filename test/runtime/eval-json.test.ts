@@ -1,0 +1,67 @@
+// The `celda eval` JSON contract (DESIGN §3), through runtime/eval.ts.
+import { describe, expect, it } from 'vitest';
+import { InputError, evaluate } from '../../runtime/eval-json.ts';
+import { compileOk, example } from '../support/cells.ts';
+
+const rnn = example('rnn.celda');
+const x = [[[1, 2]], [[0, 1]], [[0.5, -0.5]]];
+
+describe('eval contract', () => {
+  it('reads dimensions from parameter shapes when dims are not given', () => {
+    const params = { W_aa: [[0.5]], W_ax: [[1, -1]], b_a: [0.1], W_ya: [[1], [-1]], b_y: [0, 0] };
+    const { result } = evaluate(rnn, { params, inputs: { inputs: { x } } });
+    const a = result.states as { a: number[][][] };
+    expect(a.a.length).toBe(3);
+    expect(a.a[0]![0]![0]).toBeCloseTo(Math.tanh(1 - 2 + 0.1), 15);
+    expect(a.a[1]![0]![0]).toBeCloseTo(Math.tanh(0.5 * Math.tanh(-0.9) - 1 + 0.1), 15);
+  });
+
+  it('uses a given initial state and returns its gradient', () => {
+    const params = { W_aa: [[0.5]], W_ax: [[1, -1]], b_a: [0.1], W_ya: [[1]], b_y: [0] };
+    const { result } = evaluate(rnn, { params, inputs: { inputs: { x: [[[0, 0]]] }, init: { a: [[2]] }, cotangents: { a: [[[1]]] } } });
+    const s = (result.states as { a: number[][][] }).a[0]![0]![0]!;
+    expect(s).toBeCloseTo(Math.tanh(1.1), 15);
+    const g = result.grads as { init: { a: number[][] } };
+    expect(g.init.a[0]![0]).toBeCloseTo(0.5 * (1 - s * s), 15);
+  });
+
+  it('accepts W_aa for the notes\' w_aa and answers under the same key', () => {
+    const notes = compileOk('cell N {\n input x : n_x\n state a : n_a\n a^<t> = tanh(w_{aa}a^{<t-1>} + w_{ax}x^{<t>} + b_a)\n}')[0]!;
+    const params = { W_aa: [[0.5]], W_ax: [[1, -1]], b_a: [0.1] };
+    const { result } = evaluate(notes, { params, inputs: { inputs: { x }, cotangents: { a: [[[1]], [[1]], [[1]]] } } });
+    expect(Object.keys((result.grads as { params: object }).params).sort()).toEqual(['W_aa', 'W_ax', 'b_a']);
+  });
+
+  it('refuses what it cannot use, saying where', () => {
+    const params = { W_aa: [[0.5]], W_ax: [[1, -1]], b_a: [0.1], W_ya: [[1]], b_y: [0] };
+    const bad = (inputs: unknown, p: unknown = params) => () => evaluate(rnn, { params: p, inputs });
+    expect(bad({ inputs: { x }, cotangents: { q: [] } })).toThrow(/inputs\.cotangents\.q: the cell has no state or output `q`/);
+    expect(bad({ inputs: { x }, cotangents: { a: [[[1]]] } })).toThrow(/inputs\.cotangents\.a: expected shape \[3, 1, 1\], got \[1, 1, 1\]/);
+    expect(bad({ inputs: { x }, init: { h: [[0]] } })).toThrow(/inputs\.init\.h: the cell has no state `h`/);
+    expect(bad({ inputs: { x: [[[1, 2, 3]]] } })).toThrow(InputError);
+    expect(bad({ inputs: { x } }, { ...params, W_aa: [0.5] })).toThrow(/params\.W_aa: expected a matrix/);
+    expect(bad({ inputs: { x } }, { W_aa: [[0.5]] })).toThrow(/params: missing `W_ax`/);
+    expect(bad({ inputs: { x: [[[1, NaN]]] } })).toThrow(InputError);
+    expect(bad({ dims: { n_a: 2 }, inputs: { x } })).toThrow(/params\.W_aa axis 0 has size 1, but the cell needs n_a = 2/);
+  });
+
+  it('holds an unrolled cell to its number of steps', () => {
+    const rnn5 = example('rnn-unrolled.celda');
+    expect(() => evaluate(rnn5, { inputs: { dims: { n_x: 2, n_a: 2, n_y: 1 }, inputs: { x } } })).toThrow(/unrolled over 5 steps, got 3/);
+  });
+
+  it('asks for dimensions it cannot find', () => {
+    expect(() => evaluate(rnn, { inputs: { inputs: { x } } })).toThrow(/unbound dimensions? .*n_a.*: give/);
+  });
+});
+
+describe('names that are also JavaScript object members', () => {
+  it('treats `constructor`, `toString` and `valueOf` as plain parameters', () => {
+    for (const name of ['constructor', 'toString', 'valueOf', 'hasOwnProperty']) {
+      const cell = compileOk(`cell C {\n  input x : n\n  state h : n\n  h^<t> = tanh(${name} h^<t-1> + x^<t>)\n}`)[0]!;
+      const { result } = evaluate(cell, { params: { [name]: [[0.5]] }, inputs: { inputs: { x: [[[1]]] }, cotangents: { h: [[[1]]] } } });
+      expect((result.states as { h: number[][][] }).h[0]![0]![0]).toBeCloseTo(Math.tanh(1), 15);
+      expect(Object.keys((result.grads as { params: object }).params)).toEqual([name]);
+    }
+  });
+});
