@@ -1,5 +1,5 @@
 // `npm run bench:kernels [-- --shapes 4x2,2x4,3x3u2]` (rows × columns, `uN` the depth unrolled N times): the SIMD matrix-product kernel
-// alone (compiler/wasm/gemm-wat.ts) on the products of the L training step, for
+// alone (compiler/emit/wasm/kernels-wat.ts) on the products of the L training step, for
 // register-block shapes to choose from, against TF.js-wasm's matMul (XNNPACK, one
 // thread) in the same run, taking turns. GFLOP/s from CPU time (process.cpuUsage), which a
 // shared machine disturbs less than wall time. Not a test: it measures.

@@ -123,7 +123,7 @@ export const stableSigmoid = (x: number) => {
 };
 export const stableSoftplus = (x: number) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)));
 
-const ew = (f: (x: number) => number, vjp: OpDef['vjp']): OpDef => ({
+const unary = (f: (x: number) => number, vjp: OpDef['vjp']): OpDef => ({
   arity: 1, kind: 'elementwise', shape: same, eval: elementwise(f), vjp,
 });
 const ew2 = (f: (x: number, y: number) => number, vjp: OpDef['vjp']): OpDef => ({
@@ -153,7 +153,7 @@ export const OPS: Record<OpName, OpDef> = {
     ub(e, e.node('div', [g, b!]), a!),
     ub(e, e.node('neg', [e.node('div', [e.node('mul', [g, y]), b!])]), b!),
   ]),
-  neg: ew((x) => -x, (g, _y, _i, _a, e) => [e.node('neg', [g])]),
+  neg: unary((x) => -x, (g, _y, _i, _a, e) => [e.node('neg', [g])]),
   pow: {
     arity: 1, kind: 'elementwise', shape: same,
     eval: (args, a, c) => elementwise((x) => (a.p === 2 ? x * x : Math.pow(x, a.p!)))(args, a, c),
@@ -163,17 +163,17 @@ export const OPS: Record<OpName, OpDef> = {
       return [e.node('mul', [g, e.node('mul', [e.const(p), d])])];
     },
   },
-  tanh: ew(Math.tanh, (g, y, _i, _a, e) => [e.node('mul', [g, e.node('sub', [e.const(1), e.node('mul', [y, y])])])]),
-  sigmoid: ew(stableSigmoid, (g, y, _i, _a, e) => [e.node('mul', [g, e.node('mul', [y, e.node('sub', [e.const(1), y])])])]),
-  relu: ew((x) => (x > 0 ? x : 0), (g, _y, [x], _a, e) => [e.node('mul', [g, e.node('step', [x!])])]),
-  exp: ew(Math.exp, (g, y, _i, _a, e) => [e.node('mul', [g, y])]),
-  log: ew(Math.log, (g, _y, [x], _a, e) => [e.node('div', [g, x!])]),
-  sqrt: ew(Math.sqrt, (g, y, _i, _a, e) => [e.node('div', [g, e.node('mul', [e.const(2), y])])]),
-  abs: ew(Math.abs, (g, _y, [x], _a, e) => [e.node('mul', [g, e.node('sign', [x!])])]),
-  softplus: ew(stableSoftplus, (g, _y, [x], _a, e) => [e.node('mul', [g, e.node('sigmoid', [x!])])]),
+  tanh: unary(Math.tanh, (g, y, _i, _a, e) => [e.node('mul', [g, e.node('sub', [e.const(1), e.node('mul', [y, y])])])]),
+  sigmoid: unary(stableSigmoid, (g, y, _i, _a, e) => [e.node('mul', [g, e.node('mul', [y, e.node('sub', [e.const(1), y])])])]),
+  relu: unary((x) => (x > 0 ? x : 0), (g, _y, [x], _a, e) => [e.node('mul', [g, e.node('step', [x!])])]),
+  exp: unary(Math.exp, (g, y, _i, _a, e) => [e.node('mul', [g, y])]),
+  log: unary(Math.log, (g, _y, [x], _a, e) => [e.node('div', [g, x!])]),
+  sqrt: unary(Math.sqrt, (g, y, _i, _a, e) => [e.node('div', [g, e.node('mul', [e.const(2), y])])]),
+  abs: unary(Math.abs, (g, _y, [x], _a, e) => [e.node('mul', [g, e.node('sign', [x!])])]),
+  softplus: unary(stableSoftplus, (g, _y, [x], _a, e) => [e.node('mul', [g, e.node('sigmoid', [x!])])]),
   /** Heaviside step (relu's derivative); its own derivative is zero almost everywhere. */
-  step: ew((x) => (x > 0 ? 1 : 0), noGrad),
-  sign: ew(Math.sign, noGrad),
+  step: unary((x) => (x > 0 ? 1 : 0), noGrad),
+  sign: unary(Math.sign, noGrad),
 
   // ------------------------------------------------------------ along the feature axis
   softmax: {

@@ -181,7 +181,7 @@ class KernelBuilder {
       const rows = rowsOf(c.phase, n.shape.batch);
       const width = n.shape.batch ? (n.shape.dims.length ? [n.shape.dims[0]!] : []) : [...n.shape.dims];
       const note = c.stmts.filter((s) => this.a.spec.named(s.id)).map((s) => this.a.spec.name(s.id)).join(', ');
-      this.push(c.phase, c.level, 2, rankOf(n), { k: 'ew', rows, width, stmts: c.stmts, note });
+      this.push(c.phase, c.level, 2, rankOf(n), { k: 'fused', rows, width, stmts: c.stmts, note });
     }
   }
 

@@ -123,7 +123,7 @@ export type Kernel =
   | { readonly k: 'transpose'; readonly rows: RowCount; readonly src: View; readonly dst: number }
   /** C[i, j] (+)= Σ_r U[r, i] V[r, j] over rows r (the notes' Σ_batch u vᵀ), from transposed operands. */
   | { readonly k: 'outer'; readonly rows: RowCount; readonly u: View; readonly v: View; readonly ut: Transposed | null; readonly vt: Transposed | null; readonly c: MatView; readonly m: Dim; readonly n: Dim; readonly accumulate: boolean; readonly note: string }
-  | { readonly k: 'ew'; readonly rows: RowCount; readonly width: readonly Dim[]; readonly stmts: readonly Stmt[]; readonly note: string }
+  | { readonly k: 'fused'; readonly rows: RowCount; readonly width: readonly Dim[]; readonly stmts: readonly Stmt[]; readonly note: string }
   | { readonly k: 'softmax'; readonly rows: RowCount; readonly n: Dim; readonly src: View; readonly dst: View; readonly note: string }
   /** Σ over features of each row (sum_feat). */
   | { readonly k: 'sumFeat'; readonly rows: RowCount; readonly n: readonly Dim[]; readonly src: View; readonly dst: View; readonly note: string }

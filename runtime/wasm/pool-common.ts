@@ -63,7 +63,7 @@ export const THREADS_DEFAULT_MIN_STEP_FLOPS = 1 << 25;
 
 /**
  * The kernels' bytes, for a shared memory (`shared`) or an unshared one; `fma`: the
- * variant whose product accumulates with relaxed SIMD's multiply-add (gemm-wat.ts).
+ * variant whose product accumulates with relaxed SIMD's multiply-add (kernels-wat.ts).
  * The decoder emitted modules carry (one source: emit-js-simd.ts).
  */
 export const kernelBytes = new Function(`${SIMD_KERNELS.$decode}\n${SIMD_KERNELS.$wasmBytes}\nreturn (shared, fma = false) => $wasmBytes(shared, fma);`)() as (shared: boolean, fma?: boolean) => Uint8Array<ArrayBuffer>;

@@ -1,6 +1,6 @@
 // Threads for the SIMD matrix products on Node: a heap over one shared
 // WebAssembly memory whose `gemm` splits a product's output between this thread
-// and worker_threads, each running the same kernel (compiler/wasm/gemm-wat.ts)
+// and worker_threads, each running the same kernel (compiler/emit/wasm/kernels-wat.ts)
 // on the same memory. Emitted float32 modules take it as `options.heap`.
 //
 // The control block, the split and the workers' loop are pool-core.ts (shared

@@ -16,13 +16,13 @@ import { emitDts } from './dts.ts';
 import { KERNELS, MATH } from './helpers.ts';
 import { LoopText } from './loops.ts';
 import type { MoveHelper } from './simd-helpers.ts';
-import { ewHelper, SIMD_MOVES } from './simd-helpers.ts';
+import { wasmLoopsHelper, SIMD_MOVES } from './simd-helpers.ts';
 import { commentText, jsNumber, jsString } from './identifiers.ts';
 import type { Pass } from './text-base.ts';
 import { IND } from './text-base.ts';
 import { lowerCell } from '../../lower/lower.ts';
-import type { EwModule } from '../wasm/loops-wat.ts';
-import { ewModule } from '../wasm/loops-wat.ts';
+import type { WasmLoopsModule } from '../wasm/loops-wat.ts';
+import { assembleWasmLoops } from '../wasm/loops-wat.ts';
 import type { BufferDecl, CellPlan, Kernel, PassPlan, Phase } from '../../lower/loop-ir.ts';
 import { printCell, printGrad } from '../../print/notation.ts';
 
@@ -51,7 +51,7 @@ export interface EmittedJs {
   readonly plan: CellPlan;
   /** Whether the module carries the WebAssembly SIMD products. */
   readonly simd: boolean;
-  /** SIMD modules: the text of the WebAssembly module of its fused loops (compiler/wasm/ew-wat.ts, unshared memory), null without one. */
+  /** SIMD modules: the text of the WebAssembly module of its fused loops (compiler/emit/wasm/loops-wat.ts, unshared memory), null without one. */
   readonly wasmLoopsWat: string | null;
 }
 
@@ -61,14 +61,14 @@ export function emitJs(cell: CompiledCell, opts: JsOptions = {}): EmittedJs {
   e.simd = plan.precision === 'f32' && opts.simd !== false;
   const factoryCode = e.factory();
   // The loops the factory handed over to WebAssembly, assembled once: the module carries the bytes, EmittedJs the text.
-  const ew = e.ewFuncs.length > 0 ? ewModule(e.ewFuncs) : null;
-  const helpers = e.helpers(ew);
+  const wasmLoops = e.wasmFuncs.length > 0 ? assembleWasmLoops(e.wasmFuncs) : null;
+  const helpers = e.helpers(wasmLoops);
   const header = e.header();
   const name = e.factoryName;
   const module = `${header}\n${helpers}\n\n${factoryCode}\n\nexport { ${name}, ${name} as default };\n`;
   const body = `'use strict';\n${helpers}\n\n${factoryCode}\n\nreturn ${name};\n`;
   const dims = plan.dims.filter((d) => e.dimsUsed.has(d));
-  return { factory: name, module, body, dts: emitDts(cell, name, plan.precision, dims, e.simd), dims, plan, simd: e.simd, wasmLoopsWat: ew?.wat ?? null };
+  return { factory: name, module, body, dts: emitDts(cell, name, plan.precision, dims, e.simd), dims, plan, simd: e.simd, wasmLoopsWat: wasmLoops?.wat ?? null };
 }
 
 class Emitter extends LoopText {
@@ -77,7 +77,7 @@ class Emitter extends LoopText {
   header(): string {
     const t = this.cell.typed;
     const lines = [
-      `celda: the cell \`${this.cell.name}\`, compiled to JavaScript (${this.plan.precision === 'f32' ? 'float32' : 'float64'}${this.simd ? `, matrix products${this.ewFuncs.length ? ' and fused loops' : ''} in WebAssembly SIMD` : ''}).`,
+      `celda: the cell \`${this.cell.name}\`, compiled to JavaScript (${this.plan.precision === 'f32' ? 'float32' : 'float64'}${this.simd ? `, matrix products${this.wasmFuncs.length ? ' and fused loops' : ''} in WebAssembly SIMD` : ''}).`,
       'Generated from the cell\'s graph; do not edit. Standalone: no imports.',
       `Exports ${this.factoryName}(dims, batch${this.simd ? ', options' : ''}) → { forward, backward${t.mode === 'step' ? ', step, stepBackward' : ''} }.`,
       ...(this.simd
@@ -85,7 +85,7 @@ class Emitter extends LoopText {
           'options.simd = false, or a runtime without WebAssembly SIMD, runs them as plain JavaScript; where the',
           'runtime has relaxed SIMD the product uses its multiply-add (options.fma = false: it does not; with a heap, the heap decides);',
           'options.heap takes the heap of celda\'s thread pool (runtime/wasm/pool.ts) to split them between threads.',
-          ...(this.ewFuncs.length ? ['The fused loops of the gates run as WebAssembly SIMD on the same memory (options.wasmLoops = false: as JavaScript).'] : [])]
+          ...(this.wasmFuncs.length ? ['The fused loops of the gates run as WebAssembly SIMD on the same memory (options.wasmLoops = false: as JavaScript).'] : [])]
         : []),
       '',
       ...printCell(t, this.cell.forward, 'unicode').trimEnd().split('\n'),
@@ -96,12 +96,12 @@ class Emitter extends LoopText {
     return lines.map((l) => `// ${commentText(l)}`.trimEnd()).join('\n') + '\n';
   }
 
-  helpers(ew: EwModule | null): string {
+  helpers(wasmLoops: WasmLoopsModule | null): string {
     const math = Object.keys(MATH).filter((k) => this.used.has(k));
     const out = [`const $F = ${this.F};`];
     if (math.length) out.push(`const ${math.map((k) => `${k} = ${MATH[k]}`).join(', ')};`);
     for (const k of Object.keys(KERNELS)) if (this.used.has(k)) out.push('', KERNELS[k]!);
-    if (ew !== null) out.push('', ewHelper(ew, this.ewFuncs.length));
+    if (wasmLoops !== null) out.push('', wasmLoopsHelper(wasmLoops, this.wasmFuncs.length));
     return out.join('\n');
   }
 
@@ -152,7 +152,7 @@ class Emitter extends LoopText {
     }
     api.push(`cell: ${jsString(this.cell.name)}`, `precision: ${jsString(p.precision)}`, 'batch: $B');
     if (this.simd) {
-      api.push('simd: $heap.simd !== false', 'get threads() { return $heap.threads; }', 'fma: $heap.fma === true', `wasmLoops: ${this.ewFuncs.length > 0 ? '$ew !== null' : 'false'}`);
+      api.push('simd: $heap.simd !== false', 'get threads() { return $heap.threads; }', 'fma: $heap.fma === true', `wasmLoops: ${this.wasmFuncs.length > 0 ? '$ew !== null' : 'false'}`);
       L.push(`${IND}// A shared heap gets the block back when the instance is gone (its methods hold $mem).`);
       L.push(`${IND}if ($blocks !== null && $options.heap) $blocks.register($mem, $block);`);
       L.push(`${IND}return { ${api.join(', ')} };`);
@@ -179,7 +179,7 @@ class Emitter extends LoopText {
     const L: string[] = [];
     L.push(`if ($options === undefined || $options === null) $options = {};`);
     L.push(`const $heap = $heapOf($options), $kgemm = $heap.gemm;`);
-    if (this.ewFuncs.length > 0) {
+    if (this.wasmFuncs.length > 0) {
       L.push(`/** The fused loops as WebAssembly on the heap's memory (null: in JavaScript — options.wasmLoops false, or a heap or runtime without it). */`);
       L.push(`const $ew = $options.wasmLoops === false ? null : $ewOf($heap);`);
       this.use('$decode');

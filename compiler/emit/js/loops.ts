@@ -10,8 +10,8 @@ import type { Node } from '../../ir/graph.ts';
 import type { Expr, Kernel, Phase, Stmt, View } from '../../lower/loop-ir.ts';
 import { dimAdd, dimKey, dimSub } from '../../ir/dims.ts';
 import type { Dim } from '../../ir/dims.ts';
-import type { EwExpr, EwFunc, EwMode, EwStmt } from '../wasm/loops-wat.ts';
-import { byRow, ewSupports } from '../wasm/loops-wat.ts';
+import type { WasmLoopExpr, WasmLoopFunc, LoopReadMode, WasmLoopStmt } from '../wasm/loops-wat.ts';
+import { byRow, wasmLoopSupports } from '../wasm/loops-wat.ts';
 import type { ActKind } from '../wasm/kernels-wat.ts';
 import { ACT_KINDS } from '../wasm/kernels-wat.ts';
 
@@ -85,8 +85,8 @@ export class LoopText extends JsText {
         this.use('$fill');
         return [`$fill(${this.rows(k.rows)}, ${this.prod(...k.size.map((d) => this.dim(d)))}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${this.rowWidth(k.dst.buf)}, ${jsNumber(k.value)});`];
       }
-      case 'ew':
-        return this.ew(pass, k);
+      case 'fused':
+        return this.fused(pass, k);
     }
   }
 
@@ -101,7 +101,7 @@ export class LoopText extends JsText {
    * loop itself; an activation whose argument needs another's result waits for a
    * second pass (tanh(c) after the gates of c).
    */
-  ewSites(k: Extract<Kernel, { k: 'ew' }>): ActSites | null {
+  actSites(k: Extract<Kernel, { k: 'fused' }>): ActSites | null {
     if (!this.simd || k.rows !== 'B') return null;
     if (this.sitesOf.has(k)) return this.sitesOf.get(k)!;
     const sites: Extract<Expr, { e: 'op' }>[] = [];
@@ -154,8 +154,8 @@ export class LoopText extends JsText {
 
   /** Floats of scratch the activations of a kernel need (0: none), as an expression of the dimensions. */
   actScratch(k: Kernel): string | null {
-    if (k.k !== 'ew') return null;
-    const a = this.ewSites(k);
+    if (k.k !== 'fused') return null;
+    const a = this.actSites(k);
     if (!a) return null;
     const width = k.width.length ? this.prod(...k.width.map((d) => this.dim(d))) : '1';
     this.use('$ceil');
@@ -168,7 +168,7 @@ export class LoopText extends JsText {
    * writes the arguments of the level-L activations; the kernel then activates them.
    * The last pass has no activations left to prepare: it is the loop itself.
    */
-  ewSimd(pass: Pass, k: Extract<Kernel, { k: 'ew' }>, a: ActSites, loop: (body: string[]) => string[], index: Index): string[] {
+  fusedSimdAct(pass: Pass, k: Extract<Kernel, { k: 'fused' }>, a: ActSites, loop: (body: string[]) => string[], index: Index): string[] {
     const width = k.width.length ? this.prod(...k.width.map((d) => this.dim(d))) : null;
     const seg = `(${this.use('$ceil')}(${this.prod('$B', width ?? '1')} / 4) * 4)`;
     const at = width ? `$b * ${width} + $i` : '$b';
@@ -216,7 +216,7 @@ export class LoopText extends JsText {
   }
 
   /** One fused loop nest: every value of the group computed per element, locals named after the notation. */
-  ew(pass: Pass, k: Extract<Kernel, { k: 'ew' }>): string[] {
+  fused(pass: Pass, k: Extract<Kernel, { k: 'fused' }>): string[] {
     const batched = k.rows !== 'one';
     const width = k.width.length ? this.prod(...k.width.map((d) => this.dim(d))) : null;
     const rowVars = new Map<string, string>();
@@ -253,39 +253,39 @@ export class LoopText extends JsText {
       } else out.push('{', ...inner.map((l) => IND + l), '}');
       return out;
     };
-    const sites = this.ewSites(k);
+    const sites = this.actSites(k);
     let js: string[];
-    if (sites) js = this.ewSimd(pass, k, sites, loop, index);
+    if (sites) js = this.fusedSimdAct(pass, k, sites, loop, index);
     else {
       const body: string[] = [];
       for (const s of k.stmts) body.push(...this.stmt(pass, s, index, batched));
       js = loop(body);
     }
-    const call = this.simd ? this.ewWasm(pass, k) : null;
+    const call = this.simd ? this.wasmLoopCall(pass, k) : null;
     if (call === null) return js;
     // The loop as WebAssembly where the instance has it ($ew: the module's elementwise kernels on the heap's memory), else in JavaScript.
     const inner = js[0] === '{' && js[js.length - 1] === '}' ? js.slice(1, -1) : js;
     return [`if ($ew !== null) ${call};`, 'else {', ...inner.map((l) => (js === inner ? IND + l : l)), '}'];
   }
 
-  /** SIMD modules: the fused loops handed over to WebAssembly (compiler/wasm/ew-wat.ts), in the order of their calls. */
-  readonly ewFuncs: EwFunc[] = [];
+  /** SIMD modules: the fused loops handed over to WebAssembly (compiler/emit/wasm/loops-wat.ts), in the order of their calls. */
+  readonly wasmFuncs: WasmLoopFunc[] = [];
 
   /**
-   * The call of a loop's WebAssembly function (and the function, into ewFuncs), or
+   * The call of a loop's WebAssembly function (and the function, into wasmFuncs), or
    * null to keep it in JavaScript: unbatched loops and loops over no features, with
-   * ops the kernels lack (ewSupports: exp, log, …), with a store of one float per row, or that
+   * ops the kernels lack (wasmLoopSupports: exp, log, …), with a store of one float per row, or that
    * store a buffer they also read or store elsewhere in a way that running four
    * elements in lockstep could reorder.
    */
-  ewWasm(pass: Pass, k: Extract<Kernel, { k: 'ew' }>): string | null {
+  wasmLoopCall(pass: Pass, k: Extract<Kernel, { k: 'fused' }>): string | null {
     if (k.rows === 'one' || k.width.length === 0) return null;
     const g = this.graph(pass);
-    const slots: EwMode[] = [];
+    const slots: LoopReadMode[] = [];
     const args: string[] = [];
     const slotOf = new Map<string, number>();
     const access: Access[] = [];
-    const slot = (v: View, mode: EwMode, store: boolean): number => {
+    const slot = (v: View, mode: LoopReadMode, store: boolean): number => {
       access.push({ view: v, mode, store });
       const rowed = byRow(mode);
       const off = rowed ? this.offset(v) : this.dim(v.col);
@@ -301,20 +301,20 @@ export class LoopText extends JsText {
       }
       return at;
     };
-    const expr = (e: Expr): EwExpr | null => {
+    const expr = (e: Expr): WasmLoopExpr | null => {
       switch (e.e) {
         case 'num': return e;
         case 'local': return e;
         case 'read': return { e: 'read', slot: slot(e.view, e.mode, false) };
         case 'op': {
-          if (!ewSupports(e.op, e.p)) return null;
+          if (!wasmLoopSupports(e.op, e.p)) return null;
           const xs = e.args.map(expr);
           if (xs.some((x) => x === null)) return null;
-          return { e: 'op', op: e.op, args: xs as EwExpr[], ...(e.p !== undefined ? { p: e.p } : {}) };
+          return { e: 'op', op: e.op, args: xs as WasmLoopExpr[], ...(e.p !== undefined ? { p: e.p } : {}) };
         }
       }
     };
-    const stmts: EwStmt[] = [];
+    const stmts: WasmLoopStmt[] = [];
     for (const st of k.stmts) {
       if (!st.local && st.stores.length === 0) continue;
       const x = expr(st.expr);
@@ -323,8 +323,8 @@ export class LoopText extends JsText {
       stmts.push({ id: st.id, expr: x, local: st.local, stores: st.stores.map((w) => ({ slot: slot(w.view, 'elem', true), accumulate: w.accumulate })) });
     }
     if (!lockstepSafe(access)) return null;
-    const name = `ew${this.ewFuncs.length}`;
-    this.ewFuncs.push({ name, slots, stmts });
+    const name = `ew${this.wasmFuncs.length}`;
+    this.wasmFuncs.push({ name, slots, stmts });
     return `$ew.${name}(${[this.rows(k.rows), this.prod(...k.width.map((d) => this.dim(d))), ...args].join(', ')})`;
   }
 
@@ -401,7 +401,7 @@ function provablyGe(a: Dim, b: Dim): boolean {
 /** A loop's read or store of a view. */
 export interface Access {
   readonly view: View;
-  readonly mode: EwMode;
+  readonly mode: LoopReadMode;
   readonly store: boolean;
 }
 

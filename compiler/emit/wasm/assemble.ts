@@ -1,4 +1,4 @@
-// A WebAssembly text (WAT) assembler for the subset celda writes: gemm-wat.ts's
+// A WebAssembly text (WAT) assembler for the subset celda writes: kernels-wat.ts's
 // kernels and the per-cell kernels the compiler assembles at compile time. It is
 // synchronous and depends on nothing, because the compiler runs in a browser and
 // imports no node:* (wabt, the usual assembler, initialises asynchronously and
@@ -9,7 +9,7 @@
 // that wabt's JavaScript build misrounds and this one rounds correctly: negative
 // decimals a step or two above −0 among the smallest subnormals (−2⁻¹⁵⁰ to +0),
 // and hex literals with more significant digits than the float holds (truncated).
-// celda writes neither (ew-wat.ts writes float32 constants as short decimals).
+// celda writes neither (loops-wat.ts writes float32 constants as short decimals).
 //
 // text → read (atoms, strings and nested lists, comments dropped) → moduleOf
 // (imports and functions, types deduplicated in order of first use, names of

@@ -1,7 +1,7 @@
 // The WebAssembly text of a float32 SIMD module's fused elementwise loops: the
 // gate arithmetic of each step (and the loops over all T·B rows), four features
 // at a time in f32x4, on the memory the module's JavaScript and the products
-// share. emit-js-loops.ts describes each loop it can hand over (EwFunc: operands
+// share. emit-js-loops.ts describes each loop it can hand over (WasmLoopFunc: operands
 // as byte addresses, statements as expression trees); this file only spells
 // them. Pure: the same functions give the same text.
 //
@@ -17,7 +17,7 @@
 // time through the same vector code (one float splatted, lane 0 stored), so every
 // element gets the same float32 operations wherever it falls. Every operation is
 // float32 (the JavaScript loops round only at stores), tanh and σ are the `act`
-// kernel's (gemm-wat.ts actBody): inlined in the vector body, called in the tail.
+// kernel's (kernels-wat.ts actBody): inlined in the vector body, called in the tail.
 // A loop is only handed over when running its statements four elements in
 // lockstep gives what one at a time would
 // (emit-js-loops.ts checks the views it stores and reads).
@@ -28,34 +28,34 @@ import type { ActKind } from './kernels-wat.ts';
 import { ACT_KINDS, ACT_LOCALS, actBody, add, c32, get, set, whileLoop } from './kernels-wat.ts';
 
 /** How an operand is addressed (see the header). */
-export type EwMode = 'elem' | 'row' | 'feat' | 'one';
+export type LoopReadMode = 'elem' | 'row' | 'feat' | 'one';
 
 /** Modes addressed by row (p + b·s): their operand also takes a row stride. */
-export const byRow = (m: EwMode) => m === 'elem' || m === 'row';
+export const byRow = (m: LoopReadMode) => m === 'elem' || m === 'row';
 
-export type EwExpr =
+export type WasmLoopExpr =
   | { readonly e: 'num'; readonly v: number }
   | { readonly e: 'read'; readonly slot: number }
   | { readonly e: 'local'; readonly id: number }
-  | { readonly e: 'op'; readonly op: OpName; readonly args: readonly EwExpr[]; readonly p?: number };
+  | { readonly e: 'op'; readonly op: OpName; readonly args: readonly WasmLoopExpr[]; readonly p?: number };
 
-export interface EwStmt {
+export interface WasmLoopStmt {
   readonly id: number;
-  readonly expr: EwExpr;
+  readonly expr: WasmLoopExpr;
   /** Operand slots stored into ('elem' only), with += where accumulate. */
   readonly stores: readonly { readonly slot: number; readonly accumulate: boolean }[];
   /** Read again by a later statement: kept in a local. */
   readonly local: boolean;
 }
 
-export interface EwFunc {
+export interface WasmLoopFunc {
   readonly name: string;
-  readonly slots: readonly EwMode[];
-  readonly stmts: readonly EwStmt[];
+  readonly slots: readonly LoopReadMode[];
+  readonly stmts: readonly WasmLoopStmt[];
 }
 
 /** The ops a loop may contain to be handed over (others — exp, log, softplus, powers other than x² and x¹ — keep it in JavaScript). */
-export function ewSupports(op: OpName, p: number | undefined): boolean {
+export function wasmLoopSupports(op: OpName, p: number | undefined): boolean {
   switch (op) {
     case 'add': case 'sub': case 'mul': case 'div': case 'neg':
     case 'tanh': case 'sigmoid': case 'relu': case 'step': case 'abs': case 'sign': case 'sqrt':
@@ -88,8 +88,8 @@ class FuncText {
   /** Whether an activation is inlined: its locals ($x, ACT_LOCALS) are declared. */
   act = false;
 
-  /** called: the activations the tail calls (ewWat adds their functions to the module). */
-  constructor(private readonly f: EwFunc, private readonly called: Set<ActKind>) {}
+  /** called: the activations the tail calls (wasmLoopsText adds their functions to the module). */
+  constructor(private readonly f: WasmLoopFunc, private readonly called: Set<ActKind>) {}
 
   private temp(): string {
     const t = `t${this.temps++}`;
@@ -109,7 +109,7 @@ class FuncText {
     return `(v128.load ${this.addr(k)})`;
   }
 
-  expr(e: EwExpr, tail: boolean): string {
+  expr(e: WasmLoopExpr, tail: boolean): string {
     switch (e.e) {
       case 'num': return splat(e.v);
       case 'read': return this.read(e.slot, tail);
@@ -148,7 +148,7 @@ class FuncText {
             this.act = true;
             return `(block (result v128) ${set('x', a())} ${actBody(e.op).join(' ')} ${get('v')})`;
           default:
-            throw new Error(`ew-wat: ${e.op} is not handed over to WebAssembly`);
+            throw new Error(`loops-wat: ${e.op} is not handed over to WebAssembly`);
         }
       }
     }
@@ -180,7 +180,7 @@ class FuncText {
 }
 
 /** One loop's function: rows, then whole groups of four features, then the rest one at a time. */
-function funcText(f: EwFunc, called: Set<ActKind>): string[] {
+function funcText(f: WasmLoopFunc, called: Set<ActKind>): string[] {
   const t = new FuncText(f, called);
   const vector = t.body(false), tail = t.body(true);
   if (t.act) t.locals.push(...['x', ...ACT_LOCALS].map((l) => `(local $${l} v128)`));
@@ -219,10 +219,10 @@ function actFuncText(kind: ActKind): string[] {
 }
 
 /** The module of a cell's elementwise loops; `shared` imports a shared memory (celda's thread pool). */
-export function ewWat(funcs: readonly EwFunc[], shared: boolean): string {
+export function wasmLoopsText(funcs: readonly WasmLoopFunc[], shared: boolean): string {
   const called = new Set<ActKind>();
   return [
-    ';; celda: a cell\'s fused elementwise loops, f32x4; generated by compiler/wasm/ew-wat.ts.',
+    ';; celda: a cell\'s fused elementwise loops, f32x4; generated by compiler/emit/wasm/loops-wat.ts.',
     '(module',
     `  (import "env" "memory" (memory 1 65536${shared ? ' shared' : ''}))`,
     ...funcs.flatMap((f) => funcText(f, called)),
@@ -232,18 +232,18 @@ export function ewWat(funcs: readonly EwFunc[], shared: boolean): string {
   ].join('\n');
 }
 
-/** The module assembled (compiler/wasm/assemble.ts) for an unshared memory: its text, base64, and the byte that makes it import a shared one (3) instead (1). */
-export interface EwModule {
+/** The module assembled (compiler/emit/wasm/assemble.ts) for an unshared memory: its text, base64, and the byte that makes it import a shared one (3) instead (1). */
+export interface WasmLoopsModule {
   readonly wat: string;
   readonly base64: string;
   readonly sharedFlagAt: number;
   readonly bytes: number;
 }
 
-export function ewModule(funcs: readonly EwFunc[]): EwModule {
-  const wat = ewWat(funcs, false);
+export function assembleWasmLoops(funcs: readonly WasmLoopFunc[]): WasmLoopsModule {
+  const wat = wasmLoopsText(funcs, false);
   const local = assembleWat(wat);
-  const sharedFlagAt = memoryFlagAt(local, assembleWat(ewWat(funcs, true)));
+  const sharedFlagAt = memoryFlagAt(local, assembleWat(wasmLoopsText(funcs, true)));
   let s = '';
   for (const b of local) s += String.fromCharCode(b);
   return { wat, base64: btoa(s), sharedFlagAt, bytes: local.length };

@@ -102,12 +102,12 @@ describe('lowering', () => {
     expect(pre[0]!.rows).toBe('TB');
     expect(pre[0]!.n).toEqual({ terms: [['n_a', 4]], k: 0 }); // [4·n_a × n_x] for all T·B rows at once
     expect(loop[0]!.n).toEqual({ terms: [['n_a', 4]], k: 0 }); // [4·n_a × n_a] per step
-    expect(kinds(plan.forward.phases.loop)).toEqual(['gemm', 'ew']); // one product, one fused loop
+    expect(kinds(plan.forward.phases.loop)).toEqual(['gemm', 'fused']); // one product, one fused loop
   });
 
   it('LSTM backward: one product per step carries ∂a; dx, dW, db after the loop over T·B rows', () => {
     const plan = lowerCell(example('lstm.celda'));
-    expect(kinds(plan.backward.phases.loop)).toEqual(['ew', 'gemm']);
+    expect(kinds(plan.backward.phases.loop)).toEqual(['fused', 'gemm']);
     expect(gemms(plan.backward.phases.loop)[0]!.depth).toEqual({ terms: [['n_a', 4]], k: 0 }); // [W_o; W_f; W_u; W_c]ᵀ δ as one product
     const post = plan.backward.phases.post;
     expect(post.filter((k) => k.k === 'outer')).toHaveLength(8); // dW_{c,u,f,o} for a and x columns

@@ -1,6 +1,6 @@
 // WebAssembly SIMD matrix products of the float32 JavaScript backend (issue 6).
 //
-// The kernel (compiler/wasm/gemm-wat.ts) on a memory of its own: bit for bit the
+// The kernel (compiler/emit/wasm/kernels-wat.ts) on a memory of its own: bit for bit the
 // float32 emulation of its documented summation order, within float32's error
 // bound of the float64 product, never reading the gaps of strided operands nor
 // writing C's, and bit-identical however the product is split (as the thread
@@ -188,7 +188,7 @@ describe('the kernel: C (+)= A·Bᵀ', () => {
 });
 
 describe('compiler/emit/wasm/kernels-bytes.ts', () => {
-  it('is what wabt assembles from gemm-wat.ts today (run `npm run wasm` after changing the kernel)', async () => {
+  it('is what wabt assembles from kernels-wat.ts today (run `npm run wasm` after changing the kernel)', async () => {
     const a = await assemble();
     expect(kernelsSource(a)).toBe(readFileSync(KERNELS_FILE, 'utf8'));
     expect(WebAssembly.validate(kernelBytes(false))).toBe(true);

@@ -1,4 +1,4 @@
-// The SIMD kernel's activations (`act` in compiler/wasm/gemm-wat.ts): tanh and σ in
+// The SIMD kernel's activations (`act` in compiler/emit/wasm/kernels-wat.ts): tanh and σ in
 // place, four lanes at a time, against Math in float64. Float32 results within a few
 // ulp (relative 4e-7; for σ below the normal float32 range, absolute 1e-38), NaN in
 // NaN out, saturation at ±∞, whole groups of four (the floats past n in the last

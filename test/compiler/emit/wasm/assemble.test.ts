@@ -1,6 +1,6 @@
-// compiler/wasm/assemble.ts, the compiler's own WAT assembler, against wabt (the
+// compiler/emit/wasm/assemble.ts, the compiler's own WAT assembler, against wabt (the
 // assembler scripts/build-wasm.ts uses, with its features): the same bytes for
-// every gemm-wat.ts variant (and kernels.ts's), for every instruction in its
+// every kernels-wat.ts variant (and kernels.ts's), for every instruction in its
 // table, for a hand-written module using the whole subset (which also validates),
 // for random expression trees over f32x4, f32 and i32 in folded and plain form,
 // and for random float literals, ties included (one rounding, not two). Then the

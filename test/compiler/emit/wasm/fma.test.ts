@@ -1,4 +1,4 @@
-// The relaxed-SIMD multiply-add kernels (GemmShape.fma in compiler/wasm/gemm-wat.ts):
+// The relaxed-SIMD multiply-add kernels (GemmShape.fma in compiler/emit/wasm/kernels-wat.ts):
 // a product that adds each term to its lane's sum with f32x4.relaxed_madd, in the
 // plain kernel's documented order otherwise.
 //

@@ -1,5 +1,5 @@
 // The fused elementwise loops of float32 SIMD modules as WebAssembly
-// (compiler/wasm/ew-wat.ts): which loops a module hands over, that their text
+// (compiler/emit/wasm/loops-wat.ts): which loops a module hands over, that their text
 // assembles with celda's assembler exactly as wabt assembles it, that instances
 // run them where the heap's memory allows and fall back to the JavaScript loops
 // where it does not, and that both paths agree with the interpreter and with
@@ -35,8 +35,8 @@ const uses = (e: Expr, op: string): boolean => e.e === 'op' && (e.op === op || e
 function handedOver(cell: CompiledCell): { candidates: number; withExp: number; calls: number; text: string | null; module: string } {
   const e = emitJs(cell, { precision: 'f32' });
   const ks = [e.plan.forward, e.plan.backward].flatMap((p) => Object.values(p.phases).flat());
-  const loops = ks.filter((k) => k.k === 'ew' && k.rows !== 'one' && k.width.length > 0);
-  const withExp = loops.filter((k) => k.k === 'ew' && k.stmts.some((st) => uses(st.expr, 'exp'))).length;
+  const loops = ks.filter((k) => k.k === 'fused' && k.rows !== 'one' && k.width.length > 0);
+  const withExp = loops.filter((k) => k.k === 'fused' && k.stmts.some((st) => uses(st.expr, 'exp'))).length;
   return { candidates: loops.length, withExp, calls: (e.module.match(/\$ew\.ew\d+\(/g) ?? []).length, text: e.wasmLoopsWat, module: e.module };
 }
 

@@ -1,4 +1,4 @@
-// The SIMD kernel module's data movement (compiler/wasm/gemm-wat.ts): `transpose`,
+// The SIMD kernel module's data movement (compiler/emit/wasm/kernels-wat.ts): `transpose`,
 // `sumRows` and `copyRows` on a memory of their own, at 4-byte (not 16-byte)
 // aligned addresses with strides wider than the data. transpose and copyRows only
 // move floats, so they are checked bit for bit (NaN payloads included) against a
