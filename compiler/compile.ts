@@ -2,7 +2,7 @@
 
 import type { CellAst } from '../grammar/ast.ts';
 import { parse } from '../grammar/parse.ts';
-import type { TypedCell } from './check/check.ts';
+import type { TypedCell } from './check/typed-cell.ts';
 import { check } from './check/check.ts';
 import { build } from './passes/build.ts';
 import type { Diagnostic } from './diagnostics.ts';

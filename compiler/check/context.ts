@@ -3,7 +3,7 @@
 // and the small questions every stage asks of it.
 
 import type { CellAst, Equation, Expr, Span } from '../../grammar/ast.ts';
-import type { LeafKind, TExpr } from './check.ts';
+import type { LeafKind, TExpr } from './typed-cell.ts';
 import { show, showTimed } from './expr-queries.ts';
 import type { Diagnostic } from '../diagnostics.ts';
 import type { Dim } from '../ir/dims.ts';

@@ -1,7 +1,7 @@
 // check, wrapping up: shapes that stayed unknown or contradict each other,
 // names for the dims inference invented (ŷ's size → `n_y`), and the TypedCell.
 
-import type { TExpr, TypedCell, TypedEq } from './check.ts';
+import type { TExpr, TypedCell, TypedEq } from './typed-cell.ts';
 import { freeVars, show } from './expr-queries.ts';
 import type { CheckContext } from './context.ts';
 import { isState, isTimedName, nameDim, showShape, timedNames, vec } from './context.ts';

@@ -3,7 +3,7 @@
 // definition), and the diagnostic with its help when it refers to nothing.
 
 import type { Span, Time } from '../../grammar/ast.ts';
-import type { TExpr } from './check.ts';
+import type { TExpr } from './typed-cell.ts';
 import { freeVars, show, showTimed, timeText } from './expr-queries.ts';
 import type { CheckContext, Def } from './context.ts';
 import { Defer, isTimedName, key, leaf, nameDim, once, poison, timedNames, vec } from './context.ts';

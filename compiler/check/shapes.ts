@@ -5,7 +5,7 @@
 // and is typed again in a later pass.
 
 import type { Expr, Span } from '../../grammar/ast.ts';
-import type { TExpr } from './check.ts';
+import type { TExpr } from './typed-cell.ts';
 import { operandTexts, show } from './expr-queries.ts';
 import type { CheckContext } from './context.ts';
 import { Defer, isPoison, poison, showDim, showShape } from './context.ts';
@@ -70,7 +70,7 @@ function paramShape(cx: CheckContext, e: TExpr, want: Dim[], diags: Diagnostic[]
 /**
  * "parameter `W` is used with two shapes", pointing back at where it got the first.
  * Only ever called for a parameter whose shape is known: a read adds the name to
- * `cx.params` before it makes the leaf (check-reads), and a parameter's shape,
+ * `cx.params` before it makes the leaf (references.ts), and a parameter's shape,
  * once known, stays known. It comes from the declaration, read before any
  * equation, or from `paramShape`, which records the use (`learnedAt`); so a
  * parameter with a shape and no `learnedAt` was declared with it.

@@ -3,7 +3,7 @@
 // each defined value then takes the shape of its expression.
 
 import type { Expr } from '../../grammar/ast.ts';
-import type { TExpr, TypedEq } from './check.ts';
+import type { TExpr, TypedEq } from './typed-cell.ts';
 import { show } from './expr-queries.ts';
 import type { CheckContext, Def } from './context.ts';
 import { Defer, display, isPoison, isState, key, poison, scalarShape, showDim, showShape, vec } from './context.ts';

@@ -1,7 +1,7 @@
 // The analysis of one pass, before anything is placed in memory: which nodes are
-// leaves and which are computed, the linear forms (lower-linear), how parameter
+// leaves and which are computed, the linear forms (linear-forms.ts), how parameter
 // gradients decompose into terms that are added into them, the phase of every
-// node (lower-phase), the products that group the forms' terms, and the level of
+// node (phases.ts), the products that group the forms' terms, and the level of
 // every node within its phase (a kernel runs after what it reads).
 
 import type { Dim } from '../ir/dims.ts';
@@ -9,7 +9,7 @@ import { dimKey, dimNum } from '../ir/dims.ts';
 import type { Graph, Node } from '../ir/graph.ts';
 import type { Colocation, LinPart, Product, Term } from './linear-forms.ts';
 import { colocate, consumers, groupProducts, linearForms, operandParts } from './linear-forms.ts';
-import type { Dest, Home, PassSpec } from './pass.ts';
+import type { Dest, Home, PassSpec } from './context.ts';
 import type { LeafKind } from './phases.ts';
 import { assignPhases, isElementwise } from './phases.ts';
 import type { Extent, Phase } from './loop-ir.ts';

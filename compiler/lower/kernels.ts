@@ -12,7 +12,7 @@ import type { Homes } from './storage.ts';
 import { productName } from './storage.ts';
 import type { Term } from './linear-forms.ts';
 import { blockOffsets, productWidth } from './linear-forms.ts';
-import type { BufferTable, Home, PassResult } from './pass.ts';
+import type { BufferTable, Home, PassResult } from './context.ts';
 import type { Expr, Kernel, MatView, Phase, ReadMode, RowCount, Stmt, Store, View } from './loop-ir.ts';
 
 interface Item {

@@ -1,6 +1,6 @@
 // The lowered program of a cell: buffers sized once, and for the forward and the
 // backward pass an ordered list of kernels per phase. It says what to compute and
-// where every value lives, not how a backend spells it: emit-js renders it as
+// where every value lives, not how a backend spells it: emit/js renders it as
 // JavaScript, and a GPU backend can render the same grouping as kernels.
 //
 // Phases of a pass over T steps:

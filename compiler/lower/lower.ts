@@ -1,4 +1,4 @@
-// lower: a compiled cell → a CellPlan (lower-plan.ts) for a pass over T steps.
+// lower: a compiled cell → a CellPlan (loop-ir.ts) for a pass over T steps.
 //
 // The forward pass saves what the backward pass reads. Backward values are matched
 // to forward ones by structure (both graphs are hash-consed the same way), so the
@@ -9,8 +9,9 @@ import type { CompiledCell } from '../compile.ts';
 import type { Dim } from '../ir/dims.ts';
 import { dimNum } from '../ir/dims.ts';
 import type { Graph, Node } from '../ir/graph.ts';
-import type { BufferTable as Table, Dest, Home, PassSpec } from './pass.ts';
-import { BufferTable, lowerPass } from './pass.ts';
+import type { BufferTable as Table, Dest, Home, PassSpec } from './context.ts';
+import { BufferTable } from './context.ts';
+import { lowerPass } from './pass.ts';
 import type { CellPlan } from './loop-ir.ts';
 
 const LAYOUT = new Set(['concat', 'slice', 'pad', 'bcast', 'transpose', 'const', 'zeros']);

@@ -1,67 +1,17 @@
 // Lowering one pass (the forward or the backward step graph) to kernels, in three
-// stages, each in its own file:
+// stages, each in its own file, over what they share (context.ts):
 //
-//   lower-analysis: leaves, linear forms, gradient terms, phases, products, levels
-//   lower-homes:    where every value lives (buffers, columns, which rows)
-//   lower-kernels:  fused loop nests, products with packed weights, other kernels
+//   analysis: leaves, linear forms, gradient terms, phases, products, levels
+//   storage:  where every value lives (buffers, columns, which rows)
+//   kernels:  fused loop nests, products with packed weights, other kernels
 //
 // Every value gets a home or is fused: elementwise values computed in the same
 // loop nest are locals of that loop.
 
-import type { Dim } from '../ir/dims.ts';
-import type { Graph, Node } from '../ir/graph.ts';
 import { analysePass } from './analysis.ts';
-import { assignHomes } from './storage.ts';
+import type { BufferTable, PassResult, PassSpec } from './context.ts';
 import { buildKernels } from './kernels.ts';
-import type { LeafKind } from './phases.ts';
-import type { BufferDecl, PassPlan } from './loop-ir.ts';
-
-/** Where a value lives: columns of a buffer, at a row block relative to the step (or fixed). */
-export interface Home {
-  readonly buf: number;
-  readonly col: Dim;
-  readonly width: Dim;
-  /** Block shift: 0 for step t itself, 1 for a state after step t (slot t+1), … */
-  readonly shift: number;
-  /** A fixed block (unrolled cells). */
-  readonly block?: number;
-}
-
-/** A place a root must be written to; `acc`: added to (gradients summed over time). */
-export interface Dest {
-  readonly home: Home;
-  readonly acc: boolean;
-}
-
-export interface PassSpec {
-  readonly g: Graph;
-  readonly unrolled: boolean;
-  /** Leaves with a home (parameters, inputs, states, cotangents, saved forward values); null for computed nodes. */
-  readonly leaf: (n: Node) => { kind: LeafKind; home: Home } | null;
-  readonly roots: readonly { id: number; dest: Dest; role: 'carry' | 'param' | 'value' }[];
-  /** Forward: values the backward pass reads (kept in T·B buffers). */
-  readonly saved: ReadonlySet<number>;
-  readonly name: (id: number) => string;
-  readonly named: (id: number) => boolean;
-}
-
-export class BufferTable {
-  readonly decls: BufferDecl[] = [];
-  add(d: Omit<BufferDecl, 'id'>): number {
-    const id = this.decls.length;
-    this.decls.push({ id, ...d });
-    return id;
-  }
-  get(id: number): BufferDecl {
-    return this.decls[id]!;
-  }
-}
-
-export interface PassResult {
-  readonly plan: PassPlan;
-  /** Where each value ended up (the backward reads the forward's saved values from here). */
-  readonly homes: ReadonlyMap<number, Home>;
-}
+import { assignHomes } from './storage.ts';
 
 export function lowerPass(spec: PassSpec, bufs: BufferTable): PassResult {
   const analysis = analysePass(spec);

@@ -1,5 +1,5 @@
 // Phases: where in a pass over T steps each value of a step graph is computed.
-// Backend-neutral, like lower-linear.
+// Backend-neutral, like linear-forms.ts.
 //
 // A value that depends on the carried state (the forward's a^<t-1>, the backward's
 // ∂c^<t> + carry) and feeds the next step must be computed in the loop. Values

@@ -8,7 +8,7 @@ import { dimAdd, dimKey, dimNum } from '../ir/dims.ts';
 import type { Analysis } from './analysis.ts';
 import { extentFor, isFused, isInlineStatic, isLiteral, loopKey, needsHome, phaseIn, readAcrossPhases, sizeOf, widthOf } from './analysis.ts';
 import { blockOffsets, productWidth } from './linear-forms.ts';
-import type { BufferTable, Home } from './pass.ts';
+import type { BufferTable, Home } from './context.ts';
 import type { Extent, Phase } from './loop-ir.ts';
 
 /** A statement the lowering adds to a loop nest: a copy into a root's buffer, or the sum of a form's blocks. */

@@ -3,7 +3,7 @@
 // states at t and the per-step outputs. Notation sugar was already resolved to
 // primitives by the checker, so this is a direct walk.
 
-import type { TExpr, TypedCell } from '../check/check.ts';
+import type { TExpr, TypedCell } from '../check/typed-cell.ts';
 import type { Graph, Root } from '../ir/graph.ts';
 import { Builder } from '../ir/graph.ts';
 import type { Shape } from '../ir/ops.ts';

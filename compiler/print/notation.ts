@@ -5,7 +5,7 @@
 
 import type { Spelling } from '../../grammar/names.ts';
 import { spell } from '../../grammar/names.ts';
-import type { TypedCell } from '../check/check.ts';
+import type { TypedCell } from '../check/typed-cell.ts';
 import type { Dim } from '../ir/dims.ts';
 import { dimToString } from '../ir/dims.ts';
 import type { Graph, Node, Root } from '../ir/graph.ts';

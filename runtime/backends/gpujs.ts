@@ -1,4 +1,4 @@
-// The gpu.js backend: the kernel plans of compiler/emit-gpujs.ts run as one
+// The gpu.js backend: the kernel plans of compiler/emit/gpujs/plan.ts run as one
 // gpu.js pipeline per pass (createPipeline): the whole forward pass over T
 // steps, or the whole backward pass from T down to 1, is recorded once and
 // replayed, with every intermediate resident on the device (textures on

@@ -1,4 +1,4 @@
-// The generated-JavaScript backend: the cell's module (compiler/emit-js.ts) loaded
+// The generated-JavaScript backend: the cell's module (compiler/emit/js/emit.ts) loaded
 // in-process with `new Function` — the same code `celda compile` writes to a file.
 // The fast path for evaluation and training. Results are copies, so they stay
 // valid when the backend runs again. Float32 runs the matrix products as
@@ -23,7 +23,7 @@ export interface JsCellInstance {
   readonly wasmLoops?: boolean;
 }
 
-/** Options of a float32 SIMD module's factory (see emit-js-simd.ts). */
+/** Options of a float32 SIMD module's factory (see emit/js/simd-helpers.ts). */
 export interface JsInstanceOptions {
   readonly simd?: boolean;
   /** false: the plain kernels even where relaxed SIMD's multiply-add is available. */

@@ -1,7 +1,7 @@
 // Threads for the SIMD matrix products in a browser: the pool of pool.ts on Web
 // Workers. The workers come from a Blob URL (no file to serve); each gets the
 // compiled kernel, the shared WebAssembly memory and the control block by
-// postMessage, and then blocks in Atomics.wait between products (pool-core.ts).
+// postMessage, and then blocks in Atomics.wait between products (pool-common.ts).
 //
 // A shared memory needs a page that is crossOriginIsolated (served with
 // `Cross-Origin-Opener-Policy: same-origin` and `Cross-Origin-Embedder-Policy:

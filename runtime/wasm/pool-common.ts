@@ -64,7 +64,7 @@ export const THREADS_DEFAULT_MIN_STEP_FLOPS = 1 << 25;
 /**
  * The kernels' bytes, for a shared memory (`shared`) or an unshared one; `fma`: the
  * variant whose product accumulates with relaxed SIMD's multiply-add (kernels-wat.ts).
- * The decoder emitted modules carry (one source: emit-js-simd.ts).
+ * The decoder emitted modules carry (one source: emit/js/simd-helpers.ts).
  */
 export const kernelBytes = new Function(`${SIMD_KERNELS.$decode}\n${SIMD_KERNELS.$wasmBytes}\nreturn (shared, fma = false) => $wasmBytes(shared, fma);`)() as (shared: boolean, fma?: boolean) => Uint8Array<ArrayBuffer>;
 
@@ -102,7 +102,7 @@ export function sharedMemoryAvailable(): boolean {
 export const newSharedMemory = () => new WebAssembly.Memory({ initial: 16, maximum: 65536, shared: true });
 
 type MakeHeap = (memory: WebAssembly.Memory, gemm: Gemm, kernels?: Kernels) => CeldaHeap & { threads: number };
-/** The allocator emitted modules carry (one source: emit-js-simd.ts), so a pool's heap allocates alike. */
+/** The allocator emitted modules carry (one source: emit/js/simd-helpers.ts), so a pool's heap allocates alike. */
 export const makeHeap = new Function(`${SIMD_KERNELS.$makeHeap}\nreturn $makeHeap;`)() as MakeHeap;
 
 // ---------------------------------------------------------------- the control block

@@ -3,7 +3,7 @@
 // and worker_threads, each running the same kernel (compiler/emit/wasm/kernels-wat.ts)
 // on the same memory. Emitted float32 modules take it as `options.heap`.
 //
-// The control block, the split and the workers' loop are pool-core.ts (shared
+// The control block, the split and the workers' loop are pool-common.ts (shared
 // with the browser's pool-browser.ts). Here the calling thread may block, so it
 // waits for the workers with Atomics.wait. Results are bit-identical with any
 // number of threads: every output is computed whole by one thread.

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { accentFromCommand, GREEK_COMMANDS, greekFromCommand, spell } from '../../grammar/names.ts';
 import { compile } from '../../compiler/compile.ts';
-import type { TypedCell } from '../../compiler/check/check.ts';
+import type { TypedCell } from '../../compiler/check/typed-cell.ts';
 import { render } from '../../compiler/diagnostics.ts';
 import { FUNCTIONS } from '../../compiler/ir/ops.ts';
 import { evaluate } from '../../runtime/eval-json.ts';

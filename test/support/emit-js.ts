@@ -1,4 +1,4 @@
-// Test support for the emit-js suites (not a test file itself).
+// Test support for the emit/js suites (not a test file itself).
 // Agreement of a backend with the float64 interpreter: the same seeded random
 // parameters, inputs, initial states and cotangents through both, compared array
 // by array with a relative error ‖a − b‖∞ / ‖b‖∞ (absolute when b is all zeros).

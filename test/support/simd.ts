@@ -143,7 +143,7 @@ export function firstDifference(a: ArrayLike<number>, b: ArrayLike<number>): num
 
 export type MakeHeap = (memory: { buffer: ArrayBufferLike; grow(pages: number): unknown }, gemm: Gemm, kernels?: Kernels) => CeldaHeap;
 
-/** $makeHeap as emitted modules carry it: the pool's copy (runtime/wasm/pool-core.ts), typed to take a plain memory too. */
+/** $makeHeap as emitted modules carry it: the pool's copy (runtime/wasm/pool-common.ts), typed to take a plain memory too. */
 export const makeHeap = coreMakeHeap as unknown as MakeHeap;
 
 /** A heap over a fresh unshared memory with the kernel: what a module makes for itself. */

@@ -1,4 +1,4 @@
-// emit-gpujs: one step graph (forward or backward) → a plan of gpu.js kernels.
+// emit/gpujs/plan.ts: one step graph (forward or backward) → a plan of gpu.js kernels.
 // Pure: it returns kernel *sources* (JavaScript function text that gpu.js
 // translates to GLSL, WGSL or WebAssembly) and says where each argument comes
 // from; runtime/backends/gpujs.ts creates the kernels and runs the plan.

@@ -1,4 +1,4 @@
-// The TypeScript declarations of an emitted module (emit-js.ts): the factory, its
+// The TypeScript declarations of an emitted module (emit/js/emit.ts): the factory, its
 // dimensions, and the named arrays its instance takes and returns. Pure; names
 // reach the output only as identifiers from `identifier` and as JSON strings.
 

@@ -1,4 +1,4 @@
-// emit-js: a compiled cell → one standalone JavaScript module (no imports), from
+// emit/js: a compiled cell → one standalone JavaScript module (no imports), from
 // its lowered plan (lower.ts). Pure Graph → string: the same cell gives the same
 // bytes. The module exports `create<Cell>(dims, batch)`, whose instance runs the
 // forward pass over T steps and BPTT:

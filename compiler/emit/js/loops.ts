@@ -1,4 +1,4 @@
-// Rendering the kernels of a plan: calls of the helper kernels (emit-js-kernels)
+// Rendering the kernels of a plan: calls of the helper kernels (emit/js/helpers.ts)
 // with offsets and sizes, and the fused loop nests — one loop over rows and one
 // over features, a `const` per value named after the notation, preceded by the
 // equation as a comment, and stores into the buffers that keep it.
@@ -385,7 +385,7 @@ export class LoopText extends JsText {
           case 'step':
             return [`${this.use('$heaviside')}(${sub(a, 0)})`, 4];
           default:
-            throw new Error(`emit-js: ${e.op} is not elementwise`);
+            throw new Error(`emit/js: ${e.op} is not elementwise`);
         }
       }
     }

@@ -1,5 +1,5 @@
 // The text of emitted JavaScript that every part of a module shares: identifiers
-// (celda's own start with `$`; a cell's names are reduced by emit-js-names), sizes
+// (celda's own start with `$`; a cell's names are reduced by emit/js/identifiers.ts), sizes
 // as expressions of the dimensions, offsets of buffer views, and the notation
 // of a value for the comment above the statement that computes it.
 
@@ -21,7 +21,7 @@ const INTERNAL = [
   '$F', ...Object.keys(MATH), ...Object.keys(KERNELS),
   '$dims', '$batch', '$B', '$T', '$TB', '$t', '$b', '$i', '$mem', '$cap', '$last', '$ensure', '$single',
   '$forward', '$backward', '$step', '$stepBackward', '$params', '$inputs', '$init', '$steps', '$cot', '$cs', '$co',
-  // SIMD modules (emit-js-simd.ts)
+  // SIMD modules (emit/js/simd-helpers.ts)
   '$WASM', '$kernel', '$options', '$act', '$actv', '$kact', '$seg', '$heap', '$kgemm', '$mm', '$viewed', '$block', '$layout', '$take', '$at', '$buf',
   '$ktranspose', '$ksumRows', '$kcopy', '$kpack', '$WASM_FMA', '$kernelModule', '$ew', '$ewOf', '$EW_WASM', '$ewModule',
 ];
@@ -49,7 +49,7 @@ export class JsText {
     return this.simd ? '$mm' : this.use('$gemm');
   }
 
-  /** SIMD modules: the data-movement helpers their instance routes to the heap's kernels (emit-js-simd.ts, SIMD_MOVES). */
+  /** SIMD modules: the data-movement helpers their instance routes to the heap's kernels (emit/js/simd-helpers.ts, SIMD_MOVES). */
   readonly moves = new Set<MoveHelper>();
 
   /** A data-movement helper a kernel calls: the plain-JS one, or (SIMD) its instance wrapper, which falls back to it. */

@@ -1,7 +1,7 @@
 // The WebAssembly text of a float32 SIMD module's fused elementwise loops: the
 // gate arithmetic of each step (and the loops over all T·B rows), four features
 // at a time in f32x4, on the memory the module's JavaScript and the products
-// share. emit-js-loops.ts describes each loop it can hand over (WasmLoopFunc: operands
+// share. emit/js/loops.ts describes each loop it can hand over (WasmLoopFunc: operands
 // as byte addresses, statements as expression trees); this file only spells
 // them. Pure: the same functions give the same text.
 //
@@ -20,7 +20,7 @@
 // kernel's (kernels-wat.ts actBody): inlined in the vector body, called in the tail.
 // A loop is only handed over when running its statements four elements in
 // lockstep gives what one at a time would
-// (emit-js-loops.ts checks the views it stores and reads).
+// (emit/js/loops.ts checks the views it stores and reads).
 
 import type { OpName } from '../../ir/ops.ts';
 import { assembleWat, memoryFlagAt } from './assemble.ts';

@@ -1,0 +1,40 @@
+// The typed cell: what check produces and build consumes. Every expression of
+// every equation carries its symbolic shape; names are canonical ASCII. The
+// checker's stages build on these types (check.ts runs them; context.ts holds
+// what they share while they run).
+
+import type { Span } from '../../grammar/ast.ts';
+import type { Dim } from '../ir/dims.ts';
+import type { Attrs, OpName, Shape } from '../ir/ops.ts';
+
+export type LeafKind = 'param' | 'input' | 'prev' | 'ref' | 'const';
+
+export type TExpr =
+  | { readonly k: 'leaf'; readonly leaf: LeafKind; readonly name: string; readonly step?: number; readonly value?: number; readonly span: Span; shape: Shape | null }
+  | { readonly k: 'op'; readonly op: OpName; readonly args: readonly TExpr[]; readonly attrs: Attrs; readonly span: Span; shape: Shape | null };
+
+export interface TypedEq {
+  /** The value defined: `Gamma_u` (intermediate), `c` at <t>, or `a` at a concrete step. */
+  readonly name: string;
+  readonly step?: number;
+  readonly expr: TExpr;
+  readonly span: Span;
+}
+
+export interface TypedCell {
+  readonly name: string;
+  readonly span: Span;
+  /** `step`: one step t-1 → t; `unrolled`: a fixed number of concrete steps. */
+  readonly mode: 'step' | 'unrolled';
+  readonly steps: number;
+  readonly inputs: readonly { name: string; dim: Dim }[];
+  readonly states: readonly { name: string; dim: Dim; init: number }[];
+  readonly outputs: readonly { name: string; shape: Shape }[];
+  readonly params: readonly { name: string; shape: readonly Dim[] }[];
+  /** Every dimension variable: declared ones first, then inferred ones (named `n_y` …). */
+  readonly dims: readonly string[];
+  readonly dimDefaults: Readonly<Record<string, number>>;
+  readonly equations: readonly TypedEq[];
+  /** Shapes of every defined value (`Gamma_u`, `c`), for printing. */
+  readonly shapes: Readonly<Record<string, Shape>>;
+}
