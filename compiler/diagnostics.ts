@@ -187,9 +187,31 @@ export const D = {
 
 const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 
-function graphemes(s: string): string[] {
-  return Array.from(segmenter.segment(s), (g) => g.segment);
+/**
+ * The graphemes of a string, in windows: V8's segmenter slows down more than
+ * linearly on long strings (a 40,000-character line takes seconds), so each
+ * window of at most GRAPHEME_WINDOW code units is segmented alone and its last
+ * grapheme, which the window may have cut, is taken again from the next window.
+ * A window starts at a grapheme boundary, which is all the rules need to know
+ * of what came before, so the result is that of segmenting the whole string.
+ */
+export function graphemes(s: string): string[] {
+  const out: string[] = [];
+  for (let at = 0; at < s.length; ) {
+    let end = Math.min(s.length, at + GRAPHEME_WINDOW);
+    if (end < s.length && isHighSurrogate(s.charCodeAt(end - 1))) end--; // never cut a code point in two
+    const text = s.slice(at, end);
+    // Printable ASCII and tabs: every character is a grapheme (but the last, which a mark may follow).
+    const window = PLAIN.test(text) ? text.split('') : Array.from(segmenter.segment(text), (g) => g.segment);
+    const whole = end === s.length || window.length === 1 ? window : window.slice(0, -1);
+    for (const g of whole) out.push(g);
+    at += whole.reduce((n, g) => n + g.length, 0);
+  }
+  return out;
 }
+const GRAPHEME_WINDOW = 512;
+const PLAIN = /^[\t\x20-\x7e]*$/;
+const isHighSurrogate = (c: number) => c >= 0xd800 && c <= 0xdbff;
 
 /** A line break as the grammar reads one: `\r\n`, `\n` or a lone `\r`. */
 const isBreakAt = (s: string, i: number) => s[i] === '\n' || (s[i] === '\r' && s[i + 1] !== '\n');
