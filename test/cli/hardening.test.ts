@@ -239,6 +239,21 @@ describe('running cells whose names JavaScript objects already have', () => {
     expect(r.stderr).toContain(`--dims: C has no dimension \`${PROTO}\` (its dimensions: constructor)`);
   }, 60_000);
 
+  // Training reads states, outputs and parameters from tables keyed by the cell's names, here and in its worker threads.
+  it.each(NAMES)('`celda train` and `celda predict` run a cell whose state and a parameter are named %s', (n) => {
+    const c = put(`train-${n}.celda`, cell(['input x : n_x', `state ${n} : n_a`, `${n}^<t> = tanh(${n}_W ${n}^<t-1> + U x^<t> + b)`]));
+    const p = put(`train-param-${n}.celda`, cell(['input x : n_x', 'state a : n_a', `a^<t> = tanh(${n} a^<t-1> + U x^<t> + b)`]));
+    for (const [file, backend, threads] of [[c, 'js', '2'], [c, 'js-f32', '2'], [c, 'interp', '1'], [p, 'js', '2']] as const) {
+      const out = join(dir, `run-${n}-${backend}-${file === p ? 'param' : 'state'}`);
+      const r = celda('train', 'gender', '--cell', file, '--hidden', '8', '--steps', '2', '--batch', '8', '--threads', threads, '--backend', backend, '--out', out);
+      expect(r.stderr, backend).not.toMatch(NO_CRASH);
+      expect(r.status, `${backend}: ${r.stderr}`).toBe(0);
+      const pr = celda('predict', out, 'maria');
+      expect(pr.stderr, backend).not.toMatch(NO_CRASH);
+      expect(pr.status, `${backend}: ${pr.stderr}`).toBe(0);
+    }
+  }, 120_000);
+
   it('getTask knows no task by an inherited name', () => {
     for (const n of [...NAMES, PROTO]) {
       expect(() => getTask(n)).toThrow(TrainError);

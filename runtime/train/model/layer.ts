@@ -6,7 +6,7 @@
 import type { BackendFactory, CellBackend, Vec } from '../../backend.ts';
 import type { CellPlan } from './fit.ts';
 import type { Table } from '../tensor.ts';
-import { addInto } from '../tensor.ts';
+import { addInto, byName, entry } from '../tensor.ts';
 
 export interface ScanResult {
   readonly T: number;
@@ -47,26 +47,26 @@ export class CellLayer {
   }
 
   private localParams(params: Table): Record<string, Vec> {
-    return Object.fromEntries(this.plan.params.map((p) => [p.name, params.get(this.prefix + p.name)!.data]));
+    return byName(this.plan.params.map((p) => [p.name, params.get(this.prefix + p.name)!.data]));
   }
 
   scan(params: Table, xs: Vec, T: number, B: number, init?: Readonly<Record<string, Vec>>): ScanResult {
-    const r = this.backend(B).forward(T, this.localParams(params), { [this.plan.input.name]: xs }, init);
+    const r = this.backend(B).forward(T, this.localParams(params), byName([[this.plan.input.name, xs]]), init);
     const { readout, head } = this.plan;
     return {
       T, B,
-      readout: (readout.role === 'state' ? r.states : r.outputs)[readout.name]!,
-      head: head ? r.outputs[head.name]! : null,
+      readout: entry(readout.role === 'state' ? r.states : r.outputs, readout.name)!,
+      head: head ? entry(r.outputs, head.name)! : null,
       states: r.states,
     };
   }
 
   /** The VJP of the last `scan` at batch size B: adds parameter gradients into `grads`; returns ∂/∂x and ∂/∂init. */
   backward(B: number, cot: LayerCotangents, grads: Table): { dx: Vec; dInit: Readonly<Record<string, Vec>> } {
-    const states: Record<string, Vec> = { ...cot.states };
-    const outputs: Record<string, Vec> = {};
+    const states: Record<string, Vec> = byName(Object.entries(cot.states ?? {}));
+    const outputs: Record<string, Vec> = byName();
     const put = (bucket: Record<string, Vec>, name: string, v: Float64Array) => {
-      const have = bucket[name];
+      const have = entry(bucket, name);
       if (!have) { bucket[name] = v; return; }
       const sum = Float64Array.from(have);
       addInto(sum, v);
@@ -76,7 +76,7 @@ export class CellLayer {
     if (cot.readout) put(readout.role === 'state' ? states : outputs, readout.name, cot.readout);
     if (cot.head && head) put(outputs, head.name, cot.head);
     const g = this.backend(B).backward({ states, outputs });
-    for (const p of this.plan.params) addInto(grads.get(this.prefix + p.name)!.data, g.params[p.name]!);
-    return { dx: g.inputs[this.plan.input.name]!, dInit: g.init };
+    for (const p of this.plan.params) addInto(grads.get(this.prefix + p.name)!.data, entry(g.params, p.name)!);
+    return { dx: entry(g.inputs, this.plan.input.name)!, dInit: g.init };
   }
 }

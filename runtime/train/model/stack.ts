@@ -9,6 +9,7 @@ import type { Vec } from '../../backend.ts';
 import { TrainError } from '../errors.ts';
 import type { CellLayer, ScanResult } from './layer.ts';
 import type { Table } from '../tensor.ts';
+import { byName, entry } from '../tensor.ts';
 
 export type Block =
   | { readonly kind: 'uni'; readonly layer: CellLayer }
@@ -118,7 +119,7 @@ export class Stack {
     return this.blocks.map((block, i) => {
       if (block.kind !== 'uni') throw new TrainError('the final state of a bidirectional layer is not defined; use a unidirectional encoder');
       const s = run.scans[i]![0]!;
-      return Object.fromEntries(block.layer.plan.states.map((st) => [st.name, gatherRows(s.states[st.name]!, run.B, st.size, rowOf)]));
+      return byName(block.layer.plan.states.map((st) => [st.name, gatherRows(entry(s.states, st.name)!, run.B, st.size, rowOf)]));
     });
   }
 
@@ -149,9 +150,9 @@ export class Stack {
   private finalCotangents(run: StackRun, i: number, g: Readonly<Record<string, Float64Array>>): Record<string, Float64Array> {
     const block = this.blocks[i]!;
     if (block.kind !== 'uni') throw new TrainError('the final state of a bidirectional layer is not defined');
-    const out: Record<string, Float64Array> = {};
+    const out: Record<string, Float64Array> = byName();
     for (const st of block.layer.plan.states) {
-      const gs = g[st.name];
+      const gs = entry(g, st.name);
       if (!gs) continue;
       const d = new Float64Array(run.T * run.B * st.size);
       scatterRows(d, gs, run.B, st.size, lastRow(run.lengths));
