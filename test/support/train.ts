@@ -6,6 +6,7 @@ import type { CompiledCell } from '../../compiler/compile.ts';
 import { interpBackend } from '../../runtime/backends/interp.ts';
 import { Rng } from '../../runtime/random.ts';
 import type { Example } from '../../runtime/train/data/batch.ts';
+import type { Checkpoint } from '../../runtime/train/io/checkpoint.ts';
 import type { Model, ModelSpec } from '../../runtime/train/model/model.ts';
 import { buildModel, initParams } from '../../runtime/train/model/model.ts';
 import type { Table } from '../../runtime/train/tensor.ts';
@@ -101,4 +102,11 @@ export function toyConfig(over: Partial<RunConfig> = {}): RunConfig {
     weightDecay: 0, momentum: 0.9, schedule: 'cosine', warmup: 3, decaySteps: 60, clip: 1, init: 'orthogonal',
     forgetBias: 1, bptt: 0, evalEvery: 10, evalSize: 16, threads: 1, bucket: true, ...over,
   };
+}
+
+/** The checkpoint one step after `c`: every parameter and moment nudged, the RNG advanced (what a next save writes). */
+export function nextCheckpoint(c: Checkpoint): Checkpoint {
+  const nudge = (t: Table): Table => new Map([...t].map(([k, v]) => [k, { shape: v.shape, data: v.data.map((x) => x * 0.5 + 0.25) }]));
+  const { recovered: _, ...rest } = c;
+  return { ...rest, step: c.step + 1, params: nudge(c.params), optimizer: { tensors: nudge(c.optimizer.tensors), t: c.optimizer.t + 1 }, rngState: (c.rngState + 1) >>> 0 };
 }

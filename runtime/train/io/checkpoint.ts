@@ -9,11 +9,16 @@
 //                       is caught
 //   cell.celda          the cell's source, for reading
 //
-// Each file is written to a temporary name and renamed into place, so a crash
-// leaves the old file or the new one, never half of one; the checksum catches a
-// crash between the two renames. Nothing non-finite is ever written.
+// A save is atomic as a whole. The new files are written beside the old ones
+// as `*.new` and flushed to disk (fsync, then the directory), and only then
+// renamed over them. A crash at any point leaves a complete pair somewhere: the
+// old one, the new one, or — between the renames — the new state beside
+// `model.safetensors.new`. Loading takes the newest pair whose step and
+// checksum agree, whatever the names (also the `*.tmp-PID` files older
+// versions left), and the next save first puts that pair in place and clears
+// the leftovers. Nothing non-finite is ever written.
 
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { NonFiniteError, TrainError } from '../errors.ts';
 import type { NamedTensor } from './safetensors.ts';
@@ -44,6 +49,8 @@ export interface Checkpoint {
   readonly history: readonly HistoryPoint[];
   /** Training losses summed since the last history point, and how many. */
   readonly pending: readonly [number, number];
+  /** Set when the pair was found under other names, left by a save a crash interrupted. */
+  readonly recovered?: string;
 }
 
 /** FNV-1a over the parameters' bytes, in table order. */
@@ -57,20 +64,60 @@ export function checksum(params: Table): string {
   return h.toString(16).padStart(8, '0');
 }
 
-function writeAtomic(path: string, data: Uint8Array | string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
+/** The points of a save, in order; a test's hook may stop the process at any of them. */
+export const SAVE_POINTS = [
+  'settled', 'model half-written', 'model written', 'state half-written', 'state written', 'cell written',
+  'synced', 'state renamed', 'model renamed', 'cell renamed',
+] as const;
+export type SavePoint = (typeof SAVE_POINTS)[number];
+
+const FILES = { model: 'model.safetensors', state: 'state.safetensors', cell: 'cell.celda' } as const;
+const NEW = '.new';
+/** What a save leaves behind when it is interrupted: ours (`.new`) and older versions' (`.tmp-PID`). */
+const isLeftover = (name: string) => Object.values(FILES).some((f) => name === f + NEW || name.startsWith(`${f}.tmp-`));
+
+/** Write a file and flush it to disk, in two halves so that a test can stop between them. */
+function writeDurable(path: string, data: Uint8Array, half?: () => void): void {
+  const fd = openSync(path, 'w');
+  try {
+    const mid = data.length >> 1;
+    for (const [from, to] of [[0, mid], [mid, data.length]] as const) {
+      for (let at = from; at < to; ) at += writeSync(fd, data, at, to - at);
+      if (from === 0) half?.();
+    }
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Flush a directory's entries (the renames); some file systems refuse, which costs only durability. */
+function syncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // A directory that cannot be opened for fsync (some platforms): the renames are still atomic.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 const f64 = (t: Table): Map<string, NamedTensor> => new Map([...t].map(([k, v]) => [k, { dtype: 'F64', shape: v.shape, data: v.data }]));
 
-export function saveCheckpoint(dir: string, c: Checkpoint): void {
+/**
+ * Save a checkpoint into `dir`, atomically as a whole (see the top of this
+ * file). `at` is called at each of SAVE_POINTS (tests stop the process there).
+ */
+export function saveCheckpoint(dir: string, c: Checkpoint, at: (p: SavePoint) => void = () => {}): void {
   for (const [what, table] of [['parameter', c.params], ['optimizer state', c.optimizer.tensors]] as const) {
     const bad = firstNonFinite(table);
     if (bad) throw new NonFiniteError(`refusing to save a checkpoint at step ${c.step}: ${what} ${bad.name}[${bad.index.join(', ')}] is ${bad.value}`);
   }
   mkdirSync(dir, { recursive: true });
+  settle(dir);
+  at('settled');
   const model = encodeSafetensors(f64(c.params), {
     format: FORMAT, step: String(c.step), cell_name: c.cellName, cell: c.cellSource, config: JSON.stringify(c.config),
   });
@@ -80,9 +127,74 @@ export function saveCheckpoint(dir: string, c: Checkpoint): void {
     format: FORMAT, step: String(c.step), rng: String(c.rngState), optimizer_t: String(c.optimizer.t),
     history: JSON.stringify(c.history), pending: JSON.stringify(c.pending), params_checksum: checksum(c.params),
   });
-  writeAtomic(join(dir, 'state.safetensors'), state);
-  writeAtomic(join(dir, 'model.safetensors'), model);
-  writeAtomic(join(dir, 'cell.celda'), c.cellSource);
+  const path = (f: keyof typeof FILES, suffix = '') => join(dir, FILES[f] + suffix);
+  writeDurable(path('model', NEW), model, () => at('model half-written'));
+  at('model written');
+  writeDurable(path('state', NEW), state, () => at('state half-written'));
+  at('state written');
+  writeDurable(path('cell', NEW), new TextEncoder().encode(c.cellSource));
+  at('cell written');
+  syncDir(dir);
+  at('synced');
+  renameSync(path('state', NEW), path('state'));
+  at('state renamed');
+  renameSync(path('model', NEW), path('model'));
+  at('model renamed');
+  renameSync(path('cell', NEW), path('cell'));
+  at('cell renamed');
+  syncDir(dir);
+}
+
+/**
+ * Put the newest complete pair of a directory under its proper names and remove
+ * what interrupted saves left, before a new save writes its own `*.new` files.
+ */
+function settle(dir: string): void {
+  const names = readdirSync(dir);
+  if (!names.some(isLeftover)) return;
+  const best = bestPair(dir, names);
+  if (best !== null && (best.model !== FILES.model || best.state !== FILES.state)) {
+    for (const [file, found] of [[FILES.model, best.model], [FILES.state, best.state]] as const) {
+      if (found !== file) renameSync(join(dir, found), join(dir, file));
+    }
+    // The cell's text as that pair has it (the model's metadata holds it).
+    const cell = decodeSafetensors(readFileSync(join(dir, FILES.model)), FILES.model).metadata.cell ?? '';
+    writeDurable(join(dir, FILES.cell + NEW), new TextEncoder().encode(cell));
+    renameSync(join(dir, FILES.cell + NEW), join(dir, FILES.cell));
+  }
+  for (const n of readdirSync(dir)) if (isLeftover(n)) rmSync(join(dir, n), { force: true });
+  syncDir(dir);
+}
+
+interface Found { readonly model: string; readonly state: string; readonly step: number }
+
+/** The newest model and state files of a directory whose steps and checksum agree (proper names first at equal steps). */
+function bestPair(dir: string, names: readonly string[] = readdirSync(dir)): Found | null {
+  const read = (base: string) => names.filter((n) => n === base || n === base + NEW || n.startsWith(`${base}.tmp-`)).flatMap((n) => {
+    try {
+      const f = decodeSafetensors(readFileSync(join(dir, n)), n);
+      return f.metadata.format === FORMAT ? [{ name: n, file: f }] : [];
+    } catch {
+      return []; // half written
+    }
+  });
+  let best: Found | null = null;
+  for (const s of read(FILES.state)) {
+    for (const m of read(FILES.model)) {
+      if (m.file.metadata.step !== s.file.metadata.step) continue;
+      let sum: string;
+      try {
+        sum = checksum(toTable(m.file.tensors, m.name));
+      } catch {
+        continue;
+      }
+      if (sum !== s.file.metadata.params_checksum) continue;
+      const step = Number(s.file.metadata.step);
+      const proper = m.name === FILES.model && s.name === FILES.state;
+      if (best === null || step > best.step || (step === best.step && proper)) best = { model: m.name, state: s.name, step };
+    }
+  }
+  return best;
 }
 
 function readFile(path: string): Uint8Array {
@@ -106,7 +218,16 @@ const toTable = (m: Map<string, NamedTensor>, what: string, skip: (k: string) =>
 
 /** Read a checkpoint directory. Structure only; `validateParams` checks it against a model. */
 export function loadCheckpoint(dir: string): Checkpoint {
-  const mpath = join(dir, 'model.safetensors'), spath = join(dir, 'state.safetensors');
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    // Reported below as the missing model file.
+  }
+  // After an interrupted save the newest complete pair may stand under other names.
+  const found = names.some(isLeftover) ? bestPair(dir, names) : null;
+  const mname = found?.model ?? FILES.model, sname = found?.state ?? FILES.state;
+  const mpath = join(dir, mname), spath = join(dir, sname);
   const model = decodeSafetensors(readFile(mpath), mpath);
   const state = decodeSafetensors(readFile(spath), spath);
   for (const [p, m] of [[mpath, model.metadata], [spath, state.metadata]] as const) {
@@ -144,6 +265,9 @@ export function loadCheckpoint(dir: string): Checkpoint {
     order: order.data as Int32Array,
     history,
     pending,
+    ...(mname !== FILES.model || sname !== FILES.state
+      ? { recovered: `${dir}: a save was interrupted; using the complete pair of step ${mm.step} (${mname}, ${sname}), which the next save puts in place` }
+      : {}),
   };
 }
 
