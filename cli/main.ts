@@ -28,7 +28,7 @@ usage:
                                             a standalone fused JavaScript module (+ .d.ts) for the cell
   celda bench CELL [--dims n_x=…,n_a=…] [--batch B] [--steps T] [--backend js|interp|gpujs] [--precision f64|f32] [--no-simd] [--threads N]
                                             one training step's speed, as one JSON line
-  celda train TASK --cell FILE [--hidden N] [--steps N|--epochs N] [--batch B] [--lr X] [--seed S] [--out DIR] [--resume DIR]
+  celda train TASK --cell FILE [--hidden N] [--steps N|--epochs N] [--batch B] [--lr X] [--seed S] [--out DIR] [--resume DIR] [--force]
                                             train a cell on names, gender, entities or g2p (more options: docs/training.md)
   celda sample DIR [--n N] [--temperature T] [--top-k K] [--seed S] [--greedy]
                                             generate from a one-to-many checkpoint

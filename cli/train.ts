@@ -75,7 +75,7 @@ const TRAIN_OPTIONS = {
   bidirectional: { type: 'boolean' }, unidirectional: { type: 'boolean' }, 'no-bucket': { type: 'boolean' },
   dim: { type: 'string', multiple: true },
   out: { type: 'string' }, resume: { type: 'string' }, backend: { type: 'string' }, 'save-every': { type: 'string' },
-  quiet: { type: 'boolean' }, samples: { type: 'string' },
+  quiet: { type: 'boolean' }, samples: { type: 'string' }, force: { type: 'boolean' },
 } as const satisfies NonNullable<ParseArgsConfig['options']>;
 
 type Values = Partial<Record<string, string | boolean | string[] | undefined>>;
@@ -146,6 +146,9 @@ interface RunRequest {
   readonly backend: { name: string; factory: BackendFactory };
   readonly out: string;
   readonly resume?: Checkpoint;
+  /** Where `resume` was read from, and whether a checkpoint already in `out` may be overwritten. */
+  readonly resumeDir?: string;
+  readonly force?: boolean;
   readonly saveEvery?: number;
   readonly quiet?: boolean;
   readonly label?: string;
@@ -167,7 +170,7 @@ async function runOne(r: RunRequest): Promise<{ summary: Summary; history: reado
   if (r.label) rep.note(r.label);
   let result;
   try {
-    result = await train({ task, cell, config, factory: r.backend.factory, backendName: r.backend.name, out: r.out, resume: r.resume, saveEvery: r.saveEvery ?? config.evalEvery }, {
+    result = await train({ task, cell, config, factory: r.backend.factory, backendName: r.backend.name, out: r.out, resume: r.resume, resumeDir: r.resumeDir, force: r.force, saveEvery: r.saveEvery ?? config.evalEvery }, {
       start: (model, params, step) => {
         const n = [...params.values()].reduce((k, t) => k + t.data.length, 0);
         const shape = `${config.layers > 1 ? `${config.layers} × ` : ''}${config.bidirectional ? 'bidirectional ' : ''}${cell.name}, hidden ${config.hidden}`;
@@ -210,6 +213,7 @@ export function trainCommand(argv: string[]): Promise<number> {
     let config: RunConfig, cell: CompiledCell, task: Task;
     if (v.resume) {
       resume = loadCheckpoint(v.resume);
+      if (resume.recovered) process.stderr.write(`note: ${resume.recovered}\n`);
       const saved = resume.config as unknown as RunConfig;
       if (positionals[0] && positionals[0] !== saved.task) throw new UsageError(`the checkpoint in ${v.resume} is for task ${saved.task}, not ${positionals[0]}`);
       task = getTask(saved.task);
@@ -235,7 +239,7 @@ export function trainCommand(argv: string[]): Promise<number> {
     const saveEvery = typeof v['save-every'] === 'string' ? (parseValue('save-every', v['save-every'], { int: 1 }) as number) : undefined;
     let run;
     try {
-      run = await runOne({ task, cell, config, backend, out, resume, saveEvery, quiet: !!v.quiet });
+      run = await runOne({ task, cell, config, backend, out, resume, resumeDir: v.resume as string | undefined, force: !!v.force, saveEvery, quiet: !!v.quiet });
     } catch (e) {
       if (e instanceof NonFiniteError) { process.stderr.write(`error: ${e.message}\n`); return 1; }
       throw e;
@@ -346,7 +350,7 @@ export function compareCommand(argv: string[]): Promise<number> {
       for (let k = 2; used.has(dirName); k++) dirName = `${cell.name}_${k}`;
       used.add(dirName);
       try {
-        const run = await runOne({ task, cell, config, backend, out: join(out, dirName), quiet: !!v.quiet, label: `[${i + 1}/${cells.length}] ${cell.name} (${file})` });
+        const run = await runOne({ task, cell, config, backend, out: join(out, dirName), force: !!v.force, quiet: !!v.quiet, label: `[${i + 1}/${cells.length}] ${cell.name} (${file})` });
         const params = [...run.params.values()].reduce((n, t) => n + t.data.length, 0);
         rows.push({ file, cell: cell.name, params, summary: run.summary, history: run.history });
         process.stderr.write(`${cell.name}: ${JSON.stringify(run.summary.metrics)} in ${formatDuration(run.summary.seconds)}\n`);

@@ -18,7 +18,7 @@
 // versions left), and the next save first puts that pair in place and clears
 // the leftovers. Nothing non-finite is ever written.
 
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { NonFiniteError, TrainError } from '../errors.ts';
 import type { NamedTensor } from './safetensors.ts';
@@ -195,6 +195,56 @@ function bestPair(dir: string, names: readonly string[] = readdirSync(dir)): Fou
     }
   }
   return best;
+}
+
+const LOCK = 'train.lock';
+
+/** Whether a process id is running (a lock whose owner is gone is stale). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Claim a checkpoint directory for one training run: an exclusive lock file
+ * holding this process's id (a lock whose process is gone is taken over), and,
+ * unless `overwrite`, a refusal to start over where a checkpoint already is.
+ * Returns the release, which the run calls when it ends.
+ */
+export function claimCheckpointDir(dir: string, o: { overwrite: boolean }): () => void {
+  mkdirSync(dir, { recursive: true });
+  const lock = join(dir, LOCK);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(lock, `${process.pid}\n`, { flag: 'wx' });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
+      const owner = Number.parseInt(readFileSync(lock, 'utf8'), 10);
+      if (Number.isInteger(owner) && owner > 0 && alive(owner)) {
+        throw new TrainError(`${dir} is in use by another training run (process ${owner}); wait for it to finish or choose another --out`);
+      }
+      rmSync(lock, { force: true }); // stale: its run was killed
+    }
+  }
+  const release = () => {
+    try {
+      if (Number.parseInt(readFileSync(lock, 'utf8'), 10) === process.pid) rmSync(lock, { force: true });
+    } catch {
+      // Already gone.
+    }
+  };
+  const names = readdirSync(dir);
+  if (!o.overwrite && names.some((n) => n === FILES.model || n === FILES.state || isLeftover(n))) {
+    release();
+    const step = bestPair(dir, names)?.step;
+    throw new TrainError(`${dir} already holds a checkpoint${step === undefined ? '' : ` (step ${step})`}; continue it with --resume ${dir}, or pass --force to start over and overwrite it`);
+  }
+  return release;
 }
 
 function readFile(path: string): Uint8Array {

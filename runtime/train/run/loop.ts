@@ -2,12 +2,13 @@
 // examples, so a run is reproducible bit for bit; a checkpoint holds everything
 // the loop carries, so a resumed run continues exactly as if never stopped.
 
+import { resolve } from 'node:path';
 import type { BackendFactory } from '../../backend.ts';
 import type { CompiledCell } from '../../../compiler/compile.ts';
 import { Rng } from '../../random.ts';
 import type { Example } from '../data/batch.ts';
 import type { Checkpoint, HistoryPoint } from '../io/checkpoint.ts';
-import { saveCheckpoint, validateTable } from '../io/checkpoint.ts';
+import { claimCheckpointDir, saveCheckpoint, validateTable } from '../io/checkpoint.ts';
 import { NonFiniteError, TrainError } from '../errors.ts';
 import type { Model, ModelSpec } from '../model/model.ts';
 import { buildModel, initParams } from '../model/model.ts';
@@ -59,6 +60,10 @@ export interface TrainInput {
   readonly out?: string;
   readonly saveEvery?: number;
   readonly resume?: Checkpoint;
+  /** The directory `resume` was read from: continuing there overwrites its checkpoint. */
+  readonly resumeDir?: string;
+  /** Overwrite a checkpoint already in `out` (else a fresh run refuses to). */
+  readonly force?: boolean;
 }
 
 export interface TrainResult {
@@ -127,7 +132,23 @@ function positions(model: Model, examples: readonly Example[]): number {
 
 const where = (bad: { name: string; index: number[]; value: number }) => `${bad.name}[${bad.index.join(', ')}] is ${bad.value}`;
 
+/**
+ * Train a cell on a task. With `out`, the run holds that directory (a lock) while
+ * it lasts and refuses to start over on a checkpoint already there unless told
+ * to (`force`), or unless it continues that very checkpoint (`resumeDir`).
+ */
 export async function train(input: TrainInput, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const { out, resume, resumeDir } = input;
+  const continuing = resume !== undefined && resumeDir !== undefined && out !== undefined && resolve(resumeDir) === resolve(out);
+  const release = out ? claimCheckpointDir(out, { overwrite: input.force === true || continuing }) : () => {};
+  try {
+    return await trainHere(input, hooks);
+  } finally {
+    release();
+  }
+}
+
+async function trainHere(input: TrainInput, hooks: TrainHooks): Promise<TrainResult> {
   const { task, cell, config: c, out, resume } = input;
   const data = task.load();
   const model = modelFor(task, cell, c, input.factory);

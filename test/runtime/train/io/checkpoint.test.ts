@@ -70,7 +70,7 @@ describe('checkpoints and resume', () => {
     await train({ task, cell: gru, config: toyConfig({ steps: 40 }), factory: interpBackend, out: a });
     await train({ task, cell: gru, config: toyConfig({ steps: 20 }), factory: interpBackend, out: b });
     // 20 = 2 epochs of 6 batches + 8: the resumed run must continue mid-epoch with the saved order.
-    await train({ task, cell: gru, config: toyConfig({ steps: 40 }), factory: interpBackend, out: b, resume: loadCheckpoint(b) });
+    await train({ task, cell: gru, config: toyConfig({ steps: 40 }), factory: interpBackend, out: b, resume: loadCheckpoint(b), resumeDir: b });
     for (const f of ['model.safetensors', 'state.safetensors']) expect(readFileSync(join(b, f)).equals(readFileSync(join(a, f))), f).toBe(true);
   });
 
