@@ -3,7 +3,7 @@
 // or the new one, whole; the next save puts things in place and leaves no
 // temporaries. Also the `*.tmp-PID` files of older versions' interrupted saves.
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, renameSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -87,5 +87,34 @@ describe('a save killed at any point', () => {
     saveCheckpoint(stage, nextCheckpoint(old));
     renameSync(join(stage, 'model.safetensors'), join(dir, 'model.safetensors'));
     expect(() => loadCheckpoint(dir)).toThrow(/model\.safetensors is from step 3 but state\.safetensors from step 2/);
+  });
+});
+
+describe('a checkpoint directory is claimed by one run', () => {
+  const run = (out: string, o: { force?: boolean; resumeDir?: string; steps?: number } = {}) =>
+    train({ task: toyTask(), cell: exampleCell('gru.celda'), config: toyConfig({ steps: o.steps ?? 2 }), factory: interpBackend, out, force: o.force, resumeDir: o.resumeDir, resume: o.resumeDir ? loadCheckpoint(o.resumeDir) : undefined });
+
+  it('refuses to start over on a checkpoint unless forced, and continues it when resuming there', async () => {
+    const dir = tmp();
+    await run(dir);
+    await expect(run(dir)).rejects.toThrow(`${dir} already holds a checkpoint (step 2); continue it with --resume ${dir}, or pass --force to start over and overwrite it`);
+    expect(loadCheckpoint(dir).step).toBe(2);
+    await run(dir, { resumeDir: dir, steps: 4 });
+    expect(loadCheckpoint(dir).step).toBe(4);
+    await run(dir, { force: true });
+    expect(loadCheckpoint(dir).step).toBe(2);
+    expect(readdirSync(dir)).not.toContain('train.lock');
+  });
+
+  it('refuses a directory a live process holds, and takes over a lock whose process is gone', async () => {
+    const dir = tmp();
+    const sleeper = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const dead = Number(sleeper.stdout); // that process has exited
+    writeFileSync(join(dir, 'train.lock'), `${process.ppid}\n`);
+    await expect(run(dir)).rejects.toThrow(`${dir} is in use by another training run (process ${process.ppid}); wait for it to finish or choose another --out`);
+    writeFileSync(join(dir, 'train.lock'), `${dead}\n`);
+    await run(dir);
+    expect(loadCheckpoint(dir).step).toBe(2);
+    expect(readdirSync(dir)).not.toContain('train.lock');
   });
 });
