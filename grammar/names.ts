@@ -2,7 +2,7 @@
 //   base [_accent]* [_subscript]*      c_tilde_u, Gamma_u, W_aa, y_hat, sigma
 // `canonicalName` builds it from the pieces the parser finds; `spell` is the
 // inverse, for display. Printing a canonical name in any spelling and parsing
-// it back gives the same canonical name (test/names.test.ts).
+// it back gives the same canonical name (test/grammar/names.test.ts).
 
 export type Spelling = 'ascii' | 'unicode' | 'latex';
 

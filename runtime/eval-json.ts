@@ -1,4 +1,4 @@
-// The `celda eval` contract (DESIGN §3): JSON parameters and inputs in, states,
+// The `celda eval` contract (docs/eval-json.md): JSON parameters and inputs in, states,
 // outputs and the VJP out. Every array is checked against the cell's shapes and
 // refused with a message that names where it went wrong.
 

@@ -1,10 +1,10 @@
 // `npm run wasm`: assemble the kernels' text (kernels-wat.ts) with wabt and write
-// compiler/emit/wasm/kernels.ts, the bytes every SIMD module carries. It lives here,
-// not in compiler/, because it reads and writes files (the compiler imports no node:*). wabt (the
-// WebAssembly Binary Toolkit's own JavaScript build, from the npm registry) is a
-// development dependency only: emitted modules and the runtime use the bytes.
-// test/simd.test.ts assembles the text again and checks that
-// kernels.ts is up to date.
+// compiler/emit/wasm/kernels-bytes.ts, the bytes every SIMD module carries. It
+// lives here, not in compiler/, because it reads and writes files (the compiler
+// imports no node:*). wabt (the WebAssembly Binary Toolkit's own JavaScript
+// build, from the npm registry) is a development dependency only: emitted
+// modules and the runtime use the bytes. test/compiler/emit/js/simd.test.ts
+// assembles the text again and checks that kernels-bytes.ts is up to date.
 
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -11,8 +11,8 @@
 // Atomics.wait where the thread may block, a spin on Atomics.load where it may
 // not). Every output is computed whole by one thread, in the kernel's fixed
 // order, so results are bit-identical with any number of threads. Small
-// products stay on the calling thread (waking a worker costs tens of
-// microseconds).
+// products stay on the calling thread, where waking a worker would cost more
+// than it saves.
 
 import { SIMD_KERNELS } from '../../compiler/emit/js/simd-helpers.ts';
 import { DEFAULT_GEMM } from '../../compiler/emit/wasm/kernels-wat.ts';
@@ -52,9 +52,9 @@ export interface ThreadPool {
 export type Gemm = CeldaHeap['gemm'];
 
 /**
- * Multiply-adds below which a product stays on the calling thread. Measured on the
- * 2-core machine of BENCHMARKS.md: the per-step products of the M size (2M) lost as
- * often as they gained from a second thread; those of L (33M) gain.
+ * Multiply-adds below which a product stays on the calling thread: between the M
+ * size's per-step products, which a second thread did not speed up, and L's, which
+ * it did (BENCHMARKS.md, "Measurements behind the code").
  */
 export const THREAD_MIN_MACS = 1 << 22;
 

@@ -1,4 +1,4 @@
-// Random and mutated programs never crash celda (DESIGN §4): whatever the text,
+// Random and mutated programs never crash celda: whatever the text,
 // `compile()` returns values — diagnostics with spans inside the source, or
 // cells — and a cell that compiles also evaluates (or refuses its inputs with a
 // message). A handful go through the real command line, which must answer with

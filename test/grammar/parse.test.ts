@@ -261,7 +261,7 @@ describe('the lecture notes, pasted verbatim inside a cell', () => {
   });
 });
 
-// ---- DESIGN.md's cells in three spellings -----------------------------------------
+// ---- the cells of docs/notation.md in three spellings -----------------------------
 
 const GRU_UNICODE = `# The full GRU of the notes (reset gate applied before the matmul).
 cell GRU {
@@ -318,7 +318,7 @@ const RNN_LATEX = String.raw`cell RNN {
   $\hat{y}^{<t>} = \operatorname{softmax}(W_{ya}a^{<t>} + b_y)$
 }`;
 
-describe('DESIGN.md cells', () => {
+describe('the cells of docs/notation.md', () => {
   it('parses the Unicode GRU', () => {
     const c = cell(GRU_UNICODE);
     expect(c.equations.map(showEq)).toEqual([

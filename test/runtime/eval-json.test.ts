@@ -1,4 +1,4 @@
-// The `celda eval` JSON contract (DESIGN §3), through runtime/eval-json.ts.
+// The `celda eval` JSON contract (docs/eval-json.md), through runtime/eval-json.ts.
 import { describe, expect, it } from 'vitest';
 import { InputError, evaluate } from '../../runtime/eval-json.ts';
 import { compileOk, example } from '../support/cells.ts';

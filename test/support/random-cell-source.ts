@@ -1,12 +1,13 @@
 // Random cells written as celda source, for the property tests of the backends
-// (test/emit-js-random.test.ts, test/simd.test.ts). fast-check builds expression
-// trees (fc.letrec); they are typed against random dimensions and written as
-// ASCII celda source: products with concatenated operands (some parameters shared
-// between uses), transposed and multiplied parameter matrices, elementwise
-// arithmetic, σ/tanh/softmax/softplus/relu, several states, intermediates and
-// outputs. Each suite picks its own options; the options only leave branches,
-// fields and lengths out, so a suite's cells for a given fast-check seed stay
-// the cells it had before the generator was shared.
+// (test/compiler/emit/js/random.test.ts, test/compiler/emit/js/simd.test.ts).
+// fast-check builds expression trees (fc.letrec); they are typed against random
+// dimensions and written as ASCII celda source: products with concatenated
+// operands (some parameters shared between uses), transposed and multiplied
+// parameter matrices, elementwise arithmetic, σ/tanh/softmax/softplus/relu,
+// several states, intermediates and outputs. Each suite picks its own options;
+// the options only leave branches, fields and lengths out, so a suite's cells
+// for a given fast-check seed stay the cells it had before the generator was
+// shared.
 
 import fc from 'fast-check';
 

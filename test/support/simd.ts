@@ -225,7 +225,7 @@ export function bitDifference(a: Record<string, Vec>, b: Record<string, Vec>): s
 
 // ---------------------------------------------------------------- random cells
 //
-// A smaller variety of test/emit-js-random.test.ts's cells (the generator is
+// A smaller variety of test/compiler/emit/js/random.test.ts's cells (the generator is
 // test/support/random-cell-source.ts): trees to depth 3 without the extended
 // forms, no intermediates, at most one output, and a tanh around every state.
 // Dimensions up to 9, so that products have several register blocks and K mod 4 tails.

@@ -1,5 +1,5 @@
 // The WebAssembly text of celda's SIMD kernels, generated here and assembled by
-// wabt at build time (scripts/build-wasm.ts → kernels.ts). Pure: the same
+// wabt at build time (scripts/build-wasm.ts → kernels-bytes.ts). Pure: the same
 // options give the same text. The matrix product `gemm`; `act`, the tanh and σ
 // of a step's fused loop, four lanes at a time; and the data movement around the
 // products — `transpose` (the operands of ∂W, transposed weights), `sumRows` (∂b)
@@ -24,14 +24,11 @@
 // Blocking: MR × NR outputs per register block (MR rows of A and NR rows of B
 // read once per four terms, MR·NR accumulators); blocks of columns sized so
 // that their rows of B (NC·K floats) stay in the L2 cache while every row of A
-// passes over them. The default, 4 × 2 with the depth not unrolled, keeps all
-// of a block in registers under V8's TurboFan: x64 has sixteen vector
-// registers and V8 keeps one as scratch, and TurboFan hoists the loads of an
-// unrolled body above its arithmetic, so 3 × 3 unrolled twice (nine
-// accumulators, twelve operands in flight) spilled six accumulators to the
-// stack on every trip (seen with `node --print-wasm-code`): on the L and M
-// steps' products, timed in turns, it ran at 15–24 GFLOP/s where 4 × 2 ran at
-// 19–38 (`npm run bench:kernels` compares shapes).
+// passes over them. The default, 4 × 2 with the depth not unrolled, is a block
+// whose accumulators and operands V8's TurboFan keeps wholly in the x64 vector
+// registers; larger or unrolled blocks spill to the stack and run slower
+// (BENCHMARKS.md, "Measurements behind the code"; `npm run bench:kernels`
+// compares shapes).
 
 export interface GemmShape {
   /** Rows of A per register block. */

@@ -5,9 +5,9 @@
 // as byte addresses, statements as expression trees); this file only spells
 // them. Pure: the same functions give the same text.
 //
-// Why: a step's loops in JavaScript compute in float64 one element at a time,
-// about 2–3 ns an element for each pass over the buffers; at the benchmark's M
-// size they were 30–40% of a GRU training step once the products ran as SIMD.
+// Why: in JavaScript a step's loops compute in float64, one element at a time,
+// and once the products ran as SIMD they were a large part of a training step
+// (BENCHMARKS.md, "Measurements behind the code").
 //
 //   fN(R, W, p₀, s₀, p₁, s₁, …): for b < R, i < W: the statements in order, each
 //   operand k at byte address p_k + b·s_k + 4i ('elem'), p_k + b·s_k ('row', one

@@ -1,7 +1,7 @@
-// One folder per diagnostic (STYLE "Tests"): test/diagnostics/<case>/cell.celda
+// One folder per diagnostic: test/compiler/check/diagnostics/<case>/cell.celda
 // and expected.txt, the exact stderr of `celda check cell.celda` run in that
-// folder. `UPDATE=1 npx vitest run test/diagnostics.test.ts` rewrites the
-// expected files — then read every changed one as a user would.
+// folder. `UPDATE=1 npx vitest run test/compiler/check/diagnostics.test.ts`
+// rewrites the expected files — then read every changed one as a user would.
 //
 // Snapshots alone would accept whatever the compiler prints today, so each case
 // also states, independently, the codes it must produce and the text its first

@@ -32,7 +32,8 @@ import {
 } from '../../../support/simd.ts';
 import { compileOk, example, exampleFiles } from '../../../support/cells.ts';
 
-// The same dimensions, batches, steps and tolerance as test/emit-js.test.ts's float32 agreement.
+// The same dimensions, batches, steps and tolerance as the float32 agreement of
+// test/compiler/emit/js/emit.test.ts.
 const dimsOf = (c: CompiledCell) => Object.fromEntries(c.typed.dims.map((d, i) => [d, 2 + ((i * 3) % 4)]));
 const stepsOf = (c: CompiledCell) => (c.typed.mode === 'unrolled' ? c.typed.steps : 5);
 const F32_TOL = 1e-5;
@@ -354,7 +355,7 @@ describe('agreement with the interpreter on every example cell: SIMD on, off, on
 });
 
 describe('random cells: SIMD on, off and on two threads agree with the interpreter', () => {
-  /** Same criterion as test/emit-js-random.test.ts's float32 check. */
+  /** Same criterion as test/compiler/emit/js/random.test.ts's float32 check. */
   function check(text: string, dims: Record<string, number>, seed: number): boolean {
     const r = compile(text);
     if (hasErrors(r.diagnostics) || r.cells.length !== 1) return true;

@@ -7,7 +7,7 @@
 // and pools fall back to the plain kernels; a child process started with the flag
 // runs the rest and prints its findings as one JSON line —
 //  · the fma gemm on random strided shapes, acc 0 and 1: within the plain kernel's
-//    float32 error bound of the float64 product (simd-support.ts `reference`),
+//    float32 error bound of the float64 product (test/support/simd.ts `reference`),
 //    nothing outside C written, and bit for bit the documented order with each lane
 //    step fused (rounded once) where the CPU has FMA (x64: the `fma` flag of
 //    /proc/cpuinfo), unfused where it has not — so, with FMA, different from the
@@ -34,7 +34,7 @@ import { example } from '../../../support/cells.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..', '..');
 const TSX = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs')).href;
-// The same tolerance as simd.test.ts's agreement (test/emit-js.test.ts's float32 one).
+// The same tolerance as simd.test.ts's agreement (test/compiler/emit/js/emit.test.ts's float32 one).
 const F32_TOL = 1e-5;
 
 /** JsInstanceOptions and JsCellInstance with the fma flag emitted modules take and expose. */
@@ -145,7 +145,7 @@ function fmaf(a, b, c) {
   return err > 0 ? Math.max(r, other) : Math.min(r, other);
 }
 
-/** The documented order (simd-support.ts emulate) with each lane step fused: s = fma(a, b, s). */
+/** The documented order (test/support/simd.ts emulate) with each lane step fused: s = fma(a, b, s). */
 function emulateFused(F, q) {
   const { M, N, K, a, lda, b, ldb, c, ldc, acc } = q;
   const res = new Float32Array(M * N), K4 = K - (K % 4);
