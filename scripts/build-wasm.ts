@@ -1,16 +1,17 @@
 // `npm run wasm`: assemble the kernels' text (kernels-wat.ts) with wabt and write
-// compiler/emit/wasm/kernels-bytes.ts, the bytes every SIMD module carries. It
-// lives here, not in compiler/, because it reads and writes files (the compiler
-// imports no node:*). wabt (the WebAssembly Binary Toolkit's own JavaScript
-// build, from the npm registry) is a development dependency only: emitted
-// modules and the runtime use the bytes. test/compiler/emit/js/simd.test.ts
-// assembles the text again and checks that kernels-bytes.ts is up to date.
+// compiler/emit/wasm/kernels-bytes.ts, the bytes every SIMD module carries. It lives here,
+// not in compiler/, because it reads and writes files (the compiler imports no node:*). wabt (the
+// WebAssembly Binary Toolkit's own JavaScript build, from the npm registry) is a
+// development dependency only: emitted modules and the runtime use the bytes, and
+// the compiler assembles a cell's loops with watr. test/compiler/emit/js/simd.test.ts
+// assembles the text again and checks that kernels-bytes.ts is up to date;
+// test/compiler/emit/wasm/assembler.test.ts that watr writes the same bytes.
 
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import wabtInit from 'wabt';
-import { memoryFlagAt } from '../compiler/emit/wasm/assemble.ts';
 import { DEFAULT_GEMM, gemmWat } from '../compiler/emit/wasm/kernels-wat.ts';
+import { memoryFlagAt } from '../compiler/emit/wasm/memory-flag.ts';
 
 export interface Variant {
   /** The module that imports a shared memory, base64. */
@@ -30,18 +31,15 @@ export async function assemble(): Promise<Assembled> {
   const wabt = await wabtInit();
   const features = { simd: true, threads: true, bulk_memory: true, relaxed_simd: true };
   const variant = (fma: boolean): Variant => {
-    const bin = (shared: boolean): Uint8Array => {
-      const m = wabt.parseWat(`kernels-${fma ? 'fma-' : ''}${shared ? 'shared' : 'local'}.wat`, gemmWat(shared, { ...DEFAULT_GEMM, fma }), features);
-      try {
-        // wabt's typings omit validate's features argument; without it, a shared memory is refused.
-        (m as unknown as { validate(f: typeof features): void }).validate(features);
-        return m.toBinary({}).buffer;
-      } finally {
-        m.destroy();
-      }
-    };
-    const shared = bin(true);
-    return { base64: Buffer.from(shared).toString('base64'), sharedFlagAt: memoryFlagAt(bin(false), shared), bytes: shared.length };
+    const m = wabt.parseWat(`kernels-${fma ? 'fma-' : ''}shared.wat`, gemmWat(true, { ...DEFAULT_GEMM, fma }), features);
+    try {
+      // wabt's typings omit validate's features argument; without it, a shared memory is refused.
+      (m as unknown as { validate(f: typeof features): void }).validate(features);
+      const shared = m.toBinary({}).buffer;
+      return { base64: Buffer.from(shared).toString('base64'), sharedFlagAt: memoryFlagAt(shared), bytes: shared.length };
+    } finally {
+      m.destroy();
+    }
   };
   return { plain: variant(false), fma: variant(true) };
 }

@@ -21,6 +21,22 @@ export function example(file: string): CompiledCell {
   return compileOk(readFileSync(join(EXAMPLES, file), 'utf8'))[0]!;
 }
 
+/** A cell with every op the WebAssembly loops have (relu, abs and sign, sqrt, x², division, negation, tanh, σ, step). */
+export const WASM_OPS_CELL = `cell Ops {
+  input x : n_x
+  state h : n_h
+  z^<t> = W[h^<t-1>, x^<t>] + b
+  h^<t> = relu(z^<t>) * 0.5 - abs(z^<t>) / (2 + z^<t> ^ 2) + sqrt(σ(z^<t>)) * tanh(-z^<t>)
+}`;
+
+/** A cell with an op the WebAssembly loops lack (exp), and loops without it. */
+export const WASM_EXP_CELL = `cell Expo {
+  input x : n_x
+  state h : n_h
+  g^<t> = σ(W_g[h^<t-1>, x^<t>] + b_g)
+  h^<t> = g^<t> * tanh(W_h[h^<t-1>, x^<t>] + b_h) + (1 - g^<t>) * exp(-(h^<t-1>) ^ 2)
+}`;
+
 /**
  * A graph's structure independent of node numbering and spans: every root and
  * label as a canonical expression. Two graphs with equal canonical forms compute

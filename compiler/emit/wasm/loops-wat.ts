@@ -23,9 +23,10 @@
 // (emit/js/loops.ts checks the views it stores and reads).
 
 import type { OpName } from '../../ir/ops.ts';
-import { assembleWat, memoryFlagAt } from './assemble.ts';
+import compileWat from 'watr/compile';
 import type { ActKind } from './kernels-wat.ts';
 import { ACT_KINDS, ACT_LOCALS, actBody, add, c32, get, set, whileLoop } from './kernels-wat.ts';
+import { memoryFlagAt } from './memory-flag.ts';
 
 /** How an operand is addressed (see the header). */
 export type LoopReadMode = 'elem' | 'row' | 'feat' | 'one';
@@ -72,8 +73,10 @@ const splat = (v: number) => `(f32x4.splat (f32.const ${f32Text(v)}))`;
 /**
  * A constant as the float32 that JavaScript's float32 stores would round it to,
  * written as the shortest decimal that reads back as that float in float64 (which
- * holds every float32 exactly): far closer to it than half a float32 step, so a
- * correctly rounding assembler reads back the same float32.
+ * holds every float32 exactly). watr reads a decimal f32 literal as the nearest
+ * float64, then rounds that to float32 (twice rounded: a decimal near the midpoint
+ * of two float32s could land on the wrong one); this text reads back as the
+ * float32 itself in float64, so the second rounding is exact.
  */
 function f32Text(v: number): string {
   const f = Math.fround(v);
@@ -232,7 +235,7 @@ export function wasmLoopsText(funcs: readonly WasmLoopFunc[], shared: boolean): 
   ].join('\n');
 }
 
-/** The module assembled (compiler/emit/wasm/assemble.ts) for an unshared memory: its text, base64, and the byte that makes it import a shared one (3) instead (1). */
+/** The module assembled (by watr) for an unshared memory: its text, base64, and the byte that makes it import a shared one (3) instead (1). */
 export interface WasmLoopsModule {
   readonly wat: string;
   readonly base64: string;
@@ -242,8 +245,8 @@ export interface WasmLoopsModule {
 
 export function assembleWasmLoops(funcs: readonly WasmLoopFunc[]): WasmLoopsModule {
   const wat = wasmLoopsText(funcs, false);
-  const local = assembleWat(wat);
-  const sharedFlagAt = memoryFlagAt(local, assembleWat(wasmLoopsText(funcs, true)));
+  const local: Uint8Array = compileWat(wat);
+  const sharedFlagAt = memoryFlagAt(local);
   let s = '';
   for (const b of local) s += String.fromCharCode(b);
   return { wat, base64: btoa(s), sharedFlagAt, bytes: local.length };

@@ -4,7 +4,7 @@
 // float32 emulation of its documented summation order, within float32's error
 // bound of the float64 product, never reading the gaps of strided operands nor
 // writing C's, and bit-identical however the product is split (as the thread
-// pool splits it). kernels.ts is what wabt assembles from the text today. The
+// pool splits it). kernels-bytes.ts is what wabt assembles from the text today. The
 // heap allocator modules carry. Then whole cells: every example cell and random
 // cells against the float64 interpreter with SIMD on (the fused loops in
 // WebAssembly too, or kept in JavaScript), off, and on two threads (the same tolerance as the float32 JS backend), threads on and off bit-identical;

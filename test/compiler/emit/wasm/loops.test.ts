@@ -1,12 +1,11 @@
 // The fused elementwise loops of float32 SIMD modules as WebAssembly
-// (compiler/emit/wasm/loops-wat.ts): which loops a module hands over, that their text
-// assembles with celda's assembler exactly as wabt assembles it, that instances
+// (compiler/emit/wasm/loops-wat.ts): which loops a module hands over (their bytes:
+// test/compiler/emit/wasm/assembler.test.ts), that instances
 // run them where the heap's memory allows and fall back to the JavaScript loops
 // where it does not, and that both paths agree with the interpreter and with
 // each other — on every example cell, a cell with every op the kernels have, a
 // cell with one they lack (exp), and widths that leave a tail of 1–3 features.
 
-import wabtInit from 'wabt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CompiledCell } from '../../../../compiler/compile.ts';
 import { dimNum, dimVar } from '../../../../compiler/ir/dims.ts';
@@ -14,7 +13,6 @@ import type { Access } from '../../../../compiler/emit/js/loops.ts';
 import { lockstepSafe } from '../../../../compiler/emit/js/loops.ts';
 import { emitJs } from '../../../../compiler/emit/js/emit.ts';
 import type { Expr, View } from '../../../../compiler/lower/loop-ir.ts';
-import { assembleWat } from '../../../../compiler/emit/wasm/assemble.ts';
 import { ACT_KINDS, actBody } from '../../../../compiler/emit/wasm/kernels-wat.ts';
 import type { JsCellInstance } from '../../../../runtime/backends/js.ts';
 import { jsBackend } from '../../../../runtime/backends/js.ts';
@@ -22,7 +20,7 @@ import type { ThreadPool } from '../../../../runtime/wasm/pool.ts';
 import { createPool } from '../../../../runtime/wasm/pool.ts';
 import { agreement, relativeError } from '../../../support/emit-js.ts';
 import { allValues, bitDifference, makeHeap, simdBackend } from '../../../support/simd.ts';
-import { compileOk, example, exampleFiles } from '../../../support/cells.ts';
+import { compileOk, example, exampleFiles, WASM_EXP_CELL, WASM_OPS_CELL } from '../../../support/cells.ts';
 
 const F32_TOL = 1e-5;
 const dimsOf = (c: CompiledCell, n = 5) => Object.fromEntries(c.typed.dims.map((d, i) => [d, n + i]));
@@ -39,20 +37,6 @@ function handedOver(cell: CompiledCell): { candidates: number; withExp: number; 
   const withExp = loops.filter((k) => k.k === 'fused' && k.stmts.some((st) => uses(st.expr, 'exp'))).length;
   return { candidates: loops.length, withExp, calls: (e.module.match(/\$ew\.ew\d+\(/g) ?? []).length, text: e.wasmLoopsWat, module: e.module };
 }
-
-const OPS_CELL = `cell Ops {
-  input x : n_x
-  state h : n_h
-  z^<t> = W[h^<t-1>, x^<t>] + b
-  h^<t> = relu(z^<t>) * 0.5 - abs(z^<t>) / (2 + z^<t> ^ 2) + sqrt(σ(z^<t>)) * tanh(-z^<t>)
-}`;
-
-const EXP_CELL = `cell Expo {
-  input x : n_x
-  state h : n_h
-  g^<t> = σ(W_g[h^<t-1>, x^<t>] + b_g)
-  h^<t> = g^<t> * tanh(W_h[h^<t-1>, x^<t>] + b_h) + (1 - g^<t>) * exp(-(h^<t-1>) ^ 2)
-}`;
 
 let pool: ThreadPool;
 beforeAll(() => {
@@ -72,7 +56,7 @@ describe('which loops a SIMD module hands over', () => {
   });
 
   it('relu, abs (and sign, its derivative), sqrt, x², division, negation, tanh, σ, step', () => {
-    const h = handedOver(compileOk(OPS_CELL)[0]!);
+    const h = handedOver(compileOk(WASM_OPS_CELL)[0]!);
     expect(h.calls).toBe(h.candidates);
     expect(h.text).toContain('(f32x4.pmax (f32x4.splat (f32.const 0))'); // relu
     expect(h.text).toContain('(f32x4.sqrt');
@@ -83,7 +67,7 @@ describe('which loops a SIMD module hands over', () => {
   });
 
   it('not a loop with exp (Math.exp stays: the kernels\' exp is clamped for σ and tanh), but the others of the cell', () => {
-    const h = handedOver(compileOk(EXP_CELL)[0]!);
+    const h = handedOver(compileOk(WASM_EXP_CELL)[0]!);
     expect(h.withExp).toBeGreaterThan(0);
     expect(h.calls).toBeGreaterThan(0);
     expect(h.calls).toBe(h.candidates - h.withExp);
@@ -99,24 +83,6 @@ describe('which loops a SIMD module hands over', () => {
 });
 
 describe('the loops\' WebAssembly', () => {
-  it('assembles with celda\'s assembler byte for byte as wabt assembles it, and validates (every example cell, the ops cell)', async () => {
-    const wabt = await wabtInit();
-    const features = { simd: true, threads: true, bulk_memory: true, relaxed_simd: true };
-    const cells = [...exampleFiles().map(example), compileOk(OPS_CELL)[0]!, compileOk(EXP_CELL)[0]!];
-    for (const cell of cells) {
-      const text = emitJs(cell, { precision: 'f32' }).wasmLoopsWat!;
-      const ours = assembleWat(text);
-      const m = wabt.parseWat(`${cell.name}.wat`, text, features);
-      try {
-        (m as unknown as { validate(f: typeof features): void }).validate(features);
-        expect(Buffer.from(ours).equals(Buffer.from(m.toBinary({}).buffer)), cell.name).toBe(true);
-      } finally {
-        m.destroy();
-      }
-      expect(WebAssembly.validate(ours), cell.name).toBe(true);
-    }
-  });
-
   it('snapshot: the GRU\'s loops as WebAssembly text', async () => {
     await expect(emitJs(example('gru.celda'), { precision: 'f32' }).wasmLoopsWat).toMatchFileSnapshot('__snapshots__/gru.f32-loops.wat');
   });
@@ -128,7 +94,7 @@ describe('the loops\' WebAssembly', () => {
 });
 
 describe('agreement: loops in WebAssembly and in JavaScript, with the interpreter and with each other', () => {
-  const cells = () => [...exampleFiles().map((f) => [f, example(f)] as const), ['ops', compileOk(OPS_CELL)[0]!] as const, ['exp', compileOk(EXP_CELL)[0]!] as const];
+  const cells = () => [...exampleFiles().map((f) => [f, example(f)] as const), ['ops', compileOk(WASM_OPS_CELL)[0]!] as const, ['exp', compileOk(WASM_EXP_CELL)[0]!] as const];
 
   it('every example cell, the ops cell and the exp cell: both paths within float32 tolerance of the interpreter', () => {
     for (const [name, cell] of cells()) {
