@@ -25,15 +25,20 @@ const table = <T>(entries: Iterable<readonly [string, T]>): Record<string, T> =>
 };
 
 /** Shape of a nested array of numbers, or an error naming the path. */
-function shapeOf(x: Json, path: string): number[] {
+/** The deepest nesting any value of the contract has: [T][B][rows][cols]. */
+const MAX_NESTING = 4;
+
+/** The shape of a nested array of numbers, visiting each element once; refused past MAX_NESTING levels. */
+function shapeOf(x: Json, path: string, depth = 0): number[] {
   if (typeof x === 'number') return [];
   if (!Array.isArray(x)) throw new InputError(`${path}: expected a number or an array, got ${JSON.stringify(x)?.slice(0, 40)}`);
+  if (depth === MAX_NESTING) throw new InputError(`${path}: arrays nested more than ${MAX_NESTING} deep; no value of a cell has more than ${MAX_NESTING} levels ([T][B][rows][cols])`);
   if (x.length === 0) return [0];
-  const inner = shapeOf(x[0], `${path}[0]`);
-  x.forEach((y, i) => {
-    const s = shapeOf(y, `${path}[${i}]`);
-    if (s.join() !== inner.join()) throw new InputError(`${path}[${i}]: expected shape [${inner.join(', ')}], got [${s.join(', ')}]`);
-  });
+  const inner = shapeOf(x[0], `${path}[0]`, depth + 1);
+  for (let i = 1; i < x.length; i++) {
+    const s = shapeOf(x[i]!, `${path}[${i}]`, depth + 1);
+    if (s.length !== inner.length || s.some((d, k) => d !== inner[k])) throw new InputError(`${path}[${i}]: expected shape [${inner.join(', ')}], got [${s.join(', ')}]`);
+  }
   return [x.length, ...inner];
 }
 

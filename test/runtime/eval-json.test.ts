@@ -32,6 +32,19 @@ describe('eval contract', () => {
     expect(Object.keys((result.grads as { params: object }).params).sort()).toEqual(['W_aa', 'W_ax', 'b_a']);
   });
 
+  it('refuses arrays nested deeper than any value, wherever they are, without visiting them twice a level', () => {
+    // 30 levels: visiting the first child twice a level (as it once did) is 2³⁰ visits.
+    let deep: unknown = 1;
+    for (let i = 0; i < 30; i++) deep = [deep];
+    const params = { W_aa: [[0.5]], W_ax: [[1, -1]], b_a: [0.1], W_ya: [[1]], b_y: [0] };
+    const run = (inputs: unknown, p: unknown = params) => () => evaluate(rnn, { params: p, inputs });
+    const msg = 'arrays nested more than 4 deep; no value of a cell has more than 4 levels ([T][B][rows][cols])';
+    expect(run({ inputs: { x: deep } })).toThrow(`inputs.inputs.x[0][0][0][0]: ${msg}`);
+    expect(run({ inputs: { x } }, { ...params, W_aa: deep })).toThrow(`params.W_aa[0][0][0][0]: ${msg}`);
+    expect(run({ inputs: { x }, init: { a: deep } })).toThrow(`inputs.init.a[0][0][0][0]: ${msg}`);
+    expect(run({ inputs: { x }, cotangents: { a: deep } })).toThrow(`inputs.cotangents.a[0][0][0][0]: ${msg}`);
+  });
+
   it('refuses what it cannot use, saying where', () => {
     const params = { W_aa: [[0.5]], W_ax: [[1, -1]], b_a: [0.1], W_ya: [[1]], b_y: [0] };
     const bad = (inputs: unknown, p: unknown = params) => () => evaluate(rnn, { params: p, inputs });
