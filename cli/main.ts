@@ -8,6 +8,7 @@ import { printCell, printGrad } from '../compiler/print/notation.ts';
 import type { Spelling } from '../compiler/print/notation.ts';
 import type { BackendFactory } from '../runtime/backend.ts';
 import { InputError, evaluate } from '../runtime/eval-json.ts';
+import { LimitError, parseBytes } from '../runtime/limits.ts';
 import { cellFromFile, defaultName, parseCommand, readTextFile, Reported, UsageError } from './common.ts';
 
 
@@ -15,7 +16,7 @@ const USAGE = `celda — recurrent cells from slide notation
 
 usage:
   celda check FILE…                         compile files, print diagnostics
-  celda eval CELL --inputs I.json [--params P.json] [--seed N] [--cell NAME] [--backend interp|js|gpujs] [--gpu-mode webasm|cpu]
+  celda eval CELL --inputs I.json [--params P.json] [--seed N] [--cell NAME] [--backend interp|js|gpujs] [--gpu-mode webasm|cpu] [--max-memory SIZE]
             [--precision f64|f32] [--no-simd] [--threads N]
                                             run a cell: states, outputs and (with cotangents) the VJP, as JSON
   celda grad CELL [--wrt NAME] [--format unicode|latex|ascii] [--compact] [--cell NAME]
@@ -127,8 +128,10 @@ async function main(argv: string[]): Promise<number> {
       return failed ? 1 : 0;
     }
     case 'eval': {
-      const { values, positionals } = parseCommand(rest, { params: { type: 'string' }, inputs: { type: 'string' }, seed: { type: 'string' }, cell: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, 'gpu-mode': { type: 'string' }, 'no-simd': { type: 'boolean' }, threads: { type: 'string' } });
+      const { values, positionals } = parseCommand(rest, { params: { type: 'string' }, inputs: { type: 'string' }, seed: { type: 'string' }, cell: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, 'gpu-mode': { type: 'string' }, 'no-simd': { type: 'boolean' }, threads: { type: 'string' }, 'max-memory': { type: 'string' } });
       const file = one(positionals, 'cell file');
+      const maxBytes = values['max-memory'] === undefined ? undefined : parseBytes(values['max-memory']) ?? undefined;
+      if (values['max-memory'] !== undefined && maxBytes === undefined) throw new UsageError(`--max-memory must be a size such as 8G or 512M, not \`${values['max-memory']}\``);
       const backend = values.backend ?? 'interp';
       if (backend !== 'interp' && backend !== 'js' && backend !== 'gpujs') throw new UsageError(`unknown backend \`${backend}\` (available: interp, js, gpujs)`);
       if (values['gpu-mode'] !== undefined && backend !== 'gpujs') throw new UsageError('--gpu-mode is for --backend gpujs');
@@ -143,7 +146,7 @@ async function main(argv: string[]): Promise<number> {
       const inputs = readJson(values.inputs, 'inputs');
       const params = values.params ? readJson(values.params, 'params') : undefined;
       const simd = await jsSimdFactory(values['no-simd'], values.threads, backend, precision);
-      const { result, warnings } = evaluate(cell, { inputs, params }, { seed, backend: backend === 'gpujs' ? await gpujsFactory(values['gpu-mode']) : simd ?? backend, precision });
+      const { result, warnings } = evaluate(cell, { inputs, params }, { seed, backend: backend === 'gpujs' ? await gpujsFactory(values['gpu-mode']) : simd ?? backend, precision, maxBytes });
       for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
       process.stdout.write(JSON.stringify(result) + '\n');
       return 0;
@@ -195,7 +198,7 @@ export async function run(argv: string[]): Promise<number> {
     return await main(argv);
   } catch (e) {
     if (e instanceof Reported) return 1;
-    if (e instanceof UsageError || e instanceof InputError) {
+    if (e instanceof UsageError || e instanceof InputError || e instanceof LimitError) {
       process.stderr.write(`error: ${e.message}\n`);
       return e instanceof UsageError ? 2 : 1;
     }

@@ -9,6 +9,7 @@ import type { Tensor } from '../compiler/ir/ops.ts';
 import type { BackendFactory, Vec } from './backend.ts';
 import { interpBackend } from './backends/interp.ts';
 import { jsBackend } from './backends/js.ts';
+import { cellRunBytes, checkMemory, maxBytes } from './limits.ts';
 import { Rng } from './random.ts';
 
 export class InputError extends Error {}
@@ -78,6 +79,8 @@ export interface EvalOptions {
   readonly backend?: 'interp' | 'js' | BackendFactory;
   /** The JS backend's precision (the interpreter is float64 only). */
   readonly precision?: 'f64' | 'f32';
+  /** The memory a request may need (runtime/limits.ts: default 4 GiB or CELDA_MAX_MEMORY). */
+  readonly maxBytes?: number;
 }
 
 function backendFactory(b: EvalOptions['backend']): BackendFactory {
@@ -177,6 +180,10 @@ export function evaluate(cell: CompiledCell, req: EvalRequest, opts: EvalOptions
   const needed = (d: Dim) => evalDim(d, env) === undefined;
   if (unbound.length && (t.params.some((p) => p.shape.some(needed)) || t.states.some((s) => needed(s.dim)) || t.outputs.some((o) => o.shape.dims.some(needed))))
     throw new InputError(`unbound dimension${unbound.length > 1 ? 's' : ''} ${unbound.join(', ')}: give ${unbound.length > 1 ? 'them' : 'it'} in inputs.dims or pass --params`);
+
+  // Before anything is allocated: what the run needs, against the limit.
+  checkMemory(`evaluating ${t.name} over ${steps} step${steps === 1 ? '' : 's'} of ${batch} example${batch === 1 ? '' : 's'} (${[...env].map(([k, v]) => `${k} = ${v}`).join(', ') || 'no dimensions'})`,
+    cellRunBytes(cell, env, batch, steps), maxBytes(opts.maxBytes));
 
   // --- tensors
   const rng = new Rng(opts.seed ?? 0);

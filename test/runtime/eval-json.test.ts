@@ -1,6 +1,7 @@
 // The `celda eval` JSON contract (docs/eval-json.md), through runtime/eval-json.ts.
 import { describe, expect, it } from 'vitest';
 import { InputError, evaluate } from '../../runtime/eval-json.ts';
+import { LimitError, parseBytes } from '../../runtime/limits.ts';
 import { compileOk, example } from '../support/cells.ts';
 
 const rnn = example('rnn.celda');
@@ -43,6 +44,21 @@ describe('eval contract', () => {
     expect(run({ inputs: { x } }, { ...params, W_aa: deep })).toThrow(`params.W_aa[0][0][0][0]: ${msg}`);
     expect(run({ inputs: { x }, init: { a: deep } })).toThrow(`inputs.init.a[0][0][0][0]: ${msg}`);
     expect(run({ inputs: { x }, cotangents: { a: deep } })).toThrow(`inputs.cotangents.a[0][0][0][0]: ${msg}`);
+  });
+
+  it('refuses a run that would need more memory than the limit, before allocating, naming figure and limit', () => {
+    // A cell without inputs: nothing in the request bounds the steps but the steps themselves.
+    const free = compileOk('cell F {\n state a : n\n a^<t> = tanh(W a^<t-1> + b)\n}')[0]!;
+    const run = (inputs: unknown, maxBytes?: number) => () => evaluate(free, { inputs }, { maxBytes });
+    expect(run({ steps: 1_000_000_000, dims: { n: 4 } })).toThrow(LimitError);
+    expect(run({ steps: 1_000_000_000, dims: { n: 4 } })).toThrow(/^evaluating F over 1000000000 steps of 1 example \(n = 4\) needs about [\d.]+ GiB, more than the limit of 4\.0 GiB; raise it with --max-memory SIZE \(or CELDA_MAX_MEMORY\), e\.g\. --max-memory \d+G$/);
+    expect(run({ steps: 2, batch: 3, dims: { n: 100_000 } })).toThrow(/\(n = 100000\) needs about \d+\.\d GiB/);
+    expect(run({ steps: 3, dims: { n: 4 } }, 1024)).toThrow(/more than the limit of 1 KiB/);
+    expect(run({ steps: 3, dims: { n: 4 } })).not.toThrow();
+    expect(parseBytes('512M')).toBe(512 * 1024 ** 2);
+    expect(parseBytes('1.5g')).toBe(1.5 * 1024 ** 3);
+    expect(parseBytes('4GiB')).toBe(4 * 1024 ** 3);
+    expect(parseBytes('lots')).toBeNull();
   });
 
   it('refuses what it cannot use, saying where', () => {
