@@ -33,6 +33,7 @@ const fold: Rule = { name: 'fold constants', apply: (ins, n, b) => {
   return Number.isFinite(v) ? b.const(v) : undefined;
 } };
 
+/** The rules, by op; test/compiler/passes/simplify-rules.test.ts walks this table, a case for every rule. */
 export const RULES: RuleTable = {
   add: [
     { name: 'x + 0 → x', apply: ([x, y], n, b) => (isZero(b, y) ? keep(b, x, n) : undefined) },
