@@ -40,7 +40,8 @@ export interface Graph {
 
 export class GraphError extends Error {}
 
-function attrsKey(a: Attrs): string {
+/** Attributes as a canonical string: equal strings, equal attributes. */
+export function attrsKey(a: Attrs): string {
   const parts: string[] = [];
   for (const k of Object.keys(a).sort()) {
     const v = (a as Record<string, unknown>)[k];

@@ -123,16 +123,48 @@ export const stableSigmoid = (x: number) => {
 };
 export const stableSoftplus = (x: number) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)));
 
-const unary = (f: (x: number) => number, vjp: OpDef['vjp']): OpDef => ({
-  arity: 1, kind: 'elementwise', shape: same, eval: elementwise(f), vjp,
-});
-const ew2 = (f: (x: number, y: number) => number, vjp: OpDef['vjp']): OpDef => ({
-  arity: 2, kind: 'elementwise', shape: broadcast, eval: elementwise(f), vjp,
-});
-const noGrad: OpDef['vjp'] = (_g, _y, ins) => ins.map(() => null);
+// ---------------------------------------------------------------- VJP algebra
 
-// A short-hand for VJP rules: ub = unbroadcast to the shape of input i.
-const ub = (e: Emit, g: number, of: number) => e.unbroadcast(g, e.shape(of));
+/**
+ * The algebra VJP rules are written in: one function per primitive, each
+ * building a graph node through `e`, so a rule reads as its formula —
+ * tanh's `g * (1 - y*y)` is `mul(g, sub(one, mul(y, y)))`. Nodes are built in
+ * the order the arguments are evaluated, as nested `e.node` calls would be;
+ * `one` is a getter, so only a rule that names it builds the constant.
+ */
+export function algebra(e: Emit) {
+  const op1 = (op: OpName) => (x: number) => e.node(op, [x]);
+  const op2 = (op: OpName) => (x: number, y: number) => e.node(op, [x, y]);
+  return {
+    add: op2('add'), sub: op2('sub'), mul: op2('mul'), div: op2('div'), neg: op1('neg'),
+    pow: (x: number, p: number) => e.node('pow', [x], { p }),
+    sigmoid: op1('sigmoid'), step: op1('step'), sign: op1('sign'),
+    sumFeat: op1('sum_feat'),
+    bcast: (x: number, shape: Shape) => e.node('bcast', [x], { shape }),
+    matvec: op2('matvec'), matmul: op2('matmul'), outer: op2('outer'), transpose: op1('transpose'),
+    slice: (x: number, offset: Dim, len: Dim) => e.node('slice', [x], { offset, len }),
+    pad: (x: number, offset: Dim, total: Dim) => e.node('pad', [x], { offset, total }),
+    /** A scalar constant. */
+    c: (value: number) => e.const(value),
+    get one() { return e.const(1); },
+    shape: (x: number) => e.shape(x),
+    /** Sum a cotangent down to the shape of the operand `like` (over batch and broadcast axes). */
+    unbroadcast: (g: number, like: number) => e.unbroadcast(g, e.shape(like)),
+  };
+}
+export type Algebra = ReturnType<typeof algebra>;
+
+/** A VJP rule written in the algebra: cotangents of the inputs (null = zero) from the output's cotangent g. */
+type Rule = (g: number, y: number, ins: readonly number[], attrs: Attrs, a: Algebra) => readonly (number | null)[];
+const rule = (r: Rule): OpDef['vjp'] => (g, y, ins, attrs, e) => r(g, y, ins, attrs, algebra(e));
+/** No gradient flows (leaves; step and sign, whose derivative is zero almost everywhere). A Rule and an OpDef['vjp'] alike. */
+const noGrad = (_g: number, _y: number, ins: readonly number[]) => ins.map(() => null);
+const unary = (f: (x: number) => number, vjp: Rule): OpDef => ({
+  arity: 1, kind: 'elementwise', shape: same, eval: elementwise(f), vjp: rule(vjp),
+});
+const ew2 = (f: (x: number, y: number) => number, vjp: Rule): OpDef => ({
+  arity: 2, kind: 'elementwise', shape: broadcast, eval: elementwise(f), vjp: rule(vjp),
+});
 
 export const OPS: Record<OpName, OpDef> = {
   // ------------------------------------------------------------ leaves
@@ -146,31 +178,28 @@ export const OPS: Record<OpName, OpDef> = {
   zeros: { arity: 0, kind: 'leaf', shape: leafShape, eval: (_x, _a, c) => new Float64Array((c.out.batched ? c.batch : 1) * c.out.dims.reduce((a, b) => a * b, 1)), vjp: noGrad },
 
   // ------------------------------------------------------------ elementwise
-  add: ew2((x, y) => x + y, (g, _y, [a, b], _at, e) => [ub(e, g, a!), ub(e, g, b!)]),
-  sub: ew2((x, y) => x - y, (g, _y, [a, b], _at, e) => [ub(e, g, a!), ub(e, e.node('neg', [g]), b!)]),
-  mul: ew2((x, y) => x * y, (g, _y, [a, b], _at, e) => [ub(e, e.node('mul', [g, b!]), a!), ub(e, e.node('mul', [g, a!]), b!)]),
-  div: ew2((x, y) => x / y, (g, y, [a, b], _at, e) => [
-    ub(e, e.node('div', [g, b!]), a!),
-    ub(e, e.node('neg', [e.node('div', [e.node('mul', [g, y]), b!])]), b!),
-  ]),
-  neg: unary((x) => -x, (g, _y, _i, _a, e) => [e.node('neg', [g])]),
+  add: ew2((x, y) => x + y, (g, _y, [a, b], _at, { unbroadcast }) => [unbroadcast(g, a), unbroadcast(g, b)]),
+  sub: ew2((x, y) => x - y, (g, _y, [a, b], _at, { neg, unbroadcast }) => [unbroadcast(g, a), unbroadcast(neg(g), b)]),
+  mul: ew2((x, y) => x * y, (g, _y, [a, b], _at, { mul, unbroadcast }) => [unbroadcast(mul(g, b), a), unbroadcast(mul(g, a), b)]),
+  div: ew2((x, y) => x / y, (g, y, [a, b], _at, { mul, div, neg, unbroadcast }) => [unbroadcast(div(g, b), a), unbroadcast(neg(div(mul(g, y), b)), b)]),
+  neg: unary((x) => -x, (g, _y, _i, _a, { neg }) => [neg(g)]),
   pow: {
     arity: 1, kind: 'elementwise', shape: same,
     eval: (args, a, c) => elementwise((x) => (a.p === 2 ? x * x : Math.pow(x, a.p!)))(args, a, c),
-    vjp: (g, _y, [x], a, e) => {
-      const p = a.p!;
-      const d = p === 2 ? x! : e.node('pow', [x!], { p: p - 1 });
-      return [e.node('mul', [g, e.node('mul', [e.const(p), d])])];
-    },
+    // g · p·x^(p−1), with x itself for p = 2
+    vjp: rule((g, _y, [x], { p }, { mul, pow, c }) => {
+      const d = p === 2 ? x : pow(x, p! - 1);
+      return [mul(g, mul(c(p!), d))];
+    }),
   },
-  tanh: unary(Math.tanh, (g, y, _i, _a, e) => [e.node('mul', [g, e.node('sub', [e.const(1), e.node('mul', [y, y])])])]),
-  sigmoid: unary(stableSigmoid, (g, y, _i, _a, e) => [e.node('mul', [g, e.node('mul', [y, e.node('sub', [e.const(1), y])])])]),
-  relu: unary((x) => (x > 0 ? x : 0), (g, _y, [x], _a, e) => [e.node('mul', [g, e.node('step', [x!])])]),
-  exp: unary(Math.exp, (g, y, _i, _a, e) => [e.node('mul', [g, y])]),
-  log: unary(Math.log, (g, _y, [x], _a, e) => [e.node('div', [g, x!])]),
-  sqrt: unary(Math.sqrt, (g, y, _i, _a, e) => [e.node('div', [g, e.node('mul', [e.const(2), y])])]),
-  abs: unary(Math.abs, (g, _y, [x], _a, e) => [e.node('mul', [g, e.node('sign', [x!])])]),
-  softplus: unary(stableSoftplus, (g, _y, [x], _a, e) => [e.node('mul', [g, e.node('sigmoid', [x!])])]),
+  tanh: unary(Math.tanh, (g, y, _i, _a, { mul, sub, one }) => [mul(g, sub(one, mul(y, y)))]),
+  sigmoid: unary(stableSigmoid, (g, y, _i, _a, { mul, sub, one }) => [mul(g, mul(y, sub(one, y)))]),
+  relu: unary((x) => (x > 0 ? x : 0), (g, _y, [x], _a, { mul, step }) => [mul(g, step(x))]),
+  exp: unary(Math.exp, (g, y, _i, _a, { mul }) => [mul(g, y)]),
+  log: unary(Math.log, (g, _y, [x], _a, { div }) => [div(g, x)]),
+  sqrt: unary(Math.sqrt, (g, y, _i, _a, { mul, div, c }) => [div(g, mul(c(2), y))]),
+  abs: unary(Math.abs, (g, _y, [x], _a, { mul, sign }) => [mul(g, sign(x))]),
+  softplus: unary(stableSoftplus, (g, _y, [x], _a, { mul, sigmoid }) => [mul(g, sigmoid(x))]),
   /** Heaviside step (relu's derivative); its own derivative is zero almost everywhere. */
   step: unary((x) => (x > 0 ? 1 : 0), noGrad),
   sign: unary(Math.sign, noGrad),
@@ -193,7 +222,7 @@ export const OPS: Record<OpName, OpDef> = {
       return out;
     },
     // y ⊙ (g − Σ_feat(g ⊙ y))
-    vjp: (g, y, _i, _a, e) => [e.node('mul', [y, e.node('sub', [g, e.node('sum_feat', [e.node('mul', [g, y])])])])],
+    vjp: rule((g, y, _i, _a, { mul, sub, sumFeat }) => [mul(y, sub(g, sumFeat(mul(g, y))))]),
   },
   /** Sum over the feature axes: a scalar (per example when batched). */
   sum_feat: {
@@ -206,7 +235,7 @@ export const OPS: Record<OpName, OpDef> = {
       for (let b = 0; b < B; b++) { let s = 0; for (let i = 0; i < F; i++) s += x!.data[b * F + i]!; out[b] = s; }
       return out;
     },
-    vjp: (g, _y, [x], _a, e) => [e.node('bcast', [g], { shape: e.shape(x!) })],
+    vjp: rule((g, _y, [x], _a, { bcast, shape }) => [bcast(g, shape(x))]),
   },
   /** Σ_batch: the notes' sum over the examples of a batch. */
   sum_batch: {
@@ -218,14 +247,14 @@ export const OPS: Record<OpName, OpDef> = {
       for (let b = 0; b < c.batch; b++) for (let i = 0; i < F; i++) out[i]! += x!.data[b * F + i]!;
       return out;
     },
-    vjp: (g, _y, [x], _a, e) => [e.node('bcast', [g], { shape: e.shape(x!) })],
+    vjp: rule((g, _y, [x], _a, { bcast, shape }) => [bcast(g, shape(x))]),
   },
   /** Broadcast to a larger shape (adds the batch axis and/or fills a scalar). */
   bcast: {
     arity: 1, kind: 'layout',
     shape: ([s], a) => (s!.dims.length === 0 || (s!.dims.length === a.shape!.dims.length && s!.dims.every((d, i) => dimEq(d, a.shape!.dims[i]!))) ? a.shape! : `cannot broadcast ${shapeToString(s!)} to ${shapeToString(a.shape!)}`),
     eval: (args, a, c) => elementwise((x) => x)(args, a, c),
-    vjp: (g, _y, [x], _a, e) => [ub(e, g, x!)],
+    vjp: rule((g, _y, [x], _a, { unbroadcast }) => [unbroadcast(g, x)]),
   },
 
   // ------------------------------------------------------------ linear algebra
@@ -252,7 +281,7 @@ export const OPS: Record<OpName, OpDef> = {
       return out;
     },
     // dW = Σ_batch g vᵀ ; dv = Wᵀ g
-    vjp: (g, _y, [w, v], _a, e) => [e.node('outer', [g, v!]), e.node('matvec', [e.node('transpose', [w!]), g])],
+    vjp: rule((g, _y, [w, v], _a, { outer, matvec, transpose }) => [outer(g, v), matvec(transpose(w), g)]),
   },
   /** A · B for two matrices without a batch axis. */
   matmul: {
@@ -272,7 +301,7 @@ export const OPS: Record<OpName, OpDef> = {
       }
       return out;
     },
-    vjp: (g, _y, [a, b], _at, e) => [e.node('matmul', [g, e.node('transpose', [b!])]), e.node('matmul', [e.node('transpose', [a!]), g])],
+    vjp: rule((g, _y, [a, b], _at, { matmul, transpose }) => [matmul(g, transpose(b)), matmul(transpose(a), g)]),
   },
   transpose: {
     arity: 1, kind: 'layout',
@@ -283,7 +312,7 @@ export const OPS: Record<OpName, OpDef> = {
       for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) out[j * m + i] = x!.data[i * n + j]!;
       return out;
     },
-    vjp: (g, _y, _i, _a, e) => [e.node('transpose', [g])],
+    vjp: rule((g, _y, _i, _a, { transpose }) => [transpose(g)]),
   },
   /** Σ_batch u vᵀ: the outer product, summed over the examples of a batch. */
   outer: {
@@ -299,7 +328,7 @@ export const OPS: Record<OpName, OpDef> = {
       }
       return out;
     },
-    vjp: (g, _y, [u, v], _a, e) => [e.node('matvec', [g, v!]), e.node('matvec', [e.node('transpose', [g]), u!])],
+    vjp: rule((g, _y, [u, v], _a, { matvec, transpose }) => [matvec(g, v), matvec(transpose(g), u)]),
   },
   /** [u, v, …] along the feature axis; operands without a batch axis are broadcast. */
   concat: {
@@ -324,15 +353,16 @@ export const OPS: Record<OpName, OpDef> = {
       }
       return out;
     },
-    vjp: (g, _y, ins, _a, e) => {
+    // each operand's piece of g, summed down to the operand's shape
+    vjp: rule((g, _y, ins, _a, { slice, shape, unbroadcast }) => {
       let offset: Dim = { terms: [], k: 0 };
       return ins.map((x) => {
-        const len = e.shape(x).dims[0]!;
-        const piece = e.node('slice', [g], { offset, len });
+        const len = shape(x).dims[0]!;
+        const piece = slice(g, offset, len);
         offset = dimSum([offset, len]);
-        return ub(e, piece, x);
+        return unbroadcast(piece, x);
       });
-    },
+    }),
   },
   slice: {
     arity: 1, kind: 'layout',
@@ -344,7 +374,7 @@ export const OPS: Record<OpName, OpDef> = {
       for (let b = 0; b < B; b++) for (let i = 0; i < len; i++) out[b * len + i] = x!.data[b * n + off + i]!;
       return out;
     },
-    vjp: (g, _y, [x], a, e) => [e.node('pad', [g], { offset: a.offset!, total: e.shape(x!).dims[0]! })],
+    vjp: rule((g, _y, [x], { offset }, { pad, shape }) => [pad(g, offset!, shape(x).dims[0]!)]),
   },
   /** Zeros of length `total` with the operand placed at `offset` (slice's transpose). */
   pad: {
@@ -357,7 +387,7 @@ export const OPS: Record<OpName, OpDef> = {
       for (let b = 0; b < B; b++) for (let i = 0; i < n; i++) out[b * N + off + i] = x!.data[b * n + i]!;
       return out;
     },
-    vjp: (g, _y, [x], a, e) => [e.node('slice', [g], { offset: a.offset!, len: e.shape(x!).dims[0]! })],
+    vjp: rule((g, _y, [x], { offset }, { slice, shape }) => [slice(g, offset!, shape(x).dims[0]!)]),
   },
 } satisfies Record<OpName, OpDef>;
 

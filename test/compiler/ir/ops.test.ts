@@ -7,9 +7,9 @@ import { describe, expect, it } from 'vitest';
 import type { Dim } from '../../../compiler/ir/dims.ts';
 import { dimAdd, dimNum, dimVar, evalDim } from '../../../compiler/ir/dims.ts';
 import type { Graph } from '../../../compiler/ir/graph.ts';
-import { Builder, verify } from '../../../compiler/ir/graph.ts';
+import { Builder, nodeKey, verify } from '../../../compiler/ir/graph.ts';
 import type { Attrs, OpName, Shape, Tensor } from '../../../compiler/ir/ops.ts';
-import { OPS, shapeEq, stableSigmoid, stableSoftplus } from '../../../compiler/ir/ops.ts';
+import { OPS, algebra, shapeEq, stableSigmoid, stableSoftplus } from '../../../compiler/ir/ops.ts';
 import { interpret } from '../../../runtime/interpreter.ts';
 import { Rng } from '../../../runtime/random.ts';
 import type { Domain } from '../../support/numeric.ts';
@@ -287,4 +287,37 @@ describe('every VJP rule against central differences (float64)', () => {
       }
     });
   }
+});
+
+// ---------------------------------------------------------------- the VJP algebra
+
+describe('the algebra VJP rules are written in', () => {
+  const setup = () => {
+    const b = new Builder();
+    const x = b.node('input', [], { name: 'x', shape: bv() });
+    const y = b.node('tanh', [x]);
+    const g = b.node('cot', [], { name: 'g', shape: bv() });
+    return { b, x, y, g, start: b.nodes.length };
+  };
+  const built = (b: Builder, from: number) => b.nodes.slice(from).map((nd) => nodeKey(nd.op, nd.inputs, nd.attrs));
+
+  it("builds tanh's g * (1 - y*y) as nested calls would: the same nodes, in the same order", () => {
+    const { b, x, y, g, start } = setup();
+    const [dx] = OPS.tanh.vjp(g, y, [x], {}, b);
+    expect(built(b, start)).toEqual([`const(){value=1}`, `mul(${y},${y}){}`, `sub(${start},${start + 1}){}`, `mul(${g},${start + 2}){}`]);
+    expect(dx).toBe(start + 3);
+    // Nested Emit calls, in a fresh builder, give the same listing.
+    const nested = setup();
+    nested.b.node('mul', [nested.g, nested.b.node('sub', [nested.b.const(1), nested.b.node('mul', [nested.y, nested.y])])]);
+    expect(built(nested.b, nested.start)).toEqual(built(b, start));
+  });
+
+  it('builds the constant `one` only for a rule that names it', () => {
+    const { b, x, start } = setup();
+    const { mul } = algebra(b);
+    mul(x, x);
+    expect(built(b, start)).toEqual([`mul(${x},${x}){}`]);
+    const { one } = algebra(b);
+    expect(b.nodes[one]!.attrs.value).toBe(1);
+  });
 });
