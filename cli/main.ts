@@ -7,7 +7,6 @@ import { toDot } from '../compiler/print/graphviz.ts';
 import { printCell, printGrad } from '../compiler/print/notation.ts';
 import type { Spelling } from '../compiler/print/notation.ts';
 import type { BackendFactory } from '../runtime/backend.ts';
-import { InputError, evaluate } from '../runtime/eval-json.ts';
 import { cellFromFile, defaultName, parseCommand, readTextFile, Reported, UsageError } from './common.ts';
 
 
@@ -143,10 +142,18 @@ async function main(argv: string[]): Promise<number> {
       const inputs = readJson(values.inputs, 'inputs');
       const params = values.params ? readJson(values.params, 'params') : undefined;
       const simd = await jsSimdFactory(values['no-simd'], values.threads, backend, precision);
-      const { result, warnings } = evaluate(cell, { inputs, params }, { seed, backend: backend === 'gpujs' ? await gpujsFactory(values['gpu-mode']) : simd ?? backend, precision });
-      for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
-      process.stdout.write(JSON.stringify(result) + '\n');
-      return 0;
+      // Loaded here, not at start: it brings the emitter and the WebAssembly runtime, which `celda check` does without.
+      const { InputError, evaluate } = await import('../runtime/eval-json.ts');
+      try {
+        const { result, warnings } = evaluate(cell, { inputs, params }, { seed, backend: backend === 'gpujs' ? await gpujsFactory(values['gpu-mode']) : simd ?? backend, precision });
+        for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+        process.stdout.write(JSON.stringify(result) + '\n');
+        return 0;
+      } catch (e) {
+        if (!(e instanceof InputError)) throw e;
+        process.stderr.write(`error: ${e.message}\n`);
+        return 1;
+      }
     }
     case 'grad': {
       const { values, positionals } = parseCommand(rest, { wrt: { type: 'string' }, format: { type: 'string' }, cell: { type: 'string' }, compact: { type: 'boolean' } });
@@ -195,9 +202,9 @@ export async function run(argv: string[]): Promise<number> {
     return await main(argv);
   } catch (e) {
     if (e instanceof Reported) return 1;
-    if (e instanceof UsageError || e instanceof InputError) {
+    if (e instanceof UsageError) {
       process.stderr.write(`error: ${e.message}\n`);
-      return e instanceof UsageError ? 2 : 1;
+      return 2;
     }
     process.stderr.write(`internal error: ${(e as Error)?.message ?? String(e)}\nthis is a bug in celda; please report it with the command and files that caused it${process.env.CELDA_DEBUG ? `\n${(e as Error)?.stack}` : ' (CELDA_DEBUG=1 shows details)'}\n`);
     return 70;
