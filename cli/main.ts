@@ -7,7 +7,7 @@ import { toDot } from '../compiler/print/graphviz.ts';
 import { printCell, printGrad } from '../compiler/print/notation.ts';
 import type { Spelling } from '../compiler/print/notation.ts';
 import type { BackendFactory } from '../runtime/backend.ts';
-import { cellFromFile, defaultName, parseCommand, readTextFile, Reported, UsageError } from './common.ts';
+import { cellFromFile, defaultName, enableRelaxedSimd, parseCommand, readTextFile, Reported, UsageError } from './common.ts';
 
 
 const USAGE = `celda — recurrent cells from slide notation
@@ -17,6 +17,7 @@ usage:
   celda eval CELL --inputs I.json [--params P.json] [--seed N] [--cell NAME] [--backend interp|js|gpujs] [--gpu-mode webasm|cpu]
             [--precision f64|f32] [--no-simd] [--threads N]
                                             run a cell: states, outputs and (with cotangents) the VJP, as JSON
+                                            (float64, the reference, unless --precision f32)
   celda grad CELL [--wrt NAME] [--format unicode|latex|ascii] [--compact] [--cell NAME]
                                             the derivative equations of the backward step
   celda graph CELL [--backward] [--format dot|svg] [--cell NAME]
@@ -25,10 +26,14 @@ usage:
                                             the cell back as notation, in one spelling
   celda compile CELL -o OUT.js [--precision f32|f64] [--no-simd] [--cell NAME]
                                             a standalone fused JavaScript module (+ .d.ts) for the cell
-  celda bench CELL [--dims n_x=…,n_a=…] [--batch B] [--steps T] [--backend js|interp|gpujs] [--precision f64|f32] [--no-simd] [--threads N]
-                                            one training step's speed, as one JSON line
+                                            (float32 with WebAssembly SIMD; --precision f64: plain JavaScript)
+  celda bench CELL [--dims n_x=…,n_a=…] [--batch B] [--steps T] [--backend js|interp|gpujs] [--precision f32|f64] [--no-simd] [--threads N]
+                                            one training step's speed, as one JSON line (js: float32 with
+                                            WebAssembly SIMD unless --precision f64)
   celda train TASK --cell FILE [--hidden N] [--steps N|--epochs N] [--batch B] [--lr X] [--seed S] [--out DIR] [--resume DIR]
-                                            train a cell on names, gender, entities or g2p (more options: docs/training.md)
+            [--precision f32|f64] [--backend js|interp|gpujs]
+                                            train a cell on names, gender, entities or g2p, in float32 with
+                                            WebAssembly SIMD unless --precision f64 (more options: docs/training.md)
   celda sample DIR [--n N] [--temperature T] [--top-k K] [--seed S] [--greedy]
                                             generate from a one-to-many checkpoint
   celda predict DIR [INPUT…] [--beam K]      run a checkpoint on inputs (or lines on stdin)
@@ -89,6 +94,9 @@ export function commandUsage(cmd: string): string | null {
   return `usage:\n${lines.slice(start, end).join('\n')}\n(celda --help lists every command)\n`;
 }
 
+/** The commands that may run float32 WebAssembly: relaxed SIMD is turned on before them. */
+const RUN_WASM = new Set(['eval', 'bench', 'train', 'sample', 'predict', 'compare']);
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   // `celda CMD --help` (before `--`): that command's usage.
@@ -100,6 +108,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
   }
+  if (cmd !== undefined && RUN_WASM.has(cmd)) await enableRelaxedSimd();
   switch (cmd) {
     case undefined: case '-h': case '--help': case 'help':
       process.stdout.write(USAGE);

@@ -99,7 +99,7 @@ describe('the built command line', () => {
     const r = celda(['train', 'gender', '--cell', GRU, '--hidden', '4', '--embed', '4', '--batch', '8', '--steps', '2', '--eval-every', '2', '--eval-size', '16', '--threads', '2', '--out', out, '--quiet']);
     expect(r.status, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout.trim().split('\n').pop()!) as { steps: number; backend: string };
-    expect([summary.steps, summary.backend]).toEqual([2, 'js']);
+    expect([summary.steps, summary.backend]).toEqual([2, 'js-f32']);
   });
 });
 
