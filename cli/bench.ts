@@ -1,5 +1,5 @@
 // `celda bench CELL [--dims n_x=16,n_a=32] [--batch B] [--steps T] [--backend js|interp|gpujs]
-// [--precision f64|f32] [--cell NAME]`: time one training step (forward over T
+// [--precision f32|f64] [--cell NAME]`: time one training step (forward over T
 // steps, BPTT, parameter gradients) and print one JSON line
 // {ms_per_step, tokens_per_s, gflops}. The median of repeated runs after warm-up.
 
@@ -103,11 +103,12 @@ export async function benchCommand(argv: string[]): Promise<number> {
       dims: { type: 'string' }, batch: { type: 'string' }, steps: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, cell: { type: 'string' },
       'no-simd': { type: 'boolean' }, threads: { type: 'string' },
     });
-    if (positionals.length !== 1) throw new UsageError(`celda bench needs one cell file, got ${positionals.length}\nusage: celda bench CELL [--dims n_x=16,n_a=32] [--batch B] [--steps T] [--backend js|interp|gpujs] [--precision f64|f32] [--no-simd] [--threads N]`);
+    if (positionals.length !== 1) throw new UsageError(`celda bench needs one cell file, got ${positionals.length}\nusage: celda bench CELL [--dims n_x=16,n_a=32] [--batch B] [--steps T] [--backend js|interp|gpujs] [--precision f32|f64] [--no-simd] [--threads N]`);
     const backendName = values.backend ?? 'js';
     if (backendName !== 'js' && backendName !== 'interp' && backendName !== 'gpujs') throw new UsageError(`unknown backend \`${backendName}\` (available: js, interp, gpujs)`);
     if (backendName === 'gpujs' && values.precision === 'f64') throw new UsageError('gpu.js computes in float32 only: use --precision f32 (the default for gpujs)');
-    const precision = precisionOption(values.precision);
+    // float32 with WebAssembly SIMD unless asked otherwise; the interpreter is float64 only
+    const precision = precisionOption(values.precision, backendName === 'interp' ? 'f64' : 'f32');
     if (backendName === 'interp' && precision === 'f32') throw new UsageError('--precision f32 needs --backend js (the interpreter is float64)');
     const { simd, threads } = simdOptions(values['no-simd'], values.threads, backendName, precision);
     const batch = positive(values.batch, 1, '--batch');

@@ -5,6 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
 import type { CompiledCell } from '../compiler/compile.ts';
 import { compile } from '../compiler/compile.ts';
 import { hasErrors, render } from '../compiler/diagnostics.ts';
@@ -58,11 +59,26 @@ export function cellFrom(source: string, file: string, name: string | undefined,
 /** cellFrom on a file's text. */
 export const cellFromFile = (file: string, name: string | undefined, flag = '--cell'): CompiledCell => cellFrom(readTextFile(file, 'cell file'), file, name, flag);
 
-/** `--precision`: f64 (the default) or f32. */
-export function precisionOption(v: string | undefined): 'f64' | 'f32' {
-  const p = v ?? 'f64';
+/**
+ * `--precision`: f32 or f64. Float32 (with WebAssembly SIMD) is the default where it
+ * runs (`compile`, `bench`, `train`); float64, the reference, where it is asked for
+ * or the only choice (`eval`, the interpreter).
+ */
+export function precisionOption(v: string | undefined, fallback: 'f64' | 'f32' = 'f32'): 'f64' | 'f32' {
+  const p = v ?? fallback;
   if (p !== 'f64' && p !== 'f32') throw new UsageError(`--precision must be f64 or f32, not \`${p}\``);
   return p;
+}
+
+/**
+ * Relaxed SIMD for this process, so that float32 modules run the multiply-add
+ * kernels: Node ≥ 21 has it, Node 20 behind V8's --experimental-wasm-relaxed-simd,
+ * which takes effect when set before a module that uses it is compiled (as
+ * bench/main.ts does). Called before a command that may run WebAssembly.
+ */
+export async function enableRelaxedSimd(): Promise<void> {
+  const { fmaAvailable } = await import('../runtime/wasm/pool.ts');
+  if (!fmaAvailable()) setFlagsFromString('--experimental-wasm-relaxed-simd');
 }
 
 /** Runs a command: a UsageError becomes `error: …` and exit 2, a Reported failure exit 1. */

@@ -1,6 +1,8 @@
-// `celda compile CELL -o out.js [--precision f64|f32] [--no-simd] [--cell NAME]`: the cell as
+// `celda compile CELL -o out.js [--precision f32|f64] [--no-simd] [--cell NAME]`: the cell as
 // one standalone JavaScript module (no imports), plus its TypeScript declarations
-// (out.d.ts). Without -o the module goes to stdout.
+// (out.d.ts). Without -o the module goes to stdout. Float32 with its products and
+// fused loops in WebAssembly SIMD by default; `--precision f64` the plain-JavaScript
+// float64 module.
 
 import { writeFileSync } from 'node:fs';
 import { emitJs } from '../compiler/emit/js/emit.ts';
@@ -12,7 +14,7 @@ export const declarationPath = (out: string) => (/\.mjs$/.test(out) ? out.replac
 export async function compileCommand(argv: string[]): Promise<number> {
   return reporting(async () => {
     const { values, positionals } = parseCommand(argv, { out: { type: 'string', short: 'o' }, precision: { type: 'string' }, cell: { type: 'string' }, 'no-simd': { type: 'boolean' } });
-    if (positionals.length !== 1) throw new UsageError(`celda compile needs one cell file, got ${positionals.length}\nusage: celda compile CELL -o out.js [--precision f64|f32] [--no-simd] [--cell NAME]`);
+    if (positionals.length !== 1) throw new UsageError(`celda compile needs one cell file, got ${positionals.length}\nusage: celda compile CELL -o out.js [--precision f32|f64] [--no-simd] [--cell NAME]`);
     const precision = precisionOption(values.precision);
     const cell = cellFromFile(positionals[0]!, values.cell);
     const js = emitJs(cell, { precision, simd: values['no-simd'] !== true });

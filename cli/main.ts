@@ -7,9 +7,8 @@ import { toDot } from '../compiler/print/graphviz.ts';
 import { printCell, printGrad } from '../compiler/print/notation.ts';
 import type { Spelling } from '../compiler/print/notation.ts';
 import type { BackendFactory } from '../runtime/backend.ts';
-import { InputError, evaluate } from '../runtime/eval-json.ts';
 import { LimitError, parseBytes } from '../runtime/limits.ts';
-import { cellFromFile, defaultName, parseCommand, readTextFile, Reported, UsageError } from './common.ts';
+import { cellFromFile, defaultName, enableRelaxedSimd, parseCommand, readTextFile, Reported, UsageError } from './common.ts';
 
 
 const USAGE = `celda — recurrent cells from slide notation
@@ -19,6 +18,7 @@ usage:
   celda eval CELL --inputs I.json [--params P.json] [--seed N] [--cell NAME] [--backend interp|js|gpujs] [--gpu-mode webasm|cpu] [--max-memory SIZE]
             [--precision f64|f32] [--no-simd] [--threads N]
                                             run a cell: states, outputs and (with cotangents) the VJP, as JSON
+                                            (float64, the reference, unless --precision f32)
   celda grad CELL [--wrt NAME] [--format unicode|latex|ascii] [--compact] [--cell NAME]
                                             the derivative equations of the backward step
   celda graph CELL [--backward] [--format dot|svg] [--cell NAME]
@@ -27,10 +27,14 @@ usage:
                                             the cell back as notation, in one spelling
   celda compile CELL -o OUT.js [--precision f32|f64] [--no-simd] [--cell NAME]
                                             a standalone fused JavaScript module (+ .d.ts) for the cell
-  celda bench CELL [--dims n_x=…,n_a=…] [--batch B] [--steps T] [--backend js|interp|gpujs] [--precision f64|f32] [--no-simd] [--threads N]
-                                            one training step's speed, as one JSON line
+                                            (float32 with WebAssembly SIMD; --precision f64: plain JavaScript)
+  celda bench CELL [--dims n_x=…,n_a=…] [--batch B] [--steps T] [--backend js|interp|gpujs] [--precision f32|f64] [--no-simd] [--threads N]
+                                            one training step's speed, as one JSON line (js: float32 with
+                                            WebAssembly SIMD unless --precision f64)
   celda train TASK --cell FILE [--hidden N] [--steps N|--epochs N] [--batch B] [--lr X] [--seed S] [--out DIR] [--resume DIR] [--force]
-                                            train a cell on names, gender, entities or g2p (more options: docs/training.md)
+            [--precision f32|f64] [--backend js|interp|gpujs]
+                                            train a cell on names, gender, entities or g2p, in float32 with
+                                            WebAssembly SIMD unless --precision f64 (more options: docs/training.md)
   celda sample DIR [--n N] [--temperature T] [--top-k K] [--seed S] [--greedy]
                                             generate from a one-to-many checkpoint
   celda predict DIR [INPUT…] [--beam K]      run a checkpoint on inputs (or lines on stdin)
@@ -91,6 +95,9 @@ export function commandUsage(cmd: string): string | null {
   return `usage:\n${lines.slice(start, end).join('\n')}\n(celda --help lists every command)\n`;
 }
 
+/** The commands that may run float32 WebAssembly: relaxed SIMD is turned on before them. */
+const RUN_WASM = new Set(['eval', 'bench', 'train', 'sample', 'predict', 'compare']);
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   // `celda CMD --help` (before `--`): that command's usage.
@@ -102,6 +109,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
   }
+  if (cmd !== undefined && RUN_WASM.has(cmd)) await enableRelaxedSimd();
   switch (cmd) {
     case undefined: case '-h': case '--help': case 'help':
       process.stdout.write(USAGE);
@@ -146,10 +154,18 @@ async function main(argv: string[]): Promise<number> {
       const inputs = readJson(values.inputs, 'inputs');
       const params = values.params ? readJson(values.params, 'params') : undefined;
       const simd = await jsSimdFactory(values['no-simd'], values.threads, backend, precision);
-      const { result, warnings } = evaluate(cell, { inputs, params }, { seed, backend: backend === 'gpujs' ? await gpujsFactory(values['gpu-mode']) : simd ?? backend, precision, maxBytes });
-      for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
-      process.stdout.write(JSON.stringify(result) + '\n');
-      return 0;
+      // Loaded here, not at start: it brings the emitter and the WebAssembly runtime, which `celda check` does without.
+      const { InputError, evaluate } = await import('../runtime/eval-json.ts');
+      try {
+        const { result, warnings } = evaluate(cell, { inputs, params }, { seed, backend: backend === 'gpujs' ? await gpujsFactory(values['gpu-mode']) : simd ?? backend, precision, maxBytes });
+        for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+        process.stdout.write(JSON.stringify(result) + '\n');
+        return 0;
+      } catch (e) {
+        if (!(e instanceof InputError)) throw e;
+        process.stderr.write(`error: ${e.message}\n`);
+        return 1;
+      }
     }
     case 'grad': {
       const { values, positionals } = parseCommand(rest, { wrt: { type: 'string' }, format: { type: 'string' }, cell: { type: 'string' }, compact: { type: 'boolean' } });
@@ -198,7 +214,7 @@ export async function run(argv: string[]): Promise<number> {
     return await main(argv);
   } catch (e) {
     if (e instanceof Reported) return 1;
-    if (e instanceof UsageError || e instanceof InputError || e instanceof LimitError) {
+    if (e instanceof UsageError || e instanceof LimitError) {
       process.stderr.write(`error: ${e.message}\n`);
       return e instanceof UsageError ? 2 : 1;
     }

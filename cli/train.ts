@@ -74,7 +74,7 @@ const TRAIN_OPTIONS = {
   steps: { type: 'string' }, epochs: { type: 'string' },
   bidirectional: { type: 'boolean' }, unidirectional: { type: 'boolean' }, 'no-bucket': { type: 'boolean' },
   dim: { type: 'string', multiple: true },
-  out: { type: 'string' }, resume: { type: 'string' }, backend: { type: 'string' }, 'save-every': { type: 'string' },
+  out: { type: 'string' }, resume: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, 'save-every': { type: 'string' },
   quiet: { type: 'boolean' }, samples: { type: 'string' }, force: { type: 'boolean' },
 } as const satisfies NonNullable<ParseArgsConfig['options']>;
 
@@ -121,6 +121,20 @@ function stepsFrom(v: Values, task: Task, batch: number): number | undefined {
     return Math.ceil(e * Math.floor(task.load().train.length / batch));
   }
   return undefined;
+}
+
+/**
+ * `--backend` and `--precision`: the name of the backend for loadBackend. The
+ * generated JavaScript (`--backend js`, the default) in float32 with its products
+ * and fused loops in WebAssembly SIMD (`js-f32`) unless `--precision f64` asks for
+ * the same module in float64 (`js`, the reference precision, about 4× slower).
+ */
+function backendName(v: Values): string | undefined {
+  const backend = v.backend as string | undefined, precision = v.precision as string | undefined;
+  if (precision !== undefined && precision !== 'f64' && precision !== 'f32') throw new UsageError(`--precision must be f64 or f32, not \`${precision}\``);
+  if (backend === undefined || backend === 'js') return precision === 'f64' ? 'js' : 'js-f32';
+  if (precision === undefined || (backend === 'js-f32' && precision === 'f32')) return backend;
+  throw new UsageError(`--precision ${precision} is for --backend js (${backend === 'js-f32' ? 'js-f32 is float32' : backend === 'gpujs' ? 'gpu.js computes in float32 only' : backend === 'interp' ? 'the interpreter is float64 only' : `no backend \`${backend}\``})`);
 }
 
 // ------------------------------------------------------------------ cells
@@ -233,7 +247,7 @@ export function trainCommand(argv: string[]): Promise<number> {
       cell = cellFromFile(v.cell, v['cell-name'] as string | undefined, '--cell-name');
       config = freshConfig(task, v);
     }
-    const backend = await loadBackend(v.backend as string | undefined);
+    const backend = await loadBackend(backendName(v));
     const out = (v.out as string | undefined) ?? v.resume ?? join('runs', `${task.name}-${cell.name}`);
     mkdirSync(out, { recursive: true });
     const saveEvery = typeof v['save-every'] === 'string' ? (parseValue('save-every', v['save-every'], { int: 1 }) as number) : undefined;
@@ -256,12 +270,12 @@ export function trainCommand(argv: string[]): Promise<number> {
 }
 
 /** A checkpoint, its task and cell, and the model with its parameters loaded and checked. */
-async function restore(dir: string, backendName: string | undefined) {
+async function restore(dir: string, v: Values) {
   const ck = loadCheckpoint(dir);
   const config = ck.config as unknown as RunConfig;
   const task = getTask(config.task);
   const cell = cellFrom(ck.cellSource, join(dir, 'cell.celda'), ck.cellName || undefined, '--cell-name');
-  const backend = await loadBackend(backendName);
+  const backend = await loadBackend(backendName(v));
   const model = modelFor(task, cell, config, backend.factory);
   validateTable(`the parameters in ${dir}`, ck.params, model.shapes);
   return { ck, config, task, cell, model, params: ck.params };
@@ -271,10 +285,10 @@ export function sampleCommand(argv: string[]): Promise<number> {
   return guarded(async () => {
     const { values: v, positionals } = parseCommand(argv, {
       n: { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' }, seed: { type: 'string' },
-      greedy: { type: 'boolean' }, 'max-len': { type: 'string' }, backend: { type: 'string' },
+      greedy: { type: 'boolean' }, 'max-len': { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' },
     });
     if (positionals.length !== 1) throw new UsageError('celda sample needs one checkpoint directory');
-    const r = await restore(positionals[0]!, v.backend);
+    const r = await restore(positionals[0]!, v);
     if (r.task.topology !== 'one-to-many') throw new UsageError(`celda sample generates from nothing (one-to-many); task ${r.task.name} is ${r.task.topology}: use celda predict`);
     const num = (name: string, text: string | undefined, def: number, kind: Kind) => (text === undefined ? def : (parseValue(name, text, kind) as number));
     const temperature = num('temperature', v.temperature, 1, { num: 0 });
@@ -289,9 +303,9 @@ export function sampleCommand(argv: string[]): Promise<number> {
 
 export function predictCommand(argv: string[]): Promise<number> {
   return guarded(async () => {
-    const { values: v, positionals } = parseCommand(argv, { beam: { type: 'string' }, backend: { type: 'string' }, 'max-len': { type: 'string' } });
+    const { values: v, positionals } = parseCommand(argv, { beam: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, 'max-len': { type: 'string' } });
     if (positionals.length < 1) throw new UsageError('celda predict needs a checkpoint directory, then inputs (or lines on stdin)');
-    const r = await restore(positionals[0]!, v.backend);
+    const r = await restore(positionals[0]!, v);
     const inputs = positionals.length > 1 ? positionals.slice(1) : readFileSync(0, 'utf8').split('\n').filter((l) => l.trim() !== '');
     const beam = v.beam === undefined ? 1 : (parseValue('beam', v.beam, { int: 1 }) as number);
     const maxLen = v['max-len'] === undefined ? 32 : (parseValue('max-len', v['max-len'], { int: 1 }) as number);
@@ -339,7 +353,7 @@ export function compareCommand(argv: string[]): Promise<number> {
     const files = [...(v.cells ?? []), ...positionals.slice(1)];
     if (files.length < 1) throw new UsageError('celda compare needs --cells a.celda b.celda …');
     const config = freshConfig(task, v);
-    const backend = await loadBackend(v.backend as string | undefined);
+    const backend = await loadBackend(backendName(v));
     const out = (v.out as string | undefined) ?? join('runs', `compare-${task.name}`);
     mkdirSync(out, { recursive: true });
     const cells = files.map((f) => ({ file: f, cell: cellFromFile(f, v['cell-name'] as string | undefined, '--cell-name') }));

@@ -1,9 +1,11 @@
 // Which CellBackend runs the cells. Training talks to the CellBackend interface
-// only, so choosing a backend is this one lookup. `js` (generated, fused
-// JavaScript, float64) is the default when it is available; `js-f32` is the same
-// module in float32 with its products and activations in WebAssembly SIMD (one
-// SIMD thread per training thread: `--threads` already splits the batch);
-// `interp` (the float64 reference interpreter) is the slow, always-present fallback.
+// only, so choosing a backend is this one lookup. `js-f32` (the generated, fused
+// JavaScript in float32, its products and fused loops in WebAssembly SIMD: one SIMD
+// thread per training thread, as `--threads` already splits the batch) is the
+// default when it is available; `js` is the same module in float64, plain
+// JavaScript (the reference precision, about 4× slower to train, to the same
+// metrics); `interp` (the float64 reference interpreter) is the slow,
+// always-present fallback.
 
 import type { BackendFactory } from '../../backend.ts';
 import { interpBackend } from '../../backends/interp.ts';
@@ -21,10 +23,12 @@ async function jsFactory(): Promise<BackendFactory | null> {
   }
 }
 
+const jsF32 = (js: BackendFactory): BackendFactory => (cell, opts) => js(cell, { ...opts, precision: 'f32', threads: 1 });
+
 export async function loadBackend(name: string | undefined): Promise<{ name: BackendName; factory: BackendFactory }> {
   if (name === undefined) {
     const js = await jsFactory();
-    return js ? { name: 'js', factory: js } : { name: 'interp', factory: interpBackend };
+    return js ? { name: 'js-f32', factory: jsF32(js) } : { name: 'interp', factory: interpBackend };
   }
   if (name === 'interp') return { name, factory: interpBackend };
   if (name === 'js') {
@@ -35,7 +39,7 @@ export async function loadBackend(name: string | undefined): Promise<{ name: Bac
   if (name === 'js-f32') {
     const js = await jsFactory();
     if (!js) throw new TrainError('the js backend is not available in this build; use --backend interp');
-    return { name, factory: (cell, opts) => js(cell, { ...opts, precision: 'f32', threads: 1 }) };
+    return { name, factory: jsF32(js) };
   }
   if (name === 'gpujs') {
     // gpu.js kernels run one by one (its synchronous WebAssembly/CPU modes) in the synchronous training loop.

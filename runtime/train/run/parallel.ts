@@ -32,8 +32,14 @@ export interface SharedLayout {
 export interface StepRequest { readonly examples: readonly Example[]; readonly count: number; readonly bptt: number }
 export type StepReply = { readonly loss: number; readonly grads: Float64Array } | { readonly error: string };
 
-/** The worker runs under the same TypeScript loader as the main thread (tsx). */
+/**
+ * What a worker thread runs: the built worker (dist/worker.js, beside the chunk
+ * this code is bundled into) when this is the built JavaScript; from the
+ * TypeScript sources (tests, `npm run` scripts), worker.ts under the same loader
+ * as the main thread (tsx).
+ */
 function bootCode(): string {
+  if (!import.meta.url.endsWith('.ts')) return `import(${JSON.stringify(new URL('./worker.js', import.meta.url).href)})`;
   const require = createRequire(import.meta.url);
   const pkgPath = require.resolve('tsx/package.json');
   const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
