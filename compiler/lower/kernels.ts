@@ -6,6 +6,7 @@
 import type { Dim } from '../ir/dims.ts';
 import { dimAdd, dimKey, dimNum } from '../ir/dims.ts';
 import type { Node } from '../ir/graph.ts';
+import { isElementwiseOp } from '../ir/ops.ts';
 import type { Analysis } from './analysis.ts';
 import { isFused, isInlineStatic, isLiteral, levelIn, loopKey, operandVecs, phaseIn, sizeOf, widthOf } from './analysis.ts';
 import type { Homes } from './storage.ts';
@@ -162,6 +163,7 @@ class KernelBuilder {
     if (n.op === 'bcast') return this.exprOf(n.inputs[0]!, key, p);
     const form = this.h.folded.get(id);
     if (form !== undefined) return this.exprOf(form, key, p);
+    if (!isElementwiseOp(n.op)) throw new Error(`lower: ${n.op} (%${id}) inside an elementwise loop`);
     return { e: 'op', op: n.op, args: n.inputs.map((x) => this.exprOf(x, key, p)), ...(n.attrs.p !== undefined ? { p: n.attrs.p } : {}) };
   }
 

@@ -28,8 +28,11 @@ import { evalDim } from '../../ir/dims.ts';
 import type { Dim } from '../../ir/dims.ts';
 import type { Graph, Node, Root } from '../../ir/graph.ts';
 import type { OpName, Shape } from '../../ir/ops.ts';
+import { isElementwiseOp } from '../../ir/ops.ts';
+import { GpujsPlanError, lit } from './base.ts';
+import { GPUJS_ELEMENTWISE } from './elementwise.ts';
 
-export class GpujsPlanError extends Error {}
+export { GpujsPlanError };
 
 /** Where a kernel argument comes from when the plan runs. */
 export type Arg =
@@ -121,13 +124,6 @@ function readBuffer(name: string, l: Layout, x: Idx, rowOffset?: string): string
   if (l.dims.length === 2) return `${name}[${n.i}][${n.j}]`;
   if (l.batched) return `${name}[${row(n.b!)}][${l.dims.length === 1 ? n.i : '0'}]`;
   return `${name}[${l.dims.length === 1 ? n.i : '0'}]`;
-}
-
-/** A float literal; non-finite constants cannot be written in every kernel language. */
-function lit(v: number): string {
-  if (!Number.isFinite(v)) throw new GpujsPlanError(`the constant ${v} cannot be written in a gpu.js kernel`);
-  const s = String(v);
-  return /[.e]/.test(s) ? s : `${s}.0`;
 }
 
 const ident = (s: string) => s.replace(/[^A-Za-z0-9_]/g, '_').replace(/^(?=[0-9])/, '_').slice(0, 40);
@@ -350,31 +346,13 @@ class KernelWriter {
   private compute(n: Node, x: Idx, block: Block): string {
     const ins = n.inputs;
     const val = (k: number, at: Idx = x) => this.value(ins[k]!, at, block);
+    if (isElementwiseOp(n.op)) {
+      const operands = ins.map((_, k) => ({ s: val(k), p: 4 }));
+      const bind = (base: string, expr: string) => this.bind(block, `${n.id}:${base}@${idxKey(x)}`, base, expr);
+      const r = GPUJS_ELEMENTWISE[n.op](operands, { ...(n.attrs.p !== undefined ? { p: n.attrs.p } : {}), bind });
+      return r.p === 4 ? r.s : `(${r.s})`;
+    }
     switch (n.op) {
-      case 'add': return `(${val(0)} + ${val(1)})`;
-      case 'sub': return `(${val(0)} - ${val(1)})`;
-      case 'mul': return `(${val(0)} * ${val(1)})`;
-      case 'div': return `(${val(0)} / ${val(1)})`;
-      case 'neg': return `(-${val(0)})`;
-      case 'pow': return power(val(0), n.attrs.p!);
-      case 'tanh': return `Math.tanh(Math.min(Math.max(${val(0)}, -15.0), 15.0))`;
-      case 'sigmoid': {
-        // stable both ways: exp of a non-positive number never overflows
-        const v = val(0);
-        const e = this.bind(block, `exp-|${n.id}@${idxKey(x)}|`, 'e', `Math.exp(-Math.abs(${v}))`);
-        return `(${v} >= 0.0 ? 1.0 / (1.0 + ${e}) : ${e} / (1.0 + ${e}))`;
-      }
-      case 'relu': return `Math.max(${val(0)}, 0.0)`;
-      case 'step': return `(${val(0)} > 0.0 ? 1.0 : 0.0)`;
-      case 'sign': return `Math.sign(${val(0)})`;
-      case 'abs': return `Math.abs(${val(0)})`;
-      case 'exp': return `Math.exp(${val(0)})`;
-      case 'log': return `Math.log(${val(0)})`;
-      case 'sqrt': return `Math.sqrt(${val(0)})`;
-      case 'softplus': {
-        const v = val(0);
-        return `(Math.max(${v}, 0.0) + Math.log(1.0 + Math.exp(-Math.abs(${v}))))`;
-      }
       case 'sum_batch':
         return this.sum(block, 'sb', [{ n: this.opts.batch, body: (b, inner) => this.value(ins[0]!, { ...x, b }, inner) }]);
       case 'sum_feat': {
@@ -432,14 +410,6 @@ function clampIndex(e: string, low: boolean, high?: number): string {
   if (low) out = `((${out}) >= 0 ? (${out}) : (${out}) - (${out}))`;
   if (high !== undefined) out = `((${out}) <= ${high} ? (${out}) : (${out}) - (${out}) + ${high})`;
   return out;
-}
-
-function power(x: string, p: number): string {
-  if (Number.isInteger(p) && p >= 1 && p <= 4) return `(${Array.from({ length: p }, () => x).join(' * ')})`;
-  if (p === 0) return '1.0';
-  if (p === -1) return `(1.0 / ${x})`;
-  if (p === 0.5) return `Math.sqrt(${x})`;
-  return `Math.pow(${x}, ${lit(p)})`;
 }
 
 // ---------------------------------------------------------------- the plan

@@ -3,6 +3,7 @@
 // over features, a `const` per value named after the notation, preceded by the
 // equation as a comment, and stores into the buffers that keep it.
 
+import { JS_ELEMENTWISE } from './elementwise.ts';
 import { commentText, jsNumber } from './identifiers.ts';
 import type { Pass } from './text-base.ts';
 import { IND, JsText } from './text-base.ts';
@@ -11,7 +12,8 @@ import type { Expr, Kernel, Phase, Stmt, View } from '../../lower/loop-ir.ts';
 import { dimAdd, dimKey, dimSub } from '../../ir/dims.ts';
 import type { Dim } from '../../ir/dims.ts';
 import type { WasmLoopExpr, WasmLoopFunc, LoopReadMode, WasmLoopStmt } from '../wasm/loops-wat.ts';
-import { byRow, wasmLoopSupports } from '../wasm/loops-wat.ts';
+import { byRow } from '../wasm/loops-wat.ts';
+import { wasmLoopSupports } from '../wasm/elementwise.ts';
 import type { ActKind } from '../wasm/kernels-wat.ts';
 import { ACT_KINDS } from '../wasm/kernels-wat.ts';
 
@@ -355,38 +357,18 @@ export class LoopText extends JsText {
   js(pass: Pass, e: Expr, index: Index): [string, number] {
     const given = this.override?.get(e);
     if (given !== undefined) return [given, 4];
-    const sub = (x: Expr, min: number, strict = false) => {
-      const [s, p] = this.js(pass, x, index);
-      return p < min || (strict && p === min) ? `(${s})` : s;
-    };
     switch (e.e) {
       case 'num': return [jsNumber(e.v), 4];
       case 'read': return [`${this.buf(e.view.buf)}[${index(e.view, e.mode)}]`, 4];
       case 'local': return [this.localName(pass, e.id), 4];
       case 'op': {
-        const [a, b] = e.args as [Expr, Expr];
-        switch (e.op) {
-          case 'add': return [`${sub(a, 1)} + ${sub(b, 1, true)}`, 1];
-          case 'sub': return [`${sub(a, 1)} - ${sub(b, 1, true)}`, 1];
-          case 'mul': return [`${sub(a, 2)} * ${sub(b, 2, true)}`, 2];
-          case 'div': return [`${sub(a, 2)} / ${sub(b, 2, true)}`, 2];
-          case 'neg': return [`-${sub(a, 4)}`, 3];
-          case 'pow': {
-            if (e.p === 2) {
-              const [s, p] = this.js(pass, a, index);
-              return p === 4 && !s.includes('(') ? [`${s} * ${s}`, 2] : [`${this.use('$sq')}(${s})`, 4];
-            }
-            return [`${this.use('$pow')}(${sub(a, 0)}, ${jsNumber(e.p!)})`, 4];
-          }
-          case 'tanh': case 'exp': case 'log': case 'sqrt': case 'abs': case 'sign':
-            return [`${this.use(`$${e.op}`)}(${sub(a, 0)})`, 4];
-          case 'sigmoid': case 'relu': case 'softplus':
-            return [`${this.use(`$${e.op}`)}(${sub(a, 0)})`, 4];
-          case 'step':
-            return [`${this.use('$heaviside')}(${sub(a, 0)})`, 4];
-          default:
-            throw new Error(`emit/js: ${e.op} is not elementwise`);
-        }
+        const x = e.args.map((a) => {
+          const [s, p] = this.js(pass, a, index);
+          return { s, p };
+        });
+        const r = JS_ELEMENTWISE[e.op](x, e.p !== undefined ? { p: e.p } : {});
+        if (r.uses !== undefined) this.use(r.uses);
+        return [r.s, r.p];
       }
     }
   }
