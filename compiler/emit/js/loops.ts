@@ -19,6 +19,14 @@ import { ACT_KINDS } from '../wasm/kernels-wat.ts';
 
 type Index = (v: View, mode: 'elem' | 'row' | 'feat' | 'one') => string;
 
+/** What writing a loop body reads: its pass, how it indexes a view, and expressions written as given text instead. */
+interface Scope {
+  readonly pass: Pass;
+  readonly index: Index;
+  /** SIMD: activations read from the scratch they were computed into. */
+  readonly given: ReadonlyMap<Expr, string>;
+}
+
 /** The activations of a step's loop that the SIMD kernel computes, each with its pass (level). */
 interface ActSites {
   readonly sites: Extract<Expr, { e: 'op' }>[];
@@ -92,9 +100,6 @@ export class LoopText extends JsText {
     }
   }
 
-  /** Expressions rendered as given text instead (SIMD: activations read from the scratch they were computed into). */
-  private override: Map<Expr, string> | null = null;
-
   /**
    * SIMD modules, a step's loop (B rows): the tanh and σ of the loop computed by the
    * kernel's vectorised `act` rather than one call per element. Their arguments are
@@ -146,11 +151,11 @@ export class LoopText extends JsText {
 
   private readonly sitesOf = new Map<Kernel, ActSites | null>();
 
-  /** Locals an expression reads, not looking inside what `override` replaces. */
-  private localsIn(e: Expr, into: Set<number>): Set<number> {
-    if (this.override?.has(e)) return into;
+  /** Locals an expression reads, not looking inside what is `given`. */
+  private localsIn(e: Expr, given: ReadonlyMap<Expr, string>, into: Set<number>): Set<number> {
+    if (given.has(e)) return into;
     if (e.e === 'local') into.add(e.id);
-    else if (e.e === 'op') for (const x of e.args) this.localsIn(x, into);
+    else if (e.e === 'op') for (const x of e.args) this.localsIn(x, given, into);
     return into;
   }
 
@@ -181,27 +186,27 @@ export class LoopText extends JsText {
     const read = (e: Expr) => `$actv[${this.sum(this.prod(String(slot.get(e)!), '$seg'), at)}]`;
     const out: string[] = ['{', `${IND}const $actv = $mem.$act, $seg = ${seg};`];
     const maxLevel = Math.max(...a.sites.map((e) => a.level.get(e)!));
-    this.override = new Map();
     for (let L = 1; L <= maxLevel + 1; L++) {
-      for (const e of order) if (a.level.get(e)! < L) this.override.set(e, read(e));
+      // The activations of earlier passes: read from the scratch.
+      const sc: Scope = { pass, index, given: new Map(order.filter((e) => a.level.get(e)! < L).map((e) => [e, read(e)])) };
       // This pass's roots: the statements of level L − 1, and the arguments of the level-L activations.
       const args = order.filter((e) => a.level.get(e) === L);
       const needed = new Set<number>();
-      for (const st of k.stmts) if (a.stmtLevel.get(st) === L - 1) this.localsIn(st.expr, needed);
-      for (const e of args) this.localsIn(e.args[0]!, needed);
+      for (const st of k.stmts) if (a.stmtLevel.get(st) === L - 1) this.localsIn(st.expr, sc.given, needed);
+      for (const e of args) this.localsIn(e.args[0]!, sc.given, needed);
       // …and the earlier locals they read, recomputed (their stores ran in an earlier pass).
-      for (const st of [...k.stmts].reverse()) if (st.local && needed.has(st.id)) this.localsIn(st.expr, needed);
+      for (const st of [...k.stmts].reverse()) if (st.local && needed.has(st.id)) this.localsIn(st.expr, sc.given, needed);
       const body: string[] = [];
       for (const st of k.stmts) {
         const l = a.stmtLevel.get(st)!;
-        if (l === L - 1) body.push(...this.stmt(pass, st, index, true));
-        else if (l < L - 1 && st.local && needed.has(st.id)) body.push(`const ${this.localName(pass, st.id)} = ${this.js(pass, st.expr, index)[0]};`);
+        if (l === L - 1) body.push(...this.stmt(sc, st, true));
+        else if (l < L - 1 && st.local && needed.has(st.id)) body.push(`const ${this.localName(pass, st.id)} = ${this.js(sc, st.expr)[0]};`);
       }
       if (L > maxLevel) {
         out.push(...loop(body).map((l) => IND + l));
         break;
       }
-      for (const e of args) body.push(`${read(e)} = ${this.js(pass, e.args[0]!, index)[0]};`);
+      for (const e of args) body.push(`${read(e)} = ${this.js(sc, e.args[0]!)[0]};`);
       out.push(`${IND}// Arguments of ${args.map((e) => (e.op === 'sigmoid' ? 'σ' : 'tanh')).join(', ')}, then the activations in place (vectorised).`);
       out.push(...loop(body).map((l) => IND + l));
       const runs: { kind: number; from: number; count: number }[] = [];
@@ -212,7 +217,6 @@ export class LoopText extends JsText {
       }
       for (const r of runs) out.push(`${IND}$kact(${r.kind}, ${this.sum('$actv.byteOffset', this.prod('4', String(r.from), '$seg'))}, ${this.prod(String(r.count), '$seg')});`);
     }
-    this.override = null;
     out.push('}');
     return out;
   }
@@ -260,7 +264,8 @@ export class LoopText extends JsText {
     if (sites) js = this.fusedSimdAct(pass, k, sites, loop, index);
     else {
       const body: string[] = [];
-      for (const s of k.stmts) body.push(...this.stmt(pass, s, index, batched));
+      const sc: Scope = { pass, index, given: new Map() };
+      for (const s of k.stmts) body.push(...this.stmt(sc, s, batched));
       js = loop(body);
     }
     const call = this.simd ? this.wasmLoopCall(pass, k) : null;
@@ -330,12 +335,13 @@ export class LoopText extends JsText {
     return `$ew.${name}(${[this.rows(k.rows), this.prod(...k.width.map((d) => this.dim(d))), ...args].join(', ')})`;
   }
 
-  stmt(pass: Pass, s: Stmt, index: Index, batched: boolean): string[] {
+  stmt(sc: Scope, s: Stmt, batched: boolean): string[] {
+    const { pass, index } = sc;
     const out: string[] = [];
     const g = this.graph(pass);
     const n: Node = g.nodes[s.id]!;
     const storeMode = (): 'elem' | 'row' | 'feat' | 'one' => (batched ? (n.shape.dims.length ? 'elem' : 'row') : n.shape.dims.length ? 'feat' : 'one');
-    const rhs = this.js(pass, s.expr, index)[0];
+    const rhs = this.js(sc, s.expr)[0];
     const acc = s.stores.length > 0 && s.stores.every((st) => st.accumulate);
     if (s.local) {
       const name = this.localName(pass, s.id);
@@ -354,16 +360,16 @@ export class LoopText extends JsText {
   }
 
   /** An expression as JS, with its precedence (1 sum, 2 product, 3 unary, 4 atom). */
-  js(pass: Pass, e: Expr, index: Index): [string, number] {
-    const given = this.override?.get(e);
+  js(sc: Scope, e: Expr): [string, number] {
+    const given = sc.given.get(e);
     if (given !== undefined) return [given, 4];
     switch (e.e) {
       case 'num': return [jsNumber(e.v), 4];
-      case 'read': return [`${this.buf(e.view.buf)}[${index(e.view, e.mode)}]`, 4];
-      case 'local': return [this.localName(pass, e.id), 4];
+      case 'read': return [`${this.buf(e.view.buf)}[${sc.index(e.view, e.mode)}]`, 4];
+      case 'local': return [this.localName(sc.pass, e.id), 4];
       case 'op': {
         const x = e.args.map((a) => {
-          const [s, p] = this.js(pass, a, index);
+          const [s, p] = this.js(sc, a);
           return { s, p };
         });
         const r = JS_ELEMENTWISE[e.op](x, e.p !== undefined ? { p: e.p } : {});
