@@ -3,10 +3,11 @@
 // over features, a `const` per value named after the notation, preceded by the
 // equation as a comment, and stores into the buffers that keep it.
 
+import type { Operand } from './elementwise.ts';
 import { JS_ELEMENTWISE } from './elementwise.ts';
 import { commentText, jsNumber } from './identifiers.ts';
-import type { Pass } from './text-base.ts';
-import { IND, JsText } from './text-base.ts';
+import type { Chunk, Pass } from './text-base.ts';
+import { IND, JsText, chunk, joined } from './text-base.ts';
 import type { Node } from '../../ir/graph.ts';
 import type { Expr, Kernel, Phase, Stmt, View } from '../../lower/loop-ir.ts';
 import { dimAdd, dimKey, dimSub } from '../../ir/dims.ts';
@@ -35,9 +36,12 @@ interface ActSites {
 }
 
 export class LoopText extends JsText {
-  kernel(pass: Pass, phase: Phase, k: Kernel): string[] {
+  /** One kernel of a phase: a call of a helper, or a fused loop nest. */
+  kernel(pass: Pass, k: Kernel): Chunk {
+    if (k.k === 'fused') return this.fused(pass, k);
     const B = (id: number) => this.buf(id);
     const note = (s: string) => `// ${commentText(s)}`;
+    const acc = (a: boolean) => (a ? 1 : 0);
     switch (k.k) {
       case 'pack': {
         const pack = this.move('$pack');
@@ -47,56 +51,57 @@ export class LoopText extends JsText {
         for (const b of k.blocks) {
           const src = this.plan.buffers[b.src]!;
           const lds = this.dim(src.size[src.size.length - 1]!);
-          out.push(`${pack}(${B(k.dst)}, ${ld}, ${this.dim(b.dstRow)}, ${this.dim(b.dstCol)}, ${B(b.src)}, ${lds}, ${b.trans}, ${this.dim(b.srcRow)}, ${this.dim(b.srcCol)}, ${this.dim(b.rows)}, ${this.dim(b.cols)}, ${k.zero ? 1 : 0});`);
+          out.push(`${pack.call}(${B(k.dst)}, ${ld}, ${this.dim(b.dstRow)}, ${this.dim(b.dstCol)}, ${B(b.src)}, ${lds}, ${b.trans}, ${this.dim(b.srcRow)}, ${this.dim(b.srcCol)}, ${this.dim(b.rows)}, ${this.dim(b.cols)}, ${acc(k.zero)});`);
         }
-        return out;
+        return chunk(out, pack.uses);
       }
-      case 'gemm':
-        return [
+      case 'gemm': {
+        const gemm = this.gemm();
+        return chunk([
           note(`${k.note} (one product: ${this.rows(k.rows)} × ${this.dim(k.n)}, depth ${this.dim(k.depth)})`),
-          `${this.gemm()}(${this.rows(k.rows)}, ${this.dim(k.n)}, ${this.dim(k.depth)}, ${B(k.a.buf)}, ${this.offset(k.a)}, ${this.rowWidth(k.a.buf)}, ${B(k.b.buf)}, ${this.matOffset(k.b)}, ${this.dim(k.b.ld)}, ${B(k.c.buf)}, ${this.offset(k.c)}, ${this.rowWidth(k.c.buf)}, ${k.accumulate ? 1 : 0});`,
-        ];
-      case 'transpose':
-        return [`${this.move('$transpose')}(${this.rows(k.rows)}, ${this.dim(k.src.width)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${this.rowWidth(k.src.buf)}, ${B(k.dst)});`];
+          `${gemm.call}(${this.rows(k.rows)}, ${this.dim(k.n)}, ${this.dim(k.depth)}, ${B(k.a.buf)}, ${this.offset(k.a)}, ${this.rowWidth(k.a.buf)}, ${B(k.b.buf)}, ${this.matOffset(k.b)}, ${this.dim(k.b.ld)}, ${B(k.c.buf)}, ${this.offset(k.c)}, ${this.rowWidth(k.c.buf)}, ${acc(k.accumulate)});`,
+        ], gemm.uses);
+      }
+      case 'transpose': {
+        const m = this.move('$transpose');
+        return chunk([`${m.call}(${this.rows(k.rows)}, ${this.dim(k.src.width)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${this.rowWidth(k.src.buf)}, ${B(k.dst)});`], m.uses);
+      }
       case 'outer': {
         const ld = this.dim(k.c.ld);
         const cOff = this.matOffset(k.c);
         if (k.ut && k.vt) {
           const R = this.rows(k.rows);
-          return [
+          const gemm = this.gemm();
+          return chunk([
             note(`${k.note}: Σ over ${R} rows, as a product of transposes`),
-            `${this.gemm()}(${this.dim(k.m)}, ${this.dim(k.n)}, ${R}, ${B(k.ut.buf)}, ${this.prod(this.dim(k.ut.row), R)}, ${R}, ${B(k.vt.buf)}, ${this.prod(this.dim(k.vt.row), R)}, ${R}, ${B(k.c.buf)}, ${cOff}, ${ld}, ${k.accumulate ? 1 : 0});`,
-          ];
+            `${gemm.call}(${this.dim(k.m)}, ${this.dim(k.n)}, ${R}, ${B(k.ut.buf)}, ${this.prod(this.dim(k.ut.row), R)}, ${R}, ${B(k.vt.buf)}, ${this.prod(this.dim(k.vt.row), R)}, ${R}, ${B(k.c.buf)}, ${cOff}, ${ld}, ${acc(k.accumulate)});`,
+          ], gemm.uses);
         }
-        this.use('$outer');
-        return [note(k.note), `$outer(${this.rows(k.rows)}, ${this.dim(k.m)}, ${this.dim(k.n)}, ${B(k.u.buf)}, ${this.offset(k.u)}, ${this.rowWidth(k.u.buf)}, ${B(k.v.buf)}, ${this.offset(k.v)}, ${this.rowWidth(k.v.buf)}, ${B(k.c.buf)}, ${cOff}, ${ld});`];
+        return chunk([note(k.note), `$outer(${this.rows(k.rows)}, ${this.dim(k.m)}, ${this.dim(k.n)}, ${B(k.u.buf)}, ${this.offset(k.u)}, ${this.rowWidth(k.u.buf)}, ${B(k.v.buf)}, ${this.offset(k.v)}, ${this.rowWidth(k.v.buf)}, ${B(k.c.buf)}, ${cOff}, ${ld});`], ['$outer']);
       }
       case 'softmax':
-        this.use('$softmax');
-        return [note(`${k.note} = softmax (stable)`), `$softmax(${this.rows(k.rows)}, ${this.dim(k.n)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${this.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${this.rowWidth(k.dst.buf)});`];
+        return chunk([note(`${k.note} = softmax (stable)`), `$softmax(${this.rows(k.rows)}, ${this.dim(k.n)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${this.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${this.rowWidth(k.dst.buf)});`], ['$softmax']);
       case 'sumFeat':
-        this.use('$sumFeat');
-        return [note(`${k.note} = Σ over features`), `$sumFeat(${this.rows(k.rows)}, ${this.prod(...k.n.map((d) => this.dim(d)))}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${this.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${this.rowWidth(k.dst.buf)});`];
-      case 'sumRows':
-        return [note(`${k.note}: Σ over ${this.rows(k.rows)} rows`), `${this.move('$sumRows')}(${this.rows(k.rows)}, ${this.dim(k.src.width)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${this.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${k.accumulate ? 1 : 0});`];
+        return chunk([note(`${k.note} = Σ over features`), `$sumFeat(${this.rows(k.rows)}, ${this.prod(...k.n.map((d) => this.dim(d)))}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${this.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${this.rowWidth(k.dst.buf)});`], ['$sumFeat']);
+      case 'sumRows': {
+        const m = this.move('$sumRows');
+        return chunk([note(`${k.note}: Σ over ${this.rows(k.rows)} rows`), `${m.call}(${this.rows(k.rows)}, ${this.dim(k.src.width)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${this.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${acc(k.accumulate)});`], m.uses);
+      }
       case 'matmul':
-        this.use('$matmul');
-        return [note(k.note), `$matmul(${this.dim(k.m)}, ${this.dim(k.n)}, ${this.dim(k.depth)}, ${B(k.a.buf)}, ${this.matOffset(k.a)}, ${this.dim(k.a.ld)}, ${B(k.b.buf)}, ${this.matOffset(k.b)}, ${this.dim(k.b.ld)}, ${B(k.c.buf)}, ${this.matOffset(k.c)}, ${this.dim(k.c.ld)}, ${k.accumulate ? 1 : 0});`];
+        return chunk([note(k.note), `$matmul(${this.dim(k.m)}, ${this.dim(k.n)}, ${this.dim(k.depth)}, ${B(k.a.buf)}, ${this.matOffset(k.a)}, ${this.dim(k.a.ld)}, ${B(k.b.buf)}, ${this.matOffset(k.b)}, ${this.dim(k.b.ld)}, ${B(k.c.buf)}, ${this.matOffset(k.c)}, ${this.dim(k.c.ld)}, ${acc(k.accumulate)});`], ['$matmul']);
       case 'matvec':
-        this.use('$matvec');
-        return [note(k.note), `$matvec(${this.rows(k.rows)}, ${this.dim(k.m)}, ${this.dim(k.n)}, ${B(k.w.buf)}, ${this.matOffset(k.w)}, ${this.dim(k.w.ld)}, ${B(k.v.buf)}, ${this.offset(k.v)}, ${this.rowWidth(k.v.buf)}, ${B(k.c.buf)}, ${this.offset(k.c)}, ${this.rowWidth(k.c.buf)});`];
-      case 'copy':
-        return [`${this.move('$copy')}(${this.rows(k.rows)}, ${this.dim(k.src.width)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${k.srcBatched ? this.rowWidth(k.src.buf) : '0'}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${this.rowWidth(k.dst.buf)});`];
+        return chunk([note(k.note), `$matvec(${this.rows(k.rows)}, ${this.dim(k.m)}, ${this.dim(k.n)}, ${B(k.w.buf)}, ${this.matOffset(k.w)}, ${this.dim(k.w.ld)}, ${B(k.v.buf)}, ${this.offset(k.v)}, ${this.rowWidth(k.v.buf)}, ${B(k.c.buf)}, ${this.offset(k.c)}, ${this.rowWidth(k.c.buf)});`], ['$matvec']);
+      case 'copy': {
+        const m = this.move('$copy');
+        return chunk([`${m.call}(${this.rows(k.rows)}, ${this.dim(k.src.width)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${k.srcBatched ? this.rowWidth(k.src.buf) : '0'}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${this.rowWidth(k.dst.buf)});`], m.uses);
+      }
       case 'fill': {
         if (k.rows === 'one') {
           const off = this.offset(k.dst);
-          return [`${B(k.dst.buf)}.fill(${jsNumber(k.value)}, ${off}, ${this.sum(off, this.prod(...k.size.map((d) => this.dim(d))))});`];
+          return chunk([`${B(k.dst.buf)}.fill(${jsNumber(k.value)}, ${off}, ${this.sum(off, this.prod(...k.size.map((d) => this.dim(d))))});`]);
         }
-        this.use('$fill');
-        return [`$fill(${this.rows(k.rows)}, ${this.prod(...k.size.map((d) => this.dim(d)))}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${this.rowWidth(k.dst.buf)}, ${jsNumber(k.value)});`];
+        return chunk([`$fill(${this.rows(k.rows)}, ${this.prod(...k.size.map((d) => this.dim(d)))}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${this.rowWidth(k.dst.buf)}, ${jsNumber(k.value)});`], ['$fill']);
       }
-      case 'fused':
-        return this.fused(pass, k);
     }
   }
 
@@ -159,13 +164,12 @@ export class LoopText extends JsText {
     return into;
   }
 
-  /** Floats of scratch the activations of a kernel need (0: none), as an expression of the dimensions. */
+  /** Floats of scratch the activations of a kernel need (null: none), as an expression of the dimensions (it calls $ceil). */
   actScratch(k: Kernel): string | null {
     if (k.k !== 'fused') return null;
     const a = this.actSites(k);
     if (!a) return null;
     const width = k.width.length ? this.prod(...k.width.map((d) => this.dim(d))) : '1';
-    this.use('$ceil');
     return this.prod(String(a.sites.length), `($ceil(${this.prod('$B', width)} / 4) * 4)`);
   }
 
@@ -175,9 +179,10 @@ export class LoopText extends JsText {
    * writes the arguments of the level-L activations; the kernel then activates them.
    * The last pass has no activations left to prepare: it is the loop itself.
    */
-  fusedSimdAct(pass: Pass, k: Extract<Kernel, { k: 'fused' }>, a: ActSites, loop: (body: string[]) => string[], index: Index): string[] {
+  fusedSimdAct(pass: Pass, k: Extract<Kernel, { k: 'fused' }>, a: ActSites, loop: (body: string[]) => string[], index: Index): Chunk {
     const width = k.width.length ? this.prod(...k.width.map((d) => this.dim(d))) : null;
-    const seg = `(${this.use('$ceil')}(${this.prod('$B', width ?? '1')} / 4) * 4)`;
+    const uses: string[] = ['$ceil'];
+    const seg = `($ceil(${this.prod('$B', width ?? '1')} / 4) * 4)`;
     const at = width ? `$b * ${width} + $i` : '$b';
     // Segments in the order (level, kind): one `act` call covers each run of the same level and kind.
     const kind = (e: Extract<Expr, { e: 'op' }>) => ACT_KINDS.indexOf(e.op as ActKind);
@@ -197,16 +202,24 @@ export class LoopText extends JsText {
       // …and the earlier locals they read, recomputed (their stores ran in an earlier pass).
       for (const st of [...k.stmts].reverse()) if (st.local && needed.has(st.id)) this.localsIn(st.expr, sc.given, needed);
       const body: string[] = [];
+      const js = (e: Expr) => {
+        const r = this.js(sc, e);
+        uses.push(...r.uses);
+        return r.s;
+      };
       for (const st of k.stmts) {
         const l = a.stmtLevel.get(st)!;
-        if (l === L - 1) body.push(...this.stmt(sc, st, true));
-        else if (l < L - 1 && st.local && needed.has(st.id)) body.push(`const ${this.localName(pass, st.id)} = ${this.js(sc, st.expr)[0]};`);
+        if (l === L - 1) {
+          const c = this.stmt(sc, st, true);
+          body.push(...c.lines);
+          uses.push(...c.uses);
+        } else if (l < L - 1 && st.local && needed.has(st.id)) body.push(`const ${this.localName(pass, st.id)} = ${js(st.expr)};`);
       }
       if (L > maxLevel) {
         out.push(...loop(body).map((l) => IND + l));
         break;
       }
-      for (const e of args) body.push(`${read(e)} = ${this.js(sc, e.args[0]!)[0]};`);
+      for (const e of args) body.push(`${read(e)} = ${js(e.args[0]!)};`);
       out.push(`${IND}// Arguments of ${args.map((e) => (e.op === 'sigmoid' ? 'σ' : 'tanh')).join(', ')}, then the activations in place (vectorised).`);
       out.push(...loop(body).map((l) => IND + l));
       const runs: { kind: number; from: number; count: number }[] = [];
@@ -218,11 +231,11 @@ export class LoopText extends JsText {
       for (const r of runs) out.push(`${IND}$kact(${r.kind}, ${this.sum('$actv.byteOffset', this.prod('4', String(r.from), '$seg'))}, ${this.prod(String(r.count), '$seg')});`);
     }
     out.push('}');
-    return out;
+    return chunk(out, uses);
   }
 
   /** One fused loop nest: every value of the group computed per element, locals named after the notation. */
-  fused(pass: Pass, k: Extract<Kernel, { k: 'fused' }>): string[] {
+  fused(pass: Pass, k: Extract<Kernel, { k: 'fused' }>): Chunk {
     const batched = k.rows !== 'one';
     const width = k.width.length ? this.prod(...k.width.map((d) => this.dim(d))) : null;
     const rowVars = new Map<string, string>();
@@ -260,32 +273,32 @@ export class LoopText extends JsText {
       return out;
     };
     const sites = this.actSites(k);
-    let js: string[];
-    if (sites) js = this.fusedSimdAct(pass, k, sites, loop, index);
+    let inJs: Chunk;
+    if (sites) inJs = this.fusedSimdAct(pass, k, sites, loop, index);
     else {
-      const body: string[] = [];
       const sc: Scope = { pass, index, given: new Map() };
-      for (const s of k.stmts) body.push(...this.stmt(sc, s, batched));
-      js = loop(body);
+      const body = joined(k.stmts.map((s) => this.stmt(sc, s, batched)));
+      inJs = joined([body], loop([...body.lines]));
     }
-    const call = this.simd ? this.wasmLoopCall(pass, k) : null;
-    if (call === null) return js;
+    const wasm = this.simd ? this.wasmLoopCall(pass, k) : null;
+    if (wasm === null) return inJs;
     // The loop as WebAssembly where the instance has it ($ew: the module's elementwise kernels on the heap's memory), else in JavaScript.
+    const js = inJs.lines;
     const inner = js[0] === '{' && js[js.length - 1] === '}' ? js.slice(1, -1) : js;
-    return [`if ($ew !== null) ${call};`, 'else {', ...inner.map((l) => (js === inner ? IND + l : l)), '}'];
+    return chunk([`if ($ew !== null) ${wasm.call};`, 'else {', ...inner.map((l) => (js === inner ? IND + l : l)), '}'], inJs.uses, [wasm.loop]);
   }
 
-  /** SIMD modules: the fused loops handed over to WebAssembly (compiler/emit/wasm/loops-wat.ts), in the order of their calls. */
-  readonly wasmFuncs: WasmLoopFunc[] = [];
+  /** SIMD modules: how many fused loops were handed over to WebAssembly so far (they are named ew0, ew1, … in the order of their calls). */
+  private loopsNamed = 0;
 
   /**
-   * The call of a loop's WebAssembly function (and the function, into wasmFuncs), or
+   * The call of a loop's WebAssembly function (compiler/emit/wasm/loops-wat.ts) and the function, or
    * null to keep it in JavaScript: unbatched loops and loops over no features, with
    * ops the kernels lack (wasmLoopSupports: exp, log, …), with a store of one float per row, or that
    * store a buffer they also read or store elsewhere in a way that running four
    * elements in lockstep could reorder.
    */
-  wasmLoopCall(pass: Pass, k: Extract<Kernel, { k: 'fused' }>): string | null {
+  wasmLoopCall(pass: Pass, k: Extract<Kernel, { k: 'fused' }>): { call: string; loop: WasmLoopFunc } | null {
     if (k.rows === 'one' || k.width.length === 0) return null;
     const g = this.graph(pass);
     const slots: LoopReadMode[] = [];
@@ -330,18 +343,17 @@ export class LoopText extends JsText {
       stmts.push({ id: st.id, expr: x, local: st.local, stores: st.stores.map((w) => ({ slot: slot(w.view, 'elem', true), accumulate: w.accumulate })) });
     }
     if (!lockstepSafe(access)) return null;
-    const name = `ew${this.wasmFuncs.length}`;
-    this.wasmFuncs.push({ name, slots, stmts });
-    return `$ew.${name}(${[this.rows(k.rows), this.prod(...k.width.map((d) => this.dim(d))), ...args].join(', ')})`;
+    const name = `ew${this.loopsNamed++}`;
+    return { call: `$ew.${name}(${[this.rows(k.rows), this.prod(...k.width.map((d) => this.dim(d))), ...args].join(', ')})`, loop: { name, slots, stmts } };
   }
 
-  stmt(sc: Scope, s: Stmt, batched: boolean): string[] {
+  stmt(sc: Scope, s: Stmt, batched: boolean): Chunk {
     const { pass, index } = sc;
     const out: string[] = [];
     const g = this.graph(pass);
     const n: Node = g.nodes[s.id]!;
     const storeMode = (): 'elem' | 'row' | 'feat' | 'one' => (batched ? (n.shape.dims.length ? 'elem' : 'row') : n.shape.dims.length ? 'feat' : 'one');
-    const rhs = this.js(sc, s.expr)[0];
+    const { s: rhs, uses } = this.js(sc, s.expr);
     const acc = s.stores.length > 0 && s.stores.every((st) => st.accumulate);
     if (s.local) {
       const name = this.localName(pass, s.id);
@@ -356,25 +368,21 @@ export class LoopText extends JsText {
       out.push(`const ${v} = ${rhs};`);
       for (const st of s.stores) out.push(`${this.buf(st.view.buf)}[${index(st.view, storeMode())}] ${st.accumulate ? '+=' : '='} ${v};`);
     }
-    return out;
+    return chunk(out, uses);
   }
 
-  /** An expression as JS, with its precedence (1 sum, 2 product, 3 unary, 4 atom). */
-  js(sc: Scope, e: Expr): [string, number] {
+  /** An expression as JS, with its precedence (emit/js/elementwise.ts Operand) and the helpers it calls. */
+  js(sc: Scope, e: Expr): Operand & { readonly uses: readonly string[] } {
     const given = sc.given.get(e);
-    if (given !== undefined) return [given, 4];
+    if (given !== undefined) return { s: given, p: 4, uses: [] };
     switch (e.e) {
-      case 'num': return [jsNumber(e.v), 4];
-      case 'read': return [`${this.buf(e.view.buf)}[${sc.index(e.view, e.mode)}]`, 4];
-      case 'local': return [this.localName(sc.pass, e.id), 4];
+      case 'num': return { s: jsNumber(e.v), p: 4, uses: [] };
+      case 'read': return { s: `${this.buf(e.view.buf)}[${sc.index(e.view, e.mode)}]`, p: 4, uses: [] };
+      case 'local': return { s: this.localName(sc.pass, e.id), p: 4, uses: [] };
       case 'op': {
-        const x = e.args.map((a) => {
-          const [s, p] = this.js(sc, a);
-          return { s, p };
-        });
+        const x = e.args.map((a) => this.js(sc, a));
         const r = JS_ELEMENTWISE[e.op](x, e.p !== undefined ? { p: e.p } : {});
-        if (r.uses !== undefined) this.use(r.uses);
-        return [r.s, r.p];
+        return { s: r.s, p: r.p, uses: [...x.flatMap((o) => o.uses), ...(r.uses !== undefined ? [r.uses] : [])] };
       }
     }
   }
