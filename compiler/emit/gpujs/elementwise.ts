@@ -3,7 +3,7 @@
 // gpu.js — Math.* instead of the module's helpers (a kernel calls nothing else),
 // tanh clamped, σ through a bound exp. A closed table: a new primitive is a
 // compile error here until it has its gpu.js text. Every operand is a name or an atom, and the
-// kernel writer parenthesizes any result that is not (emit/gpujs/plan.ts).
+// kernel writer parenthesizes any result that is not (emit/gpujs/kernel-writer.ts).
 
 import type { ElementwiseOp } from '../../ir/ops.ts';
 import type { Render } from '../js/elementwise.ts';
