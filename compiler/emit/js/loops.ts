@@ -7,7 +7,8 @@ import type { Operand } from './elementwise.ts';
 import { JS_ELEMENTWISE } from './elementwise.ts';
 import { commentText, jsNumber } from './identifiers.ts';
 import type { Chunk, Pass } from './text-base.ts';
-import { IND, JsText, chunk, joined } from './text-base.ts';
+import type { JsText } from './text-base.ts';
+import { IND, chunk, joined } from './text-base.ts';
 import type { Node } from '../../ir/graph.ts';
 import type { Expr, Kernel, Phase, Stmt, View } from '../../lower/loop-ir.ts';
 import { dimAdd, dimKey, dimSub } from '../../ir/dims.ts';
@@ -35,72 +36,75 @@ interface ActSites {
   readonly stmtLevel: Map<Stmt, number>;
 }
 
-export class LoopText extends JsText {
+/** The kernels of a plan as JavaScript, written with the module's text primitives `t`. */
+export class LoopText {
+  constructor(private readonly t: JsText) {}
+
   /** One kernel of a phase: a call of a helper, or a fused loop nest. */
   kernel(pass: Pass, k: Kernel): Chunk {
     if (k.k === 'fused') return this.fused(pass, k);
-    const B = (id: number) => this.buf(id);
+    const B = (id: number) => this.t.buf(id);
     const note = (s: string) => `// ${commentText(s)}`;
     const acc = (a: boolean) => (a ? 1 : 0);
     switch (k.k) {
       case 'pack': {
-        const pack = this.move('$pack');
-        const ld = this.dim(k.cols);
-        const out = [note(`${this.plan.buffers[k.dst]!.name} = ${k.note}`)];
+        const pack = this.t.move('$pack');
+        const ld = this.t.dim(k.cols);
+        const out = [note(`${this.t.plan.buffers[k.dst]!.name} = ${k.note}`)];
         if (k.zero) out.push(`${B(k.dst)}.fill(0);`);
         for (const b of k.blocks) {
-          const src = this.plan.buffers[b.src]!;
-          const lds = this.dim(src.size[src.size.length - 1]!);
-          out.push(`${pack.call}(${B(k.dst)}, ${ld}, ${this.dim(b.dstRow)}, ${this.dim(b.dstCol)}, ${B(b.src)}, ${lds}, ${b.trans}, ${this.dim(b.srcRow)}, ${this.dim(b.srcCol)}, ${this.dim(b.rows)}, ${this.dim(b.cols)}, ${acc(k.zero)});`);
+          const src = this.t.plan.buffers[b.src]!;
+          const lds = this.t.dim(src.size[src.size.length - 1]!);
+          out.push(`${pack.call}(${B(k.dst)}, ${ld}, ${this.t.dim(b.dstRow)}, ${this.t.dim(b.dstCol)}, ${B(b.src)}, ${lds}, ${b.trans}, ${this.t.dim(b.srcRow)}, ${this.t.dim(b.srcCol)}, ${this.t.dim(b.rows)}, ${this.t.dim(b.cols)}, ${acc(k.zero)});`);
         }
         return chunk(out, pack.uses);
       }
       case 'gemm': {
-        const gemm = this.gemm();
+        const gemm = this.t.gemm();
         return chunk([
-          note(`${k.note} (one product: ${this.rows(k.rows)} × ${this.dim(k.n)}, depth ${this.dim(k.depth)})`),
-          `${gemm.call}(${this.rows(k.rows)}, ${this.dim(k.n)}, ${this.dim(k.depth)}, ${B(k.a.buf)}, ${this.offset(k.a)}, ${this.rowWidth(k.a.buf)}, ${B(k.b.buf)}, ${this.matOffset(k.b)}, ${this.dim(k.b.ld)}, ${B(k.c.buf)}, ${this.offset(k.c)}, ${this.rowWidth(k.c.buf)}, ${acc(k.accumulate)});`,
+          note(`${k.note} (one product: ${this.t.rows(k.rows)} × ${this.t.dim(k.n)}, depth ${this.t.dim(k.depth)})`),
+          `${gemm.call}(${this.t.rows(k.rows)}, ${this.t.dim(k.n)}, ${this.t.dim(k.depth)}, ${B(k.a.buf)}, ${this.t.offset(k.a)}, ${this.t.rowWidth(k.a.buf)}, ${B(k.b.buf)}, ${this.t.matOffset(k.b)}, ${this.t.dim(k.b.ld)}, ${B(k.c.buf)}, ${this.t.offset(k.c)}, ${this.t.rowWidth(k.c.buf)}, ${acc(k.accumulate)});`,
         ], gemm.uses);
       }
       case 'transpose': {
-        const m = this.move('$transpose');
-        return chunk([`${m.call}(${this.rows(k.rows)}, ${this.dim(k.src.width)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${this.rowWidth(k.src.buf)}, ${B(k.dst)});`], m.uses);
+        const m = this.t.move('$transpose');
+        return chunk([`${m.call}(${this.t.rows(k.rows)}, ${this.t.dim(k.src.width)}, ${B(k.src.buf)}, ${this.t.offset(k.src)}, ${this.t.rowWidth(k.src.buf)}, ${B(k.dst)});`], m.uses);
       }
       case 'outer': {
-        const ld = this.dim(k.c.ld);
-        const cOff = this.matOffset(k.c);
+        const ld = this.t.dim(k.c.ld);
+        const cOff = this.t.matOffset(k.c);
         if (k.ut && k.vt) {
-          const R = this.rows(k.rows);
-          const gemm = this.gemm();
+          const R = this.t.rows(k.rows);
+          const gemm = this.t.gemm();
           return chunk([
             note(`${k.note}: Σ over ${R} rows, as a product of transposes`),
-            `${gemm.call}(${this.dim(k.m)}, ${this.dim(k.n)}, ${R}, ${B(k.ut.buf)}, ${this.prod(this.dim(k.ut.row), R)}, ${R}, ${B(k.vt.buf)}, ${this.prod(this.dim(k.vt.row), R)}, ${R}, ${B(k.c.buf)}, ${cOff}, ${ld}, ${acc(k.accumulate)});`,
+            `${gemm.call}(${this.t.dim(k.m)}, ${this.t.dim(k.n)}, ${R}, ${B(k.ut.buf)}, ${this.t.prod(this.t.dim(k.ut.row), R)}, ${R}, ${B(k.vt.buf)}, ${this.t.prod(this.t.dim(k.vt.row), R)}, ${R}, ${B(k.c.buf)}, ${cOff}, ${ld}, ${acc(k.accumulate)});`,
           ], gemm.uses);
         }
-        return chunk([note(k.note), `$outer(${this.rows(k.rows)}, ${this.dim(k.m)}, ${this.dim(k.n)}, ${B(k.u.buf)}, ${this.offset(k.u)}, ${this.rowWidth(k.u.buf)}, ${B(k.v.buf)}, ${this.offset(k.v)}, ${this.rowWidth(k.v.buf)}, ${B(k.c.buf)}, ${cOff}, ${ld});`], ['$outer']);
+        return chunk([note(k.note), `$outer(${this.t.rows(k.rows)}, ${this.t.dim(k.m)}, ${this.t.dim(k.n)}, ${B(k.u.buf)}, ${this.t.offset(k.u)}, ${this.t.rowWidth(k.u.buf)}, ${B(k.v.buf)}, ${this.t.offset(k.v)}, ${this.t.rowWidth(k.v.buf)}, ${B(k.c.buf)}, ${cOff}, ${ld});`], ['$outer']);
       }
       case 'softmax':
-        return chunk([note(`${k.note} = softmax (stable)`), `$softmax(${this.rows(k.rows)}, ${this.dim(k.n)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${this.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${this.rowWidth(k.dst.buf)});`], ['$softmax']);
+        return chunk([note(`${k.note} = softmax (stable)`), `$softmax(${this.t.rows(k.rows)}, ${this.t.dim(k.n)}, ${B(k.src.buf)}, ${this.t.offset(k.src)}, ${this.t.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.t.offset(k.dst)}, ${this.t.rowWidth(k.dst.buf)});`], ['$softmax']);
       case 'sumFeat':
-        return chunk([note(`${k.note} = Σ over features`), `$sumFeat(${this.rows(k.rows)}, ${this.prod(...k.n.map((d) => this.dim(d)))}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${this.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${this.rowWidth(k.dst.buf)});`], ['$sumFeat']);
+        return chunk([note(`${k.note} = Σ over features`), `$sumFeat(${this.t.rows(k.rows)}, ${this.t.prod(...k.n.map((d) => this.t.dim(d)))}, ${B(k.src.buf)}, ${this.t.offset(k.src)}, ${this.t.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.t.offset(k.dst)}, ${this.t.rowWidth(k.dst.buf)});`], ['$sumFeat']);
       case 'sumRows': {
-        const m = this.move('$sumRows');
-        return chunk([note(`${k.note}: Σ over ${this.rows(k.rows)} rows`), `${m.call}(${this.rows(k.rows)}, ${this.dim(k.src.width)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${this.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${acc(k.accumulate)});`], m.uses);
+        const m = this.t.move('$sumRows');
+        return chunk([note(`${k.note}: Σ over ${this.t.rows(k.rows)} rows`), `${m.call}(${this.t.rows(k.rows)}, ${this.t.dim(k.src.width)}, ${B(k.src.buf)}, ${this.t.offset(k.src)}, ${this.t.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.t.offset(k.dst)}, ${acc(k.accumulate)});`], m.uses);
       }
       case 'matmul':
-        return chunk([note(k.note), `$matmul(${this.dim(k.m)}, ${this.dim(k.n)}, ${this.dim(k.depth)}, ${B(k.a.buf)}, ${this.matOffset(k.a)}, ${this.dim(k.a.ld)}, ${B(k.b.buf)}, ${this.matOffset(k.b)}, ${this.dim(k.b.ld)}, ${B(k.c.buf)}, ${this.matOffset(k.c)}, ${this.dim(k.c.ld)}, ${acc(k.accumulate)});`], ['$matmul']);
+        return chunk([note(k.note), `$matmul(${this.t.dim(k.m)}, ${this.t.dim(k.n)}, ${this.t.dim(k.depth)}, ${B(k.a.buf)}, ${this.t.matOffset(k.a)}, ${this.t.dim(k.a.ld)}, ${B(k.b.buf)}, ${this.t.matOffset(k.b)}, ${this.t.dim(k.b.ld)}, ${B(k.c.buf)}, ${this.t.matOffset(k.c)}, ${this.t.dim(k.c.ld)}, ${acc(k.accumulate)});`], ['$matmul']);
       case 'matvec':
-        return chunk([note(k.note), `$matvec(${this.rows(k.rows)}, ${this.dim(k.m)}, ${this.dim(k.n)}, ${B(k.w.buf)}, ${this.matOffset(k.w)}, ${this.dim(k.w.ld)}, ${B(k.v.buf)}, ${this.offset(k.v)}, ${this.rowWidth(k.v.buf)}, ${B(k.c.buf)}, ${this.offset(k.c)}, ${this.rowWidth(k.c.buf)});`], ['$matvec']);
+        return chunk([note(k.note), `$matvec(${this.t.rows(k.rows)}, ${this.t.dim(k.m)}, ${this.t.dim(k.n)}, ${B(k.w.buf)}, ${this.t.matOffset(k.w)}, ${this.t.dim(k.w.ld)}, ${B(k.v.buf)}, ${this.t.offset(k.v)}, ${this.t.rowWidth(k.v.buf)}, ${B(k.c.buf)}, ${this.t.offset(k.c)}, ${this.t.rowWidth(k.c.buf)});`], ['$matvec']);
       case 'copy': {
-        const m = this.move('$copy');
-        return chunk([`${m.call}(${this.rows(k.rows)}, ${this.dim(k.src.width)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${k.srcBatched ? this.rowWidth(k.src.buf) : '0'}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${this.rowWidth(k.dst.buf)});`], m.uses);
+        const m = this.t.move('$copy');
+        return chunk([`${m.call}(${this.t.rows(k.rows)}, ${this.t.dim(k.src.width)}, ${B(k.src.buf)}, ${this.t.offset(k.src)}, ${k.srcBatched ? this.t.rowWidth(k.src.buf) : '0'}, ${B(k.dst.buf)}, ${this.t.offset(k.dst)}, ${this.t.rowWidth(k.dst.buf)});`], m.uses);
       }
       case 'fill': {
         if (k.rows === 'one') {
-          const off = this.offset(k.dst);
-          return chunk([`${B(k.dst.buf)}.fill(${jsNumber(k.value)}, ${off}, ${this.sum(off, this.prod(...k.size.map((d) => this.dim(d))))});`]);
+          const off = this.t.offset(k.dst);
+          return chunk([`${B(k.dst.buf)}.fill(${jsNumber(k.value)}, ${off}, ${this.t.sum(off, this.t.prod(...k.size.map((d) => this.t.dim(d))))});`]);
         }
-        return chunk([`$fill(${this.rows(k.rows)}, ${this.prod(...k.size.map((d) => this.dim(d)))}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${this.rowWidth(k.dst.buf)}, ${jsNumber(k.value)});`], ['$fill']);
+        return chunk([`$fill(${this.t.rows(k.rows)}, ${this.t.prod(...k.size.map((d) => this.t.dim(d)))}, ${B(k.dst.buf)}, ${this.t.offset(k.dst)}, ${this.t.rowWidth(k.dst.buf)}, ${jsNumber(k.value)});`], ['$fill']);
       }
     }
   }
@@ -114,7 +118,7 @@ export class LoopText extends JsText {
    * second pass (tanh(c) after the gates of c).
    */
   actSites(k: Extract<Kernel, { k: 'fused' }>): ActSites | null {
-    if (!this.simd || k.rows !== 'B') return null;
+    if (!this.t.simd || k.rows !== 'B') return null;
     if (this.sitesOf.has(k)) return this.sitesOf.get(k)!;
     const sites: Extract<Expr, { e: 'op' }>[] = [];
     const level = new Map<Expr, number>();
@@ -169,8 +173,8 @@ export class LoopText extends JsText {
     if (k.k !== 'fused') return null;
     const a = this.actSites(k);
     if (!a) return null;
-    const width = k.width.length ? this.prod(...k.width.map((d) => this.dim(d))) : '1';
-    return this.prod(String(a.sites.length), `($ceil(${this.prod('$B', width)} / 4) * 4)`);
+    const width = k.width.length ? this.t.prod(...k.width.map((d) => this.t.dim(d))) : '1';
+    return this.t.prod(String(a.sites.length), `($ceil(${this.t.prod('$B', width)} / 4) * 4)`);
   }
 
   /**
@@ -180,15 +184,15 @@ export class LoopText extends JsText {
    * The last pass has no activations left to prepare: it is the loop itself.
    */
   fusedSimdAct(pass: Pass, k: Extract<Kernel, { k: 'fused' }>, a: ActSites, loop: (body: string[]) => string[], index: Index): Chunk {
-    const width = k.width.length ? this.prod(...k.width.map((d) => this.dim(d))) : null;
+    const width = k.width.length ? this.t.prod(...k.width.map((d) => this.t.dim(d))) : null;
     const uses: string[] = ['$ceil'];
-    const seg = `($ceil(${this.prod('$B', width ?? '1')} / 4) * 4)`;
+    const seg = `($ceil(${this.t.prod('$B', width ?? '1')} / 4) * 4)`;
     const at = width ? `$b * ${width} + $i` : '$b';
     // Segments in the order (level, kind): one `act` call covers each run of the same level and kind.
     const kind = (e: Extract<Expr, { e: 'op' }>) => ACT_KINDS.indexOf(e.op as ActKind);
     const order = [...a.sites].sort((x, y) => a.level.get(x)! - a.level.get(y)! || kind(x) - kind(y));
     const slot = new Map<Expr, number>(order.map((e, i) => [e, i]));
-    const read = (e: Expr) => `$actv[${this.sum(this.prod(String(slot.get(e)!), '$seg'), at)}]`;
+    const read = (e: Expr) => `$actv[${this.t.sum(this.t.prod(String(slot.get(e)!), '$seg'), at)}]`;
     const out: string[] = ['{', `${IND}const $actv = $mem.$act, $seg = ${seg};`];
     const maxLevel = Math.max(...a.sites.map((e) => a.level.get(e)!));
     for (let L = 1; L <= maxLevel + 1; L++) {
@@ -213,7 +217,7 @@ export class LoopText extends JsText {
           const c = this.stmt(sc, st, true);
           body.push(...c.lines);
           uses.push(...c.uses);
-        } else if (l < L - 1 && st.local && needed.has(st.id)) body.push(`const ${this.localName(pass, st.id)} = ${js(st.expr)};`);
+        } else if (l < L - 1 && st.local && needed.has(st.id)) body.push(`const ${this.t.localName(pass, st.id)} = ${js(st.expr)};`);
       }
       if (L > maxLevel) {
         out.push(...loop(body).map((l) => IND + l));
@@ -228,7 +232,7 @@ export class LoopText extends JsText {
         if (last && last.kind === kind(e) && last.from + last.count === i) last.count++;
         else runs.push({ kind: kind(e), from: i, count: 1 });
       }
-      for (const r of runs) out.push(`${IND}$kact(${r.kind}, ${this.sum('$actv.byteOffset', this.prod('4', String(r.from), '$seg'))}, ${this.prod(String(r.count), '$seg')});`);
+      for (const r of runs) out.push(`${IND}$kact(${r.kind}, ${this.t.sum('$actv.byteOffset', this.t.prod('4', String(r.from), '$seg'))}, ${this.t.prod(String(r.count), '$seg')});`);
     }
     out.push('}');
     return chunk(out, uses);
@@ -237,14 +241,14 @@ export class LoopText extends JsText {
   /** One fused loop nest: every value of the group computed per element, locals named after the notation. */
   fused(pass: Pass, k: Extract<Kernel, { k: 'fused' }>): Chunk {
     const batched = k.rows !== 'one';
-    const width = k.width.length ? this.prod(...k.width.map((d) => this.dim(d))) : null;
+    const width = k.width.length ? this.t.prod(...k.width.map((d) => this.t.dim(d))) : null;
     const rowVars = new Map<string, string>();
     const rowDecls: { name: string; decl: string }[] = [];
     const rowVar = (v: View): string => {
-      const at = this.sum(this.base(v), this.prod('$b', this.rowWidth(v.buf)), this.dim(v.col));
+      const at = this.t.sum(this.t.base(v), this.t.prod('$b', this.t.rowWidth(v.buf)), this.t.dim(v.col));
       let r = rowVars.get(at);
       if (r === undefined) {
-        r = this.names.fresh(`${this.plan.buffers[v.buf]!.name}_at`, '$');
+        r = this.t.names.fresh(`${this.t.plan.buffers[v.buf]!.name}_at`, '$');
         rowVars.set(at, r);
         rowDecls.push({ name: r, decl: `${r} = ${at}` });
       }
@@ -253,17 +257,17 @@ export class LoopText extends JsText {
     const index = (v: View, mode: 'elem' | 'row' | 'feat' | 'one'): string => {
       const i = width ? '$i' : '0';
       switch (mode) {
-        case 'elem': return this.sum(rowVar(v), i);
+        case 'elem': return this.t.sum(rowVar(v), i);
         case 'row': return rowVar(v);
-        case 'feat': return this.sum(this.dim(v.col), i);
-        case 'one': return this.dim(v.col);
+        case 'feat': return this.t.sum(this.t.dim(v.col), i);
+        case 'one': return this.t.dim(v.col);
       }
     };
     const loop = (body: string[]): string[] => {
       const out: string[] = [];
       const inner = width ? [`for (let $i = 0; $i < ${width}; $i++) {`, ...body.map((l) => IND + l), '}'] : body;
       if (batched) {
-        out.push(`for (let $b = 0; $b < ${this.rows(k.rows)}; $b++) {`);
+        out.push(`for (let $b = 0; $b < ${this.t.rows(k.rows)}; $b++) {`);
         // The row offsets this body reads (a SIMD pass reads fewer than the whole loop).
         const text = body.join('\n');
         const used = rowDecls.filter((r) => new RegExp(`${r.name.replace(/\$/g, '\\$')}(?![\\w$])`).test(text));
@@ -280,7 +284,7 @@ export class LoopText extends JsText {
       const body = joined(k.stmts.map((s) => this.stmt(sc, s, batched)));
       inJs = joined([body], loop([...body.lines]));
     }
-    const wasm = this.simd ? this.wasmLoopCall(pass, k) : null;
+    const wasm = this.t.simd ? this.wasmLoopCall(pass, k) : null;
     if (wasm === null) return inJs;
     // The loop as WebAssembly where the instance has it ($ew: the module's elementwise kernels on the heap's memory), else in JavaScript.
     const js = inJs.lines;
@@ -300,7 +304,7 @@ export class LoopText extends JsText {
    */
   wasmLoopCall(pass: Pass, k: Extract<Kernel, { k: 'fused' }>): { call: string; loop: WasmLoopFunc } | null {
     if (k.rows === 'one' || k.width.length === 0) return null;
-    const g = this.graph(pass);
+    const g = this.t.graph(pass);
     const slots: LoopReadMode[] = [];
     const args: string[] = [];
     const slotOf = new Map<string, number>();
@@ -308,16 +312,16 @@ export class LoopText extends JsText {
     const slot = (v: View, mode: LoopReadMode, store: boolean): number => {
       access.push({ view: v, mode, store });
       const rowed = byRow(mode);
-      const off = rowed ? this.offset(v) : this.dim(v.col);
+      const off = rowed ? this.t.offset(v) : this.t.dim(v.col);
       const key = `${mode} ${v.buf} ${off}`;
       let at = slotOf.get(key);
       if (at === undefined) {
         at = slots.length;
         slotOf.set(key, at);
         slots.push(mode);
-        const buf = this.buf(v.buf);
+        const buf = this.t.buf(v.buf);
         args.push(off === '0' ? `${buf}.byteOffset` : `${buf}.byteOffset + 4 * ${/^[\w$]+$/.test(off) ? off : `(${off})`}`);
-        if (rowed) args.push(this.prod('4', this.rowWidth(v.buf)));
+        if (rowed) args.push(this.t.prod('4', this.t.rowWidth(v.buf)));
       }
       return at;
     };
@@ -344,29 +348,29 @@ export class LoopText extends JsText {
     }
     if (!lockstepSafe(access)) return null;
     const name = `ew${this.loopsNamed++}`;
-    return { call: `$ew.${name}(${[this.rows(k.rows), this.prod(...k.width.map((d) => this.dim(d))), ...args].join(', ')})`, loop: { name, slots, stmts } };
+    return { call: `$ew.${name}(${[this.t.rows(k.rows), this.t.prod(...k.width.map((d) => this.t.dim(d))), ...args].join(', ')})`, loop: { name, slots, stmts } };
   }
 
   stmt(sc: Scope, s: Stmt, batched: boolean): Chunk {
     const { pass, index } = sc;
     const out: string[] = [];
-    const g = this.graph(pass);
+    const g = this.t.graph(pass);
     const n: Node = g.nodes[s.id]!;
     const storeMode = (): 'elem' | 'row' | 'feat' | 'one' => (batched ? (n.shape.dims.length ? 'elem' : 'row') : n.shape.dims.length ? 'feat' : 'one');
     const { s: rhs, uses } = this.js(sc, s.expr);
     const acc = s.stores.length > 0 && s.stores.every((st) => st.accumulate);
     if (s.local) {
-      const name = this.localName(pass, s.id);
-      if (this.named(pass, s.id) || this.plan[pass].names[s.id]?.startsWith('delta_')) out.push(this.comment(pass, s.id, acc));
+      const name = this.t.localName(pass, s.id);
+      if (this.t.named(pass, s.id) || this.t.plan[pass].names[s.id]?.startsWith('delta_')) out.push(this.t.comment(pass, s.id, acc));
       out.push(`const ${name} = ${rhs};`);
-      for (const st of s.stores) out.push(`${this.buf(st.view.buf)}[${index(st.view, storeMode())}] ${st.accumulate ? '+=' : '='} ${name};`);
+      for (const st of s.stores) out.push(`${this.t.buf(st.view.buf)}[${index(st.view, storeMode())}] ${st.accumulate ? '+=' : '='} ${name};`);
     } else if (s.stores.length === 1) {
       const st = s.stores[0]!;
-      out.push(`${this.buf(st.view.buf)}[${index(st.view, storeMode())}] ${st.accumulate ? '+=' : '='} ${rhs};`);
+      out.push(`${this.t.buf(st.view.buf)}[${index(st.view, storeMode())}] ${st.accumulate ? '+=' : '='} ${rhs};`);
     } else if (s.stores.length > 1) {
-      const v = this.names.fresh('v', '$');
+      const v = this.t.names.fresh('v', '$');
       out.push(`const ${v} = ${rhs};`);
-      for (const st of s.stores) out.push(`${this.buf(st.view.buf)}[${index(st.view, storeMode())}] ${st.accumulate ? '+=' : '='} ${v};`);
+      for (const st of s.stores) out.push(`${this.t.buf(st.view.buf)}[${index(st.view, storeMode())}] ${st.accumulate ? '+=' : '='} ${v};`);
     }
     return chunk(out, uses);
   }
@@ -377,8 +381,8 @@ export class LoopText extends JsText {
     if (given !== undefined) return { s: given, p: 4, uses: [] };
     switch (e.e) {
       case 'num': return { s: jsNumber(e.v), p: 4, uses: [] };
-      case 'read': return { s: `${this.buf(e.view.buf)}[${sc.index(e.view, e.mode)}]`, p: 4, uses: [] };
-      case 'local': return { s: this.localName(sc.pass, e.id), p: 4, uses: [] };
+      case 'read': return { s: `${this.t.buf(e.view.buf)}[${sc.index(e.view, e.mode)}]`, p: 4, uses: [] };
+      case 'local': return { s: this.t.localName(sc.pass, e.id), p: 4, uses: [] };
       case 'op': {
         const x = e.args.map((a) => this.js(sc, a));
         const r = JS_ELEMENTWISE[e.op](x, e.p !== undefined ? { p: e.p } : {});

@@ -1,7 +1,9 @@
 // The text of emitted JavaScript that every part of a module shares: identifiers
 // (celda's own start with `$`; a cell's names are reduced by emit/js/identifiers.ts), sizes
 // as expressions of the dimensions, offsets of buffer views, and the notation
-// of a value for the comment above the statement that computes it.
+// of a value for the comment above the statement that computes it. The kernels
+// (emit/js/loops.ts, LoopText) and the module (emit/js/emit.ts, Emitter) are
+// written with one JsText each; what they write comes back as Chunks.
 
 import { spell } from '../../../grammar/names.ts';
 import type { CompiledCell } from '../../compile.ts';
