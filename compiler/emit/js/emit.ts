@@ -292,8 +292,15 @@ class Emitter {
     L.push(`${IND}$ensure($T);`);
     L.push(`${IND}$last = $T;`);
     L.push(`${IND}const $TB = $T * $B;`);
-    const memAt = L.length;
-    this.t.touched = new Set();
+    const { value: body, take } = this.t.fromMem(() => this.forwardBody());
+    L.push(...take.map((l) => IND + l), ...body.lines, '}');
+    return joined([body.functions, chunk([], this.t.simd ? ['$keep'] : [])], [...body.functions.lines.slice(1), '', ...L]);
+  }
+
+  /** $forward after its checks: the arrays loaded, the phases called, the results returned (and the phases' functions). */
+  forwardBody(): { lines: string[]; functions: Chunk } {
+    const p = this.t.plan;
+    const L: string[] = [];
     for (const q of p.params) L.push(`${IND}$load(${this.t.buf(q.buf)}, $own($params, ${jsString(q.key)}), ${jsString(`params.${q.key}`)}, ${this.t.size(p.buffers[q.buf]!)});`);
     for (const i of p.inputs) L.push(`${IND}$load(${this.t.buf(i.buf)}, $own($inputs, ${jsString(i.key)}), ${jsString(`inputs.${i.key}`)}, ${this.t.prod('$TB', this.t.dim(i.width))});`);
     for (const s of p.states) {
@@ -302,7 +309,6 @@ class Emitter {
       L.push(`${IND}else ${this.t.buf(s.buf)}.fill(${jsNumber(s.init)}, 0, ${n});`);
     }
     const { functions, calls } = this.pass('forward', p.forward);
-    const uses = this.t.simd ? ['$keep'] : [];
     L.push(...calls.map((l) => IND + l));
     const states = p.states.map((s) => `[${jsString(s.key)}]: ${this.t.buf(s.buf)}.subarray(${this.t.prod('$B', this.t.dim(s.width))}, ${this.t.prod('($T + 1)', '$B', this.t.dim(s.width))})`);
     const outputs = p.outputs.map((o) => {
@@ -310,22 +316,25 @@ class Emitter {
       return `[${jsString(o.key)}]: ${this.t.buf(o.buf)}.subarray(${o.shift ? this.t.prod('$B', w) : '0'}, ${this.t.prod(o.shift ? '($T + 1)' : '$T', '$B', w)})`;
     });
     L.push(`${IND}return { states: { ${states.join(', ')} }, outputs: { ${outputs.join(', ')} } };`);
-    L.push('}');
-    L.splice(memAt, 0, ...this.t.takeFromMem(this.t.touched).map((l) => IND + l));
-    this.t.touched = null;
-    return joined([functions, chunk([], uses)], [...functions.lines.slice(1), '', ...L]);
+    return { lines: L, functions };
   }
 
   backwardFn(): Chunk {
-    const p = this.t.plan;
     const L: string[] = [];
     L.push('/** BPTT from step T down to 1 for the last forward: cotangents of states and outputs → gradients. */');
     L.push('function $backward($cot) {');
     L.push(`${IND}if ($last === 0) $fail('backward before forward');`);
     if (this.t.simd) L.push(`${IND}$ensure(0);`);
     L.push(`${IND}const $T = $last, $TB = $T * $B;`);
-    const memAt = L.length;
-    this.t.touched = new Set();
+    const { value: body, take } = this.t.fromMem(() => this.backwardBody());
+    L.push(...take.map((l) => IND + l), ...body.lines, '}');
+    return joined([body.functions], [...body.functions.lines.slice(1), '', ...L]);
+  }
+
+  /** $backward after its checks: gradients zeroed, cotangents loaded, the phases called, the gradients returned (and the phases' functions). */
+  backwardBody(): { lines: string[]; functions: Chunk } {
+    const p = this.t.plan;
+    const L: string[] = [];
     L.push(`${IND}const $cs = ($cot && $cot.states) || {}, $co = ($cot && $cot.outputs) || {};`);
     L.push(`${IND}// Parameter gradients are sums over the batch and over time.`);
     for (const d of p.dparams) L.push(`${IND}${this.t.buf(d.buf)}.fill(0);`);
@@ -345,10 +354,7 @@ class Emitter {
     const inputs = p.dinputs.map((d) => `[${jsString(d.key)}]: ${this.t.buf(d.buf)}.subarray(0, ${this.t.prod('$TB', this.t.size(p.buffers[d.buf]!))})`);
     const init = p.cotangents.filter((c) => c.kind === 'state').map((c) => `[${jsString(c.key)}]: ${this.t.buf(c.buf)}.subarray(0, ${this.t.prod('$B', this.t.dim(c.width[0]!))})`);
     L.push(`${IND}return { params: { ${params.join(', ')} }, inputs: { ${inputs.join(', ')} }, init: { ${init.join(', ')} } };`);
-    L.push('}');
-    L.splice(memAt, 0, ...this.t.takeFromMem(this.t.touched).map((l) => IND + l));
-    this.t.touched = null;
-    return joined([functions], [...functions.lines.slice(1), '', ...L]);
+    return { lines: L, functions };
   }
 
   /**
@@ -363,11 +369,8 @@ class Emitter {
       const ks = plan.phases[phase];
       if (!ks.length) return;
       const name = this.t.names.fresh(`${pass}${phase[0]!.toUpperCase()}${phase.slice(1)}`, '$');
-      const outer = this.t.touched;
-      this.t.touched = new Set();
-      const body = joined(ks.map((k) => this.loops.kernel(pass, k)));
-      const start = [...this.t.takeFromMem(this.t.touched), ...head];
-      this.t.touched = outer;
+      const { value: body, take } = this.t.fromMem(() => joined(ks.map((k) => this.loops.kernel(pass, k))));
+      const start = [...take, ...head];
       functions.push(joined([body], ['', `/** ${pass}: ${title} */`, `function ${name}(${param}) {`, ...start.map((l) => IND + l), ...body.lines.map((l) => IND + l), '}']));
       calls.push(...call.map((c) => c.replace('#', name)));
     };

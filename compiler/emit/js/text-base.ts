@@ -160,13 +160,23 @@ export class JsText {
     return this.bufId.get(id)!;
   }
 
-  /** Buffers referred to while emitting a function, to take the T·B ones from `$mem` at its start. */
-  touched: Set<number> | null = null;
+  /** Buffers referred to while rendering a function body (fromMem), to take the T·B ones from `$mem` at its start. */
+  private touched: Set<number> | null = null;
 
-  /** `const { $x, $Gamma_u } = $mem;` for the T-dependent buffers a function body used. */
-  takeFromMem(used: Set<number>): string[] {
-    const ids = [...used].filter((b) => this.timedBuffer(b)).sort((a, b) => a - b);
-    return ids.length ? [`const { ${ids.map((b) => this.bufId.get(b)!).join(', ')} } = $mem;`] : [];
+  /**
+   * Renders a function body, and the lines to put at its start: `const { $x, $Gamma_u } = $mem;`
+   * for the T-dependent buffers it referred to (not counting nested bodies rendered with fromMem).
+   */
+  fromMem<T>(render: () => T): { value: T; take: string[] } {
+    const outer = this.touched;
+    this.touched = new Set();
+    try {
+      const value = render();
+      const ids = [...this.touched].filter((b) => this.timedBuffer(b)).sort((a, b) => a - b);
+      return { value, take: ids.length ? [`const { ${ids.map((b) => this.bufId.get(b)!).join(', ')} } = $mem;`] : [] };
+    } finally {
+      this.touched = outer;
+    }
   }
 
   timedBuffer(id: number): boolean {
