@@ -21,6 +21,11 @@ import { ACT_KINDS } from '../wasm/kernels-wat.ts';
 
 type Index = (v: View, mode: 'elem' | 'row' | 'feat' | 'one') => string;
 
+/** A kernel's comment line. */
+const note = (s: string) => `// ${commentText(s)}`;
+/** A boolean argument of a helper: 1 or 0. */
+const flag = (a: boolean) => (a ? 1 : 0);
+
 /** What writing a loop body reads: its pass, how it indexes a view, and expressions written as given text instead. */
 interface Scope {
   readonly pass: Pass;
@@ -44,55 +49,30 @@ export class LoopText {
   kernel(pass: Pass, k: Kernel): Chunk {
     if (k.k === 'fused') return this.fused(pass, k);
     const B = (id: number) => this.t.buf(id);
-    const note = (s: string) => `// ${commentText(s)}`;
-    const acc = (a: boolean) => (a ? 1 : 0);
     switch (k.k) {
-      case 'pack': {
-        const pack = this.t.move('$pack');
-        const ld = this.t.dim(k.cols);
-        const out = [note(`${this.t.plan.buffers[k.dst]!.name} = ${k.note}`)];
-        if (k.zero) out.push(`${B(k.dst)}.fill(0);`);
-        for (const b of k.blocks) {
-          const src = this.t.plan.buffers[b.src]!;
-          const lds = this.t.dim(src.size[src.size.length - 1]!);
-          out.push(`${pack.call}(${B(k.dst)}, ${ld}, ${this.t.dim(b.dstRow)}, ${this.t.dim(b.dstCol)}, ${B(b.src)}, ${lds}, ${b.trans}, ${this.t.dim(b.srcRow)}, ${this.t.dim(b.srcCol)}, ${this.t.dim(b.rows)}, ${this.t.dim(b.cols)}, ${acc(k.zero)});`);
-        }
-        return chunk(out, pack.uses);
-      }
+      case 'pack': return this.pack(k);
       case 'gemm': {
         const gemm = this.t.gemm();
         return chunk([
           note(`${k.note} (one product: ${this.t.rows(k.rows)} × ${this.t.dim(k.n)}, depth ${this.t.dim(k.depth)})`),
-          `${gemm.call}(${this.t.rows(k.rows)}, ${this.t.dim(k.n)}, ${this.t.dim(k.depth)}, ${B(k.a.buf)}, ${this.t.offset(k.a)}, ${this.t.rowWidth(k.a.buf)}, ${B(k.b.buf)}, ${this.t.matOffset(k.b)}, ${this.t.dim(k.b.ld)}, ${B(k.c.buf)}, ${this.t.offset(k.c)}, ${this.t.rowWidth(k.c.buf)}, ${acc(k.accumulate)});`,
+          `${gemm.call}(${this.t.rows(k.rows)}, ${this.t.dim(k.n)}, ${this.t.dim(k.depth)}, ${B(k.a.buf)}, ${this.t.offset(k.a)}, ${this.t.rowWidth(k.a.buf)}, ${B(k.b.buf)}, ${this.t.matOffset(k.b)}, ${this.t.dim(k.b.ld)}, ${B(k.c.buf)}, ${this.t.offset(k.c)}, ${this.t.rowWidth(k.c.buf)}, ${flag(k.accumulate)});`,
         ], gemm.uses);
       }
       case 'transpose': {
         const m = this.t.move('$transpose');
         return chunk([`${m.call}(${this.t.rows(k.rows)}, ${this.t.dim(k.src.width)}, ${B(k.src.buf)}, ${this.t.offset(k.src)}, ${this.t.rowWidth(k.src.buf)}, ${B(k.dst)});`], m.uses);
       }
-      case 'outer': {
-        const ld = this.t.dim(k.c.ld);
-        const cOff = this.t.matOffset(k.c);
-        if (k.ut && k.vt) {
-          const R = this.t.rows(k.rows);
-          const gemm = this.t.gemm();
-          return chunk([
-            note(`${k.note}: Σ over ${R} rows, as a product of transposes`),
-            `${gemm.call}(${this.t.dim(k.m)}, ${this.t.dim(k.n)}, ${R}, ${B(k.ut.buf)}, ${this.t.prod(this.t.dim(k.ut.row), R)}, ${R}, ${B(k.vt.buf)}, ${this.t.prod(this.t.dim(k.vt.row), R)}, ${R}, ${B(k.c.buf)}, ${cOff}, ${ld}, ${acc(k.accumulate)});`,
-          ], gemm.uses);
-        }
-        return chunk([note(k.note), `$outer(${this.t.rows(k.rows)}, ${this.t.dim(k.m)}, ${this.t.dim(k.n)}, ${B(k.u.buf)}, ${this.t.offset(k.u)}, ${this.t.rowWidth(k.u.buf)}, ${B(k.v.buf)}, ${this.t.offset(k.v)}, ${this.t.rowWidth(k.v.buf)}, ${B(k.c.buf)}, ${cOff}, ${ld});`], ['$outer']);
-      }
+      case 'outer': return this.outer(k);
       case 'softmax':
         return chunk([note(`${k.note} = softmax (stable)`), `$softmax(${this.t.rows(k.rows)}, ${this.t.dim(k.n)}, ${B(k.src.buf)}, ${this.t.offset(k.src)}, ${this.t.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.t.offset(k.dst)}, ${this.t.rowWidth(k.dst.buf)});`], ['$softmax']);
       case 'sumFeat':
         return chunk([note(`${k.note} = Σ over features`), `$sumFeat(${this.t.rows(k.rows)}, ${this.t.prod(...k.n.map((d) => this.t.dim(d)))}, ${B(k.src.buf)}, ${this.t.offset(k.src)}, ${this.t.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.t.offset(k.dst)}, ${this.t.rowWidth(k.dst.buf)});`], ['$sumFeat']);
       case 'sumRows': {
         const m = this.t.move('$sumRows');
-        return chunk([note(`${k.note}: Σ over ${this.t.rows(k.rows)} rows`), `${m.call}(${this.t.rows(k.rows)}, ${this.t.dim(k.src.width)}, ${B(k.src.buf)}, ${this.t.offset(k.src)}, ${this.t.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.t.offset(k.dst)}, ${acc(k.accumulate)});`], m.uses);
+        return chunk([note(`${k.note}: Σ over ${this.t.rows(k.rows)} rows`), `${m.call}(${this.t.rows(k.rows)}, ${this.t.dim(k.src.width)}, ${B(k.src.buf)}, ${this.t.offset(k.src)}, ${this.t.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.t.offset(k.dst)}, ${flag(k.accumulate)});`], m.uses);
       }
       case 'matmul':
-        return chunk([note(k.note), `$matmul(${this.t.dim(k.m)}, ${this.t.dim(k.n)}, ${this.t.dim(k.depth)}, ${B(k.a.buf)}, ${this.t.matOffset(k.a)}, ${this.t.dim(k.a.ld)}, ${B(k.b.buf)}, ${this.t.matOffset(k.b)}, ${this.t.dim(k.b.ld)}, ${B(k.c.buf)}, ${this.t.matOffset(k.c)}, ${this.t.dim(k.c.ld)}, ${acc(k.accumulate)});`], ['$matmul']);
+        return chunk([note(k.note), `$matmul(${this.t.dim(k.m)}, ${this.t.dim(k.n)}, ${this.t.dim(k.depth)}, ${B(k.a.buf)}, ${this.t.matOffset(k.a)}, ${this.t.dim(k.a.ld)}, ${B(k.b.buf)}, ${this.t.matOffset(k.b)}, ${this.t.dim(k.b.ld)}, ${B(k.c.buf)}, ${this.t.matOffset(k.c)}, ${this.t.dim(k.c.ld)}, ${flag(k.accumulate)});`], ['$matmul']);
       case 'matvec':
         return chunk([note(k.note), `$matvec(${this.t.rows(k.rows)}, ${this.t.dim(k.m)}, ${this.t.dim(k.n)}, ${B(k.w.buf)}, ${this.t.matOffset(k.w)}, ${this.t.dim(k.w.ld)}, ${B(k.v.buf)}, ${this.t.offset(k.v)}, ${this.t.rowWidth(k.v.buf)}, ${B(k.c.buf)}, ${this.t.offset(k.c)}, ${this.t.rowWidth(k.c.buf)});`], ['$matvec']);
       case 'copy': {
@@ -107,6 +87,37 @@ export class LoopText {
         return chunk([`$fill(${this.t.rows(k.rows)}, ${this.t.prod(...k.size.map((d) => this.t.dim(d)))}, ${B(k.dst.buf)}, ${this.t.offset(k.dst)}, ${this.t.rowWidth(k.dst.buf)}, ${jsNumber(k.value)});`], ['$fill']);
       }
     }
+  }
+
+  /** Packed weights: blocks of parameters copied (transposed where asked) side by side into one matrix. */
+  private pack(k: Extract<Kernel, { k: 'pack' }>): Chunk {
+    const B = (id: number) => this.t.buf(id);
+    const pack = this.t.move('$pack');
+    const ld = this.t.dim(k.cols);
+    const out = [note(`${this.t.plan.buffers[k.dst]!.name} = ${k.note}`)];
+    if (k.zero) out.push(`${B(k.dst)}.fill(0);`);
+    for (const b of k.blocks) {
+      const src = this.t.plan.buffers[b.src]!;
+      const lds = this.t.dim(src.size[src.size.length - 1]!);
+      out.push(`${pack.call}(${B(k.dst)}, ${ld}, ${this.t.dim(b.dstRow)}, ${this.t.dim(b.dstCol)}, ${B(b.src)}, ${lds}, ${b.trans}, ${this.t.dim(b.srcRow)}, ${this.t.dim(b.srcCol)}, ${this.t.dim(b.rows)}, ${this.t.dim(b.cols)}, ${flag(k.zero)});`);
+    }
+    return chunk(out, pack.uses);
+  }
+
+  /** Σ over rows of u vᵀ: a product of the transposes where the lowering made them, else the plain helper. */
+  private outer(k: Extract<Kernel, { k: 'outer' }>): Chunk {
+    const B = (id: number) => this.t.buf(id);
+    const ld = this.t.dim(k.c.ld);
+    const cOff = this.t.matOffset(k.c);
+    if (k.ut && k.vt) {
+      const R = this.t.rows(k.rows);
+      const gemm = this.t.gemm();
+      return chunk([
+        note(`${k.note}: Σ over ${R} rows, as a product of transposes`),
+        `${gemm.call}(${this.t.dim(k.m)}, ${this.t.dim(k.n)}, ${R}, ${B(k.ut.buf)}, ${this.t.prod(this.t.dim(k.ut.row), R)}, ${R}, ${B(k.vt.buf)}, ${this.t.prod(this.t.dim(k.vt.row), R)}, ${R}, ${B(k.c.buf)}, ${cOff}, ${ld}, ${flag(k.accumulate)});`,
+      ], gemm.uses);
+    }
+    return chunk([note(k.note), `$outer(${this.t.rows(k.rows)}, ${this.t.dim(k.m)}, ${this.t.dim(k.n)}, ${B(k.u.buf)}, ${this.t.offset(k.u)}, ${this.t.rowWidth(k.u.buf)}, ${B(k.v.buf)}, ${this.t.offset(k.v)}, ${this.t.rowWidth(k.v.buf)}, ${B(k.c.buf)}, ${cOff}, ${ld});`], ['$outer']);
   }
 
   /**
