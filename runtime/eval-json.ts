@@ -3,10 +3,11 @@
 // refused with a message that names where it went wrong.
 
 import type { CompiledCell } from '../compiler/compile.ts';
+import type { TypedCell } from '../compiler/check/typed-cell.ts';
 import type { Dim } from '../compiler/ir/dims.ts';
 import { bindDims, dimToString, evalDim } from '../compiler/ir/dims.ts';
 import type { Tensor } from '../compiler/ir/ops.ts';
-import type { BackendFactory, Vec } from './backend.ts';
+import type { BackendFactory, CellBackend, Vec } from './backend.ts';
 import { interpBackend } from './backends/interp.ts';
 import { jsBackend } from './backends/js.ts';
 import { cellRunBytes, checkMemory, maxBytes } from './limits.ts';
@@ -111,6 +112,28 @@ export interface EvalRequest {
   readonly inputs: Json;
 }
 
+/** An equation for the dimensions: an axis of a given array must have this length. */
+interface DimEq {
+  readonly dim: Dim;
+  readonly value: number;
+  readonly what: string;
+}
+
+/** The sizes of a call: steps and batch, and every dimension bound. */
+interface Sizes {
+  readonly steps: number;
+  readonly batch: number;
+  readonly env: Map<string, number>;
+}
+
+/** The arrays of a request as tensors; `used` holds the parameters drawn at random (none given), to report them. */
+interface Tensors {
+  readonly params: Record<string, Tensor>;
+  readonly used: Record<string, Json>;
+  readonly inputs: Record<string, Tensor[]>;
+  readonly init: Record<string, Tensor>;
+}
+
 export function evaluate(cell: CompiledCell, req: EvalRequest, opts: EvalOptions = {}): { result: Record<string, Json>; warnings: string[] } {
   const warnings: string[] = [];
   const t = cell.typed;
@@ -120,30 +143,58 @@ export function evaluate(cell: CompiledCell, req: EvalRequest, opts: EvalOptions
   if (P !== undefined && !isObj(P)) throw new InputError('params: expected a JSON object of named arrays');
 
   // --- dimensions: given, then read from parameter, input and init shapes
-  const given = new Map<string, number>();
-  if (I.dims !== undefined) {
-    if (!isObj(I.dims)) throw new InputError('inputs.dims: expected an object like {"n_x": 4}');
-    for (const [k, v] of Object.entries(I.dims)) {
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new InputError(`inputs.dims.${k}: expected a whole number`);
-      if (t.dims.includes(k)) given.set(k, v);
-    }
-  }
-  const eqs: { dim: Dim; value: number; what: string }[] = [];
-  const paramKey = P ? matchKeys(t.params.map((p) => p.name), Object.keys(P)) : new Map<string, string>();
-  if (P) {
-    for (const k of Object.keys(P)) if (![...paramKey.values()].includes(k)) warnings.push(`params.${k}: the cell has no parameter of that name; ignored`);
-    for (const p of t.params) {
-      const k = paramKey.get(p.name);
-      if (k === undefined) throw new InputError(`params: missing \`${p.name}\` (${p.shape.length === 2 ? 'a matrix' : p.shape.length === 1 ? 'a vector' : 'a number'})`);
-      const s = shapeOf(P[k], `params.${k}`);
-      if (s.length !== p.shape.length) throw new InputError(`params.${k}: expected ${p.shape.length === 2 ? 'a matrix (array of rows)' : p.shape.length === 1 ? 'a vector' : 'a number'} of shape ${p.shape.map((d) => dimToString(d)).join(' × ') || 'scalar'}, got an array of depth ${s.length}`);
-      p.shape.forEach((d, i) => eqs.push({ dim: d, value: s[i]!, what: `params.${k} axis ${i}` }));
-    }
-  }
+  const given = givenDims(t, I.dims);
+  const eqs: DimEq[] = [];
+  const paramKey = P ? paramShapes(t, P, eqs, warnings) : new Map<string, string>();
   const inputsObj = I.inputs === undefined ? {} : I.inputs;
   if (!isObj(inputsObj)) throw new InputError('inputs.inputs: expected an object of named [T][B][n] arrays');
-  let steps = typeof I.steps === 'number' ? I.steps : undefined;
-  let batch = typeof I.batch === 'number' ? I.batch : undefined;
+  const fromInputs = inputShapes(t, inputsObj, typeof I.steps === 'number' ? I.steps : undefined, typeof I.batch === 'number' ? I.batch : undefined, eqs);
+  const initObj = I.init === undefined ? {} : I.init;
+  if (!isObj(initObj)) throw new InputError('inputs.init: expected an object of named [B][n] arrays');
+  const batch = initShapes(t, initObj, fromInputs.batch, eqs);
+  for (const k of Object.keys(initObj)) if (!t.states.some((s) => s.name === k)) throw new InputError(`inputs.init.${k}: the cell has no state \`${k}\` (states: ${t.states.map((s) => s.name).join(', ') || 'none'})`);
+  for (const k of Object.keys(inputsObj)) if (!t.inputs.some((i) => i.name === k)) throw new InputError(`inputs.inputs.${k}: the cell has no input \`${k}\` (inputs: ${t.inputs.map((i) => i.name).join(', ') || 'none'})`);
+  const sizes = bindSizes(t, fromInputs.steps, batch, given, eqs);
+  // Before anything is allocated: what the run needs, against the limit.
+  const { steps: T, batch: B, env } = sizes;
+  checkMemory(`evaluating ${t.name} over ${T} step${T === 1 ? '' : 's'} of ${B} example${B === 1 ? '' : 's'} (${[...env].map(([k, v]) => `${k} = ${v}`).join(', ') || 'no dimensions'})`,
+    cellRunBytes(cell, env, B, T), maxBytes(opts.maxBytes));
+
+  // --- tensors, run through a backend: flat row-major arrays in, flat arrays out
+  const x = tensors(t, sizes, P, paramKey, inputsObj, initObj, opts.seed ?? 0);
+  const backend = backendFactory(opts.backend)(cell, { dims: Object.fromEntries(sizes.env), batch: sizes.batch, precision: opts.precision ?? 'f64' });
+  const result = runForward(t, backend, sizes, x);
+  if (I.cotangents !== undefined) result.grads = runBackward(t, backend, sizes, x, paramKey, I.cotangents);
+  return { result, warnings };
+}
+
+function givenDims(t: TypedCell, dims: Json): Map<string, number> {
+  const given = new Map<string, number>();
+  if (dims === undefined) return given;
+  if (!isObj(dims)) throw new InputError('inputs.dims: expected an object like {"n_x": 4}');
+  for (const [k, v] of Object.entries(dims)) {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new InputError(`inputs.dims.${k}: expected a whole number`);
+    if (t.dims.includes(k)) given.set(k, v);
+  }
+  return given;
+}
+
+/** The JSON key of each parameter (warning about keys that name none), and the equations of their shapes. */
+function paramShapes(t: TypedCell, P: Record<string, Json>, eqs: DimEq[], warnings: string[]): Map<string, string> {
+  const paramKey = matchKeys(t.params.map((p) => p.name), Object.keys(P));
+  for (const k of Object.keys(P)) if (![...paramKey.values()].includes(k)) warnings.push(`params.${k}: the cell has no parameter of that name; ignored`);
+  for (const p of t.params) {
+    const k = paramKey.get(p.name);
+    if (k === undefined) throw new InputError(`params: missing \`${p.name}\` (${p.shape.length === 2 ? 'a matrix' : p.shape.length === 1 ? 'a vector' : 'a number'})`);
+    const s = shapeOf(P[k], `params.${k}`);
+    if (s.length !== p.shape.length) throw new InputError(`params.${k}: expected ${p.shape.length === 2 ? 'a matrix (array of rows)' : p.shape.length === 1 ? 'a vector' : 'a number'} of shape ${p.shape.map((d) => dimToString(d)).join(' × ') || 'scalar'}, got an array of depth ${s.length}`);
+    p.shape.forEach((d, i) => eqs.push({ dim: d, value: s[i]!, what: `params.${k} axis ${i}` }));
+  }
+  return paramKey;
+}
+
+/** Steps and batch as given or read from the inputs' [T][B][n] arrays, and the equations of their widths. */
+function inputShapes(t: TypedCell, inputsObj: Record<string, Json>, steps: number | undefined, batch: number | undefined, eqs: DimEq[]): { steps: number | undefined; batch: number | undefined } {
   for (const inp of t.inputs) {
     const v = own(inputsObj, inp.name);
     if (v === undefined) throw new InputError(`inputs.inputs: missing \`${inp.name}\` ([T][B][${dimToString(inp.dim)}])`);
@@ -155,8 +206,11 @@ export function evaluate(cell: CompiledCell, req: EvalRequest, opts: EvalOptions
     if (s[1] !== batch) throw new InputError(`inputs.inputs.${inp.name}: batch of ${s[1]}, but batch is ${batch}`);
     eqs.push({ dim: inp.dim, value: s[2]!, what: `inputs.inputs.${inp.name}` });
   }
-  const initObj = I.init === undefined ? {} : I.init;
-  if (!isObj(initObj)) throw new InputError('inputs.init: expected an object of named [B][n] arrays');
+  return { steps, batch };
+}
+
+/** The batch, if still unknown, read from the initial states' [B][n] arrays; the equations of their widths. */
+function initShapes(t: TypedCell, initObj: Record<string, Json>, batch: number | undefined, eqs: DimEq[]): number | undefined {
   for (const s of t.states) {
     const v = own(initObj, s.name);
     if (v === undefined) continue;
@@ -165,10 +219,13 @@ export function evaluate(cell: CompiledCell, req: EvalRequest, opts: EvalOptions
     batch ??= sh[0];
     eqs.push({ dim: s.dim, value: sh[1]!, what: `inputs.init.${s.name}` });
   }
-  for (const k of Object.keys(initObj)) if (!t.states.some((s) => s.name === k)) throw new InputError(`inputs.init.${k}: the cell has no state \`${k}\` (states: ${t.states.map((s) => s.name).join(', ') || 'none'})`);
-  for (const k of Object.keys(inputsObj)) if (!t.inputs.some((i) => i.name === k)) throw new InputError(`inputs.inputs.${k}: the cell has no input \`${k}\` (inputs: ${t.inputs.map((i) => i.name).join(', ') || 'none'})`);
-  steps ??= t.mode === 'unrolled' ? t.steps : 1;
-  batch ??= 1;
+  return batch;
+}
+
+/** Steps and batch checked (defaults: the unrolled length or 1, and 1), and every dimension a value needs bound. */
+function bindSizes(t: TypedCell, stepsRead: number | undefined, batchRead: number | undefined, given: Map<string, number>, eqs: DimEq[]): Sizes {
+  const steps = stepsRead ?? (t.mode === 'unrolled' ? t.steps : 1);
+  const batch = batchRead ?? 1;
   if (!Number.isInteger(steps) || steps < 1) throw new InputError('inputs.steps: expected a whole number ≥ 1');
   if (!Number.isInteger(batch) || batch < 1) throw new InputError('inputs.batch: expected a whole number ≥ 1');
   if (t.mode === 'unrolled' && steps !== t.steps) throw new InputError(`inputs.steps: cell \`${t.name}\` is unrolled over ${t.steps} steps, got ${steps}`);
@@ -180,13 +237,12 @@ export function evaluate(cell: CompiledCell, req: EvalRequest, opts: EvalOptions
   const needed = (d: Dim) => evalDim(d, env) === undefined;
   if (unbound.length && (t.params.some((p) => p.shape.some(needed)) || t.states.some((s) => needed(s.dim)) || t.outputs.some((o) => o.shape.dims.some(needed))))
     throw new InputError(`unbound dimension${unbound.length > 1 ? 's' : ''} ${unbound.join(', ')}: give ${unbound.length > 1 ? 'them' : 'it'} in inputs.dims or pass --params`);
+  return { steps, batch, env };
+}
 
-  // Before anything is allocated: what the run needs, against the limit.
-  checkMemory(`evaluating ${t.name} over ${steps} step${steps === 1 ? '' : 's'} of ${batch} example${batch === 1 ? '' : 's'} (${[...env].map(([k, v]) => `${k} = ${v}`).join(', ') || 'no dimensions'})`,
-    cellRunBytes(cell, env, batch, steps), maxBytes(opts.maxBytes));
-
-  // --- tensors
-  const rng = new Rng(opts.seed ?? 0);
+/** The request's arrays as tensors; parameters not given drawn uniformly in ±1/√fan-in from the seed. */
+function tensors(t: TypedCell, { env, batch }: Sizes, P: Record<string, Json> | undefined, paramKey: Map<string, string>, inputsObj: Record<string, Json>, initObj: Record<string, Json>, seed: number): Tensors {
+  const rng = new Rng(seed);
   const params: Record<string, Tensor> = {};
   const used: Record<string, Json> = {};
   for (const p of t.params) {
@@ -208,44 +264,47 @@ export function evaluate(cell: CompiledCell, req: EvalRequest, opts: EvalOptions
     const v = own(initObj, s.name);
     if (v !== undefined) init[s.name] = { batched: true, dims: [evalDim(s.dim, env)!], data: flatten(v, `inputs.init.${s.name}`) };
   }
+  return { params, used, inputs, init };
+}
 
-  // --- run through a backend: flat row-major arrays in, flat arrays out
-  const backend = backendFactory(opts.backend)(cell, { dims: Object.fromEntries(env), batch, precision: opts.precision ?? 'f64' });
-  const B = batch;
-  const flat = (ts: readonly Tensor[]) => concat(ts.map((x) => x.data));
+const stateDims = (t: TypedCell, env: Map<string, number>, name: string) => [evalDim(t.states.find((x) => x.name === name)!.dim, env)!];
+
+/** States and outputs of every step (and the parameters drawn, if any). */
+function runForward(t: TypedCell, backend: CellBackend, { steps, batch: B, env }: Sizes, x: Tensors): Record<string, Json> {
+  const flat = (ts: readonly Tensor[]) => concat(ts.map((v) => v.data));
   const traj = backend.forward(
     steps,
-    table(Object.entries(params).map(([k, v]) => [k, v.data])),
-    table(Object.entries(inputs).map(([k, ts]) => [k, flat(ts)])),
-    table(Object.entries(init).map(([k, v]) => [k, v.data])),
+    table(Object.entries(x.params).map(([k, v]) => [k, v.data])),
+    table(Object.entries(x.inputs).map(([k, ts]) => [k, flat(ts)])),
+    table(Object.entries(x.init).map(([k, v]) => [k, v.data])),
   );
-  const stateDims = (name: string) => [evalDim(t.states.find((x) => x.name === name)!.dim, env)!];
   const outputDims = (name: string) => t.outputs.find((o) => o.name === name)!.shape.dims.map((d) => evalDim(d, env)!);
   const result: Record<string, Json> = {
-    states: Object.fromEntries(Object.entries(traj.states).map(([k, v]) => [k, nestSteps(v, steps!, B, stateDims(k))])),
-    outputs: Object.fromEntries(Object.entries(traj.outputs).map(([k, v]) => [k, nestSteps(v, steps!, B, outputDims(k))])),
+    states: Object.fromEntries(Object.entries(traj.states).map(([k, v]) => [k, nestSteps(v, steps, B, stateDims(t, env, k))])),
+    outputs: Object.fromEntries(Object.entries(traj.outputs).map(([k, v]) => [k, nestSteps(v, steps, B, outputDims(k))])),
   };
-  if (Object.keys(used).length) result.params = used;
+  if (Object.keys(x.used).length) result.params = x.used;
+  return result;
+}
 
-  if (I.cotangents !== undefined) {
-    if (!isObj(I.cotangents)) throw new InputError('inputs.cotangents: expected an object of named [T][B][n] arrays');
-    const cs = table<Float64Array>([]), co = table<Float64Array>([]);
-    for (const [k, v] of Object.entries(I.cotangents)) {
-      const st = t.states.find((s) => s.name === k);
-      const out = t.outputs.find((o) => o.name === k);
-      if (!st && !out) throw new InputError(`inputs.cotangents.${k}: the cell has no state or output \`${k}\` (${[...t.states.map((s) => s.name), ...t.outputs.map((o) => o.name)].join(', ')})`);
-      const want = [steps, batch, ...(st ? [st.dim] : out!.shape.dims).map((d) => evalDim(d, env)!)];
-      const got = shapeOf(v, `inputs.cotangents.${k}`);
-      if (got.join() !== want.join()) throw new InputError(`inputs.cotangents.${k}: expected shape [${want.join(', ')}], got [${got.join(', ')}]`);
-      (st ? cs : co)[k] = flatten(v, `inputs.cotangents.${k}`);
-    }
-    const g = backend.backward({ states: cs, outputs: co });
-    const paramsOut = Object.fromEntries(t.params.map((p) => [paramKey.get(p.name) ?? p.name, toNested({ batched: false, dims: params[p.name]!.dims, data: f64(g.params[p.name]!) }, B)]));
-    result.grads = {
-      params: paramsOut,
-      inputs: Object.fromEntries(t.inputs.map((i) => [i.name, nestSteps(g.inputs[i.name]!, steps!, B, [evalDim(i.dim, env)!])])),
-      init: Object.fromEntries(t.states.map((s) => [s.name, toNested({ batched: true, dims: stateDims(s.name), data: f64(g.init[s.name]!) }, B)])),
-    };
+/** The VJP of the last forward for the given cotangents: gradients of the parameters, inputs and initial states. */
+function runBackward(t: TypedCell, backend: CellBackend, { steps, batch: B, env }: Sizes, x: Tensors, paramKey: Map<string, string>, cotangents: Json): Json {
+  if (!isObj(cotangents)) throw new InputError('inputs.cotangents: expected an object of named [T][B][n] arrays');
+  const cs = table<Float64Array>([]), co = table<Float64Array>([]);
+  for (const [k, v] of Object.entries(cotangents)) {
+    const st = t.states.find((s) => s.name === k);
+    const out = t.outputs.find((o) => o.name === k);
+    if (!st && !out) throw new InputError(`inputs.cotangents.${k}: the cell has no state or output \`${k}\` (${[...t.states.map((s) => s.name), ...t.outputs.map((o) => o.name)].join(', ')})`);
+    const want = [steps, B, ...(st ? [st.dim] : out!.shape.dims).map((d) => evalDim(d, env)!)];
+    const got = shapeOf(v, `inputs.cotangents.${k}`);
+    if (got.join() !== want.join()) throw new InputError(`inputs.cotangents.${k}: expected shape [${want.join(', ')}], got [${got.join(', ')}]`);
+    (st ? cs : co)[k] = flatten(v, `inputs.cotangents.${k}`);
   }
-  return { result, warnings };
+  const g = backend.backward({ states: cs, outputs: co });
+  const paramsOut = Object.fromEntries(t.params.map((p) => [paramKey.get(p.name) ?? p.name, toNested({ batched: false, dims: x.params[p.name]!.dims, data: f64(g.params[p.name]!) }, B)]));
+  return {
+    params: paramsOut,
+    inputs: Object.fromEntries(t.inputs.map((i) => [i.name, nestSteps(g.inputs[i.name]!, steps, B, [evalDim(i.dim, env)!])])),
+    init: Object.fromEntries(t.states.map((s) => [s.name, toNested({ batched: true, dims: stateDims(t, env, s.name), data: f64(g.init[s.name]!) }, B)])),
+  };
 }

@@ -400,3 +400,21 @@ export const FUNCTIONS: Readonly<Record<string, OpName>> = Object.assign(Object.
   softmax: 'softmax', relu: 'relu', ReLU: 'relu', exp: 'exp', log: 'log', ln: 'log', sqrt: 'sqrt', abs: 'abs',
   softplus: 'softplus',
 });
+
+// ---------------------------------------------------------------- the elementwise ops
+
+/** The primitives that are not computed one element at a time: leaves, products, reductions, layout. */
+type NotElementwise =
+  | 'param' | 'input' | 'prev' | 'cot' | 'const' | 'zeros'
+  | 'softmax' | 'sum_feat' | 'sum_batch' | 'bcast'
+  | 'matvec' | 'matmul' | 'transpose' | 'outer' | 'concat' | 'slice' | 'pad';
+
+/**
+ * The primitives of kind 'elementwise'. Each backend renders them from a table
+ * `satisfies Record<ElementwiseOp, …>` (emit/js/elementwise.ts, emit/gpujs/elementwise.ts,
+ * emit/wasm/elementwise.ts), so a new primitive is a compile error in every renderer that
+ * lacks it — unless it is listed above as not elementwise (test/compiler/emit/elementwise.test.ts
+ * checks the tables' keys against the kinds in OPS).
+ */
+export type ElementwiseOp = Exclude<OpName, NotElementwise>;
+export const isElementwiseOp = (op: OpName): op is ElementwiseOp => OPS[op].kind === 'elementwise';

@@ -57,31 +57,69 @@ export function analysePass(spec: PassSpec): Analysis {
     const l = spec.leaf(n);
     if (l) leafInfo.set(n.id, l);
   }
-  const rawVarying = new Set<number>();
+  const rootSet = new Set<number>([...spec.roots.map((r) => r.id), ...spec.saved]);
+  const rawLive = reach(rootSet, (id) => N[id]!.inputs, leafInfo);
+  const forms = passForms(g, leafInfo, rootSet, rawLive);
+  const { interior, dests, directAcc } = gradientTerms(spec, N, consumers(g, rawLive), rootSet, forms, leafInfo);
+  const { outerParts, deps } = dependencies(g, forms);
+  const nodes = [...reach(rootSet, deps, leafInfo)].sort((a, b) => a - b);
+  const users = new Map<number, number[]>(nodes.map((id) => [id, []]));
+  for (const id of nodes) if (!leafInfo.has(id)) for (const d of deps(id)) users.get(d)!.push(id);
+
+  const { phase: phaseOf, carried } = assignPhases({
+    g, nodes, deps, unrolled: spec.unrolled,
+    heavy: (id) => forms.has(id) || (!isElementwise(g, id) && !interior.has(id)),
+    leafKind: (id) => leafInfo.get(id)?.kind ?? null,
+    carryRoots: spec.roots.filter((r) => r.role === 'carry').map((r) => r.id),
+    exported: rootSet,
+    paramRoots: new Set(spec.roots.filter((r) => r.role === 'param').map((r) => r.id)),
+    linear: (id) => forms.has(id),
+  });
+  const phase = (id: number): Phase => phaseOf.get(id) ?? 'static';
+  const parts = linearParts(spec, nodes, forms, phase, carried);
+  const canHome = (v: number) => !leafInfo.has(v) && !forms.has(v) && isElementwise(g, v) && !rootSet.has(v) && !dests.has(v) && phase(v) !== 'static' && N[v]!.shape.batch && N[v]!.shape.dims.length === 1;
+  const co = colocate(parts, canHome);
+  const products = groupProducts(parts, co);
+  const productsOf = new Map<number, { p: Product; block: number }[]>();
+  for (const p of products) p.blocks.forEach((b, i) => productsOf.set(b.lin, [...(productsOf.get(b.lin) ?? []), { p, block: i }]));
+
+  const a = { spec, g, N, leafInfo, rootSet, forms, interior, dests, directAcc, nodes, users, deps, outerParts, phaseOf, carried, co, products, productsOf, level: new Map(), productLevel: new Map() };
+  levels(a);
+  return a;
+}
+
+/** The nodes reached from `from` along `next`, not going past leaves. */
+function reach(from: Iterable<number>, next: (id: number) => readonly number[], leafInfo: ReadonlyMap<number, unknown>): Set<number> {
+  const seen = new Set<number>();
+  const stack = [...from];
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    if (!leafInfo.has(id)) stack.push(...next(id));
+  }
+  return seen;
+}
+
+/** The linear forms of the live nodes (linear-forms.ts), over matrices that do not vary with the step; leaves excepted. */
+function passForms(g: Graph, leafInfo: ReadonlyMap<number, { kind: LeafKind }>, rootSet: ReadonlySet<number>, live: ReadonlySet<number>): Map<number, readonly Term[]> {
+  const N = g.nodes;
+  const varying = new Set<number>();
   for (const n of N) {
     const l = leafInfo.get(n.id);
     if (l) {
-      if (l.kind !== 'static') rawVarying.add(n.id);
-    } else if (n.inputs.some((x) => rawVarying.has(x))) rawVarying.add(n.id);
+      if (l.kind !== 'static') varying.add(n.id);
+    } else if (n.inputs.some((x) => varying.has(x))) varying.add(n.id);
   }
-  const rootSet = new Set<number>([...spec.roots.map((r) => r.id), ...spec.saved]);
-  const walk = (from: Iterable<number>, next: (id: number) => readonly number[]) => {
-    const seen = new Set<number>();
-    const stack = [...from];
-    while (stack.length) {
-      const id = stack.pop()!;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      if (!leafInfo.has(id)) stack.push(...next(id));
-    }
-    return seen;
-  };
-  const rawLive = walk(rootSet, (id) => N[id]!.inputs);
-  const isStaticMat = (id: number) => !rawVarying.has(id) && !N[id]!.shape.batch;
-  const forms = new Map(linearForms(g, rawLive, isStaticMat, (id) => rootSet.has(id) || leafInfo.has(id)).forms);
+  const isStaticMat = (id: number) => !varying.has(id) && !N[id]!.shape.batch;
+  const forms = new Map(linearForms(g, live, isStaticMat, (id) => rootSet.has(id) || leafInfo.has(id)).forms);
   for (const id of leafInfo.keys()) forms.delete(id); // a saved value is read, not recomputed
+  return forms;
+}
 
-  const { interior, dests, directAcc } = gradientTerms(spec, N, consumers(g, rawLive), rootSet, forms, leafInfo);
+/** What each node reads: a form's vectors and matrices, an outer product's operand parts, else its inputs. */
+function dependencies(g: Graph, forms: ReadonlyMap<number, readonly Term[]>): Pick<Analysis, 'outerParts' | 'deps'> {
+  const N = g.nodes;
   const outerParts = (id: number) => {
     const n = N[id]!;
     const split = sameBatch(g, id);
@@ -98,23 +136,15 @@ export function analysePass(spec: PassSpec): Analysis {
     }
     return uniq(n.inputs);
   };
-  const nodes = [...walk(rootSet, deps)].sort((a, b) => a - b);
-  const users = new Map<number, number[]>(nodes.map((id) => [id, []]));
-  for (const id of nodes) if (!leafInfo.has(id)) for (const d of deps(id)) users.get(d)!.push(id);
+  return { outerParts, deps };
+}
 
-  const { phase: phaseOf, carried } = assignPhases({
-    g, nodes, deps, unrolled: spec.unrolled,
-    heavy: (id) => forms.has(id) || (!isElementwise(g, id) && !interior.has(id)),
-    leafKind: (id) => leafInfo.get(id)?.kind ?? null,
-    carryRoots: spec.roots.filter((r) => r.role === 'carry').map((r) => r.id),
-    exported: rootSet,
-    paramRoots: new Set(spec.roots.filter((r) => r.role === 'param').map((r) => r.id)),
-    linear: (id) => forms.has(id),
-  });
-  const phase = (id: number): Phase => phaseOf.get(id) ?? 'static';
-
-  // Products: a form's terms split by phase (a term whose vector does not depend on the carry is
-  // computed before the loop), vectors of one sum side by side, terms with one operand together.
+/**
+ * Products: a form's terms split by phase (a term whose vector does not depend on the carry is
+ * computed before the loop); colocate and groupProducts then put vectors of one sum side by side
+ * and terms with one operand together.
+ */
+function linearParts(spec: PassSpec, nodes: readonly number[], forms: ReadonlyMap<number, readonly Term[]>, phase: (id: number) => Phase, carried: ReadonlySet<number>): LinPart[] {
   const parts: LinPart[] = [];
   for (const id of nodes) {
     const f = forms.get(id);
@@ -127,15 +157,7 @@ export function analysePass(spec: PassSpec): Analysis {
     }
     for (const [tp, terms] of byPhase) parts.push({ lin: id, phase: tp, terms });
   }
-  const canHome = (v: number) => !leafInfo.has(v) && !forms.has(v) && isElementwise(g, v) && !rootSet.has(v) && !dests.has(v) && phase(v) !== 'static' && N[v]!.shape.batch && N[v]!.shape.dims.length === 1;
-  const co = colocate(parts, canHome);
-  const products = groupProducts(parts, co);
-  const productsOf = new Map<number, { p: Product; block: number }[]>();
-  for (const p of products) p.blocks.forEach((b, i) => productsOf.set(b.lin, [...(productsOf.get(b.lin) ?? []), { p, block: i }]));
-
-  const a = { spec, g, N, leafInfo, rootSet, forms, interior, dests, directAcc, nodes, users, deps, outerParts, phaseOf, carried, co, products, productsOf, level: new Map(), productLevel: new Map() };
-  levels(a);
-  return a;
+  return parts;
 }
 
 /** Parameter gradients are sums (over the uses of the parameter); each term is added into the gradient. */

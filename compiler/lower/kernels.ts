@@ -6,6 +6,7 @@
 import type { Dim } from '../ir/dims.ts';
 import { dimAdd, dimKey, dimNum } from '../ir/dims.ts';
 import type { Node } from '../ir/graph.ts';
+import { isElementwiseOp } from '../ir/ops.ts';
 import type { Analysis } from './analysis.ts';
 import { isFused, isInlineStatic, isLiteral, levelIn, loopKey, operandVecs, phaseIn, sizeOf, widthOf } from './analysis.ts';
 import type { Homes } from './storage.ts';
@@ -162,6 +163,7 @@ class KernelBuilder {
     if (n.op === 'bcast') return this.exprOf(n.inputs[0]!, key, p);
     const form = this.h.folded.get(id);
     if (form !== undefined) return this.exprOf(form, key, p);
+    if (!isElementwiseOp(n.op)) throw new Error(`lower: ${n.op} (%${id}) inside an elementwise loop`);
     return { e: 'op', op: n.op, args: n.inputs.map((x) => this.exprOf(x, key, p)), ...(n.attrs.p !== undefined ? { p: n.attrs.p } : {}) };
   }
 
@@ -253,20 +255,7 @@ class KernelBuilder {
       case 'softmax': return push({ k: 'softmax', rows, n: n.shape.dims[0]!, src: inView(0), dst: out, note });
       case 'sum_feat': return push({ k: 'sumFeat', rows: rowsOf(p, a.N[n.inputs[0]!]!.shape.batch), n: sizeOf(a.N[n.inputs[0]!]!), src: inView(0), dst: out, note });
       case 'sum_batch': return push({ k: 'sumRows', rows: rowsOf(p, true), src: inView(0), dst: out, accumulate: acc !== undefined, note });
-      case 'outer': {
-        const { u, v } = a.outerParts(id);
-        const orows = rowsOf(p, a.N[n.inputs[0]!]!.shape.batch);
-        const ks: Kernel[] = [];
-        if (!acc) ks.push({ k: 'fill', rows: 'one', dst: { ...out, width: ONE }, size: sizeOf(n), value: 0 });
-        for (const x of u) for (const y of v) {
-          const uv = this.mustView(x.node, p), vv = this.mustView(y.node, p);
-          // Over T·B rows, Σ_r u_r v_rᵀ is a product of the two operands transposed (both read contiguously).
-          const big = orows === 'TB';
-          const ut = big ? this.transposeOf(uv, p, x.node) : null, vt = big ? this.transposeOf(vv, p, y.node) : null;
-          ks.push({ k: 'outer', rows: orows, u: uv, v: vv, ut, vt, c: { buf: outHome.buf, row: x.col, col: y.col, ld: n.shape.dims[1]! }, m: x.len, n: y.len, accumulate: true, note: `${note}: ${a.spec.name(x.node)} ⊗ ${a.spec.name(y.node)}` });
-        }
-        return push(...ks);
-      }
+      case 'outer': return push(...this.outerKernels(id, p, out, outHome, acc !== undefined, note));
       case 'matmul': {
         const [x, y] = n.inputs as [number, number];
         return push({ k: 'matmul', m: n.shape.dims[0]!, n: n.shape.dims[1]!, depth: a.N[x]!.shape.dims[1]!, a: this.matView(x), aTrans: false, b: this.matView(y), bTrans: false, c: this.matView(id), accumulate: false, note });
@@ -299,6 +288,23 @@ class KernelBuilder {
       default:
         throw new Error(`lower: no kernel for ${n.op}`);
     }
+  }
+  /** Σ over rows of u vᵀ, one kernel per pair of the operands' parts (zeroed first unless it adds into a gradient). */
+  private outerKernels(id: number, p: Phase, out: View, outHome: Home, direct: boolean, note: string): Kernel[] {
+    const { a } = this;
+    const n = a.N[id]!;
+    const { u, v } = a.outerParts(id);
+    const orows = rowsOf(p, a.N[n.inputs[0]!]!.shape.batch);
+    const ks: Kernel[] = [];
+    if (!direct) ks.push({ k: 'fill', rows: 'one', dst: { ...out, width: ONE }, size: sizeOf(n), value: 0 });
+    for (const x of u) for (const y of v) {
+      const uv = this.mustView(x.node, p), vv = this.mustView(y.node, p);
+      // Over T·B rows, Σ_r u_r v_rᵀ is a product of the two operands transposed (both read contiguously).
+      const big = orows === 'TB';
+      const ut = big ? this.transposeOf(uv, p, x.node) : null, vt = big ? this.transposeOf(vv, p, y.node) : null;
+      ks.push({ k: 'outer', rows: orows, u: uv, v: vv, ut, vt, c: { buf: outHome.buf, row: x.col, col: y.col, ld: n.shape.dims[1]! }, m: x.len, n: y.len, accumulate: true, note: `${note}: ${a.spec.name(x.node)} ⊗ ${a.spec.name(y.node)}` });
+    }
+    return ks;
   }
 }
 

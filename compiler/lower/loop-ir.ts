@@ -11,7 +11,7 @@
 // An unrolled cell has no loop: its `loop` phase runs once.
 
 import type { Dim } from '../ir/dims.ts';
-import type { OpName } from '../ir/ops.ts';
+import type { ElementwiseOp } from '../ir/ops.ts';
 
 export type Phase = 'static' | 'pre' | 'loop' | 'post';
 
@@ -67,7 +67,7 @@ export type Expr =
   | { readonly e: 'read'; readonly view: View; readonly mode: ReadMode }
   /** A value computed earlier in the same loop body. */
   | { readonly e: 'local'; readonly id: number }
-  | { readonly e: 'op'; readonly op: OpName; readonly args: readonly Expr[]; readonly p?: number };
+  | { readonly e: 'op'; readonly op: ElementwiseOp; readonly args: readonly Expr[]; readonly p?: number };
 
 export interface Store {
   readonly view: View;

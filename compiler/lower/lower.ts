@@ -6,6 +6,7 @@
 // only concatenations and slices of leaves are rebuilt, as views.
 
 import type { CompiledCell } from '../compile.ts';
+import type { TypedCell } from '../check/typed-cell.ts';
 import type { Dim } from '../ir/dims.ts';
 import { dimNum } from '../ir/dims.ts';
 import type { Graph, Node } from '../ir/graph.ts';
@@ -115,17 +116,64 @@ function namer(g: Graph, kind: 'forward' | 'backward', borrowed: (id: number) =>
 
 export function lowerCell(cell: CompiledCell, precision: 'f64' | 'f32' = 'f64'): CellPlan {
   const t = cell.typed;
-  const unrolled = t.mode === 'unrolled';
   const fwd = cell.forward, bwd = cell.backward;
   const bufs: Table = new BufferTable();
-  const vecHome = (buf: number, width: Dim, shift: number, block?: number): Home => (block === undefined ? { buf, col: dimNum(0), width, shift } : { buf, col: dimNum(0), width, shift, block });
+  const io = interfaceBuffers(t, fwd, bufs);
 
-  // ---------------------------------------------------------------- interface buffers
+  // The forward pass; what the backward reads from it.
+  const saved = savedValues(fwd, bwd);
+  const fwdNames = namer(fwd, 'forward', () => undefined);
+  const forward = lowerPass({
+    g: fwd, unrolled: io.unrolled, roots: forwardRoots(fwd, io), saved: new Set(saved.values()),
+    leaf: (n) => interfaceLeaf(io, n, true),
+    name: fwdNames.name, named: fwdNames.named,
+  }, bufs);
+
+  // The backward pass.
+  const grads = gradientBuffers(t, io, bufs);
+  const bwdNames = namer(bwd, 'backward', (id) => {
+    const f = saved.get(id);
+    return f === undefined ? undefined : fwdNames.name(f);
+  });
+  const backward = lowerPass({
+    g: bwd, unrolled: io.unrolled, roots: backwardRoots(bwd, io, grads), saved: new Set(),
+    leaf: (n) => backwardLeaf(io, grads, n, saved.get(n.id), forward.homes),
+    name: bwdNames.name, named: bwdNames.named,
+  }, bufs);
+
+  const { params, inputs, states, outputs } = io;
+  const { cotangents, dparams, dinputs } = grads;
+  return {
+    name: cell.name, precision, mode: t.mode, steps: t.steps, dims: t.dims,
+    buffers: bufs.decls, forward: forward.plan, backward: backward.plan,
+    params, inputs, states, outputs, cotangents, dparams, dinputs,
+    savedFrom: Object.fromEntries(saved),
+  };
+}
+
+const vecHome = (buf: number, width: Dim, shift: number, block?: number): Home => (block === undefined ? { buf, col: dimNum(0), width, shift } : { buf, col: dimNum(0), width, shift, block });
+
+/** The buffers of what a caller passes in and reads back: parameters, inputs, states, outputs. */
+interface Io {
+  readonly unrolled: boolean;
+  readonly params: CellPlan['params'];
+  readonly inputs: CellPlan['inputs'];
+  readonly states: CellPlan['states'];
+  readonly outputs: CellPlan['outputs'];
+  readonly paramBuf: ReadonlyMap<string, number>;
+  readonly inputOf: ReadonlyMap<string, CellPlan['inputs'][number]>;
+  readonly stateOf: ReadonlyMap<string, CellPlan['states'][number]>;
+  readonly outputOf: ReadonlyMap<string, CellPlan['outputs'][number]>;
+  /** Outputs with a buffer of their own (the others are a state, or another output, under another name). */
+  readonly ownsBuffer: ReadonlySet<string>;
+  readonly outputWidth: (name: string) => Dim[];
+}
+
+function interfaceBuffers(t: TypedCell, fwd: Graph, bufs: Table): Io {
+  const unrolled = t.mode === 'unrolled';
   const params = t.params.map((p) => ({ key: p.name, buf: bufs.add({ name: p.name, extent: 'one', size: p.shape.length ? p.shape : [dimNum(1)], role: 'param', key: p.name }), shape: p.shape }));
   const inputs = t.inputs.map((i) => ({ key: i.name, buf: bufs.add({ name: i.name, extent: 'seq', size: [i.dim], role: 'input', key: i.name }), width: i.dim }));
   const states = t.states.map((s) => ({ key: s.name, buf: bufs.add({ name: s.name, extent: 'states', size: [s.dim], role: 'state', key: s.name }), width: s.dim, init: s.init }));
-  const paramBuf = new Map(params.map((p) => [p.key, p.buf]));
-  const inputOf = new Map(inputs.map((i) => [i.key, i]));
   const stateOf = new Map(states.map((s) => [s.key, s]));
   const outputWidth = (name: string): Dim[] => {
     const o = t.outputs.find((x) => x.name === name)!;
@@ -146,102 +194,100 @@ export function lowerCell(cell: CompiledCell, precision: 'f64' | 'f32' = 'f64'):
     ownsBuffer.add(o.name);
     if (r && !unrolled) rootBuf.set(r.id, { buf, shift: 0 });
   }
-  const outputOf = new Map(outputs.map((o) => [o.key, o]));
-
-  const baseLeaf = (n: Node, carry: boolean): ReturnType<PassSpec['leaf']> => {
-    const name = n.attrs.name!;
-    const step = n.attrs.step;
-    switch (n.op) {
-      case 'param': return { kind: 'static', home: vecHome(paramBuf.get(name)!, n.shape.dims[0] ?? dimNum(1), 0) };
-      case 'input': { const i = inputOf.get(name)!; return { kind: 'varying', home: vecHome(i.buf, i.width, 0, step === undefined ? undefined : step - 1) }; }
-      case 'prev': { const s = stateOf.get(name)!; return { kind: carry && !unrolled ? 'carry' : 'varying', home: vecHome(s.buf, s.width, 0, step) }; }
-      default: return null;
-    }
+  return {
+    unrolled, params, inputs, states, outputs, ownsBuffer, outputWidth, stateOf,
+    paramBuf: new Map(params.map((p) => [p.key, p.buf])),
+    inputOf: new Map(inputs.map((i) => [i.key, i])),
+    outputOf: new Map(outputs.map((o) => [o.key, o])),
   };
+}
 
-  // ---------------------------------------------------------------- what the backward reads from the forward
-  const saved = savedValues(fwd, bwd);
-  const savedFwd = new Set(saved.values());
-  const fwdNames = namer(fwd, 'forward', () => undefined);
+/** Where a parameter, input or state at t-1 is read (carry: the forward pass carries states from step to step). */
+function interfaceLeaf(io: Io, n: Node, carry: boolean): ReturnType<PassSpec['leaf']> {
+  const name = n.attrs.name!;
+  const step = n.attrs.step;
+  switch (n.op) {
+    case 'param': return { kind: 'static', home: vecHome(io.paramBuf.get(name)!, n.shape.dims[0] ?? dimNum(1), 0) };
+    case 'input': { const i = io.inputOf.get(name)!; return { kind: 'varying', home: vecHome(i.buf, i.width, 0, step === undefined ? undefined : step - 1) }; }
+    case 'prev': { const s = io.stateOf.get(name)!; return { kind: carry && !io.unrolled ? 'carry' : 'varying', home: vecHome(s.buf, s.width, 0, step) }; }
+    default: return null;
+  }
+}
 
-  const fwdRoots: PassSpec['roots'][number][] = [];
+/** Where the forward pass stores its roots: states one slot on, outputs in their own buffers. */
+function forwardRoots(fwd: Graph, io: Io): PassSpec['roots'][number][] {
+  const roots: PassSpec['roots'][number][] = [];
   for (const r of fwd.roots) {
     if (r.role === 'state') {
-      const s = stateOf.get(r.name)!;
-      fwdRoots.push({ id: r.id, dest: { home: vecHome(s.buf, s.width, 1, r.step), acc: false }, role: unrolled ? 'value' : 'carry' });
+      const s = io.stateOf.get(r.name)!;
+      roots.push({ id: r.id, dest: { home: vecHome(s.buf, s.width, 1, r.step), acc: false }, role: io.unrolled ? 'value' : 'carry' });
     } else {
-      const o = outputOf.get(r.name)!;
-      if (!ownsBuffer.has(r.name)) continue; // another name of a state or an output: stored there
-      fwdRoots.push({ id: r.id, dest: { home: vecHome(o.buf, o.width.length === 1 ? o.width[0]! : dimNum(1), 0, r.step === undefined ? undefined : r.step - 1), acc: false }, role: 'value' });
+      const o = io.outputOf.get(r.name)!;
+      if (!io.ownsBuffer.has(r.name)) continue; // another name of a state or an output: stored there
+      roots.push({ id: r.id, dest: { home: vecHome(o.buf, o.width.length === 1 ? o.width[0]! : dimNum(1), 0, r.step === undefined ? undefined : r.step - 1), acc: false }, role: 'value' });
     }
   }
-  const forward = lowerPass({
-    g: fwd, unrolled, roots: fwdRoots, saved: savedFwd,
-    leaf: (n) => baseLeaf(n, true),
-    name: fwdNames.name, named: fwdNames.named,
-  }, bufs);
+  return roots;
+}
 
-  // ---------------------------------------------------------------- backward
+/** The buffers of the backward pass's interface: cotangents in, gradients out. */
+interface Grads {
+  readonly cotangents: CellPlan['cotangents'];
+  readonly dparams: CellPlan['dparams'];
+  readonly dinputs: CellPlan['dinputs'];
+  readonly cotState: ReadonlyMap<string, number>;
+  readonly cotOutput: ReadonlyMap<string, number>;
+}
+
+function gradientBuffers(t: TypedCell, io: Io, bufs: Table): Grads {
   const cotangents: CellPlan['cotangents'][number][] = [];
   const cotState = new Map<string, number>(), cotOutput = new Map<string, number>();
-  for (const s of states) {
+  for (const s of io.states) {
     const buf = bufs.add({ name: `d${s.key}`, extent: 'states', size: [s.width], role: 'cot', key: s.key });
     cotState.set(s.key, buf);
     cotangents.push({ key: s.key, kind: 'state', buf, width: [s.width] });
   }
   for (const o of t.outputs) {
-    const buf = bufs.add({ name: `d${o.name}`, extent: 'seq', size: outputWidth(o.name), role: 'cot', key: o.name });
+    const buf = bufs.add({ name: `d${o.name}`, extent: 'seq', size: io.outputWidth(o.name), role: 'cot', key: o.name });
     cotOutput.set(o.name, buf);
-    cotangents.push({ key: o.name, kind: 'output', buf, width: outputWidth(o.name) });
+    cotangents.push({ key: o.name, kind: 'output', buf, width: io.outputWidth(o.name) });
   }
-  const dparams = params.map((p) => ({ key: p.key, buf: bufs.add({ name: `d${p.key}`, extent: 'one', size: p.shape.length ? p.shape : [dimNum(1)], role: 'dparam', key: p.key }) }));
-  const dinputs = inputs.map((i) => ({ key: i.key, buf: bufs.add({ name: `d${i.key}`, extent: 'seq', size: [i.width], role: 'dinput', key: i.key }) }));
-  const dparamOf = new Map(dparams.map((p) => [p.key, p.buf]));
-  const dinputOf = new Map(dinputs.map((p) => [p.key, p.buf]));
+  const dparams = io.params.map((p) => ({ key: p.key, buf: bufs.add({ name: `d${p.key}`, extent: 'one', size: p.shape.length ? p.shape : [dimNum(1)], role: 'dparam', key: p.key }) }));
+  const dinputs = io.inputs.map((i) => ({ key: i.key, buf: bufs.add({ name: `d${i.key}`, extent: 'seq', size: [i.width], role: 'dinput', key: i.key }) }));
+  return { cotangents, dparams, dinputs, cotState, cotOutput };
+}
 
-  const bwdRoots: PassSpec['roots'][number][] = [];
-  for (const r of bwd.roots) {
+/** Where the backward pass stores its roots: parameter gradients summed, input gradients per step, states' cotangents carried. */
+function backwardRoots(bwd: Graph, io: Io, grads: Grads): PassSpec['roots'][number][] {
+  const dparamOf = new Map(grads.dparams.map((p) => [p.key, p.buf]));
+  const dinputOf = new Map(grads.dinputs.map((p) => [p.key, p.buf]));
+  return bwd.roots.map((r) => {
     const n = bwd.nodes[r.id]!;
     const width = n.shape.dims[0] ?? dimNum(1);
     let dest: Dest;
     if (r.of === 'param') dest = { home: vecHome(dparamOf.get(r.name)!, width, 0), acc: true };
     else if (r.of === 'input') dest = { home: vecHome(dinputOf.get(r.name)!, width, 0, r.step === undefined ? undefined : r.step - 1), acc: false };
-    else dest = { home: vecHome(cotState.get(r.name)!, width, 0, r.step), acc: true };
-    bwdRoots.push({ id: r.id, dest, role: r.of === 'param' ? 'param' : r.of === 'prev' && !unrolled ? 'carry' : 'value' });
-  }
-  const bwdNames = namer(bwd, 'backward', (id) => {
-    const f = saved.get(id);
-    return f === undefined ? undefined : fwdNames.name(f);
+    else dest = { home: vecHome(grads.cotState.get(r.name)!, width, 0, r.step), acc: true };
+    return { id: r.id, dest, role: r.of === 'param' ? 'param' : r.of === 'prev' && !io.unrolled ? 'carry' : 'value' };
   });
-  const backward = lowerPass({
-    g: bwd, unrolled, roots: bwdRoots, saved: new Set(),
-    leaf: (n) => {
-      const f = saved.get(n.id);
-      if (f !== undefined) {
-        const h = forward.homes.get(f);
-        if (!h) throw new Error(`lower: forward value %${f} was not saved`);
-        return { kind: 'varying', home: h };
-      }
-      if (n.op === 'cot') {
-        const [role, name] = n.attrs.name!.split(':') as [string, string];
-        const step = n.attrs.step;
-        if (role === 'state') {
-          const s = stateOf.get(name)!;
-          return { kind: unrolled ? 'varying' : 'carry', home: vecHome(cotState.get(name)!, s.width, 1, step) };
-        }
-        const o = outputOf.get(name)!;
-        return { kind: 'varying', home: vecHome(cotOutput.get(name)!, o.width.length === 1 ? o.width[0]! : dimNum(1), 0, step === undefined ? undefined : step - 1) };
-      }
-      return baseLeaf(n, false);
-    },
-    name: bwdNames.name, named: bwdNames.named,
-  }, bufs);
-
-  return {
-    name: cell.name, precision, mode: t.mode, steps: t.steps, dims: t.dims,
-    buffers: bufs.decls, forward: forward.plan, backward: backward.plan,
-    params, inputs, states, outputs, cotangents, dparams, dinputs,
-    savedFrom: Object.fromEntries(saved),
-  };
 }
 
+/** Where the backward pass reads a leaf: a saved forward value (`from`) where the forward stored it, a cotangent, or the interface. */
+function backwardLeaf(io: Io, grads: Grads, n: Node, from: number | undefined, forwardHomes: ReadonlyMap<number, Home>): ReturnType<PassSpec['leaf']> {
+  if (from !== undefined) {
+    const h = forwardHomes.get(from);
+    if (!h) throw new Error(`lower: forward value %${from} was not saved`);
+    return { kind: 'varying', home: h };
+  }
+  if (n.op === 'cot') {
+    const [role, name] = n.attrs.name!.split(':') as [string, string];
+    const step = n.attrs.step;
+    if (role === 'state') {
+      const s = io.stateOf.get(name)!;
+      return { kind: io.unrolled ? 'varying' : 'carry', home: vecHome(grads.cotState.get(name)!, s.width, 1, step) };
+    }
+    const o = io.outputOf.get(name)!;
+    return { kind: 'varying', home: vecHome(grads.cotOutput.get(name)!, o.width.length === 1 ? o.width[0]! : dimNum(1), 0, step === undefined ? undefined : step - 1) };
+  }
+  return interfaceLeaf(io, n, false);
+}

@@ -12,6 +12,7 @@
 
 import { GPU, Input } from 'gpu.js';
 import type { CompiledCell } from '../../compiler/compile.ts';
+import type { TypedCell } from '../../compiler/check/typed-cell.ts';
 import type { Arg, KernelPlan, StepPlan } from '../../compiler/emit/gpujs/plan.ts';
 import { GpujsPlanError, copyPlan, layoutOutput, planStep, zerosPlan } from '../../compiler/emit/gpujs/plan.ts';
 import type { AsyncCellBackend, BackendOptions, CellBackend, GradValues, StepValues, Vec } from '../backend.ts';
@@ -225,36 +226,81 @@ function checkOptions(opts: GpujsOptions): GpuMode {
   return mode;
 }
 
+/** What both passes of a cell read: its kernels, the sizes of its values at these dims, and where each argument sits. */
+interface PassContext {
+  readonly gpu: GPU;
+  readonly c: Compiled;
+  readonly t: TypedCell;
+  readonly B: number;
+  readonly unrolled: boolean;
+  /** Floats per example of each state, output and input. */
+  readonly stateN: ReadonlyMap<string, number>;
+  readonly outputN: ReadonlyMap<string, number>;
+  readonly inputN: ReadonlyMap<string, number>;
+  /** The gpu.js output size of each parameter. */
+  readonly paramOut: ReadonlyMap<string, readonly number[]>;
+  /** Positions of the parameters and inputs among a pass's arguments (the same in both passes). */
+  readonly paramIndex: ReadonlyMap<string, number>;
+  readonly inputIndex: ReadonlyMap<string, number>;
+}
+
+/** What the last forward call saw and computed, for the backward call after it. */
+interface Trajectory {
+  readonly steps: number;
+  readonly params: Float32Array[];
+  readonly inputs: Float32Array[];
+  readonly init: ReadonlyMap<string, Float32Array>;
+  readonly states: Record<string, Float32Array>;
+}
+
 function passes(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: GpuMode): Passes {
-  const c = compiled(gpu, cell, opts, mode);
+  const x = passContext(gpu, cell, opts, mode);
+  let last: Trajectory | null = null;
+  return {
+    plans: { forward: x.c.forward, backward: x.c.backward },
+    kernels: () => [...x.c.fwd, ...x.c.bwd, ...x.c.helpers.values()],
+    forward: (steps, params, inputs, init) => forwardPass(x, steps, params, inputs, init, (saw) => { last = saw; }),
+    backward(cot, want) {
+      if (!last) throw new GpujsError('backward before forward');
+      return backwardPass(x, last, cot, want);
+    },
+  };
+}
+
+function passContext(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: GpuMode): PassContext {
   const t = cell.typed;
   const env = new Map(Object.entries(opts.dims));
   const B = opts.batch;
   const size = (d: Parameters<typeof dimValue>[0]) => dimValue(d, env);
-  const unrolled = t.mode === 'unrolled';
-  const stateN = new Map(t.states.map((s) => [s.name, size(s.dim)]));
-  const outputN = new Map(t.outputs.map((o) => [o.name, o.shape.dims.reduce((a, d) => a * size(d), 1)]));
-  const inputN = new Map(t.inputs.map((i) => [i.name, size(i.dim)]));
-  const paramOut = new Map(t.params.map((p) => [p.name, layoutOutput({ batch: false, dims: p.shape }, env, B)]));
-  const paramIndex = new Map(t.params.map((p, i) => [p.name, i]));
-  const inputIndex = new Map(t.inputs.map((x, i) => [x.name, t.params.length + i]));
-  let last: { steps: number; params: Float32Array[]; inputs: Float32Array[]; init: Map<string, Float32Array>; states: Record<string, Float32Array> } | null = null;
+  return {
+    gpu, c: compiled(gpu, cell, opts, mode), t, B, unrolled: t.mode === 'unrolled',
+    stateN: new Map(t.states.map((s) => [s.name, size(s.dim)])),
+    outputN: new Map(t.outputs.map((o) => [o.name, o.shape.dims.reduce((a, d) => a * size(d), 1)])),
+    inputN: new Map(t.inputs.map((i) => [i.name, size(i.dim)])),
+    paramOut: new Map(t.params.map((p) => [p.name, layoutOutput({ batch: false, dims: p.shape }, env, B)])),
+    paramIndex: new Map(t.params.map((p, i) => [p.name, i])),
+    inputIndex: new Map(t.inputs.map((i, k) => [i.name, t.params.length + k])),
+  };
+}
 
-  const check = (what: string, v: Vec | undefined, n: number): Float32Array => {
-    if (!v) throw new GpujsError(`${what}: missing`);
-    if (v.length !== n) throw new GpujsError(`${what}: expected ${n} numbers, got ${v.length}`);
-    return f32(v);
-  };
-  /** Call the kernels of one step; `source` resolves every argument but kernel outputs. */
-  const step = (plan: StepPlan, kernels: Kernel[], source: (a: Arg) => unknown): unknown[] => {
-    const outs: unknown[] = [];
-    plan.kernels.forEach((k, i) => {
-      outs[i] = kernels[i]!(...k.args.map((a) => (a.from === 'kernel' ? outs[a.index] : source(a))));
-    });
-    return outs;
-  };
-  /** Per-step results `role:name:t` of a pass, as one [T][B][n] array per name. */
-  const gather = (r: Record<string, unknown>, role: string, names: Map<string, number>, steps: number) => Object.fromEntries([...names].map(([name, n]) => {
+function checked(what: string, v: Vec | undefined, n: number): Float32Array {
+  if (!v) throw new GpujsError(`${what}: missing`);
+  if (v.length !== n) throw new GpujsError(`${what}: expected ${n} numbers, got ${v.length}`);
+  return f32(v);
+}
+
+/** Call the kernels of one step; `source` resolves every argument but kernel outputs. */
+function runStep(plan: StepPlan, kernels: Kernel[], source: (a: Arg) => unknown): unknown[] {
+  const outs: unknown[] = [];
+  plan.kernels.forEach((k, i) => {
+    outs[i] = kernels[i]!(...k.args.map((a) => (a.from === 'kernel' ? outs[a.index] : source(a))));
+  });
+  return outs;
+}
+
+/** Per-step results `role:name:t` of a pass, as one [T][B][n] array per name. */
+function gather(r: Record<string, unknown>, role: string, names: ReadonlyMap<string, number>, steps: number, B: number) {
+  return Object.fromEntries([...names].map(([name, n]) => {
     const all = new Float32Array(steps * B * n);
     for (let s = 1; s <= steps; s++) {
       const v = r[`${role}:${name}:${s}`];
@@ -262,136 +308,149 @@ function passes(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: GpuMode)
     }
     return [name, all];
   }));
+}
 
+const sizeOf = (output: readonly number[]) => output.reduce((a, b) => a * b, 1);
+
+function forwardPass(x: PassContext, steps: number, params: Readonly<Record<string, Vec>>, inputs: Readonly<Record<string, Vec>>, init: Readonly<Record<string, Vec>> | undefined, saw: (t: Trajectory) => void): Pass<StepValues> {
+  const { t, B, stateN, inputN, paramOut } = x;
+  if (!Number.isInteger(steps) || steps < 1) throw new GpujsError('steps must be a whole number ≥ 1');
+  if (x.unrolled && steps !== t.steps) throw new GpujsError(`cell ${t.name} is unrolled over ${t.steps} steps, got ${steps}`);
+  const P = t.params.map((p) => checked(`params.${p.name}`, params[p.name], sizeOf(paramOut.get(p.name)!)));
+  const X = t.inputs.map((i) => checked(`inputs.${i.name}`, inputs[i.name], steps * B * inputN.get(i.name)!));
+  const I = new Map(t.states.map((s) => {
+    const n = stateN.get(s.name)!;
+    const given = init?.[s.name];
+    return [s.name, given ? checked(`init.${s.name}`, given, B * n) : new Float32Array(B * n).fill(s.init)];
+  }));
   return {
-    plans: { forward: c.forward, backward: c.backward },
-    kernels: () => [...c.fwd, ...c.bwd, ...c.helpers.values()],
-
-    forward(steps, params, inputs, init) {
-      if (!Number.isInteger(steps) || steps < 1) throw new GpujsError('steps must be a whole number ≥ 1');
-      if (unrolled && steps !== t.steps) throw new GpujsError(`cell ${t.name} is unrolled over ${t.steps} steps, got ${steps}`);
-      const P = t.params.map((p) => check(`params.${p.name}`, params[p.name], paramOut.get(p.name)!.reduce((a, b) => a * b, 1)));
-      const X = t.inputs.map((x) => check(`inputs.${x.name}`, inputs[x.name], steps * B * inputN.get(x.name)!));
-      const I = new Map(t.states.map((s) => {
-        const n = stateN.get(s.name)!;
-        const given = init?.[s.name];
-        return [s.name, given ? check(`init.${s.name}`, given, B * n) : new Float32Array(B * n).fill(s.init)];
-      }));
-      const initIndex = new Map(t.states.map((s, i) => [s.name, P.length + X.length + i]));
-      const body = (a: readonly unknown[]) => {
-        let prev = new Map(t.states.map((s) => [s.name, helper(gpu, c, 'copy', [stateN.get(s.name)!, B])(a[initIndex.get(s.name)!])]));
-        const out: Record<string, unknown> = {};
-        for (let s = 1; s <= (unrolled ? 1 : steps); s++) {
-          const outs = step(c.forward, c.fwd, (arg) => {
-            switch (arg.from) {
-              case 'param': return a[paramIndex.get(arg.name)!];
-              case 'input': return a[inputIndex.get(arg.name)!];
-              case 'prev': return prev.get(arg.name);
-              case 'offset': return (s - 1) * B;
-              default: throw new GpujsError(`a forward kernel reads ${arg.from}`);
-            }
-          });
-          const next = new Map(prev);
-          for (const { root, kernel } of c.forward.roots) {
-            out[`${root.role}:${root.name}:${root.step ?? s}`] = outs[kernel];
-            if (root.role === 'state' && root.step === undefined) next.set(root.name, outs[kernel]);
-          }
-          prev = next;
-        }
-        return out;
-      };
-      return {
-        key: `forward:${steps}`,
-        args: [
-          ...t.params.map((q, i) => upload(P[i]!, paramOut.get(q.name)!)),
-          ...t.inputs.map((x, i) => upload(X[i]!, [inputN.get(x.name)!, steps * B])),
-          ...t.states.map((s) => upload(I.get(s.name)!, [stateN.get(s.name)!, B])),
-        ],
-        body,
-        read: (r) => {
-          const states = gather(r, 'state', stateN, steps);
-          last = { steps, params: P, inputs: X, init: I, states };
-          return { states, outputs: gather(r, 'output', outputN, steps) };
-        },
-      };
-    },
-
-    backward(cot, want) {
-      if (!last) throw new GpujsError('backward before forward');
-      const { steps, params: P, inputs: X, init: I, states } = last;
-      const wantInputs = want.inputs ?? true;
-      for (const k of Object.keys(cot.states ?? {})) if (!stateN.has(k)) throw new GpujsError(`cotangents: the cell has no state \`${k}\``);
-      for (const k of Object.keys(cot.outputs ?? {})) if (!outputN.has(k)) throw new GpujsError(`cotangents: the cell has no output \`${k}\``);
-      // every cotangent leaf of the backward graph is an argument (zeros when not given)
-      const cotNames = [...new Set(c.backward.kernels.flatMap((k) => k.args.flatMap((a) => (a.from === 'cot' ? [a.name] : []))))];
-      const cotN = (name: string) => {
-        const [role, of] = name.split(':') as [string, string];
-        return role === 'state' ? stateN.get(of)! : outputN.get(of)!;
-      };
-      const cots = cotNames.map((name) => {
-        const [role, of] = name.split(':') as [string, string];
-        const given = role === 'state' ? cot.states?.[of] : cot.outputs?.[of];
-        return given ? check(`cotangents.${of}`, given, steps * B * cotN(name)) : new Float32Array(steps * B * cotN(name));
-      });
-      // the state at t-1 for every t: the initial state, then the trajectory without its last step
-      const previous = t.states.map((s) => {
-        if (unrolled) return I.get(s.name)!;
-        const n = stateN.get(s.name)!;
-        const all = new Float32Array(steps * B * n);
-        all.set(I.get(s.name)!, 0);
-        all.set(states[s.name]!.subarray(0, (steps - 1) * B * n), B * n);
-        return all;
-      });
-      const base = P.length + X.length;
-      const prevIndex = new Map(t.states.map((s, i) => [s.name, base + i]));
-      const cotIndex = new Map(cotNames.map((n, i) => [n, base + t.states.length + i]));
-      const body = (a: readonly unknown[]) => {
-        const zeros = (output: readonly number[]) => helper(gpu, c, 'zeros', output)();
-        let carry = new Map(t.states.map((s) => [s.name, zeros([stateN.get(s.name)!, B])]));
-        const acc = new Map(t.params.map((q) => [q.name, zeros(paramOut.get(q.name)!)]));
-        const out: Record<string, unknown> = {};
-        for (let s = unrolled ? 1 : steps; s >= 1; s--) {
-          const outs = step(c.backward, c.bwd, (arg) => {
-            switch (arg.from) {
-              case 'param': return a[paramIndex.get(arg.name)!];
-              case 'input': return a[inputIndex.get(arg.name)!];
-              case 'prev': return a[prevIndex.get(arg.name)!];
-              case 'cot': return a[cotIndex.get(arg.name)!];
-              case 'carry': return carry.get(arg.name);
-              case 'acc': return acc.get(arg.name);
-              case 'offset': return (s - 1) * B;
-              default: throw new GpujsError(`a backward kernel reads ${(arg as Arg).from}`);
-            }
-          });
-          const next = new Map(carry);
-          for (const { root, kernel } of c.backward.roots) {
-            if (root.of === 'param') acc.set(root.name, outs[kernel]);
-            else if (root.of === 'prev') next.set(root.name, outs[kernel]);
-            else if (root.of === 'input' && wantInputs) out[`input:${root.name}:${root.step ?? s}`] = outs[kernel];
-          }
-          carry = next;
-        }
-        for (const [name, v] of acc) out[`param:${name}`] = v;
-        for (const [name, v] of carry) out[`init:${name}`] = v;
-        return out;
-      };
-      return {
-        key: `backward:${steps}:${wantInputs}`,
-        args: [
-          ...t.params.map((q, i) => upload(P[i]!, paramOut.get(q.name)!)),
-          ...t.inputs.map((x, i) => upload(X[i]!, [inputN.get(x.name)!, steps * B])),
-          ...t.states.map((s, i) => upload(previous[i]!, [stateN.get(s.name)!, unrolled ? B : steps * B])),
-          ...cotNames.map((name, i) => upload(cots[i]!, [cotN(name), steps * B])),
-        ],
-        body,
-        read: (r) => ({
-          params: Object.fromEntries(t.params.map((q) => [q.name, flat(r[`param:${q.name}`])])),
-          inputs: wantInputs ? gather(r, 'input', inputN, steps) : {},
-          init: Object.fromEntries(t.states.map((s) => [s.name, flat(r[`init:${s.name}`])])),
-        }),
-      };
+    key: `forward:${steps}`,
+    args: [
+      ...t.params.map((q, i) => upload(P[i]!, paramOut.get(q.name)!)),
+      ...t.inputs.map((i, k) => upload(X[k]!, [inputN.get(i.name)!, steps * B])),
+      ...t.states.map((s) => upload(I.get(s.name)!, [stateN.get(s.name)!, B])),
+    ],
+    body: (a) => forwardSteps(x, steps, a, new Map(t.states.map((s, i) => [s.name, P.length + X.length + i]))),
+    read: (r) => {
+      const states = gather(r, 'state', stateN, steps, B);
+      saw({ steps, params: P, inputs: X, init: I, states });
+      return { states, outputs: gather(r, 'output', x.outputN, steps, B) };
     },
   };
+}
+
+/** The forward orchestration: the states carried from step to step on the device, every step's roots kept by name. */
+function forwardSteps(x: PassContext, steps: number, a: readonly unknown[], initIndex: ReadonlyMap<string, number>): Record<string, unknown> {
+  const { c, t, B } = x;
+  let prev = new Map(t.states.map((s) => [s.name, helper(x.gpu, c, 'copy', [x.stateN.get(s.name)!, B])(a[initIndex.get(s.name)!])]));
+  const out: Record<string, unknown> = {};
+  for (let s = 1; s <= (x.unrolled ? 1 : steps); s++) {
+    const outs = runStep(c.forward, c.fwd, (arg) => {
+      switch (arg.from) {
+        case 'param': return a[x.paramIndex.get(arg.name)!];
+        case 'input': return a[x.inputIndex.get(arg.name)!];
+        case 'prev': return prev.get(arg.name);
+        case 'offset': return (s - 1) * B;
+        default: throw new GpujsError(`a forward kernel reads ${arg.from}`);
+      }
+    });
+    const next = new Map(prev);
+    for (const { root, kernel } of c.forward.roots) {
+      out[`${root.role}:${root.name}:${root.step ?? s}`] = outs[kernel];
+      if (root.role === 'state' && root.step === undefined) next.set(root.name, outs[kernel]);
+    }
+    prev = next;
+  }
+  return out;
+}
+
+function backwardPass(x: PassContext, last: Trajectory, cot: Parameters<AsyncCellBackend['backward']>[0], want: { readonly inputs?: boolean }): Pass<GradValues> {
+  const { t, B, stateN, outputN, inputN, paramOut } = x;
+  const { steps, params: P, inputs: X } = last;
+  const wantInputs = want.inputs ?? true;
+  for (const k of Object.keys(cot.states ?? {})) if (!stateN.has(k)) throw new GpujsError(`cotangents: the cell has no state \`${k}\``);
+  for (const k of Object.keys(cot.outputs ?? {})) if (!outputN.has(k)) throw new GpujsError(`cotangents: the cell has no output \`${k}\``);
+  const cots = cotangents(x, cot, steps);
+  const previous = previousStates(x, last);
+  const base = P.length + X.length;
+  const prevIndex = new Map(t.states.map((s, i) => [s.name, base + i]));
+  const cotIndex = new Map(cots.map((q, i) => [q.name, base + t.states.length + i]));
+  return {
+    key: `backward:${steps}:${wantInputs}`,
+    args: [
+      ...t.params.map((q, i) => upload(P[i]!, paramOut.get(q.name)!)),
+      ...t.inputs.map((i, k) => upload(X[k]!, [inputN.get(i.name)!, steps * B])),
+      ...t.states.map((s, i) => upload(previous[i]!, [stateN.get(s.name)!, x.unrolled ? B : steps * B])),
+      ...cots.map((q) => upload(q.data, [q.n, steps * B])),
+    ],
+    body: (a) => backwardSteps(x, steps, wantInputs, a, prevIndex, cotIndex),
+    read: (r) => ({
+      params: Object.fromEntries(t.params.map((q) => [q.name, flat(r[`param:${q.name}`])])),
+      inputs: wantInputs ? gather(r, 'input', inputN, steps, B) : {},
+      init: Object.fromEntries(t.states.map((s) => [s.name, flat(r[`init:${s.name}`])])),
+    }),
+  };
+}
+
+/** Every cotangent leaf of the backward graph, as an argument of all steps (zeros where not given). */
+function cotangents(x: PassContext, cot: Parameters<AsyncCellBackend['backward']>[0], steps: number): { name: string; n: number; data: Float32Array }[] {
+  const names = [...new Set(x.c.backward.kernels.flatMap((k) => k.args.flatMap((a) => (a.from === 'cot' ? [a.name] : []))))];
+  return names.map((name) => {
+    const [role, of] = name.split(':') as [string, string];
+    const n = role === 'state' ? x.stateN.get(of)! : x.outputN.get(of)!;
+    const given = role === 'state' ? cot.states?.[of] : cot.outputs?.[of];
+    return { name, n, data: given ? checked(`cotangents.${of}`, given, steps * x.B * n) : new Float32Array(steps * x.B * n) };
+  });
+}
+
+/** The state at t-1 for every t: the initial state, then the trajectory without its last step. */
+function previousStates(x: PassContext, last: Trajectory): Float32Array[] {
+  const { steps, init: I, states } = last;
+  return x.t.states.map((s) => {
+    if (x.unrolled) return I.get(s.name)!;
+    const n = x.stateN.get(s.name)!;
+    const all = new Float32Array(steps * x.B * n);
+    all.set(I.get(s.name)!, 0);
+    all.set(states[s.name]!.subarray(0, (steps - 1) * x.B * n), x.B * n);
+    return all;
+  });
+}
+
+/**
+ * The backward orchestration, from step T down to 1: the states' cotangents carried
+ * and the parameter gradients summed on the device. prevIndex, cotIndex: where the
+ * states at t-1 and the cotangents sit among the arguments `a`.
+ */
+function backwardSteps(x: PassContext, steps: number, wantInputs: boolean, a: readonly unknown[], prevIndex: ReadonlyMap<string, number>, cotIndex: ReadonlyMap<string, number>): Record<string, unknown> {
+  const { c, t, B } = x;
+  const zeros = (output: readonly number[]) => helper(x.gpu, c, 'zeros', output)();
+  let carry = new Map(t.states.map((s) => [s.name, zeros([x.stateN.get(s.name)!, B])]));
+  const acc = new Map(t.params.map((q) => [q.name, zeros(x.paramOut.get(q.name)!)]));
+  const out: Record<string, unknown> = {};
+  for (let s = x.unrolled ? 1 : steps; s >= 1; s--) {
+    const outs = runStep(c.backward, c.bwd, (arg) => {
+      switch (arg.from) {
+        case 'param': return a[x.paramIndex.get(arg.name)!];
+        case 'input': return a[x.inputIndex.get(arg.name)!];
+        case 'prev': return a[prevIndex.get(arg.name)!];
+        case 'cot': return a[cotIndex.get(arg.name)!];
+        case 'carry': return carry.get(arg.name);
+        case 'acc': return acc.get(arg.name);
+        case 'offset': return (s - 1) * B;
+        default: throw new GpujsError(`a backward kernel reads ${(arg as Arg).from}`);
+      }
+    });
+    const next = new Map(carry);
+    for (const { root, kernel } of c.backward.roots) {
+      if (root.of === 'param') acc.set(root.name, outs[kernel]);
+      else if (root.of === 'prev') next.set(root.name, outs[kernel]);
+      else if (root.of === 'input' && wantInputs) out[`input:${root.name}:${root.step ?? s}`] = outs[kernel];
+    }
+    carry = next;
+  }
+  for (const [name, v] of acc) out[`param:${name}`] = v;
+  for (const [name, v] of carry) out[`init:${name}`] = v;
+  return out;
 }
 
 // ---------------------------------------------------------------- the backends

@@ -19,7 +19,8 @@ import type { MoveHelper } from './simd-helpers.ts';
 import { wasmLoopsHelper, SIMD_MOVES } from './simd-helpers.ts';
 import { commentText, jsNumber, jsString } from './identifiers.ts';
 import type { Pass } from './text-base.ts';
-import { IND } from './text-base.ts';
+import type { Chunk } from './text-base.ts';
+import { IND, JsText, chunk, helperClosure, joined } from './text-base.ts';
 import { lowerCell } from '../../lower/lower.ts';
 import type { WasmLoopsModule } from '../wasm/loops-wat.ts';
 import { assembleWasmLoops } from '../wasm/loops-wat.ts';
@@ -57,116 +58,137 @@ export interface EmittedJs {
 
 export function emitJs(cell: CompiledCell, opts: JsOptions = {}): EmittedJs {
   const plan = lowerCell(cell, opts.precision ?? 'f64');
-  const e = new Emitter(cell, plan);
-  e.simd = plan.precision === 'f32' && opts.simd !== false;
-  const factoryCode = e.factory();
+  const e = new Emitter(new JsText(cell, plan, plan.precision === 'f32' && opts.simd !== false));
+  const factory = e.factory();
   // The loops the factory handed over to WebAssembly, assembled once: the module carries the bytes, EmittedJs the text.
-  const wasmLoops = e.wasmFuncs.length > 0 ? assembleWasmLoops(e.wasmFuncs) : null;
-  const helpers = e.helpers(wasmLoops);
-  const header = e.header();
-  const name = e.factoryName;
-  const module = `${header}\n${helpers}\n\n${factoryCode}\n\nexport { ${name}, ${name} as default };\n`;
-  const body = `'use strict';\n${helpers}\n\n${factoryCode}\n\nreturn ${name};\n`;
-  const dims = plan.dims.filter((d) => e.dimsUsed.has(d));
-  return { factory: name, module, body, dts: emitDts(cell, name, plan.precision, dims, e.simd), dims, plan, simd: e.simd, wasmLoopsWat: wasmLoops?.wat ?? null };
+  const wasmLoops = factory.loops.length > 0 ? assembleWasmLoops(factory.loops) : null;
+  const helpers = e.helpers(factory.uses, wasmLoops, factory.loops.length);
+  const header = e.header(factory.loops.length);
+  const name = e.t.factoryName;
+  const code = factory.lines.join('\n');
+  const module = `${header}\n${helpers}\n\n${code}\n\nexport { ${name}, ${name} as default };\n`;
+  const body = `'use strict';\n${helpers}\n\n${code}\n\nreturn ${name};\n`;
+  const { dims } = factory;
+  return { factory: name, module, body, dts: emitDts(cell, name, plan.precision, dims, e.t.simd), dims, plan, simd: e.t.simd, wasmLoopsWat: wasmLoops?.wat ?? null };
 }
 
-class Emitter extends LoopText {
+/** The module: its header, the helpers it calls, and the factory, whose passes call the kernels of `loops`. */
+class Emitter {
+  readonly loops: LoopText;
+  constructor(readonly t: JsText) {
+    this.loops = new LoopText(t);
+  }
+
   // ---------------------------------------------------------------- the module
 
-  header(): string {
-    const t = this.cell.typed;
+  /** The module's opening comment; `loops`: how many fused loops the factory hands to WebAssembly. */
+  header(loops: number): string {
+    const t = this.t.cell.typed;
     const lines = [
-      `celda: the cell \`${this.cell.name}\`, compiled to JavaScript (${this.plan.precision === 'f32' ? 'float32' : 'float64'}${this.simd ? `, matrix products${this.wasmFuncs.length ? ' and fused loops' : ''} in WebAssembly SIMD` : ''}).`,
+      `celda: the cell \`${this.t.cell.name}\`, compiled to JavaScript (${this.t.plan.precision === 'f32' ? 'float32' : 'float64'}${this.t.simd ? `, matrix products${loops ? ' and fused loops' : ''} in WebAssembly SIMD` : ''}).`,
       'Generated from the cell\'s graph; do not edit. Standalone: no imports.',
-      `Exports ${this.factoryName}(dims, batch${this.simd ? ', options' : ''}) → { forward, backward${t.mode === 'step' ? ', step, stepBackward' : ''} }.`,
-      ...(this.simd
+      `Exports ${this.t.factoryName}(dims, batch${this.t.simd ? ', options' : ''}) → { forward, backward${t.mode === 'step' ? ', step, stepBackward' : ''} }.`,
+      ...(this.t.simd
         ? ['Every buffer of an instance is a view of one WebAssembly memory, where the products run in place;',
           'options.simd = false, or a runtime without WebAssembly SIMD, runs them as plain JavaScript; where the',
           'runtime has relaxed SIMD the product uses its multiply-add (options.fma = false: it does not; with a heap, the heap decides);',
           'options.heap takes the heap of celda\'s thread pool (runtime/wasm/pool.ts) to split them between threads.',
-          ...(this.wasmFuncs.length ? ['The fused loops of the gates run as WebAssembly SIMD on the same memory (options.wasmLoops = false: as JavaScript).'] : [])]
+          ...(loops ? ['The fused loops of the gates run as WebAssembly SIMD on the same memory (options.wasmLoops = false: as JavaScript).'] : [])]
         : []),
       '',
-      ...printCell(t, this.cell.forward, 'unicode').trimEnd().split('\n'),
+      ...printCell(t, this.t.cell.forward, 'unicode').trimEnd().split('\n'),
       '',
       `Backward step (∂v is ∂ℒ/∂v; parameter gradients summed over the batch and time):`,
-      ...printGrad(t, this.cell.forward, this.cell.backward, { spelling: 'unicode', compact: true }).trimEnd().split('\n'),
+      ...printGrad(t, this.t.cell.forward, this.t.cell.backward, { spelling: 'unicode', compact: true }).trimEnd().split('\n'),
     ];
     return lines.map((l) => `// ${commentText(l)}`.trimEnd()).join('\n') + '\n';
   }
 
-  helpers(wasmLoops: WasmLoopsModule | null): string {
-    const math = Object.keys(MATH).filter((k) => this.used.has(k));
-    const out = [`const $F = ${this.F};`];
+  /** The helpers the factory's code calls (and theirs), and the module of its WebAssembly loops. */
+  helpers(uses: readonly string[], wasmLoops: WasmLoopsModule | null, loops: number): string {
+    const used = helperClosure(uses);
+    const math = Object.keys(MATH).filter((k) => used.has(k));
+    const out = [`const $F = ${this.t.F};`];
     if (math.length) out.push(`const ${math.map((k) => `${k} = ${MATH[k]}`).join(', ')};`);
-    for (const k of Object.keys(KERNELS)) if (this.used.has(k)) out.push('', KERNELS[k]!);
-    if (wasmLoops !== null) out.push('', wasmLoopsHelper(wasmLoops, this.wasmFuncs.length));
+    for (const k of Object.keys(KERNELS)) if (used.has(k)) out.push('', KERNELS[k]!);
+    if (wasmLoops !== null) out.push('', wasmLoopsHelper(wasmLoops, loops));
     return out.join('\n');
   }
 
-  factory(): string {
-    const p = this.plan;
-    const t = this.cell.typed;
-    this.use('$size');
-    this.use('$load');
-    this.use('$own');
-    this.use('$fail');
-    const L: string[] = [];
+  /** The factory function, and the dimensions it asks for (those its code refers to). */
+  factory(): Chunk & { readonly dims: readonly string[] } {
+    const p = this.t.plan;
     const fixed = p.buffers.filter((b) => b.extent === 'one' || b.extent === 'step');
     const timed_ = p.buffers.filter((b) => b.extent === 'seq' || b.extent === 'states');
-    L.push(`/**`, ` * An instance of ${commentText(this.cell.name)} for the given dimensions and batch size. Buffers are`, ` * allocated here and grown with T; nothing is allocated inside the time loop.`, ` */`);
-    L.push(`function ${this.factoryName}($dims, $batch${this.simd ? ', $options' : ''}) {`);
-    const dimsAt = L.length;
-    if (!this.simd) {
-      L.push(`${IND}// Buffers of a fixed size: parameters, packed weights, gradients, values of one step.`);
-      for (const b of fixed) L.push(`${IND}const ${this.buf(b.id)} = new $F(${b.extent === 'step' ? this.prod('$B', this.size(b)) : this.size(b)});`);
-      L.push('');
-      L.push(`${IND}// Buffers of T·B rows (states: (T+1)·B, slot 0 the initial state), grown to the longest T seen.`);
-      L.push(`${IND}let $cap = 0, $last = 0;`);
-      L.push(`${IND}const $mem = { ${timed_.map((b) => `${this.buf(b.id)}: new $F(0)`).join(', ')} };`);
-      L.push(`${IND}function $ensure($T) {`);
-      L.push(`${IND}${IND}if ($T <= $cap) return;`);
-      L.push(`${IND}${IND}$cap = $T;`);
-      for (const b of timed_) L.push(`${IND}${IND}$mem.${this.buf(b.id)} = new $F(${this.prod(b.extent === 'states' ? '($T + 1)' : '$T', '$B', this.size(b))});`);
-      L.push(`${IND}}`);
-    }
-    L.push('');
-    L.push(...this.forwardFn().map((l) => IND + l));
-    L.push('');
-    L.push(...this.backwardFn().map((l) => IND + l));
-    L.push('');
+    const indent = (ls: readonly string[]) => ls.map((l) => IND + l);
+    const forward = this.forwardFn(), backward = this.backwardFn();
+    const passes = joined([forward, backward]);
+    const api = this.api(passes.loops.length);
+    // SIMD buffers after the passes: they carry the wrappers of the data-movement helpers the passes call.
+    const buffers = this.t.simd ? this.simdBuffers(fixed, timed_, passes) : this.plainBuffers(fixed, timed_);
+    const dims = p.dims.filter((d) => this.t.dimsUsed.has(d));
+    const lines = [
+      `/**`, ` * An instance of ${commentText(this.t.cell.name)} for the given dimensions and batch size. Buffers are`, ` * allocated here and grown with T; nothing is allocated inside the time loop.`, ` */`,
+      `function ${this.t.factoryName}($dims, $batch${this.t.simd ? ', $options' : ''}) {`,
+      `${IND}if ($dims === null || typeof $dims !== 'object') $fail(${jsString(`dims: expected an object like { ${dims.map((d) => `${d}: 16`).join(', ')} }`)});`,
+      ...dims.map((d) => `${IND}const ${this.t.dimId.get(d)} = $size($own($dims, ${jsString(d)}), ${jsString(`dims.${d}`)});`),
+      `${IND}const $B = $size($batch, 'batch');`,
+      '',
+      ...buffers.lines,
+      '',
+      ...indent(forward.lines),
+      '',
+      ...indent(backward.lines),
+      '',
+      ...indent(api.lines),
+      '}',
+    ];
+    return { ...joined([chunk([], ['$size', '$load', '$own', '$fail']), passes, buffers, api], lines), dims };
+  }
+
+  /** Plain modules, the factory's first lines (indented): the buffers of a fixed size, and those of T·B rows in $mem, grown by $ensure. */
+  plainBuffers(fixed: readonly BufferDecl[], timed_: readonly BufferDecl[]): Chunk {
+    const alloc = (b: BufferDecl) => this.t.prod(b.extent === 'states' ? '($T + 1)' : '$T', '$B', this.t.size(b));
+    return chunk([
+      `${IND}// Buffers of a fixed size: parameters, packed weights, gradients, values of one step.`,
+      ...fixed.map((b) => `${IND}const ${this.t.buf(b.id)} = new $F(${b.extent === 'step' ? this.t.prod('$B', this.t.size(b)) : this.t.size(b)});`),
+      '',
+      `${IND}// Buffers of T·B rows (states: (T+1)·B, slot 0 the initial state), grown to the longest T seen.`,
+      `${IND}let $cap = 0, $last = 0;`,
+      `${IND}const $mem = { ${timed_.map((b) => `${this.t.buf(b.id)}: new $F(0)`).join(', ')} };`,
+      `${IND}function $ensure($T) {`,
+      `${IND}${IND}if ($T <= $cap) return;`,
+      `${IND}${IND}$cap = $T;`,
+      ...timed_.map((b) => `${IND}${IND}$mem.${this.t.buf(b.id)} = new $F(${alloc(b)});`),
+      `${IND}}`,
+    ]);
+  }
+
+  /** What an instance returns: forward and backward, step-at-a-time methods for step cells, and its description. */
+  api(loops: number): Chunk {
+    const L: string[] = [];
     const api = ['forward: $forward', 'backward: $backward'];
-    if (t.mode === 'step') {
-      L.push(`${IND}// One step at a time (a second instance, so the saved trajectory of forward stays intact).`);
-      L.push(`${IND}let $single = null;`);
-      L.push(`${IND}function $step($params, $inputs, $init) {`);
-      L.push(`${IND}${IND}if ($single === null) $single = ${this.factoryName}($dims, $batch${this.simd ? ', $options' : ''});`);
-      L.push(`${IND}${IND}return $single.forward($params, $inputs, $init, 1);`);
-      L.push(`${IND}}`);
-      L.push(`${IND}function $stepBackward($cot) {`);
-      L.push(`${IND}${IND}if ($single === null) $fail('stepBackward before step');`);
-      L.push(`${IND}${IND}return $single.backward($cot);`);
-      L.push(`${IND}}`);
+    if (this.t.cell.typed.mode === 'step') {
+      L.push(`// One step at a time (a second instance, so the saved trajectory of forward stays intact).`);
+      L.push(`let $single = null;`);
+      L.push(`function $step($params, $inputs, $init) {`);
+      L.push(`${IND}if ($single === null) $single = ${this.t.factoryName}($dims, $batch${this.t.simd ? ', $options' : ''});`);
+      L.push(`${IND}return $single.forward($params, $inputs, $init, 1);`);
+      L.push(`}`);
+      L.push(`function $stepBackward($cot) {`);
+      L.push(`${IND}if ($single === null) $fail('stepBackward before step');`);
+      L.push(`${IND}return $single.backward($cot);`);
+      L.push(`}`);
       api.push('step: $step', 'stepBackward: $stepBackward');
     }
-    api.push(`cell: ${jsString(this.cell.name)}`, `precision: ${jsString(p.precision)}`, 'batch: $B');
-    if (this.simd) {
-      api.push('simd: $heap.simd !== false', 'get threads() { return $heap.threads; }', 'fma: $heap.fma === true', `wasmLoops: ${this.wasmFuncs.length > 0 ? '$ew !== null' : 'false'}`);
-      L.push(`${IND}// A shared heap gets the block back when the instance is gone (its methods hold $mem).`);
-      L.push(`${IND}if ($blocks !== null && $options.heap) $blocks.register($mem, $block);`);
-      L.push(`${IND}return { ${api.join(', ')} };`);
-    } else L.push(`${IND}return { ${api.join(', ')} };`);
-    L.push('}');
-    // SIMD buffers last: they carry the wrappers of the data-movement helpers the passes above called.
-    if (this.simd) L.splice(dimsAt, 0, ...this.simdBuffers(fixed, timed_).map((l) => IND + l));
-    const dims = p.dims.filter((d) => this.dimsUsed.has(d));
-    L.splice(dimsAt, 0,
-      `${IND}if ($dims === null || typeof $dims !== 'object') $fail(${jsString(`dims: expected an object like { ${dims.map((d) => `${d}: 16`).join(', ')} }`)});`,
-      ...dims.map((d) => `${IND}const ${this.dimId.get(d)} = $size($own($dims, ${jsString(d)}), ${jsString(`dims.${d}`)});`),
-      `${IND}const $B = $size($batch, 'batch');`,
-      '');
-    return L.join('\n');
+    api.push(`cell: ${jsString(this.t.cell.name)}`, `precision: ${jsString(this.t.plan.precision)}`, 'batch: $B');
+    if (this.t.simd) {
+      api.push('simd: $heap.simd !== false', 'get threads() { return $heap.threads; }', 'fma: $heap.fma === true', `wasmLoops: ${loops > 0 ? '$ew !== null' : 'false'}`);
+      L.push(`// A shared heap gets the block back when the instance is gone (its methods hold $mem).`);
+      L.push(`if ($blocks !== null && $options.heap) $blocks.register($mem, $block);`);
+    }
+    L.push(`return { ${api.join(', ')} };`);
+    return chunk(L);
   }
 
   /**
@@ -174,16 +196,22 @@ class Emitter extends LoopText {
    * longest T seen; views made again when the memory has grown (growing an
    * unshared WebAssembly memory detaches the views of its old buffer).
    */
-  simdBuffers(fixed: readonly BufferDecl[], timed_: readonly BufferDecl[]): string[] {
-    this.use('$heapOf');
+  simdBuffers(fixed: readonly BufferDecl[], timed_: readonly BufferDecl[], passes: Chunk): Chunk {
+    const calls = this.simdCalls(passes);
+    const layout = this.simdLayout(fixed, timed_);
+    return joined([calls, layout], [...calls.lines, '', ...layout.lines].map((l) => IND + l));
+  }
+
+  /** SIMD: the heap, and the calls into its kernels — the product, the activations, the fused loops and the data movement the passes use. */
+  simdCalls(passes: Chunk): Chunk {
     const L: string[] = [];
+    const uses = ['$heapOf'];
     L.push(`if ($options === undefined || $options === null) $options = {};`);
     L.push(`const $heap = $heapOf($options), $kgemm = $heap.gemm;`);
-    if (this.wasmFuncs.length > 0) {
+    if (passes.loops.length > 0) {
       L.push(`/** The fused loops as WebAssembly on the heap's memory (null: in JavaScript — options.wasmLoops false, or a heap or runtime without it). */`);
       L.push(`const $ew = $options.wasmLoops === false ? null : $ewOf($heap);`);
-      this.use('$decode');
-      this.use('$compile');
+      uses.push('$decode', '$compile');
     }
     L.push(`/** tanh (0) and σ (1) in place on n floats at byte address p, four lanes at a time (a heap without them: plain JavaScript). */`);
     L.push(`const $kact = typeof $heap.act === 'function' ? $heap.act : (kind, p, n) => $actJs(new $F($heap.memory.buffer), kind, p >> 2, n);`);
@@ -191,19 +219,25 @@ class Emitter extends LoopText {
     L.push(`function $mm(M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, acc) {`);
     L.push(`${IND}$kgemm(M, N, K, A.byteOffset + 4 * aOff, lda, B.byteOffset + 4 * bOff, ldb, C.byteOffset + 4 * cOff, ldc, acc);`);
     L.push(`}`);
-    const moves = (Object.keys(SIMD_MOVES) as MoveHelper[]).filter((h) => this.moves.has(h));
+    const called = new Set(passes.uses);
+    const moves = (Object.keys(SIMD_MOVES) as MoveHelper[]).filter((h) => called.has(this.t.move(h).call));
     if (moves.length > 0) {
       L.push(`/** Transposes, row sums, copies: the heap's kernels on byte addresses, or the plain-JS helpers on a heap without them. */`);
       for (const h of moves) L.push(...SIMD_MOVES[h].split('\n'));
     }
-    L.push('');
+    return chunk(L, uses);
+  }
+
+  /** SIMD: the buffers, views of one block of the heap laid out by $layout, and $ensure, which grows the block for a longer T. */
+  simdLayout(fixed: readonly BufferDecl[], timed_: readonly BufferDecl[]): Chunk {
+    const L: string[] = [];
     L.push(`// Buffers: parameters, packed weights, gradients, values of one step; then T·B rows (states: (T+1)·B,`);
     L.push(`// slot 0 the initial state). All in one block of the heap, grown to the longest T seen.`);
     L.push(`let $cap = 0, $last = 0, $viewed = null;`);
     L.push(`const $block = { heap: $heap, at: 0, bytes: 0 };`);
-    const p = this.plan;
-    const scratch = [p.forward, p.backward].flatMap((pp) => Object.values(pp.phases).flat()).map((k) => this.actScratch(k)).filter((x): x is string => x !== null);
-    L.push(`const $mem = { ${[...fixed, ...timed_].map((b) => `${this.buf(b.id)}: null`).join(', ')}, $act: null };`);
+    const p = this.t.plan;
+    const scratch = [p.forward, p.backward].flatMap((pp) => Object.values(pp.phases).flat()).map((k) => this.loops.actScratch(k)).filter((x): x is string => x !== null);
+    L.push(`const $mem = { ${[...fixed, ...timed_].map((b) => `${this.t.buf(b.id)}: null`).join(', ')}, $act: null };`);
     L.push(`/** Views of the block at $buf for T steps (with $buf null: only the size); its size in bytes. */`);
     L.push(`function $layout($T, $buf) {`);
     L.push(`${IND}let $at = $block.at;`);
@@ -211,11 +245,9 @@ class Emitter extends LoopText {
     L.push(`${IND}${IND}if ($buf !== null) $mem[key] = new $F($buf, $at, n);`);
     L.push(`${IND}${IND}$at += $ceil(n / 4) * 16;`);
     L.push(`${IND}};`);
-    this.use('$ceil');
-    for (const b of fixed) L.push(`${IND}$take(${jsString(this.buf(b.id))}, ${b.extent === 'step' ? this.prod('$B', this.size(b)) : this.size(b)});`);
-    for (const b of timed_) L.push(`${IND}$take(${jsString(this.buf(b.id))}, ${this.prod(b.extent === 'states' ? '($T + 1)' : '$T', '$B', this.size(b))});`);
+    for (const b of fixed) L.push(`${IND}$take(${jsString(this.t.buf(b.id))}, ${b.extent === 'step' ? this.t.prod('$B', this.t.size(b)) : this.t.size(b)});`);
+    for (const b of timed_) L.push(`${IND}$take(${jsString(this.t.buf(b.id))}, ${this.t.prod(b.extent === 'states' ? '($T + 1)' : '$T', '$B', this.t.size(b))});`);
     L.push(`${IND}// Arguments of a step's activations, computed by the kernel in place (one segment per tanh or σ of a loop).`);
-    if (scratch.length > 1) this.use('$max');
     L.push(`${IND}$take('$act', ${scratch.length === 0 ? '0' : scratch.length === 1 ? scratch[0]! : `$max(${scratch.join(', ')})`});`);
     L.push(`${IND}return $at - $block.at;`);
     L.push(`}`);
@@ -235,14 +267,14 @@ class Emitter extends LoopText {
     L.push(`${IND}${IND}$layout($cap, $viewed);`);
     L.push(`${IND}}`);
     L.push(`}`);
-    return L;
+    return chunk(L, ['$ceil', ...(scratch.length > 1 ? ['$max'] : [])]);
   }
 
   // ---------------------------------------------------------------- forward and backward
 
-  forwardFn(): string[] {
-    const p = this.plan;
-    const t = this.cell.typed;
+  forwardFn(): Chunk {
+    const p = this.t.plan;
+    const t = this.t.cell.typed;
     const L: string[] = [];
     L.push('/** Run T steps from the initial states (default: each state\'s declared constant), saving what backward needs. */');
     L.push('function $forward($params, $inputs, $init, $steps) {');
@@ -250,103 +282,104 @@ class Emitter extends LoopText {
     L.push(`${IND}if ($inputs === undefined || $inputs === null) $inputs = {};`);
     L.push(`${IND}if ($init === undefined || $init === null) $init = {};`);
     const first = p.inputs[0];
-    const stepsFrom = first ? `$size(($own($inputs, ${jsString(first.key)}) ?? []).length / (${this.prod('$B', this.dim(first.width))}), ${jsString(`the number of steps (length of inputs.${first.key} / (batch × ${first.key}'s size))`)})` : '1';
+    const stepsFrom = first ? `$size(($own($inputs, ${jsString(first.key)}) ?? []).length / (${this.t.prod('$B', this.t.dim(first.width))}), ${jsString(`the number of steps (length of inputs.${first.key} / (batch × ${first.key}'s size))`)})` : '1';
     L.push(`${IND}const $T = $steps !== undefined ? $size($steps, 'steps') : ${stepsFrom};`);
-    if (t.mode === 'unrolled') L.push(`${IND}if ($T !== ${t.steps}) $fail(${jsString(`${this.cell.name} is unrolled over ${t.steps} steps`)});`);
-    if (this.simd) {
-      this.use('$keep');
+    if (t.mode === 'unrolled') L.push(`${IND}if ($T !== ${t.steps}) $fail(${jsString(`${this.t.cell.name} is unrolled over ${t.steps} steps`)});`);
+    if (this.t.simd) {
       L.push(`${IND}// Arrays this instance returned are views of its memory, which growing for a longer T detaches: copy them first.`);
       L.push(`${IND}if ($T > $cap && $viewed !== null) { $params = $keep($params, $viewed); $inputs = $keep($inputs, $viewed); $init = $keep($init, $viewed); }`);
     }
     L.push(`${IND}$ensure($T);`);
     L.push(`${IND}$last = $T;`);
     L.push(`${IND}const $TB = $T * $B;`);
-    const memAt = L.length;
-    this.touched = new Set();
-    for (const q of p.params) L.push(`${IND}$load(${this.buf(q.buf)}, $own($params, ${jsString(q.key)}), ${jsString(`params.${q.key}`)}, ${this.size(p.buffers[q.buf]!)});`);
-    for (const i of p.inputs) L.push(`${IND}$load(${this.buf(i.buf)}, $own($inputs, ${jsString(i.key)}), ${jsString(`inputs.${i.key}`)}, ${this.prod('$TB', this.dim(i.width))});`);
+    const { value: body, take } = this.t.fromMem(() => this.forwardBody());
+    L.push(...take.map((l) => IND + l), ...body.lines, '}');
+    return joined([body.functions, chunk([], this.t.simd ? ['$keep'] : [])], [...body.functions.lines.slice(1), '', ...L]);
+  }
+
+  /** $forward after its checks: the arrays loaded, the phases called, the results returned (and the phases' functions). */
+  forwardBody(): { lines: string[]; functions: Chunk } {
+    const p = this.t.plan;
+    const L: string[] = [];
+    for (const q of p.params) L.push(`${IND}$load(${this.t.buf(q.buf)}, $own($params, ${jsString(q.key)}), ${jsString(`params.${q.key}`)}, ${this.t.size(p.buffers[q.buf]!)});`);
+    for (const i of p.inputs) L.push(`${IND}$load(${this.t.buf(i.buf)}, $own($inputs, ${jsString(i.key)}), ${jsString(`inputs.${i.key}`)}, ${this.t.prod('$TB', this.t.dim(i.width))});`);
     for (const s of p.states) {
-      const n = this.prod('$B', this.dim(s.width));
-      L.push(`${IND}if ($own($init, ${jsString(s.key)}) !== undefined) $load(${this.buf(s.buf)}, $own($init, ${jsString(s.key)}), ${jsString(`init.${s.key}`)}, ${n});`);
-      L.push(`${IND}else ${this.buf(s.buf)}.fill(${jsNumber(s.init)}, 0, ${n});`);
+      const n = this.t.prod('$B', this.t.dim(s.width));
+      L.push(`${IND}if ($own($init, ${jsString(s.key)}) !== undefined) $load(${this.t.buf(s.buf)}, $own($init, ${jsString(s.key)}), ${jsString(`init.${s.key}`)}, ${n});`);
+      L.push(`${IND}else ${this.t.buf(s.buf)}.fill(${jsNumber(s.init)}, 0, ${n});`);
     }
     const { functions, calls } = this.pass('forward', p.forward);
     L.push(...calls.map((l) => IND + l));
-    const states = p.states.map((s) => `[${jsString(s.key)}]: ${this.buf(s.buf)}.subarray(${this.prod('$B', this.dim(s.width))}, ${this.prod('($T + 1)', '$B', this.dim(s.width))})`);
+    const states = p.states.map((s) => `[${jsString(s.key)}]: ${this.t.buf(s.buf)}.subarray(${this.t.prod('$B', this.t.dim(s.width))}, ${this.t.prod('($T + 1)', '$B', this.t.dim(s.width))})`);
     const outputs = p.outputs.map((o) => {
-      const w = this.prod(...o.width.map((d) => this.dim(d)));
-      return `[${jsString(o.key)}]: ${this.buf(o.buf)}.subarray(${o.shift ? this.prod('$B', w) : '0'}, ${this.prod(o.shift ? '($T + 1)' : '$T', '$B', w)})`;
+      const w = this.t.prod(...o.width.map((d) => this.t.dim(d)));
+      return `[${jsString(o.key)}]: ${this.t.buf(o.buf)}.subarray(${o.shift ? this.t.prod('$B', w) : '0'}, ${this.t.prod(o.shift ? '($T + 1)' : '$T', '$B', w)})`;
     });
     L.push(`${IND}return { states: { ${states.join(', ')} }, outputs: { ${outputs.join(', ')} } };`);
-    L.push('}');
-    L.splice(memAt, 0, ...this.takeFromMem(this.touched).map((l) => IND + l));
-    this.touched = null;
-    return [...functions.slice(1), '', ...L];
+    return { lines: L, functions };
   }
 
-  backwardFn(): string[] {
-    const p = this.plan;
+  backwardFn(): Chunk {
     const L: string[] = [];
     L.push('/** BPTT from step T down to 1 for the last forward: cotangents of states and outputs → gradients. */');
     L.push('function $backward($cot) {');
     L.push(`${IND}if ($last === 0) $fail('backward before forward');`);
-    if (this.simd) L.push(`${IND}$ensure(0);`);
+    if (this.t.simd) L.push(`${IND}$ensure(0);`);
     L.push(`${IND}const $T = $last, $TB = $T * $B;`);
-    const memAt = L.length;
-    this.touched = new Set();
+    const { value: body, take } = this.t.fromMem(() => this.backwardBody());
+    L.push(...take.map((l) => IND + l), ...body.lines, '}');
+    return joined([body.functions], [...body.functions.lines.slice(1), '', ...L]);
+  }
+
+  /** $backward after its checks: gradients zeroed, cotangents loaded, the phases called, the gradients returned (and the phases' functions). */
+  backwardBody(): { lines: string[]; functions: Chunk } {
+    const p = this.t.plan;
+    const L: string[] = [];
     L.push(`${IND}const $cs = ($cot && $cot.states) || {}, $co = ($cot && $cot.outputs) || {};`);
     L.push(`${IND}// Parameter gradients are sums over the batch and over time.`);
-    for (const d of p.dparams) L.push(`${IND}${this.buf(d.buf)}.fill(0);`);
+    for (const d of p.dparams) L.push(`${IND}${this.t.buf(d.buf)}.fill(0);`);
     L.push(`${IND}// A state's cotangent: slot t+1 holds ∂ℒ/∂state^<t+1> as given; step t adds what it carries to slot t.`);
     for (const c of p.cotangents) {
-      const w = this.prod(...c.width.map((d) => this.dim(d)));
+      const w = this.t.prod(...c.width.map((d) => this.t.dim(d)));
       const src = c.kind === 'state' ? '$cs' : '$co';
-      const at = c.kind === 'state' ? this.prod('$B', w) : '0';
-      const n = this.prod('$TB', w);
-      L.push(`${IND}if ($own(${src}, ${jsString(c.key)}) !== undefined) $load(${at === '0' ? this.buf(c.buf) : `${this.buf(c.buf)}.subarray(${at})`}, $own(${src}, ${jsString(c.key)}), ${jsString(`cotangents.${c.kind}s.${c.key}`)}, ${n});`);
-      L.push(`${IND}else ${this.buf(c.buf)}.fill(0, ${at}, ${this.sum(at, n)});`);
-      if (c.kind === 'state') L.push(`${IND}${this.buf(c.buf)}.fill(0, 0, ${at});`);
+      const at = c.kind === 'state' ? this.t.prod('$B', w) : '0';
+      const n = this.t.prod('$TB', w);
+      L.push(`${IND}if ($own(${src}, ${jsString(c.key)}) !== undefined) $load(${at === '0' ? this.t.buf(c.buf) : `${this.t.buf(c.buf)}.subarray(${at})`}, $own(${src}, ${jsString(c.key)}), ${jsString(`cotangents.${c.kind}s.${c.key}`)}, ${n});`);
+      L.push(`${IND}else ${this.t.buf(c.buf)}.fill(0, ${at}, ${this.t.sum(at, n)});`);
+      if (c.kind === 'state') L.push(`${IND}${this.t.buf(c.buf)}.fill(0, 0, ${at});`);
     }
     const { functions, calls } = this.pass('backward', p.backward);
     L.push(...calls.map((l) => IND + l));
-    const params = p.dparams.map((d) => `[${jsString(d.key)}]: ${this.buf(d.buf)}`);
-    const inputs = p.dinputs.map((d) => `[${jsString(d.key)}]: ${this.buf(d.buf)}.subarray(0, ${this.prod('$TB', this.size(p.buffers[d.buf]!))})`);
-    const init = p.cotangents.filter((c) => c.kind === 'state').map((c) => `[${jsString(c.key)}]: ${this.buf(c.buf)}.subarray(0, ${this.prod('$B', this.dim(c.width[0]!))})`);
+    const params = p.dparams.map((d) => `[${jsString(d.key)}]: ${this.t.buf(d.buf)}`);
+    const inputs = p.dinputs.map((d) => `[${jsString(d.key)}]: ${this.t.buf(d.buf)}.subarray(0, ${this.t.prod('$TB', this.t.size(p.buffers[d.buf]!))})`);
+    const init = p.cotangents.filter((c) => c.kind === 'state').map((c) => `[${jsString(c.key)}]: ${this.t.buf(c.buf)}.subarray(0, ${this.t.prod('$B', this.t.dim(c.width[0]!))})`);
     L.push(`${IND}return { params: { ${params.join(', ')} }, inputs: { ${inputs.join(', ')} }, init: { ${init.join(', ')} } };`);
-    L.push('}');
-    L.splice(memAt, 0, ...this.takeFromMem(this.touched).map((l) => IND + l));
-    this.touched = null;
-    return [...functions.slice(1), '', ...L];
+    return { lines: L, functions };
   }
 
   /**
    * A pass as one small function per phase (so that V8 optimises and inlines each
    * on its own) and the lines of the pass's entry point that call them.
    */
-  pass(pass: Pass, plan: PassPlan): { functions: string[]; calls: string[] } {
-    const functions: string[] = [];
+  pass(pass: Pass, plan: PassPlan): { functions: Chunk; calls: string[] } {
+    const functions: Chunk[] = [];
     const calls: string[] = [];
-    const unrolled = this.cell.typed.mode === 'unrolled';
+    const unrolled = this.t.cell.typed.mode === 'unrolled';
     const fn = (phase: Phase, title: string, param: string, head: string[], call: string[]) => {
       const ks = plan.phases[phase];
       if (!ks.length) return;
-      const name = this.names.fresh(`${pass}${phase[0]!.toUpperCase()}${phase.slice(1)}`, '$');
-      functions.push('', `/** ${pass}: ${title} */`, `function ${name}(${param}) {`);
-      const outer = this.touched;
-      this.touched = new Set();
-      const body: string[] = [];
-      for (const k of ks) body.push(...this.kernel(pass, phase, k).map((l) => IND + l));
-      for (const l of [...this.takeFromMem(this.touched), ...head]) functions.push(IND + l);
-      this.touched = outer;
-      functions.push(...body, '}');
+      const name = this.t.names.fresh(`${pass}${phase[0]!.toUpperCase()}${phase.slice(1)}`, '$');
+      const { value: body, take } = this.t.fromMem(() => joined(ks.map((k) => this.loops.kernel(pass, k))));
+      const start = [...take, ...head];
+      functions.push(joined([body], ['', `/** ${pass}: ${title} */`, `function ${name}(${param}) {`, ...start.map((l) => IND + l), ...body.lines.map((l) => IND + l), '}']));
       calls.push(...call.map((c) => c.replace('#', name)));
     };
     fn('static', 'from the parameters (packed weights).', '', [], ['#();']);
     fn('pre', 'before the loop, every step at once (T·B rows).', '$T', ['const $TB = $T * $B;'], ['#($T);']);
-    if (unrolled) fn('loop', `the ${this.cell.typed.steps} unrolled steps, at once.`, '', ['const $t = 0;'], ['#();']);
+    if (unrolled) fn('loop', `the ${this.t.cell.typed.steps} unrolled steps, at once.`, '', ['const $t = 0;'], ['#();']);
     else if (pass === 'forward') fn('loop', 'step t+1 of the recurrence (t = 0 … T-1).', '$t', [], ['for (let $t = 0; $t < $T; $t++) #($t);']);
     else fn('loop', 'step t+1 back through time (t = T-1 … 0); only the states\' cotangents are carried.', '$t', [], ['for (let $t = $T - 1; $t >= 0; $t--) #($t);']);
     fn('post', 'after the loop, every step at once (T·B rows).', '$T', ['const $TB = $T * $B;'], ['#($T);']);
-    return { functions, calls };
+    return { functions: joined(functions), calls };
   }
 }

@@ -3,19 +3,36 @@
 // over features, a `const` per value named after the notation, preceded by the
 // equation as a comment, and stores into the buffers that keep it.
 
+import type { Operand } from './elementwise.ts';
+import { JS_ELEMENTWISE } from './elementwise.ts';
 import { commentText, jsNumber } from './identifiers.ts';
-import type { Pass } from './text-base.ts';
-import { IND, JsText } from './text-base.ts';
+import type { Chunk, Pass } from './text-base.ts';
+import type { JsText } from './text-base.ts';
+import { IND, chunk, joined } from './text-base.ts';
 import type { Node } from '../../ir/graph.ts';
 import type { Expr, Kernel, Phase, Stmt, View } from '../../lower/loop-ir.ts';
 import { dimAdd, dimKey, dimSub } from '../../ir/dims.ts';
 import type { Dim } from '../../ir/dims.ts';
 import type { WasmLoopExpr, WasmLoopFunc, LoopReadMode, WasmLoopStmt } from '../wasm/loops-wat.ts';
-import { byRow, wasmLoopSupports } from '../wasm/loops-wat.ts';
+import { byRow } from '../wasm/loops-wat.ts';
+import { wasmLoopSupports } from '../wasm/elementwise.ts';
 import type { ActKind } from '../wasm/kernels-wat.ts';
 import { ACT_KINDS } from '../wasm/kernels-wat.ts';
 
 type Index = (v: View, mode: 'elem' | 'row' | 'feat' | 'one') => string;
+
+/** A kernel's comment line. */
+const note = (s: string) => `// ${commentText(s)}`;
+/** A boolean argument of a helper: 1 or 0. */
+const flag = (a: boolean) => (a ? 1 : 0);
+
+/** What writing a loop body reads: its pass, how it indexes a view, and expressions written as given text instead. */
+interface Scope {
+  readonly pass: Pass;
+  readonly index: Index;
+  /** SIMD: activations read from the scratch they were computed into. */
+  readonly given: ReadonlyMap<Expr, string>;
+}
 
 /** The activations of a step's loop that the SIMD kernel computes, each with its pass (level). */
 interface ActSites {
@@ -24,74 +41,84 @@ interface ActSites {
   readonly stmtLevel: Map<Stmt, number>;
 }
 
-export class LoopText extends JsText {
-  kernel(pass: Pass, phase: Phase, k: Kernel): string[] {
-    const B = (id: number) => this.buf(id);
-    const note = (s: string) => `// ${commentText(s)}`;
+/** The kernels of a plan as JavaScript, written with the module's text primitives `t`. */
+export class LoopText {
+  constructor(private readonly t: JsText) {}
+
+  /** One kernel of a phase: a call of a helper, or a fused loop nest. */
+  kernel(pass: Pass, k: Kernel): Chunk {
+    if (k.k === 'fused') return this.fused(pass, k);
+    const B = (id: number) => this.t.buf(id);
     switch (k.k) {
-      case 'pack': {
-        const pack = this.move('$pack');
-        const ld = this.dim(k.cols);
-        const out = [note(`${this.plan.buffers[k.dst]!.name} = ${k.note}`)];
-        if (k.zero) out.push(`${B(k.dst)}.fill(0);`);
-        for (const b of k.blocks) {
-          const src = this.plan.buffers[b.src]!;
-          const lds = this.dim(src.size[src.size.length - 1]!);
-          out.push(`${pack}(${B(k.dst)}, ${ld}, ${this.dim(b.dstRow)}, ${this.dim(b.dstCol)}, ${B(b.src)}, ${lds}, ${b.trans}, ${this.dim(b.srcRow)}, ${this.dim(b.srcCol)}, ${this.dim(b.rows)}, ${this.dim(b.cols)}, ${k.zero ? 1 : 0});`);
-        }
-        return out;
+      case 'pack': return this.pack(k);
+      case 'gemm': {
+        const gemm = this.t.gemm();
+        return chunk([
+          note(`${k.note} (one product: ${this.t.rows(k.rows)} × ${this.t.dim(k.n)}, depth ${this.t.dim(k.depth)})`),
+          `${gemm.call}(${this.t.rows(k.rows)}, ${this.t.dim(k.n)}, ${this.t.dim(k.depth)}, ${B(k.a.buf)}, ${this.t.offset(k.a)}, ${this.t.rowWidth(k.a.buf)}, ${B(k.b.buf)}, ${this.t.matOffset(k.b)}, ${this.t.dim(k.b.ld)}, ${B(k.c.buf)}, ${this.t.offset(k.c)}, ${this.t.rowWidth(k.c.buf)}, ${flag(k.accumulate)});`,
+        ], gemm.uses);
       }
-      case 'gemm':
-        return [
-          note(`${k.note} (one product: ${this.rows(k.rows)} × ${this.dim(k.n)}, depth ${this.dim(k.depth)})`),
-          `${this.gemm()}(${this.rows(k.rows)}, ${this.dim(k.n)}, ${this.dim(k.depth)}, ${B(k.a.buf)}, ${this.offset(k.a)}, ${this.rowWidth(k.a.buf)}, ${B(k.b.buf)}, ${this.matOffset(k.b)}, ${this.dim(k.b.ld)}, ${B(k.c.buf)}, ${this.offset(k.c)}, ${this.rowWidth(k.c.buf)}, ${k.accumulate ? 1 : 0});`,
-        ];
-      case 'transpose':
-        return [`${this.move('$transpose')}(${this.rows(k.rows)}, ${this.dim(k.src.width)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${this.rowWidth(k.src.buf)}, ${B(k.dst)});`];
-      case 'outer': {
-        const ld = this.dim(k.c.ld);
-        const cOff = this.matOffset(k.c);
-        if (k.ut && k.vt) {
-          const R = this.rows(k.rows);
-          return [
-            note(`${k.note}: Σ over ${R} rows, as a product of transposes`),
-            `${this.gemm()}(${this.dim(k.m)}, ${this.dim(k.n)}, ${R}, ${B(k.ut.buf)}, ${this.prod(this.dim(k.ut.row), R)}, ${R}, ${B(k.vt.buf)}, ${this.prod(this.dim(k.vt.row), R)}, ${R}, ${B(k.c.buf)}, ${cOff}, ${ld}, ${k.accumulate ? 1 : 0});`,
-          ];
-        }
-        this.use('$outer');
-        return [note(k.note), `$outer(${this.rows(k.rows)}, ${this.dim(k.m)}, ${this.dim(k.n)}, ${B(k.u.buf)}, ${this.offset(k.u)}, ${this.rowWidth(k.u.buf)}, ${B(k.v.buf)}, ${this.offset(k.v)}, ${this.rowWidth(k.v.buf)}, ${B(k.c.buf)}, ${cOff}, ${ld});`];
+      case 'transpose': {
+        const m = this.t.move('$transpose');
+        return chunk([`${m.call}(${this.t.rows(k.rows)}, ${this.t.dim(k.src.width)}, ${B(k.src.buf)}, ${this.t.offset(k.src)}, ${this.t.rowWidth(k.src.buf)}, ${B(k.dst)});`], m.uses);
       }
+      case 'outer': return this.outer(k);
       case 'softmax':
-        this.use('$softmax');
-        return [note(`${k.note} = softmax (stable)`), `$softmax(${this.rows(k.rows)}, ${this.dim(k.n)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${this.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${this.rowWidth(k.dst.buf)});`];
+        return chunk([note(`${k.note} = softmax (stable)`), `$softmax(${this.t.rows(k.rows)}, ${this.t.dim(k.n)}, ${B(k.src.buf)}, ${this.t.offset(k.src)}, ${this.t.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.t.offset(k.dst)}, ${this.t.rowWidth(k.dst.buf)});`], ['$softmax']);
       case 'sumFeat':
-        this.use('$sumFeat');
-        return [note(`${k.note} = Σ over features`), `$sumFeat(${this.rows(k.rows)}, ${this.prod(...k.n.map((d) => this.dim(d)))}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${this.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${this.rowWidth(k.dst.buf)});`];
-      case 'sumRows':
-        return [note(`${k.note}: Σ over ${this.rows(k.rows)} rows`), `${this.move('$sumRows')}(${this.rows(k.rows)}, ${this.dim(k.src.width)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${this.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${k.accumulate ? 1 : 0});`];
+        return chunk([note(`${k.note} = Σ over features`), `$sumFeat(${this.t.rows(k.rows)}, ${this.t.prod(...k.n.map((d) => this.t.dim(d)))}, ${B(k.src.buf)}, ${this.t.offset(k.src)}, ${this.t.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.t.offset(k.dst)}, ${this.t.rowWidth(k.dst.buf)});`], ['$sumFeat']);
+      case 'sumRows': {
+        const m = this.t.move('$sumRows');
+        return chunk([note(`${k.note}: Σ over ${this.t.rows(k.rows)} rows`), `${m.call}(${this.t.rows(k.rows)}, ${this.t.dim(k.src.width)}, ${B(k.src.buf)}, ${this.t.offset(k.src)}, ${this.t.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.t.offset(k.dst)}, ${flag(k.accumulate)});`], m.uses);
+      }
       case 'matmul':
-        this.use('$matmul');
-        return [note(k.note), `$matmul(${this.dim(k.m)}, ${this.dim(k.n)}, ${this.dim(k.depth)}, ${B(k.a.buf)}, ${this.matOffset(k.a)}, ${this.dim(k.a.ld)}, ${B(k.b.buf)}, ${this.matOffset(k.b)}, ${this.dim(k.b.ld)}, ${B(k.c.buf)}, ${this.matOffset(k.c)}, ${this.dim(k.c.ld)}, ${k.accumulate ? 1 : 0});`];
+        return chunk([note(k.note), `$matmul(${this.t.dim(k.m)}, ${this.t.dim(k.n)}, ${this.t.dim(k.depth)}, ${B(k.a.buf)}, ${this.t.matOffset(k.a)}, ${this.t.dim(k.a.ld)}, ${B(k.b.buf)}, ${this.t.matOffset(k.b)}, ${this.t.dim(k.b.ld)}, ${B(k.c.buf)}, ${this.t.matOffset(k.c)}, ${this.t.dim(k.c.ld)}, ${flag(k.accumulate)});`], ['$matmul']);
       case 'matvec':
-        this.use('$matvec');
-        return [note(k.note), `$matvec(${this.rows(k.rows)}, ${this.dim(k.m)}, ${this.dim(k.n)}, ${B(k.w.buf)}, ${this.matOffset(k.w)}, ${this.dim(k.w.ld)}, ${B(k.v.buf)}, ${this.offset(k.v)}, ${this.rowWidth(k.v.buf)}, ${B(k.c.buf)}, ${this.offset(k.c)}, ${this.rowWidth(k.c.buf)});`];
-      case 'copy':
-        return [`${this.move('$copy')}(${this.rows(k.rows)}, ${this.dim(k.src.width)}, ${B(k.src.buf)}, ${this.offset(k.src)}, ${k.srcBatched ? this.rowWidth(k.src.buf) : '0'}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${this.rowWidth(k.dst.buf)});`];
+        return chunk([note(k.note), `$matvec(${this.t.rows(k.rows)}, ${this.t.dim(k.m)}, ${this.t.dim(k.n)}, ${B(k.w.buf)}, ${this.t.matOffset(k.w)}, ${this.t.dim(k.w.ld)}, ${B(k.v.buf)}, ${this.t.offset(k.v)}, ${this.t.rowWidth(k.v.buf)}, ${B(k.c.buf)}, ${this.t.offset(k.c)}, ${this.t.rowWidth(k.c.buf)});`], ['$matvec']);
+      case 'copy': {
+        const m = this.t.move('$copy');
+        return chunk([`${m.call}(${this.t.rows(k.rows)}, ${this.t.dim(k.src.width)}, ${B(k.src.buf)}, ${this.t.offset(k.src)}, ${k.srcBatched ? this.t.rowWidth(k.src.buf) : '0'}, ${B(k.dst.buf)}, ${this.t.offset(k.dst)}, ${this.t.rowWidth(k.dst.buf)});`], m.uses);
+      }
       case 'fill': {
         if (k.rows === 'one') {
-          const off = this.offset(k.dst);
-          return [`${B(k.dst.buf)}.fill(${jsNumber(k.value)}, ${off}, ${this.sum(off, this.prod(...k.size.map((d) => this.dim(d))))});`];
+          const off = this.t.offset(k.dst);
+          return chunk([`${B(k.dst.buf)}.fill(${jsNumber(k.value)}, ${off}, ${this.t.sum(off, this.t.prod(...k.size.map((d) => this.t.dim(d))))});`]);
         }
-        this.use('$fill');
-        return [`$fill(${this.rows(k.rows)}, ${this.prod(...k.size.map((d) => this.dim(d)))}, ${B(k.dst.buf)}, ${this.offset(k.dst)}, ${this.rowWidth(k.dst.buf)}, ${jsNumber(k.value)});`];
+        return chunk([`$fill(${this.t.rows(k.rows)}, ${this.t.prod(...k.size.map((d) => this.t.dim(d)))}, ${B(k.dst.buf)}, ${this.t.offset(k.dst)}, ${this.t.rowWidth(k.dst.buf)}, ${jsNumber(k.value)});`], ['$fill']);
       }
-      case 'fused':
-        return this.fused(pass, k);
     }
   }
 
-  /** Expressions rendered as given text instead (SIMD: activations read from the scratch they were computed into). */
-  private override: Map<Expr, string> | null = null;
+  /** Packed weights: blocks of parameters copied (transposed where asked) side by side into one matrix. */
+  private pack(k: Extract<Kernel, { k: 'pack' }>): Chunk {
+    const B = (id: number) => this.t.buf(id);
+    const pack = this.t.move('$pack');
+    const ld = this.t.dim(k.cols);
+    const out = [note(`${this.t.plan.buffers[k.dst]!.name} = ${k.note}`)];
+    if (k.zero) out.push(`${B(k.dst)}.fill(0);`);
+    for (const b of k.blocks) {
+      const src = this.t.plan.buffers[b.src]!;
+      const lds = this.t.dim(src.size[src.size.length - 1]!);
+      out.push(`${pack.call}(${B(k.dst)}, ${ld}, ${this.t.dim(b.dstRow)}, ${this.t.dim(b.dstCol)}, ${B(b.src)}, ${lds}, ${b.trans}, ${this.t.dim(b.srcRow)}, ${this.t.dim(b.srcCol)}, ${this.t.dim(b.rows)}, ${this.t.dim(b.cols)}, ${flag(k.zero)});`);
+    }
+    return chunk(out, pack.uses);
+  }
+
+  /** Σ over rows of u vᵀ: a product of the transposes where the lowering made them, else the plain helper. */
+  private outer(k: Extract<Kernel, { k: 'outer' }>): Chunk {
+    const B = (id: number) => this.t.buf(id);
+    const ld = this.t.dim(k.c.ld);
+    const cOff = this.t.matOffset(k.c);
+    if (k.ut && k.vt) {
+      const R = this.t.rows(k.rows);
+      const gemm = this.t.gemm();
+      return chunk([
+        note(`${k.note}: Σ over ${R} rows, as a product of transposes`),
+        `${gemm.call}(${this.t.dim(k.m)}, ${this.t.dim(k.n)}, ${R}, ${B(k.ut.buf)}, ${this.t.prod(this.t.dim(k.ut.row), R)}, ${R}, ${B(k.vt.buf)}, ${this.t.prod(this.t.dim(k.vt.row), R)}, ${R}, ${B(k.c.buf)}, ${cOff}, ${ld}, ${flag(k.accumulate)});`,
+      ], gemm.uses);
+    }
+    return chunk([note(k.note), `$outer(${this.t.rows(k.rows)}, ${this.t.dim(k.m)}, ${this.t.dim(k.n)}, ${B(k.u.buf)}, ${this.t.offset(k.u)}, ${this.t.rowWidth(k.u.buf)}, ${B(k.v.buf)}, ${this.t.offset(k.v)}, ${this.t.rowWidth(k.v.buf)}, ${B(k.c.buf)}, ${cOff}, ${ld});`], ['$outer']);
+  }
 
   /**
    * SIMD modules, a step's loop (B rows): the tanh and σ of the loop computed by the
@@ -102,7 +129,7 @@ export class LoopText extends JsText {
    * second pass (tanh(c) after the gates of c).
    */
   actSites(k: Extract<Kernel, { k: 'fused' }>): ActSites | null {
-    if (!this.simd || k.rows !== 'B') return null;
+    if (!this.t.simd || k.rows !== 'B') return null;
     if (this.sitesOf.has(k)) return this.sitesOf.get(k)!;
     const sites: Extract<Expr, { e: 'op' }>[] = [];
     const level = new Map<Expr, number>();
@@ -144,22 +171,21 @@ export class LoopText extends JsText {
 
   private readonly sitesOf = new Map<Kernel, ActSites | null>();
 
-  /** Locals an expression reads, not looking inside what `override` replaces. */
-  private localsIn(e: Expr, into: Set<number>): Set<number> {
-    if (this.override?.has(e)) return into;
+  /** Locals an expression reads, not looking inside what is `given`. */
+  private localsIn(e: Expr, given: ReadonlyMap<Expr, string>, into: Set<number>): Set<number> {
+    if (given.has(e)) return into;
     if (e.e === 'local') into.add(e.id);
-    else if (e.e === 'op') for (const x of e.args) this.localsIn(x, into);
+    else if (e.e === 'op') for (const x of e.args) this.localsIn(x, given, into);
     return into;
   }
 
-  /** Floats of scratch the activations of a kernel need (0: none), as an expression of the dimensions. */
+  /** Floats of scratch the activations of a kernel need (null: none), as an expression of the dimensions (it calls $ceil). */
   actScratch(k: Kernel): string | null {
     if (k.k !== 'fused') return null;
     const a = this.actSites(k);
     if (!a) return null;
-    const width = k.width.length ? this.prod(...k.width.map((d) => this.dim(d))) : '1';
-    this.use('$ceil');
-    return this.prod(String(a.sites.length), `($ceil(${this.prod('$B', width)} / 4) * 4)`);
+    const width = k.width.length ? this.t.prod(...k.width.map((d) => this.t.dim(d))) : '1';
+    return this.t.prod(String(a.sites.length), `($ceil(${this.t.prod('$B', width)} / 4) * 4)`);
   }
 
   /**
@@ -168,38 +194,47 @@ export class LoopText extends JsText {
    * writes the arguments of the level-L activations; the kernel then activates them.
    * The last pass has no activations left to prepare: it is the loop itself.
    */
-  fusedSimdAct(pass: Pass, k: Extract<Kernel, { k: 'fused' }>, a: ActSites, loop: (body: string[]) => string[], index: Index): string[] {
-    const width = k.width.length ? this.prod(...k.width.map((d) => this.dim(d))) : null;
-    const seg = `(${this.use('$ceil')}(${this.prod('$B', width ?? '1')} / 4) * 4)`;
+  fusedSimdAct(pass: Pass, k: Extract<Kernel, { k: 'fused' }>, a: ActSites, loop: (body: string[]) => string[], index: Index): Chunk {
+    const width = k.width.length ? this.t.prod(...k.width.map((d) => this.t.dim(d))) : null;
+    const uses: string[] = ['$ceil'];
+    const seg = `($ceil(${this.t.prod('$B', width ?? '1')} / 4) * 4)`;
     const at = width ? `$b * ${width} + $i` : '$b';
     // Segments in the order (level, kind): one `act` call covers each run of the same level and kind.
     const kind = (e: Extract<Expr, { e: 'op' }>) => ACT_KINDS.indexOf(e.op as ActKind);
     const order = [...a.sites].sort((x, y) => a.level.get(x)! - a.level.get(y)! || kind(x) - kind(y));
     const slot = new Map<Expr, number>(order.map((e, i) => [e, i]));
-    const read = (e: Expr) => `$actv[${this.sum(this.prod(String(slot.get(e)!), '$seg'), at)}]`;
+    const read = (e: Expr) => `$actv[${this.t.sum(this.t.prod(String(slot.get(e)!), '$seg'), at)}]`;
     const out: string[] = ['{', `${IND}const $actv = $mem.$act, $seg = ${seg};`];
     const maxLevel = Math.max(...a.sites.map((e) => a.level.get(e)!));
-    this.override = new Map();
     for (let L = 1; L <= maxLevel + 1; L++) {
-      for (const e of order) if (a.level.get(e)! < L) this.override.set(e, read(e));
+      // The activations of earlier passes: read from the scratch.
+      const sc: Scope = { pass, index, given: new Map(order.filter((e) => a.level.get(e)! < L).map((e) => [e, read(e)])) };
       // This pass's roots: the statements of level L − 1, and the arguments of the level-L activations.
       const args = order.filter((e) => a.level.get(e) === L);
       const needed = new Set<number>();
-      for (const st of k.stmts) if (a.stmtLevel.get(st) === L - 1) this.localsIn(st.expr, needed);
-      for (const e of args) this.localsIn(e.args[0]!, needed);
+      for (const st of k.stmts) if (a.stmtLevel.get(st) === L - 1) this.localsIn(st.expr, sc.given, needed);
+      for (const e of args) this.localsIn(e.args[0]!, sc.given, needed);
       // …and the earlier locals they read, recomputed (their stores ran in an earlier pass).
-      for (const st of [...k.stmts].reverse()) if (st.local && needed.has(st.id)) this.localsIn(st.expr, needed);
+      for (const st of [...k.stmts].reverse()) if (st.local && needed.has(st.id)) this.localsIn(st.expr, sc.given, needed);
       const body: string[] = [];
+      const js = (e: Expr) => {
+        const r = this.js(sc, e);
+        uses.push(...r.uses);
+        return r.s;
+      };
       for (const st of k.stmts) {
         const l = a.stmtLevel.get(st)!;
-        if (l === L - 1) body.push(...this.stmt(pass, st, index, true));
-        else if (l < L - 1 && st.local && needed.has(st.id)) body.push(`const ${this.localName(pass, st.id)} = ${this.js(pass, st.expr, index)[0]};`);
+        if (l === L - 1) {
+          const c = this.stmt(sc, st, true);
+          body.push(...c.lines);
+          uses.push(...c.uses);
+        } else if (l < L - 1 && st.local && needed.has(st.id)) body.push(`const ${this.t.localName(pass, st.id)} = ${js(st.expr)};`);
       }
       if (L > maxLevel) {
         out.push(...loop(body).map((l) => IND + l));
         break;
       }
-      for (const e of args) body.push(`${read(e)} = ${this.js(pass, e.args[0]!, index)[0]};`);
+      for (const e of args) body.push(`${read(e)} = ${js(e.args[0]!)};`);
       out.push(`${IND}// Arguments of ${args.map((e) => (e.op === 'sigmoid' ? 'σ' : 'tanh')).join(', ')}, then the activations in place (vectorised).`);
       out.push(...loop(body).map((l) => IND + l));
       const runs: { kind: number; from: number; count: number }[] = [];
@@ -208,24 +243,23 @@ export class LoopText extends JsText {
         if (last && last.kind === kind(e) && last.from + last.count === i) last.count++;
         else runs.push({ kind: kind(e), from: i, count: 1 });
       }
-      for (const r of runs) out.push(`${IND}$kact(${r.kind}, ${this.sum('$actv.byteOffset', this.prod('4', String(r.from), '$seg'))}, ${this.prod(String(r.count), '$seg')});`);
+      for (const r of runs) out.push(`${IND}$kact(${r.kind}, ${this.t.sum('$actv.byteOffset', this.t.prod('4', String(r.from), '$seg'))}, ${this.t.prod(String(r.count), '$seg')});`);
     }
-    this.override = null;
     out.push('}');
-    return out;
+    return chunk(out, uses);
   }
 
   /** One fused loop nest: every value of the group computed per element, locals named after the notation. */
-  fused(pass: Pass, k: Extract<Kernel, { k: 'fused' }>): string[] {
+  fused(pass: Pass, k: Extract<Kernel, { k: 'fused' }>): Chunk {
     const batched = k.rows !== 'one';
-    const width = k.width.length ? this.prod(...k.width.map((d) => this.dim(d))) : null;
+    const width = k.width.length ? this.t.prod(...k.width.map((d) => this.t.dim(d))) : null;
     const rowVars = new Map<string, string>();
     const rowDecls: { name: string; decl: string }[] = [];
     const rowVar = (v: View): string => {
-      const at = this.sum(this.base(v), this.prod('$b', this.rowWidth(v.buf)), this.dim(v.col));
+      const at = this.t.sum(this.t.base(v), this.t.prod('$b', this.t.rowWidth(v.buf)), this.t.dim(v.col));
       let r = rowVars.get(at);
       if (r === undefined) {
-        r = this.names.fresh(`${this.plan.buffers[v.buf]!.name}_at`, '$');
+        r = this.t.names.fresh(`${this.t.plan.buffers[v.buf]!.name}_at`, '$');
         rowVars.set(at, r);
         rowDecls.push({ name: r, decl: `${r} = ${at}` });
       }
@@ -234,17 +268,17 @@ export class LoopText extends JsText {
     const index = (v: View, mode: 'elem' | 'row' | 'feat' | 'one'): string => {
       const i = width ? '$i' : '0';
       switch (mode) {
-        case 'elem': return this.sum(rowVar(v), i);
+        case 'elem': return this.t.sum(rowVar(v), i);
         case 'row': return rowVar(v);
-        case 'feat': return this.sum(this.dim(v.col), i);
-        case 'one': return this.dim(v.col);
+        case 'feat': return this.t.sum(this.t.dim(v.col), i);
+        case 'one': return this.t.dim(v.col);
       }
     };
     const loop = (body: string[]): string[] => {
       const out: string[] = [];
       const inner = width ? [`for (let $i = 0; $i < ${width}; $i++) {`, ...body.map((l) => IND + l), '}'] : body;
       if (batched) {
-        out.push(`for (let $b = 0; $b < ${this.rows(k.rows)}; $b++) {`);
+        out.push(`for (let $b = 0; $b < ${this.t.rows(k.rows)}; $b++) {`);
         // The row offsets this body reads (a SIMD pass reads fewer than the whole loop).
         const text = body.join('\n');
         const used = rowDecls.filter((r) => new RegExp(`${r.name.replace(/\$/g, '\\$')}(?![\\w$])`).test(text));
@@ -254,33 +288,34 @@ export class LoopText extends JsText {
       return out;
     };
     const sites = this.actSites(k);
-    let js: string[];
-    if (sites) js = this.fusedSimdAct(pass, k, sites, loop, index);
+    let inJs: Chunk;
+    if (sites) inJs = this.fusedSimdAct(pass, k, sites, loop, index);
     else {
-      const body: string[] = [];
-      for (const s of k.stmts) body.push(...this.stmt(pass, s, index, batched));
-      js = loop(body);
+      const sc: Scope = { pass, index, given: new Map() };
+      const body = joined(k.stmts.map((s) => this.stmt(sc, s, batched)));
+      inJs = joined([body], loop([...body.lines]));
     }
-    const call = this.simd ? this.wasmLoopCall(pass, k) : null;
-    if (call === null) return js;
+    const wasm = this.t.simd ? this.wasmLoopCall(pass, k) : null;
+    if (wasm === null) return inJs;
     // The loop as WebAssembly where the instance has it ($ew: the module's elementwise kernels on the heap's memory), else in JavaScript.
+    const js = inJs.lines;
     const inner = js[0] === '{' && js[js.length - 1] === '}' ? js.slice(1, -1) : js;
-    return [`if ($ew !== null) ${call};`, 'else {', ...inner.map((l) => (js === inner ? IND + l : l)), '}'];
+    return chunk([`if ($ew !== null) ${wasm.call};`, 'else {', ...inner.map((l) => (js === inner ? IND + l : l)), '}'], inJs.uses, [wasm.loop]);
   }
 
-  /** SIMD modules: the fused loops handed over to WebAssembly (compiler/emit/wasm/loops-wat.ts), in the order of their calls. */
-  readonly wasmFuncs: WasmLoopFunc[] = [];
+  /** SIMD modules: how many fused loops were handed over to WebAssembly so far (they are named ew0, ew1, … in the order of their calls). */
+  private loopsNamed = 0;
 
   /**
-   * The call of a loop's WebAssembly function (and the function, into wasmFuncs), or
+   * The call of a loop's WebAssembly function (compiler/emit/wasm/loops-wat.ts) and the function, or
    * null to keep it in JavaScript: unbatched loops and loops over no features, with
    * ops the kernels lack (wasmLoopSupports: exp, log, …), with a store of one float per row, or that
    * store a buffer they also read or store elsewhere in a way that running four
    * elements in lockstep could reorder.
    */
-  wasmLoopCall(pass: Pass, k: Extract<Kernel, { k: 'fused' }>): string | null {
+  wasmLoopCall(pass: Pass, k: Extract<Kernel, { k: 'fused' }>): { call: string; loop: WasmLoopFunc } | null {
     if (k.rows === 'one' || k.width.length === 0) return null;
-    const g = this.graph(pass);
+    const g = this.t.graph(pass);
     const slots: LoopReadMode[] = [];
     const args: string[] = [];
     const slotOf = new Map<string, number>();
@@ -288,16 +323,16 @@ export class LoopText extends JsText {
     const slot = (v: View, mode: LoopReadMode, store: boolean): number => {
       access.push({ view: v, mode, store });
       const rowed = byRow(mode);
-      const off = rowed ? this.offset(v) : this.dim(v.col);
+      const off = rowed ? this.t.offset(v) : this.t.dim(v.col);
       const key = `${mode} ${v.buf} ${off}`;
       let at = slotOf.get(key);
       if (at === undefined) {
         at = slots.length;
         slotOf.set(key, at);
         slots.push(mode);
-        const buf = this.buf(v.buf);
+        const buf = this.t.buf(v.buf);
         args.push(off === '0' ? `${buf}.byteOffset` : `${buf}.byteOffset + 4 * ${/^[\w$]+$/.test(off) ? off : `(${off})`}`);
-        if (rowed) args.push(this.prod('4', this.rowWidth(v.buf)));
+        if (rowed) args.push(this.t.prod('4', this.t.rowWidth(v.buf)));
       }
       return at;
     };
@@ -323,70 +358,46 @@ export class LoopText extends JsText {
       stmts.push({ id: st.id, expr: x, local: st.local, stores: st.stores.map((w) => ({ slot: slot(w.view, 'elem', true), accumulate: w.accumulate })) });
     }
     if (!lockstepSafe(access)) return null;
-    const name = `ew${this.wasmFuncs.length}`;
-    this.wasmFuncs.push({ name, slots, stmts });
-    return `$ew.${name}(${[this.rows(k.rows), this.prod(...k.width.map((d) => this.dim(d))), ...args].join(', ')})`;
+    const name = `ew${this.loopsNamed++}`;
+    return { call: `$ew.${name}(${[this.t.rows(k.rows), this.t.prod(...k.width.map((d) => this.t.dim(d))), ...args].join(', ')})`, loop: { name, slots, stmts } };
   }
 
-  stmt(pass: Pass, s: Stmt, index: Index, batched: boolean): string[] {
+  stmt(sc: Scope, s: Stmt, batched: boolean): Chunk {
+    const { pass, index } = sc;
     const out: string[] = [];
-    const g = this.graph(pass);
+    const g = this.t.graph(pass);
     const n: Node = g.nodes[s.id]!;
     const storeMode = (): 'elem' | 'row' | 'feat' | 'one' => (batched ? (n.shape.dims.length ? 'elem' : 'row') : n.shape.dims.length ? 'feat' : 'one');
-    const rhs = this.js(pass, s.expr, index)[0];
+    const { s: rhs, uses } = this.js(sc, s.expr);
     const acc = s.stores.length > 0 && s.stores.every((st) => st.accumulate);
     if (s.local) {
-      const name = this.localName(pass, s.id);
-      if (this.named(pass, s.id) || this.plan[pass].names[s.id]?.startsWith('delta_')) out.push(this.comment(pass, s.id, acc));
+      const name = this.t.localName(pass, s.id);
+      if (this.t.named(pass, s.id) || this.t.plan[pass].names[s.id]?.startsWith('delta_')) out.push(this.t.comment(pass, s.id, acc));
       out.push(`const ${name} = ${rhs};`);
-      for (const st of s.stores) out.push(`${this.buf(st.view.buf)}[${index(st.view, storeMode())}] ${st.accumulate ? '+=' : '='} ${name};`);
+      for (const st of s.stores) out.push(`${this.t.buf(st.view.buf)}[${index(st.view, storeMode())}] ${st.accumulate ? '+=' : '='} ${name};`);
     } else if (s.stores.length === 1) {
       const st = s.stores[0]!;
-      out.push(`${this.buf(st.view.buf)}[${index(st.view, storeMode())}] ${st.accumulate ? '+=' : '='} ${rhs};`);
+      out.push(`${this.t.buf(st.view.buf)}[${index(st.view, storeMode())}] ${st.accumulate ? '+=' : '='} ${rhs};`);
     } else if (s.stores.length > 1) {
-      const v = this.names.fresh('v', '$');
+      const v = this.t.names.fresh('v', '$');
       out.push(`const ${v} = ${rhs};`);
-      for (const st of s.stores) out.push(`${this.buf(st.view.buf)}[${index(st.view, storeMode())}] ${st.accumulate ? '+=' : '='} ${v};`);
+      for (const st of s.stores) out.push(`${this.t.buf(st.view.buf)}[${index(st.view, storeMode())}] ${st.accumulate ? '+=' : '='} ${v};`);
     }
-    return out;
+    return chunk(out, uses);
   }
 
-  /** An expression as JS, with its precedence (1 sum, 2 product, 3 unary, 4 atom). */
-  js(pass: Pass, e: Expr, index: Index): [string, number] {
-    const given = this.override?.get(e);
-    if (given !== undefined) return [given, 4];
-    const sub = (x: Expr, min: number, strict = false) => {
-      const [s, p] = this.js(pass, x, index);
-      return p < min || (strict && p === min) ? `(${s})` : s;
-    };
+  /** An expression as JS, with its precedence (emit/js/elementwise.ts Operand) and the helpers it calls. */
+  js(sc: Scope, e: Expr): Operand & { readonly uses: readonly string[] } {
+    const given = sc.given.get(e);
+    if (given !== undefined) return { s: given, p: 4, uses: [] };
     switch (e.e) {
-      case 'num': return [jsNumber(e.v), 4];
-      case 'read': return [`${this.buf(e.view.buf)}[${index(e.view, e.mode)}]`, 4];
-      case 'local': return [this.localName(pass, e.id), 4];
+      case 'num': return { s: jsNumber(e.v), p: 4, uses: [] };
+      case 'read': return { s: `${this.t.buf(e.view.buf)}[${sc.index(e.view, e.mode)}]`, p: 4, uses: [] };
+      case 'local': return { s: this.t.localName(sc.pass, e.id), p: 4, uses: [] };
       case 'op': {
-        const [a, b] = e.args as [Expr, Expr];
-        switch (e.op) {
-          case 'add': return [`${sub(a, 1)} + ${sub(b, 1, true)}`, 1];
-          case 'sub': return [`${sub(a, 1)} - ${sub(b, 1, true)}`, 1];
-          case 'mul': return [`${sub(a, 2)} * ${sub(b, 2, true)}`, 2];
-          case 'div': return [`${sub(a, 2)} / ${sub(b, 2, true)}`, 2];
-          case 'neg': return [`-${sub(a, 4)}`, 3];
-          case 'pow': {
-            if (e.p === 2) {
-              const [s, p] = this.js(pass, a, index);
-              return p === 4 && !s.includes('(') ? [`${s} * ${s}`, 2] : [`${this.use('$sq')}(${s})`, 4];
-            }
-            return [`${this.use('$pow')}(${sub(a, 0)}, ${jsNumber(e.p!)})`, 4];
-          }
-          case 'tanh': case 'exp': case 'log': case 'sqrt': case 'abs': case 'sign':
-            return [`${this.use(`$${e.op}`)}(${sub(a, 0)})`, 4];
-          case 'sigmoid': case 'relu': case 'softplus':
-            return [`${this.use(`$${e.op}`)}(${sub(a, 0)})`, 4];
-          case 'step':
-            return [`${this.use('$heaviside')}(${sub(a, 0)})`, 4];
-          default:
-            throw new Error(`emit/js: ${e.op} is not elementwise`);
-        }
+        const x = e.args.map((a) => this.js(sc, a));
+        const r = JS_ELEMENTWISE[e.op](x, e.p !== undefined ? { p: e.p } : {});
+        return { s: r.s, p: r.p, uses: [...x.flatMap((o) => o.uses), ...(r.uses !== undefined ? [r.uses] : [])] };
       }
     }
   }

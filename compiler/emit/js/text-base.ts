@@ -1,13 +1,16 @@
 // The text of emitted JavaScript that every part of a module shares: identifiers
 // (celda's own start with `$`; a cell's names are reduced by emit/js/identifiers.ts), sizes
 // as expressions of the dimensions, offsets of buffer views, and the notation
-// of a value for the comment above the statement that computes it.
+// of a value for the comment above the statement that computes it. The kernels
+// (emit/js/loops.ts, LoopText) and the module (emit/js/emit.ts, Emitter) are
+// written with one JsText each; what they write comes back as Chunks.
 
 import { spell } from '../../../grammar/names.ts';
 import type { CompiledCell } from '../../compile.ts';
 import type { Dim } from '../../ir/dims.ts';
 import { KERNEL_DEPS, KERNELS, MATH } from './helpers.ts';
 import type { MoveHelper } from './simd-helpers.ts';
+import type { WasmLoopFunc } from '../wasm/loops-wat.ts';
 import { Names, commentText, identifier } from './identifiers.ts';
 import type { Graph } from '../../ir/graph.ts';
 import type { BufferDecl, CellPlan, MatView, RowCount, View } from '../../lower/loop-ir.ts';
@@ -15,6 +18,42 @@ import { leafText, printExpr, timed } from '../../print/notation.ts';
 
 export type Pass = 'forward' | 'backward';
 export const IND = '  ';
+
+/**
+ * Lines of a module and what they need from the module around them: the helpers
+ * they call (emit/js/helpers.ts; SIMD: the `$k…` wrappers of simd-helpers.ts too)
+ * and the fused loops they hand to WebAssembly, in the order of their calls.
+ * Every render returns one, and whoever puts renders together joins them.
+ */
+export interface Chunk {
+  readonly lines: readonly string[];
+  readonly uses: readonly string[];
+  readonly loops: readonly WasmLoopFunc[];
+}
+
+export const chunk = (lines: readonly string[], uses: readonly string[] = [], loops: readonly WasmLoopFunc[] = []): Chunk => ({ lines, uses, loops });
+
+/** The chunks one after another (or around other lines: `lines`), needing what each of them needs. */
+export const joined = (cs: readonly Chunk[], lines: readonly string[] = cs.flatMap((c) => c.lines)): Chunk =>
+  ({ lines, uses: cs.flatMap((c) => c.uses), loops: cs.flatMap((c) => c.loops) });
+
+/** A call of a helper: its name, and the helpers it needs. */
+export interface Call {
+  readonly call: string;
+  readonly uses: readonly string[];
+}
+
+/** The helpers a module's code needs: the ones it calls and, in turn, theirs (KERNEL_DEPS). */
+export function helperClosure(uses: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  const add = (h: string) => {
+    if (out.has(h)) return;
+    out.add(h);
+    for (const d of KERNEL_DEPS[h] ?? []) add(d);
+  };
+  for (const h of uses) add(h);
+  return out;
+}
 
 /** celda's own identifiers in a module: never handed out to a value or buffer of the cell. */
 const INTERNAL = [
@@ -28,16 +67,14 @@ const INTERNAL = [
 
 export class JsText {
   readonly names = new Names(INTERNAL);
-  readonly used = new Set<string>();
   readonly dimId = new Map<string, string>();
   readonly bufId = new Map<number, string>();
   readonly local: Record<Pass, Map<number, string>> = { forward: new Map(), backward: new Map() };
   readonly factoryName: string;
   readonly F: string;
-  /** Float32 modules whose products run as WebAssembly SIMD, on buffers that are all views of one memory. */
-  simd = false;
 
-  constructor(readonly cell: CompiledCell, readonly plan: CellPlan) {
+  /** simd: float32 modules whose products run as WebAssembly SIMD, on buffers that are all views of one memory. */
+  constructor(readonly cell: CompiledCell, readonly plan: CellPlan, readonly simd: boolean) {
     this.factoryName = this.names.fresh(`create${identifier(cell.name)}`);
     this.F = plan.precision === 'f32' ? 'Float32Array' : 'Float64Array';
     for (const d of plan.dims) this.dimId.set(d, this.names.fresh(d));
@@ -45,27 +82,15 @@ export class JsText {
   }
 
   /** The matrix product a kernel calls: the plain-JS helper, or (SIMD) the instance's call into WebAssembly. */
-  gemm(): string {
-    return this.simd ? '$mm' : this.use('$gemm');
+  gemm(): Call {
+    return this.simd ? { call: '$mm', uses: [] } : { call: '$gemm', uses: ['$gemm'] };
   }
 
-  /** SIMD modules: the data-movement helpers their instance routes to the heap's kernels (emit/js/simd-helpers.ts, SIMD_MOVES). */
-  readonly moves = new Set<MoveHelper>();
-
-  /** A data-movement helper a kernel calls: the plain-JS one, or (SIMD) its instance wrapper, which falls back to it. */
-  move(h: MoveHelper): string {
-    this.use(h);
-    if (!this.simd) return h;
-    this.moves.add(h);
-    return `$k${h.slice(1)}`;
-  }
-
-  use(h: string): string {
-    if (!this.used.has(h)) {
-      this.used.add(h);
-      for (const d of KERNEL_DEPS[h] ?? []) this.use(d);
-    }
-    return h;
+  /** A data-movement helper a kernel calls: the plain-JS one, or (SIMD) its instance wrapper `$k…`, which falls back to it. */
+  move(h: MoveHelper): Call {
+    if (!this.simd) return { call: h, uses: [h] };
+    const wrapper = `$k${h.slice(1)}`;
+    return { call: wrapper, uses: [h, wrapper] };
   }
 
   // ---------------------------------------------------------------- sizes
@@ -135,13 +160,23 @@ export class JsText {
     return this.bufId.get(id)!;
   }
 
-  /** Buffers referred to while emitting a function, to take the T·B ones from `$mem` at its start. */
-  touched: Set<number> | null = null;
+  /** Buffers referred to while rendering a function body (fromMem), to take the T·B ones from `$mem` at its start. */
+  private touched: Set<number> | null = null;
 
-  /** `const { $x, $Gamma_u } = $mem;` for the T-dependent buffers a function body used. */
-  takeFromMem(used: Set<number>): string[] {
-    const ids = [...used].filter((b) => this.timedBuffer(b)).sort((a, b) => a - b);
-    return ids.length ? [`const { ${ids.map((b) => this.bufId.get(b)!).join(', ')} } = $mem;`] : [];
+  /**
+   * Renders a function body, and the lines to put at its start: `const { $x, $Gamma_u } = $mem;`
+   * for the T-dependent buffers it referred to (not counting nested bodies rendered with fromMem).
+   */
+  fromMem<T>(render: () => T): { value: T; take: string[] } {
+    const outer = this.touched;
+    this.touched = new Set();
+    try {
+      const value = render();
+      const ids = [...this.touched].filter((b) => this.timedBuffer(b)).sort((a, b) => a - b);
+      return { value, take: ids.length ? [`const { ${ids.map((b) => this.bufId.get(b)!).join(', ')} } = $mem;`] : [] };
+    } finally {
+      this.touched = outer;
+    }
   }
 
   timedBuffer(id: number): boolean {

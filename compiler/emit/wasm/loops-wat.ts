@@ -22,10 +22,11 @@
 // lockstep gives what one at a time would
 // (emit/js/loops.ts checks the views it stores and reads).
 
-import type { OpName } from '../../ir/ops.ts';
 import compileWat from 'watr/compile';
 import type { ActKind } from './kernels-wat.ts';
 import { ACT_KINDS, ACT_LOCALS, actBody, add, c32, get, set, whileLoop } from './kernels-wat.ts';
+import type { WasmLoopOp } from './elementwise.ts';
+import { WASM_LOOP_OPS, splat } from './elementwise.ts';
 import { memoryFlagAt } from './memory-flag.ts';
 
 /** How an operand is addressed (see the header). */
@@ -38,7 +39,7 @@ export type WasmLoopExpr =
   | { readonly e: 'num'; readonly v: number }
   | { readonly e: 'read'; readonly slot: number }
   | { readonly e: 'local'; readonly id: number }
-  | { readonly e: 'op'; readonly op: OpName; readonly args: readonly WasmLoopExpr[]; readonly p?: number };
+  | { readonly e: 'op'; readonly op: WasmLoopOp; readonly args: readonly WasmLoopExpr[]; readonly p?: number };
 
 export interface WasmLoopStmt {
   readonly id: number;
@@ -53,36 +54,6 @@ export interface WasmLoopFunc {
   readonly name: string;
   readonly slots: readonly LoopReadMode[];
   readonly stmts: readonly WasmLoopStmt[];
-}
-
-/** The ops a loop may contain to be handed over (others — exp, log, softplus, powers other than x² and x¹ — keep it in JavaScript). */
-export function wasmLoopSupports(op: OpName, p: number | undefined): boolean {
-  switch (op) {
-    case 'add': case 'sub': case 'mul': case 'div': case 'neg':
-    case 'tanh': case 'sigmoid': case 'relu': case 'step': case 'abs': case 'sign': case 'sqrt':
-      return true;
-    case 'pow':
-      return p === 2 || p === 1;
-    default:
-      return false;
-  }
-}
-
-const splat = (v: number) => `(f32x4.splat (f32.const ${f32Text(v)}))`;
-
-/**
- * A constant as the float32 that JavaScript's float32 stores would round it to,
- * written as the shortest decimal that reads back as that float in float64 (which
- * holds every float32 exactly). watr reads a decimal f32 literal as the nearest
- * float64, then rounds that to float32 (twice rounded: a decimal near the midpoint
- * of two float32s could land on the wrong one); this text reads back as the
- * float32 itself in float64, so the second rounding is exact.
- */
-function f32Text(v: number): string {
-  const f = Math.fround(v);
-  if (Number.isNaN(f)) return 'nan';
-  if (!Number.isFinite(f)) return f > 0 ? 'inf' : '-inf';
-  return Object.is(f, -0) ? '-0' : String(f);
 }
 
 class FuncText {
@@ -118,41 +89,21 @@ class FuncText {
       case 'read': return this.read(e.slot, tail);
       case 'local': return get(`v${e.id}`);
       case 'op': {
-        const a = () => this.expr(e.args[0]!, tail);
-        const b = () => this.expr(e.args[1]!, tail);
-        switch (e.op) {
-          case 'add': return `(f32x4.add ${a()} ${b()})`;
-          case 'sub': return `(f32x4.sub ${a()} ${b()})`;
-          case 'mul': return `(f32x4.mul ${a()} ${b()})`;
-          case 'div': return `(f32x4.div ${a()} ${b()})`;
-          case 'neg': return `(f32x4.neg ${a()})`;
-          case 'abs': return `(f32x4.abs ${a()})`;
-          case 'sqrt': return `(f32x4.sqrt ${a()})`;
-          // max(0, x) as JavaScript's x > 0 ? x : 0 (pmax(0, x) = 0 < x ? x : 0: NaN and −0 give 0).
-          case 'relu': return `(f32x4.pmax ${splat(0)} ${a()})`;
-          case 'step': return `(v128.and (f32x4.gt ${a()} ${splat(0)}) ${splat(1)})`;
-          // Math.sign: 1 above 0, −1 below, else x itself (±0, NaN).
-          case 'sign': {
-            const t = this.temp();
-            return `(v128.bitselect ${splat(1)} (v128.bitselect ${splat(-1)} (local.tee $${t} ${a()}) (f32x4.lt ${get(t)} ${splat(0)})) (f32x4.gt ${get(t)} ${splat(0)}))`;
-          }
-          case 'pow': {
-            if (e.p === 1) return a();
-            const t = this.temp();
-            return `(f32x4.mul (local.tee $${t} ${a()}) ${get(t)})`;
-          }
-          case 'tanh': case 'sigmoid':
+        const { p } = e;
+        return WASM_LOOP_OPS[e.op].text(e.args.map((x) => () => this.expr(x, tail)), {
+          ...(p !== undefined ? { p } : {}),
+          temp: () => this.temp(),
+          act: (kind, x) => {
             // Inline in the vector body (a call per four lanes cost about as much as the activation); the tail,
             // at most three floats a row, calls the same text as a function of its own, keeping the module small.
             if (tail) {
-              this.called.add(e.op);
-              return `(call $${e.op}4 ${a()})`;
+              this.called.add(kind);
+              return `(call $${kind}4 ${x})`;
             }
             this.act = true;
-            return `(block (result v128) ${set('x', a())} ${actBody(e.op).join(' ')} ${get('v')})`;
-          default:
-            throw new Error(`loops-wat: ${e.op} is not handed over to WebAssembly`);
-        }
+            return `(block (result v128) ${set('x', x)} ${actBody(kind).join(' ')} ${get('v')})`;
+          },
+        });
       }
     }
   }

@@ -1,0 +1,108 @@
+// What every part of the gpu.js planner (emit/gpujs/plan.ts) shares: its error,
+// the plan's types, how a value is laid out in a device buffer and indexed, and
+// how a number or a name is written in a kernel.
+
+import type { Root } from '../../ir/graph.ts';
+
+export class GpujsPlanError extends Error {}
+
+/** A float literal; non-finite constants cannot be written in every kernel language. */
+export function lit(v: number): string {
+  if (!Number.isFinite(v)) throw new GpujsPlanError(`the constant ${v} cannot be written in a gpu.js kernel`);
+  const s = String(v);
+  return /[.e]/.test(s) ? s : `${s}.0`;
+}
+
+/** Where a kernel argument comes from when the plan runs. */
+export type Arg =
+  | { readonly from: 'param'; readonly name: string }
+  /** All steps of an input, rows [T·B] × n; a step reads rows offset…offset+B. */
+  | { readonly from: 'input'; readonly name: string }
+  /** All steps of a cotangent (`state:c`, `output:y_hat`), rows [T·B] × n. */
+  | { readonly from: 'cot'; readonly name: string }
+  /** The state at t-1: a device buffer [B][n] in the forward pass; all steps [T·B] × n in the backward pass. */
+  | { readonly from: 'prev'; readonly name: string }
+  /** Backward: ∂ℒ/∂state^<t> carried from step t+1, [B][n]. */
+  | { readonly from: 'carry'; readonly name: string }
+  /** Backward: the running sum over later steps of a parameter gradient. */
+  | { readonly from: 'acc'; readonly name: string }
+  /** The output of an earlier kernel of the same step. */
+  | { readonly from: 'kernel'; readonly index: number }
+  /** The number (t-1)·B: the first row of this step in an all-steps buffer. */
+  | { readonly from: 'offset' };
+
+export interface KernelPlan {
+  /** Readable: the notation name of the value it computes (`Gamma_u`, `c`, `dW_aa`). */
+  readonly name: string;
+  readonly node: number;
+  /** gpu.js output size, x fastest: [n, B] per example, [n] or [n, m] without batch, [1, B] / [1] for scalars. */
+  readonly output: readonly number[];
+  readonly args: readonly Arg[];
+  /** `function (p_W_aa, prev_a, …) { … }` for gpu.js's createKernel. */
+  readonly source: string;
+}
+
+export interface StepPlan {
+  readonly kernels: readonly KernelPlan[];
+  /** Each root of the graph and the kernel whose output it is. */
+  readonly roots: readonly { readonly root: Root; readonly kernel: number }[];
+}
+
+export interface PlanOptions {
+  readonly dims: ReadonlyMap<string, number>;
+  readonly batch: number;
+  /** 'loop': one step of a recurrence, run T times; 'unrolled': a whole fixed-length unrolled graph, run once. */
+  readonly mode: 'loop' | 'unrolled';
+  /** Largest output extent along x or y the device takes (the texture size limit). */
+  readonly maxExtent?: number;
+  /** Most arrays one kernel may read (WebGPU: storage buffers per shader stage, less the output). */
+  readonly maxArrays?: number;
+}
+
+// ---------------------------------------------------------------- storage
+
+/** A value's numeric layout; every device buffer is a 1-D or 2-D array. */
+export interface Layout {
+  readonly batched: boolean;
+  readonly dims: readonly number[];
+}
+
+/** Index expressions for one element: b (example), i (row/feature), j (column). */
+export interface Idx {
+  readonly b?: string;
+  readonly i?: string;
+  readonly j?: string;
+}
+
+export const outputOf = (l: Layout, B: number): number[] => {
+  if (l.dims.length === 2) {
+    if (l.batched) throw new GpujsPlanError('a matrix per example has no gpu.js layout');
+    return [l.dims[1]!, l.dims[0]!];
+  }
+  const n = l.dims.length === 1 ? l.dims[0]! : 1;
+  return l.batched ? [n, B] : [n];
+};
+
+/** The thread's own index for a value of this layout. */
+export const ownIdx = (l: Layout): Idx =>
+  l.dims.length === 2 ? { i: 'this.thread.y', j: 'this.thread.x' }
+    : { ...(l.batched ? { b: 'this.thread.y' } : {}), ...(l.dims.length === 1 ? { i: 'this.thread.x' } : {}) };
+
+/** Drop the index parts a value does not have (broadcasting). */
+export const norm = (l: Layout, x: Idx): Idx => ({
+  ...(l.batched ? { b: x.b ?? '0' } : {}),
+  ...(l.dims.length >= 1 ? { i: x.i ?? '0' } : {}),
+  ...(l.dims.length === 2 ? { j: x.j ?? '0' } : {}),
+});
+export const idxKey = (x: Idx) => `${x.b ?? ''}|${x.i ?? ''}|${x.j ?? ''}`;
+
+/** Read element `x` of a buffer holding a value of layout `l`; `rowOffset` shifts the batch row (all-steps buffers). */
+export function readBuffer(name: string, l: Layout, x: Idx, rowOffset?: string): string {
+  const n = norm(l, x);
+  const row = (b: string) => (rowOffset === undefined ? b : `${rowOffset} + ${b}`);
+  if (l.dims.length === 2) return `${name}[${n.i}][${n.j}]`;
+  if (l.batched) return `${name}[${row(n.b!)}][${l.dims.length === 1 ? n.i : '0'}]`;
+  return `${name}[${l.dims.length === 1 ? n.i : '0'}]`;
+}
+
+export const ident = (s: string) => s.replace(/[^A-Za-z0-9_]/g, '_').replace(/^(?=[0-9])/, '_').slice(0, 40);
