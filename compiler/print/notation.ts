@@ -256,7 +256,8 @@ export function printGrad(cell: TypedCell, fwd: Graph, bwd: Graph, opts: GradPri
       expandDepth.add(f);
       const inner = printExpr(f, { g: fwd, sp, nameOf: (x) => (x === f ? undefined : fwdName.get(x) ?? leafText(fwd.nodes[x]!, sp, unrolled)) }, true);
       expandDepth.delete(f);
-      return `(${inner})`.replace(/^\((\S+\(.*\))\)$/, (m, body: string) => (balanced(body) ? body : m));
+      // One application (`tanh(…)`) needs no parentheses; `relu(v) + σ(v)` does.
+      return isOneApplication(inner) ? inner : `(${inner})`;
     }
     return leafText(n, sp, unrolled);
   };
@@ -278,13 +279,16 @@ export function printGrad(cell: TypedCell, fwd: Graph, bwd: Graph, opts: GradPri
   return lines.join('\n') + '\n';
 }
 
-function balanced(s: string): boolean {
+/** `f(…)` whose first parenthesis closes at its very end: `tanh(a + b)`, not `relu(v) + σ(v)`. */
+function isOneApplication(s: string): boolean {
+  const open = s.indexOf('(');
+  if (open < 1 || /\s/.test(s.slice(0, open)) || !s.endsWith(')')) return false;
   let d = 0;
-  for (const c of s) {
-    if (c === '(') d++;
-    else if (c === ')' && --d < 0) return false;
+  for (let i = open; i < s.length; i++) {
+    if (s[i] === '(') d++;
+    else if (s[i] === ')' && --d === 0) return i === s.length - 1;
   }
-  return d === 0;
+  return false;
 }
 
 /** Structural keys, independent of ids: equal keys mean equal values (ids interned in `table`, shared by both graphs). */
