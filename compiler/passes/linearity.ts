@@ -169,3 +169,24 @@ const OP_TEXT: Partial<Record<OpName, string>> = {
   concat: 'a concatenation', slice: 'a slice', pad: 'a padding', transpose: 'a transpose', pow: 'a power', softmax: 'softmax',
 };
 const opText = (n: Node): string => OP_TEXT[n.op] ?? n.op;
+
+const KIND_TEXT: Readonly<Record<Recurrence, string>> = {
+  'linear-diagonal': 'linear, diagonal: h^<t> = a^<t> ⊙ h^<t-1> + b^<t> feature by feature (a scan per feature)',
+  'linear-dense': 'linear, not diagonal: h^<t> = A^<t> h^<t-1> + b^<t>',
+  'diagonal-jacobian': 'not linear, but each feature reads only its own previous value (its backward through time is a diagonal linear recurrence)',
+  nonlinear: 'not linear',
+  'not-recurrent': 'not a recurrence (it does not read itself at t-1)',
+};
+
+/**
+ * The verdicts as lines for `celda check --explain`: each state, its component
+ * when it has company, and why it is not linear (or not diagonal), with the
+ * place in the source as `where(span)` writes it (`cell.celda:4:11`).
+ */
+export function explainLinearity(verdicts: readonly StateLinearity[], where: (span: Span) => string): string[] {
+  return verdicts.map((v) => {
+    const company = v.component.length > 1 ? ` (with ${v.component.filter((s) => s !== v.state).join(', ')})` : '';
+    const why = v.reason ? `: ${v.reason.text}${v.reason.span ? ` at ${where(v.reason.span)}` : ''}` : '';
+    return `${v.state}${company}: ${KIND_TEXT[v.kind]}${why}`;
+  });
+}

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { CompiledCell } from '../../../compiler/compile.ts';
 import { evalDim } from '../../../compiler/ir/dims.ts';
 import type { Tensor } from '../../../compiler/ir/ops.ts';
-import { linearity } from '../../../compiler/passes/linearity.ts';
+import { explainLinearity, linearity } from '../../../compiler/passes/linearity.ts';
 import { interpret } from '../../../runtime/interpreter.ts';
 import { compileOk, example, exampleFiles } from '../../support/cells.ts';
 
@@ -136,4 +136,15 @@ describe('the verdicts hold numerically', () => {
       }), { seed: 1207, numRuns: 30 });
     });
   }
+});
+
+describe('explainLinearity', () => {
+  it('says what each state is and why, with the place', () => {
+    const lines = explainLinearity(linearity(CASES.IndRNN!.cell.forward), (s) => `c.celda@${s.start}`);
+    expect(lines).toEqual([expect.stringMatching(/^h: not linear, but each feature reads only its own previous value .*: relu of a value that depends on h\^<t-1> at c\.celda@\d+$/)]);
+    expect(explainLinearity(linearity(CASES['two states that feed each other']!.cell.forward), () => '')).toEqual([
+      'p (with q): linear, not diagonal: h^<t> = A^<t> h^<t-1> + b^<t>: the states p, q feed each other',
+      'q (with p): linear, not diagonal: h^<t> = A^<t> h^<t-1> + b^<t>: the states p, q feed each other',
+    ]);
+  });
 });
