@@ -180,6 +180,9 @@ export const D = {
       step === 0 ? `step 0 holds initial values only; the first input is \`${name}^<1>\`` : `define the steps up to ${step}, or read \`${name}^<${last}>\``),
   noOutputs: (span: Span, cell: string, last: string) =>
     err('E030', span, `cell \`${cell}\` computes no value at <t>: it has no state and no output`, `a value without a time index is an intermediate of the step; write \`${last}^<t> = …\` to make it an output`),
+  wrongArity: (span: Span, fn: string, want: number, got: number) =>
+    err('E031', span, `\`${fn}\` takes ${want === 1 ? 'one argument' : `${want} arguments`}, got ${got}`,
+      want === 1 ? `apply it to one value: \`${fn}(…)\`` : `write \`${fn}(${Array.from({ length: want }, (_, i) => 'abcd'[i]).join(', ')})\``),
   internal: (span: Span, message: string) => err('E999', span, `internal error: ${message}`, 'this is a bug in celda; please report it with the cell that caused it'),
 } as const;
 

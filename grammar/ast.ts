@@ -23,11 +23,11 @@ export type Expr =
   /** A name, optionally time-indexed: `a^<t-1>`, `Gamma_u`, `W_aa`, `tanh` (as a value). */
   | { readonly kind: 'var'; readonly name: string; readonly time: Time | null; readonly span: Span }
   /**
-   * `f(e)`, `f \left( e \right)`, `f \, (e)`: a bare name directly followed by a
-   * parenthesised expression. Whether it is a call or a product `W (v)` is the
-   * checker's decision.
+   * `f(e)`, `f \left( e \right)`, `f \, (e)`, `max(a, b)`, `\max\{a, b\}`: a bare
+   * name directly followed by parenthesised arguments. Whether it is a call or a
+   * product `W (v)` is the checker's decision.
    */
-  | { readonly kind: 'apply'; readonly fn: string; readonly fnSpan: Span; readonly arg: Expr; readonly span: Span }
+  | { readonly kind: 'apply'; readonly fn: string; readonly fnSpan: Span; readonly args: readonly Expr[]; readonly span: Span }
   /** `+ - * / @`: `*`, `⊙`, `\odot`, `∘` are `*`; `·`, `\cdot`, `@` are `@`. */
   | { readonly kind: 'binary'; readonly op: BinaryOp; readonly left: Expr; readonly right: Expr; readonly span: Span }
   /** Juxtaposition `W_aa a^<t-1>`, `W_c[u, v]`, `2 x`. */

@@ -470,14 +470,20 @@ const semantics = grammar.createSemantics().addOperation<unknown>('ast', {
     const name = /^\\[A-Za-z]+/.exec(command.sourceString)?.[0] ?? command.sourceString;
     return { kind: 'latex', command: name, span: spanOf(this) } satisfies Expr;
   },
-  Apply(fn, _open, _nl1, arg, _nl2, _close) {
-    return { kind: 'apply', fn: nameOf(fn), fnSpan: spanOf(fn), arg: expr(arg), span: spanOf(this) } satisfies Expr;
+  Apply_paren(fn, _open, _nl1, args, _nl2, _close) {
+    return { kind: 'apply', fn: nameOf(fn), fnSpan: spanOf(fn), args: list<Expr>(args), span: spanOf(this) } satisfies Expr;
+  },
+  Apply_brace(fn, _open, _nl1, args, _nl2, _close) {
+    return { kind: 'apply', fn: nameOf(fn), fnSpan: spanOf(fn), args: list<Expr>(args), span: spanOf(this) } satisfies Expr;
+  },
+  Primary_abs(open, _nl1, arg, _nl2, _close) {
+    return { kind: 'apply', fn: 'abs', fnSpan: spanOf(open), args: [expr(arg)], span: spanOf(this) } satisfies Expr;
   },
   Frac(_cmd, top, bottom) {
     return { kind: 'binary', op: '/', left: expr(top), right: expr(bottom), span: spanOf(this) } satisfies Expr;
   },
   Sqrt(cmd, arg) {
-    return { kind: 'apply', fn: 'sqrt', fnSpan: spanOf(cmd), arg: expr(arg), span: spanOf(this) } satisfies Expr;
+    return { kind: 'apply', fn: 'sqrt', fnSpan: spanOf(cmd), args: [expr(arg)], span: spanOf(this) } satisfies Expr;
   },
   Braced(_open, _nl1, inner, _nl2, _close) {
     return inner.ast();

@@ -17,7 +17,7 @@ export const showTimed = (name: string, time: string) => `${show(name)}^<${time}
 export function freeVars(e: Expr, out: { name: string; time: Time | null; span: Span }[] = []) {
   switch (e.kind) {
     case 'var': out.push({ name: e.name, time: e.time, span: e.span }); break;
-    case 'apply': out.push({ name: e.fn, time: null, span: e.fnSpan }); freeVars(e.arg, out); break;
+    case 'apply': out.push({ name: e.fn, time: null, span: e.fnSpan }); for (const a of e.args) freeVars(a, out); break;
     case 'binary': case 'juxt': freeVars(e.left, out); freeVars(e.right, out); break;
     case 'neg': case 'transpose': freeVars(e.arg, out); break;
     case 'pow': freeVars(e.base, out); break;
@@ -32,7 +32,7 @@ export const MAX_DEPTH = 1000;
 
 function children(e: Expr): readonly Expr[] {
   switch (e.kind) {
-    case 'apply': return [e.arg];
+    case 'apply': return e.args;
     case 'binary': case 'juxt': return [e.left, e.right];
     case 'neg': case 'transpose': return [e.arg];
     case 'pow': return [e.base];
@@ -56,7 +56,7 @@ export function depth(e: Expr): number {
 /** Whether `fn(…)` appears in an expression. */
 export function applies(e: Expr, fn: string): boolean {
   switch (e.kind) {
-    case 'apply': return e.fn === fn || applies(e.arg, fn);
+    case 'apply': return e.fn === fn || e.args.some((a) => applies(a, fn));
     case 'juxt': case 'binary': return applies(e.left, fn) || applies(e.right, fn);
     case 'neg': case 'transpose': return applies(e.arg, fn);
     case 'pow': return applies(e.base, fn);
@@ -71,7 +71,7 @@ function exprText(e: Expr, nested = false): string {
   switch (e.kind) {
     case 'num': return String(e.value);
     case 'var': return e.time ? showTimed(e.name, timeText(e.time)) : show(e.name);
-    case 'apply': return `${show(e.fn)}(${exprText(e.arg)})`;
+    case 'apply': return `${show(e.fn)}(${e.args.map((a) => exprText(a)).join(', ')})`;
     case 'binary': return wrap(`${exprText(e.left, true)} ${e.op === '@' ? '·' : e.op} ${exprText(e.right, true)}`);
     case 'juxt': return wrap(`${exprText(e.left, true)} ${exprText(e.right, true)}`);
     case 'neg': return wrap(`-${exprText(e.arg, true)}`);

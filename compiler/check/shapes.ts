@@ -41,11 +41,15 @@ function resolved(cx: CheckContext, s: Shape): Shape {
 }
 
 /** A named function (`tanh`, `σ`, or an alias `g_1`) applied to its argument. */
-export function call(cx: CheckContext, fn: string, fnSpan: Span, arg: TExpr, span: Span, diags: Diagnostic[]): TExpr {
+export function call(cx: CheckContext, fn: string, fnSpan: Span, args: readonly TExpr[], span: Span, diags: Diagnostic[]): TExpr {
   const name = FUNCTIONS[fn] ?? cx.functions.get(fn)?.op;
   if (!name) { diags.push(D.unknownFunction(fnSpan, show(fn), didYouMean(fn, [...Object.keys(FUNCTIONS), ...cx.functions.keys()], show))); return poison(span); }
-  if (arg.shape === null && !isPoison(arg)) throw new Defer();
-  return op(cx, name, [arg], span, diags, `${show(fn)}(…)`);
+  const arity = OPS[name].arity;
+  if (args.length !== arity) { diags.push(D.wrongArity(span, show(fn), arity, args.length)); return poison(span); }
+  // Two arguments (max, min): elementwise, with broadcasting, as `+` is.
+  if (arity === 2) return elementwise(cx, name, args[0]!, args[1]!, span, diags, `${show(fn)}(…)`);
+  if (args.some((a) => a.shape === null && !isPoison(a))) throw new Defer();
+  return op(cx, name, [...args], span, diags, `${show(fn)}(…)`);
 }
 
 /** Learn or check a parameter's shape from a use. */

@@ -96,16 +96,18 @@ function typeExpr(cx: CheckContext, e: Expr, diags: Diagnostic[], def: Def): TEx
     case 'latex': diags.push(D.unknownLatex(e.span, e.command, didYouMean(e.command, LATEX_KNOWN) ?? (GRADIENT_COMMANDS.includes(e.command) ? DERIVATIVES : undefined))); return poison(e.span);
     case 'zeros': diags.push(D.zerosInExpression(e.span)); return poison(e.span);
     case 'apply': {
-      if (isFunctionName(cx, e.fn)) return call(cx, e.fn, e.fnSpan, go(e.arg), e.span, diags);
+      if (isFunctionName(cx, e.fn)) return call(cx, e.fn, e.fnSpan, e.args.map(go), e.span, diags);
       if (looksLikeFunction(cx, e.fn)) {
         diags.push(D.unknownFunction(e.fnSpan, show(e.fn), didYouMean(e.fn, [...Object.keys(FUNCTIONS), ...cx.functions.keys()], show)));
-        go(e.arg); // its own mistakes are worth reporting too
+        e.args.forEach(go); // their own mistakes are worth reporting too
         return poison(e.span);
       }
-      return product(cx, variable(cx, e.fn, null, e.fnSpan, diags, def), go(e.arg), e.span, diags, false, [{ kind: 'var', name: e.fn, time: null, span: e.fnSpan }, e.arg]);
+      // `W (v)` multiplies; `W (u, v)` is neither a product nor a call.
+      if (e.args.length !== 1) { diags.push(D.wrongArity(e.span, show(e.fn), 1, e.args.length)); return poison(e.span); }
+      return product(cx, variable(cx, e.fn, null, e.fnSpan, diags, def), go(e.args[0]!), e.span, diags, false, [{ kind: 'var', name: e.fn, time: null, span: e.fnSpan }, e.args[0]!]);
     }
     case 'juxt': {
-      if (e.left.kind === 'var' && e.left.time === null && isFunctionName(cx, e.left.name)) return call(cx, e.left.name, e.left.span, go(e.right), e.span, diags);
+      if (e.left.kind === 'var' && e.left.time === null && isFunctionName(cx, e.left.name)) return call(cx, e.left.name, e.left.span, [go(e.right)], e.span, diags);
       return product(cx, go(e.left), go(e.right), e.span, diags, false, [e.left, e.right]);
     }
     case 'binary': {

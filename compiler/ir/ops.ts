@@ -40,8 +40,8 @@ export type Attrs = {
 /** Every primitive; the table below must define exactly these (checked by `satisfies`). */
 export type OpName =
   | 'param' | 'input' | 'prev' | 'cot' | 'const' | 'zeros'
-  | 'add' | 'sub' | 'mul' | 'div' | 'neg' | 'pow'
-  | 'tanh' | 'sigmoid' | 'relu' | 'exp' | 'log' | 'sqrt' | 'abs' | 'softplus' | 'step' | 'sign'
+  | 'add' | 'sub' | 'mul' | 'div' | 'neg' | 'pow' | 'max' | 'min'
+  | 'tanh' | 'sigmoid' | 'relu' | 'exp' | 'log' | 'sqrt' | 'abs' | 'softplus' | 'step' | 'sign' | 'stopgrad'
   | 'softmax' | 'sum_feat' | 'sum_batch' | 'bcast'
   | 'matvec' | 'matmul' | 'transpose' | 'outer' | 'concat' | 'slice' | 'pad';
 
@@ -183,6 +183,15 @@ export const OPS: Record<OpName, OpDef> = {
   mul: ew2((x, y) => x * y, (g, _y, [a, b], _at, { mul, unbroadcast }) => [unbroadcast(mul(g, b), a), unbroadcast(mul(g, a), b)]),
   div: ew2((x, y) => x / y, (g, y, [a, b], _at, { mul, div, neg, unbroadcast }) => [unbroadcast(div(g, b), a), unbroadcast(neg(div(mul(g, y), b)), b)]),
   neg: unary((x) => -x, (g, _y, _i, _a, { neg }) => [neg(g)]),
+  // At a tie the gradient splits evenly: a's share is (𝟙[a > b] + 1 − 𝟙[b > a]) / 2.
+  max: ew2(Math.max, (g, _y, [a, b], _at, { mul, add, sub, step, c, one, unbroadcast }) => {
+    const wa = mul(c(0.5), add(step(sub(a!, b!)), sub(one, step(sub(b!, a!)))));
+    return [unbroadcast(mul(g, wa), a!), unbroadcast(mul(g, sub(one, wa)), b!)];
+  }),
+  min: ew2(Math.min, (g, _y, [a, b], _at, { mul, add, sub, step, c, one, unbroadcast }) => {
+    const wa = mul(c(0.5), add(step(sub(b!, a!)), sub(one, step(sub(a!, b!)))));
+    return [unbroadcast(mul(g, wa), a!), unbroadcast(mul(g, sub(one, wa)), b!)];
+  }),
   pow: {
     arity: 1, kind: 'elementwise', shape: same,
     eval: (args, a, c) => elementwise((x) => (a.p === 2 ? x * x : Math.pow(x, a.p!)))(args, a, c),
@@ -203,6 +212,8 @@ export const OPS: Record<OpName, OpDef> = {
   /** Heaviside step (relu's derivative); its own derivative is zero almost everywhere. */
   step: unary((x) => (x > 0 ? 1 : 0), noGrad),
   sign: unary(Math.sign, noGrad),
+  /** Stop-gradient, sg(v): the value itself, and no gradient through it (the xLSTM stabiliser). */
+  stopgrad: unary((x) => x, noGrad),
 
   // ------------------------------------------------------------ along the feature axis
   softmax: {
@@ -398,7 +409,7 @@ export const opDef = (op: OpName): OpDef => OPS[op];
 export const FUNCTIONS: Readonly<Record<string, OpName>> = Object.assign(Object.create(null) as Record<string, OpName>, {
   tanh: 'tanh', sigmoid: 'sigmoid', sigma: 'sigmoid', sigm: 'sigmoid', logistic: 'sigmoid',
   softmax: 'softmax', relu: 'relu', ReLU: 'relu', exp: 'exp', log: 'log', ln: 'log', sqrt: 'sqrt', abs: 'abs',
-  softplus: 'softplus',
+  softplus: 'softplus', max: 'max', min: 'min', sg: 'stopgrad', stopgrad: 'stopgrad',
 });
 
 // ---------------------------------------------------------------- the elementwise ops

@@ -28,6 +28,9 @@ const FN: Record<string, Record<Spelling, string>> = {
   softplus: { ascii: 'softplus', unicode: 'softplus', latex: '\\operatorname{softplus}' },
   step: { ascii: 'step', unicode: '𝟙₊', latex: '\\mathbb{1}_{>0}' },
   sign: { ascii: 'sign', unicode: 'sign', latex: '\\operatorname{sign}' },
+  max: { ascii: 'max', unicode: 'max', latex: '\\max' },
+  min: { ascii: 'min', unicode: 'min', latex: '\\min' },
+  stopgrad: { ascii: 'sg', unicode: 'sg', latex: '\\operatorname{sg}' },
 };
 
 const SYM: Record<string, Record<Spelling, string>> = {
@@ -143,7 +146,7 @@ function go(id: number, pr: ExprPrinter, top: boolean, parent?: Node): [string, 
     case 'pad': return [`pad(${printExpr(a, pr, false, n)})`, P.atom];
     default: {
       const fn = FN[n.op];
-      if (fn) return [sp === 'latex' && n.op === 'sqrt' ? `\\sqrt{${printExpr(a, pr, false, n)}}` : `${fn[sp]}(${printExpr(a, pr, false, n)})`, P.atom];
+      if (fn) return [sp === 'latex' && n.op === 'sqrt' ? `\\sqrt{${printExpr(a, pr, false, n)}}` : `${fn[sp]}(${n.inputs.map((x) => printExpr(x, pr, false, n)).join(', ')})`, P.atom];
       return [`${n.op}(${n.inputs.map((x) => printExpr(x, pr, false)).join(', ')})`, P.atom];
     }
   }

@@ -77,7 +77,7 @@ cell Ops {
   param w : 1
   u = relu(W_1 h^<t-1> + x^<t>) + abs(x^<t>) / (2 + exp(b_1))
   v = sqrt(1 + u * u) + log(1 + sigmoid(x^<t>)) + softplus(x^<t>) - (h^<t-1>)^3 / 4
-  h^<t> = tanh(v - u - W_3 [x^<t>, u] + w * h^<t-1>)
+  h^<t> = tanh(v - u - W_3 [x^<t>, u] + w * h^<t-1> + 0.5 * max(u, x^<t>) - min(v, 1) * sg(u))
   y^<t> = softmax(W_2 h^<t>)
 }
 `;

@@ -48,7 +48,7 @@ function show(e: Expr): string {
   switch (e.kind) {
     case 'num': return String(e.value);
     case 'var': return e.name + (e.time ? `^${showTime(e.time)}` : '');
-    case 'apply': return `${e.fn}(${show(e.arg)})`;
+    case 'apply': return `${e.fn}(${e.args.map(show).join(', ')})`;
     case 'binary': return `(${show(e.left)} ${e.op} ${show(e.right)})`;
     case 'juxt': return `(${show(e.left)} ${show(e.right)})`;
     case 'neg': return `-${show(e.arg)}`;
@@ -657,7 +657,7 @@ describe('spans', () => {
     expect(text(product.right.span)).toBe('(1 - Γ_u)');
     const apply = sum.right as Extract<Expr, { kind: 'apply' }>;
     expect(text(apply.fnSpan)).toBe('tanh');
-    expect(text(apply.arg.span)).toBe('W_aa a^<t-1>');
+    expect(text(apply.args[0]!.span)).toBe('W_aa a^<t-1>');
     checkSpans(ok(src), src.length);
   });
 
@@ -718,7 +718,7 @@ describe('syntax problems', () => {
 
   it('says what may follow an operator or an unclosed application', () => {
     expect(problem('z = b ⊙')).toMatchObject({ span: { start: 7, end: 7 }, expected: 'an expression or a line break' });
-    expect(problem('z = f (x')).toMatchObject({ span: { start: 8, end: 8 }, expected: '")", an operator or a line break' });
+    expect(problem('z = f (x')).toMatchObject({ span: { start: 8, end: 8 }, expected: '")", ",", an operator or a line break' });
   });
 
   it('spans a leading minus from its sign over the product it starts', () => {

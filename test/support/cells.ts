@@ -26,7 +26,7 @@ export const WASM_OPS_CELL = `cell Ops {
   input x : n_x
   state h : n_h
   z^<t> = W[h^<t-1>, x^<t>] + b
-  h^<t> = relu(z^<t>) * 0.5 - abs(z^<t>) / (2 + z^<t> ^ 2) + sqrt(σ(z^<t>)) * tanh(-z^<t>)
+  h^<t> = relu(z^<t>) * 0.5 - abs(z^<t>) / (2 + z^<t> ^ 2) + sqrt(σ(z^<t>)) * tanh(-z^<t>) + max(z^<t>, 0.25) - min(sg(z^<t>), -0.5)
 }`;
 
 /** A cell with an op the WebAssembly loops lack (exp), and loops without it. */

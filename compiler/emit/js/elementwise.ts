@@ -60,4 +60,7 @@ export const JS_ELEMENTWISE: Readonly<Record<ElementwiseOp, Render>> = {
   softplus: helper('$softplus'),
   step: helper('$heaviside'),
   sign: helper('$sign'),
+  max: ([a, b]) => ({ s: `Math.max(${a!.s}, ${b!.s})`, p: 4 }),
+  min: ([a, b]) => ({ s: `Math.min(${a!.s}, ${b!.s})`, p: 4 }),
+  stopgrad: ([a]) => a!,
 } satisfies Record<ElementwiseOp, Render>;

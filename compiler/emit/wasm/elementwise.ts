@@ -57,6 +57,10 @@ export const WASM_LOOP_OPS: Readonly<Record<WasmLoopOp, WasmRender>> = {
   neg: op1('neg'),
   abs: op1('abs'),
   sqrt: op1('sqrt'),
+  // IEEE max and min, as Math.max and Math.min: NaN if either is, max(−0, +0) = +0.
+  max: op2('max'),
+  min: op2('min'),
+  stopgrad: { text: ([a]) => a!() },
   // max(0, x) as JavaScript's x > 0 ? x : 0 (pmax(0, x) = 0 < x ? x : 0: NaN and −0 give 0).
   relu: { text: ([a]) => `(f32x4.pmax ${splat(0)} ${a!()})` },
   step: { text: ([a]) => `(v128.and (f32x4.gt ${a!()} ${splat(0)}) ${splat(1)})` },

@@ -14,6 +14,7 @@ import { interpret } from '../../../runtime/interpreter.ts';
 import { Rng } from '../../../runtime/random.ts';
 import type { Domain } from '../../support/numeric.ts';
 import { checkGraphGrad, describeMismatches, randomTensor } from '../../support/numeric.ts';
+import { grad } from '../../../compiler/passes/grad.ts';
 
 // ---------------------------------------------------------------- shapes used below
 
@@ -36,6 +37,8 @@ interface OpCase {
   readonly attrs?: Attrs;
   /** Which operand feeds each input of the op (default: one each, in order); repeats test accumulation. */
   readonly use?: readonly number[];
+  /** The op stops the gradient on purpose (stop-gradient): its VJP is zero, not the derivative. */
+  readonly stops?: true;
 }
 
 const o = (shape: Shape, domain?: Domain): Operand => (domain ? { shape, domain } : { shape });
@@ -52,7 +55,8 @@ const binary = (right?: Domain): OpCase[] => [
  * below makes it a failing test too.
  */
 const CASES = {
-  add: binary(), sub: binary(), mul: binary(), div: binary('awayFromZero'),
+  add: binary(), sub: binary(), mul: binary(), div: binary('awayFromZero'), max: binary(), min: binary(),
+  stopgrad: unary().map((c) => ({ ...c, stops: true as const })),
   neg: unary(),
   pow: [2, 3, -1, 0.5, 1.5, 0, 1].flatMap((p) => unaryShapes.slice(0, 4).map((s) => ({ ins: [o(s, p === 2 || p === 3 ? 'any' : 'positive')], attrs: { p } }))),
   tanh: unary(), sigmoid: unary(), exp: unary(), softplus: unary(),
@@ -129,6 +133,7 @@ const MATH: Partial<Record<OpName, (...x: number[]) => number>> = {
   tanh: Math.tanh, sigmoid: (x) => 1 / (1 + Math.exp(-x!)), relu: (x) => Math.max(0, x!), exp: Math.exp, log: Math.log,
   sqrt: Math.sqrt, abs: Math.abs, softplus: (x) => Math.log(1 + Math.exp(x!)), step: (x) => (x! > 0 ? 1 : 0), sign: Math.sign,
   pow: (x) => Math.pow(x!, 3),
+  max: (x, y) => Math.max(x!, y!), min: (x, y) => Math.min(x!, y!), stopgrad: (x) => x!,
 };
 
 describe('evaluation of elementwise ops against Math', () => {
@@ -272,6 +277,12 @@ describe('every VJP rule against central differences (float64)', () => {
           const g = opGraph(op, c);
           expect(verify(g)).toEqual([]);
           const domains = c.ins.map((x) => x.domain ?? 'any');
+          if (c.stops) {
+            // sg(v): the gradient stops — zero, where central differences see the identity.
+            const vjp = grad(g);
+            expect(vjp.roots.map((x) => vjp.nodes[x.id]!.op)).toEqual(c.ins.map(() => 'zeros'));
+            return;
+          }
           const r = checkGraphGrad(g, {
             env, batch: BATCH, seed: s, wrt: ['param', 'input'],
             domain: (nd) => domains[Number(nd.attrs.name!.slice(1))] ?? 'any',
@@ -287,6 +298,23 @@ describe('every VJP rule against central differences (float64)', () => {
       }
     });
   }
+});
+
+describe('max and min at ties', () => {
+  it('split the gradient evenly where the operands are equal', () => {
+    for (const op of ['max', 'min'] as const) {
+      const b = new Builder();
+      const a0 = b.node('param', [], { name: 'a0', shape: uv() }), a1 = b.node('param', [], { name: 'a1', shape: uv() });
+      const g = b.finish([{ name: 'y', role: 'output', id: b.node(op, [a0, a1]) }]);
+      const vjp = grad(g);
+      const data: Record<string, number[]> = { a0: [1, 2, 3], a1: [1, 5, 0], 'output:y': [2, 2, 2] };
+      const v = interpret(vjp, (nd) => ({ batched: false, dims: [3], data: Float64Array.from(data[nd.attrs.name!]!) }), env, 1);
+      const at = (name: string) => [...v[vjp.roots.find((r) => r.name === name)!.id]!.data];
+      // ties share, the larger (smaller for min) takes all
+      expect(at('a0'), op).toEqual(op === 'max' ? [1, 0, 2] : [1, 2, 0]);
+      expect(at('a1'), op).toEqual(op === 'max' ? [1, 2, 0] : [1, 0, 2]);
+    }
+  });
 });
 
 // ---------------------------------------------------------------- the VJP algebra

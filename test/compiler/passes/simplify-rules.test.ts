@@ -96,6 +96,9 @@ const CASES: Readonly<Partial<Record<OpName, Readonly<Record<string, Case>>>>> =
   softplus: { 'fold constants': { before: ({ op, c }) => op('softplus', [c(0)]), after: ({ c }) => c(Math.LN2) } },
   step: { 'fold constants': { before: ({ step, c }) => step(c(0.5)), after: ({ one }) => one } },
   sign: { 'fold constants': { before: ({ sign, c }) => sign(c(-3)), after: ({ c }) => c(-1) } },
+  max: { 'fold constants': { before: ({ op, c }) => op('max', [c(-1), c(2)]), after: ({ c }) => c(2) } },
+  min: { 'fold constants': { before: ({ op, c }) => op('min', [c(-1), c(2)]), after: ({ c }) => c(-1) } },
+  stopgrad: { 'fold constants': { before: ({ op, c }) => op('stopgrad', [c(0.5)]), after: ({ c }) => c(0.5) } },
   transpose: {
     '(xᵀ)ᵀ → x': { before: ({ transpose, W }) => transpose(transpose(W)), after: ({ W }) => W },
   },
