@@ -26,6 +26,8 @@ usage:
                                             the cell back as notation, in one spelling
   celda compile CELL -o OUT.js [--precision f32|f64] [--no-simd] [--cell NAME]
                                             a standalone fused JavaScript module (+ .d.ts) for the cell
+  celda export CELL --to pytorch|onnx -o OUT [--cell NAME] [--force] [--dims n_x=…,n_a=…] [--params P.json|--seed N] [--params-as-inputs]
+                                            the cell as a PyTorch module (cell.py) or an ONNX model (cell.onnx): docs/export.md
   celda bench CELL [--dims n_x=…,n_a=…] [--batch B] [--steps T] [--backend js|interp|gpujs] [--precision f64|f32] [--no-simd] [--threads N]
                                             one training step's speed, as one JSON line
   celda train TASK --cell FILE [--hidden N] [--steps N|--epochs N] [--batch B] [--lr X] [--seed S] [--out DIR] [--resume DIR] [--force]
@@ -185,6 +187,7 @@ async function main(argv: string[]): Promise<number> {
     case 'compare': return (await import('./train.ts')).compareCommand(rest);
     case 'compile': return (await import('./compile.ts')).compileCommand(rest);
     case 'bench': return (await import('./bench.ts')).benchCommand(rest);
+    case 'export': return (await import('./export.ts')).exportCommand(rest);
     default:
       throw new UsageError(`unknown command \`${cmd}\`\n\n${USAGE}`);
   }

@@ -37,7 +37,8 @@ export function cellFiles(): string[] {
   ];
 }
 
-export function makeCase(file: string, opts: { batch?: number; steps?: number; seed?: number } = {}): ExportCase {
+/** A case for a cell file; `params` replaces the random parameters (same shapes). */
+export function makeCase(file: string, opts: { batch?: number; steps?: number; seed?: number; params?: Record<string, unknown> } = {}): ExportCase {
   const cell = compileOk(readFileSync(file, 'utf8'))[0]!;
   const t = cell.typed;
   const rng = new Rng(opts.seed ?? 11);
@@ -45,7 +46,8 @@ export function makeCase(file: string, opts: { batch?: number; steps?: number; s
   const num = (d: Parameters<typeof evalDim>[0]) => evalDim(d, dims)!;
   const B = opts.batch ?? 3, T = t.mode === 'unrolled' ? t.steps : opts.steps ?? 4;
   const arr = (shape: readonly number[], scale = 1): unknown => (shape.length === 0 ? scale * rng.normal() : Array.from({ length: shape[0]! }, () => arr(shape.slice(1), scale)));
-  const params = Object.fromEntries(t.params.map((p) => [p.name, arr(p.shape.map(num), 0.5)]));
+  const random = Object.fromEntries(t.params.map((p) => [p.name, arr(p.shape.map(num), 0.5)]));
+  const params = opts.params ?? random;
   const inputs = Object.fromEntries(t.inputs.map((i) => [i.name, arr([T, B, num(i.dim)])]));
   const init = Object.fromEntries(t.states.map((s) => [s.name, arr([B, num(s.dim)])]));
   const cotangents = {
