@@ -177,13 +177,15 @@ export function exportOnnx(cell: CompiledCell, opts: OnnxOptions): OnnxResult {
     ...t.states.map((s) => valueInfo(`init_${s.name}`, ['B', size(s.dim)])),
     ...(opts.paramsAsInputs ? t.params.map((p) => valueInfo(p.name, p.shape.map(size))) : []),
   ];
-  const initializer = opts.paramsAsInputs ? [] : t.params.map((p) => ({ name: p.name, dataType: FLOAT, dims: p.shape.map(size), rawData: f32Bytes(opts.params![p.name]!) }));
+  // a parameter the simplified graph no longer reads is left out (with --params-as-inputs it stays an input: the interface is fixed)
+  const live = reachable(g);
+  const used = new Set(g.nodes.filter((n) => n.op === 'param' && live.has(n.id)).map((n) => n.attrs.name!));
+  const initializer = opts.paramsAsInputs ? [] : t.params.filter((p) => used.has(p.name)).map((p) => ({ name: p.name, dataType: FLOAT, dims: p.shape.map(size), rawData: f32Bytes(opts.params![p.name]!) }));
   const outputs = [
     ...t.states.map((s) => valueInfo(s.name, ['T', 'B', size(s.dim)])),
     ...t.outputs.map((o) => valueInfo(o.name, ['T', 'B', ...o.shape.dims.map(size)])),
   ];
   const main = new GraphText(namer, env, () => t.inputs[0]!.name, 1, t.span);
-  const live = reachable(g);
   for (const n of g.nodes) if (n.op === 'param') main.values.set(n.id, n.attrs.name!);
 
   if (t.mode === 'unrolled') unrolled(cell, main, live);

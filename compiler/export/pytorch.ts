@@ -44,6 +44,8 @@ export function exportPytorch(cell: CompiledCell): ExportResult {
   for (const p of t.params) attr.set(p.name, pyIdentifier(p.name));
   for (const d of t.dims) attr.set(d, pyIdentifier(d));
   const g = cell.forward;
+  // a dimension is also a keyword argument of __init__, beside `self` and `dtype`
+  for (const d of t.dims) if (attr.get(d) === 'dtype' || attr.get(d) === 'self') diagnostics.push(X.badName(t.span, 'PyTorch', d, `is a keyword argument of the module's __init__ already`));
   for (const [name, a] of attr) {
     if (MODULE_ATTRS.has(a)) {
       const leafNode = g.nodes.find((n) => n.op === 'param' && n.attrs.name === name);

@@ -7,17 +7,15 @@
 // default. Without a python3 that imports torch the engine tests print one line
 // and skip — unless CELDA_REQUIRE_TORCH=1 (CI), where they fail.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { evalDim } from '../../../compiler/ir/dims.ts';
 import { exportPytorch } from '../../../compiler/export/pytorch.ts';
 import { pyIdentifier } from '../../../compiler/export/python-text.ts';
 import { compileOk } from '../../support/cells.ts';
-import { pythonWith, relativeError, runPythonJson, torchRequired } from '../../support/python.ts';
+import { pythonWith, relativeError, torchRequired } from '../../support/python.ts';
 import type { ExportCase } from './cases.ts';
-import { cellFiles, makeCase } from './cases.ts';
+import { cellFiles, makeCase, runTorch, torchErrors } from './cases.ts';
 
 const TOL = 1e-10;
 const py = pythonWith(['torch']);
@@ -76,21 +74,8 @@ describe.skipIf(skip)('PyTorch export in PyTorch (float64, autograd, torch.jit.s
   function all(): Map<string, Record<string, unknown>> {
     if (results) return results;
     if (py === null) throw new Error('CELDA_REQUIRE_TORCH=1 but no python3 imports torch (install Debian\'s python3-torch)');
-    const dir = mkdtempSync(join(tmpdir(), 'celda-export-'));
-    const req = files.map((f, i) => {
-      const c = makeCase(f);
-      cases.set(f, c);
-      const module = join(dir, `cell_${i}.py`);
-      const r = exportPytorch(c.cell);
-      if (!r.ok) throw new Error(`${basename(f)}: ${r.diagnostics.map((d) => d.message).join('; ')}`);
-      writeFileSync(module, r.code);
-      return {
-        module, cls: pyIdentifier(c.cell.name), dims: c.dims,
-        params: Object.fromEntries(Object.entries(c.params).map(([k, v]) => [pyIdentifier(k), v])),
-        inputs: c.inputs, init: c.init, cotangents: c.cotangents,
-      };
-    });
-    const out = runPythonJson(py, join(import.meta.dirname, '..', '..', 'support', 'export_check.py'), req) as Record<string, unknown>[];
+    for (const f of files) cases.set(f, makeCase(f));
+    const out = runTorch(py, files.map((f) => cases.get(f)!));
     results = new Map(files.map((f, i) => [f, out[i]!]));
     return results;
   }
@@ -99,11 +84,8 @@ describe.skipIf(skip)('PyTorch export in PyTorch (float64, autograd, torch.jit.s
     const got = all().get(file)!;
     expect(got.error).toBeUndefined();
     const c = cases.get(file)!;
-    const want = c.expected as { states: Record<string, unknown>; outputs: Record<string, unknown>; grads: Record<string, Record<string, unknown>> };
-    const g = got as typeof want;
-    const errors: Record<string, number> = {};
-    for (const k of ['states', 'outputs'] as const) for (const [name, v] of Object.entries(want[k])) errors[`${k}.${name}`] = relativeError(v, g[k][name]);
-    for (const k of ['params', 'inputs', 'init']) for (const [name, v] of Object.entries(want.grads[k]!)) errors[`grads.${k}.${name}`] = relativeError(v, g.grads[k]![pyIdentifier(name)]);
+    const want = c.expected as { grads: Record<string, Record<string, unknown>> };
+    const errors = torchErrors(c, got);
     expect(Object.keys(errors).length).toBeGreaterThanOrEqual(c.cell.typed.params.length + c.cell.typed.inputs.length + 2 * c.cell.typed.states.length + c.cell.typed.outputs.length);
     expect(Object.entries(errors).filter(([, e]) => !(e <= TOL))).toEqual([]);
     // the gradients are not all zero: the comparison compares something
