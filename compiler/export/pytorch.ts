@@ -232,6 +232,7 @@ class ModuleText {
   text(): string {
     const L: string[] = [];
     L.push(...this.header(), '', 'import math', 'from typing import Dict, List, Optional, Tuple', '', 'import torch', 'import torch.nn.functional as F', 'from torch import Tensor, nn', '', '');
+    L.push(...this.meta(), '', '');
     L.push(`class ${this.cls}(nn.Module):`);
     L.push(...this.doc().map((l) => IND + l), '');
     L.push(...this.init().map((l) => (l ? IND + l : l)), '');
@@ -250,6 +251,24 @@ class ModuleText {
       ...printCell(this.t, this.cell.forward, 'unicode').trimEnd().split('\n'),
     ];
     return lines.map((l) => `# ${pyComment(l)}`.trimEnd());
+  }
+
+  /** What a training script needs to wire the module up without reading the cell: names and the dimension of each. */
+  private meta(): string[] {
+    const t = this.t;
+    const dimOf = (d: Dim) => pyString(pyDim(d, (v) => this.attr.get(v) ?? pyIdentifier(v)));
+    const table = (xs: readonly { name: string; dim: Dim }[]) => `{${xs.map((x) => `${pyString(x.name)}: ${dimOf(x.dim)}`).join(', ')}}`;
+    return [
+      '# The cell\'s interface: the dimension (a keyword of __init__, or a sum of them) of each input, state and output.',
+      'CELL = {',
+      `    "class": ${pyString(this.cls)},`,
+      `    "dims": [${t.dims.map((d) => pyString(this.attr.get(d)!)).join(', ')}],`,
+      `    "inputs": ${table(t.inputs)},`,
+      `    "states": ${table(t.states)},`,
+      `    "outputs": {${t.outputs.map((o) => `${pyString(o.name)}: [${o.shape.dims.map(dimOf).join(', ')}]`).join(', ')}},`,
+      `    "steps": ${t.mode === 'unrolled' ? t.steps : 'None'},`,
+      '}',
+    ];
   }
 
   private dimKw(): string[] {

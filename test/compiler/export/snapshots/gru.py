@@ -25,6 +25,17 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
+# The cell's interface: the dimension (a keyword of __init__, or a sum of them) of each input, state and output.
+CELL = {
+    "class": "GRU",
+    "dims": ["n_x", "n_a"],
+    "inputs": {"x": "n_x"},
+    "states": {"c": "n_a"},
+    "outputs": {"c_tilde": ["n_a"], "a": ["n_a"]},
+    "steps": None,
+}
+
+
 class GRU(nn.Module):
     """GRU as a torch.nn.Module.
 
