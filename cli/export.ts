@@ -76,10 +76,17 @@ function onnxValues(cell: CompiledCell, o: OnnxFlags): { dims: Record<string, nu
     if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new UsageError(`${o.params}: expected a JSON object of named arrays`);
   }
   const eqs: { dim: Dim; value: number; what: string }[] = [];
+  // a key may differ from the name only in case (`W_aa` for the notes' `w_{aa}`), as `celda eval` accepts
+  const keyOf = (name: string): string | undefined => {
+    if (Object.hasOwn(json!, name)) return name;
+    const loose = Object.keys(json!).filter((k) => k.toLowerCase() === name.toLowerCase());
+    return loose.length === 1 ? loose[0] : undefined;
+  };
+  const value = (name: string) => json![keyOf(name)!];
   for (const p of t.params) {
     if (!json) break;
-    if (!Object.hasOwn(json, p.name)) throw new UsageError(`${o.params}: missing \`${p.name}\``);
-    const s = shapeOf(json[p.name]);
+    if (keyOf(p.name) === undefined) throw new UsageError(`${o.params}: missing \`${p.name}\``);
+    const s = shapeOf(value(p.name));
     if (s.length !== p.shape.length) throw new UsageError(`${o.params}: \`${p.name}\` should have ${p.shape.length} axes (${p.shape.map((d) => dimToString(d)).join(' × ') || 'a number'}), has ${s.length}`);
     p.shape.forEach((d, i) => eqs.push({ dim: d, value: s[i]!, what: `${p.name} axis ${i}` }));
   }
@@ -90,7 +97,7 @@ function onnxValues(cell: CompiledCell, o: OnnxFlags): { dims: Record<string, nu
   if (o.paramsAsInputs) return { dims };
   const missing = t.params.flatMap((p) => p.shape).concat(t.inputs.map((i) => i.dim), t.states.map((s) => s.dim)).some((d) => evalDim(d, dims) === undefined);
   if (missing) return { dims }; // the exporter names the dimension that has no size
-  if (json) return { dims, params: Object.fromEntries(t.params.map((p) => [p.name, flatten(json![p.name], `${o.params}: ${p.name}`)])) };
+  if (json) return { dims, params: Object.fromEntries(t.params.map((p) => [p.name, flatten(value(p.name), `${o.params}: ${p.name}`)])) };
   const seed = o.seed === undefined ? 0 : Number(o.seed);
   if (!Number.isInteger(seed)) throw new UsageError('--seed must be a whole number');
   const rng = new Rng(seed);

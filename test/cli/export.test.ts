@@ -53,6 +53,24 @@ describe('celda export', () => {
     expect(celda('export', file, '--to', 'pytorch', '-o', join(dir, 'x.py'), '--dims', 'n_x=2').stderr).toContain('--dims is for --to onnx');
   });
 
+  it('an ONNX model with --params holds those parameters (keys as `celda eval` takes them, sizes from their shapes)', async () => {
+    const params = join(dir, 'rnn-g.json');
+    // the notes' w_{aa} is w_aa; W_aa is accepted for it, as by celda eval
+    writeFileSync(params, JSON.stringify({ W_aa: [[0.5, -0.2], [0.1, 0.3]], w_ax: [[1], [-1]], b_a: [0.1, 0], w_ya: [[1, 2]], b_y: [-0.5] }));
+    const out = join(dir, 'rnn-g.onnx');
+    const r = celda('export', join(EXAMPLES, 'rnn-g.celda'), '--to', 'onnx', '-o', out, '--params', params);
+    expect(r.status, r.stderr).toBe(0);
+    const inputs = join(dir, 'rnn-g-inputs.json');
+    const x = [[[1]], [[-2]], [[0.5]]];
+    writeFileSync(inputs, JSON.stringify({ inputs: { x } }));
+    const ev = celda('eval', join(EXAMPLES, 'rnn-g.celda'), '--inputs', inputs, '--params', params);
+    expect(ev.status, ev.stderr).toBe(0);
+    const want = JSON.parse(ev.stdout) as { outputs: { y_hat: unknown } };
+    const session = await ort.InferenceSession.create(readFileSync(out));
+    const got = await session.run({ x: new ort.Tensor('float32', Float32Array.from([1, -2, 0.5]), [3, 1, 1]), init_a: new ort.Tensor('float32', new Float32Array(2), [1, 2]) });
+    expect(relativeError(want.outputs.y_hat, Array.from(got.y_hat!.data as Float32Array).map((v) => [[v]]))).toBeLessThanOrEqual(1e-6);
+  });
+
   it('an ONNX model with --seed answers as `celda eval --seed` does (float32)', async () => {
     const file = join(EXAMPLES, 'lstm.celda');
     const out = join(dir, 'lstm.onnx');
