@@ -28,6 +28,10 @@ usage:
   celda compile CELL -o OUT.js [--precision f32|f64] [--no-simd] [--cell NAME]
                                             a standalone fused JavaScript module (+ .d.ts) for the cell
                                             (float32 with WebAssembly SIMD; --precision f64: plain JavaScript)
+  celda export CELL --to pytorch|onnx -o OUT [--cell NAME] [--force] [--dims n_x=…,n_a=…] [--params P.json|--seed N] [--params-as-inputs]
+                                            the cell as a PyTorch module (cell.py) or an ONNX model (cell.onnx): docs/export.md
+  celda data TASK [--split train|validation|test]
+                                            a task's examples as JSON lines (token ids, sizes, text)
   celda bench CELL [--dims n_x=…,n_a=…] [--batch B] [--steps T] [--backend js|interp|gpujs] [--precision f32|f64] [--no-simd] [--threads N]
                                             one training step's speed, as one JSON line (js: float32 with
                                             WebAssembly SIMD unless --precision f64)
@@ -204,6 +208,8 @@ async function main(argv: string[]): Promise<number> {
     case 'compare': return (await import('./train.ts')).compareCommand(rest);
     case 'compile': return (await import('./compile.ts')).compileCommand(rest);
     case 'bench': return (await import('./bench.ts')).benchCommand(rest);
+    case 'export': return (await import('./export.ts')).exportCommand(rest);
+    case 'data': return (await import('./data.ts')).dataCommand(rest);
     default:
       throw new UsageError(`unknown command \`${cmd}\`\n\n${USAGE}`);
   }

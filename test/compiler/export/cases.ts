@@ -1,0 +1,95 @@
+// The cells every exporter is tested on: every example cell (the folder is
+// listed, so a cell added later is covered) and the fixture with every op, each
+// with seeded parameters, inputs, initial states and cotangents in `celda eval`'s
+// JSON, and the interpreter's answer to them.
+
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { exportPytorch } from '../../../compiler/export/pytorch.ts';
+import { pyIdentifier } from '../../../compiler/export/python-text.ts';
+import { relativeError, runPythonJson } from '../../support/python.ts';
+import type { CompiledCell } from '../../../compiler/compile.ts';
+import { evalDim } from '../../../compiler/ir/dims.ts';
+import { evaluate } from '../../../runtime/eval-json.ts';
+import { Rng } from '../../../runtime/random.ts';
+import { compileOk, EXAMPLES } from '../../support/cells.ts';
+import { cellDims } from '../../support/numeric.ts';
+
+export const FIXTURES = join(import.meta.dirname, 'cells');
+
+export interface ExportCase {
+  readonly file: string;
+  readonly cell: CompiledCell;
+  readonly dims: Record<string, number>;
+  readonly params: Record<string, unknown>;
+  readonly inputs: Record<string, unknown>;
+  readonly init: Record<string, unknown>;
+  readonly cotangents: { states: Record<string, unknown>; outputs: Record<string, unknown> };
+  /** The interpreter's states, outputs and grads for these. */
+  readonly expected: Record<string, unknown>;
+  /** Its states and outputs with every state at its declared initial value. */
+  readonly expectedDefaultInit: Record<string, unknown>;
+}
+
+const SIZES: Record<string, number> = { n_x: 3, n_a: 4, n_h: 4, n_y: 3 };
+
+export function cellFiles(): string[] {
+  return [
+    ...readdirSync(EXAMPLES).filter((f) => f.endsWith('.celda')).sort().map((f) => join(EXAMPLES, f)),
+    ...readdirSync(FIXTURES).filter((f) => f.endsWith('.celda')).sort().map((f) => join(FIXTURES, f)),
+  ];
+}
+
+/** A case for a cell file; `params` replaces the random parameters (same shapes). */
+export function makeCase(file: string, opts: { batch?: number; steps?: number; seed?: number; params?: Record<string, unknown>; sizes?: Record<string, number>; source?: string } = {}): ExportCase {
+  const cell = compileOk(opts.source ?? readFileSync(file, 'utf8'))[0]!;
+  const t = cell.typed;
+  const rng = new Rng(opts.seed ?? 11);
+  const dims = Object.fromEntries(cellDims(cell).map((d) => [d, t.dimDefaults[d] ?? opts.sizes?.[d] ?? SIZES[d] ?? 2]));
+  const num = (d: Parameters<typeof evalDim>[0]) => evalDim(d, dims)!;
+  const B = opts.batch ?? 3, T = t.mode === 'unrolled' ? t.steps : opts.steps ?? 4;
+  const arr = (shape: readonly number[], scale = 1): unknown => (shape.length === 0 ? scale * rng.normal() : Array.from({ length: shape[0]! }, () => arr(shape.slice(1), scale)));
+  const random = Object.fromEntries(t.params.map((p) => [p.name, arr(p.shape.map(num), 0.5)]));
+  const params = opts.params ?? random;
+  const inputs = Object.fromEntries(t.inputs.map((i) => [i.name, arr([T, B, num(i.dim)])]));
+  const init = Object.fromEntries(t.states.map((s) => [s.name, arr([B, num(s.dim)])]));
+  const cotangents = {
+    states: Object.fromEntries(t.states.map((s) => [s.name, arr([T, B, num(s.dim)])])),
+    outputs: Object.fromEntries(t.outputs.map((o) => [o.name, arr([T, B, ...o.shape.dims.map(num)])])),
+  };
+  const request = { dims, batch: B, steps: T, inputs };
+  const expected = evaluate(cell, { params, inputs: { ...request, init, cotangents: { ...cotangents.states, ...cotangents.outputs } } }).result;
+  const expectedDefaultInit = evaluate(cell, { params, inputs: request }).result;
+  return { file, cell, dims: Object.fromEntries(t.dims.map((d) => [d, dims[d]!])), params, inputs, init, cotangents, expected, expectedDefaultInit };
+}
+
+// ---------------------------------------------------------------- running PyTorch
+
+/** Export every case to PyTorch and run them all in one python3 process (its start-up takes seconds). */
+export function runTorch(py: string, cs: readonly ExportCase[]): Record<string, unknown>[] {
+  const dir = mkdtempSync(join(tmpdir(), 'celda-export-'));
+  const req = cs.map((c, i) => {
+    const r = exportPytorch(c.cell);
+    if (!r.ok) throw new Error(`${basename(c.file)}: ${r.diagnostics.map((d) => d.message).join('; ')}`);
+    const module = join(dir, `cell_${i}.py`);
+    writeFileSync(module, r.code);
+    return {
+      module, cls: pyIdentifier(c.cell.name), dims: c.dims,
+      params: Object.fromEntries(Object.entries(c.params).map(([k, v]) => [pyIdentifier(k), v])),
+      inputs: c.inputs, init: c.init, cotangents: c.cotangents,
+    };
+  });
+  return runPythonJson(py, join(import.meta.dirname, '..', '..', 'support', 'export_check.py'), req) as Record<string, unknown>[];
+}
+
+/** Relative errors of PyTorch's states, outputs and gradients against the interpreter's, by entry. */
+export function torchErrors(c: ExportCase, got: Record<string, unknown>): Record<string, number> {
+  if (got.error !== undefined) return { [`error: ${String(got.error)}`]: Infinity };
+  type R = { states: Record<string, unknown>; outputs: Record<string, unknown>; grads: Record<string, Record<string, unknown>> };
+  const want = c.expected as R, g = got as R;
+  const errors: Record<string, number> = {};
+  for (const k of ['states', 'outputs'] as const) for (const [name, v] of Object.entries(want[k])) errors[`${k}.${name}`] = relativeError(v, g[k][name]);
+  for (const k of ['params', 'inputs', 'init']) for (const [name, v] of Object.entries(want.grads[k]!)) errors[`grads.${k}.${name}`] = relativeError(v, g.grads[k]![pyIdentifier(name)]);
+  return errors;
+}
