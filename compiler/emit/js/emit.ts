@@ -156,7 +156,7 @@ class Emitter {
     return chunk([
       `${IND}// The bytes an instance needs for T steps: checked before allocating.`,
       `${IND}const $bytes = ($T) => ${this.t.prod(String(this.t.plan.precision === 'f32' ? 4 : 8), floats.length > 1 ? `(${floats.join(' + ')})` : floats[0] ?? '0')};`,
-      `${IND}$room($bytes(1), \`batch \${$B} and dims \${JSON.stringify($dims)}\`);`,
+      `${IND}$room($bytes(1), \`batch and dims: batch \${$B} with dims \${JSON.stringify($dims)}\`);`,
       `${IND}// Buffers of a fixed size: parameters, packed weights, gradients, values of one step.`,
       ...fixed.map((b) => `${IND}const ${this.t.buf(b.id)} = new $F(${b.extent === 'step' ? this.t.prod('$B', this.t.size(b)) : this.t.size(b)});`),
       '',
@@ -260,7 +260,7 @@ class Emitter {
     L.push(`}`);
     L.push(`// The bytes an instance needs for T steps: checked before allocating.`);
     L.push(`const $bytes = ($T) => $layout($T, null);`);
-    L.push(`$room($bytes(1), \`batch \${$B} and dims \${JSON.stringify($dims)}\`);`);
+    L.push(`$room($bytes(1), \`batch and dims: batch \${$B} with dims \${JSON.stringify($dims)}\`);`);
     L.push(`function $ensure($T) {`);
     L.push(`${IND}if ($T > $cap) {`);
     L.push(`${IND}${IND}const bytes = $layout($T, null), at = $heap.alloc(bytes);`);
@@ -297,11 +297,11 @@ class Emitter {
     const stepsFrom = first ? `$size(($own($inputs, ${jsString(first.key)}) ?? []).length / (${this.t.prod('$B', this.t.dim(first.width))}), ${jsString(`the number of steps (length of inputs.${first.key} / (batch × ${first.key}'s size))`)})` : '1';
     L.push(`${IND}const $T = $steps !== undefined ? $size($steps, 'steps') : ${stepsFrom};`);
     if (t.mode === 'unrolled') L.push(`${IND}if ($T !== ${t.steps}) $fail(${jsString(`${this.t.cell.name} is unrolled over ${t.steps} steps`)});`);
+    L.push(`${IND}if ($T > $cap) $room($bytes($T), \`steps: \${$T} steps of batch \${$B}\`);`);
     if (this.t.simd) {
       L.push(`${IND}// Arrays this instance returned are views of its memory, which growing for a longer T detaches: copy them first.`);
       L.push(`${IND}if ($T > $cap && $viewed !== null) { $params = $keep($params, $viewed); $inputs = $keep($inputs, $viewed); $init = $keep($init, $viewed); }`);
     }
-    L.push(`${IND}if ($T > $cap) $room($bytes($T), \`\${$T} steps of batch \${$B}\`);`);
     L.push(`${IND}$ensure($T);`);
     L.push(`${IND}$last = $T;`);
     L.push(`${IND}const $TB = $T * $B;`);

@@ -243,7 +243,7 @@ function createGRU_simplified($dims, $batch) {
 
   // The bytes an instance needs for T steps: checked before allocating.
   const $bytes = ($T) => 8 * (n_a * (n_a + n_x) + n_a + n_a * (n_a + n_x) + n_a + $B * (2 * n_a) + (2 * n_a) * n_a + (2 * n_a) * n_x + n_a * (n_a + n_x) + n_a + n_a * (n_a + n_x) + n_a + $B * n_a + $B * n_a + n_a * (2 * n_a) + n_x * (2 * n_a) + $T * $B * n_x + ($T + 1) * $B * n_a + $T * $B * n_a + $T * $B * (2 * n_a) + $T * $B * n_a + ($T + 1) * $B * n_a + $T * $B * n_a + $T * $B * n_a + $T * $B * n_x + $T * $B * (2 * n_a) + $T * $B * n_a + $T * $B * n_a + $T * $B * n_x + $T * $B * n_a);
-  $room($bytes(1), `batch ${$B} and dims ${JSON.stringify($dims)}`);
+  $room($bytes(1), `batch and dims: batch ${$B} with dims ${JSON.stringify($dims)}`);
   // Buffers of a fixed size: parameters, packed weights, gradients, values of one step.
   const $w_u = new $F(n_a * (n_a + n_x));
   const $b_u = new $F(n_a);
@@ -332,7 +332,7 @@ function createGRU_simplified($dims, $batch) {
     if ($init === undefined || $init === null) $init = {};
     $keys($init, ["c"], 'init');
     const $T = $steps !== undefined ? $size($steps, 'steps') : $size(($own($inputs, "x") ?? []).length / ($B * n_x), "the number of steps (length of inputs.x / (batch × x's size))");
-    if ($T > $cap) $room($bytes($T), `${$T} steps of batch ${$B}`);
+    if ($T > $cap) $room($bytes($T), `steps: ${$T} steps of batch ${$B}`);
     $ensure($T);
     $last = $T;
     const $TB = $T * $B;

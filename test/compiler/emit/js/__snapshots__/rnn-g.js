@@ -242,7 +242,7 @@ function createRNN_g($dims, $batch) {
 
   // The bytes an instance needs for T steps: checked before allocating.
   const $bytes = ($T) => 8 * (n_a * n_a + n_a * n_x + n_a + n_y * n_a + n_y + $B * n_a + n_a * n_a + n_a * n_x + n_y * n_a + n_a * n_a + n_a * n_x + n_a + n_y * n_a + n_y + n_a * n_y + n_x * n_a + n_a * n_a + $T * $B * n_x + ($T + 1) * $B * n_a + $T * $B * n_y + $T * $B * n_a + $T * $B * n_y + ($T + 1) * $B * n_a + $T * $B * n_y + $T * $B * n_x + $T * $B * n_a + $T * $B * n_y + $T * $B * n_a + $T * $B * n_y + $T * $B * n_a + $T * $B * n_a + $T * $B * n_x + $T * $B * n_a);
-  $room($bytes(1), `batch ${$B} and dims ${JSON.stringify($dims)}`);
+  $room($bytes(1), `batch and dims: batch ${$B} with dims ${JSON.stringify($dims)}`);
   // Buffers of a fixed size: parameters, packed weights, gradients, values of one step.
   const $w_aa = new $F(n_a * n_a);
   const $w_ax = new $F(n_a * n_x);
@@ -344,7 +344,7 @@ function createRNN_g($dims, $batch) {
     if ($init === undefined || $init === null) $init = {};
     $keys($init, ["a"], 'init');
     const $T = $steps !== undefined ? $size($steps, 'steps') : $size(($own($inputs, "x") ?? []).length / ($B * n_x), "the number of steps (length of inputs.x / (batch × x's size))");
-    if ($T > $cap) $room($bytes($T), `${$T} steps of batch ${$B}`);
+    if ($T > $cap) $room($bytes($T), `steps: ${$T} steps of batch ${$B}`);
     $ensure($T);
     $last = $T;
     const $TB = $T * $B;

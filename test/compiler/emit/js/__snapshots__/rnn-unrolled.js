@@ -253,7 +253,7 @@ function createRNN5($dims, $batch) {
 
   // The bytes an instance needs for T steps: checked before allocating.
   const $bytes = ($T) => 8 * (n_a * n_a + n_a * n_x + n_a + n_y * n_a + n_y + $B * n_a + $B * n_a + $B * (n_a + n_y) + $B * n_a + $B * (n_a + n_y) + $B * n_a + $B * (n_a + n_y) + $B * n_a + $B * (n_a + n_y) + $B * n_a + $B * n_y + n_a * n_a + n_a * n_x + (n_a + n_y) * n_a + n_a * n_x + (n_a + n_y) * n_a + n_a * n_x + (n_a + n_y) * n_a + n_a * n_x + (n_a + n_y) * n_a + n_a * n_x + n_y * n_a + n_a * n_a + n_a * n_x + n_a + n_y * n_a + n_y + $B * n_a + $B * n_a + $B * n_a + $B * n_a + $B * n_a + $B * (n_a + n_x) + $B * (n_a + n_x) + $B * (n_a + n_x) + $B * (n_a + n_x) + $B * (n_a + n_x) + $B * n_y + $B * n_a + $B * n_y + $B * n_a + $B * n_y + $B * n_y + $B * n_a + $B * n_y + $B * n_a + $B * n_a + $B * n_a + $B * n_a + $B * n_a + $B * n_a + $B * n_a + $B * n_a + $B * n_a + $B * n_a + $B * n_a + n_a * n_y + n_a * n_y + n_a * n_y + n_a * n_y + n_a * n_y + (n_a + n_x) * n_a + (n_a + n_x) * n_a + (n_a + n_x) * n_a + (n_a + n_x) * n_a + (n_a + n_x) * n_a + $T * $B * n_x + ($T + 1) * $B * n_a + $T * $B * n_y + ($T + 1) * $B * n_a + $T * $B * n_y + $T * $B * n_x);
-  $room($bytes(1), `batch ${$B} and dims ${JSON.stringify($dims)}`);
+  $room($bytes(1), `batch and dims: batch ${$B} with dims ${JSON.stringify($dims)}`);
   // Buffers of a fixed size: parameters, packed weights, gradients, values of one step.
   const $w_aa = new $F(n_a * n_a);
   const $w_ax = new $F(n_a * n_x);
@@ -488,7 +488,7 @@ function createRNN5($dims, $batch) {
     $keys($init, ["a"], 'init');
     const $T = $steps !== undefined ? $size($steps, 'steps') : $size(($own($inputs, "x") ?? []).length / ($B * n_x), "the number of steps (length of inputs.x / (batch × x's size))");
     if ($T !== 5) $fail("RNN5 is unrolled over 5 steps");
-    if ($T > $cap) $room($bytes($T), `${$T} steps of batch ${$B}`);
+    if ($T > $cap) $room($bytes($T), `steps: ${$T} steps of batch ${$B}`);
     $ensure($T);
     $last = $T;
     const $TB = $T * $B;
