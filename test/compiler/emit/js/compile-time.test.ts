@@ -15,7 +15,7 @@ import { lockstepSafe } from '../../../../compiler/emit/js/loops.ts';
 import { byRow } from '../../../../compiler/emit/wasm/loops-wat.ts';
 import type { Dim } from '../../../../compiler/ir/dims.ts';
 import { dimAdd, dimKey, dimNum, dimScale, dimSub, dimVar } from '../../../../compiler/ir/dims.ts';
-import type { View } from '../../../../compiler/lower/loop-ir.ts';
+import type { Expr, View } from '../../../../compiler/lower/loop-ir.ts';
 import { GROUP_NAME_CAP, groupName } from '../../../../compiler/lower/storage.ts';
 import { chainCell } from '../../../support/chain-cell.ts';
 
@@ -34,6 +34,12 @@ describe('a chain of 1,000 equations', () => {
     for (const m of [f64.module, f32.module]) {
       const longest = (m.match(/\$[\w$]*/g) ?? []).reduce((l, w) => Math.max(l, w.length), 0);
       expect(longest).toBeLessThan(GROUP_NAME_CAP + 16);
+    }
+    // No expression inlined thousands deep (δ₀ was one product of 1,000 factors): every pass over it recursed as deep.
+    const depth = (e: Expr): number => (e.e === 'op' ? 1 + Math.max(0, ...e.args.map(depth)) : 0);
+    for (const plan of [f64.plan, f32.plan]) {
+      const stmts = [plan.forward, plan.backward].flatMap((p) => Object.values(p.phases).flat()).flatMap((k) => (k.k === 'fused' ? k.stmts : []));
+      expect(Math.max(...stmts.map((st) => depth(st.expr)))).toBeLessThanOrEqual(70);
     }
   }, 180_000);
 
