@@ -222,7 +222,7 @@ function $what(v) {
   return v === null ? 'null' : Array.isArray(v) ? 'an array' : ArrayBuffer.isView(v) ? v.constructor.name : typeof v === 'string' ? `a string` : typeof v === 'number' ? String(v) : typeof v;
 }
 
-/** Memory an instance needs, checked before allocating: at most 4 GiB (a WebAssembly memory's limit). */
+/** Memory an instance needs, checked before allocating: at most 4 GiB (also the most a SIMD module's memory can hold). */
 function $room(bytes, what) {
   if (!(bytes <= 4294967296)) $fail(`${what} would need ${bytes} bytes (${(bytes / 1073741824).toPrecision(3)} GiB), more than the 4 GiB an instance may use`, RangeError);
 }
