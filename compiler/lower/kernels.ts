@@ -31,6 +31,8 @@ interface Nest {
   readonly stmts: Stmt[];
 }
 
+/** The deepest expression a loop statement inlines (deeper: a local); no example cell comes near it. */
+const MAX_INLINE_DEPTH = 64;
 const ONE = dimNum(1);
 const rowsOf = (phase: Phase, batched: boolean): RowCount => (!batched ? 'one' : phase === 'pre' || phase === 'post' ? 'TB' : 'B');
 
@@ -121,6 +123,16 @@ class KernelBuilder {
       for (const d of a.N[id]!.inputs) if (this.nestOf.get(d) === this.nestOf.get(id)) usesIn.set(d, (usesIn.get(d) ?? 0) + 1);
     }
     for (const id of a.nodes) if (this.nestOf.has(id) && (a.spec.named(id) || (usesIn.get(id) ?? 0) > 1 || h.home.has(id) || a.dests.has(id))) h.local.add(id);
+    // An expression inlined deeper than MAX_INLINE_DEPTH gets a local: a chain of N equations would
+    // otherwise be one expression N deep (δ₀ = δ · (1 − h₉₉₉²) · … · (1 − h₀²)), and every pass over it recursion N deep.
+    const depth = new Map<number, number>();
+    for (const id of a.nodes) {
+      const key = this.nestOf.get(id);
+      if (key === undefined) continue;
+      const d = 1 + a.N[id]!.inputs.reduce((m, x) => (this.nestOf.get(x) === key && !h.local.has(x) ? Math.max(m, depth.get(x) ?? 0) : m), 0);
+      if (d > MAX_INLINE_DEPTH) h.local.add(id);
+      depth.set(id, h.local.has(id) ? 0 : d);
+    }
 
     for (const id of a.nodes) {
       const key = this.nestOf.get(id);

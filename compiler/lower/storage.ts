@@ -133,13 +133,25 @@ function groupSaved(a: Analysis, bufs: BufferTable, home: Map<number, Home>): vo
   for (const ids of groups.values()) {
     if (ids.length < 2) continue;
     const w = widthOf(a.N[ids[0]!]!);
-    const buf = bufs.add({ name: ids.map((i) => a.spec.name(i)).join('_'), extent: 'seq', size: [ids.reduce((s) => dimAdd(s, w), dimNum(0))], role: 'value' });
+    const buf = bufs.add({ name: groupName(ids.map((i) => a.spec.name(i))), extent: 'seq', size: [ids.reduce((s) => dimAdd(s, w), dimNum(0))], role: 'value' });
     let col = dimNum(0);
     for (const id of ids) {
       home.set(id, { buf, col, width: w, shift: 0 });
       col = dimAdd(col, w);
     }
   }
+}
+
+/** Longest name of a group's buffer: past it, the names that fit and how many more (a chain of 1,000 equations would otherwise name one buffer with all of them). */
+export const GROUP_NAME_CAP = 64;
+
+/** A group's buffer is named after its values, `i_f_g_o`, or `h_0_h_1_and_998_more` past GROUP_NAME_CAP. */
+export function groupName(names: readonly string[]): string {
+  const all = names.join('_');
+  if (all.length <= GROUP_NAME_CAP) return all;
+  let name = names[0]!, k = 1;
+  while (k < names.length && name.length + 1 + names[k]!.length <= GROUP_NAME_CAP - 16) name += `_${names[k++]}`;
+  return `${name}_and_${names.length - k}_more`;
 }
 
 /** Every other node: its home, and the statements that copy it where roots want it. */

@@ -72,6 +72,9 @@ export function emitJs(cell: CompiledCell, opts: JsOptions = {}): EmittedJs {
   return { factory: name, module, body, dts: emitDts(cell, name, plan.precision, dims, e.t.simd), dims, plan, simd: e.t.simd, wasmLoopsWat: wasmLoops?.wat ?? null };
 }
 
+/** A list of names as a JavaScript array literal. */
+const keyList = (names: readonly string[]) => `[${names.map(jsString).join(', ')}]`;
+
 /** The module: its header, the helpers it calls, and the factory, whose passes call the kernels of `loops`. */
 class Emitter {
   readonly loops: LoopText;
@@ -130,7 +133,7 @@ class Emitter {
     const lines = [
       `/**`, ` * An instance of ${commentText(this.t.cell.name)} for the given dimensions and batch size. Buffers are`, ` * allocated here and grown with T; nothing is allocated inside the time loop.`, ` */`,
       `function ${this.t.factoryName}($dims, $batch${this.t.simd ? ', $options' : ''}) {`,
-      `${IND}if ($dims === null || typeof $dims !== 'object') $fail(${jsString(`dims: expected an object like { ${dims.map((d) => `${d}: 16`).join(', ')} }`)});`,
+      `${IND}$keys($dims, ${keyList(p.dims)}, 'dims');`,
       ...dims.map((d) => `${IND}const ${this.t.dimId.get(d)} = $size($own($dims, ${jsString(d)}), ${jsString(`dims.${d}`)});`),
       `${IND}const $B = $size($batch, 'batch');`,
       '',
@@ -143,13 +146,17 @@ class Emitter {
       ...indent(api.lines),
       '}',
     ];
-    return { ...joined([chunk([], ['$size', '$load', '$own', '$fail']), passes, buffers, api], lines), dims };
+    return { ...joined([chunk([], ['$size', '$load', '$own', '$fail', '$keys', '$room']), passes, buffers, api], lines), dims };
   }
 
   /** Plain modules, the factory's first lines (indented): the buffers of a fixed size, and those of T·B rows in $mem, grown by $ensure. */
   plainBuffers(fixed: readonly BufferDecl[], timed_: readonly BufferDecl[]): Chunk {
     const alloc = (b: BufferDecl) => this.t.prod(b.extent === 'states' ? '($T + 1)' : '$T', '$B', this.t.size(b));
+    const floats = [...fixed.map((b) => (b.extent === 'step' ? this.t.prod('$B', this.t.size(b)) : this.t.size(b))), ...timed_.map(alloc)];
     return chunk([
+      `${IND}// The bytes an instance needs for T steps: checked before allocating.`,
+      `${IND}const $bytes = ($T) => ${this.t.prod(String(this.t.plan.precision === 'f32' ? 4 : 8), floats.length > 1 ? `(${floats.join(' + ')})` : floats[0] ?? '0')};`,
+      `${IND}$room($bytes(1), \`batch and dims: batch \${$B} with dims \${JSON.stringify($dims)}\`);`,
       `${IND}// Buffers of a fixed size: parameters, packed weights, gradients, values of one step.`,
       ...fixed.map((b) => `${IND}const ${this.t.buf(b.id)} = new $F(${b.extent === 'step' ? this.t.prod('$B', this.t.size(b)) : this.t.size(b)});`),
       '',
@@ -251,6 +258,9 @@ class Emitter {
     L.push(`${IND}$take('$act', ${scratch.length === 0 ? '0' : scratch.length === 1 ? scratch[0]! : `$max(${scratch.join(', ')})`});`);
     L.push(`${IND}return $at - $block.at;`);
     L.push(`}`);
+    L.push(`// The bytes an instance needs for T steps: checked before allocating.`);
+    L.push(`const $bytes = ($T) => $layout($T, null);`);
+    L.push(`$room($bytes(1), \`batch and dims: batch \${$B} with dims \${JSON.stringify($dims)}\`);`);
     L.push(`function $ensure($T) {`);
     L.push(`${IND}if ($T > $cap) {`);
     L.push(`${IND}${IND}const bytes = $layout($T, null), at = $heap.alloc(bytes);`);
@@ -278,13 +288,16 @@ class Emitter {
     const L: string[] = [];
     L.push('/** Run T steps from the initial states (default: each state\'s declared constant), saving what backward needs. */');
     L.push('function $forward($params, $inputs, $init, $steps) {');
-    L.push(`${IND}if ($params === null || typeof $params !== 'object') $fail('params: expected an object of named arrays');`);
+    L.push(`${IND}$keys($params, ${keyList(p.params.map((q) => q.key))}, 'params');`);
     L.push(`${IND}if ($inputs === undefined || $inputs === null) $inputs = {};`);
+    L.push(`${IND}$keys($inputs, ${keyList(p.inputs.map((i) => i.key))}, 'inputs');`);
     L.push(`${IND}if ($init === undefined || $init === null) $init = {};`);
+    L.push(`${IND}$keys($init, ${keyList(p.states.map((st) => st.key))}, 'init');`);
     const first = p.inputs[0];
     const stepsFrom = first ? `$size(($own($inputs, ${jsString(first.key)}) ?? []).length / (${this.t.prod('$B', this.t.dim(first.width))}), ${jsString(`the number of steps (length of inputs.${first.key} / (batch × ${first.key}'s size))`)})` : '1';
     L.push(`${IND}const $T = $steps !== undefined ? $size($steps, 'steps') : ${stepsFrom};`);
     if (t.mode === 'unrolled') L.push(`${IND}if ($T !== ${t.steps}) $fail(${jsString(`${this.t.cell.name} is unrolled over ${t.steps} steps`)});`);
+    L.push(`${IND}if ($T > $cap) $room($bytes($T), \`steps: \${$T} steps of batch \${$B}\`);`);
     if (this.t.simd) {
       L.push(`${IND}// Arrays this instance returned are views of its memory, which growing for a longer T detaches: copy them first.`);
       L.push(`${IND}if ($T > $cap && $viewed !== null) { $params = $keep($params, $viewed); $inputs = $keep($inputs, $viewed); $init = $keep($init, $viewed); }`);
@@ -294,14 +307,18 @@ class Emitter {
     L.push(`${IND}const $TB = $T * $B;`);
     const { value: body, take } = this.t.fromMem(() => this.forwardBody());
     L.push(...take.map((l) => IND + l), ...body.lines, '}');
-    return joined([body.functions, chunk([], this.t.simd ? ['$keep'] : [])], [...body.functions.lines.slice(1), '', ...L]);
+    return joined([body.functions, chunk([], this.t.simd ? ['$keep', '$finite'] : ['$finite'])], [...body.functions.lines.slice(1), '', ...L]);
   }
 
   /** $forward after its checks: the arrays loaded, the phases called, the results returned (and the phases' functions). */
   forwardBody(): { lines: string[]; functions: Chunk } {
     const p = this.t.plan;
     const L: string[] = [];
-    for (const q of p.params) L.push(`${IND}$load(${this.t.buf(q.buf)}, $own($params, ${jsString(q.key)}), ${jsString(`params.${q.key}`)}, ${this.t.size(p.buffers[q.buf]!)});`);
+    for (const q of p.params) {
+      const n = this.t.size(p.buffers[q.buf]!);
+      L.push(`${IND}$load(${this.t.buf(q.buf)}, $own($params, ${jsString(q.key)}), ${jsString(`params.${q.key}`)}, ${n});`);
+      L.push(`${IND}$finite(${this.t.buf(q.buf)}, ${jsString(`params.${q.key}`)}, ${n});`);
+    }
     for (const i of p.inputs) L.push(`${IND}$load(${this.t.buf(i.buf)}, $own($inputs, ${jsString(i.key)}), ${jsString(`inputs.${i.key}`)}, ${this.t.prod('$TB', this.t.dim(i.width))});`);
     for (const s of p.states) {
       const n = this.t.prod('$B', this.t.dim(s.width));
@@ -335,7 +352,10 @@ class Emitter {
   backwardBody(): { lines: string[]; functions: Chunk } {
     const p = this.t.plan;
     const L: string[] = [];
-    L.push(`${IND}const $cs = ($cot && $cot.states) || {}, $co = ($cot && $cot.outputs) || {};`);
+    L.push(`${IND}$keys($cot, ['states', 'outputs'], 'cotangents');`);
+    L.push(`${IND}const $cs = $own($cot, 'states') ?? {}, $co = $own($cot, 'outputs') ?? {};`);
+    L.push(`${IND}$keys($cs, ${keyList(p.states.map((st) => st.key))}, 'cotangents.states');`);
+    L.push(`${IND}$keys($co, ${keyList(p.outputs.map((o) => o.key))}, 'cotangents.outputs');`);
     L.push(`${IND}// Parameter gradients are sums over the batch and over time.`);
     for (const d of p.dparams) L.push(`${IND}${this.t.buf(d.buf)}.fill(0);`);
     L.push(`${IND}// A state's cotangent: slot t+1 holds ∂ℒ/∂state^<t+1> as given; step t adds what it carries to slot t.`);

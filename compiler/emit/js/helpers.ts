@@ -207,24 +207,70 @@ function $fill(R, n, dst, dO, ldd, value) {
     for (let i = 0; i < n; i++) dst[d0 + i] = value;
   }
 }`,
-  $load: `/** Copy a caller's array into the module's own, after checking its length. */
+  $load: `/** Copy a caller's array into the module's own, after checking its kind, length and (plain arrays) that every element is a number. */
 function $load(dst, src, what, n) {
-  if (src === undefined || src === null || typeof src.length !== 'number') $fail(\`\${what}: missing\`);
-  if (src.length !== n) $fail(\`\${what}: expected \${n} numbers, got \${src.length}\`);
-  if (ArrayBuffer.isView(src)) dst.set(src);
-  else for (let i = 0; i < n; i++) dst[i] = src[i];
+  if (src === undefined || src === null) $fail(\`\${what}: missing (expected \${n} numbers)\`, TypeError);
+  const view = ArrayBuffer.isView(src) && !(src instanceof DataView) && !(typeof BigInt64Array === 'function' && (src instanceof BigInt64Array || src instanceof BigUint64Array));
+  if (!view && !Array.isArray(src)) $fail(\`\${what}: expected an array or Float32Array/Float64Array of \${n} numbers, got \${$what(src)}\`, TypeError);
+  if (src.length !== n) $fail(\`\${what}: expected \${n} numbers, got \${src.length}\`, RangeError);
+  if (view) dst.set(src);
+  else for (let i = 0; i < n; i++) {
+    const v = src[i];
+    if (typeof v !== 'number') $fail(\`\${what}[\${i}]: expected a number, got \${$what(v)}\`, TypeError);
+    dst[i] = v;
+  }
+}`,
+  $finite: `/** Parameters must be finite: one pass over n loaded numbers (x · 0 is 0 for every finite x, NaN otherwise). */
+function $finite(a, what, n) {
+  let z = 0;
+  for (let i = 0; i < n; i++) z += a[i] * 0;
+  if (z === 0) return;
+  for (let i = 0; i < n; i++) if (!Number.isFinite(a[i])) $fail(\`\${what}[\${i}] is \${a[i]}: parameters must be finite\`, RangeError);
 }`,
   $size: `/** A dimension or batch size: a whole number ≥ 1. */
 function $size(value, what) {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) $fail(\`\${what} must be a whole number ≥ 1, got \${value}\`);
+  if (typeof value !== 'number') $fail(\`\${what} must be a whole number ≥ 1, got \${$what(value)}\`, TypeError);
+  if (!Number.isInteger(value) || value < 1) $fail(\`\${what} must be a whole number ≥ 1, got \${value}\`, RangeError);
   return value;
 }`,
   $own: `/** A caller's named array: own properties only (a cell may name a parameter \`constructor\`). */
 function $own(o, key) {
   return Object.prototype.hasOwnProperty.call(o, key) ? o[key] : undefined;
 }`,
-  $fail: `function $fail(message) {
-  throw new Error(message);
+  $keys: `/** An argument that names arrays: an object whose keys are among names (a misspelled key would be silently ignored). */
+function $keys(o, names, what) {
+  if (o === null || typeof o !== 'object' || Array.isArray(o) || ArrayBuffer.isView(o)) $fail(\`\${what}: expected an object { \${names.join(', ')} }, got \${$what(o)}\`, TypeError);
+  for (const k in o) {
+    if (!Object.prototype.hasOwnProperty.call(o, k) || names.includes(k)) continue;
+    const near = $near(k, names);
+    $fail(\`\${what}: unknown key \${JSON.stringify(k.length > 40 ? k.slice(0, 40) + '…' : k)}\${near !== undefined ? \` (did you mean \${near}?)\` : ''}; expected \${names.length ? names.join(', ') : 'no keys'}\`, TypeError);
+  }
+}`,
+  $near: `/** The name closest to a misspelled key by edit distance (at most 1 + a third of its length), or undefined. */
+function $near(key, names) {
+  let best, bound = 2 + Math.floor(key.length / 3);
+  for (const n of names) {
+    if (Math.abs(n.length - key.length) >= bound) continue;
+    let prev = Array.from({ length: n.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= key.length; i++) {
+      const cur = [i];
+      for (let j = 1; j <= n.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (key[i - 1] === n[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+    if (prev[n.length] < bound) { bound = prev[n.length]; best = n; }
+  }
+  return best;
+}`,
+  $what: `/** What a caller passed, for a message. */
+function $what(v) {
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : ArrayBuffer.isView(v) ? v.constructor.name : typeof v === 'string' ? \`a string\` : typeof v === 'number' ? String(v) : typeof v;
+}`,
+  $room: `/** Memory an instance needs, checked before allocating: at most 4 GiB (also the most a SIMD module's memory can hold). */
+function $room(bytes, what) {
+  if (!(bytes <= 4294967296)) $fail(\`\${what} would need \${bytes} bytes (\${(bytes / 1073741824).toPrecision(3)} GiB), more than the 4 GiB an instance may use\`, RangeError);
+}`,
+  $fail: `function $fail(message, Kind = Error) {
+  throw new Kind(message);
 }`,
 };
 
@@ -232,7 +278,7 @@ export const KERNELS: Readonly<Record<string, string>> = { ...BASE_KERNELS, ...S
 
 /** Helpers that other helpers call. */
 export const KERNEL_DEPS: Readonly<Record<string, readonly string[]>> = {
-  $sigmoid: ['$exp'], $softplus: ['$exp', '$log1p'], $softmax: ['$exp'], $load: ['$fail'], $size: ['$fail'],
+  $sigmoid: ['$exp'], $softplus: ['$exp', '$log1p'], $softmax: ['$exp'], $load: ['$fail', '$what'], $size: ['$fail', '$what'], $finite: ['$fail'], $keys: ['$fail', '$near', '$what'], $room: ['$fail'],
   ...SIMD_KERNEL_DEPS,
 };
 

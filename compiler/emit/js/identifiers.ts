@@ -27,6 +27,8 @@ export function identifier(name: string): string {
 /** Hands out unique identifiers, deterministically (first come, first served). */
 export class Names {
   private readonly taken = new Set<string>();
+  /** Per stem, the suffix to try next: names are never given back, so every smaller one is still taken (asking for `h_at` N times is linear, not quadratic). */
+  private readonly next = new Map<string, number>();
   constructor(reserved: Iterable<string> = []) {
     for (const r of reserved) this.taken.add(r);
   }
@@ -34,7 +36,9 @@ export class Names {
   fresh(base: string, prefix = ''): string {
     const stem = prefix + identifier(base);
     let name = stem;
-    for (let k = 2; this.taken.has(name); k++) name = `${stem}_${k}`;
+    let k = this.next.get(stem) ?? 2;
+    if (this.taken.has(name)) for (name = `${stem}_${k}`; this.taken.has(name); name = `${stem}_${++k}`);
+    this.next.set(stem, k);
     this.taken.add(name);
     return name;
   }

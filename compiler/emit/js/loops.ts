@@ -11,7 +11,7 @@ import type { JsText } from './text-base.ts';
 import { IND, chunk, joined } from './text-base.ts';
 import type { Node } from '../../ir/graph.ts';
 import type { Expr, Kernel, Phase, Stmt, View } from '../../lower/loop-ir.ts';
-import { dimAdd, dimKey, dimSub } from '../../ir/dims.ts';
+import { dimAdd, dimKey, dimNum, dimSub } from '../../ir/dims.ts';
 import type { Dim } from '../../ir/dims.ts';
 import type { WasmLoopExpr, WasmLoopFunc, LoopReadMode, WasmLoopStmt } from '../wasm/loops-wat.ts';
 import { byRow } from '../wasm/loops-wat.ts';
@@ -205,30 +205,41 @@ export class LoopText {
     const slot = new Map<Expr, number>(order.map((e, i) => [e, i]));
     const read = (e: Expr) => `$actv[${this.t.sum(this.t.prod(String(slot.get(e)!), '$seg'), at)}]`;
     const out: string[] = ['{', `${IND}const $actv = $mem.$act, $seg = ${seg};`];
-    const maxLevel = Math.max(...a.sites.map((e) => a.level.get(e)!));
+    const maxLevel = a.sites.reduce((m, e) => Math.max(m, a.level.get(e)!), 0);
+    // Each pass looks only at its own activations and statements (a chain of N activations has N passes).
+    const sitesAt = buckets(order, (e) => a.level.get(e)!);
+    const stmtsAt = buckets(k.stmts, (st) => a.stmtLevel.get(st)!);
+    const stmtIndex = new Map(k.stmts.map((st, i) => [st, i]));
+    const localStmt = new Map(k.stmts.filter((st) => st.local).map((st) => [st.id, st]));
+    // The activations of earlier passes: read from the scratch (one map, grown pass by pass).
+    const given = new Map<Expr, string>();
     for (let L = 1; L <= maxLevel + 1; L++) {
-      // The activations of earlier passes: read from the scratch.
-      const sc: Scope = { pass, index, given: new Map(order.filter((e) => a.level.get(e)! < L).map((e) => [e, read(e)])) };
+      for (const e of sitesAt.get(L - 1) ?? []) given.set(e, read(e));
+      const sc: Scope = { pass, index, given };
       // This pass's roots: the statements of level L − 1, and the arguments of the level-L activations.
-      const args = order.filter((e) => a.level.get(e) === L);
+      const args = sitesAt.get(L) ?? [];
+      const roots = stmtsAt.get(L - 1) ?? [];
       const needed = new Set<number>();
-      for (const st of k.stmts) if (a.stmtLevel.get(st) === L - 1) this.localsIn(st.expr, sc.given, needed);
+      for (const st of roots) this.localsIn(st.expr, sc.given, needed);
       for (const e of args) this.localsIn(e.args[0]!, sc.given, needed);
       // …and the earlier locals they read, recomputed (their stores ran in an earlier pass).
-      for (const st of [...k.stmts].reverse()) if (st.local && needed.has(st.id)) this.localsIn(st.expr, sc.given, needed);
+      for (const id of needed) {
+        const st = localStmt.get(id);
+        if (st) this.localsIn(st.expr, sc.given, needed);
+      }
       const body: string[] = [];
       const js = (e: Expr) => {
         const r = this.js(sc, e);
         uses.push(...r.uses);
         return r.s;
       };
-      for (const st of k.stmts) {
-        const l = a.stmtLevel.get(st)!;
-        if (l === L - 1) {
+      const recomputed = [...needed].map((id) => localStmt.get(id)).filter((st): st is Stmt => st !== undefined && a.stmtLevel.get(st)! < L - 1);
+      for (const st of [...roots, ...recomputed].sort((x, y) => stmtIndex.get(x)! - stmtIndex.get(y)!)) {
+        if (a.stmtLevel.get(st)! === L - 1) {
           const c = this.stmt(sc, st, true);
           body.push(...c.lines);
           uses.push(...c.uses);
-        } else if (l < L - 1 && st.local && needed.has(st.id)) body.push(`const ${this.t.localName(pass, st.id)} = ${js(st.expr)};`);
+        } else body.push(`const ${this.t.localName(pass, st.id)} = ${js(st.expr)};`);
       }
       if (L > maxLevel) {
         out.push(...loop(body).map((l) => IND + l));
@@ -280,8 +291,8 @@ export class LoopText {
       if (batched) {
         out.push(`for (let $b = 0; $b < ${this.t.rows(k.rows)}; $b++) {`);
         // The row offsets this body reads (a SIMD pass reads fewer than the whole loop).
-        const text = body.join('\n');
-        const used = rowDecls.filter((r) => new RegExp(`${r.name.replace(/\$/g, '\\$')}(?![\\w$])`).test(text));
+        const idents = new Set(body.join('\n').match(/\$[\w$]*/g));
+        const used = rowDecls.filter((r) => idents.has(r.name));
         if (used.length) out.push(`${IND}const ${used.map((r) => r.decl).join(', ')};`);
         out.push(...inner.map((l) => IND + l), '}');
       } else out.push('{', ...inner.map((l) => IND + l), '}');
@@ -433,24 +444,69 @@ function rowsApart(a: View['rows'], b: View['rows']): boolean {
  * element at a time does: every buffer the loop stores is, wherever else the loop
  * touches it, either the same elements (same rows, columns and mode), other
  * blocks of rows, or columns that provably do not overlap on the same rows.
+ * Linear in the accesses for the common case (a loop storing N values side by
+ * side into one buffer: one sort and N − 1 comparisons, not N² pairs).
  */
 export function lockstepSafe(access: readonly Access[]): boolean {
-  const stored = new Set(access.filter((a) => a.store).map((a) => a.view.buf));
-  const rowsKey = (v: View) => JSON.stringify(v.rows);
-  for (const buf of stored) {
-    const on = access.filter((a) => a.view.buf === buf);
-    for (const x of on) {
-      for (const y of on) {
-        if (x === y || (!x.store && !y.store)) continue;
-        const same = x.mode === y.mode && rowsKey(x.view) === rowsKey(y.view) && dimKey(x.view.col) === dimKey(y.view.col);
-        if (same && x.mode === 'elem') continue;
-        // ('feat' and 'one' read row 0 whatever their view's rows: only row-addressed accesses can be apart by rows.)
-        if (byRow(x.mode) && byRow(y.mode) && rowsApart(x.view.rows, y.view.rows)) continue;
-        const apart = x.mode === 'elem' && y.mode === 'elem' && rowsKey(x.view) === rowsKey(y.view)
-          && (provablyGe(y.view.col, dimAdd(x.view.col, x.view.width)) || provablyGe(x.view.col, dimAdd(y.view.col, y.view.width)));
-        if (!apart) return false;
-      }
+  const on = new Map<number, Access[]>();
+  for (const a of access) push(on, a.view.buf, a);
+  for (const list of on.values()) if (list.some((a) => a.store) && !bufferSafe(list)) return false;
+  return true;
+}
+
+/** The accesses of one buffer (which the loop stores), grouped by their rows. */
+function bufferSafe(on: readonly Access[]): boolean {
+  const byRows = new Map<string, Access[]>();
+  for (const a of on) push(byRows, JSON.stringify(a.view.rows), a);
+  const groups = [...byRows.values()];
+  // Different rows: only two row-addressed accesses whose rows are apart can meet, when one stores.
+  for (let g = 0; g < groups.length; g++) {
+    for (let h = g + 1; h < groups.length; h++) {
+      const x = groups[g]!, y = groups[h]!;
+      const apart = rowsApart(x[0]!.view.rows, y[0]!.view.rows);
+      const clash = (p: readonly Access[], q: readonly Access[]) => p.some((a) => (!apart || !byRow(a.mode)) && (a.store || q.length > 0 && q.some((b) => b.store)));
+      if (clash(x, y) || clash(y, x)) return false;
+    }
+  }
+  return groups.every(sameRowsSafe);
+}
+
+/** Accesses of one buffer on the same rows: the same elements, or columns provably apart. */
+function sameRowsSafe(on: readonly Access[]): boolean {
+  const stores = on.filter((a) => a.store).length;
+  if (stores === 0) return true;
+  // Anything but an element access meets every other access, when one of the two stores.
+  for (const a of on) if (a.mode !== 'elem' && (a.store ? on.length > 1 : stores > 0)) return false;
+  // Element accesses at the same column are the same elements; sorted by column (all dimensions 1),
+  // columns that each end before the next begins (provably) are pairwise apart, by transitivity.
+  const cols = new Map<string, Access[]>();
+  for (const a of on) push(cols, dimKey(a.view.col), a);
+  const spans = [...cols.values()].map((as) => ({ col: as[0]!.view.col, width: as[0]!.view.width, as }));
+  const one = (d: Dim) => d.terms.reduce((s, [, c]) => s + c, d.k);
+  spans.sort((x, y) => one(x.col) - one(y.col));
+  const chained = spans.every((s) => s.as.every((a) => dimKey(a.view.width) === dimKey(s.width)) && provablyGe(s.width, dimNum(1)))
+    && spans.every((s, i) => i === 0 || provablyGe(s.col, dimAdd(spans[i - 1]!.col, spans[i - 1]!.width)));
+  if (chained) return true;
+  // Otherwise every pair (a cell that rarely gets here).
+  for (const x of on) {
+    for (const y of on) {
+      if (x === y || (!x.store && !y.store) || dimKey(x.view.col) === dimKey(y.view.col)) continue;
+      if (!provablyGe(y.view.col, dimAdd(x.view.col, x.view.width)) && !provablyGe(x.view.col, dimAdd(y.view.col, y.view.width))) return false;
     }
   }
   return true;
+}
+
+/** Adds a value to the list at a key. */
+function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const l = m.get(k);
+  if (l) l.push(v);
+  else m.set(k, [v]);
+}
+
+/** Values by a number of theirs (their level), each list in the given order. */
+function buckets<T>(xs: readonly T[], key: (x: T) => number): Map<number, T[]> {
+  const m = new Map<number, T[]>();
+  for (const x of xs) push(m, key(x), x);
+  return m;
 }

@@ -58,7 +58,7 @@ export function helperClosure(uses: readonly string[]): Set<string> {
 /** celda's own identifiers in a module: never handed out to a value or buffer of the cell. */
 const INTERNAL = [
   '$F', ...Object.keys(MATH), ...Object.keys(KERNELS),
-  '$dims', '$batch', '$B', '$T', '$TB', '$t', '$b', '$i', '$mem', '$cap', '$last', '$ensure', '$single',
+  '$dims', '$batch', '$B', '$T', '$TB', '$t', '$b', '$i', '$mem', '$cap', '$last', '$ensure', '$single', '$bytes',
   '$forward', '$backward', '$step', '$stepBackward', '$params', '$inputs', '$init', '$steps', '$cot', '$cs', '$co',
   // SIMD modules (emit/js/simd-helpers.ts)
   '$WASM', '$kernel', '$options', '$act', '$actv', '$kact', '$seg', '$heap', '$kgemm', '$mm', '$viewed', '$block', '$layout', '$take', '$at', '$buf',

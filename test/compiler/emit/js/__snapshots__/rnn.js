@@ -174,17 +174,32 @@ function $copy(R, n, src, so, lds, dst, dO, ldd) {
   }
 }
 
-/** Copy a caller's array into the module's own, after checking its length. */
+/** Copy a caller's array into the module's own, after checking its kind, length and (plain arrays) that every element is a number. */
 function $load(dst, src, what, n) {
-  if (src === undefined || src === null || typeof src.length !== 'number') $fail(`${what}: missing`);
-  if (src.length !== n) $fail(`${what}: expected ${n} numbers, got ${src.length}`);
-  if (ArrayBuffer.isView(src)) dst.set(src);
-  else for (let i = 0; i < n; i++) dst[i] = src[i];
+  if (src === undefined || src === null) $fail(`${what}: missing (expected ${n} numbers)`, TypeError);
+  const view = ArrayBuffer.isView(src) && !(src instanceof DataView) && !(typeof BigInt64Array === 'function' && (src instanceof BigInt64Array || src instanceof BigUint64Array));
+  if (!view && !Array.isArray(src)) $fail(`${what}: expected an array or Float32Array/Float64Array of ${n} numbers, got ${$what(src)}`, TypeError);
+  if (src.length !== n) $fail(`${what}: expected ${n} numbers, got ${src.length}`, RangeError);
+  if (view) dst.set(src);
+  else for (let i = 0; i < n; i++) {
+    const v = src[i];
+    if (typeof v !== 'number') $fail(`${what}[${i}]: expected a number, got ${$what(v)}`, TypeError);
+    dst[i] = v;
+  }
+}
+
+/** Parameters must be finite: one pass over n loaded numbers (x · 0 is 0 for every finite x, NaN otherwise). */
+function $finite(a, what, n) {
+  let z = 0;
+  for (let i = 0; i < n; i++) z += a[i] * 0;
+  if (z === 0) return;
+  for (let i = 0; i < n; i++) if (!Number.isFinite(a[i])) $fail(`${what}[${i}] is ${a[i]}: parameters must be finite`, RangeError);
 }
 
 /** A dimension or batch size: a whole number ≥ 1. */
 function $size(value, what) {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) $fail(`${what} must be a whole number ≥ 1, got ${value}`);
+  if (typeof value !== 'number') $fail(`${what} must be a whole number ≥ 1, got ${$what(value)}`, TypeError);
+  if (!Number.isInteger(value) || value < 1) $fail(`${what} must be a whole number ≥ 1, got ${value}`, RangeError);
   return value;
 }
 
@@ -193,8 +208,44 @@ function $own(o, key) {
   return Object.prototype.hasOwnProperty.call(o, key) ? o[key] : undefined;
 }
 
-function $fail(message) {
-  throw new Error(message);
+/** An argument that names arrays: an object whose keys are among names (a misspelled key would be silently ignored). */
+function $keys(o, names, what) {
+  if (o === null || typeof o !== 'object' || Array.isArray(o) || ArrayBuffer.isView(o)) $fail(`${what}: expected an object { ${names.join(', ')} }, got ${$what(o)}`, TypeError);
+  for (const k in o) {
+    if (!Object.prototype.hasOwnProperty.call(o, k) || names.includes(k)) continue;
+    const near = $near(k, names);
+    $fail(`${what}: unknown key ${JSON.stringify(k.length > 40 ? k.slice(0, 40) + '…' : k)}${near !== undefined ? ` (did you mean ${near}?)` : ''}; expected ${names.length ? names.join(', ') : 'no keys'}`, TypeError);
+  }
+}
+
+/** The name closest to a misspelled key by edit distance (at most 1 + a third of its length), or undefined. */
+function $near(key, names) {
+  let best, bound = 2 + Math.floor(key.length / 3);
+  for (const n of names) {
+    if (Math.abs(n.length - key.length) >= bound) continue;
+    let prev = Array.from({ length: n.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= key.length; i++) {
+      const cur = [i];
+      for (let j = 1; j <= n.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (key[i - 1] === n[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+    if (prev[n.length] < bound) { bound = prev[n.length]; best = n; }
+  }
+  return best;
+}
+
+/** What a caller passed, for a message. */
+function $what(v) {
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : ArrayBuffer.isView(v) ? v.constructor.name : typeof v === 'string' ? `a string` : typeof v === 'number' ? String(v) : typeof v;
+}
+
+/** Memory an instance needs, checked before allocating: at most 4 GiB (also the most a SIMD module's memory can hold). */
+function $room(bytes, what) {
+  if (!(bytes <= 4294967296)) $fail(`${what} would need ${bytes} bytes (${(bytes / 1073741824).toPrecision(3)} GiB), more than the 4 GiB an instance may use`, RangeError);
+}
+
+function $fail(message, Kind = Error) {
+  throw new Kind(message);
 }
 
 /**
@@ -202,12 +253,15 @@ function $fail(message) {
  * allocated here and grown with T; nothing is allocated inside the time loop.
  */
 function createRNN($dims, $batch) {
-  if ($dims === null || typeof $dims !== 'object') $fail("dims: expected an object like { n_x: 16, n_a: 16, n_y: 16 }");
+  $keys($dims, ["n_x", "n_a", "n_y"], 'dims');
   const n_x = $size($own($dims, "n_x"), "dims.n_x");
   const n_a = $size($own($dims, "n_a"), "dims.n_a");
   const n_y = $size($own($dims, "n_y"), "dims.n_y");
   const $B = $size($batch, 'batch');
 
+  // The bytes an instance needs for T steps: checked before allocating.
+  const $bytes = ($T) => 8 * (n_a * n_a + n_a * n_x + n_a + n_y * n_a + n_y + $B * n_a + n_a * n_a + n_a * n_x + n_y * n_a + n_a * n_a + n_a * n_x + n_a + n_y * n_a + n_y + n_a * n_y + n_x * n_a + n_a * n_a + $T * $B * n_x + ($T + 1) * $B * n_a + $T * $B * n_y + $T * $B * n_a + $T * $B * n_y + $T * $B * n_y + ($T + 1) * $B * n_a + $T * $B * n_y + $T * $B * n_x + $T * $B * n_a + $T * $B * n_y + $T * $B + $T * $B * n_y + $T * $B * n_a + $T * $B * n_y + $T * $B * n_a + $T * $B * n_a + $T * $B * n_x + $T * $B * n_a);
+  $room($bytes(1), `batch and dims: batch ${$B} with dims ${JSON.stringify($dims)}`);
   // Buffers of a fixed size: parameters, packed weights, gradients, values of one step.
   const $W_aa = new $F(n_a * n_a);
   const $W_ax = new $F(n_a * n_x);
@@ -307,19 +361,27 @@ function createRNN($dims, $batch) {
   
   /** Run T steps from the initial states (default: each state's declared constant), saving what backward needs. */
   function $forward($params, $inputs, $init, $steps) {
-    if ($params === null || typeof $params !== 'object') $fail('params: expected an object of named arrays');
+    $keys($params, ["W_aa", "W_ax", "b_a", "W_ya", "b_y"], 'params');
     if ($inputs === undefined || $inputs === null) $inputs = {};
+    $keys($inputs, ["x"], 'inputs');
     if ($init === undefined || $init === null) $init = {};
+    $keys($init, ["a"], 'init');
     const $T = $steps !== undefined ? $size($steps, 'steps') : $size(($own($inputs, "x") ?? []).length / ($B * n_x), "the number of steps (length of inputs.x / (batch × x's size))");
+    if ($T > $cap) $room($bytes($T), `steps: ${$T} steps of batch ${$B}`);
     $ensure($T);
     $last = $T;
     const $TB = $T * $B;
     const { $x, $a, $y_hat } = $mem;
     $load($W_aa, $own($params, "W_aa"), "params.W_aa", n_a * n_a);
+    $finite($W_aa, "params.W_aa", n_a * n_a);
     $load($W_ax, $own($params, "W_ax"), "params.W_ax", n_a * n_x);
+    $finite($W_ax, "params.W_ax", n_a * n_x);
     $load($b_a, $own($params, "b_a"), "params.b_a", n_a);
+    $finite($b_a, "params.b_a", n_a);
     $load($W_ya, $own($params, "W_ya"), "params.W_ya", n_y * n_a);
+    $finite($W_ya, "params.W_ya", n_y * n_a);
     $load($b_y, $own($params, "b_y"), "params.b_y", n_y);
+    $finite($b_y, "params.b_y", n_y);
     $load($x, $own($inputs, "x"), "inputs.x", $TB * n_x);
     if ($own($init, "a") !== undefined) $load($a, $own($init, "a"), "init.a", $B * n_a);
     else $a.fill(0, 0, $B * n_a);
@@ -409,7 +471,10 @@ function createRNN($dims, $batch) {
     if ($last === 0) $fail('backward before forward');
     const $T = $last, $TB = $T * $B;
     const { $da, $dy_hat, $dx } = $mem;
-    const $cs = ($cot && $cot.states) || {}, $co = ($cot && $cot.outputs) || {};
+    $keys($cot, ['states', 'outputs'], 'cotangents');
+    const $cs = $own($cot, 'states') ?? {}, $co = $own($cot, 'outputs') ?? {};
+    $keys($cs, ["a"], 'cotangents.states');
+    $keys($co, ["y_hat"], 'cotangents.outputs');
     // Parameter gradients are sums over the batch and over time.
     $dW_aa.fill(0);
     $dW_ax.fill(0);
