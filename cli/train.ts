@@ -12,7 +12,7 @@ import { Rng } from '../runtime/random.ts';
 import { ensureDir, withFiles } from '../runtime/train/io/files.ts';
 import { checkRunMemory, decodingBytes, samplingBytes } from '../runtime/train/run/memory.ts';
 import type { Kind } from '../runtime/train/run/settings.ts';
-import { MAX_COUNT, MAX_SEED, parseSetting, SETTINGS, STEPS, validateConfig } from '../runtime/train/run/settings.ts';
+import { MAX_COUNT, MAX_SEED, MAX_STEPS, parseSetting, settingProblem, SETTINGS, STEPS, validateConfig } from '../runtime/train/run/settings.ts';
 import { loadBackend } from '../runtime/train/run/backends.ts';
 import type { Checkpoint, HistoryPoint } from '../runtime/train/io/checkpoint.ts';
 import { loadCheckpoint, validateTable } from '../runtime/train/io/checkpoint.ts';
@@ -101,7 +101,9 @@ function stepsFrom(v: Values, task: Task, batch: number): number | undefined {
   if (typeof v.steps === 'string') return parseValue('steps', v.steps, STEPS.kind) as number;
   if (typeof v.epochs === 'string') {
     const e = parseValue('epochs', v.epochs, { num: 0 }) as number;
-    return Math.ceil(e * Math.floor(task.load().train.length / batch));
+    const steps = Math.ceil(e * Math.floor(task.load().train.length / batch));
+    if (settingProblem(STEPS.kind, steps) !== null) throw new UsageError(`--epochs ${v.epochs} makes ${steps} steps, more than the most a run takes (${MAX_STEPS})`);
+    return steps;
   }
   return undefined;
 }

@@ -47,8 +47,11 @@ export const SETTINGS: readonly Setting[] = [
   { opt: 'readout', key: 'readout', kind: { oneOf: [] } },
 ];
 
+/** The most updates a run takes: beyond it, a step count is no longer exact. */
+export const MAX_STEPS = Number.MAX_SAFE_INTEGER;
+
 /** `--steps`: counted like the other settings, saved in the checkpoint with them. */
-export const STEPS: Setting = { opt: 'steps', key: 'steps', kind: { int: 0, max: Number.MAX_SAFE_INTEGER } };
+export const STEPS: Setting = { opt: 'steps', key: 'steps', kind: { int: 0, max: MAX_STEPS } };
 
 const describe = (kind: Kind): string => {
   if ('oneOf' in kind) return kind.oneOf.length ? `one of ${kind.oneOf.join(', ')}` : 'text';
@@ -90,7 +93,7 @@ export function validateConfig(config: unknown, file: string): RunConfig {
   if (typeof config.task !== 'string') throw bad('task', config.task, 'must be the name of a task');
   for (const s of [...SETTINGS, STEPS]) {
     const v = config[s.key];
-    if (v === undefined && (s.key === 'readout')) continue;
+    if (v === undefined && s.key === 'readout') continue; // optional: absent unless --readout was given
     const problem = settingProblem(s.kind, v);
     if (problem !== null) throw bad(`${s.key} (--${s.opt})`, v, problem);
   }
