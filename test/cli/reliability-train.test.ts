@@ -67,6 +67,7 @@ describe('sizes are checked against the memory a run needs, before allocating', 
     refused(celda('train', 'gender', '--cell', GRU, '--hidden', '1e300', '--out', join(dir, 'absurd')), 2, /^error: --hidden must be at most \d+, not `1e300`/);
     refused(celda('train', 'gender', '--cell', GRU, '--embed', '1e20', '--out', join(dir, 'absurd')), 2, /^error: --embed must be at most/);
     refused(celda('train', 'gender', '--cell', GRU, '--seed', '4294967296', '--out', join(dir, 'absurd')), 2, /^error: --seed must be at most 4294967295/);
+    refused(celda('train', 'gender', '--cell', GRU, '--epochs', '1e300', '--out', join(dir, 'absurd')), 2, /^error: --epochs 1e300 makes \S+ steps, more than the most a run takes/);
   }, 60_000);
 
   it('`celda sample --n` and `--max-len` and `celda predict --beam` are checked too', () => {
