@@ -2,12 +2,17 @@
 // on the four tasks, and using what was trained. Each command returns its exit
 // code; a user error is one `error:` line, never a stack trace.
 
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import type { CompiledCell } from '../compiler/compile.ts';
 import type { BackendFactory } from '../runtime/backend.ts';
+import { parseBytes } from '../runtime/limits.ts';
 import { Rng } from '../runtime/random.ts';
+import { ensureDir, withFiles } from '../runtime/train/io/files.ts';
+import { checkRunMemory, decodingBytes, samplingBytes } from '../runtime/train/run/memory.ts';
+import type { Kind } from '../runtime/train/run/settings.ts';
+import { MAX_COUNT, MAX_SEED, MAX_STEPS, parseSetting, settingProblem, SETTINGS, STEPS, validateConfig } from '../runtime/train/run/settings.ts';
 import { loadBackend } from '../runtime/train/run/backends.ts';
 import type { Checkpoint, HistoryPoint } from '../runtime/train/io/checkpoint.ts';
 import { loadCheckpoint, validateTable } from '../runtime/train/io/checkpoint.ts';
@@ -23,7 +28,7 @@ import { formatDuration, reporter } from '../runtime/train/io/progress.ts';
 import { getTask, TASKS } from '../runtime/train/data/tasks/index.ts';
 import type { Task } from '../runtime/train/data/tasks/task.ts';
 import type { Table } from '../runtime/train/tensor.ts';
-import { argmax } from '../runtime/train/tensor.ts';
+import { argmax, byName } from '../runtime/train/tensor.ts';
 import { makeBatch, runBatch } from '../runtime/train/model/topology.ts';
 import { cellFrom, cellFromFile, parseCommand, reporting, UsageError } from './common.ts';
 
@@ -42,32 +47,6 @@ function guarded(f: () => Promise<number> | number): Promise<number> {
 
 // ------------------------------------------------------------------ settings
 
-type Kind = { int: number } | { num: number } | { oneOf: readonly string[] };
-/** Options that set a `RunConfig` field: name on the command line, field, and what it accepts. */
-const SETTINGS: readonly { opt: string; key: keyof RunConfig; kind: Kind }[] = [
-  { opt: 'hidden', key: 'hidden', kind: { int: 1 } },
-  { opt: 'layers', key: 'layers', kind: { int: 1 } },
-  { opt: 'embed', key: 'embed', kind: { int: 0 } },
-  { opt: 'batch', key: 'batch', kind: { int: 1 } },
-  { opt: 'lr', key: 'lr', kind: { num: 0 } },
-  { opt: 'optimizer', key: 'optimizer', kind: { oneOf: ['sgd', 'adam', 'adamw'] } },
-  { opt: 'weight-decay', key: 'weightDecay', kind: { num: 0 } },
-  { opt: 'momentum', key: 'momentum', kind: { num: 0 } },
-  { opt: 'schedule', key: 'schedule', kind: { oneOf: [] } },
-  { opt: 'warmup', key: 'warmup', kind: { int: 0 } },
-  { opt: 'decay-steps', key: 'decaySteps', kind: { int: 1 } },
-  { opt: 'clip', key: 'clip', kind: { num: 0 } },
-  { opt: 'init', key: 'init', kind: { oneOf: ['glorot', 'orthogonal'] } },
-  { opt: 'forget-bias', key: 'forgetBias', kind: { num: -Infinity } },
-  { opt: 'bptt', key: 'bptt', kind: { int: 0 } },
-  { opt: 'eval-every', key: 'evalEvery', kind: { int: 1 } },
-  { opt: 'eval-size', key: 'evalSize', kind: { int: 1 } },
-  { opt: 'seed', key: 'seed', kind: { int: 0 } },
-  { opt: 'threads', key: 'threads', kind: { int: 1 } },
-  { opt: 'head', key: 'head', kind: { oneOf: ['auto', 'cell', 'runtime'] } },
-  { opt: 'readout', key: 'readout', kind: { oneOf: [] } },
-];
-
 const TRAIN_OPTIONS = {
   ...Object.fromEntries(SETTINGS.map((s) => [s.opt, { type: 'string' }])) as Record<string, { type: 'string' }>,
   cell: { type: 'string' }, 'cell-name': { type: 'string' }, cells: { type: 'string', multiple: true },
@@ -75,21 +54,25 @@ const TRAIN_OPTIONS = {
   bidirectional: { type: 'boolean' }, unidirectional: { type: 'boolean' }, 'no-bucket': { type: 'boolean' },
   dim: { type: 'string', multiple: true },
   out: { type: 'string' }, resume: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, 'save-every': { type: 'string' },
-  quiet: { type: 'boolean' }, samples: { type: 'string' }, force: { type: 'boolean' },
+  quiet: { type: 'boolean' }, samples: { type: 'string' }, force: { type: 'boolean' }, 'max-memory': { type: 'string' },
 } as const satisfies NonNullable<ParseArgsConfig['options']>;
 
 type Values = Partial<Record<string, string | boolean | string[] | undefined>>;
 
+/** An option's text by the rules of its setting (runtime/train/run/settings.ts), or a UsageError saying what it must be. */
 function parseValue(opt: string, text: string, kind: Kind): number | string {
-  if ('oneOf' in kind) {
-    if (kind.oneOf.length && !kind.oneOf.includes(text)) throw new UsageError(`--${opt} must be one of ${kind.oneOf.join(', ')}, not \`${text}\``);
-    return text;
-  }
-  const v = Number(text);
-  const min = 'int' in kind ? kind.int : kind.num;
-  if (text.trim() === '' || !Number.isFinite(v) || ('int' in kind && !Number.isInteger(v)) || v < min)
-    throw new UsageError(`--${opt} must be ${'int' in kind ? 'a whole number' : 'a number'}${min > -Infinity ? ` ≥ ${min}` : ''}, not \`${text}\``);
-  return v;
+  const r = parseSetting(text, kind);
+  if ('problem' in r) throw new UsageError(`--${opt} ${r.problem}`);
+  return r.value;
+}
+
+/** `--max-memory SIZE`: the memory limit in bytes, or undefined for the default (CELDA_MAX_MEMORY, else 4 GiB). */
+function memoryLimit(v: Values): number | undefined {
+  const text = v['max-memory'];
+  if (typeof text !== 'string') return undefined;
+  const bytes = parseBytes(text);
+  if (bytes === null) throw new UsageError(`--max-memory must be a size such as 8G or 512M, not \`${text}\``);
+  return bytes;
 }
 
 /** The settings the command line gives explicitly, as RunConfig fields. */
@@ -101,11 +84,11 @@ function explicitSettings(v: Values): Partial<Record<keyof RunConfig, unknown>> 
   if (v.unidirectional) out.bidirectional = false;
   if (v['no-bucket']) out.bucket = false;
   if (v.dim) {
-    const dims: Record<string, number> = {};
+    const dims = byName<number>();
     for (const d of v.dim as string[]) {
-      const m = /^([A-Za-z_][A-Za-z0-9_]*)=(\d+)$/.exec(d);
+      const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(d);
       if (!m) throw new UsageError(`--dim ${d}: expected NAME=N, like --dim n_k=16`);
-      dims[m[1]!] = Number(m[2]);
+      dims[m[1]!] = parseValue(`dim ${m[1]}`, m[2]!, { int: 1, max: MAX_COUNT }) as number;
     }
     out.dims = dims;
   }
@@ -115,10 +98,12 @@ function explicitSettings(v: Values): Partial<Record<keyof RunConfig, unknown>> 
 /** --steps N or --epochs N (counted on the training split); undefined if neither. */
 function stepsFrom(v: Values, task: Task, batch: number): number | undefined {
   if (v.steps !== undefined && v.epochs !== undefined) throw new UsageError('give --steps or --epochs, not both');
-  if (typeof v.steps === 'string') return parseValue('steps', v.steps, { int: 0 }) as number;
+  if (typeof v.steps === 'string') return parseValue('steps', v.steps, STEPS.kind) as number;
   if (typeof v.epochs === 'string') {
     const e = parseValue('epochs', v.epochs, { num: 0 }) as number;
-    return Math.ceil(e * Math.floor(task.load().train.length / batch));
+    const steps = Math.ceil(e * Math.floor(task.load().train.length / batch));
+    if (settingProblem(STEPS.kind, steps) !== null) throw new UsageError(`--epochs ${v.epochs} makes ${steps} steps, more than the most a run takes (${MAX_STEPS})`);
+    return steps;
   }
   return undefined;
 }
@@ -166,6 +151,7 @@ interface RunRequest {
   readonly saveEvery?: number;
   readonly quiet?: boolean;
   readonly label?: string;
+  readonly maxBytes?: number;
 }
 
 function writeCurves(dir: string, history: readonly HistoryPoint[], title: string): void {
@@ -184,7 +170,7 @@ async function runOne(r: RunRequest): Promise<{ summary: Summary; history: reado
   if (r.label) rep.note(r.label);
   let result;
   try {
-    result = await train({ task, cell, config, factory: r.backend.factory, backendName: r.backend.name, out: r.out, resume: r.resume, resumeDir: r.resumeDir, force: r.force, saveEvery: r.saveEvery ?? config.evalEvery }, {
+    result = await train({ task, cell, config, factory: r.backend.factory, backendName: r.backend.name, out: r.out, resume: r.resume, resumeDir: r.resumeDir, force: r.force, saveEvery: r.saveEvery ?? config.evalEvery, maxBytes: r.maxBytes }, {
       start: (model, params, step) => {
         const n = [...params.values()].reduce((k, t) => k + t.data.length, 0);
         const shape = `${config.layers > 1 ? `${config.layers} × ` : ''}${config.bidirectional ? 'bidirectional ' : ''}${cell.name}, hidden ${config.hidden}`;
@@ -203,8 +189,10 @@ async function runOne(r: RunRequest): Promise<{ summary: Summary; history: reado
     task: task.name, cell: cell.name, steps: result.step, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
     cpu_seconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(1)), metrics, backend: r.backend.name, out: r.out,
   };
-  writeCurves(r.out, result.history, `${task.name} · ${cell.name}`);
-  writeFileSync(join(r.out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  withFiles(`cannot write the run's curves and summary in ${r.out}`, () => {
+    writeCurves(r.out, result.history, `${task.name} · ${cell.name}`);
+    writeFileSync(join(r.out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  });
   return { summary, history: result.history, model: result.model, params: result.params };
 }
 
@@ -228,7 +216,7 @@ export function trainCommand(argv: string[]): Promise<number> {
     if (v.resume) {
       resume = loadCheckpoint(v.resume);
       if (resume.recovered) process.stderr.write(`note: ${resume.recovered}\n`);
-      const saved = resume.config as unknown as RunConfig;
+      const saved = validateConfig(resume.config, join(v.resume, 'model.safetensors'));
       if (positionals[0] && positionals[0] !== saved.task) throw new UsageError(`the checkpoint in ${v.resume} is for task ${saved.task}, not ${positionals[0]}`);
       task = getTask(saved.task);
       const given = explicitSettings(v);
@@ -249,17 +237,19 @@ export function trainCommand(argv: string[]): Promise<number> {
     }
     const backend = await loadBackend(backendName(v));
     const out = (v.out as string | undefined) ?? v.resume ?? join('runs', `${task.name}-${cell.name}`);
-    mkdirSync(out, { recursive: true });
+    ensureDir(out);
+    const maxBytes = memoryLimit(v);
     const saveEvery = typeof v['save-every'] === 'string' ? (parseValue('save-every', v['save-every'], { int: 1 }) as number) : undefined;
     let run;
     try {
-      run = await runOne({ task, cell, config, backend, out, resume, resumeDir: v.resume as string | undefined, force: !!v.force, saveEvery, quiet: !!v.quiet });
+      run = await runOne({ task, cell, config, backend, out, resume, resumeDir: v.resume as string | undefined, force: !!v.force, saveEvery, quiet: !!v.quiet, maxBytes });
     } catch (e) {
       if (e instanceof NonFiniteError) { process.stderr.write(`error: ${e.message}\n`); return 1; }
       throw e;
     }
     if (task.topology === 'one-to-many') {
-      const n = typeof v.samples === 'string' ? (parseValue('samples', v.samples, { int: 0 }) as number) : 10;
+      const n = typeof v.samples === 'string' ? (parseValue('samples', v.samples, { int: 0, max: MAX_COUNT }) as number) : 10;
+      checkRunMemory(`sampling ${n} sequences`, samplingBytes(run.model, n, 32), maxBytes);
       const samples = generate(run.model, run.params, n, new Rng(config.seed), { temperature: 1, topK: 0, greedy: false, maxLen: 32, eos: task.eos! });
       if (n > 0) process.stdout.write(`samples: ${samples.map((s) => task.show(null, s)).join(', ')}\n`);
     }
@@ -272,20 +262,20 @@ export function trainCommand(argv: string[]): Promise<number> {
 /** A checkpoint, its task and cell, and the model with its parameters loaded and checked. */
 async function restore(dir: string, v: Values) {
   const ck = loadCheckpoint(dir);
-  const config = ck.config as unknown as RunConfig;
+  const config = validateConfig(ck.config, join(dir, 'model.safetensors'));
   const task = getTask(config.task);
   const cell = cellFrom(ck.cellSource, join(dir, 'cell.celda'), ck.cellName || undefined, '--cell-name');
   const backend = await loadBackend(backendName(v));
   const model = modelFor(task, cell, config, backend.factory);
   validateTable(`the parameters in ${dir}`, ck.params, model.shapes);
-  return { ck, config, task, cell, model, params: ck.params };
+  return { ck, config, task, cell, model, params: ck.params, maxBytes: memoryLimit(v) };
 }
 
 export function sampleCommand(argv: string[]): Promise<number> {
   return guarded(async () => {
     const { values: v, positionals } = parseCommand(argv, {
       n: { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' }, seed: { type: 'string' },
-      greedy: { type: 'boolean' }, 'max-len': { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' },
+      greedy: { type: 'boolean' }, 'max-len': { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, 'max-memory': { type: 'string' },
     });
     if (positionals.length !== 1) throw new UsageError('celda sample needs one checkpoint directory');
     const r = await restore(positionals[0]!, v);
@@ -293,9 +283,10 @@ export function sampleCommand(argv: string[]): Promise<number> {
     const num = (name: string, text: string | undefined, def: number, kind: Kind) => (text === undefined ? def : (parseValue(name, text, kind) as number));
     const temperature = num('temperature', v.temperature, 1, { num: 0 });
     if (temperature === 0) throw new UsageError('--temperature must be > 0 (use --greedy for the likeliest sequence)');
-    const out = generate(r.model, r.params, num('n', v.n, 10, { int: 1 }), new Rng(num('seed', v.seed, 0, { int: 0 })), {
-      temperature, topK: num('top-k', v['top-k'], 0, { int: 0 }), greedy: !!v.greedy, maxLen: num('max-len', v['max-len'], 32, { int: 1 }), eos: r.task.eos!,
-    });
+    const n = num('n', v.n, 10, { int: 1, max: MAX_COUNT }), maxLen = num('max-len', v['max-len'], 32, { int: 1, max: MAX_COUNT });
+    const seed = num('seed', v.seed, 0, { int: 0, max: MAX_SEED }), topK = num('top-k', v['top-k'], 0, { int: 0, max: MAX_COUNT });
+    checkRunMemory(`sampling ${n} sequence${n === 1 ? '' : 's'} of up to ${maxLen} tokens`, samplingBytes(r.model, n, maxLen), r.maxBytes);
+    const out = generate(r.model, r.params, n, new Rng(seed), { temperature, topK, greedy: !!v.greedy, maxLen, eos: r.task.eos! });
     for (const s of out) process.stdout.write(r.task.show(null, s) + '\n');
     return 0;
   });
@@ -303,18 +294,19 @@ export function sampleCommand(argv: string[]): Promise<number> {
 
 export function predictCommand(argv: string[]): Promise<number> {
   return guarded(async () => {
-    const { values: v, positionals } = parseCommand(argv, { beam: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, 'max-len': { type: 'string' } });
+    const { values: v, positionals } = parseCommand(argv, { beam: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, 'max-len': { type: 'string' }, 'max-memory': { type: 'string' } });
     if (positionals.length < 1) throw new UsageError('celda predict needs a checkpoint directory, then inputs (or lines on stdin)');
     const r = await restore(positionals[0]!, v);
     const inputs = positionals.length > 1 ? positionals.slice(1) : readFileSync(0, 'utf8').split('\n').filter((l) => l.trim() !== '');
-    const beam = v.beam === undefined ? 1 : (parseValue('beam', v.beam, { int: 1 }) as number);
-    const maxLen = v['max-len'] === undefined ? 32 : (parseValue('max-len', v['max-len'], { int: 1 }) as number);
+    const beam = v.beam === undefined ? 1 : (parseValue('beam', v.beam, { int: 1, max: MAX_COUNT }) as number);
+    const maxLen = v['max-len'] === undefined ? 32 : (parseValue('max-len', v['max-len'], { int: 1, max: MAX_COUNT }) as number);
     if (beam > 1 && r.task.topology !== 'encoder-decoder') throw new UsageError('--beam is for encoder–decoder tasks');
     const { model, params, task } = r;
     const K = model.head.size === 1 ? 2 : model.head.size;
     for (const text of inputs) {
       const src = task.parseInput(text);
       if (src.length === 0) throw new UsageError(`empty input \`${text}\``);
+      checkRunMemory(`predicting for an input of ${src.length} tokens${beam > 1 ? ` with a beam of ${beam}` : ''}, up to ${maxLen} output tokens`, decodingBytes(model, beam, src.length, maxLen), r.maxBytes);
       switch (task.topology) {
         case 'one-to-many': {
           const nll = meanLoss(model, params, [{ y: Int32Array.from([...src, task.eos!]) }], 1);
@@ -355,7 +347,8 @@ export function compareCommand(argv: string[]): Promise<number> {
     const config = freshConfig(task, v);
     const backend = await loadBackend(backendName(v));
     const out = (v.out as string | undefined) ?? join('runs', `compare-${task.name}`);
-    mkdirSync(out, { recursive: true });
+    ensureDir(out);
+    const maxBytes = memoryLimit(v);
     const cells = files.map((f) => ({ file: f, cell: cellFromFile(f, v['cell-name'] as string | undefined, '--cell-name') }));
     const rows: { file: string; cell: string; params?: number; summary?: Summary; error?: string; history: readonly HistoryPoint[] }[] = [];
     const used = new Set<string>();
@@ -364,7 +357,7 @@ export function compareCommand(argv: string[]): Promise<number> {
       for (let k = 2; used.has(dirName); k++) dirName = `${cell.name}_${k}`;
       used.add(dirName);
       try {
-        const run = await runOne({ task, cell, config, backend, out: join(out, dirName), force: !!v.force, quiet: !!v.quiet, label: `[${i + 1}/${cells.length}] ${cell.name} (${file})` });
+        const run = await runOne({ task, cell, config, backend, out: join(out, dirName), force: !!v.force, quiet: !!v.quiet, maxBytes, label: `[${i + 1}/${cells.length}] ${cell.name} (${file})` });
         const params = [...run.params.values()].reduce((n, t) => n + t.data.length, 0);
         rows.push({ file, cell: cell.name, params, summary: run.summary, history: run.history });
         process.stderr.write(`${cell.name}: ${JSON.stringify(run.summary.metrics)} in ${formatDuration(run.summary.seconds)}\n`);
@@ -383,11 +376,13 @@ export function compareCommand(argv: string[]): Promise<number> {
     const w = task.watch.name;
     const lossSeries = rows.map((r) => ({ label: r.cell, points: r.history.filter((h) => h.loss !== undefined).map((h) => [h.step, h.loss!] as const) }));
     const metricSeries = rows.map((r) => ({ label: r.cell, points: r.history.filter((h) => h.metrics?.[w] !== undefined).map((h) => [h.step, h.metrics![w]!] as const) }));
-    writeFileSync(join(out, 'loss.svg'), lineChart(`${task.name}: training loss`, 'step', lossSeries));
-    writeFileSync(join(out, `${w}.svg`), lineChart(`${task.name}: validation ${w}`, 'step', metricSeries));
-    const settings = Object.entries(config).filter(([k]) => k !== 'task').map(([k, val]) => `${k}=${JSON.stringify(val)}`).join(' ');
-    writeFileSync(join(out, 'report.md'), `# ${task.name}: ${rows.length} cells, same seed and budget\n\n${task.summary}. Backend ${backend.name}; settings: ${settings}.\n\n${table}\n\n![training loss](loss.svg)\n\n![validation ${w}](${w}.svg)\n`);
-    writeFileSync(join(out, 'report.json'), JSON.stringify({ task: task.name, config, rows: rows.map(({ history: _h, ...r }) => r) }, null, 2) + '\n');
+    withFiles(`cannot write the report in ${out}`, () => {
+      writeFileSync(join(out, 'loss.svg'), lineChart(`${task.name}: training loss`, 'step', lossSeries));
+      writeFileSync(join(out, `${w}.svg`), lineChart(`${task.name}: validation ${w}`, 'step', metricSeries));
+      const settings = Object.entries(config).filter(([k]) => k !== 'task').map(([k, val]) => `${k}=${JSON.stringify(val)}`).join(' ');
+      writeFileSync(join(out, 'report.md'), `# ${task.name}: ${rows.length} cells, same seed and budget\n\n${task.summary}. Backend ${backend.name}; settings: ${settings}.\n\n${table}\n\n![training loss](loss.svg)\n\n![validation ${w}](${w}.svg)\n`);
+      writeFileSync(join(out, 'report.json'), JSON.stringify({ task: task.name, config, rows: rows.map(({ history: _h, ...r }) => r) }, null, 2) + '\n');
+    });
     process.stdout.write(`${table}\n\nreport: ${join(out, 'report.md')}\n`);
     return rows.some((r) => r.error) ? 1 : 0;
   });

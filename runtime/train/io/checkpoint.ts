@@ -18,10 +18,11 @@
 // versions left), and the next save first puts that pair in place and clears
 // the leftovers. Nothing non-finite is ever written.
 
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { NonFiniteError, TrainError } from '../errors.ts';
 import type { NamedTensor } from './safetensors.ts';
+import { ensureDir, fileError, isFileError, makeDirs, withFiles } from './files.ts';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.ts';
 import type { Table } from '../tensor.ts';
 import { firstNonFinite } from '../tensor.ts';
@@ -115,7 +116,11 @@ export function saveCheckpoint(dir: string, c: Checkpoint, at: (p: SavePoint) =>
     const bad = firstNonFinite(table);
     if (bad) throw new NonFiniteError(`refusing to save a checkpoint at step ${c.step}: ${what} ${bad.name}[${bad.index.join(', ')}] is ${bad.value}`);
   }
-  mkdirSync(dir, { recursive: true });
+  withFiles(`cannot write the checkpoint in ${dir}`, () => writeCheckpoint(dir, c, at));
+}
+
+function writeCheckpoint(dir: string, c: Checkpoint, at: (p: SavePoint) => void): void {
+  makeDirs(dir);
   settle(dir);
   at('settled');
   const model = encodeSafetensors(f64(c.params), {
@@ -216,14 +221,14 @@ function alive(pid: number): boolean {
  * Returns the release, which the run calls when it ends.
  */
 export function claimCheckpointDir(dir: string, o: { overwrite: boolean }): () => void {
-  mkdirSync(dir, { recursive: true });
+  ensureDir(dir, 'the checkpoint directory');
   const lock = join(dir, LOCK);
   for (let attempt = 0; ; attempt++) {
     try {
       writeFileSync(lock, `${process.pid}\n`, { flag: 'wx' });
       break;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw isFileError(e) ? fileError(e, `cannot write in the checkpoint directory ${dir}`) : e;
       const owner = Number.parseInt(readFileSync(lock, 'utf8'), 10);
       if (Number.isInteger(owner) && owner > 0 && alive(owner)) {
         throw new TrainError(`${dir} is in use by another training run (process ${owner}); wait for it to finish or choose another --out`);
@@ -289,36 +294,57 @@ export function loadCheckpoint(dir: string): Checkpoint {
   if (checksum(params) !== sm.params_checksum) throw new TrainError(`${dir}: model.safetensors does not match state.safetensors (parameter checksum differs); the checkpoint is inconsistent`);
   const order = state.tensors.get('data.order');
   if (!order || order.dtype !== 'I32' || order.shape.length !== 1) throw new TrainError(`${spath}: missing or malformed data.order (I32 vector)`);
-  let config: Record<string, unknown>, history: HistoryPoint[], pending: [number, number];
-  try {
-    config = JSON.parse(mm.config ?? 'null');
-    history = JSON.parse(sm.history ?? '[]');
-    pending = JSON.parse(sm.pending ?? '[0, 0]');
-  } catch {
-    throw new TrainError(`${dir}: checkpoint metadata is not valid JSON`);
-  }
-  const num = (s: string | undefined, what: string) => {
+  const json = (file: string, key: string, text: string | undefined, fallback: string): unknown => {
+    try {
+      return JSON.parse(text ?? fallback);
+    } catch {
+      throw new TrainError(`${file}: the checkpoint's ${key} metadata is not valid JSON; the file was edited or damaged`);
+    }
+  };
+  const config = json(mpath, 'config', mm.config, 'null');
+  const history = json(spath, 'history', sm.history, '[]');
+  const pending = json(spath, 'pending', sm.pending, '[0, 0]');
+  const num = (s: string | undefined, what: string, file: string) => {
     const v = Number(s);
-    if (s === undefined || !Number.isInteger(v) || v < 0) throw new TrainError(`${dir}: checkpoint ${what} is missing or not a whole number`);
+    if (s === undefined || s.trim() === '' || !Number.isSafeInteger(v) || v < 0) throw new TrainError(`${file}: the checkpoint's ${what} is ${s === undefined ? 'missing' : JSON.stringify(s)}, not a whole number ≥ 0`);
     return v;
   };
-  if (typeof config !== 'object' || config === null) throw new TrainError(`${mpath}: missing settings`);
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new TrainError(`${mpath}: the checkpoint's settings (config metadata) are ${JSON.stringify(config)}, not an object`);
   if (typeof mm.cell !== 'string') throw new TrainError(`${mpath}: missing the cell's source`);
+  if (!isHistory(history)) throw new TrainError(`${spath}: the checkpoint's history metadata is malformed (expected a list of {step, loss?, metrics?} with finite numbers)`);
+  if (!Array.isArray(pending) || pending.length !== 2 || !pending.every((x) => typeof x === 'number' && Number.isFinite(x)))
+    throw new TrainError(`${spath}: the checkpoint's pending metadata is ${JSON.stringify(pending)}, not a pair of finite numbers`);
+  const rngState = num(sm.rng, 'RNG state (rng)', spath);
+  if (rngState > 0xffffffff) throw new TrainError(`${spath}: the checkpoint's RNG state (rng) is ${rngState}, more than 32 bits`);
+  const optimizer = { tensors: toTable(state.tensors, spath, (k) => k === 'data.order'), t: num(sm.optimizer_t, 'optimizer step (optimizer_t)', spath) };
+  for (const [file, what, table] of [[mpath, 'parameter', params], [spath, 'optimizer state', optimizer.tensors]] as const) {
+    const bad = firstNonFinite(table);
+    if (bad) throw new TrainError(`${file}: ${what} ${bad.name}[${bad.index.join(', ')}] is ${bad.value}; a checkpoint holds finite numbers only (the file was edited or damaged)`);
+  }
   return {
-    step: num(mm.step, 'step'),
+    step: num(mm.step, 'step', mpath),
     cellSource: mm.cell,
-    cellName: mm.cell_name ?? '',
-    config,
+    cellName: typeof mm.cell_name === 'string' ? mm.cell_name : '',
+    config: config as Record<string, unknown>,
     params,
-    optimizer: { tensors: toTable(state.tensors, spath, (k) => k === 'data.order'), t: num(sm.optimizer_t, 'optimizer step') },
-    rngState: num(sm.rng, 'RNG state'),
+    optimizer,
+    rngState,
     order: order.data as Int32Array,
     history,
-    pending,
+    pending: pending as [number, number],
     ...(mname !== FILES.model || sname !== FILES.state
       ? { recovered: `${dir}: a save was interrupted; using the complete pair of step ${mm.step} (${mname}, ${sname}), which the next save puts in place` }
       : {}),
   };
+}
+
+const finite = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
+
+/** A list of history points: whole steps, finite losses and metrics. */
+function isHistory(h: unknown): h is HistoryPoint[] {
+  return Array.isArray(h) && h.every((p) => typeof p === 'object' && p !== null && Number.isSafeInteger(p.step) && p.step >= 0
+    && (p.loss === undefined || finite(p.loss))
+    && (p.metrics === undefined || (typeof p.metrics === 'object' && p.metrics !== null && Object.values(p.metrics).every((m) => m === null || finite(m)))));
 }
 
 /**

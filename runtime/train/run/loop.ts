@@ -18,6 +18,7 @@ import { lrAt, parseSchedule } from '../optim/schedule.ts';
 import type { Settings, Task } from '../data/tasks/task.ts';
 import type { Table } from '../tensor.ts';
 import { firstNonFinite, zerosLike } from '../tensor.ts';
+import { checkRunMemory, parameterCount, trainingBytes } from './memory.ts';
 import { GradWorkers } from './parallel.ts';
 import { makeBatch, runBatch } from '../model/topology.ts';
 
@@ -64,6 +65,8 @@ export interface TrainInput {
   readonly resumeDir?: string;
   /** Overwrite a checkpoint already in `out` (else a fresh run refuses to). */
   readonly force?: boolean;
+  /** The memory limit in bytes (default: CELDA_MAX_MEMORY, else runtime/limits.ts's). */
+  readonly maxBytes?: number;
 }
 
 export interface TrainResult {
@@ -164,6 +167,9 @@ async function trainHere(input: TrainInput, hooks: TrainHooks): Promise<TrainRes
     throw new TrainError(`--bptt truncates a loss-per-step sequence (many-to-many, one-to-many); ${task.name} is ${task.topology}`);
   if (c.bptt > 0 && c.bidirectional) throw new TrainError('--bptt carries the state forward from window to window, which a bidirectional layer cannot do; use --unidirectional');
 
+  const shape = `${c.layers} layer${c.layers === 1 ? '' : 's'} of ${cell.name}, hidden ${c.hidden}, batch ${c.batch}, ${c.threads} thread${c.threads === 1 ? '' : 's'}`;
+  checkRunMemory(`training ${task.name} (${shape}, ${parameterCount(model)} parameters)`, trainingBytes(model, c, data), input.maxBytes);
+
   let params: Table, state: OptimizerState, rng: Rng, order: Int32Array, step: number;
   const history: HistoryPoint[] = [];
   if (resume) {
@@ -176,6 +182,8 @@ async function trainHere(input: TrainInput, hooks: TrainHooks): Promise<TrainRes
     rng.state = resume.rngState;
     order = resume.order;
     if (order.length !== data.train.length) throw new TrainError(`the checkpoint's example order covers ${order.length} examples, but the training split has ${data.train.length}`);
+    const stray = order.findIndex((i) => i < 0 || i >= data.train.length);
+    if (stray >= 0) throw new TrainError(`the checkpoint's example order holds ${order[stray]} at position ${stray}, not an example of the training split (0 to ${data.train.length - 1}); the file was edited or damaged`);
     step = resume.step;
     history.push(...resume.history);
   } else {

@@ -105,13 +105,16 @@ export class GradWorkers {
   }
 }
 
-/** The next message from a worker, or its failure as a TrainError. */
+/** The next message from a worker, or its failure as a TrainError: an error it reports, a crash, or its end. */
 function reply(w: Worker): Promise<StepReply & { ready?: true }> {
   return new Promise((resolve, reject) => {
-    const done = () => { w.off('message', onMessage); w.off('error', onError); };
-    const onMessage = (m: StepReply & { ready?: true }) => { done(); if ('error' in m) reject(new TrainError(m.error)); else resolve(m); };
-    const onError = (e: Error) => { done(); reject(new TrainError(`a training thread failed: ${e.message}`)); };
+    const done = () => { w.off('message', onMessage); w.off('error', onError); w.off('exit', onExit); w.off('messageerror', onError); };
+    const onMessage = (m: StepReply & { ready?: true }) => { done(); if ('error' in m) reject(new TrainError(`a training thread failed: ${m.error}`)); else resolve(m); };
+    const onError = (e: unknown) => { done(); reject(new TrainError(`a training thread failed: ${e instanceof Error ? e.message : String(e)}`)); };
+    const onExit = (code: number) => { done(); reject(new TrainError(`a training thread stopped (exit code ${code}) before it answered`)); };
     w.on('message', onMessage);
     w.on('error', onError);
+    w.on('exit', onExit);
+    w.on('messageerror', onError);
   });
 }

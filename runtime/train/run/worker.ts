@@ -15,7 +15,8 @@ const { setup, layout } = workerData as { setup: WorkerSetup; layout: SharedLayo
 const port = parentPort!;
 
 async function main(): Promise<void> {
-  const cell = compile(setup.cellSource).cells.find((c) => c.name === setup.cellName);
+  // The cell's default name as the main thread gave it (a cell without `cell NAME { … }` is named after its file).
+  const cell = compile(setup.cellSource, { defaultCellName: setup.cellName }).cells.find((c) => c.name === setup.cellName);
   if (!cell) throw new Error(`cell ${setup.cellName} did not compile in the worker`);
   const backend = await loadBackend(setup.backend);
   const model = buildModel(cell, setup.spec, backend.factory);
@@ -33,10 +34,13 @@ async function main(): Promise<void> {
       for (const [name, off] of layout.entries) flat.set(grads.get(name)!.data, off);
       port.postMessage({ loss, grads: flat } satisfies StepReply, [flat.buffer]);
     } catch (e) {
-      port.postMessage({ error: (e as Error).message } satisfies StepReply);
+      port.postMessage({ error: messageOf(e) } satisfies StepReply);
     }
   });
   port.postMessage({ ready: true });
 }
 
-main().catch((e) => port.postMessage({ error: (e as Error).message } satisfies StepReply));
+/** An error's message, whatever was thrown: one line for the user, never a stack. */
+const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+main().catch((e) => port.postMessage({ error: messageOf(e) } satisfies StepReply));
