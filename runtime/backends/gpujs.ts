@@ -320,7 +320,7 @@ function forwardPass(x: PassContext, steps: number, params: Readonly<Record<stri
   const X = t.inputs.map((i) => checked(`inputs.${i.name}`, inputs[i.name], steps * B * inputN.get(i.name)!));
   const I = new Map(t.states.map((s) => {
     const n = stateN.get(s.name)!;
-    const given = init?.[s.name];
+    const given = init !== undefined && Object.hasOwn(init, s.name) ? init[s.name] : undefined;
     return [s.name, given ? checked(`init.${s.name}`, given, B * n) : new Float32Array(B * n).fill(s.init)];
   }));
   return {
