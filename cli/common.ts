@@ -21,7 +21,7 @@ export function parseCommand<const O extends NonNullable<ParseArgsConfig['option
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UsageError((e as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''));
+    throw new UsageError(printable((e as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, '')));
   }
 }
 

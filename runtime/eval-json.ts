@@ -23,8 +23,9 @@ const hint = (k: string, known: Iterable<string>): string => {
   const m = didYouMean(k, known, printable);
   return m === undefined ? '' : `; ${m}`;
 };
-/** A value as a message echoes it: JSON, short, on one line. */
-const brief = (x: Json): string => printable(JSON.stringify(x)?.slice(0, 40) ?? String(x));
+/** A value as a message echoes it: short, on one line, without walking a large value. */
+const brief = (x: Json): string =>
+  Array.isArray(x) ? `an array of ${x.length}` : isObj(x) ? 'an object' : typeof x === 'string' ? printable(JSON.stringify(x.slice(0, 40))) : String(x);
 
 type Json = unknown;
 const isObj = (x: Json): x is Record<string, Json> => typeof x === 'object' && x !== null && !Array.isArray(x);

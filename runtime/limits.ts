@@ -32,7 +32,7 @@ export function maxBytes(given?: number): number {
 }
 
 export const formatBytes = (n: number): string =>
-  n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GiB` : n >= 1024 ** 2 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${Math.ceil(n / 1024)} KiB`;
+  n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GiB` : n >= 1024 ** 2 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : n >= 1024 ? `${Math.ceil(n / 1024)} KiB` : `${n} bytes`;
 
 /** Refuse a request that needs more than `limit` bytes; `what` names it and its sizes. */
 export function checkMemory(what: string, bytes: number, limit: number): void {
