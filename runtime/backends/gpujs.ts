@@ -223,6 +223,8 @@ function checkOptions(opts: GpujsOptions): GpuMode {
   if (opts.precision === 'f64')
     throw new GpujsError('the gpujs backend computes in float32 only (no gpu.js target has float64); use --backend interp for float64 results');
   if (!Number.isInteger(opts.batch) || opts.batch < 1) throw new GpujsError('batch must be a whole number ≥ 1');
+  // the rule of every command and backend: a dimension is at least 1
+  for (const [k, v] of Object.entries(opts.dims)) if (!(Number.isSafeInteger(v) && v >= 1)) throw new GpujsError(`dimension ${k} must be a whole number ≥ 1, not ${v}`);
   return mode;
 }
 

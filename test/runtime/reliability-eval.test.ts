@@ -83,6 +83,10 @@ describe('the gpu.js backend reads initial states by their own key', () => {
     expect(state(plain)).toEqual(state(none));
     expect(state(plain)[0]).toBeCloseTo(Math.tanh(0.5), 6);
   }, 60_000);
+
+  it('refuses a dimension below 1, as every command does', () => {
+    expect(() => gpujsSyncBackend(rnn, { dims: { n_x: 2, n_a: 0, n_y: 2 }, batch: 1, mode: 'cpu' })).toThrow('dimension n_a must be a whole number ≥ 1, not 0');
+  });
 });
 
 describe('random JSON, deep and wide', () => {
