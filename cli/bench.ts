@@ -9,8 +9,9 @@ import { trainingStepFlops } from '../compiler/lower/cost.ts';
 import type { CellBackend, Vec } from '../runtime/backend.ts';
 import { interpBackend } from '../runtime/backends/interp.ts';
 import { jsBackend } from '../runtime/backends/js.ts';
+import { cellRunBytes, checkMemory, maxBytes, parseBytes, printable } from '../runtime/limits.ts';
 import { Rng } from '../runtime/random.ts';
-import { cellFromFile, parseCommand, precisionOption, reporting, UsageError } from './common.ts';
+import { cellFromFile, parseCommand, precisionOption, reporting, suggestion, UsageError } from './common.ts';
 
 export interface Timing {
   /** Median milliseconds per run. */
@@ -84,16 +85,22 @@ function parseDims(text: string | undefined): Record<string, number> {
   if (text === undefined) return out;
   for (const part of text.split(',').filter(Boolean)) {
     const m = /^\s*([^=\s]+)\s*=\s*(\d+)\s*$/.exec(part);
-    if (!m || Number(m[2]) < 1) throw new UsageError(`--dims: expected name=size pairs like n_x=16,n_a=32, got \`${part}\``);
-    out[m[1]!] = Number(m[2]);
+    if (!m) throw new UsageError(`--dims: expected name=size pairs like n_x=16,n_a=32, got \`${printable(part)}\``);
+    const n = Number(m[2]);
+    if (!(n >= 1 && n <= MAX_SIZE)) throw new UsageError(`--dims: ${printable(m[1]!)} must be from 1 to ${MAX_SIZE}, not ${printable(m[2]!)}`);
+    out[m[1]!] = n;
   }
   return out;
 }
 
+/** No size of a run (a dimension, the batch, the steps) goes past this: past it, the memory check names the need. */
+const MAX_SIZE = 2 ** 31 - 1;
+
 function positive(v: string | undefined, fallback: number, what: string): number {
   if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${what} must be a whole number ≥ 1, not \`${v}\``);
+  const n = /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${what} must be a whole number ≥ 1, not \`${printable(v)}\``);
+  if (n > MAX_SIZE) throw new UsageError(`${what} must be at most ${MAX_SIZE}, not ${printable(v)}`);
   return n;
 }
 
@@ -101,9 +108,11 @@ export async function benchCommand(argv: string[]): Promise<number> {
   return reporting(async () => {
     const { values, positionals } = parseCommand(argv, {
       dims: { type: 'string' }, batch: { type: 'string' }, steps: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, cell: { type: 'string' },
-      'no-simd': { type: 'boolean' }, threads: { type: 'string' },
+      'no-simd': { type: 'boolean' }, threads: { type: 'string' }, 'max-memory': { type: 'string' },
     });
-    if (positionals.length !== 1) throw new UsageError(`celda bench needs one cell file, got ${positionals.length}\nusage: celda bench CELL [--dims n_x=16,n_a=32] [--batch B] [--steps T] [--backend js|interp|gpujs] [--precision f32|f64] [--no-simd] [--threads N]`);
+    if (positionals.length !== 1) throw new UsageError(`celda bench needs one cell file, got ${positionals.length}\nusage: celda bench CELL [--dims n_x=16,n_a=32] [--batch B] [--steps T] [--backend js|interp|gpujs] [--precision f32|f64] [--no-simd] [--threads N] [--max-memory SIZE]`);
+    const limit = values['max-memory'] === undefined ? maxBytes() : parseBytes(values['max-memory']);
+    if (limit === null) throw new UsageError(`--max-memory must be a size such as 8G or 512M, not \`${printable(values['max-memory']!)}\``);
     const backendName = values.backend ?? 'js';
     if (backendName !== 'js' && backendName !== 'interp' && backendName !== 'gpujs') throw new UsageError(`unknown backend \`${backendName}\` (available: js, interp, gpujs)`);
     if (backendName === 'gpujs' && values.precision === 'f64') throw new UsageError('gpu.js computes in float32 only: use --precision f32 (the default for gpujs)');
@@ -117,7 +126,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     const steps = t.mode === 'unrolled' ? t.steps : positive(values.steps, 32, '--steps');
     if (t.mode === 'unrolled' && values.steps !== undefined && Number(values.steps) !== t.steps) throw new UsageError(`${cell.name} is unrolled over ${t.steps} steps; --steps must be ${t.steps}`);
     const given = parseDims(values.dims);
-    for (const k of Object.keys(given)) if (!t.dims.includes(k)) throw new UsageError(`--dims: ${cell.name} has no dimension \`${k}\` (its dimensions: ${t.dims.join(', ') || 'none'})`);
+    for (const k of Object.keys(given)) if (!t.dims.includes(k)) throw new UsageError(`--dims: ${cell.name} has no dimension \`${printable(k)}\` (its dimensions: ${t.dims.join(', ') || 'none'})${suggestion(k, t.dims)}`);
     const dims: Record<string, number> = {};
     const defaulted: string[] = [];
     for (const d of t.dims) {
@@ -125,6 +134,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
       if (given[d] === undefined && t.dimDefaults[d] === undefined) defaulted.push(d);
     }
     if (defaulted.length) process.stderr.write(`note: ${defaulted.map((d) => `${d}=32`).join(', ')} (not given in --dims)\n`);
+    // Before anything is allocated: the run's memory (the workload is float64, as the bound counts), against the limit.
+    checkMemory(`benchmarking ${cell.name} over ${steps} step${steps === 1 ? '' : 's'} of ${batch} example${batch === 1 ? '' : 's'} (${Object.entries(dims).map(([k, v]) => `${k} = ${v}`).join(', ') || 'no dimensions'})`,
+      cellRunBytes(cell, new Map(Object.entries(dims)), batch, steps), limit);
     const backend = backendName === 'js' ? jsBackend(cell, { dims, batch, precision, simd, threads })
       : backendName === 'gpujs' ? (await import('../runtime/backends/gpujs.ts')).gpujsSyncBackend(cell, { dims, batch })
       : interpBackend(cell, { dims, batch });

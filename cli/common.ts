@@ -3,12 +3,13 @@
 // compiling a cell file down to the one cell asked for. Light on purpose (no
 // emitter, no runtime), so that `celda check` starts fast.
 
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import type { CompiledCell } from '../compiler/compile.ts';
 import { compile } from '../compiler/compile.ts';
-import { hasErrors, render } from '../compiler/diagnostics.ts';
+import { didYouMean, hasErrors, render } from '../compiler/diagnostics.ts';
+import { formatBytes, LimitError, parseBytes, printable } from '../runtime/limits.ts';
 
 /** A user mistake on the command line: printed as `error: …`, exit 2. */
 export class UsageError extends Error {}
@@ -20,19 +21,88 @@ export function parseCommand<const O extends NonNullable<ParseArgsConfig['option
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UsageError((e as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''));
+    throw new UsageError(printable((e as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, '')));
   }
 }
 
-/** A file's text (`-`: standard input), or a UsageError that says why not. */
-export function readTextFile(path: string, what: string): string {
-  try {
-    return readFileSync(path === '-' ? 0 : path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`cannot read ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message}`);
+/** The largest file a command reads unless told otherwise: cells and JSON are far smaller. */
+export const DEFAULT_MAX_FILE_BYTES = 10 * 1024 ** 2;
+
+let maxFileBytes: number | undefined;
+
+/** `--max-file-size SIZE` (any command; main.ts takes it off the command line before the command parses its own). */
+export function setMaxFileSize(text: string): void {
+  const v = parseBytes(text);
+  if (v === null) throw new UsageError(`--max-file-size must be a size such as 50M or 1G, not \`${printable(text)}\``);
+  maxFileBytes = v;
+}
+
+/** The file size limit in force: --max-file-size, else CELDA_MAX_FILE_SIZE, else 10 MiB. */
+export function fileLimit(): number {
+  if (maxFileBytes !== undefined) return maxFileBytes;
+  const env = process.env.CELDA_MAX_FILE_SIZE;
+  if (env === undefined) return DEFAULT_MAX_FILE_BYTES;
+  const v = parseBytes(env);
+  if (v === null) throw new UsageError(`CELDA_MAX_FILE_SIZE=${JSON.stringify(env)} is not a size (write e.g. 50M)`);
+  return v;
+}
+
+/** A file's bytes, read in chunks and never more than `limit` + 1 of them: a device (`/dev/zero`) or a huge file ends promptly. */
+function readBounded(fd: number, limit: number): Buffer | null {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    const buf = Buffer.allocUnsafe(Math.min(1 << 20, limit + 1 - total));
+    let n: number;
+    try {
+      n = readSync(fd, buf, 0, buf.length, null);
+    } catch (e) {
+      // standard input in non-blocking mode: wait for more
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5); continue; }
+      throw e;
+    }
+    if (n === 0) return Buffer.concat(chunks, total);
+    chunks.push(buf.subarray(0, n));
+    total += n;
+    if (total > limit) return null;
   }
 }
+
+/** A file's text (`-`: standard input), at most the file size limit, or a UsageError that says why not. */
+export function readTextFile(path: string, what: string): string {
+  const limit = fileLimit();
+  const tooBig = () => new LimitError(`${what} ${printable(path)} is larger than ${formatBytes(limit)}, the limit for a file; raise it with --max-file-size SIZE (or CELDA_MAX_FILE_SIZE), e.g. --max-file-size 100M`);
+  let fd: number | undefined;
+  try {
+    fd = path === '-' ? 0 : openSync(path, 'r');
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    if (st.isFile() && st.size > limit) throw tooBig();
+    const bytes = readBounded(fd, limit);
+    if (bytes === null) throw tooBig();
+    return bytes.toString('utf8');
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof LimitError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`cannot read ${what} ${printable(path)}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
+  } finally {
+    if (fd !== undefined && fd !== 0) closeSync(fd);
+  }
+}
+
+/** `--seed N`: a whole number 0 … 2³² − 1 (the generator's state is 32 bits; a larger seed would wrap to another). */
+export function parseSeed(text: string | undefined, flag = '--seed'): number {
+  if (text === undefined) return 0;
+  const n = /^\s*\d+\s*$/.test(text) ? Number(text) : NaN;
+  if (!(Number.isSafeInteger(n) && n < 2 ** 32)) throw new UsageError(`${flag} must be a whole number from 0 to ${2 ** 32 - 1}, not \`${printable(text)}\``);
+  return n;
+}
+
+/** ` (did you mean `x`?)` after a name that is not among `known`, or nothing. */
+export const suggestion = (name: string, known: Iterable<string>): string => {
+  const m = didYouMean(name, known, printable);
+  return m === undefined ? '' : `; ${m}`;
+};
 
 /** The name a cell without `cell NAME { … }` gets: its file's, as an identifier. */
 export const defaultName = (file: string) => (file.split('/').pop() ?? 'cell').replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9_]/g, '_') || 'cell';
@@ -93,4 +163,27 @@ export async function reporting(run: () => Promise<number> | number): Promise<nu
     }
     throw e;
   }
+}
+
+/**
+ * What a command does when its standard output goes away: a reader that closed the
+ * pipe (`celda eval … | head -c 10`, EPIPE) ends the command quietly with the
+ * status it has; a full disk (`> /dev/full`, ENOSPC) or another write error is one
+ * line `error: …` and exit 1. Installed once, before any command writes.
+ */
+export function guardOutput(): void {
+  let done = false;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (done) return;
+    done = true;
+    if (e.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+    const why = e.code === 'ENOSPC' ? 'no space left on the device' : e.code === 'EDQUOT' ? 'disk quota exceeded' : e.code === 'EIO' ? 'input/output error' : printable(e.message);
+    try {
+      process.stderr.write(`error: cannot write the output: ${why}\n`);
+    } finally {
+      process.exit(1);
+    }
+  });
+  // Standard error gone too: nothing left to tell; keep the status.
+  process.stderr.on('error', () => process.exit(typeof process.exitCode === 'number' && process.exitCode !== 0 ? process.exitCode : 1));
 }

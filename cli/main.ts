@@ -7,8 +7,8 @@ import { toDot } from '../compiler/print/graphviz.ts';
 import { printCell, printGrad } from '../compiler/print/notation.ts';
 import type { Spelling } from '../compiler/print/notation.ts';
 import type { BackendFactory } from '../runtime/backend.ts';
-import { LimitError, parseBytes } from '../runtime/limits.ts';
-import { cellFromFile, defaultName, enableRelaxedSimd, parseCommand, readTextFile, Reported, UsageError } from './common.ts';
+import { LimitError, parseBytes, printable } from '../runtime/limits.ts';
+import { cellFromFile, defaultName, enableRelaxedSimd, guardOutput, parseCommand, parseSeed, readTextFile, Reported, setMaxFileSize, UsageError } from './common.ts';
 
 
 const USAGE = `celda — recurrent cells from slide notation
@@ -16,12 +16,12 @@ const USAGE = `celda — recurrent cells from slide notation
 usage:
   celda check FILE…                         compile files, print diagnostics
   celda eval CELL --inputs I.json [--params P.json] [--seed N] [--cell NAME] [--backend interp|js|gpujs] [--gpu-mode webasm|cpu] [--max-memory SIZE]
-            [--precision f64|f32] [--no-simd] [--threads N]
+            [--precision f64|f32] [--no-simd] [--threads N] [--allow-nonfinite]
                                             run a cell: states, outputs and (with cotangents) the VJP, as JSON
                                             (float64, the reference, unless --precision f32)
   celda grad CELL [--wrt NAME] [--format unicode|latex|ascii] [--compact] [--cell NAME]
                                             the derivative equations of the backward step
-  celda graph CELL [--backward] [--format dot|svg] [--cell NAME]
+  celda graph CELL [--backward] [--format dot|svg] [--max-nodes N] [--cell NAME]
                                             the forward (or backward) graph for Graphviz
   celda print CELL [--format unicode|latex|ascii] [--cell NAME]
                                             the cell back as notation, in one spelling
@@ -32,7 +32,7 @@ usage:
                                             the cell as a PyTorch module (cell.py) or an ONNX model (cell.onnx): docs/export.md
   celda data TASK [--split train|validation|test]
                                             a task's examples as JSON lines (token ids, sizes, text)
-  celda bench CELL [--dims n_x=…,n_a=…] [--batch B] [--steps T] [--backend js|interp|gpujs] [--precision f32|f64] [--no-simd] [--threads N]
+  celda bench CELL [--dims n_x=…,n_a=…] [--batch B] [--steps T] [--backend js|interp|gpujs] [--precision f32|f64] [--no-simd] [--threads N] [--max-memory SIZE]
                                             one training step's speed, as one JSON line (js: float32 with
                                             WebAssembly SIMD unless --precision f64)
   celda train TASK --cell FILE [--hidden N] [--steps N|--epochs N] [--batch B] [--lr X] [--seed S] [--out DIR] [--resume DIR] [--force]
@@ -44,6 +44,8 @@ usage:
   celda predict DIR [INPUT…] [--beam K]      run a checkpoint on inputs (or lines on stdin)
   celda compare TASK --cells A.celda B.celda … [train options]
                                             train each cell with the same seed and budget; report table and curves
+
+every command: --max-file-size SIZE (or CELDA_MAX_FILE_SIZE) raises the 10M limit on a file it reads
 `;
 
 function readJson(path: string, what: string): unknown {
@@ -53,13 +55,13 @@ function readJson(path: string, what: string): unknown {
   } catch (e) {
     const m = /position (\d+)/.exec((e as Error).message);
     const at = m ? lineCol(text, Number(m[1])) : { line: 1, col: 1 };
-    throw new UsageError(`${path}:${at.line}:${at.col}: invalid JSON in ${what}: ${(e as Error).message.replace(/ in JSON at position \d+.*$/, '')}`);
+    throw new UsageError(`${printable(path)}:${at.line}:${at.col}: invalid JSON in ${what}: ${(e as Error).message.replace(/ in JSON at position \d+.*$/, '')}`);
   }
 }
 
 function spelling(v: string | undefined): Spelling {
   const s = v ?? 'unicode';
-  if (s !== 'unicode' && s !== 'latex' && s !== 'ascii') throw new UsageError(`--format must be unicode, latex or ascii, not \`${s}\``);
+  if (s !== 'unicode' && s !== 'latex' && s !== 'ascii') throw new UsageError(`--format must be unicode, latex or ascii, not \`${printable(s)}\``);
   return s;
 }
 
@@ -127,7 +129,8 @@ async function main(argv: string[]): Promise<number> {
         try {
           source = readTextFile(file, 'cell file');
         } catch (e) {
-          process.stderr.write(`${(e as Error).message}\n`);
+          if (!(e instanceof UsageError || e instanceof LimitError)) throw e;
+          process.stderr.write(`error: ${oneLine(e.message)}\n`);
           failed++;
           continue;
         }
@@ -140,10 +143,9 @@ async function main(argv: string[]): Promise<number> {
       return failed ? 1 : 0;
     }
     case 'eval': {
-      const { values, positionals } = parseCommand(rest, { params: { type: 'string' }, inputs: { type: 'string' }, seed: { type: 'string' }, cell: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, 'gpu-mode': { type: 'string' }, 'no-simd': { type: 'boolean' }, threads: { type: 'string' }, 'max-memory': { type: 'string' } });
+      const { values, positionals } = parseCommand(rest, { params: { type: 'string' }, inputs: { type: 'string' }, seed: { type: 'string' }, cell: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, 'gpu-mode': { type: 'string' }, 'no-simd': { type: 'boolean' }, threads: { type: 'string' }, 'max-memory': { type: 'string' }, 'allow-nonfinite': { type: 'boolean' } });
       const file = one(positionals, 'cell file');
-      const maxBytes = values['max-memory'] === undefined ? undefined : parseBytes(values['max-memory']) ?? undefined;
-      if (values['max-memory'] !== undefined && maxBytes === undefined) throw new UsageError(`--max-memory must be a size such as 8G or 512M, not \`${values['max-memory']}\``);
+      const maxBytes = maxMemoryOption(values['max-memory']);
       const backend = values.backend ?? 'interp';
       if (backend !== 'interp' && backend !== 'js' && backend !== 'gpujs') throw new UsageError(`unknown backend \`${backend}\` (available: interp, js, gpujs)`);
       if (values['gpu-mode'] !== undefined && backend !== 'gpujs') throw new UsageError('--gpu-mode is for --backend gpujs');
@@ -152,8 +154,7 @@ async function main(argv: string[]): Promise<number> {
       if (precision !== 'f64' && precision !== 'f32') throw new UsageError(`--precision must be f64 or f32, not \`${precision}\``);
       if (precision === 'f32' && backend === 'interp') throw new UsageError('--precision f32 needs --backend js (the interpreter is float64)');
       if (!values.inputs) throw new UsageError('celda eval needs --inputs I.json');
-      const seed = values.seed === undefined ? 0 : Number(values.seed);
-      if (!Number.isInteger(seed)) throw new UsageError('--seed must be a whole number');
+      const seed = parseSeed(values.seed);
       const cell = cellFromFile(file, values.cell);
       const inputs = readJson(values.inputs, 'inputs');
       const params = values.params ? readJson(values.params, 'params') : undefined;
@@ -161,10 +162,14 @@ async function main(argv: string[]): Promise<number> {
       // Loaded here, not at start: it brings the emitter and the WebAssembly runtime, which `celda check` does without.
       const { InputError, evaluate } = await import('../runtime/eval-json.ts');
       try {
-        const { result, warnings } = evaluate(cell, { inputs, params }, { seed, backend: backend === 'gpujs' ? await gpujsFactory(values['gpu-mode']) : simd ?? backend, precision, maxBytes });
+        const { result, warnings, nonfinite } = evaluate(cell, { inputs, params }, { seed, backend: backend === 'gpujs' ? await gpujsFactory(values['gpu-mode']) : simd ?? backend, precision, maxBytes });
         for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+        // JSON has no NaN or Infinity: they print as null, so they are reported, and fail the command unless allowed.
+        if (nonfinite !== undefined) process.stderr.write(`warning: non-finite result, printed as null: ${nonfinite}\n`);
         process.stdout.write(JSON.stringify(result) + '\n');
-        return 0;
+        if (nonfinite === undefined || values['allow-nonfinite']) return 0;
+        process.stderr.write('error: the result is not finite (exit 1); --allow-nonfinite accepts it\n');
+        return 1;
       } catch (e) {
         if (!(e instanceof InputError)) throw e;
         process.stderr.write(`error: ${e.message}\n`);
@@ -183,17 +188,26 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'graph': {
-      const { values, positionals } = parseCommand(rest, { backward: { type: 'boolean' }, format: { type: 'string' }, cell: { type: 'string' } });
+      const { values, positionals } = parseCommand(rest, { backward: { type: 'boolean' }, format: { type: 'string' }, cell: { type: 'string' }, 'max-nodes': { type: 'string' } });
+      const format = values.format ?? 'dot';
+      if (format !== 'dot' && format !== 'svg') throw new UsageError(`--format must be dot or svg, not \`${printable(format)}\``);
+      const maxNodes = values['max-nodes'] === undefined ? MAX_SVG_NODES : Number(values['max-nodes']);
+      if (!Number.isSafeInteger(maxNodes) || maxNodes < 1) throw new UsageError(`--max-nodes must be a whole number ≥ 1, not \`${printable(values['max-nodes']!)}\``);
+      if (values['max-nodes'] !== undefined && format !== 'svg') throw new UsageError('--max-nodes is for --format svg (dot output has no limit)');
       const cell = cellFromFile(one(positionals, 'cell file'), values.cell);
       const g = values.backward ? cell.backward : cell.forward;
+      if (format === 'svg') {
+        // Graphviz lays a graph out in time and memory that grow faster than its size.
+        const edges = g.nodes.reduce((n, x) => n + x.inputs.length, 0);
+        if (g.nodes.length > maxNodes || edges > 4 * maxNodes) throw new LimitError(`the ${values.backward ? 'backward' : 'forward'} graph of ${cell.name} has ${g.nodes.length} nodes and ${edges} edges, more than svg renders here (${maxNodes} nodes, ${4 * maxNodes} edges); raise it with --max-nodes ${Math.max(g.nodes.length, Math.ceil(edges / 4))}, or use --format dot`);
+      }
       const dot = toDot(g, `${cell.name}${values.backward ? ' (backward)' : ''}`);
-      const format = values.format ?? 'dot';
       if (format === 'dot') process.stdout.write(dot);
-      else if (format === 'svg') {
+      else {
         const { instance } = await import('@viz-js/viz');
         const viz = await instance();
         process.stdout.write(viz.renderString(dot, { format: 'svg' }));
-      } else throw new UsageError(`--format must be dot or svg, not \`${format}\``);
+      }
       return 0;
     }
     case 'print': {
@@ -215,16 +229,48 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** The most nodes `graph --format svg` lays out unless --max-nodes says otherwise (and four times as many edges). */
+const MAX_SVG_NODES = 2000;
+
+/** `--max-memory SIZE`: bytes, or undefined for the default (runtime/limits.ts). */
+export function maxMemoryOption(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const v = parseBytes(text);
+  if (v === null) throw new UsageError(`--max-memory must be a size such as 8G or 512M, not \`${printable(text)}\``);
+  return v;
+}
+
+/** `--max-file-size SIZE`, an option of every command: applied, and taken off the command's arguments. */
+function takeFileSize(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') { out.push(...argv.slice(i)); break; }
+    if (a === '--max-file-size') {
+      if (i + 1 >= argv.length) throw new UsageError('--max-file-size needs a size, such as 50M');
+      setMaxFileSize(argv[++i]!);
+    } else if (a.startsWith('--max-file-size=')) setMaxFileSize(a.slice('--max-file-size='.length));
+    else out.push(a);
+  }
+  return out;
+}
+
+/** A message for one line: user text in it cannot add lines or control the terminal (its own line breaks stay). */
+const oneLine = (m: string) => m.split('\n').map(printable).join('\n');
+
+let guarded = false;
+
 export async function run(argv: string[]): Promise<number> {
+  if (!guarded) { guardOutput(); guarded = true; }
   try {
-    return await main(argv);
+    return await main(takeFileSize(argv));
   } catch (e) {
     if (e instanceof Reported) return 1;
     if (e instanceof UsageError || e instanceof LimitError) {
-      process.stderr.write(`error: ${e.message}\n`);
+      process.stderr.write(`error: ${oneLine(e.message)}\n`);
       return e instanceof UsageError ? 2 : 1;
     }
-    process.stderr.write(`internal error: ${(e as Error)?.message ?? String(e)}\nthis is a bug in celda; please report it with the command and files that caused it${process.env.CELDA_DEBUG ? `\n${(e as Error)?.stack}` : ' (CELDA_DEBUG=1 shows details)'}\n`);
+    process.stderr.write(`internal error: ${oneLine((e as Error)?.message ?? String(e))}\nthis is a bug in celda; please report it with the command and files that caused it${process.env.CELDA_DEBUG ? `\n${(e as Error)?.stack}` : ' (CELDA_DEBUG=1 shows details)'}\n`);
     return 70;
   }
 }

@@ -4,16 +4,28 @@
 
 import type { CompiledCell } from '../compiler/compile.ts';
 import type { TypedCell } from '../compiler/check/typed-cell.ts';
+import { didYouMean, lineCol } from '../compiler/diagnostics.ts';
 import type { Dim } from '../compiler/ir/dims.ts';
 import { bindDims, dimToString, evalDim } from '../compiler/ir/dims.ts';
 import type { Tensor } from '../compiler/ir/ops.ts';
 import type { BackendFactory, CellBackend, Vec } from './backend.ts';
 import { interpBackend } from './backends/interp.ts';
 import { jsBackend } from './backends/js.ts';
-import { cellRunBytes, checkMemory, maxBytes } from './limits.ts';
+import { cellRunBytes, checkMemory, maxBytes, printable } from './limits.ts';
 import { Rng } from './random.ts';
 
 export class InputError extends Error {}
+
+/** A JSON key as a message echoes it (no control or line-separator characters). */
+const key = printable;
+/** `; did you mean `x`?` for a key that names nothing, or nothing. */
+const hint = (k: string, known: Iterable<string>): string => {
+  const m = didYouMean(k, known, printable);
+  return m === undefined ? '' : `; ${m}`;
+};
+/** A value as a message echoes it: short, on one line, without walking a large value. */
+const brief = (x: Json): string =>
+  Array.isArray(x) ? `an array of ${x.length}` : isObj(x) ? 'an object' : typeof x === 'string' ? printable(JSON.stringify(x.slice(0, 40))) : String(x);
 
 type Json = unknown;
 const isObj = (x: Json): x is Record<string, Json> => typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -33,7 +45,7 @@ const MAX_NESTING = 4;
 /** The shape of a nested array of numbers, visiting each element once; refused past MAX_NESTING levels. */
 function shapeOf(x: Json, path: string, depth = 0): number[] {
   if (typeof x === 'number') return [];
-  if (!Array.isArray(x)) throw new InputError(`${path}: expected a number or an array, got ${JSON.stringify(x)?.slice(0, 40)}`);
+  if (!Array.isArray(x)) throw new InputError(`${path}: expected a number or an array, got ${brief(x)}`);
   if (depth === MAX_NESTING) throw new InputError(`${path}: arrays nested more than ${MAX_NESTING} deep; no value of a cell has more than ${MAX_NESTING} levels ([T][B][rows][cols])`);
   if (x.length === 0) return [0];
   const inner = shapeOf(x[0], `${path}[0]`, depth + 1);
@@ -134,26 +146,36 @@ interface Tensors {
   readonly init: Record<string, Tensor>;
 }
 
-export function evaluate(cell: CompiledCell, req: EvalRequest, opts: EvalOptions = {}): { result: Record<string, Json>; warnings: string[] } {
+export interface EvalResult {
+  readonly result: Record<string, Json>;
+  readonly warnings: string[];
+  /** When a state, output or gradient is NaN or ±Infinity (printed as null): the first one, where it arose. */
+  readonly nonfinite?: string;
+}
+
+export function evaluate(cell: CompiledCell, req: EvalRequest, opts: EvalOptions = {}): EvalResult {
   const warnings: string[] = [];
   const t = cell.typed;
   if (!isObj(req.inputs)) throw new InputError('inputs: expected a JSON object with "inputs", "batch", "steps", "dims"');
   const I = req.inputs;
+  for (const k of Object.keys(I)) if (!INPUT_KEYS.includes(k)) throw new InputError(`inputs: unknown key \`${key(k)}\` (the keys are ${INPUT_KEYS.join(', ')})${hint(k, INPUT_KEYS)}`);
   const P = req.params === undefined ? undefined : req.params;
   if (P !== undefined && !isObj(P)) throw new InputError('params: expected a JSON object of named arrays');
+  const stepsGiven = count(I, 'steps'), batchGiven = count(I, 'batch');
 
   // --- dimensions: given, then read from parameter, input and init shapes
   const given = givenDims(t, I.dims);
   const eqs: DimEq[] = [];
-  const paramKey = P ? paramShapes(t, P, eqs, warnings) : new Map<string, string>();
+  const paramKey = P ? paramShapes(t, P, eqs) : new Map<string, string>();
   const inputsObj = I.inputs === undefined ? {} : I.inputs;
   if (!isObj(inputsObj)) throw new InputError('inputs.inputs: expected an object of named [T][B][n] arrays');
-  const fromInputs = inputShapes(t, inputsObj, typeof I.steps === 'number' ? I.steps : undefined, typeof I.batch === 'number' ? I.batch : undefined, eqs);
   const initObj = I.init === undefined ? {} : I.init;
   if (!isObj(initObj)) throw new InputError('inputs.init: expected an object of named [B][n] arrays');
-  const batch = initShapes(t, initObj, fromInputs.batch, eqs);
-  for (const k of Object.keys(initObj)) if (!t.states.some((s) => s.name === k)) throw new InputError(`inputs.init.${k}: the cell has no state \`${k}\` (states: ${t.states.map((s) => s.name).join(', ') || 'none'})`);
-  for (const k of Object.keys(inputsObj)) if (!t.inputs.some((i) => i.name === k)) throw new InputError(`inputs.inputs.${k}: the cell has no input \`${k}\` (inputs: ${t.inputs.map((i) => i.name).join(', ') || 'none'})`);
+  const stateNames = t.states.map((s) => s.name), inputNames = t.inputs.map((i) => i.name);
+  for (const k of Object.keys(initObj)) if (!stateNames.includes(k)) throw new InputError(`inputs.init.${key(k)}: the cell has no state \`${key(k)}\` (states: ${stateNames.join(', ') || 'none'})${hint(k, stateNames)}`);
+  for (const k of Object.keys(inputsObj)) if (!inputNames.includes(k)) throw new InputError(`inputs.inputs.${key(k)}: the cell has no input \`${key(k)}\` (inputs: ${inputNames.join(', ') || 'none'})${hint(k, inputNames)}`);
+  const fromInputs = inputShapes(t, inputsObj, stepsGiven, batchGiven, eqs);
+  const batch = initShapes(t, initObj, fromInputs.batch, batchGiven !== undefined ? 'inputs.batch' : 'the inputs', eqs);
   const sizes = bindSizes(t, fromInputs.steps, batch, given, eqs);
   // Before anything is allocated: what the run needs, against the limit.
   const { steps: T, batch: B, env } = sizes;
@@ -165,7 +187,19 @@ export function evaluate(cell: CompiledCell, req: EvalRequest, opts: EvalOptions
   const backend = backendFactory(opts.backend)(cell, { dims: Object.fromEntries(sizes.env), batch: sizes.batch, precision: opts.precision ?? 'f64' });
   const result = runForward(t, backend, sizes, x);
   if (I.cotangents !== undefined) result.grads = runBackward(t, backend, sizes, x, paramKey, I.cotangents);
-  return { result, warnings };
+  const nonfinite = firstNonFinite(cell, result);
+  return nonfinite === undefined ? { result, warnings } : { result, warnings, nonfinite };
+}
+
+/** The top-level keys of an inputs file. */
+const INPUT_KEYS: readonly string[] = ['inputs', 'dims', 'steps', 'batch', 'init', 'cotangents'];
+
+/** `steps` or `batch` of the inputs file: absent, or a whole number ≥ 1. */
+function count(I: Record<string, Json>, k: 'steps' | 'batch'): number | undefined {
+  const v = I[k];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new InputError(`inputs.${k}: expected a whole number ≥ 1, got ${brief(v)}`);
+  return v;
 }
 
 function givenDims(t: TypedCell, dims: Json): Map<string, number> {
@@ -173,16 +207,19 @@ function givenDims(t: TypedCell, dims: Json): Map<string, number> {
   if (dims === undefined) return given;
   if (!isObj(dims)) throw new InputError('inputs.dims: expected an object like {"n_x": 4}');
   for (const [k, v] of Object.entries(dims)) {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new InputError(`inputs.dims.${k}: expected a whole number`);
-    if (t.dims.includes(k)) given.set(k, v);
+    if (!t.dims.includes(k)) throw new InputError(`inputs.dims.${key(k)}: the cell has no dimension \`${key(k)}\` (dimensions: ${t.dims.join(', ') || 'none'})${hint(k, t.dims)}`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new InputError(`inputs.dims.${k}: expected a whole number ≥ 1, got ${brief(v)}`);
+    given.set(k, v);
   }
   return given;
 }
 
-/** The JSON key of each parameter (warning about keys that name none), and the equations of their shapes. */
-function paramShapes(t: TypedCell, P: Record<string, Json>, eqs: DimEq[], warnings: string[]): Map<string, string> {
-  const paramKey = matchKeys(t.params.map((p) => p.name), Object.keys(P));
-  for (const k of Object.keys(P)) if (![...paramKey.values()].includes(k)) warnings.push(`params.${k}: the cell has no parameter of that name; ignored`);
+/** The JSON key of each parameter (refusing keys that name none), and the equations of their shapes. */
+function paramShapes(t: TypedCell, P: Record<string, Json>, eqs: DimEq[]): Map<string, string> {
+  const names = t.params.map((p) => p.name);
+  const paramKey = matchKeys(names, Object.keys(P));
+  const used = new Set(paramKey.values());
+  for (const k of Object.keys(P)) if (!used.has(k)) throw new InputError(`params.${key(k)}: the cell has no parameter \`${key(k)}\` (parameters: ${names.join(', ') || 'none'})${hint(k, names.filter((n) => !paramKey.has(n)).length ? names.filter((n) => !paramKey.has(n)) : names)}`);
   for (const p of t.params) {
     const k = paramKey.get(p.name);
     if (k === undefined) throw new InputError(`params: missing \`${p.name}\` (${p.shape.length === 2 ? 'a matrix' : p.shape.length === 1 ? 'a vector' : 'a number'})`);
@@ -210,12 +247,14 @@ function inputShapes(t: TypedCell, inputsObj: Record<string, Json>, steps: numbe
 }
 
 /** The batch, if still unknown, read from the initial states' [B][n] arrays; the equations of their widths. */
-function initShapes(t: TypedCell, initObj: Record<string, Json>, batch: number | undefined, eqs: DimEq[]): number | undefined {
+function initShapes(t: TypedCell, initObj: Record<string, Json>, batch: number | undefined, from: string, eqs: DimEq[]): number | undefined {
   for (const s of t.states) {
     const v = own(initObj, s.name);
     if (v === undefined) continue;
     const sh = shapeOf(v, `inputs.init.${s.name}`);
     if (sh.length !== 2) throw new InputError(`inputs.init.${s.name}: expected [B][${dimToString(s.dim)}]`);
+    if (batch !== undefined && sh[0] !== batch) throw new InputError(`inputs.init.${s.name}: a batch of ${sh[0]}, but ${from} ${from === 'inputs.batch' ? 'is' : 'have a batch of'} ${batch}`);
+    if (batch === undefined) from = `inputs.init.${s.name}`;
     batch ??= sh[0];
     eqs.push({ dim: s.dim, value: sh[1]!, what: `inputs.init.${s.name}` });
   }
@@ -233,11 +272,18 @@ function bindSizes(t: TypedCell, stepsRead: number | undefined, batchRead: numbe
   for (const [k, v] of Object.entries(t.dimDefaults)) if (!given.has(k)) eqs.push({ dim: { terms: [[k, 1]], k: 0 }, value: v, what: `dim ${k}` });
   const { env, error } = bindDims(given, eqs);
   if (error) throw new InputError(error);
+  for (const [d, v] of env) if (!(v >= 1)) throw new InputError(`dimension ${d} would be ${v}${sourceOf(d, eqs)}: every dimension is at least 1`);
   const unbound = t.dims.filter((d) => !env.has(d));
   const needed = (d: Dim) => evalDim(d, env) === undefined;
   if (unbound.length && (t.params.some((p) => p.shape.some(needed)) || t.states.some((s) => needed(s.dim)) || t.outputs.some((o) => o.shape.dims.some(needed))))
     throw new InputError(`unbound dimension${unbound.length > 1 ? 's' : ''} ${unbound.join(', ')}: give ${unbound.length > 1 ? 'them' : 'it'} in inputs.dims or pass --params`);
   return { steps, batch, env };
+}
+
+/** ` (from inputs.init.a)`: the array a dimension was read from, when one was. */
+function sourceOf(d: string, eqs: readonly DimEq[]): string {
+  const eq = eqs.find((e) => e.dim.terms.length === 1 && e.dim.terms[0]![0] === d && e.dim.terms[0]![1] === 1 && e.dim.k === 0);
+  return eq ? ` (read from ${eq.what})` : '';
 }
 
 /** The request's arrays as tensors; parameters not given drawn uniformly in ±1/√fan-in from the seed. */
@@ -294,7 +340,8 @@ function runBackward(t: TypedCell, backend: CellBackend, { steps, batch: B, env 
   for (const [k, v] of Object.entries(cotangents)) {
     const st = t.states.find((s) => s.name === k);
     const out = t.outputs.find((o) => o.name === k);
-    if (!st && !out) throw new InputError(`inputs.cotangents.${k}: the cell has no state or output \`${k}\` (${[...t.states.map((s) => s.name), ...t.outputs.map((o) => o.name)].join(', ')})`);
+    const names = [...t.states.map((s) => s.name), ...t.outputs.map((o) => o.name)];
+    if (!st && !out) throw new InputError(`inputs.cotangents.${key(k)}: the cell has no state or output \`${key(k)}\` (${names.join(', ')})${hint(k, names)}`);
     const want = [steps, B, ...(st ? [st.dim] : out!.shape.dims).map((d) => evalDim(d, env)!)];
     const got = shapeOf(v, `inputs.cotangents.${k}`);
     if (got.join() !== want.join()) throw new InputError(`inputs.cotangents.${k}: expected shape [${want.join(', ')}], got [${got.join(', ')}]`);
@@ -307,4 +354,51 @@ function runBackward(t: TypedCell, backend: CellBackend, { steps, batch: B, env 
     inputs: Object.fromEntries(t.inputs.map((i) => [i.name, nestSteps(g.inputs[i.name]!, steps, B, [evalDim(i.dim, env)!])])),
     init: Object.fromEntries(t.states.map((s) => [s.name, toNested({ batched: true, dims: stateDims(t, env, s.name), data: f64(g.init[s.name]!) }, B)])),
   };
+}
+
+/** The first non-finite number of a nested array, as its index path ([2, 0, 1]), or null. */
+function firstBad(x: Json, at: number[] = []): number[] | null {
+  if (typeof x === 'number') return Number.isFinite(x) ? null : at;
+  if (!Array.isArray(x)) return null;
+  for (let i = 0; i < x.length; i++) {
+    const r = firstBad(x[i], [...at, i]);
+    if (r) return r;
+  }
+  return null;
+}
+
+const valueAt = (x: Json, at: readonly number[]): number => at.reduce<Json>((y, i) => (y as Json[])[i], x) as number;
+
+/**
+ * The first NaN or ±Infinity of a run, and where it arose: the state or output at
+ * the earliest step (among them, the one whose equation comes first) with its
+ * equation and line; else the first gradient. Undefined when every number is finite.
+ */
+function firstNonFinite(cell: CompiledCell, result: Record<string, Json>): string | undefined {
+  const t = cell.typed;
+  const order = (name: string) => { const i = t.equations.findIndex((e) => e.name === name); return i < 0 ? Infinity : i; };
+  let best: { role: string; name: string; at: number[] } | undefined;
+  for (const role of ['states', 'outputs'] as const) {
+    for (const [name, v] of Object.entries(result[role] as Record<string, Json>)) {
+      const at = firstBad(v);
+      if (at && (!best || at[0]! < best.at[0]! || (at[0] === best.at[0] && order(name) < order(best.name)))) best = { role, name, at };
+    }
+  }
+  if (best) {
+    const { role, name, at } = best;
+    const step = at[0]! + 1;
+    const eq = t.equations.find((e) => e.name === name && e.step === (t.mode === 'unrolled' ? step : undefined)) ?? t.equations.find((e) => e.name === name);
+    const where = eq ? `; its equation, line ${lineCol(cell.source, eq.span.start).line}: ${printable(cell.source.slice(eq.span.start, eq.span.end)).slice(0, 200)}` : '';
+    const v = valueAt((result[role] as Record<string, Json>)[name], at);
+    return `${role}.${name}${at.map((i) => `[${i}]`).join('')} is ${v} (the first non-finite value: ${role === 'states' ? 'state' : 'output'} \`${name}\` at step ${step}, batch row ${at[1]}${where})`;
+  }
+  const grads = result.grads as Record<string, Record<string, Json>> | undefined;
+  if (!grads) return undefined;
+  for (const part of ['params', 'inputs', 'init'] as const) {
+    for (const [name, v] of Object.entries(grads[part]!)) {
+      const at = firstBad(v);
+      if (at) return `grads.${part}.${key(name)}${at.map((i) => `[${i}]`).join('')} is ${valueAt(v, at)} (the first non-finite value: the gradient of ${part === 'params' ? 'parameter' : part === 'inputs' ? `input \`${name}\` at step ${at[0]! + 1}` : 'initial state'}${part === 'inputs' ? '' : ` \`${key(name)}\``}; the states and outputs are finite)`;
+    }
+  }
+  return undefined;
 }

@@ -32,7 +32,7 @@ export function maxBytes(given?: number): number {
 }
 
 export const formatBytes = (n: number): string =>
-  n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GiB` : n >= 1024 ** 2 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${Math.ceil(n / 1024)} KiB`;
+  n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GiB` : n >= 1024 ** 2 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : n >= 1024 ? `${Math.ceil(n / 1024)} KiB` : `${n} bytes`;
 
 /** Refuse a request that needs more than `limit` bytes; `what` names it and its sizes. */
 export function checkMemory(what: string, bytes: number, limit: number): void {
@@ -62,3 +62,11 @@ export function cellRunBytes(cell: CompiledCell, env: ReadonlyMap<string, number
   const f = graphNumbers(cell.forward, env), b = graphNumbers(cell.backward, env);
   return 8 * ((f.perRow + b.perRow) * batch * steps + (f.fixed + b.fixed) * 2);
 }
+
+/**
+ * Text from the user (a name, a path, a JSON key) as a one-line message may echo it:
+ * control characters, line and paragraph separators and bidirectional controls
+ * written as `\uXXXX`, so that no input can break a message's line or forge another.
+ */
+export const printable = (text: string): string =>
+  text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);

@@ -223,6 +223,8 @@ function checkOptions(opts: GpujsOptions): GpuMode {
   if (opts.precision === 'f64')
     throw new GpujsError('the gpujs backend computes in float32 only (no gpu.js target has float64); use --backend interp for float64 results');
   if (!Number.isInteger(opts.batch) || opts.batch < 1) throw new GpujsError('batch must be a whole number ≥ 1');
+  // the rule of every command and backend: a dimension is at least 1
+  for (const [k, v] of Object.entries(opts.dims)) if (!(Number.isSafeInteger(v) && v >= 1)) throw new GpujsError(`dimension ${k} must be a whole number ≥ 1, not ${v}`);
   return mode;
 }
 
@@ -320,7 +322,7 @@ function forwardPass(x: PassContext, steps: number, params: Readonly<Record<stri
   const X = t.inputs.map((i) => checked(`inputs.${i.name}`, inputs[i.name], steps * B * inputN.get(i.name)!));
   const I = new Map(t.states.map((s) => {
     const n = stateN.get(s.name)!;
-    const given = init?.[s.name];
+    const given = init !== undefined && Object.hasOwn(init, s.name) ? init[s.name] : undefined;
     return [s.name, given ? checked(`init.${s.name}`, given, B * n) : new Float32Array(B * n).fill(s.init)];
   }));
   return {

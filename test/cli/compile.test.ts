@@ -116,7 +116,7 @@ describe('celda bench', () => {
   it('refuses unknown dimensions and backends', () => {
     const r = celda('bench', join(EXAMPLES, 'lstm.celda'), '--dims', 'n_q=3');
     expect(r.status).toBe(2);
-    expect(r.stderr).toBe('error: --dims: LSTM has no dimension `n_q` (its dimensions: n_x, n_a)\n');
+    expect(r.stderr).toBe('error: --dims: LSTM has no dimension `n_q` (its dimensions: n_x, n_a); did you mean `n_a`?\n');
     expect(celda('bench', join(EXAMPLES, 'lstm.celda'), '--backend', 'gpu').stderr).toContain('unknown backend `gpu`');
   });
 
