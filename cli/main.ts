@@ -6,6 +6,8 @@ import { hasErrors, lineCol, render } from '../compiler/diagnostics.ts';
 import { toDot } from '../compiler/print/graphviz.ts';
 import { printCell, printGrad } from '../compiler/print/notation.ts';
 import type { Spelling } from '../compiler/print/notation.ts';
+import { explainLinearity, linearity } from '../compiler/passes/linearity.ts';
+import type { Span } from '../grammar/ast.ts';
 import type { BackendFactory } from '../runtime/backend.ts';
 import { LimitError, parseBytes, printable } from '../runtime/limits.ts';
 import { cellFromFile, defaultName, enableRelaxedSimd, guardOutput, parseCommand, parseSeed, readTextFile, Reported, setMaxFileSize, UsageError } from './common.ts';
@@ -14,7 +16,7 @@ import { cellFromFile, defaultName, enableRelaxedSimd, guardOutput, parseCommand
 const USAGE = `celda — recurrent cells from slide notation
 
 usage:
-  celda check FILE…                         compile files, print diagnostics
+  celda check FILE… [--explain]             compile files, print diagnostics (--explain: which states are linear recurrences, and why not)
   celda eval CELL --inputs I.json [--params P.json] [--seed N] [--cell NAME] [--backend interp|js|gpujs] [--gpu-mode webasm|cpu] [--max-memory SIZE]
             [--precision f64|f32] [--no-simd] [--threads N] [--allow-nonfinite]
                                             run a cell: states, outputs and (with cotangents) the VJP, as JSON
@@ -121,7 +123,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(USAGE);
       return cmd === undefined ? 2 : 0;
     case 'check': {
-      const { positionals } = parseCommand(rest, {});
+      const { values, positionals } = parseCommand(rest, { explain: { type: 'boolean' } });
       if (positionals.length === 0) throw new UsageError('celda check needs at least one file');
       let failed = 0;
       for (const file of positionals) {
@@ -138,6 +140,11 @@ async function main(argv: string[]): Promise<number> {
         for (const d of r.diagnostics) process.stderr.write(render(d, file, source) + '\n');
         if (hasErrors(r.diagnostics)) failed++;
         else process.stdout.write(`${file}: ok (${r.cells.map((c) => `${c.name}: ${c.typed.mode === 'unrolled' ? `${c.typed.steps} steps` : `${c.typed.states.length} state${c.typed.states.length === 1 ? '' : 's'}`}, ${c.typed.params.length} params`).join('; ')})\n`);
+        if (values.explain && !hasErrors(r.diagnostics)) {
+          // Which states are linear recurrences (a scan could run them) and why the others are not.
+          const where = (span: Span) => { const { line, col } = lineCol(source, span.start); return `${file}:${line}:${col}`; };
+          for (const c of r.cells) for (const l of explainLinearity(linearity(c.forward), where)) process.stdout.write(`  ${c.name}: ${l}\n`);
+        }
       }
       if (positionals.length > 1) process.stdout.write(`${positionals.length - failed} passed, ${failed} failed\n`);
       return failed ? 1 : 0;
