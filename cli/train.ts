@@ -2,7 +2,7 @@
 // on the four tasks, and using what was trained. Each command returns its exit
 // code; a user error is one `error:` line, never a stack trace.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import type { CompiledCell } from '../compiler/compile.ts';
@@ -30,7 +30,8 @@ import type { Task } from '../runtime/train/data/tasks/task.ts';
 import type { Table } from '../runtime/train/tensor.ts';
 import { argmax, byName } from '../runtime/train/tensor.ts';
 import { makeBatch, runBatch } from '../runtime/train/model/topology.ts';
-import { cellFrom, cellFromFile, parseCommand, reporting, UsageError } from './common.ts';
+import { didYouMean } from '../compiler/diagnostics.ts';
+import { cellFrom, cellFromFile, parseCommand, readTextFile, reporting, UsageError } from './common.ts';
 
 /** A command: usage mistakes exit 2 (common.ts), a training failure prints `error: …` and exits 1. */
 function guarded(f: () => Promise<number> | number): Promise<number> {
@@ -93,6 +94,16 @@ function explicitSettings(v: Values): Partial<Record<keyof RunConfig, unknown>> 
     out.dims = dims;
   }
   return out;
+}
+
+/** `--dim NAME=N` names a dimension of the cells, or is refused with a did-you-mean (it was silently ignored). */
+function checkDimNames(dims: Readonly<Record<string, number>> | undefined, cells: readonly CompiledCell[]): void {
+  const known = [...new Set(cells.flatMap((c) => c.typed.dims))];
+  for (const k of Object.keys(dims ?? {})) {
+    if (known.includes(k)) continue;
+    const hint = didYouMean(k, known);
+    throw new UsageError(`--dim ${k}: ${cells.map((c) => c.name).join(', ')} ${cells.length === 1 ? 'has' : 'have'} no dimension \`${k}\` (dimensions: ${known.join(', ') || 'none'})${hint ? `; ${hint}` : ''}`);
+  }
 }
 
 /** --steps N or --epochs N (counted on the training split); undefined if neither. */
@@ -234,6 +245,7 @@ export function trainCommand(argv: string[]): Promise<number> {
       if (!v.cell) throw new UsageError('celda train needs --cell FILE');
       cell = cellFromFile(v.cell, v['cell-name'] as string | undefined, '--cell-name');
       config = freshConfig(task, v);
+      checkDimNames(config.dims, [cell]);
     }
     const backend = await loadBackend(backendName(v));
     const out = (v.out as string | undefined) ?? v.resume ?? join('runs', `${task.name}-${cell.name}`);
@@ -297,7 +309,7 @@ export function predictCommand(argv: string[]): Promise<number> {
     const { values: v, positionals } = parseCommand(argv, { beam: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, 'max-len': { type: 'string' }, 'max-memory': { type: 'string' } });
     if (positionals.length < 1) throw new UsageError('celda predict needs a checkpoint directory, then inputs (or lines on stdin)');
     const r = await restore(positionals[0]!, v);
-    const inputs = positionals.length > 1 ? positionals.slice(1) : readFileSync(0, 'utf8').split('\n').filter((l) => l.trim() !== '');
+    const inputs = positionals.length > 1 ? positionals.slice(1) : readTextFile('-', 'standard input').split('\n').filter((l) => l.trim() !== '');
     const beam = v.beam === undefined ? 1 : (parseValue('beam', v.beam, { int: 1, max: MAX_COUNT }) as number);
     const maxLen = v['max-len'] === undefined ? 32 : (parseValue('max-len', v['max-len'], { int: 1, max: MAX_COUNT }) as number);
     if (beam > 1 && r.task.topology !== 'encoder-decoder') throw new UsageError('--beam is for encoder–decoder tasks');
@@ -350,6 +362,7 @@ export function compareCommand(argv: string[]): Promise<number> {
     ensureDir(out);
     const maxBytes = memoryLimit(v);
     const cells = files.map((f) => ({ file: f, cell: cellFromFile(f, v['cell-name'] as string | undefined, '--cell-name') }));
+    checkDimNames(config.dims, cells.map((c) => c.cell));
     const rows: { file: string; cell: string; params?: number; summary?: Summary; error?: string; history: readonly HistoryPoint[] }[] = [];
     const used = new Set<string>();
     for (const [i, { file, cell }] of cells.entries()) {

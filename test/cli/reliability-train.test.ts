@@ -136,6 +136,11 @@ describe('output directories and dimensions the user got wrong', () => {
     refused(celda('train', 'gender', '--cell', fixed, ...TINY, '--out', join(dir, 'zero-cell')), 1, /^error: cannot fit cell Z to the task: state c \(--hidden\) has size 8, but the cell needs n_c = 0/);
   }, 60_000);
 
+  it('refuses a --dim the cell does not have, with a did-you-mean (train and compare)', () => {
+    refused(celda('train', 'gender', '--cell', GRU, ...TINY, '--dim', 'n_xx=4', '--out', join(dir, 'dim-typo')), 2, /^error: --dim n_xx: GRU has no dimension `n_xx` \(dimensions: n_x, n_a\); did you mean `n_x`\?/);
+    refused(celda('compare', 'gender', '--cells', GRU, ...TINY, '--dim', 'n_k=4', '--out', join(dir, 'dim-compare')), 2, /^error: --dim n_k: GRU has no dimension `n_k`/);
+  }, 60_000);
+
   it('keeps the clear message for an unknown task or cell name', () => {
     refused(celda('train', 'gendre', '--cell', GRU, ...TINY), 1, /^error: unknown task `gendre` \(tasks: names, gender, entities, g2p\)/);
     refused(celda('train', 'gender', '--cell', GRU, '--cell-name', 'LSTM', ...TINY), 2, /no cell named `LSTM`/);
