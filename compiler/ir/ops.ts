@@ -166,6 +166,12 @@ const ew2 = (f: (x: number, y: number) => number, vjp: Rule): OpDef => ({
   arity: 2, kind: 'elementwise', shape: broadcast, eval: elementwise(f), vjp: rule(vjp),
 });
 
+/** 1 where a > b, 0 where a < b, ½ at a tie: (𝟙[a > b] + 1 − 𝟙[b > a]) / 2, so a tie splits the gradient evenly. */
+const larger = (a: number, b: number, { mul, add, sub, step, c, one }: Algebra) => mul(c(0.5), add(step(sub(a, b)), sub(one, step(sub(b, a)))));
+/** The cotangents of max or min: g × w to a, g × (1 − w) to b. */
+const split = (g: number, a: number, b: number, w: number, { mul, sub, one, unbroadcast }: Algebra) =>
+  [unbroadcast(mul(g, w), a), unbroadcast(mul(g, sub(one, w)), b)];
+
 export const OPS: Record<OpName, OpDef> = {
   // ------------------------------------------------------------ leaves
   param: { arity: 0, kind: 'leaf', shape: leafShape, eval: () => { throw new Error('leaf'); }, vjp: noGrad },
@@ -183,15 +189,8 @@ export const OPS: Record<OpName, OpDef> = {
   mul: ew2((x, y) => x * y, (g, _y, [a, b], _at, { mul, unbroadcast }) => [unbroadcast(mul(g, b), a), unbroadcast(mul(g, a), b)]),
   div: ew2((x, y) => x / y, (g, y, [a, b], _at, { mul, div, neg, unbroadcast }) => [unbroadcast(div(g, b), a), unbroadcast(neg(div(mul(g, y), b)), b)]),
   neg: unary((x) => -x, (g, _y, _i, _a, { neg }) => [neg(g)]),
-  // At a tie the gradient splits evenly: a's share is (𝟙[a > b] + 1 − 𝟙[b > a]) / 2.
-  max: ew2(Math.max, (g, _y, [a, b], _at, { mul, add, sub, step, c, one, unbroadcast }) => {
-    const wa = mul(c(0.5), add(step(sub(a!, b!)), sub(one, step(sub(b!, a!)))));
-    return [unbroadcast(mul(g, wa), a!), unbroadcast(mul(g, sub(one, wa)), b!)];
-  }),
-  min: ew2(Math.min, (g, _y, [a, b], _at, { mul, add, sub, step, c, one, unbroadcast }) => {
-    const wa = mul(c(0.5), add(step(sub(b!, a!)), sub(one, step(sub(a!, b!)))));
-    return [unbroadcast(mul(g, wa), a!), unbroadcast(mul(g, sub(one, wa)), b!)];
-  }),
+  max: ew2(Math.max, (g, _y, [a, b], _at, al) => split(g, a!, b!, larger(a!, b!, al), al)),
+  min: ew2(Math.min, (g, _y, [a, b], _at, al) => split(g, a!, b!, larger(b!, a!, al), al)),
   pow: {
     arity: 1, kind: 'elementwise', shape: same,
     eval: (args, a, c) => elementwise((x) => (a.p === 2 ? x * x : Math.pow(x, a.p!)))(args, a, c),
