@@ -95,6 +95,9 @@ function $makeHeap(memory, gemm, kernels) {
  * no other instance's growth detaches the views it returned.
  */
 const $kernel = { plain: undefined, fma: undefined };
+/** Instances of this module alive with a memory of their own (counted down as they are collected): for the message when no more memory can be reserved. */
+let $ownHeaps = 0;
+const $ownHeapsGone = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry(() => { $ownHeaps--; }) : null;
 /** The kernels' module (fma: the relaxed-SIMD build), compiled on first use; null where this runtime refuses it. */
 function $kernelModule(fma) {
   const key = fma ? 'fma' : 'plain';
@@ -115,11 +118,18 @@ function $heapOf(options) {
   const fmaModule = simd && options.fma !== false ? $kernelModule(true) : null;
   const module = fmaModule ?? (simd ? $kernelModule(false) : null);
   if (module !== null) {
-    const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
+    let memory;
+    try {
+      memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
+    } catch (e) {
+      throw new RangeError(\`celda: cannot reserve another WebAssembly memory (\${$ownHeaps} instance\${$ownHeaps === 1 ? '' : 's'} of this module hold one each): pass options.heap, a celda thread pool's heap that instances share, or let go of the instances you no longer use (their memory is freed when they are garbage-collected)\`);
+    }
     const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports;
     const heap = $makeHeap(memory, kernels.gemm, kernels);
     heap.simd = true;
     heap.fma = module === fmaModule;
+    $ownHeaps++;
+    if ($ownHeapsGone !== null) $ownHeapsGone.register(heap, null);
     return heap;
   }
   const memory = {
