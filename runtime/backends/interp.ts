@@ -18,6 +18,11 @@ const join = (ts: readonly Tensor[]): Float64Array => {
 };
 
 export function interpBackend(cell: CompiledCell, opts: BackendOptions): CellBackend {
+  // One rule for every backend (the generated module's too): every dimension is a whole number ≥ 1.
+  for (const d of cell.typed.dims) {
+    const v = opts.dims[d];
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new RangeError(`dims.${d} must be a whole number ≥ 1, got ${v}`);
+  }
   const env = new Map(Object.entries(opts.dims));
   const B = opts.batch;
   const t = cell.typed;

@@ -5,6 +5,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { gpujsSyncBackend } from '../../runtime/backends/gpujs.ts';
+import { interpBackend } from '../../runtime/backends/interp.ts';
+import { jsBackend } from '../../runtime/backends/js.ts';
 import { evaluate, InputError } from '../../runtime/eval-json.ts';
 import { LimitError, printable } from '../../runtime/limits.ts';
 import { compileOk, example } from '../support/cells.ts';
@@ -139,4 +141,14 @@ describe('random JSON, deep and wide', () => {
       else evaluatesOrRefuses({ dims, inputs: { x }, [where]: where === 'inputs' ? { x: v } : { [k]: v } }, undefined);
     }), { seed: 1703, numRuns: 150 });
   }, 120_000);
+});
+
+describe('one rule for dimensions on every backend', () => {
+  it('the interpreter, the generated module and the js backend refuse a dimension below 1 alike', () => {
+    const cell = example('rnn.celda');
+    for (const b of [interpBackend, jsBackend]) {
+      expect(() => b(cell, { dims: { n_x: 2, n_a: 0, n_y: 2 }, batch: 1 })).toThrow('dims.n_a must be a whole number ≥ 1, got 0');
+      expect(() => b(cell, { dims: { n_x: 2, n_a: 1.5, n_y: 2 }, batch: 1 })).toThrow('dims.n_a must be a whole number ≥ 1, got 1.5');
+    }
+  });
 });
