@@ -74,6 +74,8 @@ export interface ExprPrinter {
   readonly sp: Spelling;
   /** A name to print instead of the node's expression (named values, leaves); `parent` is the node that uses it. */
   readonly nameOf: (id: number, parent?: Node) => string | undefined;
+  /** Deeper subexpressions print as `…` (comments of emitted code; a long chain would otherwise recurse past the stack). */
+  readonly maxDepth?: number;
 }
 
 /** Print one leaf as notation. */
@@ -96,13 +98,15 @@ export function leafText(n: Node, sp: Spelling, unrolled: boolean): string | und
   }
 }
 
-export function printExpr(id: number, pr: ExprPrinter, top = true, parent?: Node): string {
-  return go(id, pr, top, parent)[0];
+export function printExpr(id: number, pr: ExprPrinter, top = true, parent?: Node, depth = 0): string {
+  return go(id, pr, top, parent, depth)[0];
 }
 
-function go(id: number, pr: ExprPrinter, top: boolean, parent?: Node): [string, number] {
+function go(id: number, pr: ExprPrinter, top: boolean, parent: Node | undefined, depth: number): [string, number] {
   const { g, sp } = pr;
   const n = g.nodes[id]!;
+  if (pr.maxDepth !== undefined && depth > pr.maxDepth) return ['…', P.atom];
+  const inner = (x: number, par?: Node) => printExpr(x, pr, false, par, depth + 1);
   if (!top) {
     const name = pr.nameOf(id, parent);
     if (name !== undefined) return [name, P.atom];
@@ -110,7 +114,7 @@ function go(id: number, pr: ExprPrinter, top: boolean, parent?: Node): [string, 
   const leaf = leafText(n, sp, false);
   if (leaf !== undefined) return [n.op === 'const' && n.attrs.value! < 0 ? `(${leaf})` : leaf, P.atom];
   const sub = (x: number, min: number) => {
-    const [s, p] = go(x, pr, false, n);
+    const [s, p] = go(x, pr, false, n, depth + 1);
     return p < min ? `(${s})` : s;
   };
   const [a, b] = n.inputs as [number, number];
@@ -118,13 +122,13 @@ function go(id: number, pr: ExprPrinter, top: boolean, parent?: Node): [string, 
     case 'add': return [`${sub(a, P.sum)} + ${sub(b, P.sum)}`, P.sum];
     case 'sub': return [`${sub(a, P.sum)} ${SYM.minus![sp]} ${sub(b, P.prod)}`, P.sum];
     case 'mul': return [`${sub(a, P.prod)} ${SYM.mul![sp]} ${sub(b, P.neg)}`, P.prod];
-    case 'div': return sp === 'latex' ? [`\\frac{${printExpr(a, pr, false, n)}}{${printExpr(b, pr, false, n)}}`, P.atom] : [`${sub(a, P.prod)} / ${sub(b, P.neg)}`, P.prod];
+    case 'div': return sp === 'latex' ? [`\\frac{${inner(a, n)}}{${inner(b, n)}}`, P.atom] : [`${sub(a, P.prod)} / ${sub(b, P.neg)}`, P.prod];
     case 'neg': return [`-${sub(a, P.neg + 1)}`, P.neg];
     case 'pow': return [power(superBase(sub(a, P.atom), sp), n.attrs.p!, sp), P.post];
     case 'transpose': return [`${superBase(sub(a, P.atom), sp)}${SYM.T![sp]}`, P.post];
     case 'matvec': {
       const w = g.nodes[a]!, v = g.nodes[b]!;
-      if (v.op === 'concat' && pr.nameOf(b) === undefined) return [`${sub(a, P.post)}${concatText(v, pr)}`, P.mat];
+      if (v.op === 'concat' && pr.nameOf(b) === undefined) return [`${sub(a, P.post)}${concatText(v, pr, depth)}`, P.mat];
       const simpleW = w.op === 'param';
       const vs = sub(b, P.post);
       return simpleW && !vs.startsWith('(') ? [`${sub(a, P.post)} ${vs}`, P.mat] : [`${sub(a, P.post)} ${SYM.mat![sp]} ${sub(b, P.post)}`, P.mat];
@@ -137,17 +141,17 @@ function go(id: number, pr: ExprPrinter, top: boolean, parent?: Node): [string, 
     }
     case 'sum_batch': return [`${SYM.sumBatch![sp]} ${sub(a, P.post)}`, P.neg];
     case 'sum_feat': return [`${SYM.sumFeat![sp]} ${sub(a, P.post)}`, P.neg];
-    case 'bcast': return go(a, pr, top, parent);
-    case 'concat': return [concatText(n, pr), P.atom];
+    case 'bcast': return go(a, pr, top, parent, depth);
+    case 'concat': return [concatText(n, pr, depth), P.atom];
     case 'slice': {
       const off = n.attrs.offset!, len = n.attrs.len!;
       return [`${sub(a, P.atom)}[${dimText(off, sp)} : ${dimText({ terms: [...off.terms, ...len.terms], k: off.k + len.k }, sp)}]`, P.atom];
     }
-    case 'pad': return [`pad(${printExpr(a, pr, false, n)})`, P.atom];
+    case 'pad': return [`pad(${inner(a, n)})`, P.atom];
     default: {
       const fn = FN[n.op];
-      if (fn) return [sp === 'latex' && n.op === 'sqrt' ? `\\sqrt{${printExpr(a, pr, false, n)}}` : `${fn[sp]}(${n.inputs.map((x) => printExpr(x, pr, false, n)).join(', ')})`, P.atom];
-      return [`${n.op}(${n.inputs.map((x) => printExpr(x, pr, false)).join(', ')})`, P.atom];
+      if (fn) return [sp === 'latex' && n.op === 'sqrt' ? `\\sqrt{${inner(a, n)}}` : `${fn[sp]}(${n.inputs.map((x) => inner(x, n)).join(', ')})`, P.atom];
+      return [`${n.op}(${n.inputs.map((x) => inner(x)).join(', ')})`, P.atom];
     }
   }
 }
@@ -158,8 +162,8 @@ function superBase(base: string, sp: Spelling): string {
   return /\^(\{[^{}]*\}|<[^<>]*>)$/.test(base) ? `(${base})` : base;
 }
 
-function concatText(n: Node, pr: ExprPrinter): string {
-  return `[${n.inputs.map((x) => printExpr(x, pr, false, n)).join(', ')}]`;
+function concatText(n: Node, pr: ExprPrinter, depth: number): string {
+  return `[${n.inputs.map((x) => printExpr(x, pr, false, n, depth + 1)).join(', ')}]`;
 }
 
 // ---------------------------------------------------------------- a forward cell
@@ -209,6 +213,8 @@ export interface GradPrintOptions {
   readonly wrt?: string;
   /** Keep forward values by name instead of expanding their definitions one level. */
   readonly compact?: boolean;
+  /** Subexpressions deeper than this print as `…` (default 1000, the depth check allows a source expression). */
+  readonly maxDepth?: number;
 }
 
 /**
@@ -257,14 +263,14 @@ export function printGrad(cell: TypedCell, fwd: Graph, bwd: Graph, opts: GradPri
       const arithmetic = parent !== undefined && ['mul', 'sub', 'add', 'div', 'pow', 'neg'].includes(parent.op);
       if (opts.compact || expandDepth.has(f) || !arithmetic) return fwdName.get(f);
       expandDepth.add(f);
-      const inner = printExpr(f, { g: fwd, sp, nameOf: (x) => (x === f ? undefined : fwdName.get(x) ?? leafText(fwd.nodes[x]!, sp, unrolled)) }, true);
+      const inner = printExpr(f, { g: fwd, sp, nameOf: (x) => (x === f ? undefined : fwdName.get(x) ?? leafText(fwd.nodes[x]!, sp, unrolled)), maxDepth: opts.maxDepth ?? 1000 }, true);
       expandDepth.delete(f);
       // One application (`tanh(…)`) needs no parentheses; `relu(v) + σ(v)` does.
       return isOneApplication(inner) ? inner : `(${inner})`;
     }
     return leafText(n, sp, unrolled);
   };
-  const pr = { g: bwd, sp, nameOf };
+  const pr = { g: bwd, sp, nameOf, maxDepth: opts.maxDepth ?? 1000 };
   let k = 0;
   for (const id of [...live].sort((a, b) => a - b)) {
     const n = bwd.nodes[id]!;

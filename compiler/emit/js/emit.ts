@@ -102,7 +102,7 @@ class Emitter {
       ...printCell(t, this.t.cell.forward, 'unicode').trimEnd().split('\n'),
       '',
       `Backward step (∂v is ∂ℒ/∂v; parameter gradients summed over the batch and time):`,
-      ...printGrad(t, this.t.cell.forward, this.t.cell.backward, { spelling: 'unicode', compact: true }).trimEnd().split('\n'),
+      ...printGrad(t, this.t.cell.forward, this.t.cell.backward, { spelling: 'unicode', compact: true, maxDepth: 100 }).trimEnd().split('\n'),
     ];
     return lines.map((l) => `// ${commentText(l)}`.trimEnd()).join('\n') + '\n';
   }

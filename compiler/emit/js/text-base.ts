@@ -216,7 +216,8 @@ export class JsText {
   }
 
   expr(pass: Pass, id: number): string {
-    return printExpr(id, { g: this.graph(pass), sp: 'unicode', nameOf: (x) => this.notation(pass, x) }, true);
+    // A comment, for reading: a subexpression deeper than 100 levels prints as `…`.
+    return printExpr(id, { g: this.graph(pass), sp: 'unicode', nameOf: (x) => this.notation(pass, x), maxDepth: 100 }, true);
   }
 
   comment(pass: Pass, id: number, acc: boolean): string {

@@ -43,6 +43,14 @@ describe('a chain of 1,000 equations', () => {
     }
   }, 180_000);
 
+  it('at 4,000 equations the module\'s header comments stop at a depth instead of overflowing the stack', () => {
+    // The notation printed above the backward step recursed once per factor of δ: 4,000 deep overflowed the stack.
+    const cell = compile(chainCell(4000)).cells[0]!;
+    const f64 = emitJs(cell, { precision: 'f64' });
+    expect(f64.module).toContain('…');
+    expect(f64.module).toContain('createChain');
+  }, 180_000);
+
   it('names a saved group after its values, up to a cap', () => {
     expect(groupName(['i', 'f', 'g', 'o'])).toBe('i_f_g_o');
     const long = groupName(Array.from({ length: 1000 }, (_, i) => `h_${i}`));
