@@ -66,7 +66,7 @@ export function cellRunBytes(cell: CompiledCell, env: ReadonlyMap<string, number
 /**
  * Text from the user (a name, a path, a JSON key) as a one-line message may echo it:
  * control characters, line and paragraph separators and bidirectional controls
- * written as `\uXXXX`, so that no input can break a message's line or forge another.
+ * written as `\u` and four hex digits, so that no input can break a message's line or forge another.
  */
 export const printable = (text: string): string =>
   text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
