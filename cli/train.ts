@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import type { CompiledCell } from '../compiler/compile.ts';
 import type { BackendFactory } from '../runtime/backend.ts';
-import { parseBytes } from '../runtime/limits.ts';
+import { printable } from '../runtime/limits.ts';
 import { Rng } from '../runtime/random.ts';
 import { ensureDir, withFiles } from '../runtime/train/io/files.ts';
 import { checkRunMemory, decodingBytes, samplingBytes } from '../runtime/train/run/memory.ts';
@@ -28,10 +28,10 @@ import { formatDuration, reporter } from '../runtime/train/io/progress.ts';
 import { getTask, TASKS } from '../runtime/train/data/tasks/index.ts';
 import type { Task } from '../runtime/train/data/tasks/task.ts';
 import type { Table } from '../runtime/train/tensor.ts';
-import { argmax, byName } from '../runtime/train/tensor.ts';
+import { argmax } from '../runtime/train/tensor.ts';
+import { byName } from '../runtime/backend.ts';
 import { makeBatch, runBatch } from '../runtime/train/model/topology.ts';
-import { didYouMean } from '../compiler/diagnostics.ts';
-import { cellFrom, cellFromFile, parseCommand, readTextFile, reporting, UsageError } from './common.ts';
+import { cellFrom, cellFromFile, maxMemoryOption, parseCommand, readTextFile, reporting, suggestion, UsageError } from './common.ts';
 
 /** A command: usage mistakes exit 2 (common.ts), a training failure prints `error: …` and exits 1. */
 function guarded(f: () => Promise<number> | number): Promise<number> {
@@ -68,13 +68,7 @@ function parseValue(opt: string, text: string, kind: Kind): number | string {
 }
 
 /** `--max-memory SIZE`: the memory limit in bytes, or undefined for the default (CELDA_MAX_MEMORY, else 4 GiB). */
-function memoryLimit(v: Values): number | undefined {
-  const text = v['max-memory'];
-  if (typeof text !== 'string') return undefined;
-  const bytes = parseBytes(text);
-  if (bytes === null) throw new UsageError(`--max-memory must be a size such as 8G or 512M, not \`${text}\``);
-  return bytes;
-}
+const memoryLimit = (v: Values): number | undefined => maxMemoryOption(typeof v['max-memory'] === 'string' ? v['max-memory'] : undefined);
 
 /** The settings the command line gives explicitly, as RunConfig fields. */
 function explicitSettings(v: Values): Partial<Record<keyof RunConfig, unknown>> {
@@ -101,8 +95,7 @@ function checkDimNames(dims: Readonly<Record<string, number>> | undefined, cells
   const known = [...new Set(cells.flatMap((c) => c.typed.dims))];
   for (const k of Object.keys(dims ?? {})) {
     if (known.includes(k)) continue;
-    const hint = didYouMean(k, known);
-    throw new UsageError(`--dim ${k}: ${cells.map((c) => c.name).join(', ')} ${cells.length === 1 ? 'has' : 'have'} no dimension \`${k}\` (dimensions: ${known.join(', ') || 'none'})${hint ? `; ${hint}` : ''}`);
+    throw new UsageError(`--dim ${printable(k)}: ${cells.map((c) => c.name).join(', ')} ${cells.length === 1 ? 'has' : 'have'} no dimension \`${printable(k)}\` (dimensions: ${known.join(', ') || 'none'})${suggestion(k, known)}`);
   }
 }
 

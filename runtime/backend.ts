@@ -7,6 +7,14 @@ import type { CompiledCell } from '../compiler/compile.ts';
 
 export type Vec = Float64Array | Float32Array;
 
+/** A table keyed by a cell's names, without a prototype: `constructor` or `toString` is a name like any other. */
+export const byName = <T>(entries: Iterable<readonly [string, T]> = []): Record<string, T> =>
+  Object.assign(Object.create(null) as Record<string, T>, Object.fromEntries(entries));
+
+/** A name's entry in such a table, never one inherited from Object.prototype (tables also come from JSON and worker messages). */
+export const entry = <T>(table: Readonly<Record<string, T>> | undefined, name: string): T | undefined =>
+  (table !== undefined && Object.hasOwn(table, name) ? table[name] : undefined);
+
 export interface StepValues {
   readonly states: Record<string, Vec>;
   readonly outputs: Record<string, Vec>;

@@ -4,39 +4,27 @@
 
 import type { CompiledCell } from '../compiler/compile.ts';
 import type { TypedCell } from '../compiler/check/typed-cell.ts';
-import { didYouMean, lineCol } from '../compiler/diagnostics.ts';
+import { lineCol } from '../compiler/diagnostics.ts';
 import type { Dim } from '../compiler/ir/dims.ts';
 import { bindDims, dimToString, evalDim } from '../compiler/ir/dims.ts';
 import type { Tensor } from '../compiler/ir/ops.ts';
 import type { BackendFactory, CellBackend, Vec } from './backend.ts';
+import { byName, entry } from './backend.ts';
 import { interpBackend } from './backends/interp.ts';
 import { jsBackend } from './backends/js.ts';
-import { cellRunBytes, checkMemory, maxBytes, printable } from './limits.ts';
+import { cellRunBytes, checkMemory, maxBytes, printable, suggestion } from './limits.ts';
 import { Rng } from './random.ts';
 
 export class InputError extends Error {}
 
 /** A JSON key as a message echoes it (no control or line-separator characters). */
 const key = printable;
-/** `; did you mean `x`?` for a key that names nothing, or nothing. */
-const hint = (k: string, known: Iterable<string>): string => {
-  const m = didYouMean(k, known, printable);
-  return m === undefined ? '' : `; ${m}`;
-};
 /** A value as a message echoes it: short, on one line, without walking a large value. */
 const brief = (x: Json): string =>
   Array.isArray(x) ? `an array of ${x.length}` : isObj(x) ? 'an object' : typeof x === 'string' ? printable(JSON.stringify(x.slice(0, 40))) : String(x);
 
 type Json = unknown;
 const isObj = (x: Json): x is Record<string, Json> => typeof x === 'object' && x !== null && !Array.isArray(x);
-/** A JSON object's own entry by a cell's name, never one every object inherits (`constructor`, `toString` …). */
-const own = (o: Record<string, Json>, k: string): Json => (Object.hasOwn(o, k) ? o[k] : undefined);
-/** A table for a backend, without a prototype: its lookups by name find only what is in it. */
-const table = <T>(entries: Iterable<readonly [string, T]>): Record<string, T> => {
-  const out = Object.create(null) as Record<string, T>;
-  for (const [k, v] of entries) out[k] = v;
-  return out;
-};
 
 /** Shape of a nested array of numbers, or an error naming the path. */
 /** The deepest nesting any value of the contract has: [T][B][rows][cols]. */
@@ -158,7 +146,7 @@ export function evaluate(cell: CompiledCell, req: EvalRequest, opts: EvalOptions
   const t = cell.typed;
   if (!isObj(req.inputs)) throw new InputError('inputs: expected a JSON object with "inputs", "batch", "steps", "dims"');
   const I = req.inputs;
-  for (const k of Object.keys(I)) if (!INPUT_KEYS.includes(k)) throw new InputError(`inputs: unknown key \`${key(k)}\` (the keys are ${INPUT_KEYS.join(', ')})${hint(k, INPUT_KEYS)}`);
+  for (const k of Object.keys(I)) if (!INPUT_KEYS.includes(k)) throw new InputError(`inputs: unknown key \`${key(k)}\` (the keys are ${INPUT_KEYS.join(', ')})${suggestion(k, INPUT_KEYS)}`);
   const P = req.params === undefined ? undefined : req.params;
   if (P !== undefined && !isObj(P)) throw new InputError('params: expected a JSON object of named arrays');
   const stepsGiven = count(I, 'steps'), batchGiven = count(I, 'batch');
@@ -172,8 +160,8 @@ export function evaluate(cell: CompiledCell, req: EvalRequest, opts: EvalOptions
   const initObj = I.init === undefined ? {} : I.init;
   if (!isObj(initObj)) throw new InputError('inputs.init: expected an object of named [B][n] arrays');
   const stateNames = t.states.map((s) => s.name), inputNames = t.inputs.map((i) => i.name);
-  for (const k of Object.keys(initObj)) if (!stateNames.includes(k)) throw new InputError(`inputs.init.${key(k)}: the cell has no state \`${key(k)}\` (states: ${stateNames.join(', ') || 'none'})${hint(k, stateNames)}`);
-  for (const k of Object.keys(inputsObj)) if (!inputNames.includes(k)) throw new InputError(`inputs.inputs.${key(k)}: the cell has no input \`${key(k)}\` (inputs: ${inputNames.join(', ') || 'none'})${hint(k, inputNames)}`);
+  for (const k of Object.keys(initObj)) if (!stateNames.includes(k)) throw new InputError(`inputs.init.${key(k)}: the cell has no state \`${key(k)}\` (states: ${stateNames.join(', ') || 'none'})${suggestion(k, stateNames)}`);
+  for (const k of Object.keys(inputsObj)) if (!inputNames.includes(k)) throw new InputError(`inputs.inputs.${key(k)}: the cell has no input \`${key(k)}\` (inputs: ${inputNames.join(', ') || 'none'})${suggestion(k, inputNames)}`);
   const fromInputs = inputShapes(t, inputsObj, stepsGiven, batchGiven, eqs);
   const batch = initShapes(t, initObj, fromInputs.batch, batchGiven !== undefined ? 'inputs.batch' : 'the inputs', eqs);
   const sizes = bindSizes(t, fromInputs.steps, batch, given, eqs);
@@ -207,7 +195,7 @@ function givenDims(t: TypedCell, dims: Json): Map<string, number> {
   if (dims === undefined) return given;
   if (!isObj(dims)) throw new InputError('inputs.dims: expected an object like {"n_x": 4}');
   for (const [k, v] of Object.entries(dims)) {
-    if (!t.dims.includes(k)) throw new InputError(`inputs.dims.${key(k)}: the cell has no dimension \`${key(k)}\` (dimensions: ${t.dims.join(', ') || 'none'})${hint(k, t.dims)}`);
+    if (!t.dims.includes(k)) throw new InputError(`inputs.dims.${key(k)}: the cell has no dimension \`${key(k)}\` (dimensions: ${t.dims.join(', ') || 'none'})${suggestion(k, t.dims)}`);
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new InputError(`inputs.dims.${k}: expected a whole number ≥ 1, got ${brief(v)}`);
     given.set(k, v);
   }
@@ -219,7 +207,7 @@ function paramShapes(t: TypedCell, P: Record<string, Json>, eqs: DimEq[]): Map<s
   const names = t.params.map((p) => p.name);
   const paramKey = matchKeys(names, Object.keys(P));
   const used = new Set(paramKey.values());
-  for (const k of Object.keys(P)) if (!used.has(k)) throw new InputError(`params.${key(k)}: the cell has no parameter \`${key(k)}\` (parameters: ${names.join(', ') || 'none'})${hint(k, names.filter((n) => !paramKey.has(n)).length ? names.filter((n) => !paramKey.has(n)) : names)}`);
+  for (const k of Object.keys(P)) if (!used.has(k)) throw new InputError(`params.${key(k)}: the cell has no parameter \`${key(k)}\` (parameters: ${names.join(', ') || 'none'})${suggestion(k, names.filter((n) => !paramKey.has(n)).length ? names.filter((n) => !paramKey.has(n)) : names)}`);
   for (const p of t.params) {
     const k = paramKey.get(p.name);
     if (k === undefined) throw new InputError(`params: missing \`${p.name}\` (${p.shape.length === 2 ? 'a matrix' : p.shape.length === 1 ? 'a vector' : 'a number'})`);
@@ -233,7 +221,7 @@ function paramShapes(t: TypedCell, P: Record<string, Json>, eqs: DimEq[]): Map<s
 /** Steps and batch as given or read from the inputs' [T][B][n] arrays, and the equations of their widths. */
 function inputShapes(t: TypedCell, inputsObj: Record<string, Json>, steps: number | undefined, batch: number | undefined, eqs: DimEq[]): { steps: number | undefined; batch: number | undefined } {
   for (const inp of t.inputs) {
-    const v = own(inputsObj, inp.name);
+    const v = entry(inputsObj, inp.name);
     if (v === undefined) throw new InputError(`inputs.inputs: missing \`${inp.name}\` ([T][B][${dimToString(inp.dim)}])`);
     const s = shapeOf(v, `inputs.inputs.${inp.name}`);
     if (s.length !== 3) throw new InputError(`inputs.inputs.${inp.name}: expected [T][B][${dimToString(inp.dim)}], got depth ${s.length}`);
@@ -249,7 +237,7 @@ function inputShapes(t: TypedCell, inputsObj: Record<string, Json>, steps: numbe
 /** The batch, if still unknown, read from the initial states' [B][n] arrays; the equations of their widths. */
 function initShapes(t: TypedCell, initObj: Record<string, Json>, batch: number | undefined, from: string, eqs: DimEq[]): number | undefined {
   for (const s of t.states) {
-    const v = own(initObj, s.name);
+    const v = entry(initObj, s.name);
     if (v === undefined) continue;
     const sh = shapeOf(v, `inputs.init.${s.name}`);
     if (sh.length !== 2) throw new InputError(`inputs.init.${s.name}: expected [B][${dimToString(s.dim)}]`);
@@ -304,10 +292,10 @@ function tensors(t: TypedCell, { env, batch }: Sizes, P: Record<string, Json> | 
   }
   const seq = (v: Json, n: number, path: string): Tensor[] => (v as Json[]).map((x, i) => ({ batched: true, dims: [n], data: flatten(x, `${path}[${i}]`) }));
   const inputs: Record<string, Tensor[]> = {};
-  for (const i of t.inputs) inputs[i.name] = seq(own(inputsObj, i.name), evalDim(i.dim, env)!, `inputs.inputs.${i.name}`);
+  for (const i of t.inputs) inputs[i.name] = seq(entry(inputsObj, i.name), evalDim(i.dim, env)!, `inputs.inputs.${i.name}`);
   const init: Record<string, Tensor> = {};
   for (const s of t.states) {
-    const v = own(initObj, s.name);
+    const v = entry(initObj, s.name);
     if (v !== undefined) init[s.name] = { batched: true, dims: [evalDim(s.dim, env)!], data: flatten(v, `inputs.init.${s.name}`) };
   }
   return { params, used, inputs, init };
@@ -320,9 +308,9 @@ function runForward(t: TypedCell, backend: CellBackend, { steps, batch: B, env }
   const flat = (ts: readonly Tensor[]) => concat(ts.map((v) => v.data));
   const traj = backend.forward(
     steps,
-    table(Object.entries(x.params).map(([k, v]) => [k, v.data])),
-    table(Object.entries(x.inputs).map(([k, ts]) => [k, flat(ts)])),
-    table(Object.entries(x.init).map(([k, v]) => [k, v.data])),
+    byName(Object.entries(x.params).map(([k, v]) => [k, v.data])),
+    byName(Object.entries(x.inputs).map(([k, ts]) => [k, flat(ts)])),
+    byName(Object.entries(x.init).map(([k, v]) => [k, v.data])),
   );
   const outputDims = (name: string) => t.outputs.find((o) => o.name === name)!.shape.dims.map((d) => evalDim(d, env)!);
   const result: Record<string, Json> = {
@@ -336,12 +324,12 @@ function runForward(t: TypedCell, backend: CellBackend, { steps, batch: B, env }
 /** The VJP of the last forward for the given cotangents: gradients of the parameters, inputs and initial states. */
 function runBackward(t: TypedCell, backend: CellBackend, { steps, batch: B, env }: Sizes, x: Tensors, paramKey: Map<string, string>, cotangents: Json): Json {
   if (!isObj(cotangents)) throw new InputError('inputs.cotangents: expected an object of named [T][B][n] arrays');
-  const cs = table<Float64Array>([]), co = table<Float64Array>([]);
+  const cs = byName<Float64Array>(), co = byName<Float64Array>();
   for (const [k, v] of Object.entries(cotangents)) {
     const st = t.states.find((s) => s.name === k);
     const out = t.outputs.find((o) => o.name === k);
     const names = [...t.states.map((s) => s.name), ...t.outputs.map((o) => o.name)];
-    if (!st && !out) throw new InputError(`inputs.cotangents.${key(k)}: the cell has no state or output \`${key(k)}\` (${names.join(', ')})${hint(k, names)}`);
+    if (!st && !out) throw new InputError(`inputs.cotangents.${key(k)}: the cell has no state or output \`${key(k)}\` (${names.join(', ')})${suggestion(k, names)}`);
     const want = [steps, B, ...(st ? [st.dim] : out!.shape.dims).map((d) => evalDim(d, env)!)];
     const got = shapeOf(v, `inputs.cotangents.${k}`);
     if (got.join() !== want.join()) throw new InputError(`inputs.cotangents.${k}: expected shape [${want.join(', ')}], got [${got.join(', ')}]`);

@@ -7,6 +7,7 @@ import type { Graph, Node } from '../compiler/ir/graph.ts';
 import type { Tensor } from '../compiler/ir/ops.ts';
 import type { DimEnv } from './interpreter.ts';
 import { interpret, zerosFor } from './interpreter.ts';
+import { entry } from './backend.ts';
 
 export interface Run {
   readonly batch: number;
@@ -38,14 +39,11 @@ export interface Grads {
 }
 
 const add = (a: Tensor, b: Tensor): Tensor => ({ ...a, data: a.data.map((x, i) => x + b.data[i]!) });
-/** A table's own entry by a cell's name, never one every object inherits (`constructor`, `toString` …). */
-const own = <T>(table: Readonly<Record<string, T>> | undefined, name: string): T | undefined =>
-  (table !== undefined && Object.hasOwn(table, name) ? table[name] : undefined);
 
 export function initialStates(cell: CompiledCell, run: Run): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
   for (const s of cell.typed.states) {
-    const given = own(run.init, s.name);
+    const given = entry(run.init, s.name);
     if (given) out[s.name] = given;
     else {
       const z = zerosFor({ batch: true, dims: [s.dim] }, run.env, run.batch);
@@ -102,7 +100,7 @@ export function backward(cell: CompiledCell, run: Run, traj: Trajectory, cot: Co
   const params: Record<string, Tensor> = Object.fromEntries(cell.typed.params.map((p) => [p.name, zerosFor({ batch: false, dims: p.shape }, run.env, run.batch)]));
   const inputs: Record<string, Tensor[]> = Object.fromEntries(cell.typed.inputs.map((i) => [i.name, Array.from({ length: run.steps }, () => zerosFor({ batch: true, dims: [i.dim] }, run.env, run.batch))]));
   const given = (role: string, name: string, t: number): Tensor | undefined =>
-    own(role === 'state' ? cot.states : cot.outputs, name)?.[t - 1];
+    entry(role === 'state' ? cot.states : cot.outputs, name)?.[t - 1];
 
   if (cell.typed.mode === 'unrolled') {
     const cotOf = (n: Node) => {

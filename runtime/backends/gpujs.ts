@@ -16,6 +16,7 @@ import type { TypedCell } from '../../compiler/check/typed-cell.ts';
 import type { Arg, KernelPlan, StepPlan } from '../../compiler/emit/gpujs/plan.ts';
 import { GpujsPlanError, copyPlan, layoutOutput, planStep, zerosPlan } from '../../compiler/emit/gpujs/plan.ts';
 import type { AsyncCellBackend, BackendOptions, CellBackend, GradValues, StepValues, Vec } from '../backend.ts';
+import { entry } from '../backend.ts';
 import { dimValue } from '../interpreter.ts';
 
 export const GPU_MODES = ['webasm', 'webgl2', 'webgpu', 'cpu'] as const;
@@ -322,7 +323,7 @@ function forwardPass(x: PassContext, steps: number, params: Readonly<Record<stri
   const X = t.inputs.map((i) => checked(`inputs.${i.name}`, inputs[i.name], steps * B * inputN.get(i.name)!));
   const I = new Map(t.states.map((s) => {
     const n = stateN.get(s.name)!;
-    const given = init !== undefined && Object.hasOwn(init, s.name) ? init[s.name] : undefined;
+    const given = entry(init, s.name);
     return [s.name, given ? checked(`init.${s.name}`, given, B * n) : new Float32Array(B * n).fill(s.init)];
   }));
   return {

@@ -13,14 +13,6 @@ export interface Tensor64 {
 /** Name → tensor, in a fixed (insertion) order: the order of checkpoints and of every sum. */
 export type Table = Map<string, Tensor64>;
 
-/** A table keyed by a cell's names, without a prototype: `constructor` or `toString` is a name like any other. */
-export const byName = <T>(entries: Iterable<readonly [string, T]> = []): Record<string, T> =>
-  Object.assign(Object.create(null) as Record<string, T>, Object.fromEntries(entries));
-
-/** A name's entry in such a table, never one inherited from Object.prototype (tables also arrive as worker messages). */
-export const entry = <T>(table: Readonly<Record<string, T>> | undefined, name: string): T | undefined =>
-  (table !== undefined && Object.hasOwn(table, name) ? table[name] : undefined);
-
 export const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 export function zerosLike(t: Table): Table {

@@ -6,7 +6,8 @@
 import type { BackendFactory, CellBackend, Vec } from '../../backend.ts';
 import type { CellPlan } from './fit.ts';
 import type { Table } from '../tensor.ts';
-import { addInto, byName, entry } from '../tensor.ts';
+import { addInto } from '../tensor.ts';
+import { byName, entry } from '../../backend.ts';
 
 export interface ScanResult {
   readonly T: number;

@@ -9,7 +9,7 @@ import type { Vec } from '../../backend.ts';
 import { TrainError } from '../errors.ts';
 import type { CellLayer, ScanResult } from './layer.ts';
 import type { Table } from '../tensor.ts';
-import { byName, entry } from '../tensor.ts';
+import { byName, entry } from '../../backend.ts';
 
 export type Block =
   | { readonly kind: 'uni'; readonly layer: CellLayer }
