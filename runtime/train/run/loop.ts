@@ -15,7 +15,8 @@ import { buildModel, initParams } from '../model/model.ts';
 import type { OptimizerConfig, OptimizerState } from '../optim/optimizers.ts';
 import { clipByGlobalNorm, defaultOptimizer, optimizerState, optimizerStep } from '../optim/optimizers.ts';
 import { lrAt, parseSchedule } from '../optim/schedule.ts';
-import type { Settings, Task } from '../data/tasks/task.ts';
+import type { Task } from '../data/tasks/task.ts';
+import type { RunConfig } from './settings.ts';
 import type { Table } from '../tensor.ts';
 import { firstNonFinite, zerosLike } from '../tensor.ts';
 import { checkRunMemory, parameterCount, trainingBytes } from './memory.ts';
@@ -23,13 +24,8 @@ import { GradWorkers } from './parallel.ts';
 import { makeBatch, runBatch } from '../model/topology.ts';
 
 /** Everything that defines a run (saved in its checkpoints). */
-export interface RunConfig extends Settings {
-  readonly task: string;
-  readonly seed: number;
-  readonly head: 'auto' | 'cell' | 'runtime';
-  readonly readout?: string;
-  readonly dims?: Readonly<Record<string, number>>;
-}
+/** The settings of a run (settings.ts holds them and their rules). */
+export type { RunConfig } from './settings.ts';
 
 export interface Progress {
   /** Updates done so far (1-based after the first). */

@@ -13,7 +13,7 @@ import { cellRunBytes, checkMemory, maxBytes } from '../../limits.ts';
 import type { TaskData } from '../data/tasks/task.ts';
 import type { Model, SeqModule } from '../model/model.ts';
 import { sizeOf } from '../tensor.ts';
-import type { RunConfig } from './loop.ts';
+import type { RunConfig } from './settings.ts';
 
 /** The batch the periodic and final evaluations run (data/tasks: 256 examples at a time). */
 export const EVAL_BATCH = 256;

@@ -4,9 +4,18 @@
 // `lr` of −5, a `hidden` of 1e300) is refused as the option would be.
 
 import { TrainError } from '../errors.ts';
-import type { RunConfig } from './loop.ts';
+import type { Settings } from '../data/tasks/task.ts';
 
 /** A whole number or a number in [min, max], or one of some words (any text when the list is empty). */
+/** A run's settings: the task's, the command line's, or a checkpoint's. */
+export interface RunConfig extends Settings {
+  readonly task: string;
+  readonly seed: number;
+  readonly head: 'auto' | 'cell' | 'runtime';
+  readonly readout?: string;
+  readonly dims?: Readonly<Record<string, number>>;
+}
+
 export type Kind = { readonly int: number; readonly max?: number } | { readonly num: number; readonly max?: number } | { readonly oneOf: readonly string[] };
 
 /** The largest size or count a setting takes: beyond it, no array could hold it. */
