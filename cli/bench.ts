@@ -9,9 +9,9 @@ import { trainingStepFlops } from '../compiler/lower/cost.ts';
 import type { CellBackend, Vec } from '../runtime/backend.ts';
 import { interpBackend } from '../runtime/backends/interp.ts';
 import { jsBackend } from '../runtime/backends/js.ts';
-import { cellRunBytes, checkMemory, maxBytes, parseBytes, printable } from '../runtime/limits.ts';
+import { cellRunBytes, checkMemory, maxBytes, printable } from '../runtime/limits.ts';
 import { Rng } from '../runtime/random.ts';
-import { cellFromFile, parseCommand, precisionOption, reporting, suggestion, UsageError } from './common.ts';
+import { cellFromFile, maxMemoryOption, parseCommand, precisionOption, reporting, suggestion, UsageError } from './common.ts';
 
 export interface Timing {
   /** Median milliseconds per run. */
@@ -111,8 +111,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
       'no-simd': { type: 'boolean' }, threads: { type: 'string' }, 'max-memory': { type: 'string' },
     });
     if (positionals.length !== 1) throw new UsageError(`celda bench needs one cell file, got ${positionals.length}\nusage: celda bench CELL [--dims n_x=16,n_a=32] [--batch B] [--steps T] [--backend js|interp|gpujs] [--precision f32|f64] [--no-simd] [--threads N] [--max-memory SIZE]`);
-    const limit = values['max-memory'] === undefined ? maxBytes() : parseBytes(values['max-memory']);
-    if (limit === null) throw new UsageError(`--max-memory must be a size such as 8G or 512M, not \`${printable(values['max-memory']!)}\``);
+    const limit = maxBytes(maxMemoryOption(values['max-memory']));
     const backendName = values.backend ?? 'js';
     if (backendName !== 'js' && backendName !== 'interp' && backendName !== 'gpujs') throw new UsageError(`unknown backend \`${backendName}\` (available: js, interp, gpujs)`);
     if (backendName === 'gpujs' && values.precision === 'f64') throw new UsageError('gpu.js computes in float32 only: use --precision f32 (the default for gpujs)');

@@ -8,7 +8,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import type { CompiledCell } from '../compiler/compile.ts';
 import { compile } from '../compiler/compile.ts';
-import { didYouMean, hasErrors, render } from '../compiler/diagnostics.ts';
+import { hasErrors, render } from '../compiler/diagnostics.ts';
 import { formatBytes, LimitError, parseBytes, printable } from '../runtime/limits.ts';
 
 /** A user mistake on the command line: printed as `error: …`, exit 2. */
@@ -98,11 +98,15 @@ export function parseSeed(text: string | undefined, flag = '--seed'): number {
   return n;
 }
 
-/** ` (did you mean `x`?)` after a name that is not among `known`, or nothing. */
-export const suggestion = (name: string, known: Iterable<string>): string => {
-  const m = didYouMean(name, known, printable);
-  return m === undefined ? '' : `; ${m}`;
-};
+export { suggestion } from '../runtime/limits.ts';
+
+/** `--max-memory SIZE`: bytes, or undefined for the default (CELDA_MAX_MEMORY, else 4 GiB: runtime/limits.ts). */
+export function maxMemoryOption(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const v = parseBytes(text);
+  if (v === null) throw new UsageError(`--max-memory must be a size such as 8G or 512M, not \`${printable(text)}\``);
+  return v;
+}
 
 /** The name a cell without `cell NAME { … }` gets: its file's, as an identifier. */
 export const defaultName = (file: string) => (file.split('/').pop() ?? 'cell').replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9_]/g, '_') || 'cell';

@@ -9,8 +9,8 @@ import type { Spelling } from '../compiler/print/notation.ts';
 import { explainLinearity, linearity } from '../compiler/passes/linearity.ts';
 import type { Span } from '../grammar/ast.ts';
 import type { BackendFactory } from '../runtime/backend.ts';
-import { LimitError, parseBytes, printable } from '../runtime/limits.ts';
-import { cellFromFile, defaultName, enableRelaxedSimd, guardOutput, parseCommand, parseSeed, readTextFile, Reported, setMaxFileSize, UsageError } from './common.ts';
+import { LimitError, printable } from '../runtime/limits.ts';
+import { cellFromFile, defaultName, enableRelaxedSimd, guardOutput, maxMemoryOption, parseCommand, parseSeed, readTextFile, Reported, setMaxFileSize, UsageError } from './common.ts';
 
 
 const USAGE = `celda — recurrent cells from slide notation
@@ -239,13 +239,6 @@ async function main(argv: string[]): Promise<number> {
 /** The most nodes `graph --format svg` lays out unless --max-nodes says otherwise (and four times as many edges). */
 const MAX_SVG_NODES = 2000;
 
-/** `--max-memory SIZE`: bytes, or undefined for the default (runtime/limits.ts). */
-export function maxMemoryOption(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const v = parseBytes(text);
-  if (v === null) throw new UsageError(`--max-memory must be a size such as 8G or 512M, not \`${printable(text)}\``);
-  return v;
-}
 
 /** `--max-file-size SIZE`, an option of every command: applied, and taken off the command's arguments. */
 function takeFileSize(argv: string[]): string[] {

@@ -4,6 +4,7 @@
 // the limit: `--max-memory SIZE` on the command line, or CELDA_MAX_MEMORY.
 
 import type { CompiledCell } from '../compiler/compile.ts';
+import { didYouMean } from '../compiler/diagnostics.ts';
 import { evalDim } from '../compiler/ir/dims.ts';
 import type { Graph } from '../compiler/ir/graph.ts';
 
@@ -70,3 +71,9 @@ export function cellRunBytes(cell: CompiledCell, env: ReadonlyMap<string, number
  */
 export const printable = (text: string): string =>
   text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/** `; did you mean `x`?` after a name (an option's, a JSON key) that is not among `known`, or nothing. */
+export const suggestion = (name: string, known: Iterable<string>): string => {
+  const m = didYouMean(name, known, printable);
+  return m === undefined ? '' : `; ${m}`;
+};
