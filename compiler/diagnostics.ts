@@ -183,6 +183,12 @@ export const D = {
   wrongArity: (span: Span, fn: string, want: number, got: number) =>
     err('E031', span, `\`${fn}\` takes ${want === 1 ? 'one argument' : `${want} arguments`}, got ${got}`,
       want === 1 ? `apply it to one value: \`${fn}(…)\`` : `write \`${fn}(${Array.from({ length: want }, (_, i) => 'abcd'[i]).join(', ')})\``),
+  /** Export (compiler/export/): a value the target format has no way to compute. */
+  cannotExport: (span: Span, target: string, what: string, help?: string) =>
+    err('E050', span, `${target} export: ${what}`, help),
+  /** Export: a name the generated module cannot use as it is. */
+  exportName: (span: Span, target: string, name: string, why: string) =>
+    err('E051', span, `${target} export: \`${name}\` ${why}`, 'rename it in the cell'),
   internal: (span: Span, message: string) => err('E999', span, `internal error: ${message}`, 'this is a bug in celda; please report it with the cell that caused it'),
 } as const;
 

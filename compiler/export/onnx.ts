@@ -18,7 +18,7 @@ import { evalDim } from '../ir/dims.ts';
 import type { Graph, Node } from '../ir/graph.ts';
 import { reachable } from '../ir/graph.ts';
 import type { Shape } from '../ir/ops.ts';
-import { X } from './diagnostics.ts';
+import { D } from '../diagnostics.ts';
 import { ONNX } from './onnx-ops.ts';
 import { ONNX_PROTO } from './onnx-proto.ts';
 
@@ -136,7 +136,7 @@ class GraphText {
         sizes: this.sizes,
       });
       if (typeof r !== 'string') {
-        this.diagnostics.push(X.cannotExpress(n.span ?? this.fallbackSpan, 'ONNX', `\`${n.op}\`: ${r.unsupported}`));
+        this.diagnostics.push(D.cannotExport(n.span ?? this.fallbackSpan, 'ONNX', `\`${n.op}\`: ${r.unsupported}`));
         this.values.set(n.id, 'missing');
       } else this.values.set(n.id, r);
     }
@@ -160,16 +160,16 @@ export function exportOnnx(cell: CompiledCell, opts: OnnxOptions): OnnxResult {
   t.inputs.forEach((i) => need(i.dim));
   t.states.forEach((s) => need(s.dim));
   t.outputs.forEach((o) => o.shape.dims.forEach(need));
-  if (unbound.size) return { ok: false, diagnostics: [X.cannotExpress(t.span, 'ONNX', `no size for ${[...unbound].map((v) => `\`${v}\``).join(', ')}: the shapes of an ONNX model's parameters are numbers`, 'bind every dimension (--dims n_x=4,n_a=3, or the shapes of --params)')] };
-  if (t.inputs.length === 0) diagnostics.push(X.cannotExpress(t.span, 'ONNX', `cell \`${t.name}\` has no input: an ONNX Scan over T needs at least one`));
-  if (!opts.paramsAsInputs) for (const p of t.params) if (!opts.params?.[p.name]) diagnostics.push(X.cannotExpress(t.span, 'ONNX', `no value for parameter \`${p.name}\``, 'give the parameters, or export with --params-as-inputs'));
+  if (unbound.size) return { ok: false, diagnostics: [D.cannotExport(t.span, 'ONNX', `no size for ${[...unbound].map((v) => `\`${v}\``).join(', ')}: the shapes of an ONNX model's parameters are numbers`, 'bind every dimension (--dims n_x=4,n_a=3, or the shapes of --params)')] };
+  if (t.inputs.length === 0) diagnostics.push(D.cannotExport(t.span, 'ONNX', `cell \`${t.name}\` has no input: an ONNX Scan over T needs at least one`));
+  if (!opts.paramsAsInputs) for (const p of t.params) if (!opts.params?.[p.name]) diagnostics.push(D.cannotExport(t.span, 'ONNX', `no value for parameter \`${p.name}\``, 'give the parameters, or export with --params-as-inputs'));
   if (diagnostics.length) return { ok: false, diagnostics };
 
   const namer = new Namer();
   const size = (d: Dim) => evalDim(d, env)!;
   const interfaceNames = [...t.inputs.map((i) => i.name), ...t.states.map((s) => `init_${s.name}`), ...t.params.map((p) => p.name), ...t.states.map((s) => s.name), ...t.outputs.map((o) => o.name)];
   const dup = interfaceNames.find((n, i) => interfaceNames.indexOf(n) !== i);
-  if (dup !== undefined) return { ok: false, diagnostics: [X.badName(t.span, 'ONNX', dup, 'names two values of the model\'s interface')] };
+  if (dup !== undefined) return { ok: false, diagnostics: [D.exportName(t.span, 'ONNX', dup, 'names two values of the model\'s interface')] };
   interfaceNames.forEach((n) => namer.reserve(n));
 
   const inputs = [

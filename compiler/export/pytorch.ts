@@ -16,7 +16,7 @@ import { reachable } from '../ir/graph.ts';
 import type { Shape } from '../ir/ops.ts';
 import { leafText, printCell, printExpr, timed } from '../print/notation.ts';
 import { spell } from '../../grammar/names.ts';
-import { X } from './diagnostics.ts';
+import { D } from '../diagnostics.ts';
 import type { PyText } from './pytorch-ops.ts';
 import { PREC, PYTORCH } from './pytorch-ops.ts';
 import { pyComment, pyIdentifier, PyNames, pyNumber, pyString } from './python-text.ts';
@@ -45,18 +45,18 @@ export function exportPytorch(cell: CompiledCell): ExportResult {
   for (const d of t.dims) attr.set(d, pyIdentifier(d));
   const g = cell.forward;
   // a dimension is also a keyword argument of __init__, beside `self` and `dtype`
-  for (const d of t.dims) if (attr.get(d) === 'dtype' || attr.get(d) === 'self') diagnostics.push(X.badName(t.span, 'PyTorch', d, `is a keyword argument of the module's __init__ already`));
+  for (const d of t.dims) if (attr.get(d) === 'dtype' || attr.get(d) === 'self') diagnostics.push(D.exportName(t.span, 'PyTorch', d, `is a keyword argument of the module's __init__ already`));
   for (const [name, a] of attr) {
     if (MODULE_ATTRS.has(a)) {
       const leafNode = g.nodes.find((n) => n.op === 'param' && n.attrs.name === name);
-      diagnostics.push(X.badName(leafNode?.span ?? t.span, 'PyTorch', name, `is the name of a torch.nn.Module attribute (\`self.${a}\`)`));
+      diagnostics.push(D.exportName(leafNode?.span ?? t.span, 'PyTorch', name, `is the name of a torch.nn.Module attribute (\`self.${a}\`)`));
     }
   }
   const body = new StepBody(cell, attr);
   diagnostics.push(...body.diagnostics);
   if (t.mode === 'unrolled') {
     for (const s of t.states) for (let k = 1; k <= t.steps; k++)
-      if (!g.roots.some((r) => r.role === 'state' && r.name === s.name && r.step === k)) diagnostics.push(X.cannotExpress(t.span, 'PyTorch', `state \`${s.name}\` is not defined at step ${k}`, 'an unrolled cell exports when it defines every state at every step'));
+      if (!g.roots.some((r) => r.role === 'state' && r.name === s.name && r.step === k)) diagnostics.push(D.cannotExport(t.span, 'PyTorch', `state \`${s.name}\` is not defined at step ${k}`, 'an unrolled cell exports when it defines every state at every step'));
   }
   if (diagnostics.length) return { ok: false, diagnostics };
   return { ok: true, code: new ModuleText(cell, attr, body).text() };
@@ -175,7 +175,7 @@ class StepBody {
       like: () => this.like(),
     });
     if ('unsupported' in r) {
-      this.diagnostics.push(X.cannotExpress(n.span ?? this.cell.typed.span, 'PyTorch', `\`${n.op}\`: ${r.unsupported}`));
+      this.diagnostics.push(D.cannotExport(n.span ?? this.cell.typed.span, 'PyTorch', `\`${n.op}\`: ${r.unsupported}`));
       return ['None', PREC.atom];
     }
     return r;
