@@ -21,6 +21,7 @@ after training, and whether every process ended with identical parameters.
 """
 
 import argparse
+import datetime
 import hashlib
 import importlib.util
 import json
@@ -104,7 +105,9 @@ def loss_of(model, batch, per_step):
 
 
 def worker(rank, world, init_method, args):
-    dist.init_process_group(args.backend, init_method=init_method, rank=rank, world_size=world)
+    # A bounded wait: a rank that never arrives (or dies) fails the others within --timeout instead of hanging them.
+    dist.init_process_group(args.backend, init_method=init_method, rank=rank, world_size=world,
+                            timeout=datetime.timedelta(seconds=args.timeout))
     device = torch.device("cuda", rank % torch.cuda.device_count()) if args.backend == "nccl" else torch.device("cpu")
     torch.set_num_threads(1)
     examples = read_examples(args.data)
@@ -176,6 +179,7 @@ def main():
     ap.add_argument("--eval-size", type=int, default=256, help="examples of the fixed batch the loss is measured on")
     ap.add_argument("--save", help="rank 0 saves the trained cell's state_dict here")
     ap.add_argument("--out", help="also write the result line here")
+    ap.add_argument("--timeout", type=float, default=120, help="seconds a process waits for the others (rendezvous and each collective)")
     args = ap.parse_args()
     if "RANK" in os.environ and "WORLD_SIZE" in os.environ:  # started by torchrun
         worker(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), "env://", args)
