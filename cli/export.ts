@@ -1,10 +1,12 @@
 // `celda export CELL --to pytorch|onnx -o OUT [--cell NAME] [--force]`, and for
 // ONNX `[--dims n_x=4,n_a=3] [--params P.json | --seed N] [--params-as-inputs]`:
-// the cell as a PyTorch module or an ONNX model (docs/export.md). The compiler
+// the cell as a PyTorch module or an ONNX model (docs/export.md). A run
+// directory of `celda train` in place of CELL exports the trained model
+// (export-run.ts). The compiler
 // makes the text or bytes; this file reads the options and writes the result,
 // never over an existing file unless --force.
 
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import type { CompiledCell } from '../compiler/compile.ts';
 import type { Diagnostic } from '../compiler/diagnostics.ts';
 import { render } from '../compiler/diagnostics.ts';
@@ -111,18 +113,32 @@ function onnxValues(cell: CompiledCell, o: OnnxFlags): { dims: Record<string, nu
   return { dims, params };
 }
 
+const isDirectory = (path: string): boolean => {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+};
+
 export async function exportCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, {
     to: { type: 'string' }, out: { type: 'string', short: 'o' }, cell: { type: 'string' },
     force: { type: 'boolean' }, 'params-as-inputs': { type: 'boolean' },
     dims: { type: 'string' }, params: { type: 'string' }, seed: { type: 'string' },
   });
-  if (positionals.length !== 1) throw new UsageError(`expected one cell file, got ${positionals.length}`);
+  if (positionals.length !== 1) throw new UsageError(`expected one cell file or run directory, got ${positionals.length}`);
   const file = positionals[0]!;
   const to = values.to;
   if (to === undefined) throw new UsageError('celda export needs --to pytorch or --to onnx');
   if (!(TARGETS as readonly string[]).includes(to)) throw new UsageError(`--to must be pytorch or onnx, not \`${to}\``);
-  if (values.out === undefined) throw new UsageError(`celda export needs -o OUT (${to === 'pytorch' ? 'cell.py' : 'cell.onnx'})`);
+  const run = isDirectory(file);
+  if (values.out === undefined) throw new UsageError(`celda export needs -o OUT (${to === 'pytorch' ? (run ? 'model.py' : 'cell.py') : run ? 'model.onnx' : 'cell.onnx'})`);
+  if (run) {
+    for (const [flag, v] of [['--cell', values.cell], ['--params-as-inputs', values['params-as-inputs'] || undefined], ['--dims', values.dims], ['--params', values.params], ['--seed', values.seed]] as const)
+      if (v !== undefined) throw new UsageError(`${flag} is for exporting a cell file; a run directory holds its cell, sizes and trained weights`);
+    return (await import('./export-run.ts')).exportRun(file, to as (typeof TARGETS)[number], values.out, !!values.force);
+  }
   const cell = cellFromFile(file, values.cell);
   const made = await make(cell, to as (typeof TARGETS)[number], { paramsAsInputs: values['params-as-inputs'] ?? false, dims: values.dims, params: values.params, seed: values.seed });
   if (!made.ok) {

@@ -36,21 +36,21 @@ export interface OnnxOptions {
 
 export type OnnxResult = { readonly ok: true; readonly bytes: Uint8Array } | { readonly ok: false; readonly diagnostics: readonly Diagnostic[] };
 
-const FLOAT = 1, INT64 = 7;
-const ATTR = { FLOAT: 1, INT: 2, GRAPH: 5, INTS: 7 } as const;
+export const FLOAT = 1, INT64 = 7;
+export const ATTR = { FLOAT: 1, INT: 2, GRAPH: 5, INTS: 7 } as const;
 
-type Obj = Record<string, unknown>;
-type ShapeDim = number | string;
+export type Obj = Record<string, unknown>;
+export type ShapeDim = number | string;
 
 const root = protobuf.Root.fromJSON(ONNX_PROTO as protobuf.INamespace);
-const ModelProto = root.lookupType('onnx.ModelProto');
+export const ModelProto = root.lookupType('onnx.ModelProto');
 
-const valueInfo = (name: string, dims: readonly ShapeDim[]): Obj => ({
+export const valueInfo = (name: string, dims: readonly ShapeDim[], elemType = FLOAT): Obj => ({
   name,
-  type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+  type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
 });
 
-function f32Bytes(values: ArrayLike<number>): Uint8Array {
+export function f32Bytes(values: ArrayLike<number>): Uint8Array {
   const f = Float32Array.from(values as ArrayLike<number>);
   const out = new Uint8Array(f.length * 4);
   const view = new DataView(out.buffer);
@@ -59,7 +59,7 @@ function f32Bytes(values: ArrayLike<number>): Uint8Array {
 }
 
 /** Value names unique across the model (ONNX graphs are SSA, subgraphs included). */
-class Namer {
+export class Namer {
   private readonly taken = new Set<string>();
   reserve(name: string) { this.taken.add(name); }
   fresh(base: string): string {
@@ -72,7 +72,7 @@ class Namer {
 }
 
 /** One ONNX graph under construction: its nodes, and the step graph's values by node id. */
-class GraphText {
+export class GraphText {
   readonly nodes: Obj[] = [];
   readonly values = new Map<number, string>();
   readonly diagnostics: Diagnostic[] = [];
@@ -215,14 +215,14 @@ export function exportOnnx(cell: CompiledCell, opts: OnnxOptions): OnnxResult {
 }
 
 /** The Scan body: (states at t-1, inputs at t) → (states at t, states at t again as scan outputs, outputs at t). */
-function scanBody(cell: CompiledCell, namer: Namer, env: Readonly<Record<string, number>>, live: ReadonlySet<number>): { body: Obj } | { diagnostics: Diagnostic[] } {
+export function scanBody(cell: CompiledCell, namer: Namer, env: Readonly<Record<string, number>>, live: ReadonlySet<number>, paramName: (name: string) => string = (n) => n): { body: Obj } | { diagnostics: Diagnostic[] } {
   const t = cell.typed, g = cell.forward;
   const size = (d: Dim) => evalDim(d, env)!;
   const prevName = new Map(t.states.map((s) => [s.name, namer.fresh(`${s.name}_prev`)]));
   const inName = new Map(t.inputs.map((i) => [i.name, namer.fresh(`${i.name}_t`)]));
   const body = new GraphText(namer, env, () => [...prevName.values()][0] ?? [...inName.values()][0]!, 0, t.span);
   for (const n of g.nodes) {
-    if (n.op === 'param') body.values.set(n.id, n.attrs.name!);
+    if (n.op === 'param') body.values.set(n.id, paramName(n.attrs.name!));
     if (n.op === 'prev') body.values.set(n.id, prevName.get(n.attrs.name!)!);
     if (n.op === 'input') body.values.set(n.id, inName.get(n.attrs.name!)!);
   }

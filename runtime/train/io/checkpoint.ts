@@ -29,6 +29,18 @@ import { firstNonFinite } from '../tensor.ts';
 
 export const FORMAT = 'celda-checkpoint-1';
 
+/**
+ * Why a file's format metadata is not this version's: a checkpoint of an older
+ * or a newer celda (`celda-checkpoint-N`), or not a celda checkpoint at all.
+ */
+export function formatProblem(file: string, format: string | undefined): string {
+  const version = (f: string | undefined) => Number(/^celda-checkpoint-([1-9][0-9]{0,5})$/.exec(f ?? '')?.[1] ?? NaN);
+  const v = version(format), ours = version(FORMAT);
+  if (v < ours) return `${file}: a checkpoint in an older format (${format}); this celda reads ${FORMAT}. Use it with the celda version that wrote it, or train the run again with this one`;
+  if (v > ours) return `${file}: a checkpoint in a newer format (${format}) than this celda reads (${FORMAT}); update celda to use it`;
+  return `${file}: not a celda checkpoint (format ${JSON.stringify(format ?? null)}, expected ${FORMAT})`;
+}
+
 export interface HistoryPoint {
   readonly step: number;
   /** Mean training loss over the steps since the previous point. */
@@ -286,7 +298,7 @@ export function loadCheckpoint(dir: string): Checkpoint {
   const model = decodeSafetensors(readFile(mpath), mpath);
   const state = decodeSafetensors(readFile(spath), spath);
   for (const [p, m] of [[mpath, model.metadata], [spath, state.metadata]] as const) {
-    if (m.format !== FORMAT) throw new TrainError(`${p}: not a celda checkpoint (format ${JSON.stringify(m.format ?? null)}, expected ${FORMAT})`);
+    if (m.format !== FORMAT) throw new TrainError(formatProblem(p, m.format));
   }
   const mm = model.metadata, sm = state.metadata;
   if (mm.step !== sm.step) throw new TrainError(`${dir}: model.safetensors is from step ${mm.step} but state.safetensors from step ${sm.step}; the checkpoint is inconsistent`);
