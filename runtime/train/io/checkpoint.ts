@@ -34,7 +34,7 @@ export const FORMAT = 'celda-checkpoint-1';
  * or a newer celda (`celda-checkpoint-N`), or not a celda checkpoint at all.
  */
 export function formatProblem(file: string, format: string | undefined): string {
-  const version = (f: string | undefined) => Number(/^celda-checkpoint-([1-9][0-9]{0,5})$/.exec(f ?? '')?.[1] ?? NaN);
+  const version = (f: string | undefined) => Number(/^celda-checkpoint-([0-9]{1,6})$/.exec(f ?? '')?.[1] ?? NaN);
   const v = version(format), ours = version(FORMAT);
   if (v < ours) return `${file}: a checkpoint in an older format (${format}); this celda reads ${FORMAT}. Use it with the celda version that wrote it, or train the run again with this one`;
   if (v > ours) return `${file}: a checkpoint in a newer format (${format}) than this celda reads (${FORMAT}); update celda to use it`;
