@@ -48,7 +48,7 @@ function train(name: string, task: string, cell: string, ...extra: string[]): st
 interface Row { x: number[]; y: number[]; text: string }
 const data = (task: string, n: number): Row[] => ok(celda('data', task, '--split', 'validation')).trim().split('\n').slice(0, n).map((l) => JSON.parse(l) as Row);
 
-interface Answers { keys: string[]; dtypes: string[]; safetensors: boolean; predict: unknown[]; log_probs?: unknown[]; greedy?: number[][]; sampled?: number[][]; beam?: number[][] }
+interface Answers { keys: string[]; dtypes: string[]; safetensors: boolean; predict: unknown[]; log_probs?: unknown[]; greedy?: number[][]; sampled?: number[][]; beam?: number[][]; script_diff?: number }
 const model = (module: string, dtype: 'float64' | 'float32', extra: Record<string, unknown>, reader = 'builtin') =>
   runPythonJson(py!, CHECK, { module, dtype, reader, ...extra }) as Answers;
 
@@ -96,7 +96,8 @@ describe('celda export runs/DIR: gender (many-to-one), the two commands of the i
   });
 
   it.skipIf(skip)('PyTorch, float64: celda predict\'s answers on the validation split, its log-probabilities to 1e-9', () => {
-    const got = model(join(dir, 'gender.py'), 'float64', { sources: rows.map((r) => r.x) });
+    const got = model(join(dir, 'gender.py'), 'float64', { sources: rows.map((r) => r.x), script: true });
+    expect(got.script_diff).toBeLessThan(1e-12);
     expect(got.keys).toEqual(['embedding', 'layer0.W_r', 'layer0.b_r', 'layer0.W_c', 'layer0.b_c', 'layer0.W_u', 'layer0.b_u', 'head.W', 'head.b']);
     expect(got.dtypes).toEqual(['torch.float64']);
     const ref = celdaLogProbs(run, rows) as number[][];
@@ -156,7 +157,8 @@ describe('celda export runs/DIR: entities (many-to-many, 2 bidirectional layers)
 
   it.skipIf(skip)('PyTorch, float64 and float32: celda predict\'s tags', () => {
     const ref = celdaLogProbs(run, rows) as number[][][];
-    const f64 = model(join(dir, 'entities.py'), 'float64', { sources: rows.map((r) => r.x) });
+    const f64 = model(join(dir, 'entities.py'), 'float64', { sources: rows.map((r) => r.x), script: true });
+    expect(f64.script_diff).toBeLessThan(1e-12);
     expect(f64.keys.filter((k) => k.startsWith('layer1.bwd.'))).toEqual(['layer1.bwd.W_r', 'layer1.bwd.b_r', 'layer1.bwd.W_c', 'layer1.bwd.b_c', 'layer1.bwd.W_u', 'layer1.bwd.b_u']);
     expect(maxDiff(f64.log_probs, ref)).toBeLessThan(1e-9);
     expect(f64.predict).toEqual(ref.map((e) => e.map(argmax)));
@@ -186,7 +188,8 @@ describe.skipIf(skip)('celda export runs/DIR: names (one-to-many, the cell\'s ow
     ok(celda('export', run, '--to', 'pytorch', '-o', join(dir, 'names.py')));
     const rows = data('names', 30);
     const words = rows.map((r) => r.text.replace(/\.$/, ''));
-    const got = model(join(dir, 'names.py'), 'float64', { sources: rows.map((r) => r.y.slice(0, -1)), samples: { n: 6, seed: 7 } });
+    const got = model(join(dir, 'names.py'), 'float64', { sources: rows.map((r) => r.y.slice(0, -1)), samples: { n: 6, seed: 7 }, script: true });
+    expect(got.script_diff).toBe(0);
     expect(got.keys).toEqual(['layer0.W_aa', 'layer0.W_ax', 'layer0.b_a', 'layer0.W_ya', 'layer0.b_y']);
     const nll = ok(celda('predict', run, '--precision', 'f64', ...words)).trim().split('\n').map((l) => Number(l.split('\t')[1]!.split(' ')[0]));
     nll.forEach((v, i) => expect(Math.abs(v - (got.predict[i] as number))).toBeLessThanOrEqual(5e-5));
@@ -204,7 +207,8 @@ describe('celda export runs/DIR: g2p (encoder–decoder, 2 LSTM layers)', () => 
     const run = train('g2p', 'g2p', 'lstm.celda', '--hidden', '8', '--embed', '4', '--layers', '2', '--steps', '12', '--batch', '16');
     ok(celda('export', run, '--to', 'pytorch', '-o', join(dir, 'g2p.py')));
     const rows = data('g2p', 12);
-    const got = model(join(dir, 'g2p.py'), 'float64', { sources: rows.map((r) => r.x), beam: rows.slice(0, 4).map((r) => r.x) });
+    const got = model(join(dir, 'g2p.py'), 'float64', { sources: rows.map((r) => r.x), beam: rows.slice(0, 4).map((r) => r.x), script: true });
+    expect(got.script_diff).toBe(0);
     expect(got.keys.slice(0, 3)).toEqual(['encoder.embedding', 'encoder.layer0.W_c', 'encoder.layer0.b_c']);
     const phones = new Map<number, string>();
     for (const r of rows) r.text.split('\t')[1]!.split(' ').forEach((p, i) => phones.set(r.y[i]!, p));

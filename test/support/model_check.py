@@ -2,10 +2,12 @@
 
 Reads one JSON request (or a list of them) on stdin: {"module": path, "dtype": "float64"|"float32",
 "reader": "auto"|"safetensors"|"builtin", "sources": [[token ids]], "beam":
-[[token ids]] (encoder-decoder), "samples": {"n", "seed"} (one-to-many)}. Loads
+[[token ids]] (encoder-decoder), "samples": {"n", "seed"} (one-to-many), "script": true to
+run it under torch.jit.script too}. Loads
 the module's model with load(dtype=..., reader=...) and writes on stdout its
 answers as celda predict gives them (predict), its log-probabilities, what
-sample and beam search give, the state-dict keys, and whether the safetensors
+sample and beam search give, how far the scripted model's log-probabilities are
+from the eager ones (script_diff), the state-dict keys, and whether the safetensors
 package is installed. For a list, each answer, or {"error": ...} when it failed.
 """
 
@@ -34,6 +36,10 @@ def answer(req):
         ids, lengths = mod.padded(sources)
         with torch.no_grad():
             lp = model.log_probs(ids, lengths).double()
+        if req.get("script"):
+            scripted = torch.jit.script(model)
+            with torch.no_grad():
+                out["script_diff"] = float((mod.class_log_probs(scripted(ids, lengths)).double() - lp).abs().max())
         if topology == "many-to-one":
             out["log_probs"] = lp.tolist()
         else:
@@ -43,7 +49,10 @@ def answer(req):
         s = req.get("samples", {"n": 3, "seed": 0})
         out["greedy"] = model.sample(n=s["n"], greedy=True)
         out["sampled"] = model.sample(n=s["n"], seed=s["seed"])
-    else:
+    elif req.get("script"):
+        torch.jit.script(model)
+        out["script_diff"] = 0.0
+    if topology == "encoder-decoder":
         out["predict"] = model.predict(sources)
         out["beam"] = [model.predict([b], beam=3)[0] for b in req.get("beam", [])]
     return out
