@@ -49,12 +49,18 @@ def answer(req):
         s = req.get("samples", {"n": 3, "seed": 0})
         out["greedy"] = model.sample(n=s["n"], greedy=True)
         out["sampled"] = model.sample(n=s["n"], seed=s["seed"])
-    elif req.get("script"):
-        torch.jit.script(model)
-        out["script_diff"] = 0.0
     if topology == "encoder-decoder":
         out["predict"] = model.predict(sources)
         out["beam"] = [model.predict([b], beam=3)[0] for b in req.get("beam", [])]
+    if req.get("script") and topology in ("one-to-many", "encoder-decoder"):
+        # teacher forcing, eager and scripted: the sources' own tokens (one-to-many), the predictions (encoder-decoder)
+        scripted = torch.jit.script(model)
+        if topology == "one-to-many":
+            args = mod.padded([[-1] + s for s in sources])
+        else:
+            args = mod.padded(sources) + mod.padded([[-1] + p for p in out["predict"]])
+        with torch.no_grad():
+            out["script_diff"] = float((scripted(*args) - model(*args)).abs().max())
     return out
 
 
