@@ -1,4 +1,5 @@
-// `celda export CELL --to pytorch|onnx -o OUT [--cell NAME] [--force]`, and for
+// `celda export CELL --to pytorch|onnx -o OUT [--cell NAME] [--force]`, for
+// PyTorch `[--vjp celda|autograd]`, and for
 // ONNX `[--dims n_x=4,n_a=3] [--params P.json | --seed N] [--params-as-inputs]`:
 // the cell as a PyTorch module or an ONNX model (docs/export.md). A run
 // directory of `celda train` in place of CELL exports the trained model
@@ -26,11 +27,13 @@ interface OnnxFlags {
   readonly seed?: string;
 }
 
-async function make(cell: CompiledCell, to: (typeof TARGETS)[number], o: OnnxFlags): Promise<Made> {
+async function make(cell: CompiledCell, to: (typeof TARGETS)[number], o: OnnxFlags, vjp: string | undefined): Promise<Made> {
+  if (vjp !== undefined && vjp !== 'celda' && vjp !== 'autograd') throw new UsageError(`--vjp must be celda or autograd, not \`${vjp}\``);
+  if (vjp !== undefined && to !== 'pytorch') throw new UsageError('--vjp is for --to pytorch (the backward of an ONNX model is the runtime\'s business)');
   if (to === 'pytorch') {
     for (const [flag, v] of [['--params-as-inputs', o.paramsAsInputs || undefined], ['--dims', o.dims], ['--params', o.params], ['--seed', o.seed]] as const)
       if (v !== undefined) throw new UsageError(`${flag} is for --to onnx (the PyTorch module takes its dimensions as keyword arguments and initialises its own parameters)`);
-    const r = (await import('../compiler/export/pytorch.ts')).exportPytorch(cell);
+    const r = (await import('../compiler/export/pytorch.ts')).exportPytorch(cell, { vjp: vjp as 'celda' | 'autograd' | undefined });
     return r.ok ? { ok: true, data: r.code } : r;
   }
   if (o.params !== undefined && o.seed !== undefined) throw new UsageError('--params and --seed: give one (--seed draws celda\'s default parameters)');
@@ -125,7 +128,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, {
     to: { type: 'string' }, out: { type: 'string', short: 'o' }, cell: { type: 'string' },
     force: { type: 'boolean' }, 'params-as-inputs': { type: 'boolean' },
-    dims: { type: 'string' }, params: { type: 'string' }, seed: { type: 'string' },
+    dims: { type: 'string' }, params: { type: 'string' }, seed: { type: 'string' }, vjp: { type: 'string' },
   });
   if (positionals.length !== 1) throw new UsageError(`expected one cell file or run directory, got ${positionals.length}`);
   const file = positionals[0]!;
@@ -135,12 +138,12 @@ export async function exportCommand(argv: string[]): Promise<number> {
   const run = isDirectory(file);
   if (values.out === undefined) throw new UsageError(`celda export needs -o OUT (${to === 'pytorch' ? (run ? 'model.py' : 'cell.py') : run ? 'model.onnx' : 'cell.onnx'})`);
   if (run) {
-    for (const [flag, v] of [['--cell', values.cell], ['--params-as-inputs', values['params-as-inputs'] || undefined], ['--dims', values.dims], ['--params', values.params], ['--seed', values.seed]] as const)
+    for (const [flag, v] of [['--cell', values.cell], ['--params-as-inputs', values['params-as-inputs'] || undefined], ['--dims', values.dims], ['--params', values.params], ['--seed', values.seed], ['--vjp', values.vjp]] as const)
       if (v !== undefined) throw new UsageError(`${flag} is for exporting a cell file; a run directory holds its cell, sizes and trained weights`);
     return (await import('./export-run.ts')).exportRun(file, to as (typeof TARGETS)[number], values.out, !!values.force);
   }
   const cell = cellFromFile(file, values.cell);
-  const made = await make(cell, to as (typeof TARGETS)[number], { paramsAsInputs: values['params-as-inputs'] ?? false, dims: values.dims, params: values.params, seed: values.seed });
+  const made = await make(cell, to as (typeof TARGETS)[number], { paramsAsInputs: values['params-as-inputs'] ?? false, dims: values.dims, params: values.params, seed: values.seed }, values.vjp);
   if (!made.ok) {
     const source = readTextFile(file, 'cell file');
     for (const d of made.diagnostics) process.stderr.write(render(d, file, source) + '\n');

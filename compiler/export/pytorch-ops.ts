@@ -89,7 +89,7 @@ export const PYTORCH: Record<OpName, PyRule> = {
   abs: call('torch.abs'),
   // log(1 + eˣ) exactly, in its stable form (F.softplus switches to x above a threshold).
   softplus: (c) => [`torch.logaddexp(${c.tensor(0)}, torch.zeros_like(${c.tensor(0)}))`, PREC.atom],
-  step: (c) => [`(${c.tensor(0)} > 0).to(${c.tensor(0)}.dtype)`, PREC.atom],
+  step: (c) => [`(${c.tensor(0)} > 0).to(${c.like()})`, PREC.atom],
   sign: call('torch.sign'),
   // torch.maximum and torch.minimum split the gradient evenly at ties, as celda's rules do.
   max: (c) => [`torch.maximum(${c.tensor(0)}, ${c.tensor(1)})`, PREC.atom],

@@ -37,7 +37,12 @@ const MODULE_ATTRS = new Set(['forward', 'step', 'initial_states', 'reset_parame
   'named_parameters', 'buffers', 'children', 'modules', 'zero_grad', 'register_buffer', 'register_parameter', 'add_module', 'get_parameter',
   'requires_grad_', 'extra_repr', 'share_memory', 'bfloat16', 'xpu', 'ipu', 'to_empty', 'get_submodule', 'get_buffer']);
 
-export function exportPytorch(cell: CompiledCell): ExportResult {
+export interface PytorchOptions {
+  /** `celda`: the step's backward is celda's own derivative (a torch.autograd.Function); `autograd` (default): torch's. */
+  readonly vjp?: 'autograd' | 'celda';
+}
+
+export function exportPytorch(cell: CompiledCell, opts: PytorchOptions = {}): ExportResult {
   const t = cell.typed;
   const diagnostics: Diagnostic[] = [];
   const attr = new Map<string, string>();
@@ -58,8 +63,16 @@ export function exportPytorch(cell: CompiledCell): ExportResult {
     for (const s of t.states) for (let k = 1; k <= t.steps; k++)
       if (!g.roots.some((r) => r.role === 'state' && r.name === s.name && r.step === k)) diagnostics.push(D.cannotExport(t.span, 'PyTorch', `state \`${s.name}\` is not defined at step ${k}`, 'an unrolled cell exports when it defines every state at every step'));
   }
+  let vjp: StepBody | null = null;
+  if (opts.vjp === 'celda') {
+    if (t.mode === 'unrolled') diagnostics.push(D.cannotExport(t.span, 'PyTorch', '--vjp celda: an unrolled cell has no step to give a backward', 'export it without --vjp celda (autograd differentiates the unrolled graph)'));
+    else {
+      vjp = new StepBody(cell, attr, cell.backward);
+      diagnostics.push(...vjp.diagnostics);
+    }
+  }
   if (diagnostics.length) return { ok: false, diagnostics };
-  return { ok: true, code: new ModuleText(cell, attr, body).text() };
+  return { ok: true, code: new ModuleText(cell, attr, body, vjp).text() };
 }
 
 // ---------------------------------------------------------------- the step's lines
@@ -70,7 +83,7 @@ class StepBody {
   /** Variables of materialised nodes (leaves, named values, shared subexpressions). */
   readonly varOf = new Map<number, string>();
   /** Leaf variables and what they read: `x_t` ← inputs_t["x"], `c_prev` ← states_prev["c"]. */
-  readonly leaves: { id: number; name: string; v: string; op: 'input' | 'prev'; step?: number }[] = [];
+  readonly leaves: { id: number; name: string; v: string; op: 'input' | 'prev' | 'cot'; step?: number }[] = [];
   /** The variable of each root, by its index in g.roots. */
   readonly rootVar: string[] = [];
   /** Each root's value as [B, …], by its index in g.roots. */
@@ -81,8 +94,9 @@ class StepBody {
   private readonly g: Graph;
   private readonly notation = new Map<number, string>();
 
-  constructor(private readonly cell: CompiledCell, private readonly attr: ReadonlyMap<string, string>) {
-    const g = (this.g = cell.forward);
+  /** The step's graph, or (`graph`) its VJP: then the cotangent leaves are read from `cotangents`, the roots are gradients. */
+  constructor(private readonly cell: CompiledCell, private readonly attr: ReadonlyMap<string, string>, graph: Graph = cell.forward) {
+    const g = (this.g = graph);
     const unrolled = cell.typed.mode === 'unrolled';
     for (const a of attr.values()) this.names.fresh(a);
     const live = reachable(g);
@@ -92,9 +106,9 @@ class StepBody {
     for (const n of g.nodes) {
       if (!live.has(n.id)) continue;
       if (n.op === 'param') this.varOf.set(n.id, `self.${attr.get(n.attrs.name!)!}`);
-      else if (n.op === 'input' || n.op === 'prev') {
+      else if (n.op === 'input' || n.op === 'prev' || n.op === 'cot') {
         const when = n.attrs.step !== undefined ? String(n.attrs.step) : n.op === 'input' ? 't' : 'prev';
-        const v = this.names.fresh(`${n.attrs.name!}_${when}`);
+        const v = this.names.fresh(n.op === 'cot' ? `ct_${n.attrs.name!.split(':').at(-1)!}` : `${n.attrs.name!}_${when}`);
         this.varOf.set(n.id, v);
         this.leaves.push({ id: n.id, name: n.attrs.name!, v, op: n.op, ...(n.attrs.step !== undefined ? { step: n.attrs.step } : {}) });
       }
@@ -105,7 +119,7 @@ class StepBody {
     // Named values in graph order, as printCell lists them: labels, then the roots they define.
     const events = [
       ...Object.entries(g.labels).map(([id, name]) => ({ id: Number(id), base: name, lhs: spell(name, 'unicode'), root: -1 })).filter((e) => live.has(e.id)),
-      ...g.roots.map((r, i) => ({ id: r.id, base: rootBase(r), lhs: timed(r.name, r.step !== undefined ? String(r.step) : 't', 'unicode'), root: i })),
+      ...g.roots.map((r, i) => ({ id: r.id, base: rootBase(r), lhs: r.role === 'grad' ? `∂/∂${r.of === 'param' ? spell(r.name, 'unicode') : timed(r.name, r.of === 'prev' ? 't-1' : 't', 'unicode')}` : timed(r.name, r.step !== undefined ? String(r.step) : 't', 'unicode'), root: i })),
     ].sort((a, b) => a.id - b.id || (a.root < 0 ? -1 : 0) - (b.root < 0 ? -1 : 0) || a.root - b.root);
     const byId = new Map<number, typeof events>();
     for (const e of events) byId.set(e.id, [...(byId.get(e.id) ?? []), e]);
@@ -200,12 +214,12 @@ class StepBody {
     const r = this.g.roots[i]!;
     const n = this.g.nodes[r.id]!;
     const v = this.rootVar[i]!;
-    if (n.shape.batch) return v;
+    if (n.shape.batch || (r.role === 'grad' && r.of === 'param')) return v;
     return `${v}.expand(${this.sizes({ batch: true, dims: n.shape.dims })})`;
   }
 }
 
-const rootBase = (r: Root) => (r.step !== undefined ? `${r.name}_${r.step}` : r.name);
+const rootBase = (r: Root) => (r.role === 'grad' ? `d${r.name}${r.of === 'prev' ? '_prev' : ''}` : r.step !== undefined ? `${r.name}_${r.step}` : r.name);
 
 /** A dimension as a Python int expression. */
 export function pyDim(d: Dim, name: (v: string) => string): string {
@@ -224,7 +238,7 @@ class ModuleText {
   private readonly t: CompiledCell['typed'];
   private readonly cls: string;
 
-  constructor(private readonly cell: CompiledCell, private readonly attr: ReadonlyMap<string, string>, private readonly body: StepBody) {
+  constructor(private readonly cell: CompiledCell, private readonly attr: ReadonlyMap<string, string>, private readonly body: StepBody, private readonly vjp: StepBody | null = null) {
     this.t = cell.typed;
     this.cls = pyIdentifier(cell.name);
   }
@@ -240,6 +254,7 @@ class ModuleText {
     L.push(...this.initialStates().map((l) => IND + l), '');
     if (this.t.mode === 'step') L.push(...this.step().map((l) => IND + l), '', ...this.forwardLoop().map((l) => IND + l));
     else L.push(...this.forwardUnrolled().map((l) => IND + l));
+    if (this.vjp) L.push('', ...this.celdaStep().map((l) => IND + l), '', ...this.stepVjp(this.vjp).map((l) => IND + l), '', '', ...this.stepFunction());
     return L.join('\n').replace(/[ ]+$/gm, '') + '\n';
   }
 
@@ -341,8 +356,7 @@ class ModuleText {
   }
 
   /** The statements that bind B and ref (the batch size, and the tensor whose dtype and device new tensors take). */
-  private batchAndRef(from: string | undefined): string[] {
-    const b = this.body;
+  private batchAndRef(from: string | undefined, b: StepBody = this.body): string[] {
     if (!b.usesBatch && !b.usesLike) return [];
     if (from === undefined) return [`ref = ${this.firstParam()}`, 'B = 1'];
     return [...(b.usesBatch ? [`B = ${from}.shape[0]`] : []), ...(b.usesLike ? [`ref = ${from}`] : [])];
@@ -356,8 +370,8 @@ class ModuleText {
   private step(): string[] {
     const t = this.t, b = this.body;
     const L = [
-      'def step(self, inputs_t: Dict[str, Tensor], states_prev: Dict[str, Tensor]) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:',
-      `${IND}"""One step: the inputs at t ([B, n] by name) and the states at t-1 → (states at t, outputs at t)."""`,
+      `def ${this.vjp ? 'step_values' : 'step'}(self, inputs_t: Dict[str, Tensor], states_prev: Dict[str, Tensor]) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:`,
+      `${IND}"""One step: the inputs at t ([B, n] by name) and the states at t-1 → (states at t, outputs at t).${this.vjp ? ' Differentiated by autograd; step() is the same step with celda\'s own derivative.' : ''}"""`,
     ];
     for (const l of b.leaves) L.push(`${IND}${l.v} = ${l.op === 'input' ? 'inputs_t' : 'states_prev'}[${pyString(l.name)}]`);
     const first = b.leaves[0];
@@ -368,6 +382,77 @@ class ModuleText {
     const ret = `return ${dict('state')}, ${dict('output')}`;
     L.push(`${IND}${ret}`);
     return L;
+  }
+
+  /** The argument order of the autograd.Function: inputs, states at t-1, parameters. */
+  private fnArgs() {
+    const t = this.t;
+    return [
+      ...t.inputs.map((i) => ({ kind: 'input' as const, name: i.name, ref: `inputs_t[${pyString(i.name)}]` })),
+      ...t.states.map((st) => ({ kind: 'prev' as const, name: st.name, ref: `states_prev[${pyString(st.name)}]` })),
+      ...t.params.map((p) => ({ kind: 'param' as const, name: p.name, ref: `self.${this.attr.get(p.name)!}` })),
+    ];
+  }
+
+  /** The results of a step, in order: states, then outputs. */
+  private fnResults() {
+    return [...this.t.states.map((st) => ({ role: 'state' as const, name: st.name })), ...this.t.outputs.map((o) => ({ role: 'output' as const, name: o.name }))];
+  }
+
+  private celdaStep(): string[] {
+    const res = this.fnResults();
+    const dict = (role: 'state' | 'output') => `{${res.flatMap((r, i) => (r.role === role ? [`${pyString(r.name)}: out[${i}]`] : [])).join(', ')}}`;
+    return [
+      'def step(self, inputs_t: Dict[str, Tensor], states_prev: Dict[str, Tensor]) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:',
+      `${IND}"""One step, whose backward is celda's own derivative (step_vjp, the graph \`celda grad\` prints) rather than autograd's."""`,
+      `${IND}out = ${this.cls}Step.apply(self, ${this.fnArgs().map((a) => a.ref).join(', ')})`,
+      `${IND}return ${dict('state')}, ${dict('output')}`,
+    ];
+  }
+
+  private stepVjp(b: StepBody): string[] {
+    const t = this.t;
+    const L = [
+      'def step_vjp(self, inputs_t: Dict[str, Tensor], states_prev: Dict[str, Tensor], cotangents: Dict[str, Tensor]) -> Tuple[Dict[str, Tensor], Dict[str, Tensor], Dict[str, Tensor]]:',
+      `${IND}"""celda's VJP of one step: the cotangents of the states and outputs at t ("state:c", "output:a": [B, n]) →`,
+      `${IND}(gradients of the parameters, summed over the batch; of the states at t-1; of the inputs at t), by name."""`,
+    ];
+    for (const l of b.leaves) L.push(`${IND}${l.v} = ${l.op === 'input' ? 'inputs_t' : l.op === 'prev' ? 'states_prev' : 'cotangents'}[${pyString(l.name)}]`);
+    const first = b.leaves.find((l) => l.op !== 'cot') ?? b.leaves[0];
+    const fallback = t.inputs[0] ? `inputs_t[${pyString(t.inputs[0].name)}]` : t.states[0] ? `states_prev[${pyString(t.states[0].name)}]` : undefined;
+    L.push(...this.batchAndRef(first?.v ?? fallback, b).map((l) => IND + l));
+    L.push(...b.lines.map((l) => IND + l));
+    const g = this.cell.backward;
+    const dict = (of: 'param' | 'prev' | 'input') => `{${g.roots.flatMap((r, i) => (r.role === 'grad' && r.of === of ? [`${pyString(r.name)}: ${b.rootValues[i]}`] : [])).join(', ')}}`;
+    L.push(`${IND}return ${dict('param')}, ${dict('prev')}, ${dict('input')}`);
+    return L;
+  }
+
+  /** The torch.autograd.Function that runs step_values forward and step_vjp backward. */
+  private stepFunction(): string[] {
+    const args = this.fnArgs(), res = this.fnResults();
+    const at = (kind: 'input' | 'prev') => `{${args.flatMap((a, i) => (a.kind === kind ? [`${pyString(a.name)}: args[${i}]`] : [])).join(', ')}}`;
+    // .get: a parameter the simplified step no longer reads has no gradient (None to autograd)
+    const grads = args.map((a) => `${a.kind === 'param' ? 'd_params' : a.kind === 'prev' ? 'd_prev' : 'd_inputs'}.get(${pyString(a.name)})`);
+    return [
+      `class ${this.cls}Step(torch.autograd.Function):`,
+      `${IND}"""One step of ${pyComment(this.cell.name).replace(/["\\]/g, '_')} with celda's symbolic derivative as its backward. Arguments: the module, then`,
+      `${IND}${args.map((a) => a.name).join(', ')} (inputs at t, states at t-1, parameters); results: ${res.map((r) => r.name).join(', ')}."""`,
+      '',
+      `${IND}@staticmethod`,
+      `${IND}def forward(ctx, module: ${this.cls}, *args: Tensor) -> Tuple[Tensor, ...]:  # type: ignore[override]`,
+      `${IND}${IND}ctx.module = module`,
+      `${IND}${IND}ctx.save_for_backward(*args)`,
+      `${IND}${IND}states, outputs = module.step_values(${at('input')}, ${at('prev')})`,
+      `${IND}${IND}return (${res.map((r) => `${r.role === 'state' ? 'states' : 'outputs'}[${pyString(r.name)}].clone()`).join(', ')},)`,
+      '',
+      `${IND}@staticmethod`,
+      `${IND}def backward(ctx, *cots: Tensor) -> Tuple[Optional[Tensor], ...]:  # type: ignore[override]`,
+      `${IND}${IND}args = ctx.saved_tensors`,
+      `${IND}${IND}cotangents = {${res.map((r, i) => `${pyString(`${r.role}:${r.name}`)}: cots[${i}]`).join(', ')}}`,
+      `${IND}${IND}d_params, d_prev, d_inputs = ctx.module.step_vjp(${at('input')}, ${at('prev')}, cotangents)`,
+      `${IND}${IND}return (None, ${grads.join(', ')})`,
+    ];
   }
 
   private seqVars() {

@@ -8,6 +8,7 @@ with those parameters, runs forward with autograd and pairs every state and
 output with its cotangent, so the gradients are the VJP `celda eval` computes;
 runs the same module under torch.jit.script; runs it once more without init;
 and builds a fresh float32 module (seeded) to report its default parameters.
+"script": false skips TorchScript (a module whose step is a torch.autograd.Function).
 """
 
 import importlib.util
@@ -58,8 +59,11 @@ def run(i, case):
         "inputs": {k: (x.grad if x.grad is not None else zero(x)).tolist() for k, x in xs.items()},
         "init": {k: (x.grad if x.grad is not None else zero(x)).tolist() for k, x in init.items()},
     }
-    scripted = torch.jit.script(model)
-    s2, o2 = scripted(xs, init)
+    if case.get("script", True):
+        scripted = torch.jit.script(model)
+        s2, o2 = scripted(xs, init)
+    else:
+        s2, o2 = states, outputs
     s3, o3 = model({k: x.detach() for k, x in xs.items()})
     torch.manual_seed(0)
     fresh = cls(**case["dims"])

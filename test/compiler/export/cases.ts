@@ -66,11 +66,11 @@ export function makeCase(file: string, opts: { batch?: number; steps?: number; s
 
 // ---------------------------------------------------------------- running PyTorch
 
-/** Export every case to PyTorch and run them all in one python3 process (its start-up takes seconds). */
-export function runTorch(py: string, cs: readonly ExportCase[]): Record<string, unknown>[] {
+/** Export every case to PyTorch (with celda's own VJP as the step's backward, `vjp: 'celda'`) and run them all in one python3 process (its start-up takes seconds). */
+export function runTorch(py: string, cs: readonly ExportCase[], opts: { vjp?: 'celda' } = {}): Record<string, unknown>[] {
   const dir = mkdtempSync(join(tmpdir(), 'celda-export-'));
   const req = cs.map((c, i) => {
-    const r = exportPytorch(c.cell);
+    const r = exportPytorch(c.cell, opts);
     if (!r.ok) throw new Error(`${basename(c.file)}: ${r.diagnostics.map((d) => d.message).join('; ')}`);
     const module = join(dir, `cell_${i}.py`);
     writeFileSync(module, r.code);
@@ -78,6 +78,8 @@ export function runTorch(py: string, cs: readonly ExportCase[]): Record<string, 
       module, cls: pyIdentifier(c.cell.name), dims: c.dims,
       params: Object.fromEntries(Object.entries(c.params).map(([k, v]) => [pyIdentifier(k), v])),
       inputs: c.inputs, init: c.init, cotangents: c.cotangents,
+      // a torch.autograd.Function is eager only: TorchScript does not compile one
+      script: opts.vjp !== 'celda',
     };
   });
   return runPythonJson(py, join(import.meta.dirname, '..', '..', 'support', 'export_check.py'), req) as Record<string, unknown>[];
