@@ -46,6 +46,16 @@ describe('celda export', () => {
     expect(existsSync(join(dir, 'bad.onnx'))).toBe(false);
   });
 
+  it('--vjp celda: the step\'s backward is celda\'s own; --vjp takes celda or autograd, for PyTorch only', () => {
+    const file = join(EXAMPLES, 'gru.celda');
+    const out = join(dir, 'gru-vjp.py');
+    const r = celda('export', file, '--to', 'pytorch', '--vjp', 'celda', '-o', out);
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(out, 'utf8')).toContain('class GRUStep(torch.autograd.Function):');
+    expect(celda('export', file, '--to', 'pytorch', '--vjp', 'jax', '-o', join(dir, 'x.py')).stderr).toContain('--vjp must be celda or autograd, not `jax`');
+    expect(celda('export', file, '--to', 'onnx', '--vjp', 'celda', '-o', join(dir, 'x.onnx'), '--dims', 'n_x=2,n_a=2').stderr).toContain('--vjp is for --to pytorch');
+  });
+
   it('usage errors: no --to, an unknown target, ONNX flags for PyTorch', () => {
     const file = join(EXAMPLES, 'rnn.celda');
     expect(celda('export', file, '-o', join(dir, 'x.py')).stderr).toContain('needs --to pytorch or --to onnx');
