@@ -234,6 +234,18 @@ describe('celda export runs/DIR: g2p (encoder–decoder, 2 LSTM layers)', () => 
   }, 240_000);
 });
 
+const pyOnnx = pythonWith(['onnx']);
+const skipChecker = pyOnnx === null && !torchRequired();
+if (skipChecker) console.log('SKIP trained-model ONNX checker test: no python3 imports onnx (Debian: python3-onnx); set CELDA_REQUIRE_TORCH=1 to make this a failure');
+
+describe.skipIf(skipChecker)('celda export runs/DIR --to onnx: onnx.checker.check_model(full_check=True)', () => {
+  it('accepts the gender and entities models', () => {
+    const paths = ['gender.onnx', 'entities.onnx'].map((f) => join(dir, f));
+    expect(paths.every((p) => existsSync(p))).toBe(true);
+    expect(runPythonJson(pyOnnx!, join(import.meta.dirname, '..', 'support', 'onnx_check.py'), paths)).toEqual([null, null]);
+  });
+});
+
 describe('celda export runs/DIR: a damaged directory or another format is one error line', () => {
   const broken = (name: string, change: (d: string) => void) => {
     const src = join(dir, 'gender');
