@@ -1,6 +1,7 @@
 // `celda export runs/DIR`: a model `celda train` trained, exported with its
 // weights, answers as `celda predict` and `celda sample` do. Tiny runs (a few
-// steps, small hidden sizes) of all four tasks: gender (GRU, many-to-one),
+// steps, small hidden sizes) of all four tasks: gender (GRU, many-to-one; and
+// the notes' RNN, whose own softmax ŷ is the head, on one-hot input),
 // entities (GRU, 2 bidirectional layers, many-to-many), names (the notes' RNN
 // with its own softmax ŷ head, one-hot input, one-to-many), g2p (LSTM, 2
 // layers, encoder–decoder). PyTorch in float64 and float32 against celda's
@@ -144,6 +145,29 @@ describe('celda export runs/DIR: gender (many-to-one), the two commands of the i
     const lines = ok(celda('predict', run, '--precision', 'f64', ...names.slice(0, 40))).trim().split('\n');
     expect(lines.map((l) => (l.split('\t')[1] === 'male' ? 1 : 0))).toEqual(got.slice(0, 40).map(argmax));
   });
+});
+
+describe('celda export runs/DIR: gender with the notes\' RNN (its own softmax ŷ as the head, one-hot input)', () => {
+  it('PyTorch (float64) and ONNX give celda\'s answers and log-probabilities', async () => {
+    const run = train('gender-rnn', 'gender', 'rnn.celda', '--hidden', '6', '--embed', '0', '--steps', '20');
+    const rows = data('gender', 300);
+    ok(celda('export', run, '--to', 'pytorch', '-o', join(dir, 'gender-rnn.py')));
+    ok(celda('export', run, '--to', 'onnx', '-o', join(dir, 'gender-rnn.onnx')));
+    const ref = celdaLogProbs(run, rows) as number[][];
+    if (!skip) {
+      const got = model(join(dir, 'gender-rnn.py'), 'float64', { sources: rows.map((r) => r.x) });
+      expect(got.keys).toEqual(['layer0.W_aa', 'layer0.W_ax', 'layer0.b_a', 'layer0.W_ya', 'layer0.b_y']);
+      expect(maxDiff(got.log_probs, ref)).toBeLessThan(1e-9);
+      expect(got.predict).toEqual(ref.map(argmax));
+    }
+    const session = await ort.InferenceSession.create(readFileSync(join(dir, 'gender-rnn.onnx')));
+    const T = Math.max(...rows.map((r) => r.x.length)), B = rows.length;
+    const ids = new BigInt64Array(T * B).fill(-1n);
+    rows.forEach((r, b) => r.x.forEach((v, t) => { ids[t * B + b] = BigInt(v); }));
+    const out = await session.run({ ids: new ort.Tensor('int64', ids, [T, B]), lengths: new ort.Tensor('int64', BigInt64Array.from(rows, (r) => BigInt(r.x.length)), [B]) });
+    const lp = out.log_probs!.data as Float32Array;
+    expect(maxDiff(rows.map((_, b) => [lp[2 * b]!, lp[2 * b + 1]!]), ref)).toBeLessThan(1e-5);
+  }, 240_000);
 });
 
 describe('celda export runs/DIR: entities (many-to-many, 2 bidirectional layers)', () => {
