@@ -280,7 +280,7 @@ class ModelText {
           `${IND}${IND}target = s + [eos]`,
           `${IND}${IND}out.append(-sum(float(lp[t, b, y]) for t, y in enumerate(target)) / len(target))`,
           `${IND}return out`]);
-        M(SAMPLE.trim().split('\n').map((l) => l.replace('EOS', String(m.eos ?? -1))));
+        M(SAMPLE.trim().split('\n').map((l) => l.replace('EOS_ID', String(m.eos ?? -1))));
         break;
       case 'encoder-decoder':
         M(['def forward(self, src: Tensor, src_lengths: Tensor, ids: Tensor, lengths: Tensor) -> Tensor:',
@@ -293,7 +293,7 @@ class ModelText {
           `${IND}_, _, states = self.encoder.run(src, src_lengths)`,
           `${IND}return [{k: last_rows(v, src_lengths) for k, v in s.items()} for s in states]`]);
         M(this.stepFn('self.decoder'));
-        M(DECODE.trim().split('\n').map((l) => l.replace(/EOS/g, String(m.eos ?? -1))));
+        M(DECODE.trim().split('\n').map((l) => l.replace('EOS_ID', String(m.eos ?? -1))));
         break;
     }
     return L;
@@ -409,7 +409,7 @@ class Head(nn.Module):
 const SAMPLE = `
 def sample(self, n: int = 10, greedy: bool = False, temperature: float = 1.0, top_k: int = 0, seed: int = 0, max_len: int = 32) -> List[List[int]]:
     """celda sample: n sequences (token ids, without EOS) from ∅, each token fed back in, up to EOS or max_len."""
-    eos = EOS
+    eos = EOS_ID
     rng = Rng(seed)
     out: List[List[int]] = [[] for _ in range(n)]
     done = [False] * n
@@ -438,7 +438,7 @@ def sample(self, n: int = 10, greedy: bool = False, temperature: float = 1.0, to
 const DECODE = `
 def decode(self, sources: List[List[int]], max_len: int = 32) -> List[List[int]]:
     """Greedy decoding: the likeliest token at each step, for each source (token ids), up to EOS or max_len."""
-    eos = EOS
+    eos = EOS_ID
     src, src_lengths = padded(sources, self.device())
     out: List[List[int]] = [[] for _ in sources]
     done = [False] * len(sources)
@@ -460,7 +460,7 @@ def decode(self, sources: List[List[int]], max_len: int = 32) -> List[List[int]]
 
 def beam_search(self, source: List[int], k: int, max_len: int = 32) -> List[int]:
     """Beam search of width k over summed log-probabilities, as celda predict --beam K: k rows always, the unused at −∞."""
-    eos = EOS
+    eos = EOS_ID
     inf = float("inf")
     src, src_lengths = padded([source], self.device())
     best: Optional[Tuple[List[int], float]] = None
