@@ -61,7 +61,7 @@ const ind = (n: number) => (l: string) => (l ? IND.repeat(n) + l : l);
 
 /** Module-level names of the model part; the cell's class must not take one. */
 const MODEL_NAMES = ['Model', 'Stack', 'EncoderStack', 'DecoderStack', 'Bidirectional', 'Head', 'Rng', 'MODEL', 'WEIGHTS', 'embed', 'one_hot',
-  'reverse_within', 'last_rows', 'class_log_probs', 'padded', 'read_safetensors', 'load', 'json', 'os', 'struct', 'sys'];
+  'reverse_within', 'last_rows', 'class_log_probs', 'padded', 'sample_class', 'read_safetensors', 'load', 'json', 'os', 'struct', 'sys'];
 
 export function exportTrainedPytorch(m: TrainedModel): ExportResult {
   const cellCode = exportPytorch(m.cell);
