@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../../compiler/compile.ts';
 import { printCell, printGrad } from '../../../compiler/print/notation.ts';
-import { canonical, compileOk } from '../../support/cells.ts';
+import { MLSTM_GATES_CELL as MLSTM_GATES, RG_LRU_CELL, canonical, compileOk } from '../../support/cells.ts';
 import { cellGradients, checkSlots, describeMismatches, dimEnv, randomCotangents, randomRun } from '../../support/numeric.ts';
 
 const SPELLINGS = {
@@ -89,6 +89,53 @@ describe('sum, mean, uᵀv, a dimension as a number and a^{c r} in the three spe
     const cell = compileOk(SPELLINGS.ascii)[0]!;
     const run = randomRun(cell, { env: dimEnv(cell, { d: 3 }), batch: 2, steps: 4, seed: 5 });
     const { slots, loss } = cellGradients(cell, run, randomCotangents(cell, run, 6));
+    const r = checkSlots(loss, slots);
+    expect(r.count).toBeGreaterThan(20);
+    expect(r.mismatches, describeMismatches(r.mismatches)).toEqual([]);
+  });
+});
+
+
+describe('scalars per example', () => {
+  it('state m : 1 is a scalar per example, b_i a scalar parameter, w_i a vector', () => {
+    const cell = compileOk(MLSTM_GATES)[0]!;
+    expect(cell.typed.states.find((s) => s.name === 'm')).toMatchObject({ scalar: true });
+    expect(cell.typed.params.find((p) => p.name === 'b_i')!.shape).toEqual([]);
+    expect(cell.typed.params.find((p) => p.name === 'w_i')!.shape).toHaveLength(1);
+    expect(cell.forward.nodes.find((n) => n.op === 'prev' && n.attrs.name === 'm')!.shape).toEqual({ batch: true, dims: [] });
+  });
+
+  it('prints back to the same graph', () => {
+    const cell = compileOk(MLSTM_GATES)[0]!;
+    for (const sp of ['unicode', 'ascii', 'latex'] as const) {
+      const text = printCell(cell.typed, cell.forward, sp);
+      const again = compile(text);
+      expect(again.diagnostics.map((d) => d.message), `${sp}:\n${text}`).toEqual([]);
+      expect(canonical(again.cells[0]!.forward), `${sp}:\n${text}`).toBe(canonical(cell.forward));
+    }
+  });
+
+  it('gradients match finite differences', () => {
+    const cell = compileOk(MLSTM_GATES)[0]!;
+    const run = randomRun(cell, { env: dimEnv(cell, { d: 3 }), batch: 2, steps: 4, seed: 9 });
+    const { slots, loss } = cellGradients(cell, run, randomCotangents(cell, run, 10));
+    const r = checkSlots(loss, slots);
+    expect(r.count).toBeGreaterThan(20);
+    expect(r.mismatches, describeMismatches(r.mismatches)).toEqual([]);
+  });
+});
+
+describe('RG-LRU (De et al. 2024, Griffin eqs. 1–4)', () => {
+  it('compiles as the paper writes it: a^{c r} with a = σ(Λ) a vector, c = 8 a number, r^<t> a vector', () => {
+    const cell = compileOk(RG_LRU_CELL)[0]!;
+    expect(cell.forward.nodes.some((n) => n.op === 'power')).toBe(true);
+    expect(cell.typed.states.map((s) => s.name)).toEqual(['h']);
+  });
+
+  it('gradients match finite differences', () => {
+    const cell = compileOk(RG_LRU_CELL)[0]!;
+    const run = randomRun(cell, { env: dimEnv(cell, { d: 3 }), batch: 2, steps: 4, seed: 11 });
+    const { slots, loss } = cellGradients(cell, run, randomCotangents(cell, run, 12));
     const r = checkSlots(loss, slots);
     expect(r.count).toBeGreaterThan(20);
     expect(r.mismatches, describeMismatches(r.mismatches)).toEqual([]);
