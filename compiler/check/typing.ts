@@ -60,7 +60,8 @@ function assign(cx: CheckContext, def: Def, e: TExpr, diags: Diagnostic[]): bool
   if (def.timed) {
     const what = `the definition of \`${display(def)}\``;
     if (shape.dims.length !== 1 && (isState(cx, def.name) || cx.mode === 'unrolled')) {
-      diags.push(D.shapeMismatch(def.eq.rhs.span, what, 'a vector per example', showShape(cx, shape), `\`${display(def)}\` is carried from step to step, so it is a vector per example; this equation gives ${showShape(cx, shape)}`));
+      const scalarHint = shape.dims.length === 0 && cx.mode === 'step' ? `; for a scalar per example, declare \`state ${show(def.name)} : 1\`` : '';
+      diags.push(D.shapeMismatch(def.eq.rhs.span, what, 'a vector per example', showShape(cx, shape), `\`${display(def)}\` is carried from step to step, so it is a vector per example; this equation gives ${showShape(cx, shape)}${scalarHint}`));
       return false;
     }
     shape = { batch: true, dims: shape.dims };

@@ -141,3 +141,54 @@ describe('RG-LRU (De et al. 2024, Griffin eqs. 1–4)', () => {
     expect(r.mismatches, describeMismatches(r.mismatches)).toEqual([]);
   });
 });
+
+describe('misuse: positioned diagnostics', () => {
+  const diag = (body: string, decls = '') => {
+    const src = `cell C {\n  input x : n\n  state h : n\n${decls}  ${body}\n}`;
+    const r = compile(src);
+    return r.diagnostics.map((d) => `${d.code} ${src.slice(d.span.start, d.span.end)}: ${d.message}`);
+  };
+
+  it('mean of a scalar or a matrix (E060)', () => {
+    expect(diag('h^<t> = h^<t-1> * mean(sum(x^<t>))')).toEqual(['E060 mean(sum(x^<t>)): `mean(…)` needs a vector, got scalar per example']);
+    expect(diag('h^<t> = h^<t-1> * mean(W)', '  param W : n × n\n')).toEqual(['E060 mean(W): `mean(…)` needs a vector, got n × n']);
+    expect(diag('h^<t> = h^<t-1> * mean(x^<t>, h^<t-1>)')[0]).toMatch(/^E031 mean\(x\^<t>, h\^<t-1>\): `mean` takes one argument, got 2/);
+  });
+
+  it('uᵀ v with v not a vector (E060), and two vectors of different sizes (E009)', () => {
+    expect(diag('h^<t> = h^<t-1> * (x^<t>)^T sum(x^<t>)')).toEqual(['E060 (x^<t>)^T sum(x^<t>): an inner product `uᵀ v` needs a vector, got scalar per example']);
+    expect(diag('h^<t> = h^<t-1> * u^T [x^<t>, x^<t>]', '  param u : n\n')[0]).toMatch(/^E010 u: parameter `u` is used with two shapes/);
+    expect(diag('h^<t> = h^<t-1> * (x^<t>)^T [x^<t>, x^<t>]')[0]).toMatch(/^E009 \(x\^<t>\)\^T \[x\^<t>, x\^<t>\]: shape mismatch in an inner product/);
+  });
+
+  it('Wᵀ v with W of unknown shape and an uppercase name: ambiguous (E061), at the transpose', () => {
+    expect(diag('h^<t> = tanh(h^<t-1> + V^T x^<t>)')).toEqual(['E061 V^T: `Vᵀ` is ambiguous: the shape of `V` is not known, so this is either an inner product (`V` a vector) or a transposed matrix product (`V` a matrix)']);
+    // Declared, it is what it was: the transposed matrix–vector product.
+    expect(diag('h^<t> = tanh(h^<t-1> + V^T x^<t>)', '  param V : n × n\n')).toEqual([]);
+  });
+
+  it('a scalar state given a vector (E062), and in an unrolled cell (E063)', () => {
+    const src = 'cell C {\n  input x : n\n  state m : 1\n  m^<t> = m^<t-1> + x^<t>\n}';
+    const r = compile(src);
+    expect(r.diagnostics.map((d) => `${d.code} ${src.slice(d.span.start, d.span.end)}`)).toEqual(['E062 m^<t-1> + x^<t>']);
+    expect(r.diagnostics[0]!.message).toBe('`m` is declared a scalar per example (`state m : 1`), but its equation gives vector(n) per example');
+    const unrolled = 'cell U {\n  input x : n\n  state m : 1\n  m^<1> = sum(x^<1>) + m^<0>\n}';
+    expect(compile(unrolled).diagnostics.map((d) => d.code)).toContain('E063');
+  });
+
+  it('a scalar carried from step to step without `state m : 1` says how to declare it', () => {
+    const r = compile('cell C {\n  input x : n\n  m^<t> = sum(x^<t> * m^<t-1>)\n}');
+    expect(r.diagnostics.map((d) => d.code)).toEqual(['E009']);
+    expect(r.diagnostics[0]!.help).toMatch(/for a scalar per example, declare `state m : 1`$/);
+  });
+
+  it('a power with a tensor exponent of another size (E009)', () => {
+    expect(diag('h^<t> = h^<t-1>^{[x^<t>, x^<t>]}')[0]).toMatch(/^E009 h\^<t-1>\^\{\[x\^<t>, x\^<t>\]\}: shape mismatch in a power `x\^\{y\}`/);
+  });
+
+  it('a state of size 1 written as a vector keeps working: W[m^<t-1>, x^<t>] stacks the scalar, W x^<t> of one row is its element', () => {
+    const cell = compileOk('cell V {\n  input x : n\n  state m : 1\n  m^<t> = tanh(W[m^<t-1>, x^<t>] + b)\n}')[0]!;
+    expect(cell.typed.params.find((p) => p.name === 'W')!.shape.map(String)).toHaveLength(2);
+    expect(cell.typed.states[0]).toMatchObject({ name: 'm', scalar: true });
+  });
+});
