@@ -125,6 +125,23 @@ describe('scalars per example', () => {
   });
 });
 
+describe('inner products of time-indexed vectors', () => {
+  it('n^<t>^T q and (n^<t>)^T q (mLSTM\'s normaliser) are the inner product; so is \\sum_i n_i q_i', () => {
+    const base = 'cell N {\n  input x : d\n  state n : d\n  n^<t> = n^<t-1> + x^<t>\n  q = W_q x^<t>\n  y^<t> = BODY\n}';
+    const graphs = ['n^<t>^T q', '(n^<t>)ᵀ q', 'n^{<t>}^\\top q', 'sum(n^<t> * q)'].map((b) => canonical(compileOk(base.replace('BODY', b))[0]!.forward));
+    for (const g of graphs.slice(1)) expect(g).toBe(graphs[0]);
+    const cell = compileOk(base.replace('BODY', 'n^<t>^T q'))[0]!;
+    expect(cell.typed.outputs.find((o) => o.name === 'y')!.shape).toEqual({ batch: true, dims: [] });
+  });
+
+  it('a^{c ⊙ r} and a^{c \\odot r} are a^{c * r}', () => {
+    const base = 'cell P {\n  input x : d\n  state h : d\n  r = σ(W x^<t>)\n  h^<t> = h^<t-1> * σ(b)^{EXP}\n}';
+    const [a, b, c] = ['c * r', 'c ⊙ r', 'c \\odot r'].map((e) => canonical(compileOk(base.replace('EXP', e))[0]!.forward));
+    expect(b).toBe(a);
+    expect(c).toBe(a);
+  });
+});
+
 describe('RG-LRU (De et al. 2024, Griffin eqs. 1–4)', () => {
   it('compiles as the paper writes it: a^{c r} with a = σ(Λ) a vector, c = 8 a number, r^<t> a vector', () => {
     const cell = compileOk(RG_LRU_CELL)[0]!;

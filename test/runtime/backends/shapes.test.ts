@@ -14,7 +14,16 @@ import { simdBackend } from '../../support/simd.ts';
 import { MLSTM_GATES_CELL, RG_LRU_CELL, SHAPES_CELL, compileOk } from '../../support/cells.ts';
 import { makeCase, reference, relativeErrors } from '../../browser/cases.ts';
 
-const CELLS = { shapes: SHAPES_CELL, mlstm: MLSTM_GATES_CELL, rglru: RG_LRU_CELL };
+/** A linear recurrence of a scalar state (the backends may scan it) and an inner product with a state read at <t>. */
+const LINEAR_SCALAR = `cell Lin {
+  input x : n
+  state m : 1
+  state k : n
+  k^<t> = tanh(W x^<t>)
+  m^<t> = σ(w^T x^<t>) * m^<t-1> + k^<t>^T x^<t> / n
+}`;
+
+const CELLS = { shapes: SHAPES_CELL, mlstm: MLSTM_GATES_CELL, rglru: RG_LRU_CELL, linear: LINEAR_SCALAR };
 const dimsOf = (c: CompiledCell, n = 5) => Object.fromEntries(c.typed.dims.map((d, i) => [d, n + i]));
 
 describe('every backend agrees with the interpreter', () => {
