@@ -135,7 +135,7 @@ describe('inner products of time-indexed vectors', () => {
   });
 
   it('a^{c ⊙ r} and a^{c \\odot r} are a^{c * r}', () => {
-    const base = 'cell P {\n  input x : d\n  state h : d\n  r = σ(W x^<t>)\n  h^<t> = h^<t-1> * σ(b)^{EXP}\n}';
+    const base = 'cell P {\n  input x : d\n  state h : d\n  param b : d\n  r = σ(W x^<t>)\n  h^<t> = h^<t-1> * σ(b)^{EXP}\n}';
     const [a, b, c] = ['c * r', 'c ⊙ r', 'c \\odot r'].map((e) => canonical(compileOk(base.replace('EXP', e))[0]!.forward));
     expect(b).toBe(a);
     expect(c).toBe(a);
