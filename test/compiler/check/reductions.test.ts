@@ -209,3 +209,14 @@ describe('misuse: positioned diagnostics', () => {
     expect(cell.typed.states[0]).toMatchObject({ name: 'm', scalar: true });
   });
 });
+
+describe('a vector transposed times a matrix is still refused', () => {
+  it('x^<t>ᵀ W_ax (W_ax unknown, uppercase) and x^<t>ᵀ W (declared matrix): the transpose of a vector (E009)', () => {
+    for (const decl of ['', '  param W_ax : n × n\n']) {
+      const src = `cell C {\n  input x : n\n  state h : n\n${decl}  h^<t> = tanh(h^<t-1> + x^<t>^T W_ax)\n}`;
+      const r = compile(src);
+      expect(r.diagnostics.map((d) => `${d.code} ${src.slice(d.span.start, d.span.end)}`)).toEqual(['E009 x^<t>^T']);
+      expect(r.diagnostics[0]!.message).toMatch(/transpose needs a matrix, got vector\(n\) per example/);
+    }
+  });
+});
