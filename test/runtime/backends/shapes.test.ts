@@ -4,13 +4,15 @@
 // each against the float64 interpreter — on a cell with all of them
 // (SHAPES_CELL), the mLSTM's scalar gates and RG-LRU.
 
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CompiledCell } from '../../../compiler/compile.ts';
 import { jsBackend } from '../../../runtime/backends/js.ts';
 import type { JsCellInstance } from '../../../runtime/backends/js.ts';
 import { gpujsBackend } from '../../../runtime/backends/gpujs.ts';
 import { agreement } from '../../support/emit-js.ts';
-import { simdBackend } from '../../support/simd.ts';
+import { allValues, bitDifference, simdBackend } from '../../support/simd.ts';
+import type { ThreadPool } from '../../../runtime/wasm/pool.ts';
+import { createPool } from '../../../runtime/wasm/pool.ts';
 import { MLSTM_GATES_CELL, RG_LRU_CELL, SHAPES_CELL, compileOk } from '../../support/cells.ts';
 import { makeCase, reference, relativeErrors } from '../../browser/cases.ts';
 
@@ -62,4 +64,25 @@ describe('every backend agrees with the interpreter', () => {
       expect(Object.entries(errors).filter(([, e]) => !(e <= 1e-4))).toEqual([]);
     });
   }
+});
+
+describe('on the thread pool', () => {
+  let pool: ThreadPool;
+  beforeAll(() => {
+    pool = createPool(2, 0);
+  });
+  afterAll(async () => {
+    await pool.close();
+  });
+
+  it('two threads on shared memory give the same floats as one thread', () => {
+    for (const [name, source] of Object.entries(CELLS)) {
+      const cell = compileOk(source)[0]!;
+      const o = { dims: dimsOf(cell), batch: 3, steps: 4, seed: 7 };
+      const made: JsCellInstance[] = [];
+      const two = allValues(cell, simdBackend({ heap: pool.heap }, (i) => made.push(i)), o);
+      expect(made[0]!.threads, name).toBe(2);
+      expect(bitDifference(two, allValues(cell, simdBackend({ simd: true }), o)), name).toBeNull();
+    }
+  });
 });
