@@ -162,7 +162,10 @@ function typeExpr(cx: CheckContext, e: Expr, diags: Diagnostic[], def: Def): TEx
       if (e.exponent === 1) return a;
       return op(cx, 'pow', [a], e.span, diags, 'a power', { p: e.exponent });
     }
-    case 'power': return tensorPower(cx, go(e.base), go(e.exponent), e.span, diags, [e.base, e.exponent]);
+    case 'power':
+      // `e^{x}` is exp(x) when `e` names nothing else (the papers' e^{ĩ − m}).
+      if (e.base.kind === 'var' && e.base.name === 'e' && e.base.time === null && !cx.params.get('e')?.declared && !cx.defs.has(key('e')) && !cx.inputs.has('e')) return call(cx, 'exp', e.base.span, [go(e.exponent)], e.span, diags);
+      return tensorPower(cx, go(e.base), go(e.exponent), e.span, diags, [e.base, e.exponent]);
     case 'transpose': {
       const a = go(e.arg);
       if (a.shape === null && !isPoison(a)) throw new Defer();

@@ -134,6 +134,13 @@ describe('inner products of time-indexed vectors', () => {
     expect(cell.typed.outputs.find((o) => o.name === 'y')!.shape).toEqual({ batch: true, dims: [] });
   });
 
+  it('e^{x} is exp(x), unless e names something', () => {
+    const base = 'cell E {\n  input x : d\n  state h : d\n  h^<t> = h^<t-1> * BODY\n}';
+    expect(canonical(compileOk(base.replace('BODY', 'e^{x^<t> - h^<t-1>}'))[0]!.forward)).toBe(canonical(compileOk(base.replace('BODY', 'exp(x^<t> - h^<t-1>)'))[0]!.forward));
+    const declared = compileOk(base.replace('BODY', 'e^{x^<t>}').replace('input x : d', 'input x : d\n  param e : d'))[0]!;
+    expect(declared.forward.nodes.some((n) => n.op === 'power')).toBe(true);
+  });
+
   it('a^{c ⊙ r} and a^{c \\odot r} are a^{c * r}', () => {
     const base = 'cell P {\n  input x : d\n  state h : d\n  param b : d\n  r = σ(W x^<t>)\n  h^<t> = h^<t-1> * σ(b)^{EXP}\n}';
     const [a, b, c] = ['c * r', 'c ⊙ r', 'c \\odot r'].map((e) => canonical(compileOk(base.replace('EXP', e))[0]!.forward));
