@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../../compiler/compile.ts';
 import { printCell, printGrad } from '../../../compiler/print/notation.ts';
-import { MLSTM_GATES_CELL as MLSTM_GATES, RG_LRU_CELL, canonical, compileOk } from '../../support/cells.ts';
+import { MLSTM_GATES_CELL as MLSTM_GATES, RG_LRU_CELL, SHAPES_CELL, canonical, compileOk } from '../../support/cells.ts';
 import { cellGradients, checkSlots, describeMismatches, dimEnv, randomCotangents, randomRun } from '../../support/numeric.ts';
 
 const SPELLINGS = {
@@ -224,6 +224,18 @@ describe('a vector transposed times a matrix is still refused', () => {
       const r = compile(src);
       expect(r.diagnostics.map((d) => `${d.code} ${src.slice(d.span.start, d.span.end)}`)).toEqual(['E009 x^<t>^T']);
       expect(r.diagnostics[0]!.message).toMatch(/transpose needs a matrix, got vector\(n\) per example/);
+    }
+  });
+});
+
+describe('celda print parses back to the same graph', () => {
+  it.each([['RG-LRU', RG_LRU_CELL], ['the shapes cell', SHAPES_CELL]])('%s, in each spelling', (_name, source) => {
+    const cell = compileOk(source)[0]!;
+    for (const sp of ['unicode', 'ascii', 'latex'] as const) {
+      const text = printCell(cell.typed, cell.forward, sp);
+      const again = compile(text);
+      expect(again.diagnostics.map((d) => d.message), `${sp}:\n${text}`).toEqual([]);
+      expect(canonical(again.cells[0]!.forward), `${sp}:\n${text}`).toBe(canonical(cell.forward));
     }
   });
 });
