@@ -8,6 +8,7 @@ import { isState, isTimedName, nameDim, showShape, timedNames, vec } from './con
 import { deps } from './order.ts';
 import { lastStep } from './references.ts';
 import { D } from '../diagnostics.ts';
+import { transposedAt } from './reductions.ts';
 import type { Dim } from '../ir/dims.ts';
 import { dimVar, isUnknown, substDim } from '../ir/dims.ts';
 import type { Shape } from '../ir/ops.ts';
@@ -24,7 +25,10 @@ export function reportUnresolvedShapes(cx: CheckContext, stuck: ReadonlySet<stri
     if (deps(cx, def).some((dep) => stuck.has(dep))) continue;
     for (const v of freeVars(def.rhs)) if (v.time === null) own.add(v.name);
   }
-  for (const [name, p] of cx.params) if (!p.shape && !quiet && (own.has(name) || own.size === 0)) cx.diags.push(D.cannotInfer(p.span, show(name)));
+  for (const [name, p] of cx.params) if (!p.shape && !quiet && (own.has(name) || own.size === 0)) {
+    const t = transposedAt(cx, name);
+    cx.diags.push(t ? D.ambiguousTranspose(t, show(name)) : D.cannotInfer(p.span, show(name)));
+  }
   for (const [a, b] of cx.solver.contradictions()) cx.diags.push(D.shapeMismatch(cx.ast.nameSpan, 'the cell', showShape(cx, vec(a)), showShape(cx, vec(b))));
 }
 
@@ -69,7 +73,8 @@ export function assemble(cx: CheckContext, eqs: readonly TypedEq[]): TypedCell {
   const finExpr = (e: TExpr): TExpr => {
     const shape = e.shape && finShape(e.shape);
     if (e.k === 'leaf') return { ...e, shape };
-    return { ...e, args: e.args.map(finExpr), attrs: { ...e.attrs }, shape };
+    // A bcast's target shape (a dimension used as a number) holds dims too.
+    return { ...e, args: e.args.map(finExpr), attrs: e.attrs.shape ? { ...e.attrs, shape: finShape(e.attrs.shape) } : { ...e.attrs }, shape };
   };
   const timed = timedNames(cx);
   const states = stateNames(cx, timed);
@@ -84,7 +89,7 @@ export function assemble(cx: CheckContext, eqs: readonly TypedEq[]): TypedCell {
     mode: cx.mode,
     steps: cx.mode === 'unrolled' ? lastStep(cx) : 1,
     inputs: [...cx.inputs].map(([name, i]) => ({ name, dim: fin(i.dim) })),
-    states: states.map((name) => ({ name, dim: fin(nameDim(cx, name)), init: cx.inits.get(name)?.value ?? 0 })),
+    states: states.map((name) => ({ name, dim: fin(nameDim(cx, name)), init: cx.inits.get(name)?.value ?? 0, ...(cx.scalarStates.has(name) ? { scalar: true as const } : {}) })),
     outputs: outputs.map((name) => ({ name, shape: shapes[name]! })),
     params: [...cx.params].filter(([, p]) => p.shape).map(([name, p]) => ({ name, shape: p.shape!.map(fin) })),
     dims: dims.filter((d) => !d.startsWith('?')),

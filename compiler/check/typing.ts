@@ -6,12 +6,14 @@ import type { Expr } from '../../grammar/ast.ts';
 import type { TExpr, TypedEq } from './typed-cell.ts';
 import { show } from './expr-queries.ts';
 import type { CheckContext, Def } from './context.ts';
-import { Defer, display, isPoison, isState, key, poison, scalarShape, showDim, showShape, vec } from './context.ts';
+import { Defer, display, isPoison, isState, key, perExampleScalar, poison, scalarShape, showDim, showShape, vec } from './context.ts';
+import { dimNum } from '../ir/dims.ts';
 import { variable } from './references.ts';
 import { call, elementwise, op, product } from './shapes.ts';
 import type { Diagnostic } from '../diagnostics.ts';
 import { D, DERIVATIVES, didYouMean } from '../diagnostics.ts';
 import { FUNCTIONS } from '../ir/ops.ts';
+import { SUGAR_FUNCTIONS, dimValue, isDimName, mean, noteTransposed, tensorPower, transposedProduct } from './reductions.ts';
 
 /** `\partial`, `\sum_{batch}`: the notes' backward pass, which celda derives itself. */
 const GRADIENT_COMMANDS = ['\\partial', '\\sum', '\\nabla'];
@@ -36,6 +38,7 @@ export function typeAll(cx: CheckContext, order: readonly string[]): { equations
         const expr = typeExpr(cx, def.rhs, local, def);
         done.set(k, { name: def.name, step: def.step, expr, span: def.eq.span });
         if (isPoison(expr) || !assign(cx, def, expr, local)) cx.poisoned.add(k);
+        else if (scalarOfVector.has(expr)) done.set(k, { name: def.name, step: def.step, expr: { k: 'op', op: 'sum_feat', args: [expr], attrs: {}, span: expr.span, shape: perExampleScalar }, span: def.eq.span });
         cx.diags.push(...local);
       } catch (e) {
         if (!(e instanceof Defer)) throw e;
@@ -53,10 +56,12 @@ export function typeAll(cx: CheckContext, order: readonly string[]): { equations
 function assign(cx: CheckContext, def: Def, e: TExpr, diags: Diagnostic[]): boolean {
   if (!e.shape) return true;
   let shape = e.shape;
+  if (def.timed && cx.scalarStates.has(def.name)) return assignScalarState(cx, def, e, diags);
   if (def.timed) {
     const what = `the definition of \`${display(def)}\``;
     if (shape.dims.length !== 1 && (isState(cx, def.name) || cx.mode === 'unrolled')) {
-      diags.push(D.shapeMismatch(def.eq.rhs.span, what, 'a vector per example', showShape(cx, shape), `\`${display(def)}\` is carried from step to step, so it is a vector per example; this equation gives ${showShape(cx, shape)}`));
+      const scalarHint = shape.dims.length === 0 && cx.mode === 'step' ? `; for a scalar per example, declare \`state ${show(def.name)} : 1\`` : '';
+      diags.push(D.shapeMismatch(def.eq.rhs.span, what, 'a vector per example', showShape(cx, shape), `\`${display(def)}\` is carried from step to step, so it is a vector per example; this equation gives ${showShape(cx, shape)}${scalarHint}`));
       return false;
     }
     shape = { batch: true, dims: shape.dims };
@@ -76,6 +81,27 @@ function assign(cx: CheckContext, def: Def, e: TExpr, diags: Diagnostic[]): bool
   return true;
 }
 
+/**
+ * A scalar state (`state m : 1`) takes a scalar per example; a vector whose
+ * size is 1 (`W x^<t>` with W of one row) is accepted too, as its one element,
+ * so cells written when `: 1` meant a vector of one element keep working.
+ */
+function assignScalarState(cx: CheckContext, def: Def, e: TExpr, diags: Diagnostic[]): boolean {
+  const shape = e.shape!;
+  if (cx.mode === 'unrolled') { diags.push(D.dimInUnrolled(def.eq.lhs.span, show(def.name))); return false; }
+  if (shape.dims.length === 1 && cx.solver.unify(shape.dims[0]!, dimNum(1)) !== false) {
+    scalarOfVector.set(e, true);
+  } else if (shape.dims.length !== 0) {
+    diags.push(D.scalarStateShape(def.eq.rhs.span, show(def.name), showShape(cx, shape)));
+    return false;
+  }
+  cx.types.set(key(def.name, def.step), perExampleScalar);
+  return true;
+}
+
+/** Expressions of scalar states that are a vector of one element (summed to its element when the equations are assembled). */
+export const scalarOfVector = new WeakMap<TExpr, true>();
+
 function isFunctionName(cx: CheckContext, name: string) {
   return !!FUNCTIONS[name] || cx.functions.has(name);
 }
@@ -92,10 +118,14 @@ function typeExpr(cx: CheckContext, e: Expr, diags: Diagnostic[], def: Def): TEx
   const go = (x: Expr) => typeExpr(cx, x, diags, def);
   switch (e.kind) {
     case 'num': return { k: 'leaf', leaf: 'const', name: '', value: e.value, span: e.span, shape: scalarShape };
-    case 'var': return variable(cx, e.name, e.time, e.span, diags, def);
+    case 'var':
+      // `d` after `dim d`: the dimension's size as a number (reductions.ts).
+      if (e.time === null && isDimName(cx, e.name)) return dimValue(e.name, e.span);
+      return variable(cx, e.name, e.time, e.span, diags, def);
     case 'latex': diags.push(D.unknownLatex(e.span, e.command, didYouMean(e.command, LATEX_KNOWN) ?? (GRADIENT_COMMANDS.includes(e.command) ? DERIVATIVES : undefined))); return poison(e.span);
     case 'zeros': diags.push(D.zerosInExpression(e.span)); return poison(e.span);
     case 'apply': {
+      if (SUGAR_FUNCTIONS[e.fn] !== undefined && !cx.functions.has(e.fn)) return mean(cx, e.fn, e.args.map(go), e.span, diags);
       if (isFunctionName(cx, e.fn)) return call(cx, e.fn, e.fnSpan, e.args.map(go), e.span, diags);
       if (looksLikeFunction(cx, e.fn)) {
         diags.push(D.unknownFunction(e.fnSpan, show(e.fn), didYouMean(e.fn, [...Object.keys(FUNCTIONS), ...cx.functions.keys()], show)));
@@ -107,10 +137,14 @@ function typeExpr(cx: CheckContext, e: Expr, diags: Diagnostic[], def: Def): TEx
       return product(cx, variable(cx, e.fn, null, e.fnSpan, diags, def), go(e.args[0]!), e.span, diags, false, [{ kind: 'var', name: e.fn, time: null, span: e.fnSpan }, e.args[0]!]);
     }
     case 'juxt': {
+      if (e.left.kind === 'var' && e.left.time === null && SUGAR_FUNCTIONS[e.left.name] !== undefined && !cx.functions.has(e.left.name)) return mean(cx, e.left.name, [go(e.right)], e.span, diags);
+      // `uᵀ v`: an inner product of vectors, or `Wᵀ v` (reductions.ts decides from the shapes).
+      if (e.left.kind === 'transpose') return transposedProduct(cx, noteTransposed(cx, go(e.left.arg), e.left), go(e.right), e.span, diags, false, [e.left, e.right], e.left.span);
       if (e.left.kind === 'var' && e.left.time === null && isFunctionName(cx, e.left.name)) return call(cx, e.left.name, e.left.span, [go(e.right)], e.span, diags);
       return product(cx, go(e.left), go(e.right), e.span, diags, false, [e.left, e.right]);
     }
     case 'binary': {
+      if (e.op === '@' && e.left.kind === 'transpose') return transposedProduct(cx, noteTransposed(cx, go(e.left.arg), e.left), go(e.right), e.span, diags, true, [e.left, e.right], e.left.span);
       const l = go(e.left), r = go(e.right);
       if (e.op === '@') return product(cx, l, r, e.span, diags, true, [e.left, e.right]);
       const name = ({ '+': 'add', '-': 'sub', '*': 'mul', '/': 'div' } as const)[e.op];
@@ -128,6 +162,10 @@ function typeExpr(cx: CheckContext, e: Expr, diags: Diagnostic[], def: Def): TEx
       if (e.exponent === 1) return a;
       return op(cx, 'pow', [a], e.span, diags, 'a power', { p: e.exponent });
     }
+    case 'power':
+      // `e^{x}` is exp(x) when `e` names nothing else (the papers' e^{ĩ − m}).
+      if (e.base.kind === 'var' && e.base.name === 'e' && e.base.time === null && !cx.params.get('e')?.declared && !cx.defs.has(key('e')) && !cx.inputs.has('e')) return call(cx, 'exp', e.base.span, [go(e.exponent)], e.span, diags);
+      return tensorPower(cx, go(e.base), go(e.exponent), e.span, diags, [e.base, e.exponent]);
     case 'transpose': {
       const a = go(e.arg);
       if (a.shape === null && !isPoison(a)) throw new Defer();
@@ -137,7 +175,9 @@ function typeExpr(cx: CheckContext, e: Expr, diags: Diagnostic[], def: Def): TEx
       const items = e.items.map(go);
       if (items.some((i) => isPoison(i))) return poison(e.span);
       if (items.some((i) => i.shape === null)) throw new Defer();
-      return op(cx, 'concat', items, e.span, diags, 'a concatenation');
+      // A scalar per example (`m^<t-1>` of `state m : 1`) stacks as one element.
+      const stacked = items.map((i): TExpr => (i.shape!.batch && i.shape!.dims.length === 0 ? { k: 'op', op: 'bcast', args: [i], attrs: { shape: vec(dimNum(1)) }, span: i.span, shape: vec(dimNum(1)) } : i));
+      return op(cx, 'concat', stacked, e.span, diags, 'a concatenation');
     }
   }
 }

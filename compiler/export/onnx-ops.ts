@@ -86,6 +86,7 @@ export const ONNX: Record<OpName, OnnxRule> = {
   min: binary('Min'),
   // The forward value only: ONNX computes no gradients.
   stopgrad: unary('Identity'),
+  power: binary('Pow'),
 
   softmax: (c) => c.op('Softmax', [c.arg(0)], { axis: -1 }),
   sum_feat: sumFeat,

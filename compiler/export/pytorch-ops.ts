@@ -95,6 +95,7 @@ export const PYTORCH: Record<OpName, PyRule> = {
   max: (c) => [`torch.maximum(${c.tensor(0)}, ${c.tensor(1)})`, PREC.atom],
   min: (c) => [`torch.minimum(${c.tensor(0)}, ${c.tensor(1)})`, PREC.atom],
   stopgrad: (c) => [`${c.arg(0, PREC.atom)}.detach()`, PREC.atom],
+  power: (c) => [`torch.pow(${c.tensor(0)}, ${c.tensor(1)})`, PREC.atom],
 
   softmax: (c) => [`torch.softmax(${c.arg(0, 0)}, -1)`, PREC.atom],
   sum_feat: sumFeat,

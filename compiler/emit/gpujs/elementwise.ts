@@ -30,6 +30,7 @@ export const GPUJS_ELEMENTWISE: Readonly<Record<ElementwiseOp, Render>> = {
   max: ([a, b]) => atom(`Math.max(${a!.s}, ${b!.s})`),
   min: ([a, b]) => atom(`Math.min(${a!.s}, ${b!.s})`),
   stopgrad: ([a]) => a!,
+  power: ([a, b]) => atom(`Math.pow(${a!.s}, ${b!.s})`),
   abs: math('abs'),
   exp: math('exp'),
   log: math('log'),

@@ -63,4 +63,5 @@ export const JS_ELEMENTWISE: Readonly<Record<ElementwiseOp, Render>> = {
   max: ([a, b]) => ({ s: `Math.max(${a!.s}, ${b!.s})`, p: 4 }),
   min: ([a, b]) => ({ s: `Math.min(${a!.s}, ${b!.s})`, p: 4 }),
   stopgrad: ([a]) => a!,
+  power: ([a, b]) => ({ s: `Math.pow(${a!.s}, ${b!.s})`, p: 4 }),
 } satisfies Record<ElementwiseOp, Render>;

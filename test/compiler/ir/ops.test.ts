@@ -56,6 +56,8 @@ const binary = (right?: Domain): OpCase[] => [
  */
 const CASES = {
   add: binary(), sub: binary(), mul: binary(), div: binary('awayFromZero'), max: binary(), min: binary(),
+  // x^y with a tensor exponent: a positive base (log x in ∂y), any exponent; x^x accumulates both.
+  power: [...binaryShapes.map(([a, b]) => ({ ins: [o(a, 'positive'), o(b)] })), { ins: [o(bv(), 'positive')], use: [0, 0] }],
   stopgrad: unary().map((c) => ({ ...c, stops: true as const })),
   neg: unary(),
   pow: [2, 3, -1, 0.5, 1.5, 0, 1].flatMap((p) => unaryShapes.slice(0, 4).map((s) => ({ ins: [o(s, p === 2 || p === 3 ? 'any' : 'positive')], attrs: { p } }))),
@@ -134,6 +136,7 @@ const MATH: Partial<Record<OpName, (...x: number[]) => number>> = {
   sqrt: Math.sqrt, abs: Math.abs, softplus: (x) => Math.log(1 + Math.exp(x!)), step: (x) => (x! > 0 ? 1 : 0), sign: Math.sign,
   pow: (x) => Math.pow(x!, 3),
   max: (x, y) => Math.max(x!, y!), min: (x, y) => Math.min(x!, y!), stopgrad: (x) => x!,
+  power: (x, y) => Math.exp(y! * Math.log(x!)),
 };
 
 describe('evaluation of elementwise ops against Math', () => {
@@ -141,7 +144,7 @@ describe('evaluation of elementwise ops against Math', () => {
   for (const [op, f] of Object.entries(MATH) as [OpName, (...x: number[]) => number][]) {
     it(op, () => {
       const arity = OPS[op].arity;
-      const domain: Domain = op === 'log' || op === 'sqrt' ? 'positive' : op === 'div' ? 'awayFromZero' : 'any';
+      const domain: Domain = op === 'log' || op === 'sqrt' || op === 'power' ? 'positive' : op === 'div' ? 'awayFromZero' : 'any';
       const args = Array.from({ length: arity }, (_, i) => randomTensor(rng, true, [3], 2, i === 1 ? domain : op === 'div' ? 'any' : domain));
       const y = evalOp(op, args.map((a) => ({ shape: bv(), data: [...a.data] })), op === 'pow' ? { p: 3 } : {});
       const want = Array.from(y.data, (_, j) => f(...args.map((a) => a.data[j]!)));

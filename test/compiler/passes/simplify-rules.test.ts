@@ -99,6 +99,7 @@ const CASES: Readonly<Partial<Record<OpName, Readonly<Record<string, Case>>>>> =
   max: { 'fold constants': { before: ({ op, c }) => op('max', [c(-1), c(2)]), after: ({ c }) => c(2) } },
   min: { 'fold constants': { before: ({ op, c }) => op('min', [c(-1), c(2)]), after: ({ c }) => c(-1) } },
   stopgrad: { 'fold constants': { before: ({ op, c }) => op('stopgrad', [c(0.5)]), after: ({ c }) => c(0.5) } },
+  power: { 'fold constants': { before: ({ op, c }) => op('power', [c(4), c(0.5)]), after: ({ c }) => c(2) } },
   transpose: {
     '(xᵀ)ᵀ → x': { before: ({ transpose, W }) => transpose(transpose(W)), after: ({ W }) => W },
   },
