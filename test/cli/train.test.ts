@@ -58,11 +58,13 @@ describe('celda train', () => {
     expect(s2.err).toMatch(/use celda predict/);
   });
 
-  it('names: samples printed; celda sample is reproducible from its seed', async () => {
+  it('names: samples printed on stderr, stdout only the JSON line; celda sample is reproducible from its seed', async () => {
     const out = tmp();
     const r = await celda('train', 'names', '--cell', RNN, '--steps', '2', ...tiny, '--out', out, '--samples', '3');
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/^samples: [a-z-]*, [a-z-]*, [a-z-]*\n/);
+    expect(r.err).toMatch(/\nsamples: "[a-z-]*", "[a-z-]*", "[a-z-]*"\n/);
+    expect(r.out.split('\n')).toHaveLength(2);
+    expect(r.out).toMatch(/^\{"task":"names".*\}\n$/);
     expect(Object.keys(lastJson(r.out).metrics).sort()).toEqual(['bigram_nll', 'nll']);
     const a = await celda('sample', out, '--n', '4', '--seed', '3', '--top-k', '5', '--backend', 'interp');
     const b = await celda('sample', out, '--n', '4', '--seed', '3', '--top-k', '5', '--backend', 'interp');
@@ -74,13 +76,14 @@ describe('celda train', () => {
   it('refuses bad usage with one error line', async () => {
     const cases: [string[], RegExp][] = [
       [['train', 'poetry', '--cell', GRU], /unknown task `poetry` \(tasks: names, gender, entities, g2p\)/],
+      [['train', 'gendr', '--cell', GRU], /unknown task `gendr` \(tasks: names, gender, entities, g2p\); did you mean `gender`\?/],
       [['train', 'gender'], /needs --cell FILE/],
       [['train', 'gender', '--cell', GRU, '--hidden', 'big'], /--hidden must be a whole number ≥ 1, not `big`/],
       [['train', 'gender', '--cell', GRU, '--steps', '3', '--epochs', '1'], /--steps or --epochs, not both/],
       [['train', 'gender', '--cell', join(ROOT, 'examples/cells/rnn-unrolled.celda'), '--backend', 'interp'], /fixed steps/],
-      [['train', 'gender', '--cell', GRU, '--backend', 'gpu'], /unknown backend `gpu`/],
+      [['train', 'gender', '--cell', GRU, '--backend', 'gpu'], /--backend must be one of js, js-f32, interp, gpujs, not `gpu`/],
       [['train', 'g2p', '--cell', GRU, '--bidirectional', '--backend', 'interp'], /--bidirectional needs the whole input/],
-      [['train', '--resume', '/nonexistent/dir'], /no such file/],
+      [['train', '--resume', '/nonexistent/dir'], /no checkpoint directory \/nonexistent\/dir: it does not exist/],
       [['train', 'gender', '--cell', GRU, '--bptt', '5', '--backend', 'interp'], /--bptt truncates a loss-per-step sequence/],
     ];
     for (const [argv, msg] of cases) {
