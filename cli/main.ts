@@ -1,6 +1,7 @@
 // The `celda` command line. Every user error is a message with its position;
 // a stack trace is printed only for a bug, and only with CELDA_DEBUG=1.
 
+import { readFileSync } from 'node:fs';
 import { compile } from '../compiler/compile.ts';
 import { hasErrors, lineCol, render } from '../compiler/diagnostics.ts';
 import { toDot } from '../compiler/print/graphviz.ts';
@@ -89,6 +90,11 @@ async function main(argv: string[]): Promise<number> {
       }
       process.stdout.write(overview(COMMANDS));
       return 0;
+    case '--version': case '-V': case 'version': {
+      const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+      process.stdout.write(`celda ${version}\n`);
+      return 0;
+    }
     case undefined:
       // nothing asked: the usage is the answer to a mistake, so stderr and exit 2
       process.stderr.write(overview(COMMANDS));
@@ -213,8 +219,8 @@ async function main(argv: string[]): Promise<number> {
 
 /** An unknown command: one line, with the closest command, or where the list is. */
 function unknownCommand(cmd: string): UsageError {
-  const best = closest(cmd, COMMANDS.map((c) => c.name));
-  return new UsageError(`unknown command \`${printable(cmd)}\`${best ? `; did you mean \`celda ${best}\`?` : ''} (celda --help lists the commands)`);
+  const best = closest(cmd, [...COMMANDS.map((c) => c.name), 'help', '--help', '--version']);
+  return new UsageError(`unknown ${cmd.startsWith('-') ? 'option' : 'command'} \`${printable(cmd)}\`${best ? `; did you mean \`celda ${best}\`?` : ''} (celda --help lists the commands)`);
 }
 
 /** The most nodes `graph --format svg` lays out unless --max-nodes says otherwise (and four times as many edges). */

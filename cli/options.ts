@@ -150,7 +150,8 @@ export function overview(commands: readonly Command[]): string {
   const width = Math.max(...heads.map((h) => h.length)) + 2;
   return 'celda — recurrent cells from slide notation\n\nusage:\n'
     + commands.map((c, i) => `  ${heads[i]!.padEnd(width)}${c.summary}\n`).join('')
-    + '\n`celda COMMAND --help` lists a command\'s options. Exit status: 0 success, 1 the input (a cell, a file, a checkpoint) is wrong, 2 the command line is wrong.\n';
+    + '\n`celda COMMAND --help` lists a command\'s options (docs/cli.md has them all); `celda --version` the version.\n'
+    + 'Exit status: 0 success, 1 the input (a cell, a file, a checkpoint) is wrong, 2 the command line is wrong.\n';
 }
 
 const cellText = (s: string) => s.replace(/\|/g, '\\|');

@@ -103,6 +103,9 @@ describe('one exit-code rule: 0 success, 1 the input is wrong, 2 the command lin
     const none = await celda();
     expect([none.code, none.out]).toEqual([2, '']);
     expect(none.err).toBe(help.out);
+    const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
+    expect(await celda('--version')).toEqual({ code: 0, out: `celda ${version}\n`, err: '' });
+    await refused(['--verison'], 2, /^error: unknown option `--verison`; did you mean `celda --version`\?/);
   });
 
   it('2: an unknown command, option, task or value, each in one line with what to type instead', async () => {

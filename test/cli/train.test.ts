@@ -107,4 +107,33 @@ describe('celda compare', () => {
     expect(readFileSync(join(out, 'loss.svg'), 'utf8')).toMatch(/GRU[\s\S]*RNN/);
     expect(existsSync(join(out, 'GRU', 'model.safetensors'))).toBe(true);
   });
+
+  it('reports a cell that cannot be fitted once, in the table, and exits 1; stdout is the table and where the report is', async () => {
+    const out = tmp();
+    const unrolled = join(ROOT, 'examples/cells/rnn-unrolled.celda');
+    const r = await celda('compare', 'gender', '--cells', GRU, unrolled, '--steps', '2', ...tiny, '--out', out, '--quiet');
+    expect(r.code, r.err).toBe(1);
+    const rows = r.out.split('\n');
+    expect(rows.slice(0, 2)).toEqual(['| cell | file | params | steps | seconds | accuracy | majority_accuracy |', '| --- | --- | --- | --- | --- | --- | --- |']);
+    expect(rows[2]).toMatch(/^\| GRU \| .*gru\.celda \| \d+ \| 2 \| [\d.]+ \| 0\.\d{4} \| 0\.\d{4} \|$/);
+    expect(rows[3]).toMatch(/^\| RNN5 \| .*rnn-unrolled\.celda \| – \| – \| – \| failed: cell RNN5 is written out over 5 fixed steps; [^|]* \| – \|$/);
+    expect(rows.slice(4)).toEqual(['', `report: ${join(out, 'report.md')}`, '']);
+    expect(r.err.match(/fixed steps/g)).toHaveLength(1);
+  });
+
+  it('CELDA_MAX_STEPS shortens every run, and says so', async () => {
+    const out = tmp();
+    process.env.CELDA_MAX_STEPS = '3';
+    try {
+      const r = await celda('train', 'gender', '--cell', GRU, '--steps', '50', ...tiny, '--out', out, '--quiet');
+      expect(r.code, r.err).toBe(0);
+      expect(lastJson(r.out).steps).toBe(3);
+      expect(r.err).toContain('note: CELDA_MAX_STEPS=3: a quick run, stopped at step 3, not 50; its final metrics use 16 validation examples, not the whole split\n');
+      process.env.CELDA_MAX_STEPS = 'lots';
+      const bad = await celda('train', 'gender', '--cell', GRU, ...tiny, '--out', tmp());
+      expect([bad.code, bad.err]).toEqual([2, 'error: CELDA_MAX_STEPS must be a whole number ≥ 0, not `lots`\n']);
+    } finally {
+      delete process.env.CELDA_MAX_STEPS;
+    }
+  });
 });
