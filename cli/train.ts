@@ -36,7 +36,12 @@ import { taskNamed } from './data.ts';
 import { parseOptions } from './options.ts';
 import { parseSchedule } from '../runtime/train/optim/schedule.ts';
 
-/** A command: usage mistakes exit 2 (common.ts), a training failure prints `error: …` and exits 1. */
+/**
+ * A command: usage mistakes exit 2 (common.ts), a training failure prints
+ * `error: …` and exits 1 — unless the runtime refused an option the command line
+ * gave (its message starts with the option: `--bptt truncates …`, `--threads 4 is
+ * more than the batch …`), which is a command line that is wrong: exit 2.
+ */
 function guarded(f: () => Promise<number> | number): Promise<number> {
   return reporting(async () => {
     try {
@@ -44,7 +49,7 @@ function guarded(f: () => Promise<number> | number): Promise<number> {
     } catch (e) {
       if (!(e instanceof TrainError)) throw e;
       process.stderr.write(`error: ${e.message}\n`);
-      return 1;
+      return /^--[a-z]/.test(e.message) ? 2 : 1;
     }
   });
 }

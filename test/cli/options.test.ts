@@ -126,6 +126,11 @@ describe('one exit-code rule: 0 success, 1 the input is wrong, 2 the command lin
     await refused(['grad', RNN, '--wrt', 'W_a'], 2, /--wrt: `W_a` is not a parameter, input or state of RNN .*; did you mean `W_aa`\?/);
     await refused(['train', 'gender', '--cell', GRU, '--cells', RNN], 2, /unknown option `--cells` for celda train; did you mean `--cell`\?/);
     await refused(['compare', 'gender', '--cell', GRU], 2, /unknown option `--cell` for celda compare; did you mean `--cells`\?/);
+    // options the runtime refuses for this task or cell are the command line's too
+    const tiny = ['--hidden', '4', '--embed', '4', '--batch', '8', '--backend', 'interp', '--threads', '1', '--out', join(tmp, 'run-refused')];
+    await refused(['train', 'gender', '--cell', GRU, '--bptt', '5', ...tiny], 2, /^error: --bptt truncates a loss-per-step sequence/);
+    await refused(['train', 'g2p', '--cell', GRU, '--bidirectional', ...tiny], 2, /^error: --bidirectional needs the whole input at once/);
+    await refused(['train', 'gender', '--cell', RNN, '--head', 'cell', '--bidirectional', ...tiny], 2, /^error: --head cell: a bidirectional layer/);
   });
 
   it('2: an unknown --dim name, refused by every command that takes dimensions, with the closest', async () => {
