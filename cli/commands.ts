@@ -38,7 +38,7 @@ export const CHECK = {
 } as const satisfies Command;
 
 export const EVAL = {
-  name: 'eval', args: 'CELL', summary: 'run a cell on inputs: states, outputs and (given cotangents) the VJP, as JSON', more: 'docs/eval-json.md',
+  name: 'eval', args: 'CELL (--inputs I.json | --template)', summary: 'run a cell on inputs: states, outputs and (given cotangents) the VJP, as JSON', more: 'docs/eval-json.md',
   options: [
     { name: 'inputs', type: 'string', arg: 'I.json', doc: 'the inputs (dims, batch, steps, inputs, init, cotangents); `-` reads stdin' },
     { name: 'template', type: 'boolean', doc: 'print a minimal inputs file for the cell (its dims, inputs and states, with their shapes) instead of running it' },
@@ -89,7 +89,7 @@ export const COMPILE = {
 } as const satisfies Command;
 
 export const EXPORT = {
-  name: 'export', args: 'CELL', summary: 'the cell as a PyTorch module or an ONNX model', more: 'docs/export.md',
+  name: 'export', args: 'CELL --to pytorch|onnx -o OUT', summary: 'the cell as a PyTorch module or an ONNX model', more: 'docs/export.md',
   options: [
     { name: 'to', type: 'string', choices: ['pytorch', 'onnx'], doc: 'the format (required)' },
     { ...OUT_FILE, arg: 'OUT', doc: 'the file to write (required): cell.py or cell.onnx' },
@@ -182,7 +182,7 @@ const RUN_OPTIONS = [
 ] as const satisfies readonly Opt[];
 
 export const TRAIN = {
-  name: 'train', args: 'TASK', summary: 'train a cell on names, gender, entities or g2p', more: 'docs/training.md',
+  name: 'train', args: 'TASK --cell FILE', summary: 'train a cell on names, gender, entities or g2p', more: 'docs/training.md',
   options: [
     { name: 'cell', type: 'string', arg: 'FILE', doc: 'the cell file (required unless --resume)' },
     ...RUN_OPTIONS,
