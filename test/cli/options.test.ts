@@ -15,6 +15,7 @@ import { BACKEND_NAMES } from '../../runtime/train/run/backends.ts';
 import { SETTINGS } from '../../runtime/train/run/settings.ts';
 import { GPU_MODES as GPUJS_MODES } from '../../runtime/backends/gpujs.ts';
 import { EXAMPLES } from '../support/cells.ts';
+import { fillTaskDefaults, taskDefaultsTable } from '../../scripts/docs-options.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const RNN = join(EXAMPLES, 'rnn.celda');
@@ -64,9 +65,11 @@ describe('one declaration of the options', () => {
     }
     for (const f of ['README.md', 'docs/cli.md', 'docs/training.md', 'docs/eval-json.md']) {
       const text = readFileSync(join(ROOT, f), 'utf8');
-      expect(fillTables(text, COMMANDS) === text, `${f} has an option table out of date: run npx tsx scripts/docs-options.ts`).toBe(true);
+      expect(fillTaskDefaults(fillTables(text, COMMANDS)) === text, `${f} has an option table out of date: run npx tsx scripts/docs-options.ts`).toBe(true);
     }
-    expect(readFileSync(join(ROOT, 'docs/training.md'), 'utf8')).toContain(markers('train')[0]);
+    const training = readFileSync(join(ROOT, 'docs/training.md'), 'utf8');
+    expect(training).toContain(markers('train')[0]);
+    expect(training).toContain(`<!-- task-defaults -->\n${taskDefaultsTable()}<!-- /task-defaults -->`);
   });
 
   it('every setting of a run is an option of train and compare, and the value lists match the runtime\'s', () => {
