@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { compile } from '../compiler/compile.ts';
-import { hasErrors, lineCol, render } from '../compiler/diagnostics.ts';
+import { closest, hasErrors, lineCol, render } from '../compiler/diagnostics.ts';
 import { toDot } from '../compiler/print/graphviz.ts';
 import { printCell, printGrad } from '../compiler/print/notation.ts';
 import type { Spelling } from '../compiler/print/notation.ts';
@@ -13,7 +13,6 @@ import type { BackendFactory } from '../runtime/backend.ts';
 import { LimitError, printable, suggestion } from '../runtime/limits.ts';
 import { BadInput, cellFromFile, defaultName, enableRelaxedSimd, guardOutput, maxMemoryOption, parseSeed, readTextFile, Reported, setMaxFileSize, UsageError } from './common.ts';
 import { CHECK, commandNamed, COMMANDS, EVAL, GRAD, GRAPH, PRINT } from './commands.ts';
-import { closest } from '../compiler/diagnostics.ts';
 import { commandHelp, overview, parseOptions } from './options.ts';
 import { evalTemplate } from './template.ts';
 
@@ -32,8 +31,9 @@ function readJson(path: string, what: string): unknown {
 /** `--format`, already one of its choices (cli/commands.ts). */
 const spelling = (v: string | undefined): Spelling => (v ?? 'unicode') as Spelling;
 
-const one = (positionals: string[], what: string): string => {
-  if (positionals.length !== 1) throw new UsageError(`expected one ${what}, got ${positionals.length}`);
+/** The one positional argument of a command, or a UsageError that says what it takes. */
+const one = (positionals: string[], what: string, cmd: string): string => {
+  if (positionals.length !== 1) throw new UsageError(`celda ${cmd} needs one ${what}${positionals.length ? `, not ${positionals.length} (${positionals.map(printable).join(' ')})` : ''}: celda ${cmd} CELL [options] (celda ${cmd} --help lists them)`);
   return positionals[0]!;
 };
 
@@ -128,7 +128,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'eval': {
       const { values, positionals } = parseOptions(rest, EVAL);
-      const file = one(positionals, 'cell file');
+      const file = one(positionals, 'cell file', 'eval');
       if (values.template) {
         if (values.inputs !== undefined) throw new UsageError('--template writes an inputs file; it takes no --inputs');
         const t = evalTemplate(cellFromFile(file, values.cell).typed);
@@ -167,7 +167,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'grad': {
       const { values, positionals } = parseOptions(rest, GRAD);
-      const cell = cellFromFile(one(positionals, 'cell file'), values.cell);
+      const cell = cellFromFile(one(positionals, 'cell file', 'grad'), values.cell);
       const names = [...new Set(cell.backward.roots.map((r) => r.name))];
       if (values.wrt !== undefined && !names.includes(values.wrt)) throw new UsageError(`--wrt: \`${printable(values.wrt)}\` is not a parameter, input or state of ${cell.name} (${names.join(', ')})${suggestion(values.wrt, names)}`);
       const sp = spelling(values.format);
@@ -182,7 +182,7 @@ async function main(argv: string[]): Promise<number> {
       const maxNodes = values['max-nodes'] === undefined ? MAX_SVG_NODES : Number(values['max-nodes']);
       if (!Number.isSafeInteger(maxNodes) || maxNodes < 1) throw new UsageError(`--max-nodes must be a whole number ≥ 1, not \`${printable(values['max-nodes']!)}\``);
       if (values['max-nodes'] !== undefined && format !== 'svg') throw new UsageError('--max-nodes is for --format svg (dot output has no limit)');
-      const cell = cellFromFile(one(positionals, 'cell file'), values.cell);
+      const cell = cellFromFile(one(positionals, 'cell file', 'graph'), values.cell);
       const g = values.backward ? cell.backward : cell.forward;
       if (format === 'svg') {
         // Graphviz lays a graph out in time and memory that grow faster than its size.
@@ -200,7 +200,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'print': {
       const { values, positionals } = parseOptions(rest, PRINT);
-      const cell = cellFromFile(one(positionals, 'cell file'), values.cell);
+      const cell = cellFromFile(one(positionals, 'cell file', 'print'), values.cell);
       process.stdout.write(printCell(cell.typed, cell.forward, spelling(values.format)));
       return 0;
     }

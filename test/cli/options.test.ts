@@ -113,6 +113,8 @@ describe('one exit-code rule: 0 success, 1 the input is wrong, 2 the command lin
 
   it('2: an unknown command, option, task or value, each in one line with what to type instead', async () => {
     await refused(['chekc', RNN], 2, /^error: unknown command `chekc`; did you mean `celda check`\? \(celda --help lists the commands\)\n$/);
+    await refused(['grad'], 2, /^error: celda grad needs one cell file: celda grad CELL \[options\] \(celda grad --help lists them\)\n$/);
+    await refused(['print', RNN, GRU], 2, /^error: celda print needs one cell file, not 2 \(.*rnn\.celda .*gru\.celda\)/);
     await refused(['frobnicate'], 2, /^error: unknown command `frobnicate` \(celda --help lists the commands\)\n$/);
     await refused(['check', RNN, '--explian'], 2, /^error: unknown option `--explian` for celda check; did you mean `--explain`\?\n$/);
     await refused(['eval', RNN, '--input', 'x.json'], 2, /unknown option `--input` for celda eval; did you mean `--inputs`\?/);
