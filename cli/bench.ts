@@ -11,7 +11,9 @@ import { interpBackend } from '../runtime/backends/interp.ts';
 import { jsBackend } from '../runtime/backends/js.ts';
 import { cellRunBytes, checkMemory, maxBytes, printable } from '../runtime/limits.ts';
 import { Rng } from '../runtime/random.ts';
-import { cellFromFile, maxMemoryOption, parseCommand, precisionOption, reporting, suggestion, UsageError } from './common.ts';
+import { cellFromFile, maxMemoryOption, precisionOption, reporting, suggestion, UsageError } from './common.ts';
+import { BENCH } from './commands.ts';
+import { parseOptions } from './options.ts';
 
 export interface Timing {
   /** Median milliseconds per run. */
@@ -106,14 +108,10 @@ function positive(v: string | undefined, fallback: number, what: string): number
 
 export async function benchCommand(argv: string[]): Promise<number> {
   return reporting(async () => {
-    const { values, positionals } = parseCommand(argv, {
-      dims: { type: 'string' }, batch: { type: 'string' }, steps: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, cell: { type: 'string' },
-      'no-simd': { type: 'boolean' }, threads: { type: 'string' }, 'max-memory': { type: 'string' },
-    });
-    if (positionals.length !== 1) throw new UsageError(`celda bench needs one cell file, got ${positionals.length}\nusage: celda bench CELL [--dims n_x=16,n_a=32] [--batch B] [--steps T] [--backend js|interp|gpujs] [--precision f32|f64] [--no-simd] [--threads N] [--max-memory SIZE]`);
+    const { values, positionals } = parseOptions(argv, BENCH);
+    if (positionals.length !== 1) throw new UsageError(`celda bench needs one cell file, got ${positionals.length} (usage: celda bench CELL [options]; celda bench --help lists them)`);
     const limit = maxBytes(maxMemoryOption(values['max-memory']));
     const backendName = values.backend ?? 'js';
-    if (backendName !== 'js' && backendName !== 'interp' && backendName !== 'gpujs') throw new UsageError(`unknown backend \`${backendName}\` (available: js, interp, gpujs)`);
     if (backendName === 'gpujs' && values.precision === 'f64') throw new UsageError('gpu.js computes in float32 only: use --precision f32 (the default for gpujs)');
     // float32 with WebAssembly SIMD unless asked otherwise; the interpreter is float64 only
     const precision = precisionOption(values.precision, backendName === 'interp' ? 'f64' : 'f32');

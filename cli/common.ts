@@ -4,12 +4,11 @@
 // emitter, no runtime), so that `celda check` starts fast.
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import type { CompiledCell } from '../compiler/compile.ts';
 import { compile } from '../compiler/compile.ts';
 import { hasErrors, render } from '../compiler/diagnostics.ts';
-import { formatBytes, LimitError, parseBytes, printable } from '../runtime/limits.ts';
+import { formatBytes, LimitError, parseBytes, printable, suggestion } from '../runtime/limits.ts';
 
 /** A user mistake on the command line: printed as `error: …`, exit 2. */
 export class UsageError extends Error {}
@@ -17,13 +16,8 @@ export class UsageError extends Error {}
 /** A failure already reported on stderr (diagnostics): exit 1. */
 export class Reported extends Error {}
 
-export function parseCommand<const O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError(printable((e as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, '')));
-  }
-}
+/** What the command line names is wrong (a JSON file that does not parse, a checkpoint): `error: …`, exit 1. */
+export class BadInput extends Error {}
 
 /** The largest file a command reads unless told otherwise: cells and JSON are far smaller. */
 export const DEFAULT_MAX_FILE_BYTES = 10 * 1024 ** 2;
@@ -98,7 +92,7 @@ export function parseSeed(text: string | undefined, flag = '--seed'): number {
   return n;
 }
 
-export { suggestion } from '../runtime/limits.ts';
+export { suggestion };
 
 /** `--max-memory SIZE`: bytes, or undefined for the default (CELDA_MAX_MEMORY, else 4 GiB: runtime/limits.ts). */
 export function maxMemoryOption(text: string | undefined): number | undefined {
@@ -120,13 +114,13 @@ export function cellFrom(source: string, file: string, name: string | undefined,
   const r = compile(source, { defaultCellName: defaultName(file) });
   for (const d of r.diagnostics) process.stderr.write(render(d, file, source) + '\n');
   if (hasErrors(r.diagnostics)) throw new Reported();
-  if (r.cells.length === 0) throw new UsageError(`${file}: no cell`);
+  if (r.cells.length === 0) throw new BadInput(`${printable(file)}: no cell`);
   if (name === undefined) {
     if (r.cells.length > 1) throw new UsageError(`${file} holds ${r.cells.length} cells (${r.cells.map((c) => c.name).join(', ')}); choose one with ${flag} NAME`);
     return r.cells[0]!;
   }
   const c = r.cells.find((x) => x.name === name);
-  if (!c) throw new UsageError(`${file}: no cell named \`${name}\` (cells: ${r.cells.map((x) => x.name).join(', ')})`);
+  if (!c) throw new UsageError(`${file}: no cell named \`${printable(name)}\` (cells: ${r.cells.map((x) => x.name).join(', ')})${suggestion(name, r.cells.map((x) => x.name))}`);
   return c;
 }
 
@@ -155,15 +149,15 @@ export async function enableRelaxedSimd(): Promise<void> {
   if (!fmaAvailable()) setFlagsFromString('--experimental-wasm-relaxed-simd');
 }
 
-/** Runs a command: a UsageError becomes `error: …` and exit 2, a Reported failure exit 1. */
+/** Runs a command: a UsageError becomes `error: …` and exit 2, a BadInput `error: …` and exit 1, a Reported failure exit 1. */
 export async function reporting(run: () => Promise<number> | number): Promise<number> {
   try {
     return await run();
   } catch (e) {
     if (e instanceof Reported) return 1;
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || e instanceof BadInput) {
       process.stderr.write(`error: ${e.message}\n`);
-      return 2;
+      return e instanceof UsageError ? 2 : 1;
     }
     throw e;
   }

@@ -8,15 +8,17 @@ import { realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:
 import { basename, dirname, join, resolve } from 'node:path';
 import { printable } from '../runtime/limits.ts';
 import { emitJs } from '../compiler/emit/js/emit.ts';
-import { cellFromFile, parseCommand, precisionOption, reporting, UsageError } from './common.ts';
+import { cellFromFile, precisionOption, reporting, UsageError } from './common.ts';
+import { COMPILE } from './commands.ts';
+import { parseOptions } from './options.ts';
 
 /** out.js → out.d.ts, out.mjs → out.d.mts, anything else → anything.d.ts */
 export const declarationPath = (out: string) => (/\.mjs$/.test(out) ? out.replace(/\.mjs$/, '.d.mts') : /\.js$/.test(out) ? out.replace(/\.js$/, '.d.ts') : `${out}.d.ts`);
 
 export async function compileCommand(argv: string[]): Promise<number> {
   return reporting(async () => {
-    const { values, positionals } = parseCommand(argv, { out: { type: 'string', short: 'o' }, precision: { type: 'string' }, cell: { type: 'string' }, 'no-simd': { type: 'boolean' } });
-    if (positionals.length !== 1) throw new UsageError(`celda compile needs one cell file, got ${positionals.length}\nusage: celda compile CELL -o out.js [--precision f32|f64] [--no-simd] [--cell NAME]`);
+    const { values, positionals } = parseOptions(argv, COMPILE);
+    if (positionals.length !== 1) throw new UsageError(`celda compile needs one cell file, got ${positionals.length} (usage: celda compile CELL -o OUT.js [options]; celda compile --help lists them)`);
     const precision = precisionOption(values.precision);
     const cell = cellFromFile(positionals[0]!, values.cell);
     const js = emitJs(cell, { precision, simd: values['no-simd'] !== true });

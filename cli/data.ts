@@ -4,24 +4,28 @@
 // "classes": C, "topology": …, "text": what `celda predict` shows for it}.
 // The ids are the ones celda trains on; the splits are celda's fixed ones.
 
-import { TrainError } from '../runtime/train/errors.ts';
+import { printable } from '../runtime/limits.ts';
+import type { Task } from '../runtime/train/data/tasks/task.ts';
 import { getTask } from '../runtime/train/data/tasks/index.ts';
-import { parseCommand, UsageError } from './common.ts';
+import { suggestion, UsageError } from './common.ts';
+import { DATA } from './commands.ts';
+import { parseOptions } from './options.ts';
+import { TASKS } from '../runtime/train/data/tasks/index.ts';
 
 const SPLITS = { train: 'train', validation: 'val', test: 'test' } as const;
 
+/** The task a command line names, or a UsageError (exit 2) with the tasks and the closest. */
+export function taskNamed(name: string): Task {
+  const names = Object.keys(TASKS);
+  if (!names.includes(name)) throw new UsageError(`unknown task \`${printable(name)}\` (tasks: ${names.join(', ')})${suggestion(name, names)}`);
+  return getTask(name);
+}
+
 export function dataCommand(argv: string[]): number {
-  const { values, positionals } = parseCommand(argv, { split: { type: 'string' } });
-  if (positionals.length !== 1) throw new UsageError(`expected one task name, got ${positionals.length}`);
+  const { values, positionals } = parseOptions(argv, DATA);
+  if (positionals.length !== 1) throw new UsageError(`celda data needs one task (${Object.keys(TASKS).join(', ')}), got ${positionals.length}`);
   const split = values.split ?? 'train';
-  if (!Object.hasOwn(SPLITS, split)) throw new UsageError(`--split must be train, validation or test, not \`${split}\``);
-  let task;
-  try {
-    task = getTask(positionals[0]!);
-  } catch (e) {
-    if (e instanceof TrainError) throw new UsageError(e.message);
-    throw e;
-  }
+  const task = taskNamed(positionals[0]!);
   // `celda data gender | head`: a closed pipe ends the output, not with a stack trace
   process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); throw e; });
   const examples = task.load()[SPLITS[split as keyof typeof SPLITS]];

@@ -14,7 +14,9 @@ import { render } from '../compiler/diagnostics.ts';
 import type { Dim } from '../compiler/ir/dims.ts';
 import { bindDims, dimToString, evalDim } from '../compiler/ir/dims.ts';
 import { Rng } from '../runtime/random.ts';
-import { cellFromFile, parseCommand, readTextFile, Reported, UsageError } from './common.ts';
+import { cellFromFile, readTextFile, Reported, suggestion, UsageError } from './common.ts';
+import { EXPORT } from './commands.ts';
+import { parseOptions } from './options.ts';
 
 const TARGETS = ['pytorch', 'onnx'] as const;
 
@@ -69,7 +71,7 @@ const shapeOf = (x: unknown): number[] => (Array.isArray(x) ? [x.length, ...shap
 function onnxValues(cell: CompiledCell, o: OnnxFlags): { dims: Record<string, number>; params?: Record<string, number[]> } {
   const t = cell.typed;
   const given = parseDims(o.dims);
-  for (const k of given.keys()) if (!t.dims.includes(k)) throw new UsageError(`--dims: cell \`${t.name}\` has no dimension \`${k}\` (${t.dims.join(', ') || 'none'})`);
+  for (const k of given.keys()) if (!t.dims.includes(k)) throw new UsageError(`--dims: cell \`${t.name}\` has no dimension \`${k}\` (${t.dims.join(', ') || 'none'})${suggestion(k, t.dims)}`);
   let json: Record<string, unknown> | undefined;
   if (o.params !== undefined) {
     try {
@@ -125,11 +127,7 @@ const isDirectory = (path: string): boolean => {
 };
 
 export async function exportCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommand(argv, {
-    to: { type: 'string' }, out: { type: 'string', short: 'o' }, cell: { type: 'string' },
-    force: { type: 'boolean' }, 'params-as-inputs': { type: 'boolean' },
-    dims: { type: 'string' }, params: { type: 'string' }, seed: { type: 'string' }, vjp: { type: 'string' },
-  });
+  const { values, positionals } = parseOptions(argv, EXPORT);
   if (positionals.length !== 1) throw new UsageError(`expected one cell file or run directory, got ${positionals.length}`);
   const file = positionals[0]!;
   const to = values.to;

@@ -1,54 +1,21 @@
 // The `celda` command line. Every user error is a message with its position;
 // a stack trace is printed only for a bug, and only with CELDA_DEBUG=1.
 
+import { readFileSync } from 'node:fs';
 import { compile } from '../compiler/compile.ts';
-import { hasErrors, lineCol, render } from '../compiler/diagnostics.ts';
+import { closest, hasErrors, lineCol, render } from '../compiler/diagnostics.ts';
 import { toDot } from '../compiler/print/graphviz.ts';
 import { printCell, printGrad } from '../compiler/print/notation.ts';
 import type { Spelling } from '../compiler/print/notation.ts';
 import { explainLinearity, linearity } from '../compiler/passes/linearity.ts';
 import type { Span } from '../grammar/ast.ts';
 import type { BackendFactory } from '../runtime/backend.ts';
-import { LimitError, printable } from '../runtime/limits.ts';
-import { cellFromFile, defaultName, enableRelaxedSimd, guardOutput, maxMemoryOption, parseCommand, parseSeed, readTextFile, Reported, setMaxFileSize, UsageError } from './common.ts';
+import { LimitError, printable, suggestion } from '../runtime/limits.ts';
+import { BadInput, cellFromFile, defaultName, enableRelaxedSimd, guardOutput, maxMemoryOption, parseSeed, readTextFile, Reported, setMaxFileSize, UsageError } from './common.ts';
+import { CHECK, commandNamed, COMMANDS, EVAL, GRAD, GRAPH, PRINT } from './commands.ts';
+import { commandHelp, overview, parseOptions } from './options.ts';
+import { evalTemplate } from './template.ts';
 
-
-const USAGE = `celda — recurrent cells from slide notation
-
-usage:
-  celda check FILE… [--explain]             compile files, print diagnostics (--explain: which states are linear recurrences, and why not)
-  celda eval CELL --inputs I.json [--params P.json] [--seed N] [--cell NAME] [--backend interp|js|gpujs] [--gpu-mode webasm|cpu] [--max-memory SIZE]
-            [--precision f64|f32] [--no-simd] [--threads N] [--allow-nonfinite]
-                                            run a cell: states, outputs and (with cotangents) the VJP, as JSON
-                                            (float64, the reference, unless --precision f32)
-  celda grad CELL [--wrt NAME] [--format unicode|latex|ascii] [--compact] [--cell NAME]
-                                            the derivative equations of the backward step
-  celda graph CELL [--backward] [--format dot|svg] [--max-nodes N] [--cell NAME]
-                                            the forward (or backward) graph for Graphviz
-  celda print CELL [--format unicode|latex|ascii] [--cell NAME]
-                                            the cell back as notation, in one spelling
-  celda compile CELL -o OUT.js [--precision f32|f64] [--no-simd] [--cell NAME]
-                                            a standalone fused JavaScript module (+ .d.ts) for the cell
-                                            (float32 with WebAssembly SIMD; --precision f64: plain JavaScript)
-  celda export CELL --to pytorch|onnx -o OUT [--cell NAME] [--force] [--dims n_x=…,n_a=…] [--params P.json|--seed N] [--params-as-inputs]
-                                            the cell as a PyTorch module (cell.py) or an ONNX model (cell.onnx): docs/export.md
-  celda data TASK [--split train|validation|test]
-                                            a task's examples as JSON lines (token ids, sizes, text)
-  celda bench CELL [--dims n_x=…,n_a=…] [--batch B] [--steps T] [--backend js|interp|gpujs] [--precision f32|f64] [--no-simd] [--threads N] [--max-memory SIZE]
-                                            one training step's speed, as one JSON line (js: float32 with
-                                            WebAssembly SIMD unless --precision f64)
-  celda train TASK --cell FILE [--hidden N] [--steps N|--epochs N] [--batch B] [--lr X] [--seed S] [--out DIR] [--resume DIR] [--force]
-            [--precision f32|f64] [--backend js|interp|gpujs]
-                                            train a cell on names, gender, entities or g2p, in float32 with
-                                            WebAssembly SIMD unless --precision f64 (more options: docs/training.md)
-  celda sample DIR [--n N] [--temperature T] [--top-k K] [--seed S] [--greedy]
-                                            generate from a one-to-many checkpoint
-  celda predict DIR [INPUT…] [--beam K]      run a checkpoint on inputs (or lines on stdin)
-  celda compare TASK --cells A.celda B.celda … [train options]
-                                            train each cell with the same seed and budget; report table and curves
-
-every command: --max-file-size SIZE (or CELDA_MAX_FILE_SIZE) raises the 10M limit on a file it reads
-`;
 
 function readJson(path: string, what: string): unknown {
   const text = readTextFile(path, what);
@@ -57,18 +24,16 @@ function readJson(path: string, what: string): unknown {
   } catch (e) {
     const m = /position (\d+)/.exec((e as Error).message);
     const at = m ? lineCol(text, Number(m[1])) : { line: 1, col: 1 };
-    throw new UsageError(`${printable(path)}:${at.line}:${at.col}: invalid JSON in ${what}: ${(e as Error).message.replace(/ in JSON at position \d+.*$/, '')}`);
+    throw new BadInput(`${printable(path)}:${at.line}:${at.col}: invalid JSON in ${what}: ${(e as Error).message.replace(/ in JSON at position \d+.*$/, '')}`);
   }
 }
 
-function spelling(v: string | undefined): Spelling {
-  const s = v ?? 'unicode';
-  if (s !== 'unicode' && s !== 'latex' && s !== 'ascii') throw new UsageError(`--format must be unicode, latex or ascii, not \`${printable(s)}\``);
-  return s;
-}
+/** `--format`, already one of its choices (cli/commands.ts). */
+const spelling = (v: string | undefined): Spelling => (v ?? 'unicode') as Spelling;
 
-const one = (positionals: string[], what: string): string => {
-  if (positionals.length !== 1) throw new UsageError(`expected one ${what}, got ${positionals.length}`);
+/** The one positional argument of a command, or a UsageError that says what it takes. */
+const one = (positionals: string[], what: string, cmd: string): string => {
+  if (positionals.length !== 1) throw new UsageError(`celda ${cmd} needs one ${what}${positionals.length ? `, not ${positionals.length} (${positionals.map(printable).join(' ')})` : ''}: celda ${cmd} CELL [options] (celda ${cmd} --help lists them)`);
   return positionals[0]!;
 };
 
@@ -93,14 +58,10 @@ async function gpujsFactory(mode: string | undefined): Promise<BackendFactory> {
   };
 }
 
-/** The usage lines of one command (its entry in USAGE), or null for an unknown command. */
+/** `celda CMD --help`, or null for an unknown command. */
 export function commandUsage(cmd: string): string | null {
-  const lines = USAGE.split('\n');
-  const start = lines.findIndex((l) => l.startsWith(`  celda ${cmd} `) || l === `  celda ${cmd}`);
-  if (start < 0) return null;
-  let end = start + 1;
-  while (end < lines.length && lines[end]!.startsWith('      ') && !lines[end]!.startsWith('  celda ')) end++;
-  return `usage:\n${lines.slice(start, end).join('\n')}\n(celda --help lists every command)\n`;
+  const c = commandNamed(cmd);
+  return c ? commandHelp(c) : null;
 }
 
 /** The commands that may run float32 WebAssembly: relaxed SIMD is turned on before them. */
@@ -119,11 +80,27 @@ async function main(argv: string[]): Promise<number> {
   }
   if (cmd !== undefined && RUN_WASM.has(cmd)) await enableRelaxedSimd();
   switch (cmd) {
-    case undefined: case '-h': case '--help': case 'help':
-      process.stdout.write(USAGE);
-      return cmd === undefined ? 2 : 0;
+    case '-h': case '--help': case 'help':
+      // usage asked for: on stdout, exit 0 (`celda help train` is `celda train --help`)
+      if (cmd === 'help' && rest[0] !== undefined) {
+        const u = commandUsage(rest[0]);
+        if (u === null) throw unknownCommand(rest[0]);
+        process.stdout.write(u);
+        return 0;
+      }
+      process.stdout.write(overview(COMMANDS));
+      return 0;
+    case '--version': case '-V': case 'version': {
+      const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+      process.stdout.write(`celda ${version}\n`);
+      return 0;
+    }
+    case undefined:
+      // nothing asked: the usage is the answer to a mistake, so stderr and exit 2
+      process.stderr.write(overview(COMMANDS));
+      return 2;
     case 'check': {
-      const { values, positionals } = parseCommand(rest, { explain: { type: 'boolean' } });
+      const { values, positionals } = parseOptions(rest, CHECK);
       if (positionals.length === 0) throw new UsageError('celda check needs at least one file');
       let failed = 0;
       for (const file of positionals) {
@@ -150,17 +127,22 @@ async function main(argv: string[]): Promise<number> {
       return failed ? 1 : 0;
     }
     case 'eval': {
-      const { values, positionals } = parseCommand(rest, { params: { type: 'string' }, inputs: { type: 'string' }, seed: { type: 'string' }, cell: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, 'gpu-mode': { type: 'string' }, 'no-simd': { type: 'boolean' }, threads: { type: 'string' }, 'max-memory': { type: 'string' }, 'allow-nonfinite': { type: 'boolean' } });
-      const file = one(positionals, 'cell file');
+      const { values, positionals } = parseOptions(rest, EVAL);
+      const file = one(positionals, 'cell file', 'eval');
+      if (values.template) {
+        if (values.inputs !== undefined) throw new UsageError('--template writes an inputs file; it takes no --inputs');
+        const t = evalTemplate(cellFromFile(file, values.cell).typed);
+        process.stdout.write(t.json);
+        process.stderr.write(`note: ${t.note}\n`);
+        return 0;
+      }
       const maxBytes = maxMemoryOption(values['max-memory']);
       const backend = values.backend ?? 'interp';
-      if (backend !== 'interp' && backend !== 'js' && backend !== 'gpujs') throw new UsageError(`unknown backend \`${backend}\` (available: interp, js, gpujs)`);
       if (values['gpu-mode'] !== undefined && backend !== 'gpujs') throw new UsageError('--gpu-mode is for --backend gpujs');
       // gpu.js computes in float32 only: that is its default, and asking it for f64 is an error (from the backend)
-      const precision = values.precision ?? (backend === 'gpujs' ? 'f32' : 'f64');
-      if (precision !== 'f64' && precision !== 'f32') throw new UsageError(`--precision must be f64 or f32, not \`${precision}\``);
+      const precision = (values.precision ?? (backend === 'gpujs' ? 'f32' : 'f64')) as 'f32' | 'f64';
       if (precision === 'f32' && backend === 'interp') throw new UsageError('--precision f32 needs --backend js (the interpreter is float64)');
-      if (!values.inputs) throw new UsageError('celda eval needs --inputs I.json');
+      if (!values.inputs) throw new UsageError(`celda eval needs --inputs I.json; \`celda eval ${printable(file)}${values.cell ? ` --cell ${printable(values.cell)}` : ''} --template > inputs.json\` writes a minimal one for this cell`);
       const seed = parseSeed(values.seed);
       const cell = cellFromFile(file, values.cell);
       const inputs = readJson(values.inputs, 'inputs');
@@ -184,10 +166,10 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     case 'grad': {
-      const { values, positionals } = parseCommand(rest, { wrt: { type: 'string' }, format: { type: 'string' }, cell: { type: 'string' }, compact: { type: 'boolean' } });
-      const cell = cellFromFile(one(positionals, 'cell file'), values.cell);
-      const names = cell.backward.roots.map((r) => r.name);
-      if (values.wrt !== undefined && !names.includes(values.wrt)) throw new UsageError(`--wrt: \`${values.wrt}\` is not a parameter, input or state of ${cell.name} (${[...new Set(names)].join(', ')})`);
+      const { values, positionals } = parseOptions(rest, GRAD);
+      const cell = cellFromFile(one(positionals, 'cell file', 'grad'), values.cell);
+      const names = [...new Set(cell.backward.roots.map((r) => r.name))];
+      if (values.wrt !== undefined && !names.includes(values.wrt)) throw new UsageError(`--wrt: \`${printable(values.wrt)}\` is not a parameter, input or state of ${cell.name} (${names.join(', ')})${suggestion(values.wrt, names)}`);
       const sp = spelling(values.format);
       const note = sp === 'latex' ? '%' : '#';
       process.stdout.write(`${note} backward step of ${cell.name}: ∂v is the cotangent ∂ℒ/∂v; parameter gradients are summed over the batch here and over t by BPTT\n`);
@@ -195,13 +177,12 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'graph': {
-      const { values, positionals } = parseCommand(rest, { backward: { type: 'boolean' }, format: { type: 'string' }, cell: { type: 'string' }, 'max-nodes': { type: 'string' } });
+      const { values, positionals } = parseOptions(rest, GRAPH);
       const format = values.format ?? 'dot';
-      if (format !== 'dot' && format !== 'svg') throw new UsageError(`--format must be dot or svg, not \`${printable(format)}\``);
       const maxNodes = values['max-nodes'] === undefined ? MAX_SVG_NODES : Number(values['max-nodes']);
       if (!Number.isSafeInteger(maxNodes) || maxNodes < 1) throw new UsageError(`--max-nodes must be a whole number ≥ 1, not \`${printable(values['max-nodes']!)}\``);
       if (values['max-nodes'] !== undefined && format !== 'svg') throw new UsageError('--max-nodes is for --format svg (dot output has no limit)');
-      const cell = cellFromFile(one(positionals, 'cell file'), values.cell);
+      const cell = cellFromFile(one(positionals, 'cell file', 'graph'), values.cell);
       const g = values.backward ? cell.backward : cell.forward;
       if (format === 'svg') {
         // Graphviz lays a graph out in time and memory that grow faster than its size.
@@ -218,8 +199,8 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'print': {
-      const { values, positionals } = parseCommand(rest, { format: { type: 'string' }, cell: { type: 'string' } });
-      const cell = cellFromFile(one(positionals, 'cell file'), values.cell);
+      const { values, positionals } = parseOptions(rest, PRINT);
+      const cell = cellFromFile(one(positionals, 'cell file', 'print'), values.cell);
       process.stdout.write(printCell(cell.typed, cell.forward, spelling(values.format)));
       return 0;
     }
@@ -232,8 +213,14 @@ async function main(argv: string[]): Promise<number> {
     case 'export': return (await import('./export.ts')).exportCommand(rest);
     case 'data': return (await import('./data.ts')).dataCommand(rest);
     default:
-      throw new UsageError(`unknown command \`${cmd}\`\n\n${USAGE}`);
+      throw unknownCommand(cmd);
   }
+}
+
+/** An unknown command: one line, with the closest command, or where the list is. */
+function unknownCommand(cmd: string): UsageError {
+  const best = closest(cmd, [...COMMANDS.map((c) => c.name), 'help', '--help', '--version']);
+  return new UsageError(`unknown ${cmd.startsWith('-') ? 'option' : 'command'} \`${printable(cmd)}\`${best ? `; did you mean \`celda ${best}\`?` : ''} (celda --help lists the commands)`);
 }
 
 /** The most nodes `graph --format svg` lays out unless --max-nodes says otherwise (and four times as many edges). */
@@ -266,7 +253,7 @@ export async function run(argv: string[]): Promise<number> {
     return await main(takeFileSize(argv));
   } catch (e) {
     if (e instanceof Reported) return 1;
-    if (e instanceof UsageError || e instanceof LimitError) {
+    if (e instanceof UsageError || e instanceof LimitError || e instanceof BadInput) {
       process.stderr.write(`error: ${oneLine(e.message)}\n`);
       return e instanceof UsageError ? 2 : 1;
     }

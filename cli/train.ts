@@ -2,9 +2,8 @@
 // on the four tasks, and using what was trained. Each command returns its exit
 // code; a user error is one `error:` line, never a stack trace.
 
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ParseArgsConfig } from 'node:util';
 import type { CompiledCell } from '../compiler/compile.ts';
 import type { BackendFactory } from '../runtime/backend.ts';
 import { printable } from '../runtime/limits.ts';
@@ -31,9 +30,18 @@ import type { Table } from '../runtime/train/tensor.ts';
 import { argmax } from '../runtime/train/tensor.ts';
 import { byName } from '../runtime/backend.ts';
 import { makeBatch, runBatch } from '../runtime/train/model/topology.ts';
-import { cellFrom, cellFromFile, maxMemoryOption, parseCommand, readTextFile, reporting, suggestion, UsageError } from './common.ts';
+import { cellFrom, cellFromFile, maxMemoryOption, readTextFile, reporting, suggestion, UsageError } from './common.ts';
+import { COMPARE, PREDICT, SAMPLE, TRAIN } from './commands.ts';
+import { taskNamed } from './data.ts';
+import { parseOptions } from './options.ts';
+import { parseSchedule } from '../runtime/train/optim/schedule.ts';
 
-/** A command: usage mistakes exit 2 (common.ts), a training failure prints `error: …` and exits 1. */
+/**
+ * A command: usage mistakes exit 2 (common.ts), a training failure prints
+ * `error: …` and exits 1 — unless the runtime refused an option the command line
+ * gave (its message starts with the option: `--bptt truncates …`, `--threads 4 is
+ * more than the batch …`), which is a command line that is wrong: exit 2.
+ */
 function guarded(f: () => Promise<number> | number): Promise<number> {
   return reporting(async () => {
     try {
@@ -41,22 +49,12 @@ function guarded(f: () => Promise<number> | number): Promise<number> {
     } catch (e) {
       if (!(e instanceof TrainError)) throw e;
       process.stderr.write(`error: ${e.message}\n`);
-      return 1;
+      return /^--[a-z]/.test(e.message) ? 2 : 1;
     }
   });
 }
 
 // ------------------------------------------------------------------ settings
-
-const TRAIN_OPTIONS = {
-  ...Object.fromEntries(SETTINGS.map((s) => [s.opt, { type: 'string' }])) as Record<string, { type: 'string' }>,
-  cell: { type: 'string' }, 'cell-name': { type: 'string' }, cells: { type: 'string', multiple: true },
-  steps: { type: 'string' }, epochs: { type: 'string' },
-  bidirectional: { type: 'boolean' }, unidirectional: { type: 'boolean' }, 'no-bucket': { type: 'boolean' },
-  dim: { type: 'string', multiple: true },
-  out: { type: 'string' }, resume: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, 'save-every': { type: 'string' },
-  quiet: { type: 'boolean' }, samples: { type: 'string' }, force: { type: 'boolean' }, 'max-memory': { type: 'string' },
-} as const satisfies NonNullable<ParseArgsConfig['options']>;
 
 type Values = Partial<Record<string, string | boolean | string[] | undefined>>;
 
@@ -74,6 +72,7 @@ const memoryLimit = (v: Values): number | undefined => maxMemoryOption(typeof v[
 function explicitSettings(v: Values): Partial<Record<keyof RunConfig, unknown>> {
   const out: Partial<Record<keyof RunConfig, unknown>> = {};
   for (const s of SETTINGS) if (typeof v[s.opt] === 'string') out[s.key] = parseValue(s.opt, v[s.opt] as string, s.kind);
+  if (typeof out.schedule === 'string') checkSchedule(out.schedule);
   if (v.bidirectional && v.unidirectional) throw new UsageError('--bidirectional and --unidirectional contradict each other');
   if (v.bidirectional) out.bidirectional = true;
   if (v.unidirectional) out.bidirectional = false;
@@ -89,6 +88,53 @@ function explicitSettings(v: Values): Partial<Record<keyof RunConfig, unknown>> 
   }
   return out;
 }
+
+/** The schedules `--schedule` takes, by the word before the first `:`. */
+const SCHEDULES = ['constant', 'cosine', 'step'];
+
+/** `--schedule S` checked on the command line (exit 2), with "did you mean" for its word. */
+function checkSchedule(text: string): void {
+  const problem = parseSchedule(text, 1, 0);
+  if (typeof problem !== 'string') return;
+  const word = text.split(':')[0]!;
+  throw new UsageError(SCHEDULES.includes(word) ? problem : `--schedule must be constant, cosine[:DECAY_STEPS[:FLOOR]] or step:EVERY:GAMMA, not \`${printable(text)}\`${suggestion(word, SCHEDULES)}`);
+}
+
+/** `--readout NAME` names a state or an output of the cell, or is refused with a did-you-mean (exit 2). */
+function checkReadout(readout: string | undefined, cells: readonly CompiledCell[]): void {
+  if (readout === undefined) return;
+  for (const c of cells) {
+    const names = [...c.typed.states.map((s) => s.name), ...c.typed.outputs.map((o) => o.name)];
+    if (!names.includes(readout)) throw new UsageError(`--readout ${printable(readout)}: cell ${c.name} has no state or output \`${printable(readout)}\` (it has ${names.join(', ')})${suggestion(readout, names)}`);
+  }
+}
+
+/**
+ * `CELDA_MAX_STEPS=N` (the environment): every run stops after at most N steps,
+ * said on stderr. For a quick look at a documented command; the docs' own test
+ * runs every training of the docs so (test/docs/).
+ */
+function capSteps(config: RunConfig): RunConfig {
+  const cap = quickRun();
+  if (cap === undefined) return config;
+  process.stderr.write(`note: CELDA_MAX_STEPS=${cap}: a quick run${config.steps > cap ? `, stopped at step ${cap}, not ${config.steps}` : ''}; its final metrics use ${config.evalSize} validation examples, not the whole split\n`);
+  return config.steps > cap ? { ...config, steps: cap } : config;
+}
+
+/** CELDA_MAX_STEPS as a number, or undefined when it is not set. */
+function quickRun(): number | undefined {
+  const env = process.env.CELDA_MAX_STEPS;
+  if (env === undefined || env === '') return undefined;
+  const r = parseSetting(env, STEPS.kind);
+  if ('problem' in r) throw new UsageError(`CELDA_MAX_STEPS ${r.problem}`);
+  return r.value as number;
+}
+
+/** `n` items spread evenly over a list (the periodic evaluation's choice: runtime/train/run/loop.ts). */
+const spread = <T>(xs: readonly T[], n: number): T[] => {
+  const stride = Math.max(1, xs.length / n);
+  return Array.from({ length: Math.min(n, xs.length) }, (_, i) => xs[Math.floor(i * stride)]!);
+};
 
 /** `--dim NAME=N` names a dimension of the cells, or is refused with a did-you-mean (it was silently ignored). */
 function checkDimNames(dims: Readonly<Record<string, number>> | undefined, cells: readonly CompiledCell[]): void {
@@ -187,7 +233,9 @@ async function runOne(r: RunRequest): Promise<{ summary: Summary; history: reado
     rep.stop();
   }
   const data = task.load();
-  const metrics = task.metrics({ model: result.model, params: result.params }, data.val, data.train);
+  // a quick run (CELDA_MAX_STEPS) takes its final metrics on the periodic evaluation's examples, not the whole split
+  const val = quickRun() ? spread(data.val, config.evalSize) : data.val;
+  const metrics = task.metrics({ model: result.model, params: result.params }, val, data.train);
   const cpu = process.cpuUsage(cpu0);
   const summary: Summary = {
     task: task.name, cell: cell.name, steps: result.step, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
@@ -212,13 +260,12 @@ function freshConfig(task: Task, v: Values): RunConfig {
 
 export function trainCommand(argv: string[]): Promise<number> {
   return guarded(async () => {
-    const { values: v, positionals } = parseCommand(argv, TRAIN_OPTIONS);
-    if (v.cells) throw new UsageError('--cells is for celda compare');
+    const { values: v, positionals } = parseOptions(argv, TRAIN) as { values: Values & { cell?: string; resume?: string }; positionals: string[] };
     if (positionals.length > 1) throw new UsageError(`expected one task, got ${positionals.join(' ')}`);
     let resume: Checkpoint | undefined;
     let config: RunConfig, cell: CompiledCell, task: Task;
     if (v.resume) {
-      resume = loadCheckpoint(v.resume);
+      resume = loadCheckpoint(checkpointDir(v.resume));
       if (resume.recovered) process.stderr.write(`note: ${resume.recovered}\n`);
       const saved = validateConfig(resume.config, join(v.resume, 'model.safetensors'));
       if (positionals[0] && positionals[0] !== saved.task) throw new UsageError(`the checkpoint in ${v.resume} is for task ${saved.task}, not ${positionals[0]}`);
@@ -234,12 +281,14 @@ export function trainCommand(argv: string[]): Promise<number> {
       cell = v.cell ? cellFromFile(v.cell, v['cell-name'] as string | undefined, '--cell-name') : cellFrom(resume.cellSource, `${v.resume}/cell.celda`, resume.cellName || undefined, '--cell-name');
     } else {
       if (positionals.length !== 1) throw new UsageError(`celda train needs a task (${Object.keys(TASKS).join(', ')})`);
-      task = getTask(positionals[0]!);
+      task = taskNamed(positionals[0]!);
       if (!v.cell) throw new UsageError('celda train needs --cell FILE');
       cell = cellFromFile(v.cell, v['cell-name'] as string | undefined, '--cell-name');
       config = freshConfig(task, v);
       checkDimNames(config.dims, [cell]);
+      checkReadout(config.readout, [cell]);
     }
+    config = capSteps(config);
     const backend = await loadBackend(backendName(v));
     const out = (v.out as string | undefined) ?? v.resume ?? join('runs', `${task.name}-${cell.name}`);
     ensureDir(out);
@@ -256,7 +305,8 @@ export function trainCommand(argv: string[]): Promise<number> {
       const n = typeof v.samples === 'string' ? (parseValue('samples', v.samples, { int: 0, max: MAX_COUNT }) as number) : 10;
       checkRunMemory(`sampling ${n} sequences`, samplingBytes(run.model, n, 32), maxBytes);
       const samples = generate(run.model, run.params, n, new Rng(config.seed), { temperature: 1, topK: 0, greedy: false, maxLen: 32, eos: task.eos! });
-      if (n > 0) process.stdout.write(`samples: ${samples.map((s) => task.show(null, s)).join(', ')}\n`);
+      // on stderr, as the progress: stdout carries only the result, the JSON line below
+      if (n > 0) process.stderr.write(`samples: ${samples.map((s) => JSON.stringify(task.show(null, s))).join(', ')}\n`);
     }
     const s = run.summary;
     process.stdout.write(JSON.stringify({ task: s.task, cell: s.cell, steps: s.steps, seconds: s.seconds, metrics: s.metrics, cpu_seconds: s.cpu_seconds, backend: s.backend, out: s.out }) + '\n');
@@ -264,9 +314,15 @@ export function trainCommand(argv: string[]): Promise<number> {
   });
 }
 
+/** A checkpoint directory named on the command line: one that does not exist is a usage error (exit 2), with what makes one. */
+function checkpointDir(dir: string): string {
+  if (!existsSync(dir)) throw new UsageError(`no checkpoint directory ${printable(dir)}: it does not exist (celda train TASK --cell FILE writes one, in runs/TASK-CELL unless --out DIR)`);
+  return dir;
+}
+
 /** A checkpoint, its task and cell, and the model with its parameters loaded and checked. */
 async function restore(dir: string, v: Values) {
-  const ck = loadCheckpoint(dir);
+  const ck = loadCheckpoint(checkpointDir(dir));
   const config = validateConfig(ck.config, join(dir, 'model.safetensors'));
   const task = getTask(config.task);
   const cell = cellFrom(ck.cellSource, join(dir, 'cell.celda'), ck.cellName || undefined, '--cell-name');
@@ -278,11 +334,10 @@ async function restore(dir: string, v: Values) {
 
 export function sampleCommand(argv: string[]): Promise<number> {
   return guarded(async () => {
-    const { values: v, positionals } = parseCommand(argv, {
-      n: { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' }, seed: { type: 'string' },
-      greedy: { type: 'boolean' }, 'max-len': { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, 'max-memory': { type: 'string' },
-    });
+    const { values: v, positionals } = parseOptions(argv, SAMPLE);
     if (positionals.length !== 1) throw new UsageError('celda sample needs one checkpoint directory');
+    // --greedy takes the likeliest token: a temperature or a top-k would be silently ignored
+    for (const o of ['temperature', 'top-k'] as const) if (v.greedy && v[o] !== undefined) throw new UsageError(`--greedy always takes the likeliest token, so --${o} would be ignored: give one or the other`);
     const r = await restore(positionals[0]!, v);
     if (r.task.topology !== 'one-to-many') throw new UsageError(`celda sample generates from nothing (one-to-many); task ${r.task.name} is ${r.task.topology}: use celda predict`);
     const num = (name: string, text: string | undefined, def: number, kind: Kind) => (text === undefined ? def : (parseValue(name, text, kind) as number));
@@ -299,7 +354,7 @@ export function sampleCommand(argv: string[]): Promise<number> {
 
 export function predictCommand(argv: string[]): Promise<number> {
   return guarded(async () => {
-    const { values: v, positionals } = parseCommand(argv, { beam: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, 'max-len': { type: 'string' }, 'max-memory': { type: 'string' } });
+    const { values: v, positionals } = parseOptions(argv, PREDICT);
     if (positionals.length < 1) throw new UsageError('celda predict needs a checkpoint directory, then inputs (or lines on stdin)');
     const r = await restore(positionals[0]!, v);
     const inputs = positionals.length > 1 ? positionals.slice(1) : readTextFile('-', 'standard input').split('\n').filter((l) => l.trim() !== '');
@@ -342,20 +397,19 @@ export function predictCommand(argv: string[]): Promise<number> {
 
 export function compareCommand(argv: string[]): Promise<number> {
   return guarded(async () => {
-    const { values: v, positionals } = parseCommand(argv, TRAIN_OPTIONS);
-    if (v.resume) throw new UsageError('celda compare starts fresh runs; --resume is for celda train');
-    if (v.cell) throw new UsageError('celda compare takes --cells a.celda b.celda …');
+    const { values: v, positionals } = parseOptions(argv, COMPARE) as { values: Values & { cells?: string[] }; positionals: string[] };
     if (positionals.length < 1) throw new UsageError(`celda compare needs a task (${Object.keys(TASKS).join(', ')}) and --cells`);
-    const task = getTask(positionals[0]!);
+    const task = taskNamed(positionals[0]!);
     const files = [...(v.cells ?? []), ...positionals.slice(1)];
     if (files.length < 1) throw new UsageError('celda compare needs --cells a.celda b.celda …');
-    const config = freshConfig(task, v);
+    const config = capSteps(freshConfig(task, v));
     const backend = await loadBackend(backendName(v));
     const out = (v.out as string | undefined) ?? join('runs', `compare-${task.name}`);
     ensureDir(out);
     const maxBytes = memoryLimit(v);
     const cells = files.map((f) => ({ file: f, cell: cellFromFile(f, v['cell-name'] as string | undefined, '--cell-name') }));
     checkDimNames(config.dims, cells.map((c) => c.cell));
+    checkReadout(config.readout, cells.map((c) => c.cell));
     const rows: { file: string; cell: string; params?: number; summary?: Summary; error?: string; history: readonly HistoryPoint[] }[] = [];
     const used = new Set<string>();
     for (const [i, { file, cell }] of cells.entries()) {
@@ -374,10 +428,12 @@ export function compareCommand(argv: string[]): Promise<number> {
       }
     }
     const keys = [...new Set(rows.flatMap((r) => Object.keys(r.summary?.metrics ?? {})))];
+    if (keys.length === 0) keys.push(task.watch.name);
     const header = ['cell', 'file', 'params', 'steps', 'seconds', ...keys];
     const table = [
       `| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`,
-      ...rows.map((r) => `| ${[r.cell, r.file, r.params ?? '–', r.summary?.steps ?? '–', r.summary?.seconds ?? '–', ...keys.map((k) => (r.summary ? r.summary.metrics[k]?.toFixed(4) ?? '–' : r.error!.split('\n')[0]))].join(' | ')} |`),
+      // a failed cell's reason once, in the first metric's column
+      ...rows.map((r) => `| ${[r.cell, r.file, r.params ?? '–', r.summary?.steps ?? '–', r.summary?.seconds ?? '–', ...keys.map((k, i) => (r.summary ? r.summary.metrics[k]?.toFixed(4) ?? '–' : i === 0 ? `failed: ${r.error!.split('\n')[0]!.replace(/\|/g, '\\|')}` : '–'))].join(' | ')} |`),
     ].join('\n');
     const w = task.watch.name;
     const lossSeries = rows.map((r) => ({ label: r.cell, points: r.history.filter((h) => h.loss !== undefined).map((h) => [h.step, h.loss!] as const) }));

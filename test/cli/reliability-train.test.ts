@@ -142,7 +142,7 @@ describe('output directories and dimensions the user got wrong', () => {
   }, 60_000);
 
   it('keeps the clear message for an unknown task or cell name', () => {
-    refused(celda('train', 'gendre', '--cell', GRU, ...TINY), 1, /^error: unknown task `gendre` \(tasks: names, gender, entities, g2p\)/);
+    refused(celda('train', 'gendre', '--cell', GRU, ...TINY), 2, /^error: unknown task `gendre` \(tasks: names, gender, entities, g2p\); did you mean `gender`\?/);
     refused(celda('train', 'gender', '--cell', GRU, '--cell-name', 'LSTM', ...TINY), 2, /no cell named `LSTM`/);
   }, 60_000);
 });

@@ -58,11 +58,13 @@ describe('celda train', () => {
     expect(s2.err).toMatch(/use celda predict/);
   });
 
-  it('names: samples printed; celda sample is reproducible from its seed', async () => {
+  it('names: samples printed on stderr, stdout only the JSON line; celda sample is reproducible from its seed', async () => {
     const out = tmp();
     const r = await celda('train', 'names', '--cell', RNN, '--steps', '2', ...tiny, '--out', out, '--samples', '3');
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/^samples: [a-z-]*, [a-z-]*, [a-z-]*\n/);
+    expect(r.err).toMatch(/\nsamples: "[a-z-]*", "[a-z-]*", "[a-z-]*"\n/);
+    expect(r.out.split('\n')).toHaveLength(2);
+    expect(r.out).toMatch(/^\{"task":"names".*\}\n$/);
     expect(Object.keys(lastJson(r.out).metrics).sort()).toEqual(['bigram_nll', 'nll']);
     const a = await celda('sample', out, '--n', '4', '--seed', '3', '--top-k', '5', '--backend', 'interp');
     const b = await celda('sample', out, '--n', '4', '--seed', '3', '--top-k', '5', '--backend', 'interp');
@@ -74,13 +76,14 @@ describe('celda train', () => {
   it('refuses bad usage with one error line', async () => {
     const cases: [string[], RegExp][] = [
       [['train', 'poetry', '--cell', GRU], /unknown task `poetry` \(tasks: names, gender, entities, g2p\)/],
+      [['train', 'gendr', '--cell', GRU], /unknown task `gendr` \(tasks: names, gender, entities, g2p\); did you mean `gender`\?/],
       [['train', 'gender'], /needs --cell FILE/],
       [['train', 'gender', '--cell', GRU, '--hidden', 'big'], /--hidden must be a whole number ≥ 1, not `big`/],
       [['train', 'gender', '--cell', GRU, '--steps', '3', '--epochs', '1'], /--steps or --epochs, not both/],
       [['train', 'gender', '--cell', join(ROOT, 'examples/cells/rnn-unrolled.celda'), '--backend', 'interp'], /fixed steps/],
-      [['train', 'gender', '--cell', GRU, '--backend', 'gpu'], /unknown backend `gpu`/],
+      [['train', 'gender', '--cell', GRU, '--backend', 'gpu'], /--backend must be one of js, js-f32, interp, gpujs, not `gpu`/],
       [['train', 'g2p', '--cell', GRU, '--bidirectional', '--backend', 'interp'], /--bidirectional needs the whole input/],
-      [['train', '--resume', '/nonexistent/dir'], /no such file/],
+      [['train', '--resume', '/nonexistent/dir'], /no checkpoint directory \/nonexistent\/dir: it does not exist/],
       [['train', 'gender', '--cell', GRU, '--bptt', '5', '--backend', 'interp'], /--bptt truncates a loss-per-step sequence/],
     ];
     for (const [argv, msg] of cases) {
@@ -103,5 +106,34 @@ describe('celda compare', () => {
     expect(report).toMatch(/!\[validation accuracy\]\(accuracy\.svg\)/);
     expect(readFileSync(join(out, 'loss.svg'), 'utf8')).toMatch(/GRU[\s\S]*RNN/);
     expect(existsSync(join(out, 'GRU', 'model.safetensors'))).toBe(true);
+  });
+
+  it('reports a cell that cannot be fitted once, in the table, and exits 1; stdout is the table and where the report is', async () => {
+    const out = tmp();
+    const unrolled = join(ROOT, 'examples/cells/rnn-unrolled.celda');
+    const r = await celda('compare', 'gender', '--cells', GRU, unrolled, '--steps', '2', ...tiny, '--out', out, '--quiet');
+    expect(r.code, r.err).toBe(1);
+    const rows = r.out.split('\n');
+    expect(rows.slice(0, 2)).toEqual(['| cell | file | params | steps | seconds | accuracy | majority_accuracy |', '| --- | --- | --- | --- | --- | --- | --- |']);
+    expect(rows[2]).toMatch(/^\| GRU \| .*gru\.celda \| \d+ \| 2 \| [\d.]+ \| 0\.\d{4} \| 0\.\d{4} \|$/);
+    expect(rows[3]).toMatch(/^\| RNN5 \| .*rnn-unrolled\.celda \| – \| – \| – \| failed: cell RNN5 is written out over 5 fixed steps; [^|]* \| – \|$/);
+    expect(rows.slice(4)).toEqual(['', `report: ${join(out, 'report.md')}`, '']);
+    expect(r.err.match(/fixed steps/g)).toHaveLength(1);
+  });
+
+  it('CELDA_MAX_STEPS shortens every run, and says so', async () => {
+    const out = tmp();
+    process.env.CELDA_MAX_STEPS = '3';
+    try {
+      const r = await celda('train', 'gender', '--cell', GRU, '--steps', '50', ...tiny, '--out', out, '--quiet');
+      expect(r.code, r.err).toBe(0);
+      expect(lastJson(r.out).steps).toBe(3);
+      expect(r.err).toContain('note: CELDA_MAX_STEPS=3: a quick run, stopped at step 3, not 50; its final metrics use 16 validation examples, not the whole split\n');
+      process.env.CELDA_MAX_STEPS = 'lots';
+      const bad = await celda('train', 'gender', '--cell', GRU, ...tiny, '--out', tmp());
+      expect([bad.code, bad.err]).toEqual([2, 'error: CELDA_MAX_STEPS must be a whole number ≥ 0, not `lots`\n']);
+    } finally {
+      delete process.env.CELDA_MAX_STEPS;
+    }
   });
 });
