@@ -121,7 +121,13 @@ function go(id: number, pr: ExprPrinter, top: boolean, parent: Node | undefined,
   switch (n.op) {
     case 'add': return [`${sub(a, P.sum)} + ${sub(b, P.sum)}`, P.sum];
     case 'sub': return [`${sub(a, P.sum)} ${SYM.minus![sp]} ${sub(b, P.prod)}`, P.sum];
-    case 'mul': return [`${sub(a, P.prod)} ${SYM.mul![sp]} ${sub(b, P.neg)}`, P.prod];
+    case 'mul': {
+      // `diag(v) A`: the row scaling as written (the spread v 1ᵀ on either side of the product)
+      const rows = diagOf(g, a, pr), rowsB = rows === undefined ? diagOf(g, b, pr) : undefined;
+      if (rows !== undefined) return [`${DIAG[sp]}(${inner(rows, n)}) ${sub(b, P.post)}`, P.mat];
+      if (rowsB !== undefined) return [`${DIAG[sp]}(${inner(rowsB, n)}) ${sub(a, P.post)}`, P.mat];
+      return [`${sub(a, P.prod)} ${SYM.mul![sp]} ${sub(b, P.neg)}`, P.prod];
+    }
     case 'div': return sp === 'latex' ? [`\\frac{${inner(a, n)}}{${inner(b, n)}}`, P.atom] : [`${sub(a, P.prod)} / ${sub(b, P.neg)}`, P.prod];
     case 'neg': return [`-${sub(a, P.neg + 1)}`, P.neg];
     case 'pow': return [power(superBase(sub(a, P.atom), sp), n.attrs.p!, sp), P.post];
@@ -139,6 +145,13 @@ function go(id: number, pr: ExprPrinter, top: boolean, parent: Node | undefined,
       const body = `${sub(a, P.post)} ${SYM.mat![sp]} ${superBase(sub(b, P.atom), sp)}${SYM.T![sp]}`;
       return batched ? [`${SYM.sumBatch![sp]} ${body}`, P.neg] : [body, P.mat];
     }
+    // Matrices per example: v kᵀ, C q, and (in backward graphs) Cᵀ u.
+    case 'outer_each': return [`${sub(a, P.mat)} ${superBase(sub(b, P.atom), sp)}${SYM.T![sp]}`, P.mat];
+    case 'matvec_each': {
+      const vs = sub(b, P.post);
+      return [vs.startsWith('(') ? `${sub(a, P.mat)} ${SYM.mat![sp]} ${vs}` : `${sub(a, P.mat)} ${vs}`, P.mat];
+    }
+    case 'vecmat_each': return [`${superBase(sub(b, P.atom), sp)}${SYM.T![sp]} ${SYM.mat![sp]} ${sub(a, P.post)}`, P.mat];
     case 'sum_batch': return [`${SYM.sumBatch![sp]} ${sub(a, P.post)}`, P.neg];
     case 'sum_feat': return [`${SYM.sumFeat![sp]} ${sub(a, P.post)}`, P.neg];
     case 'bcast': return go(a, pr, top, parent, depth);
@@ -154,6 +167,17 @@ function go(id: number, pr: ExprPrinter, top: boolean, parent: Node | undefined,
       return [`${n.op}(${n.inputs.map((x) => inner(x)).join(', ')})`, P.atom];
     }
   }
+}
+
+const DIAG: Record<Spelling, string> = { ascii: 'diag', unicode: 'diag', latex: '\\operatorname{diag}' };
+
+/** v when `id` is the unnamed v 1ᵀ that `diag(v) A` spreads v with (check/matrices.ts), else undefined. */
+function diagOf(g: Graph, id: number, pr: ExprPrinter): number | undefined {
+  const n = g.nodes[id]!;
+  if (n.op !== 'outer_each' || pr.nameOf(id) !== undefined) return undefined;
+  const ones = g.nodes[n.inputs[1]!]!;
+  const one = ones.op === 'bcast' ? g.nodes[ones.inputs[0]!]! : undefined;
+  return one?.op === 'const' && one.attrs.value === 1 && !ones.shape.batch ? n.inputs[0]! : undefined;
 }
 
 /** A base that already carries a superscript (`a^{<t>}`) is parenthesised before another one. */
@@ -177,7 +201,7 @@ export function printCell(cell: TypedCell, g: Graph, sp: Spelling): string {
   const lines: string[] = [];
   const declDims = (s: Shape) => shapeText(s.dims, sp);
   for (const i of cell.inputs) lines.push(`input ${spell(i.name, sp)} : ${dimText(i.dim, sp)}`);
-  for (const s of cell.states) lines.push(`state ${spell(s.name, sp)} : ${dimText(s.dim, sp)}${s.init !== 0 ? ` = ${num(s.init)}` : ''}`);
+  for (const s of cell.states) lines.push(`state ${spell(s.name, sp)} : ${s.cols ? shapeText([s.dim, s.cols], sp) : dimText(s.dim, sp)}${s.init !== 0 ? ` = ${num(s.init)}` : ''}`);
   for (const p of cell.params) lines.push(`param ${spell(p.name, sp)} : ${declDims({ batch: false, dims: p.shape })}`);
   if (cell.mode === 'unrolled') for (const s of cell.states) lines.push(`${timed(s.name, '0', sp)} = ${s.init === 0 ? SYM.zeros![sp] : num(s.init)}`);
 
