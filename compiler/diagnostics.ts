@@ -186,7 +186,7 @@ export const D = {
   /** `v kᵀ` where a side is not a vector (matrices per example). */
   outerOperands: (span: Span, operand: string, shape: string, side: 'left' | 'right', operands?: readonly [string, string]) =>
     err('E040', span, `\`${operands ? `${operands[0]} ${operands[1]}ᵀ` : `v ${operand}ᵀ`}\` is an outer product of two vectors, but \`${operand}\` (on the ${side}) is ${shape}`,
-      side === 'right' ? 'write `v kᵀ` with `v` and `k` vectors (per example or not); a matrix is transposed only where it multiplies a vector: `x Wᵀ`' : 'write `v kᵀ` with `v` and `k` vectors; to scale the outer product by a scalar, write `f v kᵀ` or `f * (v kᵀ)`'),
+      side === 'right' ? 'write `v kᵀ` with `v` and `k` vectors (per example or not); a parameter matrix is transposed where it multiplies a vector: `Wᵀ x`' : 'write `v kᵀ` with `v` and `k` vectors; to scale the outer product by a scalar, write `f v kᵀ` or `f * (v kᵀ)`'),
   /** `diag(v)` without a matrix or vector to scale, or of something that is not a vector. */
   diagOperand: (span: Span, what: string, help: string) =>
     err('E041', span, `\`diag(v)\` scales the rows of the matrix it multiplies: ${what}`, help),

@@ -50,10 +50,11 @@ export function diagAlone(cx: CheckContext, e: Expr, diags: Diagnostic[]): TExpr
 function outerProduct(cx: CheckContext, left: Expr, right: Expr & { kind: 'transpose' }, span: Span, diags: Diagnostic[], go: Go): TExpr {
   const u = go(left), v = go(right.arg);
   if (isPoison(u) || isPoison(v)) return poison(span);
-  // A parameter of unknown shape under ᵀ is a matrix (`x W^T`) in the ordinary rules; not ours.
   if (v.shape === null) {
     if (u.shape === null) throw new Defer();
-    return product(cx, u, op(cx, 'transpose', [v], right.span, diags, 'a transpose'), span, diags, false, [left, right]);
+    // `v bᵀ` after a vector: b is a vector parameter (shared by every example); else the ordinary rules.
+    if (u.shape.dims.length !== 1) return product(cx, u, op(cx, 'transpose', [v], right.span, diags, 'a transpose'), span, diags, false, [left, right]);
+    learnVector(cx, v);
   }
   if (v.shape.dims.length !== 1) {
     // `x Wᵀ`, `C Wᵀ`: a transposed matrix, as the ordinary rules read it.
@@ -61,18 +62,21 @@ function outerProduct(cx: CheckContext, left: Expr, right: Expr & { kind: 'trans
     diags.push(D.outerOperands(right.span, text(right.arg), showShape(cx, v.shape), 'right'));
     return poison(span);
   }
-  if (u.shape === null) {
-    // `b kᵀ` with `b` a parameter of unknown shape: a vector, as in any outer product.
-    const p = cx.params.get((u as TExpr & { k: 'leaf' }).name)!;
-    p.shape = [cx.solver.fresh()];
-    p.learnedAt = u.span;
-    u.shape = { batch: false, dims: p.shape };
-  }
+  // `b kᵀ` with `b` a parameter of unknown shape: a vector, as in any outer product.
+  if (u.shape === null) learnVector(cx, u);
   if (u.shape!.dims.length !== 1) {
     diags.push(D.outerOperands(left.span, text(left), showShape(cx, u.shape), 'left', operandTexts(left, right.arg)));
     return poison(span);
   }
   return op(cx, 'outer_each', [u, v], span, diags, 'an outer product');
+}
+
+/** A parameter of unknown shape used as a side of `v kᵀ`: a vector of a size still to infer. */
+function learnVector(cx: CheckContext, e: TExpr): void {
+  const p = cx.params.get((e as TExpr & { k: 'leaf' }).name)!;
+  p.shape = [cx.solver.fresh()];
+  p.learnedAt = e.span;
+  e.shape = { batch: false, dims: p.shape };
 }
 
 /** `diag(v) A`: v a vector, A a matrix (its rows scaled) or a vector (elementwise). */
