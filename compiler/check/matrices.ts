@@ -56,10 +56,11 @@ function outerProduct(cx: CheckContext, left: Expr, right: Expr & { kind: 'trans
     if (u.shape.dims.length !== 1) return product(cx, u, op(cx, 'transpose', [v], right.span, diags, 'a transpose'), span, diags, false, [left, right]);
     learnVector(cx, v);
   }
-  if (v.shape.dims.length !== 1) {
+  const vs = v.shape!;
+  if (vs.dims.length !== 1) {
     // `x Wᵀ`, `C Wᵀ`: a transposed matrix, as the ordinary rules read it.
-    if (v.shape.dims.length === 2 && !v.shape.batch) return product(cx, u, op(cx, 'transpose', [v], right.span, diags, 'a transpose'), span, diags, false, [left, right]);
-    diags.push(D.outerOperands(right.span, text(right.arg), showShape(cx, v.shape), 'right'));
+    if (vs.dims.length === 2 && !vs.batch) return product(cx, u, op(cx, 'transpose', [v], right.span, diags, 'a transpose'), span, diags, false, [left, right]);
+    diags.push(D.outerOperands(right.span, text(right.arg), showShape(cx, vs), 'right'));
     return poison(span);
   }
   // `b kᵀ` with `b` a parameter of unknown shape: a vector, as in any outer product.
