@@ -12,6 +12,7 @@
 
 import protobuf from 'protobufjs/light.js';
 import type { CompiledCell } from '../compile.ts';
+import { stateDims } from '../check/typed-cell.ts';
 import type { Diagnostic } from '../diagnostics.ts';
 import type { Dim } from '../ir/dims.ts';
 import { evalDim } from '../ir/dims.ts';
@@ -158,7 +159,7 @@ export function exportOnnx(cell: CompiledCell, opts: OnnxOptions): OnnxResult {
   const need = (d: Dim) => d.terms.forEach(([v]) => { if (env[v] === undefined) unbound.add(v); });
   t.params.forEach((p) => p.shape.forEach(need));
   t.inputs.forEach((i) => need(i.dim));
-  t.states.forEach((s) => need(s.dim));
+  t.states.forEach((s) => stateDims(s).forEach(need));
   t.outputs.forEach((o) => o.shape.dims.forEach(need));
   if (unbound.size) return { ok: false, diagnostics: [D.cannotExport(t.span, 'ONNX', `no size for ${[...unbound].map((v) => `\`${v}\``).join(', ')}: the shapes of an ONNX model's parameters are numbers`, 'bind every dimension (--dims n_x=4,n_a=3, or the shapes of --params)')] };
   if (t.inputs.length === 0) diagnostics.push(D.cannotExport(t.span, 'ONNX', `cell \`${t.name}\` has no input: an ONNX Scan over T needs at least one`));
@@ -174,7 +175,7 @@ export function exportOnnx(cell: CompiledCell, opts: OnnxOptions): OnnxResult {
 
   const inputs = [
     ...t.inputs.map((i) => valueInfo(i.name, ['T', 'B', size(i.dim)])),
-    ...t.states.map((s) => valueInfo(`init_${s.name}`, ['B', size(s.dim)])),
+    ...t.states.map((s) => valueInfo(`init_${s.name}`, ['B', ...stateDims(s).map(size)])),
     ...(opts.paramsAsInputs ? t.params.map((p) => valueInfo(p.name, p.shape.map(size))) : []),
   ];
   // a parameter the simplified graph no longer reads is left out (with --params-as-inputs it stays an input: the interface is fixed)
@@ -182,7 +183,7 @@ export function exportOnnx(cell: CompiledCell, opts: OnnxOptions): OnnxResult {
   const used = new Set(g.nodes.filter((n) => n.op === 'param' && live.has(n.id)).map((n) => n.attrs.name!));
   const initializer = opts.paramsAsInputs ? [] : t.params.filter((p) => used.has(p.name)).map((p) => ({ name: p.name, dataType: FLOAT, dims: p.shape.map(size), rawData: f32Bytes(opts.params![p.name]!) }));
   const outputs = [
-    ...t.states.map((s) => valueInfo(s.name, ['T', 'B', size(s.dim)])),
+    ...t.states.map((s) => valueInfo(s.name, ['T', 'B', ...stateDims(s).map(size)])),
     ...t.outputs.map((o) => valueInfo(o.name, ['T', 'B', ...o.shape.dims.map(size)])),
   ];
   const main = new GraphText(namer, env, () => t.inputs[0]!.name, 1, t.span);
@@ -237,10 +238,10 @@ function scanBody(cell: CompiledCell, namer: Namer, env: Readonly<Record<string,
     body: {
       name: 'step',
       node: body.nodes,
-      input: [...t.states.map((s) => valueInfo(prevName.get(s.name)!, ['B', size(s.dim)])), ...t.inputs.map((i) => valueInfo(inName.get(i.name)!, ['B', size(i.dim)]))],
+      input: [...t.states.map((s) => valueInfo(prevName.get(s.name)!, ['B', ...stateDims(s).map(size)])), ...t.inputs.map((i) => valueInfo(inName.get(i.name)!, ['B', size(i.dim)]))],
       output: [
-        ...t.states.map((s, k) => valueInfo(next[k]!, ['B', size(s.dim)])),
-        ...t.states.map((s, k) => valueInfo(stateSeq[k]!, ['B', size(s.dim)])),
+        ...t.states.map((s, k) => valueInfo(next[k]!, ['B', ...stateDims(s).map(size)])),
+        ...t.states.map((s, k) => valueInfo(stateSeq[k]!, ['B', ...stateDims(s).map(size)])),
         ...t.outputs.map((o, k) => valueInfo(outSeq[k]!, ['B', ...o.shape.dims.map(size)])),
       ],
     },

@@ -3,6 +3,7 @@
 // with seeded parameters, inputs, initial states and cotangents in `celda eval`'s
 // JSON, and the interpreter's answer to them.
 
+import { stateDims } from '../../../compiler/check/typed-cell.ts';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -53,9 +54,9 @@ export function makeCase(file: string, opts: { batch?: number; steps?: number; s
   const random = Object.fromEntries(t.params.map((p) => [p.name, arr(p.shape.map(num), 0.5)]));
   const params = opts.params ?? random;
   const inputs = Object.fromEntries(t.inputs.map((i) => [i.name, arr([T, B, num(i.dim)])]));
-  const init = Object.fromEntries(t.states.map((s) => [s.name, arr([B, num(s.dim)])]));
+  const init = Object.fromEntries(t.states.map((s) => [s.name, arr([B, ...stateDims(s).map(num)])]));
   const cotangents = {
-    states: Object.fromEntries(t.states.map((s) => [s.name, arr([T, B, num(s.dim)])])),
+    states: Object.fromEntries(t.states.map((s) => [s.name, arr([T, B, ...stateDims(s).map(num)])])),
     outputs: Object.fromEntries(t.outputs.map((o) => [o.name, arr([T, B, ...o.shape.dims.map(num)])])),
   };
   const request = { dims, batch: B, steps: T, inputs };
