@@ -60,7 +60,7 @@ function outerProduct(cx: CheckContext, left: Expr, right: Expr & { kind: 'trans
   if (vs.dims.length !== 1) {
     // `x Wᵀ`, `C Wᵀ`: a transposed matrix, as the ordinary rules read it.
     if (vs.dims.length === 2 && !vs.batch) return product(cx, u, op(cx, 'transpose', [v], right.span, diags, 'a transpose'), span, diags, false, [left, right]);
-    diags.push(D.outerOperands(right.span, text(right.arg), showShape(cx, vs), 'right'));
+    diags.push(D.outerOperands(right.span, text(right.arg), showShape(cx, vs), 'right', operandTexts(left, right.arg)));
     return poison(span);
   }
   // `b kᵀ` with `b` a parameter of unknown shape: a vector, as in any outer product.

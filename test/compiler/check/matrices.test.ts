@@ -114,7 +114,7 @@ describe('misuse of matrices per example', () => {
   });
   it('v kᵀ where k is a matrix per example', () => {
     expect(diag('  state C : n × n', 'C^<t> = C^<t-1> + x^<t> C^<t-1>ᵀ')).toEqual([
-      'E040 C^<t-1>ᵀ: `v C^<t-1>ᵀ` is an outer product of two vectors, but `C^<t-1>` (on the right) is n × n per example',
+      'E040 C^<t-1>ᵀ: `x^<t> C^<t-1>ᵀ` is an outer product of two vectors, but `C^<t-1>` (on the right) is n × n per example',
     ]);
   });
   it('v kᵀ where v is a matrix per example', () => {
