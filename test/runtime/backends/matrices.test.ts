@@ -50,3 +50,14 @@ describe.each(CASES.map((c) => [c.name, c] as const))('%s: every backend agrees 
     });
   }
 });
+
+describe('large enough that the float32 products are split between threads', () => {
+  it('mLSTM-like, d = 64, batch 64: two threads, the per-example products and loops between them, agree with the interpreter', () => {
+    const c = makeCase('mLSTM-like, d = 64', MLSTM.ascii, { dims: { d: 64, n_x: 64 }, batch: 64, steps: 3, seed: 3 });
+    const b = jsBackend(loadCell(c.source), { ...opts(c), precision: 'f32', simd: true, threads: 2 });
+    expect(b.threads).toBe(2);
+    const errors = relativeErrors(run(b, c), reference(c));
+    expect(Object.keys(errors)).toContain('d.init.C');
+    expect(Object.entries(errors).filter(([, e]) => !(e <= 1e-4))).toEqual([]);
+  });
+});
