@@ -146,8 +146,9 @@ function go(id: number, pr: ExprPrinter, top: boolean, parent: Node | undefined,
       return batched ? [`${SYM.sumBatch![sp]} ${body}`, P.neg] : [body, P.mat];
     }
     // Matrices per example: v kᵀ, C q, and (in backward graphs) Cᵀ u.
-    case 'outer_each': return [`${sub(a, P.mat)} ${superBase(sub(b, P.atom), sp)}${SYM.T![sp]}`, P.mat];
+    case 'outer_each': return [`${sub(a, P.mat)} ${isOnes(g, b) ? ONES[sp] : superBase(sub(b, P.atom), sp)}${SYM.T![sp]}`, P.mat];
     case 'matvec_each': {
+      if (isOnes(g, b)) return [`${sub(a, P.mat)} ${ONES[sp]}`, P.mat]; // the row sums, in backward equations
       const vs = sub(b, P.post);
       return [vs.startsWith('(') ? `${sub(a, P.mat)} ${SYM.mat![sp]} ${vs}` : `${sub(a, P.mat)} ${vs}`, P.mat];
     }
@@ -170,14 +171,19 @@ function go(id: number, pr: ExprPrinter, top: boolean, parent: Node | undefined,
 }
 
 const DIAG: Record<Spelling, string> = { ascii: 'diag', unicode: 'diag', latex: '\\operatorname{diag}' };
+/** A vector of ones (`diag(v) A` is (v 𝟏ᵀ) ⊙ A; its derivative sums rows with G 𝟏). */
+const ONES: Record<Spelling, string> = { ascii: '1', unicode: '𝟏', latex: '\\mathbf{1}' };
+const isOnes = (g: Graph, id: number): boolean => {
+  const n = g.nodes[id]!;
+  const one = n.op === 'bcast' ? g.nodes[n.inputs[0]!]! : undefined;
+  return one?.op === 'const' && one.attrs.value === 1 && !n.shape.batch && n.shape.dims.length === 1;
+};
 
 /** v when `id` is the unnamed v 1ᵀ that `diag(v) A` spreads v with (check/matrices.ts), else undefined. */
 function diagOf(g: Graph, id: number, pr: ExprPrinter): number | undefined {
   const n = g.nodes[id]!;
   if (n.op !== 'outer_each' || pr.nameOf(id) !== undefined) return undefined;
-  const ones = g.nodes[n.inputs[1]!]!;
-  const one = ones.op === 'bcast' ? g.nodes[ones.inputs[0]!]! : undefined;
-  return one?.op === 'const' && one.attrs.value === 1 && !ones.shape.batch ? n.inputs[0]! : undefined;
+  return isOnes(g, n.inputs[1]!) ? n.inputs[0]! : undefined;
 }
 
 /** A base that already carries a superscript (`a^{<t>}`) is parenthesised before another one. */
