@@ -183,6 +183,13 @@ export const D = {
   wrongArity: (span: Span, fn: string, want: number, got: number) =>
     err('E031', span, `\`${fn}\` takes ${want === 1 ? 'one argument' : `${want} arguments`}, got ${got}`,
       want === 1 ? `apply it to one value: \`${fn}(…)\`` : `write \`${fn}(${Array.from({ length: want }, (_, i) => 'abcd'[i]).join(', ')})\``),
+  /** `v kᵀ` where a side is not a vector (matrices per example). */
+  outerOperands: (span: Span, operand: string, shape: string, side: 'left' | 'right', operands?: readonly [string, string]) =>
+    err('E040', span, `\`${operands ? `${operands[0]} ${operands[1]}ᵀ` : `v ${operand}ᵀ`}\` is an outer product of two vectors, but \`${operand}\` (on the ${side}) is ${shape}`,
+      side === 'right' ? 'write `v kᵀ` with `v` and `k` vectors (per example or not); a parameter matrix is transposed where it multiplies a vector: `Wᵀ x`' : 'write `v kᵀ` with `v` and `k` vectors; to scale the outer product by a scalar, write `f v kᵀ` or `f * (v kᵀ)`'),
+  /** `diag(v)` without a matrix or vector to scale, or of something that is not a vector. */
+  diagOperand: (span: Span, what: string, help: string) =>
+    err('E041', span, `\`diag(v)\` scales the rows of the matrix it multiplies: ${what}`, help),
   /** Export (compiler/export/): a value the target format has no way to compute. */
   cannotExport: (span: Span, target: string, what: string, help?: string) =>
     err('E050', span, `${target} export: ${what}`, help),

@@ -4,6 +4,7 @@
 
 import type { CompiledCell } from '../compiler/compile.ts';
 import type { TypedCell } from '../compiler/check/typed-cell.ts';
+import { stateDims } from '../compiler/check/typed-cell.ts';
 import { lineCol } from '../compiler/diagnostics.ts';
 import type { Dim } from '../compiler/ir/dims.ts';
 import { bindDims, dimToString, evalDim } from '../compiler/ir/dims.ts';
@@ -240,13 +241,14 @@ function initShapes(t: TypedCell, initObj: Record<string, Json>, batch: number |
     const v = entry(initObj, s.name);
     if (v === undefined) continue;
     const sh = shapeOf(v, `inputs.init.${s.name}`);
-    // A scalar state per example (`state m : 1`) is a bare number per example: [B].
+    // [n], [rows, cols] for a matrix per example (nested rows), none for a scalar state (a bare number per example: [B])
+    const sd = s.scalar ? [] : stateDims(s);
     if (s.scalar && sh.length !== 1) throw new InputError(`inputs.init.${s.name}: expected [B], a number per example (\`${s.name}\` is a scalar state), got an array of depth ${sh.length}`);
-    if (!s.scalar && sh.length !== 2) throw new InputError(`inputs.init.${s.name}: expected [B][${dimToString(s.dim)}]`);
+    if (sh.length !== 1 + sd.length) throw new InputError(`inputs.init.${s.name}: expected [B]${sd.map((d) => `[${dimToString(d)}]`).join('')}`);
     if (batch !== undefined && sh[0] !== batch) throw new InputError(`inputs.init.${s.name}: a batch of ${sh[0]}, but ${from} ${from === 'inputs.batch' ? 'is' : 'have a batch of'} ${batch}`);
     if (batch === undefined) from = `inputs.init.${s.name}`;
     batch ??= sh[0];
-    if (!s.scalar) eqs.push({ dim: s.dim, value: sh[1]!, what: `inputs.init.${s.name}` });
+    sd.forEach((d, i) => eqs.push({ dim: d, value: sh[1 + i]!, what: `inputs.init.${s.name}` }));
   }
   return batch;
 }
@@ -265,7 +267,7 @@ function bindSizes(t: TypedCell, stepsRead: number | undefined, batchRead: numbe
   for (const [d, v] of env) if (!(v >= 1)) throw new InputError(`dimension ${d} would be ${v}${sourceOf(d, eqs)}: every dimension is at least 1`);
   const unbound = t.dims.filter((d) => !env.has(d));
   const needed = (d: Dim) => evalDim(d, env) === undefined;
-  if (unbound.length && (t.params.some((p) => p.shape.some(needed)) || t.states.some((s) => needed(s.dim)) || t.outputs.some((o) => o.shape.dims.some(needed))))
+  if (unbound.length && (t.params.some((p) => p.shape.some(needed)) || t.states.some((s) => stateDims(s).some(needed)) || t.outputs.some((o) => o.shape.dims.some(needed))))
     throw new InputError(`unbound dimension${unbound.length > 1 ? 's' : ''} ${unbound.join(', ')}: give ${unbound.length > 1 ? 'them' : 'it'} in inputs.dims or pass --params`);
   return { steps, batch, env };
 }
@@ -298,16 +300,14 @@ function tensors(t: TypedCell, { env, batch }: Sizes, P: Record<string, Json> | 
   const init: Record<string, Tensor> = {};
   for (const s of t.states) {
     const v = entry(initObj, s.name);
-    if (v !== undefined) init[s.name] = { batched: true, dims: [evalDim(s.dim, env)!], data: flatten(v, `inputs.init.${s.name}`) };
+    if (v !== undefined) init[s.name] = { batched: true, dims: stateDims(s).map((d) => evalDim(d, env)!), data: flatten(v, `inputs.init.${s.name}`) };
   }
   return { params, used, inputs, init };
 }
 
-/** A state's feature axes: none for a scalar state (a bare number per example), else its size. */
-const stateDims = (t: TypedCell, env: Map<string, number>, name: string) => {
-  const s = t.states.find((x) => x.name === name)!;
-  return s.scalar ? [] : [evalDim(s.dim, env)!];
-};
+/** A state's sizes after the batch: none for a scalar state (a bare number per example), rows (and columns) otherwise. */
+const featDims = (s: TypedCell['states'][number]) => (s.scalar ? [] : stateDims(s));
+const stateSizes = (t: TypedCell, env: Map<string, number>, name: string) => featDims(t.states.find((x) => x.name === name)!).map((d) => evalDim(d, env)!);
 
 /** States and outputs of every step (and the parameters drawn, if any). */
 function runForward(t: TypedCell, backend: CellBackend, { steps, batch: B, env }: Sizes, x: Tensors): Record<string, Json> {
@@ -320,7 +320,7 @@ function runForward(t: TypedCell, backend: CellBackend, { steps, batch: B, env }
   );
   const outputDims = (name: string) => t.outputs.find((o) => o.name === name)!.shape.dims.map((d) => evalDim(d, env)!);
   const result: Record<string, Json> = {
-    states: Object.fromEntries(Object.entries(traj.states).map(([k, v]) => [k, nestSteps(v, steps, B, stateDims(t, env, k))])),
+    states: Object.fromEntries(Object.entries(traj.states).map(([k, v]) => [k, nestSteps(v, steps, B, stateSizes(t, env, k))])),
     outputs: Object.fromEntries(Object.entries(traj.outputs).map(([k, v]) => [k, nestSteps(v, steps, B, outputDims(k))])),
   };
   if (Object.keys(x.used).length) result.params = x.used;
@@ -336,7 +336,7 @@ function runBackward(t: TypedCell, backend: CellBackend, { steps, batch: B, env 
     const out = t.outputs.find((o) => o.name === k);
     const names = [...t.states.map((s) => s.name), ...t.outputs.map((o) => o.name)];
     if (!st && !out) throw new InputError(`inputs.cotangents.${key(k)}: the cell has no state or output \`${key(k)}\` (${names.join(', ')})${suggestion(k, names)}`);
-    const want = [steps, B, ...(st ? (st.scalar ? [] : [st.dim]) : out!.shape.dims).map((d) => evalDim(d, env)!)];
+    const want = [steps, B, ...(st ? featDims(st) : out!.shape.dims).map((d) => evalDim(d, env)!)];
     const got = shapeOf(v, `inputs.cotangents.${k}`);
     if (got.join() !== want.join()) throw new InputError(`inputs.cotangents.${k}: expected shape [${want.join(', ')}], got [${got.join(', ')}]`);
     (st ? cs : co)[k] = flatten(v, `inputs.cotangents.${k}`);
@@ -346,7 +346,7 @@ function runBackward(t: TypedCell, backend: CellBackend, { steps, batch: B, env 
   return {
     params: paramsOut,
     inputs: Object.fromEntries(t.inputs.map((i) => [i.name, nestSteps(g.inputs[i.name]!, steps, B, [evalDim(i.dim, env)!])])),
-    init: Object.fromEntries(t.states.map((s) => [s.name, toNested({ batched: true, dims: stateDims(t, env, s.name), data: f64(g.init[s.name]!) }, B)])),
+    init: Object.fromEntries(t.states.map((s) => [s.name, toNested({ batched: true, dims: stateSizes(t, env, s.name), data: f64(g.init[s.name]!) }, B)])),
   };
 }
 

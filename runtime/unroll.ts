@@ -3,6 +3,7 @@
 // only the cotangents of the states.
 
 import type { CompiledCell } from '../compiler/compile.ts';
+import { stateDims } from '../compiler/check/typed-cell.ts';
 import type { Graph, Node } from '../compiler/ir/graph.ts';
 import type { Tensor } from '../compiler/ir/ops.ts';
 import type { DimEnv } from './interpreter.ts';
@@ -46,7 +47,7 @@ export function initialStates(cell: CompiledCell, run: Run): Record<string, Tens
     const given = entry(run.init, s.name);
     if (given) out[s.name] = given;
     else {
-      const z = zerosFor({ batch: true, dims: [s.dim] }, run.env, run.batch);
+      const z = zerosFor({ batch: true, dims: stateDims(s) }, run.env, run.batch);
       if (s.init !== 0) z.data.fill(s.init);
       out[s.name] = z;
     }
@@ -108,7 +109,7 @@ export function backward(cell: CompiledCell, run: Run, traj: Trajectory, cot: Co
       return given(role, name, n.attrs.step!) ?? zeros(n);
     };
     const values = interpret(g, leafReader(run, undefined, traj.init, cotOf), run.env, run.batch);
-    const init: Record<string, Tensor> = Object.fromEntries(cell.typed.states.map((s) => [s.name, zerosFor({ batch: true, dims: [s.dim] }, run.env, run.batch)]));
+    const init: Record<string, Tensor> = Object.fromEntries(cell.typed.states.map((s) => [s.name, zerosFor({ batch: true, dims: stateDims(s) }, run.env, run.batch)]));
     for (const r of g.roots) {
       const v = values[r.id]!;
       if (r.of === 'param') params[r.name] = v;
@@ -137,6 +138,6 @@ export function backward(cell: CompiledCell, run: Run, traj: Trajectory, cot: Co
     }
     carry = next;
   }
-  const init: Record<string, Tensor> = Object.fromEntries(cell.typed.states.map((s) => [s.name, carry.get(s.name) ?? zerosFor({ batch: true, dims: [s.dim] }, run.env, run.batch)]));
+  const init: Record<string, Tensor> = Object.fromEntries(cell.typed.states.map((s) => [s.name, carry.get(s.name) ?? zerosFor({ batch: true, dims: stateDims(s) }, run.env, run.batch)]));
   return { params, inputs, init };
 }

@@ -39,6 +39,13 @@ export function declarations(cx: CheckContext): void {
     declSpans.set(decl.name, decl.nameSpan);
     const shape = decl.shape?.map((d) => dimExpr(cx, d)) ?? null;
     if (decl.kind === 'input' || decl.kind === 'state') {
+      // `state C : d × d`: a matrix per example (mLSTM's memory, Mamba's h); rows are its vector dim.
+      if (decl.kind === 'state' && shape && shape.length === 2) {
+        cx.declStates.set(decl.name, { init: decl.init, span: decl.nameSpan });
+        cx.nameMatrices.set(decl.name, [shape[0]!, shape[1]!]);
+        cx.nameDims.set(decl.name, shape[0]!);
+        continue;
+      }
       if (shape && shape.length !== 1) { cx.diags.push(D.badDim(decl.span, `\`${show(decl.name)}\` is a vector per example: give one dimension, like \`${decl.kind} ${show(decl.name)} : n_${decl.name}\``)); continue; }
       if (decl.kind === 'input') cx.inputs.set(decl.name, { dim: shape?.[0] ?? cx.solver.fresh(), span: decl.nameSpan });
       else cx.declStates.set(decl.name, { init: decl.init, span: decl.nameSpan });

@@ -48,6 +48,8 @@ export interface CheckContext {
   readonly defs: Map<string, Def>; // key(name, step)
   readonly types: Map<string, Shape>; // key(name, step) → shape of the defined value
   readonly nameDims: Map<string, Dim>; // a time-indexed name's vector dim, shared over steps
+  /** Time-indexed names that are a matrix per example (`state C : d × d`): rows and columns. */
+  readonly nameMatrices: Map<string, readonly [Dim, Dim]>;
   /** `step`: written for a general step <t>; `unrolled`: at concrete steps. */
   mode: 'step' | 'unrolled';
   readonly inits: Map<string, { value: number; span: Span }>; // unrolled `a^<0> = …` and state decl inits
@@ -68,7 +70,7 @@ export function newContext(ast: CellAst): CheckContext {
   return {
     ast, diags: [], solver: new DimSolver(), rigid: new Set(), dimDefaults: Object.create(null) as Record<string, number>,
     inputs: new Map(), declStates: new Map(), scalarStates: new Set(), declOutputs: new Map(), params: new Map(), functions: new Map(),
-    defs: new Map(), types: new Map(), nameDims: new Map(), mode: 'step', inits: new Map(), readPrev: new Set(),
+    defs: new Map(), types: new Map(), nameDims: new Map(), nameMatrices: new Map(), mode: 'step', inits: new Map(), readPrev: new Set(),
     broken: new Set(), poisoned: new Set(), onceKeys: new Map(), equations: [], empty: false,
   };
 }
@@ -138,6 +140,13 @@ export function nameDim(cx: CheckContext, name: string): Dim {
   let d = cx.nameDims.get(name);
   if (!d) { d = cx.solver.fresh(); cx.nameDims.set(name, d); }
   return d;
+}
+
+/** The per-example shape of a time-indexed name: a matrix if declared one, else its vector. */
+export function timedShape(cx: CheckContext, name: string): Shape {
+  if (cx.scalarStates.has(name)) return perExampleScalar;
+  const m = cx.nameMatrices.get(name);
+  return m ? { batch: true, dims: [...m] } : vec(nameDim(cx, name));
 }
 
 // ---------------------------------------------------------------- typed leaves

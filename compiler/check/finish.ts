@@ -51,6 +51,7 @@ function nameUnknownDims(cx: CheckContext): Map<string, string> {
   const base = (name: string) => name.replace(/_(hat|tilde|bar|dot)$/, '').replace(/_(hat|tilde|bar|dot)_/, '_');
   for (const [name, i] of cx.inputs) nameFor(i.dim, base(name));
   for (const [name, d] of cx.nameDims) if (isTimedName(cx, name)) nameFor(d, base(name));
+  for (const [name, [, c]] of cx.nameMatrices) if (isTimedName(cx, name)) nameFor(c, `${base(name)}_cols`);
   for (const [name, p] of cx.params) p.shape?.forEach((d, i) => nameFor(d, `${name}_${i}`));
   return names;
 }
@@ -73,7 +74,7 @@ export function assemble(cx: CheckContext, eqs: readonly TypedEq[]): TypedCell {
   const finExpr = (e: TExpr): TExpr => {
     const shape = e.shape && finShape(e.shape);
     if (e.k === 'leaf') return { ...e, shape };
-    // A bcast's target shape (a dimension used as a number) holds dims too.
+    // An attribute shape (a bcast's target for a dimension used as a number, the row of ones of `diag(v) A`) may hold dims solved after it was made.
     return { ...e, args: e.args.map(finExpr), attrs: e.attrs.shape ? { ...e.attrs, shape: finShape(e.attrs.shape) } : { ...e.attrs }, shape };
   };
   const timed = timedNames(cx);
@@ -89,7 +90,12 @@ export function assemble(cx: CheckContext, eqs: readonly TypedEq[]): TypedCell {
     mode: cx.mode,
     steps: cx.mode === 'unrolled' ? lastStep(cx) : 1,
     inputs: [...cx.inputs].map(([name, i]) => ({ name, dim: fin(i.dim) })),
-    states: states.map((name) => ({ name, dim: fin(nameDim(cx, name)), init: cx.inits.get(name)?.value ?? 0, ...(cx.scalarStates.has(name) ? { scalar: true as const } : {}) })),
+    states: states.map((name) => {
+      const m = cx.nameMatrices.get(name); // a matrix per example: rows and columns
+      const init = cx.inits.get(name)?.value ?? 0;
+      if (m) return { name, dim: fin(m[0]), cols: fin(m[1]), init };
+      return { name, dim: fin(nameDim(cx, name)), init, ...(cx.scalarStates.has(name) ? { scalar: true as const } : {}) };
+    }),
     outputs: outputs.map((name) => ({ name, shape: shapes[name]! })),
     params: [...cx.params].filter(([, p]) => p.shape).map(([name, p]) => ({ name, shape: p.shape!.map(fin) })),
     dims: dims.filter((d) => !d.startsWith('?')),

@@ -14,6 +14,7 @@ import { D, didYouMean } from '../diagnostics.ts';
 import type { Dim } from '../ir/dims.ts';
 import type { Attrs, OpName, Shape } from '../ir/ops.ts';
 import { FUNCTIONS, OPS } from '../ir/ops.ts';
+import { productEach } from './matrices.ts';
 
 /** Help for a shape rule's refusal that is not "A vs B", per primitive. */
 const OP_HELP: Partial<Record<OpName, string>> = {
@@ -125,7 +126,7 @@ export function product(cx: CheckContext, l: TExpr, r: TExpr, span: Span, diags:
   if (ls.dims.length === 0 || rs.dims.length === 0) return scaled();
   const operands = operandTexts(ast?.[0], ast?.[1]);
   if (ls.dims.length === 2) {
-    if (ls.batch) { diags.push(D.shapeMismatch(span, what, showShape(cx, ls), showShape(cx, rs), undefined, operands)); return poison(span); }
+    if (ls.batch) return productEach(cx, l, r, span, diags, what, ast); // a matrix per example (matrices.ts)
     const inner = rs.dims[0]!;
     if (cx.solver.unify(ls.dims[1]!, inner) === false) {
       if (l.k === 'leaf' && l.leaf === 'param') twoShapes(cx, diags, l, [cx.solver.fresh(), inner]);

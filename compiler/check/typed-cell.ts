@@ -21,6 +21,9 @@ export interface TypedEq {
   readonly span: Span;
 }
 
+/** The feature dims of a state: [n] for a vector per example, [m, n] for a matrix per example. */
+export const stateDims = (s: { readonly dim: Dim; readonly cols?: Dim }): Dim[] => (s.cols ? [s.dim, s.cols] : [s.dim]);
+
 export interface TypedCell {
   readonly name: string;
   readonly span: Span;
@@ -28,8 +31,8 @@ export interface TypedCell {
   readonly mode: 'step' | 'unrolled';
   readonly steps: number;
   readonly inputs: readonly { name: string; dim: Dim }[];
-  /** `scalar`: a scalar per example (`state m : 1`), stored as one number per example (its dim is 1). */
-  readonly states: readonly { name: string; dim: Dim; init: number; scalar?: true }[];
+  /** A state is a vector per example of `dim`; with `scalar` a scalar per example (`state m : 1`, stored as one number per example, its dim is 1); with `cols` a matrix per example `dim × cols`. */
+  readonly states: readonly { name: string; dim: Dim; init: number; scalar?: true; cols?: Dim }[];
   readonly outputs: readonly { name: string; shape: Shape }[];
   readonly params: readonly { name: string; shape: readonly Dim[] }[];
   /** Every dimension variable: declared ones first, then inferred ones (named `n_y` …). */

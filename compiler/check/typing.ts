@@ -10,6 +10,7 @@ import { Defer, display, isPoison, isState, key, perExampleScalar, poison, scala
 import { dimNum } from '../ir/dims.ts';
 import { variable } from './references.ts';
 import { call, elementwise, op, product } from './shapes.ts';
+import { assignMatrix, diagAlone, matrixProduct } from './matrices.ts';
 import type { Diagnostic } from '../diagnostics.ts';
 import { D, DERIVATIVES, didYouMean } from '../diagnostics.ts';
 import { FUNCTIONS } from '../ir/ops.ts';
@@ -57,6 +58,12 @@ function assign(cx: CheckContext, def: Def, e: TExpr, diags: Diagnostic[]): bool
   if (!e.shape) return true;
   let shape = e.shape;
   if (def.timed && cx.scalarStates.has(def.name)) return assignScalarState(cx, def, e, diags);
+  // ---- a matrix per example (matrices.ts): declared `state C : d × d`, or an output that is one
+  if (def.timed) {
+    const m = assignMatrix(cx, def, shape, diags);
+    if (m !== undefined) return m;
+  }
+  // ---- end matrix per example
   if (def.timed) {
     const what = `the definition of \`${display(def)}\``;
     if (shape.dims.length !== 1 && (isState(cx, def.name) || cx.mode === 'unrolled')) {
@@ -126,6 +133,8 @@ function typeExpr(cx: CheckContext, e: Expr, diags: Diagnostic[], def: Def): TEx
     case 'zeros': diags.push(D.zerosInExpression(e.span)); return poison(e.span);
     case 'apply': {
       if (SUGAR_FUNCTIONS[e.fn] !== undefined && !cx.functions.has(e.fn)) return mean(cx, e.fn, e.args.map(go), e.span, diags);
+      const diag = diagAlone(cx, e, diags); // ---- `diag(v)` outside a product (matrices.ts)
+      if (diag) return diag;
       if (isFunctionName(cx, e.fn)) return call(cx, e.fn, e.fnSpan, e.args.map(go), e.span, diags);
       if (looksLikeFunction(cx, e.fn)) {
         diags.push(D.unknownFunction(e.fnSpan, show(e.fn), didYouMean(e.fn, [...Object.keys(FUNCTIONS), ...cx.functions.keys()], show)));
@@ -141,10 +150,16 @@ function typeExpr(cx: CheckContext, e: Expr, diags: Diagnostic[], def: Def): TEx
       // `uᵀ v`: an inner product of vectors, or `Wᵀ v` (reductions.ts decides from the shapes).
       if (e.left.kind === 'transpose') return transposedProduct(cx, noteTransposed(cx, go(e.left.arg), e.left), go(e.right), e.span, diags, false, [e.left, e.right], e.left.span);
       if (e.left.kind === 'var' && e.left.time === null && isFunctionName(cx, e.left.name)) return call(cx, e.left.name, e.left.span, [go(e.right)], e.span, diags);
+      // ---- `v kᵀ` and `diag(v) A` (matrices.ts); `uᵀ v`, with the transpose on the left, is not these
+      const each = matrixProduct(cx, e.left, e.right, e.span, diags, go, false);
+      if (each) return each;
+      // ---- end
       return product(cx, go(e.left), go(e.right), e.span, diags, false, [e.left, e.right]);
     }
     case 'binary': {
       if (e.op === '@' && e.left.kind === 'transpose') return transposedProduct(cx, noteTransposed(cx, go(e.left.arg), e.left), go(e.right), e.span, diags, true, [e.left, e.right], e.left.span);
+      // ---- `diag(v) · A` (matrices.ts)
+      if (e.op === '@') { const each = matrixProduct(cx, e.left, e.right, e.span, diags, go, true); if (each) return each; }
       const l = go(e.left), r = go(e.right);
       if (e.op === '@') return product(cx, l, r, e.span, diags, true, [e.left, e.right]);
       const name = ({ '+': 'add', '-': 'sub', '*': 'mul', '/': 'div' } as const)[e.op];

@@ -102,6 +102,10 @@ export const ONNX: Record<OpName, OnnxRule> = {
     ? c.op('MatMul', [c.op('Transpose', [c.arg(0)], { perm: [1, 0] }), c.arg(1)])
     : c.op('MatMul', [c.op('Unsqueeze', [c.arg(0), c.i64([1])]), c.op('Unsqueeze', [c.arg(1), c.i64([0])])])),
   concat,
+  // Per example (matrices [B, m, n], vectors [B, n]; an operand without the batch axis is shared).
+  outer_each: (c) => c.op('Mul', [c.op('Unsqueeze', [c.arg(0), c.i64([-1])]), c.op('Unsqueeze', [c.arg(1), c.i64([-2])])]),
+  matvec_each: (c) => c.op('Squeeze', [c.op('MatMul', [c.arg(0), c.op('Unsqueeze', [c.arg(1), c.i64([-1])])]), c.i64([-1])]),
+  vecmat_each: (c) => c.op('Squeeze', [c.op('MatMul', [c.op('Unsqueeze', [c.arg(0), c.i64([-2])]), c.arg(1)]), c.i64([-2])]),
   slice: (c) => {
     const off = c.dim(c.node.attrs.offset!), len = c.dim(c.node.attrs.len!);
     return c.op('Slice', [c.arg(0), c.i64([off]), c.i64([off + len]), c.i64([-1])]);

@@ -12,6 +12,7 @@
 
 import protobuf from 'protobufjs/light.js';
 import type { CompiledCell } from '../compile.ts';
+import { stateDims } from '../check/typed-cell.ts';
 import type { Diagnostic } from '../diagnostics.ts';
 import type { Dim } from '../ir/dims.ts';
 import { evalDim } from '../ir/dims.ts';
@@ -158,7 +159,7 @@ export function exportOnnx(cell: CompiledCell, opts: OnnxOptions): OnnxResult {
   const need = (d: Dim) => d.terms.forEach(([v]) => { if (env[v] === undefined) unbound.add(v); });
   t.params.forEach((p) => p.shape.forEach(need));
   t.inputs.forEach((i) => need(i.dim));
-  t.states.forEach((s) => need(s.dim));
+  t.states.forEach((s) => stateDims(s).forEach(need));
   t.outputs.forEach((o) => o.shape.dims.forEach(need));
   if (unbound.size) return { ok: false, diagnostics: [D.cannotExport(t.span, 'ONNX', `no size for ${[...unbound].map((v) => `\`${v}\``).join(', ')}: the shapes of an ONNX model's parameters are numbers`, 'bind every dimension (--dims n_x=4,n_a=3, or the shapes of --params)')] };
   if (t.inputs.length === 0) diagnostics.push(D.cannotExport(t.span, 'ONNX', `cell \`${t.name}\` has no input: an ONNX Scan over T needs at least one`));
@@ -215,7 +216,8 @@ export function exportOnnx(cell: CompiledCell, opts: OnnxOptions): OnnxResult {
 }
 
 /** A state's feature axes: none for a scalar state (`state m : 1`, [B]), else its size. */
-const stateFeat = (s: { dim: Dim; scalar?: true }, size: (d: Dim) => number): number[] => (s.scalar ? [] : [size(s.dim)]);
+/** A state's sizes after the batch: none for a scalar per example, rows (and columns) otherwise. */
+const stateFeat = (s: { dim: Dim; scalar?: true; cols?: Dim }, size: (d: Dim) => number): number[] => (s.scalar ? [] : stateDims(s).map(size));
 
 /** The Scan body: (states at t-1, inputs at t) → (states at t, states at t again as scan outputs, outputs at t). */
 export function scanBody(cell: CompiledCell, namer: Namer, env: Readonly<Record<string, number>>, live: ReadonlySet<number>, paramName: (name: string) => string = (n) => n): { body: Obj } | { diagnostics: Diagnostic[] } {

@@ -109,6 +109,10 @@ export const PYTORCH: Record<OpName, PyRule> = {
   // Σ_batch u vᵀ: for [B, m] and [B, n], uᵀ v sums over the batch.
   outer: (c) => (c.input(0).shape.batch ? [`${c.arg(0, PREC.atom)}.t() @ ${c.arg(1, PREC.mul + 1)}`, PREC.mul] : [`torch.outer(${c.arg(0, 0)}, ${c.arg(1, 0)})`, PREC.atom]),
   concat,
+  // Per example (matrices [B, m, n], vectors [B, n]; an operand without the batch axis is shared).
+  outer_each: (c) => [`${c.arg(0, PREC.atom)}.unsqueeze(-1) * ${c.arg(1, PREC.atom)}.unsqueeze(-2)`, PREC.mul],
+  matvec_each: (c) => [`(${c.arg(0, PREC.mul)} @ ${c.arg(1, PREC.atom)}.unsqueeze(-1)).squeeze(-1)`, PREC.atom],
+  vecmat_each: (c) => [`(${c.arg(0, PREC.atom)}.unsqueeze(-2) @ ${c.arg(1, PREC.mul + 1)}).squeeze(-2)`, PREC.atom],
   slice: (c) => [`${c.arg(0, PREC.atom)}.narrow(-1, ${c.dim(c.node.attrs.offset!)}, ${c.dim(c.node.attrs.len!)})`, PREC.atom],
   pad: (c) => {
     const off = c.node.attrs.offset!, total = c.node.attrs.total!, len = c.input(0).shape.dims[0]!;

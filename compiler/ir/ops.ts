@@ -43,7 +43,8 @@ export type OpName =
   | 'add' | 'sub' | 'mul' | 'div' | 'neg' | 'pow' | 'max' | 'min' | 'power'
   | 'tanh' | 'sigmoid' | 'relu' | 'exp' | 'log' | 'sqrt' | 'abs' | 'softplus' | 'step' | 'sign' | 'stopgrad'
   | 'softmax' | 'sum_feat' | 'sum_batch' | 'bcast'
-  | 'matvec' | 'matmul' | 'transpose' | 'outer' | 'concat' | 'slice' | 'pad';
+  | 'matvec' | 'matmul' | 'transpose' | 'outer' | 'concat' | 'slice' | 'pad'
+  | 'outer_each' | 'matvec_each' | 'vecmat_each';
 
 /** What a VJP rule may build with; implemented by the graph Builder. */
 export interface Emit {
@@ -143,6 +144,7 @@ export function algebra(e: Emit) {
     sumFeat: op1('sum_feat'),
     bcast: (x: number, shape: Shape) => e.node('bcast', [x], { shape }),
     matvec: op2('matvec'), matmul: op2('matmul'), outer: op2('outer'), transpose: op1('transpose'),
+    outerEach: op2('outer_each'), matvecEach: op2('matvec_each'), vecmatEach: op2('vecmat_each'),
     slice: (x: number, offset: Dim, len: Dim) => e.node('slice', [x], { offset, len }),
     pad: (x: number, offset: Dim, total: Dim) => e.node('pad', [x], { offset, total }),
     /** A scalar constant. */
@@ -347,6 +349,78 @@ export const OPS: Record<OpName, OpDef> = {
     },
     vjp: rule((g, _y, [u, v], _a, { matvec, transpose }) => [matvec(g, v), matvec(transpose(g), u)]),
   },
+  // ------------------------------------------------------------ matrices per example
+  // A matrix per example (`state C : d × d`, mLSTM's memory, Mamba's h) is batched
+  // [m, n]. These products never sum over the batch: an operand without a batch
+  // axis is shared by every example, and the result has a batch axis if either does.
+  /** u vᵀ for each example (`v k^T`): [m] and [n] → [m, n]. */
+  outer_each: {
+    arity: 2, kind: 'linear',
+    shape: ([u, v]) => (u!.dims.length === 1 && v!.dims.length === 1 ? { batch: u!.batch || v!.batch, dims: [u!.dims[0]!, v!.dims[0]!] } : `an outer product needs two vectors, got ${shapeToString(u!)} and ${shapeToString(v!)}`),
+    eval: ([u, v], _a, c) => {
+      const m = u!.dims[0]!, n = v!.dims[0]!;
+      const B = c.out.batched ? c.batch : 1;
+      const out = new Float64Array(B * m * n);
+      for (let b = 0; b < B; b++) {
+        const uo = u!.batched ? b * m : 0, vo = v!.batched ? b * n : 0;
+        for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) out[(b * m + i) * n + j] = u!.data[uo + i]! * v!.data[vo + j]!;
+      }
+      return out;
+    },
+    // du = G v ; dv = Gᵀ u = uᵀ G (each per example, then summed down to the operand's shape)
+    vjp: rule((g, _y, [u, v], _a, { matvecEach, vecmatEach, unbroadcast }) => [unbroadcast(matvecEach(g, v!), u!), unbroadcast(vecmatEach(u!, g), v!)]),
+  },
+  /** C q for each example (`C q`, C a matrix per example): [m, n] and [n] → [m]. */
+  matvec_each: {
+    arity: 2, kind: 'linear',
+    shape: ([w, v]) => {
+      if (w!.dims.length !== 2) return `a matrix times a vector needs a matrix on the left, got ${shapeToString(w!)}`;
+      if (v!.dims.length !== 1) return `a matrix times a vector needs a vector on the right, got ${shapeToString(v!)}`;
+      if (!dimEq(w!.dims[1]!, v!.dims[0]!)) return `${shapeToString(w!)} vs ${shapeToString(v!)}`;
+      return { batch: w!.batch || v!.batch, dims: [w!.dims[0]!] };
+    },
+    eval: ([w, v], _a, c) => {
+      const [m, n] = w!.dims as [number, number];
+      const B = c.out.batched ? c.batch : 1;
+      const out = new Float64Array(B * m);
+      for (let b = 0; b < B; b++) {
+        const wo = w!.batched ? b * m * n : 0, vo = v!.batched ? b * n : 0;
+        for (let i = 0; i < m; i++) {
+          let s = 0;
+          for (let j = 0; j < n; j++) s += w!.data[wo + i * n + j]! * v!.data[vo + j]!;
+          out[b * m + i] = s;
+        }
+      }
+      return out;
+    },
+    // dC = g qᵀ per example ; dq = Cᵀ g = gᵀ C per example
+    vjp: rule((g, _y, [w, v], _a, { outerEach, vecmatEach, unbroadcast }) => [unbroadcast(outerEach(g, v!), w!), unbroadcast(vecmatEach(g, w!), v!)]),
+  },
+  /** uᵀ C for each example (Cᵀ u, matvec_each's transpose): [m] and [m, n] → [n]. */
+  vecmat_each: {
+    arity: 2, kind: 'linear',
+    shape: ([u, w]) => {
+      if (w!.dims.length !== 2) return `a vector times a matrix needs a matrix on the right, got ${shapeToString(w!)}`;
+      if (u!.dims.length !== 1) return `a vector times a matrix needs a vector on the left, got ${shapeToString(u!)}`;
+      if (!dimEq(w!.dims[0]!, u!.dims[0]!)) return `${shapeToString(u!)} vs ${shapeToString(w!)}`;
+      return { batch: w!.batch || u!.batch, dims: [w!.dims[1]!] };
+    },
+    eval: ([u, w], _a, c) => {
+      const [m, n] = w!.dims as [number, number];
+      const B = c.out.batched ? c.batch : 1;
+      const out = new Float64Array(B * n);
+      for (let b = 0; b < B; b++) {
+        const wo = w!.batched ? b * m * n : 0, uo = u!.batched ? b * m : 0;
+        for (let i = 0; i < m; i++) {
+          const x = u!.data[uo + i]!;
+          for (let j = 0; j < n; j++) out[b * n + j]! += x * w!.data[wo + i * n + j]!;
+        }
+      }
+      return out;
+    },
+    // du = C g ; dC = u gᵀ (per example)
+    vjp: rule((g, _y, [u, w], _a, { outerEach, matvecEach, unbroadcast }) => [unbroadcast(matvecEach(w!, g), u!), unbroadcast(outerEach(u!, g), w!)]),
+  },
   /** [u, v, …] along the feature axis; operands without a batch axis are broadcast. */
   concat: {
     arity: -1, kind: 'layout',
@@ -428,7 +502,8 @@ export const FUNCTIONS: Readonly<Record<string, OpName>> = Object.assign(Object.
 type NotElementwise =
   | 'param' | 'input' | 'prev' | 'cot' | 'const' | 'zeros'
   | 'softmax' | 'sum_feat' | 'sum_batch' | 'bcast'
-  | 'matvec' | 'matmul' | 'transpose' | 'outer' | 'concat' | 'slice' | 'pad';
+  | 'matvec' | 'matmul' | 'transpose' | 'outer' | 'concat' | 'slice' | 'pad'
+  | 'outer_each' | 'matvec_each' | 'vecmat_each';
 
 /**
  * The primitives of kind 'elementwise'. Each backend renders them from a table

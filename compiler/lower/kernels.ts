@@ -193,7 +193,7 @@ class KernelBuilder {
       if (!c.stmts.length) continue;
       const n = c.node;
       const rows = rowsOf(c.phase, n.shape.batch);
-      const width = n.shape.batch ? (n.shape.dims.length ? [n.shape.dims[0]!] : []) : [...n.shape.dims];
+      const width = [...n.shape.dims]; // a vector's length, or rows × cols of a matrix (per example or not)
       const note = c.stmts.filter((s) => this.a.spec.named(s.id)).map((s) => this.a.spec.name(s.id)).join(', ');
       this.push(c.phase, c.level, 2, rankOf(n), { k: 'fused', rows, width, stmts: c.stmts, note });
     }
@@ -280,6 +280,14 @@ class KernelBuilder {
       case 'matvec': {
         const [w, v] = n.inputs as [number, number];
         return push({ k: 'matvec', rows: rowsOf(p, a.N[v]!.shape.batch), m: a.N[w]!.shape.dims[0]!, n: a.N[w]!.shape.dims[1]!, w: this.matView(w), v: inView(1), c: out, note });
+      }
+      // Matrices per example: one small product per row (m × n from the operands' shapes).
+      case 'outer_each': case 'matvec_each': case 'vecmat_each': {
+        const [x, y] = n.inputs as [number, number];
+        const X = a.N[x]!.shape, Y = a.N[y]!.shape;
+        const [m, k] = n.op === 'outer_each' ? [X.dims[0]!, Y.dims[0]!] : n.op === 'matvec_each' ? [X.dims[0]!, X.dims[1]!] : [Y.dims[0]!, Y.dims[1]!];
+        const op = n.op === 'outer_each' ? 'outer' : n.op === 'matvec_each' ? 'matvec' : 'vecmat';
+        return push({ k: 'each', op, rows, m, n: k, a: inView(0), aBatched: X.batch, b: inView(1), bBatched: Y.batch, c: out, note });
       }
       case 'concat': {
         let col = dimNum(0);

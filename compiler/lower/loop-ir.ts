@@ -132,6 +132,12 @@ export type Kernel =
   /** Unbatched matrix products and general matrix–vector products (cold paths). */
   | { readonly k: 'matmul'; readonly m: Dim; readonly n: Dim; readonly depth: Dim; readonly a: MatView; readonly aTrans: boolean; readonly b: MatView; readonly bTrans: boolean; readonly c: MatView; readonly accumulate: boolean; readonly note: string }
   | { readonly k: 'matvec'; readonly rows: RowCount; readonly m: Dim; readonly n: Dim; readonly w: MatView; readonly v: View; readonly c: View; readonly note: string }
+  /**
+   * Products per example (matrices per example), each row by itself, never summed over rows:
+   * outer C[r] = u[r] v[r]ᵀ ([m], [n] → [m, n]); matvec C[r] = W[r] v[r] ([m, n], [n] → [m]);
+   * vecmat C[r] = u[r]ᵀ W[r] ([m], [m, n] → [n]). An operand that is not batched is shared by every row.
+   */
+  | { readonly k: 'each'; readonly op: 'outer' | 'matvec' | 'vecmat'; readonly rows: RowCount; readonly m: Dim; readonly n: Dim; readonly a: View; readonly aBatched: boolean; readonly b: View; readonly bBatched: boolean; readonly c: View; readonly note: string }
   /** Copy a run of columns (concat, pad, slice materialised); an unbatched source is repeated on every row. */
   | { readonly k: 'copy'; readonly rows: RowCount; readonly src: View; readonly srcBatched: boolean; readonly dst: View }
   | { readonly k: 'fill'; readonly rows: RowCount; readonly dst: View; readonly size: readonly Dim[]; readonly value: number };
@@ -165,7 +171,8 @@ export interface CellPlan {
   readonly params: readonly { key: string; buf: number; shape: readonly Dim[] }[];
   readonly inputs: readonly { key: string; buf: number; width: Dim }[];
   /** Initial values: buffer slot 0 of each state; `init` is the declared constant. */
-  readonly states: readonly { key: string; buf: number; width: Dim; init: number }[];
+  /** `cols`: a matrix per example, `width` × `cols` numbers per row. */
+  readonly states: readonly { key: string; buf: number; width: Dim; init: number; cols?: Dim }[];
   readonly outputs: readonly { key: string; buf: number; shift: number; width: readonly Dim[] }[];
   /**
    * Cotangents. A state's buffer has T+1 slots like the state's own: slot t+1 holds

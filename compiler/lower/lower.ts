@@ -7,6 +7,7 @@
 
 import type { CompiledCell } from '../compile.ts';
 import type { TypedCell } from '../check/typed-cell.ts';
+import { stateDims } from '../check/typed-cell.ts';
 import type { Dim } from '../ir/dims.ts';
 import { dimNum } from '../ir/dims.ts';
 import type { Graph, Node } from '../ir/graph.ts';
@@ -173,7 +174,7 @@ function interfaceBuffers(t: TypedCell, fwd: Graph, bufs: Table): Io {
   const unrolled = t.mode === 'unrolled';
   const params = t.params.map((p) => ({ key: p.name, buf: bufs.add({ name: p.name, extent: 'one', size: p.shape.length ? p.shape : [dimNum(1)], role: 'param', key: p.name }), shape: p.shape }));
   const inputs = t.inputs.map((i) => ({ key: i.name, buf: bufs.add({ name: i.name, extent: 'seq', size: [i.dim], role: 'input', key: i.name }), width: i.dim }));
-  const states = t.states.map((s) => ({ key: s.name, buf: bufs.add({ name: s.name, extent: 'states', size: [s.dim], role: 'state', key: s.name }), width: s.dim, init: s.init }));
+  const states = t.states.map((s) => ({ key: s.name, buf: bufs.add({ name: s.name, extent: 'states', size: stateDims(s), role: 'state', key: s.name }), width: s.dim, init: s.init, ...(s.cols ? { cols: s.cols } : {}) }));
   const stateOf = new Map(states.map((s) => [s.key, s]));
   const outputWidth = (name: string): Dim[] => {
     const o = t.outputs.find((x) => x.name === name)!;
@@ -243,9 +244,10 @@ function gradientBuffers(t: TypedCell, io: Io, bufs: Table): Grads {
   const cotangents: CellPlan['cotangents'][number][] = [];
   const cotState = new Map<string, number>(), cotOutput = new Map<string, number>();
   for (const s of io.states) {
-    const buf = bufs.add({ name: `d${s.key}`, extent: 'states', size: [s.width], role: 'cot', key: s.key });
+    const size = s.cols ? [s.width, s.cols] : [s.width];
+    const buf = bufs.add({ name: `d${s.key}`, extent: 'states', size, role: 'cot', key: s.key });
     cotState.set(s.key, buf);
-    cotangents.push({ key: s.key, kind: 'state', buf, width: [s.width] });
+    cotangents.push({ key: s.key, kind: 'state', buf, width: size });
   }
   for (const o of t.outputs) {
     const buf = bufs.add({ name: `d${o.name}`, extent: 'seq', size: io.outputWidth(o.name), role: 'cot', key: o.name });

@@ -48,7 +48,8 @@ export function assignHomes(a: Analysis, bufs: BufferTable): Homes {
 
 function newHome(a: Analysis, bufs: BufferTable, id: number, extent: Extent = extentFor(a, id)): Home {
   const n = a.N[id]!;
-  const buf = bufs.add({ name: a.spec.name(id), extent, size: n.shape.batch ? [widthOf(n)] : sizeOf(n), role: 'value' });
+  // A matrix per example keeps both sizes: rows × cols numbers per row of the buffer.
+  const buf = bufs.add({ name: a.spec.name(id), extent, size: n.shape.batch && n.shape.dims.length < 2 ? [widthOf(n)] : sizeOf(n), role: 'value' });
   return { buf, col: dimNum(0), width: widthOf(n), shift: 0 };
 }
 

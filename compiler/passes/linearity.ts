@@ -45,9 +45,9 @@ const LINEAR_ELEMENTWISE: ReadonlySet<OpName> = new Set(['add', 'sub', 'neg', 'b
 /** Ops that are linear in each input but move or mix features. */
 const LINEAR_STRUCTURAL: ReadonlySet<OpName> = new Set(['slice', 'concat', 'pad', 'transpose', 'sum_feat', 'sum_batch']);
 /** Products: linear when exactly one factor depends on the state. */
-const PRODUCTS: ReadonlySet<OpName> = new Set(['mul', 'matvec', 'matmul', 'outer']);
+const PRODUCTS: ReadonlySet<OpName> = new Set(['mul', 'matvec', 'matmul', 'outer', 'outer_each', 'matvec_each', 'vecmat_each']);
 /** What mixes features (so a linear recurrence through it is dense, and its Jacobian not diagonal). */
-const MIXING: ReadonlySet<OpName> = new Set(['matvec', 'matmul', 'outer', 'sum_feat', 'softmax', 'concat', 'slice', 'pad', 'transpose']);
+const MIXING: ReadonlySet<OpName> = new Set(['matvec', 'matmul', 'outer', 'sum_feat', 'softmax', 'concat', 'slice', 'pad', 'transpose', 'outer_each', 'matvec_each', 'vecmat_each']);
 
 /** The linearity of every state of a step graph, in the order of its state roots. */
 export function linearity(g: Graph): StateLinearity[] {
@@ -167,6 +167,7 @@ const stateList = (S: ReadonlySet<string>) => [...S].map((s) => `${s}^<t-1>`).jo
 const OP_TEXT: Partial<Record<OpName, string>> = {
   matvec: 'a matrix–vector product', matmul: 'a matrix product', outer: 'an outer product', sum_feat: 'a sum over features',
   concat: 'a concatenation', slice: 'a slice', pad: 'a padding', transpose: 'a transpose', pow: 'a power', softmax: 'softmax',
+  outer_each: 'an outer product per example', matvec_each: 'a matrix–vector product per example', vecmat_each: 'a vector–matrix product per example',
 };
 const opText = (n: Node): string => OP_TEXT[n.op] ?? n.op;
 

@@ -123,7 +123,13 @@ function go(id: number, pr: ExprPrinter, top: boolean, parent: Node | undefined,
   switch (n.op) {
     case 'add': return [`${sub(a, P.sum)} + ${sub(b, P.sum)}`, P.sum];
     case 'sub': return [`${sub(a, P.sum)} ${SYM.minus![sp]} ${sub(b, P.prod)}`, P.sum];
-    case 'mul': return [`${sub(a, P.prod)} ${SYM.mul![sp]} ${sub(b, P.neg)}`, P.prod];
+    case 'mul': {
+      // `diag(v) A`: the row scaling as written (the spread v 1ᵀ on either side of the product)
+      const rows = diagOf(g, a, pr), rowsB = rows === undefined ? diagOf(g, b, pr) : undefined;
+      if (rows !== undefined) return [`${DIAG[sp]}(${inner(rows, n)}) ${sub(b, P.post)}`, P.mat];
+      if (rowsB !== undefined) return [`${DIAG[sp]}(${inner(rowsB, n)}) ${sub(a, P.post)}`, P.mat];
+      return [`${sub(a, P.prod)} ${SYM.mul![sp]} ${sub(b, P.neg)}`, P.prod];
+    }
     case 'div': {
       const m = meanOf(g, n);
       if (m !== undefined) return [`${FN_MEAN[sp]}(${inner(m, n)})`, P.atom];
@@ -145,6 +151,14 @@ function go(id: number, pr: ExprPrinter, top: boolean, parent: Node | undefined,
       const body = `${sub(a, P.post)} ${SYM.mat![sp]} ${superBase(sub(b, P.atom), sp)}${SYM.T![sp]}`;
       return batched ? [`${SYM.sumBatch![sp]} ${body}`, P.neg] : [body, P.mat];
     }
+    // Matrices per example: v kᵀ, C q, and (in backward graphs) Cᵀ u.
+    case 'outer_each': return [`${sub(a, P.mat)} ${isOnes(g, b) ? ONES[sp] : superBase(sub(b, P.atom), sp)}${SYM.T![sp]}`, P.mat];
+    case 'matvec_each': {
+      if (isOnes(g, b)) return [`${sub(a, P.mat)} ${ONES[sp]}`, P.mat]; // the row sums, in backward equations
+      const vs = sub(b, P.post);
+      return [vs.startsWith('(') ? `${sub(a, P.mat)} ${SYM.mat![sp]} ${vs}` : `${sub(a, P.mat)} ${vs}`, P.mat];
+    }
+    case 'vecmat_each': return [`${superBase(sub(b, P.atom), sp)}${SYM.T![sp]} ${SYM.mat![sp]} ${sub(a, P.post)}`, P.mat];
     case 'sum_batch': return [`${SYM.sumBatch![sp]} ${sub(a, P.post)}`, P.neg];
     case 'sum_feat': {
       // A dimension used as a number (`d`), and the inner product `uᵀ v` of two vectors.
@@ -193,6 +207,22 @@ function meanOf(g: Graph, n: Node): number | undefined {
   return size !== undefined && v.shape.dims.length === 1 && dimToString(v.shape.dims[0]!) === dimToString(size) ? v.id : undefined;
 }
 
+const DIAG: Record<Spelling, string> = { ascii: 'diag', unicode: 'diag', latex: '\\operatorname{diag}' };
+/** A vector of ones (`diag(v) A` is (v 𝟏ᵀ) ⊙ A; its derivative sums rows with G 𝟏). */
+const ONES: Record<Spelling, string> = { ascii: '1', unicode: '𝟏', latex: '\\mathbf{1}' };
+const isOnes = (g: Graph, id: number): boolean => {
+  const n = g.nodes[id]!;
+  const one = n.op === 'bcast' ? g.nodes[n.inputs[0]!]! : undefined;
+  return one?.op === 'const' && one.attrs.value === 1 && !n.shape.batch && n.shape.dims.length === 1;
+};
+
+/** v when `id` is the unnamed v 1ᵀ that `diag(v) A` spreads v with (check/matrices.ts), else undefined. */
+function diagOf(g: Graph, id: number, pr: ExprPrinter): number | undefined {
+  const n = g.nodes[id]!;
+  if (n.op !== 'outer_each' || pr.nameOf(id) !== undefined) return undefined;
+  return isOnes(g, n.inputs[1]!) ? n.inputs[0]! : undefined;
+}
+
 /** A base that already carries a superscript (`a^{<t>}`) is parenthesised before another one. */
 function superBase(base: string, sp: Spelling): string {
   if (sp === 'unicode') return base;
@@ -217,7 +247,7 @@ export function printCell(cell: TypedCell, g: Graph, sp: Spelling): string {
   const numbered = new Set(g.nodes.flatMap((n) => dimNumberOf(g, n)?.terms.map(([v]) => v) ?? []));
   for (const d of numbered) lines.push(`dim ${spell(d, sp)}`);
   for (const i of cell.inputs) lines.push(`input ${spell(i.name, sp)} : ${dimText(i.dim, sp)}`);
-  for (const s of cell.states) lines.push(`state ${spell(s.name, sp)} : ${dimText(s.dim, sp)}${s.init !== 0 ? ` = ${num(s.init)}` : ''}`);
+  for (const s of cell.states) lines.push(`state ${spell(s.name, sp)} : ${s.cols ? shapeText([s.dim, s.cols], sp) : dimText(s.dim, sp)}${s.init !== 0 ? ` = ${num(s.init)}` : ''}`);
   for (const p of cell.params) lines.push(`param ${spell(p.name, sp)} : ${declDims({ batch: false, dims: p.shape })}`);
   if (cell.mode === 'unrolled') for (const s of cell.states) lines.push(`${timed(s.name, '0', sp)} = ${s.init === 0 ? SYM.zeros![sp] : num(s.init)}`);
 

@@ -12,6 +12,7 @@
 
 import { GPU, Input } from 'gpu.js';
 import type { CompiledCell } from '../../compiler/compile.ts';
+import { stateDims } from '../../compiler/check/typed-cell.ts';
 import type { TypedCell } from '../../compiler/check/typed-cell.ts';
 import type { Arg, KernelPlan, StepPlan } from '../../compiler/emit/gpujs/plan.ts';
 import { GpujsPlanError, copyPlan, layoutOutput, planStep, zerosPlan } from '../../compiler/emit/gpujs/plan.ts';
@@ -277,7 +278,7 @@ function passContext(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: Gpu
   const size = (d: Parameters<typeof dimValue>[0]) => dimValue(d, env);
   return {
     gpu, c: compiled(gpu, cell, opts, mode), t, B, unrolled: t.mode === 'unrolled',
-    stateN: new Map(t.states.map((s) => [s.name, size(s.dim)])),
+    stateN: new Map(t.states.map((s) => [s.name, stateDims(s).reduce((a, d) => a * size(d), 1)])),
     outputN: new Map(t.outputs.map((o) => [o.name, o.shape.dims.reduce((a, d) => a * size(d), 1)])),
     inputN: new Map(t.inputs.map((i) => [i.name, size(i.dim)])),
     paramOut: new Map(t.params.map((p) => [p.name, layoutOutput({ batch: false, dims: p.shape }, env, B)])),

@@ -2,14 +2,19 @@
 // other backends are tested against; slow, but always available.
 
 import type { CompiledCell } from '../../compiler/compile.ts';
+import { stateDims } from '../../compiler/check/typed-cell.ts';
 import type { Tensor } from '../../compiler/ir/ops.ts';
 import type { BackendOptions, CellBackend, GradValues, StepValues, Vec } from '../backend.ts';
 import { dimValue } from '../interpreter.ts';
 import type { Run, Trajectory } from '../unroll.ts';
 import { backward, forward } from '../unroll.ts';
 
-const split = (v: Vec, steps: number, batch: number, n: number): Tensor[] =>
-  Array.from({ length: steps }, (_, t) => ({ batched: true, dims: [n], data: Float64Array.from(v.subarray(t * batch * n, (t + 1) * batch * n)) }));
+/** [T][B][…dims] flat → one tensor per step; dims is [n], or [rows, cols] for a matrix per example. */
+const split = (v: Vec, steps: number, batch: number, dims: number | readonly number[]): Tensor[] => {
+  const ds = typeof dims === 'number' ? [dims] : [...dims];
+  const n = ds.reduce((a, b) => a * b, 1);
+  return Array.from({ length: steps }, (_, t) => ({ batched: true, dims: ds, data: Float64Array.from(v.subarray(t * batch * n, (t + 1) * batch * n)) }));
+};
 const join = (ts: readonly Tensor[]): Float64Array => {
   const out = new Float64Array(ts.reduce((s, t) => s + t.data.length, 0));
   let o = 0;
@@ -36,7 +41,7 @@ export function interpBackend(cell: CompiledCell, opts: BackendOptions): CellBac
         batch: B, steps, env,
         params: Object.fromEntries(t.params.map((p) => [p.name, { batched: false, dims: p.shape.map(size), data: Float64Array.from(params[p.name]!) }])),
         inputs: Object.fromEntries(t.inputs.map((i) => [i.name, split(inputs[i.name]!, steps, B, size(i.dim))])),
-        init: Object.fromEntries(t.states.filter((s) => init !== undefined && Object.hasOwn(init, s.name) && init[s.name] !== undefined).map((s) => [s.name, { batched: true, dims: [size(s.dim)], data: Float64Array.from(init![s.name]!) }])),
+        init: Object.fromEntries(t.states.filter((s) => init !== undefined && Object.hasOwn(init, s.name) && init[s.name] !== undefined).map((s) => [s.name, { batched: true, dims: stateDims(s).map(size), data: Float64Array.from(init![s.name]!) }])),
       };
       const traj = forward(cell, run);
       last = { run, traj };
@@ -50,8 +55,8 @@ export function interpBackend(cell: CompiledCell, opts: BackendOptions): CellBac
       const { run, traj } = last;
       const n = (name: string) => {
         const s = t.states.find((x) => x.name === name);
-        if (s) return size(s.dim);
-        return t.outputs.find((o) => o.name === name)!.shape.dims.reduce((a, d) => a * size(d), 1);
+        if (s) return stateDims(s).map(size);
+        return t.outputs.find((o) => o.name === name)!.shape.dims.map(size);
       };
       const per = (r: Readonly<Record<string, Vec>> | undefined) => Object.fromEntries(Object.entries(r ?? {}).map(([k, v]) => [k, split(v, run.steps, B, n(k))]));
       const g = backward(cell, run, traj, { states: per(cot.states), outputs: per(cot.outputs) });

@@ -9,6 +9,8 @@ import { compile } from '../../compiler/compile.ts';
 import type { CompiledCell } from '../../compiler/compile.ts';
 import type { Dim } from '../../compiler/ir/dims.ts';
 import { evalDim } from '../../compiler/ir/dims.ts';
+import { stateDims } from '../../compiler/check/typed-cell.ts';
+import { MLSTM, S6 } from '../support/matrix-cells.ts';
 import type { Vec } from '../../runtime/backend.ts';
 import { interpBackend } from '../../runtime/backends/interp.ts';
 import { Rng } from '../../runtime/random.ts';
@@ -60,9 +62,9 @@ export function makeCase(name: string, source: string, opts: { batch?: number; s
     name, source, dims, batch, steps,
     params: Object.fromEntries(t.params.map((p) => [p.name, fill(size(p.shape), () => rng.uniform(-0.8, 0.8))])),
     inputs: Object.fromEntries(t.inputs.map((x) => [x.name, fill(steps * batch * size([x.dim]), () => rng.normal())])),
-    init: Object.fromEntries(t.states.map((s) => [s.name, fill(batch * size([s.dim]), () => rng.uniform(-0.5, 0.5))])),
+    init: Object.fromEntries(t.states.map((s) => [s.name, fill(batch * size(stateDims(s)), () => rng.uniform(-0.5, 0.5))])),
     cot: {
-      states: Object.fromEntries(t.states.map((s) => [s.name, fill(steps * batch * size([s.dim]), () => rng.normal())])),
+      states: Object.fromEntries(t.states.map((s) => [s.name, fill(steps * batch * size(stateDims(s)), () => rng.normal())])),
       outputs: Object.fromEntries(t.outputs.map((o) => [o.name, fill(steps * batch * size(o.shape.dims), () => rng.normal())])),
     },
   };
@@ -88,6 +90,9 @@ export const allCases = (opts: Parameters<typeof makeCase>[2] = {}) => [
   ...exampleFiles().map((f) => makeCase(f, readFileSync(examplesDir + f, 'utf8'), opts)),
   makeCase('ops (every primitive)', OPS_CELL, opts),
   makeCase('shapes (scalars per example, reductions, tensor powers)', SHAPES_CELL, opts),
+  // matrices per example (test/support/matrix-cells.ts)
+  makeCase('mLSTM-like (a matrix state)', MLSTM.ascii, opts),
+  makeCase('Mamba-S6-like (a matrix state)', S6.ascii, opts),
 ];
 
 const f64 = (r: Arrays) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Float64Array.from(v)]));

@@ -125,3 +125,42 @@ describe('scalars per example and scalar parameters', () => {
     expect(() => evaluate(cell, { params, inputs: { inputs: { x }, cotangents: { m: [[[1], [0]], [[0], [1]]] } } })).toThrow(/inputs\.cotangents\.m: expected shape \[2, 2\], got \[2, 2, 1\]/);
   });
 });
+
+describe('a matrix per example (state C : d × d) is nested rows', () => {
+  const cell = compileOk('cell M {\n  input x : d\n  state C : d × d\n  C^<t> = 0.5 C^<t-1> + x^<t> x^<t>ᵀ\n  y^<t> = C^<t> x^<t>\n}')[0]!;
+  const C0 = [[[1, 2], [3, 4]], [[0, 1], [-1, 0]]]; // [B][rows][cols]
+  const xs = [[[1, 0], [0, 2]], [[1, 1], [2, 0]]]; // [T][B][d]
+
+  it('reads the initial state as [B][rows][cols], binds d from it, and returns [T][B][rows][cols]', () => {
+    const { result } = evaluate(cell, { inputs: { inputs: { x: xs }, init: { C: C0 } } });
+    const C = (result.states as { C: number[][][][] }).C;
+    // step 1, example 0: 0.5 [[1 2] [3 4]] + [1 0]ᵀ[1 0]
+    expect(C[0]![0]).toEqual([[1.5, 1], [1.5, 2]]);
+    // step 1, example 1: 0.5 [[0 1] [-1 0]] + [0 2]ᵀ[0 2]
+    expect(C[0]![1]).toEqual([[0, 0.5], [-0.5, 4]]);
+    // step 2, example 0: 0.5 C¹ + [1 1]ᵀ[1 1]
+    expect(C[1]![0]).toEqual([[1.75, 1.5], [1.75, 2]]);
+    const y = (result.outputs as { y: number[][][] }).y;
+    expect(y[1]![0]).toEqual([1.75 + 1.5, 1.75 + 2]);
+  });
+
+  it('gives the gradient of the initial state nested by rows too, and the state\'s cotangent as [T][B][rows][cols]', () => {
+    const cot = [[[[0, 0], [0, 0]], [[0, 0], [0, 0]]], [[[1, 0], [0, 0]], [[0, 0], [0, 1]]]];
+    const { result } = evaluate(cell, { inputs: { inputs: { x: xs }, init: { C: C0 }, cotangents: { C: cot } } });
+    const g = (result.grads as { init: { C: number[][][] } }).init.C;
+    // ∂C²/∂C⁰ = 0.25 elementwise
+    expect(g).toEqual([[[0.25, 0], [0, 0]], [[0, 0], [0, 0.25]]]);
+  });
+
+  it('round trip: the states printed are accepted back as an initial state', () => {
+    const first = evaluate(cell, { inputs: { inputs: { x: xs }, init: { C: C0 } } }).result;
+    const last = (first.states as { C: number[][][][] }).C[1]!;
+    const again = evaluate(cell, { params: {}, inputs: { inputs: { x: [xs[0]!] }, init: { C: last } } }).result;
+    expect((again.states as { C: number[][][][] }).C[0]![0]).toEqual([[0.5 * 1.75 + 1, 0.5 * 1.5], [0.5 * 1.75, 0.5 * 2]]);
+  });
+
+  it('refuses an initial state that is not nested rows, saying the shape it needs', () => {
+    expect(() => evaluate(cell, { inputs: { inputs: { x: xs }, init: { C: [[1, 2, 3, 4], [0, 1, -1, 0]] } } })).toThrow(/inputs\.init\.C: expected \[B\]\[d\]\[d\]/);
+    expect(() => evaluate(cell, { inputs: { inputs: { x: xs }, init: { C: [[[1, 2, 3], [3, 4, 5]]] } } })).toThrow(InputError);
+  });
+});

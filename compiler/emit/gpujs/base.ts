@@ -76,7 +76,8 @@ export interface Idx {
 
 export const outputOf = (l: Layout, B: number): number[] => {
   if (l.dims.length === 2) {
-    if (l.batched) throw new GpujsPlanError('a matrix per example has no gpu.js layout');
+    // A matrix per example: one row of rows × cols numbers (row-major) per example.
+    if (l.batched) return [l.dims[0]! * l.dims[1]!, B];
     return [l.dims[1]!, l.dims[0]!];
   }
   const n = l.dims.length === 1 ? l.dims[0]! : 1;
@@ -85,7 +86,8 @@ export const outputOf = (l: Layout, B: number): number[] => {
 
 /** The thread's own index for a value of this layout. */
 export const ownIdx = (l: Layout): Idx =>
-  l.dims.length === 2 ? { i: 'this.thread.y', j: 'this.thread.x' }
+  l.dims.length === 2 && l.batched ? { b: 'this.thread.y', i: `Math.floor(this.thread.x / ${l.dims[1]!})`, j: `(this.thread.x % ${l.dims[1]!})` }
+  : l.dims.length === 2 ? { i: 'this.thread.y', j: 'this.thread.x' }
     : { ...(l.batched ? { b: 'this.thread.y' } : {}), ...(l.dims.length === 1 ? { i: 'this.thread.x' } : {}) };
 
 /** Drop the index parts a value does not have (broadcasting). */
@@ -100,6 +102,7 @@ export const idxKey = (x: Idx) => `${x.b ?? ''}|${x.i ?? ''}|${x.j ?? ''}`;
 export function readBuffer(name: string, l: Layout, x: Idx, rowOffset?: string): string {
   const n = norm(l, x);
   const row = (b: string) => (rowOffset === undefined ? b : `${rowOffset} + ${b}`);
+  if (l.dims.length === 2 && l.batched) return `${name}[${row(n.b!)}][(${n.i}) * ${l.dims[1]!} + ${n.j}]`;
   if (l.dims.length === 2) return `${name}[${n.i}][${n.j}]`;
   if (l.batched) return `${name}[${row(n.b!)}][${l.dims.length === 1 ? n.i : '0'}]`;
   return `${name}[${l.dims.length === 1 ? n.i : '0'}]`;

@@ -222,6 +222,16 @@ export class KernelWriter {
         if (!this.layout(u).batched) return `(${val(0, { i: x.i })} * ${val(1, { i: x.j })})`;
         return this.sum(block, 'op', [{ n: this.opts.batch, body: (b, inner) => `${this.value(u, { b, i: x.i }, inner)} * ${this.value(v, { b, i: x.j }, inner)}` }]);
       }
+      // Matrices per example: each example's own product, never summed over the batch.
+      case 'outer_each': return `(${val(0, { b: x.b, i: x.i })} * ${val(1, { b: x.b, i: x.j })})`;
+      case 'matvec_each': {
+        const [w, v] = ins as [number, number];
+        return this.sum(block, 'mve', [{ n: this.layout(w).dims[1]!, body: (j, inner) => `${this.value(w, { b: x.b, i: x.i, j }, inner)} * ${this.value(v, { b: x.b, i: j }, inner)}` }]);
+      }
+      case 'vecmat_each': {
+        const [u, w] = ins as [number, number];
+        return this.sum(block, 'vme', [{ n: this.layout(w).dims[0]!, body: (i, inner) => `${this.value(u, { b: x.b, i }, inner)} * ${this.value(w, { b: x.b, i, j: x.i }, inner)}` }]);
+      }
       default: throw new GpujsPlanError(`no gpu.js lowering for ${n.op}`);
     }
   }

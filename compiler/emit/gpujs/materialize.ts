@@ -8,7 +8,7 @@ export const VIEWS: ReadonlySet<OpName> = new Set(['concat', 'slice', 'pad', 'bc
 export const LEAVES: ReadonlySet<OpName> = new Set(['param', 'input', 'prev', 'cot', 'const', 'zeros']);
 const CHEAP: ReadonlySet<OpName> = new Set(['add', 'sub', 'mul', 'neg', 'div']);
 /** Consumers that read an operand at many indices per output element (index = operand position). */
-const SPREAD: Partial<Record<OpName, readonly number[]>> = { matvec: [0, 1], matmul: [0, 1], outer: [0, 1], softmax: [0] };
+const SPREAD: Partial<Record<OpName, readonly number[]>> = { matvec: [0, 1], matmul: [0, 1], outer: [0, 1], softmax: [0], matvec_each: [0, 1], vecmat_each: [0, 1] };
 
 /**
  * The materialized nodes. Walks the graph from the last node to the first, so

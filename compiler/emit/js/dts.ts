@@ -19,6 +19,7 @@ export function emitDts(cell: CompiledCell, factory: string, precision: 'f64' | 
     `// celda: types of the module compiled from the cell \`${commentText(cell.name)}\` (${precision === 'f32' ? 'float32' : 'float64'}).`,
     '// Arrays are flat and row-major: per-step values [T][B][n], initial states [B][n],',
     '// matrices by rows. Results are views of the instance\'s buffers, valid until its next call.',
+    ...(t.states.some((s) => s.cols) ? [`// A matrix state per example (${t.states.filter((s) => s.cols).map((s) => commentText(s.name)).join(', ')}) is [B][rows][cols] where a state is [B][n], flat by rows.`] : []),
     '',
     `/** Sizes of the cell's dimensions. */`,
     `export interface ${T}Dims ${fields(dims, 'number')}`,

@@ -321,13 +321,13 @@ class Emitter {
     }
     for (const i of p.inputs) L.push(`${IND}$load(${this.t.buf(i.buf)}, $own($inputs, ${jsString(i.key)}), ${jsString(`inputs.${i.key}`)}, ${this.t.prod('$TB', this.t.dim(i.width))});`);
     for (const s of p.states) {
-      const n = this.t.prod('$B', this.t.dim(s.width));
+      const n = this.t.prod('$B', this.t.rowWidth(s.buf));
       L.push(`${IND}if ($own($init, ${jsString(s.key)}) !== undefined) $load(${this.t.buf(s.buf)}, $own($init, ${jsString(s.key)}), ${jsString(`init.${s.key}`)}, ${n});`);
       L.push(`${IND}else ${this.t.buf(s.buf)}.fill(${jsNumber(s.init)}, 0, ${n});`);
     }
     const { functions, calls } = this.pass('forward', p.forward);
     L.push(...calls.map((l) => IND + l));
-    const states = p.states.map((s) => `[${jsString(s.key)}]: ${this.t.buf(s.buf)}.subarray(${this.t.prod('$B', this.t.dim(s.width))}, ${this.t.prod('($T + 1)', '$B', this.t.dim(s.width))})`);
+    const states = p.states.map((s) => `[${jsString(s.key)}]: ${this.t.buf(s.buf)}.subarray(${this.t.prod('$B', this.t.rowWidth(s.buf))}, ${this.t.prod('($T + 1)', '$B', this.t.rowWidth(s.buf))})`);
     const outputs = p.outputs.map((o) => {
       const w = this.t.prod(...o.width.map((d) => this.t.dim(d)));
       return `[${jsString(o.key)}]: ${this.t.buf(o.buf)}.subarray(${o.shift ? this.t.prod('$B', w) : '0'}, ${this.t.prod(o.shift ? '($T + 1)' : '$T', '$B', w)})`;
@@ -372,7 +372,7 @@ class Emitter {
     L.push(...calls.map((l) => IND + l));
     const params = p.dparams.map((d) => `[${jsString(d.key)}]: ${this.t.buf(d.buf)}`);
     const inputs = p.dinputs.map((d) => `[${jsString(d.key)}]: ${this.t.buf(d.buf)}.subarray(0, ${this.t.prod('$TB', this.t.size(p.buffers[d.buf]!))})`);
-    const init = p.cotangents.filter((c) => c.kind === 'state').map((c) => `[${jsString(c.key)}]: ${this.t.buf(c.buf)}.subarray(0, ${this.t.prod('$B', this.t.dim(c.width[0]!))})`);
+    const init = p.cotangents.filter((c) => c.kind === 'state').map((c) => `[${jsString(c.key)}]: ${this.t.buf(c.buf)}.subarray(0, ${this.t.prod('$B', this.t.rowWidth(c.buf))})`);
     L.push(`${IND}return { params: { ${params.join(', ')} }, inputs: { ${inputs.join(', ')} }, init: { ${init.join(', ')} } };`);
     return { lines: L, functions };
   }

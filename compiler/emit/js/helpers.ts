@@ -193,6 +193,39 @@ function $matvec(R, m, n, W, wOff, ldw, V, vOff, ldv, C, cOff, ldc) {
     }
   }
 }`,
+  $outerEach: `/** C[r] = u[r] v[r]ᵀ for each row r, an m × n matrix per row (an operand with ld 0 is shared). */
+function $outerEach(R, m, n, U, uOff, ldu, V, vOff, ldv, C, cOff, ldc) {
+  for (let r = 0; r < R; r++) {
+    const u = uOff + r * ldu, v = vOff + r * ldv, c = cOff + r * ldc;
+    for (let i = 0; i < m; i++) {
+      const x = U[u + i], ci = c + i * n;
+      for (let j = 0; j < n; j++) C[ci + j] = x * V[v + j];
+    }
+  }
+}`,
+  $matvecEach: `/** C[r] = W[r] v[r] for each row r, W[r] an m × n matrix of its own (an operand with ld 0 is shared). */
+function $matvecEach(R, m, n, W, wOff, ldw, V, vOff, ldv, C, cOff, ldc) {
+  for (let r = 0; r < R; r++) {
+    const w0 = wOff + r * ldw, v = vOff + r * ldv, c = cOff + r * ldc;
+    for (let i = 0; i < m; i++) {
+      let s = 0;
+      const w = w0 + i * n;
+      for (let j = 0; j < n; j++) s += W[w + j] * V[v + j];
+      C[c + i] = s;
+    }
+  }
+}`,
+  $vecmatEach: `/** C[r] = u[r]ᵀ W[r] for each row r, W[r] an m × n matrix of its own (an operand with ld 0 is shared). */
+function $vecmatEach(R, m, n, U, uOff, ldu, W, wOff, ldw, C, cOff, ldc) {
+  for (let r = 0; r < R; r++) {
+    const u = uOff + r * ldu, w = wOff + r * ldw, c = cOff + r * ldc;
+    for (let j = 0; j < n; j++) C[c + j] = 0;
+    for (let i = 0; i < m; i++) {
+      const x = U[u + i], wi = w + i * n;
+      for (let j = 0; j < n; j++) C[c + j] += x * W[wi + j];
+    }
+  }
+}`,
   $copy: `/** Copy n columns of each row (src repeated on every row when lds is 0). */
 function $copy(R, n, src, so, lds, dst, dO, ldd) {
   for (let r = 0; r < R; r++) {

@@ -69,15 +69,20 @@ export class LoopText {
         return chunk([note(`${k.note} = Σ over features`), `$sumFeat(${this.t.rows(k.rows)}, ${this.t.prod(...k.n.map((d) => this.t.dim(d)))}, ${B(k.src.buf)}, ${this.t.offset(k.src)}, ${this.t.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.t.offset(k.dst)}, ${this.t.rowWidth(k.dst.buf)});`], ['$sumFeat']);
       case 'sumRows': {
         const m = this.t.move('$sumRows');
-        return chunk([note(`${k.note}: Σ over ${this.t.rows(k.rows)} rows`), `${m.call}(${this.t.rows(k.rows)}, ${this.t.dim(k.src.width)}, ${B(k.src.buf)}, ${this.t.offset(k.src)}, ${this.t.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.t.offset(k.dst)}, ${flag(k.accumulate)});`], m.uses);
+        return chunk([note(`${k.note}: Σ over ${this.t.rows(k.rows)} rows`), `${m.call}(${this.t.rows(k.rows)}, ${this.t.width(k.src)}, ${B(k.src.buf)}, ${this.t.offset(k.src)}, ${this.t.rowWidth(k.src.buf)}, ${B(k.dst.buf)}, ${this.t.offset(k.dst)}, ${flag(k.accumulate)});`], m.uses);
       }
       case 'matmul':
         return chunk([note(k.note), `$matmul(${this.t.dim(k.m)}, ${this.t.dim(k.n)}, ${this.t.dim(k.depth)}, ${B(k.a.buf)}, ${this.t.matOffset(k.a)}, ${this.t.dim(k.a.ld)}, ${B(k.b.buf)}, ${this.t.matOffset(k.b)}, ${this.t.dim(k.b.ld)}, ${B(k.c.buf)}, ${this.t.matOffset(k.c)}, ${this.t.dim(k.c.ld)}, ${flag(k.accumulate)});`], ['$matmul']);
       case 'matvec':
         return chunk([note(k.note), `$matvec(${this.t.rows(k.rows)}, ${this.t.dim(k.m)}, ${this.t.dim(k.n)}, ${B(k.w.buf)}, ${this.t.matOffset(k.w)}, ${this.t.dim(k.w.ld)}, ${B(k.v.buf)}, ${this.t.offset(k.v)}, ${this.t.rowWidth(k.v.buf)}, ${B(k.c.buf)}, ${this.t.offset(k.c)}, ${this.t.rowWidth(k.c.buf)});`], ['$matvec']);
+      case 'each': {
+        const fn = ({ outer: '$outerEach', matvec: '$matvecEach', vecmat: '$vecmatEach' } as const)[k.op];
+        const ld = (v: View, batched: boolean) => (batched ? this.t.rowWidth(v.buf) : '0');
+        return chunk([note(k.note), `${fn}(${this.t.rows(k.rows)}, ${this.t.dim(k.m)}, ${this.t.dim(k.n)}, ${B(k.a.buf)}, ${this.t.offset(k.a)}, ${ld(k.a, k.aBatched)}, ${B(k.b.buf)}, ${this.t.offset(k.b)}, ${ld(k.b, k.bBatched)}, ${B(k.c.buf)}, ${this.t.offset(k.c)}, ${this.t.rowWidth(k.c.buf)});`], [fn]);
+      }
       case 'copy': {
         const m = this.t.move('$copy');
-        return chunk([`${m.call}(${this.t.rows(k.rows)}, ${this.t.dim(k.src.width)}, ${B(k.src.buf)}, ${this.t.offset(k.src)}, ${k.srcBatched ? this.t.rowWidth(k.src.buf) : '0'}, ${B(k.dst.buf)}, ${this.t.offset(k.dst)}, ${this.t.rowWidth(k.dst.buf)});`], m.uses);
+        return chunk([`${m.call}(${this.t.rows(k.rows)}, ${this.t.width(k.src)}, ${B(k.src.buf)}, ${this.t.offset(k.src)}, ${k.srcBatched ? this.t.rowWidth(k.src.buf) : '0'}, ${B(k.dst.buf)}, ${this.t.offset(k.dst)}, ${this.t.rowWidth(k.dst.buf)});`], m.uses);
       }
       case 'fill': {
         if (k.rows === 'one') {

@@ -127,8 +127,15 @@ export class JsText {
     return this.prod(...b.size.map((d) => this.dim(d)));
   }
 
+  /** Numbers per row: a vector's length, or rows × cols of a matrix per example. */
   rowWidth(buf: number): string {
-    return this.dim(this.plan.buffers[buf]!.size[0]!);
+    return this.prod(...this.plan.buffers[buf]!.size.map((d) => this.dim(d)));
+  }
+
+  /** The numbers a view spans in a row: its width, or the whole row of a matrix per example. */
+  width(v: View): string {
+    const b = this.plan.buffers[v.buf]!;
+    return b.extent !== 'one' && b.size.length > 1 ? this.rowWidth(v.buf) : this.dim(v.width);
   }
 
   rows(r: RowCount): string {

@@ -4,6 +4,7 @@
 // to a number (`n_a` = --hidden, `n_x` = the embedding width, `n_y` = classes).
 
 import type { CompiledCell } from '../../../compiler/compile.ts';
+import { stateDims } from '../../../compiler/check/typed-cell.ts';
 import type { Dim } from '../../../compiler/ir/dims.ts';
 import { bindDims, dimToString, evalDim } from '../../../compiler/ir/dims.ts';
 import { TrainError } from '../errors.ts';
@@ -100,7 +101,8 @@ export function planCell(cell: CompiledCell, o: PlanOptions): CellPlan {
     return v;
   };
   const params = t.params.map((p) => ({ name: p.name, shape: p.shape.map((d, i) => size(d, `parameter ${p.name} (axis ${i + 1}: ${dimToString(d)})`)) }));
-  const states = t.states.map((s) => ({ name: s.name, size: size(s.dim, `state ${s.name}`) }));
+  // A matrix state per example (`state C : d × d`) carries rows × cols numbers per example.
+  const states = t.states.map((s) => ({ name: s.name, size: stateDims(s).reduce((n, d) => n * size(d, `state ${s.name}`), 1) }));
   for (const out of t.outputs) out.shape.dims.forEach((d) => size(d, `output ${out.name}`));
   return {
     cell,

@@ -73,6 +73,10 @@ const CASES: Record<string, { codes: string[]; under: string }> = {
   'unrolled-input-step-zero': { codes: ['E029'], under: 'x^{<0>}' },
   'no-output': { codes: ['E030'], under: 'h' },
   'tab-indentation': { codes: ['E003'], under: 'tahn' },
+  // Matrices per example (compiler/check/matrices.ts).
+  'matrix-vector-sizes': { codes: ['E009'], under: 'C^<t> q^<t>' },
+  'outer-of-a-matrix': { codes: ['E040'], under: 'C^<t-1>ᵀ' },
+  'diag-without-matrix': { codes: ['E041'], under: 'diag(Δ)' },
   // Collected, not first-only, and nothing that merely follows from them.
   'multiple-errors': { codes: ['E003', 'E005', 'E004'], under: 'tahn' },
 };

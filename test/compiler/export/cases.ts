@@ -3,6 +3,7 @@
 // with seeded parameters, inputs, initial states and cotangents in `celda eval`'s
 // JSON, and the interpreter's answer to them.
 
+import { stateDims } from '../../../compiler/check/typed-cell.ts';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -53,8 +54,8 @@ export function makeCase(file: string, opts: { batch?: number; steps?: number; s
   const random = Object.fromEntries(t.params.map((p) => [p.name, arr(p.shape.map(num), 0.5)]));
   const params = opts.params ?? random;
   const inputs = Object.fromEntries(t.inputs.map((i) => [i.name, arr([T, B, num(i.dim)])]));
-  // a scalar state (`state m : 1`) is a bare number per example
-  const stateFeat = (s: (typeof t.states)[number]) => (s.scalar ? [] : [num(s.dim)]);
+  // a scalar state (`state m : 1`) is a bare number per example; a matrix per example is nested rows
+  const stateFeat = (s: (typeof t.states)[number]) => (s.scalar ? [] : stateDims(s).map(num));
   const init = Object.fromEntries(t.states.map((s) => [s.name, arr([B, ...stateFeat(s)])]));
   const cotangents = {
     states: Object.fromEntries(t.states.map((s) => [s.name, arr([T, B, ...stateFeat(s)])])),

@@ -27,6 +27,7 @@ const uv = (d: Dim = n): Shape => ({ batch: false, dims: [d] }); // a vector (a 
 const bs: Shape = { batch: true, dims: [] }; // a scalar per example
 const us: Shape = { batch: false, dims: [] }; // a scalar
 const mat = (a: Dim = m, b: Dim = n): Shape => ({ batch: false, dims: [a, b] });
+const bmat = (a: Dim = m, b: Dim = n): Shape => ({ batch: true, dims: [a, b] }); // a matrix per example
 
 type LeafName = 'param' | 'input' | 'prev' | 'cot' | 'const' | 'zeros';
 type Computed = Exclude<OpName, LeafName>;
@@ -76,6 +77,9 @@ const CASES = {
   matmul: [{ ins: [o(mat(m, n)), o(mat(n, k))] }, { ins: [o(mat(n, n))], use: [0, 0] }],
   transpose: [{ ins: [o(mat())] }, { ins: [o(mat(n, n))] }],
   outer: [{ ins: [o(bv(m)), o(bv(n))] }, { ins: [o(uv(m)), o(uv(n))] }, { ins: [o(bv())], use: [0, 0] }],
+  outer_each: [{ ins: [o(bv(m)), o(bv(n))] }, { ins: [o(uv(m)), o(bv(n))] }, { ins: [o(bv(m)), o(uv(n))] }, { ins: [o(uv(m)), o(uv(n))] }, { ins: [o(bv())], use: [0, 0] }],
+  matvec_each: [{ ins: [o(bmat()), o(bv())] }, { ins: [o(bmat()), o(uv())] }, { ins: [o(mat()), o(bv())] }, { ins: [o(bmat(n, n)), o(bv())] }],
+  vecmat_each: [{ ins: [o(bv(m)), o(bmat())] }, { ins: [o(uv(m)), o(bmat())] }, { ins: [o(bv(m)), o(mat())] }],
   concat: [
     { ins: [o(bv(n)), o(uv(m)), o(bv(k))] }, { ins: [o(bv())] }, { ins: [o(uv(n)), o(uv(m))] },
     { ins: [o(uv(m)), o(bv(n))] }, { ins: [o(bv(m))], use: [0, 0] },
@@ -247,6 +251,20 @@ const HAND: Partial<Record<OpName, () => void>> = {
     // Σ_batch u vᵀ: [1 2]ᵀ[1 0 1] + [0 1]ᵀ[2 2 2]
     expect(list(evalOp('outer', [{ shape: bv(m), data: [1, 2, 0, 1] }, { shape: bv(), data: [1, 0, 1, 2, 2, 2] }]))).toEqual([1, 0, 1, 4, 2, 4]);
     expect(list(evalOp('outer', [{ shape: uv(m), data: [1, 2] }, { shape: uv(), data: [3, 4, 5] }]))).toEqual([3, 4, 5, 6, 8, 10]);
+  },
+  outer_each: () => {
+    // u vᵀ for each example, never summed over the batch: [1 2]ᵀ[1 0 1], then [0 1]ᵀ[2 2 2]
+    expect(list(evalOp('outer_each', [{ shape: bv(m), data: [1, 2, 0, 1] }, { shape: bv(), data: [1, 0, 1, 2, 2, 2] }]))).toEqual([1, 0, 1, 2, 0, 2, 0, 0, 0, 2, 2, 2]);
+    // an operand without the batch axis is shared by every example
+    expect(list(evalOp('outer_each', [{ shape: uv(m), data: [1, 2] }, { shape: bv(), data: [1, 0, 1, 2, 2, 2] }]))).toEqual([1, 0, 1, 2, 0, 2, 2, 2, 2, 4, 4, 4]);
+  },
+  matvec_each: () => {
+    // example 0: [[1 2 3] [4 5 6]] [1 0 1] = [4 10]; example 1: [[1 0 0] [0 0 2]] [2 3 4] = [2 8]
+    expect(list(evalOp('matvec_each', [{ shape: bmat(), data: [1, 2, 3, 4, 5, 6, 1, 0, 0, 0, 0, 2] }, { shape: bv(), data: [1, 0, 1, 2, 3, 4] }]))).toEqual([4, 10, 2, 8]);
+  },
+  vecmat_each: () => {
+    // example 0: [1 2] [[1 2 3] [4 5 6]] = [9 12 15]; example 1: [3 1] [[1 0 0] [0 0 2]] = [3 0 2]
+    expect(list(evalOp('vecmat_each', [{ shape: bv(m), data: [1, 2, 3, 1] }, { shape: bmat(), data: [1, 2, 3, 4, 5, 6, 1, 0, 0, 0, 0, 2] }]))).toEqual([9, 12, 15, 3, 0, 2]);
   },
   concat: () => {
     expect(list(evalOp('concat', [{ shape: bv(m), data: [1, 2, 3, 4] }, { shape: uv(), data: [7, 8, 9] }]))).toEqual([1, 2, 7, 8, 9, 3, 4, 7, 8, 9]);
