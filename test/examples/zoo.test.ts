@@ -12,7 +12,6 @@
 // a listed cell compiles, this test fails and asks for it to be removed from
 // the list — which switches all the checks above on for it.
 
-import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CompiledCell } from '../../compiler/compile.ts';
@@ -27,26 +26,9 @@ import {
   cellGradients, checkSlots, describeMismatches, dimEnv, directionalDiff, dot, randomCotangents, randomRun, randomTensor, scaledError,
 } from '../support/numeric.ts';
 import { pythonWith, relativeError, runPythonJson, torchRequired } from '../support/python.ts';
+import { AWAITING_NOTATION, zooFiles, zooSource } from '../support/zoo.ts';
 
-const DIR = new URL('../../examples/zoo/', import.meta.url);
 const REF = fileURLToPath(new URL('../support/zoo_ref.py', import.meta.url));
-
-/**
- * Zoo cells that need notation from the branches `shapes`, `matrix` and
- * `notation` (issue 13 items 3–8). REMOVE A FILE FROM THIS SET once it compiles:
- * the test below fails until then, and every check of this file runs on it after.
- */
-export const AWAITING_NOTATION: ReadonlySet<string> = new Set([
-  'intersection-rnn.celda', // superscript labels W^{yx}, y^{in}, g^{y}
-  'ugrnn.celda', // superscript labels W^{cx}
-  'mingru.celda', // a user function g(v) with \begin{cases}
-  'minlstm.celda', // g(v) with cases, primes f′ i′
-  'slstm.celda', // primes i′ f′
-  'mlstm.celda', // dim d as a number, state C : d × d, state m : 1, w^T x, v k^T, C q, primes
-  'rg-lru.celda', // tensor exponent a^{8 r}
-  'ln-lstm.celda', // LN(z; α, β) defined in the cell, mean, split left side [f, i, o, g]
-  'mamba-s6.celda', // W_Δ, state h : D × N, diag(Δ) A, outer product, matrix–vector C
-]);
 
 /**
  * Each zoo file: its dimensions for the checks (distinct sizes, so a transposed
@@ -62,8 +44,8 @@ const ZOO: Readonly<Record<string, { readonly zeroInit?: boolean }>> = {
 };
 const SIZES = { n_x: 3, n_h: 4, d: 4, D: 3, N: 2 };
 
-const FILES = readdirSync(DIR).filter((f) => f.endsWith('.celda')).sort();
-const source = (f: string) => readFileSync(new URL(f, DIR), 'utf8');
+const FILES = zooFiles();
+const source = zooSource;
 
 function compileZoo(file: string): { cell?: CompiledCell; errors: string[] } {
   const r = compile(source(file));
@@ -92,7 +74,7 @@ describe('the zoo', () => {
 
   it(`cells awaiting notation from the other branches: ${[...AWAITING_NOTATION].join(', ')}`, () => {
     const compiling = [...AWAITING_NOTATION].filter((f) => compileZoo(f).errors.length === 0);
-    expect(compiling, `these now compile: remove them from AWAITING_NOTATION in ${fileURLToPath(import.meta.url)}`).toEqual([]);
+    expect(compiling, `these now compile: remove them from AWAITING_NOTATION in test/support/zoo.ts`).toEqual([]);
   });
 
   it('every other cell compiles', () => {
