@@ -44,8 +44,9 @@ usage:
   celda sample DIR [--n N] [--temperature T] [--top-k K] [--seed S] [--greedy]
                                             generate from a one-to-many checkpoint
   celda predict DIR [INPUT…] [--beam K]      run a checkpoint on inputs (or lines on stdin)
-  celda compare TASK --cells A.celda B.celda … [train options]
+  celda compare TASK --cells A.celda B.celda … [--report FILE.md] [train options]
                                             train each cell with the same seed and budget; report table and curves
+                                            (--report: also as a section of FILE.md, as docs/zoo.md is made)
 
 every command: --max-file-size SIZE (or CELDA_MAX_FILE_SIZE) raises the 10M limit on a file it reads
 `;
