@@ -8,8 +8,8 @@ list of cases on stdin — {"cell", "params", "x" [T][B][n], "init" {name: [B]�
 prints, per case, what `celda eval` prints: states and outputs over the steps
 and the gradients w.r.t. the parameters, the input at every step and the
 initial states. Parameters are looked up by their letters and digits only
-(`W^{yx}` and `W_yx` are one name here), so the reference does not depend on
-how a superscript label is spelled canonically.
+(`W^{yx}`, canonically `W_sup_yx`, and `W_yx` are one name here), so the
+reference does not depend on how a superscript label is spelled canonically.
 
 For PyTorch's GRU the case may ask for torch.nn.GRUCell too ("gru_cell"): the
 ecosystem's own implementation, run on the same weights.
@@ -26,7 +26,8 @@ sig, tanh, exp, relu, softplus = torch.sigmoid, torch.tanh, torch.exp, torch.rel
 
 
 def key(name):
-    return re.sub(r"[^A-Za-z0-9]", "", name)
+    """Letters and digits only; a superscript label's canonical `_sup_` (W^{cx} → W_sup_cx) is dropped too."""
+    return re.sub(r"[^A-Za-z0-9]", "", name.replace("_sup_", "_"))
 
 
 class Params:
@@ -144,7 +145,7 @@ def mlstm(p, x, s):  # Beck et al. 2024, eqs. (19)-(27), stabilised
     C = f[:, None, None] * s["C"] + i[:, None, None] * (v[:, :, None] * k[:, None, :])   # v k^T
     n = f[:, None] * s["n"] + i[:, None] * k
     num = torch.einsum("bij,bj->bi", C, q)
-    den = torch.maximum((n * q).sum(-1).abs(), exp(-m))
+    den = torch.maximum((n * q).sum(-1).abs(), exp(-m.detach()))
     return {"C": C, "n": n, "m": m}, {"h": o * num / den[:, None]}
 
 
