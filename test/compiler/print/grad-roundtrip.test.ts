@@ -141,17 +141,21 @@ const WORDS: Record<Spelling, Record<string, string>> = {
   ascii: {
     tanh: 'fn:tanh', sigmoid: 'fn:sigmoid', softmax: 'softmax', relu: 'fn:relu', exp: 'fn:exp', log: 'fn:log', sqrt: 'fn:sqrt', abs: 'fn:abs',
     softplus: 'fn:softplus', step: 'fn:step', sign: 'fn:sign', max: 'fn:max', min: 'fn:min', sg: 'fn:sg', sum_batch: 'sumB', sum: 'sumF', '@': 'dot', '-': '-', '^T': 'T',
+    mean: 'mean', cases: 'cases', if: 'if', otherwise: 'otherwise', '>=': 'ge', '>': 'gt',
   },
   unicode: {
     tanh: 'fn:tanh', 'σ': 'fn:sigmoid', softmax: 'softmax', relu: 'fn:relu', exp: 'fn:exp', log: 'fn:log', sqrt: 'fn:sqrt', abs: 'fn:abs',
     softplus: 'fn:softplus', '𝟙₊': 'fn:step', sign: 'fn:sign', max: 'fn:max', min: 'fn:min', sg: 'fn:sg', 'Σ_batch': 'sumB', 'Σ_i': 'sumF',
     '·': 'dot', '−': '-', '-': '-', 'ᵀ': 'T', '²': 'sq', '³': 'cube',
+    mean: 'mean', cases: 'cases', if: 'if', otherwise: 'otherwise', '≥': 'ge', '>': 'gt',
   },
   latex: {
     '\\tanh': 'fn:tanh', '\\sigma': 'fn:sigmoid', '\\operatorname{softmax}': 'softmax', '\\operatorname{relu}': 'fn:relu', '\\exp': 'fn:exp',
     '\\log': 'fn:log', '\\operatorname{sqrt}': 'fn:sqrt', '\\sqrt': 'rootbrace', '\\operatorname{abs}': 'fn:abs', '\\operatorname{softplus}': 'fn:softplus',
     '\\mathbb{1}_{>0}': 'fn:step', '\\operatorname{sign}': 'fn:sign', '\\max': 'fn:max', '\\min': 'fn:min', '\\operatorname{sg}': 'fn:sg',
     '\\sum_{batch}': 'sumB', '\\sum_{i}': 'sumF', '\\cdot': 'dot', '-': '-', '^{T}': 'T', '\\frac': 'frac',
+    '\\operatorname{mean}': 'mean', '\\begin{cases}': 'lcases', '\\end{cases}': 'rcases', '\\\\': 'row', '&': 'amp',
+    '\\text{otherwise}': 'otherwise', '\\geq': 'ge', '>': 'gt',
   },
 };
 const PUNCT = ['+', '*', '/', '(', ')', '[', ']', ',', ':', '{', '}', '^'];
@@ -229,7 +233,7 @@ class Reader {
     if (this.i >= this.s.length) return false;
     const l = this.lexeme();
     if (l?.value) return true;
-    if (l?.word) return l.word.startsWith('fn:') || ['softmax', 'rootbrace', 'frac'].includes(l.word);
+    if (l?.word) return l.word.startsWith('fn:') || ['softmax', 'rootbrace', 'frac', 'mean', 'cases', 'lcases'].includes(l.word);
     return /[0-9(\[]/.test(this.s[this.i]!);
   }
 
@@ -253,12 +257,16 @@ class Reader {
       if (l?.word === 'sq' || l?.word === 'cube') { this.i += l.text.length; const p = l.word === 'sq' ? 2 : 3; v = elementwise([v], (x) => x ** p); continue; }
       if (this.s[this.i] === '^' && this.i === save) {
         this.i++;
-        const braced = this.s[this.i] === '{';
-        const m = /^\{?(-?[0-9.]+(?:e-?[0-9]+)?)\}?/.exec(this.s.slice(this.i));
-        if (!m || (braced && !m[0].endsWith('}'))) this.fail('expected an exponent');
-        this.i += m[0].length;
-        const p = Number(m[1]);
-        v = elementwise([v], (x) => x ** p);
+        // x^2, x^{-1}, and a tensor exponent x^{c r}: any expression in braces
+        let p: Val;
+        if (this.s[this.i] === '{') { this.i++; p = this.sum(); this.take('}'); }
+        else {
+          const m = /^[0-9.]+/.exec(this.s.slice(this.i));
+          if (!m) this.fail('expected an exponent');
+          this.i += m[0].length;
+          p = { batched: false, dims: [], data: Float64Array.of(Number(m[0])) };
+        }
+        v = elementwise([v, p], (x, y) => (y === 2 ? x * x : x ** y));
         continue;
       }
       this.i = save;
@@ -280,6 +288,32 @@ class Reader {
     const from = this.dim(this.s.slice(this.i + 1, colon)), to = this.dim(this.s.slice(colon + 1, end));
     this.i = end + 1;
     return slice(v, from, to);
+  }
+
+  /** `cases(a if m, b otherwise)` or `\\begin{cases} a & m \\\\ b & \\text{otherwise} \\end{cases}`: the first arm whose condition holds. */
+  private cases(latex: boolean): Val {
+    if (!latex) this.take('(');
+    const arms: { value: Val; cond: Val | null }[] = [];
+    for (;;) {
+      const value = this.sum();
+      if (latex) this.take('amp');
+      if (this.peekWord() === 'otherwise') { this.take('otherwise'); arms.push({ value, cond: null }); break; }
+      if (!latex) this.take('if');
+      arms.push({ value, cond: this.condition() });
+      this.take(latex ? 'row' : ',');
+    }
+    this.take(latex ? 'rcases' : ')');
+    return arms.reduceRight<Val>((rest, arm) => (arm.cond === null ? arm.value : elementwise([arm.cond, arm.value, rest], (m, a, b) => (m > 0 ? a : b))), arms.at(-1)!.value);
+  }
+
+  /** `a ≥ b`, `a > b` (1 where it holds, 0 elsewhere). */
+  private condition(): Val {
+    const a = this.sum();
+    const w = this.peekWord();
+    if (w !== 'ge' && w !== 'gt') this.fail('expected a comparison');
+    this.take(w);
+    const b = this.sum();
+    return elementwise([a, b], w === 'ge' ? (x, y) => (x >= y ? 1 : 0) : (x, y) => (x > y ? 1 : 0));
   }
 
   /** A dimension as printed: `n_a + 2n_x - 1`. */
@@ -313,6 +347,7 @@ class Reader {
       this.take(']');
       return concat(xs);
     }
+    if (this.s.startsWith('pad(', this.i)) this.fail('`pad(…)` is printed without where it pads (offset and length), so it cannot be read back');
     const num = /^[0-9]+(\.[0-9]+)?(e[-+]?[0-9]+)?/.exec(this.s.slice(this.i));
     if (num) { this.i += num[0].length; return { batched: false, dims: [], data: Float64Array.of(Number(num[0])) }; }
     const l = this.lexeme();
@@ -322,11 +357,13 @@ class Reader {
     const w = l.word!;
     if (w === 'frac') { this.take('{'); const a = this.sum(); this.take('}'); this.take('{'); const b = this.sum(); this.take('}'); return elementwise([a, b], (x, y) => x / y); }
     if (w === 'rootbrace') { this.take('{'); const a = this.sum(); this.take('}'); return elementwise([a], Math.sqrt); }
+    if (w === 'cases' || w === 'lcases') return this.cases(w === 'lcases');
     this.take('(');
     const args = [this.sum()];
     while (this.peekWord() === ',') { this.take(','); args.push(this.sum()); }
     this.take(')');
     if (w === 'softmax') return softmax(args[0]!);
+    if (w === 'mean') return elementwise([sumFeatures(args[0]!)], (x) => x / feat(args[0]!));
     const f = FUNCTIONS[w.slice(3)];
     if (!f || f.length !== args.length && w !== 'fn:max' && w !== 'fn:min') this.fail(`${w} of ${args.length}`);
     return elementwise(args, f!);
@@ -361,6 +398,8 @@ function gradTextProblems(cell: CompiledCell, text: string, sp: Spelling, opts: 
   for (const r of fwd.roots) names.set(timed(r.name, r.step !== undefined ? String(r.step) : 't', sp), asVal(fv[r.id]!));
   for (const [id, name] of Object.entries(fwd.labels)) names.set(spell(name, sp), asVal(fv[Number(id)]!));
   const dims = new Map([...env].map(([k, v]) => [sp === 'latex' ? spell(k, 'latex') : k, v]));
+  // A dimension used as a number (`1/sqrt(d)`, mean's `/ n_h`) prints as its name.
+  for (const [k, v] of dims) if (!names.has(k)) names.set(k, { batched: false, dims: [], data: Float64Array.of(v) });
 
   const d = sp === 'ascii' ? 'd' : sp === 'unicode' ? '∂' : '\\partial ';
   const expected = new Map<string, { id: number; seen: boolean }>();
