@@ -222,6 +222,7 @@ export const COMPARE = {
     { name: 'cells', type: 'string', multiple: true, arg: 'FILE…', doc: 'the cell files (the arguments after the task count too)' },
     ...RUN_OPTIONS,
     { name: 'out', type: 'string', arg: 'DIR', default: 'runs/compare-TASK', doc: 'the report\'s directory (report.md, report.json, curves, one directory per cell)' },
+    { name: 'report', type: 'string', arg: 'FILE.md', doc: 'also write the comparison as this task\'s section of FILE.md, curves beside it (how docs/zoo.md is made)' },
   ],
 } as const satisfies Command;
 

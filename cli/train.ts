@@ -2,8 +2,8 @@
 // on the four tasks, and using what was trained. Each command returns its exit
 // code; a user error is one `error:` line, never a stack trace.
 
-import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { CompiledCell } from '../compiler/compile.ts';
 import type { BackendFactory } from '../runtime/backend.ts';
 import { printable } from '../runtime/limits.ts';
@@ -22,6 +22,7 @@ import { NonFiniteError, TrainError } from '../runtime/train/errors.ts';
 import { meanLoss } from '../runtime/train/run/evaluate.ts';
 import type { RunConfig } from '../runtime/train/run/loop.ts';
 import { modelFor, train } from '../runtime/train/run/loop.ts';
+import { chooseReadout } from '../runtime/train/model/fit.ts';
 import type { Model } from '../runtime/train/model/model.ts';
 import { formatDuration, reporter } from '../runtime/train/io/progress.ts';
 import { getTask, TASKS } from '../runtime/train/data/tasks/index.ts';
@@ -186,6 +187,8 @@ interface Summary {
   metrics: Record<string, number>;
   backend: string;
   out: string;
+  /** Wall time of one training step (evaluations and saves left out), milliseconds. */
+  ms_per_step?: number;
 }
 
 interface RunRequest {
@@ -219,6 +222,8 @@ async function runOne(r: RunRequest): Promise<{ summary: Summary; history: reado
   const rep = reporter({ tty: !!process.stderr.isTTY, watch: task.watch.name, startStep, total: config.steps, quiet: r.quiet });
   if (r.label) rep.note(r.label);
   let result;
+  // Time per training step: the gaps between consecutive steps, except those an evaluation or save falls in.
+  let last: number | undefined, busy = false, stepMs = 0, timed = 0;
   try {
     result = await train({ task, cell, config, factory: r.backend.factory, backendName: r.backend.name, out: r.out, resume: r.resume, resumeDir: r.resumeDir, force: r.force, saveEvery: r.saveEvery ?? config.evalEvery, maxBytes: r.maxBytes }, {
       start: (model, params, step) => {
@@ -226,8 +231,14 @@ async function runOne(r: RunRequest): Promise<{ summary: Summary; history: reado
         const shape = `${config.layers > 1 ? `${config.layers} × ` : ''}${config.bidirectional ? 'bidirectional ' : ''}${cell.name}, hidden ${config.hidden}`;
         rep.note(`${task.name} (${task.topology}): ${shape}, ${model.head.source === 'cell' ? 'the cell’s ŷ' : 'a runtime'} head, ${n} parameters; backend ${r.backend.name}, ${config.threads} thread${config.threads === 1 ? '' : 's'}; steps ${step}→${config.steps}`);
       },
-      step: (p) => rep.step(p),
-      eval: (step, m) => rep.eval(step, m),
+      step: (p) => {
+        const now = performance.now();
+        if (last !== undefined && !busy) { stepMs += now - last; timed++; }
+        last = now; busy = false;
+        rep.step(p);
+      },
+      eval: (step, m) => { busy = true; rep.eval(step, m); },
+      saved: () => { busy = true; },
     });
   } finally {
     rep.stop();
@@ -240,6 +251,7 @@ async function runOne(r: RunRequest): Promise<{ summary: Summary; history: reado
   const summary: Summary = {
     task: task.name, cell: cell.name, steps: result.step, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
     cpu_seconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(1)), metrics, backend: r.backend.name, out: r.out,
+    ...(timed > 0 ? { ms_per_step: Number((stepMs / timed).toFixed(2)) } : {}),
   };
   withFiles(`cannot write the run's curves and summary in ${r.out}`, () => {
     writeCurves(r.out, result.history, `${task.name} · ${cell.name}`);
@@ -261,6 +273,7 @@ function freshConfig(task: Task, v: Values): RunConfig {
 export function trainCommand(argv: string[]): Promise<number> {
   return guarded(async () => {
     const { values: v, positionals } = parseOptions(argv, TRAIN) as { values: Values & { cell?: string; resume?: string }; positionals: string[] };
+    if (v.report) throw new UsageError('--report is for celda compare');
     if (positionals.length > 1) throw new UsageError(`expected one task, got ${positionals.join(' ')}`);
     let resume: Checkpoint | undefined;
     let config: RunConfig, cell: CompiledCell, task: Task;
@@ -395,6 +408,75 @@ export function predictCommand(argv: string[]): Promise<number> {
   });
 }
 
+/**
+ * The value a compared cell's head reads. `--readout` when given; otherwise the
+ * runtime's own choice (`a^<t>`, or the only state) — and for a cell with
+ * several states and no `a^<t>` (an sLSTM's c, n, m, h), its `h`, else its `y`,
+ * so that one command compares cells that name their output as their papers do.
+ */
+function compareReadout(cell: CompiledCell, given: string | undefined): string | undefined {
+  if (given !== undefined) return given;
+  try {
+    chooseReadout(cell);
+    return undefined;
+  } catch {
+    return ['h', 'y'].find((n) => { try { chooseReadout(cell, n); return true; } catch { return false; } });
+  }
+}
+
+interface CompareRow {
+  file: string;
+  cell: string;
+  params?: number;
+  summary?: Summary;
+  error?: string;
+  /** `yes`, `no: NaN guard`, `failed`, or `no: loss diverged` (the last logged training loss a quarter above the first). */
+  stable: string;
+  history: readonly HistoryPoint[];
+}
+
+function stability(history: readonly HistoryPoint[], error?: { nonFinite: boolean; message: string }): string {
+  // the reason itself is in the table once, in the first metric's column
+  if (error) return error.nonFinite ? 'no: NaN guard' : 'failed';
+  const losses = history.map((h) => h.loss).filter((l): l is number => l !== undefined);
+  if (losses.some((l) => !Number.isFinite(l))) return 'no: non-finite loss';
+  // A quarter above the first logged loss: noise early in a short run stays below it
+  if (losses.length >= 2 && losses.at(-1)! > 1.25 * losses[0]!) return `no: loss diverged (${losses[0]!.toFixed(3)} → ${losses.at(-1)!.toFixed(3)})`;
+  return 'yes';
+}
+
+/** The markdown table of a comparison: per cell its parameters, metrics, speed and stability. */
+function compareTable(rows: readonly CompareRow[], watch: string): string {
+  const keys = [...new Set(rows.flatMap((r) => Object.keys(r.summary?.metrics ?? {})))];
+  if (keys.length === 0) keys.push(watch);
+  const header = ['cell', 'file', 'params', 'steps', 'seconds', ...keys, 'ms/step', 'stable'];
+  const cellsOf = (r: CompareRow) => [
+    r.cell, r.file, r.params ?? '–', r.summary?.steps ?? '–', r.summary?.seconds ?? '–',
+    // a failed cell's reason once, in the first metric's column
+    ...keys.map((k, i) => (r.summary ? r.summary.metrics[k]?.toFixed(4) ?? '–' : i === 0 ? `failed: ${r.error!.split('\n')[0]!.replace(/\|/g, '\\|')}` : '–')),
+    r.summary?.ms_per_step ?? '–', r.stable,
+  ];
+  return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${cellsOf(r).join(' | ')} |`)].join('\n');
+}
+
+/**
+ * `--report FILE`: the comparison as a section of a markdown file, between
+ * markers naming the task, so comparisons on several tasks fill one file
+ * (docs/zoo.md) and a rerun replaces its own section; text outside the
+ * markers is kept. Its curves are written next to it (FILE-TASK-loss.svg …).
+ */
+function writeReportSection(file: string, task: Task, body: (svg: (name: string) => string) => string, charts: Record<string, string>): void {
+  const stem = basename(file).replace(/\.md$/, '');
+  const svg = (name: string) => `${stem}-${task.name}-${name}.svg`;
+  for (const [name, content] of Object.entries(charts)) writeFileSync(join(dirname(file), svg(name)), content);
+  const begin = `<!-- celda compare ${task.name}: begin (generated; rerun the command below to update) -->`, end = `<!-- celda compare ${task.name}: end -->`;
+  const section = `${begin}\n${body(svg)}\n${end}`;
+  const old = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const i = old.indexOf(begin), j = old.indexOf(end);
+  const text = i >= 0 && j > i ? old.slice(0, i) + section + old.slice(j + end.length) : `${old}${old && !old.endsWith('\n\n') ? (old.endsWith('\n') ? '\n' : '\n\n') : ''}${section}\n`;
+  writeFileSync(file, text);
+}
+
 export function compareCommand(argv: string[]): Promise<number> {
   return guarded(async () => {
     const { values: v, positionals } = parseOptions(argv, COMPARE) as { values: Values & { cells?: string[] }; positionals: string[] };
@@ -406,47 +488,51 @@ export function compareCommand(argv: string[]): Promise<number> {
     const backend = await loadBackend(backendName(v));
     const out = (v.out as string | undefined) ?? join('runs', `compare-${task.name}`);
     ensureDir(out);
+    const report = v.report as string | undefined;
+    if (report !== undefined && !existsSync(dirname(report) || '.')) throw new UsageError(`--report ${report}: the directory ${dirname(report)} does not exist`);
     const maxBytes = memoryLimit(v);
     const cells = files.map((f) => ({ file: f, cell: cellFromFile(f, v['cell-name'] as string | undefined, '--cell-name') }));
     checkDimNames(config.dims, cells.map((c) => c.cell));
     checkReadout(config.readout, cells.map((c) => c.cell));
-    const rows: { file: string; cell: string; params?: number; summary?: Summary; error?: string; history: readonly HistoryPoint[] }[] = [];
+    const rows: CompareRow[] = [];
     const used = new Set<string>();
     for (const [i, { file, cell }] of cells.entries()) {
       let dirName = cell.name;
       for (let k = 2; used.has(dirName); k++) dirName = `${cell.name}_${k}`;
       used.add(dirName);
+      const readout = compareReadout(cell, config.readout);
+      const cellConfig: RunConfig = readout === undefined ? config : { ...config, readout };
       try {
-        const run = await runOne({ task, cell, config, backend, out: join(out, dirName), force: !!v.force, quiet: !!v.quiet, maxBytes, label: `[${i + 1}/${cells.length}] ${cell.name} (${file})` });
+        const run = await runOne({ task, cell, config: cellConfig, backend, out: join(out, dirName), force: !!v.force, quiet: !!v.quiet, maxBytes, label: `[${i + 1}/${cells.length}] ${cell.name} (${file})` });
         const params = [...run.params.values()].reduce((n, t) => n + t.data.length, 0);
-        rows.push({ file, cell: cell.name, params, summary: run.summary, history: run.history });
+        rows.push({ file, cell: cell.name, params, summary: run.summary, history: run.history, stable: stability(run.history) });
         process.stderr.write(`${cell.name}: ${JSON.stringify(run.summary.metrics)} in ${formatDuration(run.summary.seconds)}\n`);
       } catch (e) {
         if (!(e instanceof TrainError)) throw e;
-        rows.push({ file, cell: cell.name, error: e.message, history: [] });
+        rows.push({ file, cell: cell.name, error: e.message, history: [], stable: stability([], { nonFinite: e instanceof NonFiniteError, message: e.message }) });
         process.stderr.write(`${cell.name}: failed: ${e.message}\n`);
       }
     }
-    const keys = [...new Set(rows.flatMap((r) => Object.keys(r.summary?.metrics ?? {})))];
-    if (keys.length === 0) keys.push(task.watch.name);
-    const header = ['cell', 'file', 'params', 'steps', 'seconds', ...keys];
-    const table = [
-      `| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`,
-      // a failed cell's reason once, in the first metric's column
-      ...rows.map((r) => `| ${[r.cell, r.file, r.params ?? '–', r.summary?.steps ?? '–', r.summary?.seconds ?? '–', ...keys.map((k, i) => (r.summary ? r.summary.metrics[k]?.toFixed(4) ?? '–' : i === 0 ? `failed: ${r.error!.split('\n')[0]!.replace(/\|/g, '\\|')}` : '–'))].join(' | ')} |`),
-    ].join('\n');
     const w = task.watch.name;
+    const table = compareTable(rows, w);
     const lossSeries = rows.map((r) => ({ label: r.cell, points: r.history.filter((h) => h.loss !== undefined).map((h) => [h.step, h.loss!] as const) }));
     const metricSeries = rows.map((r) => ({ label: r.cell, points: r.history.filter((h) => h.metrics?.[w] !== undefined).map((h) => [h.step, h.metrics![w]!] as const) }));
+    const charts = { loss: lineChart(`${task.name}: training loss`, 'step', lossSeries), [w]: lineChart(`${task.name}: validation ${w}`, 'step', metricSeries) };
+    const settings = Object.entries(config).filter(([k]) => k !== 'task').map(([k, val]) => `${k}=${JSON.stringify(val)}`).join(' ');
+    const body = (svg: (name: string) => string) => [
+      `## ${task.name}: ${rows.length} cells, same seed and budget`, '',
+      `${task.summary}. Backend ${backend.name}; settings: ${settings}. \`ms/step\` is the wall time of one training step (evaluations and saves left out); \`stable\` says whether training stopped at the NaN guard or its logged loss ended more than a quarter above where it began.`, '',
+      `    celda compare ${argv.map((a) => (/^[\w./=:,-]+$/.test(a) ? a : JSON.stringify(a))).join(' ')}`, '',
+      table, '',
+      `![training loss](${svg('loss')})`, '', `![validation ${w}](${svg(w)})`,
+    ].join('\n');
     withFiles(`cannot write the report in ${out}`, () => {
-      writeFileSync(join(out, 'loss.svg'), lineChart(`${task.name}: training loss`, 'step', lossSeries));
-      writeFileSync(join(out, `${w}.svg`), lineChart(`${task.name}: validation ${w}`, 'step', metricSeries));
-      const settings = Object.entries(config).filter(([k]) => k !== 'task').map(([k, val]) => `${k}=${JSON.stringify(val)}`).join(' ');
-      writeFileSync(join(out, 'report.md'), `# ${task.name}: ${rows.length} cells, same seed and budget\n\n${task.summary}. Backend ${backend.name}; settings: ${settings}.\n\n${table}\n\n![training loss](loss.svg)\n\n![validation ${w}](${w}.svg)\n`);
+      for (const [name, content] of Object.entries(charts)) writeFileSync(join(out, `${name}.svg`), content);
+      writeFileSync(join(out, 'report.md'), `# ${task.name}\n\n${body((name) => `${name}.svg`).replace(/^## .*\n\n/, '')}\n`);
       writeFileSync(join(out, 'report.json'), JSON.stringify({ task: task.name, config, rows: rows.map(({ history: _h, ...r }) => r) }, null, 2) + '\n');
     });
-    process.stdout.write(`${table}\n\nreport: ${join(out, 'report.md')}\n`);
+    if (report !== undefined) withFiles(`cannot write the report ${report}`, () => writeReportSection(report, task, body, charts));
+    process.stdout.write(`${table}\n\nreport: ${join(out, 'report.md')}${report !== undefined ? `, ${report} (section ${task.name}; curves ${join(dirname(report), basename(report).replace(/\.md$/, ''))}-${task.name}-*.svg)` : ''}\n`);
     return rows.some((r) => r.error) ? 1 : 0;
   });
 }
-
