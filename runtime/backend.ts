@@ -53,6 +53,8 @@ export interface BackendOptions {
   readonly fma?: boolean;
   /** Float32 SIMD on the js backend: false keeps the fused elementwise loops in JavaScript (default: WebAssembly SIMD, as the products). */
   readonly wasmLoops?: boolean;
+  /** js and gpujs backends: run diagonal linear recurrences as scans (compiler/lower/scan.ts; default true); false is `--no-scan`. */
+  readonly scan?: boolean;
 }
 
 export type BackendFactory = (cell: CompiledCell, opts: BackendOptions) => CellBackend;
