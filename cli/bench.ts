@@ -108,9 +108,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
   return reporting(async () => {
     const { values, positionals } = parseCommand(argv, {
       dims: { type: 'string' }, batch: { type: 'string' }, steps: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, cell: { type: 'string' },
-      'no-simd': { type: 'boolean' }, threads: { type: 'string' }, 'max-memory': { type: 'string' },
+      'no-simd': { type: 'boolean' }, threads: { type: 'string' }, 'max-memory': { type: 'string' }, 'no-scan': { type: 'boolean' },
     });
-    if (positionals.length !== 1) throw new UsageError(`celda bench needs one cell file, got ${positionals.length}\nusage: celda bench CELL [--dims n_x=16,n_a=32] [--batch B] [--steps T] [--backend js|interp|gpujs] [--precision f32|f64] [--no-simd] [--threads N] [--max-memory SIZE]`);
+    if (positionals.length !== 1) throw new UsageError(`celda bench needs one cell file, got ${positionals.length}\nusage: celda bench CELL [--dims n_x=16,n_a=32] [--batch B] [--steps T] [--backend js|interp|gpujs] [--precision f32|f64] [--no-simd] [--threads N] [--no-scan] [--max-memory SIZE]`);
     const limit = maxBytes(maxMemoryOption(values['max-memory']));
     const backendName = values.backend ?? 'js';
     if (backendName !== 'js' && backendName !== 'interp' && backendName !== 'gpujs') throw new UsageError(`unknown backend \`${backendName}\` (available: js, interp, gpujs)`);
@@ -119,6 +119,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
     const precision = precisionOption(values.precision, backendName === 'interp' ? 'f64' : 'f32');
     if (backendName === 'interp' && precision === 'f32') throw new UsageError('--precision f32 needs --backend js (the interpreter is float64)');
     const { simd, threads } = simdOptions(values['no-simd'], values.threads, backendName, precision);
+    if (values['no-scan'] && backendName === 'interp') throw new UsageError('--no-scan is for --backend js or gpujs (the interpreter always steps through time)');
+    const scan = values['no-scan'] !== true;
     const batch = positive(values.batch, 1, '--batch');
     const cell = cellFromFile(positionals[0]!, values.cell);
     const t = cell.typed;
@@ -136,8 +138,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
     // Before anything is allocated: the run's memory (the workload is float64, as the bound counts), against the limit.
     checkMemory(`benchmarking ${cell.name} over ${steps} step${steps === 1 ? '' : 's'} of ${batch} example${batch === 1 ? '' : 's'} (${Object.entries(dims).map(([k, v]) => `${k} = ${v}`).join(', ') || 'no dimensions'})`,
       cellRunBytes(cell, new Map(Object.entries(dims)), batch, steps), limit);
-    const backend = backendName === 'js' ? jsBackend(cell, { dims, batch, precision, simd, threads })
-      : backendName === 'gpujs' ? (await import('../runtime/backends/gpujs.ts')).gpujsSyncBackend(cell, { dims, batch })
+    const backend = backendName === 'js' ? jsBackend(cell, { dims, batch, precision, simd, threads, scan })
+      : backendName === 'gpujs' ? (await import('../runtime/backends/gpujs.ts')).gpujsSyncBackend(cell, { dims, batch, scan })
       : interpBackend(cell, { dims, batch });
     if (backendName === 'js') process.stderr.write(`note: ${describeJs(backend)}\n`);
     const r = benchBackend(cell, backend, dims, batch, steps, backendName === 'interp' ? { warmup: 1, warmupMs: 0, minRuns: 3, minMs: 500 } : {});

@@ -15,11 +15,11 @@ export const declarationPath = (out: string) => (/\.mjs$/.test(out) ? out.replac
 
 export async function compileCommand(argv: string[]): Promise<number> {
   return reporting(async () => {
-    const { values, positionals } = parseCommand(argv, { out: { type: 'string', short: 'o' }, precision: { type: 'string' }, cell: { type: 'string' }, 'no-simd': { type: 'boolean' } });
-    if (positionals.length !== 1) throw new UsageError(`celda compile needs one cell file, got ${positionals.length}\nusage: celda compile CELL -o out.js [--precision f32|f64] [--no-simd] [--cell NAME]`);
+    const { values, positionals } = parseCommand(argv, { out: { type: 'string', short: 'o' }, precision: { type: 'string' }, cell: { type: 'string' }, 'no-simd': { type: 'boolean' }, 'no-scan': { type: 'boolean' } });
+    if (positionals.length !== 1) throw new UsageError(`celda compile needs one cell file, got ${positionals.length}\nusage: celda compile CELL -o out.js [--precision f32|f64] [--no-simd] [--no-scan] [--cell NAME]`);
     const precision = precisionOption(values.precision);
     const cell = cellFromFile(positionals[0]!, values.cell);
-    const js = emitJs(cell, { precision, simd: values['no-simd'] !== true });
+    const js = emitJs(cell, { precision, simd: values['no-simd'] !== true, ...(values['no-scan'] ? { scan: false } : {}) });
     if (values.out === undefined) {
       process.stdout.write(js.module);
       return 0;

@@ -56,6 +56,7 @@ const TRAIN_OPTIONS = {
   dim: { type: 'string', multiple: true },
   out: { type: 'string' }, resume: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, 'save-every': { type: 'string' },
   quiet: { type: 'boolean' }, samples: { type: 'string' }, force: { type: 'boolean' }, 'max-memory': { type: 'string' },
+  'no-scan': { type: 'boolean' },
 } as const satisfies NonNullable<ParseArgsConfig['options']>;
 
 type Values = Partial<Record<string, string | boolean | string[] | undefined>>;
@@ -118,6 +119,14 @@ function stepsFrom(v: Values, task: Task, batch: number): number | undefined {
  * and fused loops in WebAssembly SIMD (`js-f32`) unless `--precision f64` asks for
  * the same module in float64 (`js`, the reference precision, about 4× slower).
  */
+/** `--no-scan`: the js or gpujs backend with the sequential lowering of linear recurrences. */
+function scanOption<B extends { name: string; factory: BackendFactory }>(b: B, v: Values): B {
+  if (!v['no-scan']) return b;
+  if (b.name === 'interp') throw new UsageError('--no-scan is for the js and gpujs backends (the interpreter always steps through time)');
+  const f = b.factory;
+  return { ...b, factory: (cell, opts) => f(cell, { ...opts, scan: false }) };
+}
+
 function backendName(v: Values): string | undefined {
   const backend = v.backend as string | undefined, precision = v.precision as string | undefined;
   if (precision !== undefined && precision !== 'f64' && precision !== 'f32') throw new UsageError(`--precision must be f64 or f32, not \`${precision}\``);
@@ -240,7 +249,7 @@ export function trainCommand(argv: string[]): Promise<number> {
       config = freshConfig(task, v);
       checkDimNames(config.dims, [cell]);
     }
-    const backend = await loadBackend(backendName(v));
+    const backend = scanOption(await loadBackend(backendName(v)), v);
     const out = (v.out as string | undefined) ?? v.resume ?? join('runs', `${task.name}-${cell.name}`);
     ensureDir(out);
     const maxBytes = memoryLimit(v);
@@ -350,7 +359,7 @@ export function compareCommand(argv: string[]): Promise<number> {
     const files = [...(v.cells ?? []), ...positionals.slice(1)];
     if (files.length < 1) throw new UsageError('celda compare needs --cells a.celda b.celda …');
     const config = freshConfig(task, v);
-    const backend = await loadBackend(backendName(v));
+    const backend = scanOption(await loadBackend(backendName(v)), v);
     const out = (v.out as string | undefined) ?? join('runs', `compare-${task.name}`);
     ensureDir(out);
     const maxBytes = memoryLimit(v);
