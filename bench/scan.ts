@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { measure, randomWorkload } from '../cli/bench.ts';
 import type { CompiledCell } from '../compiler/compile.ts';
 import { compile } from '../compiler/compile.ts';
-import { gpujsBackend, releaseDevices } from '../runtime/backends/gpujs.ts';
+import { gpujsSyncBackend, releaseDevices } from '../runtime/backends/gpujs.ts';
 import { loadJsFactory } from '../runtime/backends/js.ts';
 import { sharedPool } from '../runtime/wasm/pool.ts';
 
@@ -90,20 +90,22 @@ function celdaStep(cell: CompiledCell, n: number, batch: number, steps: number, 
 
 async function gpujsRow(cell: CompiledCell, n: number, batch: number, steps: number, scan: boolean, time: boolean): Promise<{ ms: number | null; launches: number; note: string }> {
   const w = randomWorkload(cell, { n }, batch, steps, 1);
-  const g = await gpujsBackend(cell, { dims: { n }, batch, mode: 'webasm', scan });
+  // The synchronous backend, kernels called one by one, as training runs them (a recorded pipeline of
+  // thousands of steps outgrows V8's WebAssembly code space).
+  const g = gpujsSyncBackend(cell, { dims: { n }, batch, mode: 'webasm', scan });
   const cot = { states: { h: w.cot.states.h! } };
-  const step = async () => {
-    await g.forward(steps, w.params, w.inputs);
-    await g.backward(cot, { inputs: false });
+  const step = () => {
+    g.forward(steps, w.params, w.inputs);
+    g.backward(cot);
   };
-  await step();
+  step();
   const l = g.launches();
   const launches = (l.forward?.launches ?? 0) + (l.backward?.launches ?? 0);
   const note = `forward ${l.forward?.launches} + backward ${l.backward?.launches} launches${scan && !(l.forward?.scan && l.backward?.scan) ? ' (not a scan here)' : ''}`;
   if (!time) return { ms: null, launches, note };
   const reps = steps * batch * n > 2e5 ? 2 : 5;
   const t0 = performance.now();
-  for (let i = 0; i < reps; i++) await step();
+  for (let i = 0; i < reps; i++) step();
   return { ms: (performance.now() - t0) / reps, launches, note };
 }
 
@@ -165,7 +167,7 @@ const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x
 export function renderScan(rows: readonly ScanRow[], o: { n: number; started: Date; command: string; loadBefore: readonly number[]; loadAfter: readonly number[]; machine: string }): string {
   const L: string[] = [HEADING, ''];
   L.push(`Measured ${o.started.toISOString().slice(0, 16).replace('T', ' ')} UTC with \`${o.command}\` (bench/scan.ts) on ${o.machine}; load average before ${o.loadBefore.map((x) => x.toFixed(2)).join(', ')}, after ${o.loadAfter.map((x) => x.toFixed(2)).join(', ')}.`, '');
-  L.push(`One training step (forward over T steps, BPTT, every parameter's gradient; loss Σₜ⟨h⁽ᵗ⁾, rₜ⟩) of minGRU and an RG-LRU (bench/scan.ts), n = ${o.n}, float32. **scan**: the diagonal linear recurrence found by compiler/passes/linearity.ts and run as a scan (compiler/lower/scan.ts): its coefficients for all T·B rows before the time loop, the loop the recurrence alone, backward the reverse scan and everything else after it; on gpu.js a parallel (Hillis–Steele) scan over time, ⌈log₂ T⌉ rounds. **--no-scan**: the sequential lowering. Launches: gpu.js kernel launches of one training step, forward + backward (deterministic). PyTorch: bench/torch_scan.py, one thread, a per-step loop and the papers' parallel log-space cumsum form.`, '');
+  L.push(`One training step (forward over T steps, BPTT, every parameter's gradient; loss Σₜ⟨h⁽ᵗ⁾, rₜ⟩) of minGRU and an RG-LRU (bench/scan.ts), n = ${o.n}, float32. **scan**: the diagonal linear recurrence found by compiler/passes/linearity.ts and run as a scan (compiler/lower/scan.ts): its coefficients for all T·B rows before the time loop, the loop the recurrence alone, backward the reverse scan and everything else after it; on gpu.js a parallel (Hillis–Steele) scan over time, ⌈log₂ T⌉ rounds. **--no-scan**: the sequential lowering. gpu.js: its WebAssembly mode in Node, kernels called one by one as training calls them (gpujsSyncBackend); launches: its kernel launches in one training step, forward + backward (deterministic). PyTorch: bench/torch_scan.py, one thread, a per-step loop and the papers' parallel log-space cumsum form.`, '');
   for (const cell of [...new Set(rows.map((r) => r.cell))]) {
     L.push(`### ${cell}`, '', '| B | T | peer | ms/step | launches/step | celda scan (1 thread) is | note |', '|---:|---:|---|---:|---:|---:|---|');
     for (const r of rows.filter((x) => x.cell === cell)) {
