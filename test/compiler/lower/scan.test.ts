@@ -130,3 +130,12 @@ describe('the generated JavaScript with scans agrees with the interpreter', () =
     }), { numRuns: 40, seed: 1414 });
   });
 });
+
+describe('long sequences (T = 4096)', () => {
+  for (const [name, c] of [['minGRU', MIN_GRU], ['RG-LRU', RG_LRU]] as const) {
+    it(`${name}: float32 with the scan, finite and within the interpreter's tolerance`, () => {
+      const a = agreement(c, js('f32'), { dims: { n: 3 }, batch: 1, steps: 4096, seed: 11, precision: 'f32' });
+      expect(a.worstScaled, a.where).toBeLessThan(1e-4);
+    });
+  }
+});
