@@ -200,3 +200,24 @@ export function coefficientGraph(g: Graph, scans: readonly ScanRecurrence[]): Gr
   }
   return prune(new Builder(g), roots, []).graph;
 }
+
+/**
+ * Whether a node is positive by its form — σ, exp, softplus, a positive constant,
+ * c − σ(…) with c ≥ 1, and sums, products and quotients of positive values — so
+ * that a scan may carry its logarithm (the log-space scan of a decay a^<t>).
+ */
+export function positiveByForm(g: Graph, id: number): boolean {
+  const n = g.nodes[id]!;
+  const pos = (x: number) => positiveByForm(g, x);
+  switch (n.op) {
+    case 'sigmoid': case 'exp': case 'softplus': return true;
+    case 'const': return n.attrs.value! > 0;
+    case 'add': case 'mul': case 'div': return pos(n.inputs[0]!) && pos(n.inputs[1]!);
+    case 'bcast': return pos(n.inputs[0]!);
+    case 'sub': {
+      const [x, y] = n.inputs.map((i) => g.nodes[i]!) as [typeof n, typeof n];
+      return x.op === 'const' && x.attrs.value! >= 1 && y.op === 'sigmoid';
+    }
+    default: return false;
+  }
+}

@@ -11,6 +11,7 @@ import type { ScanKernel, ScanPlan } from '../../compiler/emit/gpujs/scan.ts';
 import { planScan, shiftPlan } from '../../compiler/emit/gpujs/scan.ts';
 import type { PlanOptions, StepPlan } from '../../compiler/emit/gpujs/base.ts';
 import type { ScanForms } from '../../compiler/lower/scan.ts';
+import { positiveByForm } from '../../compiler/lower/scan.ts';
 
 export type ScanKernelFn = (...args: unknown[]) => unknown;
 
@@ -20,6 +21,7 @@ export interface ScanKernels {
   readonly coef: ScanKernelFn[];
   readonly whole: ScanKernelFn[];
   readonly states: readonly { readonly first: ScanKernelFn; readonly firstA: ScanKernelFn | null; readonly rounds: readonly { e: ScanKernelFn; a: ScanKernelFn | null }[]; readonly shift: ScanKernelFn }[];
+  readonly logStates: readonly { readonly first: readonly [ScanKernelFn, ScanKernelFn]; readonly firstA: ScanKernelFn | null; readonly rounds: readonly { e: readonly [ScanKernelFn, ScanKernelFn]; a: ScanKernelFn | null }[]; readonly last: ScanKernelFn; readonly shift: ScanKernelFn }[];
   /** Forward: whether the outputs need the whole step graph (an output that is not a state under another name). */
   readonly needsWhole: boolean;
   /** Zeros of [n, T·B] per state (the backward's carry) and of each parameter's size (its accumulator). */
@@ -35,15 +37,27 @@ export function scannedPasses(cell: CompiledCell, forms: ScanForms | null): { fo
   return { forward: all(forms.fwd.map((r) => r.state)), backward: all(forms.bwd.map((r) => r.state)) };
 }
 
-export function makeScanKernels(forms: ScanForms, direction: 'forward' | 'backward', steps: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[] }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown): ScanKernels {
+/** Whether every scanned state of a pass has a decay that is positive by its form (or is 1): the log-space scan can run it. */
+export function logScannable(forms: ScanForms, direction: 'forward' | 'backward'): boolean {
   const g = direction === 'forward' ? forms.forward : forms.backward;
-  const plan = planScan(g, direction === 'forward' ? forms.fwd : forms.bwd, direction, steps, stateN, opts);
+  return (direction === 'forward' ? forms.fwd : forms.bwd).every((r) => r.a === null || positiveByForm(g, r.a));
+}
+
+export function makeScanKernels(forms: ScanForms, direction: 'forward' | 'backward', steps: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[] }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain'): ScanKernels {
+  const g = direction === 'forward' ? forms.forward : forms.backward;
+  const plan = planScan(g, direction === 'forward' ? forms.fwd : forms.bwd, direction, steps, stateN, opts, form);
   const mk = (k: ScanKernel) => make(k);
   const stateRoots = new Set(g.roots.filter((r) => r.role === 'state').map((r) => r.id));
   return {
     plan,
     coef: plan.coefficients.kernels.map(make),
     whole: plan.whole.kernels.map(make),
+    logStates: plan.logStates.map((s) => ({
+      first: [mk(s.first[0]), mk(s.first[1])] as const, firstA: s.firstA ? mk(s.firstA) : null,
+      rounds: s.rounds.map((r) => ({ e: [mk(r.e[0]), mk(r.e[1])] as const, a: r.a ? mk(r.a) : null })),
+      last: mk(s.last),
+      shift: mk(shiftPlan(stateN.get(s.state)!, opts.batch, steps)),
+    })),
     states: plan.states.map((s) => ({
       first: mk(s.first), firstA: s.firstA ? mk(s.firstA) : null,
       rounds: s.rounds.map((r) => ({ e: mk(r.e), a: r.a ? mk(r.a) : null })),
@@ -68,6 +82,22 @@ function runAll(plan: StepPlan, kernels: readonly ScanKernelFn[], source: (a: Ar
 /** The scan rounds of every state from its first kernel's arguments; returns the scanned arrays (states, or λ) by state. */
 function scanStates(k: ScanKernels, coefOuts: readonly unknown[], last: (state: string) => unknown, count: () => void): Map<string, unknown> {
   const out = new Map<string, unknown>();
+  k.plan.logStates.forEach((s, i) => {
+    const ks = k.logStates[i]!;
+    const coefs = [...(s.a !== null ? [coefOuts[s.a]] : []), ...(s.b !== null ? [coefOuts[s.b]] : [])];
+    count(); count();
+    let L = ks.first.map((f) => f(...coefs, last(s.state)));
+    let A: unknown = null;
+    if (ks.firstA) { count(); A = ks.firstA(...(s.a !== null ? [coefOuts[s.a]] : [])); }
+    for (const r of ks.rounds) {
+      count(); count();
+      const next = r.e.map((e, j) => (A === null ? e(L[j]) : e(A, L[j])));
+      if (r.a) { count(); A = r.a(A); }
+      L = next;
+    }
+    count();
+    out.set(s.state, ks.last(L[0], L[1]));
+  });
   k.plan.states.forEach((s, i) => {
     const ks = k.states[i]!;
     const coefs = [...(s.a !== null ? [coefOuts[s.a]] : []), ...(s.b !== null ? [coefOuts[s.b]] : [])];
@@ -98,7 +128,8 @@ export function forwardScan(k: ScanKernels, source: (a: Arg) => unknown, init: (
   for (const [s, v] of H) out[`scan:state:${s}`] = v;
   if (!k.needsWhole) return out;
   const prev = new Map<string, unknown>();
-  k.plan.states.forEach((s, i) => { count(); prev.set(s.state, k.states[i]!.shift(init(s.state), H.get(s.state))); });
+  const shifts = k.plan.form === 'log' ? k.plan.logStates.map((s, i) => ({ state: s.state, shift: k.logStates[i]!.shift })) : k.plan.states.map((s, i) => ({ state: s.state, shift: k.states[i]!.shift }));
+  for (const { state, shift } of shifts) { count(); prev.set(state, shift(init(state), H.get(state))); }
   const outs = runAll(k.plan.whole, k.whole, (a) => (a.from === 'prev' ? prev.get(a.name) : source(a)), count);
   for (const { root, kernel } of k.plan.whole.roots) if (root.role === 'output') out[`scan:output:${root.name}`] = outs[kernel];
   return out;

@@ -22,7 +22,7 @@ import type { ScanForms } from '../../compiler/lower/scan.ts';
 import { scanForms } from '../../compiler/lower/scan.ts';
 import type { PlanOptions } from '../../compiler/emit/gpujs/base.ts';
 import type { ScanKernels } from './gpujs-scan.ts';
-import { backwardScan, forwardScan, makeScanKernels, scannedPasses } from './gpujs-scan.ts';
+import { backwardScan, forwardScan, logScannable, makeScanKernels, scannedPasses } from './gpujs-scan.ts';
 
 export const GPU_MODES = ['webasm', 'webgl2', 'webgpu', 'cpu'] as const;
 export type GpuMode = (typeof GPU_MODES)[number];
@@ -141,8 +141,8 @@ interface Compiled {
 
 /** Kernel launches per pass of the last calls; `scan`: whether the pass ran as a scan. */
 export interface Launches {
-  readonly forward: { readonly launches: number; readonly scan: boolean } | null;
-  readonly backward: { readonly launches: number; readonly scan: boolean } | null;
+  readonly forward: { readonly launches: number; readonly scan: boolean; readonly form?: 'plain' | 'log' } | null;
+  readonly backward: { readonly launches: number; readonly scan: boolean; readonly form?: 'plain' | 'log' } | null;
 }
 
 /** Kernels and pipelines per gpu.js instance, cell, and shape (dims + batch). */
@@ -225,6 +225,7 @@ const upload = (data: Float32Array, output: readonly number[]) => (output.length
 interface Pass<R> {
   readonly key: string;
   readonly scan: boolean;
+  readonly form?: 'plain' | 'log';
   readonly args: unknown[];
   readonly body: (a: readonly unknown[]) => Record<string, unknown>;
   readonly read: (r: Record<string, unknown>) => R;
@@ -267,8 +268,8 @@ interface PassContext {
   /** Positions of the parameters and inputs among a pass's arguments (the same in both passes). */
   readonly paramIndex: ReadonlyMap<string, number>;
   readonly inputIndex: ReadonlyMap<string, number>;
-  /** Run the passes that are scans as scans (default true; false: step through time, `--no-scan`). */
-  readonly scan: boolean;
+  /** Run the passes that are scans as scans (default true; false: step through time, `--no-scan`; 'log': in log space where it can). */
+  readonly scan: boolean | 'log';
   /** Counts a kernel launch of the pass body running now; `counted` runs a body and files its count under the pass's key. */
   readonly launch: () => void;
   readonly counted: <R>(key: string, body: () => R) => R;
@@ -376,9 +377,9 @@ function forwardPass(x: PassContext, steps: number, params: Readonly<Record<stri
   const initIndex = new Map(t.states.map((s, i) => [s.name, P.length + X.length + i]));
   const scan = scanKernels(x, 'forward', steps);
   if (scan) {
-    const key = `forward:${steps}:scan`;
+    const key = `forward:${steps}:scan:${scan.plan.form}`;
     return {
-      key, scan: true, args,
+      key, scan: true, form: scan.plan.form, args,
       body: (a) => x.counted(key, () => forwardScan(scan, (arg) => leafArg(x, a, arg), (s) => a[initIndex.get(s)!], x.launch)),
       read: (r) => {
         const states = Object.fromEntries(t.states.map((s) => [s.name, flat(r[`scan:state:${s.name}`])]));
@@ -409,12 +410,13 @@ function forwardPass(x: PassContext, steps: number, params: Readonly<Record<stri
 function scanKernels(x: PassContext, direction: 'forward' | 'backward', steps: number): ScanKernels | null {
   const sc = x.c.scan;
   if (!x.scan || sc.forms === null || !sc[direction] || x.unrolled) return null;
-  const key = `${direction}:${steps}`;
+  const form = x.scan === 'log' && logScannable(sc.forms, direction) ? 'log' : 'plain';
+  const key = `${direction}:${steps}:${form}`;
   if (!sc.kernels.has(key)) {
     let k: ScanKernels | null;
     try {
       k = makeScanKernels(sc.forms, direction, steps, x.stateN, x.c.planOptions, (p) => makeKernel(x.gpu, { name: p.name, node: -1, output: p.output, source: p.source }),
-        (output) => helper(x.gpu, x.c, 'zeros', output)());
+        (output) => helper(x.gpu, x.c, 'zeros', output)(), form);
     } catch (e) {
       if (!(e instanceof GpujsPlanError)) throw e;
       k = null; // too large for the device over T·B rows: step through time instead
@@ -488,14 +490,14 @@ function backwardPass(x: PassContext, last: Trajectory, cot: Parameters<AsyncCel
     ...cots.map((q) => upload(q.data, [q.n, steps * B])),
   ];
   if (scan) {
-    const key = `backward:${steps}:${wantInputs}:scan`;
+    const key = `backward:${steps}:${wantInputs}:scan:${scan.plan.form}`;
     const source = (a: readonly unknown[]) => (arg: Arg) => {
       if (arg.from === 'prev') return a[prevIndex.get(arg.name)!];
       if (arg.from === 'cot') return a[cotIndex.get(arg.name)!];
       return leafArg(x, a, arg);
     };
     return {
-      key, scan: true, args,
+      key, scan: true, form: scan.plan.form, args,
       body: (a) => x.counted(key, () => backwardScan(scan, source(a), stateN, paramOut, wantInputs, x.launch)),
       read: (r) => ({
         params: Object.fromEntries(t.params.map((q) => [q.name, flat(r[`param:${q.name}`])])),
@@ -586,7 +588,8 @@ function tally(ps: Passes): { note: (pass: Pass<unknown>) => void; get: () => La
     note: (pass) => {
       const n = ps.launches.get(pass.key);
       if (n === undefined) return;
-      now = pass.key.startsWith('forward') ? { ...now, forward: { launches: n, scan: pass.scan } } : { ...now, backward: { launches: n, scan: pass.scan } };
+      const l = { launches: n, scan: pass.scan, ...(pass.form ? { form: pass.form } : {}) };
+      now = pass.key.startsWith('forward') ? { ...now, forward: l } : { ...now, backward: l };
     },
     get: () => now,
   };

@@ -100,7 +100,7 @@ export function jsBackend(cell: CompiledCell, opts: BackendOptions): CellBackend
     dims[d] = v;
   }
   const simd = opts.simd ?? true;
-  const instance = loadJsFactory(cell, precision, simd, opts.scan ?? true)(dims, opts.batch, instanceOptions(cell, { ...opts, dims }));
+  const instance = loadJsFactory(cell, precision, simd, opts.scan !== false)(dims, opts.batch, instanceOptions(cell, { ...opts, dims }));
   return {
     name: 'js',
     precision,

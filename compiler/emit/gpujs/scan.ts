@@ -45,11 +45,35 @@ export interface StateScan {
   readonly rounds: readonly { readonly e: ScanKernel; readonly a: ScanKernel | null }[];
 }
 
+/**
+ * The same scan in log space (`--scan log`, for coefficients a > 0 by their form):
+ * E = E⁺ − E⁻ is carried as L± = log E± (floored at log 1e-37, so no −∞ reaches a
+ * kernel), A as log A, and a round is L±'_r = logaddexp(log A_r + L±_{r−d}, L±_r),
+ * log A'_r = log A_r + log A_{r−d}: no product of decays underflows or overflows;
+ * a last kernel returns exp L⁺ − exp L⁻.
+ */
+export interface LogStateScan {
+  readonly state: string;
+  readonly a: number | null;
+  readonly b: number | null;
+  /** (a?, b?, h⁰ | g) → L⁺ and → L⁻. */
+  readonly first: readonly [ScanKernel, ScanKernel];
+  /** (a?) → log A⁰ (forward: log a; backward: log α shifted by a step); none when a is 1 forward. */
+  readonly firstA: ScanKernel | null;
+  /** Round k: e± read (LA?, L±); a reads (LA). */
+  readonly rounds: readonly { readonly e: readonly [ScanKernel, ScanKernel]; readonly a: ScanKernel | null }[];
+  /** (L⁺, L⁻) → exp L⁺ − exp L⁻. */
+  readonly last: ScanKernel;
+}
+
 export interface ScanPlan {
   readonly direction: 'forward' | 'backward';
+  readonly form: 'plain' | 'log';
   readonly steps: number;
   readonly coefficients: StepPlan;
   readonly states: readonly StateScan[];
+  /** The log-space form's kernels, per state, in place of `states` (empty in the plain form). */
+  readonly logStates: readonly LogStateScan[];
   /** The step graph over all T·B rows. */
   readonly whole: StepPlan;
 }
@@ -70,12 +94,16 @@ const fn = (params: readonly string[], body: readonly string[]) => `function (${
  * `opts.batch` examples. Throws GpujsPlanError where plan.ts does (a kernel over
  * T·B rows larger than the device takes).
  */
-export function planScan(g: Graph, scans: readonly ScanRecurrence[], direction: 'forward' | 'backward', steps: number, n: ReadonlyMap<string, number>, opts: PlanOptions): ScanPlan {
+export function planScan(g: Graph, scans: readonly ScanRecurrence[], direction: 'forward' | 'backward', steps: number, n: ReadonlyMap<string, number>, opts: PlanOptions, form: 'plain' | 'log' = 'plain'): ScanPlan {
   const B = opts.batch, R = steps * B;
   const all: PlanOptions = { ...opts, batch: R, mode: 'loop' };
   const coefficients = planStep(coefficientGraph(g, scans), all);
   const kernelOf = (name: string) => coefficients.roots.find((r) => r.root.name === name)?.kernel ?? null;
   const rounds = Math.ceil(Math.log2(steps));
+  if (form === 'log') {
+    const logStates = scans.map((s) => logScan(s, direction, B, R, rounds, n.get(s.state)!, s.a === null ? null : kernelOf(`a:${s.state}`), s.b === null ? null : kernelOf(`b:${s.state}`), coefficients));
+    return { direction, form, steps, coefficients, states: [], logStates, whole: planStep(g, all) };
+  }
   const states = scans.map((s): StateScan => {
     const w = n.get(s.state)!;
     const out = [w, R];
@@ -120,7 +148,52 @@ export function planScan(g: Graph, scans: readonly ScanRecurrence[], direction: 
     }
     return { state: s.state, a, b, first, firstA, rounds: list };
   });
-  return { direction, steps, coefficients, states, whole: planStep(g, all) };
+  return { direction, form, steps, coefficients, states, logStates: [], whole: planStep(g, all) };
+}
+
+/** log 1e-37: the log of zero, kept finite so that logaddexp never computes −∞ − (−∞). */
+const LOG_ZERO = '-85.19564844';
+
+function logScan(s: ScanRecurrence, direction: 'forward' | 'backward', B: number, R: number, rounds: number, w: number, a: number | null, b: number | null, coefficients: StepPlan): LogStateScan {
+  const out = [w, R];
+  const readA = reader(a === null ? 'unit' : coefficients.kernels[a]!.output), readB = reader(b === null ? 'unit' : coefficients.kernels[b]!.output);
+  const head = ['const r = this.thread.y;', 'const i = this.thread.x;'];
+  const params = [...(a !== null ? ['a'] : []), ...(b !== null ? ['b'] : [])];
+  const logOf = (e: string, sign: 1 | -1) => `Math.log(Math.max(${sign < 0 ? `-(${e})` : e}, 1e-37))`;
+  let e: string, pre: string[], last: string;
+  if (direction === 'forward') {
+    pre = [`const s = (r < ${B} ? r : r - r);`, `const c = ${b === null ? '0.0' : readB('b', 'r')};`];
+    e = `(r < ${B} ? c + ${readA('a', 'r')} * h0[s][i] : c)`;
+    last = 'h0';
+  } else {
+    pre = [`const q = r + ${B};`, `const s = (q <= ${R - 1} ? q : q - q + ${R - 1});`];
+    e = `(q <= ${R - 1} ? g[r][i] + ${b === null ? '0.0' : readB('b', 's')} : g[r][i])`;
+    last = 'g';
+  }
+  const part = (sign: 1 | -1): ScanKernel => ({ name: `logscan0${sign > 0 ? 'p' : 'm'}_${s.state}`, output: out, source: fn([...params, last], [...head, ...pre, `const e = ${e};`, `return ${logOf('e', sign)};`]) });
+  const first: [ScanKernel, ScanKernel] = [part(1), part(-1)];
+  const unit = direction === 'forward' && a === null;
+  let firstA: ScanKernel | null = null;
+  if (direction === 'forward' && a !== null) firstA = { name: `logscan0a_${s.state}`, output: out, source: fn(['a'], [...head, `return ${logOf(readA('a', 'r'), 1)};`]) };
+  if (direction === 'backward') firstA = { name: `logscan0a_${s.state}`, output: out, source: fn(a !== null ? ['a'] : [], [...head, `const q = r + ${B};`, `const s = (q <= ${R - 1} ? q : q - q + ${R - 1});`,
+    `const c = ${logOf(readA('a', 's'), 1)};`, `return (q <= ${R - 1} ? c : ${LOG_ZERO});`]) };
+  const list: { e: [ScanKernel, ScanKernel]; a: ScanKernel | null }[] = [];
+  for (let k = 0; k < rounds; k++) {
+    const d = 2 ** k * B;
+    const other = direction === 'forward'
+      ? [`const q = r - ${d};`, `const s = (q >= 0 ? q : q - q);`]
+      : [`const q = r + ${d};`, `const s = (q <= ${R - 1} ? q : q - q + ${R - 1});`];
+    const ok = direction === 'forward' ? 'q >= 0' : `q <= ${R - 1}`;
+    const la = unit ? '0.0' : 'A[r][i]';
+    const round = (pm: 'p' | 'm'): ScanKernel => ({ name: `logscan${k + 1}${pm}_${s.state}`, output: out, source: fn([...(unit ? [] : ['A']), 'L'], [...head, ...other,
+      'const l = L[r][i];', `const x = ${la} + L[s][i];`, 'const m = Math.max(x, l);',
+      `return (${ok} ? m + Math.log(Math.exp(x - m) + Math.exp(l - m)) : l);`]) });
+    const e2: [ScanKernel, ScanKernel] = [round('p'), round('m')];
+    const A = unit || k === rounds - 1 ? null : { name: `logscan${k + 1}a_${s.state}`, output: out, source: fn(['A'], [...head, ...other, `return (${ok} ? A[r][i] + A[s][i] : A[r][i]);`]) };
+    list.push({ e: e2, a: A });
+  }
+  const lastK = { name: `logscanexp_${s.state}`, output: out, source: fn(['P', 'M'], [...head, 'return Math.exp(P[r][i]) - Math.exp(M[r][i]);']) };
+  return { state: s.state, a, b, first, firstA, rounds: list, last: lastK };
 }
 
 /** A kernel shifting all-steps states by one step: row r of the result is the state at t−1 (the initial state for t = 1); reads (h0, H). */

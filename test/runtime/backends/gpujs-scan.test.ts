@@ -116,3 +116,43 @@ describe('long sequences (T = 4096)', () => {
     expect(a.worstScaled, a.where).toBeLessThan(1e-4);
   });
 });
+
+describe('the log-space scan (scan: \'log\')', () => {
+  const logGpu = (c: CompiledCell, o: BackendOptions) => (made = gpujsSyncBackend(c, { ...o, precision: 'f32', scan: 'log', webasmThreads: false }));
+  const forms = () => [made!.launches().forward!.form, made!.launches().backward!.form];
+
+  for (const [name, c] of [['minGRU', MIN_GRU], ['RG-LRU', RG_LRU]] as const) {
+    it(`${name}: in log space forward and back, within the interpreter's tolerance`, () => {
+      for (const steps of [1, 7, 33]) {
+        const a = agreement(c, logGpu, { dims: { n: 4 }, batch: 2, steps, seed: steps + 1, precision: 'f32' });
+        expect(forms()).toEqual(['log', 'log']);
+        expect(a.worstScaled, `T = ${steps}: ${a.where}`).toBeLessThan(1e-4);
+      }
+    });
+  }
+
+  it('a decay that is not positive by its form (IndRNN\'s backward u ⊙ step(…)) keeps the plain scan', () => {
+    agreement(IND_RNN, logGpu, { dims: { n: 3 }, batch: 1, steps: 4, seed: 1, precision: 'f32' });
+    expect(scanned()).toEqual([false, true]);
+    expect(forms()).toEqual([undefined, 'plain']);
+  });
+
+  it('T = 4096: finite, and the plain and log forms agree', () => {
+    const o = { dims: { n: 3 }, batch: 1 };
+    const rng = new Rng(4);
+    const vec = (k: number) => Float32Array.from({ length: k }, () => 0.5 * rng.normal());
+    const params = Object.fromEntries(MIN_GRU.typed.params.map((p) => [p.name, vec(p.shape.length === 2 ? 9 : 3)]));
+    const x = { x: vec(4096 * 3) }, cot = { states: { h: vec(4096 * 3) } };
+    const run = (scan: true | 'log') => {
+      const b = gpujsSyncBackend(MIN_GRU, { ...o, precision: 'f32', scan, webasmThreads: false });
+      const f = b.forward(4096, params, x), g = b.backward(cot);
+      expect(b.launches().forward!.form).toBe(scan === 'log' ? 'log' : 'plain');
+      return { h: f.states.h!, ...g.params, dh0: g.init.h!, dx: g.inputs.x! };
+    };
+    const plain = run(true), log = run('log');
+    for (const [k, v] of Object.entries(plain)) {
+      expect(v.every(Number.isFinite), k).toBe(true);
+      expect(relativeError(log[k as keyof typeof log]!, v), k).toBeLessThan(1e-4);
+    }
+  });
+});
