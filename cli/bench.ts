@@ -12,6 +12,7 @@ import { jsBackend } from '../runtime/backends/js.ts';
 import { cellRunBytes, checkMemory, maxBytes, printable } from '../runtime/limits.ts';
 import { Rng } from '../runtime/random.ts';
 import { cellFromFile, maxMemoryOption, parseCommand, precisionOption, reporting, suggestion, UsageError } from './common.ts';
+import { scanOption } from './scan-option.ts';
 
 export interface Timing {
   /** Median milliseconds per run. */
@@ -108,9 +109,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
   return reporting(async () => {
     const { values, positionals } = parseCommand(argv, {
       dims: { type: 'string' }, batch: { type: 'string' }, steps: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, cell: { type: 'string' },
-      'no-simd': { type: 'boolean' }, threads: { type: 'string' }, 'max-memory': { type: 'string' }, 'no-scan': { type: 'boolean' },
+      'no-simd': { type: 'boolean' }, threads: { type: 'string' }, 'max-memory': { type: 'string' }, 'no-scan': { type: 'boolean' }, scan: { type: 'string' },
     });
-    if (positionals.length !== 1) throw new UsageError(`celda bench needs one cell file, got ${positionals.length}\nusage: celda bench CELL [--dims n_x=16,n_a=32] [--batch B] [--steps T] [--backend js|interp|gpujs] [--precision f32|f64] [--no-simd] [--threads N] [--no-scan] [--max-memory SIZE]`);
+    if (positionals.length !== 1) throw new UsageError(`celda bench needs one cell file, got ${positionals.length}\nusage: celda bench CELL [--dims n_x=16,n_a=32] [--batch B] [--steps T] [--backend js|interp|gpujs] [--precision f32|f64] [--no-simd] [--threads N] [--no-scan | --scan log] [--max-memory SIZE]`);
     const limit = maxBytes(maxMemoryOption(values['max-memory']));
     const backendName = values.backend ?? 'js';
     if (backendName !== 'js' && backendName !== 'interp' && backendName !== 'gpujs') throw new UsageError(`unknown backend \`${backendName}\` (available: js, interp, gpujs)`);
@@ -119,8 +120,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     const precision = precisionOption(values.precision, backendName === 'interp' ? 'f64' : 'f32');
     if (backendName === 'interp' && precision === 'f32') throw new UsageError('--precision f32 needs --backend js (the interpreter is float64)');
     const { simd, threads } = simdOptions(values['no-simd'], values.threads, backendName, precision);
-    if (values['no-scan'] && backendName === 'interp') throw new UsageError('--no-scan is for --backend js or gpujs (the interpreter always steps through time)');
-    const scan = values['no-scan'] !== true;
+    const scan = scanOption(values.scan, values['no-scan'], backendName);
     const batch = positive(values.batch, 1, '--batch');
     const cell = cellFromFile(positionals[0]!, values.cell);
     const t = cell.typed;

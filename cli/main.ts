@@ -10,6 +10,7 @@ import { explainLinearity, linearity } from '../compiler/passes/linearity.ts';
 import type { Span } from '../grammar/ast.ts';
 import type { BackendFactory } from '../runtime/backend.ts';
 import { LimitError, printable } from '../runtime/limits.ts';
+import { scanOption } from './scan-option.ts';
 import { cellFromFile, defaultName, enableRelaxedSimd, guardOutput, maxMemoryOption, parseCommand, parseSeed, readTextFile, Reported, setMaxFileSize, UsageError } from './common.ts';
 
 
@@ -18,7 +19,7 @@ const USAGE = `celda — recurrent cells from slide notation
 usage:
   celda check FILE… [--explain]             compile files, print diagnostics (--explain: which states are linear recurrences, and why not)
   celda eval CELL --inputs I.json [--params P.json] [--seed N] [--cell NAME] [--backend interp|js|gpujs] [--gpu-mode webasm|cpu] [--max-memory SIZE]
-            [--precision f64|f32] [--no-simd] [--threads N] [--no-scan] [--allow-nonfinite]
+            [--precision f64|f32] [--no-simd] [--threads N] [--no-scan | --scan log] [--allow-nonfinite]
                                             run a cell: states, outputs and (with cotangents) the VJP, as JSON
                                             (float64, the reference, unless --precision f32)
   celda grad CELL [--wrt NAME] [--format unicode|latex|ascii] [--compact] [--cell NAME]
@@ -34,11 +35,11 @@ usage:
                                             the cell as a PyTorch module (cell.py) or an ONNX model (cell.onnx): docs/export.md
   celda data TASK [--split train|validation|test]
                                             a task's examples as JSON lines (token ids, sizes, text)
-  celda bench CELL [--dims n_x=…,n_a=…] [--batch B] [--steps T] [--backend js|interp|gpujs] [--precision f32|f64] [--no-simd] [--threads N] [--no-scan] [--max-memory SIZE]
+  celda bench CELL [--dims n_x=…,n_a=…] [--batch B] [--steps T] [--backend js|interp|gpujs] [--precision f32|f64] [--no-simd] [--threads N] [--no-scan | --scan log] [--max-memory SIZE]
                                             one training step's speed, as one JSON line (js: float32 with
                                             WebAssembly SIMD unless --precision f64)
   celda train TASK --cell FILE [--hidden N] [--steps N|--epochs N] [--batch B] [--lr X] [--seed S] [--out DIR] [--resume DIR] [--force]
-            [--precision f32|f64] [--backend js|interp|gpujs] [--no-scan]
+            [--precision f32|f64] [--backend js|interp|gpujs] [--no-scan | --scan log]
                                             train a cell on names, gender, entities or g2p, in float32 with
                                             WebAssembly SIMD unless --precision f64 (more options: docs/training.md)
   celda sample DIR [--n N] [--temperature T] [--top-k K] [--seed S] [--greedy]
@@ -84,7 +85,7 @@ async function jsSimdFactory(noSimd: boolean | undefined, threadsText: string | 
 const noScan = (f: BackendFactory): BackendFactory => (cell, opts) => f(cell, { ...opts, scan: false });
 
 /** `--backend gpujs`: gpu.js kernels called synchronously (Node has webasm and cpu; WebGL2 and WebGPU need a browser). */
-async function gpujsFactory(mode: string | undefined, scan = true): Promise<BackendFactory> {
+async function gpujsFactory(mode: string | undefined, scan: boolean | 'log' = true): Promise<BackendFactory> {
   const { GPU_MODES, GpujsError, gpujsSyncBackend } = await import('../runtime/backends/gpujs.ts');
   if (mode !== undefined && !(GPU_MODES as readonly string[]).includes(mode)) throw new UsageError(`--gpu-mode must be one of ${GPU_MODES.join(', ')}, not \`${mode}\``);
   return (cell, opts) => {
@@ -153,7 +154,7 @@ async function main(argv: string[]): Promise<number> {
       return failed ? 1 : 0;
     }
     case 'eval': {
-      const { values, positionals } = parseCommand(rest, { params: { type: 'string' }, inputs: { type: 'string' }, seed: { type: 'string' }, cell: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, 'gpu-mode': { type: 'string' }, 'no-simd': { type: 'boolean' }, threads: { type: 'string' }, 'max-memory': { type: 'string' }, 'allow-nonfinite': { type: 'boolean' }, 'no-scan': { type: 'boolean' } });
+      const { values, positionals } = parseCommand(rest, { params: { type: 'string' }, inputs: { type: 'string' }, seed: { type: 'string' }, cell: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, 'gpu-mode': { type: 'string' }, 'no-simd': { type: 'boolean' }, threads: { type: 'string' }, 'max-memory': { type: 'string' }, 'allow-nonfinite': { type: 'boolean' }, 'no-scan': { type: 'boolean' }, scan: { type: 'string' } });
       const file = one(positionals, 'cell file');
       const maxBytes = maxMemoryOption(values['max-memory']);
       const backend = values.backend ?? 'interp';
@@ -169,8 +170,7 @@ async function main(argv: string[]): Promise<number> {
       const inputs = readJson(values.inputs, 'inputs');
       const params = values.params ? readJson(values.params, 'params') : undefined;
       const simd = await jsSimdFactory(values['no-simd'], values.threads, backend, precision);
-      if (values['no-scan'] && backend === 'interp') throw new UsageError('--no-scan is for --backend js or gpujs (the interpreter always steps through time)');
-      const scan = values['no-scan'] !== true;
+      const scan = values['no-scan'] || values.scan !== undefined ? scanOption(values.scan, values['no-scan'], backend) : true;
       const js: BackendFactory | 'js' | 'interp' = scan ? simd ?? backend as 'js' | 'interp' : noScan(simd ?? (await import('../runtime/backends/js.ts')).jsBackend);
       // Loaded here, not at start: it brings the emitter and the WebAssembly runtime, which `celda check` does without.
       const { InputError, evaluate } = await import('../runtime/eval-json.ts');

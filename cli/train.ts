@@ -32,6 +32,7 @@ import { argmax } from '../runtime/train/tensor.ts';
 import { byName } from '../runtime/backend.ts';
 import { makeBatch, runBatch } from '../runtime/train/model/topology.ts';
 import { cellFrom, cellFromFile, maxMemoryOption, parseCommand, readTextFile, reporting, suggestion, UsageError } from './common.ts';
+import { scanOption as scanFlag } from './scan-option.ts';
 
 /** A command: usage mistakes exit 2 (common.ts), a training failure prints `error: …` and exits 1. */
 function guarded(f: () => Promise<number> | number): Promise<number> {
@@ -56,7 +57,7 @@ const TRAIN_OPTIONS = {
   dim: { type: 'string', multiple: true },
   out: { type: 'string' }, resume: { type: 'string' }, backend: { type: 'string' }, precision: { type: 'string' }, 'save-every': { type: 'string' },
   quiet: { type: 'boolean' }, samples: { type: 'string' }, force: { type: 'boolean' }, 'max-memory': { type: 'string' },
-  'no-scan': { type: 'boolean' },
+  'no-scan': { type: 'boolean' }, scan: { type: 'string' },
 } as const satisfies NonNullable<ParseArgsConfig['options']>;
 
 type Values = Partial<Record<string, string | boolean | string[] | undefined>>;
@@ -119,12 +120,12 @@ function stepsFrom(v: Values, task: Task, batch: number): number | undefined {
  * and fused loops in WebAssembly SIMD (`js-f32`) unless `--precision f64` asks for
  * the same module in float64 (`js`, the reference precision, about 4× slower).
  */
-/** `--no-scan`: the js or gpujs backend with the sequential lowering of linear recurrences. */
+/** `--no-scan`: the js or gpujs backend with the sequential lowering of linear recurrences; `--scan log`: gpu.js's scan in log space. */
 function scanOption<B extends { name: string; factory: BackendFactory }>(b: B, v: Values): B {
-  if (!v['no-scan']) return b;
-  if (b.name === 'interp') throw new UsageError('--no-scan is for the js and gpujs backends (the interpreter always steps through time)');
+  if (!v['no-scan'] && v.scan === undefined) return b;
+  const scan = scanFlag(v.scan as string | undefined, v['no-scan'] === true, b.name.startsWith('js') ? 'js' : b.name);
   const f = b.factory;
-  return { ...b, factory: (cell, opts) => f(cell, { ...opts, scan: false }) };
+  return { ...b, factory: (cell, opts) => f(cell, { ...opts, scan }) };
 }
 
 function backendName(v: Values): string | undefined {

@@ -1,5 +1,6 @@
 // `--no-scan` on compile, eval, bench and train: the sequential lowering of linear
-// recurrences, where the default runs them as scans (compiler/lower/scan.ts).
+// recurrences, where the default runs them as scans (compiler/lower/scan.ts); `--scan log`
+// for gpu.js's scan in log space.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,7 +51,7 @@ describe('--no-scan', () => {
 
   it('eval: js and gpujs with and without the scan print the interpreter\'s values', async () => {
     const ref = JSON.parse((await celda('eval', MIN_GRU, '--inputs', INPUTS, '--seed', '3')).out);
-    for (const flags of [['--backend', 'js'], ['--backend', 'js', '--no-scan'], ['--backend', 'gpujs'], ['--backend', 'gpujs', '--no-scan']]) {
+    for (const flags of [['--backend', 'js'], ['--backend', 'js', '--no-scan'], ['--backend', 'gpujs'], ['--backend', 'gpujs', '--no-scan'], ['--backend', 'gpujs', '--scan', 'log']]) {
       const r = await celda('eval', MIN_GRU, '--inputs', INPUTS, '--seed', '3', ...flags);
       expect(r.code, r.err).toBe(0);
       const got = JSON.parse(r.out);
@@ -68,10 +69,15 @@ describe('--no-scan', () => {
     const b = await celda('bench', MIN_GRU, '--backend', 'interp', '--no-scan', '--steps', '2', '--dims', 'n=2');
     expect(b.code).not.toBe(0);
     expect(b.err).toContain('--no-scan is for --backend js or gpujs');
+    const l = await celda('eval', MIN_GRU, '--inputs', INPUTS, '--backend', 'js', '--scan', 'log');
+    expect(l.code).not.toBe(0);
+    expect(l.err).toContain('--scan log is for --backend gpujs');
+    const w = await celda('bench', MIN_GRU, '--backend', 'gpujs', '--scan', 'logs', '--steps', '2', '--dims', 'n=2');
+    expect(w.err).toContain('--scan must be plain or log');
   });
 
   it('bench runs with and without it', async () => {
-    for (const flags of [[], ['--no-scan'], ['--backend', 'gpujs', '--no-scan']]) {
+    for (const flags of [[], ['--no-scan'], ['--backend', 'gpujs', '--no-scan'], ['--backend', 'gpujs', '--scan', 'log']]) {
       const r = await celda('bench', MIN_GRU, '--steps', '4', '--dims', 'n=4', ...flags);
       expect(r.code, r.err).toBe(0);
       expect(JSON.parse(r.out).ms_per_step).toBeGreaterThan(0);
