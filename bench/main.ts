@@ -152,7 +152,7 @@ function machine(): string[] {
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     sizes: { type: 'string' }, cells: { type: 'string' }, 'no-tfjs': { type: 'boolean' }, 'no-torch': { type: 'boolean' }, out: { type: 'string' }, render: { type: 'boolean' },
-    section: { type: 'string' }, quick: { type: 'boolean' }, 'launches-only': { type: 'boolean' }, 'scan-cells': { type: 'string' }, 'scan-batches': { type: 'string' }, 'scan-steps': { type: 'string' }, 'scan-peers': { type: 'string' },
+    section: { type: 'string' }, quick: { type: 'boolean' }, browser: { type: 'boolean' }, 'launches-only': { type: 'boolean' }, 'scan-cells': { type: 'string' }, 'scan-batches': { type: 'string' }, 'scan-steps': { type: 'string' }, 'scan-peers': { type: 'string' },
   } });
   const sizes = (values.sizes ?? 'S,M,L').split(',');
   const cells = (values.cells ?? 'lstm,gru').split(',') as CellKind[];

@@ -13,6 +13,7 @@
 //   npm run bench -- --section scan                 the full section (long: minutes to hours)
 //   npm run bench -- --section scan --quick         tiny sizes, to check that it runs
 //   npm run bench -- --section scan --launches-only the launch counts alone (n = 4: they do not depend on n)
+//   … --browser                                      also gpu.js in headless Chromium (WebGL2, WebGPU on SwiftShader, software)
 // Further filters: --scan-cells mingru,rglru --scan-batches 8,1 --scan-steps 256,1024 --scan-peers celda,gpujs,torch
 
 import { spawnSync } from 'node:child_process';
@@ -67,6 +68,37 @@ export interface ScanOptions {
   readonly peers: readonly string[];
   readonly launchesOnly: boolean;
   readonly log: (line: string) => void;
+  /** Rows of gpu.js in headless Chromium (WebGL2, WebGPU), when asked for (`--browser`). */
+  readonly browser?: (cell: string, n: number, batch: number, steps: number) => Promise<ScanRow[]>;
+}
+
+/** gpu.js in headless Chromium (SwiftShader: a software GPU) through the test page (test/browser/page.ts), with and without scans. */
+async function chromium(log: (l: string) => void): Promise<{ rows: NonNullable<ScanOptions['browser']>; close: () => Promise<void> }> {
+  const { servePage } = await import('../test/browser/server.ts');
+  const { openPage, browserMissing } = await import('../test/browser/browser.ts');
+  const missing = browserMissing();
+  if (missing) throw new Error(`--browser needs Chromium: ${missing}`);
+  const server = await servePage();
+  const { page, close } = await openPage(server.url);
+  type TimeScan = (source: string, dims: Record<string, number>, batch: number, steps: number, mode: string, repeats: number, scan: boolean) => Promise<{ ms: number; launches: number; scanned: boolean }>;
+  const rows = async (cell: string, n: number, batch: number, steps: number): Promise<ScanRow[]> => {
+    const out: ScanRow[] = [];
+    for (const mode of ['webgl2', 'webgpu']) {
+      for (const scan of [true, false]) {
+        const peer = `gpujs ${mode} (SwiftShader, software)${scan ? ', scan' : ', --no-scan'}`;
+        try {
+          const r = await page.evaluate(([src, d, b, t, m, rep, sc]) => (globalThis as unknown as { celda: { timeScan: TimeScan } }).celda.timeScan(src, d, b, t, m, rep, sc),
+            [SCAN_CELLS[cell]!, { n }, batch, steps, mode, steps * batch * n > 2e5 ? 1 : 3, scan] as const);
+          out.push({ cell, batch, steps, peer, ms: r.ms, launches: r.launches, ...(scan && !r.scanned ? { note: 'not a scan here' } : {}) });
+        } catch (e) {
+          log(`bench scan: ${peer} failed: ${(e as Error).message.split('\n')[0]}`);
+          out.push({ cell, batch, steps, peer, ms: null, note: `failed: ${(e as Error).message.split('\n')[0]!.slice(0, 120)}` });
+        }
+      }
+    }
+    return out;
+  };
+  return { rows, close: async () => { await close(); await server.close(); } };
 }
 
 const cellOf = (name: string): CompiledCell => {
@@ -150,6 +182,7 @@ export async function benchScan(o: ScanOptions): Promise<ScanRow[]> {
             }
           }
           if (!o.launchesOnly && o.peers.includes('torch')) for (const r of torchRows(name, o.n, batch, steps, o.log)) add(r);
+          if (!o.launchesOnly && o.browser) for (const r of await o.browser(name, o.n, batch, steps)) add(r);
         }
       }
     }
@@ -214,7 +247,7 @@ export function mergeScan(section: string, previous: string | null): string {
 }
 
 /** `npm run bench -- --section scan …`: options as bench/main.ts parsed them. */
-export async function scanSection(v: { quick?: boolean; 'launches-only'?: boolean; 'scan-cells'?: string; 'scan-batches'?: string; 'scan-steps'?: string; 'scan-peers'?: string }, out: string, explicitOut: boolean, command: string): Promise<void> {
+export async function scanSection(v: { quick?: boolean; browser?: boolean; 'launches-only'?: boolean; 'scan-cells'?: string; 'scan-batches'?: string; 'scan-steps'?: string; 'scan-peers'?: string }, out: string, explicitOut: boolean, command: string): Promise<void> {
   const list = (s: string | undefined, d: string) => (s ?? d).split(',').filter(Boolean);
   const launchesOnly = v['launches-only'] === true;
   const n = v.quick ? 16 : launchesOnly ? 4 : 256;
@@ -227,7 +260,13 @@ export async function scanSection(v: { quick?: boolean; 'launches-only'?: boolea
     log: (l) => process.stdout.write(l + '\n'),
   };
   const started = new Date(), loadBefore = loadavg();
-  const rows = await benchScan(o);
+  const browser = v.browser && !launchesOnly ? await chromium(o.log) : null;
+  let rows: ScanRow[];
+  try {
+    rows = await benchScan(browser ? { ...o, browser: browser.rows } : o);
+  } finally {
+    await browser?.close();
+  }
   const section = renderScan(rows, { n, started, command, loadBefore, loadAfter: loadavg(), machine: `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}` });
   // A quick or launch-count run is a check, not a measurement: printed, written only where --out says.
   if ((v.quick || launchesOnly) && !explicitOut) {
