@@ -197,8 +197,9 @@ const HEADING = '## Linear recurrences as scans (issue 14)';
 const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
 
 /** The section: what was run, one table per cell, and the ratios the issue's targets are about. */
-export function renderScan(rows: readonly ScanRow[], o: { n: number; started: Date; command: string; loadBefore: readonly number[]; loadAfter: readonly number[]; machine: string }): string {
+export function renderScan(rows: readonly ScanRow[], o: { n: number; started: Date; command: string; loadBefore: readonly number[]; loadAfter: readonly number[]; machine: string; launchesOnly?: boolean }): string {
   const L: string[] = [HEADING, ''];
+  if (o.launchesOnly) L.push('Kernel launches only (`--launches-only`, at n = 4: a plan does not depend on n in Node\'s webasm mode, which sets no limit on arrays or extents); the timings come from a full run of `npm run bench -- --section scan`.', '');
   L.push(`Measured ${o.started.toISOString().slice(0, 16).replace('T', ' ')} UTC with \`${o.command}\` (bench/scan.ts) on ${o.machine}; load average before ${o.loadBefore.map((x) => x.toFixed(2)).join(', ')}, after ${o.loadAfter.map((x) => x.toFixed(2)).join(', ')}.`, '');
   L.push(`One training step (forward over T steps, BPTT, every parameter's gradient; loss Σₜ⟨h⁽ᵗ⁾, rₜ⟩) of minGRU and an RG-LRU (bench/scan.ts), n = ${o.n}, float32. **scan**: the diagonal linear recurrence found by compiler/passes/linearity.ts and run as a scan (compiler/lower/scan.ts): its coefficients for all T·B rows before the time loop, the loop the recurrence alone, backward the reverse scan and everything else after it; on gpu.js a parallel (Hillis–Steele) scan over time, ⌈log₂ T⌉ rounds. **--no-scan**: the sequential lowering. gpu.js: its WebAssembly mode in Node, kernels called one by one as training calls them (gpujsSyncBackend); launches: its kernel launches in one training step, forward + backward (deterministic). PyTorch: bench/torch_scan.py, one thread, a per-step loop and the papers' parallel log-space cumsum form.`, '');
   for (const cell of [...new Set(rows.map((r) => r.cell))]) {
@@ -267,7 +268,7 @@ export async function scanSection(v: { quick?: boolean; browser?: boolean; 'laun
   } finally {
     await browser?.close();
   }
-  const section = renderScan(rows, { n, started, command, loadBefore, loadAfter: loadavg(), machine: `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}` });
+  const section = renderScan(rows, { n, started, command, loadBefore, loadAfter: loadavg(), launchesOnly, machine: `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}` });
   // A quick or launch-count run is a check, not a measurement: printed, written only where --out says.
   if ((v.quick || launchesOnly) && !explicitOut) {
     process.stdout.write(`\n${section}\n(not written: --quick and --launches-only write only with --out)\n`);
