@@ -83,4 +83,20 @@ describe('--no-scan', () => {
       expect(JSON.parse(r.out).ms_per_step).toBeGreaterThan(0);
     }
   });
+
+  it('train: the same run with and without it; refused for the interpreter', async () => {
+    const cell = file('mingru-train.celda', 'cell M {\n  input x : n_x\n  state a : n_a\n  z = σ(W_z x^<t> + b_z)\n  a^<t> = (1 - z) * a^<t-1> + z * (W_h x^<t>)\n}\n');
+    const tiny = ['--steps', '2', '--hidden', '4', '--embed', '4', '--batch', '8', '--eval-every', '2', '--eval-size', '16', '--threads', '1', '--quiet'];
+    const accuracy: number[] = [];
+    for (const flags of [['--precision', 'f64'], ['--precision', 'f64', '--no-scan']]) {
+      const r = await celda('train', 'gender', '--cell', cell, ...tiny, ...flags, '--out', join(tmp, `run${accuracy.length}`));
+      expect(r.code, r.err).toBe(0);
+      accuracy.push(JSON.parse(r.out.trim().split('\n').pop()!).metrics.accuracy);
+    }
+    expect(accuracy[0]).toBeGreaterThan(0);
+    expect(accuracy[0]).toBe(accuracy[1]);
+    const refused = await celda('train', 'gender', '--cell', cell, ...tiny, '--backend', 'interp', '--no-scan', '--out', join(tmp, 'refused'));
+    expect(refused.code).not.toBe(0);
+    expect(refused.err).toContain('--no-scan is for --backend js or gpujs');
+  });
 });
