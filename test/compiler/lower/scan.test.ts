@@ -27,6 +27,10 @@ export const RG_LRU = cell(
   'input x : n\n  state h : n\n  param Λ : n\n  param W_y : n × n',
 );
 const IND_RNN = cell('h^<t> = relu(W x^<t> + u * h^<t-1> + b)');
+// The 2017 SRU: c is the scan, h an output read from it.
+const SRU = cell('f = σ(W_f x^<t> + b_f)\nr = σ(W_r x^<t> + b_r)\nc^<t> = f * c^<t-1> + (1 - f) * (W x^<t>)\nh^<t> = r * tanh(c^<t>) + (1 - r) * x^<t>', 'input x : n\n  state c : n');
+// minLSTM: its gates normalised by their sum, a division by a coefficient.
+const MIN_LSTM = cell('f = σ(W_f x^<t> + b_f)\ni = σ(W_i x^<t> + b_i)\nh^<t> = (f / (f + i)) * h^<t-1> + (i / (f + i)) * (W_h x^<t>)');
 
 const loopKernels = (c: CompiledCell, scan: boolean) => {
   const p = lowerCell(c, 'f64', { scan });
@@ -106,9 +110,10 @@ describe('today\'s code where there is no scan', () => {
 const js = (precision: 'f64' | 'f32', scan = true) => (c: CompiledCell, o: Parameters<typeof jsBackend>[1]) => jsBackend(c, { ...o, precision, scan });
 
 describe('the generated JavaScript with scans agrees with the interpreter', () => {
-  const cases: [string, CompiledCell][] = [['minGRU', MIN_GRU], ['RG-LRU', RG_LRU], ['IndRNN', IND_RNN]];
+  const cases: [string, CompiledCell][] = [['minGRU', MIN_GRU], ['RG-LRU', RG_LRU], ['IndRNN', IND_RNN], ['SRU', SRU], ['minLSTM', MIN_LSTM]];
   for (const [name, c] of cases) {
     it(`${name}: float64`, () => {
+      expect(lowerCell(c, 'f64').scans).toEqual({ forward: c === IND_RNN ? [] : [c.typed.states[0]!.name], backward: [c.typed.states[0]!.name] });
       const a = agreement(c, js('f64'), { dims: { n: 5 }, batch: 3, steps: 7, seed: 3 });
       expect(a.worst, a.where).toBeLessThan(1e-12);
     });

@@ -20,6 +20,10 @@ const RG_LRU = cell(
   'input x : n\n  state h : n\n  param Λ : n\n  param W_y : n × n',
 );
 const IND_RNN = cell('h^<t> = relu(W x^<t> + u * h^<t-1> + b)');
+// The 2017 SRU: c is the scan, h an output read from it.
+const SRU = cell('f = σ(W_f x^<t> + b_f)\nr = σ(W_r x^<t> + b_r)\nc^<t> = f * c^<t-1> + (1 - f) * (W x^<t>)\nh^<t> = r * tanh(c^<t>) + (1 - r) * x^<t>', 'input x : n\n  state c : n');
+// minLSTM: its gates normalised by their sum, a division by a coefficient.
+const MIN_LSTM = cell('f = σ(W_f x^<t> + b_f)\ni = σ(W_i x^<t> + b_i)\nh^<t> = (f / (f + i)) * h^<t-1> + (i / (f + i)) * (W_h x^<t>)');
 
 afterAll(releaseDevices);
 
@@ -42,7 +46,7 @@ function launches(c: CompiledCell, steps: number, scan: boolean, n = 4, batch = 
 }
 
 describe('gpu.js scans agree with the float64 interpreter', () => {
-  const cases: [string, CompiledCell][] = [['minGRU', MIN_GRU], ['RG-LRU', RG_LRU], ['IndRNN', IND_RNN]];
+  const cases: [string, CompiledCell][] = [['minGRU', MIN_GRU], ['RG-LRU', RG_LRU], ['IndRNN', IND_RNN], ['SRU', SRU], ['minLSTM', MIN_LSTM]];
   for (const [name, c] of cases) {
     for (const steps of [1, 5, 16]) {
       it(`${name}, T = ${steps}`, () => {
