@@ -1,4 +1,5 @@
-// `npm run bench [-- --sizes S,M,L] [--cells lstm,gru] [--no-tfjs] [--no-torch] [--out BENCHMARKS.md]`
+// `npm run bench [-- --sizes S,M,L] [--cells lstm,gru] [--no-tfjs] [--no-torch] [--out BENCHMARKS.md] [--section all|main|scan]`
+// (`--section scan`: only the scan section of bench/scan.ts, with its own options there.)
 //
 // One training step (forward over T steps, BPTT, parameter gradients) of an LSTM
 // and a GRU at three sizes, for celda's generated JavaScript and, in the same run,
@@ -34,6 +35,7 @@ import { tfPeer, useBackend } from './tfjs.ts';
 import { torchMachine, torchRows } from './torch.ts';
 import { mergeReport, readReport, renderReport, type Row } from './report.ts';
 import { NOTES } from './notes.ts';
+import { scanSection } from './scan.ts';
 
 const SIZES: Record<string, Size> = {
   S: { nx: 16, na: 32, batch: 1, steps: 32 },
@@ -148,10 +150,20 @@ function machine(): string[] {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { sizes: { type: 'string' }, cells: { type: 'string' }, 'no-tfjs': { type: 'boolean' }, 'no-torch': { type: 'boolean' }, out: { type: 'string' }, render: { type: 'boolean' } } });
+  const { values } = parseArgs({ options: {
+    sizes: { type: 'string' }, cells: { type: 'string' }, 'no-tfjs': { type: 'boolean' }, 'no-torch': { type: 'boolean' }, out: { type: 'string' }, render: { type: 'boolean' },
+    section: { type: 'string' }, quick: { type: 'boolean' }, browser: { type: 'boolean' }, 'launches-only': { type: 'boolean' }, 'scan-cells': { type: 'string' }, 'scan-batches': { type: 'string' }, 'scan-steps': { type: 'string' }, 'scan-peers': { type: 'string' },
+  } });
   const sizes = (values.sizes ?? 'S,M,L').split(',');
   const cells = (values.cells ?? 'lstm,gru').split(',') as CellKind[];
   const out = values.out ?? join(ROOT, 'BENCHMARKS.md');
+  const section = values.section ?? 'all';
+  if (!['all', 'main', 'scan'].includes(section)) throw new Error(`--section must be all, main or scan, not ${section}`);
+  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  if (section === 'scan') {
+    await scanSection(values, out, values.out !== undefined, command);
+    process.exit(0); // gpu.js keeps worker threads alive
+  }
   if (values.render) {
     // Render the report again from the measurements it holds (after a change of the report's layout).
     const before = readReport(readFileSync(out, 'utf8'), SIZES);
@@ -230,6 +242,10 @@ async function main(): Promise<void> {
   const report = renderReport({ rows, sizes: SIZES, machine: [...machine(), ...torchMachine()], started, loadBefore, loadAfter: loadavg(), command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`, notes: NOTES });
   writeFileSync(out, mergeReport(report, existsSync(out) ? readFileSync(out, 'utf8') : null));
   process.stdout.write(`\nwrote ${out}\n`);
+  if (section === 'all') {
+    await scanSection(values, out, values.out !== undefined, command);
+    process.exit(0); // gpu.js keeps worker threads alive
+  }
 }
 
 await main();

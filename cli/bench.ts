@@ -14,6 +14,7 @@ import { Rng } from '../runtime/random.ts';
 import { cellFromFile, maxMemoryOption, precisionOption, reporting, suggestion, UsageError } from './common.ts';
 import { BENCH } from './commands.ts';
 import { parseOptions } from './options.ts';
+import { scanOption } from './scan-option.ts';
 
 export interface Timing {
   /** Median milliseconds per run. */
@@ -117,6 +118,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     const precision = precisionOption(values.precision, backendName === 'interp' ? 'f64' : 'f32');
     if (backendName === 'interp' && precision === 'f32') throw new UsageError('--precision f32 needs --backend js (the interpreter is float64)');
     const { simd, threads } = simdOptions(values['no-simd'], values.threads, backendName, precision);
+    const scan = scanOption(values.scan, values['no-scan'], backendName);
     const batch = positive(values.batch, 1, '--batch');
     const cell = cellFromFile(positionals[0]!, values.cell);
     const t = cell.typed;
@@ -134,8 +136,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
     // Before anything is allocated: the run's memory (the workload is float64, as the bound counts), against the limit.
     checkMemory(`benchmarking ${cell.name} over ${steps} step${steps === 1 ? '' : 's'} of ${batch} example${batch === 1 ? '' : 's'} (${Object.entries(dims).map(([k, v]) => `${k} = ${v}`).join(', ') || 'no dimensions'})`,
       cellRunBytes(cell, new Map(Object.entries(dims)), batch, steps), limit);
-    const backend = backendName === 'js' ? jsBackend(cell, { dims, batch, precision, simd, threads })
-      : backendName === 'gpujs' ? (await import('../runtime/backends/gpujs.ts')).gpujsSyncBackend(cell, { dims, batch })
+    const backend = backendName === 'js' ? jsBackend(cell, { dims, batch, precision, simd, threads, scan })
+      : backendName === 'gpujs' ? (await import('../runtime/backends/gpujs.ts')).gpujsSyncBackend(cell, { dims, batch, scan })
       : interpBackend(cell, { dims, batch });
     if (backendName === 'js') process.stderr.write(`note: ${describeJs(backend)}\n`);
     const r = benchBackend(cell, backend, dims, batch, steps, backendName === 'interp' ? { warmup: 1, warmupMs: 0, minRuns: 3, minMs: 500 } : {});

@@ -19,6 +19,8 @@ const CELL_NAME = { name: 'cell', type: 'string', arg: 'NAME', doc: 'the cell to
 const PRECISION = { name: 'precision', type: 'string', choices: ['f32', 'f64'], doc: 'float32 (WebAssembly SIMD products) or float64 (plain JavaScript)' } as const satisfies Opt;
 const MAX_MEMORY = { name: 'max-memory', type: 'string', arg: 'SIZE', default: '4G', doc: 'the memory limit of the run (or CELDA_MAX_MEMORY), e.g. 8G, 512M' } as const satisfies Opt;
 const NO_SIMD = { name: 'no-simd', type: 'boolean', doc: 'float32 products in plain JavaScript instead of WebAssembly SIMD (--backend js)' } as const satisfies Opt;
+const NO_SCAN = { name: 'no-scan', type: 'boolean', doc: 'step linear recurrences through time as other cells do, instead of running them as scans (--backend js or gpujs)' } as const satisfies Opt;
+const SCAN = { name: 'scan', type: 'string', choices: ['plain', 'log'], default: 'plain', doc: 'how gpu.js runs a linear recurrence\'s parallel scan: log keeps it in log space where its decay is positive (--backend gpujs)' } as const satisfies Opt;
 const THREADS = { name: 'threads', type: 'string', arg: 'N', doc: 'threads for the float32 SIMD products (--backend js; default: by size)' } as const satisfies Opt;
 const SPELLING = { name: 'format', type: 'string', choices: ['unicode', 'latex', 'ascii'], default: 'unicode', doc: 'the spelling of the notation' } as const satisfies Opt;
 const OUT_FILE = { name: 'out', short: 'o', type: 'string', arg: 'FILE', doc: 'the file to write' } as const satisfies Opt;
@@ -48,7 +50,7 @@ export const EVAL = {
     { name: 'backend', type: 'string', choices: ['interp', 'js', 'gpujs'], default: 'interp', doc: 'the float64 interpreter (the reference), the generated JavaScript, or gpu.js kernels' },
     { ...PRECISION, default: 'f64 (gpujs: f32)' },
     { name: 'gpu-mode', type: 'string', choices: GPU_MODES, default: 'webasm', doc: 'gpu.js\'s mode (--backend gpujs; webgl2 and webgpu need a browser)' },
-    NO_SIMD, THREADS, MAX_MEMORY,
+    NO_SIMD, THREADS, NO_SCAN, SCAN, MAX_MEMORY,
     { name: 'allow-nonfinite', type: 'boolean', doc: 'exit 0 even when a value is NaN or ±Infinity (printed as null)' },
   ],
 } as const satisfies Command;
@@ -83,7 +85,7 @@ export const COMPILE = {
   options: [
     { ...OUT_FILE, arg: 'OUT.js', doc: 'write the module there and its declarations beside it (default: the module on stdout)' },
     { ...PRECISION, default: 'f32' },
-    NO_SIMD,
+    NO_SIMD, NO_SCAN,
     CELL_NAME,
   ],
 } as const satisfies Command;
@@ -111,7 +113,7 @@ export const BENCH = {
     { name: 'steps', type: 'string', arg: 'T', default: '32', doc: 'time steps' },
     { name: 'backend', type: 'string', choices: ['js', 'interp', 'gpujs'], default: 'js', doc: 'the generated JavaScript, the interpreter, or gpu.js kernels' },
     { ...PRECISION, default: 'f32 (interp: f64)' },
-    NO_SIMD, THREADS, MAX_MEMORY,
+    NO_SIMD, THREADS, NO_SCAN, SCAN, MAX_MEMORY,
     CELL_NAME,
   ],
 } as const satisfies Command;
@@ -176,7 +178,7 @@ const RUN_OPTIONS = [
   { name: 'unidirectional', type: 'boolean', doc: 'a one-way layer' },
   { name: 'no-bucket', type: 'boolean', doc: 'don\'t batch sequences of similar length together' },
   { name: 'dim', type: 'string', multiple: true, arg: 'NAME=N', doc: 'a dimension the cell leaves open (it must be one of the cell\'s)' },
-  TRAIN_BACKEND, TRAIN_PRECISION,
+  TRAIN_BACKEND, TRAIN_PRECISION, NO_SCAN, SCAN,
   { name: 'force', type: 'boolean', doc: 'start over in a directory that already holds a checkpoint' },
   { name: 'quiet', type: 'boolean', doc: 'no progress on stderr' },
   MAX_MEMORY,

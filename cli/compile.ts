@@ -21,7 +21,7 @@ export async function compileCommand(argv: string[]): Promise<number> {
     if (positionals.length !== 1) throw new UsageError(`celda compile needs one cell file, got ${positionals.length} (usage: celda compile CELL -o OUT.js [options]; celda compile --help lists them)`);
     const precision = precisionOption(values.precision);
     const cell = cellFromFile(positionals[0]!, values.cell);
-    const js = emitJs(cell, { precision, simd: values['no-simd'] !== true });
+    const js = emitJs(cell, { precision, simd: values['no-simd'] !== true, ...(values['no-scan'] ? { scan: false } : {}) });
     if (values.out === undefined) {
       process.stdout.write(js.module);
       return 0;

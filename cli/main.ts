@@ -15,6 +15,7 @@ import { BadInput, cellFromFile, defaultName, enableRelaxedSimd, guardOutput, ma
 import { CHECK, commandNamed, COMMANDS, EVAL, GRAD, GRAPH, PRINT } from './commands.ts';
 import { commandHelp, overview, parseOptions } from './options.ts';
 import { evalTemplate } from './template.ts';
+import { scanOption } from './scan-option.ts';
 
 
 function readJson(path: string, what: string): unknown {
@@ -45,13 +46,16 @@ async function jsSimdFactory(noSimd: boolean | undefined, threadsText: string | 
   return (cell, opts) => jsBackend(cell, { ...opts, ...o });
 }
 
+/** `--no-scan`: the backend with the sequential lowering of linear recurrences. */
+const noScan = (f: BackendFactory): BackendFactory => (cell, opts) => f(cell, { ...opts, scan: false });
+
 /** `--backend gpujs`: gpu.js kernels called synchronously (Node has webasm and cpu; WebGL2 and WebGPU need a browser). */
-async function gpujsFactory(mode: string | undefined): Promise<BackendFactory> {
+async function gpujsFactory(mode: string | undefined, scan: boolean | 'log' = true): Promise<BackendFactory> {
   const { GPU_MODES, GpujsError, gpujsSyncBackend } = await import('../runtime/backends/gpujs.ts');
   if (mode !== undefined && !(GPU_MODES as readonly string[]).includes(mode)) throw new UsageError(`--gpu-mode must be one of ${GPU_MODES.join(', ')}, not \`${mode}\``);
   return (cell, opts) => {
     try {
-      return gpujsSyncBackend(cell, { ...opts, mode: (mode ?? 'webasm') as (typeof GPU_MODES)[number] });
+      return gpujsSyncBackend(cell, { ...opts, mode: (mode ?? 'webasm') as (typeof GPU_MODES)[number], scan });
     } catch (e) {
       throw e instanceof GpujsError ? new UsageError(e.message) : e;
     }
@@ -148,10 +152,12 @@ async function main(argv: string[]): Promise<number> {
       const inputs = readJson(values.inputs, 'inputs');
       const params = values.params ? readJson(values.params, 'params') : undefined;
       const simd = await jsSimdFactory(values['no-simd'], values.threads, backend, precision);
+      const scan = values['no-scan'] || values.scan !== undefined ? scanOption(values.scan, values['no-scan'], backend) : true;
+      const js: BackendFactory | 'js' | 'interp' = scan ? simd ?? backend as 'js' | 'interp' : noScan(simd ?? (await import('../runtime/backends/js.ts')).jsBackend);
       // Loaded here, not at start: it brings the emitter and the WebAssembly runtime, which `celda check` does without.
       const { InputError, evaluate } = await import('../runtime/eval-json.ts');
       try {
-        const { result, warnings, nonfinite } = evaluate(cell, { inputs, params }, { seed, backend: backend === 'gpujs' ? await gpujsFactory(values['gpu-mode']) : simd ?? backend, precision, maxBytes });
+        const { result, warnings, nonfinite } = evaluate(cell, { inputs, params }, { seed, backend: backend === 'gpujs' ? await gpujsFactory(values['gpu-mode'], scan) : js, precision, maxBytes });
         for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
         // JSON has no NaN or Infinity: they print as null, so they are reported, and fail the command unless allowed.
         if (nonfinite !== undefined) process.stderr.write(`warning: non-finite result, printed as null: ${nonfinite}\n`);

@@ -36,6 +36,7 @@ import { COMPARE, PREDICT, SAMPLE, TRAIN } from './commands.ts';
 import { taskNamed } from './data.ts';
 import { parseOptions } from './options.ts';
 import { parseSchedule } from '../runtime/train/optim/schedule.ts';
+import { scanOption as scanFlag } from './scan-option.ts';
 
 /**
  * A command: usage mistakes exit 2 (common.ts), a training failure prints
@@ -165,6 +166,14 @@ function stepsFrom(v: Values, task: Task, batch: number): number | undefined {
  * and fused loops in WebAssembly SIMD (`js-f32`) unless `--precision f64` asks for
  * the same module in float64 (`js`, the reference precision, about 4× slower).
  */
+/** `--no-scan`: the js or gpujs backend with the sequential lowering of linear recurrences; `--scan log`: gpu.js's scan in log space. */
+function scanOption<B extends { name: string; factory: BackendFactory }>(b: B, v: Values): B {
+  if (!v['no-scan'] && v.scan === undefined) return b;
+  const scan = scanFlag(v.scan as string | undefined, v['no-scan'] === true, b.name.startsWith('js') ? 'js' : b.name);
+  const f = b.factory;
+  return { ...b, factory: (cell, opts) => f(cell, { ...opts, scan }) };
+}
+
 function backendName(v: Values): string | undefined {
   const backend = v.backend as string | undefined, precision = v.precision as string | undefined;
   if (precision !== undefined && precision !== 'f64' && precision !== 'f32') throw new UsageError(`--precision must be f64 or f32, not \`${precision}\``);
@@ -302,7 +311,7 @@ export function trainCommand(argv: string[]): Promise<number> {
       checkReadout(config.readout, [cell]);
     }
     config = capSteps(config);
-    const backend = await loadBackend(backendName(v));
+    const backend = scanOption(await loadBackend(backendName(v)), v);
     const out = (v.out as string | undefined) ?? v.resume ?? join('runs', `${task.name}-${cell.name}`);
     ensureDir(out);
     const maxBytes = memoryLimit(v);
@@ -485,7 +494,7 @@ export function compareCommand(argv: string[]): Promise<number> {
     const files = [...(v.cells ?? []), ...positionals.slice(1)];
     if (files.length < 1) throw new UsageError('celda compare needs --cells a.celda b.celda …');
     const config = capSteps(freshConfig(task, v));
-    const backend = await loadBackend(backendName(v));
+    const backend = scanOption(await loadBackend(backendName(v)), v);
     const out = (v.out as string | undefined) ?? join('runs', `compare-${task.name}`);
     ensureDir(out);
     const report = v.report as string | undefined;

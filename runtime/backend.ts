@@ -53,6 +53,12 @@ export interface BackendOptions {
   readonly fma?: boolean;
   /** Float32 SIMD on the js backend: false keeps the fused elementwise loops in JavaScript (default: WebAssembly SIMD, as the products). */
   readonly wasmLoops?: boolean;
+  /**
+   * js and gpujs backends: run diagonal linear recurrences as scans (compiler/lower/scan.ts; default true);
+   * false is `--no-scan`; 'log' (`--scan log`): gpu.js's parallel scan in log space where the decay is
+   * positive by its form (minGRU's 1 − σ, RG-LRU's exp), the same scans otherwise.
+   */
+  readonly scan?: boolean | 'log';
 }
 
 export type BackendFactory = (cell: CompiledCell, opts: BackendOptions) => CellBackend;

@@ -74,6 +74,7 @@ export function analysePass(spec: PassSpec): Analysis {
     exported: rootSet,
     paramRoots: new Set(spec.roots.filter((r) => r.role === 'param').map((r) => r.id)),
     linear: (id) => forms.has(id),
+    ...(spec.pre ? { pre: spec.pre } : {}),
   });
   const phase = (id: number): Phase => phaseOf.get(id) ?? 'static';
   const parts = linearParts(spec, nodes, forms, phase, carried);

@@ -33,6 +33,8 @@ export interface PassSpec {
   readonly roots: readonly { id: number; dest: Dest; role: 'carry' | 'param' | 'value' }[];
   /** Forward: values the backward pass reads (kept in T·B buffers). */
   readonly saved: ReadonlySet<number>;
+  /** Coefficients of a scanned recurrence (scan.ts): computed before the loop, for all steps at once. */
+  readonly pre?: ReadonlySet<number>;
   readonly name: (id: number) => string;
   readonly named: (id: number) => boolean;
 }

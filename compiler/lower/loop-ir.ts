@@ -12,6 +12,7 @@
 
 import type { Dim } from '../ir/dims.ts';
 import type { ElementwiseOp } from '../ir/ops.ts';
+import type { Graph } from '../ir/graph.ts';
 
 export type Phase = 'static' | 'pre' | 'loop' | 'post';
 
@@ -184,4 +185,8 @@ export interface CellPlan {
   readonly dinputs: readonly { key: string; buf: number }[];
   /** Backward nodes read from the forward's buffers, and the forward node each one is. */
   readonly savedFrom: Readonly<Record<number, number>>;
+  /** The states whose recurrence runs as a scan (lower/scan.ts), forward and backward; absent when none does. */
+  readonly scans?: { readonly forward: readonly string[]; readonly backward: readonly string[] };
+  /** The step graphs lowered when they are not the cell's own (a scan rewrites them): node ids above are theirs. */
+  readonly graphs?: { readonly forward: Graph; readonly backward: Graph };
 }

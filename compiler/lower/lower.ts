@@ -15,6 +15,7 @@ import type { BufferTable as Table, Dest, Home, PassSpec } from './context.ts';
 import { BufferTable } from './context.ts';
 import { lowerPass } from './pass.ts';
 import type { CellPlan } from './loop-ir.ts';
+import { scanForms } from './scan.ts';
 
 const LAYOUT = new Set(['concat', 'slice', 'pad', 'bcast', 'transpose', 'const', 'zeros']);
 /** Cheap to recompute from what is saved: the backward rebuilds these instead of reading them. */
@@ -115,9 +116,16 @@ function namer(g: Graph, kind: 'forward' | 'backward', borrowed: (id: number) =>
   return { name, named: (id: number) => named.has(id) };
 }
 
-export function lowerCell(cell: CompiledCell, precision: 'f64' | 'f32' = 'f64'): CellPlan {
+export interface LowerOptions {
+  /** Run the diagonal linear recurrences as scans (scan.ts): default true; false is the sequential lowering. */
+  readonly scan?: boolean;
+}
+
+export function lowerCell(cell: CompiledCell, precision: 'f64' | 'f32' = 'f64', opts: LowerOptions = {}): CellPlan {
   const t = cell.typed;
-  const fwd = cell.forward, bwd = cell.backward;
+  const scan = opts.scan === false ? null : scanForms(cell);
+  const fwd = scan?.forward ?? cell.forward, bwd = scan?.backward ?? cell.backward;
+  const coefficients = (rs: NonNullable<typeof scan>['fwd']) => new Set(rs.flatMap((r) => [r.a, r.b].filter((c): c is number => c !== null)));
   const bufs: Table = new BufferTable();
   const io = interfaceBuffers(t, fwd, bufs);
 
@@ -126,6 +134,7 @@ export function lowerCell(cell: CompiledCell, precision: 'f64' | 'f32' = 'f64'):
   const fwdNames = namer(fwd, 'forward', () => undefined);
   const forward = lowerPass({
     g: fwd, unrolled: io.unrolled, roots: forwardRoots(fwd, io), saved: new Set(saved.values()),
+    ...(scan ? { pre: coefficients(scan.fwd) } : {}),
     leaf: (n) => interfaceLeaf(io, n, true),
     name: fwdNames.name, named: fwdNames.named,
   }, bufs);
@@ -138,6 +147,7 @@ export function lowerCell(cell: CompiledCell, precision: 'f64' | 'f32' = 'f64'):
   });
   const backward = lowerPass({
     g: bwd, unrolled: io.unrolled, roots: backwardRoots(bwd, io, grads), saved: new Set(),
+    ...(scan ? { pre: coefficients(scan.bwd) } : {}),
     leaf: (n) => backwardLeaf(io, grads, n, saved.get(n.id), forward.homes),
     name: bwdNames.name, named: bwdNames.named,
   }, bufs);
@@ -149,6 +159,7 @@ export function lowerCell(cell: CompiledCell, precision: 'f64' | 'f32' = 'f64'):
     buffers: bufs.decls, forward: forward.plan, backward: backward.plan,
     params, inputs, states, outputs, cotangents, dparams, dinputs,
     savedFrom: Object.fromEntries(saved),
+    ...(scan ? { scans: { forward: scan.fwd.map((r) => r.state), backward: scan.bwd.map((r) => r.state) }, graphs: { forward: fwd, backward: bwd } } : {}),
   };
 }
 

@@ -32,6 +32,8 @@ export interface PhaseQuery {
   /** A linear form: its terms whose vectors do not depend on the carry are hoisted before the loop. */
   readonly linear: (id: number) => boolean;
   readonly unrolled: boolean;
+  /** Coefficients of a scan (scan.ts): before the loop, however cheap, so the loop is the recurrence alone. */
+  readonly pre?: ReadonlySet<number>;
 }
 
 export interface Phases {
@@ -107,6 +109,7 @@ export function assignPhases(q: PhaseQuery): Phases {
   for (const id of [...q.nodes].reverse()) {
     if (phase.has(id)) continue;
     if (q.leafKind(id) !== null) continue;
+    if (q.pre?.has(id) && varying.has(id) && !carried.has(id)) { phase.set(id, 'pre'); continue; }
     const ps = users.get(id)!.map((u) => (phase.get(u) === 'loop' && q.linear(u) && !carried.has(id) ? 'pre' : phase.get(u)));
     if (ps.includes('static')) phase.set(id, 'static');
     else if (ps.includes('loop') || ps.includes('pre')) {

@@ -19,6 +19,11 @@ import { GpujsPlanError, copyPlan, layoutOutput, planStep, zerosPlan } from '../
 import type { AsyncCellBackend, BackendOptions, CellBackend, GradValues, StepValues, Vec } from '../backend.ts';
 import { entry } from '../backend.ts';
 import { dimValue } from '../interpreter.ts';
+import type { ScanForms } from '../../compiler/lower/scan.ts';
+import { scanForms } from '../../compiler/lower/scan.ts';
+import type { PlanOptions } from '../../compiler/emit/gpujs/base.ts';
+import type { ScanKernels } from './gpujs-scan.ts';
+import { backwardScan, forwardScan, logScannable, makeScanKernels, scannedPasses } from './gpujs-scan.ts';
 
 export const GPU_MODES = ['webasm', 'webgl2', 'webgpu', 'cpu'] as const;
 export type GpuMode = (typeof GPU_MODES)[number];
@@ -68,6 +73,8 @@ export interface GpujsBackend extends AsyncCellBackend {
   /** The kernel plans, for inspection (their sources, arguments and output sizes). */
   readonly plans: { readonly forward: StepPlan; readonly backward: StepPlan };
   lastRun(): RunInfo | null;
+  /** Kernel launches of the last forward and backward call (a scanned pass: O(log T); stepping through time: O(T)), and whether each ran as a scan. */
+  launches(): Launches;
   /** The VJP; `{ inputs: false }` leaves the per-step input gradients on the device (training needs only the rest). */
   backward(cot: Parameters<AsyncCellBackend['backward']>[0], want?: { readonly inputs?: boolean }): Promise<GradValues>;
 }
@@ -128,6 +135,15 @@ interface Compiled {
   readonly bwd: Kernel[];
   readonly helpers: Map<string, Kernel>;
   readonly pipelines: Map<string, Pipeline>;
+  readonly planOptions: PlanOptions;
+  /** The cell's scans (compiler/lower/scan.ts) and which passes they cover; their kernels per pass and T (null: that T does not fit the device). */
+  readonly scan: { readonly forms: ScanForms | null; readonly forward: boolean; readonly backward: boolean; readonly kernels: Map<string, ScanKernels | null> };
+}
+
+/** Kernel launches per pass of the last calls; `scan`: whether the pass ran as a scan. */
+export interface Launches {
+  readonly forward: { readonly launches: number; readonly scan: boolean; readonly form?: 'plain' | 'log' } | null;
+  readonly backward: { readonly launches: number; readonly scan: boolean; readonly form?: 'plain' | 'log' } | null;
 }
 
 /** Kernels and pipelines per gpu.js instance, cell, and shape (dims + batch). */
@@ -157,11 +173,14 @@ function compiled(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: GpuMod
     if (e instanceof GpujsPlanError) throw new GpujsError(`cell ${cell.name}: ${e.message}`);
     throw e;
   }
+  const forms = cell.typed.mode === 'step' ? scanForms(cell) : null;
   const c: Compiled = {
     forward, backward,
     fwd: forward.kernels.map((k) => makeKernel(gpu, k)),
     bwd: backward.kernels.map((k) => makeKernel(gpu, k)),
     helpers: new Map(), pipelines: new Map(),
+    planOptions: plan,
+    scan: { forms, ...scannedPasses(cell, forms), kernels: new Map() },
   };
   byShape.set(key, c);
   return c;
@@ -206,6 +225,8 @@ const upload = (data: Float32Array, output: readonly number[]) => (output.length
  */
 interface Pass<R> {
   readonly key: string;
+  readonly scan: boolean;
+  readonly form?: 'plain' | 'log';
   readonly args: unknown[];
   readonly body: (a: readonly unknown[]) => Record<string, unknown>;
   readonly read: (r: Record<string, unknown>) => R;
@@ -217,6 +238,8 @@ interface Passes {
   readonly kernels: () => readonly Kernel[];
   forward(steps: number, params: Readonly<Record<string, Vec>>, inputs: Readonly<Record<string, Vec>>, init?: Readonly<Record<string, Vec>>): Pass<StepValues>;
   backward(cot: Parameters<AsyncCellBackend['backward']>[0], want: { readonly inputs?: boolean }): Pass<GradValues>;
+  /** Kernel launches of a pass's body by its key (counted when the body runs: once, when a pipeline records it). */
+  readonly launches: ReadonlyMap<string, number>;
 }
 
 function checkOptions(opts: GpujsOptions): GpuMode {
@@ -246,6 +269,12 @@ interface PassContext {
   /** Positions of the parameters and inputs among a pass's arguments (the same in both passes). */
   readonly paramIndex: ReadonlyMap<string, number>;
   readonly inputIndex: ReadonlyMap<string, number>;
+  /** Run the passes that are scans as scans (default true; false: step through time, `--no-scan`; 'log': in log space where it can). */
+  readonly scan: boolean | 'log';
+  /** Counts a kernel launch of the pass body running now; `counted` runs a body and files its count under the pass's key. */
+  readonly launch: () => void;
+  readonly counted: <R>(key: string, body: () => R) => R;
+  readonly launches: Map<string, number>;
 }
 
 /** What the last forward call saw and computed, for the backward call after it. */
@@ -261,8 +290,10 @@ function passes(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: GpuMode)
   const x = passContext(gpu, cell, opts, mode);
   let last: Trajectory | null = null;
   return {
+    launches: x.launches,
     plans: { forward: x.c.forward, backward: x.c.backward },
-    kernels: () => [...x.c.fwd, ...x.c.bwd, ...x.c.helpers.values()],
+    kernels: () => [...x.c.fwd, ...x.c.bwd, ...x.c.helpers.values(),
+      ...[...x.c.scan.kernels.values()].flatMap((k) => (k ? [...k.coef, ...k.whole, ...k.states.flatMap((s) => [s.first, s.shift, ...(s.firstA ? [s.firstA] : []), ...s.rounds.flatMap((r) => [r.e, ...(r.a ? [r.a] : [])])])] : [])) as Kernel[]],
     forward: (steps, params, inputs, init) => forwardPass(x, steps, params, inputs, init, (saw) => { last = saw; }),
     backward(cot, want) {
       if (!last) throw new GpujsError('backward before forward');
@@ -276,7 +307,18 @@ function passContext(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: Gpu
   const env = new Map(Object.entries(opts.dims));
   const B = opts.batch;
   const size = (d: Parameters<typeof dimValue>[0]) => dimValue(d, env);
+  const counter = { n: 0 };
+  const launches = new Map<string, number>();
   return {
+    scan: opts.scan ?? true,
+    launch: () => { counter.n++; },
+    counted: (key, body) => {
+      counter.n = 0;
+      const r = body();
+      launches.set(key, counter.n);
+      return r;
+    },
+    launches,
     gpu, c: compiled(gpu, cell, opts, mode), t, B, unrolled: t.mode === 'unrolled',
     stateN: new Map(t.states.map((s) => [s.name, stateDims(s).reduce((a, d) => a * size(d), 1)])),
     outputN: new Map(t.outputs.map((o) => [o.name, o.shape.dims.reduce((a, d) => a * size(d), 1)])),
@@ -294,9 +336,10 @@ function checked(what: string, v: Vec | undefined, n: number): Float32Array {
 }
 
 /** Call the kernels of one step; `source` resolves every argument but kernel outputs. */
-function runStep(plan: StepPlan, kernels: Kernel[], source: (a: Arg) => unknown): unknown[] {
+function runStep(plan: StepPlan, kernels: Kernel[], source: (a: Arg) => unknown, launch: () => void): unknown[] {
   const outs: unknown[] = [];
   plan.kernels.forEach((k, i) => {
+    launch();
     outs[i] = kernels[i]!(...k.args.map((a) => (a.from === 'kernel' ? outs[a.index] : source(a))));
   });
   return outs;
@@ -327,14 +370,35 @@ function forwardPass(x: PassContext, steps: number, params: Readonly<Record<stri
     const given = entry(init, s.name);
     return [s.name, given ? checked(`init.${s.name}`, given, B * n) : new Float32Array(B * n).fill(s.init)];
   }));
+  const args = [
+    ...t.params.map((q, i) => upload(P[i]!, paramOut.get(q.name)!)),
+    ...t.inputs.map((i, k) => upload(X[k]!, [inputN.get(i.name)!, steps * B])),
+    ...t.states.map((s) => upload(I.get(s.name)!, [stateN.get(s.name)!, B])),
+  ];
+  const initIndex = new Map(t.states.map((s, i) => [s.name, P.length + X.length + i]));
+  const scan = scanKernels(x, 'forward', steps);
+  if (scan) {
+    const key = `forward:${steps}:scan:${scan.plan.form}`;
+    return {
+      key, scan: true, form: scan.plan.form, args,
+      body: (a) => x.counted(key, () => forwardScan(scan, (arg) => leafArg(x, a, arg), (s) => a[initIndex.get(s)!], x.launch)),
+      read: (r) => {
+        const states = Object.fromEntries(t.states.map((s) => [s.name, flat(r[`scan:state:${s.name}`])]));
+        saw({ steps, params: P, inputs: X, init: I, states });
+        const stateOf = aliases(x);
+        const outputs = Object.fromEntries([...x.outputN].map(([name, n]) => {
+          const v = r[`scan:output:${name}`];
+          const alias = stateOf.get(name);
+          return [name, v !== undefined ? flat(v) : alias !== undefined ? states[alias]!.slice() : new Float32Array(steps * B * n)];
+        }));
+        return { states, outputs };
+      },
+    };
+  }
+  const key = `forward:${steps}`;
   return {
-    key: `forward:${steps}`,
-    args: [
-      ...t.params.map((q, i) => upload(P[i]!, paramOut.get(q.name)!)),
-      ...t.inputs.map((i, k) => upload(X[k]!, [inputN.get(i.name)!, steps * B])),
-      ...t.states.map((s) => upload(I.get(s.name)!, [stateN.get(s.name)!, B])),
-    ],
-    body: (a) => forwardSteps(x, steps, a, new Map(t.states.map((s, i) => [s.name, P.length + X.length + i]))),
+    key, scan: false, args,
+    body: (a) => x.counted(key, () => forwardSteps(x, steps, a, initIndex)),
     read: (r) => {
       const states = gather(r, 'state', stateN, steps, B);
       saw({ steps, params: P, inputs: X, init: I, states });
@@ -343,10 +407,50 @@ function forwardPass(x: PassContext, steps: number, params: Readonly<Record<stri
   };
 }
 
+/** The kernels of a pass as a scan at this T, or null: the cell's pass is no scan, scans are off, or a kernel over T·B rows does not fit the device. */
+function scanKernels(x: PassContext, direction: 'forward' | 'backward', steps: number): ScanKernels | null {
+  const sc = x.c.scan;
+  if (!x.scan || sc.forms === null || !sc[direction] || x.unrolled) return null;
+  const form = x.scan === 'log' && logScannable(sc.forms, direction) ? 'log' : 'plain';
+  const key = `${direction}:${steps}:${form}`;
+  if (!sc.kernels.has(key)) {
+    let k: ScanKernels | null;
+    try {
+      k = makeScanKernels(sc.forms, direction, steps, x.stateN, x.c.planOptions, (p) => makeKernel(x.gpu, { name: p.name, node: -1, output: p.output, source: p.source }),
+        (output) => helper(x.gpu, x.c, 'zeros', output)(), form);
+    } catch (e) {
+      if (!(e instanceof GpujsPlanError)) throw e;
+      k = null; // too large for the device over T·B rows: step through time instead
+    }
+    sc.kernels.set(key, k);
+  }
+  return sc.kernels.get(key)!;
+}
+
+/** Parameters and inputs among a pass's arguments. */
+function leafArg(x: PassContext, a: readonly unknown[], arg: Arg): unknown {
+  if (arg.from === 'param') return a[x.paramIndex.get(arg.name)!];
+  if (arg.from === 'input') return a[x.inputIndex.get(arg.name)!];
+  throw new GpujsError(`a scan kernel reads ${arg.from}`);
+}
+
+/** Outputs that are a state under another name: output name → state name. */
+function aliases(x: PassContext): Map<string, string> {
+  const g = x.c.scan.forms?.forward;
+  const out = new Map<string, string>();
+  if (!g) return out;
+  for (const r of g.roots) {
+    if (r.role !== 'output') continue;
+    const s = g.roots.find((q) => q.role === 'state' && q.id === r.id);
+    if (s) out.set(r.name, s.name);
+  }
+  return out;
+}
+
 /** The forward orchestration: the states carried from step to step on the device, every step's roots kept by name. */
 function forwardSteps(x: PassContext, steps: number, a: readonly unknown[], initIndex: ReadonlyMap<string, number>): Record<string, unknown> {
   const { c, t, B } = x;
-  let prev = new Map(t.states.map((s) => [s.name, helper(x.gpu, c, 'copy', [x.stateN.get(s.name)!, B])(a[initIndex.get(s.name)!])]));
+  let prev = new Map(t.states.map((s) => { x.launch(); return [s.name, helper(x.gpu, c, 'copy', [x.stateN.get(s.name)!, B])(a[initIndex.get(s.name)!])]; }));
   const out: Record<string, unknown> = {};
   for (let s = 1; s <= (x.unrolled ? 1 : steps); s++) {
     const outs = runStep(c.forward, c.fwd, (arg) => {
@@ -357,7 +461,7 @@ function forwardSteps(x: PassContext, steps: number, a: readonly unknown[], init
         case 'offset': return (s - 1) * B;
         default: throw new GpujsError(`a forward kernel reads ${arg.from}`);
       }
-    });
+    }, x.launch);
     const next = new Map(prev);
     for (const { root, kernel } of c.forward.roots) {
       out[`${root.role}:${root.name}:${root.step ?? s}`] = outs[kernel];
@@ -374,20 +478,39 @@ function backwardPass(x: PassContext, last: Trajectory, cot: Parameters<AsyncCel
   const wantInputs = want.inputs ?? true;
   for (const k of Object.keys(cot.states ?? {})) if (!stateN.has(k)) throw new GpujsError(`cotangents: the cell has no state \`${k}\``);
   for (const k of Object.keys(cot.outputs ?? {})) if (!outputN.has(k)) throw new GpujsError(`cotangents: the cell has no output \`${k}\``);
-  const cots = cotangents(x, cot, steps);
+  const scan = scanKernels(x, 'backward', steps);
+  const cots = cotangents(x, cot, steps, scan ? [scan.plan.coefficients, scan.plan.whole] : [x.c.backward], scan ? scan.plan.states.map((s) => `state:${s.state}`) : []);
   const previous = previousStates(x, last);
   const base = P.length + X.length;
   const prevIndex = new Map(t.states.map((s, i) => [s.name, base + i]));
   const cotIndex = new Map(cots.map((q, i) => [q.name, base + t.states.length + i]));
+  const args = [
+    ...t.params.map((q, i) => upload(P[i]!, paramOut.get(q.name)!)),
+    ...t.inputs.map((i, k) => upload(X[k]!, [inputN.get(i.name)!, steps * B])),
+    ...t.states.map((s, i) => upload(previous[i]!, [stateN.get(s.name)!, x.unrolled ? B : steps * B])),
+    ...cots.map((q) => upload(q.data, [q.n, steps * B])),
+  ];
+  if (scan) {
+    const key = `backward:${steps}:${wantInputs}:scan:${scan.plan.form}`;
+    const source = (a: readonly unknown[]) => (arg: Arg) => {
+      if (arg.from === 'prev') return a[prevIndex.get(arg.name)!];
+      if (arg.from === 'cot') return a[cotIndex.get(arg.name)!];
+      return leafArg(x, a, arg);
+    };
+    return {
+      key, scan: true, form: scan.plan.form, args,
+      body: (a) => x.counted(key, () => backwardScan(scan, source(a), stateN, paramOut, wantInputs, x.launch)),
+      read: (r) => ({
+        params: Object.fromEntries(t.params.map((q) => [q.name, flat(r[`param:${q.name}`])])),
+        inputs: wantInputs ? Object.fromEntries(t.inputs.map((i) => [i.name, r[`scan:input:${i.name}`] !== undefined ? flat(r[`scan:input:${i.name}`]) : new Float32Array(steps * B * inputN.get(i.name)!)])) : {},
+        init: Object.fromEntries(t.states.map((s) => [s.name, r[`scan:init:${s.name}`] !== undefined ? flat(r[`scan:init:${s.name}`]).slice(0, B * stateN.get(s.name)!) : new Float32Array(B * stateN.get(s.name)!)])),
+      }),
+    };
+  }
+  const key = `backward:${steps}:${wantInputs}`;
   return {
-    key: `backward:${steps}:${wantInputs}`,
-    args: [
-      ...t.params.map((q, i) => upload(P[i]!, paramOut.get(q.name)!)),
-      ...t.inputs.map((i, k) => upload(X[k]!, [inputN.get(i.name)!, steps * B])),
-      ...t.states.map((s, i) => upload(previous[i]!, [stateN.get(s.name)!, x.unrolled ? B : steps * B])),
-      ...cots.map((q) => upload(q.data, [q.n, steps * B])),
-    ],
-    body: (a) => backwardSteps(x, steps, wantInputs, a, prevIndex, cotIndex),
+    key, scan: false, args,
+    body: (a) => x.counted(key, () => backwardSteps(x, steps, wantInputs, a, prevIndex, cotIndex)),
     read: (r) => ({
       params: Object.fromEntries(t.params.map((q) => [q.name, flat(r[`param:${q.name}`])])),
       inputs: wantInputs ? gather(r, 'input', inputN, steps, B) : {},
@@ -397,8 +520,8 @@ function backwardPass(x: PassContext, last: Trajectory, cot: Parameters<AsyncCel
 }
 
 /** Every cotangent leaf of the backward graph, as an argument of all steps (zeros where not given). */
-function cotangents(x: PassContext, cot: Parameters<AsyncCellBackend['backward']>[0], steps: number): { name: string; n: number; data: Float32Array }[] {
-  const names = [...new Set(x.c.backward.kernels.flatMap((k) => k.args.flatMap((a) => (a.from === 'cot' ? [a.name] : []))))];
+function cotangents(x: PassContext, cot: Parameters<AsyncCellBackend['backward']>[0], steps: number, plans: readonly StepPlan[], also: readonly string[]): { name: string; n: number; data: Float32Array }[] {
+  const names = [...new Set([...plans.flatMap((p) => p.kernels.flatMap((k) => k.args.flatMap((a) => (a.from === 'cot' ? [a.name] : [])))), ...also])];
   return names.map((name) => {
     const [role, of] = name.split(':') as [string, string];
     const n = role === 'state' ? x.stateN.get(of)! : x.outputN.get(of)!;
@@ -427,7 +550,7 @@ function previousStates(x: PassContext, last: Trajectory): Float32Array[] {
  */
 function backwardSteps(x: PassContext, steps: number, wantInputs: boolean, a: readonly unknown[], prevIndex: ReadonlyMap<string, number>, cotIndex: ReadonlyMap<string, number>): Record<string, unknown> {
   const { c, t, B } = x;
-  const zeros = (output: readonly number[]) => helper(x.gpu, c, 'zeros', output)();
+  const zeros = (output: readonly number[]) => { x.launch(); return helper(x.gpu, c, 'zeros', output)(); };
   let carry = new Map(t.states.map((s) => [s.name, zeros([x.stateN.get(s.name)!, B])]));
   const acc = new Map(t.params.map((q) => [q.name, zeros(x.paramOut.get(q.name)!)]));
   const out: Record<string, unknown> = {};
@@ -443,7 +566,7 @@ function backwardSteps(x: PassContext, steps: number, wantInputs: boolean, a: re
         case 'offset': return (s - 1) * B;
         default: throw new GpujsError(`a backward kernel reads ${(arg as Arg).from}`);
       }
-    });
+    }, x.launch);
     const next = new Map(carry);
     for (const { root, kernel } of c.backward.roots) {
       if (root.of === 'param') acc.set(root.name, outs[kernel]);
@@ -459,6 +582,20 @@ function backwardSteps(x: PassContext, steps: number, wantInputs: boolean, a: re
 
 // ---------------------------------------------------------------- the backends
 
+/** The launches of the last forward and backward pass that ran. */
+function tally(ps: Passes): { note: (pass: Pass<unknown>) => void; get: () => Launches } {
+  let now: Launches = { forward: null, backward: null };
+  return {
+    note: (pass) => {
+      const n = ps.launches.get(pass.key);
+      if (n === undefined) return;
+      const l = { launches: n, scan: pass.scan, ...(pass.form ? { form: pass.form } : {}) };
+      now = pass.key.startsWith('forward') ? { ...now, forward: l } : { ...now, backward: l };
+    },
+    get: () => now,
+  };
+}
+
 /** The gpu.js backend: each pass one recorded pipeline, intermediates on the device. */
 export async function gpujsBackend(cell: CompiledCell, opts: GpujsOptions): Promise<GpujsBackend> {
   const mode = checkOptions(opts);
@@ -466,6 +603,7 @@ export async function gpujsBackend(cell: CompiledCell, opts: GpujsOptions): Prom
   const ps = passes(gpu, cell, opts, mode);
   const c = compiled(gpu, cell, opts, mode);
   let info: RunInfo | null = null;
+  const launched = tally(ps);
 
   async function run<R>(pass: Pass<R>): Promise<R> {
     const threads = opts.webasmThreads ?? true;
@@ -483,6 +621,7 @@ export async function gpujsBackend(cell: CompiledCell, opts: GpujsOptions): Prom
     info = runInfo(mode, p);
     const problem = fallbackProblem(info);
     if (problem) throw new GpujsError(problem);
+    launched.note(pass);
     return pass.read(result);
   }
 
@@ -492,6 +631,7 @@ export async function gpujsBackend(cell: CompiledCell, opts: GpujsOptions): Prom
     mode,
     plans: ps.plans,
     lastRun: () => info,
+    launches: launched.get,
     forward: async (steps, params, inputs, init) => run(ps.forward(steps, params, inputs, init)),
     backward: async (cot, want = {}) => run(ps.backward(cot, want)),
   };
@@ -502,7 +642,7 @@ export async function gpujsBackend(cell: CompiledCell, opts: GpujsOptions): Prom
  * callers that cannot await (the training loop). Only where gpu.js kernels
  * answer synchronously — webasm and cpu; WebGPU never does.
  */
-export function gpujsSyncBackend(cell: CompiledCell, opts: GpujsOptions): CellBackend {
+export function gpujsSyncBackend(cell: CompiledCell, opts: GpujsOptions): CellBackend & { launches(): Launches } {
   const mode = checkOptions({ ...opts, mode: opts.mode ?? 'webasm' });
   if (mode !== 'webasm' && mode !== 'cpu') throw new GpujsError(`the synchronous gpujs backend runs on webasm or cpu, not ${mode} (WebGL2 and WebGPU need a browser and the asynchronous backend)`);
   let gpu = devices.get(mode);
@@ -511,8 +651,10 @@ export function gpujsSyncBackend(cell: CompiledCell, opts: GpujsOptions): CellBa
     devices.set(mode, (gpu = new GPU({ mode: mode as never })));
   }
   const ps = passes(gpu, cell, opts, mode);
+  const launched = tally(ps);
   const run = <R>(pass: Pass<R>): R => {
     const result = pass.body(pass.args);
+    launched.note(pass);
     // gpu.js swaps a kernel it cannot build for its CPU kernel, with a warning; that is an error here
     const moved = mode === 'cpu' ? undefined : ps.kernels().find((k) => k.kernel?.constructor?.mode === 'cpu');
     if (moved) throw new GpujsError(`gpu.js fell back to its CPU kernel instead of ${mode}${moved.kernel?.fallbackReason ? `: ${moved.kernel.fallbackReason}` : ''}`);
@@ -521,6 +663,7 @@ export function gpujsSyncBackend(cell: CompiledCell, opts: GpujsOptions): CellBa
   return {
     name: `gpujs-${mode}-sync`,
     precision: 'f32',
+    launches: launched.get,
     forward: (steps, params, inputs, init) => run(ps.forward(steps, params, inputs, init)),
     backward: (cot) => run(ps.backward(cot, {})),
   };

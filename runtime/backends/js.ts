@@ -39,13 +39,13 @@ export type JsCellFactory = (dims: Readonly<Record<string, number>>, batch: numb
 const factories = new WeakMap<CompiledCell, Map<string, JsCellFactory>>();
 
 /** The emitted module of a cell, loaded: its factory (float32: with the WebAssembly SIMD products unless `simd` is false). */
-export function loadJsFactory(cell: CompiledCell, precision: 'f64' | 'f32' = 'f64', simd = true): JsCellFactory {
+export function loadJsFactory(cell: CompiledCell, precision: 'f64' | 'f32' = 'f64', simd = true, scan = true): JsCellFactory {
   let byKind = factories.get(cell);
   if (!byKind) factories.set(cell, (byKind = new Map()));
-  const key = `${precision}${precision === 'f32' && simd ? '+simd' : ''}`;
+  const key = `${precision}${precision === 'f32' && simd ? '+simd' : ''}${scan ? '' : '-scan'}`;
   let f = byKind.get(key);
   if (!f) {
-    const { body } = emitJs(cell, { precision, simd });
+    const { body } = emitJs(cell, { precision, simd, ...(scan ? {} : { scan: false }) });
     f = new Function(body)() as JsCellFactory;
     byKind.set(key, f);
   }
@@ -100,7 +100,7 @@ export function jsBackend(cell: CompiledCell, opts: BackendOptions): CellBackend
     dims[d] = v;
   }
   const simd = opts.simd ?? true;
-  const instance = loadJsFactory(cell, precision, simd)(dims, opts.batch, instanceOptions(cell, { ...opts, dims }));
+  const instance = loadJsFactory(cell, precision, simd, opts.scan !== false)(dims, opts.batch, instanceOptions(cell, { ...opts, dims }));
   return {
     name: 'js',
     precision,

@@ -36,6 +36,8 @@ export interface JsOptions {
    * plain-JavaScript module. Float64 always stays plain JavaScript.
    */
   readonly simd?: boolean;
+  /** Run diagonal linear recurrences as scans (compiler/lower/scan.ts); default true, false: the sequential lowering (`--no-scan`). */
+  readonly scan?: boolean;
 }
 
 export interface EmittedJs {
@@ -57,7 +59,7 @@ export interface EmittedJs {
 }
 
 export function emitJs(cell: CompiledCell, opts: JsOptions = {}): EmittedJs {
-  const plan = lowerCell(cell, opts.precision ?? 'f64');
+  const plan = lowerCell(cell, opts.precision ?? 'f64', opts.scan === false ? { scan: false } : {});
   const e = new Emitter(new JsText(cell, plan, plan.precision === 'f32' && opts.simd !== false));
   const factory = e.factory();
   // The loops the factory handed over to WebAssembly, assembled once: the module carries the bytes, EmittedJs the text.

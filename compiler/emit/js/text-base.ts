@@ -195,7 +195,8 @@ export class JsText {
   // ---------------------------------------------------------------- notation for comments
 
   graph(pass: Pass): Graph {
-    return pass === 'forward' ? this.cell.forward : this.cell.backward;
+    const g = this.plan.graphs ?? this.cell;
+    return pass === 'forward' ? g.forward : g.backward;
   }
 
   /** The notation of a value that has a name, for comments (`Γ_u`, `c^⟨t⟩`, `∂W_c`, `δ₃`). */

@@ -1,0 +1,47 @@
+// gpu.js's scans (runtime/backends/gpujs-scan.ts) in headless Chromium on SwiftShader,
+// WebGL2 and WebGPU: minGRU and an RG-LRU against the float64 interpreter, values
+// and every gradient, plain and in log space. Skips with one line without
+// /usr/bin/chromium, unless CELDA_REQUIRE_BROWSER=1.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { SCAN_CELLS } from '../../bench/scan.ts';
+import { browserMissing, browserRequired, openServedPage } from './browser.ts';
+import type { CaseData, CaseResult } from './cases.ts';
+import { makeCase, reference, relativeErrors } from './cases.ts';
+import { servePage } from './server.ts';
+
+const TOLERANCE = 1e-4;
+const missing = browserMissing();
+const skip = missing !== null && !browserRequired();
+if (skip) console.log(`SKIP gpu.js scan browser tests: ${missing}; set CELDA_REQUIRE_BROWSER=1 to make this a failure`);
+
+type Celda = {
+  run(c: CaseData, m: string): Promise<CaseResult>;
+  timeScan(source: string, dims: Record<string, number>, batch: number, steps: number, mode: string, repeats: number, scan: boolean | 'log'): Promise<{ launches: number; scanned: boolean }>;
+};
+
+describe.skipIf(skip)('gpu.js scans in headless Chromium', () => {
+  let page: Page;
+  let stop: () => Promise<void> = async () => {};
+  beforeAll(async () => {
+    if (missing) throw new Error(`CELDA_REQUIRE_BROWSER=1 but ${missing}`);
+    ({ page, close: stop } = await openServedPage(await servePage()));
+  }, 120_000);
+  afterAll(async () => stop());
+
+  for (const mode of ['webgl2', 'webgpu'] as const) {
+    for (const [name, source] of Object.entries(SCAN_CELLS)) {
+      it(`${mode}: ${name} as a scan agrees with the interpreter`, async () => {
+        const c = makeCase(name, source.replace(/^cell \w+/, 'cell cell'), { steps: 9, batch: 2, dims: { n: 4 } });
+        const got = await page.evaluate(([data, m]) => (globalThis as unknown as { celda: Celda }).celda.run(data, m), [c, mode] as const);
+        const errors = relativeErrors(got, reference(c));
+        expect(Object.entries(errors).filter(([, e]) => !(e <= TOLERANCE))).toEqual([]);
+        const on = await page.evaluate(([s, m]) => (globalThis as unknown as { celda: Celda }).celda.timeScan(s, { n: 4 }, 2, 9, m, 1, true), [source, mode] as const);
+        const off = await page.evaluate(([s, m]) => (globalThis as unknown as { celda: Celda }).celda.timeScan(s, { n: 4 }, 2, 9, m, 1, false), [source, mode] as const);
+        expect(on.scanned).toBe(true);
+        expect(on.launches).toBeLessThan(off.launches);
+      });
+    }
+  }
+});
