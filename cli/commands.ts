@@ -199,7 +199,7 @@ export const TRAIN = {
 export const SAMPLE = {
   name: 'sample', args: 'DIR', summary: 'generate from a one-to-many checkpoint (names), one per line',
   options: [
-    { name: 'n', type: 'string', arg: 'N', default: '10', doc: 'how many' },
+    { name: 'n', type: 'string', short: 'n', arg: 'N', default: '10', doc: 'how many' },
     { name: 'temperature', type: 'string', arg: 'T', default: '1', doc: 'sample from softmax(logits / T) (not with --greedy)' },
     { name: 'top-k', type: 'string', arg: 'K', default: '0 (all)', doc: 'sample among the K likeliest tokens (not with --greedy)' },
     { name: 'greedy', type: 'boolean', doc: 'always the likeliest token instead of sampling' },

@@ -52,7 +52,7 @@ describe('celda export', () => {
     const r = celda('export', file, '--to', 'pytorch', '--vjp', 'celda', '-o', out);
     expect(r.status, r.stderr).toBe(0);
     expect(readFileSync(out, 'utf8')).toContain('class GRUStep(torch.autograd.Function):');
-    expect(celda('export', file, '--to', 'pytorch', '--vjp', 'jax', '-o', join(dir, 'x.py')).stderr).toContain('--vjp must be celda or autograd, not `jax`');
+    expect(celda('export', file, '--to', 'pytorch', '--vjp', 'jax', '-o', join(dir, 'x.py')).stderr).toMatch(/--vjp must be autograd or celda, not `jax`/);
     expect(celda('export', file, '--to', 'onnx', '--vjp', 'celda', '-o', join(dir, 'x.onnx'), '--dims', 'n_x=2,n_a=2').stderr).toContain('--vjp is for --to pytorch');
   });
 

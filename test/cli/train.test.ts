@@ -114,9 +114,9 @@ describe('celda compare', () => {
     const r = await celda('compare', 'gender', '--cells', GRU, unrolled, '--steps', '2', ...tiny, '--out', out, '--quiet');
     expect(r.code, r.err).toBe(1);
     const rows = r.out.split('\n');
-    expect(rows.slice(0, 2)).toEqual(['| cell | file | params | steps | seconds | accuracy | majority_accuracy |', '| --- | --- | --- | --- | --- | --- | --- |']);
-    expect(rows[2]).toMatch(/^\| GRU \| .*gru\.celda \| \d+ \| 2 \| [\d.]+ \| 0\.\d{4} \| 0\.\d{4} \|$/);
-    expect(rows[3]).toMatch(/^\| RNN5 \| .*rnn-unrolled\.celda \| – \| – \| – \| failed: cell RNN5 is written out over 5 fixed steps; [^|]* \| – \|$/);
+    expect(rows.slice(0, 2)).toEqual(['| cell | file | params | steps | seconds | accuracy | majority_accuracy | ms/step | stable |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |']);
+    expect(rows[2]).toMatch(/^\| GRU \| .*gru\.celda \| \d+ \| 2 \| [\d.]+ \| 0\.\d{4} \| 0\.\d{4} \| [\d.]+ \| yes \|$/);
+    expect(rows[3]).toMatch(/^\| RNN5 \| .*rnn-unrolled\.celda \| – \| – \| – \| failed: cell RNN5 is written out over 5 fixed steps; [^|]* \| – \| – \| failed \|$/);
     expect(rows.slice(4)).toEqual(['', `report: ${join(out, 'report.md')}`, '']);
     expect(r.err.match(/fixed steps/g)).toHaveLength(1);
   });
