@@ -46,6 +46,8 @@ usage:
   celda predict DIR [INPUT…] [--beam K]      run a checkpoint on inputs (or lines on stdin)
   celda compare TASK --cells A.celda B.celda … [train options]
                                             train each cell with the same seed and budget; report table and curves
+  celda playground [--port N] [--host H] [--open]
+                                            the browser playground on 127.0.0.1:N (default 8520): edit, see, train, export
 
 every command: --max-file-size SIZE (or CELDA_MAX_FILE_SIZE) raises the 10M limit on a file it reads
 `;
@@ -231,6 +233,7 @@ async function main(argv: string[]): Promise<number> {
     case 'bench': return (await import('./bench.ts')).benchCommand(rest);
     case 'export': return (await import('./export.ts')).exportCommand(rest);
     case 'data': return (await import('./data.ts')).dataCommand(rest);
+    case 'playground': return (await import('./playground.ts')).playgroundCommand(rest);
     default:
       throw new UsageError(`unknown command \`${cmd}\`\n\n${USAGE}`);
   }
