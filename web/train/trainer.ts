@@ -12,6 +12,7 @@ import { getTask } from '../../runtime/train/data/tasks/index.ts';
 import type { Task } from '../../runtime/train/data/tasks/task.ts';
 import type { Model } from '../../runtime/train/model/model.ts';
 import { buildModel, initParams } from '../../runtime/train/model/model.ts';
+import type { Batch } from '../../runtime/train/model/topology.ts';
 import { makeBatch, runBatch } from '../../runtime/train/model/topology.ts';
 import type { OptimizerConfig, OptimizerState } from '../../runtime/train/optim/optimizers.ts';
 import { clipByGlobalNorm, defaultOptimizer, optimizerState, optimizerStep } from '../../runtime/train/optim/optimizers.ts';
@@ -57,9 +58,27 @@ interface Run {
   readonly lr: number;
   readonly clip: number;
   readonly evalEvery: number;
+  /** Pad each batch's length to a multiple of this (gpu.js), or 1. */
+  readonly lengthStep: number;
   order: Int32Array;
   step: number;
   steps: number;
+}
+
+/**
+ * gpu.js records one pipeline per sequence length, and compiling one takes
+ * seconds (far more on a software GPU); batches padded to a multiple of this
+ * need a few instead of one per length. Padding rows are masked and come after
+ * each sequence's end, so the loss and gradients are those of the batch as made.
+ */
+const GPU_LENGTH_STEP = 8;
+
+/** The batch with its time axis padded to `T` rows (−1: an empty input and a masked target). */
+export function padTime(b: Batch, T: number): Batch {
+  const { B } = b, T0 = b.src.T;
+  if (T <= T0 || b.dec !== null) return b;
+  const grow = (ids: Int32Array) => { const out = new Int32Array(T * B).fill(-1); out.set(ids); return out; };
+  return { ...b, src: { ...b.src, T, ids: grow(b.src.ids) }, target: b.target.length === T0 * B ? grow(b.target) : b.target };
 }
 
 let run: Run | null = null;
@@ -118,7 +137,7 @@ async function start(m: StartRun, post: (x: FromTrainer) => void): Promise<void>
   const evalSet = Array.from({ length: Math.min(256, data.val.length) }, (_, i) => data.val[Math.floor(i * stride)]!);
   run = {
     task, model, params, state: optimizerState(opt, params), opt, schedule, train: data.train, evalSet, shown: evalSet.slice(0, 8), rng,
-    batch: d.batch, lr: d.lr, clip: d.clip, evalEvery: Math.max(10, Math.round(m.steps / 10)), order: new Int32Array(0), step: 0, steps: m.steps,
+    batch: d.batch, lr: d.lr, clip: d.clip, evalEvery: Math.max(25, Math.round(m.steps / 8)), lengthStep: m.device ? GPU_LENGTH_STEP : 1, order: new Int32Array(0), step: 0, steps: m.steps,
   };
   // Build the training batch's backend now, so that the backend in use is known before the first step.
   runBatch(model, params, makeBatch(model, data.train.slice(0, d.batch)), null);
@@ -161,7 +180,8 @@ async function steps(post: (x: FromTrainer) => void): Promise<void> {
     if (k === 0) r.order = permutation(r.train.length, r.rng);
     const examples = Array.from(r.order.subarray(k * r.batch, (k + 1) * r.batch), (i) => r.train[i]!);
     const grads = zerosLike(r.params);
-    const res = runBatch(r.model, r.params, makeBatch(r.model, examples), grads);
+    const made = makeBatch(r.model, examples);
+    const res = runBatch(r.model, r.params, padTime(made, Math.ceil(made.src.T / r.lengthStep) * r.lengthStep), grads);
     const loss = res.loss / Math.max(1, res.count);
     if (!Number.isFinite(loss)) throw new Error(`step ${r.step + 1}: the loss is ${loss}; training stopped (try a smaller size, or check the cell)`);
     const bad = firstNonFinite(grads);
