@@ -18,7 +18,7 @@ import { gradientNames, parameterCount, renderGraph, renderMath, renderShapes } 
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const STORE = 'celda.playground.cell';
-const DEBOUNCE_MS = 120;
+const DEBOUNCE_MS = 40;
 /** The embedding width of every task (runtime/train/data/tasks: embed 16): the n_x the panel's sizes assume. */
 const EMBED = 16;
 
@@ -36,7 +36,12 @@ let timer: ReturnType<typeof setTimeout> | undefined;
 let editStarted: number | null = null;
 /** Keystroke → math, shapes and graph on screen, in ms, one per update (read by the browser test). */
 const timings: number[] = [];
+/** Where each update's time went, in ms (same order as timings). */
+const breakdown: { queued: number; compile: number; math: number; shapes: number; graph: number }[] = [];
 let updates = 0;
+let lastCompileMs = 0;
+/** Keystroke → compile start: the debounce, and however late the timer fired. */
+let lastQueuedMs = 0;
 
 const status = $('status');
 const problems = $('problems');
@@ -68,7 +73,10 @@ function update(): void {
   const t0 = editStarted ?? performance.now();
   editStarted = null;
   try { localStorage.setItem(STORE, source); } catch { /* private mode: not kept */ }
+  const tc = performance.now();
   const r = compile(source, { defaultCellName: 'cell' });
+  lastCompileMs = performance.now() - tc;
+  lastQueuedMs = tc - t0;
   editor.showDiagnostics(r.diagnostics);
   problems.hidden = r.diagnostics.length === 0;
   problems.textContent = r.diagnostics.map((d) => render(d, 'cell.celda', source)).join('\n\n');
@@ -91,13 +99,18 @@ function showCell(cell: CompiledCell, t0: number): void {
   const grads = gradientNames(cell);
   const wrt = grads.includes(wrtSelect.value) ? wrtSelect.value : '';
   wrtSelect.replaceChildren(new Option('all', '', false, wrt === ''), ...grads.map((g) => new Option(`∂${g}`, g, false, g === wrt)));
+  const t1 = performance.now();
   renderMath($('math-forward'), $('math-backward'), cell, wrt);
+  const t2 = performance.now();
   renderShapes($('shapes'), cell, sizes(), sizesText());
+  const t3 = performance.now();
   const n = parameterCount(cell, sizes());
   const t = cell.typed;
   setStatus(`✓ ${cell.name}: ${t.states.length} state${t.states.length === 1 ? '' : 's'}, ${t.params.length} parameter tensors${n === undefined ? '' : ` (${n.toLocaleString('en-US')} at ${sizesText()})`}`, 'ok');
   void drawGraph().then(() => {
-    timings.push(performance.now() - t0);
+    const t4 = performance.now();
+    timings.push(t4 - t0);
+    breakdown.push({ queued: lastQueuedMs, compile: lastCompileMs, math: t2 - t1, shapes: t3 - t2, graph: t4 - t3 });
     updates++;
     document.body.dataset.compiled = 'ok';
     document.body.dataset.updates = String(updates);
@@ -190,7 +203,7 @@ $('stop-btn').addEventListener('click', () => panel.stop());
 $('resume-btn').addEventListener('click', () => panel.resume());
 
 // The browser test reads these (and drives the page only through its controls).
-(globalThis as { celdaPlayground?: unknown }).celdaPlayground = { timings, panel, editor, get source() { return source; } };
+(globalThis as { celdaPlayground?: unknown }).celdaPlayground = { timings, breakdown, panel, editor, get source() { return source; } };
 
 update();
 document.title = 'celda playground';

@@ -24,7 +24,14 @@ function aligned(lines: readonly string[]): string {
   return `\\begin{aligned}${rows.join(' \\\\[2pt] ')}\\end{aligned}`;
 }
 
+/** What each element shows now (LaTeX, DOT), to skip redrawing the same. */
+const shown = new WeakMap<HTMLElement, string>();
+
 function typeset(el: HTMLElement, tex: string): void {
+  // Most keystrokes (comments, spacing, a name half typed) leave the math as it was: keep what is on screen.
+  if (shown.get(el) === tex) return;
+  shown.set(el, tex);
+  el.classList.remove('raw');
   try {
     // trust: false (KaTeX's default) — no \href, \htmlClass … from anything a cell contains.
     katex.render(tex, el, { displayMode: true, throwOnError: true, trust: false, strict: 'ignore', maxExpand: 1000 });
@@ -50,8 +57,6 @@ export function backwardLatex(cell: CompiledCell, wrt?: string): string {
 export const gradientNames = (cell: CompiledCell): string[] => [...new Set(cell.backward.roots.map((r) => r.name))];
 
 export function renderMath(fwd: HTMLElement, bwd: HTMLElement, cell: CompiledCell, wrt: string): void {
-  fwd.classList.remove('raw');
-  bwd.classList.remove('raw');
   typeset(fwd, forwardLatex(cell));
   typeset(bwd, backwardLatex(cell, wrt || undefined));
 }
@@ -69,10 +74,14 @@ export const MAX_GRAPH_NODES = 2000;
 export async function renderGraph(host: HTMLElement, cell: CompiledCell, backward: boolean): Promise<void> {
   const g = backward ? cell.backward : cell.forward;
   if (g.nodes.length > MAX_GRAPH_NODES) {
+    shown.delete(host);
     host.replaceChildren(Object.assign(document.createElement('p'), { textContent: `The ${backward ? 'backward' : 'forward'} graph has ${g.nodes.length} nodes, more than the page lays out (${MAX_GRAPH_NODES}); celda graph writes its DOT.` }));
     return;
   }
-  const svg = (await loadViz()).renderSVGElement(toDot(g, `${cell.name}${backward ? ' (backward)' : ''}`));
+  const dot = toDot(g, `${cell.name}${backward ? ' (backward)' : ''}`);
+  if (shown.get(host) === dot) return;
+  const svg = (await loadViz()).renderSVGElement(dot);
+  shown.set(host, dot);
   svg.removeAttribute('width');
   svg.removeAttribute('height');
   svg.classList.add('graph-svg');
