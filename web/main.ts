@@ -197,6 +197,13 @@ async function startTraining(beside: boolean): Promise<void> {
   const s = settings();
   if (s) await panel.train(s, beside);
 }
+// The same shortcuts outside the editor (inside it, its keymap has them and marks the event handled).
+document.addEventListener('keydown', (e) => {
+  if (e.defaultPrevented) return;
+  if ((e.ctrlKey || e.metaKey) && e.key === 'Enter') { e.preventDefault(); void startTraining(false); }
+  else if ((e.ctrlKey || e.metaKey) && e.key === 's') { e.preventDefault(); void share(); }
+  else if (e.key === 'Escape' && panel.active) panel.stop();
+});
 $('train-btn').addEventListener('click', () => void startTraining(false));
 $('compare-btn').addEventListener('click', () => void startTraining(true));
 $('stop-btn').addEventListener('click', () => panel.stop());

@@ -180,8 +180,8 @@ describe.skipIf(skip)('the playground in headless Chromium', () => {
       console.log(`${expected}: 100 steps in ${((Date.now() - t0) / 1000).toFixed(1)} s, loss ${first.toFixed(3)} → ${last.toFixed(3)} (${r!.backend})`);
       if (backend === 'wasm') {
         mkdirSync(artifactsDir(), { recursive: true });
-        await page.screenshot({ path: join(artifactsDir(), 'playground.png') });
-        if (process.env.CELDA_UPDATE_SCREENSHOT === '1') await page.screenshot({ path: join(ROOT, 'docs', 'playground.png') });
+        await page.screenshot({ path: join(artifactsDir(), 'playground.png'), fullPage: true });
+        if (process.env.CELDA_UPDATE_SCREENSHOT === '1') await page.screenshot({ path: join(ROOT, 'docs', 'playground.png'), fullPage: true });
       }
     }, 300_000);
   }
