@@ -224,6 +224,19 @@ describe.skipIf(skip)('the playground in headless Chromium', () => {
     await other.close();
   }, 60_000);
 
+  it('without COOP/COEP, a gpu.js choice trains on WebAssembly on one thread and the page says why', async () => {
+    const plain = await pg.open('', pg.plainUrl);
+    expect(await plain.evaluate(() => crossOriginIsolated)).toBe(false);
+    await train(plain, 'webgl2', 30, 8);
+    await waitRun(plain, ['done'], 120_000);
+    const [r] = await runs(plain);
+    expect(r!.error).toBe('');
+    expect(r!.backend).toBe('WebAssembly SIMD, 1 thread');
+    expect(r!.note).toMatch(/^gpu\.js WebGL2 is unavailable: .*crossOriginIsolated.*Cross-Origin-Opener-Policy: same-origin.*; training on WebAssembly SIMD instead; one thread: threads need a shared memory/);
+    expect(await plain.textContent('#run-info .warn')).toBe(r!.note);
+    await plain.close();
+  }, 150_000);
+
   it('has logged no console errors in any of it', () => {
     expect(pg.errors).toEqual([]);
   });
