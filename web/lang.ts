@@ -3,9 +3,10 @@
 // the compiler (run on every edit) is what checks.
 
 import { HighlightStyle, StreamLanguage, syntaxHighlighting } from '@codemirror/language';
-import type { StringStream } from '@codemirror/language';
+import type { StreamParser, StringStream } from '@codemirror/language';
 import { tags as t } from '@lezer/highlight';
 import { FUNCTIONS } from '../compiler/ir/ops.ts';
+import { GREEK_COMMANDS } from '../grammar/names.ts';
 
 const KEYWORDS = new Set(['cell', 'input', 'state', 'param', 'output']);
 /** Function names in every spelling: ops.ts's table, σ, and the LaTeX commands that name them. */
@@ -16,10 +17,12 @@ const LATEX_LAYOUT = new Set(['left', 'right', 'begin', 'end', 'qquad', 'quad', 
 /** A time index: `^<t-1>`, `^⟨t⟩`, `^{<t>}`, `^{(t)}` … */
 const TIME = /^\^(\{\s*)?[<⟨(]\s*[^>⟩)}\n]*[>⟩)](\s*\})?/;
 const NAME = /^[\p{L}][\p{L}\p{M}\p{N}]*(?:_(?:\{[^}\n]*\}|[\p{L}\p{N}]+))?[~\u0303\u0302]?/u;
+const SUBSCRIPT = /^_(?:\{[^}\n]*\}|[\p{L}\p{N}]+)/u;
 
 interface State { inShape: boolean }
 
-export const celdaLanguage = StreamLanguage.define<State>({
+/** The tokenizer (exported for its tests): token names are CodeMirror's highlight tags. */
+export const celdaStream: StreamParser<State> = {
   name: 'celda',
   startState: () => ({ inShape: false }),
   token(stream: StringStream, state: State): string | null {
@@ -31,6 +34,8 @@ export const celdaLanguage = StreamLanguage.define<State>({
       const cmd = stream.current().slice(1);
       if (LATEX_FUNCTIONS.has(cmd)) return 'variableName.function';
       if (LATEX_LAYOUT.has(cmd)) return 'processingInstruction';
+      // A Greek letter is a name, with its subscript, as `Γ_u` is: `\Gamma_{u}`.
+      if (GREEK_COMMANDS[`\\${cmd}`] !== undefined) { stream.match(SUBSCRIPT); return 'variableName'; }
       return 'variableName.special';
     }
     if (stream.match(/^\\[,;:! ]/)) return 'processingInstruction';
@@ -51,7 +56,9 @@ export const celdaLanguage = StreamLanguage.define<State>({
     return null;
   },
   languageData: { commentTokens: { line: '#' } },
-});
+};
+
+export const celdaLanguage = StreamLanguage.define<State>(celdaStream);
 
 const style = HighlightStyle.define([
   { tag: t.keyword, color: 'var(--hl-keyword)', fontWeight: '600' },
