@@ -110,13 +110,34 @@ export async function servePlayground(dir: string, opts: { port?: number; host?:
   return { url: `http://${shown}:${port}/`, server, close: () => new Promise((ok) => { server.closeAllConnections(); server.close(() => ok()); }) };
 }
 
-/** The built app: dist-web/ of the package; in a checkout without it, built now with esbuild (a devDependency). */
+/** The newest modification time of the files under these folders (0 when there are none). */
+function newest(dirs: readonly string[]): number {
+  let t = 0;
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const path = join(d, name);
+      const st = lstatSync(path);
+      if (st.isDirectory()) walk(path);
+      else if (st.isFile()) t = Math.max(t, st.mtimeMs);
+    }
+  };
+  for (const d of dirs) if (existsSync(d)) walk(d);
+  return t;
+}
+
+/**
+ * The built app: dist-web/ of the package. In a checkout (scripts/build-web.mjs
+ * and web/ present, esbuild a devDependency) it is built now when missing or
+ * older than the sources; an installed package serves what it shipped.
+ */
 export async function playgroundDir(root = packageRoot()): Promise<string> {
   const dir = join(root, 'dist-web');
-  if (existsSync(join(dir, 'index.html'))) return dir;
+  const index = join(dir, 'index.html');
   const script = join(root, 'scripts', 'build-web.mjs');
-  if (!existsSync(script)) throw new UsageError(`the playground is not built (${dir} is missing); run npm run build:web in the package`);
-  process.stderr.write('building the playground (dist-web/) …\n');
+  const checkout = existsSync(script) && existsSync(join(root, 'web'));
+  if (existsSync(index) && (!checkout || lstatSync(index).mtimeMs >= newest(['web', 'compiler', 'grammar', 'runtime', 'examples'].map((d) => join(root, d))))) return dir;
+  if (!checkout) throw new UsageError(`the playground is not built (${dir} is missing); run npm run build:web in the package`);
+  process.stderr.write(`building the playground (${existsSync(index) ? 'its sources changed' : 'dist-web/ is missing'}) …\n`);
   const { buildWeb } = (await import(pathToFileURL(script).href)) as { buildWeb: (o?: { quiet?: boolean }) => Promise<unknown> };
   await buildWeb({ quiet: true });
   return dir;

@@ -122,17 +122,21 @@ describe('celda playground', () => {
     expect(await exited).toBe(0);
   }, 120_000);
 
-  it('refuses a bad port and file arguments with a usage error', async () => {
+  it('refuses a bad port and file arguments with a usage error; --help prints its usage', async () => {
     const { run } = await import('../../cli/main.ts');
-    const err: string[] = [];
-    const e = process.stderr.write.bind(process.stderr);
+    const err: string[] = [], out: string[] = [];
+    const e = process.stderr.write.bind(process.stderr), o = process.stdout.write.bind(process.stdout);
     process.stderr.write = ((s: string) => (err.push(s), true)) as typeof process.stderr.write;
+    process.stdout.write = ((s: string) => (out.push(s), true)) as typeof process.stdout.write;
     try {
       expect(await run(['playground', '--port', 'x'])).toBe(2);
       expect(await run(['playground', 'cell.celda'])).toBe(2);
+      expect(await run(['playground', '--help'])).toBe(0);
     } finally {
       process.stderr.write = e;
+      process.stdout.write = o;
     }
+    expect(out.join('')).toMatch(/^usage:\n {2}celda playground \[--port N\]/);
     expect(err.join('')).toMatch(/--port must be a whole number from 0 to 65535, not `x`/);
     expect(err.join('')).toMatch(/takes no files/);
   });
