@@ -85,6 +85,7 @@ function update(): void {
     const errs = r.diagnostics.filter((d) => d.severity === 'error').length;
     setStatus(errs ? `${errs} error${errs === 1 ? '' : 's'}` : 'no cell', 'error');
     document.body.dataset.compiled = 'error';
+    $('stale').hidden = current === null;
     return;
   }
   const names = cells.map((c) => c.name);
@@ -92,6 +93,7 @@ function update(): void {
   cellSelect.replaceChildren(...names.map((n) => new Option(n, n, false, n === keep)));
   $('cell-pick').hidden = cells.length < 2;
   current = cells.find((c) => c.name === keep)!;
+  $('stale').hidden = true;
   showCell(current, t0);
 }
 
