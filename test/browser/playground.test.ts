@@ -15,6 +15,10 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../cli/main.ts';
+import { compile } from '../../compiler/compile.ts';
+import { emitJs } from '../../compiler/emit/js/emit.ts';
+import { exportOnnx } from '../../compiler/export/onnx.ts';
+import { exportPytorch } from '../../compiler/export/pytorch.ts';
 import { browserMissing, browserRequired } from './browser.ts';
 import type { Playground } from './playground-page.ts';
 import { artifactsDir, editorText, runs, select, setText, startPlayground, updates } from './playground-page.ts';
@@ -203,6 +207,33 @@ describe.skipIf(skip)('the playground in headless Chromium', () => {
     await page.keyboard.press('Escape');
     await waitRun(page, ['paused'], 30_000);
   }, 120_000);
+
+  it('downloads the compiled module (f32, f64), the PyTorch module and the ONNX model that the CLI makes', async () => {
+    await setText(page, GRU);
+    await page.fill('#hidden', '12');
+    await page.click('[data-tab="export"]');
+    const cell = compile(GRU).cells[0]!;
+    const expected: Record<string, string | Uint8Array> = {
+      'js-f32': emitJs(cell, { precision: 'f32' }).module,
+      'js-f64': emitJs(cell, { precision: 'f64' }).module,
+      pytorch: (() => { const r = exportPytorch(cell); if (!r.ok) throw new Error('no PyTorch export'); return r.code; })(),
+      onnx: (() => { const r = exportOnnx(cell, { dims: { n_a: 12, n_x: 16 }, paramsAsInputs: true }); if (!r.ok) throw new Error('no ONNX export'); return r.bytes; })(),
+    };
+    const names = { 'js-f32': 'GRU.f32.js', 'js-f64': 'GRU.f64.js', pytorch: 'GRU.py', onnx: 'GRU.onnx' } as const;
+    for (const kind of Object.keys(expected) as (keyof typeof names)[]) {
+      const [download] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.click(`[data-export="${kind}"]`)]);
+      expect(download.suggestedFilename()).toBe(names[kind]);
+      const got = readFileSync((await download.path())!);
+      const want = expected[kind]!;
+      if (typeof want === 'string') expect(got.toString('utf8')).toBe(want);
+      else expect(Buffer.compare(got, Buffer.from(want))).toBe(0);
+    }
+    const said = (await page.textContent('#export-status'))!;
+    expect(said).toMatch(/^GRU\.onnx: GRU as an ONNX model \(opset 17; parameters as inputs; /);
+    expect(said).toContain('n_a = 12');
+    expect(said).toContain('n_x = 16');
+    await page.click('[data-tab="math"]');
+  }, 60_000);
 
   it('a shared link restores the cell as text (markup in it stays text)', async () => {
     const hostile = `# </textarea><script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">\n${GRU}`;
