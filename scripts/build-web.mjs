@@ -7,6 +7,7 @@
 //   dist-web/index.html        the page
 //   dist-web/app.js            the page's code: editor, compiler, math, graphs, charts (+ chunks)
 //   dist-web/train-worker.js   the training Web Worker (runtime/train + gpu.js)
+//   dist-web/graph-worker.js   Graphviz (@viz-js/viz) laying out the graphs off the page's thread
 //   dist-web/app.css           styles (app.js imports them), KaTeX's and uPlot's included; fonts/ beside it
 //   dist-web/data/*.json       the tasks' data, read from the npm packages the CLI uses
 //   dist-web/meta.json         esbuild's metafile (what each output holds)
@@ -73,7 +74,7 @@ export async function buildWeb({ quiet = false, dir = out } = {}) {
   mkdirSync(dir, { recursive: true });
   const { metafile } = await build({
     absWorkingDir: root,
-    entryPoints: { app: 'web/main.ts', 'train-worker': 'web/train-worker.ts' },
+    entryPoints: { app: 'web/main.ts', 'train-worker': 'web/train-worker.ts', 'graph-worker': 'web/graph-worker.ts' },
     outdir: dir,
     chunkNames: 'chunks/[name]-[hash]',
     assetNames: 'fonts/[name]-[hash]',

@@ -63,10 +63,28 @@ export function renderMath(fwd: HTMLElement, bwd: HTMLElement, cell: CompiledCel
 
 // ---------------------------------------------------------------- graphs
 
-type Viz = { renderSVGElement(dot: string, o?: object): SVGSVGElement };
-let viz: Promise<Viz> | null = null;
-/** Graphviz, loaded on first use (its WebAssembly is most of the page's weight). */
-const loadViz = () => (viz ??= import('@viz-js/viz').then((m) => m.instance() as Promise<Viz>));
+/** Graphviz, in its own worker (graph-worker.ts), started with the first graph. */
+let worker: Worker | null = null;
+let nextId = 0;
+const pending = new Map<number, { ok: (svg: string) => void; fail: (e: Error) => void }>();
+
+function layout(dot: string): Promise<string> {
+  if (!worker) {
+    worker = new Worker(new URL('graph-worker.js', document.baseURI), { type: 'module', name: 'celda graphviz' });
+    worker.onmessage = (e: MessageEvent<{ id: number; svg?: string; error?: string }>) => {
+      const p = pending.get(e.data.id);
+      pending.delete(e.data.id);
+      if (e.data.svg !== undefined) p?.ok(e.data.svg);
+      else p?.fail(new Error(e.data.error ?? 'no answer'));
+    };
+    worker.onerror = (e) => { for (const p of pending.values()) p.fail(new Error(e.message || 'the Graphviz worker failed')); pending.clear(); worker = null; };
+  }
+  const id = nextId++;
+  return new Promise((ok, fail) => { pending.set(id, { ok, fail }); worker!.postMessage({ id, dot }); });
+}
+
+/** The latest DOT asked of each host: an older layout that arrives late is dropped. */
+const asked = new WeakMap<HTMLElement, string>();
 
 /** The most nodes laid out in the page (as `celda graph --format svg` by default). */
 export const MAX_GRAPH_NODES = 2000;
@@ -80,7 +98,11 @@ export async function renderGraph(host: HTMLElement, cell: CompiledCell, backwar
   }
   const dot = toDot(g, `${cell.name}${backward ? ' (backward)' : ''}`);
   if (shown.get(host) === dot) return;
-  const svg = (await loadViz()).renderSVGElement(dot);
+  asked.set(host, dot);
+  const text = await layout(dot);
+  if (asked.get(host) !== dot) return;
+  const svg = document.importNode(new DOMParser().parseFromString(text, 'image/svg+xml').documentElement, true) as unknown as SVGSVGElement;
+  if (!(svg instanceof SVGSVGElement)) throw new Error('Graphviz gave no SVG');
   shown.set(host, dot);
   svg.removeAttribute('width');
   svg.removeAttribute('height');
