@@ -229,7 +229,16 @@ export const COMPARE = {
 } as const satisfies Command;
 
 /** Every command, in the order `celda --help` lists them. */
-export const COMMANDS: readonly Command[] = [CHECK, EVAL, GRAD, GRAPH, PRINT, COMPILE, EXPORT, DATA, BENCH, TRAIN, SAMPLE, PREDICT, COMPARE];
+export const PLAYGROUND = {
+  name: 'playground', args: '', summary: 'the browser playground: edit a cell, see its math, graphs and shapes, train it, export it', more: 'README.md (Playground)',
+  options: [
+    { name: 'port', type: 'string', arg: 'N', default: '8520', doc: 'the port (0: any free one)' },
+    { name: 'host', type: 'string', arg: 'H', default: '127.0.0.1', doc: 'the address to listen on (another than 127.0.0.1 makes the page reachable from other machines)' },
+    { name: 'open', type: 'boolean', doc: 'open the page in the system\'s browser' },
+  ],
+} as const satisfies Command;
+
+export const COMMANDS: readonly Command[] = [CHECK, EVAL, GRAD, GRAPH, PRINT, COMPILE, EXPORT, DATA, BENCH, TRAIN, SAMPLE, PREDICT, COMPARE, PLAYGROUND];
 
 /** A command by name, or undefined. */
 export const commandNamed = (name: string): Command | undefined => COMMANDS.find((c) => c.name === name);

@@ -218,6 +218,7 @@ async function main(argv: string[]): Promise<number> {
     case 'bench': return (await import('./bench.ts')).benchCommand(rest);
     case 'export': return (await import('./export.ts')).exportCommand(rest);
     case 'data': return (await import('./data.ts')).dataCommand(rest);
+    case 'playground': return (await import('./playground.ts')).playgroundCommand(rest);
     default:
       throw unknownCommand(cmd);
   }

@@ -19,7 +19,24 @@ export function ticks(lo: number, hi: number, n = 5): number[] {
   return out;
 }
 
-const fmt = (v: number) => (Math.abs(v) >= 1000 || (Math.abs(v) < 0.01 && v !== 0) ? v.toExponential(1) : String(Number(v.toPrecision(4))));
+/**
+ * A tick label as a person writes it: `1000`, `2500`, `0.25`, `0.001` — as many
+ * decimals as the spacing of the ticks needs, and no exponent between 10⁻⁶ and 10⁹.
+ * `step` is the distance between ticks (default: the label alone decides).
+ */
+export function tickLabel(v: number, step?: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  if (v === 0 || Object.is(v, -0)) return '0';
+  const a = Math.abs(v);
+  if (a >= 1e9 || a < 1e-6) return Number(v.toPrecision(3)).toExponential().replace('e+', 'e');
+  const s = step !== undefined && Number.isFinite(step) && step > 0 ? step : a;
+  const decimals = Math.min(6, Math.max(0, -Math.floor(Math.log10(s) + 1e-9)));
+  // Decimals the value itself needs beyond the spacing's (2.5 on ticks 1 apart is still 2.5).
+  const own = Math.min(6, (String(Number(v.toPrecision(6))).split('.')[1] ?? '').length);
+  return v.toFixed(Math.max(step === undefined ? own : decimals, Math.min(own, decimals + 1)));
+}
+
+const fmt = (v: number, all: readonly number[]) => tickLabel(v, all.length > 1 ? Math.abs(all[1]! - all[0]!) : undefined);
 
 export function lineChart(title: string, xLabel: string, series: readonly Series[], width = 720, height = 400): string {
   const m = { l: 64, r: 170, t: 36, b: 48 };
@@ -40,8 +57,9 @@ export function lineChart(title: string, xLabel: string, series: readonly Series
     `<text x="${m.l + W / 2}" y="20" text-anchor="middle" font-size="14">${esc(title)}</text>`,
     `<rect x="${m.l}" y="${m.t}" width="${W}" height="${H}" fill="none" stroke="#888"/>`,
   ];
-  for (const t of ticks(x0, x1)) out.push(`<line x1="${X(t).toFixed(1)}" y1="${m.t + H}" x2="${X(t).toFixed(1)}" y2="${m.t + H + 4}" stroke="#888"/><text x="${X(t).toFixed(1)}" y="${m.t + H + 17}" text-anchor="middle">${fmt(t)}</text>`);
-  for (const t of ticks(y0, y1)) out.push(`<line x1="${m.l}" y1="${Y(t).toFixed(1)}" x2="${m.l + W}" y2="${Y(t).toFixed(1)}" stroke="#eee"/><text x="${m.l - 6}" y="${(Y(t) + 4).toFixed(1)}" text-anchor="end">${fmt(t)}</text>`);
+  const xt = ticks(x0, x1), yt = ticks(y0, y1);
+  for (const t of xt) out.push(`<line x1="${X(t).toFixed(1)}" y1="${m.t + H}" x2="${X(t).toFixed(1)}" y2="${m.t + H + 4}" stroke="#888"/><text x="${X(t).toFixed(1)}" y="${m.t + H + 17}" text-anchor="middle">${fmt(t, xt)}</text>`);
+  for (const t of yt) out.push(`<line x1="${m.l}" y1="${Y(t).toFixed(1)}" x2="${m.l + W}" y2="${Y(t).toFixed(1)}" stroke="#eee"/><text x="${m.l - 6}" y="${(Y(t) + 4).toFixed(1)}" text-anchor="end">${fmt(t, yt)}</text>`);
   out.push(`<text x="${m.l + W / 2}" y="${height - 10}" text-anchor="middle">${esc(xLabel)}</text>`);
   series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length]!;

@@ -1,0 +1,274 @@
+// The playground in a real browser: headless Chromium (Debian's package, driven
+// by playwright-core) on the app as `npm run build:web` builds it, served by
+// `celda playground`'s server. The page loads without console errors; a typo
+// typed into the editor gets the CLI's diagnostic on its line; fixing it shows
+// the typeset cell (Γ) and the SVG graph; 100 steps of names train with falling
+// loss on gpu.js WebGL2, gpu.js WebGPU and WebAssembly SIMD; Stop stops and
+// Resume resumes; a shared link restores a cell as text. Leaves a screenshot
+// and the keystroke-to-update timings in artifactsDir(). Without
+// /usr/bin/chromium the suite prints one line and skips — unless
+// CELDA_REQUIRE_BROWSER=1 (CI), where a missing browser fails.
+
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../cli/main.ts';
+import { compile } from '../../compiler/compile.ts';
+import { emitJs } from '../../compiler/emit/js/emit.ts';
+import { exportOnnx } from '../../compiler/export/onnx.ts';
+import { exportPytorch } from '../../compiler/export/pytorch.ts';
+import { browserMissing, browserRequired } from './browser.ts';
+import type { Playground } from './playground-page.ts';
+import { artifactsDir, editorText, runs, select, setText, startPlayground, updates } from './playground-page.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const missing = browserMissing();
+const skip = missing !== null && !browserRequired();
+if (skip) console.log(`SKIP playground browser tests: ${missing}; set CELDA_REQUIRE_BROWSER=1 to make this a failure`);
+
+const GRU = readFileSync(join(ROOT, 'examples/cells/gru.celda'), 'utf8');
+const TYPO = GRU.replace('tanh(', 'tahn(');
+const TYPO_LINE = TYPO.slice(0, TYPO.indexOf('tahn(')).split('\n').length;
+
+/** What `celda check` prints to stderr for this source, as if the file were named cell.celda. */
+async function cliDiagnostics(source: string): Promise<string> {
+  const file = join(mkdtempSync(join(tmpdir(), 'celda-pg-')), 'cell.celda');
+  writeFileSync(file, source);
+  let err = '';
+  const e = process.stderr.write.bind(process.stderr), o = process.stdout.write.bind(process.stdout);
+  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+  try {
+    await run(['check', file]);
+  } finally {
+    process.stderr.write = e;
+    process.stdout.write = o;
+  }
+  return err.split(file).join('cell.celda').trimEnd();
+}
+
+const waitUpdate = (page: Page, after: number) => page.waitForFunction((n) => Number(document.body.dataset.updates ?? 0) > n && document.body.dataset.compiled === 'ok', after, { timeout: 30_000 });
+
+async function train(page: Page, backend: string, steps: number, hidden: number): Promise<void> {
+  await page.selectOption('#task', 'names');
+  await page.selectOption('#backend', backend);
+  await page.fill('#hidden', String(hidden));
+  await page.fill('#steps', String(steps));
+  await page.click('#train-btn');
+}
+
+const waitRun = (page: Page, states: string[], timeout: number) =>
+  page.waitForFunction((s) => {
+    const r = (globalThis as unknown as { celdaPlayground: { panel: { runs: { state: string }[] } } }).celdaPlayground.panel.runs[0];
+    return r !== undefined && (s.includes(r.state) || r.state === 'failed');
+  }, states, { timeout });
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+describe.skipIf(skip)('the playground in headless Chromium', () => {
+  let pg: Playground;
+  let page: Page;
+
+  beforeAll(async () => {
+    if (missing) throw new Error(`CELDA_REQUIRE_BROWSER=1 but ${missing}`);
+    pg = await startPlayground();
+    page = await pg.open();
+  }, 180_000);
+  afterAll(async () => pg?.close());
+
+  it('loads with the GRU compiled, crossOriginIsolated, and no console errors', async () => {
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    expect(await page.textContent('#status')).toMatch(/✓ GRU: 1 state, 6 parameter tensors/);
+    expect(pg.errors).toEqual([]);
+  });
+
+  it('a misspelled function typed in the editor gets the CLI\'s diagnostic, marked on its line', async () => {
+    await setText(page, GRU);
+    const at = GRU.indexOf('tanh(');
+    await select(page, at, at + 4);
+    await page.keyboard.type('tahn');
+    await page.waitForFunction(() => document.body.dataset.compiled === 'error', undefined, { timeout: 30_000 });
+    expect(await editorText(page)).toBe(TYPO);
+    // The mark: on the line of the typo, under `tahn`.
+    const mark = await page.$eval('.cm-lintRange-error', (el) => {
+      const line = el.closest('.cm-line')!;
+      return { text: el.textContent, line: [...line.parentElement!.children].filter((c) => c.classList.contains('cm-line')).indexOf(line) + 1 };
+    });
+    expect(mark).toEqual({ text: 'tahn', line: TYPO_LINE });
+    expect(await page.$$('.cm-lint-marker-error')).toHaveLength(1);
+    // The words: the CLI's rendering below the editor, and code + message + help in the mark's tooltip.
+    const cli = await cliDiagnostics(TYPO);
+    expect(cli).toMatch(/^cell\.celda:\d+:\d+: error\[E\d+\]: unknown function `tahn`/);
+    expect((await page.textContent('#problems'))!.trimEnd()).toBe(cli);
+    await page.hover('.cm-lintRange-error');
+    await page.waitForSelector('.cm-tooltip-lint', { timeout: 10_000 });
+    const tip = (await page.textContent('.cm-tooltip-lint'))!;
+    const [, code, message] = /error\[(E\d+)\]: (.*)/.exec(cli)!;
+    expect(tip).toContain(`error[${code}]: ${message}`);
+    expect(tip).toContain(/help: .*/.exec(cli)![0]);
+  });
+
+  it('fixing it shows the typeset cell with Γ and its graph as SVG', async () => {
+    const before = await updates(page);
+    const at = TYPO.indexOf('tahn(');
+    await select(page, at, at + 4);
+    await page.keyboard.type('tanh');
+    await waitUpdate(page, before);
+    expect(await page.$$('.cm-lintRange-error')).toHaveLength(0);
+    expect(await page.isHidden('#problems')).toBe(true);
+    const math = (await page.textContent('#math-forward .katex'))!;
+    expect(math).toContain('Γ');
+    expect(math).toContain('tanh');
+    expect(await page.$$('#math-backward .katex')).toHaveLength(1);
+    await page.click('[data-tab="graph"]');
+    expect(await page.$$eval('#graph svg g.node', (n) => n.length)).toBeGreaterThan(10);
+    await page.check('input[name="graph"][value="backward"]');
+    await page.waitForFunction(() => document.querySelector('#graph svg title')?.textContent?.includes('backward') === true, undefined, { timeout: 30_000 });
+    await page.click('[data-tab="shapes"]');
+    expect(await page.textContent('#shapes')).toMatch(/W_u.*n_a × \(n_a \+ n_x\)/s);
+    await page.click('[data-tab="math"]');
+  });
+
+  it('measures keystroke → math, shapes and graph for every example cell (reported)', async () => {
+    const names = await page.$$eval('#examples option', (os) => os.map((o) => (o as HTMLOptionElement).value).filter((v) => v));
+    expect(names.length).toBeGreaterThanOrEqual(readdirSync(join(ROOT, 'examples/cells')).filter((f) => f.endsWith('.celda')).length);
+    const report: Record<string, Record<string, number>> = {};
+    for (const name of names) {
+      await page.selectOption('#examples', name);
+      await waitUpdate(page, await updates(page) - 1).catch(() => {});
+      // A new output typed before the cell's closing brace; its last keystroke completes it, changing the math, the
+      // shapes and the graph: the time from that keystroke until the page has redrawn all three.
+      const text = await editorText(page);
+      const input = /input\s+(\S+)/.exec(text)?.[1] ?? 'x';
+      const t = /\^\{?<1>/.test(text) ? '1' : 't';
+      const end = text.lastIndexOf('}');
+      await select(page, end, end);
+      await page.keyboard.type(`  q_extra^<${t}> = tanh(2 * ${input}^<${t}>`);
+      await page.waitForTimeout(100);
+      const before = await updates(page);
+      await page.keyboard.type(')');
+      await waitUpdate(page, before);
+      expect(await page.textContent('#math-forward')).toContain('extra');
+      expect(await page.textContent('#shapes')).toContain('q_extra');
+      report[name] = await page.evaluate(() => {
+        const p = (globalThis as unknown as { celdaPlayground: { timings: number[]; breakdown: Record<string, number>[] } }).celdaPlayground;
+        return Object.fromEntries(Object.entries({ total: p.timings[p.timings.length - 1]!, ...p.breakdown[p.breakdown.length - 1]! }).map(([k, v]) => [k, Math.round(v)]));
+      });
+    }
+    mkdirSync(artifactsDir(), { recursive: true });
+    writeFileSync(join(artifactsDir(), 'playground-timings.json'), JSON.stringify(report, null, 2) + '\n');
+    console.log(`keystroke → math, shapes and graph (ms, including the 40 ms debounce): ${JSON.stringify(report)}`);
+    await page.selectOption('#examples', 'cells/gru');
+  }, 120_000);
+
+  for (const [backend, expected] of [['webgl2', 'gpu.js WebGL2'], ['webgpu', 'gpu.js WebGPU'], ['wasm', 'WebAssembly SIMD']] as const) {
+    it(`100 steps of names on ${expected}: the loss falls, names appear`, async () => {
+      const t0 = Date.now();
+      await train(page, backend, 100, 16);
+      await waitRun(page, ['done'], 240_000);
+      const [r] = await runs(page);
+      expect(r!.error).toBe('');
+      expect(r!.state).toBe('done');
+      expect(r!.backend).toContain(expected);
+      expect(r!.note).toBe('');
+      expect(r!.step).toBe(100);
+      expect(r!.losses).toHaveLength(100);
+      const first = mean(r!.losses.slice(0, 10).map((p) => p[1])), last = mean(r!.losses.slice(-10).map((p) => p[1]));
+      expect(last).toBeLessThan(first - 0.3);
+      expect(r!.metrics.length).toBeGreaterThanOrEqual(2);
+      expect(r!.metrics[r!.metrics.length - 1]![1]).toBeLessThan(r!.metrics[0]![1]);
+      expect(r!.samples.length).toBe(8);
+      expect((await page.$$('#samples li')).length).toBe(8);
+      console.log(`${expected}: 100 steps in ${((Date.now() - t0) / 1000).toFixed(1)} s, loss ${first.toFixed(3)} → ${last.toFixed(3)} (${r!.backend})`);
+      if (backend === 'wasm') {
+        mkdirSync(artifactsDir(), { recursive: true });
+        await page.screenshot({ path: join(artifactsDir(), 'playground.png'), fullPage: true });
+        if (process.env.CELDA_UPDATE_SCREENSHOT === '1') await page.screenshot({ path: join(ROOT, 'docs', 'playground.png'), fullPage: true });
+      }
+    }, 300_000);
+  }
+
+  it('Stop stops a run between steps, Resume continues it', async () => {
+    await train(page, 'wasm', 1_000_000, 16);
+    await page.waitForFunction(() => ((globalThis as unknown as { celdaPlayground: { panel: { runs: { step: number }[] } } }).celdaPlayground.panel.runs[0]?.step ?? 0) > 5, undefined, { timeout: 60_000 });
+    expect(await page.isEnabled('#stop-btn')).toBe(true);
+    await page.click('#stop-btn');
+    await waitRun(page, ['paused'], 30_000);
+    const stopped = (await runs(page))[0]!.step;
+    await page.waitForTimeout(1000);
+    expect((await runs(page))[0]!).toMatchObject({ state: 'paused', step: stopped });
+    expect(await page.isEnabled('#resume-btn')).toBe(true);
+    await page.click('#resume-btn');
+    await page.waitForFunction((s) => ((globalThis as unknown as { celdaPlayground: { panel: { runs: { step: number }[] } } }).celdaPlayground.panel.runs[0]?.step ?? 0) > s + 3, stopped, { timeout: 60_000 });
+    // Escape (the keyboard's Stop) from the editor.
+    await page.focus('.cm-content');
+    await page.keyboard.press('Escape');
+    await waitRun(page, ['paused'], 30_000);
+  }, 120_000);
+
+  it('downloads the compiled module (f32, f64), the PyTorch module and the ONNX model that the CLI makes', async () => {
+    await setText(page, GRU);
+    await page.fill('#hidden', '12');
+    await page.click('[data-tab="export"]');
+    const cell = compile(GRU).cells[0]!;
+    const expected: Record<string, string | Uint8Array> = {
+      'js-f32': emitJs(cell, { precision: 'f32' }).module,
+      'js-f64': emitJs(cell, { precision: 'f64' }).module,
+      pytorch: (() => { const r = exportPytorch(cell); if (!r.ok) throw new Error('no PyTorch export'); return r.code; })(),
+      onnx: (() => { const r = exportOnnx(cell, { dims: { n_a: 12, n_x: 16 }, paramsAsInputs: true }); if (!r.ok) throw new Error('no ONNX export'); return r.bytes; })(),
+    };
+    const names = { 'js-f32': 'GRU.f32.js', 'js-f64': 'GRU.f64.js', pytorch: 'GRU.py', onnx: 'GRU.onnx' } as const;
+    for (const kind of Object.keys(expected) as (keyof typeof names)[]) {
+      const [download] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.click(`[data-export="${kind}"]`)]);
+      expect(download.suggestedFilename()).toBe(names[kind]);
+      const got = readFileSync((await download.path())!);
+      const want = expected[kind]!;
+      if (typeof want === 'string') expect(got.toString('utf8')).toBe(want);
+      else expect(Buffer.compare(got, Buffer.from(want))).toBe(0);
+    }
+    const said = (await page.textContent('#export-status'))!;
+    expect(said).toMatch(/^GRU\.onnx: GRU as an ONNX model \(opset 17; parameters as inputs; /);
+    expect(said).toContain('n_a = 12');
+    expect(said).toContain('n_x = 16');
+    await page.click('[data-tab="math"]');
+  }, 60_000);
+
+  it('a shared link restores the cell as text (markup in it stays text)', async () => {
+    const hostile = `# </textarea><script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">\n${GRU}`;
+    await setText(page, hostile);
+    await page.click('#share');
+    await page.waitForFunction(() => location.hash.startsWith('#cell='), undefined, { timeout: 10_000 });
+    const url = await page.evaluate(() => location.href);
+    // Something else in localStorage, so that only the link can bring the cell back.
+    await setText(page, GRU);
+    await page.waitForTimeout(400);
+    const other = await pg.context.newPage();
+    other.on('pageerror', (e) => pg.errors.push(`page: ${e.message}`));
+    await other.goto(url);
+    await other.waitForFunction(() => document.body.dataset.compiled === 'ok', undefined, { timeout: 60_000 });
+    expect(await editorText(other)).toBe(hostile);
+    expect(await other.evaluate(() => (globalThis as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(await other.$$('#editor script, #editor img, #editor textarea')).toHaveLength(0);
+    expect(await other.textContent('#status')).toMatch(/✓ GRU/);
+    await other.close();
+  }, 60_000);
+
+  it('without COOP/COEP, a gpu.js choice trains on WebAssembly on one thread and the page says why', async () => {
+    const plain = await pg.open('', pg.plainUrl);
+    expect(await plain.evaluate(() => crossOriginIsolated)).toBe(false);
+    await train(plain, 'webgl2', 30, 8);
+    await waitRun(plain, ['done'], 120_000);
+    const [r] = await runs(plain);
+    expect(r!.error).toBe('');
+    expect(r!.backend).toBe('WebAssembly SIMD, 1 thread');
+    expect(r!.note).toMatch(/^gpu\.js WebGL2 is unavailable: .*crossOriginIsolated.*Cross-Origin-Opener-Policy: same-origin.*; training on WebAssembly SIMD instead; one thread: threads need a shared memory/);
+    expect(await plain.textContent('#run-info .warn')).toBe(r!.note);
+    await plain.close();
+  }, 150_000);
+
+  it('has logged no console errors in any of it', () => {
+    expect(pg.errors).toEqual([]);
+  });
+});

@@ -1,0 +1,204 @@
+// What the page shows of a compiled cell: its forward and backward step as
+// typeset math (KaTeX, from the compiler's LaTeX printer — what `celda print
+// --format latex` and `celda grad --format latex` write), its graphs as SVG
+// (Graphviz's layout through @viz-js/viz, from the same DOT as `celda graph`),
+// and the shapes of its parameters, inputs, states and outputs.
+
+import katex from 'katex';
+import type { CompiledCell } from '../compiler/compile.ts';
+import { evalDim } from '../compiler/ir/dims.ts';
+import type { Dim } from '../compiler/ir/dims.ts';
+import { toDot } from '../compiler/print/graphviz.ts';
+import { printCell, printGrad, shapeText } from '../compiler/print/notation.ts';
+import { spell } from '../grammar/names.ts';
+
+/** `x^{<t-1>}` as the notes typeset it, `x^{\langle t-1\rangle}`. */
+const angles = (s: string) => s.replace(/\^\{<([^>{}]*)>\}/g, (_, t: string) => `^{\\langle ${t}\\rangle}`);
+
+/** Equations `lhs = rhs` as the rows of one aligned block. */
+function aligned(lines: readonly string[]): string {
+  const rows = lines.map((l) => {
+    const i = l.indexOf(' = ');
+    return i < 0 ? angles(l) : `${angles(l.slice(0, i))} &= ${angles(l.slice(i + 3))}`;
+  });
+  return `\\begin{aligned}${rows.join(' \\\\[2pt] ')}\\end{aligned}`;
+}
+
+/** What each element shows now (LaTeX, DOT), to skip redrawing the same. */
+const shown = new WeakMap<HTMLElement, string>();
+
+function typeset(el: HTMLElement, tex: string): void {
+  // Most keystrokes (comments, spacing, a name half typed) leave the math as it was: keep what is on screen.
+  if (shown.get(el) === tex) return;
+  shown.set(el, tex);
+  el.classList.remove('raw');
+  try {
+    // trust: false (KaTeX's default) — no \href, \htmlClass … from anything a cell contains.
+    katex.render(tex, el, { displayMode: true, throwOnError: true, trust: false, strict: 'ignore', maxExpand: 1000 });
+  } catch (e) {
+    el.textContent = `KaTeX could not typeset this (${(e as Error).message}); the LaTeX:\n${tex}`;
+    el.classList.add('raw');
+  }
+}
+
+/** The forward equations (declarations left to the Shapes tab). */
+export function forwardLatex(cell: CompiledCell): string {
+  const text = printCell(cell.typed, cell.forward, 'latex');
+  const body = text.split('\n').slice(1, -2).map((l) => l.trim()).filter((l) => l !== '' && !/^(input|state|param)\s/.test(l));
+  return aligned(body);
+}
+
+export function backwardLatex(cell: CompiledCell, wrt?: string): string {
+  const text = printGrad(cell.typed, cell.forward, cell.backward, { spelling: 'latex', ...(wrt ? { wrt } : {}) });
+  return aligned(text.split('\n').filter((l) => l.trim() !== ''));
+}
+
+/** The names the backward step has a gradient for, in its order. */
+export const gradientNames = (cell: CompiledCell): string[] => [...new Set(cell.backward.roots.map((r) => r.name))];
+
+export function renderMath(fwd: HTMLElement, bwd: HTMLElement, cell: CompiledCell, wrt: string): void {
+  typeset(fwd, forwardLatex(cell));
+  typeset(bwd, backwardLatex(cell, wrt || undefined));
+}
+
+// ---------------------------------------------------------------- graphs
+
+/** Graphviz, in its own worker (graph-worker.ts), started with the first graph. */
+let worker: Worker | null = null;
+let nextId = 0;
+const pending = new Map<number, { ok: (svg: string) => void; fail: (e: Error) => void }>();
+
+function layout(dot: string): Promise<string> {
+  if (!worker) {
+    worker = new Worker(new URL('graph-worker.js', document.baseURI), { type: 'module', name: 'celda graphviz' });
+    worker.onmessage = (e: MessageEvent<{ id: number; svg?: string; error?: string }>) => {
+      const p = pending.get(e.data.id);
+      pending.delete(e.data.id);
+      if (e.data.svg !== undefined) p?.ok(e.data.svg);
+      else p?.fail(new Error(e.data.error ?? 'no answer'));
+    };
+    worker.onerror = (e) => { for (const p of pending.values()) p.fail(new Error(e.message || 'the Graphviz worker failed')); pending.clear(); worker = null; };
+  }
+  const id = nextId++;
+  return new Promise((ok, fail) => { pending.set(id, { ok, fail }); worker!.postMessage({ id, dot }); });
+}
+
+/** The latest DOT asked of each host: an older layout that arrives late is dropped. */
+const asked = new WeakMap<HTMLElement, string>();
+
+/** The most nodes laid out in the page (as `celda graph --format svg` by default). */
+export const MAX_GRAPH_NODES = 2000;
+
+export async function renderGraph(host: HTMLElement, cell: CompiledCell, backward: boolean): Promise<void> {
+  const g = backward ? cell.backward : cell.forward;
+  if (g.nodes.length > MAX_GRAPH_NODES) {
+    shown.delete(host);
+    host.replaceChildren(Object.assign(document.createElement('p'), { textContent: `The ${backward ? 'backward' : 'forward'} graph has ${g.nodes.length} nodes, more than the page lays out (${MAX_GRAPH_NODES}); celda graph writes its DOT.` }));
+    return;
+  }
+  const dot = toDot(g, `${cell.name}${backward ? ' (backward)' : ''}`);
+  if (shown.get(host) === dot) return;
+  asked.set(host, dot);
+  const text = await layout(dot);
+  if (asked.get(host) !== dot) return;
+  const svg = document.importNode(new DOMParser().parseFromString(text, 'image/svg+xml').documentElement, true) as unknown as SVGSVGElement;
+  if (!(svg instanceof SVGSVGElement)) throw new Error('Graphviz gave no SVG');
+  shown.set(host, dot);
+  svg.removeAttribute('width');
+  svg.removeAttribute('height');
+  svg.classList.add('graph-svg');
+  host.replaceChildren(svg);
+  panZoom(svg);
+}
+
+/** Drag to pan, wheel (or pinch) to zoom around the pointer, double-click or `fit()` to see it whole. */
+function panZoom(svg: SVGSVGElement): void {
+  const base = svg.viewBox.baseVal;
+  const home = { x: base.x, y: base.y, w: base.width, h: base.height };
+  const set = (x: number, y: number, w: number, h: number) => svg.setAttribute('viewBox', `${x} ${y} ${w} ${h}`);
+  const fit = () => set(home.x, home.y, home.w, home.h);
+  (svg as unknown as { fit: () => void }).fit = fit;
+  const toSvg = (cx: number, cy: number) => {
+    const r = svg.getBoundingClientRect(), v = svg.viewBox.baseVal;
+    // preserveAspectRatio xMidYMid meet: one scale, the slack split evenly.
+    const s = Math.max(v.width / r.width, v.height / r.height);
+    return { x: v.x + (cx - r.left - (r.width - v.width / s) / 2) * s, y: v.y + (cy - r.top - (r.height - v.height / s) / 2) * s, s };
+  };
+  svg.addEventListener('wheel', (e) => {
+    e.preventDefault();
+    const v = svg.viewBox.baseVal, p = toSvg(e.clientX, e.clientY);
+    const k = Math.exp(Math.max(-0.5, Math.min(0.5, e.deltaY * 0.002)));
+    const w = Math.min(home.w * 20, Math.max(home.w / 50, v.width * k)), f = w / v.width;
+    set(p.x - (p.x - v.x) * f, p.y - (p.y - v.y) * f, v.width * f, v.height * f);
+  }, { passive: false });
+  let drag: { x: number; y: number } | null = null;
+  svg.addEventListener('pointerdown', (e) => { drag = { x: e.clientX, y: e.clientY }; svg.setPointerCapture(e.pointerId); svg.classList.add('dragging'); });
+  svg.addEventListener('pointermove', (e) => {
+    if (!drag) return;
+    const v = svg.viewBox.baseVal, { s } = toSvg(e.clientX, e.clientY);
+    set(v.x - (e.clientX - drag.x) * s, v.y - (e.clientY - drag.y) * s, v.width, v.height);
+    drag = { x: e.clientX, y: e.clientY };
+  });
+  const end = () => { drag = null; svg.classList.remove('dragging'); };
+  svg.addEventListener('pointerup', end);
+  svg.addEventListener('pointercancel', end);
+  svg.addEventListener('dblclick', fit);
+}
+
+// ---------------------------------------------------------------- shapes
+
+export interface SizeEnv { readonly [dim: string]: number }
+
+const size = (dims: readonly Dim[], env: SizeEnv): number | undefined => {
+  let n = 1;
+  for (const d of dims) {
+    const v = evalDim(d, env);
+    if (v === undefined) return undefined;
+    n *= v;
+  }
+  return n;
+};
+
+/** Parameters of the cell at these dimension sizes (undefined where a dimension has no size). */
+export function parameterCount(cell: CompiledCell, env: SizeEnv): number | undefined {
+  let n = 0;
+  for (const p of cell.typed.params) {
+    const s = size(p.shape, env);
+    if (s === undefined) return undefined;
+    n += s;
+  }
+  return n;
+}
+
+const cellEl = (tag: string, text: string, cls?: string) => {
+  const e = document.createElement(tag);
+  e.textContent = text;
+  if (cls) e.className = cls;
+  return e;
+};
+
+/** The table of every parameter, input, state and output with its inferred shape and, at `env`, its size. */
+export function renderShapes(host: HTMLElement, cell: CompiledCell, env: SizeEnv, envText: string): void {
+  const t = cell.typed;
+  const table = document.createElement('table');
+  table.className = 'shapes';
+  const head = document.createElement('tr');
+  for (const h of ['', 'name', 'shape', `size at ${envText}`]) head.append(cellEl('th', h));
+  table.append(head);
+  const row = (role: string, name: string, dims: readonly Dim[]) => {
+    const tr = document.createElement('tr');
+    const s = size(dims, env);
+    tr.append(cellEl('td', role, 'role'), cellEl('td', spell(name, 'unicode'), 'name'), cellEl('td', shapeText(dims, 'unicode')), cellEl('td', s === undefined ? '—' : s.toLocaleString('en-US'), 'num'));
+    table.append(tr);
+  };
+  for (const p of t.params) row('parameter', p.name, p.shape);
+  for (const i of t.inputs) row('input', i.name, [i.dim]);
+  for (const s of t.states) row('state', s.name, [s.dim]);
+  for (const o of t.outputs) row('output', o.name, o.shape.dims);
+  const count = parameterCount(cell, env);
+  const dims = t.dims.length ? `dimensions: ${t.dims.join(', ')}` : 'no dimensions';
+  host.replaceChildren(
+    cellEl('p', `${cell.name}: ${t.params.length} parameter tensors, ${count === undefined ? 'a size not fixed by the task (bind it in the cell)' : `${count.toLocaleString('en-US')} parameters`} at ${envText}; ${dims}.`, 'param-count'),
+    table,
+  );
+}
