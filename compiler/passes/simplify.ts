@@ -75,6 +75,13 @@ export const RULES: RuleTable = {
     fold,
   ],
   tanh: [fold], sigmoid: [fold], relu: [fold], exp: [fold], log: [fold], sqrt: [fold], abs: [fold], softplus: [fold], step: [fold], sign: [fold], max: [fold], min: [fold], stopgrad: [fold],
+  ge: [fold], gt: [fold],
+  select: [
+    { name: 'select(1, x, y) → x', apply: ([m, x, _y], n, b) => (constOf(b, m) !== undefined && constOf(b, m) !== 0 ? keep(b, x, n) : undefined) },
+    { name: 'select(0, x, y) → y', apply: ([m, _x, y], n, b) => (constOf(b, m) === 0 ? keep(b, y, n) : undefined) },
+    { name: 'select(m, x, x) → x', apply: ([_m, x, y], n, b) => (x === y ? keep(b, x, n) : undefined) },
+    // no `fold`: a constant mask is taken by the first two rules
+  ],
   transpose: [
     { name: '(xᵀ)ᵀ → x', apply: ([x], _n, b) => (opOf(b, x) === 'transpose' ? input(b, x) : undefined) },
   ],
