@@ -104,6 +104,7 @@ const CASES: Readonly<Partial<Record<OpName, Readonly<Record<string, Case>>>>> =
     'select(1, x, y) → x': { before: ({ op, c, x, y }) => op('select', [c(1), x, y]), after: ({ x }) => x },
     'select(0, x, y) → y': { before: ({ op, c, x, y }) => op('select', [c(0), x, y]), after: ({ y }) => y },
     'select(m, x, x) → x': { before: ({ op, x, y }) => op('select', [op('ge', [x, y]), x, x]), after: ({ x }) => x },
+    'fold constants': { before: ({ op, c }) => op('select', [c(1), c(2), c(3)]), after: ({ c }) => c(2) },
   },
   stopgrad: { 'fold constants': { before: ({ op, c }) => op('stopgrad', [c(0.5)]), after: ({ c }) => c(0.5) } },
   transpose: {
