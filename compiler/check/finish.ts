@@ -69,7 +69,10 @@ export function assemble(cx: CheckContext, eqs: readonly TypedEq[]): TypedCell {
   const finExpr = (e: TExpr): TExpr => {
     const shape = e.shape && finShape(e.shape);
     if (e.k === 'leaf') return { ...e, shape };
-    return { ...e, args: e.args.map(finExpr), attrs: { ...e.attrs }, shape };
+    // Slices of a split left-hand side carry dims in their attributes.
+    const a = e.attrs;
+    const attrs = { ...a, ...(a.offset ? { offset: fin(a.offset) } : {}), ...(a.len ? { len: fin(a.len) } : {}), ...(a.total ? { total: fin(a.total) } : {}), ...(a.shape ? { shape: finShape(a.shape) } : {}) };
+    return { ...e, args: e.args.map(finExpr), attrs, shape };
   };
   const timed = timedNames(cx);
   const states = stateNames(cx, timed);

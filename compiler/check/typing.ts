@@ -9,6 +9,7 @@ import type { CheckContext, Def } from './context.ts';
 import { Defer, display, isPoison, isState, key, poison, scalarShape, showDim, showShape, vec } from './context.ts';
 import { variable } from './references.ts';
 import { call, elementwise, op, product } from './shapes.ts';
+import { typeCases, typeCompare, typePart } from './piecewise.ts';
 import type { Diagnostic } from '../diagnostics.ts';
 import { D, DERIVATIVES, didYouMean } from '../diagnostics.ts';
 import { FUNCTIONS } from '../ir/ops.ts';
@@ -139,5 +140,8 @@ function typeExpr(cx: CheckContext, e: Expr, diags: Diagnostic[], def: Def): TEx
       if (items.some((i) => i.shape === null)) throw new Defer();
       return op(cx, 'concat', items, e.span, diags, 'a concatenation');
     }
+    case 'compare': return typeCompare(cx, e, go, diags);
+    case 'cases': return typeCases(cx, e, go, diags);
+    case 'part': return typePart(cx, e, go, diags);
   }
 }
