@@ -185,22 +185,22 @@ export const D = {
       want === 1 ? `apply it to one value: \`${fn}(…)\`` : `write \`${fn}(${Array.from({ length: want }, (_, i) => 'abcd'[i]).join(', ')})\``),
   /** A function defined in the cell (`g(v) = …`) that applies itself, directly or through others. */
   recursiveFunction: (span: Span, path: readonly string[]) =>
-    err('E060', span, `function \`${path[0]}\` applies itself: ${path.map((n) => `\`${n}\``).join(' → ')}`, 'a function is inlined where it is applied, so it cannot call itself; write the repetition out'),
+    err('E070', span, `function \`${path[0]}\` applies itself: ${path.map((n) => `\`${n}\``).join(' → ')}`, 'a function is inlined where it is applied, so it cannot call itself; write the repetition out'),
   /** A defined function applied to the wrong number of arguments (before and after `;`). */
   functionArity: (span: Span, fn: string, want: string, got: string, definition?: Span) =>
-    err('E061', span, `\`${fn}\` takes ${want}, got ${got}`, `write \`${fn}(…)\` with the arguments of its definition`, note(definition, 'defined here')),
+    err('E071', span, `\`${fn}\` takes ${want}, got ${got}`, `write \`${fn}(…)\` with the arguments of its definition`, note(definition, 'defined here')),
   /** A name in a function's body that is neither its argument nor anything of the cell. */
   unknownInFunction: (span: Span, name: string, fn: string, help: string) =>
-    err('E062', span, `\`${name}\` in the body of \`${fn}\` is not one of its arguments`, help),
+    err('E072', span, `\`${name}\` in the body of \`${fn}\` is not one of its arguments`, help),
   /** `[f, i, o, g] = e` where e's length is not a multiple of the number of names. */
   badSplit: (span: Span, count: number, size: string, help?: string) =>
-    err('E063', span, `cannot split ${size} into ${count} equal parts`, help ?? `the right-hand side must have a length divisible by ${count}`),
+    err('E073', span, `cannot split ${size} into ${count} equal parts`, help ?? `the right-hand side must have a length divisible by ${count}`),
   /** `x_t` where it is unclear whether `_t` is a time index. */
   ambiguousTime: (span: Span, written: string, base: string, timed: string) =>
-    err('E064', span, `\`${written}\`: is \`_t\` a time index (\`${timed}\`) or part of a parameter's name?`,
+    err('E074', span, `\`${written}\`: is \`_t\` a time index (\`${timed}\`) or part of a parameter's name?`,
       `declare \`${base}\` (\`input ${base} : n_${base}\`) or write \`${timed}\` to read it at step t; for a parameter named \`${written}\`, declare \`param ${written} : …\``),
   /** A `cases` with an arm that cannot be reached, or a comparison where a value is wanted. */
-  badCases: (span: Span, message: string, help?: string) => err('E065', span, message, help),
+  badCases: (span: Span, message: string, help?: string) => err('E075', span, message, help),
   /** Export (compiler/export/): a value the target format has no way to compute. */
   cannotExport: (span: Span, target: string, what: string, help?: string) =>
     err('E050', span, `${target} export: ${what}`, help),
