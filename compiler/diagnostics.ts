@@ -207,6 +207,18 @@ export const D = {
   /** Export: a name the generated module cannot use as it is. */
   exportName: (span: Span, target: string, name: string, why: string) =>
     err('E051', span, `${target} export: \`${name}\` ${why}`, 'rename it in the cell'),
+  // Reductions, scalars per example, dimensions as numbers, tensor powers (E060–E064).
+  notAVector: (span: Span, what: string, got: string, help: string) =>
+    err('E060', span, `${what} needs a vector, got ${got}`, help),
+  ambiguousTranspose: (span: Span, name: string) =>
+    err('E061', span, `\`${name}ᵀ\` is ambiguous: the shape of \`${name}\` is not known, so this is either an inner product (\`${name}\` a vector) or a transposed matrix product (\`${name}\` a matrix)`,
+      `declare it: \`param ${name} : n\` for the inner product Σ_i ${name}_i v_i, or \`param ${name} : n × m\` for the matrix; a lowercase name (\`w_i\`) is read as a vector`),
+  scalarStateShape: (span: Span, name: string, got: string) =>
+    err('E062', span, `\`${name}\` is declared a scalar per example (\`state ${name} : 1\`), but its equation gives ${got}`,
+      `a scalar state is one number per example; reduce the vector (\`sum(v)\`, \`mean(v)\`, \`uᵀ v\`), or declare the state a vector: \`state ${name} : n\``),
+  dimInUnrolled: (span: Span, name: string) =>
+    err('E063', span, `scalar state \`${name}\` is only supported in a cell written for a general step t`,
+      'write the cell with `<t>` and `<t-1>`, or declare the state a vector'),
   internal: (span: Span, message: string) => err('E999', span, `internal error: ${message}`, 'this is a bug in celda; please report it with the cell that caused it'),
 } as const;
 

@@ -52,6 +52,8 @@ export type Expr =
   | { readonly kind: 'pow'; readonly base: Expr; readonly exponent: number; readonly span: Span }
   /** `W^T`, `W^{T}`, `W^\top`, `Wᵀ`. */
   | { readonly kind: 'transpose'; readonly arg: Expr; readonly span: Span }
+  /** `a^{c r_t}`, `x^{y}`: a power whose exponent is an expression (a number exponent is `pow`). */
+  | { readonly kind: 'power'; readonly base: Expr; readonly exponent: Expr; readonly span: Span }
   /** `[u, v]`: concatenation along the feature axis. */
   | { readonly kind: 'concat'; readonly items: readonly Expr[]; readonly span: Span }
   /** `[0 … 0]`, `[0 \dots 0]`, `[0, …, 0]`: a zero vector of the shape its context needs. */

@@ -42,12 +42,16 @@ export interface CeldaActionDict<T> extends BaseActionDict<T> {
   ExprTail_arith?: (this: NonterminalNode, arg0: NonterminalNode, arg1: IterationNode, arg2: IterationNode, arg3: NonterminalNode) => T;
   ExprTail?: (this: NonterminalNode, arg0: NonterminalNode) => T;
   JuxtExpr?: (this: NonterminalNode, arg0: NonterminalNode, arg1: IterationNode, arg2: IterationNode, arg3: IterationNode, arg4: IterationNode) => T;
+  Postfix_power?: (this: NonterminalNode, arg0: NonterminalNode, arg1: NonterminalNode, arg2: TerminalNode) => T;
+  Postfix?: (this: NonterminalNode, arg0: NonterminalNode) => T;
+  powerOpen?: (this: NonterminalNode, arg0: TerminalNode, arg1: IterationNode, arg2: TerminalNode) => T;
   Primary_num?: (this: NonterminalNode, arg0: NonterminalNode) => T;
   Primary_compare?: (this: NonterminalNode, arg0: TerminalNode, arg1: IterationNode, arg2: NonterminalNode, arg3: IterationNode, arg4: TerminalNode) => T;
   Primary_paren?: (this: NonterminalNode, arg0: TerminalNode, arg1: IterationNode, arg2: NonterminalNode, arg3: IterationNode, arg4: TerminalNode) => T;
   Primary_group?: (this: NonterminalNode, arg0: TerminalNode, arg1: IterationNode, arg2: NonterminalNode, arg3: IterationNode, arg4: TerminalNode) => T;
   Primary_concat?: (this: NonterminalNode, arg0: TerminalNode, arg1: IterationNode, arg2: NonterminalNode, arg3: IterationNode, arg4: TerminalNode) => T;
   Primary_abs?: (this: NonterminalNode, arg0: NonterminalNode, arg1: IterationNode, arg2: NonterminalNode, arg3: IterationNode, arg4: NonterminalNode) => T;
+  Primary_sum?: (this: NonterminalNode, arg0: NonterminalNode, arg1: NonterminalNode) => T;
   Primary_latex?: (this: NonterminalNode, arg0: NonterminalNode) => T;
   Primary?: (this: NonterminalNode, arg0: NonterminalNode) => T;
   Apply_semi?: (this: NonterminalNode, arg0: NonterminalNode, arg1: TerminalNode, arg2: IterationNode, arg3: NonterminalNode, arg4: TerminalNode, arg5: IterationNode, arg6: NonterminalNode, arg7: IterationNode, arg8: TerminalNode) => T;
@@ -175,6 +179,10 @@ export interface CeldaActionDict<T> extends BaseActionDict<T> {
   reservedWord?: (this: NonterminalNode, arg0: TerminalNode, arg1: TerminalNode) => T;
   fracCommand?: (this: NonterminalNode, arg0: TerminalNode, arg1: TerminalNode) => T;
   sqrtCommand?: (this: NonterminalNode, arg0: TerminalNode) => T;
+  sumCommand?: (this: NonterminalNode, arg0: TerminalNode, arg1: TerminalNode, arg2: NonterminalNode) => T;
+  sumSubscript_braced?: (this: NonterminalNode, arg0: TerminalNode, arg1: NonterminalNode, arg2: TerminalNode) => T;
+  sumSubscript?: (this: NonterminalNode, arg0: NonterminalNode) => T;
+  sumIndex?: (this: NonterminalNode, arg0: TerminalNode) => T;
   sep?: (this: NonterminalNode, arg0: NonterminalNode | TerminalNode) => T;
   quadCommand?: (this: NonterminalNode, arg0: TerminalNode, arg1: TerminalNode) => T;
   nl?: (this: NonterminalNode, arg0: TerminalNode) => T;

@@ -356,8 +356,48 @@ function postfixed(primary: Node, superscripts: Node): Expr {
   return superscripts.children.reduce((arg: Expr, sup): Expr => {
     const s = sup.ast() as Superscript;
     const span = { start: arg.span.start, end: sup.source.endIdx };
+    if (s.kind === 'power') return { kind: 'power', base: arg, exponent: s.exponent, span };
     return s.kind === 'transpose' ? { kind: 'transpose', arg, span } : { kind: 'pow', base: arg, exponent: s.exponent, span };
   }, expr(primary.child(0)));
+}
+
+/** The index of `\sum_i` or `\sum_{i}`. */
+const indexOf = (command: string) => command.replace(/[^a-z]/g, '').slice(-1);
+
+/**
+ * The body of `\sum_i …` over the features: `v_i` is the vector `v`, and two
+ * indexed factors side by side multiply elementwise (`\sum_i u_i v_i` is the
+ * inner product). Names without the index are left as written.
+ */
+function featureIndexed(e: Expr, i: string): Expr {
+  return indexed(e, i)[0];
+}
+
+function indexed(e: Expr, i: string): [Expr, boolean] {
+  const suffix = `_${i}`;
+  switch (e.kind) {
+    case 'var':
+      return e.name.endsWith(suffix) && e.name.length > suffix.length ? [{ ...e, name: e.name.slice(0, -suffix.length) }, true] : [e, false];
+    case 'juxt': {
+      const [l, li] = indexed(e.left, i), [r, ri] = indexed(e.right, i);
+      return li && ri ? [{ kind: 'binary', op: '*', left: l, right: r, span: e.span }, true] : [{ ...e, left: l, right: r }, li || ri];
+    }
+    case 'binary': {
+      const [l, li] = indexed(e.left, i), [r, ri] = indexed(e.right, i);
+      return [{ ...e, left: l, right: r }, li || ri];
+    }
+    case 'neg': { const [a, ai] = indexed(e.arg, i); return [{ ...e, arg: a }, ai]; }
+    case 'pow': { const [a, ai] = indexed(e.base, i); return [{ ...e, base: a }, ai]; }
+    case 'power': {
+      const [a, ai] = indexed(e.base, i), [x, xi] = indexed(e.exponent, i);
+      return [{ ...e, base: a, exponent: x }, ai || xi];
+    }
+    case 'apply': {
+      const args = e.args.map((x) => indexed(x, i));
+      return [{ ...e, args: args.map(([x]) => x) }, args.some(([, xi]) => xi)];
+    }
+    default: return [e, false];
+  }
 }
 
 /** `(e)` is `e`, spanning its brackets so carets cover what was written. */
@@ -365,7 +405,7 @@ function widened<T extends { span: Span }>(inner: T, node: Node): T {
   return { ...inner, span: spanOf(node) };
 }
 
-type Superscript = { kind: 'transpose' } | { kind: 'pow'; exponent: number };
+type Superscript = { kind: 'transpose' } | { kind: 'pow'; exponent: number } | { kind: 'power'; exponent: Expr };
 
 const SUPER_DIGITS = '⁰¹²³⁴⁵⁶⁷⁸⁹';
 
@@ -564,6 +604,9 @@ const semantics = grammar.createSemantics().addOperation<unknown>('ast', {
   Primary_concat(_open, _nl1, items, _nl2, _close) {
     return { kind: 'concat', items: list<Expr>(items), span: spanOf(this) } satisfies Expr;
   },
+  Primary_sum(_command, body) {
+    return { kind: 'apply', fn: 'sum', fnSpan: spanOf(_command), args: [featureIndexed(expr(body), indexOf(_command.sourceString))], span: spanOf(this) } satisfies Expr;
+  },
   Primary_latex(command) {
     const name = /^\\[A-Za-z]+/.exec(command.sourceString)?.[0] ?? command.sourceString;
     return { kind: 'latex', command: name, span: spanOf(this) } satisfies Expr;
@@ -707,6 +750,9 @@ const semantics = grammar.createSemantics().addOperation<unknown>('ast', {
   },
   superscript(_start, body) {
     return body.ast();
+  },
+  Postfix_power(_open, exponent, _close) {
+    return { kind: 'power', exponent: expr(exponent) } satisfies Superscript;
   },
   superscriptBody_caret(_caret, _s, argument) {
     return argument.ast();

@@ -21,6 +21,7 @@ export function freeVars(e: Expr, out: { name: string; time: Time | null; span: 
     case 'binary': case 'juxt': freeVars(e.left, out); freeVars(e.right, out); break;
     case 'neg': case 'transpose': freeVars(e.arg, out); break;
     case 'pow': freeVars(e.base, out); break;
+    case 'power': freeVars(e.base, out); freeVars(e.exponent, out); break;
     case 'concat': for (const i of e.items) freeVars(i, out); break;
     case 'compare': freeVars(e.left, out); freeVars(e.right, out); break;
     case 'cases': for (const a of e.arms) { freeVars(a.value, out); if (a.cond) freeVars(a.cond, out); } break;
@@ -39,6 +40,7 @@ function children(e: Expr): readonly Expr[] {
     case 'binary': case 'juxt': return [e.left, e.right];
     case 'neg': case 'transpose': return [e.arg];
     case 'pow': return [e.base];
+    case 'power': return [e.base, e.exponent];
     case 'concat': return e.items;
     case 'compare': return [e.left, e.right];
     case 'cases': return e.arms.flatMap((a) => (a.cond ? [a.value, a.cond] : [a.value]));
@@ -66,6 +68,7 @@ export function applies(e: Expr, fn: string): boolean {
     case 'juxt': case 'binary': return applies(e.left, fn) || applies(e.right, fn);
     case 'neg': case 'transpose': return applies(e.arg, fn);
     case 'pow': return applies(e.base, fn);
+    case 'power': return applies(e.base, fn) || applies(e.exponent, fn);
     case 'concat': return e.items.some((i) => applies(i, fn));
     case 'compare': case 'cases': case 'part': return children(e).some((c) => applies(c, fn));
     default: return false;
@@ -83,6 +86,7 @@ function exprText(e: Expr, nested = false): string {
     case 'juxt': return wrap(`${exprText(e.left, true)} ${exprText(e.right, true)}`);
     case 'neg': return wrap(`-${exprText(e.arg, true)}`);
     case 'pow': return `${exprText(e.base, true)}^${e.exponent}`;
+    case 'power': return `${exprText(e.base, true)}^{${exprText(e.exponent)}}`;
     case 'transpose': return `${exprText(e.arg, true)}ᵀ`;
     case 'concat': return `[${e.items.map((i) => exprText(i)).join(', ')}]`;
     case 'zeros': return '[0 … 0]';

@@ -8,6 +8,7 @@ import { isState, isTimedName, nameDim, showShape, timedNames, vec } from './con
 import { deps } from './order.ts';
 import { lastStep } from './references.ts';
 import { D } from '../diagnostics.ts';
+import { transposedAt } from './reductions.ts';
 import type { Dim } from '../ir/dims.ts';
 import { dimVar, isUnknown, substDim } from '../ir/dims.ts';
 import type { Shape } from '../ir/ops.ts';
@@ -24,7 +25,10 @@ export function reportUnresolvedShapes(cx: CheckContext, stuck: ReadonlySet<stri
     if (deps(cx, def).some((dep) => stuck.has(dep))) continue;
     for (const v of freeVars(def.rhs)) if (v.time === null) own.add(v.name);
   }
-  for (const [name, p] of cx.params) if (!p.shape && !quiet && (own.has(name) || own.size === 0)) cx.diags.push(D.cannotInfer(p.span, show(name)));
+  for (const [name, p] of cx.params) if (!p.shape && !quiet && (own.has(name) || own.size === 0)) {
+    const t = transposedAt(cx, name);
+    cx.diags.push(t ? D.ambiguousTranspose(t, show(name)) : D.cannotInfer(p.span, show(name)));
+  }
   for (const [a, b] of cx.solver.contradictions()) cx.diags.push(D.shapeMismatch(cx.ast.nameSpan, 'the cell', showShape(cx, vec(a)), showShape(cx, vec(b))));
 }
 

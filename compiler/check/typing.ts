@@ -13,6 +13,7 @@ import { typeCases, typeCompare, typePart } from './piecewise.ts';
 import type { Diagnostic } from '../diagnostics.ts';
 import { D, DERIVATIVES, didYouMean } from '../diagnostics.ts';
 import { FUNCTIONS } from '../ir/ops.ts';
+import { SUGAR_FUNCTIONS, dimValue, isDimName, mean, noteTransposed, tensorPower, transposedProduct } from './reductions.ts';
 
 /** `\partial`, `\sum_{batch}`: the notes' backward pass, which celda derives itself. */
 const GRADIENT_COMMANDS = ['\\partial', '\\sum', '\\nabla'];
@@ -93,10 +94,14 @@ function typeExpr(cx: CheckContext, e: Expr, diags: Diagnostic[], def: Def): TEx
   const go = (x: Expr) => typeExpr(cx, x, diags, def);
   switch (e.kind) {
     case 'num': return { k: 'leaf', leaf: 'const', name: '', value: e.value, span: e.span, shape: scalarShape };
-    case 'var': return variable(cx, e.name, e.time, e.span, diags, def);
+    case 'var':
+      // `d` after `dim d`: the dimension's size as a number (reductions.ts).
+      if (e.time === null && isDimName(cx, e.name)) return dimValue(e.name, e.span);
+      return variable(cx, e.name, e.time, e.span, diags, def);
     case 'latex': diags.push(D.unknownLatex(e.span, e.command, didYouMean(e.command, LATEX_KNOWN) ?? (GRADIENT_COMMANDS.includes(e.command) ? DERIVATIVES : undefined))); return poison(e.span);
     case 'zeros': diags.push(D.zerosInExpression(e.span)); return poison(e.span);
     case 'apply': {
+      if (SUGAR_FUNCTIONS[e.fn] !== undefined && !cx.functions.has(e.fn)) return mean(cx, e.fn, e.args.map(go), e.span, diags);
       if (isFunctionName(cx, e.fn)) return call(cx, e.fn, e.fnSpan, e.args.map(go), e.span, diags);
       if (looksLikeFunction(cx, e.fn)) {
         diags.push(D.unknownFunction(e.fnSpan, show(e.fn), didYouMean(e.fn, [...Object.keys(FUNCTIONS), ...cx.functions.keys()], show)));
@@ -108,10 +113,14 @@ function typeExpr(cx: CheckContext, e: Expr, diags: Diagnostic[], def: Def): TEx
       return product(cx, variable(cx, e.fn, null, e.fnSpan, diags, def), go(e.args[0]!), e.span, diags, false, [{ kind: 'var', name: e.fn, time: null, span: e.fnSpan }, e.args[0]!]);
     }
     case 'juxt': {
+      if (e.left.kind === 'var' && e.left.time === null && SUGAR_FUNCTIONS[e.left.name] !== undefined && !cx.functions.has(e.left.name)) return mean(cx, e.left.name, [go(e.right)], e.span, diags);
+      // `uᵀ v`: an inner product of vectors, or `Wᵀ v` (reductions.ts decides from the shapes).
+      if (e.left.kind === 'transpose') return transposedProduct(cx, noteTransposed(cx, go(e.left.arg), e.left), go(e.right), e.span, diags, false, [e.left, e.right], e.left.span);
       if (e.left.kind === 'var' && e.left.time === null && isFunctionName(cx, e.left.name)) return call(cx, e.left.name, e.left.span, [go(e.right)], e.span, diags);
       return product(cx, go(e.left), go(e.right), e.span, diags, false, [e.left, e.right]);
     }
     case 'binary': {
+      if (e.op === '@' && e.left.kind === 'transpose') return transposedProduct(cx, noteTransposed(cx, go(e.left.arg), e.left), go(e.right), e.span, diags, true, [e.left, e.right], e.left.span);
       const l = go(e.left), r = go(e.right);
       if (e.op === '@') return product(cx, l, r, e.span, diags, true, [e.left, e.right]);
       const name = ({ '+': 'add', '-': 'sub', '*': 'mul', '/': 'div' } as const)[e.op];
@@ -129,6 +138,7 @@ function typeExpr(cx: CheckContext, e: Expr, diags: Diagnostic[], def: Def): TEx
       if (e.exponent === 1) return a;
       return op(cx, 'pow', [a], e.span, diags, 'a power', { p: e.exponent });
     }
+    case 'power': return tensorPower(cx, go(e.base), go(e.exponent), e.span, diags, [e.base, e.exponent]);
     case 'transpose': {
       const a = go(e.arg);
       if (a.shape === null && !isPoison(a)) throw new Defer();

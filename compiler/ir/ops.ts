@@ -40,7 +40,7 @@ export type Attrs = {
 /** Every primitive; the table below must define exactly these (checked by `satisfies`). */
 export type OpName =
   | 'param' | 'input' | 'prev' | 'cot' | 'const' | 'zeros'
-  | 'add' | 'sub' | 'mul' | 'div' | 'neg' | 'pow' | 'max' | 'min'
+  | 'add' | 'sub' | 'mul' | 'div' | 'neg' | 'pow' | 'max' | 'min' | 'power'
   | 'ge' | 'gt' | 'select'
   | 'tanh' | 'sigmoid' | 'relu' | 'exp' | 'log' | 'sqrt' | 'abs' | 'softplus' | 'step' | 'sign' | 'stopgrad'
   | 'softmax' | 'sum_feat' | 'sum_batch' | 'bcast'
@@ -142,6 +142,7 @@ export function algebra(e: Emit) {
   return {
     add: op2('add'), sub: op2('sub'), mul: op2('mul'), div: op2('div'), neg: op1('neg'),
     pow: (x: number, p: number) => e.node('pow', [x], { p }),
+    power: op2('power'), log: op1('log'),
     sigmoid: op1('sigmoid'), step: op1('step'), sign: op1('sign'),
     select: (m: number, x: number, y: number) => e.node('select', [m, x, y]),
     sumFeat: op1('sum_feat'),
@@ -217,6 +218,12 @@ export const OPS: Record<OpName, OpDef> = {
       return [mul(g, mul(c(p!), d))];
     }),
   },
+  /**
+   * x^y with a tensor exponent (RG-LRU's a^{c r_t}); a number exponent is `pow`.
+   * ∂x = g · y · x^(y−1), ∂y = g · x^y · log x (NaN where x ≤ 0, as log is).
+   */
+  power: ew2(Math.pow, (g, y, [x, p], _at, { mul, sub, power, log, one, unbroadcast }) =>
+    [unbroadcast(mul(g, mul(p!, power(x!, sub(p!, one)))), x!), unbroadcast(mul(g, mul(y, log(x!))), p!)]),
   tanh: unary(Math.tanh, (g, y, _i, _a, { mul, sub, one }) => [mul(g, sub(one, mul(y, y)))]),
   sigmoid: unary(stableSigmoid, (g, y, _i, _a, { mul, sub, one }) => [mul(g, mul(y, sub(one, y)))]),
   relu: unary((x) => (x > 0 ? x : 0), (g, _y, [x], _a, { mul, step }) => [mul(g, step(x))]),
@@ -426,6 +433,10 @@ export const FUNCTIONS: Readonly<Record<string, OpName>> = Object.assign(Object.
   tanh: 'tanh', sigmoid: 'sigmoid', sigma: 'sigmoid', sigm: 'sigmoid', logistic: 'sigmoid',
   softmax: 'softmax', relu: 'relu', ReLU: 'relu', exp: 'exp', log: 'log', ln: 'log', sqrt: 'sqrt', abs: 'abs',
   softplus: 'softplus', max: 'max', min: 'min', sg: 'stopgrad', stopgrad: 'stopgrad',
+  // Sums over the features (`Σ_i v` is how `celda grad` prints one); `mean` is sugar (check/reductions.ts).
+  sum: 'sum_feat', Sigma_i: 'sum_feat', Sigma_j: 'sum_feat', Sigma_k: 'sum_feat',
+  // x^y with a tensor exponent, as a function of two arguments.
+  pow: 'power',
 });
 
 // ---------------------------------------------------------------- the elementwise ops

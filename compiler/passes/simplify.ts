@@ -75,7 +75,7 @@ export const RULES: RuleTable = {
     { name: 'x^0 → 1', apply: (_i, n, b) => (n.attrs.p === 0 && n.shape.dims.length === 0 && !n.shape.batch ? b.const(1) : undefined) },
     fold,
   ],
-  tanh: [fold], sigmoid: [fold], relu: [fold], exp: [fold], log: [fold], sqrt: [fold], abs: [fold], softplus: [fold], step: [fold], sign: [fold], max: [fold], min: [fold], stopgrad: [fold],
+  tanh: [fold], sigmoid: [fold], relu: [fold], exp: [fold], log: [fold], sqrt: [fold], abs: [fold], softplus: [fold], step: [fold], sign: [fold], max: [fold], min: [fold], stopgrad: [fold], power: [fold],
   ge: [fold], gt: [fold],
   select: [
     // (a mask and both branches constant: folded, by the last rule)

@@ -81,6 +81,8 @@ export interface ExprPrinter {
   readonly nameOf: (id: number, parent?: Node) => string | undefined;
   /** Deeper subexpressions print as `…` (comments of emitted code; a long chain would otherwise recurse past the stack). */
   readonly maxDepth?: number;
+  /** Σ_i of u * v for two vectors prints as `uᵀ v`, as a cell writes it (printCell); derivatives keep `Σ_i (…)`. */
+  readonly innerProducts?: boolean;
 }
 
 /** Print one leaf as notation. */
@@ -127,7 +129,11 @@ function go(id: number, pr: ExprPrinter, top: boolean, parent: Node | undefined,
     case 'add': return [`${sub(a, P.sum)} + ${sub(b, P.sum)}`, P.sum];
     case 'sub': return [`${sub(a, P.sum)} ${SYM.minus![sp]} ${sub(b, P.prod)}`, P.sum];
     case 'mul': return [`${sub(a, P.prod)} ${SYM.mul![sp]} ${sub(b, P.neg)}`, P.prod];
-    case 'div': return sp === 'latex' ? [`\\frac{${inner(a, n)}}{${inner(b, n)}}`, P.atom] : [`${sub(a, P.prod)} / ${sub(b, P.neg)}`, P.prod];
+    case 'div': {
+      const m = meanOf(g, n);
+      if (m !== undefined) return [`${FN_MEAN[sp]}(${inner(m, n)})`, P.atom];
+      return sp === 'latex' ? [`\\frac{${inner(a, n)}}{${inner(b, n)}}`, P.atom] : [`${sub(a, P.prod)} / ${sub(b, P.neg)}`, P.prod];
+    }
     case 'neg': return [`-${sub(a, P.neg + 1)}`, P.neg];
     case 'pow': return [power(superBase(sub(a, P.atom), sp), n.attrs.p!, sp), P.post];
     case 'transpose': return [`${superBase(sub(a, P.atom), sp)}${SYM.T![sp]}`, P.post];
@@ -145,7 +151,18 @@ function go(id: number, pr: ExprPrinter, top: boolean, parent: Node | undefined,
       return batched ? [`${SYM.sumBatch![sp]} ${body}`, P.neg] : [body, P.mat];
     }
     case 'sum_batch': return [`${SYM.sumBatch![sp]} ${sub(a, P.post)}`, P.neg];
-    case 'sum_feat': return [`${SYM.sumFeat![sp]} ${sub(a, P.post)}`, P.neg];
+    case 'sum_feat': {
+      // A dimension used as a number (`d`), and the inner product `uᵀ v` of two vectors.
+      const d = dimNumberOf(g, n);
+      if (d !== undefined) return [d.terms.length + (d.k !== 0 ? 1 : 0) > 1 ? `(${dimText(d, sp)})` : dimText(d, sp), P.atom];
+      const an = g.nodes[a]!;
+      if (pr.innerProducts && an.op === 'mul' && pr.nameOf(a, n) === undefined && an.inputs.every((x) => g.nodes[x]!.shape.dims.length === 1)) {
+        const [u, v] = an.inputs as [number, number];
+        return [`${superBase(sub(u, P.atom), sp)}${SYM.T![sp]} ${sub(v, P.post)}`, P.mat];
+      }
+      return [`${SYM.sumFeat![sp]} ${sub(a, P.post)}`, P.neg];
+    }
+    case 'power': return [`${superBase(sub(a, P.atom), sp)}^{${inner(b, n)}}`, P.post];
     case 'bcast': return go(a, pr, top, parent, depth);
     case 'concat': return [concatText(n, pr, depth), P.atom];
     case 'slice': {
@@ -161,6 +178,26 @@ function go(id: number, pr: ExprPrinter, top: boolean, parent: Node | undefined,
       return [`${n.op}(${n.inputs.map((x) => inner(x)).join(', ')})`, P.atom];
     }
   }
+}
+
+const FN_MEAN: Record<Spelling, string> = { ascii: 'mean', unicode: 'mean', latex: '\\operatorname{mean}' };
+
+/** The dimension of `Σ_i 1` over a constant vector of ones: how a dimension used as a number is built (check/reductions.ts). */
+export function dimNumberOf(g: Graph, n: Node): Dim | undefined {
+  if (n.op !== 'sum_feat') return undefined;
+  const b = g.nodes[n.inputs[0]!]!;
+  if (b.op !== 'bcast' || b.shape.batch || b.shape.dims.length !== 1) return undefined;
+  const c = g.nodes[b.inputs[0]!]!;
+  return c.op === 'const' && c.attrs.value === 1 ? b.shape.dims[0] : undefined;
+}
+
+/** `mean(v)`: Σ_i v / n with n the size of the vector v. */
+function meanOf(g: Graph, n: Node): number | undefined {
+  const [s, d] = n.inputs.map((x) => g.nodes[x]!) as [Node, Node];
+  if (s.op !== 'sum_feat' || dimNumberOf(g, s) !== undefined) return undefined;
+  const v = g.nodes[s.inputs[0]!]!;
+  const size = dimNumberOf(g, d);
+  return size !== undefined && v.shape.dims.length === 1 && dimToString(v.shape.dims[0]!) === dimToString(size) ? v.id : undefined;
 }
 
 /** A base that already carries a superscript (`a^{<t>}`) is parenthesised before another one. */
@@ -206,6 +243,9 @@ function rootTime(r: Root) {
 export function printCell(cell: TypedCell, g: Graph, sp: Spelling): string {
   const lines: string[] = [];
   const declDims = (s: Shape) => shapeText(s.dims, sp);
+  // Dimensions read as numbers (`1/sqrt(d)`) are declared, so they read back as dimensions.
+  const numbered = new Set(g.nodes.flatMap((n) => dimNumberOf(g, n)?.terms.map(([v]) => v) ?? []));
+  for (const d of numbered) lines.push(`dim ${spell(d, sp)}`);
   for (const i of cell.inputs) lines.push(`input ${spell(i.name, sp)} : ${dimText(i.dim, sp)}`);
   for (const s of cell.states) lines.push(`state ${spell(s.name, sp)} : ${dimText(s.dim, sp)}${s.init !== 0 ? ` = ${num(s.init)}` : ''}`);
   for (const p of cell.params) lines.push(`param ${spell(p.name, sp)} : ${declDims({ batch: false, dims: p.shape })}`);
@@ -232,8 +272,8 @@ export function printCell(cell: TypedCell, g: Graph, sp: Spelling): string {
   for (const d of defs) {
     const split = d.alias ? undefined : splits.get(d.id);
     if (split === null) continue; // printed with its group
-    if (split) { lines.push(`[${split.names.join(', ')}] = ${printExpr(split.of, { g, sp, nameOf }, true)}`); continue; }
-    const rhs = d.alias ? named.get(d.id)! : printExpr(d.id, { g, sp, nameOf }, true);
+    if (split) { lines.push(`[${split.names.join(', ')}] = ${printExpr(split.of, { g, sp, nameOf, innerProducts: true }, true)}`); continue; }
+    const rhs = d.alias ? named.get(d.id)! : printExpr(d.id, { g, sp, nameOf, innerProducts: true }, true);
     lines.push(`${d.lhs} = ${rhs}`);
   }
   return `cell ${cell.name} {\n${lines.map((l) => `  ${l}`).join('\n')}\n}\n`;

@@ -53,6 +53,7 @@ function show(e: Expr): string {
     case 'juxt': return `(${show(e.left)} ${show(e.right)})`;
     case 'neg': return `-${show(e.arg)}`;
     case 'pow': return `${show(e.base)}**${e.exponent}`;
+    case 'power': return `${show(e.base)}**{${show(e.exponent)}}`;
     case 'transpose': return `${show(e.arg)}'`;
     case 'concat': return `[${e.items.map(show).join(', ')}]`;
     case 'zeros': return '[0…0]';
@@ -478,6 +479,12 @@ describe('superscripts', () => {
     ['x^2', 'x**2'], ['x^{2}', 'x**2'], ['x^{-1}', 'x**-1'], ['x^{0.5}', 'x**0.5'], ['x²', 'x**2'], ['x³', 'x**3'],
     ['(a + b)^2', '(a + b)**2'], [String.raw`\tanh(x)^2`, 'tanh(x)**2'], ['W_{ax}^T', "W_ax'"],
     ['(a^<t>)^T', "a^<t>'"], ['x^T W x', "((x' W) x)"], ['x^{T}', "x'"],
+    // An expression for exponent (RG-LRU's a^{c r_t}); a number exponent stays `pow`.
+    ['a^{c r^<t>}', 'a**{(c r^<t>)}'], ['a^{c * r}', 'a**{(c * r)}'], ['x^{y}', 'x**{y}'], ['x^{ -y }', 'x**{-y}'],
+    [String.raw`\sigma(\Lambda)^{c \, r^{<t>}}`, 'sigma(Lambda)**{(c r^<t>)}'], ['a^{b}^T', "a**{b}'"],
+    // Sums over the features: `\sum_i v_i` is sum(v), `\sum_i u_i v_i` the inner product.
+    [String.raw`\sum_i v_i`, 'sum(v)'], [String.raw`\sum_{i} u_i v_i`, 'sum((u * v))'], [String.raw`\sum_j (x_j + 1)`, 'sum((x + 1))'],
+    [String.raw`\sum_i w_i x_i + b`, '(sum((w * x)) + b)'], [String.raw`\sum_i q`, 'sum(q)'],
   ];
   it.each(others)('%s', (written, expected) => {
     expect(show(rhs(written))).toBe(expected);
@@ -837,7 +844,9 @@ describe('an unclosed bracket of a script is reported where its closer is missin
   it('a subscript or superscript whose { is not closed', () => {
     expect(problem('a^<t> = tanh(w_{aa x^<t>)')).toEqual({ span: { start: 20, end: 21 }, expected: '`}` to close the subscript', found: '^' });
     expect(problem('a = w_{aa')).toMatchObject({ span: { start: 9, end: 9 }, found: '' });
-    expect(problem('a = W^{T + 1')).toMatchObject({ span: { start: 9, end: 10 }, expected: '`}` to close the superscript' });
+    // `W^{T + 1}` is a power with an expression for exponent, so the `}` is missing at the end.
+    expect(problem('a = W^{T + 1')).toMatchObject({ span: { start: 12, end: 12 }, expected: '"}" or an operator' });
+    expect(problem('a = W^{2 + ')).toMatchObject({ span: { start: 11, end: 11 } });
   });
 
   it('a ^ or _ that starts nothing keeps its message', () => {

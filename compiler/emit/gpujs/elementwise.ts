@@ -33,6 +33,7 @@ export const GPUJS_ELEMENTWISE: Readonly<Record<ElementwiseOp, Render>> = {
   ge: ([a, b]) => atom(`(${a!.s} >= ${b!.s} ? 1.0 : 0.0)`),
   gt: ([a, b]) => atom(`(${a!.s} > ${b!.s} ? 1.0 : 0.0)`),
   select: ([m, a, b]) => atom(`(${m!.s} != 0.0 ? ${a!.s} : ${b!.s})`),
+  power: ([a, b]) => atom(`Math.pow(${a!.s}, ${b!.s})`),
   abs: math('abs'),
   exp: math('exp'),
   log: math('log'),

@@ -1,7 +1,7 @@
 // How each elementwise primitive a fused loop may hand over to WebAssembly is
 // written in f32x4 (emit/wasm/loops-wat.ts writes the loops around them). The
 // table's keys are exactly what the loops support: a primitive missing here
-// (exp, log, softplus: no f32x4 instruction, and a polynomial of our own would
+// (exp, log, softplus, power: no f32x4 instruction, and a polynomial of our own would
 // not match JavaScript's float64 Math) keeps its loop in JavaScript, and a new
 // primitive is a compile error until it is added here or to WasmLoopLacks.
 
@@ -10,7 +10,7 @@ import type { ActKind } from './kernels-wat.ts';
 import { get } from './kernels-wat.ts';
 
 /** The elementwise primitives a loop handed over to WebAssembly cannot contain. */
-type WasmLoopLacks = 'exp' | 'log' | 'softplus';
+type WasmLoopLacks = 'exp' | 'log' | 'softplus' | 'power';
 export type WasmLoopOp = Exclude<ElementwiseOp, WasmLoopLacks>;
 
 export interface WasmContext {

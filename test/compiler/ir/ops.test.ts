@@ -56,6 +56,8 @@ const binary = (right?: Domain): OpCase[] => [
  */
 const CASES = {
   add: binary(), sub: binary(), mul: binary(), div: binary('awayFromZero'), max: binary(), min: binary(),
+  // x^y with a tensor exponent: a positive base (log x in ∂y), any exponent; x^x accumulates both.
+  power: [...binaryShapes.map(([a, b]) => ({ ins: [o(a, 'positive'), o(b)] })), { ins: [o(bv(), 'positive')], use: [0, 0] }],
   stopgrad: unary().map((c) => ({ ...c, stops: true as const })),
   // Comparisons are piecewise constant: no gradient, on purpose.
   ge: binary().map((c) => ({ ...c, stops: true as const })), gt: binary().map((c) => ({ ...c, stops: true as const })),
@@ -138,6 +140,7 @@ const MATH: Partial<Record<OpName, (...x: number[]) => number>> = {
   pow: (x) => Math.pow(x!, 3),
   max: (x, y) => Math.max(x!, y!), min: (x, y) => Math.min(x!, y!), stopgrad: (x) => x!,
   ge: (x, y) => (x! >= y! ? 1 : 0), gt: (x, y) => (x! > y! ? 1 : 0), select: (m, x, y) => (m !== 0 ? x! : y!),
+  power: (x, y) => Math.exp(y! * Math.log(x!)),
 };
 
 describe('evaluation of elementwise ops against Math', () => {
@@ -145,7 +148,7 @@ describe('evaluation of elementwise ops against Math', () => {
   for (const [op, f] of Object.entries(MATH) as [OpName, (...x: number[]) => number][]) {
     it(op, () => {
       const arity = OPS[op].arity;
-      const domain: Domain = op === 'log' || op === 'sqrt' ? 'positive' : op === 'div' ? 'awayFromZero' : 'any';
+      const domain: Domain = op === 'log' || op === 'sqrt' || op === 'power' ? 'positive' : op === 'div' ? 'awayFromZero' : 'any';
       const args = Array.from({ length: arity }, (_, i) => randomTensor(rng, true, [3], 2, i === 1 ? domain : op === 'div' ? 'any' : domain));
       const y = evalOp(op, args.map((a) => ({ shape: bv(), data: [...a.data] })), op === 'pow' ? { p: 3 } : {});
       const want = Array.from(y.data, (_, j) => f(...args.map((a) => a.data[j]!)));

@@ -107,6 +107,7 @@ const CASES: Readonly<Partial<Record<OpName, Readonly<Record<string, Case>>>>> =
     'fold constants': { before: ({ op, c }) => op('select', [c(1), c(2), c(3)]), after: ({ c }) => c(2) },
   },
   stopgrad: { 'fold constants': { before: ({ op, c }) => op('stopgrad', [c(0.5)]), after: ({ c }) => c(0.5) } },
+  power: { 'fold constants': { before: ({ op, c }) => op('power', [c(4), c(0.5)]), after: ({ c }) => c(2) } },
   transpose: {
     '(xᵀ)ᵀ → x': { before: ({ transpose, W }) => transpose(transpose(W)), after: ({ W }) => W },
   },
