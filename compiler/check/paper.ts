@@ -37,6 +37,7 @@ function mapChildren(e: Expr, f: (x: Expr) => Expr): Expr {
     case 'binary': case 'juxt': case 'compare': return { ...e, left: f(e.left), right: f(e.right) };
     case 'neg': case 'transpose': return { ...e, arg: f(e.arg) };
     case 'pow': return { ...e, base: f(e.base) };
+    case 'power': return { ...e, base: f(e.base), exponent: f(e.exponent) };
     case 'concat': return { ...e, items: e.items.map(f) };
     case 'cases': return { ...e, arms: e.arms.map((a) => ({ value: f(a.value), cond: a.cond && f(a.cond) })) };
     case 'part': return { ...e, arg: f(e.arg) };

@@ -10,6 +10,7 @@ import { Defer, display, isPoison, isState, key, poison, scalarShape, showDim, s
 import { variable } from './references.ts';
 import { call, elementwise, op, product } from './shapes.ts';
 import { typeCases, typeCompare, typePart } from './piecewise.ts';
+import { vectorsThroughElementwise } from './elementwise-params.ts';
 import type { Diagnostic } from '../diagnostics.ts';
 import { D, DERIVATIVES, didYouMean } from '../diagnostics.ts';
 import { FUNCTIONS } from '../ir/ops.ts';
@@ -44,7 +45,8 @@ export function typeAll(cx: CheckContext, order: readonly string[]): { equations
         still.push(k);
       }
     }
-    if (still.length === pending.length) break;
+    // Stuck: a parameter read only through an elementwise function becomes a vector (elementwise-params.ts).
+    if (still.length === pending.length && !vectorsThroughElementwise(cx, still.map((k) => cx.defs.get(k)!.rhs))) break;
     pending = still;
   }
   const stuck = new Set(pending.filter((k) => !done.has(k)));
