@@ -126,7 +126,8 @@ function go(id: number, pr: ExprPrinter, top: boolean, parent: Node | undefined,
   };
   const [a, b] = n.inputs as [number, number];
   switch (n.op) {
-    case 'add': return [`${sub(a, P.sum)} + ${sub(b, P.sum)}`, P.sum];
+    // a + (b + c) keeps its parentheses: it parses back as (a + b) + c otherwise
+    case 'add': return [`${sub(a, P.sum)} + ${sub(b, P.prod)}`, P.sum];
     case 'sub': return [`${sub(a, P.sum)} ${SYM.minus![sp]} ${sub(b, P.prod)}`, P.sum];
     case 'mul': return [`${sub(a, P.prod)} ${SYM.mul![sp]} ${sub(b, P.neg)}`, P.prod];
     case 'div': {
