@@ -204,7 +204,7 @@ describe('predefined functions: LN and RMSNorm', () => {
  * pre-activation normalised term by term, split into the four gates, and the
  * cell normalised before the output tanh.
  */
-export const LN_LSTM = String.raw`cell LNLSTM {
+const LN_LSTM = String.raw`cell LNLSTM {
   input x : n_x
   state h : n_h
   state c : n_h
