@@ -199,8 +199,10 @@ function hasTimeSubscript(ast: CellAst): boolean {
  * `x_t` is `x^<t>` when `_t` can only be a time index: the whole name `x_t` is
  * not declared, and `x` is a declared input, state or output, or is written with a
  * time index somewhere in the cell (`x^<t-1>`, `x_{t-1}`), or `x_t` is defined by
- * an equation (`h_t = …`, which makes h a value of step t). Any other `x_t` is
- * unclear — a parameter named x_t, or an input never declared — and is a diagnostic.
+ * an equation (`h_t = …`, which makes h a value of step t). Otherwise, on the
+ * left of a product (`B_t [u, v]`, `W_t · x`) it is a matrix, a parameter's name;
+ * any other `x_t` is unclear — a parameter named x_t, or an input never
+ * declared — and is a diagnostic.
  */
 function timeSubscripts(ast: CellAst, diags: Diagnostic[]): Equation[] {
   const declared = new Set(ast.decls.map((d) => d.name));
@@ -216,18 +218,21 @@ function timeSubscripts(ast: CellAst, diags: Diagnostic[]): Equation[] {
     const base = name.slice(0, -2);
     return base !== '' && (timedBases.has(base) || definedT.has(name)) ? base : null;
   };
-  const rewrite = (e: Expr): Expr => {
+  const rewrite = (e: Expr, matrix = false): Expr => {
     if (e.kind === 'var' && e.time === null && e.name.endsWith('_t') && !declared.has(e.name)) {
       const base = resolve(e.name);
       if (base !== null) return { ...e, name: base, time: NOW };
       const b = e.name.slice(0, -2);
+      // `B_t [u, v]`, `W_t x`: a matrix, which no value of a step is: a parameter's name.
+      if (matrix) return e;
       if (b !== '' && !reported.has(e.name)) {
         reported.add(e.name);
         diags.push(D.ambiguousTime(e.span, show(e.name), show(b), showTimed(b, 't')));
       }
       return e;
     }
-    return mapChildren(e, rewrite);
+    if (e.kind === 'juxt' || (e.kind === 'binary' && e.op === '@')) return { ...e, left: rewrite(e.left, true), right: rewrite(e.right) };
+    return mapChildren(e, (x) => rewrite(x));
   };
   return ast.equations.map((eq) => {
     const base = eq.lhs.time === null ? resolve(eq.lhs.name) : null;

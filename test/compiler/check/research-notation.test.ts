@@ -261,6 +261,10 @@ describe('paper notation', () => {
   it('x_t is a name where the whole name is declared (param b_t), or where nothing makes x timed is a diagnostic', () => {
     const named = one('cell P {\n  input x : n\n  param b_t : n\n  h^<t> = tanh(W x_t + b_t)\n}');
     expect(named.typed.params.map((p) => p.name).sort()).toEqual(['W', 'b_t']);
+    // on the left of a product it is a matrix: a parameter's name
+    const matrices = one('cell P {\n  input x : n\n  h^<t> = tanh(B_t [x_t, x_t] + W_t x_t)\n}');
+    expect(matrices.typed.params.map((p) => p.name).sort()).toEqual(['B_t', 'W_t']);
+    expect(matrices.typed.inputs.map((i) => i.name)).toEqual(['x']);
     expect(diag('h^<t> = tanh(W x^<t> + U z_t + h^<t-1>)')).toEqual([
       'E074 z_t: `z_t`: is `_t` a time index (`z^<t>`) or part of a parameter\'s name? (declare `z` (`input z : n_z`) or write `z^<t>` to read it at step t; for a parameter named `z_t`, declare `param z_t : …`)',
     ]);
