@@ -199,6 +199,9 @@ export const D = {
   ambiguousTime: (span: Span, written: string, base: string, timed: string) =>
     err('E074', span, `\`${written}\`: is \`_t\` a time index (\`${timed}\`) or part of a parameter's name?`,
       `declare \`${base}\` (\`input ${base} : n_${base}\`) or write \`${timed}\` to read it at step t; for a parameter named \`${written}\`, declare \`param ${written} : …\``),
+  /** Functions that apply each other so often that inlining them would make a cell too large. */
+  tooMuchInlining: (span: Span, limit: number) =>
+    err('E076', span, `inlining the functions applied here makes more than ${limit} terms`, 'functions are inlined where they are applied; name an intermediate value (`s_1 = f(…)`) and apply the function to it, instead of nesting applications'),
   /** A `cases` with an arm that cannot be reached, or a comparison where a value is wanted. */
   badCases: (span: Span, message: string, help?: string) => err('E075', span, message, help),
   /** Export (compiler/export/): a value the target format has no way to compute. */

@@ -22,7 +22,8 @@ export function expandPaperNotation(ast: CellAst): { ast: CellAst; diagnostics: 
   const equations = [...ast.equations, ...splitEquations(ast)];
   const fns = cellFunctions(ast, diags);
   checkBodies(ast, equations, fns, diags);
-  const inlined = equations.map((eq) => ({ ...eq, rhs: inline(eq.rhs, fns, [], diags) }));
+  const budget = { left: MAX_INLINED, reported: false };
+  const inlined = equations.map((eq) => ({ ...eq, rhs: inline(eq.rhs, fns, [], diags, budget) }));
   const timed = timeSubscripts({ ...ast, equations: inlined }, diags);
   const { functions: _f, splits: _s, ...rest } = ast;
   return { ast: { ...rest, equations: timed }, diagnostics: diags };
@@ -146,9 +147,16 @@ function vars(e: Expr, out: { name: string; time: Time | null; span: Span }[] = 
   return out;
 }
 
+/**
+ * How many expression nodes inlining may make in one cell: functions that apply
+ * each other twice over double at every level (`f₂(v) = f₁(f₁(v))` …), and thirty
+ * levels would not fit in memory.
+ */
+const MAX_INLINED = 200_000;
+
 /** Every application of a defined function replaced by its body, arguments substituted. */
-function inline(e: Expr, fns: ReadonlyMap<string, Fn>, stack: readonly string[], diags: Diagnostic[]): Expr {
-  const inner = mapChildren(e, (x) => inline(x, fns, stack, diags));
+function inline(e: Expr, fns: ReadonlyMap<string, Fn>, stack: readonly string[], diags: Diagnostic[], budget: { left: number; reported: boolean }): Expr {
+  const inner = mapChildren(e, (x) => inline(x, fns, stack, diags, budget));
   if (inner.kind !== 'apply') return inner;
   const fn = fns.get(inner.fn);
   if (!fn) return inner;
@@ -163,7 +171,20 @@ function inline(e: Expr, fns: ReadonlyMap<string, Fn>, stack: readonly string[],
   }
   const bound = new Map(def.params.map((p, i) => [p.name, inner.args[i]!] as const));
   const body = fn.builtin ? respan(def.body, inner.span) : def.body;
-  return inline(substitute(body, bound), fns, [...stack, def.name], diags);
+  budget.left -= size(def.body) + inner.args.reduce((n, a) => n + size(a), 0);
+  if (budget.left < 0) {
+    if (!budget.reported) diags.push(D.tooMuchInlining(inner.span, MAX_INLINED));
+    budget.reported = true;
+    return { kind: 'num', value: 0, span: inner.span };
+  }
+  return inline(substitute(body, bound), fns, [...stack, def.name], diags, budget);
+}
+
+/** How many nodes an expression has. */
+function size(e: Expr): number {
+  let n = 1;
+  mapChildren(e, (x) => { n += size(x); return x; });
+  return n;
 }
 
 /** The arguments match the definition in number, and split at the same `;` when the call has one. */

@@ -309,6 +309,13 @@ describe('misuse is a positioned diagnostic', () => {
     expect(diag('h^<t> = LN(x^<t>) + h^<t-1>')[0]).toMatch(/^E071 LN\(x\^<t>\): `LN` takes one argument and 2 after `;`, got one argument/);
   });
 
+  it('functions that double at every level stop at a limit instead of filling the memory', () => {
+    const defs = Array.from({ length: 24 }, (_, k) => (k === 0 ? 'f0(v) = v + v' : `f${k}(v) = f${k - 1}(f${k - 1}(v))`)).join('\n  ');
+    const d = diag(`${defs}\n  h^<t> = f23(x^<t>) + h^<t-1>`);
+    expect(d).toHaveLength(1);
+    expect(d[0]).toMatch(/^E076 f\d+\(f\d+\(v\)\): inlining the functions applied here makes more than 200000 terms/);
+  });
+
   it('a name in a body that is not an argument', () => {
     expect(diag('g(v) = v * w\n  h^<t> = g(x^<t>) + h^<t-1>')).toEqual([
       'E072 w: `w` in the body of `g` is not one of its arguments (pass it as an argument, `g(v, w) = …`, or declare it in the cell (`param w : …`) to share one value between every use)',
