@@ -164,7 +164,8 @@ export function spell(canonical: string, spelling: Spelling): string {
     // Compose (y + U+0302 → ŷ) only a single letter: a composed letter after
     // ASCII letters would read as a second name.
     const head = ([...letter].length === 1 ? (letter + marks).normalize('NFC') : letter + marks) + '′'.repeat(primes);
-    return [head, ...subscripts].join('_') + sup;
+    // a subscript that is a Greek letter's name is that letter: `W_Δ`
+    return [head, ...subscripts.map((sub) => GREEK_BY_NAME.get(sub) ?? sub)].join('_') + sup;
   }
   let head = latexBase(base);
   for (const a of accents) head = `${ACCENT_BY_NAME.get(a)?.latex[0] ?? ''}{${head}}`;
@@ -179,7 +180,7 @@ function latexBase(base: string): string {
   return base;
 }
 
-/** [a, 1] → `_{a_{1}}`: LaTeX has no double subscript, so later ones nest. */
+/** [a, 1] → `_{a_{1}}`: LaTeX has no double subscript, so later ones nest; a Greek letter's name is its command (`_{\Delta}`). */
 function latexSubscripts(subscripts: readonly string[]): string {
-  return subscripts.reduceRight((inner, s) => `_{${s}${inner}}`, '');
+  return subscripts.reduceRight((inner, s) => `_{${GREEK.find((g) => g.name === s)?.latex ?? s}${inner}}`, '');
 }

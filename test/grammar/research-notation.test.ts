@@ -104,6 +104,8 @@ describe('names of papers', () => {
     }
     expect(spell('W_sup_hx', 'unicode')).toBe('W^{hx}');
     expect(spell('f_prime', 'unicode')).toBe('f′');
+    expect(spell('W_Delta', 'unicode')).toBe('W_Δ');
+    expect(spell('W_Delta', 'latex')).toBe('W_{\\Delta}');
     expect(spell('c_tilde_prime', 'latex')).toBe("\\tilde{c}'");
   });
 });
