@@ -60,6 +60,7 @@ export interface CeldaActionDict<T> extends BaseActionDict<T> {
   Apply?: (this: NonterminalNode, arg0: NonterminalNode) => T;
   Frac?: (this: NonterminalNode, arg0: NonterminalNode, arg1: NonterminalNode, arg2: NonterminalNode) => T;
   Cases_call?: (this: NonterminalNode, arg0: NonterminalNode, arg1: TerminalNode, arg2: IterationNode, arg3: NonterminalNode, arg4: IterationNode, arg5: TerminalNode) => T;
+  Cases_brace?: (this: NonterminalNode, arg0: TerminalNode, arg1: IterationNode, arg2: NonterminalNode, arg3: NonterminalNode, arg4: NonterminalNode, arg5: IterationNode, arg6: TerminalNode) => T;
   Cases_latex?: (this: NonterminalNode, arg0: TerminalNode, arg1: TerminalNode, arg2: TerminalNode, arg3: TerminalNode, arg4: IterationNode, arg5: NonterminalNode, arg6: IterationNode, arg7: IterationNode, arg8: TerminalNode, arg9: TerminalNode, arg10: TerminalNode, arg11: TerminalNode) => T;
   Cases?: (this: NonterminalNode, arg0: NonterminalNode) => T;
   CaseArm_if?: (this: NonterminalNode, arg0: NonterminalNode, arg1: NonterminalNode, arg2: NonterminalNode) => T;

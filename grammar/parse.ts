@@ -583,6 +583,9 @@ const semantics = grammar.createSemantics().addOperation<unknown>('ast', {
   Cases_call(_word, _open, _nl1, arms, _nl2, _close) {
     return { kind: 'cases', arms: list<CaseArm>(arms), span: spanOf(this) } satisfies Expr;
   },
+  Cases_brace(_open, _nl1, first, _sep, rest, _nl2, _close) {
+    return { kind: 'cases', arms: [first.ast() as CaseArm, ...list<CaseArm>(rest)], span: spanOf(this) } satisfies Expr;
+  },
   Cases_latex(_begin, _o1, _cases1, _c1, _nl1, arms, _sep, _nl2, _end, _o2, _cases2, _c2) {
     return { kind: 'cases', arms: list<CaseArm>(arms), span: spanOf(this) } satisfies Expr;
   },

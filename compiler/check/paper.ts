@@ -75,17 +75,29 @@ const PREDEFINED_SOURCE = `
 LN(z; γ, β) = γ * (z - mean(z)) / sqrt(mean((z - mean(z))^2) + 0.00001) + β
 RMSNorm(z; γ) = γ * z / sqrt(mean(z^2) + 0.00001)
 `;
+
+/** Applied to one argument, a predefined function normalises without gain and bias: `LN(z)`, `RMSNorm(z)`. */
+const PREDEFINED_PLAIN_SOURCE = `
+LN(z) = (z - mean(z)) / sqrt(mean((z - mean(z))^2) + 0.00001)
+RMSNorm(z) = z / sqrt(mean(z^2) + 0.00001)
+`;
 /** Other names of the predefined functions. */
 const PREDEFINED_ALIASES: Readonly<Record<string, string>> = { LayerNorm: 'LN', layernorm: 'LN', RMSnorm: 'RMSNorm', rmsnorm: 'RMSNorm' };
 
-let predefined: ReadonlyMap<string, FunctionDef> | undefined;
+let predefined: { full: ReadonlyMap<string, FunctionDef>; plain: ReadonlyMap<string, FunctionDef> } | undefined;
 
 function predefinedFunctions(): ReadonlyMap<string, FunctionDef> {
+  return predefinedTables().full;
+}
+
+function predefinedTables(): { full: ReadonlyMap<string, FunctionDef>; plain: ReadonlyMap<string, FunctionDef> } {
   if (predefined) return predefined;
-  const parsed = parse(PREDEFINED_SOURCE);
-  if (!parsed.ok) throw new Error(`check: the predefined functions do not parse: ${parsed.problem.expected}`);
-  const fns = parsed.ast.cells[0]!.functions ?? [];
-  predefined = new Map(fns.map((f) => [f.name, f]));
+  const read = (source: string) => {
+    const parsed = parse(source);
+    if (!parsed.ok) throw new Error(`check: the predefined functions do not parse: ${parsed.problem.expected}`);
+    return new Map((parsed.ast.cells[0]!.functions ?? []).map((f) => [f.name, f]));
+  };
+  predefined = { full: read(PREDEFINED_SOURCE), plain: read(PREDEFINED_PLAIN_SOURCE) };
   return predefined;
 }
 
@@ -93,6 +105,8 @@ interface Fn {
   readonly def: FunctionDef;
   /** A predefined function: its body's spans are not in this file, so the call's span replaces them. */
   readonly builtin: boolean;
+  /** A predefined function's form for one argument (no gain, no bias). */
+  readonly plain?: FunctionDef;
 }
 
 function usesPredefined(ast: CellAst): boolean {
@@ -103,7 +117,7 @@ function usesPredefined(ast: CellAst): boolean {
 /** The functions a cell may apply by name: its own first, then the predefined ones it does not redefine. */
 function cellFunctions(ast: CellAst, diags: Diagnostic[]): Map<string, Fn> {
   const fns = new Map<string, Fn>();
-  for (const [name, def] of predefinedFunctions()) fns.set(name, { def, builtin: true });
+  for (const [name, def] of predefinedFunctions()) fns.set(name, { def, builtin: true, plain: predefinedTables().plain.get(name) });
   for (const [alias, name] of Object.entries(PREDEFINED_ALIASES)) fns.set(alias, fns.get(name)!);
   const own = new Map<string, FunctionDef>();
   for (const def of ast.functions ?? []) {
@@ -160,7 +174,7 @@ function inline(e: Expr, fns: ReadonlyMap<string, Fn>, stack: readonly string[],
   if (inner.kind !== 'apply') return inner;
   const fn = fns.get(inner.fn);
   if (!fn) return inner;
-  const { def } = fn;
+  const def = fn.plain && inner.args.length === 1 && inner.semi === undefined ? fn.plain : fn.def;
   if (stack.includes(def.name)) {
     diags.push(D.recursiveFunction(inner.fnSpan, [...stack.slice(stack.indexOf(def.name)), def.name].map(show)));
     return { kind: 'num', value: 0, span: inner.span };

@@ -41,6 +41,8 @@ describe('cases and comparisons', () => {
       \sigma(v), & \mathrm{otherwise}.
     \end{cases}`)).toBe(WANT);
     expect(rhs('cases(v + 0.5 if v ⩾ 0, σ(v) else)')).toBe(WANT);
+    expect(rhs('{v + 0.5 if v ≥ 0, σ(v) otherwise}')).toBe(WANT);
+    expect(rhs('{v + 0.5}')).toBe('(v + 0.5)');
   });
 
   it('every comparison, and more arms', () => {

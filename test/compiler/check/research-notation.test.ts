@@ -191,6 +191,12 @@ describe('predefined functions: LN and RMSNorm', () => {
     expect(canonical(one(LN_CELL.replace('LN(', 'LayerNorm(')).forward)).toBe(canonical(one(LN_CELL).forward));
   });
 
+  it('LN(z) and RMSNorm(z), of one argument, normalise without gain and bias', () => {
+    const plain = one(LN_CELL.replace('LN(W x^<t>; γ, β)', 'LN(W x^<t>) + RMSNorm(W x^<t>)'));
+    const byHand = one(LN_CELL.replace('LN(W x^<t>; γ, β)', '(W x^<t> - mean(W x^<t>)) / sqrt(mean((W x^<t> - mean(W x^<t>))^2) + 0.00001) + W x^<t> / sqrt(mean((W x^<t>)^2) + 0.00001)'));
+    expect(canonical(plain.forward)).toBe(canonical(byHand.forward));
+  });
+
   it('a function defined in the cell takes precedence over the predefined one', () => {
     const own = one(LN_CELL.replace('  y^<t>', '  LN(z; a, c) = a * tanh(z) + c\n  y^<t>'));
     expect(canonical(own.forward)).toBe(canonical(one(LN_CELL.replace('LN(W x^<t>; γ, β)', 'γ * tanh(W x^<t>) + β')).forward));
@@ -306,7 +312,7 @@ describe('misuse is a positioned diagnostic', () => {
       'E071 g(x^<t>): `g` takes one argument and 1 after `;`, got one argument (write `g(…)` with the arguments of its definition)',
     ]);
     expect(diag('g(v; a) = v * a\n  h^<t> = g(x^<t>, h^<t-1>; w) + h^<t-1>')[0]).toMatch(/^E071 g\(x\^<t>, h\^<t-1>; w\): `g` takes one argument and 1 after `;`, got 2 arguments and 1 after `;`/);
-    expect(diag('h^<t> = LN(x^<t>) + h^<t-1>')[0]).toMatch(/^E071 LN\(x\^<t>\): `LN` takes one argument and 2 after `;`, got one argument/);
+    expect(diag('h^<t> = LN(x^<t>; a) + h^<t-1>')[0]).toMatch(/^E071 LN\(x\^<t>; a\): `LN` takes one argument and 2 after `;`, got one argument and 1 after `;`/);
   });
 
   it('functions that double at every level stop at a limit instead of filling the memory', () => {
