@@ -234,34 +234,40 @@ function hasTimeSubscript(ast: CellAst): boolean {
  * `x_t` is `x^<t>` when `_t` can only be a time index: the whole name `x_t` is
  * not declared, and `x` is a declared input, state or output, or is written with a
  * time index somewhere in the cell (`x^<t-1>`, `x_{t-1}`), or `x_t` is defined by
- * an equation (`h_t = …`, which makes h a value of step t). Otherwise, on the
+ * an equation (`h_t = …`, which makes h a value of step t) — unless x itself is
+ * defined without a time index or declared a parameter (RG-LRU's `a = σ(Λ)` beside
+ * `a_t = a^{c r_t}`): then x_t is a name of its own. Otherwise, on the
  * left of a product (`B_t [u, v]`, `W_t · x`) it is a matrix, a parameter's name;
  * any other `x_t` is unclear — a parameter named x_t, or an input never
  * declared — and is a diagnostic.
  */
 function timeSubscripts(ast: CellAst, diags: Diagnostic[]): Equation[] {
   const declared = new Set(ast.decls.map((d) => d.name));
+  const params = new Set(ast.decls.filter((d) => d.kind === 'param').map((d) => d.name));
   const timedBases = new Set(ast.decls.filter((d) => d.kind === 'input' || d.kind === 'state' || d.kind === 'output').map((d) => d.name));
   for (const eq of ast.equations) {
     if (eq.lhs.time !== null) timedBases.add(eq.lhs.name);
     for (const v of vars(eq.rhs)) if (v.time !== null) timedBases.add(v.name);
   }
+  // `a = σ(Λ)` beside `a_t = a^{c r_t}` (RG-LRU): a has no time index, so a_t is a name of its own.
+  const untimed = new Set([...ast.equations.filter((e) => e.lhs.time === null && !e.lhs.name.endsWith('_t')).map((e) => e.lhs.name), ...params]);
   const definedT = new Set(ast.equations.filter((e) => e.lhs.time === null && e.lhs.name.endsWith('_t')).map((e) => e.lhs.name));
   const reported = new Set<string>();
-  const resolve = (name: string): string | null => {
-    if (!name.endsWith('_t') || declared.has(name)) return null;
+  /** `time`: x_t is x^<t>; `name`: x_t is a name; `unclear`: either. */
+  const resolve = (name: string): 'time' | 'name' | 'unclear' => {
     const base = name.slice(0, -2);
-    return base !== '' && (timedBases.has(base) || definedT.has(name)) ? base : null;
+    if (!name.endsWith('_t') || base === '' || declared.has(name) || untimed.has(base)) return 'name';
+    return timedBases.has(base) || definedT.has(name) ? 'time' : 'unclear';
   };
   const rewrite = (e: Expr, matrix = false): Expr => {
-    if (e.kind === 'var' && e.time === null && e.name.endsWith('_t') && !declared.has(e.name)) {
-      const base = resolve(e.name);
-      if (base !== null) return { ...e, name: base, time: NOW };
-      const b = e.name.slice(0, -2);
+    if (e.kind === 'var' && e.time === null && e.name.endsWith('_t')) {
+      const how = resolve(e.name);
+      if (how === 'time') return { ...e, name: e.name.slice(0, -2), time: NOW };
       // `B_t [u, v]`, `W_t x`: a matrix, which no value of a step is: a parameter's name.
-      if (matrix) return e;
-      if (b !== '' && !reported.has(e.name)) {
+      if (how === 'name' || matrix) return e;
+      if (!reported.has(e.name)) {
         reported.add(e.name);
+        const b = e.name.slice(0, -2);
         diags.push(D.ambiguousTime(e.span, show(e.name), show(b), showTimed(b, 't')));
       }
       return e;
@@ -270,8 +276,8 @@ function timeSubscripts(ast: CellAst, diags: Diagnostic[]): Equation[] {
     return mapChildren(e, (x) => rewrite(x));
   };
   return ast.equations.map((eq) => {
-    const base = eq.lhs.time === null ? resolve(eq.lhs.name) : null;
-    const lhs = base === null ? eq.lhs : { ...eq.lhs, name: base, time: NOW };
+    const timed = eq.lhs.time === null && resolve(eq.lhs.name) === 'time';
+    const lhs = timed ? { ...eq.lhs, name: eq.lhs.name.slice(0, -2), time: NOW } : eq.lhs;
     return { ...eq, lhs, rhs: rewrite(eq.rhs) };
   });
 }

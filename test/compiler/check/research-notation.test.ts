@@ -276,6 +276,21 @@ describe('paper notation', () => {
     ]);
   });
 
+  it('x_t is a name of its own beside an x defined without a time index (RG-LRU: a = σ(Λ), a_t = a^{c r_t})', () => {
+    const rg = one(String.raw`cell RGLRU {
+  input x : n
+  r_t = σ(W_a x_t + b_a)
+  i_t = σ(W_x x_t + b_x)
+  a = σ(Λ)
+  a_t = a^{8 r_t}
+  h_t = a_t ⊙ h_{t-1} + \sqrt{1 - a_t^2} ⊙ (i_t ⊙ x_t)
+}`);
+    expect(rg.typed.states.map((st) => st.name)).toEqual(['h']);
+    expect(rg.typed.outputs.map((o) => o.name).sort()).toEqual(['i', 'r']);
+    expect(rg.typed.params.map((p) => p.name).sort()).toEqual(['Lambda', 'W_a', 'W_x', 'b_a', 'b_x']);
+    gradientsCheck(rg, { n: 3 });
+  });
+
   it('primes, superscript labels and unbraced Greek subscripts are parts of names', () => {
     const a = one(String.raw`cell P {
   input x : n
