@@ -92,6 +92,7 @@ function syntaxHelp(expected: string, found: string): string | undefined {
   if (expected.includes('"]"')) return 'a `[` opened earlier is not closed: add `]` before this point';
   if (found === '' && expected.includes('"}"')) return 'the cell is not closed: end it with `}`';
   if (found === '=' && expected.includes('an expression')) return 'an equation has one `=`';
+  if (['>', '<', '≥', '≤', '⩾', '⩽', '\\geq', '\\leq', '\\ge', '\\le'].includes(found) && !expected.includes('a comparison')) return 'a comparison is a condition of `cases(a if v ≥ 0, b otherwise)`, or a value (1 or 0) in parentheses: `(v ≥ 0)`';
   if ((found === '\\frac' || found === '\\partial') && expected.includes('an equation')) return DERIVATIVES;
   return undefined;
 }

@@ -50,7 +50,8 @@ const CASE_AMP = '\uE000';
  */
 function casesAmpersands(text: string): string {
   if (!text.includes('cases')) return text;
-  return text.replace(/\\begin[ \t]*\{cases\}[\s\S]*?\\end[ \t]*\{cases\}/g, (env) => env.replace(/([#%][^\n\r]*)|&/g, (m, comment) => (comment !== undefined ? m : CASE_AMP)));
+  // to the end of the text when it is never closed, so the error is the missing `\end{cases}`
+  return text.replace(/\\begin[ \t]*\{cases\}[\s\S]*?(?:\\end[ \t]*\{cases\}|$(?![\s\S]))/g, (env) => env.replace(/([#%][^\n\r]*)|&/g, (m, comment) => (comment !== undefined ? m : CASE_AMP)));
 }
 
 /** compiler/diagnostics.ts words this expectation as "nested too deeply". */

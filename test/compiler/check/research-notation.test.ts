@@ -356,6 +356,13 @@ describe('misuse is a positioned diagnostic', () => {
     ]);
   });
 
+  it('a comparison outside cases and parentheses, an unclosed cases environment: syntax errors that say so', () => {
+    expect(diag('h^<t> = x^<t> >= 0')).toEqual([
+      'E001 >: unexpected `>`, expected "}", an operator or a line break (a comparison is a condition of `cases(a if v ≥ 0, b otherwise)`, or a value (1 or 0) in parentheses: `(v ≥ 0)`)',
+    ]);
+    expect(diag(String.raw`h^<t> = \begin{cases} x^<t> & x^<t> > 0`)[0]).toMatch(/^E001 }: unexpected `}`, expected "\\end"/);
+  });
+
   it('arms of different sizes', () => {
     expect(diag('h^<t> = cases(x^<t> if x^<t> > 0, [x^<t>, x^<t>] otherwise)')[0]).toMatch(/^E009 .*shape mismatch in the arms of `cases`/);
   });
