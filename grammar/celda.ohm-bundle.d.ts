@@ -26,9 +26,16 @@ export interface CeldaActionDict<T> extends BaseActionDict<T> {
   Lhs_functionSemi?: (this: NonterminalNode, arg0: NonterminalNode, arg1: TerminalNode, arg2: NonterminalNode, arg3: TerminalNode, arg4: NonterminalNode, arg5: TerminalNode) => T;
   Lhs_function?: (this: NonterminalNode, arg0: NonterminalNode, arg1: TerminalNode, arg2: NonterminalNode, arg3: TerminalNode) => T;
   Lhs_split?: (this: NonterminalNode, arg0: TerminalNode, arg1: NonterminalNode, arg2: TerminalNode) => T;
+  Lhs_tuple?: (this: NonterminalNode, arg0: TerminalNode, arg1: NonterminalNode, arg2: TerminalNode, arg3: IterationNode) => T;
+  Lhs_column?: (this: NonterminalNode, arg0: TerminalNode, arg1: TerminalNode, arg2: NonterminalNode, arg3: TerminalNode, arg4: IterationNode, arg5: NonterminalNode, arg6: IterationNode, arg7: IterationNode, arg8: TerminalNode, arg9: TerminalNode, arg10: NonterminalNode, arg11: TerminalNode) => T;
   Lhs_plain?: (this: NonterminalNode, arg0: NonterminalNode, arg1: IterationNode) => T;
   Lhs?: (this: NonterminalNode, arg0: NonterminalNode) => T;
   SplitTarget?: (this: NonterminalNode, arg0: NonterminalNode, arg1: IterationNode) => T;
+  lhsTranspose_mark?: (this: NonterminalNode, arg0: TerminalNode) => T;
+  lhsTranspose_braced?: (this: NonterminalNode, arg0: TerminalNode, arg1: IterationNode, arg2: TerminalNode, arg3: IterationNode, arg4: NonterminalNode, arg5: IterationNode, arg6: TerminalNode) => T;
+  lhsTranspose_bare?: (this: NonterminalNode, arg0: TerminalNode, arg1: IterationNode, arg2: NonterminalNode) => T;
+  lhsTranspose?: (this: NonterminalNode, arg0: NonterminalNode) => T;
+  matrixEnv?: (this: NonterminalNode, arg0: TerminalNode) => T;
   DimSum?: (this: NonterminalNode, arg0: NonterminalNode, arg1: IterationNode) => T;
   DimAddTail?: (this: NonterminalNode, arg0: NonterminalNode, arg1: NonterminalNode) => T;
   DimTerm_scale?: (this: NonterminalNode, arg0: NonterminalNode, arg1: IterationNode, arg2: NonterminalNode) => T;

@@ -520,6 +520,12 @@ const semantics = grammar.createSemantics().addOperation<unknown>('ast', {
   Lhs_split(_open, targets, _close) {
     return { kind: 'split', targets: list(targets) } satisfies LhsAst;
   },
+  Lhs_tuple(_open, targets, _close, _transpose) {
+    return { kind: 'split', targets: list(targets) } satisfies LhsAst;
+  },
+  Lhs_column(_begin, _o1, _env1, _c1, _nl1, targets, _sep, _nl2, _end, _o2, _env2, _c2) {
+    return { kind: 'split', targets: list(targets) } satisfies LhsAst;
+  },
   Lhs_plain(name, time) {
     const t = timedName(name);
     return { kind: 'plain', name: t.name, time: oneTime(name, t.time, optional<Time>(time)), span: spanOf(this) } satisfies LhsAst;

@@ -210,13 +210,6 @@ describe('predefined functions: LN and RMSNorm', () => {
  * pre-activation normalised term by term, split into the four gates, and the
  * cell normalised before the output tanh.
  */
-const LN_LSTM = String.raw`cell LNLSTM {
-  input x : n_x
-  state h : n_h
-  state c : n_h
-  \begin{pmatrix} f_t \\ i_t \\ o_t \\ g_t \end{pmatrix}
-}`;
-
 const LN_LSTM_PAPER = String.raw`cell LNLSTM {
   input x : n_x
   state h : n_h
@@ -252,8 +245,11 @@ describe('the layer-normalised LSTM (Ba et al. 2016)', () => {
     gradientsCheck(one(LN_LSTM_PAPER), { n_x: 2, n_h: 2 }, 11);
   });
 
-  it('a pasted \\begin{pmatrix} stacking is not notation celda reads (a clear syntax error)', () => {
-    expect(compile(LN_LSTM).diagnostics[0]?.code).toBe('E001');
+  it('the stacked left-hand side as the paper writes it: a column \\begin{pmatrix} … \\end{pmatrix}, or (f_t, i_t, o_t, g_t)ᵀ', () => {
+    const paper = canonical(one(LN_LSTM_PAPER).forward);
+    const column = LN_LSTM_PAPER.replace('[f_t, i_t, o_t, g_t]', String.raw`\begin{pmatrix} f_t \\ i_t \\ o_t \\ g_t \end{pmatrix}`);
+    expect(canonical(one(column).forward)).toBe(paper);
+    expect(canonical(one(LN_LSTM_PAPER.replace('[f_t, i_t, o_t, g_t]', '(f_t, i_t, o_t, g_t)^T')).forward)).toBe(paper);
   });
 });
 
