@@ -205,10 +205,12 @@ describe('predefined functions: LN and RMSNorm', () => {
 
 /**
  * The layer-normalised LSTM of Ba, Kiros & Hinton (2016), "Layer Normalization",
- * section 3.1 ("Layer normalized recurrent neural networks") and its LSTM
- * equations (appendix / eq. 20–22 in the arXiv version): the stacked
+ * section 3.1 ("Layer normalized recurrent neural networks") and the
+ * layer-normalised LSTM equations of its supplementary material (the stacked
  * pre-activation normalised term by term, split into the four gates, and the
- * cell normalised before the output tanh.
+ * cell normalised before the output tanh), with LN(z; α, β) its normalisation
+ * with gain α and bias β. (Equation numbers are not cited here: they differ
+ * between the arXiv versions.)
  */
 const LN_LSTM_PAPER = String.raw`cell LNLSTM {
   input x : n_x
