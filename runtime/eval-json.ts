@@ -240,11 +240,13 @@ function initShapes(t: TypedCell, initObj: Record<string, Json>, batch: number |
     const v = entry(initObj, s.name);
     if (v === undefined) continue;
     const sh = shapeOf(v, `inputs.init.${s.name}`);
-    if (sh.length !== 2) throw new InputError(`inputs.init.${s.name}: expected [B][${dimToString(s.dim)}]`);
+    // A scalar state per example (`state m : 1`) is a bare number per example: [B].
+    if (s.scalar && sh.length !== 1) throw new InputError(`inputs.init.${s.name}: expected [B], a number per example (\`${s.name}\` is a scalar state), got an array of depth ${sh.length}`);
+    if (!s.scalar && sh.length !== 2) throw new InputError(`inputs.init.${s.name}: expected [B][${dimToString(s.dim)}]`);
     if (batch !== undefined && sh[0] !== batch) throw new InputError(`inputs.init.${s.name}: a batch of ${sh[0]}, but ${from} ${from === 'inputs.batch' ? 'is' : 'have a batch of'} ${batch}`);
     if (batch === undefined) from = `inputs.init.${s.name}`;
     batch ??= sh[0];
-    eqs.push({ dim: s.dim, value: sh[1]!, what: `inputs.init.${s.name}` });
+    if (!s.scalar) eqs.push({ dim: s.dim, value: sh[1]!, what: `inputs.init.${s.name}` });
   }
   return batch;
 }
@@ -301,7 +303,11 @@ function tensors(t: TypedCell, { env, batch }: Sizes, P: Record<string, Json> | 
   return { params, used, inputs, init };
 }
 
-const stateDims = (t: TypedCell, env: Map<string, number>, name: string) => [evalDim(t.states.find((x) => x.name === name)!.dim, env)!];
+/** A state's feature axes: none for a scalar state (a bare number per example), else its size. */
+const stateDims = (t: TypedCell, env: Map<string, number>, name: string) => {
+  const s = t.states.find((x) => x.name === name)!;
+  return s.scalar ? [] : [evalDim(s.dim, env)!];
+};
 
 /** States and outputs of every step (and the parameters drawn, if any). */
 function runForward(t: TypedCell, backend: CellBackend, { steps, batch: B, env }: Sizes, x: Tensors): Record<string, Json> {
@@ -330,7 +336,7 @@ function runBackward(t: TypedCell, backend: CellBackend, { steps, batch: B, env 
     const out = t.outputs.find((o) => o.name === k);
     const names = [...t.states.map((s) => s.name), ...t.outputs.map((o) => o.name)];
     if (!st && !out) throw new InputError(`inputs.cotangents.${key(k)}: the cell has no state or output \`${key(k)}\` (${names.join(', ')})${suggestion(k, names)}`);
-    const want = [steps, B, ...(st ? [st.dim] : out!.shape.dims).map((d) => evalDim(d, env)!)];
+    const want = [steps, B, ...(st ? (st.scalar ? [] : [st.dim]) : out!.shape.dims).map((d) => evalDim(d, env)!)];
     const got = shapeOf(v, `inputs.cotangents.${k}`);
     if (got.join() !== want.join()) throw new InputError(`inputs.cotangents.${k}: expected shape [${want.join(', ')}], got [${got.join(', ')}]`);
     (st ? cs : co)[k] = flatten(v, `inputs.cotangents.${k}`);

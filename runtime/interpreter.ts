@@ -37,7 +37,8 @@ export function interpret(g: Graph, leaves: LeafValues, env: DimEnv, batch: numb
       if (!v) throw new Error(`no value for ${n.op} ${n.attrs.name}${n.attrs.step !== undefined ? `@${n.attrs.step}` : ''}`);
       const size = (out.batched ? batch : 1) * out.dims.reduce((a, b) => a * b, 1);
       if (v.data.length !== size) throw new Error(`${n.op} ${n.attrs.name}: expected ${size} numbers, got ${v.data.length}`);
-      values[n.id] = v;
+      // The node's own shape: a scalar state per example is stored as one number per example ([B][1]) and read as a scalar.
+      values[n.id] = v.batched === out.batched && v.dims.length === out.dims.length ? v : { ...out, data: v.data };
       continue;
     }
     const args = n.inputs.map((x) => values[x]!);

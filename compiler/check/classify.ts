@@ -42,6 +42,8 @@ export function declarations(cx: CheckContext): void {
       if (shape && shape.length !== 1) { cx.diags.push(D.badDim(decl.span, `\`${show(decl.name)}\` is a vector per example: give one dimension, like \`${decl.kind} ${show(decl.name)} : n_${decl.name}\``)); continue; }
       if (decl.kind === 'input') cx.inputs.set(decl.name, { dim: shape?.[0] ?? cx.solver.fresh(), span: decl.nameSpan });
       else cx.declStates.set(decl.name, { init: decl.init, span: decl.nameSpan });
+      // `state m : 1` is a scalar per example (as `param b : 1` is a scalar), stored as one number per example.
+      if (decl.kind === 'state' && shape && shape[0]!.terms.length === 0 && shape[0]!.k === 1) cx.scalarStates.add(decl.name);
       if (shape) cx.nameDims.set(decl.name, shape[0]!);
     } else if (decl.kind === 'param') {
       // `param b : 1` is a scalar.

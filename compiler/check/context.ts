@@ -40,6 +40,8 @@ export interface CheckContext {
   readonly dimDefaults: Record<string, number>;
   readonly inputs: Map<string, { dim: Dim; span: Span }>;
   readonly declStates: Map<string, { init: Expr | null; span: Span }>;
+  /** States declared `state m : 1`: a scalar per example, not a vector of one element. */
+  readonly scalarStates: Set<string>;
   readonly declOutputs: Map<string, { span: Span }>;
   readonly params: Map<string, ParamInfo>;
   readonly functions: Map<string, FnAlias>;
@@ -65,7 +67,7 @@ export interface CheckContext {
 export function newContext(ast: CellAst): CheckContext {
   return {
     ast, diags: [], solver: new DimSolver(), rigid: new Set(), dimDefaults: Object.create(null) as Record<string, number>,
-    inputs: new Map(), declStates: new Map(), declOutputs: new Map(), params: new Map(), functions: new Map(),
+    inputs: new Map(), declStates: new Map(), scalarStates: new Set(), declOutputs: new Map(), params: new Map(), functions: new Map(),
     defs: new Map(), types: new Map(), nameDims: new Map(), mode: 'step', inits: new Map(), readPrev: new Set(),
     broken: new Set(), poisoned: new Set(), onceKeys: new Map(), equations: [], empty: false,
   };
@@ -75,6 +77,8 @@ export const key = (name: string, step?: number) => (step === undefined ? name :
 
 export const vec = (d: Dim, batch = true): Shape => ({ batch, dims: [d] });
 export const scalarShape: Shape = { batch: false, dims: [] };
+/** A scalar per example (`state m : 1`, `sum(v)`, `uᵀ v`). */
+export const perExampleScalar: Shape = { batch: true, dims: [] };
 
 // ---------------------------------------------------------------- diagnostics
 

@@ -91,7 +91,7 @@ export function assemble(cx: CheckContext, eqs: readonly TypedEq[]): TypedCell {
     mode: cx.mode,
     steps: cx.mode === 'unrolled' ? lastStep(cx) : 1,
     inputs: [...cx.inputs].map(([name, i]) => ({ name, dim: fin(i.dim) })),
-    states: states.map((name) => ({ name, dim: fin(nameDim(cx, name)), init: cx.inits.get(name)?.value ?? 0 })),
+    states: states.map((name) => ({ name, dim: fin(nameDim(cx, name)), init: cx.inits.get(name)?.value ?? 0, ...(cx.scalarStates.has(name) ? { scalar: true as const } : {}) })),
     outputs: outputs.map((name) => ({ name, shape: shapes[name]! })),
     params: [...cx.params].filter(([, p]) => p.shape).map(([name, p]) => ({ name, shape: p.shape!.map(fin) })),
     dims: dims.filter((d) => !d.startsWith('?')),

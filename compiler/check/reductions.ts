@@ -69,7 +69,10 @@ export function transposedProduct(cx: CheckContext, u: TExpr, v: TExpr, span: Sp
     // `w_i^T x^<t>`: w_i is a vector of x's size.
     return inner(cx, u, v, span, diags, ast);
   }
-  if (u.shape.dims.length === 1) return inner(cx, u, v, span, diags, ast);
+  // `x^<t>ᵀ W` (a vector times a matrix, or an uppercase parameter of unknown shape, by
+  // convention a matrix) is no inner product: the transpose of a vector is refused, as before.
+  const matrixLike = v.shape === null ? !startsLowercase(v.k === 'leaf' ? v.name : '') : v.shape.dims.length === 2;
+  if (u.shape.dims.length === 1 && !matrixLike) return inner(cx, u, v, span, diags, ast);
   const t = op(cx, 'transpose', [u], transposeSpan, diags, 'a transpose');
   return product(cx, t, v, span, diags, explicit, ast);
 }

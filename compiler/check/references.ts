@@ -6,7 +6,7 @@ import type { Span, Time } from '../../grammar/ast.ts';
 import type { TExpr } from './typed-cell.ts';
 import { freeVars, show, showTimed, timeText } from './expr-queries.ts';
 import type { CheckContext, Def } from './context.ts';
-import { Defer, isTimedName, key, leaf, nameDim, once, poison, timedNames, vec } from './context.ts';
+import { Defer, isTimedName, key, leaf, nameDim, once, perExampleScalar, poison, timedNames, vec } from './context.ts';
 import type { Diagnostic } from '../diagnostics.ts';
 import { closest, D } from '../diagnostics.ts';
 import { FUNCTIONS } from '../ir/ops.ts';
@@ -67,7 +67,7 @@ function readInStep(cx: CheckContext, name: string, time: Time & { kind: 'rel' |
   }
   if (time.offset === -1) {
     if (cx.inputs.has(name)) { once(cx, diags, `E020:${name}`, D.inputAtPrevious(span, show(name))); return poison(span); }
-    if (isTimedName(cx, name)) return leaf('prev', name, span, vec(nameDim(cx, name)));
+    if (isTimedName(cx, name)) return leaf('prev', name, span, cx.scalarStates.has(name) ? perExampleScalar : vec(nameDim(cx, name)));
     if (cx.declStates.has(name)) return poison(span); // reported at the declaration
     once(cx, diags, `E008:${name}`, D.stateNotDefined(span, show(name), false, prevHelp(cx, name)));
     return poison(span);

@@ -28,7 +28,8 @@ export interface TypedCell {
   readonly mode: 'step' | 'unrolled';
   readonly steps: number;
   readonly inputs: readonly { name: string; dim: Dim }[];
-  readonly states: readonly { name: string; dim: Dim; init: number }[];
+  /** `scalar`: a scalar per example (`state m : 1`), stored as one number per example (its dim is 1). */
+  readonly states: readonly { name: string; dim: Dim; init: number; scalar?: true }[];
   readonly outputs: readonly { name: string; shape: Shape }[];
   readonly params: readonly { name: string; shape: readonly Dim[] }[];
   /** Every dimension variable: declared ones first, then inferred ones (named `n_y` …). */

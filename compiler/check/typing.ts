@@ -6,7 +6,8 @@ import type { Expr } from '../../grammar/ast.ts';
 import type { TExpr, TypedEq } from './typed-cell.ts';
 import { show } from './expr-queries.ts';
 import type { CheckContext, Def } from './context.ts';
-import { Defer, display, isPoison, isState, key, poison, scalarShape, showDim, showShape, vec } from './context.ts';
+import { Defer, display, isPoison, isState, key, perExampleScalar, poison, scalarShape, showDim, showShape, vec } from './context.ts';
+import { dimNum } from '../ir/dims.ts';
 import { variable } from './references.ts';
 import { call, elementwise, op, product } from './shapes.ts';
 import { typeCases, typeCompare, typePart } from './piecewise.ts';
@@ -39,6 +40,7 @@ export function typeAll(cx: CheckContext, order: readonly string[]): { equations
         const expr = typeExpr(cx, def.rhs, local, def);
         done.set(k, { name: def.name, step: def.step, expr, span: def.eq.span });
         if (isPoison(expr) || !assign(cx, def, expr, local)) cx.poisoned.add(k);
+        else if (scalarOfVector.has(expr)) done.set(k, { name: def.name, step: def.step, expr: { k: 'op', op: 'sum_feat', args: [expr], attrs: {}, span: expr.span, shape: perExampleScalar }, span: def.eq.span });
         cx.diags.push(...local);
       } catch (e) {
         if (!(e instanceof Defer)) throw e;
@@ -57,10 +59,12 @@ export function typeAll(cx: CheckContext, order: readonly string[]): { equations
 function assign(cx: CheckContext, def: Def, e: TExpr, diags: Diagnostic[]): boolean {
   if (!e.shape) return true;
   let shape = e.shape;
+  if (def.timed && cx.scalarStates.has(def.name)) return assignScalarState(cx, def, e, diags);
   if (def.timed) {
     const what = `the definition of \`${display(def)}\``;
     if (shape.dims.length !== 1 && (isState(cx, def.name) || cx.mode === 'unrolled')) {
-      diags.push(D.shapeMismatch(def.eq.rhs.span, what, 'a vector per example', showShape(cx, shape), `\`${display(def)}\` is carried from step to step, so it is a vector per example; this equation gives ${showShape(cx, shape)}`));
+      const scalarHint = shape.dims.length === 0 && cx.mode === 'step' ? `; for a scalar per example, declare \`state ${show(def.name)} : 1\`` : '';
+      diags.push(D.shapeMismatch(def.eq.rhs.span, what, 'a vector per example', showShape(cx, shape), `\`${display(def)}\` is carried from step to step, so it is a vector per example; this equation gives ${showShape(cx, shape)}${scalarHint}`));
       return false;
     }
     shape = { batch: true, dims: shape.dims };
@@ -79,6 +83,27 @@ function assign(cx: CheckContext, def: Def, e: TExpr, diags: Diagnostic[]): bool
   cx.types.set(key(def.name, def.step), shape);
   return true;
 }
+
+/**
+ * A scalar state (`state m : 1`) takes a scalar per example; a vector whose
+ * size is 1 (`W x^<t>` with W of one row) is accepted too, as its one element,
+ * so cells written when `: 1` meant a vector of one element keep working.
+ */
+function assignScalarState(cx: CheckContext, def: Def, e: TExpr, diags: Diagnostic[]): boolean {
+  const shape = e.shape!;
+  if (cx.mode === 'unrolled') { diags.push(D.dimInUnrolled(def.eq.lhs.span, show(def.name))); return false; }
+  if (shape.dims.length === 1 && cx.solver.unify(shape.dims[0]!, dimNum(1)) !== false) {
+    scalarOfVector.set(e, true);
+  } else if (shape.dims.length !== 0) {
+    diags.push(D.scalarStateShape(def.eq.rhs.span, show(def.name), showShape(cx, shape)));
+    return false;
+  }
+  cx.types.set(key(def.name, def.step), perExampleScalar);
+  return true;
+}
+
+/** Expressions of scalar states that are a vector of one element (summed to its element when the equations are assembled). */
+export const scalarOfVector = new WeakMap<TExpr, true>();
 
 function isFunctionName(cx: CheckContext, name: string) {
   return !!FUNCTIONS[name] || cx.functions.has(name);
@@ -140,7 +165,10 @@ function typeExpr(cx: CheckContext, e: Expr, diags: Diagnostic[], def: Def): TEx
       if (e.exponent === 1) return a;
       return op(cx, 'pow', [a], e.span, diags, 'a power', { p: e.exponent });
     }
-    case 'power': return tensorPower(cx, go(e.base), go(e.exponent), e.span, diags, [e.base, e.exponent]);
+    case 'power':
+      // `e^{x}` is exp(x) when `e` names nothing else (the papers' e^{ĩ − m}).
+      if (e.base.kind === 'var' && e.base.name === 'e' && e.base.time === null && !cx.params.get('e')?.declared && !cx.defs.has(key('e')) && !cx.inputs.has('e')) return call(cx, 'exp', e.base.span, [go(e.exponent)], e.span, diags);
+      return tensorPower(cx, go(e.base), go(e.exponent), e.span, diags, [e.base, e.exponent]);
     case 'transpose': {
       const a = go(e.arg);
       if (a.shape === null && !isPoison(a)) throw new Defer();
@@ -150,7 +178,9 @@ function typeExpr(cx: CheckContext, e: Expr, diags: Diagnostic[], def: Def): TEx
       const items = e.items.map(go);
       if (items.some((i) => isPoison(i))) return poison(e.span);
       if (items.some((i) => i.shape === null)) throw new Defer();
-      return op(cx, 'concat', items, e.span, diags, 'a concatenation');
+      // A scalar per example (`m^<t-1>` of `state m : 1`) stacks as one element.
+      const stacked = items.map((i): TExpr => (i.shape!.batch && i.shape!.dims.length === 0 ? { k: 'op', op: 'bcast', args: [i], attrs: { shape: vec(dimNum(1)) }, span: i.span, shape: vec(dimNum(1)) } : i));
+      return op(cx, 'concat', stacked, e.span, diags, 'a concatenation');
     }
     case 'compare': return typeCompare(cx, e, go, diags);
     case 'cases': return typeCases(cx, e, go, diags);

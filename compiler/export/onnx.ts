@@ -174,7 +174,7 @@ export function exportOnnx(cell: CompiledCell, opts: OnnxOptions): OnnxResult {
 
   const inputs = [
     ...t.inputs.map((i) => valueInfo(i.name, ['T', 'B', size(i.dim)])),
-    ...t.states.map((s) => valueInfo(`init_${s.name}`, ['B', size(s.dim)])),
+    ...t.states.map((s) => valueInfo(`init_${s.name}`, ['B', ...stateFeat(s, size)])),
     ...(opts.paramsAsInputs ? t.params.map((p) => valueInfo(p.name, p.shape.map(size))) : []),
   ];
   // a parameter the simplified graph no longer reads is left out (with --params-as-inputs it stays an input: the interface is fixed)
@@ -182,7 +182,7 @@ export function exportOnnx(cell: CompiledCell, opts: OnnxOptions): OnnxResult {
   const used = new Set(g.nodes.filter((n) => n.op === 'param' && live.has(n.id)).map((n) => n.attrs.name!));
   const initializer = opts.paramsAsInputs ? [] : t.params.filter((p) => used.has(p.name)).map((p) => ({ name: p.name, dataType: FLOAT, dims: p.shape.map(size), rawData: f32Bytes(opts.params![p.name]!) }));
   const outputs = [
-    ...t.states.map((s) => valueInfo(s.name, ['T', 'B', size(s.dim)])),
+    ...t.states.map((s) => valueInfo(s.name, ['T', 'B', ...stateFeat(s, size)])),
     ...t.outputs.map((o) => valueInfo(o.name, ['T', 'B', ...o.shape.dims.map(size)])),
   ];
   const main = new GraphText(namer, env, () => t.inputs[0]!.name, 1, t.span);
@@ -214,6 +214,9 @@ export function exportOnnx(cell: CompiledCell, opts: OnnxOptions): OnnxResult {
   return { ok: true, bytes: ModelProto.encode(ModelProto.fromObject(model)).finish() };
 }
 
+/** A state's feature axes: none for a scalar state (`state m : 1`, [B]), else its size. */
+const stateFeat = (s: { dim: Dim; scalar?: true }, size: (d: Dim) => number): number[] => (s.scalar ? [] : [size(s.dim)]);
+
 /** The Scan body: (states at t-1, inputs at t) → (states at t, states at t again as scan outputs, outputs at t). */
 function scanBody(cell: CompiledCell, namer: Namer, env: Readonly<Record<string, number>>, live: ReadonlySet<number>): { body: Obj } | { diagnostics: Diagnostic[] } {
   const t = cell.typed, g = cell.forward;
@@ -237,10 +240,10 @@ function scanBody(cell: CompiledCell, namer: Namer, env: Readonly<Record<string,
     body: {
       name: 'step',
       node: body.nodes,
-      input: [...t.states.map((s) => valueInfo(prevName.get(s.name)!, ['B', size(s.dim)])), ...t.inputs.map((i) => valueInfo(inName.get(i.name)!, ['B', size(i.dim)]))],
+      input: [...t.states.map((s) => valueInfo(prevName.get(s.name)!, ['B', ...stateFeat(s, size)])), ...t.inputs.map((i) => valueInfo(inName.get(i.name)!, ['B', size(i.dim)]))],
       output: [
-        ...t.states.map((s, k) => valueInfo(next[k]!, ['B', size(s.dim)])),
-        ...t.states.map((s, k) => valueInfo(stateSeq[k]!, ['B', size(s.dim)])),
+        ...t.states.map((s, k) => valueInfo(next[k]!, ['B', ...stateFeat(s, size)])),
+        ...t.states.map((s, k) => valueInfo(stateSeq[k]!, ['B', ...stateFeat(s, size)])),
         ...t.outputs.map((o, k) => valueInfo(outSeq[k]!, ['B', ...o.shape.dims.map(size)])),
       ],
     },

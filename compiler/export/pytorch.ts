@@ -264,6 +264,7 @@ class ModuleText {
       `    "class": ${pyString(this.cls)},`,
       `    "dims": [${t.dims.map((d) => pyString(this.attr.get(d)!)).join(', ')}],`,
       `    "inputs": ${table(t.inputs)},`,
+      // a scalar state (`state m : 1`) is [B] per step: its dimension is 1
       `    "states": ${table(t.states)},`,
       `    "outputs": {${t.outputs.map((o) => `${pyString(o.name)}: [${o.shape.dims.map(dimOf).join(', ')}]`).join(', ')}},`,
       `    "steps": ${t.mode === 'unrolled' ? t.steps : 'None'},`,
@@ -334,7 +335,7 @@ class ModuleText {
     for (const s of this.t.states) {
       const k = pyString(s.name);
       L.push(`${IND}if ${k} in given:`, `${IND}${IND}states[${k}] = given[${k}]`, `${IND}else:`,
-        `${IND}${IND}states[${k}] = torch.full([B, ${this.body.dim(s.dim)}], ${pyNumber(s.init)}, dtype=ref.dtype, device=ref.device)`);
+        `${IND}${IND}states[${k}] = torch.full([B${s.scalar ? '' : `, ${this.body.dim(s.dim)}`}], ${pyNumber(s.init)}, dtype=ref.dtype, device=ref.device)`);
     }
     L.push(`${IND}return states`);
     return L;

@@ -152,7 +152,8 @@ function linearParts(spec: PassSpec, nodes: readonly number[], forms: ReadonlyMa
     const p = phase(id);
     const byPhase = new Map<Phase, Term[]>();
     for (const t of f) {
-      const tp: Phase = p === 'loop' && !spec.unrolled && !carried.has(t.vec) ? 'pre' : p;
+      // (not a vector computed in the loop itself: a state root that does not depend on the carry, or what reads it)
+      const tp: Phase = p === 'loop' && !spec.unrolled && !carried.has(t.vec) && phase(t.vec) !== 'loop' ? 'pre' : p;
       byPhase.set(tp, [...(byPhase.get(tp) ?? []), t]);
     }
     for (const [tp, terms] of byPhase) parts.push({ lin: id, phase: tp, terms });

@@ -113,6 +113,10 @@ export function assignPhases(q: PhaseQuery): Phases {
       phase.set(id, q.heavy(id) || ps.includes('pre') ? 'pre' : 'loop');
     } else phase.set(id, 'post');
   }
+  // A value before the loop cannot read one computed in it: a state that does not
+  // depend on the carry is still computed in the loop (it is a carry root), so a
+  // reduction of it (`m^<t> = m^<t-1> + Σ_i k^<t>`) moves into the loop too.
+  for (const id of q.nodes) if (phase.get(id) === 'pre' && q.deps(id).some((d) => phase.get(d) === 'loop')) phase.set(id, 'loop');
   return { phase, varying, carried };
 }
 

@@ -17,6 +17,7 @@ export function build(cell: TypedCell): Graph {
   const paramShape = new Map(cell.params.map((p) => [p.name, { batch: false, dims: p.shape } as Shape]));
   const inputDim = new Map(cell.inputs.map((i) => [i.name, i.dim]));
   const stateDim = new Map(cell.states.map((s) => [s.name, s.dim]));
+  const scalarState = new Set(cell.states.filter((s) => s.scalar).map((s) => s.name));
 
   const walk = (e: TExpr): number => {
     if (e.k === 'leaf') {
@@ -24,7 +25,7 @@ export function build(cell: TypedCell): Graph {
         case 'const': return b.const(e.value!);
         case 'param': return b.node('param', [], { name: e.name, shape: paramShape.get(e.name)! }, e.span);
         case 'input': return b.node('input', [], { name: e.name, step: e.step, shape: vec(inputDim.get(e.name)!) }, e.span);
-        case 'prev': return b.node('prev', [], { name: e.name, step: e.step, shape: vec(stateDim.get(e.name) ?? e.shape!.dims[0]!) }, e.span);
+        case 'prev': return b.node('prev', [], { name: e.name, step: e.step, shape: scalarState.has(e.name) ? { batch: true, dims: [] } : vec(stateDim.get(e.name) ?? e.shape!.dims[0]!) }, e.span);
         case 'ref': return values.get(key(e.name, e.step))!;
       }
     }

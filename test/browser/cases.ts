@@ -12,7 +12,7 @@ import { evalDim } from '../../compiler/ir/dims.ts';
 import type { Vec } from '../../runtime/backend.ts';
 import { interpBackend } from '../../runtime/backends/interp.ts';
 import { Rng } from '../../runtime/random.ts';
-import { RESEARCH_CELL } from '../support/cells.ts';
+import { RESEARCH_CELL, SHAPES_CELL } from '../support/cells.ts';
 
 type Arrays = Record<string, number[]>;
 
@@ -88,6 +88,7 @@ export const allCases = (opts: Parameters<typeof makeCase>[2] = {}) => [
   ...exampleFiles().map((f) => makeCase(f, readFileSync(examplesDir + f, 'utf8'), opts)),
   makeCase('ops (every primitive)', OPS_CELL, opts),
   makeCase('research (functions, LN and RMSNorm, a split, cases, time subscripts)', RESEARCH_CELL, opts),
+  makeCase('shapes (scalars per example, reductions, tensor powers)', SHAPES_CELL, opts),
 ];
 
 const f64 = (r: Arrays) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Float64Array.from(v)]));

@@ -94,3 +94,34 @@ describe('names that are also JavaScript object members', () => {
     }
   });
 });
+
+describe('scalars per example and scalar parameters', () => {
+  // m is a scalar state, b a scalar parameter: m^<t> = max(0.5 m^<t-1> + wᵀx^<t>, b).
+  const cell = compileOk('cell S {\n input x : n\n state m : 1\n m^<t> = max(0.5 * m^<t-1> + w^T x^<t>, b)\n}')[0]!;
+  const params = { w: [1, -1], b: -10 };
+  const x = [[[1, 2], [3, 1]], [[0, 1], [1, 1]]];
+
+  it('a scalar state is a bare number per example: [T][B] over the run, [B] for its initial value; a scalar parameter a number; gradients likewise', () => {
+    const { result } = evaluate(cell, { params, inputs: { inputs: { x }, init: { m: [4, -2] }, cotangents: { m: [[1, 0], [0, 1]] } } });
+    const m = (result.states as { m: number[][] }).m;
+    expect(m).toEqual([[0.5 * 4 - 1, 0.5 * -2 + 2], [0.5 * 1 - 1, 0.5 * 1 + 0]]);
+    const g = result.grads as { params: { w: number[]; b: number }; init: { m: number[] } };
+    // ∂m¹₀ and ∂m²₁: m²₁ = 0.5 m¹₁ + … = 0.25 m⁰₁ + …; m¹₀ = 0.5 m⁰₀ + ….
+    expect(g.init.m).toEqual([0.5, 0.25]);
+    expect(typeof g.params.b).toBe('number');
+    expect(g.params.b).toBe(0);
+    // w: x¹₀ for example 0 at step 1, then 0.5 x¹₁ + x²₁ for example 1.
+    expect(g.params.w).toEqual([1 + 0.5 * 3 + 1, 2 + 0.5 * 1 + 1]);
+  });
+
+  it('a round trip: the states it returns, given back as the initial state, continue the run', () => {
+    const full = evaluate(cell, { params, inputs: { inputs: { x }, init: { m: [4, -2] } } }).result.states as { m: number[][] };
+    const half = evaluate(cell, { params, inputs: { inputs: { x: [x[1]!] }, init: { m: full.m[0]! } } }).result.states as { m: number[][] };
+    expect(half.m[0]).toEqual(full.m[1]);
+  });
+
+  it('refuses a scalar state given as vectors, saying what it is', () => {
+    expect(() => evaluate(cell, { params, inputs: { inputs: { x }, init: { m: [[4], [-2]] } } })).toThrow(/inputs\.init\.m: expected \[B\], a number per example \(`m` is a scalar state\), got an array of depth 2/);
+    expect(() => evaluate(cell, { params, inputs: { inputs: { x }, cotangents: { m: [[[1], [0]], [[0], [1]]] } } })).toThrow(/inputs\.cotangents\.m: expected shape \[2, 2\], got \[2, 2, 1\]/);
+  });
+});

@@ -68,3 +68,55 @@ export function canonical(g: Graph): string {
   const labels = Object.entries(g.labels).map(([id, name]) => `${name} := ${memo[Number(id)]}`).sort();
   return [...roots, ...labels].join('\n');
 }
+
+/**
+ * Scalars per example and reductions (issue 13 items 3–5): a scalar state
+ * (`state m : 1`, also stacked in a concatenation), mean, sum, the inner product
+ * uᵀv, a dimension used as a number (1/sqrt(d)) and a power with a tensor
+ * exponent (σ(Λ)^{c r}). Every backend is checked against the interpreter on it.
+ */
+export const SHAPES_CELL = `cell Shapes {
+  dim d
+  input x : d
+  state h : d
+  state m : 1
+  param Λ : d
+  param c : 1
+  q = W_q [h^<t-1>, x^<t>, m^<t-1>]
+  s = mean(q) + sum(x^<t>) / sqrt(d)
+  ĩ = w_iᵀ x^<t> + b_i
+  m^<t> = max(0.5 * m^<t-1> + s, ĩ)
+  r^<t> = σ(W_r x^<t>)
+  h^<t> = σ(Λ)^{c r^<t>} * h^<t-1> + tanh(q) * exp(ĩ - m^<t>) + uᵀq
+}`;
+
+/**
+ * RG-LRU (De et al. 2024, Griffin, §2.4 eqs. 1–4) with ^<t> for the paper's
+ * subscript t: r_t = σ(W_a x_t + b_a), i_t = σ(W_x x_t + b_x), a_t = a^{c r_t}
+ * with a = σ(Λ) and c = 8, h_t = a_t ⊙ h_{t−1} + sqrt(1 − a_t²) ⊙ (i_t ⊙ x_t).
+ * (α^<t> is the paper's a_t, which would clash with a = σ(Λ) here.)
+ */
+export const RG_LRU_CELL = String.raw`cell RGLRU {
+  input x : d
+  state h : d
+  param \Lambda : d
+  r^{<t>} = \sigma(W_a x^{<t>} + b_a)
+  i^{<t>} = \sigma(W_x x^{<t>} + b_x)
+  a = \sigma(\Lambda)
+  \alpha^{<t>} = a^{c \, r^{<t>}}
+  h^{<t>} = \alpha^{<t>} \odot h^{<t-1>} + \sqrt{1 - (\alpha^{<t>})^2} \odot (i^{<t>} \odot x^{<t>})
+  c = 8
+}`;
+
+/** xLSTM's mLSTM scalar gates (Beck et al. 2024, eqs. 19–27 in part): ĩ, f̃ scalars per example, m a scalar state. */
+export const MLSTM_GATES_CELL = `cell MGates {
+  input x : d
+  state m : 1
+  state n : d
+  ĩ = w_iᵀ x^⟨t⟩ + b_i
+  f̃ = w_fᵀ x^⟨t⟩ + b_f
+  m^⟨t⟩ = max(f̃ + m^⟨t−1⟩, ĩ)
+  i_p = exp(ĩ − m^⟨t⟩)
+  f_p = exp(f̃ + m^⟨t−1⟩ − m^⟨t⟩)
+  n^⟨t⟩ = f_p * n^⟨t−1⟩ + i_p * W_k x^⟨t⟩
+}`;

@@ -53,9 +53,11 @@ export function makeCase(file: string, opts: { batch?: number; steps?: number; s
   const random = Object.fromEntries(t.params.map((p) => [p.name, arr(p.shape.map(num), 0.5)]));
   const params = opts.params ?? random;
   const inputs = Object.fromEntries(t.inputs.map((i) => [i.name, arr([T, B, num(i.dim)])]));
-  const init = Object.fromEntries(t.states.map((s) => [s.name, arr([B, num(s.dim)])]));
+  // a scalar state (`state m : 1`) is a bare number per example
+  const stateFeat = (s: (typeof t.states)[number]) => (s.scalar ? [] : [num(s.dim)]);
+  const init = Object.fromEntries(t.states.map((s) => [s.name, arr([B, ...stateFeat(s)])]));
   const cotangents = {
-    states: Object.fromEntries(t.states.map((s) => [s.name, arr([T, B, num(s.dim)])])),
+    states: Object.fromEntries(t.states.map((s) => [s.name, arr([T, B, ...stateFeat(s)])])),
     outputs: Object.fromEntries(t.outputs.map((o) => [o.name, arr([T, B, ...o.shape.dims.map(num)])])),
   };
   const request = { dims, batch: B, steps: T, inputs };
