@@ -369,7 +369,8 @@ export function printGrad(cell: TypedCell, fwd: Graph, bwd: Graph, opts: GradPri
     if (f !== undefined && fwdName.has(f)) {
       // Expand a saved activation where the derivative rule uses it (1 − tanh(…)²), keep its name elsewhere (x^⟨t⟩ᵀ).
       const arithmetic = parent !== undefined && ['mul', 'sub', 'add', 'div', 'pow', 'neg'].includes(parent.op);
-      if (opts.compact || expandDepth.has(f) || !arithmetic) return fwdName.get(f);
+      // A slice of a split left-hand side (`[f, i] = e`) keeps its name: `e[0 : n]` says less than `f`.
+      if (opts.compact || expandDepth.has(f) || !arithmetic || fwd.nodes[f]!.op === 'slice') return fwdName.get(f);
       expandDepth.add(f);
       const inner = printExpr(f, { g: fwd, sp, nameOf: (x) => (x === f ? undefined : fwdName.get(x) ?? leafText(fwd.nodes[x]!, sp, unrolled)), maxDepth: opts.maxDepth ?? 1000 }, true);
       expandDepth.delete(f);
