@@ -5,6 +5,7 @@
 // diagnostic; printed cells parse back to the same graph; gradients match
 // finite differences; LN matches a float64 layer norm computed here by hand;
 // the layer-normalised LSTM of Ba et al. (2016) compiles and its gradients check.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../../compiler/compile.ts';
 import type { CompiledCell } from '../../../compiler/compile.ts';
@@ -366,4 +367,27 @@ describe('misuse is a positioned diagnostic', () => {
   it('arms of different sizes', () => {
     expect(diag('h^<t> = cases(x^<t> if x^<t> > 0, [x^<t>, x^<t>] otherwise)')[0]).toMatch(/^E009 .*shape mismatch in the arms of `cases`/);
   });
+});
+
+describe('mutated research cells never crash the compiler', () => {
+  // Deletions, duplications and insertions of the notation's own characters, in every spelling.
+  const PIECES = ['(', ')', '[', ']', ',', ';', '_t', '_{t-1}', ' if ', ' otherwise', '≥', '<', '&', '\\\\', '\\begin{cases}', '\\end{cases}', "'", '^{hx}', 'LN(', 'g(', ' = ', '\n'];
+  it('compile() returns diagnostics with spans inside the source, or cells', () => {
+    const sources = [...Object.values(SPELLINGS), LN_LSTM_PAPER, LN_LSTM_UNICODE];
+    fc.assert(fc.property(fc.nat(sources.length - 1), fc.array(fc.tuple(fc.nat(), fc.nat(3), fc.nat(PIECES.length - 1)), { minLength: 1, maxLength: 4 }), (which, edits) => {
+      let src = sources[which]!;
+      for (const [at, kind, piece] of edits) {
+        const i = at % (src.length + 1);
+        src = kind === 0 ? src.slice(0, i) + src.slice(i + 1) : kind === 1 ? src.slice(0, i) + src.slice(i, i + 3) + src.slice(i) : src.slice(0, i) + PIECES[piece]! + src.slice(i);
+      }
+      const r = compile(src);
+      for (const d of r.diagnostics) {
+        expect(d.code).toMatch(/^E\d{3}$/);
+        expect(d.code).not.toBe('E999');
+        expect(d.span.start).toBeGreaterThanOrEqual(0);
+        expect(d.span.end).toBeLessThanOrEqual(src.length);
+      }
+      if (!r.diagnostics.some((d) => d.severity === 'error')) expect(r.cells.length).toBeGreaterThan(0);
+    }), { numRuns: 400, seed: 7 });
+  }, 120_000);
 });
