@@ -40,16 +40,18 @@ export function typeCases(cx: CheckContext, e: Expr & { kind: 'cases' }, go: Go,
     diags.push(D.badCases(e.span, '`cases` needs two arms at least', 'write `cases(a if v ≥ 0, b otherwise)`'));
     return poison(e.span);
   }
-  const arms = e.arms.map((a) => ({ value: go(a.value), cond: a.cond && a === e.arms[e.arms.length - 1] ? null : a.cond && go(a.cond), arm: a }));
-  let acc = arms[arms.length - 1]!.value;
-  for (let i = arms.length - 2; i >= 0; i--) {
-    const { value, cond, arm } = arms[i]!;
-    acc = select(cx, cond!, value, acc, armSpan(arm, i === 0 ? e.span : undefined), diags);
+  // Every arm but the last has a condition (checked above); the last one's is not evaluated.
+  const guarded = e.arms.slice(0, -1).map((a) => ({ value: go(a.value), cond: go(a.cond!), arm: a }));
+  let acc = go(e.arms[e.arms.length - 1]!.value);
+  for (let i = guarded.length - 1; i >= 0; i--) {
+    const { value, cond, arm } = guarded[i]!;
+    acc = select(cx, cond, value, acc, i === 0 ? e.span : armSpan(arm), diags);
   }
   return acc;
 }
 
-const armSpan = (arm: CaseArm, whole?: Span): Span => whole ?? { start: arm.value.span.start, end: (arm.cond ?? arm.value).span.end };
+/** An arm from its value to its condition: where a select of the later arms is reported. */
+const armSpan = (arm: CaseArm): Span => ({ start: arm.value.span.start, end: (arm.cond ?? arm.value).span.end });
 
 /** select(m, a, b), typed as an elementwise op of three operands (broadcasting, learning parameter shapes). */
 function select(cx: CheckContext, m: TExpr, a: TExpr, b: TExpr, span: Span, diags: Diagnostic[]): TExpr {
