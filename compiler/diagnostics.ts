@@ -100,7 +100,7 @@ function syntaxHelp(expected: string, found: string): string | undefined {
 /** For the notes' backward equations pasted into a cell. */
 export const DERIVATIVES = 'celda derives the backward equations itself (see `celda grad`): write only the forward equations of the cell';
 
-const FUNCTION_LIST = 'tanh, sigmoid (σ), softmax, relu, exp, log, sqrt, abs, softplus';
+const FUNCTION_LIST = 'tanh, sigmoid (σ), softmax, relu, exp, log, sqrt, abs, softplus; LN and RMSNorm; and functions defined in the cell, `g(v) = …`';
 
 /** The catalog. Codes are stable: tests and users rely on them. Names arrive spelled for display. */
 export const D = {
