@@ -92,6 +92,7 @@ function syntaxHelp(expected: string, found: string): string | undefined {
   if (expected.includes('"]"')) return 'a `[` opened earlier is not closed: add `]` before this point';
   if (found === '' && expected.includes('"}"')) return 'the cell is not closed: end it with `}`';
   if (found === '=' && expected.includes('an expression')) return 'an equation has one `=`';
+  if (['>', '<', '≥', '≤', '⩾', '⩽', '\\geq', '\\leq', '\\ge', '\\le'].includes(found) && !expected.includes('a comparison')) return 'a comparison is a condition of `cases(a if v ≥ 0, b otherwise)`, or a value (1 or 0) in parentheses: `(v ≥ 0)`';
   if ((found === '\\frac' || found === '\\partial') && expected.includes('an equation')) return DERIVATIVES;
   return undefined;
 }
@@ -99,7 +100,7 @@ function syntaxHelp(expected: string, found: string): string | undefined {
 /** For the notes' backward equations pasted into a cell. */
 export const DERIVATIVES = 'celda derives the backward equations itself (see `celda grad`): write only the forward equations of the cell';
 
-const FUNCTION_LIST = 'tanh, sigmoid (σ), softmax, relu, exp, log, sqrt, abs, softplus';
+const FUNCTION_LIST = 'tanh, sigmoid (σ), softmax, relu, exp, log, sqrt, abs, softplus; LN and RMSNorm; and functions defined in the cell, `g(v) = …`';
 
 /** The catalog. Codes are stable: tests and users rely on them. Names arrive spelled for display. */
 export const D = {
@@ -190,6 +191,27 @@ export const D = {
   /** `diag(v)` without a matrix or vector to scale, or of something that is not a vector. */
   diagOperand: (span: Span, what: string, help: string) =>
     err('E041', span, `\`diag(v)\` scales the rows of the matrix it multiplies: ${what}`, help),
+  /** A function defined in the cell (`g(v) = …`) that applies itself, directly or through others. */
+  recursiveFunction: (span: Span, path: readonly string[]) =>
+    err('E070', span, `function \`${path[0]}\` applies itself: ${path.map((n) => `\`${n}\``).join(' → ')}`, 'a function is inlined where it is applied, so it cannot call itself; write the repetition out'),
+  /** A defined function applied to the wrong number of arguments (before and after `;`). */
+  functionArity: (span: Span, fn: string, want: string, got: string, definition?: Span) =>
+    err('E071', span, `\`${fn}\` takes ${want}, got ${got}`, `write \`${fn}(…)\` with the arguments of its definition`, note(definition, 'defined here')),
+  /** A name in a function's body that is neither its argument nor anything of the cell. */
+  unknownInFunction: (span: Span, name: string, fn: string, help: string) =>
+    err('E072', span, `\`${name}\` in the body of \`${fn}\` is not one of its arguments`, help),
+  /** `[f, i, o, g] = e` where e's length is not a multiple of the number of names. */
+  badSplit: (span: Span, count: number, size: string, help?: string) =>
+    err('E073', span, `cannot split ${size} into ${count} equal parts`, help ?? `the right-hand side must have a length divisible by ${count}`),
+  /** `x_t` where it is unclear whether `_t` is a time index. */
+  ambiguousTime: (span: Span, written: string, base: string, timed: string) =>
+    err('E074', span, `\`${written}\`: is \`_t\` a time index (\`${timed}\`) or part of a parameter's name?`,
+      `declare \`${base}\` (\`input ${base} : n_${base}\`) or write \`${timed}\` to read it at step t; for a parameter named \`${written}\`, declare \`param ${written} : …\``),
+  /** Functions that apply each other so often that inlining them would make a cell too large. */
+  tooMuchInlining: (span: Span, limit: number) =>
+    err('E076', span, `inlining the functions applied here makes more than ${limit} terms`, 'functions are inlined where they are applied; name an intermediate value (`s_1 = f(…)`) and apply the function to it, instead of nesting applications'),
+  /** A `cases` with an arm that cannot be reached, or a comparison where a value is wanted. */
+  badCases: (span: Span, message: string, help?: string) => err('E075', span, message, help),
   /** Export (compiler/export/): a value the target format has no way to compute. */
   cannotExport: (span: Span, target: string, what: string, help?: string) =>
     err('E050', span, `${target} export: ${what}`, help),

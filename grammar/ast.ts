@@ -18,6 +18,15 @@ export type Time =
 
 export type BinaryOp = '+' | '-' | '*' | '/' | '@';
 
+/** `≥ > ≤ <` (`>=`, `\geq` …): 1 where true, 0 where false. */
+export type CompareOp = '>=' | '>' | '<=' | '<';
+
+/** One arm of `cases(…)`: its value, and its condition (null: `otherwise`). */
+export interface CaseArm {
+  readonly value: Expr;
+  readonly cond: Expr | null;
+}
+
 export type Expr =
   | { readonly kind: 'num'; readonly value: number; readonly span: Span }
   /** A name, optionally time-indexed: `a^<t-1>`, `Gamma_u`, `W_aa`, `tanh` (as a value). */
@@ -27,7 +36,13 @@ export type Expr =
    * name directly followed by parenthesised arguments. Whether it is a call or a
    * product `W (v)` is the checker's decision.
    */
-  | { readonly kind: 'apply'; readonly fn: string; readonly fnSpan: Span; readonly args: readonly Expr[]; readonly span: Span }
+  | { readonly kind: 'apply'; readonly fn: string; readonly fnSpan: Span; readonly args: readonly Expr[]; readonly span: Span; readonly semi?: number }
+  /** `a ≥ b`, `a > b`, `a \leq b`, `a < b`: a condition of `cases`. */
+  | { readonly kind: 'compare'; readonly op: CompareOp; readonly left: Expr; readonly right: Expr; readonly span: Span }
+  /** `cases(v if v ≥ 0, σ(v) otherwise)`, `\begin{cases} … \end{cases}`: the last arm's condition is null (otherwise). */
+  | { readonly kind: 'cases'; readonly arms: readonly CaseArm[]; readonly span: Span }
+  /** Slice `index` of `count` equal consecutive slices of `arg`: what a split left-hand side `[f, i, o, g] = e` reads (made by the checker, never parsed). */
+  | { readonly kind: 'part'; readonly arg: Expr; readonly index: number; readonly count: number; readonly span: Span }
   /** `+ - * / @`: `*`, `⊙`, `\odot`, `∘` are `*`; `·`, `\cdot`, `@` are `@`. */
   | { readonly kind: 'binary'; readonly op: BinaryOp; readonly left: Expr; readonly right: Expr; readonly span: Span }
   /** Juxtaposition `W_aa a^<t-1>`, `W_c[u, v]`, `2 x`. */
@@ -73,11 +88,33 @@ export interface Equation {
   readonly span: Span;
 }
 
+/** `g(v) = …`, `LN(z; α, β) = …`: a function defined in a cell, inlined where it is applied. */
+export interface FunctionDef {
+  readonly name: string;
+  readonly nameSpan: Span;
+  readonly params: readonly { readonly name: string; readonly span: Span }[];
+  /** How many parameters come before `;` (null: no `;`). */
+  readonly semi: number | null;
+  readonly body: Expr;
+  readonly span: Span;
+}
+
+/** `[f, i, o, g] = e`: e split into equal consecutive slices, one per name. */
+export interface SplitEquation {
+  readonly targets: readonly { readonly name: string; readonly time: Time | null; readonly span: Span }[];
+  readonly rhs: Expr;
+  readonly span: Span;
+}
+
 export interface CellAst {
   readonly name: string;
   readonly nameSpan: Span;
   readonly decls: readonly Decl[];
   readonly equations: readonly Equation[];
+  /** Functions defined in the cell (absent: none). */
+  readonly functions?: readonly FunctionDef[];
+  /** Split left-hand sides (absent: none). */
+  readonly splits?: readonly SplitEquation[];
   readonly span: Span;
 }
 

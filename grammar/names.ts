@@ -11,7 +11,12 @@ export interface NameParts {
   readonly base: string;
   readonly accents: readonly string[];
   readonly subscripts: readonly string[];
+  /** `W^{hx}`: a superscript label (canonical `W_sup_hx`). */
+  readonly label?: string;
 }
+
+/** The canonical piece that marks a superscript label: `W^{hx}` is `W_sup_hx`. */
+export const LABEL_MARK = 'sup';
 
 /** Greek letters: canonical name, the Unicode letter `spell` prints, the LaTeX command (if any). */
 export const GREEK: readonly { readonly name: string; readonly unicode: string; readonly latex: string | null }[] = [
@@ -67,6 +72,9 @@ export const ACCENTS: readonly { readonly name: string; readonly mark: string; r
   { name: 'dot', mark: '\u0307', latex: ['\\dot'] },
 ];
 
+/** `f′`, `f'`: the canonical piece of a prime, after the accents (`c̃′` is `c_tilde_prime`). */
+export const PRIME = 'prime';
+
 const ACCENT_BY_MARK: ReadonlyMap<string, string> = new Map(ACCENTS.map((a) => [a.mark, a.name]));
 const ACCENT_BY_COMMAND: ReadonlyMap<string, string> = new Map(
   ACCENTS.flatMap((a) => a.latex.map((cmd) => [cmd, a.name] as const)),
@@ -74,7 +82,7 @@ const ACCENT_BY_COMMAND: ReadonlyMap<string, string> = new Map(
 const ACCENT_BY_NAME: ReadonlyMap<string, (typeof ACCENTS)[number]> = new Map(ACCENTS.map((a) => [a.name, a]));
 
 export function canonicalName(parts: NameParts): string {
-  return [parts.base, ...parts.accents, ...parts.subscripts].join('_');
+  return [parts.base, ...parts.accents, ...parts.subscripts, ...(parts.label !== undefined ? [LABEL_MARK, parts.label] : [])].join('_');
 }
 
 /** `\Gamma` → `Gamma`; null if the command is not a Greek letter. */
@@ -129,8 +137,13 @@ function letterName(ch: string): string | null {
 export function splitCanonical(canonical: string): NameParts {
   const [base = '', ...rest] = canonical.split('_');
   let i = 0;
-  while (i < rest.length && ACCENT_BY_NAME.has(rest[i])) i++;
-  return { base, accents: rest.slice(0, i), subscripts: rest.slice(i) };
+  while (i < rest.length && (ACCENT_BY_NAME.has(rest[i]) || rest[i] === PRIME)) i++;
+  const subscripts = rest.slice(i);
+  // `…_sup_hx`: a superscript label, the last piece (what the grammar reads as one: not `T` or `t`)
+  if (subscripts.length >= 2 && subscripts[subscripts.length - 2] === LABEL_MARK && /^(?![Tt]$)[A-Za-z][A-Za-z0-9]*$/.test(subscripts[subscripts.length - 1]!)) {
+    return { base, accents: rest.slice(0, i), subscripts: subscripts.slice(0, -2), label: subscripts[subscripts.length - 1]! };
+  }
+  return { base, accents: rest.slice(0, i), subscripts };
 }
 
 /**
@@ -139,18 +152,24 @@ export function splitCanonical(canonical: string): NameParts {
  */
 export function spell(canonical: string, spelling: Spelling): string {
   if (spelling === 'ascii') return canonical;
-  const { base, accents, subscripts } = splitCanonical(canonical);
+  const { base, accents: all, subscripts, label } = splitCanonical(canonical);
+  // Primes come after the other accents: `c̃′`, `\tilde{c}'`.
+  const accents = all.filter((a) => a !== PRIME);
+  const primes = all.length - accents.length;
+  // one letter in parentheses, `W^{(f)}`, as the grammar reads it
+  const sup = label === undefined ? '' : label.length === 1 ? `^{(${label})}` : `^{${label}}`;
   if (spelling === 'unicode') {
     const letter = GREEK_BY_NAME.get(base) ?? base;
     const marks = accents.map((a) => ACCENT_BY_NAME.get(a)?.mark ?? '').join('');
     // Compose (y + U+0302 → ŷ) only a single letter: a composed letter after
     // ASCII letters would read as a second name.
-    const head = [...letter].length === 1 ? (letter + marks).normalize('NFC') : letter + marks;
-    return [head, ...subscripts].join('_');
+    const head = ([...letter].length === 1 ? (letter + marks).normalize('NFC') : letter + marks) + '′'.repeat(primes);
+    // a subscript that is a Greek letter's name is that letter: `W_Δ`
+    return [head, ...subscripts.map((sub) => GREEK_BY_NAME.get(sub) ?? sub)].join('_') + sup;
   }
   let head = latexBase(base);
   for (const a of accents) head = `${ACCENT_BY_NAME.get(a)?.latex[0] ?? ''}{${head}}`;
-  return head + latexSubscripts(subscripts);
+  return head + "'".repeat(primes) + latexSubscripts(subscripts) + sup;
 }
 
 function latexBase(base: string): string {
@@ -161,7 +180,7 @@ function latexBase(base: string): string {
   return base;
 }
 
-/** [a, 1] → `_{a_{1}}`: LaTeX has no double subscript, so later ones nest. */
+/** [a, 1] → `_{a_{1}}`: LaTeX has no double subscript, so later ones nest; a Greek letter's name is its command (`_{\Delta}`). */
 function latexSubscripts(subscripts: readonly string[]): string {
-  return subscripts.reduceRight((inner, s) => `_{${s}${inner}}`, '');
+  return subscripts.reduceRight((inner, s) => `_{${GREEK.find((g) => g.name === s)?.latex ?? s}${inner}}`, '');
 }

@@ -6,9 +6,10 @@
 import type { FailedMatchResult, IterationNode, Node, NonterminalNode } from 'ohm-js';
 import grammar from './celda.ohm-bundle.js';
 import type {
-  BinaryOp, CellAst, Decl, DeclKind, DimExpr, Equation, Expr, FileAst, ParseResult, Span, SyntaxProblem, Time,
+  BinaryOp, CaseArm, CellAst, CompareOp, Decl, DeclKind, DimExpr, Equation, Expr, FileAst, FunctionDef, ParseResult, Span, SplitEquation,
+  SyntaxProblem, Time,
 } from './ast.ts';
-import { accentFromCommand, canonicalName, greekFromCommand, nameFromLetter, type NameParts } from './names.ts';
+import { accentFromCommand, canonicalName, greekFromCommand, nameFromLetter, PRIME, type NameParts } from './names.ts';
 
 export interface ParseOptions {
   /** Name of the one cell of a file with no `cell Name { … }` wrapper. Default `cell`. */
@@ -19,7 +20,7 @@ export function parse(source: string, opts: ParseOptions = {}): ParseResult {
   try {
     // A byte-order mark (files saved by some editors) becomes a blank of the same
     // length, so spans stay offsets into the source as given.
-    const text = source.startsWith(BOM) ? ' ' + source.slice(1) : source;
+    const text = casesAmpersands(source.startsWith(BOM) ? ' ' + source.slice(1) : source);
     const match = grammar.match(text);
     if (match.failed()) return { ok: false, problem: matchProblem(match, source) };
     const unpaired = unpairedDelimiter(source);
@@ -37,6 +38,21 @@ export function parse(source: string, opts: ParseOptions = {}): ParseResult {
 }
 
 const BOM = '\uFEFF';
+
+/** What the grammar reads as the `&` of a `cases` environment (celda.ohm `caseAmp`). */
+const CASE_AMP = '\uE000';
+
+/**
+ * `&` is space in LaTeX alignments, but in `\begin{cases} v & v \geq 0 \end{cases}` it
+ * separates a value from its condition: inside a cases environment each `&` (not in
+ * a comment) becomes U+E000, one UTF-16 unit for one, so spans stay offsets into the
+ * source.
+ */
+function casesAmpersands(text: string): string {
+  if (!text.includes('cases')) return text;
+  // to the end of the text when it is never closed, so the error is the missing `\end{cases}`
+  return text.replace(/\\begin[ \t]*\{cases\}[\s\S]*?(?:\\end[ \t]*\{cases\}|$(?![\s\S]))/g, (env) => env.replace(/([#%][^\n\r]*)|&/g, (m, comment) => (comment !== undefined ? m : CASE_AMP)));
+}
 
 /** compiler/diagnostics.ts words this expectation as "nested too deeply". */
 const NESTED = 'an expression nested less deeply';
@@ -150,7 +166,7 @@ interface Failure {
 }
 
 /** What can start an expression, as the grammar's terminals say it. */
-const EXPRESSION_STARTS = new Set(['a name', 'a number', 'a LaTeX command', '(', '[', '{', '\\', '-', '−']);
+const EXPRESSION_STARTS = new Set(['a name', 'a number', 'a LaTeX command', '(', '[', '{', '\\', '-', '−', '\\begin', 'cases']);
 
 function matchProblem(match: FailedMatchResult, source: string): SyntaxProblem {
   const pos = match.getRightmostFailurePosition();
@@ -255,7 +271,34 @@ function join(a: { span: Span }, b: { span: Span }): Span {
 const expr = (node: Node): Expr => node.ast() as Expr;
 const dim = (node: Node): DimExpr => node.ast() as DimExpr;
 const nameParts = (node: Node): NameParts => node.ast() as NameParts;
-const nameOf = (node: Node): string => canonicalName(nameParts(node));
+const nameOf = (node: Node): string => {
+  const { name, time } = timedName(node);
+  return time === null ? name : badName(node, 'a name without a time subscript (`_{t-1}` belongs on a value in an equation)');
+};
+
+/** The start of what `subscript` returns for a time subscript, `_{t-1}`. */
+const TIME_MARK = '\u0001';
+
+/** A name and the time its last subscript gives (`h_{t-1}` → h at t-1); a bare `_t` stays part of the name (the checker decides). */
+function timedName(node: Node): { name: string; time: Time | null } {
+  const parts = nameParts(node);
+  const at = parts.subscripts.findIndex((s) => s.startsWith(TIME_MARK));
+  if (at < 0) return { name: canonicalName(parts), time: null };
+  if (at !== parts.subscripts.length - 1 || parts.label !== undefined) return badName(node, 'a time subscript (`_{t-1}`) last in the name');
+  return { name: canonicalName({ ...parts, subscripts: parts.subscripts.slice(0, -1) }), time: readTime(parts.subscripts[at]!.slice(1)) };
+}
+
+/** A name with both a time subscript and a time superscript (`h_{t-1}^{<t>}`) has one too many. */
+function oneTime(node: Node, sub: Time | null, sup: Time | null): Time | null {
+  if (sub !== null && sup !== null) return badName(node, 'one time index (a subscript `_{t-1}` or a superscript `^{<t-1>}`, not both)');
+  return sub ?? sup;
+}
+
+const COMPARE: Readonly<Record<string, CompareOp>> = {
+  '>=': '>=', '≥': '>=', '⩾': '>=', '\\geq': '>=', '\\ge': '>=', '\\geqslant': '>=',
+  '<=': '<=', '≤': '<=', '⩽': '<=', '\\leq': '<=', '\\le': '<=', '\\leqslant': '<=',
+  '>': '>', '\\gt': '>', '<': '<', '\\lt': '<',
+};
 const optional = <T>(node: Node): T | null => (node.numChildren > 0 ? (node.child(0).ast() as T) : null);
 const list = <T>(node: Node): T[] => node.asIteration().children.map((c: Node) => c.ast() as T);
 
@@ -404,11 +447,23 @@ function withAccent(parts: NameParts, command: Node): NameParts {
   return { ...parts, accents: [...parts.accents, accent] };
 }
 
-function cellOf(name: string, nameSpan: Span, items: readonly (Decl | Equation)[], span: Span): CellAst {
-  const decls = items.filter((i): i is Decl => !('lhs' in i));
+type Item = Decl | Equation | FunctionDef | SplitEquation;
+
+function cellOf(name: string, nameSpan: Span, items: readonly Item[], span: Span): CellAst {
+  const decls = items.filter((i): i is Decl => !('lhs' in i) && !('params' in i) && !('targets' in i));
   const equations = items.filter((i): i is Equation => 'lhs' in i);
-  return { name, nameSpan, decls, equations, span };
+  const functions = items.filter((i): i is FunctionDef => 'params' in i);
+  const splits = items.filter((i): i is SplitEquation => 'targets' in i);
+  return { name, nameSpan, decls, equations, ...(functions.length > 0 ? { functions } : {}), ...(splits.length > 0 ? { splits } : {}), span };
 }
+
+/** What `Lhs` reads, before the equation's right-hand side joins it. */
+type LhsAst =
+  | { readonly kind: 'plain'; readonly name: string; readonly time: Time | null; readonly span: Span }
+  | { readonly kind: 'function'; readonly name: string; readonly nameSpan: Span; readonly params: FunctionDef['params']; readonly semi: number | null }
+  | { readonly kind: 'split'; readonly targets: SplitEquation['targets'] };
+
+const params = (node: Node): FunctionDef['params'] => node.asIteration().children.map((n: Node) => ({ name: nameOf(n), span: spanOf(n) }));
 
 const BARE = '\u0000bare';
 
@@ -423,11 +478,11 @@ const semantics = grammar.createSemantics().addOperation<unknown>('ast', {
   },
   File_bare(body) {
     const end = this.source.sourceString.length;
-    const cell = cellOf(BARE, { start: 0, end: 0 }, body.ast() as (Decl | Equation)[], { start: 0, end });
+    const cell = cellOf(BARE, { start: 0, end: 0 }, body.ast() as Item[], { start: 0, end });
     return { cells: [cell], span: { start: 0, end } } satisfies FileAst;
   },
   Cell(_kw, name, _open, body, _close) {
-    return cellOf(nameOf(name), spanOf(name), body.ast() as (Decl | Equation)[], spanOf(this));
+    return cellOf(nameOf(name), spanOf(name), body.ast() as Item[], spanOf(this));
   },
   Body(_lead, items, _trail) {
     return list(items);
@@ -449,10 +504,35 @@ const semantics = grammar.createSemantics().addOperation<unknown>('ast', {
     return value.ast();
   },
   Equation(lhs, _eq, _nl, rhs) {
-    return { lhs: lhs.ast(), rhs: expr(rhs), span: { start: lhs.source.startIdx, end: rhs.source.endIdx } } as Equation;
+    const l = lhs.ast() as LhsAst;
+    const span = { start: lhs.source.startIdx, end: rhs.source.endIdx };
+    if (l.kind === 'function') return { name: l.name, nameSpan: l.nameSpan, params: l.params, semi: l.semi, body: expr(rhs), span } satisfies FunctionDef;
+    if (l.kind === 'split') return { targets: l.targets, rhs: expr(rhs), span } satisfies SplitEquation;
+    return { lhs: { name: l.name, time: l.time, span: l.span }, rhs: expr(rhs), span } satisfies Equation;
   },
-  Lhs(name, time) {
-    return { name: nameOf(name), time: optional<Time>(time), span: spanOf(this) };
+  Lhs_functionSemi(name, _open, before, _semi, after, _close) {
+    const first = params(before);
+    return { kind: 'function', name: nameOf(name), nameSpan: spanOf(name), params: [...first, ...params(after)], semi: first.length } satisfies LhsAst;
+  },
+  Lhs_function(name, _open, names, _close) {
+    return { kind: 'function', name: nameOf(name), nameSpan: spanOf(name), params: params(names), semi: null } satisfies LhsAst;
+  },
+  Lhs_split(_open, targets, _close) {
+    return { kind: 'split', targets: list(targets) } satisfies LhsAst;
+  },
+  Lhs_tuple(_open, targets, _close, _transpose) {
+    return { kind: 'split', targets: list(targets) } satisfies LhsAst;
+  },
+  Lhs_column(_begin, _o1, _env1, _c1, _nl1, targets, _sep, _nl2, _end, _o2, _env2, _c2) {
+    return { kind: 'split', targets: list(targets) } satisfies LhsAst;
+  },
+  Lhs_plain(name, time) {
+    const t = timedName(name);
+    return { kind: 'plain', name: t.name, time: oneTime(name, t.time, optional<Time>(time)), span: spanOf(this) } satisfies LhsAst;
+  },
+  SplitTarget(name, time) {
+    const t = timedName(name);
+    return { name: t.name, time: oneTime(name, t.time, optional<Time>(time)), span: spanOf(this) };
   },
 
   // dimensions
@@ -500,6 +580,34 @@ const semantics = grammar.createSemantics().addOperation<unknown>('ast', {
   Primary_paren(_open, _nl1, inner, _nl2, _close) {
     return widened(expr(inner), this);
   },
+  Primary_compare(_open, _nl1, inner, _nl2, _close) {
+    return widened(expr(inner), this);
+  },
+  Condition(left, op, _nl, right) {
+    const l = expr(left), r = expr(right);
+    return { kind: 'compare', op: COMPARE[op.sourceString.trim()] ?? '>=', left: l, right: r, span: join(l, r) } satisfies Expr;
+  },
+  Cases_call(_word, _open, _nl1, arms, _nl2, _close) {
+    return { kind: 'cases', arms: list<CaseArm>(arms), span: spanOf(this) } satisfies Expr;
+  },
+  Cases_brace(_open, _nl1, first, _sep, rest, _nl2, _close) {
+    return { kind: 'cases', arms: [first.ast() as CaseArm, ...list<CaseArm>(rest)], span: spanOf(this) } satisfies Expr;
+  },
+  Cases_latex(_begin, _o1, _cases1, _c1, _nl1, arms, _sep, _nl2, _end, _o2, _cases2, _c2) {
+    return { kind: 'cases', arms: list<CaseArm>(arms), span: spanOf(this) } satisfies Expr;
+  },
+  CaseArm_if(value, _if, cond) {
+    return { value: expr(value), cond: expr(cond) } satisfies CaseArm;
+  },
+  CaseArm_otherwise(value, _otherwise) {
+    return { value: expr(value), cond: null } satisfies CaseArm;
+  },
+  LatexArm_if(value, _comma, _amp, _quads, _if, cond, _comma2, _dot) {
+    return { value: expr(value), cond: expr(cond) } satisfies CaseArm;
+  },
+  LatexArm_otherwise(value, _comma, _amp, _quads, _otherwise, _comma2, _dot) {
+    return { value: expr(value), cond: null } satisfies CaseArm;
+  },
   Primary_group(_open, _nl1, inner, _nl2, _close) {
     return widened(expr(inner), this);
   },
@@ -512,6 +620,10 @@ const semantics = grammar.createSemantics().addOperation<unknown>('ast', {
   Primary_latex(command) {
     const name = /^\\[A-Za-z]+/.exec(command.sourceString)?.[0] ?? command.sourceString;
     return { kind: 'latex', command: name, span: spanOf(this) } satisfies Expr;
+  },
+  Apply_semi(fn, _open, _nl1, args, _semi, _nl2, named, _nl3, _close) {
+    const first = list<Expr>(args);
+    return { kind: 'apply', fn: nameOf(fn), fnSpan: spanOf(fn), args: [...first, ...list<Expr>(named)], semi: first.length, span: spanOf(this) } satisfies Expr;
   },
   Apply_paren(fn, _open, _nl1, args, _nl2, _close) {
     return { kind: 'apply', fn: nameOf(fn), fnSpan: spanOf(fn), args: list<Expr>(args), span: spanOf(this) } satisfies Expr;
@@ -532,21 +644,41 @@ const semantics = grammar.createSemantics().addOperation<unknown>('ast', {
     return inner.ast();
   },
   Var(name, time) {
-    return { kind: 'var', name: nameOf(name), time: optional<Time>(time), span: spanOf(this) } satisfies Expr;
+    const t = timedName(name);
+    return { kind: 'var', name: t.name, time: oneTime(name, t.time, optional<Time>(time)), span: spanOf(this) } satisfies Expr;
   },
   Zeros(_open, _z1, _c1, _dots, _c2, _z2, _close) {
     return { kind: 'zeros', span: spanOf(this) } satisfies Expr;
   },
 
   // names
-  name(head, tilde, subscripts) {
+  name(head, tilde, primes, subscripts, morePrimes, label) {
     const parts = nameParts(head);
-    const written = subscripts.children.map((s) => subscriptText(s.ast() as string) ?? badName(s, 'a subscript'));
+    const written = subscripts.children.map((s) => {
+      const text = s.ast() as string;
+      return text.startsWith(TIME_MARK) ? text : subscriptText(text) ?? badName(s, 'a subscript');
+    });
+    const accents = tilde.numChildren > 0 ? [...parts.accents, 'tilde'] : parts.accents;
+    const primed = Array.from({ length: primes.numChildren + morePrimes.numChildren }, () => PRIME);
+    const sup = optional<string>(label);
     return {
       base: parts.base,
-      accents: tilde.numChildren > 0 ? [...parts.accents, 'tilde'] : parts.accents,
+      accents: [...accents, ...primed],
       subscripts: [...parts.subscripts, ...written],
+      ...(sup !== null ? { label: sup } : {}),
     } satisfies NameParts;
+  },
+  supLabel_paren(_caret, _s1, _open, _s2, _p, _s3, word, _s4, _close, _s5, _c) {
+    return word.sourceString;
+  },
+  supLabel_braced(_caret, _s1, _open, _s2, _look1, _look2, word, _s3, _close) {
+    return word.sourceString;
+  },
+  timeSubscript(_open, _s1, _t, _s2, sign, _s3, digits, _s4, _close) {
+    return `${TIME_MARK}t${sign.sourceString === '+' ? '+' : '-'}${digits.sourceString}`;
+  },
+  subLetter(_letter) {
+    return canonicalName(letterParts(this));
   },
   asciiHead(first, rest, marks) {
     const word = first.sourceString + rest.sourceString;

@@ -18,13 +18,16 @@ import { finalDiagnostics, newContext } from './context.ts';
 import { typeAll } from './typing.ts';
 import { declarations, definitions, reportEmptyCell, scanReads } from './classify.ts';
 import { dependencyOrder } from './order.ts';
+import { expandPaperNotation } from './paper.ts';
 import type { Diagnostic } from '../diagnostics.ts';
 import type { TypedCell } from './typed-cell.ts';
 
 // ---------------------------------------------------------------- the pipeline
 
-export function check(ast: CellAst): { cell: TypedCell | null; diagnostics: Diagnostic[] } {
+export function check(source: CellAst): { cell: TypedCell | null; diagnostics: Diagnostic[] } {
+  const { ast, diagnostics: sugar } = expandPaperNotation(source);
   const cx = newContext(ast);
+  cx.diags.push(...sugar);
   declarations(cx);
   definitions(cx);
   reportEmptyCell(cx);

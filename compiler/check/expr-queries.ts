@@ -23,6 +23,9 @@ export function freeVars(e: Expr, out: { name: string; time: Time | null; span: 
     case 'pow': freeVars(e.base, out); break;
     case 'power': freeVars(e.base, out); freeVars(e.exponent, out); break;
     case 'concat': for (const i of e.items) freeVars(i, out); break;
+    case 'compare': freeVars(e.left, out); freeVars(e.right, out); break;
+    case 'cases': for (const a of e.arms) { freeVars(a.value, out); if (a.cond) freeVars(a.cond, out); } break;
+    case 'part': freeVars(e.arg, out); break;
     default: break;
   }
   return out;
@@ -39,6 +42,9 @@ function children(e: Expr): readonly Expr[] {
     case 'pow': return [e.base];
     case 'power': return [e.base, e.exponent];
     case 'concat': return e.items;
+    case 'compare': return [e.left, e.right];
+    case 'cases': return e.arms.flatMap((a) => (a.cond ? [a.value, a.cond] : [a.value]));
+    case 'part': return [e.arg];
     default: return [];
   }
 }
@@ -64,6 +70,7 @@ export function applies(e: Expr, fn: string): boolean {
     case 'pow': return applies(e.base, fn);
     case 'power': return applies(e.base, fn) || applies(e.exponent, fn);
     case 'concat': return e.items.some((i) => applies(i, fn));
+    case 'compare': case 'cases': case 'part': return children(e).some((c) => applies(c, fn));
     default: return false;
   }
 }
@@ -84,6 +91,9 @@ function exprText(e: Expr, nested = false): string {
     case 'concat': return `[${e.items.map((i) => exprText(i)).join(', ')}]`;
     case 'zeros': return '[0 … 0]';
     case 'latex': return e.command;
+    case 'compare': return wrap(`${exprText(e.left, true)} ${({ '>=': '≥', '<=': '≤', '>': '>', '<': '<' } as const)[e.op]} ${exprText(e.right, true)}`);
+    case 'cases': return `cases(${e.arms.map((a) => (a.cond ? `${exprText(a.value)} if ${exprText(a.cond)}` : `${exprText(a.value)} otherwise`)).join(', ')})`;
+    case 'part': return exprText(e.arg, nested);
   }
 }
 

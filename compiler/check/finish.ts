@@ -74,8 +74,11 @@ export function assemble(cx: CheckContext, eqs: readonly TypedEq[]): TypedCell {
   const finExpr = (e: TExpr): TExpr => {
     const shape = e.shape && finShape(e.shape);
     if (e.k === 'leaf') return { ...e, shape };
-    // An attribute shape (a bcast's target for a dimension used as a number, the row of ones of `diag(v) A`) may hold dims solved after it was made.
-    return { ...e, args: e.args.map(finExpr), attrs: e.attrs.shape ? { ...e.attrs, shape: finShape(e.attrs.shape) } : { ...e.attrs }, shape };
+    // Attributes may hold dims solved after they were made: the slices of a split left-hand side,
+    // a bcast's target for a dimension used as a number, the row of ones of `diag(v) A`.
+    const a = e.attrs;
+    const attrs = { ...a, ...(a.offset ? { offset: fin(a.offset) } : {}), ...(a.len ? { len: fin(a.len) } : {}), ...(a.total ? { total: fin(a.total) } : {}), ...(a.shape ? { shape: finShape(a.shape) } : {}) };
+    return { ...e, args: e.args.map(finExpr), attrs, shape };
   };
   const timed = timedNames(cx);
   const states = stateNames(cx, timed);

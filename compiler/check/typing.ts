@@ -11,6 +11,8 @@ import { dimNum } from '../ir/dims.ts';
 import { variable } from './references.ts';
 import { call, elementwise, op, product } from './shapes.ts';
 import { assignMatrix, diagAlone, matrixProduct } from './matrices.ts';
+import { typeCases, typeCompare, typePart } from './piecewise.ts';
+import { vectorsThroughElementwise } from './elementwise-params.ts';
 import type { Diagnostic } from '../diagnostics.ts';
 import { D, DERIVATIVES, didYouMean } from '../diagnostics.ts';
 import { FUNCTIONS } from '../ir/ops.ts';
@@ -46,7 +48,8 @@ export function typeAll(cx: CheckContext, order: readonly string[]): { equations
         still.push(k);
       }
     }
-    if (still.length === pending.length) break;
+    // Stuck: a parameter read only through an elementwise function becomes a vector (elementwise-params.ts).
+    if (still.length === pending.length && !vectorsThroughElementwise(cx, still.map((k) => cx.defs.get(k)!.rhs))) break;
     pending = still;
   }
   const stuck = new Set(pending.filter((k) => !done.has(k)));
@@ -194,5 +197,8 @@ function typeExpr(cx: CheckContext, e: Expr, diags: Diagnostic[], def: Def): TEx
       const stacked = items.map((i): TExpr => (i.shape!.batch && i.shape!.dims.length === 0 ? { k: 'op', op: 'bcast', args: [i], attrs: { shape: vec(dimNum(1)) }, span: i.span, shape: vec(dimNum(1)) } : i));
       return op(cx, 'concat', stacked, e.span, diags, 'a concatenation');
     }
+    case 'compare': return typeCompare(cx, e, go, diags);
+    case 'cases': return typeCases(cx, e, go, diags);
+    case 'part': return typePart(cx, e, go, diags);
   }
 }

@@ -86,6 +86,9 @@ export const ONNX: Record<OpName, OnnxRule> = {
   min: binary('Min'),
   // The forward value only: ONNX computes no gradients.
   stopgrad: unary('Identity'),
+  ge: (c) => c.op('Cast', [c.op('GreaterOrEqual', [c.arg(0), c.arg(1)])], { to: FLOAT }),
+  gt: (c) => c.op('Cast', [c.op('Greater', [c.arg(0), c.arg(1)])], { to: FLOAT }),
+  select: (c) => c.op('Where', [c.op('Not', [c.op('Equal', [c.arg(0), c.f32(0)])]), c.arg(1), c.arg(2)]),
   power: binary('Pow'),
 
   softmax: (c) => c.op('Softmax', [c.arg(0)], { axis: -1 }),

@@ -95,6 +95,10 @@ export const PYTORCH: Record<OpName, PyRule> = {
   max: (c) => [`torch.maximum(${c.tensor(0)}, ${c.tensor(1)})`, PREC.atom],
   min: (c) => [`torch.minimum(${c.tensor(0)}, ${c.tensor(1)})`, PREC.atom],
   stopgrad: (c) => [`${c.arg(0, PREC.atom)}.detach()`, PREC.atom],
+  ge: (c) => [`(${c.tensor(0)} >= ${c.tensor(1)}).to(${c.tensor(0)}.dtype)`, PREC.atom],
+  gt: (c) => [`(${c.tensor(0)} > ${c.tensor(1)}).to(${c.tensor(0)}.dtype)`, PREC.atom],
+  // Both branches computed, the gradient to the one taken, as celda's rule does.
+  select: (c) => [`torch.where(${c.tensor(0)} != 0, ${c.tensor(1)}, ${c.tensor(2)})`, PREC.atom],
   power: (c) => [`torch.pow(${c.tensor(0)}, ${c.tensor(1)})`, PREC.atom],
 
   softmax: (c) => [`torch.softmax(${c.arg(0, 0)}, -1)`, PREC.atom],

@@ -41,6 +41,7 @@ export type Attrs = {
 export type OpName =
   | 'param' | 'input' | 'prev' | 'cot' | 'const' | 'zeros'
   | 'add' | 'sub' | 'mul' | 'div' | 'neg' | 'pow' | 'max' | 'min' | 'power'
+  | 'ge' | 'gt' | 'select'
   | 'tanh' | 'sigmoid' | 'relu' | 'exp' | 'log' | 'sqrt' | 'abs' | 'softplus' | 'step' | 'sign' | 'stopgrad'
   | 'softmax' | 'sum_feat' | 'sum_batch' | 'bcast'
   | 'matvec' | 'matmul' | 'transpose' | 'outer' | 'concat' | 'slice' | 'pad'
@@ -112,6 +113,9 @@ function elementwise(f: (...xs: number[]) => number) {
     } else if (rs.length === 2) {
       const [r0, r1] = rs as [typeof rs[0], typeof rs[0]];
       for (let b = 0; b < B; b++) for (let i = 0; i < F; i++) out[b * F + i] = f(r0(b, i), r1(b, i));
+    } else if (rs.length === 3) {
+      const [r0, r1, r2] = rs as [typeof rs[0], typeof rs[0], typeof rs[0]];
+      for (let b = 0; b < B; b++) for (let i = 0; i < F; i++) out[b * F + i] = f(r0(b, i), r1(b, i), r2(b, i));
     }
     return out;
   };
@@ -141,6 +145,7 @@ export function algebra(e: Emit) {
     pow: (x: number, p: number) => e.node('pow', [x], { p }),
     power: op2('power'), log: op1('log'),
     sigmoid: op1('sigmoid'), step: op1('step'), sign: op1('sign'),
+    select: (m: number, x: number, y: number) => e.node('select', [m, x, y]),
     sumFeat: op1('sum_feat'),
     bcast: (x: number, shape: Shape) => e.node('bcast', [x], { shape }),
     matvec: op2('matvec'), matmul: op2('matmul'), outer: op2('outer'), transpose: op1('transpose'),
@@ -194,6 +199,18 @@ export const OPS: Record<OpName, OpDef> = {
   neg: unary((x) => -x, (g, _y, _i, _a, { neg }) => [neg(g)]),
   max: ew2(Math.max, (g, _y, [a, b], _at, al) => split(g, a!, b!, larger(a!, b!, al), al)),
   min: ew2(Math.min, (g, _y, [a, b], _at, al) => split(g, a!, b!, larger(b!, a!, al), al)),
+  /** Comparisons, 1 where true and 0 where false: the conditions of `cases`; no gradient flows through them. */
+  ge: ew2((x, y) => (x >= y ? 1 : 0), noGrad),
+  gt: ew2((x, y) => (x > y ? 1 : 0), noGrad),
+  /**
+   * select(m, a, b): a where m ≠ 0, else b (the branches of `cases`). Both are computed, and the
+   * unused one is never multiplied by 0, so an ∞ or NaN there stays out; the gradient goes to the
+   * branch taken.
+   */
+  select: {
+    arity: 3, kind: 'elementwise', shape: broadcast, eval: elementwise((m, x, y) => (m !== 0 ? x : y)),
+    vjp: rule((g, _y, [m, a, b], _at, { select, c, unbroadcast }) => [null, unbroadcast(select(m!, g, c(0)), a!), unbroadcast(select(m!, c(0), g), b!)]),
+  },
   pow: {
     arity: 1, kind: 'elementwise', shape: same,
     eval: (args, a, c) => elementwise((x) => (a.p === 2 ? x * x : Math.pow(x, a.p!)))(args, a, c),

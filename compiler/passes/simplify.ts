@@ -20,6 +20,7 @@ export type RuleTable = { readonly [op in OpName]?: readonly Rule[] };
 const constOf = (b: Builder, id: number) => (b.nodes[id]!.op === 'const' ? b.nodes[id]!.attrs.value : undefined);
 const isZero = (b: Builder, id: number) => constOf(b, id) === 0 || b.nodes[id]!.op === 'zeros';
 const is = (b: Builder, id: number, v: number) => constOf(b, id) === v;
+const allConst = (b: Builder, ids: readonly number[]) => ids.every((i) => constOf(b, i) !== undefined);
 const opOf = (b: Builder, id: number) => b.nodes[id]!.op;
 const input = (b: Builder, id: number) => b.nodes[id]!.inputs[0]!;
 /** Use `x` in place of a node of shape `n.shape` only when nothing is lost by broadcasting. */
@@ -75,6 +76,14 @@ export const RULES: RuleTable = {
     fold,
   ],
   tanh: [fold], sigmoid: [fold], relu: [fold], exp: [fold], log: [fold], sqrt: [fold], abs: [fold], softplus: [fold], step: [fold], sign: [fold], max: [fold], min: [fold], stopgrad: [fold], power: [fold],
+  ge: [fold], gt: [fold],
+  select: [
+    // (a mask and both branches constant: folded, by the last rule)
+    { name: 'select(1, x, y) → x', apply: ([m, x, y], n, b) => (constOf(b, m) !== undefined && constOf(b, m) !== 0 && !allConst(b, [x, y]) ? keep(b, x, n) : undefined) },
+    { name: 'select(0, x, y) → y', apply: ([m, x, y], n, b) => (constOf(b, m) === 0 && !allConst(b, [x, y]) ? keep(b, y, n) : undefined) },
+    { name: 'select(m, x, x) → x', apply: ([_m, x, y], n, b) => (x === y ? keep(b, x, n) : undefined) },
+    fold,
+  ],
   transpose: [
     { name: '(xᵀ)ᵀ → x', apply: ([x], _n, b) => (opOf(b, x) === 'transpose' ? input(b, x) : undefined) },
   ],

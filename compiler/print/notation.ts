@@ -7,7 +7,7 @@ import type { Spelling } from '../../grammar/names.ts';
 import { spell } from '../../grammar/names.ts';
 import type { TypedCell } from '../check/typed-cell.ts';
 import type { Dim } from '../ir/dims.ts';
-import { dimToString } from '../ir/dims.ts';
+import { dimEq, dimScale, dimToString } from '../ir/dims.ts';
 import type { Graph, Node, Root } from '../ir/graph.ts';
 import type { Shape } from '../ir/ops.ts';
 
@@ -43,7 +43,12 @@ const SYM: Record<string, Record<Spelling, string>> = {
   d: { ascii: 'd', unicode: '∂', latex: '\\partial ' },
   times: { ascii: '*', unicode: '×', latex: '\\times' },
   zeros: { ascii: '[0 ... 0]', unicode: '[0 … 0]', latex: '[0 \\dots 0]' },
+  ge: { ascii: '>=', unicode: '≥', latex: '\\geq' },
+  gt: { ascii: '>', unicode: '>', latex: '>' },
 };
+
+/** A comparison binds looser than a sum: `(v ≥ 0) * a` keeps its parentheses. */
+const CMP = 0;
 
 export function timed(name: string, time: string, sp: Spelling): string {
   const n = spell(name, sp);
@@ -121,7 +126,8 @@ function go(id: number, pr: ExprPrinter, top: boolean, parent: Node | undefined,
   };
   const [a, b] = n.inputs as [number, number];
   switch (n.op) {
-    case 'add': return [`${sub(a, P.sum)} + ${sub(b, P.sum)}`, P.sum];
+    // a + (b + c) keeps its parentheses: it parses back as (a + b) + c otherwise
+    case 'add': return [`${sub(a, P.sum)} + ${sub(b, P.prod)}`, P.sum];
     case 'sub': return [`${sub(a, P.sum)} ${SYM.minus![sp]} ${sub(b, P.prod)}`, P.sum];
     case 'mul': {
       // `diag(v) A`: the row scaling as written (the spread v 1ᵀ on either side of the product)
@@ -179,6 +185,8 @@ function go(id: number, pr: ExprPrinter, top: boolean, parent: Node | undefined,
       return [`${sub(a, P.atom)}[${dimText(off, sp)} : ${dimText({ terms: [...off.terms, ...len.terms], k: off.k + len.k }, sp)}]`, P.atom];
     }
     case 'pad': return [`pad(${inner(a, n)})`, P.atom];
+    case 'ge': case 'gt': return [`${sub(a, P.sum)} ${SYM[n.op]![sp]} ${sub(b, P.sum)}`, CMP];
+    case 'select': return [casesText(n, pr, depth), P.atom];
     default: {
       const fn = FN[n.op];
       if (fn) return [sp === 'latex' && n.op === 'sqrt' ? `\\sqrt{${inner(a, n)}}` : `${fn[sp]}(${n.inputs.map((x) => inner(x, n)).join(', ')})`, P.atom];
@@ -229,6 +237,29 @@ function superBase(base: string, sp: Spelling): string {
   return /\^(\{[^{}]*\}|<[^<>]*>)$/.test(base) ? `(${base})` : base;
 }
 
+/**
+ * select(m₁, a, select(m₂, b, c)) as `cases(a if m₁, b if m₂, c otherwise)`, or LaTeX's
+ * `\begin{cases} … \end{cases}`. A comparison condition prints in place even where
+ * it has a name, since an arm's condition is written as a comparison.
+ */
+function casesText(n: Node, pr: ExprPrinter, depth: number): string {
+  const { g, sp } = pr;
+  const arms: [string, string | null][] = [];
+  let at: Node = n;
+  for (;;) {
+    const [m, a, b] = at.inputs as [number, number, number];
+    const cond = g.nodes[m]!;
+    const condText = cond.op === 'ge' || cond.op === 'gt' ? go(m, pr, true, at, depth + 1)[0] : `${printExpr(m, pr, false, at, depth + 1)} > 0`;
+    arms.push([printExpr(a, pr, false, at, depth + 1), condText]);
+    const next = g.nodes[b]!;
+    if (next.op === 'select' && pr.nameOf(b, at) === undefined) { at = next; continue; }
+    arms.push([printExpr(b, pr, false, at, depth + 1), null]);
+    break;
+  }
+  if (sp === 'latex') return `\\begin{cases} ${arms.map(([v, c]) => `${v} & ${c ?? '\\text{otherwise}'}`).join(' \\\\ ')} \\end{cases}`;
+  return `cases(${arms.map(([v, c]) => (c === null ? `${v} otherwise` : `${v} if ${c}`)).join(', ')})`;
+}
+
 function concatText(n: Node, pr: ExprPrinter, depth: number): string {
   return `[${n.inputs.map((x) => printExpr(x, pr, false, n, depth + 1)).join(', ')}]`;
 }
@@ -268,11 +299,48 @@ export function printCell(cell: TypedCell, g: Graph, sp: Spelling): string {
   }
   const unrolled = cell.mode === 'unrolled';
   const nameOf = (id: number) => named.get(id) ?? leafText(g.nodes[id]!, sp, unrolled);
+  const splits = splitGroups(g, defs, sp);
   for (const d of defs) {
+    const split = d.alias ? undefined : splits.get(d.id);
+    if (split === null) continue; // printed with its group
+    if (split) { lines.push(`[${split.names.join(', ')}] = ${printExpr(split.of, { g, sp, nameOf, innerProducts: true }, true)}`); continue; }
     const rhs = d.alias ? named.get(d.id)! : printExpr(d.id, { g, sp, nameOf, innerProducts: true }, true);
     lines.push(`${d.lhs} = ${rhs}`);
   }
   return `cell ${cell.name} {\n${lines.map((l) => `  ${l}`).join('\n')}\n}\n`;
+}
+
+/**
+ * Definitions that are equal consecutive slices of one value, as a split left-hand
+ * side wrote them (`[f, i, o, g] = e`): the first of each group maps to the group
+ * (slices dropped as dead code get placeholder names, which parse back to dead code),
+ * the others to null. A slice without such a group prints as itself.
+ */
+function splitGroups(g: Graph, defs: readonly { id: number; lhs: string; alias?: boolean }[], sp: Spelling): Map<number, { of: number; names: string[] } | null> {
+  const byInput = new Map<number, { id: number; lhs: string }[]>();
+  for (const d of defs) {
+    const n = g.nodes[d.id]!;
+    if (d.alias || n.op !== 'slice') continue;
+    byInput.set(n.inputs[0]!, [...(byInput.get(n.inputs[0]!) ?? []), d]);
+  }
+  const out = new Map<number, { of: number; names: string[] } | null>();
+  for (const [of, members] of byInput) {
+    const total = g.nodes[of]!.shape.dims[0]!;
+    const len = g.nodes[members[0]!.id]!.attrs.len!;
+    const count = [...Array(64).keys()].slice(2).find((k) => dimEq(dimScale(len, k), total));
+    if (count === undefined || !members.every((m) => dimEq(g.nodes[m.id]!.attrs.len!, len))) continue;
+    const names = Array.from({ length: count }, (_, k) => spell(`unused_${k + 1}`, sp));
+    const placed = new Set<number>();
+    for (const m of members) {
+      const k = [...Array(count).keys()].find((i) => dimEq(dimScale(len, i), g.nodes[m.id]!.attrs.offset!));
+      if (k === undefined || placed.has(k)) { placed.add(-1); break; }
+      placed.add(k);
+      names[k] = m.lhs;
+    }
+    if (placed.has(-1)) continue;
+    members.forEach((m, i) => out.set(m.id, i === 0 ? { of, names } : null));
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- derivative equations
@@ -331,7 +399,8 @@ export function printGrad(cell: TypedCell, fwd: Graph, bwd: Graph, opts: GradPri
     if (f !== undefined && fwdName.has(f)) {
       // Expand a saved activation where the derivative rule uses it (1 − tanh(…)²), keep its name elsewhere (x^⟨t⟩ᵀ).
       const arithmetic = parent !== undefined && ['mul', 'sub', 'add', 'div', 'pow', 'neg'].includes(parent.op);
-      if (opts.compact || expandDepth.has(f) || !arithmetic) return fwdName.get(f);
+      // A slice of a split left-hand side (`[f, i] = e`) keeps its name: `e[0 : n]` says less than `f`.
+      if (opts.compact || expandDepth.has(f) || !arithmetic || fwd.nodes[f]!.op === 'slice') return fwdName.get(f);
       expandDepth.add(f);
       const inner = printExpr(f, { g: fwd, sp, nameOf: (x) => (x === f ? undefined : fwdName.get(x) ?? leafText(fwd.nodes[x]!, sp, unrolled)), maxDepth: opts.maxDepth ?? 1000 }, true);
       expandDepth.delete(f);

@@ -14,7 +14,7 @@ import { MLSTM, S6 } from '../support/matrix-cells.ts';
 import type { Vec } from '../../runtime/backend.ts';
 import { interpBackend } from '../../runtime/backends/interp.ts';
 import { Rng } from '../../runtime/random.ts';
-import { SHAPES_CELL } from '../support/cells.ts';
+import { RESEARCH_CELL, SHAPES_CELL } from '../support/cells.ts';
 
 type Arrays = Record<string, number[]>;
 
@@ -89,6 +89,7 @@ cell Ops {
 export const allCases = (opts: Parameters<typeof makeCase>[2] = {}) => [
   ...exampleFiles().map((f) => makeCase(f, readFileSync(examplesDir + f, 'utf8'), opts)),
   makeCase('ops (every primitive)', OPS_CELL, opts),
+  makeCase('research (functions, LN and RMSNorm, a split, cases, time subscripts)', RESEARCH_CELL, opts),
   makeCase('shapes (scalars per example, reductions, tensor powers)', SHAPES_CELL, opts),
   // matrices per example (test/support/matrix-cells.ts)
   makeCase('mLSTM-like (a matrix state)', MLSTM.ascii, opts),

@@ -58,6 +58,9 @@ function show(e: Expr): string {
     case 'concat': return `[${e.items.map(show).join(', ')}]`;
     case 'zeros': return '[0…0]';
     case 'latex': return e.command;
+    case 'compare': return `(${show(e.left)} ${e.op} ${show(e.right)})`;
+    case 'cases': return `cases(${e.arms.map((a) => `${show(a.value)} ${a.cond ? `if ${show(a.cond)}` : 'otherwise'}`).join(', ')})`;
+    case 'part': return `${show(e.arg)}[${e.index}/${e.count}]`;
   }
 }
 
@@ -725,7 +728,7 @@ describe('syntax problems', () => {
 
   it('says what may follow an operator or an unclosed application', () => {
     expect(problem('z = b ⊙')).toMatchObject({ span: { start: 7, end: 7 }, expected: 'an expression or a line break' });
-    expect(problem('z = f (x')).toMatchObject({ span: { start: 8, end: 8 }, expected: '")", ",", an operator or a line break' });
+    expect(problem('z = f (x')).toMatchObject({ span: { start: 8, end: 8 }, expected: '")", ",", ";", an operator or a line break' });
   });
 
   it('spans a leading minus from its sign over the product it starts', () => {

@@ -63,5 +63,8 @@ export const JS_ELEMENTWISE: Readonly<Record<ElementwiseOp, Render>> = {
   max: ([a, b]) => ({ s: `Math.max(${a!.s}, ${b!.s})`, p: 4 }),
   min: ([a, b]) => ({ s: `Math.min(${a!.s}, ${b!.s})`, p: 4 }),
   stopgrad: ([a]) => a!,
+  ge: ([a, b]) => ({ s: `(${a!.s} >= ${b!.s} ? 1 : 0)`, p: 4 }),
+  gt: ([a, b]) => ({ s: `(${a!.s} > ${b!.s} ? 1 : 0)`, p: 4 }),
+  select: ([m, a, b]) => ({ s: `(${m!.s} !== 0 ? ${a!.s} : ${b!.s})`, p: 4 }),
   power: ([a, b]) => ({ s: `Math.pow(${a!.s}, ${b!.s})`, p: 4 }),
 } satisfies Record<ElementwiseOp, Render>;

@@ -61,6 +61,16 @@ export const WASM_LOOP_OPS: Readonly<Record<WasmLoopOp, WasmRender>> = {
   max: op2('max'),
   min: op2('min'),
   stopgrad: { text: ([a]) => a!() },
+  // Comparisons give all-ones lanes where true: masked to 1.0, as JavaScript's `x >= y ? 1 : 0`.
+  ge: { text: ([a, b]) => `(v128.and (f32x4.ge ${a!()} ${b!()}) ${splat(1)})` },
+  gt: { text: ([a, b]) => `(v128.and (f32x4.gt ${a!()} ${b!()}) ${splat(1)})` },
+  // a where m ≠ 0 (NaN included, as JavaScript's m !== 0), else b; both branches are computed, as in JavaScript.
+  select: {
+    text: ([m, a, b]) => {
+      const mask = m!(), x = a!(), y = b!();
+      return `(v128.bitselect ${x} ${y} (f32x4.ne ${mask} ${splat(0)}))`;
+    },
+  },
   // max(0, x) as JavaScript's x > 0 ? x : 0 (pmax(0, x) = 0 < x ? x : 0: NaN and −0 give 0).
   relu: { text: ([a]) => `(f32x4.pmax ${splat(0)} ${a!()})` },
   step: { text: ([a]) => `(v128.and (f32x4.gt ${a!()} ${splat(0)}) ${splat(1)})` },

@@ -60,7 +60,7 @@ const CASES: Record<string, { codes: string[]; under: string }> = {
   'mixed-time': { codes: ['E013'], under: 'a^<1>' },
   'concrete-read-in-step': { codes: ['E013'], under: 'a^<0>' },
   'general-read-in-unrolled': { codes: ['E013'], under: 'x^{< t>}' },
-  'cannot-infer': { codes: ['E014'], under: 'b_u' },
+  'cannot-infer': { codes: ['E014', 'E014'], under: 'b_u' },
   'function-as-value': { codes: ['E015'], under: 'tanh' },
   'duplicate-declaration': { codes: ['E016'], under: 'a' },
   'non-constant-init': { codes: ['E017'], under: 'x' },

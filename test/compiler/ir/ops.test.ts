@@ -60,6 +60,9 @@ const CASES = {
   // x^y with a tensor exponent: a positive base (log x in ∂y), any exponent; x^x accumulates both.
   power: [...binaryShapes.map(([a, b]) => ({ ins: [o(a, 'positive'), o(b)] })), { ins: [o(bv(), 'positive')], use: [0, 0] }],
   stopgrad: unary().map((c) => ({ ...c, stops: true as const })),
+  // Comparisons are piecewise constant: no gradient, on purpose.
+  ge: binary().map((c) => ({ ...c, stops: true as const })), gt: binary().map((c) => ({ ...c, stops: true as const })),
+  select: ([[bv(), bv(), bv()], [bv(), uv(), us], [us, bv(), bv()], [bs, bv(), us], [uv(), us, bs], [mat(), mat(), us]] as const).map(([a, b, c]) => ({ ins: [o(a, 'awayFromZero'), o(b), o(c)] })),
   neg: unary(),
   pow: [2, 3, -1, 0.5, 1.5, 0, 1].flatMap((p) => unaryShapes.slice(0, 4).map((s) => ({ ins: [o(s, p === 2 || p === 3 ? 'any' : 'positive')], attrs: { p } }))),
   tanh: unary(), sigmoid: unary(), exp: unary(), softplus: unary(),
@@ -140,6 +143,7 @@ const MATH: Partial<Record<OpName, (...x: number[]) => number>> = {
   sqrt: Math.sqrt, abs: Math.abs, softplus: (x) => Math.log(1 + Math.exp(x!)), step: (x) => (x! > 0 ? 1 : 0), sign: Math.sign,
   pow: (x) => Math.pow(x!, 3),
   max: (x, y) => Math.max(x!, y!), min: (x, y) => Math.min(x!, y!), stopgrad: (x) => x!,
+  ge: (x, y) => (x! >= y! ? 1 : 0), gt: (x, y) => (x! > y! ? 1 : 0), select: (m, x, y) => (m !== 0 ? x! : y!),
   power: (x, y) => Math.exp(y! * Math.log(x!)),
 };
 
@@ -161,6 +165,13 @@ describe('evaluation of elementwise ops against Math', () => {
     expect(list(evalOp('add', [{ shape: bv(), data: [1, 2, 3, 4, 5, 6] }, { shape: uv(), data: [10, 20, 30] }]))).toEqual([11, 22, 33, 14, 25, 36]);
     expect(list(evalOp('mul', [{ shape: bs, data: [2, 3] }, { shape: bv(), data: [1, 2, 3, 4, 5, 6] }]))).toEqual([2, 4, 6, 12, 15, 18]);
     expect(list(evalOp('div', [{ shape: uv(), data: [2, 4, 6] }, { shape: us, data: [2] }]))).toEqual([1, 2, 3]);
+  });
+
+  it('comparisons at ties, and select takes a branch by its mask without touching the other', () => {
+    expect(list(evalOp('ge', [{ shape: uv(), data: [1, 2, 3] }, { shape: us, data: [2] }]))).toEqual([0, 1, 1]);
+    expect(list(evalOp('gt', [{ shape: uv(), data: [1, 2, 3] }, { shape: us, data: [2] }]))).toEqual([0, 0, 1]);
+    // ∞ and NaN in the branch not taken stay out (m·a + (1 − m)·b would give NaN)
+    expect(list(evalOp('select', [{ shape: uv(), data: [1, 0, 1] }, { shape: uv(), data: [5, Infinity, 7] }, { shape: uv(), data: [NaN, 6, -Infinity] }]))).toEqual([5, 6, 7]);
   });
 
   it('pow: squares, cubes, reciprocals and roots', () => {

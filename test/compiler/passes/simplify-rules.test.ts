@@ -98,6 +98,14 @@ const CASES: Readonly<Partial<Record<OpName, Readonly<Record<string, Case>>>>> =
   sign: { 'fold constants': { before: ({ sign, c }) => sign(c(-3)), after: ({ c }) => c(-1) } },
   max: { 'fold constants': { before: ({ op, c }) => op('max', [c(-1), c(2)]), after: ({ c }) => c(2) } },
   min: { 'fold constants': { before: ({ op, c }) => op('min', [c(-1), c(2)]), after: ({ c }) => c(-1) } },
+  ge: { 'fold constants': { before: ({ op, c }) => op('ge', [c(2), c(2)]), after: ({ c }) => c(1) } },
+  gt: { 'fold constants': { before: ({ op, c }) => op('gt', [c(2), c(2)]), after: ({ c }) => c(0) } },
+  select: {
+    'select(1, x, y) → x': { before: ({ op, c, x, y }) => op('select', [c(1), x, y]), after: ({ x }) => x },
+    'select(0, x, y) → y': { before: ({ op, c, x, y }) => op('select', [c(0), x, y]), after: ({ y }) => y },
+    'select(m, x, x) → x': { before: ({ op, x, y }) => op('select', [op('ge', [x, y]), x, x]), after: ({ x }) => x },
+    'fold constants': { before: ({ op, c }) => op('select', [c(1), c(2), c(3)]), after: ({ c }) => c(2) },
+  },
   stopgrad: { 'fold constants': { before: ({ op, c }) => op('stopgrad', [c(0.5)]), after: ({ c }) => c(0.5) } },
   power: { 'fold constants': { before: ({ op, c }) => op('power', [c(4), c(0.5)]), after: ({ c }) => c(2) } },
   transpose: {
