@@ -149,6 +149,11 @@ function typeExpr(cx: CheckContext, e: Expr, diags: Diagnostic[], def: Def): TEx
       return product(cx, variable(cx, e.fn, null, e.fnSpan, diags, def), go(e.args[0]!), e.span, diags, false, [{ kind: 'var', name: e.fn, time: null, span: e.fnSpan }, e.args[0]!]);
     }
     case 'juxt': {
+      // `\frac{1}{\sqrt{d}} W_k x`: a constant factor scales the product that follows it, (c W) x = c (W x)
+      if (e.left.kind === 'juxt' && isConstant(cx, e.left.left)) {
+        const rest: Expr = { kind: 'juxt', left: e.left.right, right: e.right, span: { start: e.left.right.span.start, end: e.right.span.end } };
+        return go({ kind: 'juxt', left: e.left.left, right: rest, span: e.span });
+      }
       if (e.left.kind === 'var' && e.left.time === null && SUGAR_FUNCTIONS[e.left.name] !== undefined && !cx.functions.has(e.left.name)) return mean(cx, e.left.name, [go(e.right)], e.span, diags);
       // `uᵀ v`: an inner product of vectors, or `Wᵀ v` (reductions.ts decides from the shapes).
       if (e.left.kind === 'transpose') return transposedProduct(cx, noteTransposed(cx, go(e.left.arg), e.left), go(e.right), e.span, diags, false, [e.left, e.right], e.left.span);
@@ -200,5 +205,18 @@ function typeExpr(cx: CheckContext, e: Expr, diags: Diagnostic[], def: Def): TEx
     case 'compare': return typeCompare(cx, e, go, diags);
     case 'cases': return typeCases(cx, e, go, diags);
     case 'part': return typePart(cx, e, go, diags);
+  }
+}
+
+/** A number written as one: literals, declared dimensions read as numbers, and their quotients, products, roots and negations (`\frac{1}{\sqrt{d}}`). */
+function isConstant(cx: CheckContext, e: Expr): boolean {
+  switch (e.kind) {
+    case 'num': return true;
+    case 'var': return e.time === null && isDimName(cx, e.name);
+    case 'neg': return isConstant(cx, e.arg);
+    case 'pow': return isConstant(cx, e.base);
+    case 'binary': return e.op !== '@' && isConstant(cx, e.left) && isConstant(cx, e.right);
+    case 'apply': return e.fn === 'sqrt' && e.args.length === 1 && !cx.functions.has('sqrt') && isConstant(cx, e.args[0]!);
+    default: return false;
   }
 }

@@ -5,12 +5,6 @@
 // float64 interpreter; and `celda eval`'s float64 answer against an
 // independent PyTorch float64 reference written from the paper
 // (test/support/zoo_ref.py) — for PyTorch's GRU also against torch.nn.GRUCell.
-//
-// Cells written in notation this branch does not have yet are listed in
-// AWAITING_NOTATION: the test checks that each still fails to compile (so the
-// list cannot go stale) and says which they are. Once the notation is merged,
-// a listed cell compiles, this test fails and asks for it to be removed from
-// the list — which switches all the checks above on for it.
 
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -27,7 +21,7 @@ import {
 } from '../support/numeric.ts';
 import { pythonWith, relativeError, runPythonJson, torchRequired } from '../support/python.ts';
 import { compileOk } from '../support/cells.ts';
-import { AWAITING_NOTATION, zooFiles, zooSource } from '../support/zoo.ts';
+import { zooFiles, zooSource } from '../support/zoo.ts';
 
 const REF = fileURLToPath(new URL('../support/zoo_ref.py', import.meta.url));
 
@@ -56,7 +50,7 @@ function compileZoo(file: string): { cell?: CompiledCell; errors: string[] } {
   return { cell: errors.length === 0 ? r.cells[0] : undefined, errors };
 }
 
-const READY = FILES.filter((f) => !AWAITING_NOTATION.has(f)).map((file) => {
+const READY = FILES.map((file) => {
   const { cell, errors } = compileZoo(file);
   return { file, cell, errors, zeroInit: !!ZOO[file]?.zeroInit, onlyH: !!ZOO[file]?.onlyH };
 });
@@ -64,7 +58,6 @@ const READY = FILES.filter((f) => !AWAITING_NOTATION.has(f)).map((file) => {
 describe('the zoo', () => {
   it('holds the cells of issue 13, each with its settings here', () => {
     expect(FILES).toEqual(Object.keys(ZOO).sort());
-    for (const f of AWAITING_NOTATION) expect(FILES).toContain(f);
   });
 
   it('every file opens with a header citing its paper', () => {
@@ -75,14 +68,9 @@ describe('the zoo', () => {
     }
   });
 
-  it(`cells awaiting notation from the other branches: ${[...AWAITING_NOTATION].join(', ')}`, () => {
-    const compiling = [...AWAITING_NOTATION].filter((f) => compileZoo(f).errors.length === 0);
-    expect(compiling, `these now compile: remove them from AWAITING_NOTATION in test/support/zoo.ts`).toEqual([]);
-  });
-
-  it('every other cell compiles', () => {
+  it('every cell compiles as its paper writes it', () => {
     expect(READY.filter((r) => r.errors.length).map((r) => `${r.file}: ${r.errors.join('; ')}`)).toEqual([]);
-    expect(READY.length).toBeGreaterThanOrEqual(6);
+    expect(READY.length).toBe(15);
   });
 });
 
@@ -196,10 +184,9 @@ function evalDimOf(d: CompiledCell['typed']['inputs'][number]['dim'], env: Map<s
 }
 
 /**
- * Cells awaiting notation, spelled with what compiles today (W_cx for W^{cx}, i_s
- * for i′, a^{8 r} as exp(8 r log a), minGRU's g by max and min): the same functions, so their PyTorch
- * references are checked before the notation arrives — and, once it has, that
- * the paper's spelling and this one agree (both against one reference).
+ * Some cells spelled again without the research notation (W_cx for W^{cx}, i_s
+ * for i′, a^{8 r} as exp(8 r log a), minGRU's g by max and min): the same
+ * functions, so the paper's spelling and this one agree (both against one reference).
  */
 const TODAY: Readonly<Record<string, string>> = {
   'ugrnn.celda': `cell UGRNN_today {

@@ -25,7 +25,7 @@ import { Rng } from '../../../runtime/random.ts';
 import { compileOk, example, exampleFiles } from '../../support/cells.ts';
 import { dimEnv, leafKey, randomLeaves } from '../../support/numeric.ts';
 import { randomCellSource, randomCellSpec } from '../../support/random-cell-source.ts';
-import { AWAITING_NOTATION, zooFiles, zooSource } from '../../support/zoo.ts';
+import { zooFiles, zooSource } from '../../support/zoo.ts';
 
 const SPELLINGS: readonly Spelling[] = ['ascii', 'unicode', 'latex'];
 const BATCH = 2;
@@ -497,7 +497,7 @@ describe('printed derivatives read back to the backward graph', () => {
     });
   }
 
-  for (const file of zooFiles().filter((f) => !AWAITING_NOTATION.has(f))) {
+  for (const file of zooFiles()) {
     it(`examples/zoo/${file}`, () => {
       const cell = compileOk(zooSource(file))[0]!;
       for (const sp of SPELLINGS) {
