@@ -136,7 +136,8 @@ describe('celda playground', () => {
       process.stderr.write = e;
       process.stdout.write = o;
     }
-    expect(out.join('')).toMatch(/^usage:\n {2}celda playground \[--port N\]/);
+    expect(out.join('')).toMatch(/^usage: celda playground \[options\]\n/);
+    expect(out.join('')).toMatch(/--port N .*--host H .*--open/s);
     expect(err.join('')).toMatch(/--port must be a whole number from 0 to 65535, not `x`/);
     expect(err.join('')).toMatch(/takes no files/);
   });
