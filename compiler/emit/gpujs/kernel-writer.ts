@@ -160,6 +160,27 @@ export class KernelWriter {
     return acc;
   }
 
+  /**
+   * Two nested loops `for (i < rows) { for (j < cols) { … } }` accumulating into a fresh
+   * variable (a sum over both axes of a matrix); returns the variable. Nested loops rather
+   * than one loop over rows·cols: the element's row and column stay integer loop indices,
+   * with no division to recover them.
+   */
+  private sum2(block: Block, base: string, rows: number, cols: number, body: (i: string, j: string, inner: Block) => string): string {
+    const acc = this.fresh(`${base}_`);
+    block.emit(`let ${acc} = 0.0;`);
+    const i = this.fresh('k'), j = this.fresh('k');
+    const inner = new Block(block.indent + '    ', block);
+    const term = body(i, j, inner);
+    block.emit(`for (let ${i} = 0; ${i} < ${rows}; ${i}++) {`);
+    block.emit(`  for (let ${j} = 0; ${j} < ${cols}; ${j}++) {`);
+    block.lines.push(...inner.lines);
+    block.emit(`    ${acc} += ${term};`);
+    block.emit('  }');
+    block.emit('}');
+    return acc;
+  }
+
   /** The pieces of a vector operand, splitting a concatenation so a product loops once per piece. */
   private pieces(id: number): { id: number; off: number; len: number }[] {
     const n = this.g.nodes[id]!;
@@ -187,7 +208,7 @@ export class KernelWriter {
         return this.sum(block, 'sb', [{ n: this.opts.batch, body: (b, inner) => this.value(ins[0]!, { ...x, b }, inner) }]);
       case 'sum_feat': {
         const l = this.layout(ins[0]!);
-        if (l.dims.length > 1) throw new GpujsPlanError('a sum over the features of a matrix has no gpu.js lowering');
+        if (l.dims.length === 2) return this.sum2(block, 'sf', l.dims[0]!, l.dims[1]!, (i, j, inner) => this.value(ins[0]!, { ...x, i, j }, inner));
         const F = l.dims[0] ?? 1;
         return this.sum(block, 'sf', [{ n: F, body: (i, inner) => this.value(ins[0]!, { ...x, i }, inner) }]);
       }

@@ -8,6 +8,7 @@
 // in Chromium: test/browser/cases.ts lists them.)
 import { describe, expect, it } from 'vitest';
 import type { BackendOptions, CellBackend } from '../../../runtime/backend.ts';
+import { planStep } from '../../../compiler/emit/gpujs/plan.ts';
 import { gpujsSyncBackend } from '../../../runtime/backends/gpujs.ts';
 import { jsBackend } from '../../../runtime/backends/js.ts';
 import type { CaseData } from '../../browser/cases.ts';
@@ -60,4 +61,49 @@ describe('large enough that the float32 products are split between threads', () 
     expect(Object.keys(errors)).toContain('d.init.C');
     expect(Object.entries(errors).filter(([, e]) => !(e <= 1e-4))).toEqual([]);
   });
+});
+
+/**
+ * A scalar per example times a matrix per example (mLSTM's `f′ C^<t-1>`): its VJP
+ * sums the matrix cotangent over both of its axes (sum_feat of a batched d × d
+ * value), for the gate's gradient. The forward also sums a matrix directly.
+ */
+const SCALAR_GATE = `cell ScalarGate {
+  input x : n_x
+  state C : d * d
+  state s : 1
+  param b_f : 1
+  k = W_k x^<t>
+  v = W_v x^<t>
+  f = sigma(w_f^T x^<t> + b_f)
+  C^<t> = f C^<t-1> + v k^T
+  s^<t> = f s^<t-1> + sum(C^<t>)
+  h^<t> = C^<t> k
+}`;
+
+describe('a sum over the features of a matrix per example', () => {
+  const cell = loadCell(SCALAR_GATE);
+  const matrixSums = (g: typeof cell.forward) =>
+    g.nodes.filter((n) => n.op === 'sum_feat' && g.nodes[n.inputs[0]!]!.shape.batch && g.nodes[n.inputs[0]!]!.shape.dims.length === 2).length;
+
+  it('is in both step graphs: the forward sums C, the backward sums the gate\'s matrix cotangent', () => {
+    expect(matrixSums(cell.forward)).toBeGreaterThan(0);
+    expect(matrixSums(cell.backward)).toBeGreaterThan(0);
+  });
+
+  it('gpu.js plans it as two nested loops over the rows and the columns of each example\'s matrix', () => {
+    const dims = new Map([['d', 3], ['n_x', 2]]);
+    const sources = planStep(cell.backward, { dims, batch: 2, mode: 'loop' }).kernels.map((k) => k.source).join('\n');
+    expect(sources).toMatch(/for \(let (k\d+) = 0; \1 < 3; \1\+\+\) \{\n\s*for \(let (k\d+) = 0; \2 < 3; \2\+\+\) \{/);
+  });
+
+  const c = makeCase('scalar gate × matrix', SCALAR_GATE, { dims: { d: 4, n_x: 3 }, batch: 3, steps: 4, seed: 5 });
+  const want = reference(c);
+  for (const [name, { make, tol }] of Object.entries(BACKENDS)) {
+    it(`${name} agrees with the float64 interpreter`, () => {
+      const errors = relativeErrors(run(make(c), c), want);
+      expect(Object.keys(errors)).toEqual(expect.arrayContaining(['states.C', 'states.s', 'd.params.w_f', 'd.params.b_f', 'd.init.C', 'd.init.s']));
+      expect(Object.entries(errors).filter(([, e]) => !(e <= tol))).toEqual([]);
+    });
+  }
 });
