@@ -7,7 +7,7 @@ import type { Spelling } from '../../grammar/names.ts';
 import { spell } from '../../grammar/names.ts';
 import type { TypedCell } from '../check/typed-cell.ts';
 import type { Dim } from '../ir/dims.ts';
-import { dimEq, dimScale, dimToString } from '../ir/dims.ts';
+import { dimEq, dimScale, dimSub, dimToString, isZeroDim } from '../ir/dims.ts';
 import type { Graph, Node, Root } from '../ir/graph.ts';
 import type { Shape } from '../ir/ops.ts';
 
@@ -83,6 +83,11 @@ export interface ExprPrinter {
   readonly maxDepth?: number;
   /** Σ_i of u * v for two vectors prints as `uᵀ v`, as a cell writes it (printCell); derivatives keep `Σ_i (…)`. */
   readonly innerProducts?: boolean;
+  /**
+   * A scalar broadcast over a vector prints as `s 𝟏_{n}` where no elementwise
+   * operator with a vector operand spreads it (derivatives; a cell's source leaves it implicit).
+   */
+  readonly broadcasts?: boolean;
 }
 
 /** Print one leaf as notation. */
@@ -158,9 +163,9 @@ function go(id: number, pr: ExprPrinter, top: boolean, parent: Node | undefined,
       return batched ? [`${SYM.sumBatch![sp]} ${body}`, P.neg] : [body, P.mat];
     }
     // Matrices per example: v kᵀ, C q, and (in backward graphs) Cᵀ u.
-    case 'outer_each': return [`${sub(a, P.mat)} ${isOnes(g, b) ? ONES[sp] : superBase(sub(b, P.atom), sp)}${SYM.T![sp]}`, P.mat];
+    case 'outer_each': return [`${sub(a, P.mat)} ${isOnes(g, b) ? blockText('1', g.nodes[b]!.shape.dims[0]!, sp) : superBase(sub(b, P.atom), sp)}${SYM.T![sp]}`, P.mat];
     case 'matvec_each': {
-      if (isOnes(g, b)) return [`${sub(a, P.mat)} ${ONES[sp]}`, P.mat]; // the row sums, in backward equations
+      if (isOnes(g, b)) return [`${sub(a, P.mat)} ${blockText('1', g.nodes[b]!.shape.dims[0]!, sp)}`, P.mat]; // the row sums, in backward equations
       const vs = sub(b, P.post);
       return [vs.startsWith('(') ? `${sub(a, P.mat)} ${SYM.mat![sp]} ${vs}` : `${sub(a, P.mat)} ${vs}`, P.mat];
     }
@@ -178,13 +183,27 @@ function go(id: number, pr: ExprPrinter, top: boolean, parent: Node | undefined,
       return [`${SYM.sumFeat![sp]} ${sub(a, P.post)}`, P.neg];
     }
     case 'power': return [`${superBase(sub(a, P.atom), sp)}^{${inner(b, n)}}`, P.post];
-    case 'bcast': return go(a, pr, top, parent, depth);
+    case 'bcast': {
+      // A scalar spread over a vector is left implicit where an elementwise operator spreads it (`1 − Γ_u`);
+      // elsewhere (`s 𝟏_{n} · xᵀ`, `Σ_batch s 𝟏_{n}`) the derivative says it, or the shape would be lost.
+      const x = g.nodes[a]!;
+      if (pr.broadcasts && x.shape.dims.length === 0 && n.shape.dims.length === 1 && parent !== undefined
+        && (!ELEMENTWISE.has(parent.op) || parent.inputs.every((i) => looksScalar(pr, i, parent)))) {
+        return [`${sub(a, P.post)} ${blockText('1', n.shape.dims[0]!, sp)}`, P.mat];
+      }
+      return go(a, pr, top, parent, depth);
+    }
     case 'concat': return [concatText(n, pr, depth), P.atom];
     case 'slice': {
       const off = n.attrs.offset!, len = n.attrs.len!;
       return [`${sub(a, P.atom)}[${dimText(off, sp)} : ${dimText({ terms: [...off.terms, ...len.terms], k: off.k + len.k }, sp)}]`, P.atom];
     }
-    case 'pad': return [`pad(${inner(a, n)})`, P.atom];
+    case 'pad': {
+      // slice's transpose: the vector placed at rows offset … offset + len of a zero vector, as a stack [𝟎_{offset}, v, 𝟎_{rest}]
+      const off = n.attrs.offset!, rest = dimSub(dimSub(n.attrs.total!, off), g.nodes[a]!.shape.dims[0]!);
+      const parts = [...(isZeroDim(off) ? [] : [blockText('0', off, sp)]), inner(a, n), ...(isZeroDim(rest) ? [] : [blockText('0', rest, sp)])];
+      return [`[${parts.join(', ')}]`, P.atom];
+    }
     case 'ge': case 'gt': return [`${sub(a, P.sum)} ${SYM[n.op]![sp]} ${sub(b, P.sum)}`, CMP];
     case 'select': return [casesText(n, pr, depth), P.atom];
     default: {
@@ -193,6 +212,19 @@ function go(id: number, pr: ExprPrinter, top: boolean, parent: Node | undefined,
       return [`${n.op}(${n.inputs.map((x) => inner(x)).join(', ')})`, P.atom];
     }
   }
+}
+
+/** Operators that spread a scalar operand over the shape of the other operands. */
+const ELEMENTWISE: ReadonlySet<string> = new Set(['add', 'sub', 'mul', 'div', 'neg', 'pow', 'power', 'ge', 'gt', 'select', ...Object.keys(FN).filter((f) => f !== 'softmax')]);
+
+/** Whether `id` prints as a scalar: a number, a scalar, a spread scalar left implicit, or elementwise operators of those. */
+function looksScalar(pr: ExprPrinter, id: number, parent: Node): boolean {
+  const n = pr.g.nodes[id]!;
+  if (n.shape.dims.length === 0 || n.op === 'const' || n.op === 'zeros') return true;
+  if (pr.nameOf(id, parent) !== undefined) return false;
+  if (n.op === 'bcast') return looksScalar(pr, n.inputs[0]!, n);
+  if (n.op === 'mul' && (diagOf(pr.g, n.inputs[0]!, pr) !== undefined || diagOf(pr.g, n.inputs[1]!, pr) !== undefined)) return false;
+  return ELEMENTWISE.has(n.op) && n.inputs.every((i) => looksScalar(pr, i, n));
 }
 
 const FN_MEAN: Record<Spelling, string> = { ascii: 'mean', unicode: 'mean', latex: '\\operatorname{mean}' };
@@ -216,8 +248,18 @@ function meanOf(g: Graph, n: Node): number | undefined {
 }
 
 const DIAG: Record<Spelling, string> = { ascii: 'diag', unicode: 'diag', latex: '\\operatorname{diag}' };
-/** A vector of ones (`diag(v) A` is (v 𝟏ᵀ) ⊙ A; its derivative sums rows with G 𝟏). */
-const ONES: Record<Spelling, string> = { ascii: '1', unicode: '𝟏', latex: '\\mathbf{1}' };
+/**
+ * A constant vector with its size: the zeros `𝟎_{n}` that a slice's gradient is
+ * stacked with (`[𝟎_{n_h}, ∂i, 𝟎_{2n_h}]`), the ones `𝟏_{N}` that sum rows
+ * (`diag(v) A` is (v 𝟏ᵀ) ⊙ A, so its derivative has G 𝟏_{N}).
+ */
+const BLOCK: Record<'0' | '1', Record<Spelling, string>> = {
+  0: { ascii: '0', unicode: '𝟎', latex: '\\mathbf{0}' },
+  1: { ascii: '1', unicode: '𝟏', latex: '\\mathbf{1}' },
+};
+function blockText(k: '0' | '1', size: Dim, sp: Spelling): string {
+  return `${BLOCK[k][sp]}_{${dimText(size, sp)}}`;
+}
 const isOnes = (g: Graph, id: number): boolean => {
   const n = g.nodes[id]!;
   const one = n.op === 'bcast' ? g.nodes[n.inputs[0]!]! : undefined;
@@ -402,14 +444,14 @@ export function printGrad(cell: TypedCell, fwd: Graph, bwd: Graph, opts: GradPri
       // A slice of a split left-hand side (`[f, i] = e`) keeps its name: `e[0 : n]` says less than `f`.
       if (opts.compact || expandDepth.has(f) || !arithmetic || fwd.nodes[f]!.op === 'slice') return fwdName.get(f);
       expandDepth.add(f);
-      const inner = printExpr(f, { g: fwd, sp, nameOf: (x) => (x === f ? undefined : fwdName.get(x) ?? leafText(fwd.nodes[x]!, sp, unrolled)), maxDepth: opts.maxDepth ?? 1000 }, true);
+      const inner = printExpr(f, { g: fwd, sp, nameOf: (x) => (x === f ? undefined : fwdName.get(x) ?? leafText(fwd.nodes[x]!, sp, unrolled)), maxDepth: opts.maxDepth ?? 1000, broadcasts: true }, true);
       expandDepth.delete(f);
       // One application (`tanh(…)`) needs no parentheses; `relu(v) + σ(v)` does.
       return isOneApplication(inner) ? inner : `(${inner})`;
     }
     return leafText(n, sp, unrolled);
   };
-  const pr = { g: bwd, sp, nameOf, maxDepth: opts.maxDepth ?? 1000 };
+  const pr = { g: bwd, sp, nameOf, maxDepth: opts.maxDepth ?? 1000, broadcasts: true };
   let k = 0;
   for (const id of [...live].sort((a, b) => a - b)) {
     const n = bwd.nodes[id]!;

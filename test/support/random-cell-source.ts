@@ -19,7 +19,11 @@ export type Tree =
   | { k: 'with'; form: 'bias' | 'oneMinus' | 'twice' | 'half'; share: boolean; e: Tree }
   | { k: 'pow'; e: Tree }
   | { k: 'neg'; e: Tree }
-  | { k: 'mat'; form: 'transpose' | 'matmul'; dim: number; e: Tree };
+  | { k: 'mat'; form: 'transpose' | 'matmul'; dim: number; e: Tree }
+  | { k: 'cases'; cmp: '>=' | '>'; c: Tree; a: Tree; b: Tree }
+  | { k: 'scalar'; dim: number; s: Tree; e: Tree }
+  | { k: 'power'; base: Tree; p: Tree }
+  | { k: 'each'; dim: number; gate: Tree; u: Tree; pick: number; w: Tree };
 
 export interface TreeOptions {
   /** fc.oneof's maxDepth for the trees. */
@@ -29,10 +33,17 @@ export interface TreeOptions {
    * product, + − *, one of the five activations, a bias, or a parameter matrix.
    */
   readonly extended: boolean;
+  /**
+   * Also the forms a cell writes beyond those (issue 13): `cases(a if c >= 0, b
+   * otherwise)`, a scalar per example `sum(s) * e`, a tensor exponent
+   * `(1 + σ(b))^{tanh(p)}`, and matrices per example `(diag(σ(g)) (u kᵀ)) w`
+   * (k a value by name).
+   */
+  readonly cellForms?: boolean;
 }
 
 /** Expression trees; a single-valued fc.constantFrom draws nothing, so leaving choices out keeps the other draws. */
-export function randomTree({ maxDepth, extended }: TreeOptions): fc.Arbitrary<Tree> {
+export function randomTree({ maxDepth, extended, cellForms }: TreeOptions): fc.Arbitrary<Tree> {
   const fns: Extract<Tree, { k: 'fn' }>['fn'][] = ['tanh', 'sigmoid', 'softmax', 'softplus', 'relu', ...(extended ? ['exptanh' as const] : [])];
   const forms: Extract<Tree, { k: 'with' }>['form'][] = extended ? ['bias', 'oneMinus', 'twice', 'half'] : ['bias'];
   const { tree } = fc.letrec<{ tree: Tree }>((tie) => {
@@ -47,6 +58,12 @@ export function randomTree({ maxDepth, extended }: TreeOptions): fc.Arbitrary<Tr
         fc.record({ k: fc.constant('neg' as const), e: tie('tree') }),
       ] : []),
       fc.record({ k: fc.constant('mat' as const), form: fc.constantFrom('transpose' as const, 'matmul' as const), dim: fc.nat(3), e: tie('tree') }),
+      ...(cellForms ? [
+        fc.record({ k: fc.constant('cases' as const), cmp: fc.constantFrom('>=' as const, '>' as const), c: tie('tree'), a: tie('tree'), b: tie('tree') }),
+        fc.record({ k: fc.constant('scalar' as const), dim: fc.nat(3), s: tie('tree'), e: tie('tree') }),
+        fc.record({ k: fc.constant('power' as const), base: tie('tree'), p: tie('tree') }),
+        fc.record({ k: fc.constant('each' as const), dim: fc.nat(3), gate: tie('tree'), u: tie('tree'), pick: fc.nat(7), w: tie('tree') }),
+      ] : []),
     ];
     return { tree: fc.oneof({ maxDepth, depthIdentifier: 'tree', depthSize: 'small' }, ...branches) };
   });
@@ -138,6 +155,17 @@ class Writer {
         this.params.set(a, `param ${a} : ${dim} × ${mid}`);
         this.params.set(b, `param ${b} : ${mid} × ${from}`);
         return `(${a} @ ${b}) (${this.vec(t.e, from)})`;
+      }
+      case 'cases': return `cases(${this.vec(t.a, dim)} if ${this.vec(t.c, dim)} ${t.cmp} 0, ${this.vec(t.b, dim)} otherwise)`;
+      case 'scalar': return `(sum(${this.vec(t.s, POOL[t.dim]!)}) * ${this.vec(t.e, dim)})`;
+      case 'power': return `(1 + sigmoid(${this.vec(t.base, dim)}))^{tanh(${this.vec(t.p, dim)})}`;
+      case 'each': {
+        // k is a value by name (a transpose is written on a name); u kᵀ is a matrix per example, times w a vector again
+        const from = POOL[t.dim]!;
+        const here = this.values.filter((v) => v.dim === from);
+        if (here.length === 0) return this.vec(t.u, dim);
+        const k = here[t.pick % here.length]!.text;
+        return `((diag(sigmoid(${this.vec(t.gate, dim)})) ((${this.vec(t.u, dim)}) ${k.includes('^') ? `(${k})` : k}^T)) (${this.vec(t.w, from)}))`;
       }
     }
     throw new Error('unreachable');

@@ -61,8 +61,8 @@ describe.each(Object.entries(CELLS))('%s: matrices per example', (name, spelling
     const text = printGrad(cell.typed, cell.forward, cell.backward, { spelling: 'unicode' });
     expect(text).toMatch(/ᵀ · /); // Cᵀ · g, the vector's cotangent
     expect(text).toContain(`∂${name === 'S6' ? 'h' : 'C'}^⟨t−1⟩ = `);
-    // diag(f)'s derivative sums the rows of δ ⊙ C: printed with a vector of ones
-    expect(text).toMatch(/\) 𝟏\)/);
+    // diag(f)'s derivative sums the rows of δ ⊙ C: printed with a vector of ones and its size
+    expect(text).toMatch(/\) 𝟏_\{(d|N)\}\)/);
   });
 });
 

@@ -1,14 +1,19 @@
 // `celda grad` prints equations that mean what the backward graph computes.
 // The printed text (every spelling, expanded and --compact, whole and --wrt) is
 // parsed back here by a reader written from the notation — precedence,
-// juxtaposition, Σ_batch / Σ_i, transposes, slices, δ temporaries — and
+// juxtaposition, Σ_batch / Σ_i, transposes, slices and their gradients
+// (stacks with zero vectors [𝟎_{n}, ∂i, 𝟎_{2n}]), diag(v) and the ones vector
+// 𝟏_{n}, cases, δ temporaries — and
 // evaluated in float64; every printed gradient must equal the backward graph's
 // value at the same point. A parenthesis the printer drops, or one too many
 // that changes a grouping, changes a number: the last tests check that the
 // paren bug of issue 13 (`∂h * relu(v) + σ(v)` for `∂h * (relu(v) + σ(v))`)
 // is caught. (With the old paren-stripping put back into compiler/print/
-// notation.ts, both random-cell properties fail: the generic one after about
-// 200 cells, the one shaped after the bug at its third.) Names are read by the printer's own spelling of each leaf
+// notation.ts, all three random-cell properties fail: the generic one at its
+// 14th cell, the one shaped after the bug at its first.) The random cells also
+// write cases, scalars per example, tensor exponents and matrices per example,
+// and the generic property counts that they compiled and held those
+// primitives. Names are read by the printer's own spelling of each leaf
 // (leafText), the one thing taken from the printer.
 
 import fc from 'fast-check';
@@ -127,6 +132,14 @@ function slice(v: Val, from: number, to: number): Val {
   return { batched: v.batched, dims: [to - from], data };
 }
 
+/** `diag(v)`: the square matrix with v on its diagonal (per example when v is). */
+function diag(v: Val): Val {
+  if (v.dims.length !== 1 || v.row) throw new Error('diag of something that is not a vector');
+  const n = v.dims[0]!, B = v.batched ? BATCH : 1, data = new Float64Array(B * n * n);
+  for (let b = 0; b < B; b++) for (let i = 0; i < n; i++) data[b * n * n + i * n + i] = at(v, b, i);
+  return { batched: v.batched, dims: [n, n], data };
+}
+
 const sigmoid = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
 const FUNCTIONS: Record<string, (...xs: number[]) => number> = {
   tanh: Math.tanh, sigmoid, relu: (x) => (x > 0 ? x : 0), exp: Math.exp, log: Math.log, sqrt: Math.sqrt, abs: Math.abs,
@@ -141,13 +154,13 @@ const WORDS: Record<Spelling, Record<string, string>> = {
   ascii: {
     tanh: 'fn:tanh', sigmoid: 'fn:sigmoid', softmax: 'softmax', relu: 'fn:relu', exp: 'fn:exp', log: 'fn:log', sqrt: 'fn:sqrt', abs: 'fn:abs',
     softplus: 'fn:softplus', step: 'fn:step', sign: 'fn:sign', max: 'fn:max', min: 'fn:min', sg: 'fn:sg', sum_batch: 'sumB', sum: 'sumF', '@': 'dot', '-': '-', '^T': 'T',
-    mean: 'mean', cases: 'cases', if: 'if', otherwise: 'otherwise', '>=': 'ge', '>': 'gt',
+    mean: 'mean', cases: 'cases', if: 'if', otherwise: 'otherwise', '>=': 'ge', '>': 'gt', diag: 'diag',
   },
   unicode: {
     tanh: 'fn:tanh', 'σ': 'fn:sigmoid', softmax: 'softmax', relu: 'fn:relu', exp: 'fn:exp', log: 'fn:log', sqrt: 'fn:sqrt', abs: 'fn:abs',
     softplus: 'fn:softplus', '𝟙₊': 'fn:step', sign: 'fn:sign', max: 'fn:max', min: 'fn:min', sg: 'fn:sg', 'Σ_batch': 'sumB', 'Σ_i': 'sumF',
     '·': 'dot', '−': '-', '-': '-', 'ᵀ': 'T', '²': 'sq', '³': 'cube',
-    mean: 'mean', cases: 'cases', if: 'if', otherwise: 'otherwise', '≥': 'ge', '>': 'gt',
+    mean: 'mean', cases: 'cases', if: 'if', otherwise: 'otherwise', '≥': 'ge', '>': 'gt', diag: 'diag',
   },
   latex: {
     '\\tanh': 'fn:tanh', '\\sigma': 'fn:sigmoid', '\\operatorname{softmax}': 'softmax', '\\operatorname{relu}': 'fn:relu', '\\exp': 'fn:exp',
@@ -155,9 +168,11 @@ const WORDS: Record<Spelling, Record<string, string>> = {
     '\\mathbb{1}_{>0}': 'fn:step', '\\operatorname{sign}': 'fn:sign', '\\max': 'fn:max', '\\min': 'fn:min', '\\operatorname{sg}': 'fn:sg',
     '\\sum_{batch}': 'sumB', '\\sum_{i}': 'sumF', '\\cdot': 'dot', '-': '-', '^{T}': 'T', '\\frac': 'frac',
     '\\operatorname{mean}': 'mean', '\\begin{cases}': 'lcases', '\\end{cases}': 'rcases', '\\\\': 'row', '&': 'amp',
-    '\\text{otherwise}': 'otherwise', '\\geq': 'ge', '>': 'gt',
+    '\\text{otherwise}': 'otherwise', '\\geq': 'ge', '>': 'gt', '\\operatorname{diag}': 'diag',
   },
 };
+/** The start of a constant vector with its size, `𝟎_{n}` or `𝟏_{n}` (group 1: the entry). */
+const BLOCK: Record<Spelling, RegExp> = { ascii: /^([01])_\{/, unicode: /^(𝟎|𝟏)_\{/, latex: /^\\mathbf\{([01])\}_\{/ };
 const PUNCT = ['+', '*', '/', '(', ')', '[', ']', ',', ':', '{', '}', '^'];
 
 type Lexicon = Map<string, Val>;
@@ -233,8 +248,8 @@ class Reader {
     if (this.i >= this.s.length) return false;
     const l = this.lexeme();
     if (l?.value) return true;
-    if (l?.word) return l.word.startsWith('fn:') || ['softmax', 'rootbrace', 'frac', 'mean', 'cases', 'lcases'].includes(l.word);
-    return /[0-9(\[]/.test(this.s[this.i]!);
+    if (l?.word) return l.word.startsWith('fn:') || ['softmax', 'rootbrace', 'frac', 'mean', 'cases', 'lcases', 'diag'].includes(l.word);
+    return /[0-9(\[]/.test(this.s[this.i]!) || BLOCK[this.sp].test(this.s.slice(this.i));
   }
 
   private mat(): Val {
@@ -347,7 +362,16 @@ class Reader {
       this.take(']');
       return concat(xs);
     }
-    if (this.s.startsWith('pad(', this.i)) this.fail('`pad(…)` is printed without where it pads (offset and length), so it cannot be read back');
+    const block = BLOCK[this.sp].exec(this.s.slice(this.i));
+    if (block) {
+      // 𝟎_{n} / 𝟏_{n}: a vector of zeros or ones of the size in braces (a slice's gradient is stacked with zeros, G 𝟏_{n} sums rows)
+      let depth = 1, j = this.i + block[0].length;
+      for (; j < this.s.length && depth > 0; j++) depth += this.s[j] === '{' ? 1 : this.s[j] === '}' ? -1 : 0;
+      if (depth > 0) this.fail('unclosed {');
+      const n = this.dim(this.s.slice(this.i + block[0].length, j - 1));
+      this.i = j;
+      return { batched: false, dims: [n], data: new Float64Array(n).fill(block[1] === '0' || block[1] === '𝟎' ? 0 : 1) };
+    }
     const num = /^[0-9]+(\.[0-9]+)?(e[-+]?[0-9]+)?/.exec(this.s.slice(this.i));
     if (num) { this.i += num[0].length; return { batched: false, dims: [], data: Float64Array.of(Number(num[0])) }; }
     const l = this.lexeme();
@@ -358,6 +382,7 @@ class Reader {
     if (w === 'frac') { this.take('{'); const a = this.sum(); this.take('}'); this.take('{'); const b = this.sum(); this.take('}'); return elementwise([a, b], (x, y) => x / y); }
     if (w === 'rootbrace') { this.take('{'); const a = this.sum(); this.take('}'); return elementwise([a], Math.sqrt); }
     if (w === 'cases' || w === 'lcases') return this.cases(w === 'lcases');
+    if (w === 'diag') { this.take('('); const v = this.sum(); this.take(')'); return diag(v); }
     this.take('(');
     const args = [this.sum()];
     while (this.peekWord() === ',') { this.take(','); args.push(this.sum()); }
@@ -447,16 +472,26 @@ const check = (cell: CompiledCell, sp: Spelling, o: { compact?: boolean; wrt?: s
 // ---------------------------------------------------------------- tests
 
 describe('printed derivatives read back to the backward graph', () => {
-  const spec = randomCellSpec({ maxDepth: 3, extended: true, maxSize: 3, maxInters: 3, maxOutputs: 2 });
+  const spec = randomCellSpec({ maxDepth: 3, extended: true, cellForms: true, maxSize: 3, maxInters: 3, maxOutputs: 2 });
 
   it('random cells, in every spelling, expanded and --compact', () => {
+    // What the cells held, so that a form the generator writes but the compiler refuses is not silently left out.
+    let compiled = 0, refused = 0;
+    const ops = new Map<string, number>();
     fc.assert(fc.property(spec, fc.constantFrom(...SPELLINGS), fc.boolean(), (s, sp, compact) => {
       const { text: source } = randomCellSource(s);
       const r = compile(source);
-      if (r.diagnostics.some((d) => d.severity === 'error')) return; // the generator's typing is checked elsewhere
-      const { text, problems } = check(r.cells[0]!, sp, { compact });
+      if (r.diagnostics.some((d) => d.severity === 'error')) { refused++; return; } // the generator's typing is checked elsewhere
+      compiled++;
+      const cell = r.cells[0]!;
+      for (const n of [...cell.forward.nodes, ...cell.backward.nodes]) ops.set(n.op, (ops.get(n.op) ?? 0) + 1);
+      const { text, problems } = check(cell, sp, { compact });
       expect(problems, `${source}\n${text}`).toEqual([]);
     }), { seed: 20261207, numRuns: 400 });
+    expect(refused, `${refused} of ${compiled + refused} random cells did not compile`).toBeLessThan((compiled + refused) / 20);
+    for (const op of ['select', 'ge', 'gt', 'power', 'sum_feat', 'outer_each', 'matvec_each', 'vecmat_each', 'softmax', 'outer']) {
+      expect(ops.get(op) ?? 0, `random cells with ${op}`).toBeGreaterThan(0);
+    }
   });
 
   it('random cells where a named value made of two applications is a factor (the shape of the issue-13 bug)', () => {
