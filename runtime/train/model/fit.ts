@@ -39,7 +39,8 @@ export function chooseReadout(cell: CompiledCell, wanted?: string): { role: 'sta
   const t = cell.typed;
   const find = (name: string) => {
     const s = t.states.find((x) => x.name === name);
-    if (s) return { role: 'state' as const, name, dim: s.dim };
+    // the head reads a vector per example: not a scalar (`state m : 1`) nor a matrix (`state C : d × d`)
+    if (s) return s.scalar || s.cols ? null : { role: 'state' as const, name, dim: s.dim };
     const o = t.outputs.find((x) => x.name === name);
     if (o && o.shape.dims.length === 1) return { role: 'output' as const, name, dim: o.shape.dims[0]! };
     return null;
@@ -47,12 +48,16 @@ export function chooseReadout(cell: CompiledCell, wanted?: string): { role: 'sta
   const names = [...t.states.map((s) => s.name), ...t.outputs.map((o) => o.name)];
   if (wanted !== undefined) {
     const r = find(wanted);
-    if (!r) throw new TrainError(`--readout ${wanted}: cell ${cell.name} has no state or output \`${wanted}\` (it has ${names.join(', ')})`);
+    if (!r) {
+      const s = t.states.find((x) => x.name === wanted), o = t.outputs.find((x) => x.name === wanted);
+      if (s || o) throw new TrainError(`--readout ${wanted}: \`${wanted}\` of cell ${cell.name} is ${s?.scalar || (o && o.shape.dims.length === 0) ? 'a scalar' : 'a matrix'} per example; the output head reads a vector (one of ${names.filter((n) => find(n)).join(', ') || 'none'})`);
+      throw new TrainError(`--readout ${wanted}: cell ${cell.name} has no state or output \`${wanted}\` (it has ${names.join(', ')})`);
+    }
     return r;
   }
   const a = find('a');
   if (a) return a;
-  if (t.states.length === 1) return find(t.states[0]!.name)!;
+  if (t.states.length === 1 && find(t.states[0]!.name)) return find(t.states[0]!.name)!;
   throw new TrainError(`cell ${cell.name} has ${t.states.length === 0 ? 'no state' : `states ${t.states.map((s) => s.name).join(', ')}`} and no a^<t>; choose the value the output head reads with --readout NAME (one of ${names.join(', ')})`);
 }
 
