@@ -6,7 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { CompiledCell } from '../compiler/compile.ts';
 import type { BackendFactory } from '../runtime/backend.ts';
-import { printable } from '../runtime/limits.ts';
+import { LimitError, printable } from '../runtime/limits.ts';
 import { Rng } from '../runtime/random.ts';
 import { ensureDir, withFiles } from '../runtime/train/io/files.ts';
 import { checkRunMemory, decodingBytes, samplingBytes } from '../runtime/train/run/memory.ts';
@@ -517,7 +517,8 @@ export function compareCommand(argv: string[]): Promise<number> {
         rows.push({ file, cell: cell.name, params, summary: run.summary, history: run.history, stable: stability(run.history) });
         process.stderr.write(`${cell.name}: ${JSON.stringify(run.summary.metrics)} in ${formatDuration(run.summary.seconds)}\n`);
       } catch (e) {
-        if (!(e instanceof TrainError)) throw e;
+        // a cell that fails to train, or needs more memory than the limit, is a row of the table; the others still run
+        if (!(e instanceof TrainError) && !(e instanceof LimitError)) throw e;
         rows.push({ file, cell: cell.name, error: e.message, history: [], stable: stability([], { nonFinite: e instanceof NonFiniteError, message: e.message }) });
         process.stderr.write(`${cell.name}: failed: ${e.message}\n`);
       }

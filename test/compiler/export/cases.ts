@@ -33,11 +33,14 @@ export interface ExportCase {
   readonly expectedDefaultInit: Record<string, unknown>;
 }
 
-const SIZES: Record<string, number> = { n_x: 3, n_a: 4, n_h: 4, n_y: 3 };
+const SIZES: Record<string, number> = { n_x: 3, n_a: 4, n_h: 4, n_y: 3, d: 4, D: 3, N: 2 };
+/** Research cells (examples/zoo/): exported and checked like the example cells. */
+const ZOO = join(EXAMPLES, '..', 'zoo');
 
 export function cellFiles(): string[] {
   return [
     ...readdirSync(EXAMPLES).filter((f) => f.endsWith('.celda')).sort().map((f) => join(EXAMPLES, f)),
+    ...readdirSync(ZOO).filter((f) => f.endsWith('.celda')).sort().map((f) => join(ZOO, f)),
     ...readdirSync(FIXTURES).filter((f) => f.endsWith('.celda')).sort().map((f) => join(FIXTURES, f)),
   ];
 }
