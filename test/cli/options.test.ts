@@ -9,31 +9,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS, GPU_MODES, TRAIN, TRAIN_BACKENDS } from '../../cli/commands.ts';
-import { run } from '../../cli/main.ts';
 import { commandHelp, fillTables, markers, parseOptions } from '../../cli/options.ts';
 import { BACKEND_NAMES } from '../../runtime/train/run/backends.ts';
 import { SETTINGS } from '../../runtime/train/run/settings.ts';
 import { GPU_MODES as GPUJS_MODES } from '../../runtime/backends/gpujs.ts';
 import { EXAMPLES } from '../support/cells.ts';
 import { fillTaskDefaults, taskDefaultsTable } from '../../scripts/docs-options.ts';
+import { celda } from '../support/cli.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const RNN = join(EXAMPLES, 'rnn.celda');
 const GRU = join(EXAMPLES, 'gru.celda');
 const tmp = mkdtempSync(join(tmpdir(), 'celda-options-'));
 
-async function celda(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '', err = '';
-  const o = process.stdout.write.bind(process.stdout), e = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
-  try {
-    return { code: await run(argv), out, err };
-  } finally {
-    process.stdout.write = o;
-    process.stderr.write = e;
-  }
-}
 
 /** A refusal: the status, nothing on stdout, one `error:` line on stderr matching `msg`. */
 async function refused(argv: string[], code: 1 | 2, msg: RegExp): Promise<void> {

@@ -5,25 +5,13 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { run } from '../../cli/main.ts';
+import { celda } from '../support/cli.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const GRU = join(ROOT, 'examples/cells/gru.celda');
 const RNN = join(ROOT, 'examples/cells/rnn.celda');
 const tmp = () => mkdtempSync(join(tmpdir(), 'celda-train-cli-'));
 
-async function celda(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '', err = '';
-  const o = process.stdout.write.bind(process.stdout), e = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
-  try {
-    return { code: await run(argv), out, err };
-  } finally {
-    process.stdout.write = o;
-    process.stderr.write = e;
-  }
-}
 
 const tiny = ['--hidden', '4', '--embed', '4', '--batch', '8', '--eval-every', '2', '--eval-size', '16', '--backend', 'interp', '--threads', '1'];
 const lastJson = (out: string) => JSON.parse(out.trim().split('\n').pop()!);

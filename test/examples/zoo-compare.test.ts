@@ -7,22 +7,10 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { run } from '../../cli/main.ts';
+import { celda } from '../support/cli.ts';
 
 const ZOO = join(import.meta.dirname, '..', '..', 'examples', 'zoo');
 
-async function celda(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '', err = '';
-  const o = process.stdout.write.bind(process.stdout), e = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
-  try {
-    return { code: await run(argv), out, err };
-  } finally {
-    process.stdout.write = o;
-    process.stderr.write = e;
-  }
-}
 
 // A forget bias of 800 makes the unstabilised sLSTM's exp(f̃) infinite at once, even in float64.
 const tiny = ['--steps', '3', '--hidden', '4', '--embed', '4', '--batch', '8', '--eval-every', '3', '--eval-size', '16', '--backend', 'interp', '--threads', '1', '--forget-bias', '800', '--quiet'];
