@@ -4,7 +4,7 @@
 
 import type { CompiledCell } from '../compiler/compile.ts';
 import type { TypedCell } from '../compiler/check/typed-cell.ts';
-import { stateDims } from '../compiler/check/typed-cell.ts';
+import { stateDims, stateShapeDims } from '../compiler/check/typed-cell.ts';
 import { lineCol } from '../compiler/diagnostics.ts';
 import type { Dim } from '../compiler/ir/dims.ts';
 import { bindDims, dimToString, evalDim } from '../compiler/ir/dims.ts';
@@ -242,7 +242,7 @@ function initShapes(t: TypedCell, initObj: Record<string, Json>, batch: number |
     if (v === undefined) continue;
     const sh = shapeOf(v, `inputs.init.${s.name}`);
     // [n], [rows, cols] for a matrix per example (nested rows), none for a scalar state (a bare number per example: [B])
-    const sd = s.scalar ? [] : stateDims(s);
+    const sd = stateShapeDims(s);
     if (s.scalar && sh.length !== 1) throw new InputError(`inputs.init.${s.name}: expected [B], a number per example (\`${s.name}\` is a scalar state), got an array of depth ${sh.length}`);
     if (sh.length !== 1 + sd.length) throw new InputError(`inputs.init.${s.name}: expected [B]${sd.map((d) => `[${dimToString(d)}]`).join('')}`);
     if (batch !== undefined && sh[0] !== batch) throw new InputError(`inputs.init.${s.name}: a batch of ${sh[0]}, but ${from} ${from === 'inputs.batch' ? 'is' : 'have a batch of'} ${batch}`);
@@ -305,9 +305,7 @@ function tensors(t: TypedCell, { env, batch }: Sizes, P: Record<string, Json> | 
   return { params, used, inputs, init };
 }
 
-/** A state's sizes after the batch: none for a scalar state (a bare number per example), rows (and columns) otherwise. */
-const featDims = (s: TypedCell['states'][number]) => (s.scalar ? [] : stateDims(s));
-const stateSizes = (t: TypedCell, env: Map<string, number>, name: string) => featDims(t.states.find((x) => x.name === name)!).map((d) => evalDim(d, env)!);
+const stateSizes = (t: TypedCell, env: Map<string, number>, name: string) => stateShapeDims(t.states.find((x) => x.name === name)!).map((d) => evalDim(d, env)!);
 
 /** States and outputs of every step (and the parameters drawn, if any). */
 function runForward(t: TypedCell, backend: CellBackend, { steps, batch: B, env }: Sizes, x: Tensors): Record<string, Json> {
@@ -336,7 +334,7 @@ function runBackward(t: TypedCell, backend: CellBackend, { steps, batch: B, env 
     const out = t.outputs.find((o) => o.name === k);
     const names = [...t.states.map((s) => s.name), ...t.outputs.map((o) => o.name)];
     if (!st && !out) throw new InputError(`inputs.cotangents.${key(k)}: the cell has no state or output \`${key(k)}\` (${names.join(', ')})${suggestion(k, names)}`);
-    const want = [steps, B, ...(st ? featDims(st) : out!.shape.dims).map((d) => evalDim(d, env)!)];
+    const want = [steps, B, ...(st ? stateShapeDims(st) : out!.shape.dims).map((d) => evalDim(d, env)!)];
     const got = shapeOf(v, `inputs.cotangents.${k}`);
     if (got.join() !== want.join()) throw new InputError(`inputs.cotangents.${k}: expected shape [${want.join(', ')}], got [${got.join(', ')}]`);
     (st ? cs : co)[k] = flatten(v, `inputs.cotangents.${k}`);

@@ -24,6 +24,9 @@ export interface TypedEq {
 /** The feature dims of a state: [n] for a vector per example, [m, n] for a matrix per example. */
 export const stateDims = (s: { readonly dim: Dim; readonly cols?: Dim }): Dim[] => (s.cols ? [s.dim, s.cols] : [s.dim]);
 
+/** A state's sizes after the batch as values, JSON and exports show it: none for a scalar per example (`state m : 1`), else its feature dims. */
+export const stateShapeDims = (s: { readonly dim: Dim; readonly cols?: Dim; readonly scalar?: true }): Dim[] => (s.scalar ? [] : stateDims(s));
+
 export interface TypedCell {
   readonly name: string;
   readonly span: Span;

@@ -12,7 +12,7 @@
 
 import protobuf from 'protobufjs/light.js';
 import type { CompiledCell } from '../compile.ts';
-import { stateDims } from '../check/typed-cell.ts';
+import { stateDims, stateShapeDims } from '../check/typed-cell.ts';
 import type { Diagnostic } from '../diagnostics.ts';
 import type { Dim } from '../ir/dims.ts';
 import { evalDim } from '../ir/dims.ts';
@@ -216,8 +216,7 @@ export function exportOnnx(cell: CompiledCell, opts: OnnxOptions): OnnxResult {
 }
 
 /** A state's feature axes: none for a scalar state (`state m : 1`, [B]), else its size. */
-/** A state's sizes after the batch: none for a scalar per example, rows (and columns) otherwise. */
-const stateFeat = (s: { dim: Dim; scalar?: true; cols?: Dim }, size: (d: Dim) => number): number[] => (s.scalar ? [] : stateDims(s).map(size));
+const stateFeat = (s: { dim: Dim; scalar?: true; cols?: Dim }, size: (d: Dim) => number): number[] => stateShapeDims(s).map(size);
 
 /** The Scan body: (states at t-1, inputs at t) → (states at t, states at t again as scan outputs, outputs at t). */
 export function scanBody(cell: CompiledCell, namer: Namer, env: Readonly<Record<string, number>>, live: ReadonlySet<number>, paramName: (name: string) => string = (n) => n): { body: Obj } | { diagnostics: Diagnostic[] } {

@@ -9,7 +9,7 @@
 //   states["c"], outputs["a"]                     # [T, B, n_a]
 
 import type { CompiledCell } from '../compile.ts';
-import { stateDims } from '../check/typed-cell.ts';
+import { stateShapeDims } from '../check/typed-cell.ts';
 import type { Diagnostic } from '../diagnostics.ts';
 import type { Dim } from '../ir/dims.ts';
 import type { Graph, Node, Root } from '../ir/graph.ts';
@@ -351,7 +351,7 @@ class ModuleText {
     for (const s of this.t.states) {
       const k = pyString(s.name);
       L.push(`${IND}if ${k} in given:`, `${IND}${IND}states[${k}] = given[${k}]`, `${IND}else:`,
-        `${IND}${IND}states[${k}] = torch.full([B${s.scalar ? '' : `, ${stateDims(s).map((d) => this.body.dim(d)).join(', ')}`}], ${pyNumber(s.init)}, dtype=ref.dtype, device=ref.device)`);
+        `${IND}${IND}states[${k}] = torch.full([${['B', ...stateShapeDims(s).map((d) => this.body.dim(d))].join(', ')}], ${pyNumber(s.init)}, dtype=ref.dtype, device=ref.device)`);
     }
     L.push(`${IND}return states`);
     return L;

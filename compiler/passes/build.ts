@@ -4,7 +4,7 @@
 // primitives by the checker, so this is a direct walk.
 
 import type { TExpr, TypedCell } from '../check/typed-cell.ts';
-import { stateDims } from '../check/typed-cell.ts';
+import { stateShapeDims } from '../check/typed-cell.ts';
 import type { Graph, Root } from '../ir/graph.ts';
 import { Builder } from '../ir/graph.ts';
 import type { Shape } from '../ir/ops.ts';
@@ -18,7 +18,7 @@ export function build(cell: TypedCell): Graph {
   const paramShape = new Map(cell.params.map((p) => [p.name, { batch: false, dims: p.shape } as Shape]));
   const inputDim = new Map(cell.inputs.map((i) => [i.name, i.dim]));
   const stateDim = new Map(cell.states.map((s) => [s.name, s.dim]));
-  const stateShape = new Map(cell.states.map((s) => [s.name, { batch: true, dims: s.scalar ? [] : stateDims(s) } as Shape]));
+  const stateShape = new Map(cell.states.map((s) => [s.name, { batch: true, dims: stateShapeDims(s) } as Shape]));
 
   const walk = (e: TExpr): number => {
     if (e.k === 'leaf') {

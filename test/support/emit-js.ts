@@ -4,7 +4,7 @@
 // by array with a relative error ‖a − b‖∞ / ‖b‖∞ (absolute when b is all zeros).
 
 import type { CompiledCell } from '../../compiler/compile.ts';
-import { stateDims } from '../../compiler/check/typed-cell.ts';
+import { stateShapeDims } from '../../compiler/check/typed-cell.ts';
 import type { Dim } from '../../compiler/ir/dims.ts';
 import { evalDim } from '../../compiler/ir/dims.ts';
 import type { BackendFactory, Vec } from '../../runtime/backend.ts';
@@ -53,9 +53,9 @@ export function agreement(cell: CompiledCell, factory: BackendFactory, o: { dims
   const { batch: B, steps: T } = o;
   const params = Object.fromEntries(t.params.map((p) => [p.name, rand(size(p.shape))]));
   const inputs = Object.fromEntries(t.inputs.map((i) => [i.name, rand(T * B * size([i.dim]))]));
-  const init = Object.fromEntries(t.states.map((st) => [st.name, rand(B * size(st.scalar ? [] : stateDims(st)))]));
+  const init = Object.fromEntries(t.states.map((st) => [st.name, rand(B * size(stateShapeDims(st)))]));
   const cot = {
-    states: Object.fromEntries(t.states.map((st) => [st.name, rand(T * B * size(st.scalar ? [] : stateDims(st)))])),
+    states: Object.fromEntries(t.states.map((st) => [st.name, rand(T * B * size(stateShapeDims(st)))])),
     outputs: Object.fromEntries(t.outputs.map((out) => [out.name, rand(T * B * size(out.shape.dims))])),
   };
   const run = (f: BackendFactory, precision: 'f64' | 'f32') => {

@@ -5,7 +5,7 @@
 // that BPTT can be compared with grad() of the whole unrolled computation.
 
 import type { CompiledCell } from '../../compiler/compile.ts';
-import { stateDims } from '../../compiler/check/typed-cell.ts';
+import { stateDims, stateShapeDims } from '../../compiler/check/typed-cell.ts';
 import type { Dim } from '../../compiler/ir/dims.ts';
 import type { Graph, Node, Root } from '../../compiler/ir/graph.ts';
 import { Builder } from '../../compiler/ir/graph.ts';
@@ -162,7 +162,7 @@ export function randomRun(cell: CompiledCell, o: RunOptions): Run {
     batch: o.batch, steps, env: o.env,
     params: Object.fromEntries(t.params.map((p) => [p.name, randomFor(rng, { batch: false, dims: p.shape }, o.env, o.batch, 'any', o.paramScale ?? 0.5)])),
     inputs: Object.fromEntries(t.inputs.map((i) => [i.name, Array.from({ length: steps }, () => randomFor(rng, vec(i.dim), o.env, o.batch))])),
-    init: o.randomInit === false ? {} : Object.fromEntries(t.states.map((s) => [s.name, randomFor(rng, { batch: true, dims: s.scalar ? [] : stateDims(s) }, o.env, o.batch)])),
+    init: o.randomInit === false ? {} : Object.fromEntries(t.states.map((s) => [s.name, randomFor(rng, { batch: true, dims: stateShapeDims(s) }, o.env, o.batch)])),
   };
 }
 

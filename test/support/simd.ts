@@ -4,7 +4,7 @@
 // backends, and random cells written as celda source.
 
 import type { CompiledCell } from '../../compiler/compile.ts';
-import { stateDims } from '../../compiler/check/typed-cell.ts';
+import { stateShapeDims } from '../../compiler/check/typed-cell.ts';
 import type { Dim } from '../../compiler/ir/dims.ts';
 import { evalDim } from '../../compiler/ir/dims.ts';
 import type { BackendFactory, CellBackend, Vec } from '../../runtime/backend.ts';
@@ -192,9 +192,9 @@ export function randomRun(cell: CompiledCell, o: { dims: Record<string, number>;
   return {
     params: Object.fromEntries(t.params.map((p) => [p.name, rand(size(p.shape))])),
     inputs: Object.fromEntries(t.inputs.map((i) => [i.name, rand(T * B * size([i.dim]))])),
-    init: Object.fromEntries(t.states.map((st) => [st.name, rand(B * size(st.scalar ? [] : stateDims(st)))])),
+    init: Object.fromEntries(t.states.map((st) => [st.name, rand(B * size(stateShapeDims(st)))])),
     cot: {
-      states: Object.fromEntries(t.states.map((st) => [st.name, rand(T * B * size(st.scalar ? [] : stateDims(st)))])),
+      states: Object.fromEntries(t.states.map((st) => [st.name, rand(T * B * size(stateShapeDims(st)))])),
       outputs: Object.fromEntries(t.outputs.map((out) => [out.name, rand(T * B * size(out.shape.dims))])),
     },
   };

@@ -3,7 +3,7 @@
 // with seeded parameters, inputs, initial states and cotangents in `celda eval`'s
 // JSON, and the interpreter's answer to them.
 
-import { stateDims } from '../../../compiler/check/typed-cell.ts';
+import { stateShapeDims } from '../../../compiler/check/typed-cell.ts';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -58,7 +58,7 @@ export function makeCase(file: string, opts: { batch?: number; steps?: number; s
   const params = opts.params ?? random;
   const inputs = Object.fromEntries(t.inputs.map((i) => [i.name, arr([T, B, num(i.dim)])]));
   // a scalar state (`state m : 1`) is a bare number per example; a matrix per example is nested rows
-  const stateFeat = (s: (typeof t.states)[number]) => (s.scalar ? [] : stateDims(s).map(num));
+  const stateFeat = (s: (typeof t.states)[number]) => stateShapeDims(s).map(num);
   const init = Object.fromEntries(t.states.map((s) => [s.name, arr([B, ...stateFeat(s)])]));
   const cotangents = {
     states: Object.fromEntries(t.states.map((s) => [s.name, arr([T, B, ...stateFeat(s)])])),
