@@ -152,7 +152,7 @@ async function main(argv: string[]): Promise<number> {
       const inputs = readJson(values.inputs, 'inputs');
       const params = values.params ? readJson(values.params, 'params') : undefined;
       const simd = await jsSimdFactory(values['no-simd'], values.threads, backend, precision);
-      const scan = values['no-scan'] || values.scan !== undefined ? scanOption(values.scan, values['no-scan'], backend) : true;
+      const scan = scanOption(values.scan, values['no-scan'], backend);
       const js: BackendFactory | 'js' | 'interp' = scan ? simd ?? backend as 'js' | 'interp' : noScan(simd ?? (await import('../runtime/backends/js.ts')).jsBackend);
       // Loaded here, not at start: it brings the emitter and the WebAssembly runtime, which `celda check` does without.
       const { InputError, evaluate } = await import('../runtime/eval-json.ts');

@@ -1,7 +1,6 @@
 // `--no-scan` and `--scan plain|log`, for eval, bench, train and compare: whether the
 // js and gpujs backends run diagonal linear recurrences as scans (compiler/lower/scan.ts).
 
-import { printable } from '../runtime/limits.ts';
 import { UsageError } from './common.ts';
 
 /** `--no-scan` and `--scan plain|log`: the backends' scan option (log: gpu.js's parallel scan in log space). */
@@ -10,7 +9,7 @@ export function scanOption(scanText: string | undefined, noScan: boolean | undef
   if (noScan && backend === 'interp') throw new UsageError('--no-scan is for --backend js or gpujs (the interpreter always steps through time)');
   if (noScan) return false;
   if (scanText === undefined || scanText === 'plain') return true;
-  if (scanText !== 'log') throw new UsageError(`--scan must be plain or log, not \`${printable(scanText)}\``);
+  // any other value was refused by the declaration's choices (cli/commands.ts)
   if (backend !== 'gpujs') throw new UsageError('--scan log is for --backend gpujs (its parallel scan; the js backend\'s sequential scan needs no log space)');
   return 'log';
 }
