@@ -26,3 +26,13 @@ export class Rng {
     this.s = s >>> 0;
   }
 }
+
+/** 0 … n−1 in a random order (Fisher–Yates, from the end), drawn from `rng`. */
+export function permutation(n: number, rng: Rng): Int32Array {
+  const p = Int32Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [p[i], p[j]] = [p[j]!, p[i]!];
+  }
+  return p;
+}

@@ -6,7 +6,7 @@
 import { compile } from '../../compiler/compile.ts';
 import type { BackendFactory, CellBackend } from '../../runtime/backend.ts';
 import { jsBackend } from '../../runtime/backends/js.ts';
-import { Rng } from '../../runtime/random.ts';
+import { permutation, Rng } from '../../runtime/random.ts';
 import type { Example } from '../../runtime/train/data/batch.ts';
 import { getTask } from '../../runtime/train/data/tasks/index.ts';
 import type { Task } from '../../runtime/train/data/tasks/task.ts';
@@ -83,15 +83,6 @@ export function padTime(b: Batch, T: number): Batch {
 
 let run: Run | null = null;
 let stopping = false;
-
-function permutation(n: number, rng: Rng): Int32Array {
-  const p = Int32Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rng.next() * (i + 1));
-    [p[i], p[j]] = [p[j]!, p[i]!];
-  }
-  return p;
-}
 
 /** The backend: gpu.js behind the bridge, or the emitted float32 module with WebAssembly SIMD (threads when the page is crossOriginIsolated). */
 async function backendFor(m: StartRun): Promise<{ factory: BackendFactory; describe: (b: CellBackend) => string; note?: string }> {

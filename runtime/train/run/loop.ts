@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import type { BackendFactory } from '../../backend.ts';
 import type { CompiledCell } from '../../../compiler/compile.ts';
-import { Rng } from '../../random.ts';
+import { permutation, Rng } from '../../random.ts';
 import type { Example } from '../data/batch.ts';
 import type { Checkpoint, HistoryPoint } from '../io/checkpoint.ts';
 import { claimCheckpointDir, saveCheckpoint, validateTable } from '../io/checkpoint.ts';
@@ -85,15 +85,6 @@ export function modelFor(task: Task, cell: CompiledCell, c: RunConfig, factory: 
 
 export function optimizerConfig(c: RunConfig): OptimizerConfig {
   return { ...defaultOptimizer(c.optimizer), momentum: c.momentum, weightDecay: c.weightDecay };
-}
-
-function permutation(n: number, rng: Rng): Int32Array {
-  const p = Int32Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rng.next() * (i + 1));
-    [p[i], p[j]] = [p[j]!, p[i]!];
-  }
-  return p;
 }
 
 /** Batches per bucketing window: sorting this many batches' worth of examples by length. */
