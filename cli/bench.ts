@@ -4,6 +4,7 @@
 // {ms_per_step, tokens_per_s, gflops}. The median of repeated runs after warm-up.
 
 import type { CompiledCell } from '../compiler/compile.ts';
+import { stateShapeDims } from '../compiler/check/typed-cell.ts';
 import { evalDim } from '../compiler/ir/dims.ts';
 import { trainingStepFlops } from '../compiler/lower/cost.ts';
 import type { CellBackend, Vec } from '../runtime/backend.ts';
@@ -56,7 +57,7 @@ export function randomWorkload(cell: CompiledCell, dims: Readonly<Record<string,
   }
   const inputs = Object.fromEntries(t.inputs.map((i) => [i.name, fill(steps * batch * size(i.dim), 1)]));
   const cot = {
-    states: Object.fromEntries(t.states.map((s) => [s.name, fill(steps * batch * size(s.dim), 0.1)])),
+    states: Object.fromEntries(t.states.map((s) => [s.name, fill(steps * batch * stateShapeDims(s).reduce((a, d) => a * size(d), 1), 0.1)])),
     outputs: Object.fromEntries(t.outputs.map((o) => [o.name, fill(steps * batch * o.shape.dims.reduce((a, d) => a * size(d), 1), 0.1)])),
   };
   return { params, inputs, cot };

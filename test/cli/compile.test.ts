@@ -113,6 +113,15 @@ describe('celda bench', () => {
     expect(j.gflops! * j.ms_per_step! * 1e6).toBeCloseTo(6 * 3 * 2 * 4 * 8 * 12, -1);
   });
 
+  it('times cells with scalar and matrix states per example (mLSTM, Mamba S6)', () => {
+    // The state cotangents are sized by the state's whole shape: d × d for C, none for a scalar m.
+    for (const [cell, dims] of [['mlstm.celda', 'd=8,n_x=4'], ['mamba-s6.celda', 'D=4']] as const) {
+      const r = celda('bench', join(EXAMPLES, '..', 'zoo', cell), '--dims', dims, '--batch', '2', '--steps', '3');
+      expect(r.status, r.stderr).toBe(0);
+      expect((JSON.parse(r.stdout) as { ms_per_step: number }).ms_per_step).toBeGreaterThan(0);
+    }
+  });
+
   it('refuses unknown dimensions and backends', () => {
     const r = celda('bench', join(EXAMPLES, 'lstm.celda'), '--dims', 'n_q=3');
     expect(r.status).toBe(2);
