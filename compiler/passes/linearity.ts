@@ -89,7 +89,7 @@ function prevLeavesUnder(g: Graph, root: number): Set<string> {
 }
 
 /** Tarjan's strongly connected components, dependencies first, each in the given order of names. */
-function stronglyConnected(names: readonly string[], deps: (s: string) => string[]): string[][] {
+export function stronglyConnected(names: readonly string[], deps: (s: string) => string[]): string[][] {
   const index = new Map<string, number>(), low = new Map<string, number>();
   const stack: string[] = [], on = new Set<string>(), out: string[][] = [];
   const visit = (v: string) => {
