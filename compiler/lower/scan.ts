@@ -19,6 +19,7 @@
 import type { CompiledCell } from '../compile.ts';
 import type { Graph } from '../ir/graph.ts';
 import { Builder, reachable } from '../ir/graph.ts';
+import type { ScanNote } from '../passes/linearity.ts';
 import { linearity, stronglyConnected } from '../passes/linearity.ts';
 
 /** One scanned recurrence of a rewritten graph: the carried leaf and its coefficients (null: a = 1, or b = 0). */
@@ -30,6 +31,8 @@ export interface ScanRecurrence {
   readonly leaf: number;
   readonly a: number | null;
   readonly b: number | null;
+  /** The states of earlier stages whose carried values its coefficients read (empty unless staged). */
+  readonly after: readonly string[];
 }
 
 export interface ScanForms {
@@ -94,6 +97,12 @@ type CarriedLeaf = (op: string, name: string) => string | null;
 /** Unstaged: a scan's coefficients read no carried leaf at all. */
 const noReads = (_s: string, reads: ReadonlySet<string>) => reads.size === 0;
 
+/** What --explain says of the scans (compiler/passes/linearity.ts): each scanned state and the states it waits for. */
+export function scanNote(s: ScanForms | null): ScanNote {
+  const of = (rs: readonly ScanRecurrence[] | undefined) => new Map((rs ?? []).map((r) => [r.state, r.after]));
+  return { forward: of(s?.fwd), backward: of(s?.bwd) };
+}
+
 /**
  * Stages of a pass: the strongly connected components of "the carried root of X
  * reads the carried leaf of Y", dependencies first; a component runs in the stage
@@ -146,7 +155,7 @@ function carriedUnder(g: Graph, root: number, carried: CarriedLeaf): Set<string>
  */
 function rewrite(g: Graph, candidates: readonly string[], find: Find, carried: CarriedLeaf, allow: (state: string, reads: ReadonlySet<string>) => boolean): { graph: Graph; scans: ScanRecurrence[]; reads: Map<string, ReadonlySet<string>> } {
   const bld = new Builder(g);
-  const found: { state: string; old: number; root: number; leaf: number; a: number | null; b: number | null }[] = [];
+  const found: { state: string; old: number; root: number; leaf: number; a: number | null; b: number | null; after: string[] }[] = [];
   const readsOf = new Map<string, ReadonlySet<string>>();
   for (const s of candidates) {
     const { root, leaf } = find(g, s);
@@ -161,7 +170,7 @@ function rewrite(g: Graph, candidates: readonly string[], find: Find, carried: C
     let next = a === null ? leaf : bld.node('mul', [a, leaf]);
     if (b !== null) next = bld.node('add', [next, b]);
     if (!shapeSame(bld.shape(next), g.nodes[root]!.shape)) continue;
-    found.push({ state: s, old: root, root: next, leaf, a, b });
+    found.push({ state: s, old: root, root: next, leaf, a, b, after: [...reads] });
   }
   if (found.length === 0) return { graph: g, scans: [], reads: readsOf };
   const newRoot = new Map(found.map((x) => [x.old, x.root]));
@@ -171,7 +180,7 @@ function rewrite(g: Graph, candidates: readonly string[], find: Find, carried: C
   const roots = g.roots.map((r) => (newRoot.has(r.id) ? { ...r, id: newRoot.get(r.id)! } : r));
   const { graph, map } = prune(bld, roots, keep);
   const at = (id: number | null) => (id === null ? null : map.get(id)!);
-  return { graph, scans: found.map((x) => ({ state: x.state, root: map.get(x.root)!, leaf: map.get(x.leaf)!, a: at(x.a), b: at(x.b) })), reads: readsOf };
+  return { graph, scans: found.map((x) => ({ state: x.state, root: map.get(x.root)!, leaf: map.get(x.leaf)!, a: at(x.a), b: at(x.b), after: x.after })), reads: readsOf };
 }
 
 const shapeSame = (x: Graph['nodes'][number]['shape'], y: Graph['nodes'][number]['shape']) =>
