@@ -26,7 +26,8 @@ const ZOO = new URL('../../../examples/zoo/', import.meta.url);
 const zoo = (f: string) => compileOk(readFileSync(new URL(f, ZOO), 'utf8'))[0]!;
 const MLSTM = zoo('mlstm.celda');
 const js = (precision: 'f64' | 'f32', scan = true, simd = true) => (c: CompiledCell, o: BackendOptions) => jsBackend(c, { ...o, precision, scan, simd });
-const gpu = (c: CompiledCell, o: BackendOptions) => gpujsSyncBackend(c, { ...o, precision: 'f32', webasmThreads: false });
+let made: ReturnType<typeof gpujsSyncBackend> | null = null;
+const gpu = (c: CompiledCell, o: BackendOptions) => (made = gpujsSyncBackend(c, { ...o, precision: 'f32', webasmThreads: false }));
 afterAll(releaseDevices);
 
 const kinds = (ks: readonly Kernel[]) => ks.map((k) => k.k);
@@ -73,6 +74,8 @@ describe('mLSTM in stages', () => {
   it('gpu.js (webasm): correct, its forward stepped', () => {
     const a = agreement(MLSTM, gpu, { dims, batch: 2, steps: 6, seed: 5, precision: 'f32' });
     expect(a.worstScaled, a.where).toBeLessThan(1e-4);
+    // it does not stage: the forward steps (C and n need m's sequence), the backward is a scan
+    expect([made!.launches().forward!.scan, made!.launches().backward!.scan]).toEqual([false, true]);
   });
 });
 
