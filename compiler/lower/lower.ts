@@ -185,9 +185,12 @@ function lowerStaged(spec: PassSpec, stages: readonly (readonly string[])[] | un
       const s = r.role === 'carry' ? stateOfRoot(r.id) : null;
       return s === null ? k === last : level.get(s) === k;
     });
+    // An earlier stage's state after step t is read where that stage stored it, not computed again.
+    const done = new Map(spec.roots.filter((r) => r.role === 'carry' && !r.dest.acc && (level.get(stateOfRoot(r.id) ?? '') ?? k) < k).map((r) => [r.id, r.dest.home]));
     const leaf: PassSpec['leaf'] = (n) => {
       const l = spec.leaf(n);
       const s = carriedState(n);
+      if (l === null && done.has(n.id)) return { kind: 'varying', home: done.get(n.id)! };
       return l !== null && l.kind === 'carry' && s !== null && level.get(s)! < k ? { ...l, kind: 'varying' } : l;
     };
     // The saved values this stage reaches (the last stage: all that are left).
