@@ -21,6 +21,9 @@ import { agreement } from '../../support/emit-js.ts';
 import { compileOk, example, exampleFiles } from '../../support/cells.ts';
 import { linearCellSource, randomLinearCell } from '../../support/random-linear-cell.ts';
 import { randomStagedCell, stagedCellSource } from '../../support/random-staged-cell.ts';
+import { randomCellSource, randomCellSpec } from '../../support/random-cell-source.ts';
+import { compile } from '../../../compiler/compile.ts';
+import { hasErrors } from '../../../compiler/diagnostics.ts';
 
 const ZOO = new URL('../../../examples/zoo/', import.meta.url);
 const zoo = (f: string) => compileOk(readFileSync(new URL(f, ZOO), 'utf8'))[0]!;
@@ -108,6 +111,24 @@ describe('random staged cells (fast-check)', () => {
       const a = agreement(c, gpu, { dims: { n: 3 }, batch: 2, steps: T, seed: T, precision: 'f32' });
       expect(a.worstScaled, `${a.where}\n${stagedCellSource(spec)}`).toBeLessThan(Math.max(1e-4, 50 * a.conditioning));
     }), { numRuns: 8, seed: 1410 });
+  });
+});
+
+describe('random cells of every form that the lowering stages (fast-check)', () => {
+  it('JS float64 agrees with the interpreter, values and every gradient; some cells are staged', () => {
+    let staged = 0;
+    fc.assert(fc.property(randomCellSpec({ maxDepth: 3, extended: true, maxInters: 2, maxOutputs: 2, maxSize: 3 }), fc.integer({ min: 1, max: 5 }), (spec, T) => {
+      const { text, dims } = randomCellSource(spec);
+      const r = compile(text);
+      if (hasErrors(r.diagnostics) || r.cells.length !== 1) return;
+      const c = r.cells[0]!;
+      if (scanForms(c, { staged: true })?.stages === undefined) return;
+      staged++;
+      const env = Object.fromEntries(c.typed.dims.map((d) => [d, dims[d] ?? 2]));
+      const a = agreement(c, js('f64'), { dims: env, batch: 2, steps: T, seed: T });
+      expect(a.worst, `${a.where}\n${text}`).toBeLessThan(1e-12);
+    }), { numRuns: 300, seed: 1412 });
+    expect(staged).toBeGreaterThan(5);
   });
 });
 
