@@ -35,7 +35,7 @@ export const GPU_MODES = ['webasm', 'webgl2', 'webgpu', 'cpu'] as const;
 export const CHECK = {
   name: 'check', args: 'FILE…', summary: 'compile files, print diagnostics on stderr',
   options: [
-    { name: 'explain', type: 'boolean', doc: 'say which states are linear recurrences (a scan could run them), and why the others are not' },
+    { name: 'explain', type: 'boolean', doc: 'say which states are linear recurrences, whether they run as scans (and after which states), and why the others are not' },
   ],
 } as const satisfies Command;
 

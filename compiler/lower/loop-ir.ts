@@ -149,6 +149,13 @@ export interface PassPlan {
   readonly names: Readonly<Record<number, string>>;
   /** Nodes named in the notation (labels, roots), as opposed to names made up for temporaries. */
   readonly named: readonly number[];
+  /**
+   * A staged pass (lower/scan.ts): earlier stages, each a whole pass over T steps
+   * with phases of its own, run in order before this plan's phases. A stage reads
+   * what earlier stages computed as complete sequences (mLSTM: m's loop first,
+   * then C and n as scans with coefficients from m's whole sequence).
+   */
+  readonly stages?: readonly PassPlan[];
 }
 
 /** How to read one named value of the interface from its buffer after a pass. */
@@ -186,7 +193,12 @@ export interface CellPlan {
   /** Backward nodes read from the forward's buffers, and the forward node each one is. */
   readonly savedFrom: Readonly<Record<number, number>>;
   /** The states whose recurrence runs as a scan (lower/scan.ts), forward and backward; absent when none does. */
-  readonly scans?: { readonly forward: readonly string[]; readonly backward: readonly string[] };
+  readonly scans?: {
+    readonly forward: readonly string[];
+    readonly backward: readonly string[];
+    /** The states each stage of a staged pass carries, in order (absent: one stage each). */
+    readonly stages?: { readonly forward: readonly (readonly string[])[]; readonly backward: readonly (readonly string[])[] };
+  };
   /** The step graphs lowered when they are not the cell's own (a scan rewrites them): node ids above are theirs. */
   readonly graphs?: { readonly forward: Graph; readonly backward: Graph };
 }

@@ -119,11 +119,13 @@ function namer(g: Graph, kind: 'forward' | 'backward', borrowed: (id: number) =>
 export interface LowerOptions {
   /** Run the diagonal linear recurrences as scans (scan.ts): default true; false is the sequential lowering. */
   readonly scan?: boolean;
+  /** Run a pass in stages where a scan needs an earlier state's whole sequence (scan.ts): default true; false keeps one stage per pass. */
+  readonly staged?: boolean;
 }
 
 export function lowerCell(cell: CompiledCell, precision: 'f64' | 'f32' = 'f64', opts: LowerOptions = {}): CellPlan {
   const t = cell.typed;
-  const scan = opts.scan === false ? null : scanForms(cell);
+  const scan = opts.scan === false ? null : scanForms(cell, { staged: opts.staged !== false });
   const fwd = scan?.forward ?? cell.forward, bwd = scan?.backward ?? cell.backward;
   const coefficients = (rs: NonNullable<typeof scan>['fwd']) => new Set(rs.flatMap((r) => [r.a, r.b].filter((c): c is number => c !== null)));
   const bufs: Table = new BufferTable();
@@ -132,12 +134,12 @@ export function lowerCell(cell: CompiledCell, precision: 'f64' | 'f32' = 'f64', 
   // The forward pass; what the backward reads from it.
   const saved = savedValues(fwd, bwd);
   const fwdNames = namer(fwd, 'forward', () => undefined);
-  const forward = lowerPass({
+  const forward = lowerStaged({
     g: fwd, unrolled: io.unrolled, roots: forwardRoots(fwd, io), saved: new Set(saved.values()),
     ...(scan ? { pre: coefficients(scan.fwd) } : {}),
     leaf: (n) => interfaceLeaf(io, n, true),
     name: fwdNames.name, named: fwdNames.named,
-  }, bufs);
+  }, scan?.stages?.forward, (n) => (n.op === 'prev' ? n.attrs.name! : null), (r) => (r.role === 'state' ? r.name : null), bufs);
 
   // The backward pass.
   const grads = gradientBuffers(t, io, bufs);
@@ -145,12 +147,12 @@ export function lowerCell(cell: CompiledCell, precision: 'f64' | 'f32' = 'f64', 
     const f = saved.get(id);
     return f === undefined ? undefined : fwdNames.name(f);
   });
-  const backward = lowerPass({
+  const backward = lowerStaged({
     g: bwd, unrolled: io.unrolled, roots: backwardRoots(bwd, io, grads), saved: new Set(),
     ...(scan ? { pre: coefficients(scan.bwd) } : {}),
     leaf: (n) => backwardLeaf(io, grads, n, saved.get(n.id), forward.homes),
     name: bwdNames.name, named: bwdNames.named,
-  }, bufs);
+  }, scan?.stages?.backward, (n) => (n.op === 'cot' && n.attrs.name!.startsWith('state:') ? n.attrs.name!.slice('state:'.length) : null), (r) => (r.role === 'grad' && r.of === 'prev' ? r.name : null), bufs);
 
   const { params, inputs, states, outputs } = io;
   const { cotangents, dparams, dinputs } = grads;
@@ -159,8 +161,54 @@ export function lowerCell(cell: CompiledCell, precision: 'f64' | 'f32' = 'f64', 
     buffers: bufs.decls, forward: forward.plan, backward: backward.plan,
     params, inputs, states, outputs, cotangents, dparams, dinputs,
     savedFrom: Object.fromEntries(saved),
-    ...(scan ? { scans: { forward: scan.fwd.map((r) => r.state), backward: scan.bwd.map((r) => r.state) }, graphs: { forward: fwd, backward: bwd } } : {}),
+    ...(scan ? { scans: { forward: scan.fwd.map((r) => r.state), backward: scan.bwd.map((r) => r.state), ...(scan.stages ? { stages: scan.stages } : {}) }, graphs: { forward: fwd, backward: bwd } } : {}),
   };
+}
+
+/**
+ * A pass in stages (scan.ts): stage k computes the carried values of its states
+ * and reads those of earlier stages as sequences, already complete (`varying`
+ * leaves, not carried ones); the last stage computes every other root too. Values
+ * the backward reads are saved by the first stage that computes them. One stage:
+ * the pass as it was.
+ */
+function lowerStaged(spec: PassSpec, stages: readonly (readonly string[])[] | undefined, carriedState: (n: Node) => string | null, rootState: (r: Graph['roots'][number]) => string | null, bufs: Table): ReturnType<typeof lowerPass> {
+  if (stages === undefined || stages.length < 2) return lowerPass(spec, bufs);
+  const level = new Map(stages.flatMap((ss, k) => ss.map((s) => [s, k] as const)));
+  const last = stages.length - 1;
+  const stateOfRoot = (id: number) => spec.g.roots.filter((r) => r.id === id).map(rootState).find((s) => s !== null) ?? null;
+  const plans: ReturnType<typeof lowerPass>['plan'][] = [];
+  const homes = new Map<number, Home>();
+  const savedLeft = new Set(spec.saved);
+  for (let k = 0; k <= last; k++) {
+    const roots = spec.roots.filter((r) => {
+      const s = r.role === 'carry' ? stateOfRoot(r.id) : null;
+      return s === null ? k === last : level.get(s) === k;
+    });
+    // An earlier stage's state after step t is read where that stage stored it, not computed again.
+    const done = new Map(spec.roots.filter((r) => r.role === 'carry' && !r.dest.acc && (level.get(stateOfRoot(r.id) ?? '') ?? k) < k).map((r) => [r.id, r.dest.home]));
+    const leaf: PassSpec['leaf'] = (n) => {
+      const l = spec.leaf(n);
+      const s = carriedState(n);
+      if (l === null && done.has(n.id)) return { kind: 'varying', home: done.get(n.id)! };
+      return l !== null && l.kind === 'carry' && s !== null && level.get(s)! < k ? { ...l, kind: 'varying' } : l;
+    };
+    // The saved values this stage reaches (the last stage: all that are left).
+    const reached = new Set<number>();
+    const stack = roots.map((r) => r.id);
+    while (stack.length) {
+      const id = stack.pop()!;
+      if (reached.has(id)) continue;
+      reached.add(id);
+      if (leaf(spec.g.nodes[id]!) === null) stack.push(...spec.g.nodes[id]!.inputs);
+    }
+    const saved = new Set([...savedLeft].filter((id) => k === last || reached.has(id)));
+    for (const id of saved) savedLeft.delete(id);
+    const r = lowerPass({ ...spec, roots, leaf, saved }, bufs);
+    for (const [id, h] of r.homes) if (!homes.has(id) || saved.has(id)) homes.set(id, h);
+    plans.push(r.plan);
+  }
+  return { plan: { ...plans[last]!, stages: plans.slice(0, last) }, homes };
 }
 
 const vecHome = (buf: number, width: Dim, shift: number, block?: number): Home => (block === undefined ? { buf, col: dimNum(0), width, shift } : { buf, col: dimNum(0), width, shift, block });

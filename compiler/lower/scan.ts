@@ -19,7 +19,8 @@
 import type { CompiledCell } from '../compile.ts';
 import type { Graph } from '../ir/graph.ts';
 import { Builder, reachable } from '../ir/graph.ts';
-import { linearity } from '../passes/linearity.ts';
+import type { ScanNote } from '../passes/linearity.ts';
+import { linearity, stronglyConnected } from '../passes/linearity.ts';
 
 /** One scanned recurrence of a rewritten graph: the carried leaf and its coefficients (null: a = 1, or b = 0). */
 export interface ScanRecurrence {
@@ -30,6 +31,8 @@ export interface ScanRecurrence {
   readonly leaf: number;
   readonly a: number | null;
   readonly b: number | null;
+  /** The states of earlier stages whose carried values its coefficients read (empty unless staged). */
+  readonly after: readonly string[];
 }
 
 export interface ScanForms {
@@ -38,6 +41,19 @@ export interface ScanForms {
   /** The scanned recurrences of each graph (empty: that pass runs as before). */
   readonly fwd: readonly ScanRecurrence[];
   readonly bwd: readonly ScanRecurrence[];
+  /**
+   * Staged passes (`staged: true`, and only when a scanned state needs an earlier
+   * state's whole sequence): the states whose carried values each stage computes,
+   * in order; the last stage also computes every other root. A stage reads the
+   * carried values of earlier stages as sequences (they are done), so mLSTM's C and
+   * n are scans once m has run: forward [[m], [C, n]].
+   */
+  readonly stages?: { readonly forward: readonly (readonly string[])[]; readonly backward: readonly (readonly string[])[] };
+}
+
+export interface ScanOptions {
+  /** Let a scanned state's coefficients read states computed in an earlier stage (a lowering that runs the stages one after the other). */
+  readonly staged?: boolean;
 }
 
 /** An affine form a·leaf + b in the leaf; 'one' and 'zero' as themselves so no constant node is made for them. */
@@ -50,45 +66,113 @@ interface Affine {
  * The scans of a compiled cell's step graphs, or null when it has none (it is
  * not a step cell, or no state is a diagonal linear recurrence forward or back).
  */
-export function scanForms(cell: CompiledCell): ScanForms | null {
+export function scanForms(cell: CompiledCell, opts: ScanOptions = {}): ScanForms | null {
   if (cell.typed.mode !== 'step') return null;
   const verdicts = linearity(cell.forward);
   const linear = verdicts.filter((v) => v.kind === 'linear-diagonal').map((v) => v.state);
   const diagonal = verdicts.filter((v) => v.kind === 'linear-diagonal' || v.kind === 'diagonal-jacobian').map((v) => v.state);
+  const staged = opts.staged === true;
 
-  const f = rewrite(cell.forward, linear, (g, s) => ({
+  const fwdFind = (g: Graph, s: string) => ({
     root: g.roots.find((r) => r.role === 'state' && r.name === s && r.step === undefined)?.id,
     leaf: g.nodes.find((n) => n.op === 'prev' && n.attrs.name === s && n.attrs.step === undefined)?.id,
-  }), (op) => op === 'prev');
-  const b = rewrite(cell.backward, diagonal, (g, s) => ({
+  });
+  const bwdFind = (g: Graph, s: string) => ({
     root: g.roots.find((r) => r.role === 'grad' && r.of === 'prev' && r.name === s && r.step === undefined)?.id,
     leaf: g.nodes.find((n) => n.op === 'cot' && n.attrs.name === `state:${s}` && n.attrs.step === undefined)?.id,
-  }), (op, name) => op === 'cot' && name.startsWith('state:'));
+  });
+  const fwdCarried = (op: string, name: string) => (op === 'prev' ? name : null);
+  const bwdCarried = (op: string, name: string) => (op === 'cot' && name.startsWith('state:') ? name.slice('state:'.length) : null);
+  const states = cell.typed.states.map((s) => s.name);
+  const f = staged ? stagedRewrite(cell.forward, states, linear, fwdFind, fwdCarried) : { ...rewrite(cell.forward, linear, fwdFind, fwdCarried, noReads), stages: [states] };
+  const b = staged ? stagedRewrite(cell.backward, states, diagonal, bwdFind, bwdCarried) : { ...rewrite(cell.backward, diagonal, bwdFind, bwdCarried, noReads), stages: [states] };
   if (f.scans.length === 0 && b.scans.length === 0) return null;
-  return { forward: f.graph, backward: b.graph, fwd: f.scans, bwd: b.scans };
+  const stages = f.stages.length > 1 || b.stages.length > 1 ? { stages: { forward: f.stages, backward: b.stages } } : {};
+  return { forward: f.graph, backward: b.graph, fwd: f.scans, bwd: b.scans, ...stages };
+}
+
+type Find = (g: Graph, s: string) => { root?: number; leaf?: number };
+/** The state whose carried leaf a node is (`prev h`, `cot state:h`), or null. */
+type CarriedLeaf = (op: string, name: string) => string | null;
+/** Unstaged: a scan's coefficients read no carried leaf at all. */
+const noReads = (_s: string, reads: ReadonlySet<string>) => reads.size === 0;
+
+/** What --explain says of the scans (compiler/passes/linearity.ts): each scanned state and the states it waits for. */
+export function scanNote(s: ScanForms | null): ScanNote {
+  const of = (rs: readonly ScanRecurrence[] | undefined) => new Map((rs ?? []).map((r) => [r.state, r.after]));
+  return { forward: of(s?.fwd), backward: of(s?.bwd) };
+}
+
+/**
+ * Stages of a pass: the strongly connected components of "the carried root of X
+ * reads the carried leaf of Y", dependencies first; a component runs in the stage
+ * of what it reads, and one stage later when a scan in it reads an earlier state
+ * in its coefficients (those must be whole sequences before the scan starts). A
+ * candidate whose coefficients read its own component is not a scan.
+ */
+function stagedRewrite(g: Graph, states: readonly string[], candidates: readonly string[], find: Find, carried: CarriedLeaf): { graph: Graph; scans: ScanRecurrence[]; stages: string[][] } {
+  const probe = rewrite(g, candidates, find, carried, () => true);
+  const reads = new Map(probe.reads);
+  const deps = new Map(states.map((s) => {
+    const root = find(g, s).root;
+    return [s, root === undefined ? new Set<string>() : carriedUnder(g, root, carried)];
+  }));
+  const level = new Map<string, number>();
+  const scanned = new Set<string>();
+  for (const comp of stronglyConnected(states, (s) => [...deps.get(s)!].filter((x) => states.includes(x)))) {
+    const C = new Set(comp);
+    let at = 0;
+    for (const s of comp) {
+      const r = reads.get(s);
+      const scan = r !== undefined && ![...r].some((y) => C.has(y));
+      if (scan) scanned.add(s);
+      for (const y of deps.get(s)!) if (!C.has(y)) at = Math.max(at, level.get(y)! + (scan && r!.has(y) ? 1 : 0));
+    }
+    for (const s of comp) level.set(s, at);
+  }
+  const count = Math.max(0, ...level.values()) + 1;
+  const stages = Array.from({ length: count }, (_, k) => states.filter((s) => level.get(s) === k));
+  const out = rewrite(g, candidates.filter((s) => scanned.has(s)), find, carried, (s, r) => [...r].every((y) => level.get(y)! < level.get(s)!));
+  return { graph: out.graph, scans: out.scans, stages };
+}
+
+/** The states whose carried leaves a node depends on. */
+function carriedUnder(g: Graph, root: number, carried: CarriedLeaf): Set<string> {
+  const out = new Set<string>();
+  for (const id of reachable(g, [root])) {
+    const n = g.nodes[id]!;
+    const s = carried(n.op, n.attrs.name ?? '');
+    if (s !== null) out.add(s);
+  }
+  return out;
 }
 
 /**
  * Rewrite each candidate's carried root as a ⊙ leaf + b where it is affine and
- * diagonal in its leaf and its coefficients read no carried leaf (`carriedLeaf`);
- * the graph is returned pruned to what its roots read.
+ * diagonal in its leaf and `allow` accepts the states whose carried leaves its
+ * coefficients read; the graph is returned pruned to what its roots read, and for
+ * every candidate with an affine form the states its coefficients read.
  */
-function rewrite(g: Graph, candidates: readonly string[], find: (g: Graph, s: string) => { root?: number; leaf?: number }, carriedLeaf: (op: string, name: string) => boolean): { graph: Graph; scans: ScanRecurrence[] } {
+function rewrite(g: Graph, candidates: readonly string[], find: Find, carried: CarriedLeaf, allow: (state: string, reads: ReadonlySet<string>) => boolean): { graph: Graph; scans: ScanRecurrence[]; reads: Map<string, ReadonlySet<string>> } {
   const bld = new Builder(g);
-  const found: { state: string; old: number; root: number; leaf: number; a: number | null; b: number | null }[] = [];
+  const found: { state: string; old: number; root: number; leaf: number; a: number | null; b: number | null; after: string[] }[] = [];
+  const readsOf = new Map<string, ReadonlySet<string>>();
   for (const s of candidates) {
     const { root, leaf } = find(g, s);
     if (root === undefined || leaf === undefined) continue;
     const form = affine(g, bld, leaf, root);
     if (form === null || form.a === 'zero') continue;
     const a = form.a === 'one' ? null : form.a, b = form.b === 'zero' ? null : form.b;
-    if ([a, b].some((c) => c !== null && readsCarried(bld, c, carriedLeaf))) continue;
+    const reads = new Set<string>();
+    for (const c of [a, b]) if (c !== null) for (const x of readsCarried(bld, c, carried)) reads.add(x);
+    readsOf.set(s, reads);
+    if (!allow(s, reads)) continue;
     let next = a === null ? leaf : bld.node('mul', [a, leaf]);
     if (b !== null) next = bld.node('add', [next, b]);
     if (!shapeSame(bld.shape(next), g.nodes[root]!.shape)) continue;
-    found.push({ state: s, old: root, root: next, leaf, a, b });
+    found.push({ state: s, old: root, root: next, leaf, a, b, after: [...reads] });
   }
-  if (found.length === 0) return { graph: g, scans: [] };
+  if (found.length === 0) return { graph: g, scans: [], reads: readsOf };
   const newRoot = new Map(found.map((x) => [x.old, x.root]));
   // The coefficients are kept alive as roots until pruning has renumbered them.
   const keep = found.flatMap((x) => [x.a, x.b].filter((c): c is number => c !== null));
@@ -96,24 +180,27 @@ function rewrite(g: Graph, candidates: readonly string[], find: (g: Graph, s: st
   const roots = g.roots.map((r) => (newRoot.has(r.id) ? { ...r, id: newRoot.get(r.id)! } : r));
   const { graph, map } = prune(bld, roots, keep);
   const at = (id: number | null) => (id === null ? null : map.get(id)!);
-  return { graph, scans: found.map((x) => ({ state: x.state, root: map.get(x.root)!, leaf: map.get(x.leaf)!, a: at(x.a), b: at(x.b) })) };
+  return { graph, scans: found.map((x) => ({ state: x.state, root: map.get(x.root)!, leaf: map.get(x.leaf)!, a: at(x.a), b: at(x.b), after: x.after })), reads: readsOf };
 }
 
 const shapeSame = (x: Graph['nodes'][number]['shape'], y: Graph['nodes'][number]['shape']) =>
   x.batch === y.batch && x.dims.length === y.dims.length && x.dims.every((d, i) => JSON.stringify(d) === JSON.stringify(y.dims[i]));
 
-function readsCarried(bld: Builder, id: number, carriedLeaf: (op: string, name: string) => boolean): boolean {
+/** The states whose carried leaves a (new) node reads. */
+function readsCarried(bld: Builder, id: number, carried: CarriedLeaf): Set<string> {
   const seen = new Set<number>();
+  const out = new Set<string>();
   const stack = [id];
   while (stack.length) {
     const x = stack.pop()!;
     if (seen.has(x)) continue;
     seen.add(x);
     const n = bld.nodes[x]!;
-    if (carriedLeaf(n.op, n.attrs.name ?? '')) return true;
+    const s = carried(n.op, n.attrs.name ?? '');
+    if (s !== null) out.add(s);
     stack.push(...n.inputs);
   }
-  return false;
+  return out;
 }
 
 /**

@@ -19,6 +19,8 @@
 import type { Span } from '../../grammar/ast.ts';
 import type { Graph, Node } from '../ir/graph.ts';
 import type { OpName } from '../ir/ops.ts';
+import { spell } from '../../grammar/names.ts';
+import { printExpr } from '../print/notation.ts';
 
 export type Recurrence =
   /** h_t = a_t ⊙ h_{t−1} + b_t, feature by feature: a scan per feature. */
@@ -89,7 +91,7 @@ function prevLeavesUnder(g: Graph, root: number): Set<string> {
 }
 
 /** Tarjan's strongly connected components, dependencies first, each in the given order of names. */
-function stronglyConnected(names: readonly string[], deps: (s: string) => string[]): string[][] {
+export function stronglyConnected(names: readonly string[], deps: (s: string) => string[]): string[][] {
   const index = new Map<string, number>(), low = new Map<string, number>();
   const stack: string[] = [], on = new Set<string>(), out: string[][] = [];
   const visit = (v: string) => {
@@ -145,12 +147,12 @@ function classify(g: Graph, S: ReadonlySet<string>, updateIds: readonly number[]
     if (mixing === null && MIXING.has(n.op)) mixing = n;
     if (nonlinear !== null || LINEAR_ELEMENTWISE.has(n.op) || LINEAR_STRUCTURAL.has(n.op)) continue;
     if (PRODUCTS.has(n.op)) {
-      if (dependent.length > 1) { nonlinear = n; nonlinearWhy = `a product of two factors that both depend on ${stateList(S)}`; }
+      if (dependent.length > 1) { nonlinear = n; nonlinearWhy = `a product of two factors that both depend on ${stateList(S)} (${dependent.map((i) => valueText(g, i)).join(' and ')})`; }
     } else if (n.op === 'div') {
-      if (tainted.has(n.inputs[1]!)) { nonlinear = n; nonlinearWhy = `a division by a value that depends on ${stateList(S)}`; }
+      if (tainted.has(n.inputs[1]!)) { nonlinear = n; nonlinearWhy = `a division by a value that depends on ${stateList(S)} (${valueText(g, n.inputs[1]!)})`; }
     } else {
       nonlinear = n;
-      nonlinearWhy = `${opText(n)} of a value that depends on ${stateList(S)}`;
+      nonlinearWhy = `${opText(n)} of a value that depends on ${stateList(S)} (${dependent.map((i) => valueText(g, i)).join(', ')})`;
     }
   }
   if (nonlinear !== null) {
@@ -162,6 +164,12 @@ function classify(g: Graph, S: ReadonlySet<string>, updateIds: readonly number[]
   return { kind: 'linear-diagonal' };
 }
 
+/** A value as notation (`f̃ + m^⟨t−1⟩`), named values by their names, deep ones cut short. */
+function valueText(g: Graph, id: number): string {
+  const labels = g.labels;
+  return printExpr(id, { g, sp: 'unicode', maxDepth: 5, nameOf: (x) => (labels[x] !== undefined ? spell(labels[x], 'unicode') : undefined) });
+}
+
 const stateList = (S: ReadonlySet<string>) => [...S].map((s) => `${s}^<t-1>`).join(', ');
 
 const OP_TEXT: Partial<Record<OpName, string>> = {
@@ -171,23 +179,45 @@ const OP_TEXT: Partial<Record<OpName, string>> = {
 };
 const opText = (n: Node): string => OP_TEXT[n.op] ?? n.op;
 
-const KIND_TEXT: Readonly<Record<Recurrence, string>> = {
-  'linear-diagonal': 'linear, diagonal: h^<t> = a^<t> ⊙ h^<t-1> + b^<t> feature by feature (a scan per feature)',
-  'linear-dense': 'linear, not diagonal: h^<t> = A^<t> h^<t-1> + b^<t>',
-  'diagonal-jacobian': 'not linear, but each feature reads only its own previous value (its backward through time is a diagonal linear recurrence)',
-  nonlinear: 'not linear',
-  'not-recurrent': 'not a recurrence (it does not read itself at t-1)',
+const KIND_TEXT: Readonly<Record<Recurrence, (s: string) => string>> = {
+  'linear-diagonal': (s) => `linear, diagonal: ${s}^<t> = a^<t> ⊙ ${s}^<t-1> + b^<t> feature by feature (a scan per feature)`,
+  'linear-dense': (s) => `linear, not diagonal: ${s}^<t> = A^<t> ${s}^<t-1> + b^<t>`,
+  'diagonal-jacobian': () => 'not linear, but each feature reads only its own previous value (its backward through time is a diagonal linear recurrence)',
+  nonlinear: () => 'not linear',
+  'not-recurrent': () => 'not a recurrence (it does not read itself at t-1)',
 };
+
+/**
+ * What the lowering makes of each state (compiler/lower/scan.ts), for the
+ * explanation: the states scanned forward and back, each with the earlier states
+ * whose whole sequences its coefficients read (the stages it waits for).
+ */
+export interface ScanNote {
+  readonly forward: ReadonlyMap<string, readonly string[]>;
+  readonly backward: ReadonlyMap<string, readonly string[]>;
+}
 
 /**
  * The verdicts as lines for `celda check --explain`: each state, its component
  * when it has company, and why it is not linear (or not diagonal), with the
- * place in the source as `where(span)` writes it (`cell.celda:4:11`).
+ * place in the source as `where(span)` writes it (`cell.celda:4:11`); with
+ * `scans`, whether it runs as a scan, and after which states.
  */
-export function explainLinearity(verdicts: readonly StateLinearity[], where: (span: Span) => string): string[] {
+export function explainLinearity(verdicts: readonly StateLinearity[], where: (span: Span) => string, scans?: ScanNote): string[] {
   return verdicts.map((v) => {
     const company = v.component.length > 1 ? ` (with ${v.component.filter((s) => s !== v.state).join(', ')})` : '';
     const why = v.reason ? `: ${v.reason.text}${v.reason.span ? ` at ${where(v.reason.span)}` : ''}` : '';
-    return `${v.state}${company}: ${KIND_TEXT[v.kind]}${why}`;
+    return `${v.state}${company}: ${KIND_TEXT[v.kind](v.state)}${why}${scans ? scanText(v, scans) : ''}`;
   });
+}
+
+function scanText(v: StateLinearity, scans: ScanNote): string {
+  const f = scans.forward.get(v.state), b = scans.backward.get(v.state);
+  const dir = (d: string, after: readonly string[]) => (after.length ? `${d} after ${after.join(', ')}` : d);
+  const parts = [...(f ? [dir('forward', f)] : []), ...(b ? [dir('back', b)] : [])];
+  const waits = [...new Set([...(f ?? []), ...(b ?? [])])];
+  if (parts.length) return `; scanned ${parts.join(' and ')}${waits.length ? ` (a stage of its own: its coefficients read the whole sequence of ${waits.join(', ')})` : ''}`;
+  if (v.kind === 'linear-diagonal') return '; not scanned: its coefficients depend on its own component at t-1';
+  if (v.kind === 'diagonal-jacobian') return '; its backward is not scanned: the carried cotangent reads another state\'s of the same step';
+  return '';
 }

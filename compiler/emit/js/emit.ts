@@ -245,7 +245,7 @@ class Emitter {
     L.push(`let $cap = 0, $last = 0, $viewed = null;`);
     L.push(`const $block = { heap: $heap, at: 0, bytes: 0 };`);
     const p = this.t.plan;
-    const scratch = [p.forward, p.backward].flatMap((pp) => Object.values(pp.phases).flat()).map((k) => this.loops.actScratch(k)).filter((x): x is string => x !== null);
+    const scratch = [p.forward, p.backward].flatMap((pp) => [...(pp.stages ?? []), pp]).flatMap((pp) => Object.values(pp.phases).flat()).map((k) => this.loops.actScratch(k)).filter((x): x is string => x !== null);
     L.push(`const $mem = { ${[...fixed, ...timed_].map((b) => `${this.t.buf(b.id)}: null`).join(', ')}, $act: null };`);
     L.push(`/** Views of the block at $buf for T steps (with $buf null: only the size); its size in bytes. */`);
     L.push(`function $layout($T, $buf) {`);
@@ -386,6 +386,12 @@ class Emitter {
   pass(pass: Pass, plan: PassPlan): { functions: Chunk; calls: string[] } {
     const functions: Chunk[] = [];
     const calls: string[] = [];
+    // A staged pass: each earlier stage is a whole pass of its own, run first.
+    for (const stage of plan.stages ?? []) {
+      const s = this.pass(pass, stage);
+      functions.push(s.functions);
+      calls.push(...s.calls);
+    }
     const unrolled = this.t.cell.typed.mode === 'unrolled';
     const fn = (phase: Phase, title: string, param: string, head: string[], call: string[]) => {
       const ks = plan.phases[phase];

@@ -141,10 +141,10 @@ describe('the verdicts hold numerically', () => {
 describe('explainLinearity', () => {
   it('says what each state is and why, with the place', () => {
     const lines = explainLinearity(linearity(CASES.IndRNN!.cell.forward), (s) => `c.celda@${s.start}`);
-    expect(lines).toEqual([expect.stringMatching(/^h: not linear, but each feature reads only its own previous value .*: relu of a value that depends on h\^<t-1> at c\.celda@\d+$/)]);
+    expect(lines).toEqual([expect.stringMatching(/^h: not linear, but each feature reads only its own previous value .*: relu of a value that depends on h\^<t-1> \(W x\^⟨t⟩ \+ u \* h\^⟨t−1⟩ \+ b\) at c\.celda@\d+$/)]);
     expect(explainLinearity(linearity(CASES['two states that feed each other']!.cell.forward), () => '')).toEqual([
-      'p (with q): linear, not diagonal: h^<t> = A^<t> h^<t-1> + b^<t>: the states p, q feed each other',
-      'q (with p): linear, not diagonal: h^<t> = A^<t> h^<t-1> + b^<t>: the states p, q feed each other',
+      'p (with q): linear, not diagonal: p^<t> = A^<t> p^<t-1> + b^<t>: the states p, q feed each other',
+      'q (with p): linear, not diagonal: q^<t> = A^<t> q^<t-1> + b^<t>: the states p, q feed each other',
     ]);
   });
 });
