@@ -28,7 +28,7 @@ export function scanKernels(plan: PassPlan, buffers: readonly BufferDecl[], reve
   for (const k of loop) {
     if (k.k !== 'fused') return plan;
     for (const st of k.stmts) {
-      const s = matchStmt(st.expr, st.stores, reverse, buffers, written);
+      const s = matchStmt(st.expr, st.stores, reverse, buffers, written, k.width.length === 0);
       if (s === null) return plan;
       scans.push({ ...s, width: k.width, note: plan.names[st.id] ?? k.note });
     }
@@ -39,12 +39,13 @@ export function scanKernels(plan: PassPlan, buffers: readonly BufferDecl[], reve
 const sameCols = (x: View, y: View) => x.buf === y.buf && dimKey(x.col) === dimKey(y.col) && dimKey(x.width) === dimKey(y.width);
 const all = (v: View, shift: number): View => ({ ...v, rows: { at: 'all', shift } });
 
-function matchStmt(expr: Expr, stores: readonly { view: View; accumulate: boolean }[], reverse: boolean, buffers: readonly BufferDecl[], written: ReadonlySet<number>): Omit<Scan, 'width' | 'note'> | null {
+/** One statement as a scan, or null; `scalar`: a loop over rows alone (a scalar per example reads its state by row). */
+function matchStmt(expr: Expr, stores: readonly { view: View; accumulate: boolean }[], reverse: boolean, buffers: readonly BufferDecl[], written: ReadonlySet<number>, scalar: boolean): Omit<Scan, 'width' | 'note'> | null {
   if (stores.length !== 1) return null;
   const dst = stores[0]!;
   if (dst.view.rows.at !== 't' || dst.accumulate !== reverse) return null;
   const srcShift = dst.view.rows.shift + (reverse ? 1 : -1);
-  const isCarried = (e: Expr) => e.e === 'read' && e.mode === 'elem' && e.view.rows.at === 't' && e.view.rows.shift === srcShift && sameCols(e.view, dst.view);
+  const isCarried = (e: Expr) => e.e === 'read' && (e.mode === 'elem' || (scalar && e.mode === 'row')) && e.view.rows.at === 't' && e.view.rows.shift === srcShift && sameCols(e.view, dst.view);
   // A coefficient: read at step t from a buffer the loop does not write, or from a parameter.
   const coefficient = (e: Expr): ScanOperand | null => {
     if (e.e !== 'read' || written.has(e.view.buf)) return null;

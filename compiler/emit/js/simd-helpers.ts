@@ -87,7 +87,7 @@ function $makeHeap(memory, gemm, kernels) {
     if (free[k].at + free[k].n === top) { top = free[k].at; free.splice(k, 1); }
   }
   const k = kernels ?? {};
-  return { memory, gemm, act: k.act, transpose: k.transpose, sumRows: k.sumRows, copyRows: k.copyRows, alloc, free: release, threads: 1, simd: true };
+  return { memory, gemm, act: k.act, transpose: k.transpose, sumRows: k.sumRows, copyRows: k.copyRows, scan: k.scan, scanFix: k.scanFix, alloc, free: release, threads: 1, simd: true };
 }`,
   $heapOf: `/**
  * The heap an instance allocates from: the one given (celda's thread pool, whose
