@@ -69,6 +69,9 @@ export type Gemm = CeldaHeap['gemm'];
  */
 export const THREAD_MIN_MACS = 1 << 22;
 
+/** Floats a transpose or a sum over rows moves from which a pool splits it between threads (the T·B-row ones of a long sequence). */
+export const MOVE_MIN_FLOATS = 1 << 16;
+
 /** FLOPs of one step of the recurrence (its products) from which backends use threads by default: L, not M. */
 export const THREADS_DEFAULT_MIN_STEP_FLOPS = 1 << 25;
 
@@ -125,9 +128,11 @@ export const STOP = 2; // 1: workers leave their loop
 export const SPLIT = 3; // 0: the product's columns N are split, 1: its rows M
 export const FAULT = 4; // 1: a worker's kernel threw (the caller then throws)
 export const ARGS = 5; // ARGS … ARGS+9: M N K a lda b ldb c ldc acc
-export const OP = ARGS + 10; // 0: a product; 1: scan, 2: scanFix, each worker with its own arguments
+export const OP = ARGS + 10; // 0: a product; else the kernel OPS[op], each worker with its own arguments
+/** The kernels a worker runs by their op code besides the product, each with the arguments the caller wrote for that worker. */
+export const OPS = ['gemm', 'scan', 'scanFix', 'transpose', 'sumRows'] as const;
 export const RANGE = OP + 1; // worker w: [RANGE + STRIDE·w, … + 1] = [from, to) of the product's split dimension,
-export const STRIDE = 14; //     then 12 arguments of its scan or scanFix call (R = 0: nothing to do)
+export const STRIDE = 14; //     then up to 12 arguments of its call of OPS[op] (the second 0: nothing to do)
 
 /** The control block for `threads` threads (this one and threads − 1 workers). */
 export const controlBlock = (threads: number) => new Int32Array(new SharedArrayBuffer(4 * (RANGE + STRIDE * threads)));
@@ -152,10 +157,8 @@ export const WORKER_LOOP = `function celdaWorkerLoop(gemm, ctl, index, kernels) 
     if (op !== 0) {
       const x = ctl, p = at + 2;
       try {
-        if (x[p + 1] > 0) {
-          if (op === 1) kernels.scan(x[p], x[p + 1], x[p + 2], x[p + 3], x[p + 4], x[p + 5], x[p + 6], x[p + 7], x[p + 8], x[p + 9], x[p + 10], x[p + 11]);
-          else kernels.scanFix(x[p], x[p + 1], x[p + 2], x[p + 3], x[p + 4], x[p + 5], x[p + 6], x[p + 7], x[p + 8], x[p + 9]);
-        }
+        // WebAssembly ignores the arguments beyond a function's parameters.
+        if (x[p + 1] > 0) kernels[${JSON.stringify(OPS)}[op]](x[p], x[p + 1], x[p + 2], x[p + 3], x[p + 4], x[p + 5], x[p + 6], x[p + 7], x[p + 8], x[p + 9], x[p + 10], x[p + 11]);
       } catch {
         Atomics.store(ctl, ${FAULT}, 1);
       }
@@ -281,8 +284,9 @@ export function assemblePool(
   };
 
   const heap = makeHeap(memory, gemm, kernels);
-  if (kernels?.scan && kernels.scanFix) {
-    const run = (op: 1 | 2, args: (k: number) => readonly number[] | null, what: string) => {
+  if (kernels?.scan && kernels.scanFix && kernels.transpose && kernels.sumRows) {
+    const fns = kernels as Record<(typeof OPS)[number], (...args: number[]) => void>;
+    const run = (op: 1 | 2 | 3 | 4, args: (k: number) => readonly number[] | null, what: string) => {
       for (let w = 0; w < n - 1; w++) {
         const a = args(w + 1), at = RANGE + STRIDE * w + 2;
         ctl[at + 1] = 0;
@@ -294,7 +298,7 @@ export function assemblePool(
       Atomics.notify(ctl, SEQ);
       const own = args(0);
       try {
-        if (own !== null) ((op === 1 ? kernels.scan : kernels.scanFix) as (...args: number[]) => void)(...own);
+        if (own !== null) fns[OPS[op]](...own);
       } finally {
         waitDone(ctl, n - 1);
       }
@@ -304,6 +308,25 @@ export function assemblePool(
       }
     };
     heap.scan = splitScan(memory, heap, kernels.scan, kernels.scanFix, () => (open ? n : 1), run, scan);
+    // The data movement around a step's products over all T·B rows, split over columns (whole groups of four):
+    // each thread moves or sums its columns in the kernel's order, so the floats are the same as on one thread.
+    const columns = (W: number, k: number) => Math.min(W, Math.round((Math.ceil(W / 4) * k) / n) * 4);
+    const big = (R: number, W: number) => open && R * W >= MOVE_MIN_FLOATS && W >= 8 * n;
+    const { transpose, sumRows } = kernels;
+    heap.transpose = (R, W, src, lds, dst, ldd) => {
+      if (!big(R, W)) return transpose(R, W, src, lds, dst, ldd);
+      run(3, (k) => {
+        const j0 = columns(W, k), j1 = columns(W, k + 1);
+        return j1 > j0 ? [R, j1 - j0, src + 4 * j0, lds, dst + 4 * j0 * ldd, ldd] : null;
+      }, 'a transpose');
+    };
+    heap.sumRows = (R, m, src, lds, dst, acc) => {
+      if (!big(R, m)) return sumRows(R, m, src, lds, dst, acc);
+      run(4, (k) => {
+        const i0 = columns(m, k), i1 = columns(m, k + 1);
+        return i1 > i0 ? [R, i1 - i0, src + 4 * i0, lds, dst + 4 * i0, acc] : null;
+      }, 'a sum over rows');
+    };
   }
   Object.defineProperty(heap, 'threads', { get: () => (open ? n : 1) });
   Object.defineProperty(heap, 'fma', { value: fma });

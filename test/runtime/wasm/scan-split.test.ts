@@ -135,6 +135,30 @@ describe.skipIf(!threads)('a pool\'s scan split between threads', () => {
     });
   }
 
+  it('transposes and sums over rows of many rows split over columns: the same floats as one thread', () => {
+    const memory = new WebAssembly.Memory({ initial: 64, maximum: 65536 });
+    const one = new WebAssembly.Instance(new WebAssembly.Module(kernelBytes(false)), { env: { memory } }).exports as unknown as Required<Pick<CeldaHeap, 'transpose' | 'sumRows'>>;
+    const heap = pool(2, {}).heap;
+    const rng = new Rng(9);
+    for (const [R, W, lds] of [[4096, 37, 40], [20000, 8, 8], [5000, 64, 66]] as const) {
+      const floats = R * lds + R * W + W;
+      const at = heap.alloc(4 * floats), src = at, dst = at + 4 * R * lds, sums = dst + 4 * R * W;
+      const F = new Float32Array(heap.memory.buffer, at, floats);
+      for (let i = 0; i < floats; i++) F[i] = rng.normal();
+      const mine = new Float32Array(memory.buffer, 0, floats);
+      mine.set(F);
+      heap.transpose!(R, W, src, lds, dst, R);
+      heap.sumRows!(R, W, src, lds, sums, 1);
+      one.transpose(R, W, 0, lds, dst - at, R);
+      one.sumRows(R, W, 0, lds, sums - at, 1);
+      const got = new Float32Array(heap.memory.buffer, at, floats), want = new Float32Array(memory.buffer, 0, floats);
+      let same = true;
+      for (let i = 0; i < floats; i++) if (!Object.is(got[i], want[i])) same = false;
+      expect(same, `R ${R} W ${W}`).toBe(true);
+      heap.free(at, 4 * floats);
+    }
+  });
+
   it('by default: a long single sequence with few lanes over time, many lanes over lanes, small scans on this thread', () => {
     const heap = pool(2, {}).heap;
     const rng = new Rng(5);
