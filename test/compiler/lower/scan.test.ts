@@ -78,6 +78,17 @@ describe('scan forms', () => {
     }
   });
 
+  it('a loop with anything besides scanned recurrences stays a loop over t (a scan beside a nonlinear state)', () => {
+    const mixed = cell('h^<t> = σ(W_z x^<t>) * h^<t-1> + x^<t>\ng^<t> = tanh(U g^<t-1> + h^<t-1>)', 'input x : n\n  state h : n\n  state g : n');
+    const k = loopKernels(mixed, true);
+    expect(k.scans?.forward).toEqual(['h']);
+    expect(k.forward.map((x) => x.k)).toContain('fused');
+    expect(k.forward.map((x) => x.k)).not.toContain('scan');
+    expect(emitJs(mixed, {}).module).toMatch(/for \(let \$t = 0; \$t < \$T; \$t\+\+\) \$forwardLoop\(\$t\);/);
+    const a = agreement(mixed, js('f64'), { dims: { n: 4 }, batch: 2, steps: 6, seed: 8 });
+    expect(a.worst, a.where).toBeLessThan(1e-12);
+  });
+
   it('the generated module calls each scan once per pass, not once per step', () => {
     for (const precision of ['f64', 'f32'] as const) {
       const m = emitJs(MIN_GRU, { precision, simd: precision === 'f32' }).module;
