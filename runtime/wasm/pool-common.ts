@@ -286,7 +286,13 @@ export function assemblePool(
   const heap = makeHeap(memory, gemm, kernels);
   if (kernels?.scan && kernels.scanFix && kernels.transpose && kernels.sumRows) {
     const fns = kernels as Record<(typeof OPS)[number], (...args: number[]) => void>;
+    // Thread k's share is args(k); a closed pool (or one of a single thread) runs only this thread's, args(0).
     const run = (op: 1 | 2 | 3 | 4, args: (k: number) => readonly number[] | null, what: string) => {
+      if (!open) {
+        const own = args(0);
+        if (own !== null) fns[OPS[op]](...own);
+        return;
+      }
       for (let w = 0; w < n - 1; w++) {
         const a = args(w + 1), at = RANGE + STRIDE * w + 2;
         ctl[at + 1] = 0;

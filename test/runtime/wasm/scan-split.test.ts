@@ -159,6 +159,15 @@ describe.skipIf(!threads)('a pool\'s scan split between threads', () => {
     }
   });
 
+  it('a closed pool scans on this thread, whatever split was asked for', async () => {
+    for (const split of ['lanes', 'time'] as const) {
+      const p = createPool(2, 0, false, { split, chunks: 3 });
+      await p.close();
+      const r = compare(p.heap, new Rng(2), 40, 2, 12, 7);
+      expect(r.diff, split).toBeLessThan(1e-5);
+    }
+  });
+
   it('by default: a long single sequence with few lanes over time, many lanes over lanes, small scans on this thread', () => {
     const heap = pool(2, {}).heap;
     const rng = new Rng(5);
