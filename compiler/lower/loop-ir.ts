@@ -141,7 +141,21 @@ export type Kernel =
   | { readonly k: 'each'; readonly op: 'outer' | 'matvec' | 'vecmat'; readonly rows: RowCount; readonly m: Dim; readonly n: Dim; readonly a: View; readonly aBatched: boolean; readonly b: View; readonly bBatched: boolean; readonly c: View; readonly note: string }
   /** Copy a run of columns (concat, pad, slice materialised); an unbatched source is repeated on every row. */
   | { readonly k: 'copy'; readonly rows: RowCount; readonly src: View; readonly srcBatched: boolean; readonly dst: View }
-  | { readonly k: 'fill'; readonly rows: RowCount; readonly dst: View; readonly size: readonly Dim[]; readonly value: number };
+  | { readonly k: 'fill'; readonly rows: RowCount; readonly dst: View; readonly size: readonly Dim[]; readonly value: number }
+  /**
+   * A whole recurrence of the loop as one call over all T steps (scan-kernels.ts): for every
+   * row r of T·B (step t = ⌊r / B⌋) and lane i of `width`, forward (r ascending)
+   * dst[r, i] = a[r, i] · src[r, i] + b[r, i], where src is dst one step earlier;
+   * reverse (r descending) dst[r, i] += a[r, i] · src[r, i] + b[r, i], src one step later.
+   * a null: 1; b null: 0. dst and src are views of one buffer, rows `all` with their shifts.
+   */
+  | { readonly k: 'scan'; readonly reverse: boolean; readonly width: readonly Dim[]; readonly dst: View; readonly src: View; readonly a: ScanOperand | null; readonly b: ScanOperand | null; readonly note: string };
+
+/** A coefficient of a scan kernel: a view (rows `all` at shift 0, or `zero`) and how a lane reads it. */
+export interface ScanOperand {
+  readonly view: View;
+  readonly mode: ReadMode;
+}
 
 export interface PassPlan {
   readonly phases: Readonly<Record<Phase, readonly Kernel[]>>;

@@ -16,6 +16,7 @@ import { BufferTable } from './context.ts';
 import { lowerPass } from './pass.ts';
 import type { CellPlan } from './loop-ir.ts';
 import { scanForms } from './scan.ts';
+import { scanKernels } from './scan-kernels.ts';
 
 const LAYOUT = new Set(['concat', 'slice', 'pad', 'bcast', 'transpose', 'const', 'zeros']);
 /** Cheap to recompute from what is saved: the backward rebuilds these instead of reading them. */
@@ -158,7 +159,10 @@ export function lowerCell(cell: CompiledCell, precision: 'f64' | 'f32' = 'f64', 
   const { cotangents, dparams, dinputs } = grads;
   return {
     name: cell.name, precision, mode: t.mode, steps: t.steps, dims: t.dims,
-    buffers: bufs.decls, forward: forward.plan, backward: backward.plan,
+    buffers: bufs.decls,
+    // A loop that is only scanned recurrences runs as one scan kernel per recurrence (scan-kernels.ts).
+    forward: scan && scan.fwd.length > 0 && !io.unrolled ? scanKernels(forward.plan, bufs.decls, false) : forward.plan,
+    backward: scan && scan.bwd.length > 0 && !io.unrolled ? scanKernels(backward.plan, bufs.decls, true) : backward.plan,
     params, inputs, states, outputs, cotangents, dparams, dinputs,
     savedFrom: Object.fromEntries(saved),
     ...(scan ? { scans: { forward: scan.fwd.map((r) => r.state), backward: scan.bwd.map((r) => r.state), ...(scan.stages ? { stages: scan.stages } : {}) }, graphs: { forward: fwd, backward: bwd } } : {}),

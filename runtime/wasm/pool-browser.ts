@@ -28,14 +28,14 @@ ${WORKER_LOOP}
 self.onmessage = (e) => {
   self.onmessage = null;
   const { module, memory, control, index } = e.data;
-  let gemm;
+  let kernels;
   try {
-    gemm = new WebAssembly.Instance(module, { env: { memory } }).exports.gemm;
+    kernels = new WebAssembly.Instance(module, { env: { memory } }).exports;
   } catch (err) {
     self.postMessage({ error: String(err && err.message || err) });
     return;
   }
-  celdaWorkerLoop(gemm, new Int32Array(control), index);
+  celdaWorkerLoop(kernels.gemm, new Int32Array(control), index, kernels);
 };
 `;
 

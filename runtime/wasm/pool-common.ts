@@ -16,6 +16,10 @@
 
 import { SIMD_KERNELS } from '../../compiler/emit/js/simd-helpers.ts';
 import { DEFAULT_GEMM } from '../../compiler/emit/wasm/kernels-wat.ts';
+import type { ScanSplitOptions } from './scan-split.ts';
+import { splitScan } from './scan-split.ts';
+
+export type { ScanSplitOptions } from './scan-split.ts';
 
 /** What an emitted SIMD module allocates from and multiplies with (its `options.heap`). */
 export interface CeldaHeap {
@@ -31,6 +35,13 @@ export interface CeldaHeap {
   sumRows?(R: number, n: number, src: number, lds: number, dst: number, acc: number): void;
   /** n floats of each of R rows (lds 0: one row repeated). */
   copyRows?(R: number, n: number, src: number, lds: number, dst: number, ldd: number): void;
+  /**
+   * A linear recurrence over R rows of S-row steps (compiler/emit/wasm/scan-wat.ts): flags 1 reverse,
+   * 2 a, 4 b, 16 a one per row, 32 b one per row; byte addresses, strides in floats. A pool's splits it between threads.
+   */
+  scan?(flags: number, R: number, S: number, W: number, dst: number, src: number, ld: number, a: number, lda: number, b: number, ldb: number, prod?: number): void;
+  /** The fix-up of a chunk of a scan split over time (scan-wat.ts). */
+  scanFix?(flags: number, R: number, S: number, W: number, dst: number, carry: number, ld: number, a: number, lda: number, prod: number): void;
   readonly threads: number;
   /** false: the products run as plain JavaScript. */
   readonly simd?: boolean;
@@ -39,7 +50,7 @@ export interface CeldaHeap {
 }
 
 /** A kernel instance's exports besides gemm, which a heap passes on to the modules it serves. */
-export type Kernels = Pick<CeldaHeap, 'act' | 'transpose' | 'sumRows' | 'copyRows'>;
+export type Kernels = Pick<CeldaHeap, 'act' | 'transpose' | 'sumRows' | 'copyRows' | 'scan' | 'scanFix'>;
 
 export interface ThreadPool {
   readonly heap: CeldaHeap;
@@ -57,6 +68,9 @@ export type Gemm = CeldaHeap['gemm'];
  * it did (BENCHMARKS.md, "Measurements behind the code").
  */
 export const THREAD_MIN_MACS = 1 << 22;
+
+/** Floats a transpose or a sum over rows moves from which a pool splits it between threads (the T·B-row ones of a long sequence). */
+export const MOVE_MIN_FLOATS = 1 << 16;
 
 /** FLOPs of one step of the recurrence (its products) from which backends use threads by default: L, not M. */
 export const THREADS_DEFAULT_MIN_STEP_FLOPS = 1 << 25;
@@ -114,10 +128,14 @@ export const STOP = 2; // 1: workers leave their loop
 export const SPLIT = 3; // 0: the product's columns N are split, 1: its rows M
 export const FAULT = 4; // 1: a worker's kernel threw (the caller then throws)
 export const ARGS = 5; // ARGS … ARGS+9: M N K a lda b ldb c ldc acc
-export const RANGE = ARGS + 10; // worker w: [RANGE + 2w, RANGE + 2w + 1] = [from, to) of the split dimension
+export const OP = ARGS + 10; // 0: a product; else the kernel OPS[op], each worker with its own arguments
+/** The kernels a worker runs by their op code besides the product, each with the arguments the caller wrote for that worker. */
+export const OPS = ['gemm', 'scan', 'scanFix', 'transpose', 'sumRows'] as const;
+export const RANGE = OP + 1; // worker w: [RANGE + STRIDE·w, … + 1] = [from, to) of the product's split dimension,
+export const STRIDE = 14; //     then up to 12 arguments of its call of OPS[op] (the second 0: nothing to do)
 
 /** The control block for `threads` threads (this one and threads − 1 workers). */
-export const controlBlock = (threads: number) => new Int32Array(new SharedArrayBuffer(4 * (RANGE + 2 * threads)));
+export const controlBlock = (threads: number) => new Int32Array(new SharedArrayBuffer(4 * (RANGE + STRIDE * threads)));
 
 /**
  * Source of `celdaWorkerLoop(gemm, ctl, index)`: count itself ready, then for
@@ -126,7 +144,7 @@ export const controlBlock = (threads: number) => new Int32Array(new SharedArrayB
  * platform). Each platform's worker script defines it with this text and calls
  * it with its own instance of the kernel on the shared memory.
  */
-export const WORKER_LOOP = `function celdaWorkerLoop(gemm, ctl, index) {
+export const WORKER_LOOP = `function celdaWorkerLoop(gemm, ctl, index, kernels) {
   Atomics.add(ctl, ${DONE}, 1);
   Atomics.notify(ctl, ${DONE});
   let seen = 0;
@@ -134,8 +152,17 @@ export const WORKER_LOOP = `function celdaWorkerLoop(gemm, ctl, index) {
     Atomics.wait(ctl, ${SEQ}, seen);
     seen = Atomics.load(ctl, ${SEQ});
     if (Atomics.load(ctl, ${STOP}) !== 0) break;
-    const from = ctl[${RANGE} + 2 * index], to = ctl[${RANGE} + 2 * index + 1];
-    if (to > from) {
+    const at = ${RANGE} + ${STRIDE} * index, op = ctl[${OP}];
+    const from = ctl[at], to = ctl[at + 1];
+    if (op !== 0) {
+      const x = ctl, p = at + 2;
+      try {
+        // WebAssembly ignores the arguments beyond a function's parameters.
+        if (x[p + 1] > 0) kernels[${JSON.stringify(OPS)}[op]](x[p], x[p + 1], x[p + 2], x[p + 3], x[p + 4], x[p + 5], x[p + 6], x[p + 7], x[p + 8], x[p + 9], x[p + 10], x[p + 11]);
+      } catch {
+        Atomics.store(ctl, ${FAULT}, 1);
+      }
+    } else if (to > from) {
       const M = ctl[${ARGS}], N = ctl[${ARGS} + 1], K = ctl[${ARGS} + 2], a = ctl[${ARGS} + 3], lda = ctl[${ARGS} + 4];
       const b = ctl[${ARGS} + 5], ldb = ctl[${ARGS} + 6], c = ctl[${ARGS} + 7], ldc = ctl[${ARGS} + 8], acc = ctl[${ARGS} + 9];
       try {
@@ -218,7 +245,7 @@ export function splitOf(M: number, N: number, n: number): Split | null {
  */
 export function assemblePool(
   memory: WebAssembly.Memory, local: Gemm, ctl: Int32Array, workers: number, minMacs: number,
-  waitDone: (ctl: Int32Array, count: number) => void, terminate: () => Promise<void>, kernels?: Kernels, fma = false,
+  waitDone: (ctl: Int32Array, count: number) => void, terminate: () => Promise<void>, kernels?: Kernels, fma = false, scan: ScanSplitOptions = {},
 ): ThreadPool {
   let open = workers > 0;
   const n = workers + 1;
@@ -231,9 +258,10 @@ export function assemblePool(
     ctl[ARGS] = M; ctl[ARGS + 1] = N; ctl[ARGS + 2] = K; ctl[ARGS + 3] = a; ctl[ARGS + 4] = lda;
     ctl[ARGS + 5] = b; ctl[ARGS + 6] = ldb; ctl[ARGS + 7] = c; ctl[ARGS + 8] = ldc; ctl[ARGS + 9] = acc;
     ctl[SPLIT] = byCols ? 0 : 1;
+    ctl[OP] = 0;
     for (let w = 0; w < n - 1; w++) {
-      ctl[RANGE + 2 * w] = bounds[w + 1]!;
-      ctl[RANGE + 2 * w + 1] = bounds[w + 2]!;
+      ctl[RANGE + STRIDE * w] = bounds[w + 1]!;
+      ctl[RANGE + STRIDE * w + 1] = bounds[w + 2]!;
     }
     Atomics.store(ctl, DONE, 0);
     Atomics.add(ctl, SEQ, 1);
@@ -256,6 +284,56 @@ export function assemblePool(
   };
 
   const heap = makeHeap(memory, gemm, kernels);
+  if (kernels?.scan && kernels.scanFix && kernels.transpose && kernels.sumRows) {
+    const fns = kernels as Record<(typeof OPS)[number], (...args: number[]) => void>;
+    // Thread k's share is args(k); a closed pool (or one of a single thread) runs only this thread's, args(0).
+    const run = (op: 1 | 2 | 3 | 4, args: (k: number) => readonly number[] | null, what: string) => {
+      if (!open) {
+        const own = args(0);
+        if (own !== null) fns[OPS[op]](...own);
+        return;
+      }
+      for (let w = 0; w < n - 1; w++) {
+        const a = args(w + 1), at = RANGE + STRIDE * w + 2;
+        ctl[at + 1] = 0;
+        if (a !== null) for (let i = 0; i < a.length; i++) ctl[at + i] = a[i]!;
+      }
+      ctl[OP] = op;
+      Atomics.store(ctl, DONE, 0);
+      Atomics.add(ctl, SEQ, 1);
+      Atomics.notify(ctl, SEQ);
+      const own = args(0);
+      try {
+        if (own !== null) fns[OPS[op]](...own);
+      } finally {
+        waitDone(ctl, n - 1);
+      }
+      if (Atomics.load(ctl, FAULT) !== 0) {
+        Atomics.store(ctl, FAULT, 0);
+        throw new Error(`celda: a worker thread failed in ${what}`);
+      }
+    };
+    heap.scan = splitScan(memory, heap, kernels.scan, kernels.scanFix, () => (open ? n : 1), run, scan);
+    // The data movement around a step's products over all T·B rows, split over columns (whole groups of four):
+    // each thread moves or sums its columns in the kernel's order, so the floats are the same as on one thread.
+    const columns = (W: number, k: number) => Math.min(W, Math.round((Math.ceil(W / 4) * k) / n) * 4);
+    const big = (R: number, W: number) => open && R * W >= MOVE_MIN_FLOATS && W >= 8 * n;
+    const { transpose, sumRows } = kernels;
+    heap.transpose = (R, W, src, lds, dst, ldd) => {
+      if (!big(R, W)) return transpose(R, W, src, lds, dst, ldd);
+      run(3, (k) => {
+        const j0 = columns(W, k), j1 = columns(W, k + 1);
+        return j1 > j0 ? [R, j1 - j0, src + 4 * j0, lds, dst + 4 * j0 * ldd, ldd] : null;
+      }, 'a transpose');
+    };
+    heap.sumRows = (R, m, src, lds, dst, acc) => {
+      if (!big(R, m)) return sumRows(R, m, src, lds, dst, acc);
+      run(4, (k) => {
+        const i0 = columns(m, k), i1 = columns(m, k + 1);
+        return i1 > i0 ? [R, i1 - i0, src + 4 * i0, lds, dst + 4 * i0, acc] : null;
+      }, 'a sum over rows');
+    };
+  }
   Object.defineProperty(heap, 'threads', { get: () => (open ? n : 1) });
   Object.defineProperty(heap, 'fma', { value: fma });
   return {

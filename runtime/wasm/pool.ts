@@ -1,7 +1,8 @@
 // Threads for the SIMD matrix products on Node: a heap over one shared
 // WebAssembly memory whose `gemm` splits a product's output between this thread
 // and worker_threads, each running the same kernel (compiler/emit/wasm/kernels-wat.ts)
-// on the same memory. Emitted float32 modules take it as `options.heap`.
+// on the same memory. Emitted float32 modules take it as `options.heap`. Its `scan`
+// splits a linear recurrence between the threads too (scan-split.ts).
 //
 // The control block, the split and the workers' loop are pool-common.ts (shared
 // with the browser's pool-browser.ts). Here the calling thread may block, so it
@@ -10,10 +11,10 @@
 
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { Gemm, Kernels, ThreadPool } from './pool-common.ts';
+import type { Gemm, Kernels, ScanSplitOptions, ThreadPool } from './pool-common.ts';
 import { assemblePool, controlBlock, DONE, fmaAvailable, kernelBytes, newSharedMemory, sharedMemoryAvailable, THREAD_MIN_MACS, waitForWorkers, WORKER_LOOP } from './pool-common.ts';
 
-export type { CeldaHeap, ThreadPool } from './pool-common.ts';
+export type { CeldaHeap, ScanSplitOptions, ThreadPool } from './pool-common.ts';
 export { fmaAvailable, kernelBytes, sharedMemoryAvailable, simdAvailable, THREAD_MIN_MACS, THREADS_DEFAULT_MIN_STEP_FLOPS } from './pool-common.ts';
 
 /** Threads worth using by default: the cores this process may run on, at most 8. */
@@ -25,9 +26,9 @@ export function defaultThreads(): number {
 const WORKER = `
 const { workerData } = require('node:worker_threads');
 const { memory, bytes, control, index } = workerData;
-const gemm = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.gemm;
+const kernels = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
 ${WORKER_LOOP}
-celdaWorkerLoop(gemm, new Int32Array(control), index);
+celdaWorkerLoop(kernels.gemm, new Int32Array(control), index, kernels);
 `;
 
 /** Block until ctl[DONE] ≥ count (the calling thread of a Node process may wait). */
@@ -40,7 +41,7 @@ const waitDone = (ctl: Int32Array, count: number) => waitForWorkers(ctl, count, 
  * kernels where the runtime has them (the default; results then differ from the
  * plain kernels' in the last bits, the same with any number of threads).
  */
-export function createPool(threads = defaultThreads(), minMacs = THREAD_MIN_MACS, fma = true): ThreadPool {
+export function createPool(threads = defaultThreads(), minMacs = THREAD_MIN_MACS, fma = true, scan: ScanSplitOptions = {}): ThreadPool {
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a whole number ≥ 1, got ${threads}`);
   if (!sharedMemoryAvailable()) throw new Error('threads need WebAssembly SIMD and a shared memory (SharedArrayBuffer), which this runtime lacks');
   const memory = newSharedMemory();
@@ -68,7 +69,7 @@ export function createPool(threads = defaultThreads(), minMacs = THREAD_MIN_MACS
   }
   return assemblePool(memory, local, ctl, workers.length, minMacs, waitDone, async () => {
     await Promise.all(workers.map((w) => w.terminate()));
-  }, kernels, useFma);
+  }, kernels, useFma, scan);
 }
 
 const pools = new Map<string, ThreadPool>();

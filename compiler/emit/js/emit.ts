@@ -404,7 +404,8 @@ class Emitter {
     };
     fn('static', 'from the parameters (packed weights).', '', [], ['#();']);
     fn('pre', 'before the loop, every step at once (T·B rows).', '$T', ['const $TB = $T * $B;'], ['#($T);']);
-    if (unrolled) fn('loop', `the ${this.t.cell.typed.steps} unrolled steps, at once.`, '', ['const $t = 0;'], ['#();']);
+    if (plan.phases.loop.length > 0 && plan.phases.loop.every((k) => k.k === 'scan')) fn('loop', `the recurrence${plan.phases.loop.length > 1 ? 's' : ''} over all T steps, one scan each (no loop over t).`, '$T', ['const $TB = $T * $B;'], ['#($T);']);
+    else if (unrolled) fn('loop', `the ${this.t.cell.typed.steps} unrolled steps, at once.`, '', ['const $t = 0;'], ['#();']);
     else if (pass === 'forward') fn('loop', 'step t+1 of the recurrence (t = 0 … T-1).', '$t', [], ['for (let $t = 0; $t < $T; $t++) #($t);']);
     else fn('loop', 'step t+1 back through time (t = T-1 … 0); only the states\' cotangents are carried.', '$t', [], ['for (let $t = $T - 1; $t >= 0; $t--) #($t);']);
     fn('post', 'after the loop, every step at once (T·B rows).', '$T', ['const $TB = $T * $B;'], ['#($T);']);

@@ -233,6 +233,20 @@ function $copy(R, n, src, so, lds, dst, dO, ldd) {
     for (let i = 0; i < n; i++) dst[d0 + i] = src[s0 + i];
   }
 }`,
+  $scan: `/**
+ * A linear recurrence over all R = T·B rows at once (one call per pass, not one per step):
+ * forward (rev 0, rows ascending) h[dOff + r·ld + i] = A · h[sOff + r·ld + i] + B, where
+ * src is dst one step (B rows) earlier; reverse (rev 1, rows descending) the same added
+ * to dst, src one step later. A = a[aOff + r·lda + i·sa] (a null: 1), B likewise (null: 0).
+ */
+function $scan(rev, R, W, h, dOff, sOff, ld, a, aOff, lda, sa, b, bOff, ldb, sb) {
+  for (let k = 0; k < R; k++) {
+    const r = rev ? R - 1 - k : k;
+    const d = dOff + r * ld, s = sOff + r * ld, pa = aOff + r * lda, pb = bOff + r * ldb;
+    if (rev) for (let i = 0; i < W; i++) h[d + i] += (a === null ? 1 : a[pa + i * sa]) * h[s + i] + (b === null ? 0 : b[pb + i * sb]);
+    else for (let i = 0; i < W; i++) h[d + i] = (a === null ? 1 : a[pa + i * sa]) * h[s + i] + (b === null ? 0 : b[pb + i * sb]);
+  }
+}`,
   $fill: `/** Set n columns of each of R rows to a value. */
 function $fill(R, n, dst, dO, ldd, value) {
   for (let r = 0; r < R; r++) {

@@ -84,6 +84,7 @@ export class LoopText {
         const m = this.t.move('$copy');
         return chunk([`${m.call}(${this.t.rows(k.rows)}, ${this.t.width(k.src)}, ${B(k.src.buf)}, ${this.t.offset(k.src)}, ${k.srcBatched ? this.t.rowWidth(k.src.buf) : '0'}, ${B(k.dst.buf)}, ${this.t.offset(k.dst)}, ${this.t.rowWidth(k.dst.buf)});`], m.uses);
       }
+      case 'scan': return this.scan(k);
       case 'fill': {
         if (k.rows === 'one') {
           const off = this.t.offset(k.dst);
@@ -92,6 +93,23 @@ export class LoopText {
         return chunk([`$fill(${this.t.rows(k.rows)}, ${this.t.prod(...k.size.map((d) => this.t.dim(d)))}, ${B(k.dst.buf)}, ${this.t.offset(k.dst)}, ${this.t.rowWidth(k.dst.buf)}, ${jsNumber(k.value)});`], ['$fill']);
       }
     }
+  }
+
+  /** A recurrence over all T steps in one call ($scan; SIMD: the heap's kernel, which threads may share). */
+  private scan(k: Extract<Kernel, { k: 'scan' }>): Chunk {
+    const B = (id: number) => this.t.buf(id);
+    const m = this.t.move('$scan');
+    const W = this.t.prod(...k.width.map((d) => this.t.dim(d)));
+    const operand = (o: Extract<Kernel, { k: 'scan' }>['a']) => {
+      if (o === null) return ['null', '0', '0', '0'];
+      const batched = o.mode === 'elem' || o.mode === 'row';
+      return [B(o.view.buf), this.t.offset(o.view), batched ? this.t.rowWidth(o.view.buf) : '0', o.mode === 'elem' || o.mode === 'feat' ? '1' : '0'];
+    };
+    const what = k.reverse ? `${k.note}: the reverse scan over t = T-1 … 0` : `${k.note}: the scan over t = 0 … T-1`;
+    return chunk([
+      note(what),
+      `${m.call}(${flag(k.reverse)}, $TB, ${W}, ${B(k.dst.buf)}, ${this.t.offset(k.dst)}, ${this.t.offset(k.src)}, ${this.t.rowWidth(k.dst.buf)}, ${[...operand(k.a), ...operand(k.b)].join(', ')});`,
+    ], m.uses);
   }
 
   /** Packed weights: blocks of parameters copied (transposed where asked) side by side into one matrix. */

@@ -87,7 +87,7 @@ function $makeHeap(memory, gemm, kernels) {
     if (free[k].at + free[k].n === top) { top = free[k].at; free.splice(k, 1); }
   }
   const k = kernels ?? {};
-  return { memory, gemm, act: k.act, transpose: k.transpose, sumRows: k.sumRows, copyRows: k.copyRows, alloc, free: release, threads: 1, simd: true };
+  return { memory, gemm, act: k.act, transpose: k.transpose, sumRows: k.sumRows, copyRows: k.copyRows, scan: k.scan, scanFix: k.scanFix, alloc, free: release, threads: 1, simd: true };
 }`,
   $heapOf: `/**
  * The heap an instance allocates from: the one given (celda's thread pool, whose
@@ -173,7 +173,7 @@ const $blocks = typeof FinalizationRegistry === 'function' ? new FinalizationReg
 };
 
 /** The plain-JS helpers a SIMD instance runs on its heap's kernels instead, where the heap has them. */
-export type MoveHelper = '$transpose' | '$sumRows' | '$copy' | '$pack';
+export type MoveHelper = '$transpose' | '$sumRows' | '$copy' | '$pack' | '$scan';
 
 /**
  * The instance-level wrappers (inside the factory: they read the instance's $heap)
@@ -194,6 +194,11 @@ export const SIMD_MOVES: Readonly<Record<MoveHelper, string>> = {
   $copy: `function $kcopy(R, n, src, so, lds, dst, dO, ldd) {
   if ($heap.copyRows) $heap.copyRows(R, n, src.byteOffset + 4 * so, lds, dst.byteOffset + 4 * dO, ldd);
   else $copy(R, n, src, so, lds, dst, dO, ldd);
+}`,
+  $scan: `function $kscan(rev, R, W, h, dOff, sOff, ld, a, aOff, lda, sa, b, bOff, ldb, sb) {
+  // The heap's kernel (SIMD lanes; a pool's splits it between threads) takes byte addresses and flags: 1 reverse, 2 a, 4 b, 16 a one per row, 32 b one per row.
+  if ($heap.scan) $heap.scan(rev | (a === null ? 0 : 2) | (b === null ? 0 : 4) | (sa === 0 ? 16 : 0) | (sb === 0 ? 32 : 0), R, $B, W, h.byteOffset + 4 * dOff, h.byteOffset + 4 * sOff, ld, a === null ? 0 : a.byteOffset + 4 * aOff, lda, b === null ? 0 : b.byteOffset + 4 * bOff, ldb);
+  else $scan(rev, R, W, h, dOff, sOff, ld, a, aOff, lda, sa, b, bOff, ldb, sb);
 }`,
   $pack: `function $kpack(dst, ld, dstRow, dstCol, src, lds, trans, srcRow, srcCol, rows, cols, acc) {
   if (acc || !$heap.transpose || !$heap.copyRows) $pack(dst, ld, dstRow, dstCol, src, lds, trans, srcRow, srcCol, rows, cols, acc);

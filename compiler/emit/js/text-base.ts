@@ -62,7 +62,7 @@ const INTERNAL = [
   '$forward', '$backward', '$step', '$stepBackward', '$params', '$inputs', '$init', '$steps', '$cot', '$cs', '$co',
   // SIMD modules (emit/js/simd-helpers.ts)
   '$WASM', '$kernel', '$options', '$act', '$actv', '$kact', '$seg', '$heap', '$kgemm', '$mm', '$viewed', '$block', '$layout', '$take', '$at', '$buf',
-  '$ktranspose', '$ksumRows', '$kcopy', '$kpack', '$WASM_FMA', '$kernelModule', '$ew', '$ewOf', '$EW_WASM', '$ewModule', '$ownHeaps', '$ownHeapsGone',
+  '$ktranspose', '$ksumRows', '$kcopy', '$kpack', '$kscan', '$WASM_FMA', '$kernelModule', '$ew', '$ewOf', '$EW_WASM', '$ewModule', '$ownHeaps', '$ownHeapsGone',
 ];
 
 export class JsText {

@@ -3,7 +3,8 @@
 // options give the same text. The matrix product `gemm`; `act`, the tanh and σ
 // of a step's fused loop, four lanes at a time; and the data movement around the
 // products — `transpose` (the operands of ∂W, transposed weights), `sumRows` (∂b)
-// and `copyRows` (biases into the rows a product then adds to) — below.
+// and `copyRows` (biases into the rows a product then adds to) — below; and the
+// scans of linear recurrences, `scan` and `scanFix` (scan-wat.ts).
 //
 // One product serves every matrix product a lowered cell makes (lower.ts puts
 // both operands of each one contiguous along the summed index):
@@ -29,6 +30,8 @@
 // registers; larger or unrolled blocks spill to the stack and run slower
 // (BENCHMARKS.md, "Measurements behind the code"; `npm run bench:kernels`
 // compares shapes).
+
+import { scanWat } from './scan-wat.ts';
 
 export interface GemmShape {
   /** Rows of A per register block. */
@@ -382,6 +385,7 @@ export function gemmWat(shared: boolean, shape: GemmShape = DEFAULT_GEMM): strin
     ...transposeFunc(),
     ...sumRowsFunc(),
     ...copyRowsFunc(),
+    ...scanWat(),
     ')',
     '',
   ].join('\n');

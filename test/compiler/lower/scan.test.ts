@@ -60,17 +60,44 @@ describe('scan forms', () => {
     expect(scanForms(cell('h^<t> = W h^<t-1> + U x^<t>'))).toBeNull();
   });
 
-  it('the loop keeps the recurrence alone: one fused kernel forward and back', () => {
+  it('the loop keeps the recurrence alone: one scan kernel forward and back, in place of the loop', () => {
     for (const c of [MIN_GRU, RG_LRU]) {
       const on = loopKernels(c, true), off = loopKernels(c, false);
       expect(on.scans).toEqual({ forward: ['h'], backward: ['h'] });
-      expect(on.forward.map((k) => k.k)).toEqual(['fused']);
-      expect(on.backward.map((k) => k.k)).toEqual(['fused']);
-      const stmts = (ks: typeof on.forward) => ks.flatMap((k) => (k.k === 'fused' ? k.stmts : []));
-      // the sequential lowering computes the gates in the loop; the scan does not
-      expect(stmts(on.forward).length).toBeLessThan(stmts(off.forward).length);
+      expect(on.forward.map((k) => k.k)).toEqual(['scan']);
+      expect(on.backward.map((k) => k.k)).toEqual(['scan']);
+      const [f, b] = [on.forward[0]!, on.backward[0]!];
+      if (f.k !== 'scan' || b.k !== 'scan') throw new Error('not scans');
+      // forward h^<t+1> = a h^<t> + b from slot t to t+1; backward λ^<t> += α λ^<t+1> (minGRU: no β), slot t+1 to t
+      expect([f.reverse, f.dst.rows, f.src.rows, f.a !== null, f.b !== null]).toEqual([false, { at: 'all', shift: 1 }, { at: 'all', shift: 0 }, true, true]);
+      expect([b.reverse, b.dst.rows, b.src.rows, b.a !== null]).toEqual([true, { at: 'all', shift: 0 }, { at: 'all', shift: 1 }, true]);
+      expect(f.dst.buf).toBe(f.src.buf);
+      // the sequential lowering computes the gates in the loop
+      expect(off.forward.map((k) => k.k)).toEqual(['fused']);
       expect(off.scans).toBeUndefined();
     }
+  });
+
+  it('a loop with anything besides scanned recurrences stays a loop over t (a scan beside a nonlinear state)', () => {
+    const mixed = cell('h^<t> = σ(W_z x^<t>) * h^<t-1> + x^<t>\ng^<t> = tanh(U g^<t-1> + h^<t-1>)', 'input x : n\n  state h : n\n  state g : n');
+    const k = loopKernels(mixed, true);
+    expect(k.scans?.forward).toEqual(['h']);
+    expect(k.forward.map((x) => x.k)).toContain('fused');
+    expect(k.forward.map((x) => x.k)).not.toContain('scan');
+    expect(emitJs(mixed, {}).module).toMatch(/for \(let \$t = 0; \$t < \$T; \$t\+\+\) \$forwardLoop\(\$t\);/);
+    const a = agreement(mixed, js('f64'), { dims: { n: 4 }, batch: 2, steps: 6, seed: 8 });
+    expect(a.worst, a.where).toBeLessThan(1e-12);
+  });
+
+  it('the generated module calls each scan once per pass, not once per step', () => {
+    for (const precision of ['f64', 'f32'] as const) {
+      const m = emitJs(MIN_GRU, { precision, simd: precision === 'f32' }).module;
+      expect(m).not.toMatch(/for \(let \$t = /);
+      expect(m.match(/^ +\$k?scan\(/gm)?.length).toBe(2);
+      expect(m).toMatch(/\$forwardLoop\(\$T\);/);
+    }
+    // the sequential lowering keeps its loop over t
+    expect(emitJs(MIN_GRU, { scan: false }).module).toMatch(/for \(let \$t = 0; \$t < \$T; \$t\+\+\) \$forwardLoop\(\$t\);/);
   });
 });
 
