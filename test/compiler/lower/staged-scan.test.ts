@@ -52,7 +52,7 @@ describe('mLSTM in stages', () => {
     const first = p.forward.stages![0]!;
     expect(kinds(first.phases.loop)).toEqual(['fused']);
     expect(kinds(first.phases.post)).toEqual([]); // the outputs wait for the last stage
-    expect(kinds(p.forward.phases.loop)).toEqual(['fused', 'fused']); // n and C: a ⊙ h + b, nothing else
+    expect(kinds(p.forward.phases.loop)).toEqual(['scan', 'scan']); // n and C: a ⊙ h + b, nothing else, so one scan call each for all T
     expect(p.forward.phases.pre.some((k) => k.k === 'each')).toBe(true); // i′ v kᵀ for all T·B rows before the loop
     expect(p.backward.stages).toBeUndefined();
     // without the scan: one stage, everything in one loop
