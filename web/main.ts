@@ -9,6 +9,7 @@ import examples from 'celda:examples';
 import type { CompiledCell } from '../compiler/compile.ts';
 import { compile } from '../compiler/compile.ts';
 import { hasErrors, render } from '../compiler/diagnostics.ts';
+import { getTask } from '../runtime/train/data/tasks/index.ts';
 import { createEditor } from './editor.ts';
 import { exportCell } from './export.ts';
 import { decodeCell, shareUrl } from './share.ts';
@@ -191,9 +192,23 @@ function settings(): TrainSettings | null {
   const num = (id: string, lo: number, hi: number) => Math.min(hi, Math.max(lo, Math.round(Number($<HTMLInputElement>(id).value) || lo)));
   return {
     source, cellName: current.name, task: $<HTMLSelectElement>('task').value as TrainSettings['task'],
-    hidden: num('hidden', 1, 1024), steps: num('steps', 1, 1_000_000), backend: $<HTMLSelectElement>('backend').value as TrainSettings['backend'],
+    hidden: num('hidden', 1, 1024), layers: num('layers', 1, 8),
+    optimizer: $<HTMLSelectElement>('optimizer').value as TrainSettings['optimizer'], schedule: $<HTMLSelectElement>('schedule').value, steps: num('steps', 1, 1_000_000), backend: $<HTMLSelectElement>('backend').value as TrainSettings['backend'],
   };
 }
+
+/** A task's default layers, optimizer and schedule (what `celda train TASK` uses) set in the controls. */
+function taskDefaults(): void {
+  const d = getTask($<HTMLSelectElement>('task').value).defaults;
+  $<HTMLInputElement>('layers').value = String(d.layers);
+  $<HTMLSelectElement>('optimizer').value = d.optimizer;
+  const schedule = $<HTMLSelectElement>('schedule');
+  if (![...schedule.options].some((o) => o.value === d.schedule)) schedule.append(new Option(d.schedule, d.schedule));
+  schedule.value = d.schedule;
+  for (const [id, v] of [['layers', d.layers], ['optimizer', d.optimizer], ['schedule', d.schedule]] as const) $(id).title = `${getTask($<HTMLSelectElement>('task').value).name}'s default: ${v}`;
+}
+$('task').addEventListener('change', taskDefaults);
+taskDefaults();
 
 async function startTraining(beside: boolean): Promise<void> {
   const s = settings();

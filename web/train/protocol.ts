@@ -1,5 +1,7 @@
 // The messages between the page, the training worker and the device worker.
 
+import type { RunConfig } from '../../runtime/train/run/settings.ts';
+
 export type BackendChoice = 'webgl2' | 'webgpu' | 'wasm';
 
 export interface StartRun {
@@ -8,6 +10,10 @@ export interface StartRun {
   readonly cellName: string;
   readonly task: 'names' | 'gender' | 'entities';
   readonly hidden: number;
+  readonly layers: number;
+  readonly optimizer: 'sgd' | 'adam' | 'adamw';
+  /** As `celda train --schedule`: constant, cosine[:N[:FLOOR]], step:N:GAMMA. */
+  readonly schedule: string;
   readonly steps: number;
   readonly backend: BackendChoice;
   /** Where the task data lives (dist-web/data/). */
@@ -19,15 +25,24 @@ export interface StartRun {
   readonly seed: number;
 }
 
-export type ToTrainer = StartRun | { readonly type: 'stop' } | { readonly type: 'resume'; readonly steps?: number };
+export type ToTrainer = StartRun | { readonly type: 'stop' } | { readonly type: 'resume'; readonly steps?: number } | { readonly type: 'weights' };
+
+/** A run's trained parameters (float64, by the model's names) and its settings, for the page's exports. */
+export interface TrainedModel {
+  readonly task: string;
+  readonly step: number;
+  readonly config: RunConfig;
+  readonly params: readonly { readonly name: string; readonly shape: readonly number[]; readonly data: Float64Array }[];
+}
 
 export type FromTrainer =
-  | { readonly type: 'started'; readonly backend: string; readonly params: number; readonly examples: number; readonly watch: { name: string; better: 'lower' | 'higher' }; readonly note?: string }
+  | { readonly type: 'started'; readonly backend: string; readonly params: number; readonly examples: number; readonly watch: { name: string; better: 'lower' | 'higher' }; readonly settings: string; readonly note?: string }
   | { readonly type: 'progress'; readonly step: number; readonly steps: number; readonly losses: readonly (readonly [number, number])[]; readonly stepsPerSec: number }
   | { readonly type: 'eval'; readonly step: number; readonly metrics: Readonly<Record<string, number>>; readonly samples: readonly string[] }
   | { readonly type: 'paused'; readonly step: number }
   | { readonly type: 'done'; readonly step: number }
-  | { readonly type: 'error'; readonly message: string };
+  | { readonly type: 'error'; readonly message: string }
+  | { readonly type: 'weights'; readonly model: TrainedModel | null };
 
 export interface StartDevice {
   readonly type: 'device';
