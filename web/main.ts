@@ -9,9 +9,10 @@ import examples from 'celda:examples';
 import type { CompiledCell } from '../compiler/compile.ts';
 import { compile } from '../compiler/compile.ts';
 import { hasErrors, render } from '../compiler/diagnostics.ts';
-import { getTask } from '../runtime/train/data/tasks/index.ts';
+import { DEFAULTS } from '../runtime/train/data/tasks/defaults.ts';
 import { createEditor } from './editor.ts';
-import { exportCell } from './export.ts';
+import { download, exportCell } from './export.ts';
+import type { Exported } from './train/protocol.ts';
 import { decodeCell, shareUrl } from './share.ts';
 import { TrainPanel } from './train-ui.ts';
 import type { TrainSettings } from './train-ui.ts';
@@ -180,6 +181,20 @@ for (const b of document.querySelectorAll<HTMLButtonElement>('[data-export]')) {
   });
 }
 
+let lastExport: Exported | null = null;
+for (const b of document.querySelectorAll<HTMLButtonElement>('[data-export-trained]')) {
+  b.addEventListener('click', async () => {
+    const out = $('export-status');
+    const to = b.dataset.exportTrained === 'onnx' ? 'onnx' : 'pytorch';
+    out.textContent = `exporting the trained model (${to === 'onnx' ? 'ONNX' : 'PyTorch'}) …`;
+    const r = await panel.exportTrained(to);
+    lastExport = r;
+    if (!r.ok) { out.textContent = r.message; return; }
+    for (const f of r.files) download(f.name, f.data, f.name.endsWith('.py') ? 'text/x-python' : 'application/octet-stream');
+    out.textContent = `${r.files.map((f) => f.name).join(' and ')}: the trained model ${r.what} as ${to === 'onnx' ? 'an ONNX model (float32, weights as initializers)' : 'a PyTorch module, its weights beside it'}, as celda export runs/DIR writes it`;
+  });
+}
+
 // ---------------------------------------------------------------- training
 
 const panel = new TrainPanel($('chart'), $('run-info'), $('samples'), () => {
@@ -199,13 +214,14 @@ function settings(): TrainSettings | null {
 
 /** A task's default layers, optimizer and schedule (what `celda train TASK` uses) set in the controls. */
 function taskDefaults(): void {
-  const d = getTask($<HTMLSelectElement>('task').value).defaults;
+  const task = $<HTMLSelectElement>('task').value as TrainSettings['task'];
+  const d = DEFAULTS[task];
   $<HTMLInputElement>('layers').value = String(d.layers);
   $<HTMLSelectElement>('optimizer').value = d.optimizer;
   const schedule = $<HTMLSelectElement>('schedule');
   if (![...schedule.options].some((o) => o.value === d.schedule)) schedule.append(new Option(d.schedule, d.schedule));
   schedule.value = d.schedule;
-  for (const [id, v] of [['layers', d.layers], ['optimizer', d.optimizer], ['schedule', d.schedule]] as const) $(id).title = `${getTask($<HTMLSelectElement>('task').value).name}'s default: ${v}`;
+  for (const [id, v] of [['layers', d.layers], ['optimizer', d.optimizer], ['schedule', d.schedule]] as const) $(id).title = `${task}'s default (celda train ${task}): ${v}`;
 }
 $('task').addEventListener('change', taskDefaults);
 taskDefaults();
@@ -227,7 +243,7 @@ $('stop-btn').addEventListener('click', () => panel.stop());
 $('resume-btn').addEventListener('click', () => panel.resume());
 
 // The browser test reads these (and drives the page only through its controls).
-(globalThis as { celdaPlayground?: unknown }).celdaPlayground = { timings, breakdown, panel, editor, get source() { return source; } };
+(globalThis as { celdaPlayground?: unknown }).celdaPlayground = { timings, breakdown, panel, editor, get source() { return source; }, get lastExport() { return lastExport; } };
 
 update();
 document.title = 'celda playground';

@@ -7,7 +7,7 @@
 
 import uPlot from 'uplot';
 import { tickLabel } from '../runtime/train/io/curves.ts';
-import type { BackendChoice, FromDevice, FromTrainer, StartRun, TrainedModel } from './train/protocol.ts';
+import type { BackendChoice, Exported, FromDevice, FromTrainer, StartRun } from './train/protocol.ts';
 import { growableBuffer } from './train/bridge.ts';
 
 const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#d97706'];
@@ -70,7 +70,7 @@ export class TrainPanel {
   private plotKey = '';
   private dirty = false;
   private nextId = 1;
-  private readonly weightWaiters = new Map<RunView, (m: TrainedModel | null) => void>();
+  private readonly exportWaiters = new Map<RunView, (r: Exported) => void>();
 
   constructor(private readonly chartHost: HTMLElement, private readonly infoHost: HTMLElement, private readonly samplesHost: HTMLElement, private readonly changed: () => void) {
     new ResizeObserver(() => this.plot?.setSize(this.size())).observe(chartHost);
@@ -106,11 +106,11 @@ export class TrainPanel {
     worker.postMessage(msg, device ? [device.port] : []);
   }
 
-  /** The latest run's trained parameters (null: no run has started training). */
-  weights(): Promise<TrainedModel | null> {
+  /** The latest run's trained model as files (`celda export runs/DIR`'s), or why not. */
+  exportTrained(to: 'pytorch' | 'onnx'): Promise<Exported> {
     const run = [...this.runs].reverse().find((r) => r.state !== 'starting' && r.state !== 'failed');
-    if (!run) return Promise.resolve(null);
-    return new Promise((ok) => { this.weightWaiters.set(run, ok); run.worker.postMessage({ type: 'weights' }); });
+    if (!run) return Promise.resolve({ ok: false, to, message: 'train the cell first (Train, or Ctrl-Enter): there is no trained model yet' });
+    return new Promise((ok) => { this.exportWaiters.set(run, ok); run.worker.postMessage({ type: 'export', to }); });
   }
 
   stop(): void { for (const r of this.runs) if (r.state === 'training') r.worker.postMessage({ type: 'stop' }); }
@@ -139,7 +139,7 @@ export class TrainPanel {
       case 'paused': run.state = 'paused'; run.step = m.step; break;
       case 'done': run.state = 'done'; run.step = m.step; break;
       case 'error': run.state = 'failed'; run.error = m.message; break;
-      case 'weights': this.weightWaiters.get(run)?.(m.model); this.weightWaiters.delete(run); return;
+      case 'exported': this.exportWaiters.get(run)?.(m.result); this.exportWaiters.delete(run); return;
     }
     this.update();
   }

@@ -12,13 +12,21 @@
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
+import * as ort from 'onnxruntime-node';
+import type { Download, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../cli/main.ts';
 import { compile } from '../../compiler/compile.ts';
 import { emitJs } from '../../compiler/emit/js/emit.ts';
 import { exportOnnx } from '../../compiler/export/onnx.ts';
 import { exportPytorch } from '../../compiler/export/pytorch.ts';
+import { render } from '../../compiler/diagnostics.ts';
+import { interpBackend } from '../../runtime/backends/interp.ts';
+import { getTask } from '../../runtime/train/data/tasks/index.ts';
+import { modelFiles } from '../../runtime/train/io/model-export.ts';
+import { decodeSafetensors } from '../../runtime/train/io/safetensors.ts';
+import { TrainCore } from '../../runtime/train/run/core.ts';
+import { pageConfig } from '../../web/train/trainer.ts';
 import { browserMissing, browserRequired } from './browser.ts';
 import type { Playground } from './playground-page.ts';
 import { artifactsDir, editorText, runs, select, setText, startPlayground, updates } from './playground-page.ts';
@@ -194,6 +202,80 @@ describe.skipIf(skip)('the playground in headless Chromium', () => {
       }
     }, 300_000);
   }
+
+  /** Click an export button and collect the downloads it makes (`n` of them), by file name. */
+  async function downloads(selector: string, n: number): Promise<Map<string, Buffer>> {
+    const got: Download[] = [];
+    const seen = (d: Download) => got.push(d);
+    page.on('download', seen);
+    try {
+      await page.click(selector);
+      await expect.poll(() => got.length, { timeout: 60_000 }).toBe(n);
+    } finally {
+      page.off('download', seen);
+    }
+    return new Map(await Promise.all(got.map(async (d) => [d.suggestedFilename(), readFileSync((await d.path())!)] as const)));
+  }
+
+  it('the trained names GRU downloads as a PyTorch module with its safetensors weights; ONNX is refused with the CLI\'s diagnostic', async () => {
+    // the run the WebAssembly test just trained (names, hidden 16)
+    expect((await runs(page))[0]).toMatchObject({ state: 'done', step: 100 });
+    await page.click('[data-tab="export"]');
+    const files = await downloads('[data-export-trained="pytorch"]', 2);
+    expect([...files.keys()].sort()).toEqual(['GRU.py', 'GRU.safetensors']);
+    const py = files.get('GRU.py')!.toString('utf8');
+    expect(py).toContain('class Model(Stack):');
+    expect(py).toContain('"weights": "GRU.safetensors"');
+    const w = decodeSafetensors(new Uint8Array(files.get('GRU.safetensors')!), 'GRU.safetensors');
+    const names = getTask('names');
+    const cell = compile(GRU).cells[0]!;
+    const core = new TrainCore({ task: names, cell, config: pageConfig({ task: 'names', seed: 1, hidden: 16, layers: 1, optimizer: 'adamw', schedule: 'cosine', steps: 100 }), factory: interpBackend });
+    expect([...w.tensors.keys()]).toEqual([...core.model.shapes.keys()]);
+    for (const [k, t] of w.tensors) expect(t.shape, k).toEqual(core.model.shapes.get(k));
+    expect(w.metadata).toMatchObject({ step: '100', task: 'names', cell_name: 'GRU' });
+    expect((await page.textContent('#export-status'))!).toMatch(/^GRU\.py and GRU\.safetensors: the trained model names \(one-to-many\) · GRU, step 100 as a PyTorch module/);
+    // ONNX: the CLI's own diagnostic (E050) for a model that generates, rendered as `celda export runs/DIR` renders it
+    const made = await modelFiles('onnx', 'GRU', core.init().model, names, cell, core.params, { step: 100, task: 'names', cellName: 'GRU', cellSource: GRU, config: core.config });
+    expect(made.ok).toBe(false);
+    const cli = made.ok ? '' : made.diagnostics.map((d) => render(d, 'cell.celda', GRU)).join('\n');
+    expect(cli).toMatch(/error\[E050\]/);
+    await page.click('[data-export-trained="onnx"]');
+    await page.waitForFunction(() => document.getElementById('export-status')!.textContent!.includes('E050'), undefined, { timeout: 30_000 });
+    expect(await page.textContent('#export-status')).toBe(cli);
+    await page.click('[data-tab="math"]');
+  }, 120_000);
+
+  it('a trained gender GRU downloads as ONNX with its weights inside, and onnxruntime answers as the page does', async () => {
+    await page.selectOption('#task', 'gender');
+    expect(await page.inputValue('#layers')).toBe('1');
+    expect(await page.inputValue('#optimizer')).toBe('adamw');
+    expect(await page.inputValue('#schedule')).toBe('cosine');
+    await page.selectOption('#backend', 'wasm');
+    await page.fill('#hidden', '12');
+    await page.fill('#steps', '40');
+    await page.click('#train-btn');
+    await waitRun(page, ['done'], 240_000);
+    expect((await runs(page))[0]).toMatchObject({ state: 'done', step: 40, error: '' });
+    await page.click('[data-tab="export"]');
+    const files = await downloads('[data-export-trained="onnx"]', 1);
+    const bytes = files.get('GRU.onnx')!;
+    const session = await ort.InferenceSession.create(new Uint8Array(bytes));
+    // the weights are initializers: the model's only inputs are the sequence and its lengths
+    expect([...session.inputNames].sort()).toEqual(['ids', 'lengths']);
+    const probe = await page.evaluate(() => (globalThis as unknown as { celdaPlayground: { lastExport: { probe: { ids: number[]; logProbs: number[] } | null } } }).celdaPlayground.lastExport.probe);
+    expect(probe).not.toBeNull();
+    const { ids, logProbs } = probe!;
+    const out = await session.run({ ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [ids.length, 1]), lengths: new ort.Tensor('int64', BigInt64Array.of(BigInt(ids.length)), [1]) });
+    const got = Array.from(out.log_probs!.data as Float32Array);
+    expect(got).toHaveLength(2);
+    expect(Math.max(...got.map((v, i) => Math.abs(v - logProbs[i]!)))).toBeLessThan(1e-4);
+    // and the page's shown prediction for that example is the class onnxruntime picks
+    const shown = (await page.textContent('#samples li'))!;
+    expect(shown).toContain(got[1]! > got[0]! ? 'male' : 'female');
+    expect((await page.textContent('#export-status'))!).toMatch(/^GRU\.onnx: the trained model gender \(many-to-one\) · GRU, step 40 as an ONNX model/);
+    await page.click('[data-tab="math"]');
+    await page.selectOption('#task', 'names');
+  }, 300_000);
 
   it('Stop stops a run between steps, Resume continues it', async () => {
     await train(page, 'wasm', 1_000_000, 16);

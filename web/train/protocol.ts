@@ -1,6 +1,5 @@
 // The messages between the page, the training worker and the device worker.
 
-import type { RunConfig } from '../../runtime/train/run/settings.ts';
 
 export type BackendChoice = 'webgl2' | 'webgpu' | 'wasm';
 
@@ -25,15 +24,17 @@ export interface StartRun {
   readonly seed: number;
 }
 
-export type ToTrainer = StartRun | { readonly type: 'stop' } | { readonly type: 'resume'; readonly steps?: number } | { readonly type: 'weights' };
+export type ToTrainer = StartRun | { readonly type: 'stop' } | { readonly type: 'resume'; readonly steps?: number } | { readonly type: 'export'; readonly to: 'pytorch' | 'onnx' };
 
-/** A run's trained parameters (float64, by the model's names) and its settings, for the page's exports. */
-export interface TrainedModel {
-  readonly task: string;
-  readonly step: number;
-  readonly config: RunConfig;
-  readonly params: readonly { readonly name: string; readonly shape: readonly number[]; readonly data: Float64Array }[];
-}
+/** The trained model's files (`celda export runs/DIR`'s), or why there are none (the CLI's diagnostics, rendered). */
+export type Exported =
+  | {
+    readonly ok: true; readonly to: 'pytorch' | 'onnx'; readonly step: number; readonly what: string;
+    readonly files: readonly { readonly name: string; readonly data: string | Uint8Array }[];
+    /** The page's own answer for its first shown example: its source ids and log-probabilities (class-minor; per step for many-to-many). */
+    readonly probe: { readonly ids: readonly number[]; readonly logProbs: readonly number[] } | null;
+  }
+  | { readonly ok: false; readonly to: 'pytorch' | 'onnx'; readonly message: string };
 
 export type FromTrainer =
   | { readonly type: 'started'; readonly backend: string; readonly params: number; readonly examples: number; readonly watch: { name: string; better: 'lower' | 'higher' }; readonly settings: string; readonly note?: string }
@@ -42,7 +43,7 @@ export type FromTrainer =
   | { readonly type: 'paused'; readonly step: number }
   | { readonly type: 'done'; readonly step: number }
   | { readonly type: 'error'; readonly message: string }
-  | { readonly type: 'weights'; readonly model: TrainedModel | null };
+  | { readonly type: 'exported'; readonly result: Exported };
 
 export interface StartDevice {
   readonly type: 'device';

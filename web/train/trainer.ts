@@ -7,7 +7,10 @@
 // schedule and steps.
 
 import type { Example } from '../../runtime/train/data/batch.ts';
+import type { CompiledCell } from '../../compiler/compile.ts';
 import { compile } from '../../compiler/compile.ts';
+import { render } from '../../compiler/diagnostics.ts';
+import { modelFiles } from '../../runtime/train/io/model-export.ts';
 import type { BackendFactory, CellBackend } from '../../runtime/backend.ts';
 import { jsBackend } from '../../runtime/backends/js.ts';
 import { Rng } from '../../runtime/random.ts';
@@ -22,7 +25,7 @@ import { simdAvailable } from '../../runtime/wasm/pool-common.ts';
 import { provide } from '../shims/node-module.ts';
 import { startPool } from '../shims/pool.ts';
 import { bridgeFactory } from './bridge.ts';
-import type { FromTrainer, StartRun, TrainedModel } from './protocol.ts';
+import type { Exported, FromTrainer, StartRun } from './protocol.ts';
 
 /** The packages each task reads, and the file the build wrote each to. */
 const DATA: Record<StartRun['task'], readonly (readonly [string, string])[]> = {
@@ -41,6 +44,9 @@ async function loadData(task: StartRun['task'], base: string): Promise<void> {
 
 interface Run {
   readonly core: TrainCore;
+  readonly cell: CompiledCell;
+  /** The cell's source, as the page sent it (the exports' diagnostics point into it). */
+  readonly source: string;
   readonly shown: readonly Example[];
   /** Pad each batch's length to a multiple of this (gpu.js), or 1. */
   readonly lengthStep: number;
@@ -111,7 +117,7 @@ async function start(m: StartRun, post: (x: FromTrainer) => void): Promise<void>
   const counting: BackendFactory = (c, o) => { const b = factory(c, o); first ??= b; return b; };
   const core = new TrainCore({ task, cell, config: pageConfig(m), factory: counting }).init();
   const { model, params, data } = core;
-  run = { core, shown: core.evalSubset.slice(0, 8), lengthStep: m.device ? GPU_LENGTH_STEP : 1, steps: m.steps };
+  run = { core, cell, source: m.source, shown: core.evalSubset.slice(0, 8), lengthStep: m.device ? GPU_LENGTH_STEP : 1, steps: m.steps };
   // Build the training batch's backend now, so that the backend in use is known before the first step.
   runBatch(model, params, makeBatch(model, data.train.slice(0, core.config.batch)), null);
   const count = [...model.shapes.values()].reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
@@ -161,20 +167,33 @@ async function steps(post: (x: FromTrainer) => void): Promise<void> {
   post({ type: 'done', step: core.step });
 }
 
-/** The trained parameters (float64, by name) and what made them, for the page's exports. */
-function trained(): TrainedModel {
-  const { core } = run!;
-  return {
-    task: core.task.name, step: core.step, config: { ...core.config },
-    params: [...core.params].map(([name, t]) => ({ name, shape: [...t.shape], data: Float64Array.from(t.data) })),
-  };
+/** The trained model as `celda export runs/DIR --to pytorch|onnx` makes it, with the page's own answer for one example. */
+async function exportTrained(to: 'pytorch' | 'onnx'): Promise<Exported> {
+  if (!run) return { ok: false, to, message: 'train the cell first: there is no trained model yet' };
+  const { core, cell, source } = run, { model, task, params } = core;
+  const step = core.step;
+  const made = await modelFiles(to, fileName(cell.name), model, task, cell, params, { step, task: task.name, cellName: cell.name, cellSource: source, config: core.config });
+  if (!made.ok) return { ok: false, to, message: made.diagnostics.map((d) => render(d, 'cell.celda', source)).join('\n') };
+  const first = run.shown[0];
+  let probe: { ids: number[]; logProbs: number[] } | null = null;
+  if (first?.x && (model.spec.topology === 'many-to-one' || model.spec.topology === 'many-to-many')) {
+    const lp = runBatch(model, params, makeBatch(model, [first]), null, { logProbs: true }).logProbs;
+    if (lp) probe = { ids: Array.from(first.x), logProbs: Array.from(lp) };
+  }
+  return { ok: true, to, step, what: `${task.name} (${model.spec.topology}) · ${cell.name}, step ${step}`, files: made.files, probe };
 }
 
-export function trainerMessage(m: { type: string; steps?: number } & Partial<StartRun>, post: (x: FromTrainer) => void): void {
+/** A cell's name as a file name. */
+const fileName = (name: string) => name.replace(/[^A-Za-z0-9_-]/g, '_') || 'cell';
+
+export function trainerMessage(m: { type: string; steps?: number; to?: 'pytorch' | 'onnx' } & Partial<StartRun>, post: (x: FromTrainer) => void): void {
   const fail = (e: unknown) => post({ type: 'error', message: e instanceof Error ? e.message : String(e) });
   if (m.type === 'start') start(m as StartRun, post).catch(fail);
   else if (m.type === 'stop') stopping = true;
-  else if (m.type === 'weights') post({ type: 'weights', model: run ? trained() : null });
+  else if (m.type === 'export') {
+    const to = m.to === 'onnx' ? 'onnx' : 'pytorch';
+    exportTrained(to).then((result) => post({ type: 'exported', result }), (e: unknown) => post({ type: 'exported', result: { ok: false, to, message: `export failed: ${e instanceof Error ? e.message : String(e)}` } }));
+  }
   else if (m.type === 'resume' && run) {
     if (m.steps !== undefined && m.steps > run.steps) run.steps = m.steps;
     if (run.core.step >= run.steps) run.steps = run.core.step + Math.max(10, run.core.config.evalEvery * 10);
