@@ -16,11 +16,12 @@ import type { Exported } from './train/protocol.ts';
 import { decodeCell, shareUrl } from './share.ts';
 import { TrainPanel } from './train-ui.ts';
 import type { TrainSettings } from './train-ui.ts';
-import { gradientNames, parameterCount, renderGraph, renderMath, renderShapes } from './views.ts';
+import { gradientNames, graphTimes, parameterCount, renderGraph, renderMath, renderShapes } from './views.ts';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const STORE = 'celda.playground.cell';
-const DEBOUNCE_MS = 40;
+/** Typing pauses shorter than this are one update (a fast typist's keys come 30–100 ms apart). */
+const DEBOUNCE_MS = 12;
 /** The embedding width of every task (runtime/train/data/tasks: embed 16): the n_x the panel's sizes assume. */
 const EMBED = 16;
 
@@ -39,7 +40,9 @@ let editStarted: number | null = null;
 /** Keystroke → math, shapes and graph on screen, in ms, one per update (read by the browser test). */
 const timings: number[] = [];
 /** Where each update's time went, in ms (same order as timings). */
-const breakdown: { queued: number; compile: number; math: number; shapes: number; graph: number }[] = [];
+const breakdown: { queued: number; compile: number; math: number; shapes: number; graph: number; layout: number; layoutWait: number }[] = [];
+/** The latest update shown: an older one whose graph arrives late records nothing. */
+let shownSeq = 0;
 let updates = 0;
 let lastCompileMs = 0;
 /** Keystroke → compile start: the debounce, and however late the timer fired. */
@@ -111,10 +114,12 @@ function showCell(cell: CompiledCell, t0: number): void {
   const n = parameterCount(cell, sizes());
   const t = cell.typed;
   setStatus(`✓ ${cell.name}: ${t.states.length} state${t.states.length === 1 ? '' : 's'}, ${t.params.length} parameter tensors${n === undefined ? '' : ` (${n.toLocaleString('en-US')} at ${sizesText()})`}`, 'ok');
+  const seq = ++shownSeq;
   void drawGraph().then(() => {
+    if (seq !== shownSeq) return;
     const t4 = performance.now();
     timings.push(t4 - t0);
-    breakdown.push({ queued: lastQueuedMs, compile: lastCompileMs, math: t2 - t1, shapes: t3 - t2, graph: t4 - t3 });
+    breakdown.push({ queued: lastQueuedMs, compile: lastCompileMs, math: t2 - t1, shapes: t3 - t2, graph: t4 - t3, layout: graphTimes.layout, layoutWait: graphTimes.wait });
     updates++;
     document.body.dataset.compiled = 'ok';
     document.body.dataset.updates = String(updates);

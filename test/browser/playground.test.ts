@@ -126,10 +126,14 @@ describe.skipIf(skip)('the playground in headless Chromium', () => {
     await waitUpdate(page, before);
     expect(await page.$$('.cm-lintRange-error')).toHaveLength(0);
     expect(await page.isHidden('#problems')).toBe(true);
-    const math = (await page.textContent('#math-forward .katex'))!;
+    // each equation typeset side by side (lhs | = rhs), one KaTeX rendering per side
+    const math = (await page.textContent('#math-forward'))!;
     expect(math).toContain('Γ');
     expect(math).toContain('tanh');
-    expect(await page.$$('#math-backward .katex')).toHaveLength(1);
+    const forwardRows = (await page.$$('#math-forward .eq-lhs .katex')).length;
+    expect(forwardRows).toBeGreaterThanOrEqual(4);
+    expect(await page.$$('#math-forward .eq-rhs .katex')).toHaveLength(forwardRows);
+    expect((await page.$$('#math-backward .eq-rhs .katex')).length).toBeGreaterThan(forwardRows);
     await page.click('[data-tab="graph"]');
     expect(await page.$$eval('#graph svg g.node', (n) => n.length)).toBeGreaterThan(10);
     await page.check('input[name="graph"][value="backward"]');
@@ -173,7 +177,7 @@ describe.skipIf(skip)('the playground in headless Chromium', () => {
     }
     mkdirSync(artifactsDir(), { recursive: true });
     writeFileSync(join(artifactsDir(), 'playground-timings.json'), JSON.stringify(report, null, 2) + '\n');
-    console.log(`keystroke → math, shapes and graph (ms, including the 40 ms debounce): ${JSON.stringify(report)}`);
+    console.log(`keystroke → math, shapes and graph (ms, including the 12 ms debounce): ${JSON.stringify(report)}`);
   }, 120_000);
 
   for (const [backend, expected] of [['webgl2', 'gpu.js WebGL2'], ['webgpu', 'gpu.js WebGPU'], ['wasm', 'WebAssembly SIMD']] as const) {
