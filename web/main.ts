@@ -78,6 +78,7 @@ function update(): void {
   const t0 = editStarted ?? performance.now();
   editStarted = null;
   try { localStorage.setItem(STORE, source); } catch { /* private mode: not kept */ }
+  syncExample();
   const tc = performance.now();
   const r = compile(source, { defaultCellName: 'cell' });
   lastCompileMs = performance.now() - tc;
@@ -142,12 +143,19 @@ async function drawGraph(): Promise<void> {
 // ---------------------------------------------------------------- controls
 
 const exampleSelect = $<HTMLSelectElement>('examples');
-exampleSelect.append(new Option('— choose —', ''));
+/** Shown when the editor holds no example as it is: the menu says what is in the editor, never a bare placeholder. */
+exampleSelect.append(new Option('(your cell)', ''));
 for (const group of [...new Set(examples.map((e) => e.group))]) {
   const og = document.createElement('optgroup');
   og.label = group === 'cells' ? 'examples/cells' : `examples/${group}`;
   for (const e of examples.filter((x) => x.group === group)) og.append(new Option(e.name, `${e.group}/${e.name}`));
   exampleSelect.append(og);
+}
+/** The menu shows the example the editor holds, if it holds one unchanged. */
+function syncExample(): void {
+  const e = examples.find((x) => x.source === source);
+  const value = e ? `${e.group}/${e.name}` : '';
+  if (exampleSelect.value !== value) exampleSelect.value = value;
 }
 exampleSelect.addEventListener('change', () => {
   const e = examples.find((x) => `${x.group}/${x.name}` === exampleSelect.value);

@@ -74,6 +74,8 @@ export class TrainPanel {
 
   constructor(private readonly chartHost: HTMLElement, private readonly infoHost: HTMLElement, private readonly samplesHost: HTMLElement, private readonly changed: () => void) {
     new ResizeObserver(() => this.plot?.setSize(this.size())).observe(chartHost);
+    // The chart's colours are read from the theme when it is made: a change of the system's theme makes it again.
+    matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => { this.plotKey = ''; this.update(); });
   }
 
   get active(): boolean { return this.runs.some((r) => r.state === 'training' || r.state === 'starting'); }

@@ -359,6 +359,30 @@ describe.skipIf(skip)('the playground in headless Chromium', () => {
     await plain.close();
   }, 150_000);
 
+  it('Ctrl-Enter in the editor trains (the keys are said on the page), Escape stops', async () => {
+    expect(await page.textContent('#keys')).toMatch(/Ctrl.*Enter.* trains, Esc stops, Ctrl.*S.* copies a share link/);
+    await setText(page, GRU);
+    await page.selectOption('#task', 'names');
+    await page.selectOption('#backend', 'wasm');
+    await page.fill('#hidden', '8');
+    await page.fill('#steps', '1000000');
+    await page.focus('.cm-content');
+    await page.keyboard.press('Control+Enter');
+    await page.waitForFunction(() => ((globalThis as unknown as { celdaPlayground: { panel: { runs: { step: number }[] } } }).celdaPlayground.panel.runs[0]?.step ?? 0) > 2, undefined, { timeout: 60_000 });
+    expect(await editorText(page)).toBe(GRU);
+    await page.keyboard.press('Escape');
+    await waitRun(page, ['paused'], 30_000);
+    expect((await runs(page))[0]!.error).toBe('');
+  }, 120_000);
+
+  it('the theme follows the system\'s: dark, then light again', async () => {
+    const colours = () => page.evaluate(() => [getComputedStyle(document.body).backgroundColor, getComputedStyle(document.body).color]);
+    await page.emulateMedia({ colorScheme: 'dark' });
+    expect(await colours()).toEqual(['rgb(13, 17, 23)', 'rgb(230, 237, 243)']);
+    await page.emulateMedia({ colorScheme: 'light' });
+    expect(await colours()).toEqual(['rgb(255, 255, 255)', 'rgb(31, 35, 40)']);
+  });
+
   it('has logged no console errors in any of it', () => {
     expect(pg.errors).toEqual([]);
   });
