@@ -4,7 +4,11 @@
 // typed into the editor gets the CLI's diagnostic on its line; fixing it shows
 // the typeset cell (Γ) and the SVG graph; 100 steps of names train with falling
 // loss on gpu.js WebGL2, gpu.js WebGPU and WebAssembly SIMD; Stop stops and
-// Resume resumes; a shared link restores a cell as text. Leaves a screenshot
+// Resume resumes; the trained model downloads as PyTorch + safetensors and as
+// ONNX (run in onnxruntime-node against the page's own answer), names' ONNX
+// refusal is the CLI's E050 text; Ctrl-Enter trains and Escape stops; the
+// theme follows the system; a Chromium with no WebGPU adapter says so and
+// trains on WebAssembly; a shared link restores a cell as text. Leaves a screenshot
 // and the keystroke-to-update timings in artifactsDir(). Without
 // /usr/bin/chromium the suite prints one line and skips — unless
 // CELDA_REQUIRE_BROWSER=1 (CI), where a missing browser fails.
@@ -27,7 +31,7 @@ import { modelFiles } from '../../runtime/train/io/model-export.ts';
 import { decodeSafetensors } from '../../runtime/train/io/safetensors.ts';
 import { TrainCore } from '../../runtime/train/run/core.ts';
 import { pageConfig } from '../../web/train/trainer.ts';
-import { browserMissing, browserRequired } from './browser.ts';
+import { browserMissing, browserRequired, CHROMIUM_ARGS } from './browser.ts';
 import type { Playground } from './playground-page.ts';
 import { artifactsDir, editorText, runs, select, setText, startPlayground, updates } from './playground-page.ts';
 
@@ -386,4 +390,28 @@ describe.skipIf(skip)('the playground in headless Chromium', () => {
   it('has logged no console errors in any of it', () => {
     expect(pg.errors).toEqual([]);
   });
+});
+
+describe.skipIf(skip)('the playground in a Chromium that gives no WebGPU adapter', () => {
+  let pg: Playground;
+
+  beforeAll(async () => {
+    if (missing) throw new Error(`CELDA_REQUIRE_BROWSER=1 but ${missing}`);
+    // without --enable-unsafe-webgpu, navigator.gpu is there but requestAdapter() answers null
+    pg = await startPlayground(CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu'));
+  }, 180_000);
+  afterAll(async () => pg?.close());
+
+  it('WebGPU chosen: the page says why it is unavailable and that it trains on WebAssembly SIMD instead, and does', async () => {
+    const page = await pg.open();
+    await train(page, 'webgpu', 20, 8);
+    await waitRun(page, ['done'], 120_000);
+    const [r] = await runs(page);
+    expect(r!.error).toBe('');
+    expect(r!.step).toBe(20);
+    expect(r!.backend).toMatch(/^WebAssembly SIMD, \d threads?$/);
+    expect(r!.note).toBe('gpu.js WebGPU is unavailable: WebGPU gave no adapter here (no supported GPU, or it is blocked); training on WebAssembly SIMD instead');
+    expect(await page.textContent('#run-info .warn')).toBe(r!.note);
+    expect(pg.errors).toEqual([]);
+  }, 150_000);
 });
