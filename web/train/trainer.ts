@@ -6,15 +6,15 @@
 // the task's default settings with the page's hidden size, layers, optimizer,
 // schedule and steps.
 
-import type { Example } from '../../runtime/train/data/batch.ts';
 import type { CompiledCell } from '../../compiler/compile.ts';
 import { compile } from '../../compiler/compile.ts';
 import { render } from '../../compiler/diagnostics.ts';
-import { modelFiles } from '../../runtime/train/io/model-export.ts';
 import type { BackendFactory, CellBackend } from '../../runtime/backend.ts';
 import { jsBackend } from '../../runtime/backends/js.ts';
 import { Rng } from '../../runtime/random.ts';
+import type { Example } from '../../runtime/train/data/batch.ts';
 import { getTask } from '../../runtime/train/data/tasks/index.ts';
+import { modelFiles } from '../../runtime/train/io/model-export.ts';
 import type { Batch } from '../../runtime/train/model/topology.ts';
 import { makeBatch, runBatch } from '../../runtime/train/model/topology.ts';
 import { defaultConfig, TrainCore } from '../../runtime/train/run/core.ts';
