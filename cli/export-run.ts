@@ -13,17 +13,15 @@ import { writeFileSync, existsSync } from 'node:fs';
 import type { CompiledCell } from '../compiler/compile.ts';
 import type { Diagnostic } from '../compiler/diagnostics.ts';
 import { render } from '../compiler/diagnostics.ts';
-import type { TrainedBlock, TrainedModel, TrainedStack } from '../compiler/export/model-pytorch.ts';
+import type { TrainedModel } from '../compiler/export/model-pytorch.ts';
 import { interpBackend } from '../runtime/backends/interp.ts';
 import { TrainError } from '../runtime/train/errors.ts';
 import type { Checkpoint } from '../runtime/train/io/checkpoint.ts';
-import { FORMAT, loadCheckpoint, validateTable } from '../runtime/train/io/checkpoint.ts';
-import { encodeSafetensors } from '../runtime/train/io/safetensors.ts';
-import type { NamedTensor } from '../runtime/train/io/safetensors.ts';
+import { loadCheckpoint, validateTable } from '../runtime/train/io/checkpoint.ts';
+import { describeModel, weightsFile } from '../runtime/train/io/model-export.ts';
 import { getTask } from '../runtime/train/data/tasks/index.ts';
 import type { Task } from '../runtime/train/data/tasks/task.ts';
-import type { Block } from '../runtime/train/model/stack.ts';
-import type { Model, SeqModule } from '../runtime/train/model/model.ts';
+import type { Model } from '../runtime/train/model/model.ts';
 import { modelFor } from '../runtime/train/run/loop.ts';
 import { validateConfig } from '../runtime/train/run/settings.ts';
 import { cellFrom, Reported, UsageError } from './common.ts';
@@ -47,34 +45,8 @@ export function restoreRun(dir: string): Restored {
   return { ck, task, cell, model };
 }
 
-const blockOf = (b: Block): TrainedBlock => {
-  const plan = b.kind === 'uni' ? b.layer.plan : b.fwd.plan;
-  return { kind: b.kind, dims: plan.dims, readout: plan.readout };
-};
-
-function stackOf(model: Model, prefix: TrainedStack['prefix'], mod: SeqModule): TrainedStack {
-  const vocab = mod.code.param === null ? mod.code.size : model.shapes.get(mod.code.param)![0]!;
-  return { prefix, vocab, embed: mod.code.param === null ? 0 : mod.code.size, blocks: mod.stack.blocks.map(blockOf) };
-}
-
 /** What the exporters need to know of a restored run. */
-export function describeRun(r: Restored, weights: string): TrainedModel {
-  const { model, task, ck } = r;
-  const encDec = model.decoder !== null;
-  return {
-    cell: r.cell,
-    task: task.name,
-    topology: model.spec.topology,
-    classes: task.classes,
-    ...(task.eos !== undefined ? { eos: task.eos } : {}),
-    step: ck.step,
-    encoder: stackOf(model, encDec ? 'encoder.' : '', model.encoder),
-    decoder: model.decoder ? stackOf(model, 'decoder.', model.decoder) : null,
-    head: { source: model.head.source, kind: model.head.kind, size: model.head.size, inSize: model.head.inSize },
-    tensors: [...model.shapes.keys()],
-    weights,
-  };
-}
+export const describeRun = (r: Restored, weights: string): TrainedModel => describeModel(r.model, r.task, r.cell, r.ck.step, weights);
 
 /** The weights file written beside OUT: `model.py` → `model.safetensors`. */
 export const weightsPath = (out: string) => join(dirname(out), `${basename(out).replace(/\.py$/, '')}.safetensors`);
@@ -111,8 +83,7 @@ export async function exportRun(dir: string, to: 'pytorch' | 'onnx', out: string
   const made = (await import('../compiler/export/model-pytorch.ts')).exportTrainedPytorch(describeRun(r, basename(weights)));
   if (!made.ok) return reportDiagnostics(made.diagnostics, r, dir);
   if (!force) for (const p of [out, weights]) if (existsSync(p)) throw new UsageError(`${p} exists; pass --force to overwrite it`);
-  const tensors = new Map<string, NamedTensor>([...r.ck.params].map(([k, v]) => [k, { dtype: 'F64', shape: v.shape, data: v.data }]));
-  const bytes = encodeSafetensors(tensors, { format: FORMAT, step: String(r.ck.step), task: r.task.name, cell_name: r.cell.name, cell: r.ck.cellSource, config: JSON.stringify(r.ck.config) });
+  const bytes = weightsFile(r.ck.params, { step: r.ck.step, task: r.task.name, cellName: r.cell.name, cellSource: r.ck.cellSource, config: r.ck.config });
   writeNew(weights, bytes, force);
   writeNew(out, made.code, force);
   process.stderr.write(`${out}: the trained model ${what} as a PyTorch module; its weights in ${weights}\n`);

@@ -22,6 +22,7 @@ import { NonFiniteError, TrainError } from '../runtime/train/errors.ts';
 import { meanLoss } from '../runtime/train/run/evaluate.ts';
 import type { RunConfig } from '../runtime/train/run/loop.ts';
 import { modelFor, train } from '../runtime/train/run/loop.ts';
+import { defaultConfig } from '../runtime/train/run/core.ts';
 import { chooseReadout } from '../runtime/train/model/fit.ts';
 import type { Model } from '../runtime/train/model/model.ts';
 import { formatDuration, reporter } from '../runtime/train/io/progress.ts';
@@ -272,7 +273,7 @@ async function runOne(r: RunRequest): Promise<{ summary: Summary; history: reado
 /** Settings for a fresh run: the task's defaults, then the command line. */
 function freshConfig(task: Task, v: Values): RunConfig {
   const given = explicitSettings(v);
-  const base: RunConfig = { ...task.defaults, task: task.name, seed: 0, head: 'auto', ...given } as RunConfig;
+  const base = defaultConfig(task, given as Partial<RunConfig>);
   const steps = stepsFrom(v, task, base.batch);
   return { ...base, steps: steps ?? base.steps };
 }

@@ -7,7 +7,7 @@ import type { Diagnostic } from '../compiler/diagnostics.ts';
 import { render } from '../compiler/diagnostics.ts';
 import { evalDim } from '../compiler/ir/dims.ts';
 
-function download(name: string, data: string | Uint8Array, type: string): void {
+export function download(name: string, data: string | Uint8Array, type: string): void {
   const blob = new Blob([data as BlobPart], { type });
   const a = Object.assign(document.createElement('a'), { href: URL.createObjectURL(blob), download: name });
   document.body.append(a);

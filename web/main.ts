@@ -9,16 +9,19 @@ import examples from 'celda:examples';
 import type { CompiledCell } from '../compiler/compile.ts';
 import { compile } from '../compiler/compile.ts';
 import { hasErrors, render } from '../compiler/diagnostics.ts';
+import { DEFAULTS } from '../runtime/train/data/tasks/defaults.ts';
 import { createEditor } from './editor.ts';
-import { exportCell } from './export.ts';
+import { download, exportCell } from './export.ts';
+import type { Exported } from './train/protocol.ts';
 import { decodeCell, shareUrl } from './share.ts';
 import { TrainPanel } from './train-ui.ts';
 import type { TrainSettings } from './train-ui.ts';
-import { gradientNames, parameterCount, renderGraph, renderMath, renderShapes } from './views.ts';
+import { gradientNames, graphTimes, parameterCount, renderGraph, renderMath, renderShapes } from './views.ts';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const STORE = 'celda.playground.cell';
-const DEBOUNCE_MS = 40;
+/** Typing pauses shorter than this are one update (a fast typist's keys come 30–100 ms apart). */
+const DEBOUNCE_MS = 12;
 /** The embedding width of every task (runtime/train/data/tasks: embed 16): the n_x the panel's sizes assume. */
 const EMBED = 16;
 
@@ -37,7 +40,9 @@ let editStarted: number | null = null;
 /** Keystroke → math, shapes and graph on screen, in ms, one per update (read by the browser test). */
 const timings: number[] = [];
 /** Where each update's time went, in ms (same order as timings). */
-const breakdown: { queued: number; compile: number; math: number; shapes: number; graph: number }[] = [];
+const breakdown: { queued: number; compile: number; math: number; shapes: number; graph: number; layout: number; layoutWait: number }[] = [];
+/** The latest update shown: an older one whose graph arrives late records nothing. */
+let shownSeq = 0;
 let updates = 0;
 let lastCompileMs = 0;
 /** Keystroke → compile start: the debounce, and however late the timer fired. */
@@ -73,6 +78,7 @@ function update(): void {
   const t0 = editStarted ?? performance.now();
   editStarted = null;
   try { localStorage.setItem(STORE, source); } catch { /* private mode: not kept */ }
+  syncExample();
   const tc = performance.now();
   const r = compile(source, { defaultCellName: 'cell' });
   lastCompileMs = performance.now() - tc;
@@ -109,10 +115,12 @@ function showCell(cell: CompiledCell, t0: number): void {
   const n = parameterCount(cell, sizes());
   const t = cell.typed;
   setStatus(`✓ ${cell.name}: ${t.states.length} state${t.states.length === 1 ? '' : 's'}, ${t.params.length} parameter tensors${n === undefined ? '' : ` (${n.toLocaleString('en-US')} at ${sizesText()})`}`, 'ok');
+  const seq = ++shownSeq;
   void drawGraph().then(() => {
+    if (seq !== shownSeq) return;
     const t4 = performance.now();
     timings.push(t4 - t0);
-    breakdown.push({ queued: lastQueuedMs, compile: lastCompileMs, math: t2 - t1, shapes: t3 - t2, graph: t4 - t3 });
+    breakdown.push({ queued: lastQueuedMs, compile: lastCompileMs, math: t2 - t1, shapes: t3 - t2, graph: t4 - t3, layout: graphTimes.layout, layoutWait: graphTimes.wait });
     updates++;
     document.body.dataset.compiled = 'ok';
     document.body.dataset.updates = String(updates);
@@ -135,12 +143,19 @@ async function drawGraph(): Promise<void> {
 // ---------------------------------------------------------------- controls
 
 const exampleSelect = $<HTMLSelectElement>('examples');
-exampleSelect.append(new Option('— choose —', ''));
+/** Shown when the editor holds no example as it is: the menu says what is in the editor, never a bare placeholder. */
+exampleSelect.append(new Option('(your cell)', ''));
 for (const group of [...new Set(examples.map((e) => e.group))]) {
   const og = document.createElement('optgroup');
   og.label = group === 'cells' ? 'examples/cells' : `examples/${group}`;
   for (const e of examples.filter((x) => x.group === group)) og.append(new Option(e.name, `${e.group}/${e.name}`));
   exampleSelect.append(og);
+}
+/** The menu shows the example the editor holds, if it holds one unchanged. */
+function syncExample(): void {
+  const e = examples.find((x) => x.source === source);
+  const value = e ? `${e.group}/${e.name}` : '';
+  if (exampleSelect.value !== value) exampleSelect.value = value;
 }
 exampleSelect.addEventListener('change', () => {
   const e = examples.find((x) => `${x.group}/${x.name}` === exampleSelect.value);
@@ -179,6 +194,20 @@ for (const b of document.querySelectorAll<HTMLButtonElement>('[data-export]')) {
   });
 }
 
+let lastExport: Exported | null = null;
+for (const b of document.querySelectorAll<HTMLButtonElement>('[data-export-trained]')) {
+  b.addEventListener('click', async () => {
+    const out = $('export-status');
+    const to = b.dataset.exportTrained === 'onnx' ? 'onnx' : 'pytorch';
+    out.textContent = `exporting the trained model (${to === 'onnx' ? 'ONNX' : 'PyTorch'}) …`;
+    const r = await panel.exportTrained(to);
+    lastExport = r;
+    if (!r.ok) { out.textContent = r.message; return; }
+    for (const f of r.files) download(f.name, f.data, f.name.endsWith('.py') ? 'text/x-python' : 'application/octet-stream');
+    out.textContent = `${r.files.map((f) => f.name).join(' and ')}: the trained model ${r.what} as ${to === 'onnx' ? 'an ONNX model (float32, weights as initializers)' : 'a PyTorch module, its weights beside it'}, as celda export runs/DIR writes it`;
+  });
+}
+
 // ---------------------------------------------------------------- training
 
 const panel = new TrainPanel($('chart'), $('run-info'), $('samples'), () => {
@@ -191,9 +220,24 @@ function settings(): TrainSettings | null {
   const num = (id: string, lo: number, hi: number) => Math.min(hi, Math.max(lo, Math.round(Number($<HTMLInputElement>(id).value) || lo)));
   return {
     source, cellName: current.name, task: $<HTMLSelectElement>('task').value as TrainSettings['task'],
-    hidden: num('hidden', 1, 1024), steps: num('steps', 1, 1_000_000), backend: $<HTMLSelectElement>('backend').value as TrainSettings['backend'],
+    hidden: num('hidden', 1, 1024), layers: num('layers', 1, 8),
+    optimizer: $<HTMLSelectElement>('optimizer').value as TrainSettings['optimizer'], schedule: $<HTMLSelectElement>('schedule').value, steps: num('steps', 1, 1_000_000), backend: $<HTMLSelectElement>('backend').value as TrainSettings['backend'],
   };
 }
+
+/** A task's default layers, optimizer and schedule (what `celda train TASK` uses) set in the controls. */
+function taskDefaults(): void {
+  const task = $<HTMLSelectElement>('task').value as TrainSettings['task'];
+  const d = DEFAULTS[task];
+  $<HTMLInputElement>('layers').value = String(d.layers);
+  $<HTMLSelectElement>('optimizer').value = d.optimizer;
+  const schedule = $<HTMLSelectElement>('schedule');
+  if (![...schedule.options].some((o) => o.value === d.schedule)) schedule.append(new Option(d.schedule, d.schedule));
+  schedule.value = d.schedule;
+  for (const [id, v] of [['layers', d.layers], ['optimizer', d.optimizer], ['schedule', d.schedule]] as const) $(id).title = `${task}'s default (celda train ${task}): ${v}`;
+}
+$('task').addEventListener('change', taskDefaults);
+taskDefaults();
 
 async function startTraining(beside: boolean): Promise<void> {
   const s = settings();
@@ -212,7 +256,7 @@ $('stop-btn').addEventListener('click', () => panel.stop());
 $('resume-btn').addEventListener('click', () => panel.resume());
 
 // The browser test reads these (and drives the page only through its controls).
-(globalThis as { celdaPlayground?: unknown }).celdaPlayground = { timings, breakdown, panel, editor, get source() { return source; } };
+(globalThis as { celdaPlayground?: unknown }).celdaPlayground = { timings, breakdown, panel, editor, get source() { return source; }, get lastExport() { return lastExport; } };
 
 update();
 document.title = 'celda playground';

@@ -7,7 +7,7 @@
 
 import uPlot from 'uplot';
 import { tickLabel } from '../runtime/train/io/curves.ts';
-import type { BackendChoice, FromDevice, FromTrainer, StartRun } from './train/protocol.ts';
+import type { BackendChoice, Exported, FromDevice, FromTrainer, StartRun } from './train/protocol.ts';
 import { growableBuffer } from './train/bridge.ts';
 
 const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#d97706'];
@@ -19,6 +19,8 @@ export interface RunView {
   readonly asked: BackendChoice;
   backend: string;
   note: string;
+  /** The settings the run trains with (the task's defaults and the page's choices). */
+  settings: string;
   state: 'starting' | 'training' | 'paused' | 'done' | 'failed';
   step: number;
   steps: number;
@@ -37,6 +39,9 @@ export interface TrainSettings {
   readonly cellName: string;
   readonly task: StartRun['task'];
   readonly hidden: number;
+  readonly layers: number;
+  readonly optimizer: StartRun['optimizer'];
+  readonly schedule: string;
   readonly steps: number;
   readonly backend: BackendChoice;
 }
@@ -65,9 +70,12 @@ export class TrainPanel {
   private plotKey = '';
   private dirty = false;
   private nextId = 1;
+  private readonly exportWaiters = new Map<RunView, (r: Exported) => void>();
 
   constructor(private readonly chartHost: HTMLElement, private readonly infoHost: HTMLElement, private readonly samplesHost: HTMLElement, private readonly changed: () => void) {
     new ResizeObserver(() => this.plot?.setSize(this.size())).observe(chartHost);
+    // The chart's colours are read from the theme when it is made: a change of the system's theme makes it again.
+    matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => { this.plotKey = ''; this.update(); });
   }
 
   get active(): boolean { return this.runs.some((r) => r.state === 'training' || r.state === 'starting'); }
@@ -79,7 +87,7 @@ export class TrainPanel {
     const id = this.nextId++;
     const worker = new Worker(workerUrl(), { type: 'module', name: `celda training ${id}` });
     const run: RunView = {
-      id, label: `#${id} ${s.cellName}`, asked: s.backend, backend: `starting ${LABEL[s.backend]} …`, note: '', state: 'starting', step: 0, steps: s.steps, stepsPerSec: 0,
+      id, label: `#${id} ${s.cellName}`, asked: s.backend, backend: `starting ${LABEL[s.backend]} …`, note: '', settings: '', state: 'starting', step: 0, steps: s.steps, stepsPerSec: 0,
       losses: [], metrics: [], watch: '', samples: [], error: '', worker, device: null,
     };
     this.runs.push(run);
@@ -94,10 +102,17 @@ export class TrainPanel {
       else { run.device = d.worker; device = { port: d.port, reply: d.reply, label: LABEL[s.backend] }; }
     }
     const msg: StartRun = {
-      type: 'start', source: s.source, cellName: s.cellName, task: s.task, hidden: s.hidden, steps: s.steps, backend: device ? s.backend : 'wasm',
+      type: 'start', source: s.source, cellName: s.cellName, task: s.task, hidden: s.hidden, layers: s.layers, optimizer: s.optimizer, schedule: s.schedule, steps: s.steps, backend: device ? s.backend : 'wasm',
       dataUrl: new URL('data/', document.baseURI).href, seed: id, ...(device ? { device } : {}), ...(fallback ? { fallback } : {}),
     };
     worker.postMessage(msg, device ? [device.port] : []);
+  }
+
+  /** The latest run's trained model as files (`celda export runs/DIR`'s), or why not. */
+  exportTrained(to: 'pytorch' | 'onnx'): Promise<Exported> {
+    const run = [...this.runs].reverse().find((r) => r.state !== 'starting' && r.state !== 'failed');
+    if (!run) return Promise.resolve({ ok: false, to, message: 'train the cell first (Train, or Ctrl-Enter): there is no trained model yet' });
+    return new Promise((ok) => { this.exportWaiters.set(run, ok); run.worker.postMessage({ type: 'export', to }); });
   }
 
   stop(): void { for (const r of this.runs) if (r.state === 'training') r.worker.postMessage({ type: 'stop' }); }
@@ -115,7 +130,7 @@ export class TrainPanel {
 
   private onMessage(run: RunView, m: FromTrainer): void {
     switch (m.type) {
-      case 'started': run.backend = m.backend; run.note = m.note ?? ''; run.state = 'training'; run.watch = m.watch.name; break;
+      case 'started': run.backend = m.backend; run.note = m.note ?? ''; run.settings = m.settings; run.state = 'training'; run.watch = m.watch.name; break;
       case 'progress': run.step = m.step; run.steps = m.steps; run.stepsPerSec = m.stepsPerSec; run.losses.push(...(m.losses as [number, number][])); break;
       case 'eval': {
         const v = m.metrics[run.watch];
@@ -126,6 +141,7 @@ export class TrainPanel {
       case 'paused': run.state = 'paused'; run.step = m.step; break;
       case 'done': run.state = 'done'; run.step = m.step; break;
       case 'error': run.state = 'failed'; run.error = m.message; break;
+      case 'exported': this.exportWaiters.get(run)?.(m.result); this.exportWaiters.delete(run); return;
     }
     this.update();
   }
@@ -154,7 +170,7 @@ export class TrainPanel {
       const loss = r.losses.length ? r.losses[r.losses.length - 1]![1] : undefined;
       const metric = r.metrics.length ? r.metrics[r.metrics.length - 1]![1] : undefined;
       const parts = [
-        r.label, r.backend, `step ${r.step}/${r.steps}`, `${r.stepsPerSec.toFixed(r.stepsPerSec < 10 ? 1 : 0)} steps/s`,
+        r.label, r.backend, ...(r.settings ? [r.settings] : []), `step ${r.step}/${r.steps}`, `${r.stepsPerSec.toFixed(r.stepsPerSec < 10 ? 1 : 0)} steps/s`,
         ...(loss !== undefined ? [`loss ${loss.toFixed(3)}`] : []), ...(metric !== undefined ? [`${r.watch} ${metric.toFixed(3)}`] : []), r.state,
       ];
       const swatch = Object.assign(document.createElement('span'), { className: 'swatch' });

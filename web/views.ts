@@ -15,42 +15,62 @@ import { spell } from '../grammar/names.ts';
 /** `x^{<t-1>}` as the notes typeset it, `x^{\langle t-1\rangle}`. */
 const angles = (s: string) => s.replace(/\^\{<([^>{}]*)>\}/g, (_, t: string) => `^{\\langle ${t}\\rangle}`);
 
-/** Equations `lhs = rhs` as the rows of one aligned block. */
-function aligned(lines: readonly string[]): string {
-  const rows = lines.map((l) => {
+/** Equations `lhs = rhs` as rows: the two sides apart, so each is typeset (and cached) on its own. */
+export interface MathRow { readonly lhs: string; readonly rhs: string | null }
+
+function rows(lines: readonly string[]): MathRow[] {
+  return lines.map((l) => {
     const i = l.indexOf(' = ');
-    return i < 0 ? angles(l) : `${angles(l.slice(0, i))} &= ${angles(l.slice(i + 3))}`;
+    return i < 0 ? { lhs: angles(l), rhs: null } : { lhs: angles(l.slice(0, i)), rhs: angles(l.slice(i + 3)) };
   });
-  return `\\begin{aligned}${rows.join(' \\\\[2pt] ')}\\end{aligned}`;
 }
 
 /** What each element shows now (LaTeX, DOT), to skip redrawing the same. */
 const shown = new WeakMap<HTMLElement, string>();
 
-function typeset(el: HTMLElement, tex: string): void {
+/** KaTeX's HTML for each side typeset so far: a keystroke changes one equation or two, the rest are taken from here. */
+const typesetCache = new Map<string, string>();
+const TYPESET_CACHE = 2000;
+
+function katexHtml(tex: string): string {
+  let html = typesetCache.get(tex);
+  if (html === undefined) {
+    // trust: false (KaTeX's default) — no \href, \htmlClass … from anything a cell contains.
+    html = katex.renderToString(`\\displaystyle ${tex}`, { displayMode: false, throwOnError: true, trust: false, strict: 'ignore', maxExpand: 1000 });
+    if (typesetCache.size >= TYPESET_CACHE) typesetCache.delete(typesetCache.keys().next().value!);
+    typesetCache.set(tex, html);
+  }
+  return html;
+}
+
+/** The rows as a two-column grid, aligned at `=` as the notes' `aligned` blocks are. */
+function typeset(el: HTMLElement, math: readonly MathRow[]): void {
+  const key = JSON.stringify(math);
   // Most keystrokes (comments, spacing, a name half typed) leave the math as it was: keep what is on screen.
-  if (shown.get(el) === tex) return;
-  shown.set(el, tex);
+  if (shown.get(el) === key) return;
+  shown.set(el, key);
   el.classList.remove('raw');
   try {
-    // trust: false (KaTeX's default) — no \href, \htmlClass … from anything a cell contains.
-    katex.render(tex, el, { displayMode: true, throwOnError: true, trust: false, strict: 'ignore', maxExpand: 1000 });
+    // KaTeX's output is markup it made from LaTeX the compiler printed (never the cell's text as such).
+    el.innerHTML = math.map((r) => r.rhs === null
+      ? `<div class="eq-full">${katexHtml(r.lhs)}</div>`
+      : `<div class="eq-lhs">${katexHtml(r.lhs)}</div><div class="eq-rhs">${katexHtml(`= ${r.rhs}`)}</div>`).join('');
   } catch (e) {
-    el.textContent = `KaTeX could not typeset this (${(e as Error).message}); the LaTeX:\n${tex}`;
+    el.textContent = `KaTeX could not typeset this (${(e as Error).message}); the LaTeX:\n${math.map((r) => (r.rhs === null ? r.lhs : `${r.lhs} = ${r.rhs}`)).join('\n')}`;
     el.classList.add('raw');
   }
 }
 
 /** The forward equations (declarations left to the Shapes tab). */
-export function forwardLatex(cell: CompiledCell): string {
+export function forwardLatex(cell: CompiledCell): MathRow[] {
   const text = printCell(cell.typed, cell.forward, 'latex');
   const body = text.split('\n').slice(1, -2).map((l) => l.trim()).filter((l) => l !== '' && !/^(input|state|param)\s/.test(l));
-  return aligned(body);
+  return rows(body);
 }
 
-export function backwardLatex(cell: CompiledCell, wrt?: string): string {
+export function backwardLatex(cell: CompiledCell, wrt?: string): MathRow[] {
   const text = printGrad(cell.typed, cell.forward, cell.backward, { spelling: 'latex', ...(wrt ? { wrt } : {}) });
-  return aligned(text.split('\n').filter((l) => l.trim() !== ''));
+  return rows(text.split('\n').filter((l) => l.trim() !== ''));
 }
 
 /** The names the backward step has a gradient for, in its order. */
@@ -63,24 +83,82 @@ export function renderMath(fwd: HTMLElement, bwd: HTMLElement, cell: CompiledCel
 
 // ---------------------------------------------------------------- graphs
 
-/** Graphviz, in its own worker (graph-worker.ts), started with the first graph. */
+/**
+ * Graphviz, in its own worker (graph-worker.ts), and a spare one already
+ * started: when a newer graph is asked for while a layout is under way, that
+ * layout is for text no longer in the editor — its worker is ended and the
+ * spare takes the new graph at once, instead of it waiting its turn.
+ */
 let worker: Worker | null = null;
-let nextId = 0;
-const pending = new Map<number, { ok: (svg: string) => void; fail: (e: Error) => void }>();
+let spare: Worker | null = null;
+/** The layout being made, and the latest one asked for meanwhile (older ones are dropped: their text is gone). */
+let busy: { readonly ok: (svg: string) => void; readonly fail: (e: Error) => void } | null = null;
+let waiting: { readonly dot: string; readonly ok: (svg: string | null) => void; readonly fail: (e: Error) => void } | null = null;
+/** SVG by DOT: undo, switching cells or graphs, and a keystroke that leaves the graph as it was need no new layout. */
+const layouts = new Map<string, string>();
+const LAYOUT_CACHE = 64;
 
-function layout(dot: string): Promise<string> {
-  if (!worker) {
-    worker = new Worker(new URL('graph-worker.js', document.baseURI), { type: 'module', name: 'celda graphviz' });
-    worker.onmessage = (e: MessageEvent<{ id: number; svg?: string; error?: string }>) => {
-      const p = pending.get(e.data.id);
-      pending.delete(e.data.id);
-      if (e.data.svg !== undefined) p?.ok(e.data.svg);
-      else p?.fail(new Error(e.data.error ?? 'no answer'));
-    };
-    worker.onerror = (e) => { for (const p of pending.values()) p.fail(new Error(e.message || 'the Graphviz worker failed')); pending.clear(); worker = null; };
+/** Where the last graph's time went, in ms: Graphviz's layout in the worker, and waiting for the worker. */
+export const graphTimes = { layout: 0, wait: 0 };
+
+function startWorker(): Worker {
+  const w = new Worker(new URL('graph-worker.js', document.baseURI), { type: 'module', name: 'celda graphviz' });
+  w.postMessage({ warm: true });
+  w.onmessage = (e: MessageEvent<{ svg?: string; error?: string; ms?: number }>) => {
+    if (w !== worker) return;
+    const p = busy;
+    busy = null;
+    if (e.data.svg !== undefined) { graphTimes.layout = e.data.ms ?? 0; p?.ok(e.data.svg); } else p?.fail(new Error(e.data.error ?? 'no answer'));
+    pump();
+  };
+  w.onerror = (e) => {
+    if (w !== worker) return;
+    busy?.fail(new Error(e.message || 'the Graphviz worker failed'));
+    busy = null; worker = null;
+    pump();
+  };
+  return w;
+}
+
+function pump(): void {
+  if (!waiting) return;
+  if (busy) {
+    // The layout under way is for older text: end it, and lay the newer one out on the spare.
+    worker?.terminate();
+    worker = null;
+    busy = null;
   }
-  const id = nextId++;
-  return new Promise((ok, fail) => { pending.set(id, { ok, fail }); worker!.postMessage({ id, dot }); });
+  const { dot, ok, fail } = waiting;
+  waiting = null;
+  const t0 = performance.now();
+  busy = {
+    ok: (svg) => {
+      graphTimes.wait = performance.now() - t0 - graphTimes.layout;
+      if (layouts.size >= LAYOUT_CACHE) layouts.delete(layouts.keys().next().value!);
+      layouts.set(dot, svg);
+      ok(svg);
+    },
+    fail,
+  };
+  if (!worker) { worker = spare ?? startWorker(); spare = null; }
+  worker.postMessage({ dot });
+  spare ??= startWorker();
+}
+
+/** The SVG of a DOT graph; null when a newer graph was asked for before this one's turn came. */
+function layout(dot: string): Promise<string | null> {
+  const hit = layouts.get(dot);
+  if (hit !== undefined) {
+    layouts.delete(dot);
+    layouts.set(dot, hit);
+    graphTimes.layout = 0; graphTimes.wait = 0;
+    return Promise.resolve(hit);
+  }
+  return new Promise((ok, fail) => {
+    waiting?.ok(null);
+    waiting = { dot, ok, fail };
+    pump();
+  });
 }
 
 /** The latest DOT asked of each host: an older layout that arrives late is dropped. */
@@ -100,7 +178,7 @@ export async function renderGraph(host: HTMLElement, cell: CompiledCell, backwar
   if (shown.get(host) === dot) return;
   asked.set(host, dot);
   const text = await layout(dot);
-  if (asked.get(host) !== dot) return;
+  if (text === null || asked.get(host) !== dot) return;
   const svg = document.importNode(new DOMParser().parseFromString(text, 'image/svg+xml').documentElement, true) as unknown as SVGSVGElement;
   if (!(svg instanceof SVGSVGElement)) throw new Error('Graphviz gave no SVG');
   shown.set(host, dot);

@@ -30,7 +30,8 @@ export interface Playground {
   close(): Promise<void>;
 }
 
-export async function startPlayground(): Promise<Playground> {
+/** `args`: Chromium's command line instead of CHROMIUM_ARGS (a test that takes the GPU away). */
+export async function startPlayground(args: readonly string[] = CHROMIUM_ARGS): Promise<Playground> {
   const dir = mkdtempSync(join(tmpdir(), 'celda-web-'));
   const profile = mkdtempSync(join(tmpdir(), 'celda-chromium-'));
   let server: PlaygroundServer | undefined;
@@ -42,7 +43,7 @@ export async function startPlayground(): Promise<Playground> {
     server = await servePlayground(dir, { port: 0 });
     plain = await servePlain(dir);
     // headless: false keeps playwright from adding its own --headless; ours is --headless=new
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: false, args: CHROMIUM_ARGS, timeout: 60_000, viewport: { width: 1400, height: 1000 } });
+    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: false, args: [...args], timeout: 60_000, viewport: { width: 1400, height: 1000 } });
     const errors: string[] = [];
     const s = server, ctx = context, p = plain;
     const open = async (path = '', base = s.url) => {

@@ -4,7 +4,11 @@
 // typed into the editor gets the CLI's diagnostic on its line; fixing it shows
 // the typeset cell (Γ) and the SVG graph; 100 steps of names train with falling
 // loss on gpu.js WebGL2, gpu.js WebGPU and WebAssembly SIMD; Stop stops and
-// Resume resumes; a shared link restores a cell as text. Leaves a screenshot
+// Resume resumes; the trained model downloads as PyTorch + safetensors and as
+// ONNX (run in onnxruntime-node against the page's own answer), names' ONNX
+// refusal is the CLI's E050 text; Ctrl-Enter trains and Escape stops; the
+// theme follows the system; a Chromium with no WebGPU adapter says so and
+// trains on WebAssembly; a shared link restores a cell as text. Leaves a screenshot
 // and the keystroke-to-update timings in artifactsDir(). Without
 // /usr/bin/chromium the suite prints one line and skips — unless
 // CELDA_REQUIRE_BROWSER=1 (CI), where a missing browser fails.
@@ -12,14 +16,22 @@
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
+import * as ort from 'onnxruntime-node';
+import type { Download, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../cli/main.ts';
 import { compile } from '../../compiler/compile.ts';
 import { emitJs } from '../../compiler/emit/js/emit.ts';
 import { exportOnnx } from '../../compiler/export/onnx.ts';
 import { exportPytorch } from '../../compiler/export/pytorch.ts';
-import { browserMissing, browserRequired } from './browser.ts';
+import { render } from '../../compiler/diagnostics.ts';
+import { interpBackend } from '../../runtime/backends/interp.ts';
+import { getTask } from '../../runtime/train/data/tasks/index.ts';
+import { modelFiles } from '../../runtime/train/io/model-export.ts';
+import { decodeSafetensors } from '../../runtime/train/io/safetensors.ts';
+import { TrainCore } from '../../runtime/train/run/core.ts';
+import { pageConfig } from '../../web/train/trainer.ts';
+import { browserMissing, browserRequired, CHROMIUM_ARGS } from './browser.ts';
 import type { Playground } from './playground-page.ts';
 import { artifactsDir, editorText, runs, select, setText, startPlayground, updates } from './playground-page.ts';
 
@@ -118,10 +130,14 @@ describe.skipIf(skip)('the playground in headless Chromium', () => {
     await waitUpdate(page, before);
     expect(await page.$$('.cm-lintRange-error')).toHaveLength(0);
     expect(await page.isHidden('#problems')).toBe(true);
-    const math = (await page.textContent('#math-forward .katex'))!;
+    // each equation typeset side by side (lhs | = rhs), one KaTeX rendering per side
+    const math = (await page.textContent('#math-forward'))!;
     expect(math).toContain('Γ');
     expect(math).toContain('tanh');
-    expect(await page.$$('#math-backward .katex')).toHaveLength(1);
+    const forwardRows = (await page.$$('#math-forward .eq-lhs .katex')).length;
+    expect(forwardRows).toBeGreaterThanOrEqual(4);
+    expect(await page.$$('#math-forward .eq-rhs .katex')).toHaveLength(forwardRows);
+    expect((await page.$$('#math-backward .eq-rhs .katex')).length).toBeGreaterThan(forwardRows);
     await page.click('[data-tab="graph"]');
     expect(await page.$$eval('#graph svg g.node', (n) => n.length)).toBeGreaterThan(10);
     await page.check('input[name="graph"][value="backward"]');
@@ -165,7 +181,7 @@ describe.skipIf(skip)('the playground in headless Chromium', () => {
     }
     mkdirSync(artifactsDir(), { recursive: true });
     writeFileSync(join(artifactsDir(), 'playground-timings.json'), JSON.stringify(report, null, 2) + '\n');
-    console.log(`keystroke → math, shapes and graph (ms, including the 40 ms debounce): ${JSON.stringify(report)}`);
+    console.log(`keystroke → math, shapes and graph (ms, including the 12 ms debounce): ${JSON.stringify(report)}`);
   }, 120_000);
 
   for (const [backend, expected] of [['webgl2', 'gpu.js WebGL2'], ['webgpu', 'gpu.js WebGPU'], ['wasm', 'WebAssembly SIMD']] as const) {
@@ -194,6 +210,80 @@ describe.skipIf(skip)('the playground in headless Chromium', () => {
       }
     }, 300_000);
   }
+
+  /** Click an export button and collect the downloads it makes (`n` of them), by file name. */
+  async function downloads(selector: string, n: number): Promise<Map<string, Buffer>> {
+    const got: Download[] = [];
+    const seen = (d: Download) => got.push(d);
+    page.on('download', seen);
+    try {
+      await page.click(selector);
+      await expect.poll(() => got.length, { timeout: 60_000 }).toBe(n);
+    } finally {
+      page.off('download', seen);
+    }
+    return new Map(await Promise.all(got.map(async (d) => [d.suggestedFilename(), readFileSync((await d.path())!)] as const)));
+  }
+
+  it('the trained names GRU downloads as a PyTorch module with its safetensors weights; ONNX is refused with the CLI\'s diagnostic', async () => {
+    // the run the WebAssembly test just trained (names, hidden 16)
+    expect((await runs(page))[0]).toMatchObject({ state: 'done', step: 100 });
+    await page.click('[data-tab="export"]');
+    const files = await downloads('[data-export-trained="pytorch"]', 2);
+    expect([...files.keys()].sort()).toEqual(['GRU.py', 'GRU.safetensors']);
+    const py = files.get('GRU.py')!.toString('utf8');
+    expect(py).toContain('class Model(Stack):');
+    expect(py).toContain('"weights": "GRU.safetensors"');
+    const w = decodeSafetensors(new Uint8Array(files.get('GRU.safetensors')!), 'GRU.safetensors');
+    const names = getTask('names');
+    const cell = compile(GRU).cells[0]!;
+    const core = new TrainCore({ task: names, cell, config: pageConfig({ task: 'names', seed: 1, hidden: 16, layers: 1, optimizer: 'adamw', schedule: 'cosine', steps: 100 }), factory: interpBackend });
+    expect([...w.tensors.keys()]).toEqual([...core.model.shapes.keys()]);
+    for (const [k, t] of w.tensors) expect(t.shape, k).toEqual(core.model.shapes.get(k));
+    expect(w.metadata).toMatchObject({ step: '100', task: 'names', cell_name: 'GRU' });
+    expect((await page.textContent('#export-status'))!).toMatch(/^GRU\.py and GRU\.safetensors: the trained model names \(one-to-many\) · GRU, step 100 as a PyTorch module/);
+    // ONNX: the CLI's own diagnostic (E050) for a model that generates, rendered as `celda export runs/DIR` renders it
+    const made = await modelFiles('onnx', 'GRU', core.init().model, names, cell, core.params, { step: 100, task: 'names', cellName: 'GRU', cellSource: GRU, config: core.config });
+    expect(made.ok).toBe(false);
+    const cli = made.ok ? '' : made.diagnostics.map((d) => render(d, 'cell.celda', GRU)).join('\n');
+    expect(cli).toMatch(/error\[E050\]/);
+    await page.click('[data-export-trained="onnx"]');
+    await page.waitForFunction(() => document.getElementById('export-status')!.textContent!.includes('E050'), undefined, { timeout: 30_000 });
+    expect(await page.textContent('#export-status')).toBe(cli);
+    await page.click('[data-tab="math"]');
+  }, 120_000);
+
+  it('a trained gender GRU downloads as ONNX with its weights inside, and onnxruntime answers as the page does', async () => {
+    await page.selectOption('#task', 'gender');
+    expect(await page.inputValue('#layers')).toBe('1');
+    expect(await page.inputValue('#optimizer')).toBe('adamw');
+    expect(await page.inputValue('#schedule')).toBe('cosine');
+    await page.selectOption('#backend', 'wasm');
+    await page.fill('#hidden', '12');
+    await page.fill('#steps', '40');
+    await page.click('#train-btn');
+    await waitRun(page, ['done'], 240_000);
+    expect((await runs(page))[0]).toMatchObject({ state: 'done', step: 40, error: '' });
+    await page.click('[data-tab="export"]');
+    const files = await downloads('[data-export-trained="onnx"]', 1);
+    const bytes = files.get('GRU.onnx')!;
+    const session = await ort.InferenceSession.create(new Uint8Array(bytes));
+    // the weights are initializers: the model's only inputs are the sequence and its lengths
+    expect([...session.inputNames].sort()).toEqual(['ids', 'lengths']);
+    const probe = await page.evaluate(() => (globalThis as unknown as { celdaPlayground: { lastExport: { probe: { ids: number[]; logProbs: number[] } | null } } }).celdaPlayground.lastExport.probe);
+    expect(probe).not.toBeNull();
+    const { ids, logProbs } = probe!;
+    const out = await session.run({ ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [ids.length, 1]), lengths: new ort.Tensor('int64', BigInt64Array.of(BigInt(ids.length)), [1]) });
+    const got = Array.from(out.log_probs!.data as Float32Array);
+    expect(got).toHaveLength(2);
+    expect(Math.max(...got.map((v, i) => Math.abs(v - logProbs[i]!)))).toBeLessThan(1e-4);
+    // and the page's shown prediction for that example is the class onnxruntime picks
+    const shown = (await page.textContent('#samples li'))!;
+    expect(shown).toContain(got[1]! > got[0]! ? 'male' : 'female');
+    expect((await page.textContent('#export-status'))!).toMatch(/^GRU\.onnx: the trained model gender \(many-to-one\) · GRU, step 40 as an ONNX model/);
+    await page.click('[data-tab="math"]');
+    await page.selectOption('#task', 'names');
+  }, 300_000);
 
   it('Stop stops a run between steps, Resume continues it', async () => {
     await train(page, 'wasm', 1_000_000, 16);
@@ -273,7 +363,55 @@ describe.skipIf(skip)('the playground in headless Chromium', () => {
     await plain.close();
   }, 150_000);
 
+  it('Ctrl-Enter in the editor trains (the keys are said on the page), Escape stops', async () => {
+    expect(await page.textContent('#keys')).toMatch(/Ctrl.*Enter.* trains, Esc stops, Ctrl.*S.* copies a share link/);
+    await setText(page, GRU);
+    await page.selectOption('#task', 'names');
+    await page.selectOption('#backend', 'wasm');
+    await page.fill('#hidden', '8');
+    await page.fill('#steps', '1000000');
+    await page.focus('.cm-content');
+    await page.keyboard.press('Control+Enter');
+    await page.waitForFunction(() => ((globalThis as unknown as { celdaPlayground: { panel: { runs: { step: number }[] } } }).celdaPlayground.panel.runs[0]?.step ?? 0) > 2, undefined, { timeout: 60_000 });
+    expect(await editorText(page)).toBe(GRU);
+    await page.keyboard.press('Escape');
+    await waitRun(page, ['paused'], 30_000);
+    expect((await runs(page))[0]!.error).toBe('');
+  }, 120_000);
+
+  it('the theme follows the system\'s: dark, then light again', async () => {
+    const colours = () => page.evaluate(() => [getComputedStyle(document.body).backgroundColor, getComputedStyle(document.body).color]);
+    await page.emulateMedia({ colorScheme: 'dark' });
+    expect(await colours()).toEqual(['rgb(13, 17, 23)', 'rgb(230, 237, 243)']);
+    await page.emulateMedia({ colorScheme: 'light' });
+    expect(await colours()).toEqual(['rgb(255, 255, 255)', 'rgb(31, 35, 40)']);
+  });
+
   it('has logged no console errors in any of it', () => {
     expect(pg.errors).toEqual([]);
   });
+});
+
+describe.skipIf(skip)('the playground in a Chromium that gives no WebGPU adapter', () => {
+  let pg: Playground;
+
+  beforeAll(async () => {
+    if (missing) throw new Error(`CELDA_REQUIRE_BROWSER=1 but ${missing}`);
+    // without --enable-unsafe-webgpu, navigator.gpu is there but requestAdapter() answers null
+    pg = await startPlayground(CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu'));
+  }, 180_000);
+  afterAll(async () => pg?.close());
+
+  it('WebGPU chosen: the page says why it is unavailable and that it trains on WebAssembly SIMD instead, and does', async () => {
+    const page = await pg.open();
+    await train(page, 'webgpu', 20, 8);
+    await waitRun(page, ['done'], 120_000);
+    const [r] = await runs(page);
+    expect(r!.error).toBe('');
+    expect(r!.step).toBe(20);
+    expect(r!.backend).toMatch(/^WebAssembly SIMD, \d threads?$/);
+    expect(r!.note).toBe('gpu.js WebGPU is unavailable: WebGPU gave no adapter here (no supported GPU, or it is blocked); training on WebAssembly SIMD instead');
+    expect(await page.textContent('#run-info .warn')).toBe(r!.note);
+    expect(pg.errors).toEqual([]);
+  }, 150_000);
 });

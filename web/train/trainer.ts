@@ -1,32 +1,31 @@
 // The training worker: the CLI's training code (runtime/train — tasks, model,
 // topologies, optimizers, decoding) driven step by step, in float32 on the
 // backend the page chose, reporting to the page as it goes. Stop pauses between
-// steps and keeps everything, so Resume continues the same run.
+// steps and keeps everything, so Resume continues the same run. The run itself
+// is runtime/train/run/core.ts's TrainCore — the one `celda train` drives — at
+// the task's default settings with the page's hidden size, layers, optimizer,
+// schedule and steps.
 
+import type { CompiledCell } from '../../compiler/compile.ts';
 import { compile } from '../../compiler/compile.ts';
+import { render } from '../../compiler/diagnostics.ts';
 import type { BackendFactory, CellBackend } from '../../runtime/backend.ts';
 import { jsBackend } from '../../runtime/backends/js.ts';
-import { permutation, Rng } from '../../runtime/random.ts';
+import { Rng } from '../../runtime/random.ts';
 import type { Example } from '../../runtime/train/data/batch.ts';
 import { getTask } from '../../runtime/train/data/tasks/index.ts';
-import type { Task } from '../../runtime/train/data/tasks/task.ts';
-import type { Model } from '../../runtime/train/model/model.ts';
-import { buildModel, initParams } from '../../runtime/train/model/model.ts';
+import { modelFiles } from '../../runtime/train/io/model-export.ts';
 import type { Batch } from '../../runtime/train/model/topology.ts';
 import { makeBatch, runBatch } from '../../runtime/train/model/topology.ts';
-import type { OptimizerConfig, OptimizerState } from '../../runtime/train/optim/optimizers.ts';
-import { clipByGlobalNorm, defaultOptimizer, optimizerState, optimizerStep } from '../../runtime/train/optim/optimizers.ts';
-import type { Schedule } from '../../runtime/train/optim/schedule.ts';
-import { lrAt, parseSchedule } from '../../runtime/train/optim/schedule.ts';
+import { defaultConfig, TrainCore } from '../../runtime/train/run/core.ts';
+import type { RunConfig } from '../../runtime/train/run/settings.ts';
 import { generate } from '../../runtime/train/run/decode.ts';
 import { predictClasses } from '../../runtime/train/run/evaluate.ts';
-import type { Table } from '../../runtime/train/tensor.ts';
-import { firstNonFinite, zerosLike } from '../../runtime/train/tensor.ts';
 import { simdAvailable } from '../../runtime/wasm/pool-common.ts';
 import { provide } from '../shims/node-module.ts';
 import { startPool } from '../shims/pool.ts';
 import { bridgeFactory } from './bridge.ts';
-import type { FromTrainer, StartRun } from './protocol.ts';
+import type { Exported, FromTrainer, StartRun } from './protocol.ts';
 
 /** The packages each task reads, and the file the build wrote each to. */
 const DATA: Record<StartRun['task'], readonly (readonly [string, string])[]> = {
@@ -44,25 +43,25 @@ async function loadData(task: StartRun['task'], base: string): Promise<void> {
 }
 
 interface Run {
-  readonly task: Task;
-  readonly model: Model;
-  readonly params: Table;
-  readonly state: OptimizerState;
-  readonly opt: OptimizerConfig;
-  readonly schedule: Schedule;
-  readonly train: readonly Example[];
-  readonly evalSet: readonly Example[];
+  readonly core: TrainCore;
+  readonly cell: CompiledCell;
+  /** The cell's source, as the page sent it (the exports' diagnostics point into it). */
+  readonly source: string;
   readonly shown: readonly Example[];
-  readonly rng: Rng;
-  readonly batch: number;
-  readonly lr: number;
-  readonly clip: number;
-  readonly evalEvery: number;
   /** Pad each batch's length to a multiple of this (gpu.js), or 1. */
   readonly lengthStep: number;
-  order: Int32Array;
-  step: number;
+  /** The step the run goes to (Resume moves it on). */
   steps: number;
+}
+
+/** The settings the page trains with: the task's defaults (as `celda train`), then the page's choices. */
+export function pageConfig(m: Pick<StartRun, 'task' | 'seed' | 'hidden' | 'layers' | 'optimizer' | 'schedule' | 'steps'>): RunConfig {
+  const task = getTask(m.task);
+  return defaultConfig(task, {
+    seed: m.seed, hidden: m.hidden, layers: m.layers, optimizer: m.optimizer, schedule: m.schedule, steps: m.steps,
+    // One gradient thread (the backend has its own), metrics on 256 examples about 8 times a run, so the chart moves.
+    threads: 1, evalSize: Math.min(256, task.defaults.evalSize), evalEvery: Math.max(25, Math.round(m.steps / 8)),
+  });
 }
 
 /**
@@ -113,88 +112,91 @@ async function start(m: StartRun, post: (x: FromTrainer) => void): Promise<void>
   if (!cell) throw new Error(`the cell ${m.cellName} does not compile`);
   await loadData(m.task, m.dataUrl);
   const task = getTask(m.task);
-  const data = task.load();
-  const d = task.defaults;
   const { factory, describe, note } = await backendFor(m);
   let first: CellBackend | null = null;
   const counting: BackendFactory = (c, o) => { const b = factory(c, o); first ??= b; return b; };
-  const model = buildModel(cell, { topology: task.topology, inVocab: task.inVocab, classes: task.classes, embed: d.embed, hidden: m.hidden, layers: 1, bidirectional: d.bidirectional, head: 'auto' }, counting);
-  const rng = new Rng(m.seed);
-  const params = initParams(model, rng, { kind: d.init, forgetBias: d.forgetBias });
-  const opt = { ...defaultOptimizer(d.optimizer), momentum: d.momentum, weightDecay: d.weightDecay };
-  const schedule = parseSchedule('constant', m.steps, 0);
-  if (typeof schedule === 'string') throw new Error(schedule);
-  const stride = Math.max(1, data.val.length / 256);
-  const evalSet = Array.from({ length: Math.min(256, data.val.length) }, (_, i) => data.val[Math.floor(i * stride)]!);
-  run = {
-    task, model, params, state: optimizerState(opt, params), opt, schedule, train: data.train, evalSet, shown: evalSet.slice(0, 8), rng,
-    batch: d.batch, lr: d.lr, clip: d.clip, evalEvery: Math.max(25, Math.round(m.steps / 8)), lengthStep: m.device ? GPU_LENGTH_STEP : 1, order: new Int32Array(0), step: 0, steps: m.steps,
-  };
+  const core = new TrainCore({ task, cell, config: pageConfig(m), factory: counting }).init();
+  const { model, params, data } = core;
+  run = { core, cell, source: m.source, shown: core.evalSubset.slice(0, 8), lengthStep: m.device ? GPU_LENGTH_STEP : 1, steps: m.steps };
   // Build the training batch's backend now, so that the backend in use is known before the first step.
-  runBatch(model, params, makeBatch(model, data.train.slice(0, d.batch)), null);
+  runBatch(model, params, makeBatch(model, data.train.slice(0, core.config.batch)), null);
   const count = [...model.shapes.values()].reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
-  post({ type: 'started', backend: first ? describe(first) : '?', params: count, examples: data.train.length, watch: task.watch, ...(note || m.fallback ? { note: [m.fallback, note].filter(Boolean).join('; ') } : {}) });
+  const c = core.config;
+  const settings = `${c.layers} layer${c.layers === 1 ? '' : 's'}, ${c.optimizer} lr ${c.lr}, ${c.schedule} schedule${c.warmup ? ` (warmup ${c.warmup})` : ''}, clip ${c.clip}, batch ${c.batch}`;
+  post({ type: 'started', backend: first ? describe(first) : '?', params: count, examples: data.train.length, watch: task.watch, settings, ...(note || m.fallback ? { note: [m.fallback, note].filter(Boolean).join('; ') } : {}) });
   await steps(post);
 }
 
 function evaluate(r: Run, post: (x: FromTrainer) => void): void {
-  const metrics = r.task.metrics({ model: r.model, params: r.params }, r.evalSet, r.train);
+  const { core } = r, { task, model, params } = core;
+  const metrics = core.evaluate();
   let samples: string[];
-  if (r.model.spec.topology === 'one-to-many') {
-    samples = generate(r.model, r.params, 8, new Rng(r.step), { temperature: 0.8, topK: 0, greedy: false, maxLen: 24, eos: r.task.eos ?? -1 }).map((p) => r.task.show(null, p));
+  if (model.spec.topology === 'one-to-many') {
+    samples = generate(model, params, 8, new Rng(core.step), { temperature: 0.8, topK: 0, greedy: false, maxLen: 24, eos: task.eos ?? -1 }).map((p) => task.show(null, p));
   } else {
-    const pred = predictClasses(r.model, r.params, r.shown, r.shown.length);
-    samples = r.shown.map((e, i) => r.task.show(e.x ?? null, pred[i]!));
+    const pred = predictClasses(model, params, r.shown, r.shown.length);
+    samples = r.shown.map((e, i) => task.show(e.x ?? null, pred[i]!));
   }
-  post({ type: 'eval', step: r.step, metrics, samples });
+  post({ type: 'eval', step: core.step, metrics, samples });
 }
 
 const tick = () => new Promise<void>((ok) => setTimeout(ok, 0));
 
 /** Steps until the run's end or a Stop; progress at most every 100 ms, metrics and samples every evalEvery steps. */
 async function steps(post: (x: FromTrainer) => void): Promise<void> {
-  const r = run!;
+  const r = run!, { core } = r;
   stopping = false;
-  const perEpoch = Math.floor(r.train.length / r.batch);
   let losses: [number, number][] = [];
-  let last = performance.now(), lastStep = r.step, rate = 0;
+  let last = performance.now(), lastStep = core.step, rate = 0;
   const flush = () => {
     const now = performance.now();
-    if (r.step > lastStep) rate = ((r.step - lastStep) * 1000) / Math.max(1, now - last);
-    post({ type: 'progress', step: r.step, steps: r.steps, losses, stepsPerSec: rate });
+    if (core.step > lastStep) rate = ((core.step - lastStep) * 1000) / Math.max(1, now - last);
+    post({ type: 'progress', step: core.step, steps: r.steps, losses, stepsPerSec: rate });
     losses = [];
-    last = now; lastStep = r.step;
+    last = now; lastStep = core.step;
   };
-  while (r.step < r.steps) {
-    if (stopping) { flush(); post({ type: 'paused', step: r.step }); return; }
-    const k = r.step % perEpoch;
-    if (k === 0) r.order = permutation(r.train.length, r.rng);
-    const examples = Array.from(r.order.subarray(k * r.batch, (k + 1) * r.batch), (i) => r.train[i]!);
-    const grads = zerosLike(r.params);
-    const made = makeBatch(r.model, examples);
-    const res = runBatch(r.model, r.params, padTime(made, Math.ceil(made.src.T / r.lengthStep) * r.lengthStep), grads);
-    const loss = res.loss / Math.max(1, res.count);
-    if (!Number.isFinite(loss)) throw new Error(`step ${r.step + 1}: the loss is ${loss}; training stopped (try a smaller size, or check the cell)`);
-    const bad = firstNonFinite(grads);
-    if (bad) throw new Error(`step ${r.step + 1}: the gradient of ${bad.name} is ${bad.value}; training stopped`);
-    clipByGlobalNorm(grads, r.clip);
-    optimizerStep(r.opt, r.state, r.params, grads, lrAt(r.lr, r.schedule, r.step));
-    r.step++;
-    losses.push([r.step, loss]);
-    if (r.step % r.evalEvery === 0 || r.step === r.steps) { flush(); evaluate(r, post); }
+  const pad = (b: Batch) => padTime(b, Math.ceil(b.src.T / r.lengthStep) * r.lengthStep);
+  while (core.step < r.steps) {
+    if (stopping) { flush(); post({ type: 'paused', step: core.step }); return; }
+    const u = core.stepOnce(pad, ' (try a smaller size, or check the cell)');
+    losses.push([u.step, u.loss]);
+    if (u.step % core.config.evalEvery === 0 || u.step === r.steps) { flush(); evaluate(r, post); }
     if (performance.now() - last > 100) { flush(); await tick(); }
   }
   flush();
-  post({ type: 'done', step: r.step });
+  post({ type: 'done', step: core.step });
 }
 
-export function trainerMessage(m: { type: string; steps?: number } & Partial<StartRun>, post: (x: FromTrainer) => void): void {
+/** The trained model as `celda export runs/DIR --to pytorch|onnx` makes it, with the page's own answer for one example. */
+async function exportTrained(to: 'pytorch' | 'onnx'): Promise<Exported> {
+  if (!run) return { ok: false, to, message: 'train the cell first: there is no trained model yet' };
+  const { core, cell, source } = run, { model, task, params } = core;
+  const step = core.step;
+  const made = await modelFiles(to, fileName(cell.name), model, task, cell, params, { step, task: task.name, cellName: cell.name, cellSource: source, config: core.config });
+  if (!made.ok) return { ok: false, to, message: made.diagnostics.map((d) => render(d, 'cell.celda', source)).join('\n') };
+  const first = run.shown[0];
+  let probe: { ids: number[]; logProbs: number[] } | null = null;
+  if (first?.x && (model.spec.topology === 'many-to-one' || model.spec.topology === 'many-to-many')) {
+    const lp = runBatch(model, params, makeBatch(model, [first]), null, { logProbs: true }).logProbs;
+    if (lp) probe = { ids: Array.from(first.x), logProbs: Array.from(lp) };
+  }
+  return { ok: true, to, step, what: `${task.name} (${model.spec.topology}) · ${cell.name}, step ${step}`, files: made.files, probe };
+}
+
+/** A cell's name as a file name. */
+const fileName = (name: string) => name.replace(/[^A-Za-z0-9_-]/g, '_') || 'cell';
+
+export function trainerMessage(m: { type: string; steps?: number; to?: 'pytorch' | 'onnx' } & Partial<StartRun>, post: (x: FromTrainer) => void): void {
   const fail = (e: unknown) => post({ type: 'error', message: e instanceof Error ? e.message : String(e) });
   if (m.type === 'start') start(m as StartRun, post).catch(fail);
   else if (m.type === 'stop') stopping = true;
+  else if (m.type === 'export') {
+    const to = m.to === 'onnx' ? 'onnx' : 'pytorch';
+    exportTrained(to).then((result) => post({ type: 'exported', result }), (e: unknown) => post({ type: 'exported', result: { ok: false, to, message: `export failed: ${e instanceof Error ? e.message : String(e)}` } }));
+  }
   else if (m.type === 'resume' && run) {
     if (m.steps !== undefined && m.steps > run.steps) run.steps = m.steps;
-    if (run.step >= run.steps) run.steps = run.step + Math.max(10, run.evalEvery * 10);
+    if (run.core.step >= run.steps) run.steps = run.core.step + Math.max(10, run.core.config.evalEvery * 10);
     steps(post).catch(fail);
   }
 }

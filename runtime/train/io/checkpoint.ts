@@ -27,7 +27,9 @@ import { decodeSafetensors, encodeSafetensors } from './safetensors.ts';
 import type { Table } from '../tensor.ts';
 import { firstNonFinite } from '../tensor.ts';
 
-export const FORMAT = 'celda-checkpoint-1';
+import { FORMAT } from './model-export.ts';
+
+export { FORMAT };
 
 /**
  * Why a file's format metadata is not this version's: a checkpoint of an older

@@ -5,24 +5,22 @@
 import { resolve } from 'node:path';
 import type { BackendFactory } from '../../backend.ts';
 import type { CompiledCell } from '../../../compiler/compile.ts';
-import { permutation, Rng } from '../../random.ts';
 import type { Example } from '../data/batch.ts';
 import type { Checkpoint, HistoryPoint } from '../io/checkpoint.ts';
 import { claimCheckpointDir, saveCheckpoint, validateTable } from '../io/checkpoint.ts';
-import { NonFiniteError, TrainError } from '../errors.ts';
-import type { Model, ModelSpec } from '../model/model.ts';
-import { buildModel, initParams } from '../model/model.ts';
-import type { OptimizerConfig, OptimizerState } from '../optim/optimizers.ts';
-import { clipByGlobalNorm, defaultOptimizer, optimizerState, optimizerStep } from '../optim/optimizers.ts';
-import { lrAt, parseSchedule } from '../optim/schedule.ts';
+import type { Model } from '../model/model.ts';
+import { buildModel } from '../model/model.ts';
+import { optimizerState } from '../optim/optimizers.ts';
 import type { Task } from '../data/tasks/task.ts';
 import type { RunConfig } from './settings.ts';
 import type { Table } from '../tensor.ts';
-import { firstNonFinite, zerosLike } from '../tensor.ts';
+import { zerosLike } from '../tensor.ts';
 import { checkRunMemory, parameterCount, trainingBytes } from './memory.ts';
 import { GradWorkers } from './parallel.ts';
-import { makeBatch, runBatch } from '../model/topology.ts';
+import type { Update } from './core.ts';
+import { modelSpec, TrainCore } from './core.ts';
 
+export { BUCKET_WINDOW, epochOrder, modelSpec, optimizerConfig } from './core.ts';
 /** Everything that defines a run (saved in its checkpoints). */
 /** The settings of a run (settings.ts holds them and their rules). */
 export type { RunConfig } from './settings.ts';
@@ -72,46 +70,8 @@ export interface TrainResult {
   readonly history: readonly HistoryPoint[];
 }
 
-export function modelSpec(task: Task, c: RunConfig): ModelSpec {
-  return {
-    topology: task.topology, inVocab: task.inVocab, classes: task.classes, embed: c.embed, hidden: c.hidden,
-    layers: c.layers, bidirectional: c.bidirectional, head: c.head, readout: c.readout, dims: c.dims,
-  };
-}
-
 export function modelFor(task: Task, cell: CompiledCell, c: RunConfig, factory: BackendFactory): Model {
   return buildModel(cell, modelSpec(task, c), factory);
-}
-
-export function optimizerConfig(c: RunConfig): OptimizerConfig {
-  return { ...defaultOptimizer(c.optimizer), momentum: c.momentum, weightDecay: c.weightDecay };
-}
-
-/** Batches per bucketing window: sorting this many batches' worth of examples by length. */
-export const BUCKET_WINDOW = 50;
-
-/**
- * An epoch's order: a random permutation, and with `bucket`, each window of
- * BUCKET_WINDOW batches sorted by length, cut into batches, and the batches
- * shuffled — so a batch holds sequences of similar length and pads little.
- * Consecutive `batch`-sized blocks of the result are the epoch's batches.
- */
-export function epochOrder(examples: readonly Example[], batch: number, bucket: boolean, rng: Rng): Int32Array {
-  const p = permutation(examples.length, rng);
-  if (!bucket) return p;
-  const len = (i: number) => (examples[i]!.x?.length ?? 0) + examples[i]!.y.length;
-  const out = new Int32Array(p.length);
-  const W = batch * BUCKET_WINDOW;
-  for (let w = 0; w < p.length; w += W) {
-    const win = Array.from(p.subarray(w, Math.min(p.length, w + W)));
-    win.sort((a, b) => len(a) - len(b) || a - b);
-    const blocks = Array.from({ length: Math.ceil(win.length / batch) }, (_, k) => win.slice(k * batch, (k + 1) * batch));
-    // Keep a short last block last (it may be dropped as the epoch's remainder).
-    const full = blocks.filter((b) => b.length === batch), rest = blocks.filter((b) => b.length < batch);
-    const shuffled = Array.from(permutation(full.length, rng), (i) => full[i]!);
-    out.set([...shuffled, ...rest].flat(), w);
-  }
-  return out;
 }
 
 /** Sequence positions a batch runs through the cells: source steps, and decoder (or generator) steps. */
@@ -119,8 +79,6 @@ function positions(model: Model, examples: readonly Example[]): number {
   const t = model.spec.topology, dec = t === 'one-to-many' || t === 'encoder-decoder';
   return examples.reduce((n, e) => n + (e.x?.length ?? 0) + (dec ? e.y.length : 0), 0);
 }
-
-const where = (bad: { name: string; index: number[]; value: number }) => `${bad.name}[${bad.index.join(', ')}] is ${bad.value}`;
 
 /**
  * Train a cell on a task. With `out`, the run holds that directory (a lock) while
@@ -140,93 +98,60 @@ export async function train(input: TrainInput, hooks: TrainHooks = {}): Promise<
 
 async function trainHere(input: TrainInput, hooks: TrainHooks): Promise<TrainResult> {
   const { task, cell, config: c, out, resume } = input;
-  const data = task.load();
-  const model = modelFor(task, cell, c, input.factory);
-  const schedule = parseSchedule(c.schedule, c.decaySteps, c.warmup);
-  if (typeof schedule === 'string') throw new TrainError(schedule);
-  const opt = optimizerConfig(c);
-  if (!Number.isInteger(c.batch) || c.batch < 1) throw new TrainError('--batch must be a whole number ≥ 1');
-  const perEpoch = Math.floor(data.train.length / c.batch);
-  if (perEpoch < 1) throw new TrainError(`--batch ${c.batch} is larger than the training split (${data.train.length} examples)`);
-  if (!Number.isInteger(c.threads) || c.threads < 1) throw new TrainError('--threads must be a whole number ≥ 1');
-  if (c.threads > c.batch) throw new TrainError(`--threads ${c.threads} is more than the batch of ${c.batch}`);
-  if (c.bptt > 0 && (task.topology === 'many-to-one' || task.topology === 'encoder-decoder'))
-    throw new TrainError(`--bptt truncates a loss-per-step sequence (many-to-many, one-to-many); ${task.name} is ${task.topology}`);
-  if (c.bptt > 0 && c.bidirectional) throw new TrainError('--bptt carries the state forward from window to window, which a bidirectional layer cannot do; use --unidirectional');
+  const core = new TrainCore({ task, cell, config: c, factory: input.factory });
+  const { model, data } = core;
 
   const shape = `${c.layers} layer${c.layers === 1 ? '' : 's'} of ${cell.name}, hidden ${c.hidden}, batch ${c.batch}, ${c.threads} thread${c.threads === 1 ? '' : 's'}`;
   checkRunMemory(`training ${task.name} (${shape}, ${parameterCount(model)} parameters)`, trainingBytes(model, c, data), input.maxBytes);
 
-  let params: Table, state: OptimizerState, rng: Rng, order: Int32Array, step: number;
   const history: HistoryPoint[] = [];
   if (resume) {
     validateTable('the checkpoint\'s parameters', resume.params, model.shapes);
-    params = resume.params;
-    state = optimizerState(opt, params);
-    validateTable('the checkpoint\'s optimizer state', resume.optimizer.tensors, new Map([...state.tensors].map(([k, v]) => [k, v.shape])));
-    state = { tensors: resume.optimizer.tensors, t: resume.optimizer.t };
-    rng = new Rng(0);
-    rng.state = resume.rngState;
-    order = resume.order;
-    if (order.length !== data.train.length) throw new TrainError(`the checkpoint's example order covers ${order.length} examples, but the training split has ${data.train.length}`);
-    const stray = order.findIndex((i) => i < 0 || i >= data.train.length);
-    if (stray >= 0) throw new TrainError(`the checkpoint's example order holds ${order[stray]} at position ${stray}, not an example of the training split (0 to ${data.train.length - 1}); the file was edited or damaged`);
-    step = resume.step;
+    const fresh = optimizerState(core.opt, resume.params);
+    validateTable('the checkpoint\'s optimizer state', resume.optimizer.tensors, new Map([...fresh.tensors].map(([k, v]) => [k, v.shape])));
+    core.restore({ params: resume.params, optimizer: { tensors: resume.optimizer.tensors, t: resume.optimizer.t }, rngState: resume.rngState, order: resume.order, step: resume.step });
     history.push(...resume.history);
   } else {
-    rng = new Rng(c.seed);
-    params = initParams(model, rng, { kind: c.init, forgetBias: c.forgetBias });
-    state = optimizerState(opt, params);
-    order = new Int32Array(data.train.length);
-    step = 0;
+    core.init();
   }
 
   let savedAt: number | null = resume ? resume.step : null;
   const save = () => {
     if (!out) return;
     saveCheckpoint(out, {
-      step, cellSource: cell.source, cellName: cell.name, config: { ...c }, params,
-      optimizer: state, rngState: rng.state, order, history, pending: [lossSum, lossN],
+      step: core.step, cellSource: cell.source, cellName: cell.name, config: { ...c }, params: core.params,
+      optimizer: core.state, rngState: core.rng.state, order: core.order, history, pending: [lossSum, lossN],
     });
-    savedAt = step;
-    hooks.saved?.(step, out);
+    savedAt = core.step;
+    hooks.saved?.(core.step, out);
   };
-  // Evenly spaced over the split (the splits are in key order, so the first N would all start with "a").
-  const stride = Math.max(1, data.val.length / c.evalSize);
-  const evalSubset = Array.from({ length: Math.min(c.evalSize, data.val.length) }, (_, i) => data.val[Math.floor(i * stride)]!);
   const logEvery = Math.max(1, Math.floor(c.evalEvery / 10));
   let tokens = 0;
   let [lossSum, lossN] = resume?.pending ?? [0, 0];
 
-  hooks.start?.(model, params, step);
+  hooks.start?.(model, core.params, core.step);
   const workers = c.threads > 1
-    ? await GradWorkers.start(c.threads, { cellSource: cell.source, cellName: cell.name, spec: modelSpec(task, c), backend: input.backendName ?? 'interp' }, params)
+    ? await GradWorkers.start(c.threads, { cellSource: cell.source, cellName: cell.name, spec: modelSpec(task, c), backend: input.backendName ?? 'interp' }, core.params)
     : null;
   try {
-    while (step < c.steps) {
-      const k = step % perEpoch;
-      if (k === 0) order = epochOrder(data.train, c.batch, c.bucket, rng);
-      const examples: Example[] = Array.from(order.subarray(k * c.batch, (k + 1) * c.batch), (i) => data.train[i]!);
-      const grads = zerosLike(params);
-      const r = workers ? await workers.step(model, params, examples, grads, c.bptt) : runBatch(model, params, makeBatch(model, examples), grads, { bptt: c.bptt });
-      const loss = r.loss / Math.max(1, r.count);
-      const n = step + 1;
+    while (core.step < c.steps) {
       const kept = !out ? '' : savedAt === null ? '; no checkpoint was written' : `; the checkpoint of step ${savedAt} in ${out} is kept`;
-      if (!Number.isFinite(loss)) throw new NonFiniteError(`step ${n}: the loss is ${loss}; training stopped${kept}`);
-      const badGrad = firstNonFinite(grads);
-      if (badGrad) throw new NonFiniteError(`step ${n}: the gradient of ${where(badGrad)}; training stopped${kept}`);
-      const gradNorm = clipByGlobalNorm(grads, c.clip);
-      const lr = lrAt(c.lr, schedule, step);
-      optimizerStep(opt, state, params, grads, lr);
-      const badParam = firstNonFinite(params);
-      if (badParam) throw new NonFiniteError(`step ${n}: after the update, parameter ${where(badParam)} (learning rate ${lr}); training stopped${kept}`);
-      step = n;
+      let u: Update, examples: readonly Example[];
+      if (workers) {
+        examples = core.batch();
+        const grads = zerosLike(core.params);
+        u = core.update(grads, await workers.step(model, core.params, examples, grads, c.bptt), kept);
+      } else {
+        const r = core.stepOnce(undefined, kept);
+        u = r; examples = r.examples;
+      }
+      const { step } = core;
       tokens += positions(model, examples);
-      lossSum += loss; lossN++;
-      hooks.step?.({ step, steps: c.steps, loss, lr, gradNorm, tokens });
+      lossSum += u.loss; lossN++;
+      hooks.step?.({ step, steps: c.steps, loss: u.loss, lr: u.lr, gradNorm: u.gradNorm, tokens });
       if (step % logEvery === 0) { history.push({ step, loss: lossSum / lossN }); lossSum = 0; lossN = 0; }
       if (step % c.evalEvery === 0) {
-        const metrics = task.metrics({ model, params }, evalSubset, data.train);
+        const metrics = core.evaluate();
         history.push({ step, metrics });
         hooks.eval?.(step, metrics);
       }
@@ -236,5 +161,5 @@ async function trainHere(input: TrainInput, hooks: TrainHooks): Promise<TrainRes
     await workers?.close();
   }
   save();
-  return { model, params, step, history };
+  return { model, params: core.params, step: core.step, history };
 }

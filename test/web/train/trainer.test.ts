@@ -1,6 +1,7 @@
 // The playground's training worker pads each batch's length for gpu.js (one
 // pipeline per length): the padded batch must give the loss and gradients of
-// the batch as made, for each topology the page trains.
+// the batch as made, for each topology the page trains. And the page trains
+// what `celda train` trains: the task's defaults, the loop's own steps.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +14,10 @@ import type { Topology } from '../../../runtime/train/model/model.ts';
 import { buildModel, initParams } from '../../../runtime/train/model/model.ts';
 import { makeBatch, runBatch } from '../../../runtime/train/model/topology.ts';
 import { zerosLike } from '../../../runtime/train/tensor.ts';
-import { padTime } from '../../../web/train/trainer.ts';
+import { getTask } from '../../../runtime/train/data/tasks/index.ts';
+import { defaultConfig, TrainCore } from '../../../runtime/train/run/core.ts';
+import { train } from '../../../runtime/train/run/loop.ts';
+import { padTime, pageConfig } from '../../../web/train/trainer.ts';
 
 const GRU = compile(readFileSync(join(import.meta.dirname, '../../../examples/cells/gru.celda'), 'utf8')).cells[0]!;
 
@@ -50,4 +54,34 @@ describe('padTime', () => {
     expect(padTime(batch, batch.src.T)).toBe(batch);
     expect(padTime(batch, 2)).toBe(batch);
   });
+});
+
+describe('the page trains what celda train trains', () => {
+  const cfg = { task: 'gender' as const, seed: 5, hidden: 6, layers: 2, optimizer: 'adam' as const, schedule: 'step:4:0.5', steps: 12 };
+
+  it('pageConfig: the task\'s defaults, with the page\'s choices and its evaluation cadence', () => {
+    const c = pageConfig(cfg);
+    expect(c).toEqual(defaultConfig(getTask('gender'), { seed: 5, hidden: 6, layers: 2, optimizer: 'adam', schedule: 'step:4:0.5', steps: 12, threads: 1, evalSize: 256, evalEvery: 25 }));
+    expect(c.lr).toBe(getTask('gender').defaults.lr);
+    expect(c.warmup).toBe(getTask('gender').defaults.warmup);
+    expect(pageConfig({ ...cfg, steps: 800 }).evalEvery).toBe(100);
+  });
+
+  it('TrainCore stepped as the page steps it ends where `celda train`\'s loop ends; padded as for gpu.js, to rounding', async () => {
+    const config = { ...pageConfig(cfg), evalEvery: 1000 };
+    const task = getTask('gender');
+    const cli = await train({ task, cell: GRU, config, factory: interpBackend });
+    const page = new TrainCore({ task, cell: GRU, config, factory: interpBackend }).init();
+    const padded = new TrainCore({ task, cell: GRU, config, factory: interpBackend }).init();
+    for (let i = 0; i < config.steps; i++) {
+      page.stepOnce((b) => padTime(b, b.src.T));
+      padded.stepOnce((b) => padTime(b, Math.ceil(b.src.T / 8) * 8));
+    }
+    expect(page.step).toBe(cli.step);
+    for (const [name, t] of cli.params) {
+      expect([...page.params.get(name)!.data], name).toEqual([...t.data]);
+      const u = padded.params.get(name)!.data;
+      expect(Math.max(...t.data.map((v, i) => Math.abs(v - u[i]!))), name).toBeLessThan(1e-9);
+    }
+  }, 60_000);
 });

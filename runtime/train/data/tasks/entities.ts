@@ -25,6 +25,7 @@
 import type { Example } from '../batch.ts';
 import { predictClasses } from '../../run/evaluate.ts';
 import { f1PerClass } from '../metrics.ts';
+import { DEFAULTS } from './defaults.ts';
 import type { Task } from './task.ts';
 import { loadPackage, once, splitOf, Vocab } from './common.ts';
 
@@ -112,12 +113,7 @@ export const entitiesTask = (): Task => {
     summary: 'many-to-many: tag each character of an e-mail line as O, URL, EMAIL or NUMBER',
     inVocab: v.size,
     classes: TAGS.length,
-    defaults: {
-      hidden: 32, layers: 1, embed: 16, bidirectional: true,
-      steps: 600, batch: 32, lr: 0.01, optimizer: 'adamw', weightDecay: 0.01, momentum: 0.9,
-      schedule: 'cosine', warmup: 50, decaySteps: 600, clip: 1, init: 'orthogonal', forgetBias: 1, bptt: 0,
-      evalEvery: 200, evalSize: 2000, threads: 2, bucket: true,
-    },
+    defaults: DEFAULTS.entities,
     load,
     watch: { name: 'macro_f1', better: 'higher' },
     metrics(ev, examples) {

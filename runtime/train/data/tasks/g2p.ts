@@ -12,6 +12,7 @@
 import type { Example } from '../batch.ts';
 import { decodeAll } from '../../run/evaluate.ts';
 import { errorRates } from '../metrics.ts';
+import { DEFAULTS } from './defaults.ts';
 import type { Task } from './task.ts';
 import { loadPackage, once, splitBy, Vocab } from './common.ts';
 
@@ -47,12 +48,7 @@ export const g2pTask = (opts: { reverse?: boolean } = {}): Task => {
     inVocab: letters.size,
     classes: phones.size,
     eos,
-    defaults: {
-      hidden: 128, layers: 1, embed: 32, bidirectional: false,
-      steps: 1200, batch: 64, lr: 0.005, optimizer: 'adamw', weightDecay: 0.01, momentum: 0.9,
-      schedule: 'cosine', warmup: 100, decaySteps: 1200, clip: 1, init: 'orthogonal', forgetBias: 1, bptt: 0,
-      evalEvery: 200, evalSize: 500, threads: 2, bucket: true,
-    },
+    defaults: DEFAULTS.g2p,
     load,
     watch: { name: 'per', better: 'lower' },
     metrics(ev, examples) {

@@ -6,6 +6,7 @@
 import type { Example } from '../batch.ts';
 import { predictClasses } from '../../run/evaluate.ts';
 import { accuracy, majorityAccuracy } from '../metrics.ts';
+import { DEFAULTS } from './defaults.ts';
 import type { Task } from './task.ts';
 import { once, splitBy, Vocab } from './common.ts';
 import { nameList } from './names.ts';
@@ -29,12 +30,7 @@ export const genderTask = (): Task => {
     summary: 'many-to-one: first name → female or male',
     inVocab: vocab.size,
     classes: 2,
-    defaults: {
-      hidden: 64, layers: 1, embed: 16, bidirectional: false,
-      steps: 2000, batch: 32, lr: 0.005, optimizer: 'adamw', weightDecay: 0.01, momentum: 0.9,
-      schedule: 'cosine', warmup: 50, decaySteps: 2000, clip: 1, init: 'orthogonal', forgetBias: 1, bptt: 0,
-      evalEvery: 200, evalSize: 1000, threads: 2, bucket: true,
-    },
+    defaults: DEFAULTS.gender,
     load,
     watch: { name: 'accuracy', better: 'higher' },
     metrics(ev, examples, train) {

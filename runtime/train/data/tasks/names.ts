@@ -7,6 +7,7 @@
 import type { Example } from '../batch.ts';
 import { meanLoss } from '../../run/evaluate.ts';
 import { bigramNll } from '../metrics.ts';
+import { DEFAULTS } from './defaults.ts';
 import type { Task } from './task.ts';
 import { loadPackage, once, splitBy, Vocab } from './common.ts';
 
@@ -40,12 +41,7 @@ export const namesTask = (): Task => {
     inVocab: vocab.size,
     classes: vocab.size,
     eos,
-    defaults: {
-      hidden: 128, layers: 1, embed: 16, bidirectional: false,
-      steps: 1500, batch: 32, lr: 0.005, optimizer: 'adamw', weightDecay: 0.01, momentum: 0.9,
-      schedule: 'cosine', warmup: 100, decaySteps: 1500, clip: 1, init: 'orthogonal', forgetBias: 1, bptt: 0,
-      evalEvery: 250, evalSize: 1000, threads: 2, bucket: true,
-    },
+    defaults: DEFAULTS.names,
     load,
     watch: { name: 'nll', better: 'lower' },
     metrics(ev, examples, train) {
