@@ -10,10 +10,12 @@ import type { Example } from '../data/batch.ts';
 import type { Checkpoint, HistoryPoint } from '../io/checkpoint.ts';
 import { claimCheckpointDir, saveCheckpoint, validateTable } from '../io/checkpoint.ts';
 import { NonFiniteError, TrainError } from '../errors.ts';
+import { UsageError } from '../../usage.ts';
 import type { Model, ModelSpec } from '../model/model.ts';
 import { buildModel, initParams } from '../model/model.ts';
 import type { OptimizerConfig, OptimizerState } from '../optim/optimizers.ts';
 import { clipByGlobalNorm, defaultOptimizer, optimizerState, optimizerStep } from '../optim/optimizers.ts';
+import type { Schedule } from '../optim/schedule.ts';
 import { lrAt, parseSchedule } from '../optim/schedule.ts';
 import type { Task } from '../data/tasks/task.ts';
 import type { RunConfig } from './settings.ts';
@@ -138,21 +140,33 @@ export async function train(input: TrainInput, hooks: TrainHooks = {}): Promise<
   }
 }
 
+/**
+ * The settings of a run checked against the task and the cell, before anything
+ * trains: a refused value is a UsageError (the command line is wrong, exit 2); a
+ * cell that cannot fit the task is a TrainError. `celda compare` checks every
+ * cell so before it trains the first.
+ */
+export function checkSettings(task: Task, cell: CompiledCell, c: RunConfig, factory: BackendFactory): { model: Model; schedule: Schedule } {
+  const model = modelFor(task, cell, c, factory);
+  const schedule = parseSchedule(c.schedule, c.decaySteps, c.warmup);
+  if (typeof schedule === 'string') throw new UsageError(schedule);
+  if (!Number.isInteger(c.batch) || c.batch < 1) throw new UsageError('--batch must be a whole number ≥ 1');
+  const train = task.load().train.length;
+  if (Math.floor(train / c.batch) < 1) throw new UsageError(`--batch ${c.batch} is larger than the training split (${train} examples)`);
+  if (!Number.isInteger(c.threads) || c.threads < 1) throw new UsageError('--threads must be a whole number ≥ 1');
+  if (c.threads > c.batch) throw new UsageError(`--threads ${c.threads} is more than the batch of ${c.batch}`);
+  if (c.bptt > 0 && (task.topology === 'many-to-one' || task.topology === 'encoder-decoder'))
+    throw new UsageError(`--bptt truncates a loss-per-step sequence (many-to-many, one-to-many); ${task.name} is ${task.topology}`);
+  if (c.bptt > 0 && c.bidirectional) throw new UsageError('--bptt carries the state forward from window to window, which a bidirectional layer cannot do; use --unidirectional');
+  return { model, schedule };
+}
+
 async function trainHere(input: TrainInput, hooks: TrainHooks): Promise<TrainResult> {
   const { task, cell, config: c, out, resume } = input;
   const data = task.load();
-  const model = modelFor(task, cell, c, input.factory);
-  const schedule = parseSchedule(c.schedule, c.decaySteps, c.warmup);
-  if (typeof schedule === 'string') throw new TrainError(schedule);
+  const { model, schedule } = checkSettings(task, cell, c, input.factory);
   const opt = optimizerConfig(c);
-  if (!Number.isInteger(c.batch) || c.batch < 1) throw new TrainError('--batch must be a whole number ≥ 1');
   const perEpoch = Math.floor(data.train.length / c.batch);
-  if (perEpoch < 1) throw new TrainError(`--batch ${c.batch} is larger than the training split (${data.train.length} examples)`);
-  if (!Number.isInteger(c.threads) || c.threads < 1) throw new TrainError('--threads must be a whole number ≥ 1');
-  if (c.threads > c.batch) throw new TrainError(`--threads ${c.threads} is more than the batch of ${c.batch}`);
-  if (c.bptt > 0 && (task.topology === 'many-to-one' || task.topology === 'encoder-decoder'))
-    throw new TrainError(`--bptt truncates a loss-per-step sequence (many-to-many, one-to-many); ${task.name} is ${task.topology}`);
-  if (c.bptt > 0 && c.bidirectional) throw new TrainError('--bptt carries the state forward from window to window, which a bidirectional layer cannot do; use --unidirectional');
 
   const shape = `${c.layers} layer${c.layers === 1 ? '' : 's'} of ${cell.name}, hidden ${c.hidden}, batch ${c.batch}, ${c.threads} thread${c.threads === 1 ? '' : 's'}`;
   checkRunMemory(`training ${task.name} (${shape}, ${parameterCount(model)} parameters)`, trainingBytes(model, c, data), input.maxBytes);
