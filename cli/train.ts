@@ -312,9 +312,11 @@ export function trainCommand(argv: string[]): Promise<number> {
     config = capSteps(config);
     const backend = scanOption(await loadBackend(backendName(v)), v);
     const out = (v.out as string | undefined) ?? v.resume ?? join('runs', `${task.name}-${cell.name}`);
-    ensureDir(out);
     const maxBytes = memoryLimit(v);
     const saveEvery = typeof v['save-every'] === 'string' ? (parseValue('save-every', v['save-every'], { int: 1 }) as number) : undefined;
+    // a refused setting leaves no directory behind
+    checkSettings(task, cell, config, backend.factory);
+    ensureDir(out);
     let run;
     try {
       run = await runOne({ task, cell, config, backend, out, resume, resumeDir: v.resume as string | undefined, force: !!v.force, saveEvery, quiet: !!v.quiet, maxBytes });
@@ -497,7 +499,6 @@ export function compareCommand(argv: string[]): Promise<number> {
     const config = capSteps(freshConfig(task, v));
     const backend = scanOption(await loadBackend(backendName(v)), v);
     const out = (v.out as string | undefined) ?? join('runs', `compare-${task.name}`);
-    ensureDir(out);
     const report = v.report as string | undefined;
     if (report !== undefined && !existsSync(dirname(report) || '.')) throw new UsageError(`--report ${report}: the directory ${dirname(report)} does not exist`);
     const maxBytes = memoryLimit(v);
@@ -514,6 +515,7 @@ export function compareCommand(argv: string[]): Promise<number> {
         if (!(e instanceof TrainError)) throw e;
       }
     }
+    ensureDir(out);
     const rows: CompareRow[] = [];
     const used = new Set<string>();
     for (const [i, { file, cell }] of cells.entries()) {

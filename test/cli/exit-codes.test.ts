@@ -5,7 +5,7 @@
 // is wrong: a cell, a JSON file, a checkpoint. Each refusal is one `error:` line
 // (or the compiler's diagnostics) and nothing on stdout.
 
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -31,7 +31,8 @@ const BAD_JSON = put('bad.json', '{"inputs": [');
 const SHAPES = put('shapes.json', JSON.stringify({ dims: { n_x: 2, n_a: 2 }, inputs: { x: [[[1, 2, 3]]] } }));
 const NOT_A_RUN = join(tmp, 'not-a-run');
 mkdirSync(NOT_A_RUN);
-const TINY = ['--hidden', '4', '--embed', '4', '--batch', '8', '--backend', 'interp', '--threads', '1', '--quiet'];
+const NEVER = join(tmp, 'never-written');
+const TINY = ['--hidden', '4', '--embed', '4', '--batch', '8', '--backend', 'interp', '--threads', '1', '--quiet', '--out', NEVER];
 
 type Case = readonly [argv: readonly string[], code: 1 | 2, message: RegExp];
 
@@ -123,6 +124,8 @@ describe('exit codes, command by command', () => {
         expect(r.err, what).toMatch(message);
         expect(r.err, what).not.toMatch(/internal error|\n\s+at \S+/);
         if (!/error\[E\d+\]/.test(r.err)) expect(r.err, what).toMatch(/^error: [^\n]*\n$/);
+        // a refused run leaves no directory behind
+        expect(existsSync(NEVER), what).toBe(false);
       }
     }, 120_000);
   }
@@ -133,7 +136,7 @@ describe('exit codes, command by command', () => {
     const r = await celda('compare', 'gender', '--cells', RNN, GRU, '--head', 'cell', '--steps', '2', ...TINY, '--out', out);
     expect([r.code, r.out], r.err).toEqual([2, '']);
     expect(r.err).toMatch(/^error: --head cell: cell GRU defines no ŷ\^<t>\n$/);
-    expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
+    expect(existsSync(out)).toBe(false);
   }, 120_000);
 });
 
