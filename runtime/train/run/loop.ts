@@ -21,7 +21,7 @@ import type { Task } from '../data/tasks/task.ts';
 import type { RunConfig } from './settings.ts';
 import type { Table } from '../tensor.ts';
 import { firstNonFinite, zerosLike } from '../tensor.ts';
-import { checkRunMemory, parameterCount, trainingBytes } from './memory.ts';
+import { checkBackendLimits, checkRunMemory, parameterCount, trainingBytes } from './memory.ts';
 import { GradWorkers } from './parallel.ts';
 import { makeBatch, runBatch } from '../model/topology.ts';
 
@@ -170,6 +170,7 @@ async function trainHere(input: TrainInput, hooks: TrainHooks): Promise<TrainRes
 
   const shape = `${c.layers} layer${c.layers === 1 ? '' : 's'} of ${cell.name}, hidden ${c.hidden}, batch ${c.batch}, ${c.threads} thread${c.threads === 1 ? '' : 's'}`;
   checkRunMemory(`training ${task.name} (${shape}, ${parameterCount(model)} parameters)`, trainingBytes(model, c, data), input.maxBytes);
+  checkBackendLimits(model, c, data, input.backendName);
 
   let params: Table, state: OptimizerState, rng: Rng, order: Int32Array, step: number;
   const history: HistoryPoint[] = [];
