@@ -21,7 +21,7 @@ import { beamDecode, generate, greedyDecode } from '../runtime/train/run/decode.
 import { NonFiniteError, TrainError } from '../runtime/train/errors.ts';
 import { meanLoss } from '../runtime/train/run/evaluate.ts';
 import type { RunConfig } from '../runtime/train/run/loop.ts';
-import { checkSettings, modelFor, train } from '../runtime/train/run/loop.ts';
+import { checkRunLimits, checkSettings, modelFor, train } from '../runtime/train/run/loop.ts';
 import { chooseReadout } from '../runtime/train/model/fit.ts';
 import type { Model } from '../runtime/train/model/model.ts';
 import { formatDuration, reporter } from '../runtime/train/io/progress.ts';
@@ -314,8 +314,8 @@ export function trainCommand(argv: string[]): Promise<number> {
     const out = (v.out as string | undefined) ?? v.resume ?? join('runs', `${task.name}-${cell.name}`);
     const maxBytes = memoryLimit(v);
     const saveEvery = typeof v['save-every'] === 'string' ? (parseValue('save-every', v['save-every'], { int: 1 }) as number) : undefined;
-    // a refused setting leaves no directory behind
-    checkSettings(task, cell, config, backend.factory);
+    // a refused setting, or a run over a memory limit, leaves no directory behind
+    checkRunLimits(task, cell, config, checkSettings(task, cell, config, backend.factory).model, backend.name, maxBytes);
     ensureDir(out);
     let run;
     try {

@@ -161,6 +161,14 @@ export function checkSettings(task: Task, cell: CompiledCell, c: RunConfig, fact
   return { model, schedule };
 }
 
+/** The memory a run needs against the limit (`maxBytes`, else CELDA_MAX_MEMORY, else 4 GiB) and the backend's hard limits: a LimitError before anything trains. */
+export function checkRunLimits(task: Task, cell: CompiledCell, c: RunConfig, model: Model, backendName: string | undefined, maxBytes: number | undefined): void {
+  const data = task.load();
+  const shape = `${c.layers} layer${c.layers === 1 ? '' : 's'} of ${cell.name}, hidden ${c.hidden}, batch ${c.batch}, ${c.threads} thread${c.threads === 1 ? '' : 's'}`;
+  checkRunMemory(`training ${task.name} (${shape}, ${parameterCount(model)} parameters)`, trainingBytes(model, c, data), maxBytes);
+  checkBackendLimits(model, c, data, backendName);
+}
+
 async function trainHere(input: TrainInput, hooks: TrainHooks): Promise<TrainResult> {
   const { task, cell, config: c, out, resume } = input;
   const data = task.load();
@@ -168,9 +176,7 @@ async function trainHere(input: TrainInput, hooks: TrainHooks): Promise<TrainRes
   const opt = optimizerConfig(c);
   const perEpoch = Math.floor(data.train.length / c.batch);
 
-  const shape = `${c.layers} layer${c.layers === 1 ? '' : 's'} of ${cell.name}, hidden ${c.hidden}, batch ${c.batch}, ${c.threads} thread${c.threads === 1 ? '' : 's'}`;
-  checkRunMemory(`training ${task.name} (${shape}, ${parameterCount(model)} parameters)`, trainingBytes(model, c, data), input.maxBytes);
-  checkBackendLimits(model, c, data, input.backendName);
+  checkRunLimits(task, cell, c, model, input.backendName, input.maxBytes);
 
   let params: Table, state: OptimizerState, rng: Rng, order: Int32Array, step: number;
   const history: HistoryPoint[] = [];

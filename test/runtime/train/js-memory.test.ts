@@ -6,7 +6,7 @@
 // the heap; it is now refused before the first step. Nothing here allocates
 // more than a few megabytes.
 
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -77,8 +77,10 @@ describe('the hard limits, refused before training', () => {
   });
 
   it('celda train: one error line and exit 1 before the first step', async () => {
-    const r = await celda('train', 'names', '--cell', MLSTM_FILE, '--readout', 'h', '--max-memory', '12G', '--out', join(mkdtempSync(join(tmpdir(), 'celda-js-memory-')), 'run'));
+    const out = join(mkdtempSync(join(tmpdir(), 'celda-js-memory-')), 'run');
+    const r = await celda('train', 'names', '--cell', MLSTM_FILE, '--readout', 'h', '--max-memory', '12G', '--out', out);
     expect([r.code, r.out]).toEqual([1, '']);
+    expect(existsSync(out)).toBe(false);
     expect(r.err).not.toMatch(/step \d+\/|internal error/);
     expect(r.err).toMatch(/^error: the evaluation batch of 256 of cell mLSTM \(n_x = 16, d = 128\) .* more than the 4\.0 GiB a WebAssembly memory holds; lower --hidden or --dim .*\n$/);
   }, 60_000);
