@@ -9,9 +9,10 @@ import type { CompiledCell } from '../compiler/compile.ts';
 import { compile } from '../compiler/compile.ts';
 import { hasErrors, render } from '../compiler/diagnostics.ts';
 import { formatBytes, LimitError, parseBytes, printable, suggestion } from '../runtime/limits.ts';
+import { UsageError } from '../runtime/usage.ts';
 
-/** A user mistake on the command line: printed as `error: …`, exit 2. */
-export class UsageError extends Error {}
+/** A user mistake on the command line (runtime/usage.ts): printed as `error: …`, exit 2. */
+export { UsageError };
 
 /** A failure already reported on stderr (diagnostics): exit 1. */
 export class Reported extends Error {}
@@ -149,15 +150,15 @@ export async function enableRelaxedSimd(): Promise<void> {
   if (!fmaAvailable()) setFlagsFromString('--experimental-wasm-relaxed-simd');
 }
 
-/** Runs a command: a UsageError becomes `error: …` and exit 2, a BadInput `error: …` and exit 1, a Reported failure exit 1. */
+/** Runs a command: a BadInput becomes `error: …` and exit 1, a Reported failure exit 1; a UsageError goes on to cli/main.ts (exit 2). */
 export async function reporting(run: () => Promise<number> | number): Promise<number> {
   try {
     return await run();
   } catch (e) {
     if (e instanceof Reported) return 1;
-    if (e instanceof UsageError || e instanceof BadInput) {
+    if (e instanceof BadInput) {
       process.stderr.write(`error: ${e.message}\n`);
-      return e instanceof UsageError ? 2 : 1;
+      return 1;
     }
     throw e;
   }

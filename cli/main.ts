@@ -144,9 +144,10 @@ async function main(argv: string[]): Promise<number> {
       const maxBytes = maxMemoryOption(values['max-memory']);
       const backend = values.backend ?? 'interp';
       if (values['gpu-mode'] !== undefined && backend !== 'gpujs') throw new UsageError('--gpu-mode is for --backend gpujs');
-      // gpu.js computes in float32 only: that is its default, and asking it for f64 is an error (from the backend)
+      // gpu.js computes in float32 only: that is its default, and asking it for f64 is a usage error
       const precision = (values.precision ?? (backend === 'gpujs' ? 'f32' : 'f64')) as 'f32' | 'f64';
       if (precision === 'f32' && backend === 'interp') throw new UsageError('--precision f32 needs --backend js (the interpreter is float64)');
+      if (precision === 'f64' && backend === 'gpujs') throw new UsageError('the gpujs backend computes in float32 only (no gpu.js target has float64); use --backend interp for float64 results');
       if (!values.inputs) throw new UsageError(`celda eval needs --inputs I.json; \`celda eval ${printable(file)}${values.cell ? ` --cell ${printable(values.cell)}` : ''} --template > inputs.json\` writes a minimal one for this cell`);
       const seed = parseSeed(values.seed);
       const cell = cellFromFile(file, values.cell);

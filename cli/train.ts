@@ -21,7 +21,7 @@ import { beamDecode, generate, greedyDecode } from '../runtime/train/run/decode.
 import { NonFiniteError, TrainError } from '../runtime/train/errors.ts';
 import { meanLoss } from '../runtime/train/run/evaluate.ts';
 import type { RunConfig } from '../runtime/train/run/loop.ts';
-import { modelFor, train } from '../runtime/train/run/loop.ts';
+import { checkRunLimits, checkSettings, modelFor, train } from '../runtime/train/run/loop.ts';
 import { defaultConfig } from '../runtime/train/run/core.ts';
 import { chooseReadout } from '../runtime/train/model/fit.ts';
 import type { Model } from '../runtime/train/model/model.ts';
@@ -40,10 +40,9 @@ import { parseSchedule } from '../runtime/train/optim/schedule.ts';
 import { scanOption as scanFlag } from './scan-option.ts';
 
 /**
- * A command: usage mistakes exit 2 (common.ts), a training failure prints
- * `error: …` and exits 1 — unless the runtime refused an option the command line
- * gave (its message starts with the option: `--bptt truncates …`, `--threads 4 is
- * more than the batch …`), which is a command line that is wrong: exit 2.
+ * A command: a training failure (the cell, a file, a checkpoint) prints
+ * `error: …` and exits 1. A setting the runtime refuses is a UsageError
+ * (runtime/usage.ts), which cli/main.ts prints and maps to exit 2.
  */
 function guarded(f: () => Promise<number> | number): Promise<number> {
   return reporting(async () => {
@@ -52,7 +51,7 @@ function guarded(f: () => Promise<number> | number): Promise<number> {
     } catch (e) {
       if (!(e instanceof TrainError)) throw e;
       process.stderr.write(`error: ${e.message}\n`);
-      return /^--[a-z]/.test(e.message) ? 2 : 1;
+      return 1;
     }
   });
 }
@@ -314,9 +313,11 @@ export function trainCommand(argv: string[]): Promise<number> {
     config = capSteps(config);
     const backend = scanOption(await loadBackend(backendName(v)), v);
     const out = (v.out as string | undefined) ?? v.resume ?? join('runs', `${task.name}-${cell.name}`);
-    ensureDir(out);
     const maxBytes = memoryLimit(v);
     const saveEvery = typeof v['save-every'] === 'string' ? (parseValue('save-every', v['save-every'], { int: 1 }) as number) : undefined;
+    // a refused setting, or a run over a memory limit, leaves no directory behind
+    checkRunLimits(task, cell, config, checkSettings(task, cell, config, backend.factory).model, backend.name, maxBytes);
+    ensureDir(out);
     let run;
     try {
       run = await runOne({ task, cell, config, backend, out, resume, resumeDir: v.resume as string | undefined, force: !!v.force, saveEvery, quiet: !!v.quiet, maxBytes });
@@ -361,13 +362,14 @@ export function sampleCommand(argv: string[]): Promise<number> {
     if (positionals.length !== 1) throw new UsageError('celda sample needs one checkpoint directory');
     // --greedy takes the likeliest token: a temperature or a top-k would be silently ignored
     for (const o of ['temperature', 'top-k'] as const) if (v.greedy && v[o] !== undefined) throw new UsageError(`--greedy always takes the likeliest token, so --${o} would be ignored: give one or the other`);
-    const r = await restore(positionals[0]!, v);
-    if (r.task.topology !== 'one-to-many') throw new UsageError(`celda sample generates from nothing (one-to-many); task ${r.task.name} is ${r.task.topology}: use celda predict`);
+    // the command line first (exit 2), then the checkpoint it names (exit 1)
     const num = (name: string, text: string | undefined, def: number, kind: Kind) => (text === undefined ? def : (parseValue(name, text, kind) as number));
     const temperature = num('temperature', v.temperature, 1, { num: 0 });
     if (temperature === 0) throw new UsageError('--temperature must be > 0 (use --greedy for the likeliest sequence)');
     const n = num('n', v.n, 10, { int: 1, max: MAX_COUNT }), maxLen = num('max-len', v['max-len'], 32, { int: 1, max: MAX_COUNT });
     const seed = num('seed', v.seed, 0, { int: 0, max: MAX_SEED }), topK = num('top-k', v['top-k'], 0, { int: 0, max: MAX_COUNT });
+    const r = await restore(positionals[0]!, v);
+    if (r.task.topology !== 'one-to-many') throw new UsageError(`celda sample generates from nothing (one-to-many); task ${r.task.name} is ${r.task.topology}: use celda predict`);
     checkRunMemory(`sampling ${n} sequence${n === 1 ? '' : 's'} of up to ${maxLen} tokens`, samplingBytes(r.model, n, maxLen), r.maxBytes);
     const out = generate(r.model, r.params, n, new Rng(seed), { temperature, topK, greedy: !!v.greedy, maxLen, eos: r.task.eos! });
     for (const s of out) process.stdout.write(r.task.show(null, s) + '\n');
@@ -379,10 +381,11 @@ export function predictCommand(argv: string[]): Promise<number> {
   return guarded(async () => {
     const { values: v, positionals } = parseOptions(argv, PREDICT);
     if (positionals.length < 1) throw new UsageError('celda predict needs a checkpoint directory, then inputs (or lines on stdin)');
-    const r = await restore(positionals[0]!, v);
-    const inputs = positionals.length > 1 ? positionals.slice(1) : readTextFile('-', 'standard input').split('\n').filter((l) => l.trim() !== '');
+    // the command line first (exit 2), then the checkpoint it names (exit 1)
     const beam = v.beam === undefined ? 1 : (parseValue('beam', v.beam, { int: 1, max: MAX_COUNT }) as number);
     const maxLen = v['max-len'] === undefined ? 32 : (parseValue('max-len', v['max-len'], { int: 1, max: MAX_COUNT }) as number);
+    const r = await restore(positionals[0]!, v);
+    const inputs = positionals.length > 1 ? positionals.slice(1) : readTextFile('-', 'standard input').split('\n').filter((l) => l.trim() !== '');
     if (beam > 1 && r.task.topology !== 'encoder-decoder') throw new UsageError('--beam is for encoder–decoder tasks');
     const { model, params, task } = r;
     const K = model.head.size === 1 ? 2 : model.head.size;
@@ -497,13 +500,23 @@ export function compareCommand(argv: string[]): Promise<number> {
     const config = capSteps(freshConfig(task, v));
     const backend = scanOption(await loadBackend(backendName(v)), v);
     const out = (v.out as string | undefined) ?? join('runs', `compare-${task.name}`);
-    ensureDir(out);
     const report = v.report as string | undefined;
     if (report !== undefined && !existsSync(dirname(report) || '.')) throw new UsageError(`--report ${report}: the directory ${dirname(report)} does not exist`);
     const maxBytes = memoryLimit(v);
     const cells = files.map((f) => ({ file: f, cell: cellFromFile(f, v['cell-name'] as string | undefined, '--cell-name') }));
     checkDimNames(config.dims, cells.map((c) => c.cell));
     checkReadout(config.readout, cells.map((c) => c.cell));
+    // Every cell's settings before the first trains: a refused one stops the comparison (exit 2), it is no failed row.
+    for (const { cell } of cells) {
+      const readout = compareReadout(cell, config.readout);
+      try {
+        checkSettings(task, cell, readout === undefined ? config : { ...config, readout }, backend.factory);
+      } catch (e) {
+        // a cell that cannot fit the task fails its row when it trains
+        if (!(e instanceof TrainError)) throw e;
+      }
+    }
+    ensureDir(out);
     const rows: CompareRow[] = [];
     const used = new Set<string>();
     for (const [i, { file, cell }] of cells.entries()) {

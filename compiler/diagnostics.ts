@@ -102,7 +102,11 @@ export const DERIVATIVES = 'celda derives the backward equations itself (see `ce
 
 const FUNCTION_LIST = 'tanh, sigmoid (σ), softmax, relu, exp, log, sqrt, abs, softplus; LN and RMSNorm; and functions defined in the cell, `g(v) = …`';
 
-/** The catalog. Codes are stable: tests and users rely on them. Names arrive spelled for display. */
+/**
+ * The catalog. Codes are stable: tests and users rely on them. Names arrive
+ * spelled for display. A retired code is not reused: E022 (an exponent that is
+ * not a number) since tensor exponents (`x^y` of two tensors) are allowed.
+ */
 export const D = {
   syntax: (span: Span, expected: string, found: string) => err('E001', span, syntaxMessage(expected, found), syntaxHelp(expected, found)),
   unknownLatex: (span: Span, command: string, help?: string) =>
@@ -164,7 +168,6 @@ export const D = {
     err('E020', span, `input \`${name}\` is read at <t-1>; inputs are read at <t>`, `carry it in a state: \`${name}_prev^<t> = ${name}^<t>\`, then read \`${name}_prev^<t-1>\``),
   duplicateCell: (span: Span, name: string, first?: Span) =>
     err('E021', span, `cell \`${name}\` is defined twice in this file`, 'rename one of the cells', note(first, 'first defined here')),
-  notScalarExponent: (span: Span) => err('E022', span, 'an exponent must be a number'),
   badDim: (span: Span, text: string) => err('E023', span, `bad dimension: ${text}`),
   unrolledGap: (span: Span, name: string, step: number, help?: string) =>
     err('E024', span, `\`${name}^<${step}>\` is read but never defined`, help ?? (step === 0 ? `give it an initial value: \`${name}^<0> = [0 \\dots 0]\`` : undefined)),
@@ -218,7 +221,7 @@ export const D = {
   /** Export: a name the generated module cannot use as it is. */
   exportName: (span: Span, target: string, name: string, why: string) =>
     err('E051', span, `${target} export: \`${name}\` ${why}`, 'rename it in the cell'),
-  // Reductions, scalars per example, dimensions as numbers, tensor powers (E060–E064).
+  // Reductions, scalars per example, dimensions as numbers, tensor powers (E060–E063).
   notAVector: (span: Span, what: string, got: string, help: string) =>
     err('E060', span, `${what} needs a vector, got ${got}`, help),
   ambiguousTranspose: (span: Span, name: string) =>

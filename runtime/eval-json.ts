@@ -15,6 +15,7 @@ import { interpBackend } from './backends/interp.ts';
 import { jsBackend } from './backends/js.ts';
 import { cellRunBytes, checkMemory, maxBytes, printable, suggestion } from './limits.ts';
 import { Rng } from './random.ts';
+import { holes } from './unroll.ts';
 
 export class InputError extends Error {}
 
@@ -101,11 +102,11 @@ const concat = (parts: readonly ArrayLike<number>[]): Float64Array => {
 /** Backends may compute in float32; JSON output reads the same numbers as float64. */
 const f64 = (v: Vec): Float64Array => (v instanceof Float64Array ? v : Float64Array.from(v));
 
-/** A flat [T][B][dims…] array as nested JSON. */
-function nestSteps(v: Vec, steps: number, batch: number, dims: readonly number[]): Json {
+/** A flat [T][B][dims…] array as nested JSON; a step in `holes` (1-based, defined by no equation) is null. */
+function nestSteps(v: Vec, steps: number, batch: number, dims: readonly number[], holes: readonly number[] = []): Json {
   const n = batch * dims.reduce((a, b) => a * b, 1);
   const d = f64(v);
-  return Array.from({ length: steps }, (_, t) => toNested({ batched: true, dims, data: d.subarray(t * n, (t + 1) * n) }, batch));
+  return Array.from({ length: steps }, (_, t) => (holes.includes(t + 1) ? null : toNested({ batched: true, dims, data: d.subarray(t * n, (t + 1) * n) }, batch)));
 }
 
 export interface EvalRequest {
@@ -174,7 +175,7 @@ export function evaluate(cell: CompiledCell, req: EvalRequest, opts: EvalOptions
   // --- tensors, run through a backend: flat row-major arrays in, flat arrays out
   const x = tensors(t, sizes, P, paramKey, inputsObj, initObj, opts.seed ?? 0);
   const backend = backendFactory(opts.backend)(cell, { dims: Object.fromEntries(sizes.env), batch: sizes.batch, precision: opts.precision ?? 'f64' });
-  const result = runForward(t, backend, sizes, x);
+  const result = runForward(cell, backend, sizes, x);
   if (I.cotangents !== undefined) result.grads = runBackward(t, backend, sizes, x, paramKey, I.cotangents);
   const nonfinite = firstNonFinite(cell, result);
   return nonfinite === undefined ? { result, warnings } : { result, warnings, nonfinite };
@@ -308,7 +309,9 @@ function tensors(t: TypedCell, { env, batch }: Sizes, P: Record<string, Json> | 
 const stateSizes = (t: TypedCell, env: Map<string, number>, name: string) => stateShapeDims(t.states.find((x) => x.name === name)!).map((d) => evalDim(d, env)!);
 
 /** States and outputs of every step (and the parameters drawn, if any). */
-function runForward(t: TypedCell, backend: CellBackend, { steps, batch: B, env }: Sizes, x: Tensors): Record<string, Json> {
+function runForward(cell: CompiledCell, backend: CellBackend, { steps, batch: B, env }: Sizes, x: Tensors): Record<string, Json> {
+  const t = cell.typed;
+  const h = holes(cell);
   const flat = (ts: readonly Tensor[]) => concat(ts.map((v) => v.data));
   const traj = backend.forward(
     steps,
@@ -318,8 +321,8 @@ function runForward(t: TypedCell, backend: CellBackend, { steps, batch: B, env }
   );
   const outputDims = (name: string) => t.outputs.find((o) => o.name === name)!.shape.dims.map((d) => evalDim(d, env)!);
   const result: Record<string, Json> = {
-    states: Object.fromEntries(Object.entries(traj.states).map(([k, v]) => [k, nestSteps(v, steps, B, stateSizes(t, env, k))])),
-    outputs: Object.fromEntries(Object.entries(traj.outputs).map(([k, v]) => [k, nestSteps(v, steps, B, outputDims(k))])),
+    states: Object.fromEntries(Object.entries(traj.states).map(([k, v]) => [k, nestSteps(v, steps, B, stateSizes(t, env, k), entry(h.states, k))])),
+    outputs: Object.fromEntries(Object.entries(traj.outputs).map(([k, v]) => [k, nestSteps(v, steps, B, outputDims(k), entry(h.outputs, k))])),
   };
   if (Object.keys(x.used).length) result.params = x.used;
   return result;

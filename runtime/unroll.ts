@@ -39,6 +39,26 @@ export interface Grads {
   readonly init: Record<string, Tensor>;
 }
 
+/**
+ * An unrolled cell's holes: for each state and output, the steps (1-based) at
+ * which no equation defines it — the notes' many-to-one written out defines
+ * `y^<T>` alone. Every backend gives zeros there (and a cotangent there reaches
+ * nothing); `celda eval` prints them as null. None for a step cell.
+ */
+export function holes(cell: CompiledCell): { readonly states: Record<string, number[]>; readonly outputs: Record<string, number[]> } {
+  const states: Record<string, number[]> = {}, outputs: Record<string, number[]> = {};
+  if (cell.typed.mode !== 'unrolled') return { states, outputs };
+  const T = cell.typed.steps;
+  for (const [role, names, bucket] of [['state', cell.typed.states.map((s) => s.name), states], ['output', cell.typed.outputs.map((o) => o.name), outputs]] as const) {
+    for (const name of names) {
+      const defined = new Set(cell.forward.roots.filter((r) => r.role === role && r.name === name).map((r) => r.step));
+      const missing = Array.from({ length: T }, (_, i) => i + 1).filter((t) => !defined.has(t));
+      if (missing.length) bucket[name] = missing;
+    }
+  }
+  return { states, outputs };
+}
+
 const add = (a: Tensor, b: Tensor): Tensor => ({ ...a, data: a.data.map((x, i) => x + b.data[i]!) });
 
 export function initialStates(cell: CompiledCell, run: Run): Record<string, Tensor> {
@@ -83,6 +103,10 @@ export function forward(cell: CompiledCell, run: Run): Trajectory {
   };
   if (cell.typed.mode === 'unrolled') {
     collect(interpret(g, leafReader(run, undefined, init, () => undefined), run.env, run.batch));
+    // a step no equation defines (a hole) holds zeros
+    const h = holes(cell);
+    for (const s of cell.typed.states) for (const t of h.states[s.name] ?? []) states[s.name]![t - 1] = zerosFor({ batch: true, dims: stateDims(s) }, run.env, run.batch);
+    for (const o of cell.typed.outputs) for (const t of h.outputs[o.name] ?? []) outputs[o.name]![t - 1] = zerosFor({ batch: true, dims: o.shape.dims }, run.env, run.batch);
     return { states, outputs, init };
   }
   let prev = init;

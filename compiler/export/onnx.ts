@@ -260,9 +260,14 @@ function unrolled(cell: CompiledCell, main: GraphText, live: ReadonlySet<number>
     if (n.op === 'prev') main.values.set(n.id, `init_${n.attrs.name}`);
   }
   main.render(g, live);
+  // every step 1 … T: a step no equation defines (an output at some steps only, a hole) holds zeros, as in every backend
   const stack = (role: 'state' | 'output', name: string) => {
-    const rs = g.roots.filter((r) => r.role === role && r.name === name).sort((a, b) => a.step! - b.step!);
-    const steps = rs.map((r) => main.op('Unsqueeze', [main.batched(r.id, g), main.i64([0])]));
+    const rs = g.roots.filter((r) => r.role === role && r.name === name);
+    const some = main.batched(rs[0]!.id, g);
+    const steps = Array.from({ length: t.steps }, (_, k) => {
+      const r = rs.find((x) => x.step === k + 1);
+      return main.op('Unsqueeze', [r ? main.batched(r.id, g) : main.op('Expand', [main.f32(0), main.op('Shape', [some])]), main.i64([0])]);
+    });
     main.nodes.push({ opType: 'Concat', name: `${name}_steps`, input: steps, output: [name], attribute: [{ name: 'axis', type: ATTR.INT, i: 0 }] });
   };
   t.states.forEach((s) => stack('state', s.name));

@@ -501,9 +501,12 @@ class ModuleText {
     if (t.inputs[0]) L.push(`${IND}if T != ${t.steps}:`, `${IND}${IND}raise ValueError(${pyString(`${this.cell.name} is unrolled over ${t.steps} steps`)})`);
     for (const l of b.leaves) L.push(`${IND}${l.v} = ${l.op === 'input' ? `inputs[${pyString(l.name)}][${l.step! - 1}]` : `states[${pyString(l.name)}]`}`);
     L.push(...b.lines.map((l) => IND + l));
+    // every step 1 … T: a step no equation defines (an output at some steps only, a hole) holds zeros, as in every backend
     const stack = (role: 'state' | 'output', name: string) => {
-      const rs = this.cell.forward.roots.map((r, i) => ({ r, i })).filter(({ r }) => r.role === role && r.name === name).sort((x, y) => x.r.step! - y.r.step!);
-      return `torch.stack([${rs.map(({ i }) => b.rootValues[i]).join(', ')}])`;
+      const rs = this.cell.forward.roots.map((r, i) => ({ r, i })).filter(({ r }) => r.role === role && r.name === name);
+      const at = (k: number) => rs.find(({ r }) => r.step === k);
+      const some = b.rootValues[rs[0]!.i];
+      return `torch.stack([${Array.from({ length: t.steps }, (_, k) => { const x = at(k + 1); return x ? b.rootValues[x.i] : `torch.zeros_like(${some})`; }).join(', ')}])`;
     };
     L.push(`${IND}return {${t.states.map((s) => `${pyString(s.name)}: ${stack('state', s.name)}`).join(', ')}}, {${t.outputs.map((o) => `${pyString(o.name)}: ${stack('output', o.name)}`).join(', ')}}`);
     return L;

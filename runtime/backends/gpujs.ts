@@ -213,8 +213,18 @@ function flat(v: unknown): Float32Array {
   throw new GpujsError(`gpu.js returned ${typeof v} where an array was expected`);
 }
 
-/** Upload form of a flat array for a value read as rows × cols (`a[row][col]`) or as a vector. */
-const upload = (data: Float32Array, output: readonly number[]) => (output.length === 2 ? new Input(data as unknown as number[], [output[0]!, output[1]!]) : data);
+/**
+ * Upload form of a flat array for a value read as rows × cols (`a[row][col]`) or
+ * as a vector. gpu.js's cpu mode indexes an Input of a kernel with dynamic
+ * arguments by the kernel's output width, not the argument's (gpu.js 2.24,
+ * backend/cpu/function-node.js), so there a matrix goes as its rows.
+ */
+function upload(x: PassContext, data: Float32Array, output: readonly number[]): unknown {
+  if (output.length !== 2) return data;
+  const [cols, rows] = [output[0]!, output[1]!];
+  if (x.mode !== 'cpu') return new Input(data as unknown as number[], [cols, rows]);
+  return Array.from({ length: rows }, (_, r) => data.subarray(r * cols, (r + 1) * cols));
+}
 
 // ---------------------------------------------------------------- the two passes
 
@@ -256,6 +266,7 @@ function checkOptions(opts: GpujsOptions): GpuMode {
 /** What both passes of a cell read: its kernels, the sizes of its values at these dims, and where each argument sits. */
 interface PassContext {
   readonly gpu: GPU;
+  readonly mode: GpuMode;
   readonly c: Compiled;
   readonly t: TypedCell;
   readonly B: number;
@@ -319,7 +330,7 @@ function passContext(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: Gpu
       return r;
     },
     launches,
-    gpu, c: compiled(gpu, cell, opts, mode), t, B, unrolled: t.mode === 'unrolled',
+    gpu, mode, c: compiled(gpu, cell, opts, mode), t, B, unrolled: t.mode === 'unrolled',
     stateN: new Map(t.states.map((s) => [s.name, stateDims(s).reduce((a, d) => a * size(d), 1)])),
     outputN: new Map(t.outputs.map((o) => [o.name, o.shape.dims.reduce((a, d) => a * size(d), 1)])),
     inputN: new Map(t.inputs.map((i) => [i.name, size(i.dim)])),
@@ -371,9 +382,9 @@ function forwardPass(x: PassContext, steps: number, params: Readonly<Record<stri
     return [s.name, given ? checked(`init.${s.name}`, given, B * n) : new Float32Array(B * n).fill(s.init)];
   }));
   const args = [
-    ...t.params.map((q, i) => upload(P[i]!, paramOut.get(q.name)!)),
-    ...t.inputs.map((i, k) => upload(X[k]!, [inputN.get(i.name)!, steps * B])),
-    ...t.states.map((s) => upload(I.get(s.name)!, [stateN.get(s.name)!, B])),
+    ...t.params.map((q, i) => upload(x, P[i]!, paramOut.get(q.name)!)),
+    ...t.inputs.map((i, k) => upload(x, X[k]!, [inputN.get(i.name)!, steps * B])),
+    ...t.states.map((s) => upload(x, I.get(s.name)!, [stateN.get(s.name)!, B])),
   ];
   const initIndex = new Map(t.states.map((s, i) => [s.name, P.length + X.length + i]));
   const scan = scanKernels(x, 'forward', steps);
@@ -485,10 +496,10 @@ function backwardPass(x: PassContext, last: Trajectory, cot: Parameters<AsyncCel
   const prevIndex = new Map(t.states.map((s, i) => [s.name, base + i]));
   const cotIndex = new Map(cots.map((q, i) => [q.name, base + t.states.length + i]));
   const args = [
-    ...t.params.map((q, i) => upload(P[i]!, paramOut.get(q.name)!)),
-    ...t.inputs.map((i, k) => upload(X[k]!, [inputN.get(i.name)!, steps * B])),
-    ...t.states.map((s, i) => upload(previous[i]!, [stateN.get(s.name)!, x.unrolled ? B : steps * B])),
-    ...cots.map((q) => upload(q.data, [q.n, steps * B])),
+    ...t.params.map((q, i) => upload(x, P[i]!, paramOut.get(q.name)!)),
+    ...t.inputs.map((i, k) => upload(x, X[k]!, [inputN.get(i.name)!, steps * B])),
+    ...t.states.map((s, i) => upload(x, previous[i]!, [stateN.get(s.name)!, x.unrolled ? B : steps * B])),
+    ...cots.map((q) => upload(x, q.data, [q.n, steps * B])),
   ];
   if (scan) {
     const key = `backward:${steps}:${wantInputs}:scan:${scan.plan.form}`;

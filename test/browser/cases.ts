@@ -14,7 +14,7 @@ import { MLSTM, S6 } from '../support/matrix-cells.ts';
 import type { Vec } from '../../runtime/backend.ts';
 import { interpBackend } from '../../runtime/backends/interp.ts';
 import { Rng } from '../../runtime/random.ts';
-import { RESEARCH_CELL, SHAPES_CELL } from '../support/cells.ts';
+import { MANY_TO_ONE_CELL, RESEARCH_CELL, SHAPES_CELL } from '../support/cells.ts';
 
 type Arrays = Record<string, number[]>;
 
@@ -91,6 +91,7 @@ export const allCases = (opts: Parameters<typeof makeCase>[2] = {}) => [
   makeCase('ops (every primitive)', OPS_CELL, opts),
   makeCase('research (functions, LN and RMSNorm, a split, cases, time subscripts)', RESEARCH_CELL, opts),
   makeCase('shapes (scalars per example, reductions, tensor powers)', SHAPES_CELL, opts),
+  makeCase('many-to-one written out (ŷ at the last step only)', MANY_TO_ONE_CELL, opts),
   // matrices per example (test/support/matrix-cells.ts)
   makeCase('mLSTM-like (a matrix state)', MLSTM.ascii, opts),
   makeCase('Mamba-S6-like (a matrix state)', S6.ascii, opts),

@@ -14,7 +14,7 @@ import type { TypedCell } from '../../compiler/check/typed-cell.ts';
 import { render } from '../../compiler/diagnostics.ts';
 import { FUNCTIONS } from '../../compiler/ir/ops.ts';
 import { evaluate } from '../../runtime/eval-json.ts';
-import { TrainError } from '../../runtime/train/errors.ts';
+import { UsageError } from '../../runtime/usage.ts';
 import { getTask } from '../../runtime/train/data/tasks/index.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -256,7 +256,7 @@ describe('running cells whose names JavaScript objects already have', () => {
 
   it('getTask knows no task by an inherited name', () => {
     for (const n of [...NAMES, PROTO]) {
-      expect(() => getTask(n)).toThrow(TrainError);
+      expect(() => getTask(n)).toThrow(UsageError);
       expect(() => getTask(n)).toThrow(`unknown task \`${n}\` (tasks: names, gender, entities, g2p)`);
     }
   });

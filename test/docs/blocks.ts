@@ -48,3 +48,12 @@ export function shellBlocks(markdown: string, file = 'markdown'): ShellBlock[] {
   }
   return out;
 }
+
+/** The files CELDA_DOCS names (README.md, docs/export.md, …), else all of them. */
+export function chosenFiles(env: string | undefined, all: readonly string[]): string[] {
+  if (env === undefined || env.trim() === '') return [...all];
+  const want = env.split(',').map((f) => f.trim().replace(/^\.\//, '')).filter(Boolean);
+  const unknown = want.filter((f) => !all.includes(f));
+  if (unknown.length) throw new Error(`CELDA_DOCS names ${unknown.join(', ')}, not a file the doc runner runs (${all.join(', ')})`);
+  return all.filter((f) => want.includes(f));
+}

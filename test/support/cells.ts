@@ -120,3 +120,13 @@ export const MLSTM_GATES_CELL = `cell MGates {
   f_p = exp(f̃ + m^⟨t−1⟩ − m^⟨t⟩)
   n^⟨t⟩ = f_p * n^⟨t−1⟩ + i_p * W_k x^⟨t⟩
 }`;
+
+/** The notes' many-to-one written out over three steps: ŷ at the last step only, so ŷ^<1> and ŷ^<2> are holes. */
+export const MANY_TO_ONE_CELL = String.raw`cell ManyToOne {
+  input x : n_x
+  state a : n_a
+  a^<1> = tanh(W_aa a^<0> + W_ax x^<1> + b_a)
+  a^<2> = tanh(W_aa a^<1> + W_ax x^<2> + b_a)
+  a^<3> = tanh(W_aa a^<2> + W_ax x^<3> + b_a)
+  ŷ^<3> = softmax(W_ya a^<3> + b_y)
+}`;

@@ -8,6 +8,7 @@ import { stateDims } from '../../../compiler/check/typed-cell.ts';
 import type { Dim } from '../../../compiler/ir/dims.ts';
 import { bindDims, dimToString, evalDim } from '../../../compiler/ir/dims.ts';
 import { TrainError } from '../errors.ts';
+import { UsageError } from '../../usage.ts';
 import type { ScoreKind } from './heads.ts';
 import { CELL_HEAD, cellHeadKind, headSize } from './heads.ts';
 
@@ -50,8 +51,8 @@ export function chooseReadout(cell: CompiledCell, wanted?: string): { role: 'sta
     const r = find(wanted);
     if (!r) {
       const s = t.states.find((x) => x.name === wanted), o = t.outputs.find((x) => x.name === wanted);
-      if (s || o) throw new TrainError(`--readout ${wanted}: \`${wanted}\` of cell ${cell.name} is ${s?.scalar || (o && o.shape.dims.length === 0) ? 'a scalar' : 'a matrix'} per example; the output head reads a vector (one of ${names.filter((n) => find(n)).join(', ') || 'none'})`);
-      throw new TrainError(`--readout ${wanted}: cell ${cell.name} has no state or output \`${wanted}\` (it has ${names.join(', ')})`);
+      if (s || o) throw new UsageError(`--readout ${wanted}: \`${wanted}\` of cell ${cell.name} is ${s?.scalar || (o && o.shape.dims.length === 0) ? 'a scalar' : 'a matrix'} per example; the output head reads a vector (one of ${names.filter((n) => find(n)).join(', ') || 'none'})`);
+      throw new UsageError(`--readout ${wanted}: cell ${cell.name} has no state or output \`${wanted}\` (it has ${names.join(', ')})`);
     }
     return r;
   }

@@ -8,6 +8,7 @@ import type { Rng } from '../../random.ts';
 import type { InputCode } from './embed.ts';
 import { embedding, oneHot } from './embed.ts';
 import { TrainError } from '../errors.ts';
+import { UsageError } from '../../usage.ts';
 import type { ScoreKind } from './heads.ts';
 import { cellHeadKind, headSize } from './heads.ts';
 import type { InitKind } from './init.ts';
@@ -71,14 +72,14 @@ export const outputModule = (m: Model): SeqModule => m.decoder ?? m.encoder;
 
 export function buildModel(cell: CompiledCell, spec: ModelSpec, factory: BackendFactory): Model {
   const { topology, hidden, layers } = spec;
-  if (!Number.isInteger(hidden) || hidden < 1) throw new TrainError('--hidden must be a whole number ≥ 1');
-  if (!Number.isInteger(layers) || layers < 1) throw new TrainError('--layers must be a whole number ≥ 1');
+  if (!Number.isInteger(hidden) || hidden < 1) throw new UsageError('--hidden must be a whole number ≥ 1');
+  if (!Number.isInteger(layers) || layers < 1) throw new UsageError('--layers must be a whole number ≥ 1');
   const bi = spec.bidirectional;
   if (bi && (topology === 'one-to-many' || topology === 'encoder-decoder'))
-    throw new TrainError(`--bidirectional needs the whole input at once: it works for many-to-many and many-to-one, not ${topology}`);
+    throw new UsageError(`--bidirectional needs the whole input at once: it works for many-to-many and many-to-one, not ${topology}`);
   const hasCellHead = cellHeadKind(cell) !== null;
-  if (spec.head === 'cell' && !hasCellHead) throw new TrainError(`--head cell: cell ${cell.name} defines no ŷ^<t>`);
-  if (spec.head === 'cell' && bi) throw new TrainError('--head cell: a bidirectional layer concatenates two readouts, so it needs the runtime head');
+  if (spec.head === 'cell' && !hasCellHead) throw new UsageError(`--head cell: cell ${cell.name} defines no ŷ^<t>`);
+  if (spec.head === 'cell' && bi) throw new UsageError('--head cell: a bidirectional layer concatenates two readouts, so it needs the runtime head');
   const cellHead = spec.head === 'cell' || (spec.head === 'auto' && hasCellHead && !bi);
 
   const shapes = new Map<string, readonly number[]>();

@@ -10,6 +10,7 @@
 import type { BackendFactory } from '../../backend.ts';
 import { interpBackend } from '../../backends/interp.ts';
 import { TrainError } from '../errors.ts';
+import { UsageError } from '../../usage.ts';
 
 export const BACKEND_NAMES = ['js', 'js-f32', 'interp', 'gpujs'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -46,5 +47,5 @@ export async function loadBackend(name: string | undefined): Promise<{ name: Bac
     const { gpujsSyncBackend } = await import('../../backends/gpujs.ts');
     return { name, factory: (cell, opts) => gpujsSyncBackend(cell, opts) };
   }
-  throw new TrainError(`unknown backend \`${name}\` (available: ${BACKEND_NAMES.join(', ')})`);
+  throw new UsageError(`unknown backend \`${name}\` (available: ${BACKEND_NAMES.join(', ')})`);
 }

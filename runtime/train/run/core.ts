@@ -11,6 +11,7 @@ import { permutation, Rng } from '../../random.ts';
 import type { Example } from '../data/batch.ts';
 import type { Task, TaskData } from '../data/tasks/task.ts';
 import { NonFiniteError, TrainError } from '../errors.ts';
+import { UsageError } from '../../usage.ts';
 import type { Model, ModelSpec } from '../model/model.ts';
 import { buildModel, initParams } from '../model/model.ts';
 import type { Batch } from '../model/topology.ts';
@@ -94,7 +95,8 @@ const where = (bad: { name: string; index: number[]; value: number }) => `${bad.
 
 /**
  * A training run without files or threads: `new TrainCore` builds the model
- * and checks the settings (allocating nothing large), `init` or `restore` sets
+ * and checks the settings (allocating nothing large; a refused value is a
+ * UsageError: the command line is wrong, exit 2), `init` or `restore` sets
  * the parameters, then `batch` + `update` (or `step`, both at once) advance it.
  */
 export class TrainCore {
@@ -120,17 +122,17 @@ export class TrainCore {
     this.data = data ?? task.load();
     this.model = buildModel(cell, modelSpec(task, c), input.factory);
     const schedule = parseSchedule(c.schedule, c.decaySteps, c.warmup);
-    if (typeof schedule === 'string') throw new TrainError(schedule);
+    if (typeof schedule === 'string') throw new UsageError(schedule);
     this.schedule = schedule;
     this.opt = optimizerConfig(c);
-    if (!Number.isInteger(c.batch) || c.batch < 1) throw new TrainError('--batch must be a whole number ≥ 1');
+    if (!Number.isInteger(c.batch) || c.batch < 1) throw new UsageError('--batch must be a whole number ≥ 1');
     this.perEpoch = Math.floor(this.data.train.length / c.batch);
-    if (this.perEpoch < 1) throw new TrainError(`--batch ${c.batch} is larger than the training split (${this.data.train.length} examples)`);
-    if (!Number.isInteger(c.threads) || c.threads < 1) throw new TrainError('--threads must be a whole number ≥ 1');
-    if (c.threads > c.batch) throw new TrainError(`--threads ${c.threads} is more than the batch of ${c.batch}`);
+    if (this.perEpoch < 1) throw new UsageError(`--batch ${c.batch} is larger than the training split (${this.data.train.length} examples)`);
+    if (!Number.isInteger(c.threads) || c.threads < 1) throw new UsageError('--threads must be a whole number ≥ 1');
+    if (c.threads > c.batch) throw new UsageError(`--threads ${c.threads} is more than the batch of ${c.batch}`);
     if (c.bptt > 0 && (task.topology === 'many-to-one' || task.topology === 'encoder-decoder'))
-      throw new TrainError(`--bptt truncates a loss-per-step sequence (many-to-many, one-to-many); ${task.name} is ${task.topology}`);
-    if (c.bptt > 0 && c.bidirectional) throw new TrainError('--bptt carries the state forward from window to window, which a bidirectional layer cannot do; use --unidirectional');
+      throw new UsageError(`--bptt truncates a loss-per-step sequence (many-to-many, one-to-many); ${task.name} is ${task.topology}`);
+    if (c.bptt > 0 && c.bidirectional) throw new UsageError('--bptt carries the state forward from window to window, which a bidirectional layer cannot do; use --unidirectional');
     // Evenly spaced over the split (the splits are in key order, so the first N would all start with "a").
     const val = this.data.val, stride = Math.max(1, val.length / c.evalSize);
     this.evalSubset = Array.from({ length: Math.min(c.evalSize, val.length) }, (_, i) => val[Math.floor(i * stride)]!);

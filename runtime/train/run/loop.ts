@@ -11,11 +11,12 @@ import { claimCheckpointDir, saveCheckpoint, validateTable } from '../io/checkpo
 import type { Model } from '../model/model.ts';
 import { buildModel } from '../model/model.ts';
 import { optimizerState } from '../optim/optimizers.ts';
+import type { Schedule } from '../optim/schedule.ts';
 import type { Task } from '../data/tasks/task.ts';
 import type { RunConfig } from './settings.ts';
 import type { Table } from '../tensor.ts';
 import { zerosLike } from '../tensor.ts';
-import { checkRunMemory, parameterCount, trainingBytes } from './memory.ts';
+import { checkBackendLimits, checkRunMemory, parameterCount, trainingBytes } from './memory.ts';
 import { GradWorkers } from './parallel.ts';
 import type { Update } from './core.ts';
 import { modelSpec, TrainCore } from './core.ts';
@@ -96,13 +97,31 @@ export async function train(input: TrainInput, hooks: TrainHooks = {}): Promise<
   }
 }
 
+/**
+ * The settings of a run checked against the task and the cell, before anything
+ * trains: a refused value is a UsageError (the command line is wrong, exit 2); a
+ * cell that cannot fit the task is a TrainError. `celda compare` checks every
+ * cell so before it trains the first.
+ */
+export function checkSettings(task: Task, cell: CompiledCell, c: RunConfig, factory: BackendFactory): { model: Model; schedule: Schedule } {
+  const core = new TrainCore({ task, cell, config: c, factory });
+  return { model: core.model, schedule: core.schedule };
+}
+
+/** The memory a run needs against the limit (`maxBytes`, else CELDA_MAX_MEMORY, else 4 GiB) and the backend's hard limits: a LimitError before anything trains. */
+export function checkRunLimits(task: Task, cell: CompiledCell, c: RunConfig, model: Model, backendName: string | undefined, maxBytes: number | undefined): void {
+  const data = task.load();
+  const shape = `${c.layers} layer${c.layers === 1 ? '' : 's'} of ${cell.name}, hidden ${c.hidden}, batch ${c.batch}, ${c.threads} thread${c.threads === 1 ? '' : 's'}`;
+  checkRunMemory(`training ${task.name} (${shape}, ${parameterCount(model)} parameters)`, trainingBytes(model, c, data), maxBytes);
+  checkBackendLimits(model, c, data, backendName);
+}
+
 async function trainHere(input: TrainInput, hooks: TrainHooks): Promise<TrainResult> {
   const { task, cell, config: c, out, resume } = input;
   const core = new TrainCore({ task, cell, config: c, factory: input.factory });
-  const { model, data } = core;
+  const { model } = core;
 
-  const shape = `${c.layers} layer${c.layers === 1 ? '' : 's'} of ${cell.name}, hidden ${c.hidden}, batch ${c.batch}, ${c.threads} thread${c.threads === 1 ? '' : 's'}`;
-  checkRunMemory(`training ${task.name} (${shape}, ${parameterCount(model)} parameters)`, trainingBytes(model, c, data), input.maxBytes);
+  checkRunLimits(task, cell, c, model, input.backendName, input.maxBytes);
 
   const history: HistoryPoint[] = [];
   if (resume) {

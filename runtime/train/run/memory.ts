@@ -9,7 +9,9 @@
 // sequence — per thread, and again for the evaluation batches the main thread
 // runs on the side.
 
-import { cellRunBytes, checkMemory, maxBytes } from '../../limits.ts';
+import { jsLimitProblem } from '../../backends/js-memory.ts';
+import { cellRunBytes, checkMemory, LimitError, maxBytes } from '../../limits.ts';
+import { simdAvailable } from '../../wasm/pool-common.ts';
 import type { TaskData } from '../data/tasks/task.ts';
 import type { Model, SeqModule } from '../model/model.ts';
 import { sizeOf } from '../tensor.ts';
@@ -74,4 +76,32 @@ export function decodingBytes(model: Model, beam: number, srcLen: number, maxLen
 /** Refuse a run that needs more than the limit (`limit`, else CELDA_MAX_MEMORY, else the default). */
 export function checkRunMemory(what: string, bytes: number, limit?: number): void {
   checkMemory(what, bytes, maxBytes(limit));
+}
+
+/**
+ * The hard limits of the js backends (runtime/backends/js-memory.ts) for every
+ * layer of a training run: each training thread's instance (its share of the
+ * batch) and the evaluation batch's, over the longest sequence. A LimitError
+ * before anything trains, instead of running out of memory at the first
+ * evaluation or the first long batch.
+ */
+export function checkBackendLimits(model: Model, c: RunConfig, data: TaskData, backend: string | undefined): void {
+  const precision = backend === 'js-f32' ? 'f32' : backend === 'js' ? 'f64' : null;
+  if (precision === null) return;
+  const simd = precision === 'f32' && simdAvailable();
+  const t = model.spec.topology;
+  const Tx = longest(data, (e) => e.x?.length ?? 0), Ty = longest(data, (e) => e.y.length + 1);
+  const shard = Math.ceil(c.batch / c.threads);
+  const evalBatch = Math.min(EVAL_BATCH, Math.max(1, data.val.length));
+  const modules = [{ mod: model.encoder, T: t === 'one-to-many' ? Ty : Tx }, ...(model.decoder ? [{ mod: model.decoder, T: Ty }] : [])];
+  for (const { mod, T } of modules) {
+    for (const block of mod.stack.blocks) {
+      for (const layer of block.kind === 'uni' ? [block.layer] : [block.fwd, block.bwd]) {
+        for (const [rows, what] of [[shard, `a training batch of ${shard}${c.threads > 1 ? ' per thread' : ''}`], [evalBatch, `the evaluation batch of ${evalBatch}`]] as const) {
+          const problem = jsLimitProblem(layer.plan.cell, layer.plan.dims, rows, T, precision, simd, what);
+          if (problem) throw new LimitError(problem);
+        }
+      }
+    }
+  }
 }

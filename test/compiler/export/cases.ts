@@ -45,6 +45,18 @@ export function cellFiles(): string[] {
   ];
 }
 
+/** celda eval's result with each hole (a step no equation defines: null) as the zeros an export gives there, shaped as a defined step. */
+function holesAsZeros(result: Record<string, unknown>): Record<string, unknown> {
+  const zeros = (x: unknown): unknown => (Array.isArray(x) ? x.map(zeros) : 0);
+  const fill = (steps: unknown[]) => { const some = steps.find((v) => v !== null); return steps.map((v) => (v === null ? zeros(some) : v)); };
+  const out = { ...result };
+  for (const role of ['states', 'outputs'] as const) {
+    const r = result[role] as Record<string, unknown[]> | undefined;
+    if (r) out[role] = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, fill(v)]));
+  }
+  return out;
+}
+
 /** A case for a cell file; `params` replaces the random parameters (same shapes). */
 export function makeCase(file: string, opts: { batch?: number; steps?: number; seed?: number; params?: Record<string, unknown>; sizes?: Record<string, number>; source?: string } = {}): ExportCase {
   const cell = compileOk(opts.source ?? readFileSync(file, 'utf8'))[0]!;
@@ -65,8 +77,8 @@ export function makeCase(file: string, opts: { batch?: number; steps?: number; s
     outputs: Object.fromEntries(t.outputs.map((o) => [o.name, arr([T, B, ...o.shape.dims.map(num)])])),
   };
   const request = { dims, batch: B, steps: T, inputs };
-  const expected = evaluate(cell, { params, inputs: { ...request, init, cotangents: { ...cotangents.states, ...cotangents.outputs } } }).result;
-  const expectedDefaultInit = evaluate(cell, { params, inputs: request }).result;
+  const expected = holesAsZeros(evaluate(cell, { params, inputs: { ...request, init, cotangents: { ...cotangents.states, ...cotangents.outputs } } }).result);
+  const expectedDefaultInit = holesAsZeros(evaluate(cell, { params, inputs: request }).result);
   return { file, cell, dims: Object.fromEntries(t.dims.map((d) => [d, dims[d]!])), params, inputs, init, cotangents, expected, expectedDefaultInit };
 }
 

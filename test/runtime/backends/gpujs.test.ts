@@ -216,6 +216,17 @@ describe('the synchronous variant (for the training loop)', () => {
     }
   });
 
+  // gpu.js's cpu mode indexed an Input argument by the kernel's output width: wrong whenever n_x ≠ n_a (runtime/backends/gpujs.ts, upload)
+  for (const c of allCases()) {
+    it(`cpu mode, ${c.name}: inputs and states of other widths than the output (${Object.entries(c.dims).map(([k, v]) => `${k} = ${v}`).join(', ')})`, () => {
+      const b = gpujsSyncBackend(loadCell(c.source), { dims: c.dims, batch: c.batch, mode: 'cpu' });
+      const f = b.forward(c.steps, f64(c.params), f64(c.inputs), f64(c.init));
+      const g = b.backward({ states: f64(c.cot.states), outputs: f64(c.cot.outputs) });
+      const got = { states: plain(f.states), outputs: plain(f.outputs), grads: { params: plain(g.params), inputs: plain(g.inputs), init: plain(g.init) } };
+      expect(worst(relativeErrors(got, reference(c)))).toEqual([]);
+    });
+  }
+
   it('refuses a mode whose kernels only answer asynchronously', () => {
     expect(() => gpujsSyncBackend(loadCell(loadSource('rnn')), { dims: { n_x: 2, n_a: 3, n_y: 2 }, batch: 2, mode: 'webgpu' })).toThrow(/webasm or cpu, not webgpu/);
   });

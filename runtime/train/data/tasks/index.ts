@@ -1,6 +1,6 @@
 // The tasks by the names `celda train` takes.
 
-import { TrainError } from '../../errors.ts';
+import { UsageError } from '../../../usage.ts';
 import { entitiesTask } from './entities.ts';
 import { g2pTask } from './g2p.ts';
 import { genderTask } from './gender.ts';
@@ -16,7 +16,7 @@ export const TASKS: Readonly<Record<string, () => Task>> = {
 
 export function getTask(name: string): Task {
   const make = Object.hasOwn(TASKS, name) ? TASKS[name] : undefined;
-  if (!make) throw new TrainError(`unknown task \`${name}\` (tasks: ${Object.keys(TASKS).join(', ')})`);
+  if (!make) throw new UsageError(`unknown task \`${name}\` (tasks: ${Object.keys(TASKS).join(', ')})`);
   return make();
 }
 
