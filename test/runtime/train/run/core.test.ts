@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { interpBackend } from '../../../../runtime/backends/interp.ts';
 import { getTask } from '../../../../runtime/train/data/tasks/index.ts';
 import { NonFiniteError, TrainError } from '../../../../runtime/train/errors.ts';
+import { UsageError } from '../../../../runtime/usage.ts';
 import { defaultConfig, TrainCore } from '../../../../runtime/train/run/core.ts';
 import type { RunConfig } from '../../../../runtime/train/run/settings.ts';
 import { zerosLike } from '../../../../runtime/train/tensor.ts';
@@ -31,10 +32,10 @@ describe('TrainCore', () => {
     expect(layer(two, 1).length).toBe(layer(two, 0).length);
   });
 
-  it('refuses bad settings with the option\'s name, before initialising anything', () => {
-    expect(() => core({ batch: 0 })).toThrow(new TrainError('--batch must be a whole number ≥ 1'));
+  it('refuses bad settings with the option\'s name, before initialising anything (a UsageError: the command line is wrong)', () => {
+    expect(() => core({ batch: 0 })).toThrow(new UsageError('--batch must be a whole number ≥ 1'));
     expect(() => core({ batch: 10 ** 7 })).toThrow(/--batch 10000000 is larger than the training split \(\d+ examples\)/);
-    expect(() => core({ schedule: 'wobbly' })).toThrow(TrainError);
+    expect(() => core({ schedule: 'wobbly' })).toThrow(UsageError);
     expect(() => core({ threads: 9 })).toThrow('--threads 9 is more than the batch of 8');
   });
 
