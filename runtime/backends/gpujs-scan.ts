@@ -1,8 +1,8 @@
 // The gpu.js backend's passes over scans (compiler/emit/gpujs/scan.ts): the
-// coefficients of every step at once, ⌈log₂ T⌉ rounds of a parallel scan per
-// state, then the step graph over all T·B rows — kernel launches per pass that
-// grow with log T instead of T. runtime/backends/gpujs.ts calls these for a
-// step cell whose every state is a scan in that pass, and keeps its
+// coefficients of every step at once, a chunked scan over time per state (a
+// fixed number of kernels), then the step graph over all T·B rows — kernel
+// launches per pass that do not grow with T. runtime/backends/gpujs.ts calls
+// these for a step cell whose every state is a scan in that pass, and keeps its
 // step-by-step passes for every other cell (and for `scan: false`).
 
 import type { CompiledCell } from '../../compiler/compile.ts';
@@ -20,8 +20,8 @@ export interface ScanKernels {
   readonly plan: ScanPlan;
   readonly coef: ScanKernelFn[];
   readonly whole: ScanKernelFn[];
-  readonly states: readonly { readonly first: ScanKernelFn; readonly firstA: ScanKernelFn | null; readonly rounds: readonly { e: ScanKernelFn; a: ScanKernelFn | null }[]; readonly shift: ScanKernelFn }[];
-  readonly logStates: readonly { readonly first: readonly [ScanKernelFn, ScanKernelFn]; readonly firstA: ScanKernelFn | null; readonly rounds: readonly { e: readonly [ScanKernelFn, ScanKernelFn]; a: ScanKernelFn | null }[]; readonly last: ScanKernelFn; readonly shift: ScanKernelFn }[];
+  /** Per state of plan.states: its scan kernels, and the shift to states at t−1. */
+  readonly states: readonly { readonly kernels: readonly ScanKernelFn[]; readonly shift: ScanKernelFn }[];
   /** Forward: whether the outputs need the whole step graph (an output that is not a state under another name). */
   readonly needsWhole: boolean;
   /** Zeros of [n, T·B] per state (the backward's carry) and of each parameter's size (its accumulator). */
@@ -46,23 +46,13 @@ export function logScannable(forms: ScanForms, direction: 'forward' | 'backward'
 export function makeScanKernels(forms: ScanForms, direction: 'forward' | 'backward', steps: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[] }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain'): ScanKernels {
   const g = direction === 'forward' ? forms.forward : forms.backward;
   const plan = planScan(g, direction === 'forward' ? forms.fwd : forms.bwd, direction, steps, stateN, opts, form);
-  const mk = (k: ScanKernel) => make(k);
+  const mk = (k: Omit<ScanKernel, 'reads'>) => make(k);
   const stateRoots = new Set(g.roots.filter((r) => r.role === 'state').map((r) => r.id));
   return {
     plan,
     coef: plan.coefficients.kernels.map(make),
     whole: plan.whole.kernels.map(make),
-    logStates: plan.logStates.map((s) => ({
-      first: [mk(s.first[0]), mk(s.first[1])] as const, firstA: s.firstA ? mk(s.firstA) : null,
-      rounds: s.rounds.map((r) => ({ e: [mk(r.e[0]), mk(r.e[1])] as const, a: r.a ? mk(r.a) : null })),
-      last: mk(s.last),
-      shift: mk(shiftPlan(stateN.get(s.state)!, opts.batch, steps)),
-    })),
-    states: plan.states.map((s) => ({
-      first: mk(s.first), firstA: s.firstA ? mk(s.firstA) : null,
-      rounds: s.rounds.map((r) => ({ e: mk(r.e), a: r.a ? mk(r.a) : null })),
-      shift: mk(shiftPlan(stateN.get(s.state)!, opts.batch, steps)),
-    })),
+    states: plan.states.map((s) => ({ kernels: s.kernels.map(mk), shift: mk(shiftPlan(stateN.get(s.state)!, opts.batch, steps)) })),
     needsWhole: g.roots.some((r) => r.role === 'output' && !stateRoots.has(r.id)),
     zeros,
     rows: steps * opts.batch,
@@ -79,39 +69,17 @@ function runAll(plan: StepPlan, kernels: readonly ScanKernelFn[], source: (a: Ar
   return outs;
 }
 
-/** The scan rounds of every state from its first kernel's arguments; returns the scanned arrays (states, or λ) by state. */
-function scanStates(k: ScanKernels, coefOuts: readonly unknown[], last: (state: string) => unknown, count: () => void): Map<string, unknown> {
+/** The scan kernels of every state, from the coefficients and `given` (h⁰, or the given cotangent); returns the scanned arrays (states, or λ) by state. */
+function scanStates(k: ScanKernels, coefOuts: readonly unknown[], given: (state: string) => unknown, count: () => void): Map<string, unknown> {
   const out = new Map<string, unknown>();
-  k.plan.logStates.forEach((s, i) => {
-    const ks = k.logStates[i]!;
-    const coefs = [...(s.a !== null ? [coefOuts[s.a]] : []), ...(s.b !== null ? [coefOuts[s.b]] : [])];
-    count(); count();
-    let L = ks.first.map((f) => f(...coefs, last(s.state)));
-    let A: unknown = null;
-    if (ks.firstA) { count(); A = ks.firstA(...(s.a !== null ? [coefOuts[s.a]] : [])); }
-    for (const r of ks.rounds) {
-      count(); count();
-      const next = r.e.map((e, j) => (A === null ? e(L[j]) : e(A, L[j])));
-      if (r.a) { count(); A = r.a(A); }
-      L = next;
-    }
-    count();
-    out.set(s.state, ks.last(L[0], L[1]));
-  });
   k.plan.states.forEach((s, i) => {
-    const ks = k.states[i]!;
-    const coefs = [...(s.a !== null ? [coefOuts[s.a]] : []), ...(s.b !== null ? [coefOuts[s.b]] : [])];
-    count();
-    let E = ks.first(...coefs, last(s.state));
-    let A: unknown = null;
-    if (ks.firstA) { count(); A = ks.firstA(...(s.a !== null ? [coefOuts[s.a]] : [])); } else if (s.a !== null) A = coefOuts[s.a];
-    for (const r of ks.rounds) {
+    const fns = k.states[i]!.kernels;
+    const outs: unknown[] = [];
+    s.kernels.forEach((kernel, j) => {
       count();
-      const nextE = A === null ? r.e(E) : r.e(A, E);
-      if (r.a) { count(); A = r.a(A); }
-      E = nextE;
-    }
-    out.set(s.state, E);
+      outs[j] = fns[j]!(...kernel.reads.map((r) => (r === 'a' ? coefOuts[s.a!] : r === 'b' ? coefOuts[s.b!] : r === 'given' ? given(s.state) : outs[r.kernel])));
+    });
+    out.set(s.state, outs[outs.length - 1]);
   });
   return out;
 }
@@ -128,7 +96,7 @@ export function forwardScan(k: ScanKernels, source: (a: Arg) => unknown, init: (
   for (const [s, v] of H) out[`scan:state:${s}`] = v;
   if (!k.needsWhole) return out;
   const prev = new Map<string, unknown>();
-  const shifts = k.plan.form === 'log' ? k.plan.logStates.map((s, i) => ({ state: s.state, shift: k.logStates[i]!.shift })) : k.plan.states.map((s, i) => ({ state: s.state, shift: k.states[i]!.shift }));
+  const shifts = k.plan.states.map((s, i) => ({ state: s.state, shift: k.states[i]!.shift }));
   for (const { state, shift } of shifts) { count(); prev.set(state, shift(init(state), H.get(state))); }
   const outs = runAll(k.plan.whole, k.whole, (a) => (a.from === 'prev' ? prev.get(a.name) : source(a)), count);
   for (const { root, kernel } of k.plan.whole.roots) if (root.role === 'output') out[`scan:output:${root.name}`] = outs[kernel];

@@ -293,7 +293,7 @@ function passes(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: GpuMode)
     launches: x.launches,
     plans: { forward: x.c.forward, backward: x.c.backward },
     kernels: () => [...x.c.fwd, ...x.c.bwd, ...x.c.helpers.values(),
-      ...[...x.c.scan.kernels.values()].flatMap((k) => (k ? [...k.coef, ...k.whole, ...k.states.flatMap((s) => [s.first, s.shift, ...(s.firstA ? [s.firstA] : []), ...s.rounds.flatMap((r) => [r.e, ...(r.a ? [r.a] : [])])])] : [])) as Kernel[]],
+      ...[...x.c.scan.kernels.values()].flatMap((k) => (k ? [...k.coef, ...k.whole, ...k.states.flatMap((s) => [...s.kernels, s.shift])] : [])) as Kernel[]],
     forward: (steps, params, inputs, init) => forwardPass(x, steps, params, inputs, init, (saw) => { last = saw; }),
     backward(cot, want) {
       if (!last) throw new GpujsError('backward before forward');
