@@ -12,6 +12,8 @@ import { Rng } from '../../../runtime/random.ts';
 import { agreement, relativeError } from '../../support/emit-js.ts';
 import { compileOk } from '../../support/cells.ts';
 import { linearCellSource, randomLinearCell } from '../../support/random-linear-cell.ts';
+import { zooSource } from '../../support/zoo.ts';
+import { chunkLength } from '../../../compiler/emit/gpujs/scan.ts';
 
 const cell = (body: string, decls = 'input x : n\n  state h : n') => compileOk(`cell C {\n  ${decls}\n  ${body.split('\n').join('\n  ')}\n}`)[0]!;
 const MIN_GRU = cell('z = σ(W_z x^<t> + b_z)\nh̃ = W_h x^<t> + b_h\nh^<t> = (1 - z) * h^<t-1> + z * h̃');
@@ -64,6 +66,67 @@ describe('gpu.js scans agree with the float64 interpreter', () => {
       expect(a.worstScaled, `${a.where}\n${linearCellSource(spec)}`).toBeLessThan(Math.max(1e-4, 50 * a.conditioning));
       expect(scanned()).toEqual([true, true]);
     }), { numRuns: 12, seed: 1415 });
+  });
+});
+
+describe('chunks over time', () => {
+  it('chunk length ≈ (2T)^⅓, between 1 and T', () => {
+    expect([1, 2, 4, 13, 256, 1024, 4096].map(chunkLength)).toEqual([1, 2, 2, 3, 8, 13, 20]);
+  });
+
+  // T = 1: one chunk of one step; 2: one chunk; 13 and 67 end in a short chunk (L = 3 and 5); 125: L = 6, chunks of 6 and a last of 5
+  for (const steps of [1, 2, 13, 67, 125]) {
+    it(`minGRU and minLSTM at T = ${steps} (chunk ${chunkLength(steps)}), batch 3`, () => {
+      for (const c of [MIN_GRU, MIN_LSTM]) {
+        const a = agreement(c, gpu(true), { dims: { n: 3 }, batch: 3, steps, seed: steps + 2, precision: 'f32' });
+        expect(a.worstScaled, a.where).toBeLessThan(1e-4);
+        expect(scanned()).toEqual([true, true]);
+      }
+    });
+  }
+
+  it('random linear cells at T beyond one chunk (fast-check)', () => {
+    fc.assert(fc.property(randomLinearCell, fc.integer({ min: 1, max: 2 }), fc.integer({ min: 10, max: 70 }), (spec, B, T) => {
+      const c = compileOk(linearCellSource(spec))[0]!;
+      const a = agreement(c, gpu(true), { dims: { n: 2 }, batch: B, steps: T, seed: B + 3 * T, precision: 'f32' });
+      expect(a.worstScaled, `T = ${T}: ${a.where}\n${linearCellSource(spec)}`).toBeLessThan(Math.max(1e-4, 50 * a.conditioning));
+      expect(scanned()).toEqual([true, true]);
+    }), { numRuns: 8, seed: 1416 });
+  });
+});
+
+describe('zoo cells as gpu.js scans, values and every gradient', () => {
+  // [file, dims, whether the forward and the backward are scans]
+  const cases: [string, Record<string, number>, [boolean, boolean]][] = [
+    ['mingru.celda', { n_x: 3, n_h: 4 }, [true, true]],
+    ['minlstm.celda', { n_x: 3, n_h: 4 }, [true, true]],
+    ['rg-lru.celda', { D: 4 }, [true, true]],
+    // a matrix state per example, h : D × N, decayed entry by entry by Ā = exp(diag(Δ) A)
+    ['mamba-s6.celda', { D: 3, N: 2 }, [true, true]],
+    // the stabiliser m is a max: the forward steps; the backward's C (a matrix per example), n and m are scans
+    ['mlstm.celda', { d: 3, n_x: 3 }, [false, true]],
+    ['sru.celda', { d: 4 }, [false, true]],
+    ['indrnn.celda', { n_x: 3, n_h: 4 }, [false, true]],
+  ];
+  for (const [file, dims, expected] of cases) {
+    it(`${file} at T = 1 and 17`, () => {
+      const c = compileOk(zooSource(file))[0]!;
+      for (const steps of [1, 17]) {
+        const a = agreement(c, gpu(true), { dims, batch: 2, steps, seed: steps, precision: 'f32', scale: 0.3 });
+        expect(a.worstScaled, `T = ${steps}: ${a.where}`).toBeLessThan(1e-4);
+        expect(scanned()).toEqual(expected);
+      }
+    });
+  }
+});
+
+describe('why a pass steps through time', () => {
+  it('--no-scan, and a state that is not linear, say so in launches()', () => {
+    agreement(MIN_GRU, gpu(false), { dims: { n: 3 }, batch: 1, steps: 3, seed: 1, precision: 'f32' });
+    expect(made!.launches().forward!.reason).toBe('scans are off (--no-scan)');
+    agreement(IND_RNN, gpu(true), { dims: { n: 3 }, batch: 1, steps: 3, seed: 1, precision: 'f32' });
+    expect(made!.launches().forward!.reason).toMatch(/^not every state is a diagonal linear recurrence forward: h: diagonal-jacobian \(relu/);
+    expect(made!.launches().backward!.reason).toBeUndefined();
   });
 });
 
