@@ -24,8 +24,8 @@ import { scanForms } from '../../compiler/lower/scan.ts';
 import { linearity } from '../../compiler/passes/linearity.ts';
 import type { Graph } from '../../compiler/ir/graph.ts';
 import type { PlanOptions } from '../../compiler/emit/gpujs/base.ts';
-import type { ScanKernels } from './gpujs-scan.ts';
-import { backwardScan, forwardScan, logScannable, makeScanKernels, scannedPasses } from './gpujs-scan.ts';
+import type { ScanPass } from './gpujs-scan.ts';
+import { backwardScan, forwardScan, logScannable, makeScanPass, scannedPasses } from './gpujs-scan.ts';
 
 export const GPU_MODES = ['webasm', 'webgl2', 'webgpu', 'cpu'] as const;
 export type GpuMode = (typeof GPU_MODES)[number];
@@ -139,7 +139,7 @@ interface Compiled {
   readonly pipelines: Map<string, Pipeline>;
   readonly planOptions: PlanOptions;
   /** The cell's scans (compiler/lower/scan.ts) and which passes they cover; their kernels per pass and T (a string: why that T does not fit the device); the forward step graph, for why a state is no scan. */
-  readonly scan: { readonly forms: ScanForms | null; readonly forward: boolean; readonly backward: boolean; readonly kernels: Map<string, ScanKernels | string>; readonly graph: Graph };
+  readonly scan: { readonly forms: ScanForms | null; readonly forward: boolean; readonly backward: boolean; readonly kernels: Map<string, ScanPass | string>; readonly graph: Graph };
 }
 
 /** Kernel launches of one pass; `scan`: whether it ran as a scan; `reason`: why it stepped through time instead. */
@@ -305,7 +305,7 @@ function passes(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: GpuMode)
     launches: x.launches,
     plans: { forward: x.c.forward, backward: x.c.backward },
     kernels: () => [...x.c.fwd, ...x.c.bwd, ...x.c.helpers.values(),
-      ...[...x.c.scan.kernels.values()].flatMap((k) => (typeof k !== 'string' ? [...k.coef, ...k.whole, ...k.states.flatMap((s) => [...s.kernels, s.shift])] : [])) as Kernel[]],
+      ...[...x.c.scan.kernels.values()].flatMap((p) => (typeof p !== 'string' ? p.segments.flatMap(({ k }) => [...k.coef, ...k.whole, ...k.states.flatMap((s) => [...s.kernels, s.handover, s.shift])]) : [])) as Kernel[]],
     forward: (steps, params, inputs, init) => forwardPass(x, steps, params, inputs, init, (saw) => { last = saw; }),
     backward(cot, want) {
       if (!last) throw new GpujsError('backward before forward');
@@ -420,7 +420,7 @@ function forwardPass(x: PassContext, steps: number, params: Readonly<Record<stri
 }
 
 /** The kernels of a pass as a scan at this T, or why it steps through time: the cell's pass is no scan, scans are off, or a kernel over T·B rows does not fit the device. */
-function scanKernels(x: PassContext, direction: 'forward' | 'backward', steps: number): { kernels: ScanKernels | null; reason?: string } {
+function scanKernels(x: PassContext, direction: 'forward' | 'backward', steps: number): { kernels: ScanPass | null; reason?: string } {
   const sc = x.c.scan;
   if (!x.scan) return { kernels: null, reason: 'scans are off (--no-scan)' };
   if (x.unrolled) return { kernels: null, reason: 'the cell is unrolled over fixed steps' };
@@ -428,10 +428,13 @@ function scanKernels(x: PassContext, direction: 'forward' | 'backward', steps: n
   const form = x.scan === 'log' && logScannable(sc.forms, direction) ? 'log' : 'plain';
   const key = `${direction}:${steps}:${form}`;
   if (!sc.kernels.has(key)) {
-    let k: ScanKernels | string;
+    let k: ScanPass | string;
+    // T·B rows beyond the device's texture size: segments of at most maxExtent / B steps
+    const extent = x.c.planOptions.maxExtent;
+    const most = extent === undefined ? steps : Math.max(1, Math.floor(extent / x.B));
     try {
-      k = makeScanKernels(sc.forms, direction, steps, x.stateN, x.c.planOptions, (p) => makeKernel(x.gpu, { name: p.name, node: -1, output: p.output, source: p.source }),
-        (output) => helper(x.gpu, x.c, 'zeros', output)(), form);
+      k = makeScanPass(sc.forms, direction, steps, most, x.stateN, x.c.planOptions, (p) => makeKernel(x.gpu, { name: p.name, node: -1, output: p.output, source: p.source }),
+          (output) => helper(x.gpu, x.c, 'zeros', output)(), form);
     } catch (e) {
       if (!(e instanceof GpujsPlanError)) throw e;
       k = `over ${steps} steps ${e.message}`; // too large for the device over T·B rows: step through time instead
@@ -526,7 +529,7 @@ function backwardPass(x: PassContext, last: Trajectory, cot: Parameters<AsyncCel
     };
     return {
       key, scan: true, form: scan.plan.form, args,
-      body: (a) => x.counted(key, () => backwardScan(scan, source(a), stateN, paramOut, wantInputs, x.launch)),
+      body: (a) => x.counted(key, () => backwardScan(scan, source(a), paramOut, wantInputs, x.launch)),
       read: (r) => ({
         params: Object.fromEntries(t.params.map((q) => [q.name, flat(r[`param:${q.name}`])])),
         inputs: wantInputs ? Object.fromEntries(t.inputs.map((i) => [i.name, r[`scan:input:${i.name}`] !== undefined ? flat(r[`scan:input:${i.name}`]) : new Float32Array(steps * B * inputN.get(i.name)!)])) : {},

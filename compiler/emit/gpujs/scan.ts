@@ -33,8 +33,14 @@ import { coefficientGraph } from '../../lower/scan.ts';
 import type { PlanOptions, StepPlan } from './base.ts';
 import { planStep } from './plan.ts';
 
-/** What a scan kernel reads: the state's coefficient a or b, h⁰ (forward) or the given cotangent g (backward), or an earlier kernel of the same state. */
-export type ScanRead = 'a' | 'b' | 'given' | { readonly kernel: number };
+/**
+ * What a scan kernel reads: the state's coefficient a or b; `given`: h⁰ [n, B]
+ * (forward) or the given cotangent g of all T steps (backward, read from row
+ * `offset`, a number: the first row of this segment); `next`: in a segment that
+ * is not the last, the backward's β_{t+1} + α_{t+1} λ_{t+1} past its last step
+ * [n, B]; or an earlier kernel of the same state (-1: its last, the scanned values).
+ */
+export type ScanRead = 'a' | 'b' | 'given' | 'offset' | 'next' | { readonly kernel: number };
 
 /** A scan kernel: its source, output and arguments in order. */
 export interface ScanKernel {
@@ -49,8 +55,15 @@ export interface StateScan {
   /** The kernels of plan `coefficients` that compute a (α) and b (β); null: 1, or 0. */
   readonly a: number | null;
   readonly b: number | null;
-  /** Run in order; the last one's output is the scanned state (forward) or λ (backward), [n, T·B]. */
+  /** Run in order; the last one's output is the scanned state (forward) or λ − g (backward: the cotangent carried into each step besides the given one), [n, T·B]. */
   readonly kernels: readonly ScanKernel[];
+  /**
+   * Segments (T·B rows beyond the device's limit, runtime/backends/gpujs-scan.ts):
+   * forward, the state at the segment's last step, (H) → [n, B], the next
+   * segment's h⁰; backward, β + α λ at the segment's first step, (a?, b?, λ − g,
+   * g, offset) → [n, B], the `next` of the segment before it.
+   */
+  readonly handover: ScanKernel;
 }
 
 export interface ScanPlan {
@@ -91,7 +104,7 @@ const logaddexp = (v: string, x: string, y: string) => [`const m_${v} = Math.max
  * `opts.batch` examples. Throws GpujsPlanError where plan.ts does (a kernel over
  * T·B rows larger than the device takes).
  */
-export function planScan(g: Graph, scans: readonly ScanRecurrence[], direction: 'forward' | 'backward', steps: number, n: ReadonlyMap<string, number>, opts: PlanOptions, form: 'plain' | 'log' = 'plain'): ScanPlan {
+export function planScan(g: Graph, scans: readonly ScanRecurrence[], direction: 'forward' | 'backward', steps: number, n: ReadonlyMap<string, number>, opts: PlanOptions, form: 'plain' | 'log' = 'plain', segmented = false): ScanPlan {
   const B = opts.batch, R = steps * B;
   const all: PlanOptions = { ...opts, batch: R, mode: 'loop' };
   const coefficients = planStep(coefficientGraph(g, scans), all);
@@ -101,8 +114,8 @@ export function planScan(g: Graph, scans: readonly ScanRecurrence[], direction: 
     const a = s.a === null ? null : kernelOf(`a:${s.state}`), b = s.b === null ? null : kernelOf(`b:${s.state}`);
     const shape = { B, T: steps, L, w: n.get(s.state)!, direction, form,
       readA: reader(a === null ? 'unit' : coefficients.kernels[a]!.output), readB: reader(b === null ? 'unit' : coefficients.kernels[b]!.output),
-      hasA: a !== null, hasB: b !== null, name: s.state };
-    return { state: s.state, a, b, kernels: form === 'log' ? logKernels(shape) : plainKernels(shape) };
+      hasA: a !== null, hasB: b !== null, name: s.state, segmented };
+    return { state: s.state, a, b, kernels: form === 'log' ? logKernels(shape) : plainKernels(shape), handover: handover(shape) };
   });
   return { direction, form, steps, chunk: L, coefficients, states, whole: planStep(g, all) };
 }
@@ -112,6 +125,8 @@ interface Shape {
   readonly direction: 'forward' | 'backward'; readonly form: 'plain' | 'log';
   readonly readA: (v: string, row: string) => string; readonly readB: (v: string, row: string) => string;
   readonly hasA: boolean; readonly hasB: boolean; readonly name: string;
+  /** Backward: whether the segment ends before the last step (it reads `next`). */
+  readonly segmented: boolean;
 }
 
 const chunks = (x: Shape) => Math.ceil(x.T / x.L);
@@ -121,7 +136,8 @@ const coefParams = (x: Shape, withB: boolean): { params: string[]; reads: ScanRe
   const params: string[] = [], reads: ScanRead[] = [];
   if (x.hasA) { params.push('a'); reads.push('a'); }
   if (withB && x.hasB) { params.push('b'); reads.push('b'); }
-  if (withB && x.direction === 'backward') { params.push('g'); reads.push('given'); }
+  if (withB && x.direction === 'backward') { params.push('g', 'o'); reads.push('given', 'offset'); }
+  if (withB && x.direction === 'backward' && x.segmented) { params.push('nx'); reads.push('next'); }
   return { params, reads };
 };
 
@@ -142,7 +158,7 @@ function localLoop(x: Shape, withB: boolean, init: string, step: readonly string
   // backward: λ_t = (g_t + β_{t+1}) + α_{t+1} λ_{t+1}; nothing after the last step
   return [...head, `for (let k = 0; k < ${L}; k++) {`, `  const t = c0 + ${L - 1} - k;`, `  if (t >= j && t <= ${T - 1}) {`, `    const s = t * ${B} + u;`,
     `    const q = s + ${B};`, `    const p = (q <= ${R - 1} ? q : s);`,
-    `    const c = (q <= ${R - 1} ? ${x.readA('a', 'p')} : 0.0);`, ...(withB ? [`    const e = (q <= ${R - 1} ? g[s][i] + ${x.hasB ? x.readB('b', 'p') : '0.0'} : g[s][i]);`] : []),
+    `    const c = (q <= ${R - 1} ? ${x.readA('a', 'p')} : 0.0);`, ...(withB ? [`    const e = (q <= ${R - 1} ? g[o + s][i] + ${x.hasB ? x.readB('b', 'p') : '0.0'} : g[o + s][i]${x.segmented ? ' + nx[u][i]' : ''});`] : []),
     ...step.map((l) => `    ${l}`), '  }', '}', 'return acc;'];
 }
 
@@ -170,8 +186,9 @@ function plainKernels(x: Shape): ScanKernel[] {
   ks.push({ name: `scancarry_${x.name}`, output: carryOut, reads: [...(unit ? [E] : [P, E]), ...(x.direction === 'forward' ? ['given' as const] : [])],
     source: fn([...(unit ? ['E'] : ['P', 'E']), ...carryParams], [...carryLoop(x, [init], [unit ? 'acc = acc + E[s][i];' : 'acc = P[s][i] * acc + E[s][i];']), 'return acc;']) });
   const H = { kernel: ks.length - 1 };
-  ks.push({ name: `scan_${x.name}`, output: out, reads: unit ? [E, H] : [P, E, H],
-    source: fn(unit ? ['E', 'H'] : ['P', 'E', 'H'], [...fixHead(x), `return ${unit ? 'H[h][i]' : 'P[r][i] * H[h][i]'} + E[r][i];`]) });
+  const back = x.direction === 'backward';
+  ks.push({ name: `scan_${x.name}`, output: out, reads: [...(unit ? [E, H] : [P, E, H]), ...(back ? ['given' as const, 'offset' as const] : [])],
+    source: fn([...(unit ? ['E', 'H'] : ['P', 'E', 'H']), ...(back ? ['g', 'o'] : [])], [...fixHead(x), `return ${unit ? 'H[h][i]' : 'P[r][i] * H[h][i]'} + E[r][i]${back ? ' - g[o + r][i]' : ''};`]) });
   return ks;
 }
 
@@ -194,12 +211,23 @@ function logKernels(x: Shape): ScanKernel[] {
   ks.push(carry(1, 'p', Ep), carry(-1, 'm', Em));
   const Hp = { kernel: ks.length - 2 }, Hm = { kernel: ks.length - 1 };
   const lp = unit ? '' : 'P[r][i] + ';
-  ks.push({ name: `logscan_${x.name}`, output: out, reads: [...(unit ? [] : [P]), Ep, Em, Hp, Hm],
-    source: fn([...(unit ? [] : ['P']), 'Ep', 'Em', 'Hp', 'Hm'], [...fixHead(x),
+  const back = x.direction === 'backward';
+  ks.push({ name: `logscan_${x.name}`, output: out, reads: [...(unit ? [] : [P]), Ep, Em, Hp, Hm, ...(back ? ['given' as const, 'offset' as const] : [])],
+    source: fn([...(unit ? [] : ['P']), 'Ep', 'Em', 'Hp', 'Hm', ...(back ? ['g', 'o'] : [])], [...fixHead(x),
       `const xp = ${lp}Hp[h][i];`, 'const yp = Ep[r][i];', 'let vp = 0.0;', ...logaddexp('vp', 'xp', 'yp'),
       `const xm = ${lp}Hm[h][i];`, 'const ym = Em[r][i];', 'let vm = 0.0;', ...logaddexp('vm', 'xm', 'ym'),
-      'return Math.exp(vp) - Math.exp(vm);']) });
+      `return Math.exp(vp) - Math.exp(vm)${back ? ' - g[o + r][i]' : ''};`]) });
   return ks;
+}
+
+/** StateScan.handover. */
+function handover(x: Shape): ScanKernel {
+  const head = ['const r = this.thread.y;', 'const i = this.thread.x;'];
+  if (x.direction === 'forward') return { name: `scantail_${x.name}`, output: [x.w, x.B], reads: [{ kernel: -1 }], source: fn(['H'], [...head, `return H[${(x.T - 1) * x.B} + r][i];`]) };
+  const params = [...(x.hasA ? ['a'] : []), ...(x.hasB ? ['b'] : []), 'L', 'g', 'o'];
+  const reads: ScanRead[] = [...(x.hasA ? ['a' as const] : []), ...(x.hasB ? ['b' as const] : []), { kernel: -1 }, 'given', 'offset'];
+  return { name: `scanhead_${x.name}`, output: [x.w, x.B], reads, source: fn(params, [...head,
+    `return ${x.hasB ? x.readB('b', 'r') : '0.0'} + ${x.readA('a', 'r')} * (L[r][i] + g[o + r][i]);`]) };
 }
 
 /** A kernel shifting all-steps states by one step: row r of the result is the state at t−1 (the initial state for t = 1); reads (h0, H). */

@@ -120,6 +120,46 @@ describe('zoo cells as gpu.js scans, values and every gradient', () => {
   }
 });
 
+describe('segments: T·B rows beyond the device\'s limit (forced small here)', () => {
+  const limited = (scan: true | 'log', maxExtent: number) => (c: CompiledCell, o: BackendOptions) =>
+    (made = gpujsSyncBackend(c, { ...o, precision: 'f32', scan, webasmThreads: false, limits: { maxExtent } }));
+  // batch 3, at most 16 rows: segments of 5 steps; T = 17 → 5, 5, 5, 2
+  const cases: [string, CompiledCell, Record<string, number>][] = [
+    ['minGRU', MIN_GRU, { n: 4 }], ['RG-LRU (an output of its own)', RG_LRU, { n: 4 }], ['minLSTM', MIN_LSTM, { n: 4 }],
+    ['Mamba S6 (a matrix state)', compileOk(zooSource('mamba-s6.celda'))[0]!, { D: 3, N: 2 }],
+  ];
+  for (const [name, c, dims] of cases) {
+    it(`${name}: the state carried across segments, values and every gradient`, () => {
+      for (const steps of [5, 6, 17]) {
+        const a = agreement(c, limited(true, 16), { dims, batch: 3, steps, seed: steps, precision: 'f32', scale: 0.4 });
+        expect(a.worstScaled, `T = ${steps}: ${a.where}`).toBeLessThan(1e-4);
+        expect(scanned()).toEqual([true, true]);
+      }
+    });
+  }
+
+  it('in log space too', () => {
+    const a = agreement(MIN_GRU, limited('log', 16), { dims: { n: 4 }, batch: 3, steps: 17, seed: 2, precision: 'f32' });
+    expect(a.worstScaled, a.where).toBeLessThan(1e-4);
+    expect([made!.launches().forward!.form, made!.launches().backward!.form]).toEqual(['log', 'log']);
+  });
+
+  it('launches grow with the number of segments, not with T inside one', () => {
+    const run = (steps: number, maxExtent?: number) => {
+      agreement(MIN_GRU, (c, o) => (made = gpujsSyncBackend(c, { ...o, precision: 'f32', webasmThreads: false, ...(maxExtent ? { limits: { maxExtent } } : {}) })), { dims: { n: 4 }, batch: 2, steps, seed: 1, precision: 'f32' });
+      const l = made!.launches();
+      return [l.forward!.launches, l.backward!.launches];
+    };
+    // batch 2: a limit of 40 rows makes 20-step segments, of 20 rows 10-step ones
+    const one = run(40), two = run(40, 40), four = run(40, 20), fourLonger = run(80, 40);
+    // forward: each segment's kernels, and the hand-over of its last state to the next
+    expect(four[0]! - two[0]!).toBe(2 * (two[0]! - one[0]!));
+    expect(four[1]!).toBeGreaterThan(two[1]!);
+    expect(two[1]!).toBeGreaterThan(one[1]!);
+    expect(fourLonger).toEqual(four);
+  });
+});
+
 describe('why a pass steps through time', () => {
   it('--no-scan, and a state that is not linear, say so in launches()', () => {
     agreement(MIN_GRU, gpu(false), { dims: { n: 3 }, batch: 1, steps: 3, seed: 1, precision: 'f32' });
