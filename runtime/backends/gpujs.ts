@@ -40,7 +40,17 @@ export interface GpujsOptions extends BackendOptions {
   readonly webasmThreads?: boolean;
   /** Tighter kernel limits than the device's (tests use them to exercise kernel splitting). */
   readonly limits?: { readonly maxArrays?: number; readonly maxExtent?: number };
+  /**
+   * Most T·B rows one segment of a scanned pass runs over (default: webasm and
+   * cpu 1024 — the all-rows arrays of a larger one fall out of the caches and its
+   * products and gradient sums slow down several times; GPU modes: the device's
+   * texture size).
+   */
+  readonly scanRows?: number;
 }
+
+/** The default of GpujsOptions.scanRows on the CPU modes (measured: runtime/backends/gpujs-scan.ts's segments). */
+export const CPU_SCAN_ROWS = 1024;
 
 /** What actually ran on the last call: the backend gpu.js used and why it left the one asked for. */
 export interface RunInfo {
@@ -283,6 +293,8 @@ interface PassContext {
   readonly inputIndex: ReadonlyMap<string, number>;
   /** Run the passes that are scans as scans (default true; false: step through time, `--no-scan`; 'log': in log space where it can). */
   readonly scan: boolean | 'log';
+  /** Most rows per segment of a scan (GpujsOptions.scanRows), or none. */
+  readonly scanRows: number | undefined;
   /** Counts a kernel launch of the pass body running now; `counted` runs a body and files its count under the pass's key. */
   readonly launch: () => void;
   readonly counted: <R>(key: string, body: () => R) => R;
@@ -323,6 +335,7 @@ function passContext(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: Gpu
   const launches = new Map<string, number>();
   return {
     scan: opts.scan ?? true,
+    scanRows: opts.scanRows ?? (mode === 'webasm' || mode === 'cpu' ? CPU_SCAN_ROWS : undefined),
     launch: () => { counter.n++; },
     counted: (key, body) => {
       counter.n = 0;
@@ -426,12 +439,12 @@ function scanKernels(x: PassContext, direction: 'forward' | 'backward', steps: n
   if (x.unrolled) return { kernels: null, reason: 'the cell is unrolled over fixed steps' };
   if (sc.forms === null || !sc[direction]) return { kernels: null, reason: notScanned(x, direction) };
   const form = x.scan === 'log' && logScannable(sc.forms, direction) ? 'log' : 'plain';
-  const key = `${direction}:${steps}:${form}`;
+  const key = `${direction}:${steps}:${form}:${x.scanRows}`;
   if (!sc.kernels.has(key)) {
     let k: ScanPass | string;
-    // T·B rows beyond the device's texture size: segments of at most maxExtent / B steps
-    const extent = x.c.planOptions.maxExtent;
-    const most = extent === undefined ? steps : Math.max(1, Math.floor(extent / x.B));
+    // T·B rows beyond the device's texture size (or, on the CPU modes, beyond the caches): segments of at most that many rows
+    const rows = Math.min(x.c.planOptions.maxExtent ?? Infinity, x.scanRows ?? Infinity);
+    const most = rows === Infinity ? steps : Math.max(1, Math.floor(rows / x.B));
     try {
       k = makeScanPass(sc.forms, direction, steps, most, x.stateN, x.c.planOptions, (p) => makeKernel(x.gpu, { name: p.name, node: -1, output: p.output, source: p.source }),
           (output) => helper(x.gpu, x.c, 'zeros', output)(), form);

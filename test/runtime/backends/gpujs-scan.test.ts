@@ -36,7 +36,8 @@ const scanned = () => [made!.launches().forward!.scan, made!.launches().backward
 
 /** Launches of one forward and one backward pass at T steps. */
 function launches(c: CompiledCell, steps: number, scan: boolean, n = 4, batch = 2) {
-  const b = gpujsSyncBackend(c, { dims: { n }, batch, scan, webasmThreads: false });
+  // one segment at every T (webasm's default cuts T·B rows into segments of 1024)
+  const b = gpujsSyncBackend(c, { dims: { n }, batch, scan, webasmThreads: false, scanRows: Infinity });
   const rng = new Rng(1);
   const t = c.typed;
   const vec = (k: number) => Float32Array.from({ length: k }, () => 0.3 * rng.normal());
