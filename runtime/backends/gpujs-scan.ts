@@ -122,8 +122,9 @@ function scanStates(k: ScanKernels, coefOuts: readonly unknown[], x: ScanInputs,
   return out;
 }
 
-/** A result over all steps: one segment's array, or the segments' arrays in order (their rows concatenate). */
-const joined = (parts: readonly unknown[]): unknown => (parts.length === 1 ? parts[0] : parts);
+/** Results over all steps: one segment's array under its key, or each segment's under `key#i` in order (a pipeline returns a flat bag of handles; runtime/backends/gpujs.ts joins them). */
+const joined = (parts: ReadonlyMap<string, readonly unknown[]>): Record<string, unknown> =>
+  Object.fromEntries([...parts].flatMap(([key, v]) => (v.length === 1 ? [[key, v[0]]] : v.map((x, i) => [`${key}#${i}`, x]))));
 
 /**
  * The forward orchestration: `source` resolves parameters and inputs, `init` a
@@ -150,7 +151,7 @@ export function forwardScan(p: ScanPass, source: (a: Arg) => unknown, init: (sta
       h0 = (s) => tails.get(s);
     }
   });
-  return Object.fromEntries([...parts].map(([key, v]) => [key, joined(v)]));
+  return joined(parts);
 }
 
 /**
@@ -197,7 +198,7 @@ export function backwardScan(p: ScanPass, source: (a: Arg) => unknown, paramOut:
       next = (s) => heads.get(s);
     }
   }
-  const out: Record<string, unknown> = Object.fromEntries([...parts].map(([key, v]) => [key, joined(v)]));
+  const out = joined(parts);
   for (const [name, v] of acc) out[`param:${name}`] = v;
   return out;
 }

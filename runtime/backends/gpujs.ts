@@ -217,6 +217,14 @@ function helper(gpu: GPU, c: Compiled, kind: 'copy' | 'zeros', output: readonly 
 
 const f32 = (v: Vec) => (v instanceof Float32Array ? v : Float32Array.from(v));
 
+/** A scanned pass's result over all steps: its one array, or its segments' (`key#0`, `key#1`, …: a pipeline returns a flat bag) in order; undefined when absent. */
+function joined(r: Record<string, unknown>, key: string): unknown {
+  if (key in r) return r[key];
+  const parts: unknown[] = [];
+  for (let i = 0; `${key}#${i}` in r; i++) parts.push(r[`${key}#${i}`]);
+  return parts.length > 0 ? parts : undefined;
+}
+
 /** A result of gpu.js (a typed array, or rows of them) as one flat Float32Array. */
 function flat(v: unknown): Float32Array {
   if (v instanceof Float32Array) return v.slice();
@@ -408,11 +416,11 @@ function forwardPass(x: PassContext, steps: number, params: Readonly<Record<stri
       key, scan: true, form: scan.plan.form, args,
       body: (a) => x.counted(key, () => forwardScan(scan, (arg) => leafArg(x, a, arg), (s) => a[initIndex.get(s)!], x.launch)),
       read: (r) => {
-        const states = Object.fromEntries(t.states.map((s) => [s.name, flat(r[`scan:state:${s.name}`])]));
+        const states = Object.fromEntries(t.states.map((s) => [s.name, flat(joined(r, `scan:state:${s.name}`))]));
         saw({ steps, params: P, inputs: X, init: I, states });
         const stateOf = aliases(x);
         const outputs = Object.fromEntries([...x.outputN].map(([name, n]) => {
-          const v = r[`scan:output:${name}`];
+          const v = joined(r, `scan:output:${name}`);
           const alias = stateOf.get(name);
           return [name, v !== undefined ? flat(v) : alias !== undefined ? states[alias]!.slice() : new Float32Array(steps * B * n)];
         }));
@@ -545,8 +553,8 @@ function backwardPass(x: PassContext, last: Trajectory, cot: Parameters<AsyncCel
       body: (a) => x.counted(key, () => backwardScan(scan, source(a), paramOut, wantInputs, x.launch)),
       read: (r) => ({
         params: Object.fromEntries(t.params.map((q) => [q.name, flat(r[`param:${q.name}`])])),
-        inputs: wantInputs ? Object.fromEntries(t.inputs.map((i) => [i.name, r[`scan:input:${i.name}`] !== undefined ? flat(r[`scan:input:${i.name}`]) : new Float32Array(steps * B * inputN.get(i.name)!)])) : {},
-        init: Object.fromEntries(t.states.map((s) => [s.name, r[`scan:init:${s.name}`] !== undefined ? flat(r[`scan:init:${s.name}`]).slice(0, B * stateN.get(s.name)!) : new Float32Array(B * stateN.get(s.name)!)])),
+        inputs: wantInputs ? Object.fromEntries(t.inputs.map((i) => [i.name, joined(r, `scan:input:${i.name}`) !== undefined ? flat(joined(r, `scan:input:${i.name}`)) : new Float32Array(steps * B * inputN.get(i.name)!)])) : {},
+        init: Object.fromEntries(t.states.map((s) => [s.name, joined(r, `scan:init:${s.name}`) !== undefined ? flat(joined(r, `scan:init:${s.name}`)).slice(0, B * stateN.get(s.name)!) : new Float32Array(B * stateN.get(s.name)!)])),
       }),
     };
   }

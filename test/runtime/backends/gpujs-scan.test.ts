@@ -139,6 +139,24 @@ describe('segments: T·B rows beyond the device\'s limit (forced small here)', (
     });
   }
 
+  it('the asynchronous backend (a recorded pipeline) joins the segments too', async () => {
+    const o = { dims: { n: 4 }, batch: 2, steps: 11 };
+    const b = await gpujsBackend(RG_LRU, { ...o, precision: 'f32', webasmThreads: false, limits: { maxExtent: 8 } });
+    const sync = gpujsSyncBackend(RG_LRU, { ...o, precision: 'f32', scan: false, webasmThreads: false });
+    const rng = new Rng(7);
+    const vec = (k: number) => Float32Array.from({ length: k }, () => 0.4 * rng.normal());
+    const params = Object.fromEntries(RG_LRU.typed.params.map((p) => [p.name, vec(p.shape.length === 2 ? 16 : 4)]));
+    const x = { x: vec(11 * 2 * 4) }, cot = { states: { h: vec(11 * 2 * 4) }, outputs: { y: vec(11 * 2 * 4) } };
+    const [f1, f2] = [await b.forward(11, params, x), sync.forward(11, params, x)];
+    const [g1, g2] = [await b.backward(cot), sync.backward(cot)];
+    expect(b.launches().forward!.scan && b.launches().backward!.scan).toBe(true);
+    expect(relativeError(f1.states.h!, f2.states.h!)).toBeLessThan(1e-5);
+    expect(relativeError(f1.outputs.y!, f2.outputs.y!)).toBeLessThan(1e-5);
+    for (const k of Object.keys(g2.params)) expect(relativeError(g1.params[k]!, g2.params[k]!), k).toBeLessThan(1e-4);
+    expect(relativeError(g1.init.h!, g2.init.h!)).toBeLessThan(1e-4);
+    expect(relativeError(g1.inputs.x!, g2.inputs.x!)).toBeLessThan(1e-4);
+  });
+
   it('in log space too', () => {
     const a = agreement(MIN_GRU, limited('log', 16), { dims: { n: 4 }, batch: 3, steps: 17, seed: 2, precision: 'f32' });
     expect(a.worstScaled, a.where).toBeLessThan(1e-4);
