@@ -14,13 +14,19 @@
 //        carry  H_c = P_end(c−1) H_{c−1} + E_end(c−1), H_0 = h⁰ (one thread per chunk)
 //        fix-up h_t = P_t H_c + E_t
 //      Backward, the same from each chunk's last step down, on
-//      λ_t = (g_t + β_{t+1}) + α_{t+1} λ_{t+1} (no α, β after the last step);
-//      four kernels per state and pass (three when a is 1), whatever T;
+//      λ_t = (g_t + β_{t+1}) + α_{t+1} λ_{t+1} (no α, β after the last step),
+//      its fix-up returning λ − g (what is carried into each step besides the
+//      given cotangent); four kernels per state and pass (three when a is 1),
+//      whatever T;
 //   3. the pass's whole step graph planned over T·B rows (plan.ts), reading the
 //      scanned values as all-steps arrays: the forward's outputs from the states
-//      at t−1, the backward's gradients from λ.
+//      at t−1, the backward's gradients from g (read at the segment's offset)
+//      and λ − g as the carried cotangent.
 // Row r of a [n, T·B] array is step ⌊r / B⌋, example r mod B (the layout of the
 // all-steps inputs). T, B and L are literals in the sources: kernels per T.
+// A pass too long for one kernel's rows runs as segments of T
+// (runtime/backends/gpujs-scan.ts), each a plan of this kind over its steps;
+// `handover` passes the state (the backward's β + α λ) from one to the next.
 //
 // The log-space form (`--scan log`, decays positive by their form) carries
 // E = E⁺ − E⁻ as L± = log E± (floored at log 1e-37, so no −∞ reaches a kernel)
