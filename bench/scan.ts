@@ -133,7 +133,7 @@ async function gpujsRow(cell: CompiledCell, n: number, batch: number, steps: num
   step();
   const l = g.launches();
   const launches = (l.forward?.launches ?? 0) + (l.backward?.launches ?? 0);
-  const note = `forward ${l.forward?.launches} + backward ${l.backward?.launches} launches${scan && !(l.forward?.scan && l.backward?.scan) ? ' (not a scan here)' : ''}`;
+  const note = `forward ${l.forward?.launches} + backward ${l.backward?.launches} launches${scan && !(l.forward?.scan && l.backward?.scan) ? ` (not a scan here: ${l.forward?.reason ?? l.backward?.reason ?? '?'})` : ''}`;
   if (!time) return { ms: null, launches, note };
   const reps = steps * batch * n > 2e5 ? 2 : 5;
   const t0 = performance.now();
