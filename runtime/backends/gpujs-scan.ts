@@ -1,13 +1,13 @@
 // The gpu.js backend's passes over scans (compiler/emit/gpujs/scan.ts): the
-// coefficients of every step at once, ⌈log₂ T⌉ rounds of a parallel scan per
-// state, then the step graph over all T·B rows — kernel launches per pass that
-// grow with log T instead of T. runtime/backends/gpujs.ts calls these for a
-// step cell whose every state is a scan in that pass, and keeps its
+// coefficients of every step at once, a chunked scan over time per state (a
+// fixed number of kernels), then the step graph over all T·B rows — kernel
+// launches per pass that do not grow with T. runtime/backends/gpujs.ts calls
+// these for a step cell whose every state is a scan in that pass, and keeps its
 // step-by-step passes for every other cell (and for `scan: false`).
 
 import type { CompiledCell } from '../../compiler/compile.ts';
 import type { Arg } from '../../compiler/emit/gpujs/plan.ts';
-import type { ScanKernel, ScanPlan } from '../../compiler/emit/gpujs/scan.ts';
+import type { ScanKernel, ScanPlan, ScanRead, StateScan } from '../../compiler/emit/gpujs/scan.ts';
 import { planScan, shiftPlan } from '../../compiler/emit/gpujs/scan.ts';
 import type { PlanOptions, StepPlan } from '../../compiler/emit/gpujs/base.ts';
 import type { ScanForms } from '../../compiler/lower/scan.ts';
@@ -20,8 +20,8 @@ export interface ScanKernels {
   readonly plan: ScanPlan;
   readonly coef: ScanKernelFn[];
   readonly whole: ScanKernelFn[];
-  readonly states: readonly { readonly first: ScanKernelFn; readonly firstA: ScanKernelFn | null; readonly rounds: readonly { e: ScanKernelFn; a: ScanKernelFn | null }[]; readonly shift: ScanKernelFn }[];
-  readonly logStates: readonly { readonly first: readonly [ScanKernelFn, ScanKernelFn]; readonly firstA: ScanKernelFn | null; readonly rounds: readonly { e: readonly [ScanKernelFn, ScanKernelFn]; a: ScanKernelFn | null }[]; readonly last: ScanKernelFn; readonly shift: ScanKernelFn }[];
+  /** Per state of plan.states: its scan kernels, and the shift to states at t−1. */
+  readonly states: readonly { readonly kernels: readonly ScanKernelFn[]; readonly handover: ScanKernelFn; readonly shift: ScanKernelFn }[];
   /** Forward: whether the outputs need the whole step graph (an output that is not a state under another name). */
   readonly needsWhole: boolean;
   /** Zeros of [n, T·B] per state (the backward's carry) and of each parameter's size (its accumulator). */
@@ -43,129 +43,162 @@ export function logScannable(forms: ScanForms, direction: 'forward' | 'backward'
   return (direction === 'forward' ? forms.fwd : forms.bwd).every((r) => r.a === null || positiveByForm(g, r.a));
 }
 
-export function makeScanKernels(forms: ScanForms, direction: 'forward' | 'backward', steps: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[] }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain'): ScanKernels {
+/**
+ * A scanned pass at T steps: one segment of T steps, or — when T·B rows exceed
+ * the device's limit — segments of at most `maxExtent / B` steps, run one after
+ * another (the forward from the first, the backward from the last), each handing
+ * its state (λ) over to the next; the parameter gradients accumulate across them.
+ */
+export interface ScanPass {
+  readonly segments: readonly { readonly first: number; readonly k: ScanKernels }[];
+  readonly plan: ScanPlan;
+  readonly stateN: ReadonlyMap<string, number>;
+}
+
+/** The scan of a pass over `steps` steps in segments of at most `most` steps (kernels shared by segments of the same length). */
+export function makeScanPass(forms: ScanForms, direction: 'forward' | 'backward', steps: number, most: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[] }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain'): ScanPass {
+  const segmented = steps > most;
+  const byLength = new Map<number, ScanKernels>();
+  const segments: { first: number; k: ScanKernels }[] = [];
+  for (let first = 0; first < steps; first += most) {
+    const len = Math.min(most, steps - first);
+    let k = byLength.get(len);
+    if (!k) byLength.set(len, (k = makeScanKernels(forms, direction, len, stateN, opts, make, zeros, form, segmented)));
+    segments.push({ first, k });
+  }
+  return { segments, plan: segments[0]!.k.plan, stateN };
+}
+
+export function makeScanKernels(forms: ScanForms, direction: 'forward' | 'backward', steps: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[] }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain', segmented = false): ScanKernels {
   const g = direction === 'forward' ? forms.forward : forms.backward;
-  const plan = planScan(g, direction === 'forward' ? forms.fwd : forms.bwd, direction, steps, stateN, opts, form);
-  const mk = (k: ScanKernel) => make(k);
+  const plan = planScan(g, direction === 'forward' ? forms.fwd : forms.bwd, direction, steps, stateN, opts, form, segmented);
+  const mk = (k: Omit<ScanKernel, 'reads'>) => make(k);
   const stateRoots = new Set(g.roots.filter((r) => r.role === 'state').map((r) => r.id));
   return {
     plan,
     coef: plan.coefficients.kernels.map(make),
     whole: plan.whole.kernels.map(make),
-    logStates: plan.logStates.map((s) => ({
-      first: [mk(s.first[0]), mk(s.first[1])] as const, firstA: s.firstA ? mk(s.firstA) : null,
-      rounds: s.rounds.map((r) => ({ e: [mk(r.e[0]), mk(r.e[1])] as const, a: r.a ? mk(r.a) : null })),
-      last: mk(s.last),
-      shift: mk(shiftPlan(stateN.get(s.state)!, opts.batch, steps)),
-    })),
-    states: plan.states.map((s) => ({
-      first: mk(s.first), firstA: s.firstA ? mk(s.firstA) : null,
-      rounds: s.rounds.map((r) => ({ e: mk(r.e), a: r.a ? mk(r.a) : null })),
-      shift: mk(shiftPlan(stateN.get(s.state)!, opts.batch, steps)),
-    })),
+    states: plan.states.map((s) => ({ kernels: s.kernels.map(mk), handover: mk(s.handover), shift: mk(shiftPlan(stateN.get(s.state)!, opts.batch, steps)) })),
     needsWhole: g.roots.some((r) => r.role === 'output' && !stateRoots.has(r.id)),
     zeros,
     rows: steps * opts.batch,
   };
 }
 
-/** Call the kernels of a plan over all rows (offset 0); `source` resolves every argument but kernel outputs and the offset. */
-function runAll(plan: StepPlan, kernels: readonly ScanKernelFn[], source: (a: Arg) => unknown, count: () => void): unknown[] {
+/** Call the kernels of a plan over a segment's rows (from row `offset` of the all-steps arrays); `source` resolves every argument but kernel outputs and the offset. */
+function runAll(plan: StepPlan, kernels: readonly ScanKernelFn[], source: (a: Arg) => unknown, count: () => void, offset: number): unknown[] {
   const outs: unknown[] = [];
   plan.kernels.forEach((k, i) => {
     count();
-    outs[i] = kernels[i]!(...k.args.map((a) => (a.from === 'kernel' ? outs[a.index] : a.from === 'offset' ? 0 : source(a))));
+    outs[i] = kernels[i]!(...k.args.map((a) => (a.from === 'kernel' ? outs[a.index] : a.from === 'offset' ? offset : source(a))));
   });
   return outs;
 }
 
-/** The scan rounds of every state from its first kernel's arguments; returns the scanned arrays (states, or λ) by state. */
-function scanStates(k: ScanKernels, coefOuts: readonly unknown[], last: (state: string) => unknown, count: () => void): Map<string, unknown> {
-  const out = new Map<string, unknown>();
-  k.plan.logStates.forEach((s, i) => {
-    const ks = k.logStates[i]!;
-    const coefs = [...(s.a !== null ? [coefOuts[s.a]] : []), ...(s.b !== null ? [coefOuts[s.b]] : [])];
-    count(); count();
-    let L = ks.first.map((f) => f(...coefs, last(s.state)));
-    let A: unknown = null;
-    if (ks.firstA) { count(); A = ks.firstA(...(s.a !== null ? [coefOuts[s.a]] : [])); }
-    for (const r of ks.rounds) {
-      count(); count();
-      const next = r.e.map((e, j) => (A === null ? e(L[j]) : e(A, L[j])));
-      if (r.a) { count(); A = r.a(A); }
-      L = next;
-    }
-    count();
-    out.set(s.state, ks.last(L[0], L[1]));
-  });
+/** What a state's scan kernels read besides the coefficients and each other. */
+interface ScanInputs {
+  readonly given: (state: string) => unknown;
+  readonly offset: number;
+  readonly next: (state: string) => unknown;
+}
+
+/** The reads of a scan kernel. */
+const scanArgs = (reads: readonly ScanRead[], s: StateScan, coefOuts: readonly unknown[], outs: readonly unknown[], x: ScanInputs): unknown[] =>
+  reads.map((r) => (r === 'a' ? coefOuts[s.a!] : r === 'b' ? coefOuts[s.b!] : r === 'given' ? x.given(s.state) : r === 'offset' ? x.offset : r === 'next' ? x.next(s.state)
+    : outs[r.kernel < 0 ? outs.length - 1 : r.kernel]));
+
+/** The scan kernels of every state; returns by state its scanned values (states, or λ − g) and its handover to the next segment (a thunk: run only when there is one). */
+function scanStates(k: ScanKernels, coefOuts: readonly unknown[], x: ScanInputs, count: () => void): Map<string, { values: unknown; handover: () => unknown }> {
+  const out = new Map<string, { values: unknown; handover: () => unknown }>();
   k.plan.states.forEach((s, i) => {
-    const ks = k.states[i]!;
-    const coefs = [...(s.a !== null ? [coefOuts[s.a]] : []), ...(s.b !== null ? [coefOuts[s.b]] : [])];
-    count();
-    let E = ks.first(...coefs, last(s.state));
-    let A: unknown = null;
-    if (ks.firstA) { count(); A = ks.firstA(...(s.a !== null ? [coefOuts[s.a]] : [])); } else if (s.a !== null) A = coefOuts[s.a];
-    for (const r of ks.rounds) {
+    const fns = k.states[i]!;
+    const outs: unknown[] = [];
+    s.kernels.forEach((kernel, j) => {
       count();
-      const nextE = A === null ? r.e(E) : r.e(A, E);
-      if (r.a) { count(); A = r.a(A); }
-      E = nextE;
-    }
-    out.set(s.state, E);
+      outs[j] = fns.kernels[j]!(...scanArgs(kernel.reads, s, coefOuts, outs, x));
+    });
+    out.set(s.state, { values: outs[outs.length - 1], handover: () => { count(); return fns.handover(...scanArgs(s.handover.reads, s, coefOuts, outs, x)); } });
   });
   return out;
 }
+
+/** Results over all steps: one segment's array under its key, or each segment's under `key#i` in order (a pipeline returns a flat bag of handles; runtime/backends/gpujs.ts joins them). */
+const joined = (parts: ReadonlyMap<string, readonly unknown[]>): Record<string, unknown> =>
+  Object.fromEntries([...parts].flatMap(([key, v]) => (v.length === 1 ? [[key, v[0]]] : v.map((x, i) => [`${key}#${i}`, x]))));
 
 /**
  * The forward orchestration: `source` resolves parameters and inputs, `init` a
  * state's initial value on the device. Results: `scan:state:name` (all steps) and,
  * when the outputs need it, `scan:output:name` (all steps).
  */
-export function forwardScan(k: ScanKernels, source: (a: Arg) => unknown, init: (state: string) => unknown, count: () => void): Record<string, unknown> {
-  const coefOuts = runAll(k.plan.coefficients, k.coef, source, count);
-  const H = scanStates(k, coefOuts, init, count);
-  const out: Record<string, unknown> = {};
-  for (const [s, v] of H) out[`scan:state:${s}`] = v;
-  if (!k.needsWhole) return out;
-  const prev = new Map<string, unknown>();
-  const shifts = k.plan.form === 'log' ? k.plan.logStates.map((s, i) => ({ state: s.state, shift: k.logStates[i]!.shift })) : k.plan.states.map((s, i) => ({ state: s.state, shift: k.states[i]!.shift }));
-  for (const { state, shift } of shifts) { count(); prev.set(state, shift(init(state), H.get(state))); }
-  const outs = runAll(k.plan.whole, k.whole, (a) => (a.from === 'prev' ? prev.get(a.name) : source(a)), count);
-  for (const { root, kernel } of k.plan.whole.roots) if (root.role === 'output') out[`scan:output:${root.name}`] = outs[kernel];
-  return out;
+export function forwardScan(p: ScanPass, source: (a: Arg) => unknown, init: (state: string) => unknown, count: () => void): Record<string, unknown> {
+  const parts = new Map<string, unknown[]>();
+  const put = (key: string, v: unknown) => { if (!parts.has(key)) parts.set(key, []); parts.get(key)!.push(v); };
+  let h0 = init;
+  p.segments.forEach(({ first, k }, seg) => {
+    const offset = first * (k.rows / k.plan.steps);
+    const coefOuts = runAll(k.plan.coefficients, k.coef, source, count, offset);
+    const H = scanStates(k, coefOuts, { given: h0, offset, next: () => null }, count);
+    for (const [s, v] of H) put(`scan:state:${s}`, v.values);
+    if (k.needsWhole) {
+      const prev = new Map<string, unknown>();
+      k.plan.states.forEach((s, i) => { count(); prev.set(s.state, k.states[i]!.shift(h0(s.state), H.get(s.state)!.values)); });
+      const outs = runAll(k.plan.whole, k.whole, (a) => (a.from === 'prev' ? prev.get(a.name) : source(a)), count, offset);
+      for (const { root, kernel } of k.plan.whole.roots) if (root.role === 'output') put(`scan:output:${root.name}`, outs[kernel]);
+    }
+    if (seg < p.segments.length - 1) {
+      const tails = new Map([...H].map(([s, v]) => [s, v.handover()]));
+      h0 = (s) => tails.get(s);
+    }
+  });
+  return joined(parts);
 }
 
 /**
  * The backward orchestration: `source` resolves parameters, inputs, states at t−1
- * and the given cotangents (all steps); λ of each state is scanned from its given
- * cotangent, then the backward step graph runs over all rows with λ as the state's
- * cotangent. Results: `param:name`, `scan:input:name` (all steps), `scan:init:name`
+ * and the given cotangents (all steps); per segment from the last, λ − g of each
+ * state is scanned from its given cotangent g, then the backward step graph runs
+ * over the segment's rows with g as the state's cotangent and λ − g as the one
+ * carried in. Results: `param:name`, `scan:input:name` (all steps), `scan:init:name`
  * (∂ℒ/∂state^<t-1> at every step; its first B rows are the initial state's).
  */
-export function backwardScan(k: ScanKernels, source: (a: Arg) => unknown, stateN: ReadonlyMap<string, number>, paramOut: ReadonlyMap<string, readonly number[]>, wantInputs: boolean, count: () => void): Record<string, unknown> {
-  const coefOuts = runAll(k.plan.coefficients, k.coef, source, count);
-  const lambda = scanStates(k, coefOuts, (s) => source({ from: 'cot', name: `state:${s}` }), count);
-  const carry = new Map<string, unknown>();
+export function backwardScan(p: ScanPass, source: (a: Arg) => unknown, paramOut: ReadonlyMap<string, readonly number[]>, wantInputs: boolean, count: () => void): Record<string, unknown> {
+  const parts = new Map<string, unknown[]>();
+  const put = (key: string, v: unknown) => { if (!parts.has(key)) parts.set(key, []); parts.get(key)!.unshift(v); };
   const acc = new Map<string, unknown>();
-  const outs = runAll(k.plan.whole, k.whole, (a) => {
-    switch (a.from) {
-      case 'cot': return a.name.startsWith('state:') ? lambda.get(a.name.slice('state:'.length)) : source(a);
-      case 'carry': {
-        if (!carry.has(a.name)) { count(); carry.set(a.name, k.zeros([stateN.get(a.name)!, k.rows])); }
-        return carry.get(a.name);
+  const given = (s: string) => source({ from: 'cot', name: `state:${s}` });
+  // the last segment has nothing after it (its kernels, shared with segments of its length, still read `next`)
+  const none = new Map<string, unknown>();
+  let next = (s: string): unknown => {
+    if (!none.has(s)) { count(); none.set(s, p.segments[0]!.k.zeros([p.stateN.get(s)!, p.segments[0]!.k.rows / p.plan.steps])); }
+    return none.get(s);
+  };
+  for (let seg = p.segments.length - 1; seg >= 0; seg--) {
+    const { first, k } = p.segments[seg]!;
+    const offset = first * (k.rows / k.plan.steps);
+    const coefOuts = runAll(k.plan.coefficients, k.coef, source, count, offset);
+    const lambda = scanStates(k, coefOuts, { given, offset, next }, count);
+    const outs = runAll(k.plan.whole, k.whole, (a) => {
+      switch (a.from) {
+        case 'carry': return lambda.get(a.name)!.values;
+        case 'acc': {
+          if (!acc.has(a.name)) { count(); acc.set(a.name, k.zeros(paramOut.get(a.name)!)); }
+          return acc.get(a.name);
+        }
+        default: return source(a);
       }
-      case 'acc': {
-        if (!acc.has(a.name)) { count(); acc.set(a.name, k.zeros(paramOut.get(a.name)!)); }
-        return acc.get(a.name);
-      }
-      default: return source(a);
+    }, count, offset);
+    for (const { root, kernel } of k.plan.whole.roots) {
+      if (root.of === 'param') acc.set(root.name, outs[kernel]);
+      else if (root.of === 'prev') put(`scan:init:${root.name}`, outs[kernel]);
+      else if (root.of === 'input' && wantInputs) put(`scan:input:${root.name}`, outs[kernel]);
     }
-  }, count);
-  const out: Record<string, unknown> = {};
-  for (const { root, kernel } of k.plan.whole.roots) {
-    if (root.of === 'param') out[`param:${root.name}`] = outs[kernel];
-    else if (root.of === 'prev') out[`scan:init:${root.name}`] = outs[kernel];
-    else if (root.of === 'input' && wantInputs) out[`scan:input:${root.name}`] = outs[kernel];
+    if (seg > 0) {
+      const heads = new Map([...lambda].map(([s, v]) => [s, v.handover()]));
+      next = (s) => heads.get(s);
+    }
   }
+  const out = joined(parts);
+  for (const [name, v] of acc) out[`param:${name}`] = v;
   return out;
 }

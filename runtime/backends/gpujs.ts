@@ -21,9 +21,11 @@ import { entry } from '../backend.ts';
 import { dimValue } from '../interpreter.ts';
 import type { ScanForms } from '../../compiler/lower/scan.ts';
 import { scanForms } from '../../compiler/lower/scan.ts';
+import { linearity } from '../../compiler/passes/linearity.ts';
+import type { Graph } from '../../compiler/ir/graph.ts';
 import type { PlanOptions } from '../../compiler/emit/gpujs/base.ts';
-import type { ScanKernels } from './gpujs-scan.ts';
-import { backwardScan, forwardScan, logScannable, makeScanKernels, scannedPasses } from './gpujs-scan.ts';
+import type { ScanPass } from './gpujs-scan.ts';
+import { backwardScan, forwardScan, logScannable, makeScanPass, scannedPasses } from './gpujs-scan.ts';
 
 export const GPU_MODES = ['webasm', 'webgl2', 'webgpu', 'cpu'] as const;
 export type GpuMode = (typeof GPU_MODES)[number];
@@ -38,7 +40,17 @@ export interface GpujsOptions extends BackendOptions {
   readonly webasmThreads?: boolean;
   /** Tighter kernel limits than the device's (tests use them to exercise kernel splitting). */
   readonly limits?: { readonly maxArrays?: number; readonly maxExtent?: number };
+  /**
+   * Most T·B rows one segment of a scanned pass runs over (default: webasm and
+   * cpu 1024 — measured under load at n = 256, B = 8, T = 512, a training step
+   * took 12–19 s against 16–30 s in one segment: its gradient sums over all rows
+   * read columns of [T·B, n] arrays; GPU modes: the device's texture size).
+   */
+  readonly scanRows?: number;
 }
+
+/** The default of GpujsOptions.scanRows on the CPU modes (measured: runtime/backends/gpujs-scan.ts's segments). */
+export const CPU_SCAN_ROWS = 1024;
 
 /** What actually ran on the last call: the backend gpu.js used and why it left the one asked for. */
 export interface RunInfo {
@@ -73,7 +85,7 @@ export interface GpujsBackend extends AsyncCellBackend {
   /** The kernel plans, for inspection (their sources, arguments and output sizes). */
   readonly plans: { readonly forward: StepPlan; readonly backward: StepPlan };
   lastRun(): RunInfo | null;
-  /** Kernel launches of the last forward and backward call (a scanned pass: O(log T); stepping through time: O(T)), and whether each ran as a scan. */
+  /** Kernel launches of the last forward and backward call (a scanned pass: as many at every T; stepping through time: O(T)), whether each ran as a scan, and why not. */
   launches(): Launches;
   /** The VJP; `{ inputs: false }` leaves the per-step input gradients on the device (training needs only the rest). */
   backward(cot: Parameters<AsyncCellBackend['backward']>[0], want?: { readonly inputs?: boolean }): Promise<GradValues>;
@@ -136,14 +148,22 @@ interface Compiled {
   readonly helpers: Map<string, Kernel>;
   readonly pipelines: Map<string, Pipeline>;
   readonly planOptions: PlanOptions;
-  /** The cell's scans (compiler/lower/scan.ts) and which passes they cover; their kernels per pass and T (null: that T does not fit the device). */
-  readonly scan: { readonly forms: ScanForms | null; readonly forward: boolean; readonly backward: boolean; readonly kernels: Map<string, ScanKernels | null> };
+  /** The cell's scans (compiler/lower/scan.ts) and which passes they cover; their kernels per pass and T (a string: why that T does not fit the device); the forward step graph, for why a state is no scan. */
+  readonly scan: { readonly forms: ScanForms | null; readonly forward: boolean; readonly backward: boolean; readonly kernels: Map<string, ScanPass | string>; readonly graph: Graph };
 }
 
-/** Kernel launches per pass of the last calls; `scan`: whether the pass ran as a scan. */
+/** Kernel launches of one pass; `scan`: whether it ran as a scan; `reason`: why it stepped through time instead. */
+export interface PassLaunches {
+  readonly launches: number;
+  readonly scan: boolean;
+  readonly form?: 'plain' | 'log';
+  readonly reason?: string;
+}
+
+/** Kernel launches per pass of the last calls. */
 export interface Launches {
-  readonly forward: { readonly launches: number; readonly scan: boolean; readonly form?: 'plain' | 'log' } | null;
-  readonly backward: { readonly launches: number; readonly scan: boolean; readonly form?: 'plain' | 'log' } | null;
+  readonly forward: PassLaunches | null;
+  readonly backward: PassLaunches | null;
 }
 
 /** Kernels and pipelines per gpu.js instance, cell, and shape (dims + batch). */
@@ -180,7 +200,7 @@ function compiled(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: GpuMod
     bwd: backward.kernels.map((k) => makeKernel(gpu, k)),
     helpers: new Map(), pipelines: new Map(),
     planOptions: plan,
-    scan: { forms, ...scannedPasses(cell, forms), kernels: new Map() },
+    scan: { forms, ...scannedPasses(cell, forms), kernels: new Map(), graph: cell.forward },
   };
   byShape.set(key, c);
   return c;
@@ -196,6 +216,14 @@ function helper(gpu: GPU, c: Compiled, kind: 'copy' | 'zeros', output: readonly 
 // ---------------------------------------------------------------- host arrays
 
 const f32 = (v: Vec) => (v instanceof Float32Array ? v : Float32Array.from(v));
+
+/** A scanned pass's result over all steps: its one array, or its segments' (`key#0`, `key#1`, …: a pipeline returns a flat bag) in order; undefined when absent. */
+function joined(r: Record<string, unknown>, key: string): unknown {
+  if (key in r) return r[key];
+  const parts: unknown[] = [];
+  for (let i = 0; `${key}#${i}` in r; i++) parts.push(r[`${key}#${i}`]);
+  return parts.length > 0 ? parts : undefined;
+}
 
 /** A result of gpu.js (a typed array, or rows of them) as one flat Float32Array. */
 function flat(v: unknown): Float32Array {
@@ -237,6 +265,8 @@ interface Pass<R> {
   readonly key: string;
   readonly scan: boolean;
   readonly form?: 'plain' | 'log';
+  /** Why a pass that is not a scan steps through time. */
+  readonly reason?: string;
   readonly args: unknown[];
   readonly body: (a: readonly unknown[]) => Record<string, unknown>;
   readonly read: (r: Record<string, unknown>) => R;
@@ -282,6 +312,8 @@ interface PassContext {
   readonly inputIndex: ReadonlyMap<string, number>;
   /** Run the passes that are scans as scans (default true; false: step through time, `--no-scan`; 'log': in log space where it can). */
   readonly scan: boolean | 'log';
+  /** Most rows per segment of a scan (GpujsOptions.scanRows), or none. */
+  readonly scanRows: number | undefined;
   /** Counts a kernel launch of the pass body running now; `counted` runs a body and files its count under the pass's key. */
   readonly launch: () => void;
   readonly counted: <R>(key: string, body: () => R) => R;
@@ -304,7 +336,7 @@ function passes(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: GpuMode)
     launches: x.launches,
     plans: { forward: x.c.forward, backward: x.c.backward },
     kernels: () => [...x.c.fwd, ...x.c.bwd, ...x.c.helpers.values(),
-      ...[...x.c.scan.kernels.values()].flatMap((k) => (k ? [...k.coef, ...k.whole, ...k.states.flatMap((s) => [s.first, s.shift, ...(s.firstA ? [s.firstA] : []), ...s.rounds.flatMap((r) => [r.e, ...(r.a ? [r.a] : [])])])] : [])) as Kernel[]],
+      ...[...x.c.scan.kernels.values()].flatMap((p) => (typeof p !== 'string' ? p.segments.flatMap(({ k }) => [...k.coef, ...k.whole, ...k.states.flatMap((s) => [...s.kernels, s.handover, s.shift])]) : [])) as Kernel[]],
     forward: (steps, params, inputs, init) => forwardPass(x, steps, params, inputs, init, (saw) => { last = saw; }),
     backward(cot, want) {
       if (!last) throw new GpujsError('backward before forward');
@@ -322,6 +354,7 @@ function passContext(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: Gpu
   const launches = new Map<string, number>();
   return {
     scan: opts.scan ?? true,
+    scanRows: opts.scanRows ?? (mode === 'webasm' || mode === 'cpu' ? CPU_SCAN_ROWS : undefined),
     launch: () => { counter.n++; },
     counted: (key, body) => {
       counter.n = 0;
@@ -387,18 +420,18 @@ function forwardPass(x: PassContext, steps: number, params: Readonly<Record<stri
     ...t.states.map((s) => upload(x, I.get(s.name)!, [stateN.get(s.name)!, B])),
   ];
   const initIndex = new Map(t.states.map((s, i) => [s.name, P.length + X.length + i]));
-  const scan = scanKernels(x, 'forward', steps);
+  const { kernels: scan, reason } = scanKernels(x, 'forward', steps);
   if (scan) {
     const key = `forward:${steps}:scan:${scan.plan.form}`;
     return {
       key, scan: true, form: scan.plan.form, args,
       body: (a) => x.counted(key, () => forwardScan(scan, (arg) => leafArg(x, a, arg), (s) => a[initIndex.get(s)!], x.launch)),
       read: (r) => {
-        const states = Object.fromEntries(t.states.map((s) => [s.name, flat(r[`scan:state:${s.name}`])]));
+        const states = Object.fromEntries(t.states.map((s) => [s.name, flat(joined(r, `scan:state:${s.name}`))]));
         saw({ steps, params: P, inputs: X, init: I, states });
         const stateOf = aliases(x);
         const outputs = Object.fromEntries([...x.outputN].map(([name, n]) => {
-          const v = r[`scan:output:${name}`];
+          const v = joined(r, `scan:output:${name}`);
           const alias = stateOf.get(name);
           return [name, v !== undefined ? flat(v) : alias !== undefined ? states[alias]!.slice() : new Float32Array(steps * B * n)];
         }));
@@ -408,7 +441,7 @@ function forwardPass(x: PassContext, steps: number, params: Readonly<Record<stri
   }
   const key = `forward:${steps}`;
   return {
-    key, scan: false, args,
+    key, scan: false, reason, args,
     body: (a) => x.counted(key, () => forwardSteps(x, steps, a, initIndex)),
     read: (r) => {
       const states = gather(r, 'state', stateN, steps, B);
@@ -418,24 +451,42 @@ function forwardPass(x: PassContext, steps: number, params: Readonly<Record<stri
   };
 }
 
-/** The kernels of a pass as a scan at this T, or null: the cell's pass is no scan, scans are off, or a kernel over T·B rows does not fit the device. */
-function scanKernels(x: PassContext, direction: 'forward' | 'backward', steps: number): ScanKernels | null {
+/** The kernels of a pass as a scan at this T, or why it steps through time: the cell's pass is no scan, scans are off, or a kernel over T·B rows does not fit the device. */
+function scanKernels(x: PassContext, direction: 'forward' | 'backward', steps: number): { kernels: ScanPass | null; reason?: string } {
   const sc = x.c.scan;
-  if (!x.scan || sc.forms === null || !sc[direction] || x.unrolled) return null;
+  if (!x.scan) return { kernels: null, reason: 'scans are off (--no-scan)' };
+  if (x.unrolled) return { kernels: null, reason: 'the cell is unrolled over fixed steps' };
+  if (sc.forms === null || !sc[direction]) return { kernels: null, reason: notScanned(x, direction) };
   const form = x.scan === 'log' && logScannable(sc.forms, direction) ? 'log' : 'plain';
-  const key = `${direction}:${steps}:${form}`;
+  const key = `${direction}:${steps}:${form}:${x.scanRows}`;
   if (!sc.kernels.has(key)) {
-    let k: ScanKernels | null;
+    let k: ScanPass | string;
+    // T·B rows beyond the device's texture size (or, on the CPU modes, beyond the caches): segments of at most that many rows
+    const rows = Math.min(x.c.planOptions.maxExtent ?? Infinity, x.scanRows ?? Infinity);
+    const most = rows === Infinity ? steps : Math.max(1, Math.floor(rows / x.B));
     try {
-      k = makeScanKernels(sc.forms, direction, steps, x.stateN, x.c.planOptions, (p) => makeKernel(x.gpu, { name: p.name, node: -1, output: p.output, source: p.source }),
-        (output) => helper(x.gpu, x.c, 'zeros', output)(), form);
+      k = makeScanPass(sc.forms, direction, steps, most, x.stateN, x.c.planOptions, (p) => makeKernel(x.gpu, { name: p.name, node: -1, output: p.output, source: p.source }),
+          (output) => helper(x.gpu, x.c, 'zeros', output)(), form);
     } catch (e) {
       if (!(e instanceof GpujsPlanError)) throw e;
-      k = null; // too large for the device over T·B rows: step through time instead
+      k = `over ${steps} steps ${e.message}`; // too large for the device over T·B rows: step through time instead
     }
     sc.kernels.set(key, k);
   }
-  return sc.kernels.get(key)!;
+  const k = sc.kernels.get(key)!;
+  return typeof k === 'string' ? { kernels: null, reason: k } : { kernels: k };
+}
+
+/** Why a pass of a step cell is no scan: the states that are not diagonal linear recurrences in it, with the detection's reason. */
+function notScanned(x: PassContext, direction: 'forward' | 'backward'): string {
+  const scanned = new Set((direction === 'forward' ? x.c.scan.forms?.fwd : x.c.scan.forms?.bwd)?.map((r) => r.state) ?? []);
+  if (x.t.states.length === 0) return 'the cell has no state';
+  const verdicts = linearity(x.c.scan.graph);
+  const why = x.t.states.filter((s) => !scanned.has(s.name)).map((s) => {
+    const v = verdicts.find((w) => w.state === s.name);
+    return `${s.name}: ${v?.kind ?? 'not found'}${v?.reason ? ` (${v.reason.text})` : ''}`;
+  });
+  return `not every state is a diagonal linear recurrence ${direction === 'forward' ? 'forward' : 'backward'}: ${why.join('; ')}`;
 }
 
 /** Parameters and inputs among a pass's arguments. */
@@ -489,7 +540,7 @@ function backwardPass(x: PassContext, last: Trajectory, cot: Parameters<AsyncCel
   const wantInputs = want.inputs ?? true;
   for (const k of Object.keys(cot.states ?? {})) if (!stateN.has(k)) throw new GpujsError(`cotangents: the cell has no state \`${k}\``);
   for (const k of Object.keys(cot.outputs ?? {})) if (!outputN.has(k)) throw new GpujsError(`cotangents: the cell has no output \`${k}\``);
-  const scan = scanKernels(x, 'backward', steps);
+  const { kernels: scan, reason } = scanKernels(x, 'backward', steps);
   const cots = cotangents(x, cot, steps, scan ? [scan.plan.coefficients, scan.plan.whole] : [x.c.backward], scan ? scan.plan.states.map((s) => `state:${s.state}`) : []);
   const previous = previousStates(x, last);
   const base = P.length + X.length;
@@ -510,17 +561,17 @@ function backwardPass(x: PassContext, last: Trajectory, cot: Parameters<AsyncCel
     };
     return {
       key, scan: true, form: scan.plan.form, args,
-      body: (a) => x.counted(key, () => backwardScan(scan, source(a), stateN, paramOut, wantInputs, x.launch)),
+      body: (a) => x.counted(key, () => backwardScan(scan, source(a), paramOut, wantInputs, x.launch)),
       read: (r) => ({
         params: Object.fromEntries(t.params.map((q) => [q.name, flat(r[`param:${q.name}`])])),
-        inputs: wantInputs ? Object.fromEntries(t.inputs.map((i) => [i.name, r[`scan:input:${i.name}`] !== undefined ? flat(r[`scan:input:${i.name}`]) : new Float32Array(steps * B * inputN.get(i.name)!)])) : {},
-        init: Object.fromEntries(t.states.map((s) => [s.name, r[`scan:init:${s.name}`] !== undefined ? flat(r[`scan:init:${s.name}`]).slice(0, B * stateN.get(s.name)!) : new Float32Array(B * stateN.get(s.name)!)])),
+        inputs: wantInputs ? Object.fromEntries(t.inputs.map((i) => [i.name, joined(r, `scan:input:${i.name}`) !== undefined ? flat(joined(r, `scan:input:${i.name}`)) : new Float32Array(steps * B * inputN.get(i.name)!)])) : {},
+        init: Object.fromEntries(t.states.map((s) => [s.name, joined(r, `scan:init:${s.name}`) !== undefined ? flat(joined(r, `scan:init:${s.name}`)).slice(0, B * stateN.get(s.name)!) : new Float32Array(B * stateN.get(s.name)!)])),
       }),
     };
   }
   const key = `backward:${steps}:${wantInputs}`;
   return {
-    key, scan: false, args,
+    key, scan: false, reason, args,
     body: (a) => x.counted(key, () => backwardSteps(x, steps, wantInputs, a, prevIndex, cotIndex)),
     read: (r) => ({
       params: Object.fromEntries(t.params.map((q) => [q.name, flat(r[`param:${q.name}`])])),
@@ -600,7 +651,7 @@ function tally(ps: Passes): { note: (pass: Pass<unknown>) => void; get: () => La
     note: (pass) => {
       const n = ps.launches.get(pass.key);
       if (n === undefined) return;
-      const l = { launches: n, scan: pass.scan, ...(pass.form ? { form: pass.form } : {}) };
+      const l = { launches: n, scan: pass.scan, ...(pass.form ? { form: pass.form } : {}), ...(pass.reason ? { reason: pass.reason } : {}) };
       now = pass.key.startsWith('forward') ? { ...now, forward: l } : { ...now, backward: l };
     },
     get: () => now,

@@ -35,6 +35,8 @@ export interface CaseResult {
   readonly outputs: Arrays;
   readonly grads: { readonly params: Arrays; readonly inputs: Arrays; readonly init: Arrays };
   readonly runs: readonly { requested: string; backend: string; executor: string; fallbackReason: string | null }[];
+  /** Whether the forward and the backward ran as scans (the gpu.js page says). */
+  readonly scanned?: readonly boolean[];
 }
 
 export const examplesDir = fileURLToPath(new URL('../../examples/cells/', import.meta.url));

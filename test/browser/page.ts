@@ -13,15 +13,18 @@ import { Rng } from '../../runtime/random.ts';
 const f64 = (r: Readonly<Record<string, readonly number[]>>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Float64Array.from(v)]));
 const plain = (r: Readonly<Record<string, Vec>>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Array.from(v)]));
 
-async function run(c: CaseData, mode: GpuMode): Promise<CaseResult> {
+/** `maxExtent`: a tighter limit on kernel outputs than the device's (a scan then runs in segments). */
+async function run(c: CaseData, mode: GpuMode, maxExtent?: number): Promise<CaseResult> {
   const { cells, diagnostics } = compile(c.source, { defaultCellName: 'cell' });
   const cell = cells[0];
   if (!cell) throw new Error(`does not compile: ${diagnostics.map((d) => d.message).join('; ')}`);
-  const backend = await gpujsBackend(cell, { dims: c.dims, batch: c.batch, mode });
+  const backend = await gpujsBackend(cell, { dims: c.dims, batch: c.batch, mode, ...(maxExtent ? { limits: { maxExtent } } : {}) });
   const fwd = await backend.forward(c.steps, f64(c.params), f64(c.inputs), f64(c.init));
   const info = backend.lastRun();
   const grads = await backend.backward({ states: f64(c.cot.states), outputs: f64(c.cot.outputs) });
+  const l = backend.launches();
   return {
+    scanned: [!!l.forward?.scan, !!l.backward?.scan],
     states: plain(fwd.states), outputs: plain(fwd.outputs),
     grads: { params: plain(grads.params), inputs: plain(grads.inputs), init: plain(grads.init) },
     runs: [info!, backend.lastRun()!],

@@ -17,7 +17,7 @@ const skip = missing !== null && !browserRequired();
 if (skip) console.log(`SKIP gpu.js scan browser tests: ${missing}; set CELDA_REQUIRE_BROWSER=1 to make this a failure`);
 
 type Celda = {
-  run(c: CaseData, m: string): Promise<CaseResult>;
+  run(c: CaseData, m: string, maxExtent?: number): Promise<CaseResult>;
   timeScan(source: string, dims: Record<string, number>, batch: number, steps: number, mode: string, repeats: number, scan: boolean | 'log'): Promise<{ launches: number; scanned: boolean }>;
 };
 
@@ -43,5 +43,12 @@ describe.skipIf(skip)('gpu.js scans in headless Chromium', () => {
         expect(on.launches).toBeLessThan(off.launches);
       });
     }
+    it(`${mode}: rglru over more T·B rows than a kernel may output (forced to 16): segments`, async () => {
+      const c = makeCase('rglru', SCAN_CELLS.rglru!.replace(/^cell \w+/, 'cell cell'), { steps: 23, batch: 3, dims: { n: 4 } });
+      const got = await page.evaluate(([data, m]) => (globalThis as unknown as { celda: Celda }).celda.run(data, m, 16), [c, mode] as const);
+      expect(got.scanned).toEqual([true, true]);
+      const errors = relativeErrors(got, reference(c));
+      expect(Object.entries(errors).filter(([, e]) => !(e <= TOLERANCE))).toEqual([]);
+    });
   }
 });

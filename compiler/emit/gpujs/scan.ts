@@ -1,23 +1,37 @@
 // emit/gpujs/scan.ts: a pass whose recurrences are scans (compiler/lower/scan.ts)
-// as gpu.js kernels whose number grows with log T, not T. Pure, like plan.ts: it
+// as gpu.js kernels whose number does not depend on T. Pure, like plan.ts: it
 // returns kernel sources and says what each reads; runtime/backends/gpujs-scan.ts
 // runs them.
 //
 //   1. the coefficients a, b (forward) or α, β (backward) of every scanned state,
 //      for all T·B rows at once: the graph of the coefficients alone planned as
 //      one step over T·B rows (plan.ts);
-//   2. the scan itself, Hillis–Steele over time, per state: a first kernel folds
-//      the initial state into step 1 (forward, E_r = b_r + [r < B] a_r h⁰_r) or
-//      shifts α, β by a step and adds the given cotangent (backward,
-//      λ_t = g_t + α_{t+1} λ_{t+1} + β_{t+1}); then round k combines each row with
-//      the row 2^k steps before it (after it, backward):
-//        E'_r = A_r E_{r−d} + E_r,   A'_r = A_r A_{r−d}   (d = 2^k·B rows),
-//      so after ⌈log₂ T⌉ rounds E holds every state (every λ);
+//   2. the scan itself, chunked over time, per state. Time is cut into chunks of
+//      L ≈ (2T)^⅓ steps (L minimises T·L, the local scans' work per lane, plus
+//      (T/L)², the carries'). Forward, h_t = a_t h_{t−1} + b_t:
+//        local  E_t = b_t + a_t E_{t−1} from 0 at the chunk's first step,
+//        decay  P_t = a_t ⋯ a_{start}          (one thread per row, ≤ L steps each)
+//        carry  H_c = P_end(c−1) H_{c−1} + E_end(c−1), H_0 = h⁰ (one thread per chunk)
+//        fix-up h_t = P_t H_c + E_t
+//      Backward, the same from each chunk's last step down, on
+//      λ_t = (g_t + β_{t+1}) + α_{t+1} λ_{t+1} (no α, β after the last step),
+//      its fix-up returning λ − g (what is carried into each step besides the
+//      given cotangent); four kernels per state and pass (three when a is 1),
+//      whatever T;
 //   3. the pass's whole step graph planned over T·B rows (plan.ts), reading the
 //      scanned values as all-steps arrays: the forward's outputs from the states
-//      at t−1, the backward's gradients from λ.
+//      at t−1, the backward's gradients from g (read at the segment's offset)
+//      and λ − g as the carried cotangent.
 // Row r of a [n, T·B] array is step ⌊r / B⌋, example r mod B (the layout of the
-// all-steps inputs). Strides are literals: one kernel per round.
+// all-steps inputs). T, B and L are literals in the sources: kernels per T.
+// A pass too long for one kernel's rows runs as segments of T
+// (runtime/backends/gpujs-scan.ts), each a plan of this kind over its steps;
+// `handover` passes the state (the backward's β + α λ) from one to the next.
+//
+// The log-space form (`--scan log`, decays positive by their form) carries
+// E = E⁺ − E⁻ as L± = log E± (floored at log 1e-37, so no −∞ reaches a kernel)
+// and P as log P; a step is L± ← logaddexp(log a + L±, log b±): no product of
+// decays underflows or overflows. Its fix-up returns exp L⁺ − exp L⁻.
 
 import type { Graph } from '../../ir/graph.ts';
 import type { ScanRecurrence } from '../../lower/scan.ts';
@@ -25,11 +39,21 @@ import { coefficientGraph } from '../../lower/scan.ts';
 import type { PlanOptions, StepPlan } from './base.ts';
 import { planStep } from './plan.ts';
 
-/** A scan kernel: its source and output; its arguments are named in its doc. */
+/**
+ * What a scan kernel reads: the state's coefficient a or b; `given`: h⁰ [n, B]
+ * (forward) or the given cotangent g of all T steps (backward, read from row
+ * `offset`, a number: the first row of this segment); `next`: in a segment that
+ * is not the last, the backward's β_{t+1} + α_{t+1} λ_{t+1} past its last step
+ * [n, B]; or an earlier kernel of the same state (-1: its last, the scanned values).
+ */
+export type ScanRead = 'a' | 'b' | 'given' | 'offset' | 'next' | { readonly kernel: number };
+
+/** A scan kernel: its source, output and arguments in order. */
 export interface ScanKernel {
   readonly name: string;
   readonly output: readonly number[];
   readonly source: string;
+  readonly reads: readonly ScanRead[];
 }
 
 export interface StateScan {
@@ -37,56 +61,48 @@ export interface StateScan {
   /** The kernels of plan `coefficients` that compute a (α) and b (β); null: 1, or 0. */
   readonly a: number | null;
   readonly b: number | null;
-  /** Forward: (a?, b?, h⁰) → E⁰. Backward: (α?, β?, g) → E⁰. */
-  readonly first: ScanKernel;
-  /** Backward: (α?) → C⁰, α shifted by a step (0 after the last). Forward: none (A⁰ is a itself). */
-  readonly firstA: ScanKernel | null;
-  /** Round k: e reads (A?, E), a reads (A); the last round has no a; a state whose a is 1 has no A at all. */
-  readonly rounds: readonly { readonly e: ScanKernel; readonly a: ScanKernel | null }[];
-}
-
-/**
- * The same scan in log space (`--scan log`, for coefficients a > 0 by their form):
- * E = E⁺ − E⁻ is carried as L± = log E± (floored at log 1e-37, so no −∞ reaches a
- * kernel), A as log A, and a round is L±'_r = logaddexp(log A_r + L±_{r−d}, L±_r),
- * log A'_r = log A_r + log A_{r−d}: no product of decays underflows or overflows;
- * a last kernel returns exp L⁺ − exp L⁻.
- */
-export interface LogStateScan {
-  readonly state: string;
-  readonly a: number | null;
-  readonly b: number | null;
-  /** (a?, b?, h⁰ | g) → L⁺ and → L⁻. */
-  readonly first: readonly [ScanKernel, ScanKernel];
-  /** (a?) → log A⁰ (forward: log a; backward: log α shifted by a step); none when a is 1 forward. */
-  readonly firstA: ScanKernel | null;
-  /** Round k: e± read (LA?, L±); a reads (LA). */
-  readonly rounds: readonly { readonly e: readonly [ScanKernel, ScanKernel]; readonly a: ScanKernel | null }[];
-  /** (L⁺, L⁻) → exp L⁺ − exp L⁻. */
-  readonly last: ScanKernel;
+  /** Run in order; the last one's output is the scanned state (forward) or λ − g (backward: the cotangent carried into each step besides the given one), [n, T·B]. */
+  readonly kernels: readonly ScanKernel[];
+  /**
+   * Segments (T·B rows beyond the device's limit, runtime/backends/gpujs-scan.ts):
+   * forward, the state at the segment's last step, (H) → [n, B], the next
+   * segment's h⁰; backward, β + α λ at the segment's first step, (a?, b?, λ − g,
+   * g, offset) → [n, B], the `next` of the segment before it.
+   */
+  readonly handover: ScanKernel;
 }
 
 export interface ScanPlan {
   readonly direction: 'forward' | 'backward';
   readonly form: 'plain' | 'log';
   readonly steps: number;
+  /** Steps per chunk. */
+  readonly chunk: number;
   readonly coefficients: StepPlan;
   readonly states: readonly StateScan[];
-  /** The log-space form's kernels, per state, in place of `states` (empty in the plain form). */
-  readonly logStates: readonly LogStateScan[];
   /** The step graph over all T·B rows. */
   readonly whole: StepPlan;
 }
 
+/** Steps per chunk at T steps: about (2T)^⅓, at least 1, at most T. */
+export function chunkLength(steps: number): number {
+  return Math.min(steps, Math.max(1, Math.round(Math.cbrt(2 * steps))));
+}
+
 /** How a kernel reads a coefficient from the output layout of the kernel that made it. */
-const reader = (output: readonly number[] | 'rows' | 'unit') => (v: string, row: string): string => {
+const reader = (output: readonly number[] | 'unit') => (v: string, row: string): string => {
   if (output === 'unit') return '1.0';
-  if (output === 'rows') return `${v}[${row}][i]`;
   const feat = output[0] === 1 ? '0' : 'i';
   return output.length === 2 ? `${v}[${row}][${feat}]` : `${v}[${feat}]`;
 };
 
 const fn = (params: readonly string[], body: readonly string[]) => `function (${params.join(', ')}) {\n${body.map((l) => `  ${l}`).join('\n')}\n}`;
+
+/** log 1e-37: the log of zero, kept finite so that logaddexp never computes −∞ − (−∞). */
+const LOG_ZERO = '-85.19564844';
+const logOf = (e: string, sign: 1 | -1) => `Math.log(Math.max(${sign < 0 ? `-(${e})` : e}, 1e-37))`;
+/** Statements setting `v` to logaddexp(x, y) (x, y: variable names). */
+const logaddexp = (v: string, x: string, y: string) => [`const m_${v} = Math.max(${x}, ${y});`, `${v} = m_${v} + Math.log(Math.exp(${x} - m_${v}) + Math.exp(${y} - m_${v}));`];
 
 /**
  * The scan kernels of a pass: `g` its step graph (rewritten by lower/scan.ts),
@@ -94,110 +110,134 @@ const fn = (params: readonly string[], body: readonly string[]) => `function (${
  * `opts.batch` examples. Throws GpujsPlanError where plan.ts does (a kernel over
  * T·B rows larger than the device takes).
  */
-export function planScan(g: Graph, scans: readonly ScanRecurrence[], direction: 'forward' | 'backward', steps: number, n: ReadonlyMap<string, number>, opts: PlanOptions, form: 'plain' | 'log' = 'plain'): ScanPlan {
+export function planScan(g: Graph, scans: readonly ScanRecurrence[], direction: 'forward' | 'backward', steps: number, n: ReadonlyMap<string, number>, opts: PlanOptions, form: 'plain' | 'log' = 'plain', segmented = false): ScanPlan {
   const B = opts.batch, R = steps * B;
   const all: PlanOptions = { ...opts, batch: R, mode: 'loop' };
   const coefficients = planStep(coefficientGraph(g, scans), all);
   const kernelOf = (name: string) => coefficients.roots.find((r) => r.root.name === name)?.kernel ?? null;
-  const rounds = Math.ceil(Math.log2(steps));
-  if (form === 'log') {
-    const logStates = scans.map((s) => logScan(s, direction, B, R, rounds, n.get(s.state)!, s.a === null ? null : kernelOf(`a:${s.state}`), s.b === null ? null : kernelOf(`b:${s.state}`), coefficients));
-    return { direction, form, steps, coefficients, states: [], logStates, whole: planStep(g, all) };
-  }
+  const L = chunkLength(steps);
   const states = scans.map((s): StateScan => {
-    const w = n.get(s.state)!;
-    const out = [w, R];
     const a = s.a === null ? null : kernelOf(`a:${s.state}`), b = s.b === null ? null : kernelOf(`b:${s.state}`);
-    const readA = reader(a === null ? 'unit' : coefficients.kernels[a]!.output), readB = reader(b === null ? 'unit' : coefficients.kernels[b]!.output);
-    const head = ['const r = this.thread.y;', 'const i = this.thread.x;'];
-    const params = [...(a !== null ? ['a'] : []), ...(b !== null ? ['b'] : [])];
-    let first: ScanKernel, firstA: ScanKernel | null = null;
-    if (direction === 'forward') {
-      const bv = b === null ? '0.0' : readB('b', 'r');
-      first = { name: `scan0_${s.state}`, output: out, source: fn([...params, 'h0'], [...head,
-        `const s = (r < ${B} ? r : r - r);`,
-        `const e = ${bv};`,
-        `return (r < ${B} ? e + ${readA('a', 'r')} * h0[s][i] : e);`]) };
-    } else {
-      // λ_r = g_r + α_{r+B} λ_{r+B} + β_{r+B}: E⁰_r = g_r + β_{r+B}, C⁰_r = α_{r+B} (0 at the last step)
-      const next = [`const q = r + ${B};`, `const s = (q <= ${R - 1} ? q : q - q + ${R - 1});`];
-      first = { name: `scan0_${s.state}`, output: out, source: fn([...params, 'g'], [...head, ...next,
-        `return (q <= ${R - 1} ? g[r][i] + ${b === null ? '0.0' : readB('b', 's')} : g[r][i]);`]) };
-      firstA = { name: `scan0a_${s.state}`, output: out, source: fn(a !== null ? ['a'] : [], [...head, ...next,
-        `const c = ${readA('a', 's')};`,
-        `return (q <= ${R - 1} ? c : c - c);`]) };
-    }
-    const unit = direction === 'forward' && a === null;
-    const list: { e: ScanKernel; a: ScanKernel | null }[] = [];
-    for (let k = 0; k < rounds; k++) {
-      const d = 2 ** k * B;
-      // forward: round 0 reads a where the coefficients put it; the backward's C⁰ and every later A are rows
-      const rd = unit ? reader('unit') : direction === 'forward' && k === 0 ? readA : reader('rows');
-      const other = direction === 'forward'
-        ? [`const q = r - ${d};`, `const s = (q >= 0 ? q : q - q);`]
-        : [`const q = r + ${d};`, `const s = (q <= ${R - 1} ? q : q - q + ${R - 1});`];
-      const ok = direction === 'forward' ? 'q >= 0' : `q <= ${R - 1}`;
-      const e = { name: `scan${k + 1}_${s.state}`, output: out, source: fn([...(unit ? [] : ['A']), 'E'], [...head, ...other,
-        'const e = E[r][i];',
-        `return (${ok} ? ${rd('A', 'r')} * E[s][i] + e : e);`]) };
-      const last = k === rounds - 1;
-      const A = unit || last ? null : { name: `scan${k + 1}a_${s.state}`, output: out, source: fn(['A'], [...head, ...other,
-        `const c = ${rd('A', 'r')};`,
-        `return (${ok} ? c * ${rd('A', 's')} : c);`]) };
-      list.push({ e, a: A });
-    }
-    return { state: s.state, a, b, first, firstA, rounds: list };
+    const shape = { B, T: steps, L, w: n.get(s.state)!, direction, form,
+      readA: reader(a === null ? 'unit' : coefficients.kernels[a]!.output), readB: reader(b === null ? 'unit' : coefficients.kernels[b]!.output),
+      hasA: a !== null, hasB: b !== null, name: s.state, segmented };
+    return { state: s.state, a, b, kernels: form === 'log' ? logKernels(shape) : plainKernels(shape), handover: handover(shape) };
   });
-  return { direction, form, steps, coefficients, states, logStates: [], whole: planStep(g, all) };
+  return { direction, form, steps, chunk: L, coefficients, states, whole: planStep(g, all) };
 }
 
-/** log 1e-37: the log of zero, kept finite so that logaddexp never computes −∞ − (−∞). */
-const LOG_ZERO = '-85.19564844';
+interface Shape {
+  readonly B: number; readonly T: number; readonly L: number; readonly w: number;
+  readonly direction: 'forward' | 'backward'; readonly form: 'plain' | 'log';
+  readonly readA: (v: string, row: string) => string; readonly readB: (v: string, row: string) => string;
+  readonly hasA: boolean; readonly hasB: boolean; readonly name: string;
+  /** Backward: whether the segment ends before the last step (it reads `next`). */
+  readonly segmented: boolean;
+}
 
-function logScan(s: ScanRecurrence, direction: 'forward' | 'backward', B: number, R: number, rounds: number, w: number, a: number | null, b: number | null, coefficients: StepPlan): LogStateScan {
-  const out = [w, R];
-  const readA = reader(a === null ? 'unit' : coefficients.kernels[a]!.output), readB = reader(b === null ? 'unit' : coefficients.kernels[b]!.output);
+const chunks = (x: Shape) => Math.ceil(x.T / x.L);
+
+/** The parameters and reads of a local-scan kernel: a (when it is not 1), and for `withB` b (when not 0) and, backward, the given cotangent g. */
+const coefParams = (x: Shape, withB: boolean): { params: string[]; reads: ScanRead[] } => {
+  const params: string[] = [], reads: ScanRead[] = [];
+  if (x.hasA) { params.push('a'); reads.push('a'); }
+  if (withB && x.hasB) { params.push('b'); reads.push('b'); }
+  if (withB && x.direction === 'backward') { params.push('g', 'o'); reads.push('given', 'offset'); }
+  if (withB && x.direction === 'backward' && x.segmented) { params.push('nx'); reads.push('next'); }
+  return { params, reads };
+};
+
+/**
+ * A local scan over the steps of a row's chunk up to that row's step (forward:
+ * from the chunk's start; backward: down from its end): `acc` starts at `init`,
+ * and per step s (a row of the all-steps arrays) the statements `step` see `c`
+ * (the decay) and, when `withB`, `e` (the added term) of that direction's recurrence.
+ */
+function localLoop(x: Shape, withB: boolean, init: string, step: readonly string[]): string[] {
+  const { B, T, L } = x, R = T * B;
+  const head = ['const r = this.thread.y;', 'const i = this.thread.x;', `const j = Math.floor(r / ${B});`, `const u = r - j * ${B};`, `const c0 = Math.floor(j / ${L}) * ${L};`, `let acc = ${init};`];
+  if (x.direction === 'forward') {
+    return [...head, `for (let k = 0; k < ${L}; k++) {`, '  const t = c0 + k;', '  if (t <= j) {', `    const s = t * ${B} + u;`,
+      `    const c = ${x.readA('a', 's')};`, ...(withB ? [`    const e = ${x.hasB ? x.readB('b', 's') : '0.0'};`] : []),
+      ...step.map((l) => `    ${l}`), '  }', '}', 'return acc;'];
+  }
+  // backward: λ_t = (g_t + β_{t+1}) + α_{t+1} λ_{t+1}; nothing after the last step
+  return [...head, `for (let k = 0; k < ${L}; k++) {`, `  const t = c0 + ${L - 1} - k;`, `  if (t >= j && t <= ${T - 1}) {`, `    const s = t * ${B} + u;`,
+    `    const q = s + ${B};`, `    const p = (q <= ${R - 1} ? q : s);`,
+    `    const c = (q <= ${R - 1} ? ${x.readA('a', 'p')} : 0.0);`, ...(withB ? [`    const e = (q <= ${R - 1} ? g[o + s][i] + ${x.hasB ? x.readB('b', 'p') : '0.0'} : g[o + s][i]${x.segmented ? ' + nx[u][i]' : ''});`] : []),
+    ...step.map((l) => `    ${l}`), '  }', '}', 'return acc;'];
+}
+
+/** The carry kernel, one thread per chunk: `acc` from `init` over the chunks before (forward) or after (backward) this one; `step` sees `s`, the row that chunk's values are read at (its last step forward, its first backward). */
+function carryLoop(x: Shape, init: readonly string[], step: readonly string[]): string[] {
+  const { B, L } = x, C = chunks(x);
+  const head = ['const r = this.thread.y;', 'const i = this.thread.x;', `const d = Math.floor(r / ${B});`, `const u = r - d * ${B};`, ...init];
+  if (x.direction === 'forward')
+    return [...head, `for (let k = 0; k < ${C}; k++) {`, '  if (k < d) {', `    const s = (k * ${L} + ${L - 1}) * ${B} + u;`, ...step.map((l) => `    ${l}`), '  }', '}'];
+  return [...head, `for (let k = 0; k < ${C}; k++) {`, `  const q = ${C - 1} - k;`, '  if (q > d) {', `    const s = q * ${L * B} + u;`, ...step.map((l) => `    ${l}`), '  }', '}'];
+}
+
+/** The fix-up's head: `h`, the row of this row's chunk in the carries. */
+const fixHead = (x: Shape) => ['const r = this.thread.y;', 'const i = this.thread.x;', `const j = Math.floor(r / ${x.B});`, `const u = r - j * ${x.B};`, `const h = Math.floor(j / ${x.L}) * ${x.B} + u;`];
+
+function plainKernels(x: Shape): ScanKernel[] {
+  const out = [x.w, x.T * x.B], carryOut = [x.w, chunks(x) * x.B];
+  const unit = !x.hasA && x.direction === 'forward';
+  const e = coefParams(x, true), p = coefParams(x, false);
+  const ks: ScanKernel[] = [{ name: `scanlocal_${x.name}`, output: out, reads: e.reads, source: fn(e.params, localLoop(x, true, '0.0', ['acc = c * acc + e;'])) }];
+  if (!unit) ks.push({ name: `scandecay_${x.name}`, output: out, reads: p.reads, source: fn(p.params, localLoop(x, false, '1.0', ['acc = acc * c;'])) });
+  const E = { kernel: 0 }, P = { kernel: 1 };
+  const init = x.direction === 'forward' ? 'let acc = g[u][i];' : 'let acc = 0.0;';
+  const carryParams = x.direction === 'forward' ? ['g'] : [];
+  ks.push({ name: `scancarry_${x.name}`, output: carryOut, reads: [...(unit ? [E] : [P, E]), ...(x.direction === 'forward' ? ['given' as const] : [])],
+    source: fn([...(unit ? ['E'] : ['P', 'E']), ...carryParams], [...carryLoop(x, [init], [unit ? 'acc = acc + E[s][i];' : 'acc = P[s][i] * acc + E[s][i];']), 'return acc;']) });
+  const H = { kernel: ks.length - 1 };
+  const back = x.direction === 'backward';
+  ks.push({ name: `scan_${x.name}`, output: out, reads: [...(unit ? [E, H] : [P, E, H]), ...(back ? ['given' as const, 'offset' as const] : [])],
+    source: fn([...(unit ? ['E', 'H'] : ['P', 'E', 'H']), ...(back ? ['g', 'o'] : [])], [...fixHead(x), `return ${unit ? 'H[h][i]' : 'P[r][i] * H[h][i]'} + E[r][i]${back ? ' - g[o + r][i]' : ''};`]) });
+  return ks;
+}
+
+/** The log-space form: local L⁺, L⁻ and log P; carries L⁺, L⁻; the fix-up. Six kernels (five when a is 1 forward). */
+function logKernels(x: Shape): ScanKernel[] {
+  const out = [x.w, x.T * x.B], carryOut = [x.w, chunks(x) * x.B];
+  const unit = !x.hasA && x.direction === 'forward';
+  const e = coefParams(x, true), p = coefParams(x, false);
+  const la = x.direction === 'forward' ? (unit ? '0.0' : logOf('c', 1)) : `(q <= ${x.T * x.B - 1} ? ${logOf('c', 1)} : ${LOG_ZERO})`;
+  const local = (sign: 1 | -1, pm: string): ScanKernel => ({ name: `logscanlocal${pm}_${x.name}`, output: out, reads: e.reads,
+    source: fn(e.params, localLoop(x, true, LOG_ZERO, [`const x1 = ${la} + acc;`, `const y1 = ${logOf('e', sign)};`, ...logaddexp('acc', 'x1', 'y1')])) });
+  const ks: ScanKernel[] = [local(1, 'p'), local(-1, 'm')];
+  if (!unit) ks.push({ name: `logscandecay_${x.name}`, output: out, reads: p.reads, source: fn(p.params, localLoop(x, false, '0.0', [`acc = acc + ${la};`])) });
+  const Ep = { kernel: 0 }, Em = { kernel: 1 }, P = { kernel: 2 };
+  const carry = (sign: 1 | -1, pm: string, Ek: ScanRead): ScanKernel => ({ name: `logscancarry${pm}_${x.name}`, output: carryOut,
+    reads: [...(unit ? [] : [P]), Ek, ...(x.direction === 'forward' ? ['given' as const] : [])],
+    source: fn([...(unit ? [] : ['P']), 'E', ...(x.direction === 'forward' ? ['g'] : [])], [
+      ...carryLoop(x, [`let acc = ${x.direction === 'forward' ? logOf('g[u][i]', sign) : LOG_ZERO};`],
+        [`const x1 = ${unit ? '' : 'P[s][i] + '}acc;`, 'const y1 = E[s][i];', ...logaddexp('acc', 'x1', 'y1')]), 'return acc;']) });
+  ks.push(carry(1, 'p', Ep), carry(-1, 'm', Em));
+  const Hp = { kernel: ks.length - 2 }, Hm = { kernel: ks.length - 1 };
+  const lp = unit ? '' : 'P[r][i] + ';
+  const back = x.direction === 'backward';
+  ks.push({ name: `logscan_${x.name}`, output: out, reads: [...(unit ? [] : [P]), Ep, Em, Hp, Hm, ...(back ? ['given' as const, 'offset' as const] : [])],
+    source: fn([...(unit ? [] : ['P']), 'Ep', 'Em', 'Hp', 'Hm', ...(back ? ['g', 'o'] : [])], [...fixHead(x),
+      `const xp = ${lp}Hp[h][i];`, 'const yp = Ep[r][i];', 'let vp = 0.0;', ...logaddexp('vp', 'xp', 'yp'),
+      `const xm = ${lp}Hm[h][i];`, 'const ym = Em[r][i];', 'let vm = 0.0;', ...logaddexp('vm', 'xm', 'ym'),
+      `return Math.exp(vp) - Math.exp(vm)${back ? ' - g[o + r][i]' : ''};`]) });
+  return ks;
+}
+
+/** StateScan.handover. */
+function handover(x: Shape): ScanKernel {
   const head = ['const r = this.thread.y;', 'const i = this.thread.x;'];
-  const params = [...(a !== null ? ['a'] : []), ...(b !== null ? ['b'] : [])];
-  const logOf = (e: string, sign: 1 | -1) => `Math.log(Math.max(${sign < 0 ? `-(${e})` : e}, 1e-37))`;
-  let e: string, pre: string[], last: string;
-  if (direction === 'forward') {
-    pre = [`const s = (r < ${B} ? r : r - r);`, `const c = ${b === null ? '0.0' : readB('b', 'r')};`];
-    e = `(r < ${B} ? c + ${readA('a', 'r')} * h0[s][i] : c)`;
-    last = 'h0';
-  } else {
-    pre = [`const q = r + ${B};`, `const s = (q <= ${R - 1} ? q : q - q + ${R - 1});`];
-    e = `(q <= ${R - 1} ? g[r][i] + ${b === null ? '0.0' : readB('b', 's')} : g[r][i])`;
-    last = 'g';
-  }
-  const part = (sign: 1 | -1): ScanKernel => ({ name: `logscan0${sign > 0 ? 'p' : 'm'}_${s.state}`, output: out, source: fn([...params, last], [...head, ...pre, `const e = ${e};`, `return ${logOf('e', sign)};`]) });
-  const first: [ScanKernel, ScanKernel] = [part(1), part(-1)];
-  const unit = direction === 'forward' && a === null;
-  let firstA: ScanKernel | null = null;
-  if (direction === 'forward' && a !== null) firstA = { name: `logscan0a_${s.state}`, output: out, source: fn(['a'], [...head, `return ${logOf(readA('a', 'r'), 1)};`]) };
-  if (direction === 'backward') firstA = { name: `logscan0a_${s.state}`, output: out, source: fn(a !== null ? ['a'] : [], [...head, `const q = r + ${B};`, `const s = (q <= ${R - 1} ? q : q - q + ${R - 1});`,
-    `const c = ${logOf(readA('a', 's'), 1)};`, `return (q <= ${R - 1} ? c : ${LOG_ZERO});`]) };
-  const list: { e: [ScanKernel, ScanKernel]; a: ScanKernel | null }[] = [];
-  for (let k = 0; k < rounds; k++) {
-    const d = 2 ** k * B;
-    const other = direction === 'forward'
-      ? [`const q = r - ${d};`, `const s = (q >= 0 ? q : q - q);`]
-      : [`const q = r + ${d};`, `const s = (q <= ${R - 1} ? q : q - q + ${R - 1});`];
-    const ok = direction === 'forward' ? 'q >= 0' : `q <= ${R - 1}`;
-    const la = unit ? '0.0' : 'A[r][i]';
-    const round = (pm: 'p' | 'm'): ScanKernel => ({ name: `logscan${k + 1}${pm}_${s.state}`, output: out, source: fn([...(unit ? [] : ['A']), 'L'], [...head, ...other,
-      'const l = L[r][i];', `const x = ${la} + L[s][i];`, 'const m = Math.max(x, l);',
-      `return (${ok} ? m + Math.log(Math.exp(x - m) + Math.exp(l - m)) : l);`]) });
-    const e2: [ScanKernel, ScanKernel] = [round('p'), round('m')];
-    const A = unit || k === rounds - 1 ? null : { name: `logscan${k + 1}a_${s.state}`, output: out, source: fn(['A'], [...head, ...other, `return (${ok} ? A[r][i] + A[s][i] : A[r][i]);`]) };
-    list.push({ e: e2, a: A });
-  }
-  const lastK = { name: `logscanexp_${s.state}`, output: out, source: fn(['P', 'M'], [...head, 'return Math.exp(P[r][i]) - Math.exp(M[r][i]);']) };
-  return { state: s.state, a, b, first, firstA, rounds: list, last: lastK };
+  if (x.direction === 'forward') return { name: `scantail_${x.name}`, output: [x.w, x.B], reads: [{ kernel: -1 }], source: fn(['H'], [...head, `return H[${(x.T - 1) * x.B} + r][i];`]) };
+  const params = [...(x.hasA ? ['a'] : []), ...(x.hasB ? ['b'] : []), 'L', 'g', 'o'];
+  const reads: ScanRead[] = [...(x.hasA ? ['a' as const] : []), ...(x.hasB ? ['b' as const] : []), { kernel: -1 }, 'given', 'offset'];
+  return { name: `scanhead_${x.name}`, output: [x.w, x.B], reads, source: fn(params, [...head,
+    `return ${x.hasB ? x.readB('b', 'r') : '0.0'} + ${x.readA('a', 'r')} * (L[r][i] + g[o + r][i]);`]) };
 }
 
 /** A kernel shifting all-steps states by one step: row r of the result is the state at t−1 (the initial state for t = 1); reads (h0, H). */
-export function shiftPlan(n: number, batch: number, steps: number): ScanKernel {
+export function shiftPlan(n: number, batch: number, steps: number): Omit<ScanKernel, 'reads'> {
   return { name: 'shift', output: [n, steps * batch], source: fn(['h0', 'H'], ['const r = this.thread.y;', 'const i = this.thread.x;',
     `const q = r - ${batch};`, 'const s = (q >= 0 ? q : q - q);', `const u = (r < ${batch} ? r : r - r);`,
     `return (q >= 0 ? H[s][i] : h0[u][i]);`]) };

@@ -2,7 +2,7 @@
 // in Node (webasm): agreement with the float64 interpreter, values and every
 // gradient, on minGRU, an RG-LRU-like cell (with an output of its own), IndRNN
 // (a scan backward only) and random linear cells; kernel launches per pass that
-// grow with log T with the scan and with T without it (`scan: false`).
+// do not grow with T with the scan and grow with T without it (`scan: false`).
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CompiledCell } from '../../../compiler/compile.ts';
@@ -12,6 +12,8 @@ import { Rng } from '../../../runtime/random.ts';
 import { agreement, relativeError } from '../../support/emit-js.ts';
 import { compileOk } from '../../support/cells.ts';
 import { linearCellSource, randomLinearCell } from '../../support/random-linear-cell.ts';
+import { zooSource } from '../../support/zoo.ts';
+import { chunkLength } from '../../../compiler/emit/gpujs/scan.ts';
 
 const cell = (body: string, decls = 'input x : n\n  state h : n') => compileOk(`cell C {\n  ${decls}\n  ${body.split('\n').join('\n  ')}\n}`)[0]!;
 const MIN_GRU = cell('z = σ(W_z x^<t> + b_z)\nh̃ = W_h x^<t> + b_h\nh^<t> = (1 - z) * h^<t-1> + z * h̃');
@@ -34,7 +36,8 @@ const scanned = () => [made!.launches().forward!.scan, made!.launches().backward
 
 /** Launches of one forward and one backward pass at T steps. */
 function launches(c: CompiledCell, steps: number, scan: boolean, n = 4, batch = 2) {
-  const b = gpujsSyncBackend(c, { dims: { n }, batch, scan, webasmThreads: false });
+  // one segment at every T (webasm's default cuts T·B rows into segments of 1024)
+  const b = gpujsSyncBackend(c, { dims: { n }, batch, scan, webasmThreads: false, scanRows: Infinity });
   const rng = new Rng(1);
   const t = c.typed;
   const vec = (k: number) => Float32Array.from({ length: k }, () => 0.3 * rng.normal());
@@ -67,6 +70,125 @@ describe('gpu.js scans agree with the float64 interpreter', () => {
   });
 });
 
+describe('chunks over time', () => {
+  it('chunk length ≈ (2T)^⅓, between 1 and T', () => {
+    expect([1, 2, 4, 13, 256, 1024, 4096].map(chunkLength)).toEqual([1, 2, 2, 3, 8, 13, 20]);
+  });
+
+  // T = 1: one chunk of one step; 2: one chunk; 13 and 67 end in a short chunk (L = 3 and 5); 125: L = 6, chunks of 6 and a last of 5
+  for (const steps of [1, 2, 13, 67, 125]) {
+    it(`minGRU and minLSTM at T = ${steps} (chunk ${chunkLength(steps)}), batch 3`, () => {
+      for (const c of [MIN_GRU, MIN_LSTM]) {
+        const a = agreement(c, gpu(true), { dims: { n: 3 }, batch: 3, steps, seed: steps + 2, precision: 'f32' });
+        expect(a.worstScaled, a.where).toBeLessThan(1e-4);
+        expect(scanned()).toEqual([true, true]);
+      }
+    });
+  }
+
+  it('random linear cells at T beyond one chunk (fast-check)', () => {
+    fc.assert(fc.property(randomLinearCell, fc.integer({ min: 1, max: 2 }), fc.integer({ min: 10, max: 70 }), (spec, B, T) => {
+      const c = compileOk(linearCellSource(spec))[0]!;
+      const a = agreement(c, gpu(true), { dims: { n: 2 }, batch: B, steps: T, seed: B + 3 * T, precision: 'f32' });
+      expect(a.worstScaled, `T = ${T}: ${a.where}\n${linearCellSource(spec)}`).toBeLessThan(Math.max(1e-4, 50 * a.conditioning));
+      expect(scanned()).toEqual([true, true]);
+    }), { numRuns: 8, seed: 1416 });
+  });
+});
+
+describe('zoo cells as gpu.js scans, values and every gradient', () => {
+  // [file, dims, whether the forward and the backward are scans]
+  const cases: [string, Record<string, number>, [boolean, boolean]][] = [
+    ['mingru.celda', { n_x: 3, n_h: 4 }, [true, true]],
+    ['minlstm.celda', { n_x: 3, n_h: 4 }, [true, true]],
+    ['rg-lru.celda', { D: 4 }, [true, true]],
+    // a matrix state per example, h : D × N, decayed entry by entry by Ā = exp(diag(Δ) A)
+    ['mamba-s6.celda', { D: 3, N: 2 }, [true, true]],
+    // the stabiliser m is a max: the forward steps; the backward's C (a matrix per example), n and m are scans
+    ['mlstm.celda', { d: 3, n_x: 3 }, [false, true]],
+    ['sru.celda', { d: 4 }, [false, true]],
+    ['indrnn.celda', { n_x: 3, n_h: 4 }, [false, true]],
+  ];
+  for (const [file, dims, expected] of cases) {
+    it(`${file} at T = 1 and 17`, () => {
+      const c = compileOk(zooSource(file))[0]!;
+      for (const steps of [1, 17]) {
+        const a = agreement(c, gpu(true), { dims, batch: 2, steps, seed: steps, precision: 'f32', scale: 0.3 });
+        expect(a.worstScaled, `T = ${steps}: ${a.where}`).toBeLessThan(1e-4);
+        expect(scanned()).toEqual(expected);
+      }
+    });
+  }
+});
+
+describe('segments: T·B rows beyond the device\'s limit (forced small here)', () => {
+  const limited = (scan: true | 'log', maxExtent: number) => (c: CompiledCell, o: BackendOptions) =>
+    (made = gpujsSyncBackend(c, { ...o, precision: 'f32', scan, webasmThreads: false, limits: { maxExtent } }));
+  // batch 3, at most 16 rows: segments of 5 steps; T = 17 → 5, 5, 5, 2
+  const cases: [string, CompiledCell, Record<string, number>][] = [
+    ['minGRU', MIN_GRU, { n: 4 }], ['RG-LRU (an output of its own)', RG_LRU, { n: 4 }], ['minLSTM', MIN_LSTM, { n: 4 }],
+    ['Mamba S6 (a matrix state)', compileOk(zooSource('mamba-s6.celda'))[0]!, { D: 3, N: 2 }],
+  ];
+  for (const [name, c, dims] of cases) {
+    it(`${name}: the state carried across segments, values and every gradient`, () => {
+      for (const steps of [5, 6, 17]) {
+        const a = agreement(c, limited(true, 16), { dims, batch: 3, steps, seed: steps, precision: 'f32', scale: 0.4 });
+        expect(a.worstScaled, `T = ${steps}: ${a.where}`).toBeLessThan(1e-4);
+        expect(scanned()).toEqual([true, true]);
+      }
+    });
+  }
+
+  it('the asynchronous backend (a recorded pipeline) joins the segments too', async () => {
+    const o = { dims: { n: 4 }, batch: 2, steps: 11 };
+    const b = await gpujsBackend(RG_LRU, { ...o, precision: 'f32', webasmThreads: false, limits: { maxExtent: 8 } });
+    const sync = gpujsSyncBackend(RG_LRU, { ...o, precision: 'f32', scan: false, webasmThreads: false });
+    const rng = new Rng(7);
+    const vec = (k: number) => Float32Array.from({ length: k }, () => 0.4 * rng.normal());
+    const params = Object.fromEntries(RG_LRU.typed.params.map((p) => [p.name, vec(p.shape.length === 2 ? 16 : 4)]));
+    const x = { x: vec(11 * 2 * 4) }, cot = { states: { h: vec(11 * 2 * 4) }, outputs: { y: vec(11 * 2 * 4) } };
+    const [f1, f2] = [await b.forward(11, params, x), sync.forward(11, params, x)];
+    const [g1, g2] = [await b.backward(cot), sync.backward(cot)];
+    expect(b.launches().forward!.scan && b.launches().backward!.scan).toBe(true);
+    expect(relativeError(f1.states.h!, f2.states.h!)).toBeLessThan(1e-5);
+    expect(relativeError(f1.outputs.y!, f2.outputs.y!)).toBeLessThan(1e-5);
+    for (const k of Object.keys(g2.params)) expect(relativeError(g1.params[k]!, g2.params[k]!), k).toBeLessThan(1e-4);
+    expect(relativeError(g1.init.h!, g2.init.h!)).toBeLessThan(1e-4);
+    expect(relativeError(g1.inputs.x!, g2.inputs.x!)).toBeLessThan(1e-4);
+  });
+
+  it('in log space too', () => {
+    const a = agreement(MIN_GRU, limited('log', 16), { dims: { n: 4 }, batch: 3, steps: 17, seed: 2, precision: 'f32' });
+    expect(a.worstScaled, a.where).toBeLessThan(1e-4);
+    expect([made!.launches().forward!.form, made!.launches().backward!.form]).toEqual(['log', 'log']);
+  });
+
+  it('launches grow with the number of segments, not with T inside one', () => {
+    const run = (steps: number, maxExtent?: number) => {
+      agreement(MIN_GRU, (c, o) => (made = gpujsSyncBackend(c, { ...o, precision: 'f32', webasmThreads: false, ...(maxExtent ? { limits: { maxExtent } } : {}) })), { dims: { n: 4 }, batch: 2, steps, seed: 1, precision: 'f32' });
+      const l = made!.launches();
+      return [l.forward!.launches, l.backward!.launches];
+    };
+    // batch 2: a limit of 40 rows makes 20-step segments, of 20 rows 10-step ones
+    const one = run(40), two = run(40, 40), four = run(40, 20), fourLonger = run(80, 40);
+    // forward: each segment's kernels, and the hand-over of its last state to the next
+    expect(four[0]! - two[0]!).toBe(2 * (two[0]! - one[0]!));
+    expect(four[1]!).toBeGreaterThan(two[1]!);
+    expect(two[1]!).toBeGreaterThan(one[1]!);
+    expect(fourLonger).toEqual(four);
+  });
+});
+
+describe('why a pass steps through time', () => {
+  it('--no-scan, and a state that is not linear, say so in launches()', () => {
+    agreement(MIN_GRU, gpu(false), { dims: { n: 3 }, batch: 1, steps: 3, seed: 1, precision: 'f32' });
+    expect(made!.launches().forward!.reason).toBe('scans are off (--no-scan)');
+    agreement(IND_RNN, gpu(true), { dims: { n: 3 }, batch: 1, steps: 3, seed: 1, precision: 'f32' });
+    expect(made!.launches().forward!.reason).toMatch(/^not every state is a diagonal linear recurrence forward: h: diagonal-jacobian \(relu/);
+    expect(made!.launches().backward!.reason).toBeUndefined();
+  });
+});
+
 describe('the asynchronous backend (recorded pipelines)', () => {
   it('minGRU and RG-LRU agree, forward and back, as scans', async () => {
     for (const c of [MIN_GRU, RG_LRU]) {
@@ -89,15 +211,14 @@ describe('the asynchronous backend (recorded pipelines)', () => {
 });
 
 describe('kernel launches per pass', () => {
-  it('minGRU: a scan grows by two launches per doubling of T forward and back; stepping grows with T', () => {
-    const on = [16, 32, 64].map((T) => launches(MIN_GRU, T, true));
+  it('minGRU: a chunked scan launches as many kernels at every T; stepping grows with T', () => {
+    const on = [16, 32, 64, 1000].map((T) => launches(MIN_GRU, T, true));
     const off = [16, 32, 64].map((T) => launches(MIN_GRU, T, false));
     for (const l of on) expect(l.scan).toEqual([true, true]);
     for (const l of off) expect(l.scan).toEqual([false, false]);
-    // Hillis–Steele: one round (two kernels, E and A) more per doubling
-    expect(on[1]!.forward - on[0]!.forward).toBe(2);
-    expect(on[2]!.forward - on[1]!.forward).toBe(2);
-    expect(on[2]!.backward - on[1]!.backward).toBe(2);
+    for (const l of on.slice(1)) expect([l.forward, l.backward]).toEqual([on[0]!.forward, on[0]!.backward]);
+    // per state and pass: a local scan, its decay, the carries over chunks, the fix-up
+    expect(on[0]!.forward).toBeLessThanOrEqual(8);
     // sequential: a step's kernels per step
     expect(off[2]!.forward - off[1]!.forward).toBe(2 * (off[1]!.forward - off[0]!.forward));
     expect(off[1]!.forward - off[0]!.forward).toBeGreaterThanOrEqual(16);
