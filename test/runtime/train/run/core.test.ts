@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { interpBackend } from '../../../../runtime/backends/interp.ts';
 import { getTask } from '../../../../runtime/train/data/tasks/index.ts';
-import { NonFiniteError, TrainError } from '../../../../runtime/train/errors.ts';
+import { NonFiniteError } from '../../../../runtime/train/errors.ts';
 import { UsageError } from '../../../../runtime/usage.ts';
 import { defaultConfig, TrainCore } from '../../../../runtime/train/run/core.ts';
 import type { RunConfig } from '../../../../runtime/train/run/settings.ts';
