@@ -8,7 +8,6 @@ import { toDot } from '../compiler/print/graphviz.ts';
 import { printCell, printGrad } from '../compiler/print/notation.ts';
 import type { Spelling } from '../compiler/print/notation.ts';
 import { explainLinearity, linearity } from '../compiler/passes/linearity.ts';
-import { scanForms, scanNote } from '../compiler/lower/scan.ts';
 import type { Span } from '../grammar/ast.ts';
 import type { BackendFactory } from '../runtime/backend.ts';
 import { LimitError, printable, suggestion } from '../runtime/limits.ts';
@@ -125,6 +124,8 @@ async function main(argv: string[]): Promise<number> {
         if (values.explain && !hasErrors(r.diagnostics)) {
           // Which states are linear recurrences (a scan could run them) and why the others are not.
           const where = (span: Span) => { const { line, col } = lineCol(source, span.start); return `${file}:${line}:${col}`; };
+          // The lowering's scan forms load on request: `celda check` alone starts with no lowering code.
+          const { scanForms, scanNote } = await import('../compiler/lower/scan.ts');
           for (const c of r.cells) for (const l of explainLinearity(linearity(c.forward), where, scanNote(scanForms(c, { staged: true })))) process.stdout.write(`  ${c.name}: ${l}\n`);
         }
       }

@@ -80,8 +80,9 @@ describe("import … from 'celda'", () => {
     const cli = loaded('dist/cli.js');
     expect(cli.sources).toContain('compiler/passes/grad.ts');
     // Of the runtime, only tables are loaded at start: runtime/limits.ts (the memory limit and its error, a few
-    // lines) and the training settings with their error class, which the one declaration of the options (cli/commands.ts) reads.
-    expect(cli.sources.filter((s) => /^compiler\/(emit|lower)\/|^runtime\/(?!limits\.ts$|train\/run\/settings\.ts$|train\/errors\.ts$)|node_modules\/gpu\.js/.test(s))).toEqual([]);
+    // lines), runtime/usage.ts (the error class of a wrong command line, exit 2) and the training settings with
+    // their error class, which the one declaration of the options (cli/commands.ts) reads.
+    expect(cli.sources.filter((s) => /^compiler\/(emit|lower)\/|^runtime\/(?!limits\.ts$|usage\.ts$|train\/run\/settings\.ts$|train\/errors\.ts$)|node_modules\/gpu\.js/.test(s))).toEqual([]);
     expect(cli.external.filter((p) => !p.startsWith('node:'))).toEqual([]);
   });
 });
