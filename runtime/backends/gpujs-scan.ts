@@ -8,10 +8,12 @@
 import type { CompiledCell } from '../../compiler/compile.ts';
 import type { Arg } from '../../compiler/emit/gpujs/plan.ts';
 import type { ScanKernel, ScanPlan, ScanRead, StateScan } from '../../compiler/emit/gpujs/scan.ts';
-import { planScan, shiftPlan } from '../../compiler/emit/gpujs/scan.ts';
+import { placePlan, planScan, shiftFromPlan, shiftPlan } from '../../compiler/emit/gpujs/scan.ts';
+import { copyPlan, planStep } from '../../compiler/emit/gpujs/plan.ts';
+import { GpujsPlanError } from '../../compiler/emit/gpujs/base.ts';
 import type { PlanOptions, StepPlan } from '../../compiler/emit/gpujs/base.ts';
 import type { ScanForms } from '../../compiler/lower/scan.ts';
-import { positiveByForm } from '../../compiler/lower/scan.ts';
+import { positiveByForm, stateGraph } from '../../compiler/lower/scan.ts';
 
 export type ScanKernelFn = (...args: unknown[]) => unknown;
 
@@ -53,10 +55,32 @@ export interface ScanPass {
   readonly segments: readonly { readonly first: number; readonly k: ScanKernels }[];
   readonly plan: ScanPlan;
   readonly stateN: ReadonlyMap<string, number>;
+  /** A staged forward (mLSTM): the first stage's states stepped through all T before the scans, which read them as sequences. */
+  readonly stepped?: SteppedStage;
+}
+
+/**
+ * The first stage of a staged forward, stepped: its own step graph (the stage's
+ * states alone) over B rows per step, each step's result placed into an
+ * all-steps array [n, T·B] on the device; each segment of the scans then reads
+ * the states at t−1 from it.
+ */
+export interface SteppedStage {
+  readonly states: readonly string[];
+  readonly steps: number;
+  readonly batch: number;
+  readonly width: ReadonlyMap<string, number>;
+  readonly plan: StepPlan;
+  readonly kernels: readonly ScanKernelFn[];
+  /** Per state: the copy of its initial state, the kernel placing a step's rows, the shift to t−1 by segment length. */
+  readonly copy: ReadonlyMap<string, ScanKernelFn>;
+  readonly place: ReadonlyMap<string, ScanKernelFn>;
+  readonly shift: ReadonlyMap<string, ReadonlyMap<number, ScanKernelFn>>;
+  readonly zeros: (output: readonly number[]) => unknown;
 }
 
 /** The scan of a pass over `steps` steps in segments of at most `most` steps (kernels shared by segments of the same length). */
-export function makeScanPass(forms: ScanForms, direction: 'forward' | 'backward', steps: number, most: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[] }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain'): ScanPass {
+export function makeScanPass(forms: ScanForms, direction: 'forward' | 'backward', steps: number, most: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[] }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain', stepped?: readonly string[]): ScanPass {
   const segmented = steps > most;
   const byLength = new Map<number, ScanKernels>();
   const segments: { first: number; k: ScanKernels }[] = [];
@@ -66,7 +90,19 @@ export function makeScanPass(forms: ScanForms, direction: 'forward' | 'backward'
     if (!k) byLength.set(len, (k = makeScanKernels(forms, direction, len, stateN, opts, make, zeros, form, segmented)));
     segments.push({ first, k });
   }
-  return { segments, plan: segments[0]!.k.plan, stateN };
+  if (stepped === undefined) return { segments, plan: segments[0]!.k.plan, stateN };
+  // the stepped stage's sequences span all T in one array: T·B rows must fit the device
+  if (opts.maxExtent !== undefined && steps * opts.batch > opts.maxExtent)
+    throw new GpujsPlanError(`the staged forward's first stage over ${steps * opts.batch} rows exceeds this device's limit of ${opts.maxExtent}`);
+  const plan = planStep(stateGraph(forms.forward, stepped), opts);
+  const lengths = [...byLength.keys()];
+  const B = opts.batch;
+  return { segments, plan: segments[0]!.k.plan, stateN, stepped: {
+    states: stepped, steps, batch: B, width: new Map(stepped.map((s) => [s, stateN.get(s)!])), plan, kernels: plan.kernels.map(make), zeros,
+    copy: new Map(stepped.map((s) => [s, make({ ...copyPlan(stateN.get(s)!, B) })])),
+    place: new Map(stepped.map((s) => [s, make(placePlan(stateN.get(s)!, B, steps))])),
+    shift: new Map(stepped.map((s) => [s, new Map(lengths.map((len) => [len, make(shiftFromPlan(stateN.get(s)!, B, len))]))])),
+  } };
 }
 
 export function makeScanKernels(forms: ScanForms, direction: 'forward' | 'backward', steps: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[] }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain', segmented = false): ScanKernels {
@@ -135,13 +171,18 @@ export function forwardScan(p: ScanPass, source: (a: Arg) => unknown, init: (sta
   const parts = new Map<string, unknown[]>();
   const put = (key: string, v: unknown) => { if (!parts.has(key)) parts.set(key, []); parts.get(key)!.push(v); };
   let h0 = init;
+  const seqs = p.stepped ? steppedStage(p.stepped, source, init, count) : new Map<string, unknown>();
+  for (const [s, v] of seqs) put(`scan:state:${s}`, v);
   p.segments.forEach(({ first, k }, seg) => {
     const offset = first * (k.rows / k.plan.steps);
-    const coefOuts = runAll(k.plan.coefficients, k.coef, source, count, offset);
+    // a staged forward: the first stage's states at t−1 over this segment's rows
+    const before = new Map([...seqs].map(([s, v]) => { count(); return [s, p.stepped!.shift.get(s)!.get(k.plan.steps)!(init(s), v, offset)]; }));
+    const read = (a: Arg) => (a.from === 'prev' && before.has(a.name) ? before.get(a.name) : source(a));
+    const coefOuts = runAll(k.plan.coefficients, k.coef, read, count, offset);
     const H = scanStates(k, coefOuts, { given: h0, offset, next: () => null }, count);
     for (const [s, v] of H) put(`scan:state:${s}`, v.values);
     if (k.needsWhole) {
-      const prev = new Map<string, unknown>();
+      const prev = new Map<string, unknown>(before);
       k.plan.states.forEach((s, i) => { count(); prev.set(s.state, k.states[i]!.shift(h0(s.state), H.get(s.state)!.values)); });
       const outs = runAll(k.plan.whole, k.whole, (a) => (a.from === 'prev' ? prev.get(a.name) : source(a)), count, offset);
       for (const { root, kernel } of k.plan.whole.roots) if (root.role === 'output') put(`scan:output:${root.name}`, outs[kernel]);
@@ -152,6 +193,21 @@ export function forwardScan(p: ScanPass, source: (a: Arg) => unknown, init: (sta
     }
   });
   return joined(parts);
+}
+
+/** The stepped first stage of a staged forward: each of its states over all steps, [n, T·B]. */
+function steppedStage(st: SteppedStage, source: (a: Arg) => unknown, init: (state: string) => unknown, count: () => void): Map<string, unknown> {
+  let prev = new Map(st.states.map((s) => { count(); return [s, st.copy.get(s)!(init(s))]; }));
+  const seqs = new Map(st.states.map((s) => { count(); return [s, st.zeros([st.width.get(s)!, st.steps * st.batch])]; }));
+  for (let t = 0; t < st.steps; t++) {
+    const offset = t * st.batch;
+    const outs = runAll(st.plan, st.kernels, (a) => (a.from === 'prev' ? prev.get(a.name) : source(a)), count, offset);
+    const next = new Map(prev);
+    for (const { root, kernel } of st.plan.roots) if (root.role === 'state' && root.step === undefined) next.set(root.name, outs[kernel]);
+    prev = next;
+    for (const s of st.states) { count(); seqs.set(s, st.place.get(s)!(seqs.get(s), prev.get(s), offset)); }
+  }
+  return seqs;
 }
 
 /**

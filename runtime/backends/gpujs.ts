@@ -149,7 +149,9 @@ interface Compiled {
   readonly pipelines: Map<string, Pipeline>;
   readonly planOptions: PlanOptions;
   /** The cell's scans (compiler/lower/scan.ts) and which passes they cover; their kernels per pass and T (a string: why that T does not fit the device); the forward step graph, for why a state is no scan. */
-  readonly scan: { readonly forms: ScanForms | null; readonly forward: boolean; readonly backward: boolean; readonly kernels: Map<string, ScanPass | string>; readonly graph: Graph };
+  readonly scan: { readonly forms: ScanForms | null; readonly forward: boolean; readonly backward: boolean; readonly kernels: Map<string, ScanPass | string>; readonly graph: Graph;
+    /** A forward that is a scan in stages (mLSTM): its forms (the first stage's states not among its scans) and the first stage's states, stepped. */
+    readonly staged: { readonly forms: ScanForms; readonly stepped: readonly string[] } | null };
 }
 
 /** Kernel launches of one pass; `scan`: whether it ran as a scan; `reason`: why it stepped through time instead. */
@@ -200,10 +202,26 @@ function compiled(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: GpuMod
     bwd: backward.kernels.map((k) => makeKernel(gpu, k)),
     helpers: new Map(), pipelines: new Map(),
     planOptions: plan,
-    scan: { forms, ...scannedPasses(cell, forms), kernels: new Map(), graph: cell.forward },
+    scan: { forms, ...scannedPasses(cell, forms), kernels: new Map(), graph: cell.forward, staged: stagedForward(cell, forms) },
   };
   byShape.set(key, c);
   return c;
+}
+
+/**
+ * A forward in two stages (compiler/lower/scan.ts `staged`) whose first stage is
+ * stepped and whose last stage's states are all scans: mLSTM's m, then C and n.
+ * Null when the unstaged forward is a scan already, or the stages are otherwise.
+ */
+function stagedForward(cell: CompiledCell, forms: ScanForms | null): Compiled['scan']['staged'] {
+  if (forms === null || scannedPasses(cell, forms).forward) return null;
+  const s = scanForms(cell, { staged: true });
+  const stages = s?.stages?.forward;
+  if (!s || stages === undefined || stages.length !== 2) return null;
+  const [first, last] = stages as [readonly string[], readonly string[]];
+  const fwd = s.fwd.filter((r) => !first.includes(r.state));
+  if (!last.every((st) => fwd.some((r) => r.state === st))) return null;
+  return { forms: { ...s, fwd }, stepped: first };
 }
 
 function helper(gpu: GPU, c: Compiled, kind: 'copy' | 'zeros', output: readonly number[]): Kernel {
@@ -336,7 +354,7 @@ function passes(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: GpuMode)
     launches: x.launches,
     plans: { forward: x.c.forward, backward: x.c.backward },
     kernels: () => [...x.c.fwd, ...x.c.bwd, ...x.c.helpers.values(),
-      ...[...x.c.scan.kernels.values()].flatMap((p) => (typeof p !== 'string' ? p.segments.flatMap(({ k }) => [...k.coef, ...k.whole, ...k.states.flatMap((s) => [...s.kernels, s.handover, s.shift])]) : [])) as Kernel[]],
+      ...[...x.c.scan.kernels.values()].flatMap((p) => (typeof p !== 'string' ? [...p.segments.flatMap(({ k }) => [...k.coef, ...k.whole, ...k.states.flatMap((s) => [...s.kernels, s.handover, s.shift])]), ...steppedKernels(p)] : [])) as Kernel[]],
     forward: (steps, params, inputs, init) => forwardPass(x, steps, params, inputs, init, (saw) => { last = saw; }),
     backward(cot, want) {
       if (!last) throw new GpujsError('backward before forward');
@@ -372,6 +390,9 @@ function passContext(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: Gpu
     inputIndex: new Map(t.inputs.map((i, k) => [i.name, t.params.length + k])),
   };
 }
+
+/** The kernels of a staged forward's stepped stage. */
+const steppedKernels = (p: ScanPass) => (p.stepped ? [...p.stepped.kernels, ...p.stepped.copy.values(), ...p.stepped.place.values(), ...[...p.stepped.shift.values()].flatMap((m) => [...m.values()])] : []);
 
 function checked(what: string, v: Vec | undefined, n: number): Float32Array {
   if (!v) throw new GpujsError(`${what}: missing`);
@@ -456,8 +477,10 @@ function scanKernels(x: PassContext, direction: 'forward' | 'backward', steps: n
   const sc = x.c.scan;
   if (!x.scan) return { kernels: null, reason: 'scans are off (--no-scan)' };
   if (x.unrolled) return { kernels: null, reason: 'the cell is unrolled over fixed steps' };
-  if (sc.forms === null || !sc[direction]) return { kernels: null, reason: notScanned(x, direction) };
-  const form = x.scan === 'log' && logScannable(sc.forms, direction) ? 'log' : 'plain';
+  const staged = direction === 'forward' && !sc.forward ? sc.staged : null;
+  const forms = staged ? staged.forms : sc.forms;
+  if (forms === null || (!sc[direction] && !staged)) return { kernels: null, reason: notScanned(x, direction) };
+  const form = x.scan === 'log' && logScannable(forms, direction) ? 'log' : 'plain';
   const key = `${direction}:${steps}:${form}:${x.scanRows}`;
   if (!sc.kernels.has(key)) {
     let k: ScanPass | string;
@@ -465,8 +488,8 @@ function scanKernels(x: PassContext, direction: 'forward' | 'backward', steps: n
     const rows = Math.min(x.c.planOptions.maxExtent ?? Infinity, x.scanRows ?? Infinity);
     const most = rows === Infinity ? steps : Math.max(1, Math.floor(rows / x.B));
     try {
-      k = makeScanPass(sc.forms, direction, steps, most, x.stateN, x.c.planOptions, (p) => makeKernel(x.gpu, { name: p.name, node: -1, output: p.output, source: p.source }),
-          (output) => helper(x.gpu, x.c, 'zeros', output)(), form);
+      k = makeScanPass(forms, direction, steps, most, x.stateN, x.c.planOptions, (p) => makeKernel(x.gpu, { name: p.name, node: -1, output: p.output, source: p.source }),
+          (output) => helper(x.gpu, x.c, 'zeros', output)(), form, staged?.stepped);
     } catch (e) {
       if (!(e instanceof GpujsPlanError)) throw e;
       k = `over ${steps} steps ${e.message}`; // too large for the device over T·B rows: step through time instead

@@ -242,3 +242,21 @@ export function shiftPlan(n: number, batch: number, steps: number): Omit<ScanKer
     `const q = r - ${batch};`, 'const s = (q >= 0 ? q : q - q);', `const u = (r < ${batch} ? r : r - r);`,
     `return (q >= 0 ? H[s][i] : h0[u][i]);`]) };
 }
+
+/**
+ * A staged forward's stepped stage (mLSTM's m): a kernel writing one step's rows
+ * (a [n, B] result) into the all-steps array at row `o`, the rest copied from the
+ * array before; reads (all, step, o).
+ */
+export function placePlan(n: number, batch: number, steps: number): Omit<ScanKernel, 'reads'> {
+  return { name: 'place', output: [n, steps * batch], source: fn(['A', 'S', 'o'], ['const r = this.thread.y;', 'const i = this.thread.x;',
+    'const k = r - o;', `const u = (k >= 0 ? (k < ${batch} ? k : k - k) : k - k);`,
+    `return (k >= 0 ? (k < ${batch} ? S[u][i] : A[r][i]) : A[r][i]);`]) };
+}
+
+/** The states at t−1 of a segment of `steps` steps from row `o` of an all-steps array (the initial state before the first step); reads (h0, H, o). */
+export function shiftFromPlan(n: number, batch: number, steps: number): Omit<ScanKernel, 'reads'> {
+  return { name: 'shiftfrom', output: [n, steps * batch], source: fn(['h0', 'H', 'o'], ['const r = this.thread.y;', 'const i = this.thread.x;',
+    `const q = o + r - ${batch};`, 'const s = (q >= 0 ? q : q - q);', `const u = (r < ${batch} ? r : r - r);`,
+    'return (q >= 0 ? H[s][i] : h0[u][i]);']) };
+}

@@ -4,7 +4,8 @@
 // and n after its stabiliser m. Pinned: the stages, what each stage's loop keeps,
 // agreement with the float64 interpreter (values and every gradient) on mLSTM and
 // on random staged cells (fast-check) in JS float64, float32 SIMD and gpu.js
-// (which steps a staged forward: it does not stage), and exactly the one-stage
+// (its first stage stepped into an all-steps array, then the scans), gpu.js's
+// launch counts, and exactly the one-stage
 // plan for every cell without stages.
 import { readFileSync, readdirSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -74,11 +75,23 @@ describe('mLSTM in stages', () => {
       expect(a.worstScaled, a.where).toBeLessThan(Math.max(1e-5, 50 * a.conditioning));
     }
   });
-  it('gpu.js (webasm): correct, its forward stepped', () => {
+  it('gpu.js (webasm): correct, its forward staged (m stepped, then C and n scanned), its backward a scan', () => {
     const a = agreement(MLSTM, gpu, { dims, batch: 2, steps: 6, seed: 5, precision: 'f32' });
     expect(a.worstScaled, a.where).toBeLessThan(1e-4);
-    // it does not stage: the forward steps (C and n need m's sequence), the backward is a scan
-    expect([made!.launches().forward!.scan, made!.launches().backward!.scan]).toEqual([false, true]);
+    expect([made!.launches().forward!.scan, made!.launches().backward!.scan]).toEqual([true, true]);
+  });
+  it('gpu.js launches: the forward grows by two a step (m\'s step kernel and its placing), nothing else with T; the backward not at all', () => {
+    const at = (steps: number) => {
+      agreement(MLSTM, gpu, { dims, batch: 2, steps, seed: 5, precision: 'f32' });
+      return [made!.launches().forward!.launches, made!.launches().backward!.launches];
+    };
+    expect([at(6), at(12), at(24)]).toEqual([[43, 79], [55, 79], [79, 79]]);
+  });
+  it('gpu.js in segments (scanRows 4 at B = 2): the first stage spans all steps, the scans hand over; values and gradients agree', () => {
+    const seg = (c: CompiledCell, o: BackendOptions) => (made = gpujsSyncBackend(c, { ...o, precision: 'f32', webasmThreads: false, scanRows: 4 }));
+    const a = agreement(MLSTM, seg, { dims, batch: 2, steps: 7, seed: 6, precision: 'f32' });
+    expect(a.worstScaled, a.where).toBeLessThan(1e-4);
+    expect(made!.launches().forward!.scan).toBe(true);
   });
 });
 
@@ -110,6 +123,7 @@ describe('random staged cells (fast-check)', () => {
       const c = compileOk(stagedCellSource(spec))[0]!;
       const a = agreement(c, gpu, { dims: { n: 3 }, batch: 2, steps: T, seed: T, precision: 'f32' });
       expect(a.worstScaled, `${a.where}\n${stagedCellSource(spec)}`).toBeLessThan(Math.max(1e-4, 50 * a.conditioning));
+      expect(made!.launches().forward!.scan).toBe(true); // staged: m stepped, h scanned
     }), { numRuns: 8, seed: 1410 });
   });
 });

@@ -104,8 +104,8 @@ describe('zoo cells as gpu.js scans, values and every gradient', () => {
     ['rg-lru.celda', { D: 4 }, [true, true]],
     // a matrix state per example, h : D × N, decayed entry by entry by Ā = exp(diag(Δ) A)
     ['mamba-s6.celda', { D: 3, N: 2 }, [true, true]],
-    // the stabiliser m is a max: the forward steps; the backward's C (a matrix per example), n and m are scans
-    ['mlstm.celda', { d: 3, n_x: 3 }, [false, true]],
+    // the stabiliser m is a max: the forward in stages, m stepped and then C and n scanned; the backward's C (a matrix per example), n and m are scans
+    ['mlstm.celda', { d: 3, n_x: 3 }, [true, true]],
     ['sru.celda', { d: 4 }, [false, true]],
     ['indrnn.celda', { n_x: 3, n_h: 4 }, [false, true]],
   ];
@@ -129,6 +129,13 @@ describe('segments: T·B rows beyond the device\'s limit (forced small here)', (
     ['minGRU', MIN_GRU, { n: 4 }], ['RG-LRU (an output of its own)', RG_LRU, { n: 4 }], ['minLSTM', MIN_LSTM, { n: 4 }],
     ['Mamba S6 (a matrix state)', compileOk(zooSource('mamba-s6.celda'))[0]!, { D: 3, N: 2 }],
   ];
+  it('mLSTM: a staged forward whose first stage would exceed the limit over all T steps through time instead, and says why', () => {
+    const c = compileOk(zooSource('mlstm.celda'))[0]!;
+    const a = agreement(c, limited(true, 16), { dims: { d: 3, n_x: 3 }, batch: 3, steps: 6, seed: 6, precision: 'f32', scale: 0.4 });
+    expect(a.worstScaled, a.where).toBeLessThan(1e-4);
+    expect(scanned()).toEqual([false, true]);
+    expect(made!.launches().forward!.reason).toMatch(/first stage over 18 rows exceeds this device's limit of 16/);
+  });
   for (const [name, c, dims] of cases) {
     it(`${name}: the state carried across segments, values and every gradient`, () => {
       for (const steps of [5, 6, 17]) {
