@@ -121,12 +121,12 @@ export function makeScanKernels(forms: ScanForms, direction: 'forward' | 'backwa
   };
 }
 
-/** Call the kernels of a plan over a segment's rows (from row `offset` of the all-steps arrays); `source` resolves every argument but kernel outputs and the offset. */
-function runAll(plan: StepPlan, kernels: readonly ScanKernelFn[], source: (a: Arg) => unknown, count: () => void, offset: number): unknown[] {
-  const outs: unknown[] = [];
+/** Call the kernels of a plan over a segment's rows (from row `offset` of the all-steps arrays); `source` resolves every argument but kernel outputs and the offset; `before`: the outputs of the kernels its indices count on from (emit/gpujs/scan.ts planShared). */
+function runAll(plan: StepPlan, kernels: readonly ScanKernelFn[], source: (a: Arg) => unknown, count: () => void, offset: number, before: readonly unknown[] = []): unknown[] {
+  const outs: unknown[] = [...before];
   plan.kernels.forEach((k, i) => {
     count();
-    outs[i] = kernels[i]!(...k.args.map((a) => (a.from === 'kernel' ? outs[a.index] : a.from === 'offset' ? offset : source(a))));
+    outs[before.length + i] = kernels[i]!(...k.args.map((a) => (a.from === 'kernel' ? outs[a.index] : a.from === 'offset' ? offset : source(a))));
   });
   return outs;
 }
@@ -184,7 +184,7 @@ export function forwardScan(p: ScanPass, source: (a: Arg) => unknown, init: (sta
     if (k.needsWhole) {
       const prev = new Map<string, unknown>(before);
       k.plan.states.forEach((s, i) => { count(); prev.set(s.state, k.states[i]!.shift(h0(s.state), H.get(s.state)!.values)); });
-      const outs = runAll(k.plan.whole, k.whole, (a) => (a.from === 'prev' ? prev.get(a.name) : source(a)), count, offset);
+      const outs = runAll(k.plan.whole, k.whole, (a) => (a.from === 'prev' ? prev.get(a.name) : source(a)), count, offset, coefOuts);
       for (const { root, kernel } of k.plan.whole.roots) if (root.role === 'output') put(`scan:output:${root.name}`, outs[kernel]);
     }
     if (seg < p.segments.length - 1) {
@@ -232,18 +232,20 @@ export function backwardScan(p: ScanPass, source: (a: Arg) => unknown, paramOut:
   for (let seg = p.segments.length - 1; seg >= 0; seg--) {
     const { first, k } = p.segments[seg]!;
     const offset = first * (k.rows / k.plan.steps);
-    const coefOuts = runAll(k.plan.coefficients, k.coef, source, count, offset);
-    const lambda = scanStates(k, coefOuts, { given, offset, next }, count);
-    const outs = runAll(k.plan.whole, k.whole, (a) => {
+    let lambda: ReturnType<typeof scanStates> | null = null;
+    const read = (a: Arg) => {
       switch (a.from) {
-        case 'carry': return lambda.get(a.name)!.values;
+        case 'carry': return lambda!.get(a.name)!.values;
         case 'acc': {
           if (!acc.has(a.name)) { count(); acc.set(a.name, k.zeros(paramOut.get(a.name)!)); }
           return acc.get(a.name);
         }
         default: return source(a);
       }
-    }, count, offset);
+    };
+    const coefOuts = runAll(k.plan.coefficients, k.coef, read, count, offset);
+    lambda = scanStates(k, coefOuts, { given, offset, next }, count);
+    const outs = runAll(k.plan.whole, k.whole, read, count, offset, coefOuts);
     for (const { root, kernel } of k.plan.whole.roots) {
       if (root.of === 'param') acc.set(root.name, outs[kernel]);
       else if (root.of === 'prev') put(`scan:init:${root.name}`, outs[kernel]);

@@ -78,9 +78,10 @@ export interface ScanPlan {
   readonly steps: number;
   /** Steps per chunk. */
   readonly chunk: number;
+  /** The kernels that read no scanned value (the coefficients and what else they share with the step graph), run first; roots: the coefficients. */
   readonly coefficients: StepPlan;
   readonly states: readonly StateScan[];
-  /** The step graph over all T·B rows. */
+  /** The rest of the step graph over all T·B rows; its kernel indices count on from coefficients' (planShared). */
   readonly whole: StepPlan;
 }
 
@@ -113,7 +114,7 @@ const logaddexp = (v: string, x: string, y: string) => [`const m_${v} = Math.max
 export function planScan(g: Graph, scans: readonly ScanRecurrence[], direction: 'forward' | 'backward', steps: number, n: ReadonlyMap<string, number>, opts: PlanOptions, form: 'plain' | 'log' = 'plain', segmented = false): ScanPlan {
   const B = opts.batch, R = steps * B;
   const all: PlanOptions = { ...opts, batch: R, mode: 'loop' };
-  const coefficients = planStep(coefficientGraph(g, scans), all);
+  const { coefficients, whole } = planShared(g, scans, direction, all);
   const kernelOf = (name: string) => coefficients.roots.find((r) => r.root.name === name)?.kernel ?? null;
   const L = chunkLength(steps);
   const states = scans.map((s): StateScan => {
@@ -123,7 +124,43 @@ export function planScan(g: Graph, scans: readonly ScanRecurrence[], direction: 
       hasA: a !== null, hasB: b !== null, name: s.state, segmented };
     return { state: s.state, a, b, kernels: form === 'log' ? logKernels(shape) : plainKernels(shape), handover: handover(shape) };
   });
-  return { direction, form, steps, chunk: L, coefficients, states, whole: planStep(g, all) };
+  return { direction, form, steps, chunk: L, coefficients, states, whole };
+}
+
+/**
+ * The coefficients and the whole step graph planned as one graph (the step graph
+ * with roots `a:state`, `b:state` added), so a product both read — minGRU's W_z x
+ * in a, b, and the backward's gradients — is one kernel, computed once. Its
+ * kernels split in two: those that read no scanned value (the forward's states
+ * at t−1, the backward's carried cotangent), run before the scans, and the rest,
+ * after them. `whole`'s kernel indices (its args' and roots') count on from
+ * `coefficients`' kernels: it runs with their outputs before its own.
+ */
+function planShared(g: Graph, scans: readonly ScanRecurrence[], direction: 'forward' | 'backward', all: PlanOptions): { coefficients: StepPlan; whole: StepPlan } {
+  const coefRoots = coefficientGraph(g, scans).roots;
+  // coefficientGraph prunes: its roots name the coefficients; their ids here are the scans'
+  const extra = scans.flatMap((s) => [...(s.a !== null ? [{ name: `a:${s.state}`, role: 'output' as const, id: s.a }] : []), ...(s.b !== null ? [{ name: `b:${s.state}`, role: 'output' as const, id: s.b }] : [])]);
+  if (extra.length !== coefRoots.length) throw new Error('planShared: the coefficients disagree with coefficientGraph');
+  const plan = planStep({ ...g, roots: [...g.roots, ...extra] }, all);
+  const scanned = new Set(scans.map((s) => s.state));
+  const late: boolean[] = [];
+  plan.kernels.forEach((k, i) => {
+    late[i] = k.args.some((a) => a.from === 'carry' || (direction === 'forward' && a.from === 'prev' && scanned.has(a.name)) || (a.from === 'kernel' && late[a.index]!));
+  });
+  const order = [...plan.kernels.keys()].sort((a, b) => Number(late[a]) - Number(late[b]) || a - b);
+  const at = new Map(order.map((old, i) => [old, i]));
+  const kernels = order.map((old) => {
+    const k = plan.kernels[old]!;
+    return { ...k, args: k.args.map((a) => (a.from === 'kernel' ? { from: 'kernel' as const, index: at.get(a.index)! } : a)) };
+  });
+  const early = late.filter((l) => !l).length;
+  const roots = plan.roots.map((r) => ({ root: r.root, kernel: at.get(r.kernel)! }));
+  const isCoef = (r: (typeof roots)[number]) => extra.some((e) => e.name === r.root.name && e.id === r.root.id && r.root.role === 'output');
+  if (roots.some((r) => isCoef(r) && r.kernel >= early)) throw new Error('planShared: a coefficient reads a scanned value');
+  return {
+    coefficients: { kernels: kernels.slice(0, early), roots: roots.filter(isCoef) },
+    whole: { kernels: kernels.slice(early), roots: roots.filter((r) => !isCoef(r)) },
+  };
 }
 
 interface Shape {
