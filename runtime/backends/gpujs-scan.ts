@@ -8,11 +8,11 @@
 import type { CompiledCell } from '../../compiler/compile.ts';
 import type { Arg } from '../../compiler/emit/gpujs/plan.ts';
 import type { ScanKernel, ScanPlan, ScanRead, StateScan } from '../../compiler/emit/gpujs/scan.ts';
-import { placePlan, planScan, shiftFromPlan, shiftPlan } from '../../compiler/emit/gpujs/scan.ts';
+import { maxPlusRecurrence, placePlan, planScan, shiftFromPlan, shiftPlan } from '../../compiler/emit/gpujs/scan.ts';
 import { copyPlan, planStep } from '../../compiler/emit/gpujs/plan.ts';
 import { GpujsPlanError } from '../../compiler/emit/gpujs/base.ts';
 import type { PlanOptions, StepPlan } from '../../compiler/emit/gpujs/base.ts';
-import type { ScanForms } from '../../compiler/lower/scan.ts';
+import type { ScanForms, ScanRecurrence } from '../../compiler/lower/scan.ts';
 import { positiveByForm, stateGraph } from '../../compiler/lower/scan.ts';
 
 export type ScanKernelFn = (...args: unknown[]) => unknown;
@@ -77,6 +77,8 @@ export interface SteppedStage {
   readonly place: ReadonlyMap<string, ScanKernelFn>;
   readonly shift: ReadonlyMap<string, ReadonlyMap<number, ScanKernelFn>>;
   readonly zeros: (output: readonly number[]) => unknown;
+  /** When every state of the stage is a max-plus recurrence (maxPlusRecurrence): its scan over all T, which replaces the stepping. */
+  readonly scan?: ScanKernels;
 }
 
 /** The scan of a pass over `steps` steps in segments of at most `most` steps (kernels shared by segments of the same length). */
@@ -94,20 +96,25 @@ export function makeScanPass(forms: ScanForms, direction: 'forward' | 'backward'
   // the stepped stage's sequences span all T in one array: T·B rows must fit the device
   if (opts.maxExtent !== undefined && steps * opts.batch > opts.maxExtent)
     throw new GpujsPlanError(`the staged forward's first stage over ${steps * opts.batch} rows exceeds this device's limit of ${opts.maxExtent}`);
-  const plan = planStep(stateGraph(forms.forward, stepped), opts);
+  const sg = stateGraph(forms.forward, stepped);
+  const plan = planStep(sg, opts);
   const lengths = [...byLength.keys()];
   const B = opts.batch;
+  // a first stage of max-plus recurrences (mLSTM's m) is a scan too: no launches per step
+  const mp = stepped.map((s) => maxPlusRecurrence(sg, s));
+  const scan = mp.every((r) => r !== null)
+    ? { scan: makeScanKernels({ forward: sg, backward: sg, fwd: mp as ScanRecurrence[], bwd: [] }, 'forward', steps, stateN, opts, make, zeros, 'plain', false, new Set(stepped)) } : {};
   return { segments, plan: segments[0]!.k.plan, stateN, stepped: {
     states: stepped, steps, batch: B, width: new Map(stepped.map((s) => [s, stateN.get(s)!])), plan, kernels: plan.kernels.map(make), zeros,
     copy: new Map(stepped.map((s) => [s, make({ ...copyPlan(stateN.get(s)!, B) })])),
     place: new Map(stepped.map((s) => [s, make(placePlan(stateN.get(s)!, B, steps))])),
-    shift: new Map(stepped.map((s) => [s, new Map(lengths.map((len) => [len, make(shiftFromPlan(stateN.get(s)!, B, len))]))])),
+    shift: new Map(stepped.map((s) => [s, new Map(lengths.map((len) => [len, make(shiftFromPlan(stateN.get(s)!, B, len))]))])), ...scan,
   } };
 }
 
-export function makeScanKernels(forms: ScanForms, direction: 'forward' | 'backward', steps: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[] }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain', segmented = false): ScanKernels {
+export function makeScanKernels(forms: ScanForms, direction: 'forward' | 'backward', steps: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[] }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain', segmented = false, maxplus: ReadonlySet<string> = new Set()): ScanKernels {
   const g = direction === 'forward' ? forms.forward : forms.backward;
-  const plan = planScan(g, direction === 'forward' ? forms.fwd : forms.bwd, direction, steps, stateN, opts, form, segmented);
+  const plan = planScan(g, direction === 'forward' ? forms.fwd : forms.bwd, direction, steps, stateN, opts, form, segmented, maxplus);
   const mk = (k: Omit<ScanKernel, 'reads'>) => make(k);
   const stateRoots = new Set(g.roots.filter((r) => r.role === 'state').map((r) => r.id));
   return {
@@ -171,7 +178,7 @@ export function forwardScan(p: ScanPass, source: (a: Arg) => unknown, init: (sta
   const parts = new Map<string, unknown[]>();
   const put = (key: string, v: unknown) => { if (!parts.has(key)) parts.set(key, []); parts.get(key)!.push(v); };
   let h0 = init;
-  const seqs = p.stepped ? steppedStage(p.stepped, source, init, count) : new Map<string, unknown>();
+  const seqs = !p.stepped ? new Map<string, unknown>() : p.stepped.scan ? scannedStage(p.stepped.scan, source, init, count) : steppedStage(p.stepped, source, init, count);
   for (const [s, v] of seqs) put(`scan:state:${s}`, v);
   p.segments.forEach(({ first, k }, seg) => {
     const offset = first * (k.rows / k.plan.steps);
@@ -193,6 +200,13 @@ export function forwardScan(p: ScanPass, source: (a: Arg) => unknown, init: (sta
     }
   });
   return joined(parts);
+}
+
+/** A first stage of max-plus recurrences: their coefficients for all T·B rows, then their scans; each state over all steps. */
+function scannedStage(k: ScanKernels, source: (a: Arg) => unknown, init: (state: string) => unknown, count: () => void): Map<string, unknown> {
+  const coefOuts = runAll(k.plan.coefficients, k.coef, source, count, 0);
+  const H = scanStates(k, coefOuts, { given: init, offset: 0, next: () => null }, count);
+  return new Map([...H].map(([s, v]) => [s, v.values]));
 }
 
 /** The stepped first stage of a staged forward: each of its states over all steps, [n, T·B]. */

@@ -392,7 +392,8 @@ function passContext(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: Gpu
 }
 
 /** The kernels of a staged forward's stepped stage. */
-const steppedKernels = (p: ScanPass) => (p.stepped ? [...p.stepped.kernels, ...p.stepped.copy.values(), ...p.stepped.place.values(), ...[...p.stepped.shift.values()].flatMap((m) => [...m.values()])] : []);
+const steppedKernels = (p: ScanPass) => (p.stepped ? [...p.stepped.kernels, ...p.stepped.copy.values(), ...p.stepped.place.values(), ...[...p.stepped.shift.values()].flatMap((m) => [...m.values()]),
+  ...(p.stepped.scan ? [...p.stepped.scan.coef, ...p.stepped.scan.states.flatMap((s) => s.kernels)] : [])] : []);
 
 function checked(what: string, v: Vec | undefined, n: number): Float32Array {
   if (!v) throw new GpujsError(`${what}: missing`);

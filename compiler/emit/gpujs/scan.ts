@@ -34,6 +34,7 @@
 // decays underflows or overflows. Its fix-up returns exp L⁺ − exp L⁻.
 
 import type { Graph } from '../../ir/graph.ts';
+import { reachable } from '../../ir/graph.ts';
 import type { ScanRecurrence } from '../../lower/scan.ts';
 import { coefficientGraph } from '../../lower/scan.ts';
 import type { PlanOptions, StepPlan } from './base.ts';
@@ -111,7 +112,7 @@ const logaddexp = (v: string, x: string, y: string) => [`const m_${v} = Math.max
  * `opts.batch` examples. Throws GpujsPlanError where plan.ts does (a kernel over
  * T·B rows larger than the device takes).
  */
-export function planScan(g: Graph, scans: readonly ScanRecurrence[], direction: 'forward' | 'backward', steps: number, n: ReadonlyMap<string, number>, opts: PlanOptions, form: 'plain' | 'log' = 'plain', segmented = false): ScanPlan {
+export function planScan(g: Graph, scans: readonly ScanRecurrence[], direction: 'forward' | 'backward', steps: number, n: ReadonlyMap<string, number>, opts: PlanOptions, form: 'plain' | 'log' = 'plain', segmented = false, maxplus: ReadonlySet<string> = new Set()): ScanPlan {
   const B = opts.batch, R = steps * B;
   const all: PlanOptions = { ...opts, batch: R, mode: 'loop' };
   const { coefficients, whole } = planShared(g, scans, direction, all);
@@ -121,8 +122,9 @@ export function planScan(g: Graph, scans: readonly ScanRecurrence[], direction: 
     const a = s.a === null ? null : kernelOf(`a:${s.state}`), b = s.b === null ? null : kernelOf(`b:${s.state}`);
     const shape = { B, T: steps, L, w: n.get(s.state)!, direction, form,
       readA: reader(a === null ? 'unit' : coefficients.kernels[a]!.output), readB: reader(b === null ? 'unit' : coefficients.kernels[b]!.output),
-      hasA: a !== null, hasB: b !== null, name: s.state, segmented };
-    return { state: s.state, a, b, kernels: form === 'log' ? logKernels(shape) : plainKernels(shape), handover: handover(shape) };
+      hasA: a !== null, hasB: b !== null, name: s.state, segmented, maxplus: maxplus.has(s.state) };
+    if (shape.maxplus && (direction !== 'forward' || a === null || b === null)) throw new Error('planScan: a max-plus scan runs forward, with both coefficients');
+    return { state: s.state, a, b, kernels: form === 'log' && !shape.maxplus ? logKernels(shape) : plainKernels(shape), handover: handover(shape) };
   });
   return { direction, form, steps, chunk: L, coefficients, states, whole };
 }
@@ -170,6 +172,8 @@ interface Shape {
   readonly hasA: boolean; readonly hasB: boolean; readonly name: string;
   /** Backward: whether the segment ends before the last step (it reads `next`). */
   readonly segmented: boolean;
+  /** A max-plus recurrence h_t = max(a_t + h_{t−1}, b_t) (forward): the same kernels over (max, +) instead of (+, ×). */
+  readonly maxplus: boolean;
 }
 
 const chunks = (x: Shape) => Math.ceil(x.T / x.L);
@@ -221,17 +225,19 @@ function plainKernels(x: Shape): ScanKernel[] {
   const out = [x.w, x.T * x.B], carryOut = [x.w, chunks(x) * x.B];
   const unit = !x.hasA && x.direction === 'forward';
   const e = coefParams(x, true), p = coefParams(x, false);
-  const ks: ScanKernel[] = [{ name: `scanlocal_${x.name}`, output: out, reads: e.reads, source: fn(e.params, localLoop(x, true, '0.0', ['acc = c * acc + e;'])) }];
-  if (!unit) ks.push({ name: `scandecay_${x.name}`, output: out, reads: p.reads, source: fn(p.params, localLoop(x, false, '1.0', ['acc = acc * c;'])) });
+  const mp = x.maxplus;
+  // (max, +): E from −∞ (−1e30, finite in float32), P a sum from 0
+  const ks: ScanKernel[] = [{ name: `scanlocal_${x.name}`, output: out, reads: e.reads, source: fn(e.params, localLoop(x, true, mp ? '-1.0e30' : '0.0', [mp ? 'acc = Math.max(c + acc, e);' : 'acc = c * acc + e;'])) }];
+  if (!unit) ks.push({ name: `scandecay_${x.name}`, output: out, reads: p.reads, source: fn(p.params, localLoop(x, false, mp ? '0.0' : '1.0', [mp ? 'acc = acc + c;' : 'acc = acc * c;'])) });
   const E = { kernel: 0 }, P = { kernel: 1 };
   const init = x.direction === 'forward' ? 'let acc = g[u][i];' : 'let acc = 0.0;';
   const carryParams = x.direction === 'forward' ? ['g'] : [];
   ks.push({ name: `scancarry_${x.name}`, output: carryOut, reads: [...(unit ? [E] : [P, E]), ...(x.direction === 'forward' ? ['given' as const] : [])],
-    source: fn([...(unit ? ['E'] : ['P', 'E']), ...carryParams], [...carryLoop(x, [init], [unit ? 'acc = acc + E[s][i];' : 'acc = P[s][i] * acc + E[s][i];']), 'return acc;']) });
+    source: fn([...(unit ? ['E'] : ['P', 'E']), ...carryParams], [...carryLoop(x, [init], [unit ? 'acc = acc + E[s][i];' : mp ? 'acc = Math.max(P[s][i] + acc, E[s][i]);' : 'acc = P[s][i] * acc + E[s][i];']), 'return acc;']) });
   const H = { kernel: ks.length - 1 };
   const back = x.direction === 'backward';
   ks.push({ name: `scan_${x.name}`, output: out, reads: [...(unit ? [E, H] : [P, E, H]), ...(back ? ['given' as const, 'offset' as const] : [])],
-    source: fn([...(unit ? ['E', 'H'] : ['P', 'E', 'H']), ...(back ? ['g', 'o'] : [])], [...fixHead(x), `return ${unit ? 'H[h][i]' : 'P[r][i] * H[h][i]'} + E[r][i]${back ? ' - g[o + r][i]' : ''};`]) });
+    source: fn([...(unit ? ['E', 'H'] : ['P', 'E', 'H']), ...(back ? ['g', 'o'] : [])], [...fixHead(x), mp ? 'return Math.max(P[r][i] + H[h][i], E[r][i]);' : `return ${unit ? 'H[h][i]' : 'P[r][i] * H[h][i]'} + E[r][i]${back ? ' - g[o + r][i]' : ''};`]) });
   return ks;
 }
 
@@ -296,4 +302,27 @@ export function shiftFromPlan(n: number, batch: number, steps: number): Omit<Sca
   return { name: 'shiftfrom', output: [n, steps * batch], source: fn(['h0', 'H', 'o'], ['const r = this.thread.y;', 'const i = this.thread.x;',
     `const q = o + r - ${batch};`, 'const s = (q >= 0 ? q : q - q);', `const u = (r < ${batch} ? r : r - r);`,
     'return (q >= 0 ? H[s][i] : h0[u][i]);']) };
+}
+
+/**
+ * A state whose update is max(a + state^<t-1>, b) with a and b reading no state
+ * (mLSTM's stabiliser m^<t> = max(f̃ + m^<t-1>, ĩ)): a linear recurrence over
+ * (max, +), which the scan kernels run with those operations (planScan's
+ * `maxplus`). Null for any other form.
+ */
+export function maxPlusRecurrence(g: Graph, state: string): ScanRecurrence | null {
+  const root = g.roots.find((r) => r.role === 'state' && r.name === state && r.step === undefined);
+  const leaf = g.nodes.find((n) => n.op === 'prev' && n.attrs.name === state && n.attrs.step === undefined);
+  if (!root || !leaf) return null;
+  const n = g.nodes[root.id]!;
+  if (n.op !== 'max' || n.inputs.length !== 2) return null;
+  const free = (id: number) => ![...reachable(g, [id])].some((x) => g.nodes[x]!.op === 'prev');
+  for (const k of [0, 1]) {
+    const u = g.nodes[n.inputs[k]!]!;
+    if (u.op !== 'add' || u.inputs.length !== 2) continue;
+    const a = u.inputs[1] === leaf.id ? u.inputs[0]! : u.inputs[0] === leaf.id ? u.inputs[1]! : null;
+    const b = n.inputs[1 - k]!;
+    if (a !== null && free(a) && free(b)) return { state, root: root.id, leaf: leaf.id, a, b, after: [] };
+  }
+  return null;
 }

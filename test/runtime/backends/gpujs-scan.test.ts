@@ -104,7 +104,7 @@ describe('zoo cells as gpu.js scans, values and every gradient', () => {
     ['rg-lru.celda', { D: 4 }, [true, true]],
     // a matrix state per example, h : D × N, decayed entry by entry by Ā = exp(diag(Δ) A)
     ['mamba-s6.celda', { D: 3, N: 2 }, [true, true]],
-    // the stabiliser m is a max: the forward in stages, m stepped and then C and n scanned; the backward's C (a matrix per example), n and m are scans
+    // the stabiliser m is a max: the forward in stages, m a max-plus scan and then C and n scanned; the backward's C (a matrix per example), n and m are scans
     ['mlstm.celda', { d: 3, n_x: 3 }, [true, true]],
     ['sru.celda', { d: 4 }, [false, true]],
     ['indrnn.celda', { n_x: 3, n_h: 4 }, [false, true]],
