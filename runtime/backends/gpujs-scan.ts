@@ -11,6 +11,7 @@ import type { ScanKernel, ScanPlan, ScanRead, StateScan } from '../../compiler/e
 import { maxPlusRecurrence, placePlan, planScan, shiftFromPlan, shiftPlan } from '../../compiler/emit/gpujs/scan.ts';
 import { copyPlan, planStep } from '../../compiler/emit/gpujs/plan.ts';
 import { GpujsPlanError } from '../../compiler/emit/gpujs/base.ts';
+import { LEAVES } from '../../compiler/emit/gpujs/materialize.ts';
 import type { PlanOptions, StepPlan } from '../../compiler/emit/gpujs/base.ts';
 import type { ScanForms, ScanRecurrence } from '../../compiler/lower/scan.ts';
 import { positiveByForm, stateGraph } from '../../compiler/lower/scan.ts';
@@ -30,6 +31,8 @@ export interface ScanKernels {
   readonly zeros: (output: readonly number[]) => unknown;
   /** T·B. */
   readonly rows: number;
+  /** Forward: coefficient kernels of all-rows values a backward may read instead of computing them again, by node key (emit/gpujs/scan.ts nodeKeys). */
+  readonly saved: readonly { readonly kernel: number; readonly key: number; readonly width: number }[];
 }
 
 /** Which passes of a cell run as scans: every state of the pass must be one (else that pass steps through time). */
@@ -82,14 +85,14 @@ export interface SteppedStage {
 }
 
 /** The scan of a pass over `steps` steps in segments of at most `most` steps (kernels shared by segments of the same length). */
-export function makeScanPass(forms: ScanForms, direction: 'forward' | 'backward', steps: number, most: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[] }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain', stepped?: readonly string[]): ScanPass {
+export function makeScanPass(forms: ScanForms, direction: 'forward' | 'backward', steps: number, most: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[] }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain', stepped?: readonly string[], keys?: readonly number[]): ScanPass {
   const segmented = steps > most;
   const byLength = new Map<number, ScanKernels>();
   const segments: { first: number; k: ScanKernels }[] = [];
   for (let first = 0; first < steps; first += most) {
     const len = Math.min(most, steps - first);
     let k = byLength.get(len);
-    if (!k) byLength.set(len, (k = makeScanKernels(forms, direction, len, stateN, opts, make, zeros, form, segmented)));
+    if (!k) byLength.set(len, (k = makeScanKernels(forms, direction, len, stateN, opts, make, zeros, form, segmented, new Set(), keys)));
     segments.push({ first, k });
   }
   if (stepped === undefined) return { segments, plan: segments[0]!.k.plan, stateN };
@@ -112,7 +115,7 @@ export function makeScanPass(forms: ScanForms, direction: 'forward' | 'backward'
   } };
 }
 
-export function makeScanKernels(forms: ScanForms, direction: 'forward' | 'backward', steps: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[] }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain', segmented = false, maxplus: ReadonlySet<string> = new Set()): ScanKernels {
+export function makeScanKernels(forms: ScanForms, direction: 'forward' | 'backward', steps: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[] }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain', segmented = false, maxplus: ReadonlySet<string> = new Set(), keys?: readonly number[]): ScanKernels {
   const g = direction === 'forward' ? forms.forward : forms.backward;
   const plan = planScan(g, direction === 'forward' ? forms.fwd : forms.bwd, direction, steps, stateN, opts, form, segmented, maxplus);
   const mk = (k: Omit<ScanKernel, 'reads'>) => make(k);
@@ -125,6 +128,11 @@ export function makeScanKernels(forms: ScanForms, direction: 'forward' | 'backwa
     needsWhole: g.roots.some((r) => r.role === 'output' && !stateRoots.has(r.id)),
     zeros,
     rows: steps * opts.batch,
+    // values per example (batched) that are not leaves: the backward computes them again otherwise
+    saved: keys === undefined ? [] : plan.coefficients.kernels.flatMap((kp, i) => {
+      const n = g.nodes[kp.node];
+      return n && n.shape.batch && !LEAVES.has(n.op) ? [{ kernel: i, key: keys[kp.node]!, width: kp.output[0]! }] : [];
+    }),
   };
 }
 
@@ -186,6 +194,7 @@ export function forwardScan(p: ScanPass, source: (a: Arg) => unknown, init: (sta
     const before = new Map([...seqs].map(([s, v]) => { count(); return [s, p.stepped!.shift.get(s)!.get(k.plan.steps)!(init(s), v, offset)]; }));
     const read = (a: Arg) => (a.from === 'prev' && before.has(a.name) ? before.get(a.name) : source(a));
     const coefOuts = runAll(k.plan.coefficients, k.coef, read, count, offset);
+    for (const s of k.saved) put(`scan:saved:${s.key}`, coefOuts[s.kernel]);
     const H = scanStates(k, coefOuts, { given: h0, offset, next: () => null }, count);
     for (const [s, v] of H) put(`scan:state:${s}`, v.values);
     if (k.needsWhole) {

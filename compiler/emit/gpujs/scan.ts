@@ -34,7 +34,7 @@
 // decays underflows or overflows. Its fix-up returns exp L⁺ − exp L⁻.
 
 import type { Graph } from '../../ir/graph.ts';
-import { reachable } from '../../ir/graph.ts';
+import { Builder, attrsKey, reachable } from '../../ir/graph.ts';
 import type { ScanRecurrence } from '../../lower/scan.ts';
 import { coefficientGraph } from '../../lower/scan.ts';
 import type { PlanOptions, StepPlan } from './base.ts';
@@ -325,4 +325,34 @@ export function maxPlusRecurrence(g: Graph, state: string): ScanRecurrence | nul
     if (a !== null && free(a) && free(b)) return { state, root: root.id, leaf: leaf.id, a, b, after: [] };
   }
   return null;
+}
+
+/**
+ * Keys of a graph's nodes, equal across graphs for the same computation (op,
+ * attributes and inputs' keys, interned in `table`): how a backward finds the
+ * all-rows values its forward computed (minGRU's z).
+ */
+export function nodeKeys(g: Graph, table: Map<string, number>): number[] {
+  const keys: number[] = [];
+  for (const n of g.nodes) {
+    const s = `${n.op}(${n.inputs.map((x) => keys[x]).join(',')}){${attrsKey(n.attrs)}}`;
+    let k = table.get(s);
+    if (k === undefined) table.set(s, (k = table.size));
+    keys.push(k);
+  }
+  return keys;
+}
+
+/** The graph with some nodes read instead as all-steps inputs (node id → input name); `map`: old ids to new. Nodes only they read stay, unread. */
+export function readSaved(g: Graph, saved: ReadonlyMap<number, string>): { graph: Graph; map: Map<number, number> } {
+  const b = new Builder();
+  const map = new Map<number, number>();
+  for (const n of g.nodes) {
+    const name = saved.get(n.id);
+    const id = name !== undefined ? b.node('input', [], { name, shape: n.shape }) : b.node(n.op, n.inputs.map((x) => map.get(x)!), n.attrs, n.span);
+    map.set(n.id, id);
+    const label = g.labels[n.id];
+    if (label !== undefined && name === undefined) b.label(id, label);
+  }
+  return { graph: b.finish(g.roots.map((r) => ({ ...r, id: map.get(r.id)! }))), map };
 }

@@ -13,7 +13,8 @@ import { agreement, relativeError } from '../../support/emit-js.ts';
 import { compileOk } from '../../support/cells.ts';
 import { linearCellSource, randomLinearCell } from '../../support/random-linear-cell.ts';
 import { zooSource } from '../../support/zoo.ts';
-import { chunkLength } from '../../../compiler/emit/gpujs/scan.ts';
+import { chunkLength, nodeKeys, planScan, readSaved } from '../../../compiler/emit/gpujs/scan.ts';
+import { scanForms } from '../../../compiler/lower/scan.ts';
 
 const cell = (body: string, decls = 'input x : n\n  state h : n') => compileOk(`cell C {\n  ${decls}\n  ${body.split('\n').join('\n  ')}\n}`)[0]!;
 const MIN_GRU = cell('z = σ(W_z x^<t> + b_z)\nh̃ = W_h x^<t> + b_h\nh^<t> = (1 - z) * h^<t-1> + z * h̃');
@@ -285,6 +286,34 @@ describe('the log-space scan (scan: \'log\')', () => {
     for (const [k, v] of Object.entries(plain)) {
       expect(v.every(Number.isFinite), k).toBe(true);
       expect(relativeError(log[k as keyof typeof log]!, v), k).toBeLessThan(1e-4);
+    }
+  });
+});
+
+describe('the backward reads the all-rows values its scanned forward computed', () => {
+  it('minGRU: z = σ(W_z x + b_z) has one key in both graphs; read as an input, the backward\'s kernels no longer compute W_z x', () => {
+    const f = scanForms(MIN_GRU)!;
+    const table = new Map<string, number>();
+    const fk = nodeKeys(f.forward, table), bk = nodeKeys(f.backward, table);
+    const z = Number(Object.entries(f.forward.labels).find(([, l]) => l === 'z')![0]);
+    const inBackward = f.backward.nodes.filter((n) => bk[n.id] === fk[z]);
+    expect(inBackward.map((n) => n.op)).toEqual(['sigmoid']);
+    const opts = { dims: new Map([['n', 4]]), batch: 2, mode: 'loop' as const };
+    const sources = (g: typeof f.backward, bwd = f.bwd) => { const p = planScan(g, bwd, 'backward', 8, new Map([['h', 4]]), opts); return [...p.coefficients.kernels, ...p.whole.kernels].map((k) => k.source).join('\n'); };
+    // W_z x: a loop over W_z's rows times x (the gradients read W_z transposed, W_z[k][x])
+    const forwardProduct = /W_z_\d+\[this\.thread\.x\]\[k\d+\] \* in_x/;
+    expect(sources(f.backward)).toMatch(forwardProduct);
+    const { graph, map } = readSaved(f.backward, new Map([[inBackward[0]!.id, `saved:${fk[z]}`]]));
+    const bwd = f.bwd.map((r) => ({ ...r, root: map.get(r.root)!, leaf: map.get(r.leaf)!, a: r.a === null ? null : map.get(r.a)!, b: r.b === null ? null : map.get(r.b)! }));
+    const after = sources(graph, bwd);
+    expect(after).not.toMatch(forwardProduct);
+    expect(after).toMatch(/in_saved_\d+/);
+  });
+  it('values and every gradient agree with the interpreter when the backward reads them (minGRU, RG-LRU, in segments too)', () => {
+    for (const [c, scanRows] of [[MIN_GRU, undefined], [MIN_GRU, 6], [RG_LRU, 6]] as const) {
+      const a = agreement(c, (cc, o) => (made = gpujsSyncBackend(cc, { ...o, precision: 'f32', webasmThreads: false, ...(scanRows ? { scanRows } : {}) })), { dims: { n: 4 }, batch: 2, steps: 9, seed: 2, precision: 'f32' });
+      expect(a.worstScaled, a.where).toBeLessThan(1e-4);
+      expect(scanned()).toEqual([true, true]);
     }
   });
 });
