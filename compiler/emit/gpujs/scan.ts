@@ -143,19 +143,27 @@ function planShared(g: Graph, scans: readonly ScanRecurrence[], direction: 'forw
   // coefficientGraph prunes: its roots name the coefficients; their ids here are the scans'
   const extra = scans.flatMap((s) => [...(s.a !== null ? [{ name: `a:${s.state}`, role: 'output' as const, id: s.a }] : []), ...(s.b !== null ? [{ name: `b:${s.state}`, role: 'output' as const, id: s.b }] : [])]);
   if (extra.length !== coefRoots.length) throw new Error('planShared: the coefficients disagree with coefficientGraph');
-  const plan = planStep({ ...g, roots: [...g.roots, ...extra] }, all);
   const scanned = new Set(scans.map((s) => s.state));
-  const late: boolean[] = [];
+  // forward: every product per example that reads no scanned state is a kernel of its own, so the backward can read it (runtime/backends/gpujs.ts)
+  const late = (id: number, memo: boolean[] = []): boolean => {
+    if (memo[id] !== undefined) return memo[id]!;
+    const n = g.nodes[id]!;
+    return (memo[id] = (n.op === 'prev' && scanned.has(n.attrs.name!)) || n.inputs.some((x) => late(x, memo)));
+  };
+  const memo: boolean[] = [];
+  const products = direction === 'forward' ? g.nodes.filter((n) => (n.op === 'matvec' || n.op === 'matmul') && n.shape.batch && !late(n.id, memo)).map((n) => n.id) : [];
+  const plan = planStep({ ...g, roots: [...g.roots, ...extra] }, products.length > 0 ? { ...all, materialize: new Set(products) } : all);
+  const after: boolean[] = [];
   plan.kernels.forEach((k, i) => {
-    late[i] = k.args.some((a) => a.from === 'carry' || (direction === 'forward' && a.from === 'prev' && scanned.has(a.name)) || (a.from === 'kernel' && late[a.index]!));
+    after[i] = k.args.some((a) => a.from === 'carry' || (direction === 'forward' && a.from === 'prev' && scanned.has(a.name)) || (a.from === 'kernel' && after[a.index]!));
   });
-  const order = [...plan.kernels.keys()].sort((a, b) => Number(late[a]) - Number(late[b]) || a - b);
+  const order = [...plan.kernels.keys()].sort((a, b) => Number(after[a]) - Number(after[b]) || a - b);
   const at = new Map(order.map((old, i) => [old, i]));
   const kernels = order.map((old) => {
     const k = plan.kernels[old]!;
     return { ...k, args: k.args.map((a) => (a.from === 'kernel' ? { from: 'kernel' as const, index: at.get(a.index)! } : a)) };
   });
-  const early = late.filter((l) => !l).length;
+  const early = after.filter((l) => !l).length;
   const roots = plan.roots.map((r) => ({ root: r.root, kernel: at.get(r.kernel)! }));
   const isCoef = (r: (typeof roots)[number]) => extra.some((e) => e.name === r.root.name && e.id === r.root.id && r.root.role === 'output');
   if (roots.some((r) => isCoef(r) && r.kernel >= early)) throw new Error('planShared: a coefficient reads a scanned value');
