@@ -4,6 +4,13 @@
 // launches per pass that do not grow with T. runtime/backends/gpujs.ts calls
 // these for a step cell whose every state is a scan in that pass, and keeps its
 // step-by-step passes for every other cell (and for `scan: false`).
+//
+// A forward in two stages (mLSTM: m, then C and n, whose coefficients read m)
+// runs its first stage over all T first — as a max-plus scan when its states are
+// max(a + h, b) recurrences, else stepped on its own step graph, each step placed
+// into an all-steps array — and then the scans, which read it as the states at
+// t−1. A forward on webasm or cpu hands its coefficient kernels' values per
+// example (`scan:saved:key`) to the backward, which reads them as inputs.
 
 import type { CompiledCell } from '../../compiler/compile.ts';
 import type { Arg } from '../../compiler/emit/gpujs/plan.ts';
