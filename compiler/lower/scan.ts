@@ -288,6 +288,11 @@ export function coefficientGraph(g: Graph, scans: readonly ScanRecurrence[]): Gr
   return prune(new Builder(g), roots, []).graph;
 }
 
+/** The part of a forward graph that computes the given states' carried values alone (a stage a backend steps through time on its own). */
+export function stateGraph(g: Graph, states: readonly string[]): Graph {
+  return prune(new Builder(g), g.roots.filter((r) => r.role === 'state' && r.step === undefined && states.includes(r.name)), []).graph;
+}
+
 /**
  * Whether a node is positive by its form — σ, exp, softplus, a positive constant,
  * c − σ(…) with c ≥ 1, and sums, products and quotients of positive values — so

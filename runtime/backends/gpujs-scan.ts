@@ -4,14 +4,24 @@
 // launches per pass that do not grow with T. runtime/backends/gpujs.ts calls
 // these for a step cell whose every state is a scan in that pass, and keeps its
 // step-by-step passes for every other cell (and for `scan: false`).
+//
+// A forward in two stages (mLSTM: m, then C and n, whose coefficients read m)
+// runs its first stage over all T first — as a max-plus scan when its states are
+// max(a + h, b) recurrences, else stepped on its own step graph, each step placed
+// into an all-steps array — and then the scans, which read it as the states at
+// t−1. A forward on webasm or cpu hands its coefficient kernels' values per
+// example (`scan:saved:key`) to the backward, which reads them as inputs.
 
 import type { CompiledCell } from '../../compiler/compile.ts';
 import type { Arg } from '../../compiler/emit/gpujs/plan.ts';
 import type { ScanKernel, ScanPlan, ScanRead, StateScan } from '../../compiler/emit/gpujs/scan.ts';
-import { planScan, shiftPlan } from '../../compiler/emit/gpujs/scan.ts';
+import { maxPlusRecurrence, placePlan, planScan, shiftFromPlan, shiftPlan } from '../../compiler/emit/gpujs/scan.ts';
+import { copyPlan, planStep } from '../../compiler/emit/gpujs/plan.ts';
+import { GpujsPlanError } from '../../compiler/emit/gpujs/base.ts';
+import { LEAVES } from '../../compiler/emit/gpujs/materialize.ts';
 import type { PlanOptions, StepPlan } from '../../compiler/emit/gpujs/base.ts';
-import type { ScanForms } from '../../compiler/lower/scan.ts';
-import { positiveByForm } from '../../compiler/lower/scan.ts';
+import type { ScanForms, ScanRecurrence } from '../../compiler/lower/scan.ts';
+import { positiveByForm, stateGraph } from '../../compiler/lower/scan.ts';
 
 export type ScanKernelFn = (...args: unknown[]) => unknown;
 
@@ -28,6 +38,8 @@ export interface ScanKernels {
   readonly zeros: (output: readonly number[]) => unknown;
   /** T·B. */
   readonly rows: number;
+  /** Forward: coefficient kernels of all-rows values a backward may read instead of computing them again, by node key (emit/gpujs/scan.ts nodeKeys). */
+  readonly saved: readonly { readonly kernel: number; readonly key: number; readonly width: number }[];
 }
 
 /** Which passes of a cell run as scans: every state of the pass must be one (else that pass steps through time). */
@@ -53,25 +65,66 @@ export interface ScanPass {
   readonly segments: readonly { readonly first: number; readonly k: ScanKernels }[];
   readonly plan: ScanPlan;
   readonly stateN: ReadonlyMap<string, number>;
+  /** A staged forward (mLSTM): the first stage's states stepped through all T before the scans, which read them as sequences. */
+  readonly stepped?: SteppedStage;
+}
+
+/**
+ * The first stage of a staged forward, stepped: its own step graph (the stage's
+ * states alone) over B rows per step, each step's result placed into an
+ * all-steps array [n, T·B] on the device; each segment of the scans then reads
+ * the states at t−1 from it.
+ */
+export interface SteppedStage {
+  readonly states: readonly string[];
+  readonly steps: number;
+  readonly batch: number;
+  readonly width: ReadonlyMap<string, number>;
+  readonly plan: StepPlan;
+  readonly kernels: readonly ScanKernelFn[];
+  /** Per state: the copy of its initial state, the kernel placing a step's rows, the shift to t−1 by segment length. */
+  readonly copy: ReadonlyMap<string, ScanKernelFn>;
+  readonly place: ReadonlyMap<string, ScanKernelFn>;
+  readonly shift: ReadonlyMap<string, ReadonlyMap<number, ScanKernelFn>>;
+  readonly zeros: (output: readonly number[]) => unknown;
+  /** When every state of the stage is a max-plus recurrence (maxPlusRecurrence): its scan over all T, which replaces the stepping. */
+  readonly scan?: ScanKernels;
 }
 
 /** The scan of a pass over `steps` steps in segments of at most `most` steps (kernels shared by segments of the same length). */
-export function makeScanPass(forms: ScanForms, direction: 'forward' | 'backward', steps: number, most: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[] }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain'): ScanPass {
+export function makeScanPass(forms: ScanForms, direction: 'forward' | 'backward', steps: number, most: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[] }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain', stepped?: readonly string[], keys?: readonly number[]): ScanPass {
   const segmented = steps > most;
   const byLength = new Map<number, ScanKernels>();
   const segments: { first: number; k: ScanKernels }[] = [];
   for (let first = 0; first < steps; first += most) {
     const len = Math.min(most, steps - first);
     let k = byLength.get(len);
-    if (!k) byLength.set(len, (k = makeScanKernels(forms, direction, len, stateN, opts, make, zeros, form, segmented)));
+    if (!k) byLength.set(len, (k = makeScanKernels(forms, direction, len, stateN, opts, make, zeros, form, segmented, new Set(), keys)));
     segments.push({ first, k });
   }
-  return { segments, plan: segments[0]!.k.plan, stateN };
+  if (stepped === undefined) return { segments, plan: segments[0]!.k.plan, stateN };
+  // the stepped stage's sequences span all T in one array: T·B rows must fit the device
+  if (opts.maxExtent !== undefined && steps * opts.batch > opts.maxExtent)
+    throw new GpujsPlanError(`the staged forward's first stage over ${steps * opts.batch} rows exceeds this device's limit of ${opts.maxExtent}`);
+  const sg = stateGraph(forms.forward, stepped);
+  const plan = planStep(sg, opts);
+  const lengths = [...byLength.keys()];
+  const B = opts.batch;
+  // a first stage of max-plus recurrences (mLSTM's m) is a scan too: no launches per step
+  const mp = stepped.map((s) => maxPlusRecurrence(sg, s));
+  const scan = mp.every((r) => r !== null)
+    ? { scan: makeScanKernels({ forward: sg, backward: sg, fwd: mp as ScanRecurrence[], bwd: [] }, 'forward', steps, stateN, opts, make, zeros, 'plain', false, new Set(stepped)) } : {};
+  return { segments, plan: segments[0]!.k.plan, stateN, stepped: {
+    states: stepped, steps, batch: B, width: new Map(stepped.map((s) => [s, stateN.get(s)!])), plan, kernels: plan.kernels.map(make), zeros,
+    copy: new Map(stepped.map((s) => [s, make({ ...copyPlan(stateN.get(s)!, B) })])),
+    place: new Map(stepped.map((s) => [s, make(placePlan(stateN.get(s)!, B, steps))])),
+    shift: new Map(stepped.map((s) => [s, new Map(lengths.map((len) => [len, make(shiftFromPlan(stateN.get(s)!, B, len))]))])), ...scan,
+  } };
 }
 
-export function makeScanKernels(forms: ScanForms, direction: 'forward' | 'backward', steps: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[] }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain', segmented = false): ScanKernels {
+export function makeScanKernels(forms: ScanForms, direction: 'forward' | 'backward', steps: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[] }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain', segmented = false, maxplus: ReadonlySet<string> = new Set(), keys?: readonly number[]): ScanKernels {
   const g = direction === 'forward' ? forms.forward : forms.backward;
-  const plan = planScan(g, direction === 'forward' ? forms.fwd : forms.bwd, direction, steps, stateN, opts, form, segmented);
+  const plan = planScan(g, direction === 'forward' ? forms.fwd : forms.bwd, direction, steps, stateN, opts, form, segmented, maxplus);
   const mk = (k: Omit<ScanKernel, 'reads'>) => make(k);
   const stateRoots = new Set(g.roots.filter((r) => r.role === 'state').map((r) => r.id));
   return {
@@ -82,15 +135,20 @@ export function makeScanKernels(forms: ScanForms, direction: 'forward' | 'backwa
     needsWhole: g.roots.some((r) => r.role === 'output' && !stateRoots.has(r.id)),
     zeros,
     rows: steps * opts.batch,
+    // values per example (batched) that are not leaves: the backward computes them again otherwise
+    saved: keys === undefined ? [] : plan.coefficients.kernels.flatMap((kp, i) => {
+      const n = g.nodes[kp.node];
+      return n && n.shape.batch && !LEAVES.has(n.op) ? [{ kernel: i, key: keys[kp.node]!, width: kp.output[0]! }] : [];
+    }),
   };
 }
 
-/** Call the kernels of a plan over a segment's rows (from row `offset` of the all-steps arrays); `source` resolves every argument but kernel outputs and the offset. */
-function runAll(plan: StepPlan, kernels: readonly ScanKernelFn[], source: (a: Arg) => unknown, count: () => void, offset: number): unknown[] {
-  const outs: unknown[] = [];
+/** Call the kernels of a plan over a segment's rows (from row `offset` of the all-steps arrays); `source` resolves every argument but kernel outputs and the offset; `before`: the outputs of the kernels its indices count on from (emit/gpujs/scan.ts planShared). */
+function runAll(plan: StepPlan, kernels: readonly ScanKernelFn[], source: (a: Arg) => unknown, count: () => void, offset: number, before: readonly unknown[] = []): unknown[] {
+  const outs: unknown[] = [...before];
   plan.kernels.forEach((k, i) => {
     count();
-    outs[i] = kernels[i]!(...k.args.map((a) => (a.from === 'kernel' ? outs[a.index] : a.from === 'offset' ? offset : source(a))));
+    outs[before.length + i] = kernels[i]!(...k.args.map((a) => (a.from === 'kernel' ? outs[a.index] : a.from === 'offset' ? offset : source(a))));
   });
   return outs;
 }
@@ -135,15 +193,21 @@ export function forwardScan(p: ScanPass, source: (a: Arg) => unknown, init: (sta
   const parts = new Map<string, unknown[]>();
   const put = (key: string, v: unknown) => { if (!parts.has(key)) parts.set(key, []); parts.get(key)!.push(v); };
   let h0 = init;
+  const seqs = !p.stepped ? new Map<string, unknown>() : p.stepped.scan ? scannedStage(p.stepped.scan, source, init, count) : steppedStage(p.stepped, source, init, count);
+  for (const [s, v] of seqs) put(`scan:state:${s}`, v);
   p.segments.forEach(({ first, k }, seg) => {
     const offset = first * (k.rows / k.plan.steps);
-    const coefOuts = runAll(k.plan.coefficients, k.coef, source, count, offset);
+    // a staged forward: the first stage's states at t−1 over this segment's rows
+    const before = new Map([...seqs].map(([s, v]) => { count(); return [s, p.stepped!.shift.get(s)!.get(k.plan.steps)!(init(s), v, offset)]; }));
+    const read = (a: Arg) => (a.from === 'prev' && before.has(a.name) ? before.get(a.name) : source(a));
+    const coefOuts = runAll(k.plan.coefficients, k.coef, read, count, offset);
+    for (const s of k.saved) put(`scan:saved:${s.key}`, coefOuts[s.kernel]);
     const H = scanStates(k, coefOuts, { given: h0, offset, next: () => null }, count);
     for (const [s, v] of H) put(`scan:state:${s}`, v.values);
     if (k.needsWhole) {
-      const prev = new Map<string, unknown>();
+      const prev = new Map<string, unknown>(before);
       k.plan.states.forEach((s, i) => { count(); prev.set(s.state, k.states[i]!.shift(h0(s.state), H.get(s.state)!.values)); });
-      const outs = runAll(k.plan.whole, k.whole, (a) => (a.from === 'prev' ? prev.get(a.name) : source(a)), count, offset);
+      const outs = runAll(k.plan.whole, k.whole, (a) => (a.from === 'prev' ? prev.get(a.name) : source(a)), count, offset, coefOuts);
       for (const { root, kernel } of k.plan.whole.roots) if (root.role === 'output') put(`scan:output:${root.name}`, outs[kernel]);
     }
     if (seg < p.segments.length - 1) {
@@ -152,6 +216,28 @@ export function forwardScan(p: ScanPass, source: (a: Arg) => unknown, init: (sta
     }
   });
   return joined(parts);
+}
+
+/** A first stage of max-plus recurrences: their coefficients for all T·B rows, then their scans; each state over all steps. */
+function scannedStage(k: ScanKernels, source: (a: Arg) => unknown, init: (state: string) => unknown, count: () => void): Map<string, unknown> {
+  const coefOuts = runAll(k.plan.coefficients, k.coef, source, count, 0);
+  const H = scanStates(k, coefOuts, { given: init, offset: 0, next: () => null }, count);
+  return new Map([...H].map(([s, v]) => [s, v.values]));
+}
+
+/** The stepped first stage of a staged forward: each of its states over all steps, [n, T·B]. */
+function steppedStage(st: SteppedStage, source: (a: Arg) => unknown, init: (state: string) => unknown, count: () => void): Map<string, unknown> {
+  let prev = new Map(st.states.map((s) => { count(); return [s, st.copy.get(s)!(init(s))]; }));
+  const seqs = new Map(st.states.map((s) => { count(); return [s, st.zeros([st.width.get(s)!, st.steps * st.batch])]; }));
+  for (let t = 0; t < st.steps; t++) {
+    const offset = t * st.batch;
+    const outs = runAll(st.plan, st.kernels, (a) => (a.from === 'prev' ? prev.get(a.name) : source(a)), count, offset);
+    const next = new Map(prev);
+    for (const { root, kernel } of st.plan.roots) if (root.role === 'state' && root.step === undefined) next.set(root.name, outs[kernel]);
+    prev = next;
+    for (const s of st.states) { count(); seqs.set(s, st.place.get(s)!(seqs.get(s), prev.get(s), offset)); }
+  }
+  return seqs;
 }
 
 /**
@@ -176,18 +262,20 @@ export function backwardScan(p: ScanPass, source: (a: Arg) => unknown, paramOut:
   for (let seg = p.segments.length - 1; seg >= 0; seg--) {
     const { first, k } = p.segments[seg]!;
     const offset = first * (k.rows / k.plan.steps);
-    const coefOuts = runAll(k.plan.coefficients, k.coef, source, count, offset);
-    const lambda = scanStates(k, coefOuts, { given, offset, next }, count);
-    const outs = runAll(k.plan.whole, k.whole, (a) => {
+    let lambda: ReturnType<typeof scanStates> | null = null;
+    const read = (a: Arg) => {
       switch (a.from) {
-        case 'carry': return lambda.get(a.name)!.values;
+        case 'carry': return lambda!.get(a.name)!.values;
         case 'acc': {
           if (!acc.has(a.name)) { count(); acc.set(a.name, k.zeros(paramOut.get(a.name)!)); }
           return acc.get(a.name);
         }
         default: return source(a);
       }
-    }, count, offset);
+    };
+    const coefOuts = runAll(k.plan.coefficients, k.coef, read, count, offset);
+    lambda = scanStates(k, coefOuts, { given, offset, next }, count);
+    const outs = runAll(k.plan.whole, k.whole, read, count, offset, coefOuts);
     for (const { root, kernel } of k.plan.whole.roots) {
       if (root.of === 'param') acc.set(root.name, outs[kernel]);
       else if (root.of === 'prev') put(`scan:init:${root.name}`, outs[kernel]);

@@ -26,6 +26,7 @@ import type { Graph } from '../../compiler/ir/graph.ts';
 import type { PlanOptions } from '../../compiler/emit/gpujs/base.ts';
 import type { ScanPass } from './gpujs-scan.ts';
 import { backwardScan, forwardScan, logScannable, makeScanPass, scannedPasses } from './gpujs-scan.ts';
+import { nodeKeys, readSaved } from '../../compiler/emit/gpujs/scan.ts';
 
 export const GPU_MODES = ['webasm', 'webgl2', 'webgpu', 'cpu'] as const;
 export type GpuMode = (typeof GPU_MODES)[number];
@@ -149,7 +150,11 @@ interface Compiled {
   readonly pipelines: Map<string, Pipeline>;
   readonly planOptions: PlanOptions;
   /** The cell's scans (compiler/lower/scan.ts) and which passes they cover; their kernels per pass and T (a string: why that T does not fit the device); the forward step graph, for why a state is no scan. */
-  readonly scan: { readonly forms: ScanForms | null; readonly forward: boolean; readonly backward: boolean; readonly kernels: Map<string, ScanPass | string>; readonly graph: Graph };
+  readonly scan: { readonly forms: ScanForms | null; readonly forward: boolean; readonly backward: boolean; readonly kernels: Map<string, ScanPass | string>; readonly graph: Graph;
+    /** A forward that is a scan in stages (mLSTM): its forms (the first stage's states not among its scans) and the first stage's states, stepped. */
+    readonly staged: { readonly forms: ScanForms; readonly stepped: readonly string[] } | null;
+    /** Node keys shared by both passes' graphs (emit/gpujs/scan.ts nodeKeys). */
+    readonly table: Map<string, number> };
 }
 
 /** Kernel launches of one pass; `scan`: whether it ran as a scan; `reason`: why it stepped through time instead. */
@@ -200,10 +205,26 @@ function compiled(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: GpuMod
     bwd: backward.kernels.map((k) => makeKernel(gpu, k)),
     helpers: new Map(), pipelines: new Map(),
     planOptions: plan,
-    scan: { forms, ...scannedPasses(cell, forms), kernels: new Map(), graph: cell.forward },
+    scan: { forms, ...scannedPasses(cell, forms), kernels: new Map(), graph: cell.forward, staged: stagedForward(cell, forms), table: new Map() },
   };
   byShape.set(key, c);
   return c;
+}
+
+/**
+ * A forward in two stages (compiler/lower/scan.ts `staged`) whose first stage is
+ * stepped and whose last stage's states are all scans: mLSTM's m, then C and n.
+ * Null when the unstaged forward is a scan already, or the stages are otherwise.
+ */
+function stagedForward(cell: CompiledCell, forms: ScanForms | null): Compiled['scan']['staged'] {
+  if (forms === null || scannedPasses(cell, forms).forward) return null;
+  const s = scanForms(cell, { staged: true });
+  const stages = s?.stages?.forward;
+  if (!s || stages === undefined || stages.length !== 2) return null;
+  const [first, last] = stages as [readonly string[], readonly string[]];
+  const fwd = s.fwd.filter((r) => !first.includes(r.state));
+  if (!last.every((st) => fwd.some((r) => r.state === st))) return null;
+  return { forms: { ...s, fwd }, stepped: first };
 }
 
 function helper(gpu: GPU, c: Compiled, kind: 'copy' | 'zeros', output: readonly number[]): Kernel {
@@ -327,6 +348,8 @@ interface Trajectory {
   readonly inputs: Float32Array[];
   readonly init: ReadonlyMap<string, Float32Array>;
   readonly states: Record<string, Float32Array>;
+  /** All-rows values the scanned forward computed, by node key, [T·B][n] (empty when it stepped). */
+  readonly saved: ReadonlyMap<number, Float32Array>;
 }
 
 function passes(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: GpuMode): Passes {
@@ -336,7 +359,7 @@ function passes(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: GpuMode)
     launches: x.launches,
     plans: { forward: x.c.forward, backward: x.c.backward },
     kernels: () => [...x.c.fwd, ...x.c.bwd, ...x.c.helpers.values(),
-      ...[...x.c.scan.kernels.values()].flatMap((p) => (typeof p !== 'string' ? p.segments.flatMap(({ k }) => [...k.coef, ...k.whole, ...k.states.flatMap((s) => [...s.kernels, s.handover, s.shift])]) : [])) as Kernel[]],
+      ...[...x.c.scan.kernels.values()].flatMap((p) => (typeof p !== 'string' ? [...p.segments.flatMap(({ k }) => [...k.coef, ...k.whole, ...k.states.flatMap((s) => [...s.kernels, s.handover, s.shift])]), ...steppedKernels(p)] : [])) as Kernel[]],
     forward: (steps, params, inputs, init) => forwardPass(x, steps, params, inputs, init, (saw) => { last = saw; }),
     backward(cot, want) {
       if (!last) throw new GpujsError('backward before forward');
@@ -372,6 +395,10 @@ function passContext(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: Gpu
     inputIndex: new Map(t.inputs.map((i, k) => [i.name, t.params.length + k])),
   };
 }
+
+/** The kernels of a staged forward's stepped stage. */
+const steppedKernels = (p: ScanPass) => (p.stepped ? [...p.stepped.kernels, ...p.stepped.copy.values(), ...p.stepped.place.values(), ...[...p.stepped.shift.values()].flatMap((m) => [...m.values()]),
+  ...(p.stepped.scan ? [...p.stepped.scan.coef, ...p.stepped.scan.states.flatMap((s) => s.kernels)] : [])] : []);
 
 function checked(what: string, v: Vec | undefined, n: number): Float32Array {
   if (!v) throw new GpujsError(`${what}: missing`);
@@ -428,7 +455,12 @@ function forwardPass(x: PassContext, steps: number, params: Readonly<Record<stri
       body: (a) => x.counted(key, () => forwardScan(scan, (arg) => leafArg(x, a, arg), (s) => a[initIndex.get(s)!], x.launch)),
       read: (r) => {
         const states = Object.fromEntries(t.states.map((s) => [s.name, flat(joined(r, `scan:state:${s.name}`))]));
-        saw({ steps, params: P, inputs: X, init: I, states });
+        const saved = new Map(scan.segments[0]!.k.saved.flatMap((v) => {
+          const parts = joined(r, `scan:saved:${v.key}`);
+          const data = parts === undefined ? null : flat(parts);
+          return data !== null && data.length === steps * B * v.width ? [[v.key, data] as const] : [];
+        }));
+        saw({ steps, params: P, inputs: X, init: I, states, saved });
         const stateOf = aliases(x);
         const outputs = Object.fromEntries([...x.outputN].map(([name, n]) => {
           const v = joined(r, `scan:output:${name}`);
@@ -445,28 +477,35 @@ function forwardPass(x: PassContext, steps: number, params: Readonly<Record<stri
     body: (a) => x.counted(key, () => forwardSteps(x, steps, a, initIndex)),
     read: (r) => {
       const states = gather(r, 'state', stateN, steps, B);
-      saw({ steps, params: P, inputs: X, init: I, states });
+      saw({ steps, params: P, inputs: X, init: I, states, saved: new Map() });
       return { states, outputs: gather(r, 'output', x.outputN, steps, B) };
     },
   };
 }
 
 /** The kernels of a pass as a scan at this T, or why it steps through time: the cell's pass is no scan, scans are off, or a kernel over T·B rows does not fit the device. */
-function scanKernels(x: PassContext, direction: 'forward' | 'backward', steps: number): { kernels: ScanPass | null; reason?: string } {
+function scanKernels(x: PassContext, direction: 'forward' | 'backward', steps: number, saved: ReadonlyMap<number, Float32Array> = new Map()): { kernels: ScanPass | null; reason?: string } {
   const sc = x.c.scan;
   if (!x.scan) return { kernels: null, reason: 'scans are off (--no-scan)' };
   if (x.unrolled) return { kernels: null, reason: 'the cell is unrolled over fixed steps' };
-  if (sc.forms === null || !sc[direction]) return { kernels: null, reason: notScanned(x, direction) };
-  const form = x.scan === 'log' && logScannable(sc.forms, direction) ? 'log' : 'plain';
-  const key = `${direction}:${steps}:${form}:${x.scanRows}`;
+  const staged = direction === 'forward' && !sc.forward ? sc.staged : null;
+  const forms = staged ? staged.forms : sc.forms;
+  if (forms === null || (!sc[direction] && !staged)) return { kernels: null, reason: notScanned(x, direction) };
+  const form = x.scan === 'log' && logScannable(forms, direction) ? 'log' : 'plain';
+  // the backward reads the all-rows values its forward saved instead of computing them again
+  const g = direction === 'forward' ? forms.forward : forms.backward;
+  const keys = nodeKeys(g, sc.table);
+  const reuse = new Map(direction === 'backward' ? g.nodes.filter((n) => saved.has(keys[n.id]!) && n.shape.batch && n.op !== 'input').map((n) => [n.id, `saved:${keys[n.id]}`]) : []);
+  const key = `${direction}:${steps}:${form}:${x.scanRows}${reuse.size > 0 ? `:${[...reuse.values()].join(',')}` : ''}`;
   if (!sc.kernels.has(key)) {
     let k: ScanPass | string;
     // T·B rows beyond the device's texture size (or, on the CPU modes, beyond the caches): segments of at most that many rows
     const rows = Math.min(x.c.planOptions.maxExtent ?? Infinity, x.scanRows ?? Infinity);
     const most = rows === Infinity ? steps : Math.max(1, Math.floor(rows / x.B));
     try {
-      k = makeScanPass(sc.forms, direction, steps, most, x.stateN, x.c.planOptions, (p) => makeKernel(x.gpu, { name: p.name, node: -1, output: p.output, source: p.source }),
-          (output) => helper(x.gpu, x.c, 'zeros', output)(), form);
+      k = makeScanPass(reuse.size > 0 ? withSaved(forms, reuse) : forms, direction, steps, most, x.stateN, x.c.planOptions, (p) => makeKernel(x.gpu, { name: p.name, node: -1, output: p.output, source: p.source }),
+          // saved on the CPU modes only: on a GPU, reading them back and uploading them costs more than computing them again
+          (output) => helper(x.gpu, x.c, 'zeros', output)(), form, staged?.stepped, direction === 'forward' && (x.mode === 'webasm' || x.mode === 'cpu') ? keys : undefined);
     } catch (e) {
       if (!(e instanceof GpujsPlanError)) throw e;
       k = `over ${steps} steps ${e.message}`; // too large for the device over T·B rows: step through time instead
@@ -475,6 +514,13 @@ function scanKernels(x: PassContext, direction: 'forward' | 'backward', steps: n
   }
   const k = sc.kernels.get(key)!;
   return typeof k === 'string' ? { kernels: null, reason: k } : { kernels: k };
+}
+
+/** The backward of `forms` reading the nodes of `reuse` as all-steps inputs (the forward's saved values). */
+function withSaved(forms: ScanForms, reuse: ReadonlyMap<number, string>): ScanForms {
+  const { graph, map } = readSaved(forms.backward, reuse);
+  const m = (id: number) => map.get(id)!;
+  return { ...forms, backward: graph, bwd: forms.bwd.map((r) => ({ ...r, root: m(r.root), leaf: m(r.leaf), a: r.a === null ? null : m(r.a), b: r.b === null ? null : m(r.b) })) };
 }
 
 /** Why a pass of a step cell is no scan: the states that are not diagonal linear recurrences in it, with the detection's reason. */
@@ -540,7 +586,7 @@ function backwardPass(x: PassContext, last: Trajectory, cot: Parameters<AsyncCel
   const wantInputs = want.inputs ?? true;
   for (const k of Object.keys(cot.states ?? {})) if (!stateN.has(k)) throw new GpujsError(`cotangents: the cell has no state \`${k}\``);
   for (const k of Object.keys(cot.outputs ?? {})) if (!outputN.has(k)) throw new GpujsError(`cotangents: the cell has no output \`${k}\``);
-  const { kernels: scan, reason } = scanKernels(x, 'backward', steps);
+  const { kernels: scan, reason } = scanKernels(x, 'backward', steps, last.saved);
   const cots = cotangents(x, cot, steps, scan ? [scan.plan.coefficients, scan.plan.whole] : [x.c.backward], scan ? scan.plan.states.map((s) => `state:${s.state}`) : []);
   const previous = previousStates(x, last);
   const base = P.length + X.length;
@@ -552,11 +598,22 @@ function backwardPass(x: PassContext, last: Trajectory, cot: Parameters<AsyncCel
     ...t.states.map((s, i) => upload(x, previous[i]!, [stateN.get(s.name)!, x.unrolled ? B : steps * B])),
     ...cots.map((q) => upload(x, q.data, [q.n, steps * B])),
   ];
+  // the forward's saved values the scanned backward reads
+  const savedIndex = new Map<string, number>();
   if (scan) {
-    const key = `backward:${steps}:${wantInputs}:scan:${scan.plan.form}`;
+    for (const plan of [scan.plan.coefficients, scan.plan.whole]) for (const k of plan.kernels) for (const a of k.args) {
+      if (a.from !== 'input' || !a.name.startsWith('saved:') || savedIndex.has(a.name)) continue;
+      const data = last.saved.get(Number(a.name.slice('saved:'.length)))!;
+      savedIndex.set(a.name, args.length);
+      args.push(upload(x, data, [data.length / (steps * B), steps * B]));
+    }
+  }
+  if (scan) {
+    const key = `backward:${steps}:${wantInputs}:scan:${scan.plan.form}${savedIndex.size > 0 ? `:${[...savedIndex.keys()].join(',')}` : ''}`;
     const source = (a: readonly unknown[]) => (arg: Arg) => {
       if (arg.from === 'prev') return a[prevIndex.get(arg.name)!];
       if (arg.from === 'cot') return a[cotIndex.get(arg.name)!];
+      if (arg.from === 'input' && savedIndex.has(arg.name)) return a[savedIndex.get(arg.name)!];
       return leafArg(x, a, arg);
     };
     return {

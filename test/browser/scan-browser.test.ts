@@ -1,8 +1,9 @@
 // gpu.js's scans (runtime/backends/gpujs-scan.ts) in headless Chromium on SwiftShader,
-// WebGL2 and WebGPU: minGRU and an RG-LRU against the float64 interpreter, values
+// WebGL2 and WebGPU: minGRU, an RG-LRU and mLSTM (a staged forward) against the float64 interpreter, values
 // and every gradient, plain and in log space. Skips with one line without
 // /usr/bin/chromium, unless CELDA_REQUIRE_BROWSER=1.
 
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { SCAN_CELLS } from '../../bench/scan.ts';
@@ -43,6 +44,13 @@ describe.skipIf(skip)('gpu.js scans in headless Chromium', () => {
         expect(on.launches).toBeLessThan(off.launches);
       });
     }
+    it(`${mode}: mLSTM's forward in stages (m stepped into an all-steps array, then C and n scanned) agrees with the interpreter`, async () => {
+      const c = makeCase('mlstm', readFileSync(new URL('../../examples/zoo/mlstm.celda', import.meta.url), 'utf8').replace(/^cell \w+/m, 'cell cell'), { steps: 7, batch: 2, dims: { d: 3, n_x: 3 } });
+      const got = await page.evaluate(([data, m]) => (globalThis as unknown as { celda: Celda }).celda.run(data, m), [c, mode] as const);
+      expect(got.scanned).toEqual([true, true]);
+      const errors = relativeErrors(got, reference(c));
+      expect(Object.entries(errors).filter(([, e]) => !(e <= TOLERANCE))).toEqual([]);
+    });
     it(`${mode}: rglru over more T·B rows than a kernel may output (forced to 16): segments`, async () => {
       const c = makeCase('rglru', SCAN_CELLS.rglru!.replace(/^cell \w+/, 'cell cell'), { steps: 23, batch: 3, dims: { n: 4 } });
       const got = await page.evaluate(([data, m]) => (globalThis as unknown as { celda: Celda }).celda.run(data, m, 16), [c, mode] as const);

@@ -57,6 +57,8 @@ export interface PlanOptions {
   readonly maxExtent?: number;
   /** Most arrays one kernel may read (WebGPU: storage buffers per shader stage, less the output). */
   readonly maxArrays?: number;
+  /** Nodes to materialize besides those the rule picks (a scanned forward's products, which its backward reads instead of computing them again). */
+  readonly materialize?: ReadonlySet<number>;
 }
 
 // ---------------------------------------------------------------- storage

@@ -53,7 +53,7 @@ export function planStep(g: Graph, opts: PlanOptions): StepPlan {
   };
   const layouts = g.nodes.map((n) => ({ batched: n.shape.batch, dims: n.shape.dims.map(dim) }));
   const isBackward = g.nodes.some((n) => n.op === 'cot');
-  const forced = new Set<number>();
+  const forced = new Set<number>(opts.materialize ?? []);
   for (;;) {
     const made = materialized(g, forced);
     // a root that is a leaf (a state passed through unchanged) still gets a kernel: it copies

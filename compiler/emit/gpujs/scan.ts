@@ -34,6 +34,7 @@
 // decays underflows or overflows. Its fix-up returns exp L⁺ − exp L⁻.
 
 import type { Graph } from '../../ir/graph.ts';
+import { Builder, attrsKey, reachable } from '../../ir/graph.ts';
 import type { ScanRecurrence } from '../../lower/scan.ts';
 import { coefficientGraph } from '../../lower/scan.ts';
 import type { PlanOptions, StepPlan } from './base.ts';
@@ -78,9 +79,10 @@ export interface ScanPlan {
   readonly steps: number;
   /** Steps per chunk. */
   readonly chunk: number;
+  /** The kernels that read no scanned value (the coefficients and what else they share with the step graph), run first; roots: the coefficients. */
   readonly coefficients: StepPlan;
   readonly states: readonly StateScan[];
-  /** The step graph over all T·B rows. */
+  /** The rest of the step graph over all T·B rows; its kernel indices count on from coefficients' (planShared). */
   readonly whole: StepPlan;
 }
 
@@ -110,20 +112,65 @@ const logaddexp = (v: string, x: string, y: string) => [`const m_${v} = Math.max
  * `opts.batch` examples. Throws GpujsPlanError where plan.ts does (a kernel over
  * T·B rows larger than the device takes).
  */
-export function planScan(g: Graph, scans: readonly ScanRecurrence[], direction: 'forward' | 'backward', steps: number, n: ReadonlyMap<string, number>, opts: PlanOptions, form: 'plain' | 'log' = 'plain', segmented = false): ScanPlan {
+export function planScan(g: Graph, scans: readonly ScanRecurrence[], direction: 'forward' | 'backward', steps: number, n: ReadonlyMap<string, number>, opts: PlanOptions, form: 'plain' | 'log' = 'plain', segmented = false, maxplus: ReadonlySet<string> = new Set()): ScanPlan {
   const B = opts.batch, R = steps * B;
   const all: PlanOptions = { ...opts, batch: R, mode: 'loop' };
-  const coefficients = planStep(coefficientGraph(g, scans), all);
+  const { coefficients, whole } = planShared(g, scans, direction, all);
   const kernelOf = (name: string) => coefficients.roots.find((r) => r.root.name === name)?.kernel ?? null;
   const L = chunkLength(steps);
   const states = scans.map((s): StateScan => {
     const a = s.a === null ? null : kernelOf(`a:${s.state}`), b = s.b === null ? null : kernelOf(`b:${s.state}`);
     const shape = { B, T: steps, L, w: n.get(s.state)!, direction, form,
       readA: reader(a === null ? 'unit' : coefficients.kernels[a]!.output), readB: reader(b === null ? 'unit' : coefficients.kernels[b]!.output),
-      hasA: a !== null, hasB: b !== null, name: s.state, segmented };
-    return { state: s.state, a, b, kernels: form === 'log' ? logKernels(shape) : plainKernels(shape), handover: handover(shape) };
+      hasA: a !== null, hasB: b !== null, name: s.state, segmented, maxplus: maxplus.has(s.state) };
+    if (shape.maxplus && (direction !== 'forward' || a === null || b === null)) throw new Error('planScan: a max-plus scan runs forward, with both coefficients');
+    return { state: s.state, a, b, kernels: form === 'log' && !shape.maxplus ? logKernels(shape) : plainKernels(shape), handover: handover(shape) };
   });
-  return { direction, form, steps, chunk: L, coefficients, states, whole: planStep(g, all) };
+  return { direction, form, steps, chunk: L, coefficients, states, whole };
+}
+
+/**
+ * The coefficients and the whole step graph planned as one graph (the step graph
+ * with roots `a:state`, `b:state` added), so a product both read — minGRU's W_z x
+ * in a, b, and the backward's gradients — is one kernel, computed once. Its
+ * kernels split in two: those that read no scanned value (the forward's states
+ * at t−1, the backward's carried cotangent), run before the scans, and the rest,
+ * after them. `whole`'s kernel indices (its args' and roots') count on from
+ * `coefficients`' kernels: it runs with their outputs before its own.
+ */
+function planShared(g: Graph, scans: readonly ScanRecurrence[], direction: 'forward' | 'backward', all: PlanOptions): { coefficients: StepPlan; whole: StepPlan } {
+  const coefRoots = coefficientGraph(g, scans).roots;
+  // coefficientGraph prunes: its roots name the coefficients; their ids here are the scans'
+  const extra = scans.flatMap((s) => [...(s.a !== null ? [{ name: `a:${s.state}`, role: 'output' as const, id: s.a }] : []), ...(s.b !== null ? [{ name: `b:${s.state}`, role: 'output' as const, id: s.b }] : [])]);
+  if (extra.length !== coefRoots.length) throw new Error('planShared: the coefficients disagree with coefficientGraph');
+  const scanned = new Set(scans.map((s) => s.state));
+  // forward: every product per example that reads no scanned state is a kernel of its own, so the backward can read it (runtime/backends/gpujs.ts)
+  const late = (id: number, memo: boolean[] = []): boolean => {
+    if (memo[id] !== undefined) return memo[id]!;
+    const n = g.nodes[id]!;
+    return (memo[id] = (n.op === 'prev' && scanned.has(n.attrs.name!)) || n.inputs.some((x) => late(x, memo)));
+  };
+  const memo: boolean[] = [];
+  const products = direction === 'forward' ? g.nodes.filter((n) => (n.op === 'matvec' || n.op === 'matmul') && n.shape.batch && !late(n.id, memo)).map((n) => n.id) : [];
+  const plan = planStep({ ...g, roots: [...g.roots, ...extra] }, products.length > 0 ? { ...all, materialize: new Set(products) } : all);
+  const after: boolean[] = [];
+  plan.kernels.forEach((k, i) => {
+    after[i] = k.args.some((a) => a.from === 'carry' || (direction === 'forward' && a.from === 'prev' && scanned.has(a.name)) || (a.from === 'kernel' && after[a.index]!));
+  });
+  const order = [...plan.kernels.keys()].sort((a, b) => Number(after[a]) - Number(after[b]) || a - b);
+  const at = new Map(order.map((old, i) => [old, i]));
+  const kernels = order.map((old) => {
+    const k = plan.kernels[old]!;
+    return { ...k, args: k.args.map((a) => (a.from === 'kernel' ? { from: 'kernel' as const, index: at.get(a.index)! } : a)) };
+  });
+  const early = after.filter((l) => !l).length;
+  const roots = plan.roots.map((r) => ({ root: r.root, kernel: at.get(r.kernel)! }));
+  const isCoef = (r: (typeof roots)[number]) => extra.some((e) => e.name === r.root.name && e.id === r.root.id && r.root.role === 'output');
+  if (roots.some((r) => isCoef(r) && r.kernel >= early)) throw new Error('planShared: a coefficient reads a scanned value');
+  return {
+    coefficients: { kernels: kernels.slice(0, early), roots: roots.filter(isCoef) },
+    whole: { kernels: kernels.slice(early), roots: roots.filter((r) => !isCoef(r)) },
+  };
 }
 
 interface Shape {
@@ -133,6 +180,8 @@ interface Shape {
   readonly hasA: boolean; readonly hasB: boolean; readonly name: string;
   /** Backward: whether the segment ends before the last step (it reads `next`). */
   readonly segmented: boolean;
+  /** A max-plus recurrence h_t = max(a_t + h_{t−1}, b_t) (forward): the same kernels over (max, +) instead of (+, ×). */
+  readonly maxplus: boolean;
 }
 
 const chunks = (x: Shape) => Math.ceil(x.T / x.L);
@@ -184,17 +233,19 @@ function plainKernels(x: Shape): ScanKernel[] {
   const out = [x.w, x.T * x.B], carryOut = [x.w, chunks(x) * x.B];
   const unit = !x.hasA && x.direction === 'forward';
   const e = coefParams(x, true), p = coefParams(x, false);
-  const ks: ScanKernel[] = [{ name: `scanlocal_${x.name}`, output: out, reads: e.reads, source: fn(e.params, localLoop(x, true, '0.0', ['acc = c * acc + e;'])) }];
-  if (!unit) ks.push({ name: `scandecay_${x.name}`, output: out, reads: p.reads, source: fn(p.params, localLoop(x, false, '1.0', ['acc = acc * c;'])) });
+  const mp = x.maxplus;
+  // (max, +): E from −∞ (−1e30, finite in float32), P a sum from 0
+  const ks: ScanKernel[] = [{ name: `scanlocal_${x.name}`, output: out, reads: e.reads, source: fn(e.params, localLoop(x, true, mp ? '-1.0e30' : '0.0', [mp ? 'acc = Math.max(c + acc, e);' : 'acc = c * acc + e;'])) }];
+  if (!unit) ks.push({ name: `scandecay_${x.name}`, output: out, reads: p.reads, source: fn(p.params, localLoop(x, false, mp ? '0.0' : '1.0', [mp ? 'acc = acc + c;' : 'acc = acc * c;'])) });
   const E = { kernel: 0 }, P = { kernel: 1 };
   const init = x.direction === 'forward' ? 'let acc = g[u][i];' : 'let acc = 0.0;';
   const carryParams = x.direction === 'forward' ? ['g'] : [];
   ks.push({ name: `scancarry_${x.name}`, output: carryOut, reads: [...(unit ? [E] : [P, E]), ...(x.direction === 'forward' ? ['given' as const] : [])],
-    source: fn([...(unit ? ['E'] : ['P', 'E']), ...carryParams], [...carryLoop(x, [init], [unit ? 'acc = acc + E[s][i];' : 'acc = P[s][i] * acc + E[s][i];']), 'return acc;']) });
+    source: fn([...(unit ? ['E'] : ['P', 'E']), ...carryParams], [...carryLoop(x, [init], [unit ? 'acc = acc + E[s][i];' : mp ? 'acc = Math.max(P[s][i] + acc, E[s][i]);' : 'acc = P[s][i] * acc + E[s][i];']), 'return acc;']) });
   const H = { kernel: ks.length - 1 };
   const back = x.direction === 'backward';
   ks.push({ name: `scan_${x.name}`, output: out, reads: [...(unit ? [E, H] : [P, E, H]), ...(back ? ['given' as const, 'offset' as const] : [])],
-    source: fn([...(unit ? ['E', 'H'] : ['P', 'E', 'H']), ...(back ? ['g', 'o'] : [])], [...fixHead(x), `return ${unit ? 'H[h][i]' : 'P[r][i] * H[h][i]'} + E[r][i]${back ? ' - g[o + r][i]' : ''};`]) });
+    source: fn([...(unit ? ['E', 'H'] : ['P', 'E', 'H']), ...(back ? ['g', 'o'] : [])], [...fixHead(x), mp ? 'return Math.max(P[r][i] + H[h][i], E[r][i]);' : `return ${unit ? 'H[h][i]' : 'P[r][i] * H[h][i]'} + E[r][i]${back ? ' - g[o + r][i]' : ''};`]) });
   return ks;
 }
 
@@ -241,4 +292,75 @@ export function shiftPlan(n: number, batch: number, steps: number): Omit<ScanKer
   return { name: 'shift', output: [n, steps * batch], source: fn(['h0', 'H'], ['const r = this.thread.y;', 'const i = this.thread.x;',
     `const q = r - ${batch};`, 'const s = (q >= 0 ? q : q - q);', `const u = (r < ${batch} ? r : r - r);`,
     `return (q >= 0 ? H[s][i] : h0[u][i]);`]) };
+}
+
+/**
+ * A staged forward's stepped stage (mLSTM's m): a kernel writing one step's rows
+ * (a [n, B] result) into the all-steps array at row `o`, the rest copied from the
+ * array before; reads (all, step, o).
+ */
+export function placePlan(n: number, batch: number, steps: number): Omit<ScanKernel, 'reads'> {
+  return { name: 'place', output: [n, steps * batch], source: fn(['A', 'S', 'o'], ['const r = this.thread.y;', 'const i = this.thread.x;',
+    'const k = r - o;', `const u = (k >= 0 ? (k < ${batch} ? k : k - k) : k - k);`,
+    `return (k >= 0 ? (k < ${batch} ? S[u][i] : A[r][i]) : A[r][i]);`]) };
+}
+
+/** The states at t−1 of a segment of `steps` steps from row `o` of an all-steps array (the initial state before the first step); reads (h0, H, o). */
+export function shiftFromPlan(n: number, batch: number, steps: number): Omit<ScanKernel, 'reads'> {
+  return { name: 'shiftfrom', output: [n, steps * batch], source: fn(['h0', 'H', 'o'], ['const r = this.thread.y;', 'const i = this.thread.x;',
+    `const q = o + r - ${batch};`, 'const s = (q >= 0 ? q : q - q);', `const u = (r < ${batch} ? r : r - r);`,
+    'return (q >= 0 ? H[s][i] : h0[u][i]);']) };
+}
+
+/**
+ * A state whose update is max(a + state^<t-1>, b) with a and b reading no state
+ * (mLSTM's stabiliser m^<t> = max(f̃ + m^<t-1>, ĩ)): a linear recurrence over
+ * (max, +), which the scan kernels run with those operations (planScan's
+ * `maxplus`). Null for any other form.
+ */
+export function maxPlusRecurrence(g: Graph, state: string): ScanRecurrence | null {
+  const root = g.roots.find((r) => r.role === 'state' && r.name === state && r.step === undefined);
+  const leaf = g.nodes.find((n) => n.op === 'prev' && n.attrs.name === state && n.attrs.step === undefined);
+  if (!root || !leaf) return null;
+  const n = g.nodes[root.id]!;
+  if (n.op !== 'max' || n.inputs.length !== 2) return null;
+  const free = (id: number) => ![...reachable(g, [id])].some((x) => g.nodes[x]!.op === 'prev');
+  for (const k of [0, 1]) {
+    const u = g.nodes[n.inputs[k]!]!;
+    if (u.op !== 'add' || u.inputs.length !== 2) continue;
+    const a = u.inputs[1] === leaf.id ? u.inputs[0]! : u.inputs[0] === leaf.id ? u.inputs[1]! : null;
+    const b = n.inputs[1 - k]!;
+    if (a !== null && free(a) && free(b)) return { state, root: root.id, leaf: leaf.id, a, b, after: [] };
+  }
+  return null;
+}
+
+/**
+ * Keys of a graph's nodes, equal across graphs for the same computation (op,
+ * attributes and inputs' keys, interned in `table`): how a backward finds the
+ * all-rows values its forward computed (minGRU's z).
+ */
+export function nodeKeys(g: Graph, table: Map<string, number>): number[] {
+  const keys: number[] = [];
+  for (const n of g.nodes) {
+    const s = `${n.op}(${n.inputs.map((x) => keys[x]).join(',')}){${attrsKey(n.attrs)}}`;
+    let k = table.get(s);
+    if (k === undefined) table.set(s, (k = table.size));
+    keys.push(k);
+  }
+  return keys;
+}
+
+/** The graph with some nodes read instead as all-steps inputs (node id → input name); `map`: old ids to new. Nodes only they read stay, unread. */
+export function readSaved(g: Graph, saved: ReadonlyMap<number, string>): { graph: Graph; map: Map<number, number> } {
+  const b = new Builder();
+  const map = new Map<number, number>();
+  for (const n of g.nodes) {
+    const name = saved.get(n.id);
+    const id = name !== undefined ? b.node('input', [], { name, shape: n.shape }) : b.node(n.op, n.inputs.map((x) => map.get(x)!), n.attrs, n.span);
+    map.set(n.id, id);
+    const label = g.labels[n.id];
+    if (label !== undefined && name === undefined) b.label(id, label);
+  }
+  return { graph: b.finish(g.roots.map((r) => ({ ...r, id: map.get(r.id)! }))), map };
 }

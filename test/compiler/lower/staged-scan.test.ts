@@ -4,7 +4,8 @@
 // and n after its stabiliser m. Pinned: the stages, what each stage's loop keeps,
 // agreement with the float64 interpreter (values and every gradient) on mLSTM and
 // on random staged cells (fast-check) in JS float64, float32 SIMD and gpu.js
-// (which steps a staged forward: it does not stage), and exactly the one-stage
+// (its first stage a max-plus scan, as mLSTM's m, or else stepped into an
+// all-steps array; then the scans), gpu.js's launch counts, and exactly the one-stage
 // plan for every cell without stages.
 import { readFileSync, readdirSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -13,7 +14,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { CompiledCell } from '../../../compiler/compile.ts';
 import type { Kernel } from '../../../compiler/lower/loop-ir.ts';
 import { lowerCell } from '../../../compiler/lower/lower.ts';
-import { scanForms } from '../../../compiler/lower/scan.ts';
+import { scanForms, stateGraph } from '../../../compiler/lower/scan.ts';
+import { maxPlusRecurrence } from '../../../compiler/emit/gpujs/scan.ts';
 import { gpujsSyncBackend, releaseDevices } from '../../../runtime/backends/gpujs.ts';
 import type { BackendOptions } from '../../../runtime/backend.ts';
 import { jsBackend } from '../../../runtime/backends/js.ts';
@@ -74,11 +76,43 @@ describe('mLSTM in stages', () => {
       expect(a.worstScaled, a.where).toBeLessThan(Math.max(1e-5, 50 * a.conditioning));
     }
   });
-  it('gpu.js (webasm): correct, its forward stepped', () => {
-    const a = agreement(MLSTM, gpu, { dims, batch: 2, steps: 6, seed: 5, precision: 'f32' });
+  it('gpu.js (webasm): correct, its forward staged (m a max-plus scan, then C and n scanned), its backward a scan; T over several chunks', () => {
+    for (const steps of [1, 6, 40]) {
+      const a = agreement(MLSTM, gpu, { dims, batch: 2, steps, seed: 5, precision: 'f32' });
+      expect(a.worstScaled, `T = ${steps}: ${a.where}`).toBeLessThan(1e-4);
+      expect([made!.launches().forward!.scan, made!.launches().backward!.scan]).toEqual([true, true]);
+    }
+  });
+  it('gpu.js: m^<t> = max(f̃ + m^<t-1>, ĩ) is a max-plus recurrence (a = f̃, b = ĩ); a tanh is not', () => {
+    const g = stateGraph(scanForms(MLSTM, { staged: true })!.forward, ['m']);
+    const r = maxPlusRecurrence(g, 'm')!;
+    expect([g.labels[r.a!], g.labels[r.b!]]).toEqual(['f_tilde', 'i_tilde']);
+    const dense = compileOk(stagedCellSource({ m: 'dense', a: 'gatePrev', b: 'proj', sg: true, output: false }))[0]!;
+    expect(maxPlusRecurrence(stateGraph(scanForms(dense, { staged: true })!.forward, ['m']), 'm')).toBeNull();
+  });
+  it('gpu.js launches: mLSTM\'s forward and backward as many at every T', () => {
+    const at = (steps: number) => {
+      agreement(MLSTM, gpu, { dims, batch: 2, steps, seed: 5, precision: 'f32' });
+      return [made!.launches().forward!.launches, made!.launches().backward!.launches];
+    };
+    expect([at(6), at(12), at(24)]).toEqual([[32, 62], [32, 62], [32, 62]]);
+  });
+  it('gpu.js launches: a first stage that is no max-plus recurrence (tanh) steps, two launches a step (its step kernel and its placing)', () => {
+    const c = compileOk(stagedCellSource({ m: 'dense', a: 'gatePrev', b: 'proj', sg: true, output: true }))[0]!;
+    const at = (steps: number) => {
+      const a = agreement(c, gpu, { dims: { n: 3 }, batch: 2, steps, seed: steps, precision: 'f32' });
+      expect(a.worstScaled, a.where).toBeLessThan(1e-4);
+      expect(made!.launches().forward!.scan).toBe(true);
+      return made!.launches().forward!.launches;
+    };
+    const [six, twelve] = [at(6), at(12)];
+    expect(twelve - six).toBe(12);
+  });
+  it('gpu.js in segments (scanRows 4 at B = 2): the first stage spans all steps, the scans hand over; values and gradients agree', () => {
+    const seg = (c: CompiledCell, o: BackendOptions) => (made = gpujsSyncBackend(c, { ...o, precision: 'f32', webasmThreads: false, scanRows: 4 }));
+    const a = agreement(MLSTM, seg, { dims, batch: 2, steps: 7, seed: 6, precision: 'f32' });
     expect(a.worstScaled, a.where).toBeLessThan(1e-4);
-    // it does not stage: the forward steps (C and n need m's sequence), the backward is a scan
-    expect([made!.launches().forward!.scan, made!.launches().backward!.scan]).toEqual([false, true]);
+    expect(made!.launches().forward!.scan).toBe(true);
   });
 });
 
@@ -110,6 +144,7 @@ describe('random staged cells (fast-check)', () => {
       const c = compileOk(stagedCellSource(spec))[0]!;
       const a = agreement(c, gpu, { dims: { n: 3 }, batch: 2, steps: T, seed: T, precision: 'f32' });
       expect(a.worstScaled, `${a.where}\n${stagedCellSource(spec)}`).toBeLessThan(Math.max(1e-4, 50 * a.conditioning));
+      expect(made!.launches().forward!.scan).toBe(true); // staged: m stepped, h scanned
     }), { numRuns: 8, seed: 1410 });
   });
 });

@@ -13,7 +13,8 @@ import { agreement, relativeError } from '../../support/emit-js.ts';
 import { compileOk } from '../../support/cells.ts';
 import { linearCellSource, randomLinearCell } from '../../support/random-linear-cell.ts';
 import { zooSource } from '../../support/zoo.ts';
-import { chunkLength } from '../../../compiler/emit/gpujs/scan.ts';
+import { chunkLength, nodeKeys, planScan, readSaved } from '../../../compiler/emit/gpujs/scan.ts';
+import { scanForms } from '../../../compiler/lower/scan.ts';
 
 const cell = (body: string, decls = 'input x : n\n  state h : n') => compileOk(`cell C {\n  ${decls}\n  ${body.split('\n').join('\n  ')}\n}`)[0]!;
 const MIN_GRU = cell('z = σ(W_z x^<t> + b_z)\nh̃ = W_h x^<t> + b_h\nh^<t> = (1 - z) * h^<t-1> + z * h̃');
@@ -104,8 +105,8 @@ describe('zoo cells as gpu.js scans, values and every gradient', () => {
     ['rg-lru.celda', { D: 4 }, [true, true]],
     // a matrix state per example, h : D × N, decayed entry by entry by Ā = exp(diag(Δ) A)
     ['mamba-s6.celda', { D: 3, N: 2 }, [true, true]],
-    // the stabiliser m is a max: the forward steps; the backward's C (a matrix per example), n and m are scans
-    ['mlstm.celda', { d: 3, n_x: 3 }, [false, true]],
+    // the stabiliser m is a max: the forward in stages, m a max-plus scan and then C and n scanned; the backward's C (a matrix per example), n and m are scans
+    ['mlstm.celda', { d: 3, n_x: 3 }, [true, true]],
     ['sru.celda', { d: 4 }, [false, true]],
     ['indrnn.celda', { n_x: 3, n_h: 4 }, [false, true]],
   ];
@@ -129,6 +130,13 @@ describe('segments: T·B rows beyond the device\'s limit (forced small here)', (
     ['minGRU', MIN_GRU, { n: 4 }], ['RG-LRU (an output of its own)', RG_LRU, { n: 4 }], ['minLSTM', MIN_LSTM, { n: 4 }],
     ['Mamba S6 (a matrix state)', compileOk(zooSource('mamba-s6.celda'))[0]!, { D: 3, N: 2 }],
   ];
+  it('mLSTM: a staged forward whose first stage would exceed the limit over all T steps through time instead, and says why', () => {
+    const c = compileOk(zooSource('mlstm.celda'))[0]!;
+    const a = agreement(c, limited(true, 16), { dims: { d: 3, n_x: 3 }, batch: 3, steps: 6, seed: 6, precision: 'f32', scale: 0.4 });
+    expect(a.worstScaled, a.where).toBeLessThan(1e-4);
+    expect(scanned()).toEqual([false, true]);
+    expect(made!.launches().forward!.reason).toMatch(/first stage over 18 rows exceeds this device's limit of 16/);
+  });
   for (const [name, c, dims] of cases) {
     it(`${name}: the state carried across segments, values and every gradient`, () => {
       for (const steps of [5, 6, 17]) {
@@ -217,8 +225,9 @@ describe('kernel launches per pass', () => {
     for (const l of on) expect(l.scan).toEqual([true, true]);
     for (const l of off) expect(l.scan).toEqual([false, false]);
     for (const l of on.slice(1)) expect([l.forward, l.backward]).toEqual([on[0]!.forward, on[0]!.backward]);
-    // per state and pass: a local scan, its decay, the carries over chunks, the fix-up
-    expect(on[0]!.forward).toBeLessThanOrEqual(8);
+    // forward: W_z x and W_h x (kernels of their own, which the backward reads), z, a, b; per state and pass a local
+    // scan, its decay, the carries over chunks, the fix-up; backward: a copy of the saved a, the scan, the gradients
+    expect([on[0]!.forward, on[0]!.backward]).toEqual([9, 16]);
     // sequential: a step's kernels per step
     expect(off[2]!.forward - off[1]!.forward).toBe(2 * (off[1]!.forward - off[0]!.forward));
     expect(off[1]!.forward - off[0]!.forward).toBeGreaterThanOrEqual(16);
@@ -278,6 +287,34 @@ describe('the log-space scan (scan: \'log\')', () => {
     for (const [k, v] of Object.entries(plain)) {
       expect(v.every(Number.isFinite), k).toBe(true);
       expect(relativeError(log[k as keyof typeof log]!, v), k).toBeLessThan(1e-4);
+    }
+  });
+});
+
+describe('the backward reads the all-rows values its scanned forward computed', () => {
+  it('minGRU: z = σ(W_z x + b_z) has one key in both graphs; read as an input, the backward\'s kernels no longer compute W_z x', () => {
+    const f = scanForms(MIN_GRU)!;
+    const table = new Map<string, number>();
+    const fk = nodeKeys(f.forward, table), bk = nodeKeys(f.backward, table);
+    const z = Number(Object.entries(f.forward.labels).find(([, l]) => l === 'z')![0]);
+    const inBackward = f.backward.nodes.filter((n) => bk[n.id] === fk[z]);
+    expect(inBackward.map((n) => n.op)).toEqual(['sigmoid']);
+    const opts = { dims: new Map([['n', 4]]), batch: 2, mode: 'loop' as const };
+    const sources = (g: typeof f.backward, bwd = f.bwd) => { const p = planScan(g, bwd, 'backward', 8, new Map([['h', 4]]), opts); return [...p.coefficients.kernels, ...p.whole.kernels].map((k) => k.source).join('\n'); };
+    // W_z x: a loop over W_z's rows times x (the gradients read W_z transposed, W_z[k][x])
+    const forwardProduct = /W_z_\d+\[this\.thread\.x\]\[k\d+\] \* in_x/;
+    expect(sources(f.backward)).toMatch(forwardProduct);
+    const { graph, map } = readSaved(f.backward, new Map([[inBackward[0]!.id, `saved:${fk[z]}`]]));
+    const bwd = f.bwd.map((r) => ({ ...r, root: map.get(r.root)!, leaf: map.get(r.leaf)!, a: r.a === null ? null : map.get(r.a)!, b: r.b === null ? null : map.get(r.b)! }));
+    const after = sources(graph, bwd);
+    expect(after).not.toMatch(forwardProduct);
+    expect(after).toMatch(/in_saved_\d+/);
+  });
+  it('values and every gradient agree with the interpreter when the backward reads them (minGRU, RG-LRU, in segments too)', () => {
+    for (const [c, scanRows] of [[MIN_GRU, undefined], [MIN_GRU, 6], [RG_LRU, 6]] as const) {
+      const a = agreement(c, (cc, o) => (made = gpujsSyncBackend(cc, { ...o, precision: 'f32', webasmThreads: false, ...(scanRows ? { scanRows } : {}) })), { dims: { n: 4 }, batch: 2, steps: 9, seed: 2, precision: 'f32' });
+      expect(a.worstScaled, a.where).toBeLessThan(1e-4);
+      expect(scanned()).toEqual([true, true]);
     }
   });
 });
