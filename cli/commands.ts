@@ -21,7 +21,7 @@ const MAX_MEMORY = { name: 'max-memory', type: 'string', arg: 'SIZE', default: '
 const NO_SIMD = { name: 'no-simd', type: 'boolean', doc: 'float32 products in plain JavaScript instead of WebAssembly SIMD (--backend js)' } as const satisfies Opt;
 const NO_SCAN = { name: 'no-scan', type: 'boolean', doc: 'step linear recurrences through time as other cells do, instead of running them as scans (--backend js or gpujs)' } as const satisfies Opt;
 const SCAN = { name: 'scan', type: 'string', choices: ['plain', 'log'], default: 'plain', doc: 'how gpu.js runs a linear recurrence\'s parallel scan: log keeps it in log space where its decay is positive (--backend gpujs)' } as const satisfies Opt;
-const THREADS = { name: 'threads', type: 'string', arg: 'N', doc: 'threads for the float32 SIMD products (--backend js; default: by size)' } as const satisfies Opt;
+const THREADS = { name: 'threads', type: 'string', arg: 'N', doc: 'threads for the float32 SIMD products, scans, transposes and row sums (--backend js; default: by size)' } as const satisfies Opt;
 const SPELLING = { name: 'format', type: 'string', choices: ['unicode', 'latex', 'ascii'], default: 'unicode', doc: 'the spelling of the notation' } as const satisfies Opt;
 const OUT_FILE = { name: 'out', short: 'o', type: 'string', arg: 'FILE', doc: 'the file to write' } as const satisfies Opt;
 
