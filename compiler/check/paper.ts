@@ -10,13 +10,21 @@
 
 import type { CellAst, Equation, Expr, FunctionDef, Span, Time } from '../../grammar/ast.ts';
 import { parse } from '../../grammar/parse.ts';
-import { show, showTimed } from './expr-queries.ts';
+import { depth, MAX_DEPTH, show, showTimed } from './expr-queries.ts';
 import type { Diagnostic } from '../diagnostics.ts';
 import { D } from '../diagnostics.ts';
 import { FUNCTIONS } from '../ir/ops.ts';
 
 /** The cell with its sugar rewritten, and what was wrong with it. */
-export function expandPaperNotation(ast: CellAst): { ast: CellAst; diagnostics: Diagnostic[] } {
+export function expandPaperNotation(source: CellAst): { ast: CellAst; diagnostics: Diagnostic[] } {
+  // An equation nested past MAX_DEPTH is left as it is, for the checker to refuse
+  // (E028) before any recursive pass: the rewrites here recurse over expressions.
+  const deep = source.equations.filter((eq) => depth(eq.rhs) > MAX_DEPTH);
+  if (deep.length > 0) {
+    const r = expandPaperNotation({ ...source, equations: source.equations.filter((eq) => !deep.includes(eq)) });
+    return { ast: { ...r.ast, equations: [...r.ast.equations, ...deep] }, diagnostics: r.diagnostics };
+  }
+  const ast = source;
   if (!ast.functions && !ast.splits && !usesPredefined(ast) && !hasTimeSubscript(ast)) return { ast, diagnostics: [] };
   const diags: Diagnostic[] = [];
   const equations = [...ast.equations, ...splitEquations(ast)];
@@ -46,11 +54,15 @@ function mapChildren(e: Expr, f: (x: Expr) => Expr): Expr {
   }
 }
 
+/** Whether `test` holds of `e` or of an expression inside it (by an explicit stack: no depth limit). */
 function some(e: Expr, test: (x: Expr) => boolean): boolean {
-  if (test(e)) return true;
-  let found = false;
-  mapChildren(e, (x) => { if (!found && some(x, test)) found = true; return x; });
-  return found;
+  const todo: Expr[] = [e];
+  while (todo.length > 0) {
+    const x = todo.pop()!;
+    if (test(x)) return true;
+    mapChildren(x, (c) => { todo.push(c); return c; });
+  }
+  return false;
 }
 
 function everyExpr(ast: CellAst): Expr[] {
