@@ -144,15 +144,16 @@ export class LoopText {
   }
 
   /**
-   * SIMD modules, a step's loop (B rows): the tanh and σ of the loop computed by the
-   * kernel's vectorised `act` rather than one call per element. Their arguments are
+   * SIMD modules, a loop over rows (a step's B rows, or all T·B rows in blocks of
+   * B): the tanh and σ of the loop computed by the kernel's vectorised `act`
+   * rather than one call per element. Their arguments are
    * written to a scratch buffer ($act: one segment per call site) by a first pass
    * of the loop, activated in place four lanes at a time, and read back by the
    * loop itself; an activation whose argument needs another's result waits for a
    * second pass (tanh(c) after the gates of c).
    */
   actSites(k: Extract<Kernel, { k: 'fused' }>): ActSites | null {
-    if (!this.t.simd || k.rows !== 'B') return null;
+    if (!this.t.simd || k.rows === 'one') return null;
     if (this.sitesOf.has(k)) return this.sitesOf.get(k)!;
     const sites: Extract<Expr, { e: 'op' }>[] = [];
     const level = new Map<Expr, number>();
@@ -217,17 +218,22 @@ export class LoopText {
    * writes the arguments of the level-L activations; the kernel then activates them.
    * The last pass has no activations left to prepare: it is the loop itself.
    */
-  fusedSimdAct(pass: Pass, k: Extract<Kernel, { k: 'fused' }>, a: ActSites, loop: (body: string[]) => string[], index: Index): Chunk {
+  fusedSimdAct(pass: Pass, k: Extract<Kernel, { k: 'fused' }>, a: ActSites, rowLoop: (body: string[], from?: string, to?: string) => string[], index: Index): Chunk {
     const width = k.width.length ? this.t.prod(...k.width.map((d) => this.t.dim(d))) : null;
     const uses: string[] = ['$ceil'];
     const seg = `($ceil(${this.t.prod('$B', width ?? '1')} / 4) * 4)`;
-    const at = width ? `$b * ${width} + $i` : '$b';
+    // A loop over all T·B rows runs in blocks of B rows ($r0 … $r1), so the scratch stays one step's size.
+    const blocked = k.rows !== 'B';
+    const loop = (body: string[]) => (blocked ? rowLoop(body, '$r0', '$r1') : rowLoop(body));
+    const row = blocked ? '($b - $r0)' : '$b';
+    const at = width ? `${row} * ${width} + $i` : row;
     // Segments in the order (level, kind): one `act` call covers each run of the same level and kind.
     const kind = (e: Extract<Expr, { e: 'op' }>) => ACT_KINDS.indexOf(e.op as ActKind);
     const order = [...a.sites].sort((x, y) => a.level.get(x)! - a.level.get(y)! || kind(x) - kind(y));
     const slot = new Map<Expr, number>(order.map((e, i) => [e, i]));
     const read = (e: Expr) => `$actv[${this.t.sum(this.t.prod(String(slot.get(e)!), '$seg'), at)}]`;
     const out: string[] = ['{', `${IND}const $actv = $mem.$act, $seg = ${seg};`];
+    if (blocked) out.push(`${IND}for (let $r0 = 0; $r0 < ${this.t.rows(k.rows)}; $r0 += $B) {`, `${IND}const $r1 = $r0 + $B < ${this.t.rows(k.rows)} ? $r0 + $B : ${this.t.rows(k.rows)};`);
     const maxLevel = a.sites.reduce((m, e) => Math.max(m, a.level.get(e)!), 0);
     // Each pass looks only at its own activations and statements (a chain of N activations has N passes).
     const sitesAt = buckets(order, (e) => a.level.get(e)!);
@@ -279,6 +285,11 @@ export class LoopText {
       }
       for (const r of runs) out.push(`${IND}$kact(${r.kind}, ${this.t.sum('$actv.byteOffset', this.t.prod('4', String(r.from), '$seg'))}, ${this.t.prod(String(r.count), '$seg')});`);
     }
+    if (blocked) {
+      // The block loop's body one level further in.
+      out.splice(3, out.length - 3, ...out.slice(3).map((l) => IND + l));
+      out.push(`${IND}}`);
+    }
     out.push('}');
     return chunk(out, uses);
   }
@@ -308,11 +319,11 @@ export class LoopText {
         case 'one': return this.t.dim(v.col);
       }
     };
-    const loop = (body: string[]): string[] => {
+    const loop = (body: string[], from = '0', to = this.t.rows(k.rows)): string[] => {
       const out: string[] = [];
       const inner = width ? [`for (let $i = 0; $i < ${width}; $i++) {`, ...body.map((l) => IND + l), '}'] : body;
       if (batched) {
-        out.push(`for (let $b = 0; $b < ${this.t.rows(k.rows)}; $b++) {`);
+        out.push(`for (let $b = ${from}; $b < ${to}; $b++) {`);
         // The row offsets this body reads (a SIMD pass reads fewer than the whole loop).
         const idents = new Set(body.join('\n').match(/\$[\w$]*/g));
         const used = rowDecls.filter((r) => idents.has(r.name));

@@ -61,7 +61,7 @@ const INTERNAL = [
   '$dims', '$batch', '$B', '$T', '$TB', '$t', '$b', '$i', '$mem', '$cap', '$last', '$ensure', '$single', '$bytes',
   '$forward', '$backward', '$step', '$stepBackward', '$params', '$inputs', '$init', '$steps', '$cot', '$cs', '$co',
   // SIMD modules (emit/js/simd-helpers.ts)
-  '$WASM', '$kernel', '$options', '$act', '$actv', '$kact', '$seg', '$heap', '$kgemm', '$mm', '$viewed', '$block', '$layout', '$take', '$at', '$buf',
+  '$WASM', '$kernel', '$options', '$act', '$actv', '$kact', '$seg', '$r0', '$r1', '$heap', '$kgemm', '$mm', '$viewed', '$block', '$layout', '$take', '$at', '$buf',
   '$ktranspose', '$ksumRows', '$kcopy', '$kpack', '$kscan', '$WASM_FMA', '$kernelModule', '$ew', '$ewOf', '$EW_WASM', '$ewModule', '$ownHeaps', '$ownHeapsGone',
 ];
 
