@@ -316,7 +316,7 @@ export function trainCommand(argv: string[]): Promise<number> {
     const maxBytes = memoryLimit(v);
     const saveEvery = typeof v['save-every'] === 'string' ? (parseValue('save-every', v['save-every'], { int: 1 }) as number) : undefined;
     // a refused setting, or a run over a memory limit, leaves no directory behind
-    checkRunLimits(task, cell, config, checkSettings(task, cell, config, backend.factory).model, backend.name, maxBytes);
+    checkRunLimits(task, cell, config, checkSettings(task, cell, config, backend.factory), backend.name, maxBytes);
     ensureDir(out);
     let run;
     try {

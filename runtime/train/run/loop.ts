@@ -11,7 +11,6 @@ import { claimCheckpointDir, saveCheckpoint, validateTable } from '../io/checkpo
 import type { Model } from '../model/model.ts';
 import { buildModel } from '../model/model.ts';
 import { optimizerState } from '../optim/optimizers.ts';
-import type { Schedule } from '../optim/schedule.ts';
 import type { Task } from '../data/tasks/task.ts';
 import type { RunConfig } from './settings.ts';
 import type { Table } from '../tensor.ts';
@@ -103,9 +102,8 @@ export async function train(input: TrainInput, hooks: TrainHooks = {}): Promise<
  * cell that cannot fit the task is a TrainError. `celda compare` checks every
  * cell so before it trains the first.
  */
-export function checkSettings(task: Task, cell: CompiledCell, c: RunConfig, factory: BackendFactory): { model: Model; schedule: Schedule } {
-  const core = new TrainCore({ task, cell, config: c, factory });
-  return { model: core.model, schedule: core.schedule };
+export function checkSettings(task: Task, cell: CompiledCell, c: RunConfig, factory: BackendFactory): Model {
+  return new TrainCore({ task, cell, config: c, factory }).model;
 }
 
 /** The memory a run needs against the limit (`maxBytes`, else CELDA_MAX_MEMORY, else 4 GiB) and the backend's hard limits: a LimitError before anything trains. */
