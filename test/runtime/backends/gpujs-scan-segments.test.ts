@@ -9,7 +9,7 @@
 // (LSTM) gets the same plans, launches and numbers with and without --no-scan.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CompiledCell } from '../../../compiler/compile.ts';
-import { gpujsBackend, gpujsSyncBackend, releaseDevices } from '../../../runtime/backends/gpujs.ts';
+import { CPU_SCAN_ROWS, gpujsBackend, gpujsSyncBackend, releaseDevices } from '../../../runtime/backends/gpujs.ts';
 import type { BackendOptions } from '../../../runtime/backend.ts';
 import { Rng } from '../../../runtime/random.ts';
 import { agreement, relativeError } from '../../support/emit-js.ts';
@@ -53,6 +53,15 @@ describe('scans in segments of scanRows rows agree with the float64 interpreter'
         expect(a.worstScaled, `${file} B = ${batch}, scanRows ${scanRows}, T = ${steps}: ${a.where}`).toBeLessThan(1e-4);
         expect(made!.launches().backward!.scan).toBe(true);
       }
+    }
+  });
+
+  it('IndRNN and SRU at the default scanRows (1024 rows): T = 700 at batch 3 runs in segments of 341, 341 and 18 steps', () => {
+    expect(CPU_SCAN_ROWS).toBe(1024);
+    for (const [file, dims] of CELLS.slice(0, 2)) {
+      const a = agreement(zoo(file), (c, o) => (made = gpujsSyncBackend(c, { ...o, precision: 'f32', webasmThreads: false })), { dims, batch: 3, steps: 700, seed: 4, precision: 'f32', scale: 0.3 });
+      expect(a.worstScaled, `${file}: ${a.where}`).toBeLessThan(1e-4);
+      expect(made!.launches().backward!.scan).toBe(true);
     }
   });
 
