@@ -138,7 +138,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     checkMemory(`benchmarking ${cell.name} over ${steps} step${steps === 1 ? '' : 's'} of ${batch} example${batch === 1 ? '' : 's'} (${Object.entries(dims).map(([k, v]) => `${k} = ${v}`).join(', ') || 'no dimensions'})`,
       cellRunBytes(cell, new Map(Object.entries(dims)), batch, steps), limit);
     const backend = backendName === 'js' ? jsBackend(cell, { dims, batch, precision, simd, threads, scan })
-      : backendName === 'gpujs' ? (await import('../runtime/backends/gpujs.ts')).gpujsSyncBackend(cell, { dims, batch, scan })
+      : backendName === 'gpujs' ? (await import('../runtime/backends/gpujs-refusals.ts')).refusalsAsUsage((await import('../runtime/backends/gpujs.ts')).gpujsSyncBackend, '--backend js runs the cell without gpu.js')(cell, { dims, batch, scan })
       : interpBackend(cell, { dims, batch });
     if (backendName === 'js') process.stderr.write(`note: ${describeJs(backend)}\n`);
     const r = benchBackend(cell, backend, dims, batch, steps, backendName === 'interp' ? { warmup: 1, warmupMs: 0, minRuns: 3, minMs: 500 } : {});

@@ -21,7 +21,7 @@ import { beamDecode, generate, greedyDecode } from '../runtime/train/run/decode.
 import { NonFiniteError, TrainError } from '../runtime/train/errors.ts';
 import { meanLoss } from '../runtime/train/run/evaluate.ts';
 import type { RunConfig } from '../runtime/train/run/loop.ts';
-import { checkRunLimits, checkSettings, modelFor, train } from '../runtime/train/run/loop.ts';
+import { checkRunLimits, checkSettings, modelFor, prepareBackends, train } from '../runtime/train/run/loop.ts';
 import { defaultConfig } from '../runtime/train/run/core.ts';
 import { chooseReadout } from '../runtime/train/model/fit.ts';
 import type { Model } from '../runtime/train/model/model.ts';
@@ -510,7 +510,8 @@ export function compareCommand(argv: string[]): Promise<number> {
     for (const { cell } of cells) {
       const readout = compareReadout(cell, config.readout);
       try {
-        checkSettings(task, cell, readout === undefined ? config : { ...config, readout }, backend.factory);
+        const model = checkSettings(task, cell, readout === undefined ? config : { ...config, readout }, backend.factory);
+        if (backend.name === 'gpujs') prepareBackends(model, config);
       } catch (e) {
         // a cell that cannot fit the task fails its row when it trains
         if (!(e instanceof TrainError)) throw e;

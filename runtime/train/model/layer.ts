@@ -37,6 +37,11 @@ export class CellLayer {
     return this.plan.params.map((p) => ({ name: this.prefix + p.name, local: p.name, shape: p.shape }));
   }
 
+  /** Build (and keep) the backend for batch B now: a backend that refuses the cell says so before anything trains. */
+  prepare(B: number): void {
+    this.backend(B);
+  }
+
   /** Backends hold the last forward for their backward, and are built per batch size. */
   private backend(B: number): CellBackend {
     let b = this.backends.get(B);

@@ -112,6 +112,19 @@ export function checkRunLimits(task: Task, cell: CompiledCell, c: RunConfig, mod
   const shape = `${c.layers} layer${c.layers === 1 ? '' : 's'} of ${cell.name}, hidden ${c.hidden}, batch ${c.batch}, ${c.threads} thread${c.threads === 1 ? '' : 's'}`;
   checkRunMemory(`training ${task.name} (${shape}, ${parameterCount(model)} parameters)`, trainingBytes(model, c, data), maxBytes);
   checkBackendLimits(model, c, data, backendName);
+  if (backendName === 'gpujs') prepareBackends(model, c);
+}
+
+/**
+ * Every layer's backend for this thread's share of the batch, built now: gpu.js
+ * plans its kernels when a backend is made, and refuses a cell it cannot write
+ * then (a UsageError, runtime/backends/gpujs-refusals.ts) — before the run's
+ * directory is made. Training reuses them.
+ */
+export function prepareBackends(model: Model, c: RunConfig): void {
+  const shard = Math.ceil(c.batch / c.threads);
+  for (const mod of [model.encoder, ...(model.decoder ? [model.decoder] : [])])
+    for (const block of mod.stack.blocks) for (const layer of block.kind === 'uni' ? [block.layer] : [block.fwd, block.bwd]) layer.prepare(shard);
 }
 
 async function trainHere(input: TrainInput, hooks: TrainHooks): Promise<TrainResult> {

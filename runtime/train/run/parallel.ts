@@ -88,6 +88,9 @@ export class GradWorkers {
       w.postMessage({ examples: parts[i + 1], count, bptt } satisfies StepRequest);
       return reply(w) as Promise<{ loss: number; grads: Float64Array }>;
     });
+    // when this thread's shard throws, the workers' replies are never awaited: their failure (or their end, once
+    // close() stops them) must not become an unhandled rejection, which would end the process with a stack trace
+    for (const p of pending) p.catch(() => {});
     let loss = parts[0]!.length ? runBatch(model, params, makeBatch(model, parts[0]!), grads, { bptt, count }).loss : 0;
     for (const p of pending) {
       const r = await p;
