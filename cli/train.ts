@@ -356,6 +356,13 @@ async function restore(dir: string, v: Values) {
   return { ck, config, task, cell, model, params: ck.params, maxBytes: memoryLimit(v) };
 }
 
+/**
+ * `celda sample`'s line for a sample whose first token was the end (a barely
+ * trained run draws many): said in words, where an empty line reads as a failure.
+ * No name holds its parentheses or colon, so it is never a sample itself.
+ */
+export const EMPTY_SAMPLE = '(empty: the model ended the sequence at once)';
+
 export function sampleCommand(argv: string[]): Promise<number> {
   return guarded(async () => {
     const { values: v, positionals } = parseOptions(argv, SAMPLE);
@@ -372,7 +379,7 @@ export function sampleCommand(argv: string[]): Promise<number> {
     if (r.task.topology !== 'one-to-many') throw new UsageError(`celda sample generates from nothing (one-to-many); task ${r.task.name} is ${r.task.topology}: use celda predict`);
     checkRunMemory(`sampling ${n} sequence${n === 1 ? '' : 's'} of up to ${maxLen} tokens`, samplingBytes(r.model, n, maxLen), r.maxBytes);
     const out = generate(r.model, r.params, n, new Rng(seed), { temperature, topK, greedy: !!v.greedy, maxLen, eos: r.task.eos! });
-    for (const s of out) process.stdout.write(r.task.show(null, s) + '\n');
+    for (const s of out) process.stdout.write((s.length === 0 ? EMPTY_SAMPLE : r.task.show(null, s)) + '\n');
     return 0;
   });
 }

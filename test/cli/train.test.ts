@@ -1,11 +1,16 @@
 // celda train / sample / predict / compare, in process: the final JSON line,
 // the files written, resume, refusals, and errors without stack traces.
 
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { celda } from '../support/cli.ts';
+import { EMPTY_SAMPLE } from '../../cli/train.ts';
+import { checksum } from '../../runtime/train/io/checkpoint.ts';
+import { decodeSafetensors, encodeSafetensors } from '../../runtime/train/io/safetensors.ts';
+import { namesTask, namesVocab } from '../../runtime/train/data/tasks/names.ts';
+import type { Table } from '../../runtime/train/tensor.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const GRU = join(ROOT, 'examples/cells/gru.celda');
@@ -59,6 +64,29 @@ describe('celda train', () => {
     expect(a.code, a.err).toBe(0);
     expect(a.out).toBe(b.out);
     expect(a.out.split('\n').length).toBe(5);
+  });
+
+  it('celda sample: a sample the model ends at once is said in words, not printed as an empty line', async () => {
+    const out = tmp();
+    const r = await celda('train', 'names', '--cell', RNN, '--steps', '2', ...tiny, '--out', out, '--samples', '0', '--quiet');
+    expect(r.code, r.err).toBe(0);
+    // the end token made far likelier than any letter: every sample ends at its first token
+    const eos = namesTask().eos!;
+    const mpath = join(out, 'model.safetensors'), spath = join(out, 'state.safetensors');
+    const m = decodeSafetensors(readFileSync(mpath), mpath), st = decodeSafetensors(readFileSync(spath), spath);
+    const tensors: Table = new Map([...m.tensors].map(([k, v]) => [k, { shape: v.shape, data: Float64Array.from(v.data) }]));
+    tensors.get('layer0.b_y')!.data[eos] = 100; // RNN's own head, ŷ = softmax(W_ya a + b_y)
+    writeFileSync(mpath, encodeSafetensors(new Map([...tensors].map(([k, v]) => [k, { dtype: 'F64' as const, shape: v.shape, data: v.data }])), m.metadata));
+    writeFileSync(spath, encodeSafetensors(st.tensors, { ...st.metadata, params_checksum: checksum(tensors) }));
+    for (const flags of [['--n', '3'], ['--n', '2', '--greedy']]) {
+      const s = await celda('sample', out, ...flags, '--backend', 'interp');
+      expect([s.code, s.err], flags.join(' ')).toEqual([0, '']);
+      expect(s.out).toBe(`${EMPTY_SAMPLE}\n`.repeat(Number(flags[1])));
+    }
+    expect(EMPTY_SAMPLE).toBe('(empty: the model ended the sequence at once)');
+    // never a name: no name has a character of it outside the letters
+    const letters = new Set(namesVocab().symbols);
+    expect([...'(): '].filter((ch) => letters.has(ch))).toEqual([]);
   });
 
   it('refuses bad usage with one error line', async () => {
