@@ -65,6 +65,14 @@ describe('scans in segments of scanRows rows agree with the float64 interpreter'
     }
   });
 
+  it('IndRNN and SRU on gpu.js\'s cpu mode too (its kernels plain JavaScript, the same plans and offsets)', () => {
+    for (const [file, dims] of CELLS.slice(0, 2)) {
+      const a = agreement(zoo(file), (c, o) => (made = gpujsSyncBackend(c, { ...o, precision: 'f32', mode: 'cpu', scanRows: 7 })), { dims, batch: 3, steps: 7, seed: 7, precision: 'f32', scale: 0.4 });
+      expect(a.worstScaled, `${file}: ${a.where}`).toBeLessThan(1e-4);
+      expect(made!.launches().backward!.scan).toBe(true);
+    }
+  });
+
   it('the number of segments, read from the backward\'s launches: each one more adds the same count', () => {
     for (const [file, dims] of CELLS.slice(0, 2)) {
       // scanRows 7 at batch 3: segments of 2 steps; T = 2, 4, 6, 7 → 1, 2, 3, 4 segments
