@@ -137,8 +137,13 @@ export async function benchCommand(argv: string[]): Promise<number> {
     // Before anything is allocated: the run's memory (the workload is float64, as the bound counts), against the limit.
     checkMemory(`benchmarking ${cell.name} over ${steps} step${steps === 1 ? '' : 's'} of ${batch} example${batch === 1 ? '' : 's'} (${Object.entries(dims).map(([k, v]) => `${k} = ${v}`).join(', ') || 'no dimensions'})`,
       cellRunBytes(cell, new Map(Object.entries(dims)), batch, steps), limit);
+    // gpu.js loaded only when asked for; what it refuses is one line with a way out
+    const gpujs = async () => {
+      const [{ gpujsSyncBackend }, { refusalsAsUsage }] = await Promise.all([import('../runtime/backends/gpujs.ts'), import('../runtime/backends/gpujs-refusals.ts')]);
+      return refusalsAsUsage(gpujsSyncBackend, '--backend js runs the cell without gpu.js')(cell, { dims, batch, scan });
+    };
     const backend = backendName === 'js' ? jsBackend(cell, { dims, batch, precision, simd, threads, scan })
-      : backendName === 'gpujs' ? (await import('../runtime/backends/gpujs-refusals.ts')).refusalsAsUsage((await import('../runtime/backends/gpujs.ts')).gpujsSyncBackend, '--backend js runs the cell without gpu.js')(cell, { dims, batch, scan })
+      : backendName === 'gpujs' ? await gpujs()
       : interpBackend(cell, { dims, batch });
     if (backendName === 'js') process.stderr.write(`note: ${describeJs(backend)}\n`);
     const r = benchBackend(cell, backend, dims, batch, steps, backendName === 'interp' ? { warmup: 1, warmupMs: 0, minRuns: 3, minMs: 500 } : {});
