@@ -215,6 +215,8 @@ export const D = {
     err('E076', span, `inlining the functions applied here makes more than ${limit} terms`, 'functions are inlined where they are applied; name an intermediate value (`s_1 = f(…)`) and apply the function to it, instead of nesting applications'),
   /** A `cases` with an arm that cannot be reached, or a comparison where a value is wanted. */
   badCases: (span: Span, message: string, help?: string) => err('E075', span, message, help),
+  numberOutOfRange: (span: Span, what: string) =>
+    err('E077', span, `${what} is beyond the range of a float64 number (about ±1.8 × 10³⁰⁸)`, 'write the number it should be; celda computes in float64 and float32, where it would be ±Infinity'),
   /** Export (compiler/export/): a value the target format has no way to compute. */
   cannotExport: (span: Span, target: string, what: string, help?: string) =>
     err('E050', span, `${target} export: ${what}`, help),

@@ -49,6 +49,19 @@ function children(e: Expr): readonly Expr[] {
   }
 }
 
+/** Numbers written beyond float64 (`1e999`), and exponents `x^{1e999}`, found without recursion. */
+export function nonFiniteNumbers(e: Expr): { span: Span; what: string }[] {
+  const found: { span: Span; what: string }[] = [];
+  const stack: Expr[] = [e];
+  while (stack.length > 0) {
+    const x = stack.pop()!;
+    if (x.kind === 'num' && !Number.isFinite(x.value)) found.push({ span: x.span, what: 'this number' });
+    if (x.kind === 'pow' && !Number.isFinite(x.exponent)) found.push({ span: x.span, what: 'the exponent of this power' });
+    stack.push(...children(x));
+  }
+  return found.sort((a, b) => a.span.start - b.span.start);
+}
+
 /** Depth of an expression tree, measured without recursion. */
 export function depth(e: Expr): number {
   let max = 0;

@@ -69,6 +69,7 @@ const CASES: Record<string, { codes: string[]; under: string }> = {
   'duplicate-cell': { codes: ['E021'], under: 'RNN' },
   'unrolled-gap': { codes: ['E024'], under: 'a^{<2>}' },
   'zeros-in-equation': { codes: ['E026'], under: '[0 … 0]' },
+  'number-beyond-float64': { codes: ['E077'], under: '1e999' },
   'declared-output-never-defined': { codes: ['E027'], under: 'y' },
   'unrolled-input-step-zero': { codes: ['E029'], under: 'x^{<0>}' },
   'no-output': { codes: ['E030'], under: 'h' },
