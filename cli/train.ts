@@ -358,8 +358,9 @@ async function restore(dir: string, v: Values) {
 
 /**
  * `celda sample`'s line for a sample whose first token was the end (a barely
- * trained run draws many): said in words, where an empty line reads as a failure.
- * No name holds its parentheses or colon, so it is never a sample itself.
+ * trained run draws many), and `celda predict`'s field for such a g2p
+ * prediction: said in words, where an empty line or field reads as a failure.
+ * No name or phoneme holds its parentheses or colon, so it is never a sample itself.
  */
 export const EMPTY_SAMPLE = '(empty: the model ended the sequence at once)';
 
@@ -419,7 +420,7 @@ export function predictCommand(argv: string[]): Promise<number> {
         }
         case 'encoder-decoder': {
           const out = beam > 1 ? beamDecode(model, params, src, beam, maxLen, task.eos!) : greedyDecode(model, params, [src], maxLen, task.eos!)[0]!;
-          process.stdout.write(task.show(src, out) + '\n');
+          process.stdout.write(task.show(src, out) + (out.length === 0 ? EMPTY_SAMPLE : '') + '\n');
           break;
         }
       }

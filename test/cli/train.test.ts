@@ -9,6 +9,7 @@ import { celda } from '../support/cli.ts';
 import { EMPTY_SAMPLE } from '../../cli/train.ts';
 import { checksum } from '../../runtime/train/io/checkpoint.ts';
 import { decodeSafetensors, encodeSafetensors } from '../../runtime/train/io/safetensors.ts';
+import { g2pTask } from '../../runtime/train/data/tasks/g2p.ts';
 import { namesTask, namesVocab } from '../../runtime/train/data/tasks/names.ts';
 import type { Table } from '../../runtime/train/tensor.ts';
 
@@ -87,6 +88,24 @@ describe('celda train', () => {
     // never a name: no name has a character of it outside the letters
     const letters = new Set(namesVocab().symbols);
     expect([...'(): '].filter((ch) => letters.has(ch))).toEqual([]);
+  });
+
+  it('celda predict (g2p): a pronunciation the model ends at once is said in words after the word, not an empty field', async () => {
+    const out = tmp();
+    const r = await celda('train', 'g2p', '--cell', GRU, '--steps', '2', ...tiny, '--out', out, '--samples', '0', '--quiet');
+    expect(r.code, r.err).toBe(0);
+    const mpath = join(out, 'model.safetensors'), spath = join(out, 'state.safetensors');
+    const m = decodeSafetensors(readFileSync(mpath), mpath), st = decodeSafetensors(readFileSync(spath), spath);
+    const tensors: Table = new Map([...m.tensors].map(([k, v]) => [k, { shape: v.shape, data: Float64Array.from(v.data) }]));
+    // the decoder's end token far likelier than any phoneme: every prediction ends at its first token
+    tensors.get('head.b')!.data[g2pTask().eos!] = 100;
+    writeFileSync(mpath, encodeSafetensors(new Map([...tensors].map(([k, v]) => [k, { dtype: 'F64' as const, shape: v.shape, data: v.data }])), m.metadata));
+    writeFileSync(spath, encodeSafetensors(st.tensors, { ...st.metadata, params_checksum: checksum(tensors) }));
+    for (const flags of [[], ['--beam', '3']]) {
+      const p = await celda('predict', out, 'cat', 'dog', ...flags, '--backend', 'interp');
+      expect([p.code, p.err], flags.join(' ')).toEqual([0, '']);
+      expect(p.out).toBe(`CAT\t${EMPTY_SAMPLE}\nDOG\t${EMPTY_SAMPLE}\n`);
+    }
   });
 
   it('refuses bad usage with one error line', async () => {
