@@ -151,29 +151,36 @@ describe.skipIf(skip)('the playground in headless Chromium', () => {
     // the example cells of the notes and examples/cells (the zoo's are in the menu too, but not timed here)
     const names = await page.$$eval('#examples option', (os) => os.map((o) => (o as HTMLOptionElement).value).filter((v) => v.startsWith('cells/')));
     expect(names.length).toBeGreaterThanOrEqual(readdirSync(join(ROOT, 'examples/cells')).filter((f) => f.endsWith('.celda')).length);
-    const report: Record<string, Record<string, number>> = {};
+    // Three keystrokes per cell (the new output's constant 2, 3, 4: new math and a new graph each time), the one
+    // with the median total reported with its breakdown, and all three totals: one run is at the mercy of the machine.
+    const report: Record<string, Record<string, number | number[]>> = {};
     try {
     for (const name of names) {
-      await page.selectOption('#examples', name);
-      await waitUpdate(page, await updates(page) - 1).catch(() => {});
-      // A new output typed before the cell's closing brace; its last keystroke completes it, changing the math, the
-      // shapes and the graph: the time from that keystroke until the page has redrawn all three.
-      const text = await editorText(page);
-      const input = /input\s+(\S+)/.exec(text)?.[1] ?? 'x';
-      const t = /\^\{?<1>/.test(text) ? '1' : 't';
-      const end = text.lastIndexOf('}');
-      await select(page, end, end);
-      await page.keyboard.type(`  q_extra^<${t}> = tanh(2 * ${input}^<${t}>`);
-      await page.waitForTimeout(100);
-      const before = await updates(page);
-      await page.keyboard.type(')');
-      await waitUpdate(page, before);
-      expect(await page.textContent('#math-forward')).toContain('extra');
-      expect(await page.textContent('#shapes')).toContain('q_extra');
-      report[name] = await page.evaluate(() => {
-        const p = (globalThis as unknown as { celdaPlayground: { timings: number[]; breakdown: Record<string, number>[] } }).celdaPlayground;
-        return Object.fromEntries(Object.entries({ total: p.timings[p.timings.length - 1]!, ...p.breakdown[p.breakdown.length - 1]! }).map(([k, v]) => [k, Math.round(v)]));
-      });
+      const rounds: Record<string, number>[] = [];
+      for (const k of [2, 3, 4]) {
+        await page.selectOption('#examples', name);
+        await waitUpdate(page, await updates(page) - 1).catch(() => {});
+        // A new output typed before the cell's closing brace; its last keystroke completes it, changing the math, the
+        // shapes and the graph: the time from that keystroke until the page has redrawn all three.
+        const text = await editorText(page);
+        const input = /input\s+(\S+)/.exec(text)?.[1] ?? 'x';
+        const t = /\^\{?<1>/.test(text) ? '1' : 't';
+        const end = text.lastIndexOf('}');
+        await select(page, end, end);
+        await page.keyboard.type(`  q_extra^<${t}> = tanh(${k} * ${input}^<${t}>`);
+        await page.waitForTimeout(100);
+        const before = await updates(page);
+        await page.keyboard.type(')');
+        await waitUpdate(page, before);
+        expect(await page.textContent('#math-forward')).toContain('extra');
+        expect(await page.textContent('#shapes')).toContain('q_extra');
+        rounds.push(await page.evaluate(() => {
+          const p = (globalThis as unknown as { celdaPlayground: { timings: number[]; breakdown: Record<string, number>[] } }).celdaPlayground;
+          return Object.fromEntries(Object.entries({ total: p.timings[p.timings.length - 1]!, ...p.breakdown[p.breakdown.length - 1]! }).map(([k, v]) => [k, Math.round(v)]));
+        }));
+      }
+      const totals = rounds.map((r) => r.total!);
+      report[name] = { ...[...rounds].sort((a, b) => a.total! - b.total!)[1]!, runs: totals };
     }
     } finally {
       // the tests after this one train the GRU, whatever happened here
@@ -181,7 +188,7 @@ describe.skipIf(skip)('the playground in headless Chromium', () => {
     }
     mkdirSync(artifactsDir(), { recursive: true });
     writeFileSync(join(artifactsDir(), 'playground-timings.json'), JSON.stringify(report, null, 2) + '\n');
-    console.log(`keystroke → math, shapes and graph (ms, including the 12 ms debounce): ${JSON.stringify(report)}`);
+    console.log(`keystroke → math, shapes and graph (ms): ${JSON.stringify(report)}`);
   }, 120_000);
 
   for (const [backend, expected] of [['webgl2', 'gpu.js WebGL2'], ['webgpu', 'gpu.js WebGPU'], ['wasm', 'WebAssembly SIMD']] as const) {
