@@ -7,9 +7,10 @@
 // Resume resumes; the trained model downloads as PyTorch + safetensors and as
 // ONNX (run in onnxruntime-node against the page's own answer), names' ONNX
 // refusal is the CLI's E050 text; Ctrl-Enter trains and Escape stops; the
-// theme follows the system; a Chromium with no WebGPU adapter says so and
-// trains on WebAssembly; a shared link restores a cell as text. Leaves a screenshot
-// and the keystroke-to-update timings in artifactsDir(). Without
+// theme follows the system; a Chromium with no WebGPU adapter, and a page
+// whose canvases give no WebGL2 context, say so and train on WebAssembly; a
+// shared link restores a cell as text. Leaves a screenshot and the
+// keystroke-to-update timings in artifactsDir(). Without
 // /usr/bin/chromium the suite prints one line and skips — unless
 // CELDA_REQUIRE_BROWSER=1 (CI), where a missing browser fails.
 
@@ -368,6 +369,41 @@ describe.skipIf(skip)('the playground in headless Chromium', () => {
     expect(r!.note).toMatch(/^gpu\.js WebGL2 is unavailable: .*crossOriginIsolated.*Cross-Origin-Opener-Policy: same-origin.*; training on WebAssembly SIMD instead; one thread: threads need a shared memory/);
     expect(await plain.textContent('#run-info .warn')).toBe(r!.note);
     await plain.close();
+  }, 150_000);
+
+  it('WebGL2 taken away (getContext(\'webgl2\') answers null): the page says so and which backend it trains on instead, and trains', async () => {
+    // Chromium here gives a webgl2 context even with --disable-webgl, so the page is served a training worker whose
+    // canvases have none: a line before its script (routed for this page only), and the same for the page's canvases.
+    const NO_WEBGL2 = `for (const C of [globalThis.OffscreenCanvas, globalThis.HTMLCanvasElement]) if (C) { const get = C.prototype.getContext; C.prototype.getContext = function (kind, ...rest) { return kind === 'webgl2' ? null : get.call(this, kind, ...rest); }; }\n`;
+    const page = await pg.context.newPage();
+    page.on('console', (m) => { if (m.type() === 'error') pg.errors.push(`console: ${m.text()}`); });
+    page.on('pageerror', (e) => pg.errors.push(`page: ${e.message}`));
+    let served = 0;
+    await page.addInitScript(NO_WEBGL2);
+    await page.route(/\/train-worker\.js$/, async (route) => {
+      const r = await route.fetch();
+      served++;
+      await route.fulfill({ response: r, body: NO_WEBGL2 + (await r.text()) });
+    });
+    await page.goto(pg.server.url);
+    await page.waitForFunction(() => document.body.dataset.compiled === 'ok', undefined, { timeout: 60_000 });
+    expect(await page.evaluate(() => document.createElement('canvas').getContext('webgl2'))).toBeNull();
+    await train(page, 'webgl2', 30, 8);
+    await waitRun(page, ['done'], 120_000);
+    // the training worker and the device worker that probed for WebGL2 both ran the altered script
+    expect(served).toBeGreaterThanOrEqual(2);
+    const [r] = await runs(page);
+    expect(r!.error).toBe('');
+    expect(r!.step).toBe(30);
+    expect(r!.backend).toMatch(/^WebAssembly SIMD, \d threads?$/);
+    expect(r!.note).toBe('gpu.js WebGL2 is unavailable: this browser gives Web Workers no WebGL2 (OffscreenCanvas with a webgl2 context); training on WebAssembly SIMD instead');
+    // on screen: the reason and the fallback, the backend in use, and the loss
+    expect(await page.textContent('#run-info .warn')).toBe(r!.note);
+    const info = (await page.textContent('#run-info .run'))!;
+    expect(info).toContain(r!.backend);
+    expect(info).toMatch(/loss \d+\.\d{3}/);
+    expect(r!.losses).toHaveLength(30);
+    await page.close();
   }, 150_000);
 
   it('Ctrl-Enter in the editor trains (the keys are said on the page), Escape stops', async () => {
