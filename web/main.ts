@@ -77,6 +77,7 @@ const editor = createEditor($('editor'), initial, (text) => {
 // ---------------------------------------------------------------- compile and show
 
 function setStatus(text: string, kind: 'ok' | 'error' | 'info'): void {
+  if (status.textContent === text && status.className === kind) return;
   status.textContent = text;
   status.className = kind;
 }
@@ -103,8 +104,8 @@ function update(): void {
   }
   const names = cells.map((c) => c.name);
   const keep = current && names.includes(current.name) ? current.name : cellSelect.value && names.includes(cellSelect.value) ? cellSelect.value : names[0]!;
-  cellSelect.replaceChildren(...names.map((n) => new Option(n, n, false, n === keep)));
-  $('cell-pick').hidden = cells.length < 2;
+  setOptions(cellSelect, names.map((n) => [n, n] as const), keep);
+  if ($('cell-pick').hidden !== cells.length < 2) $('cell-pick').hidden = cells.length < 2;
   current = cells.find((c) => c.name === keep)!;
   $('stale').hidden = true;
   showCell(current, t0);
@@ -113,7 +114,10 @@ function update(): void {
 function showCell(cell: CompiledCell, t0: number): void {
   const grads = gradientNames(cell);
   const wrt = grads.includes(wrtSelect.value) ? wrtSelect.value : '';
-  wrtSelect.replaceChildren(new Option('all', '', false, wrt === ''), ...grads.map((g) => new Option(`∂${g}`, g, false, g === wrt)));
+  setOptions(wrtSelect, [['all', ''], ...grads.map((g) => [`∂${g}`, g] as const)], wrt);
+  // The graph first: Graphviz lays it out in its worker while this thread typesets the math and the browser lays that out.
+  const seq = ++shownSeq;
+  const graph = drawGraph();
   const t1 = performance.now();
   renderMath($('math-forward'), $('math-backward'), cell, wrt);
   const t2 = performance.now();
@@ -122,8 +126,7 @@ function showCell(cell: CompiledCell, t0: number): void {
   const n = parameterCount(cell, sizes());
   const t = cell.typed;
   setStatus(`✓ ${cell.name}: ${t.states.length} state${t.states.length === 1 ? '' : 's'}, ${t.params.length} parameter tensors${n === undefined ? '' : ` (${n.toLocaleString('en-US')} at ${sizesText()})`}`, 'ok');
-  const seq = ++shownSeq;
-  void drawGraph().then(() => {
+  void graph.then(() => {
     if (seq !== shownSeq) return;
     const t4 = performance.now();
     timings.push(t4 - t0);
@@ -132,6 +135,13 @@ function showCell(cell: CompiledCell, t0: number): void {
     document.body.dataset.compiled = 'ok';
     document.body.dataset.updates = String(updates);
   });
+}
+
+/** A menu's options as [label, value] pairs, `value` chosen; left as they are when they are the same (most keystrokes). */
+function setOptions(menu: HTMLSelectElement, options: readonly (readonly [string, string])[], value: string): void {
+  const same = menu.options.length === options.length && options.every(([l, v], i) => menu.options[i]!.value === v && menu.options[i]!.text === l);
+  if (!same) menu.replaceChildren(...options.map(([l, v]) => new Option(l, v, false, v === value)));
+  if (menu.value !== value) menu.value = value;
 }
 
 let graphSeq = 0;
