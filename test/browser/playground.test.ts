@@ -2,7 +2,8 @@
 // by playwright-core) on the app as `npm run build:web` builds it, served by
 // `celda playground`'s server. The page loads without console errors; a typo
 // typed into the editor gets the CLI's diagnostic on its line; fixing it shows
-// the typeset cell (Γ) and the SVG graph; 100 steps of names train with falling
+// the typeset cell (Γ) and the SVG graph; a further edit leaves the equations
+// it did not change in place; 100 steps of names train with falling
 // loss on gpu.js WebGL2, gpu.js WebGPU and WebAssembly SIMD; Stop stops and
 // Resume resumes; the trained model downloads as PyTorch + safetensors and as
 // ONNX (run in onnxruntime-node against the page's own answer), names' ONNX
@@ -146,6 +147,35 @@ describe.skipIf(skip)('the playground in headless Chromium', () => {
     await page.click('[data-tab="shapes"]');
     expect(await page.textContent('#shapes')).toMatch(/W_u.*n_a × \(n_a \+ n_x\)/s);
     await page.click('[data-tab="math"]');
+  });
+
+  it('an edit leaves the equations it did not change on the page as they were, and typesets only the new ones', async () => {
+    await setText(page, GRU);
+    await waitUpdate(page, await updates(page) - 1).catch(() => {});
+    // every equation element on the page now, marked, with its text
+    const rowsNow = (side: string) => page.$$eval(`${side} > .eq`, (es) => es.map((e) => ({ text: e.textContent!, old: (e as unknown as { seen?: boolean }).seen === true })));
+    await page.$$eval('#math-forward > .eq, #math-backward > .eq', (es) => { for (const e of es) (e as unknown as { seen: boolean }).seen = true; });
+    const before = [await rowsNow('#math-forward'), await rowsNow('#math-backward')];
+    const end = GRU.lastIndexOf('}');
+    await select(page, end, end);
+    const n = await updates(page);
+    await page.keyboard.insertText('  q_extra^<t> = tanh(2 * x^<t>)\n');
+    await waitUpdate(page, n);
+    const after = [await rowsNow('#math-forward'), await rowsNow('#math-backward')];
+    const kept = after.flat().filter((r) => r.old), made = after.flat().filter((r) => !r.old);
+    // kept: as many as the two lists have in common, in order (every equation the edit did not touch)
+    const common = (a: string[], b: string[]) => {
+      const t = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
+      for (let i = 1; i <= a.length; i++) for (let j = 1; j <= b.length; j++) t[i]![j] = a[i - 1] === b[j - 1] ? t[i - 1]![j - 1]! + 1 : Math.max(t[i - 1]![j]!, t[i]![j - 1]!);
+      return t[a.length]![b.length]!;
+    };
+    const texts = (rs: { text: string }[]) => rs.map((r) => r.text);
+    expect(kept.length).toBe(common(texts(before[0]!), texts(after[0]!)) + common(texts(before[1]!), texts(after[1]!)));
+    expect(kept.length).toBeGreaterThan(before.flat().length / 2);
+    // made: the new output's equation and the backward rows it changed, each new text
+    expect(made.some((r) => r.text.includes('extra'))).toBe(true);
+    for (const r of made) expect(texts(before.flat())).not.toContain(r.text);
+    await setText(page, GRU);
   });
 
   it('measures keystroke → math, shapes and graph for every example cell (reported)', async () => {
