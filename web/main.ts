@@ -41,6 +41,9 @@ const breakdown: { queued: number; compile: number; math: number; shapes: number
 /** The latest update shown: an older one whose graph arrives late records nothing. */
 let shownSeq = 0;
 let updates = 0;
+/** The text whose diagnostics are shown, and the one whose math, shapes and graph are (the editor's may be newer: its update is still to come). */
+let checkedSource = '';
+let shownSource = '';
 let lastCompileMs = 0;
 /** Keystroke → compile start: the input's own handling, and however long the update waited for its turn. */
 let lastQueuedMs = 0;
@@ -92,6 +95,7 @@ function update(): void {
   lastCompileMs = performance.now() - tc;
   lastQueuedMs = tc - t0;
   editor.showDiagnostics(r.diagnostics);
+  checkedSource = source;
   problems.hidden = r.diagnostics.length === 0;
   problems.textContent = r.diagnostics.map((d) => render(d, 'cell.celda', source)).join('\n\n');
   cells = r.cells;
@@ -117,6 +121,7 @@ function showCell(cell: CompiledCell, t0: number): void {
   setOptions(wrtSelect, [['all', ''], ...grads.map((g) => [`∂${g}`, g] as const)], wrt);
   // The graph first: Graphviz lays it out in its worker while this thread typesets the math and the browser lays that out.
   const seq = ++shownSeq;
+  const text = source;
   const graph = drawGraph();
   const t1 = performance.now();
   renderMath($('math-forward'), $('math-backward'), cell, wrt);
@@ -132,6 +137,7 @@ function showCell(cell: CompiledCell, t0: number): void {
     timings.push(t4 - t0);
     breakdown.push({ queued: lastQueuedMs, compile: lastCompileMs, math: t2 - t1, shapes: t3 - t2, graph: t4 - t3, layout: graphTimes.layout, layoutWait: graphTimes.wait });
     updates++;
+    shownSource = text;
     document.body.dataset.compiled = 'ok';
     document.body.dataset.updates = String(updates);
   });
@@ -273,7 +279,7 @@ $('stop-btn').addEventListener('click', () => panel.stop());
 $('resume-btn').addEventListener('click', () => panel.resume());
 
 // The browser test reads these (and drives the page only through its controls).
-(globalThis as { celdaPlayground?: unknown }).celdaPlayground = { timings, breakdown, panel, editor, get source() { return source; }, get lastExport() { return lastExport; } };
+(globalThis as { celdaPlayground?: unknown }).celdaPlayground = { timings, breakdown, panel, editor, get source() { return source; }, get checkedSource() { return checkedSource; }, get shownSource() { return shownSource; }, get lastExport() { return lastExport; } };
 
 update();
 document.title = 'celda playground';

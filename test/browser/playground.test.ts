@@ -63,7 +63,14 @@ async function cliDiagnostics(source: string): Promise<string> {
   return err.split(file).join('cell.celda').trimEnd();
 }
 
-const waitUpdate = (page: Page, after: number) => page.waitForFunction((n) => Number(document.body.dataset.updates ?? 0) > n && document.body.dataset.compiled === 'ok', after, { timeout: 30_000 });
+/**
+ * A new update shown (after `after` of them) for the editor's text as it is now: each keystroke gets its own update,
+ * so one typed word shows its prefixes first (`t(` compiles: t times …), and only the last is the one to check.
+ */
+const waitUpdate = (page: Page, after: number) => page.waitForFunction((n) => {
+  const p = (globalThis as unknown as { celdaPlayground: { shownSource: string; editor: { text(): string } } }).celdaPlayground;
+  return Number(document.body.dataset.updates ?? 0) > n && document.body.dataset.compiled === 'ok' && p.shownSource === p.editor.text();
+}, after, { timeout: 30_000 });
 
 async function train(page: Page, backend: string, steps: number, hidden: number): Promise<void> {
   await page.selectOption('#task', 'names');
@@ -103,7 +110,10 @@ describe.skipIf(skip)('the playground in headless Chromium', () => {
     const at = GRU.indexOf('tanh(');
     await select(page, at, at + 4);
     await page.keyboard.type('tahn');
-    await page.waitForFunction(() => document.body.dataset.compiled === 'error', undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => {
+      const p = (globalThis as unknown as { celdaPlayground: { checkedSource: string; editor: { text(): string } } }).celdaPlayground;
+      return document.body.dataset.compiled === 'error' && p.checkedSource === p.editor.text();
+    }, undefined, { timeout: 30_000 });
     expect(await editorText(page)).toBe(TYPO);
     // The mark: on the line of the typo, under `tahn`.
     const mark = await page.$eval('.cm-lintRange-error', (el) => {
