@@ -20,8 +20,6 @@ import { gradientNames, graphTimes, parameterCount, renderGraph, renderMath, ren
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const STORE = 'celda.playground.cell';
-/** Typing pauses shorter than this are one update (a fast typist's keys come 30–100 ms apart). */
-const DEBOUNCE_MS = 12;
 /** The embedding width of every task (runtime/train/data/tasks: embed 16): the n_x the panel's sizes assume. */
 const EMBED = 16;
 
@@ -35,7 +33,6 @@ const initial = shared ?? stored ?? fallbackExample?.source ?? 'cell RNN {\n  in
 let cells: readonly CompiledCell[] = [];
 let current: CompiledCell | null = null;
 let source = initial;
-let timer: ReturnType<typeof setTimeout> | undefined;
 let editStarted: number | null = null;
 /** Keystroke → math, shapes and graph on screen, in ms, one per update (read by the browser test). */
 const timings: number[] = [];
@@ -44,8 +41,11 @@ const breakdown: { queued: number; compile: number; math: number; shapes: number
 /** The latest update shown: an older one whose graph arrives late records nothing. */
 let shownSeq = 0;
 let updates = 0;
+/** The text whose diagnostics are shown, and the one whose math, shapes and graph are (the editor's may be newer: its update is still to come). */
+let checkedSource = '';
+let shownSource = '';
 let lastCompileMs = 0;
-/** Keystroke → compile start: the debounce, and however late the timer fired. */
+/** Keystroke → compile start: the input's own handling, and however long the update waited for its turn. */
 let lastQueuedMs = 0;
 
 const status = $('status');
@@ -56,11 +56,21 @@ const wrtSelect = $<HTMLSelectElement>('wrt');
 const sizes = (): Record<string, number> => ({ n_a: Number($<HTMLInputElement>('hidden').value) || 32, n_x: EMBED });
 const sizesText = () => { const s = sizes(); return `n_a = ${s.n_a}, n_x = ${s.n_x}`; };
 
+/**
+ * An edit's update runs as the next task (a message to itself: no timer's
+ * clamping or lateness), after the input events already queued — Chromium
+ * runs those first — so the edits that arrive before it (keys held down, a
+ * burst of typing, a paste) are one update, and a single keystroke waits for
+ * none (the 12 ms timer this replaces added 12 ms or more to every keystroke).
+ */
+const tick = new MessageChannel();
+let pending = false;
+tick.port1.onmessage = () => { pending = false; update(); };
+
 const editor = createEditor($('editor'), initial, (text) => {
   source = text;
   editStarted ??= performance.now();
-  clearTimeout(timer);
-  timer = setTimeout(update, DEBOUNCE_MS);
+  if (!pending) { pending = true; tick.port2.postMessage(null); }
 }, [
   { key: 'Mod-Enter', run: () => { void startTraining(false); return true; }, preventDefault: true },
   { key: 'Mod-s', run: () => { void share(); return true; }, preventDefault: true },
@@ -70,6 +80,7 @@ const editor = createEditor($('editor'), initial, (text) => {
 // ---------------------------------------------------------------- compile and show
 
 function setStatus(text: string, kind: 'ok' | 'error' | 'info'): void {
+  if (status.textContent === text && status.className === kind) return;
   status.textContent = text;
   status.className = kind;
 }
@@ -84,6 +95,7 @@ function update(): void {
   lastCompileMs = performance.now() - tc;
   lastQueuedMs = tc - t0;
   editor.showDiagnostics(r.diagnostics);
+  checkedSource = source;
   problems.hidden = r.diagnostics.length === 0;
   problems.textContent = r.diagnostics.map((d) => render(d, 'cell.celda', source)).join('\n\n');
   cells = r.cells;
@@ -96,8 +108,8 @@ function update(): void {
   }
   const names = cells.map((c) => c.name);
   const keep = current && names.includes(current.name) ? current.name : cellSelect.value && names.includes(cellSelect.value) ? cellSelect.value : names[0]!;
-  cellSelect.replaceChildren(...names.map((n) => new Option(n, n, false, n === keep)));
-  $('cell-pick').hidden = cells.length < 2;
+  setOptions(cellSelect, names.map((n) => [n, n] as const), keep);
+  if ($('cell-pick').hidden !== cells.length < 2) $('cell-pick').hidden = cells.length < 2;
   current = cells.find((c) => c.name === keep)!;
   $('stale').hidden = true;
   showCell(current, t0);
@@ -106,7 +118,11 @@ function update(): void {
 function showCell(cell: CompiledCell, t0: number): void {
   const grads = gradientNames(cell);
   const wrt = grads.includes(wrtSelect.value) ? wrtSelect.value : '';
-  wrtSelect.replaceChildren(new Option('all', '', false, wrt === ''), ...grads.map((g) => new Option(`∂${g}`, g, false, g === wrt)));
+  setOptions(wrtSelect, [['all', ''], ...grads.map((g) => [`∂${g}`, g] as const)], wrt);
+  // The graph first: Graphviz lays it out in its worker while this thread typesets the math and the browser lays that out.
+  const seq = ++shownSeq;
+  const text = source;
+  const graph = drawGraph();
   const t1 = performance.now();
   renderMath($('math-forward'), $('math-backward'), cell, wrt);
   const t2 = performance.now();
@@ -115,16 +131,23 @@ function showCell(cell: CompiledCell, t0: number): void {
   const n = parameterCount(cell, sizes());
   const t = cell.typed;
   setStatus(`✓ ${cell.name}: ${t.states.length} state${t.states.length === 1 ? '' : 's'}, ${t.params.length} parameter tensors${n === undefined ? '' : ` (${n.toLocaleString('en-US')} at ${sizesText()})`}`, 'ok');
-  const seq = ++shownSeq;
-  void drawGraph().then(() => {
+  void graph.then(() => {
     if (seq !== shownSeq) return;
     const t4 = performance.now();
     timings.push(t4 - t0);
     breakdown.push({ queued: lastQueuedMs, compile: lastCompileMs, math: t2 - t1, shapes: t3 - t2, graph: t4 - t3, layout: graphTimes.layout, layoutWait: graphTimes.wait });
     updates++;
+    shownSource = text;
     document.body.dataset.compiled = 'ok';
     document.body.dataset.updates = String(updates);
   });
+}
+
+/** A menu's options as [label, value] pairs, `value` chosen; left as they are when they are the same (most keystrokes). */
+function setOptions(menu: HTMLSelectElement, options: readonly (readonly [string, string])[], value: string): void {
+  const same = menu.options.length === options.length && options.every(([l, v], i) => menu.options[i]!.value === v && menu.options[i]!.text === l);
+  if (!same) menu.replaceChildren(...options.map(([l, v]) => new Option(l, v, false, v === value)));
+  if (menu.value !== value) menu.value = value;
 }
 
 let graphSeq = 0;
@@ -256,7 +279,7 @@ $('stop-btn').addEventListener('click', () => panel.stop());
 $('resume-btn').addEventListener('click', () => panel.resume());
 
 // The browser test reads these (and drives the page only through its controls).
-(globalThis as { celdaPlayground?: unknown }).celdaPlayground = { timings, breakdown, panel, editor, get source() { return source; }, get lastExport() { return lastExport; } };
+(globalThis as { celdaPlayground?: unknown }).celdaPlayground = { timings, breakdown, panel, editor, get source() { return source; }, get checkedSource() { return checkedSource; }, get shownSource() { return shownSource; }, get lastExport() { return lastExport; } };
 
 update();
 document.title = 'celda playground';

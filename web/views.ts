@@ -43,18 +43,67 @@ function katexHtml(tex: string): string {
   return html;
 }
 
+/** Each equation's element (display: contents: its sides stay items of the grid) and the LaTeX it shows. */
+const rowKeys = new WeakMap<Element, string>();
+const rowKey = (r: MathRow) => (r.rhs === null ? r.lhs : `${r.lhs}\u0000${r.rhs}`);
+
+function rowElement(r: MathRow): HTMLElement {
+  const e = document.createElement('div');
+  e.className = 'eq';
+  // KaTeX's output is markup it made from LaTeX the compiler printed (never the cell's text as such).
+  e.innerHTML = r.rhs === null
+    ? `<div class="eq-full">${katexHtml(r.lhs)}</div>`
+    : `<div class="eq-lhs">${katexHtml(r.lhs)}</div><div class="eq-rhs">${katexHtml(`= ${r.rhs}`)}</div>`;
+  rowKeys.set(e, rowKey(r));
+  return e;
+}
+
+/**
+ * For each new row, the old row it keeps (its index), or -1 for a new one: the
+ * longest run of keys common to both in order (after the common head and
+ * tail), so that an edit touches only the equations it changed — the browser
+ * then styles and lays out those alone, not the whole backward step again.
+ */
+export function matchRows(old: readonly string[], next: readonly string[]): Int32Array {
+  const match = new Int32Array(next.length).fill(-1);
+  let head = 0;
+  while (head < old.length && head < next.length && old[head] === next[head]) { match[head] = head; head++; }
+  let tail = 0;
+  while (tail < old.length - head && tail < next.length - head && old[old.length - 1 - tail] === next[next.length - 1 - tail]) { match[next.length - 1 - tail] = old.length - 1 - tail; tail++; }
+  const a = old.slice(head, old.length - tail), b = next.slice(head, next.length - tail);
+  if (a.length === 0 || b.length === 0 || a.length * b.length > 1_000_000) return match;
+  // lcs[i * w + j]: the length of the longest common subsequence of a[i..] and b[j..]
+  const w = b.length + 1;
+  const lcs = new Uint32Array((a.length + 1) * w);
+  for (let i = a.length - 1; i >= 0; i--) {
+    for (let j = b.length - 1; j >= 0; j--) lcs[i * w + j] = a[i] === b[j] ? lcs[(i + 1) * w + j + 1]! + 1 : Math.max(lcs[(i + 1) * w + j]!, lcs[i * w + j + 1]!);
+  }
+  for (let i = 0, j = 0; i < a.length && j < b.length;) {
+    if (a[i] === b[j]) { match[head + j] = head + i; i++; j++; } else if (lcs[(i + 1) * w + j]! >= lcs[i * w + j + 1]!) i++; else j++;
+  }
+  return match;
+}
+
 /** The rows as a two-column grid, aligned at `=` as the notes' `aligned` blocks are. */
 function typeset(el: HTMLElement, math: readonly MathRow[]): void {
   const key = JSON.stringify(math);
   // Most keystrokes (comments, spacing, a name half typed) leave the math as it was: keep what is on screen.
   if (shown.get(el) === key) return;
   shown.set(el, key);
-  el.classList.remove('raw');
+  const raw = el.classList.contains('raw');
+  const children = raw ? [] : [...el.children];
+  const match = matchRows(children.map((c) => rowKeys.get(c) ?? ''), math.map(rowKey));
   try {
-    // KaTeX's output is markup it made from LaTeX the compiler printed (never the cell's text as such).
-    el.innerHTML = math.map((r) => r.rhs === null
-      ? `<div class="eq-full">${katexHtml(r.lhs)}</div>`
-      : `<div class="eq-lhs">${katexHtml(r.lhs)}</div><div class="eq-rhs">${katexHtml(`= ${r.rhs}`)}</div>`).join('');
+    // Only the new equations are typeset (and parsed, styled and laid out); the rest stay where they are.
+    const made = math.map((r, j) => (match[j]! >= 0 ? children[match[j]!]! : rowElement(r)));
+    if (raw) { el.classList.remove('raw'); el.replaceChildren(); }
+    const kept = new Set(match);
+    for (const [i, c] of children.entries()) if (!kept.has(i)) c.remove();
+    let prev: Element | null = null;
+    for (const [j, m] of made.entries()) {
+      if (match[j]! < 0) el.insertBefore(m, prev ? prev.nextSibling : el.firstChild);
+      prev = m;
+    }
   } catch (e) {
     el.textContent = `KaTeX could not typeset this (${(e as Error).message}); the LaTeX:\n${math.map((r) => (r.rhs === null ? r.lhs : `${r.lhs} = ${r.rhs}`)).join('\n')}`;
     el.classList.add('raw');

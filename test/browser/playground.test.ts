@@ -2,14 +2,16 @@
 // by playwright-core) on the app as `npm run build:web` builds it, served by
 // `celda playground`'s server. The page loads without console errors; a typo
 // typed into the editor gets the CLI's diagnostic on its line; fixing it shows
-// the typeset cell (Γ) and the SVG graph; 100 steps of names train with falling
+// the typeset cell (Γ) and the SVG graph; a further edit leaves the equations
+// it did not change in place; 100 steps of names train with falling
 // loss on gpu.js WebGL2, gpu.js WebGPU and WebAssembly SIMD; Stop stops and
 // Resume resumes; the trained model downloads as PyTorch + safetensors and as
 // ONNX (run in onnxruntime-node against the page's own answer), names' ONNX
 // refusal is the CLI's E050 text; Ctrl-Enter trains and Escape stops; the
-// theme follows the system; a Chromium with no WebGPU adapter says so and
-// trains on WebAssembly; a shared link restores a cell as text. Leaves a screenshot
-// and the keystroke-to-update timings in artifactsDir(). Without
+// theme follows the system; a Chromium with no WebGPU adapter, and a page
+// whose canvases give no WebGL2 context, say so and train on WebAssembly; a
+// shared link restores a cell as text. Leaves a screenshot and the
+// keystroke-to-update timings in artifactsDir(). Without
 // /usr/bin/chromium the suite prints one line and skips — unless
 // CELDA_REQUIRE_BROWSER=1 (CI), where a missing browser fails.
 
@@ -61,7 +63,14 @@ async function cliDiagnostics(source: string): Promise<string> {
   return err.split(file).join('cell.celda').trimEnd();
 }
 
-const waitUpdate = (page: Page, after: number) => page.waitForFunction((n) => Number(document.body.dataset.updates ?? 0) > n && document.body.dataset.compiled === 'ok', after, { timeout: 30_000 });
+/**
+ * A new update shown (after `after` of them) for the editor's text as it is now: each keystroke gets its own update,
+ * so one typed word shows its prefixes first (`t(` compiles: t times …), and only the last is the one to check.
+ */
+const waitUpdate = (page: Page, after: number) => page.waitForFunction((n) => {
+  const p = (globalThis as unknown as { celdaPlayground: { shownSource: string; editor: { text(): string } } }).celdaPlayground;
+  return Number(document.body.dataset.updates ?? 0) > n && document.body.dataset.compiled === 'ok' && p.shownSource === p.editor.text();
+}, after, { timeout: 30_000 });
 
 async function train(page: Page, backend: string, steps: number, hidden: number): Promise<void> {
   await page.selectOption('#task', 'names');
@@ -101,7 +110,10 @@ describe.skipIf(skip)('the playground in headless Chromium', () => {
     const at = GRU.indexOf('tanh(');
     await select(page, at, at + 4);
     await page.keyboard.type('tahn');
-    await page.waitForFunction(() => document.body.dataset.compiled === 'error', undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => {
+      const p = (globalThis as unknown as { celdaPlayground: { checkedSource: string; editor: { text(): string } } }).celdaPlayground;
+      return document.body.dataset.compiled === 'error' && p.checkedSource === p.editor.text();
+    }, undefined, { timeout: 30_000 });
     expect(await editorText(page)).toBe(TYPO);
     // The mark: on the line of the typo, under `tahn`.
     const mark = await page.$eval('.cm-lintRange-error', (el) => {
@@ -147,33 +159,69 @@ describe.skipIf(skip)('the playground in headless Chromium', () => {
     await page.click('[data-tab="math"]');
   });
 
+  it('an edit leaves the equations it did not change on the page as they were, and typesets only the new ones', async () => {
+    await setText(page, GRU);
+    await waitUpdate(page, await updates(page) - 1).catch(() => {});
+    // every equation element on the page now, marked, with its text
+    const rowsNow = (side: string) => page.$$eval(`${side} > .eq`, (es) => es.map((e) => ({ text: e.textContent!, old: (e as unknown as { seen?: boolean }).seen === true })));
+    await page.$$eval('#math-forward > .eq, #math-backward > .eq', (es) => { for (const e of es) (e as unknown as { seen: boolean }).seen = true; });
+    const before = [await rowsNow('#math-forward'), await rowsNow('#math-backward')];
+    const end = GRU.lastIndexOf('}');
+    await select(page, end, end);
+    const n = await updates(page);
+    await page.keyboard.insertText('  q_extra^<t> = tanh(2 * x^<t>)\n');
+    await waitUpdate(page, n);
+    const after = [await rowsNow('#math-forward'), await rowsNow('#math-backward')];
+    const kept = after.flat().filter((r) => r.old), made = after.flat().filter((r) => !r.old);
+    // kept: as many as the two lists have in common, in order (every equation the edit did not touch)
+    const common = (a: string[], b: string[]) => {
+      const t = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
+      for (let i = 1; i <= a.length; i++) for (let j = 1; j <= b.length; j++) t[i]![j] = a[i - 1] === b[j - 1] ? t[i - 1]![j - 1]! + 1 : Math.max(t[i - 1]![j]!, t[i]![j - 1]!);
+      return t[a.length]![b.length]!;
+    };
+    const texts = (rs: { text: string }[]) => rs.map((r) => r.text);
+    expect(kept.length).toBe(common(texts(before[0]!), texts(after[0]!)) + common(texts(before[1]!), texts(after[1]!)));
+    expect(kept.length).toBeGreaterThan(before.flat().length / 2);
+    // made: the new output's equation and the backward rows it changed, each new text
+    expect(made.some((r) => r.text.includes('extra'))).toBe(true);
+    for (const r of made) expect(texts(before.flat())).not.toContain(r.text);
+    await setText(page, GRU);
+  });
+
   it('measures keystroke → math, shapes and graph for every example cell (reported)', async () => {
     // the example cells of the notes and examples/cells (the zoo's are in the menu too, but not timed here)
     const names = await page.$$eval('#examples option', (os) => os.map((o) => (o as HTMLOptionElement).value).filter((v) => v.startsWith('cells/')));
     expect(names.length).toBeGreaterThanOrEqual(readdirSync(join(ROOT, 'examples/cells')).filter((f) => f.endsWith('.celda')).length);
-    const report: Record<string, Record<string, number>> = {};
+    // Three keystrokes per cell (the new output's constant 2, 3, 4: new math and a new graph each time), the one
+    // with the median total reported with its breakdown, and all three totals: one run is at the mercy of the machine.
+    const report: Record<string, Record<string, number | number[]>> = {};
     try {
     for (const name of names) {
-      await page.selectOption('#examples', name);
-      await waitUpdate(page, await updates(page) - 1).catch(() => {});
-      // A new output typed before the cell's closing brace; its last keystroke completes it, changing the math, the
-      // shapes and the graph: the time from that keystroke until the page has redrawn all three.
-      const text = await editorText(page);
-      const input = /input\s+(\S+)/.exec(text)?.[1] ?? 'x';
-      const t = /\^\{?<1>/.test(text) ? '1' : 't';
-      const end = text.lastIndexOf('}');
-      await select(page, end, end);
-      await page.keyboard.type(`  q_extra^<${t}> = tanh(2 * ${input}^<${t}>`);
-      await page.waitForTimeout(100);
-      const before = await updates(page);
-      await page.keyboard.type(')');
-      await waitUpdate(page, before);
-      expect(await page.textContent('#math-forward')).toContain('extra');
-      expect(await page.textContent('#shapes')).toContain('q_extra');
-      report[name] = await page.evaluate(() => {
-        const p = (globalThis as unknown as { celdaPlayground: { timings: number[]; breakdown: Record<string, number>[] } }).celdaPlayground;
-        return Object.fromEntries(Object.entries({ total: p.timings[p.timings.length - 1]!, ...p.breakdown[p.breakdown.length - 1]! }).map(([k, v]) => [k, Math.round(v)]));
-      });
+      const rounds: Record<string, number>[] = [];
+      for (const k of [2, 3, 4]) {
+        await page.selectOption('#examples', name);
+        await waitUpdate(page, await updates(page) - 1).catch(() => {});
+        // A new output typed before the cell's closing brace; its last keystroke completes it, changing the math, the
+        // shapes and the graph: the time from that keystroke until the page has redrawn all three.
+        const text = await editorText(page);
+        const input = /input\s+(\S+)/.exec(text)?.[1] ?? 'x';
+        const t = /\^\{?<1>/.test(text) ? '1' : 't';
+        const end = text.lastIndexOf('}');
+        await select(page, end, end);
+        await page.keyboard.type(`  q_extra^<${t}> = tanh(${k} * ${input}^<${t}>`);
+        await page.waitForTimeout(100);
+        const before = await updates(page);
+        await page.keyboard.type(')');
+        await waitUpdate(page, before);
+        expect(await page.textContent('#math-forward')).toContain('extra');
+        expect(await page.textContent('#shapes')).toContain('q_extra');
+        rounds.push(await page.evaluate(() => {
+          const p = (globalThis as unknown as { celdaPlayground: { timings: number[]; breakdown: Record<string, number>[] } }).celdaPlayground;
+          return Object.fromEntries(Object.entries({ total: p.timings[p.timings.length - 1]!, ...p.breakdown[p.breakdown.length - 1]! }).map(([k, v]) => [k, Math.round(v)]));
+        }));
+      }
+      const totals = rounds.map((r) => r.total!);
+      report[name] = { ...[...rounds].sort((a, b) => a.total! - b.total!)[1]!, runs: totals };
     }
     } finally {
       // the tests after this one train the GRU, whatever happened here
@@ -181,7 +229,7 @@ describe.skipIf(skip)('the playground in headless Chromium', () => {
     }
     mkdirSync(artifactsDir(), { recursive: true });
     writeFileSync(join(artifactsDir(), 'playground-timings.json'), JSON.stringify(report, null, 2) + '\n');
-    console.log(`keystroke → math, shapes and graph (ms, including the 12 ms debounce): ${JSON.stringify(report)}`);
+    console.log(`keystroke → math, shapes and graph (ms): ${JSON.stringify(report)}`);
   }, 120_000);
 
   for (const [backend, expected] of [['webgl2', 'gpu.js WebGL2'], ['webgpu', 'gpu.js WebGPU'], ['wasm', 'WebAssembly SIMD']] as const) {
@@ -361,6 +409,41 @@ describe.skipIf(skip)('the playground in headless Chromium', () => {
     expect(r!.note).toMatch(/^gpu\.js WebGL2 is unavailable: .*crossOriginIsolated.*Cross-Origin-Opener-Policy: same-origin.*; training on WebAssembly SIMD instead; one thread: threads need a shared memory/);
     expect(await plain.textContent('#run-info .warn')).toBe(r!.note);
     await plain.close();
+  }, 150_000);
+
+  it('WebGL2 taken away (getContext(\'webgl2\') answers null): the page says so and which backend it trains on instead, and trains', async () => {
+    // Chromium here gives a webgl2 context even with --disable-webgl, so the page is served a training worker whose
+    // canvases have none: a line before its script (routed for this page only), and the same for the page's canvases.
+    const NO_WEBGL2 = `for (const C of [globalThis.OffscreenCanvas, globalThis.HTMLCanvasElement]) if (C) { const get = C.prototype.getContext; C.prototype.getContext = function (kind, ...rest) { return kind === 'webgl2' ? null : get.call(this, kind, ...rest); }; }\n`;
+    const page = await pg.context.newPage();
+    page.on('console', (m) => { if (m.type() === 'error') pg.errors.push(`console: ${m.text()}`); });
+    page.on('pageerror', (e) => pg.errors.push(`page: ${e.message}`));
+    let served = 0;
+    await page.addInitScript(NO_WEBGL2);
+    await page.route(/\/train-worker\.js$/, async (route) => {
+      const r = await route.fetch();
+      served++;
+      await route.fulfill({ response: r, body: NO_WEBGL2 + (await r.text()) });
+    });
+    await page.goto(pg.server.url);
+    await page.waitForFunction(() => document.body.dataset.compiled === 'ok', undefined, { timeout: 60_000 });
+    expect(await page.evaluate(() => document.createElement('canvas').getContext('webgl2'))).toBeNull();
+    await train(page, 'webgl2', 30, 8);
+    await waitRun(page, ['done'], 120_000);
+    // the training worker and the device worker that probed for WebGL2 both ran the altered script
+    expect(served).toBeGreaterThanOrEqual(2);
+    const [r] = await runs(page);
+    expect(r!.error).toBe('');
+    expect(r!.step).toBe(30);
+    expect(r!.backend).toMatch(/^WebAssembly SIMD, \d threads?$/);
+    expect(r!.note).toBe('gpu.js WebGL2 is unavailable: this browser gives Web Workers no WebGL2 (OffscreenCanvas with a webgl2 context); training on WebAssembly SIMD instead');
+    // on screen: the reason and the fallback, the backend in use, and the loss
+    expect(await page.textContent('#run-info .warn')).toBe(r!.note);
+    const info = (await page.textContent('#run-info .run'))!;
+    expect(info).toContain(r!.backend);
+    expect(info).toMatch(/loss \d+\.\d{3}/);
+    expect(r!.losses).toHaveLength(30);
+    await page.close();
   }, 150_000);
 
   it('Ctrl-Enter in the editor trains (the keys are said on the page), Escape stops', async () => {
