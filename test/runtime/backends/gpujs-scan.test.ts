@@ -226,8 +226,10 @@ describe('kernel launches per pass', () => {
     for (const l of off) expect(l.scan).toEqual([false, false]);
     for (const l of on.slice(1)) expect([l.forward, l.backward]).toEqual([on[0]!.forward, on[0]!.backward]);
     // forward: W_z x and W_h x (kernels of their own, which the backward reads), z, a, b; per state and pass a local
-    // scan, its decay, the carries over chunks, the fix-up; backward: a copy of the saved a, the scan, the gradients
-    expect([on[0]!.forward, on[0]!.backward]).toEqual([9, 16]);
+    // scan, its decay, the carries over chunks, the fix-up; backward: a copy of the saved a, the scan, the gradients —
+    // over all T·B rows with W_hᵀ and W_zᵀ copied, each product in a kernel of its own, and the operands of the
+    // two weight gradients (x, and each gate's cotangent) transposed so their sums over rows read contiguously
+    expect([on[0]!.forward, on[0]!.backward]).toEqual([9, 24]);
     // sequential: a step's kernels per step
     expect(off[2]!.forward - off[1]!.forward).toBe(2 * (off[1]!.forward - off[0]!.forward));
     expect(off[1]!.forward - off[0]!.forward).toBeGreaterThanOrEqual(16);
