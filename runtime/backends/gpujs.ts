@@ -189,7 +189,7 @@ function compiled(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: GpuMod
   const key = JSON.stringify([Object.entries(opts.dims).sort(), opts.batch, opts.limits ?? null]);
   const found = byShape.get(key);
   if (found) return found;
-  const plan = { dims: new Map(Object.entries(opts.dims)), batch: opts.batch, mode: cell.typed.mode === 'unrolled' ? 'unrolled' as const : 'loop' as const, ...limits(gpu, mode), ...opts.limits };
+  const plan = { dims: new Map(Object.entries(opts.dims)), batch: opts.batch, mode: cell.typed.mode === 'unrolled' ? 'unrolled' as const : 'loop' as const, cpu: mode === 'webasm' || mode === 'cpu', ...limits(gpu, mode), ...opts.limits };
   let forward: StepPlan, backward: StepPlan;
   try {
     forward = planStep(cell.forward, plan);

@@ -61,8 +61,14 @@ export interface PlanOptions {
   /** Nodes to materialize besides those the rule picks (a scanned forward's products, which its backward reads instead of computing them again). */
   readonly materialize?: ReadonlySet<number>;
   /**
-   * The batch is all T·B rows of a scanned pass (emit/gpujs/scan.ts), not one
-   * step's B examples: every product per example is a kernel of its own,
+   * Kernels run on the CPU, one thread's whole loop after another (gpu.js's
+   * webasm and cpu modes), where a loop reads fastest along an array's rows;
+   * on a GPU neighbouring threads reading neighbouring elements is what counts.
+   */
+  readonly cpu?: boolean;
+  /**
+   * The batch is all T·B rows of a scanned pass on the CPU (emit/gpujs/scan.ts
+   * sets it where `cpu` is): every product per example is a kernel of its own,
    * operands a product loop reads are materialized even when cheap, a
    * transposed weight is copied once, and a gradient summed over the rows
    * reads its operands transposed (materialize.ts, kernel-writer.ts `outer`).

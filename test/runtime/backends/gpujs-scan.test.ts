@@ -14,6 +14,7 @@ import { compileOk } from '../../support/cells.ts';
 import { linearCellSource, randomLinearCell } from '../../support/random-linear-cell.ts';
 import { zooSource } from '../../support/zoo.ts';
 import { chunkLength, nodeKeys, planScan, readSaved } from '../../../compiler/emit/gpujs/scan.ts';
+import { planStep } from '../../../compiler/emit/gpujs/plan.ts';
 import { scanForms } from '../../../compiler/lower/scan.ts';
 
 const cell = (body: string, decls = 'input x : n\n  state h : n') => compileOk(`cell C {\n  ${decls}\n  ${body.split('\n').join('\n  ')}\n}`)[0]!;
@@ -290,6 +291,41 @@ describe('the log-space scan (scan: \'log\')', () => {
       expect(v.every(Number.isFinite), k).toBe(true);
       expect(relativeError(log[k as keyof typeof log]!, v), k).toBeLessThan(1e-4);
     }
+  });
+});
+
+describe('all-rows kernels on the CPU modes (webasm, cpu) read along the rows of their arrays', () => {
+  // (their values: every agreement test above runs the synchronous webasm backend, which plans them so)
+  const f = scanForms(MIN_GRU)!;
+  const base = { dims: new Map([['n', 4]]), batch: 2, mode: 'loop' as const };
+  const kernels = (cpu: boolean) => {
+    const p = planScan(f.backward, f.bwd, 'backward', 8, new Map([['h', 4]]), { ...base, cpu });
+    return [...p.coefficients.kernels, ...p.whole.kernels];
+  };
+  const loops = (src: string) => (src.match(/for \(let/g) ?? []).length;
+  it('minGRU backward: one product per kernel, W_hᵀ and W_zᵀ copied, the weight gradients sum transposed operands along their rows', () => {
+    const cpu = kernels(true), gpu = kernels(false);
+    expect(cpu.filter((k) => loops(k.source) > 1).map((k) => k.name)).toEqual([]);
+    expect(gpu.some((k) => loops(k.source) > 1)).toBe(true);
+    // x, and the two gates' cotangents, transposed: [T·B rows] wide, n high
+    const transposed = cpu.flatMap((k, i) => (k.node === -1 ? [i] : []));
+    expect(transposed.map((i) => cpu[i]!.output)).toEqual([[16, 4], [16, 4], [16, 4]]);
+    expect(gpu.filter((k) => k.node === -1)).toEqual([]);
+    // (the bias gradients' sums over rows, one read per element, stay as they are)
+    const sums = cpu.filter((k) => /< 16;/.test(k.source) && k.output.length === 2);
+    expect(sums.map((k) => k.output)).toEqual([[4, 4], [4, 4]]);
+    for (const k of sums) {
+      expect(k.source).toMatch(/_T_\d+\[this\.thread\.y\]\[k\d+\] \* \w+_T_\d+\[this\.thread\.x\]\[k\d+\]/);
+      expect(k.args.filter((a) => a.from === 'kernel').every((a) => a.from === 'kernel' && transposed.includes(a.index))).toBe(true);
+    }
+    // Wᵀ v: on a GPU W read down its columns (neighbouring threads, neighbouring elements); on the CPU a copy of Wᵀ read along its rows
+    const all = (ks: typeof cpu) => ks.map((k) => k.source).join('\n');
+    expect(all(gpu)).toMatch(/p_W_h_\d+\[k\d+\]\[this\.thread\.x\]/);
+    expect(all(cpu)).not.toMatch(/p_W_\w+_\d+\[k\d+\]\[this\.thread\.x\]/);
+    expect(all(cpu)).toMatch(/return p_W_h_\d+\[this\.thread\.x\]\[this\.thread\.y\];/);
+  });
+  it('a step of B examples (--no-scan) is planned the same on the CPU', () => {
+    for (const g of [MIN_GRU.forward, MIN_GRU.backward]) expect(planStep(g, { ...base, cpu: true })).toEqual(planStep(g, base));
   });
 });
 
