@@ -15,7 +15,7 @@ import type { CompiledCell } from '../../compiler/compile.ts';
 import { stateDims } from '../../compiler/check/typed-cell.ts';
 import type { TypedCell } from '../../compiler/check/typed-cell.ts';
 import type { Arg, KernelPlan, StepPlan } from '../../compiler/emit/gpujs/plan.ts';
-import { GpujsPlanError, copyPlan, layoutOutput, planStep, zerosPlan } from '../../compiler/emit/gpujs/plan.ts';
+import { GpujsPlanError, copyPlan, layoutOutput, neededKernels, planStep, zerosPlan } from '../../compiler/emit/gpujs/plan.ts';
 import type { AsyncCellBackend, BackendOptions, CellBackend, GradValues, StepValues, Vec } from '../backend.ts';
 import { entry } from '../backend.ts';
 import { dimValue } from '../interpreter.ts';
@@ -88,7 +88,7 @@ export interface GpujsBackend extends AsyncCellBackend {
   lastRun(): RunInfo | null;
   /** Kernel launches of the last forward and backward call (a scanned pass: as many at every T; stepping through time: O(T)), whether each ran as a scan, and why not. */
   launches(): Launches;
-  /** The VJP; `{ inputs: false }` leaves the per-step input gradients on the device (training needs only the rest). */
+  /** The VJP; `{ inputs: false }`: no per-step input gradients (training needs only the rest), and none of the kernels only they need run. */
   backward(cot: Parameters<AsyncCellBackend['backward']>[0], want?: { readonly inputs?: boolean }): Promise<GradValues>;
 }
 
@@ -406,10 +406,11 @@ function checked(what: string, v: Vec | undefined, n: number): Float32Array {
   return f32(v);
 }
 
-/** Call the kernels of one step; `source` resolves every argument but kernel outputs. */
-function runStep(plan: StepPlan, kernels: Kernel[], source: (a: Arg) => unknown, launch: () => void): unknown[] {
+/** Call the kernels of one step (`only`: those of these indices); `source` resolves every argument but kernel outputs. */
+function runStep(plan: StepPlan, kernels: Kernel[], source: (a: Arg) => unknown, launch: () => void, only?: ReadonlySet<number>): unknown[] {
   const outs: unknown[] = [];
   plan.kernels.forEach((k, i) => {
+    if (only && !only.has(i)) return;
     launch();
     outs[i] = kernels[i]!(...k.args.map((a) => (a.from === 'kernel' ? outs[a.index] : source(a))));
   });
@@ -673,6 +674,8 @@ function backwardSteps(x: PassContext, steps: number, wantInputs: boolean, a: re
   let carry = new Map(t.states.map((s) => [s.name, zeros([x.stateN.get(s.name)!, B])]));
   const acc = new Map(t.params.map((q) => [q.name, zeros(x.paramOut.get(q.name)!)]));
   const out: Record<string, unknown> = {};
+  // not asked for the inputs' gradients: none of the kernels only they need
+  const only = wantInputs ? undefined : neededKernels(c.backward, (r) => r.role !== 'grad' || r.of !== 'input');
   for (let s = x.unrolled ? 1 : steps; s >= 1; s--) {
     const outs = runStep(c.backward, c.bwd, (arg) => {
       switch (arg.from) {
@@ -685,7 +688,7 @@ function backwardSteps(x: PassContext, steps: number, wantInputs: boolean, a: re
         case 'offset': return (s - 1) * B;
         default: throw new GpujsError(`a backward kernel reads ${(arg as Arg).from}`);
       }
-    }, x.launch);
+    }, x.launch, only);
     const next = new Map(carry);
     for (const { root, kernel } of c.backward.roots) {
       if (root.of === 'param') acc.set(root.name, outs[kernel]);
@@ -761,7 +764,7 @@ export async function gpujsBackend(cell: CompiledCell, opts: GpujsOptions): Prom
  * callers that cannot await (the training loop). Only where gpu.js kernels
  * answer synchronously — webasm and cpu; WebGPU never does.
  */
-export function gpujsSyncBackend(cell: CompiledCell, opts: GpujsOptions): CellBackend & { launches(): Launches } {
+export function gpujsSyncBackend(cell: CompiledCell, opts: GpujsOptions): CellBackend & { launches(): Launches; backward(cot: Parameters<CellBackend['backward']>[0], want?: { readonly inputs?: boolean }): GradValues } {
   const mode = checkOptions({ ...opts, mode: opts.mode ?? 'webasm' });
   if (mode !== 'webasm' && mode !== 'cpu') throw new GpujsError(`the synchronous gpujs backend runs on webasm or cpu, not ${mode} (WebGL2 and WebGPU need a browser and the asynchronous backend)`);
   let gpu = devices.get(mode);
@@ -784,6 +787,7 @@ export function gpujsSyncBackend(cell: CompiledCell, opts: GpujsOptions): CellBa
     precision: 'f32',
     launches: launched.get,
     forward: (steps, params, inputs, init) => run(ps.forward(steps, params, inputs, init)),
-    backward: (cot) => run(ps.backward(cot, {})),
+    /** `{ inputs: false }`: no per-step input gradients (training needs only the rest), and none of the kernels only they need. */
+    backward: (cot: Parameters<CellBackend['backward']>[0], want: { readonly inputs?: boolean } = {}) => run(ps.backward(cot, want)),
   };
 }

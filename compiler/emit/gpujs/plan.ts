@@ -163,6 +163,24 @@ function splitSharedAccumulators(roots: { root: Root; kernel: number }[], kernel
   });
 }
 
+/**
+ * The kernels of `plan` the roots that `keep` accepts need, by index into
+ * plan.kernels (a backward that is not asked for the inputs' gradients runs
+ * none of the kernels only they read). `before`: how many kernels the plan's
+ * indices count on from (emit/gpujs/scan.ts planShared's `whole`).
+ */
+export function neededKernels(plan: StepPlan, keep: (root: StepPlan['roots'][number]['root']) => boolean, before = 0): Set<number> {
+  const need = new Set<number>();
+  const visit = (index: number) => {
+    const i = index - before;
+    if (i < 0 || need.has(i)) return;
+    need.add(i);
+    for (const a of plan.kernels[i]!.args) if (a.from === 'kernel') visit(a.index);
+  };
+  for (const r of plan.roots) if (keep(r.root)) visit(r.kernel);
+  return need;
+}
+
 /** A kernel copying a [B][n] array to a device buffer of the same layout. */
 export function copyPlan(n: number, batch: number): Omit<KernelPlan, 'args'> {
   return { name: 'copy', node: -1, output: [n, batch], source: 'function (a) {\n  return a[this.thread.y][this.thread.x];\n}' };

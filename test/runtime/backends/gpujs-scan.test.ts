@@ -237,6 +237,28 @@ describe('kernel launches per pass', () => {
     expect(on[2]!.forward + on[2]!.backward).toBeLessThan((off[2]!.forward + off[2]!.backward) / 4);
   });
 
+  it('minGRU, scanned and stepped: { inputs: false } runs none of the kernels only ∂x needs, and every other gradient is the same', () => {
+    for (const scan of [true, false]) {
+      const b = gpujsSyncBackend(MIN_GRU, { dims: { n: 4 }, batch: 2, scan, webasmThreads: false });
+      const rng = new Rng(3);
+      const vec = (k: number) => Float32Array.from({ length: k }, () => 0.3 * rng.normal());
+      const params = Object.fromEntries(MIN_GRU.typed.params.map((p) => [p.name, vec(p.shape.length === 2 ? 16 : 4)]));
+      const cot = { states: { h: vec(40 * 2 * 4) } };
+      b.forward(40, params, { x: vec(40 * 2 * 4) });
+      const full = b.backward(cot);
+      const all = b.launches().backward!.launches;
+      const part = b.backward(cot, { inputs: false });
+      const fewer = b.launches().backward!.launches;
+      expect(Object.keys(part.inputs)).toEqual([]);
+      expect(full.inputs.x!.length).toBe(40 * 2 * 4);
+      for (const k of Object.keys(full.params)) expect(Array.from(part.params[k]!), k).toEqual(Array.from(full.params[k]!));
+      expect(Array.from(part.init.h!)).toEqual(Array.from(full.init.h!));
+      // ∂x = W_hᵀ(…) + W_zᵀ(…): scanned, its kernels over all rows (two products, their sum, the copies of W_hᵀ and W_zᵀ);
+      // stepped, its one kernel in every step
+      expect(all - fewer).toBe(scan ? 5 : 40);
+    }
+  });
+
   it('IndRNN: the forward steps through time, the backward is a scan', () => {
     const l = launches(IND_RNN, 32, true);
     expect(l.scan).toEqual([false, true]);
