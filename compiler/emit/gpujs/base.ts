@@ -61,9 +61,10 @@ export interface PlanOptions {
   /** Nodes to materialize besides those the rule picks (a scanned forward's products, which its backward reads instead of computing them again). */
   readonly materialize?: ReadonlySet<number>;
   /**
-   * Kernels run on the CPU, one thread's whole loop after another (gpu.js's
-   * webasm and cpu modes), where a loop reads fastest along an array's rows;
-   * on a GPU neighbouring threads reading neighbouring elements is what counts.
+   * Kernels run on the CPU (gpu.js's webasm and cpu modes, a browser's
+   * software renderer such as SwiftShader), where a thread's loop reads
+   * fastest along an array's rows; on a hardware GPU neighbouring threads
+   * reading neighbouring elements is what counts.
    */
   readonly cpu?: boolean;
   /**
