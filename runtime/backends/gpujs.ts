@@ -120,12 +120,14 @@ const onCpu = new Map<GpuMode, boolean>();
  * on WebGL2. On a hardware GPU neighbouring threads reading neighbouring
  * elements counts more; that layout stays there.
  */
-async function softwareRenderer(mode: GpuMode): Promise<boolean> {
+export async function softwareRenderer(mode: GpuMode): Promise<boolean> {
   try {
-    const g = globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<{ info?: Record<string, string>; isFallbackAdapter?: boolean } | null> } }; document?: { createElement(t: string): { getContext(k: string): unknown } } };
+    const g = globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<{ info?: { vendor?: string; architecture?: string; device?: string; description?: string }; isFallbackAdapter?: boolean } | null> } }; document?: { createElement(t: string): { getContext(k: string): unknown } } };
     if (mode === 'webgpu') {
       const a = await g.navigator?.gpu?.requestAdapter();
-      return a?.isFallbackAdapter === true || /swiftshader|llvmpipe|software/i.test(Object.values(a?.info ?? {}).join(' '));
+      // GPUAdapterInfo's fields are getters on its prototype: read by name
+      const info = a?.info;
+      return a?.isFallbackAdapter === true || /swiftshader|llvmpipe|software/i.test([info?.vendor, info?.architecture, info?.device, info?.description].join(' '));
     }
     if (mode === 'webgl2' && g.document) {
       const gl = g.document.createElement('canvas').getContext('webgl2') as { RENDERER: number; getParameter(p: number): unknown; getExtension(n: string): { UNMASKED_RENDERER_WEBGL: number } | null } | null;
