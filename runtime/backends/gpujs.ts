@@ -538,8 +538,8 @@ function scanKernels(x: PassContext, direction: 'forward' | 'backward', steps: n
     const most = rows === Infinity ? steps : Math.max(1, Math.floor(rows / x.B));
     try {
       k = makeScanPass(reuse.size > 0 ? withSaved(forms, reuse) : forms, direction, steps, most, x.stateN, x.c.planOptions, (p) => makeKernel(x.gpu, { name: p.name, node: -1, output: p.output, source: p.source }),
-          // saved on the CPU modes only: on a GPU, reading them back and uploading them costs more than computing them again
-          (output) => helper(x.gpu, x.c, 'zeros', output)(), form, staged?.stepped, direction === 'forward' && (x.mode === 'webasm' || x.mode === 'cpu') ? keys : undefined);
+          // saved where kernels run on the CPU (webasm, cpu, a software renderer): on a GPU, reading them back and uploading them costs more than computing them again
+          (output) => helper(x.gpu, x.c, 'zeros', output)(), form, staged?.stepped, direction === 'forward' && x.c.planOptions.cpu === true ? keys : undefined);
     } catch (e) {
       if (!(e instanceof GpujsPlanError)) throw e;
       k = `over ${steps} steps ${e.message}`; // too large for the device over T·B rows: step through time instead
