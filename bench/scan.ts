@@ -126,9 +126,10 @@ async function gpujsRow(cell: CompiledCell, n: number, batch: number, steps: num
   // thousands of steps outgrows V8's WebAssembly code space).
   const g = gpujsSyncBackend(cell, { dims: { n }, batch, mode: 'webasm', scan });
   const cot = { states: { h: w.cot.states.h! } };
+  // a training step: every parameter's gradient, not the inputs' (as the browser rows, test/browser/page.ts timeScan)
   const step = () => {
     g.forward(steps, w.params, w.inputs);
-    g.backward(cot);
+    g.backward(cot, { inputs: false });
   };
   step();
   const l = g.launches();

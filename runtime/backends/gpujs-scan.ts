@@ -16,7 +16,7 @@ import type { CompiledCell } from '../../compiler/compile.ts';
 import type { Arg } from '../../compiler/emit/gpujs/plan.ts';
 import type { ScanKernel, ScanPlan, ScanRead, StateScan } from '../../compiler/emit/gpujs/scan.ts';
 import { maxPlusRecurrence, placePlan, planScan, shiftFromPlan, shiftPlan } from '../../compiler/emit/gpujs/scan.ts';
-import { copyPlan, planStep } from '../../compiler/emit/gpujs/plan.ts';
+import { copyPlan, neededKernels, planStep } from '../../compiler/emit/gpujs/plan.ts';
 import { GpujsPlanError } from '../../compiler/emit/gpujs/base.ts';
 import { LEAVES } from '../../compiler/emit/gpujs/materialize.ts';
 import type { PlanOptions, StepPlan } from '../../compiler/emit/gpujs/base.ts';
@@ -144,9 +144,11 @@ export function makeScanKernels(forms: ScanForms, direction: 'forward' | 'backwa
 }
 
 /** Call the kernels of a plan over a segment's rows (from row `offset` of the all-steps arrays); `source` resolves every argument but kernel outputs and the offset; `before`: the outputs of the kernels its indices count on from (emit/gpujs/scan.ts planShared). */
-function runAll(plan: StepPlan, kernels: readonly ScanKernelFn[], source: (a: Arg) => unknown, count: () => void, offset: number, before: readonly unknown[] = []): unknown[] {
-  const outs: unknown[] = [...before];
+function runAll(plan: StepPlan, kernels: readonly ScanKernelFn[], source: (a: Arg) => unknown, count: () => void, offset: number, before: readonly unknown[] = [], only?: ReadonlySet<number>): unknown[] {
+  // one slot per kernel, run or not (`only`): a later plan's indices count on from these
+  const outs: unknown[] = [...before, ...plan.kernels.map(() => undefined)];
   plan.kernels.forEach((k, i) => {
+    if (only && !only.has(i)) return;
     count();
     outs[before.length + i] = kernels[i]!(...k.args.map((a) => (a.from === 'kernel' ? outs[a.index] : a.from === 'offset' ? offset : source(a))));
   });
@@ -240,6 +242,14 @@ function steppedStage(st: SteppedStage, source: (a: Arg) => unknown, init: (stat
   return seqs;
 }
 
+/** The kernels of a scanned backward that the coefficients, the parameters' and the initial state's gradients need: all but those only ∂inputs read. */
+function withoutInputs(plan: ScanPlan): { coefficients: Set<number>; whole: Set<number> } {
+  const C = plan.coefficients.kernels.length;
+  const both = { kernels: [...plan.coefficients.kernels, ...plan.whole.kernels], roots: [...plan.coefficients.roots, ...plan.whole.roots] };
+  const need = neededKernels(both, (r) => r.role !== 'grad' || r.of !== 'input');
+  return { coefficients: new Set([...need].filter((i) => i < C)), whole: new Set([...need].filter((i) => i >= C).map((i) => i - C)) };
+}
+
 /**
  * The backward orchestration: `source` resolves parameters, inputs, states at t−1
  * and the given cotangents (all steps); per segment from the last, λ − g of each
@@ -273,9 +283,10 @@ export function backwardScan(p: ScanPass, source: (a: Arg) => unknown, paramOut:
         default: return source(a);
       }
     };
-    const coefOuts = runAll(k.plan.coefficients, k.coef, read, count, offset);
+    const only = wantInputs ? undefined : withoutInputs(k.plan);
+    const coefOuts = runAll(k.plan.coefficients, k.coef, read, count, offset, [], only?.coefficients);
     lambda = scanStates(k, coefOuts, { given, offset, next }, count);
-    const outs = runAll(k.plan.whole, k.whole, read, count, offset, coefOuts);
+    const outs = runAll(k.plan.whole, k.whole, read, count, offset, coefOuts, only?.whole);
     for (const { root, kernel } of k.plan.whole.roots) {
       if (root.of === 'param') acc.set(root.name, outs[kernel]);
       else if (root.of === 'prev') put(`scan:init:${root.name}`, outs[kernel]);

@@ -15,7 +15,7 @@ import type { CompiledCell } from '../../compiler/compile.ts';
 import { stateDims } from '../../compiler/check/typed-cell.ts';
 import type { TypedCell } from '../../compiler/check/typed-cell.ts';
 import type { Arg, KernelPlan, StepPlan } from '../../compiler/emit/gpujs/plan.ts';
-import { GpujsPlanError, copyPlan, layoutOutput, planStep, zerosPlan } from '../../compiler/emit/gpujs/plan.ts';
+import { GpujsPlanError, copyPlan, layoutOutput, neededKernels, planStep, zerosPlan } from '../../compiler/emit/gpujs/plan.ts';
 import type { AsyncCellBackend, BackendOptions, CellBackend, GradValues, StepValues, Vec } from '../backend.ts';
 import { entry } from '../backend.ts';
 import { dimValue } from '../interpreter.ts';
@@ -88,7 +88,7 @@ export interface GpujsBackend extends AsyncCellBackend {
   lastRun(): RunInfo | null;
   /** Kernel launches of the last forward and backward call (a scanned pass: as many at every T; stepping through time: O(T)), whether each ran as a scan, and why not. */
   launches(): Launches;
-  /** The VJP; `{ inputs: false }` leaves the per-step input gradients on the device (training needs only the rest). */
+  /** The VJP; `{ inputs: false }`: no per-step input gradients (training needs only the rest), and none of the kernels only they need run. */
   backward(cot: Parameters<AsyncCellBackend['backward']>[0], want?: { readonly inputs?: boolean }): Promise<GradValues>;
 }
 
@@ -108,6 +108,37 @@ interface Pipeline {
 
 /** One gpu.js instance per mode: a pipeline may only call kernels of its own instance. */
 const devices = new Map<GpuMode, GPU>();
+/** Whether a mode's kernels run on the CPU (webasm, cpu; a browser's software renderer), for the plans' layout (PlanOptions.cpu). */
+const onCpu = new Map<GpuMode, boolean>();
+
+/**
+ * Whether a GPU mode renders in software (SwiftShader, llvmpipe: shaders run
+ * on the CPU), as the browser reports it; false where it does not say. There
+ * the all-rows kernels of a scan are planned as for the CPU: measured in
+ * Chromium's SwiftShader (minGRU, n = 256, B = 1, T = 1024, under load), the
+ * scanned step took 3.0 s against 3.6–4.4 s on WebGPU, 2.09 s against 2.67 s
+ * on WebGL2. On a hardware GPU neighbouring threads reading neighbouring
+ * elements counts more; that layout stays there.
+ */
+export async function softwareRenderer(mode: GpuMode): Promise<boolean> {
+  try {
+    const g = globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<{ info?: { vendor?: string; architecture?: string; device?: string; description?: string }; isFallbackAdapter?: boolean } | null> } }; document?: { createElement(t: string): { getContext(k: string): unknown } } };
+    if (mode === 'webgpu') {
+      const a = await g.navigator?.gpu?.requestAdapter();
+      // GPUAdapterInfo's fields are getters on its prototype: read by name
+      const info = a?.info;
+      return a?.isFallbackAdapter === true || /swiftshader|llvmpipe|software/i.test([info?.vendor, info?.architecture, info?.device, info?.description].join(' '));
+    }
+    if (mode === 'webgl2' && g.document) {
+      const gl = g.document.createElement('canvas').getContext('webgl2') as { RENDERER: number; getParameter(p: number): unknown; getExtension(n: string): { UNMASKED_RENDERER_WEBGL: number } | null } | null;
+      const ext = gl?.getExtension('WEBGL_debug_renderer_info');
+      return gl ? /swiftshader|llvmpipe|software/i.test(String(gl.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : gl.RENDERER))) : false;
+    }
+  } catch {
+    // a browser that does not say: a hardware GPU's layout
+  }
+  return false;
+}
 
 async function device(mode: GpuMode): Promise<GPU> {
   const found = devices.get(mode);
@@ -118,6 +149,7 @@ async function device(mode: GpuMode): Promise<GPU> {
     throw new GpujsError('WebGPU is not available here (no adapter answered); try --gpu-mode webgl2 or webasm');
   const gpu = new GPU({ mode: mode as never });
   devices.set(mode, gpu);
+  onCpu.set(mode, mode === 'webasm' || mode === 'cpu' || (await softwareRenderer(mode)));
   return gpu;
 }
 
@@ -125,6 +157,7 @@ async function device(mode: GpuMode): Promise<GPU> {
 export async function releaseDevices(): Promise<void> {
   const all = [...devices.values()];
   devices.clear();
+  onCpu.clear();
   await Promise.all(all.map((g) => g.destroy()));
 }
 
@@ -189,7 +222,7 @@ function compiled(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: GpuMod
   const key = JSON.stringify([Object.entries(opts.dims).sort(), opts.batch, opts.limits ?? null]);
   const found = byShape.get(key);
   if (found) return found;
-  const plan = { dims: new Map(Object.entries(opts.dims)), batch: opts.batch, mode: cell.typed.mode === 'unrolled' ? 'unrolled' as const : 'loop' as const, ...limits(gpu, mode), ...opts.limits };
+  const plan = { dims: new Map(Object.entries(opts.dims)), batch: opts.batch, mode: cell.typed.mode === 'unrolled' ? 'unrolled' as const : 'loop' as const, cpu: onCpu.get(mode) ?? (mode === 'webasm' || mode === 'cpu'), ...limits(gpu, mode), ...opts.limits };
   let forward: StepPlan, backward: StepPlan;
   try {
     forward = planStep(cell.forward, plan);
@@ -406,10 +439,11 @@ function checked(what: string, v: Vec | undefined, n: number): Float32Array {
   return f32(v);
 }
 
-/** Call the kernels of one step; `source` resolves every argument but kernel outputs. */
-function runStep(plan: StepPlan, kernels: Kernel[], source: (a: Arg) => unknown, launch: () => void): unknown[] {
+/** Call the kernels of one step (`only`: those of these indices); `source` resolves every argument but kernel outputs. */
+function runStep(plan: StepPlan, kernels: Kernel[], source: (a: Arg) => unknown, launch: () => void, only?: ReadonlySet<number>): unknown[] {
   const outs: unknown[] = [];
   plan.kernels.forEach((k, i) => {
+    if (only && !only.has(i)) return;
     launch();
     outs[i] = kernels[i]!(...k.args.map((a) => (a.from === 'kernel' ? outs[a.index] : source(a))));
   });
@@ -504,8 +538,8 @@ function scanKernels(x: PassContext, direction: 'forward' | 'backward', steps: n
     const most = rows === Infinity ? steps : Math.max(1, Math.floor(rows / x.B));
     try {
       k = makeScanPass(reuse.size > 0 ? withSaved(forms, reuse) : forms, direction, steps, most, x.stateN, x.c.planOptions, (p) => makeKernel(x.gpu, { name: p.name, node: -1, output: p.output, source: p.source }),
-          // saved on the CPU modes only: on a GPU, reading them back and uploading them costs more than computing them again
-          (output) => helper(x.gpu, x.c, 'zeros', output)(), form, staged?.stepped, direction === 'forward' && (x.mode === 'webasm' || x.mode === 'cpu') ? keys : undefined);
+          // saved where kernels run on the CPU (webasm, cpu, a software renderer): on a GPU, reading them back and uploading them costs more than computing them again
+          (output) => helper(x.gpu, x.c, 'zeros', output)(), form, staged?.stepped, direction === 'forward' && x.c.planOptions.cpu === true ? keys : undefined);
     } catch (e) {
       if (!(e instanceof GpujsPlanError)) throw e;
       k = `over ${steps} steps ${e.message}`; // too large for the device over T·B rows: step through time instead
@@ -673,6 +707,8 @@ function backwardSteps(x: PassContext, steps: number, wantInputs: boolean, a: re
   let carry = new Map(t.states.map((s) => [s.name, zeros([x.stateN.get(s.name)!, B])]));
   const acc = new Map(t.params.map((q) => [q.name, zeros(x.paramOut.get(q.name)!)]));
   const out: Record<string, unknown> = {};
+  // not asked for the inputs' gradients: none of the kernels only they need
+  const only = wantInputs ? undefined : neededKernels(c.backward, (r) => r.role !== 'grad' || r.of !== 'input');
   for (let s = x.unrolled ? 1 : steps; s >= 1; s--) {
     const outs = runStep(c.backward, c.bwd, (arg) => {
       switch (arg.from) {
@@ -685,7 +721,7 @@ function backwardSteps(x: PassContext, steps: number, wantInputs: boolean, a: re
         case 'offset': return (s - 1) * B;
         default: throw new GpujsError(`a backward kernel reads ${(arg as Arg).from}`);
       }
-    }, x.launch);
+    }, x.launch, only);
     const next = new Map(carry);
     for (const { root, kernel } of c.backward.roots) {
       if (root.of === 'param') acc.set(root.name, outs[kernel]);
@@ -761,7 +797,7 @@ export async function gpujsBackend(cell: CompiledCell, opts: GpujsOptions): Prom
  * callers that cannot await (the training loop). Only where gpu.js kernels
  * answer synchronously — webasm and cpu; WebGPU never does.
  */
-export function gpujsSyncBackend(cell: CompiledCell, opts: GpujsOptions): CellBackend & { launches(): Launches } {
+export function gpujsSyncBackend(cell: CompiledCell, opts: GpujsOptions): CellBackend & { launches(): Launches; backward(cot: Parameters<CellBackend['backward']>[0], want?: { readonly inputs?: boolean }): GradValues } {
   const mode = checkOptions({ ...opts, mode: opts.mode ?? 'webasm' });
   if (mode !== 'webasm' && mode !== 'cpu') throw new GpujsError(`the synchronous gpujs backend runs on webasm or cpu, not ${mode} (WebGL2 and WebGPU need a browser and the asynchronous backend)`);
   let gpu = devices.get(mode);
@@ -784,6 +820,7 @@ export function gpujsSyncBackend(cell: CompiledCell, opts: GpujsOptions): CellBa
     precision: 'f32',
     launches: launched.get,
     forward: (steps, params, inputs, init) => run(ps.forward(steps, params, inputs, init)),
-    backward: (cot) => run(ps.backward(cot, {})),
+    /** `{ inputs: false }`: no per-step input gradients (training needs only the rest), and none of the kernels only they need. */
+    backward: (cot: Parameters<CellBackend['backward']>[0], want: { readonly inputs?: boolean } = {}) => run(ps.backward(cot, want)),
   };
 }

@@ -6,7 +6,7 @@ import { GPU } from 'gpu.js';
 import { compile } from '../../compiler/compile.ts';
 import type { Vec } from '../../runtime/backend.ts';
 import type { GpuMode } from '../../runtime/backends/gpujs.ts';
-import { gpujsBackend } from '../../runtime/backends/gpujs.ts';
+import { gpujsBackend, softwareRenderer } from '../../runtime/backends/gpujs.ts';
 import type { CaseData, CaseResult } from './cases.ts';
 import { Rng } from '../../runtime/random.ts';
 
@@ -76,5 +76,5 @@ async function timeScan(source: string, dims: Record<string, number>, batch: num
   return { ms: (performance.now() - t0) / repeats, launches: (l.forward?.launches ?? 0) + (l.backward?.launches ?? 0), scanned: !!(l.forward?.scan && l.backward?.scan) };
 }
 
-(globalThis as { celda?: unknown }).celda = { run, probe, time, timeScan };
+(globalThis as { celda?: unknown }).celda = { run, probe, time, timeScan, softwareRenderer };
 document.title = 'celda gpu.js ready';

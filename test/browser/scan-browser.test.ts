@@ -20,6 +20,7 @@ if (skip) console.log(`SKIP gpu.js scan browser tests: ${missing}; set CELDA_REQ
 type Celda = {
   run(c: CaseData, m: string, maxExtent?: number): Promise<CaseResult>;
   timeScan(source: string, dims: Record<string, number>, batch: number, steps: number, mode: string, repeats: number, scan: boolean | 'log'): Promise<{ launches: number; scanned: boolean }>;
+  softwareRenderer(mode: string): Promise<boolean>;
 };
 
 describe.skipIf(skip)('gpu.js scans in headless Chromium', () => {
@@ -30,6 +31,14 @@ describe.skipIf(skip)('gpu.js scans in headless Chromium', () => {
     ({ page, close: stop } = await openServedPage(await servePage()));
   }, 120_000);
   afterAll(async () => stop());
+
+  it('SwiftShader is recognised as a software renderer on WebGL2 and WebGPU (the scan kernels then get the CPU layout, PlanOptions.cpu)', async () => {
+    const got = await page.evaluate(async () => {
+      const c = (globalThis as unknown as { celda: Celda }).celda;
+      return [await c.softwareRenderer('webgl2'), await c.softwareRenderer('webgpu'), await c.softwareRenderer('webasm')];
+    });
+    expect(got).toEqual([true, true, false]);
+  });
 
   for (const mode of ['webgl2', 'webgpu'] as const) {
     for (const [name, source] of Object.entries(SCAN_CELLS)) {

@@ -34,6 +34,7 @@ export type Arg =
 export interface KernelPlan {
   /** Readable: the notation name of the value it computes (`Gamma_u`, `c`, `dW_aa`). */
   readonly name: string;
+  /** The graph node it computes; -1 for a transposed copy of one (plan.ts `transposed`). */
   readonly node: number;
   /** gpu.js output size, x fastest: [n, B] per example, [n] or [n, m] without batch, [1, B] / [1] for scalars. */
   readonly output: readonly number[];
@@ -59,6 +60,21 @@ export interface PlanOptions {
   readonly maxArrays?: number;
   /** Nodes to materialize besides those the rule picks (a scanned forward's products, which its backward reads instead of computing them again). */
   readonly materialize?: ReadonlySet<number>;
+  /**
+   * Kernels run on the CPU (gpu.js's webasm and cpu modes, a browser's
+   * software renderer such as SwiftShader), where a thread's loop reads
+   * fastest along an array's rows; on a hardware GPU neighbouring threads
+   * reading neighbouring elements is what counts.
+   */
+  readonly cpu?: boolean;
+  /**
+   * The batch is all T·B rows of a scanned pass on the CPU (emit/gpujs/scan.ts
+   * sets it where `cpu` is): every product per example is a kernel of its own,
+   * operands a product loop reads are materialized even when cheap, a
+   * transposed weight is copied once, and a gradient summed over the rows
+   * reads its operands transposed (materialize.ts, kernel-writer.ts `outer`).
+   */
+  readonly rows?: boolean;
 }
 
 // ---------------------------------------------------------------- storage

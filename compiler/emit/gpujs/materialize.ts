@@ -17,13 +17,21 @@ const SPREAD: Partial<Record<OpName, readonly number[]>> = { matvec: [0, 1], mat
  * cheap to recompute. (Any set is correct — an inlined node is recomputed
  * where it is read — so the choice only moves cost.)
  */
-export function materialized(g: Graph, forced: ReadonlySet<number> = new Set()): Set<number> {
-  let made = decide(g, new Set(), forced);
-  made = decide(g, made, forced);
+export function materialized(g: Graph, forced: ReadonlySet<number> = new Set(), manyRows = false): Set<number> {
+  let made = decide(g, new Set(), forced, manyRows);
+  made = decide(g, made, forced, manyRows);
   return made;
 }
 
-function decide(g: Graph, before: ReadonlySet<number>, forced: ReadonlySet<number>): Set<number> {
+/**
+ * `manyRows`: a kernel's batch is all T·B rows of a scan (PlanOptions.rows): then even cheap
+ * arithmetic a loop reads at many indices gets a kernel of its own — recomputing
+ * it per output element multiplies its reads by the output's width — and so
+ * does every product per example: gpu.js's WebAssembly kernels run a second
+ * product loop in one kernel several times slower than the first (measured,
+ * n = 256, 1024 rows: two products in one kernel 415–450 ms, each alone 90 ms).
+ */
+function decide(g: Graph, before: ReadonlySet<number>, forced: ReadonlySet<number>, manyRows: boolean): Set<number> {
   const users: { group: number; spread: boolean }[][] = g.nodes.map(() => []);
   const out = new Set<number>();
   const rootIds = new Set(g.roots.map((r) => r.id));
@@ -39,9 +47,9 @@ function decide(g: Graph, before: ReadonlySet<number>, forced: ReadonlySet<numbe
     const spread = uses.some((u) => u.spread);
     const elementwise = !VIEWS.has(n.op) && !(n.op in SPREAD) && n.op !== 'sum_batch' && n.op !== 'sum_feat';
     const ofReads = n.inputs.every(isRead);
-    const make = rootIds.has(id) || forced.has(id) || (!VIEWS.has(n.op) && (
+    const make = rootIds.has(id) || forced.has(id) || (manyRows && uses.length > 0 && n.shape.batch && (n.op === 'matvec' || n.op === 'matmul')) || (!VIEWS.has(n.op) && (
       (groups.size > 1 && !(elementwise && ofReads)) ||
-      (spread && !(CHEAP.has(n.op) && ofReads))));
+      (spread && !(CHEAP.has(n.op) && ofReads && !manyRows))));
     if (make) out.add(id);
     const passOn = make ? [{ group: id, spread: false }] : uses;
     n.inputs.forEach((x, k) => {

@@ -54,15 +54,21 @@ export function planStep(g: Graph, opts: PlanOptions): StepPlan {
   const layouts = g.nodes.map((n) => ({ batched: n.shape.batch, dims: n.shape.dims.map(dim) }));
   const isBackward = g.nodes.some((n) => n.op === 'cot');
   const forced = new Set<number>(opts.materialize ?? []);
+  // over all T·B rows, a product with a transposed weight (a backward's Wᵀ·v) reads a copy of Wᵀ made once, row by row
+  if (opts.rows) {
+    const live = new Set<number>(g.roots.map((r) => r.id));
+    for (let id = g.nodes.length - 1; id >= 0; id--) if (live.has(id)) for (const x of g.nodes[id]!.inputs) live.add(x);
+    for (const n of g.nodes) if (live.has(n.id) && n.op === 'matvec' && n.shape.batch && g.nodes[n.inputs[0]!]!.op === 'transpose') forced.add(n.inputs[0]!);
+  }
   for (;;) {
-    const made = materialized(g, forced);
+    const made = materialized(g, forced, opts.rows ?? false);
     // a root that is a leaf (a state passed through unchanged) still gets a kernel: it copies
     for (const r of g.roots) made.add(r.id);
     const plan = writeKernels(g, made, (id) => layouts[id]!, dim, opts, isBackward);
     const max = opts.maxArrays;
     const over = max === undefined ? undefined : plan.kernels.find((k) => arrays(k) > max);
     if (!over) return plan;
-    const split = largestInlined(g, made, over.node);
+    const split = over.node < 0 ? undefined : largestInlined(g, made, over.node);
     if (split === undefined)
       throw new GpujsPlanError(`the kernel for ${over.name} reads ${arrays(over)} arrays; this device binds at most ${max} per kernel`);
     forced.add(split);
@@ -99,12 +105,28 @@ function largestInlined(g: Graph, made: ReadonlySet<number>, root: number): numb
 function writeKernels(g: Graph, made: ReadonlySet<number>, layout: (id: number) => Layout, dim: (d: Dim) => number, opts: PlanOptions, isBackward: boolean): StepPlan {
   const kernelOf = new Map<number, number>();
   const kernels: KernelPlan[] = [];
+  // batched vectors transposed, [n rows × batch columns], each a kernel made on first use, before the kernel reading it
+  const transposes = new Map<number, number>();
+  const transposed = (id: number): number => {
+    const found = transposes.get(id);
+    if (found !== undefined) return found;
+    const output = [opts.batch, layout(id).dims[0]!];
+    if (opts.maxExtent !== undefined && output.some((e) => e > opts.maxExtent!))
+      throw new GpujsPlanError(`a kernel output of ${output.join(' × ')} exceeds this device's limit of ${opts.maxExtent} per side`);
+    const w = new KernelWriter(g, made, -1, kernelOf, layout, dim, opts, isBackward);
+    const body = new Block('  ');
+    body.emit(`return ${w.value(id, { b: 'this.thread.x', i: 'this.thread.y' }, body)};`);
+    transposes.set(id, kernels.length);
+    kernels.push({ name: `${g.labels[id] ?? `v${id}`}_T`, node: -1, output, args: w.args,
+      source: `function (${w.params.join(', ')}) {\n${body.lines.join('\n')}\n}` });
+    return kernels.length - 1;
+  };
   for (const id of [...made].sort((a, b) => a - b)) {
     const l = layout(id);
     const output = outputOf(l, opts.batch);
     if (opts.maxExtent !== undefined && output.some((e) => e > opts.maxExtent!))
       throw new GpujsPlanError(`a kernel output of ${output.join(' × ')} exceeds this device's limit of ${opts.maxExtent} per side`);
-    const w = new KernelWriter(g, made, id, kernelOf, layout, dim, opts, isBackward);
+    const w = new KernelWriter(g, made, id, kernelOf, layout, dim, opts, isBackward, transposed);
     const body = new Block('  ');
     let result = w.value(id, ownIdx(l), body);
     // a parameter gradient of a loop step adds the sum over the steps after it
@@ -139,6 +161,24 @@ function splitSharedAccumulators(roots: { root: Root; kernel: number }[], kernel
     kernels.push({ ...k, name: `d${r.root.name}`, args });
     return { root: r.root, kernel: kernels.length - 1 };
   });
+}
+
+/**
+ * The kernels of `plan` the roots that `keep` accepts need, by index into
+ * plan.kernels (a backward that is not asked for the inputs' gradients runs
+ * none of the kernels only they read). `before`: how many kernels the plan's
+ * indices count on from (emit/gpujs/scan.ts planShared's `whole`).
+ */
+export function neededKernels(plan: StepPlan, keep: (root: StepPlan['roots'][number]['root']) => boolean, before = 0): Set<number> {
+  const need = new Set<number>();
+  const visit = (index: number) => {
+    const i = index - before;
+    if (i < 0 || need.has(i)) return;
+    need.add(i);
+    for (const a of plan.kernels[i]!.args) if (a.from === 'kernel') visit(a.index);
+  };
+  for (const r of plan.roots) if (keep(r.root)) visit(r.kernel);
+  return need;
 }
 
 /** A kernel copying a [B][n] array to a device buffer of the same layout. */

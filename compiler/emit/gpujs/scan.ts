@@ -114,7 +114,7 @@ const logaddexp = (v: string, x: string, y: string) => [`const m_${v} = Math.max
  */
 export function planScan(g: Graph, scans: readonly ScanRecurrence[], direction: 'forward' | 'backward', steps: number, n: ReadonlyMap<string, number>, opts: PlanOptions, form: 'plain' | 'log' = 'plain', segmented = false, maxplus: ReadonlySet<string> = new Set()): ScanPlan {
   const B = opts.batch, R = steps * B;
-  const all: PlanOptions = { ...opts, batch: R, mode: 'loop' };
+  const all: PlanOptions = { ...opts, batch: R, mode: 'loop', rows: opts.cpu === true };
   const { coefficients, whole } = planShared(g, scans, direction, all);
   const kernelOf = (name: string) => coefficients.roots.find((r) => r.root.name === name)?.kernel ?? null;
   const L = chunkLength(steps);

@@ -14,6 +14,7 @@ import { compileOk } from '../../support/cells.ts';
 import { linearCellSource, randomLinearCell } from '../../support/random-linear-cell.ts';
 import { zooSource } from '../../support/zoo.ts';
 import { chunkLength, nodeKeys, planScan, readSaved } from '../../../compiler/emit/gpujs/scan.ts';
+import { planStep } from '../../../compiler/emit/gpujs/plan.ts';
 import { scanForms } from '../../../compiler/lower/scan.ts';
 
 const cell = (body: string, decls = 'input x : n\n  state h : n') => compileOk(`cell C {\n  ${decls}\n  ${body.split('\n').join('\n  ')}\n}`)[0]!;
@@ -226,12 +227,36 @@ describe('kernel launches per pass', () => {
     for (const l of off) expect(l.scan).toEqual([false, false]);
     for (const l of on.slice(1)) expect([l.forward, l.backward]).toEqual([on[0]!.forward, on[0]!.backward]);
     // forward: W_z x and W_h x (kernels of their own, which the backward reads), z, a, b; per state and pass a local
-    // scan, its decay, the carries over chunks, the fix-up; backward: a copy of the saved a, the scan, the gradients
-    expect([on[0]!.forward, on[0]!.backward]).toEqual([9, 16]);
+    // scan, its decay, the carries over chunks, the fix-up; backward: a copy of the saved a, the scan, the gradients —
+    // over all T·B rows with W_hᵀ and W_zᵀ copied, each product in a kernel of its own, and the operands of the
+    // two weight gradients (x, and each gate's cotangent) transposed so their sums over rows read contiguously
+    expect([on[0]!.forward, on[0]!.backward]).toEqual([9, 24]);
     // sequential: a step's kernels per step
     expect(off[2]!.forward - off[1]!.forward).toBe(2 * (off[1]!.forward - off[0]!.forward));
     expect(off[1]!.forward - off[0]!.forward).toBeGreaterThanOrEqual(16);
     expect(on[2]!.forward + on[2]!.backward).toBeLessThan((off[2]!.forward + off[2]!.backward) / 4);
+  });
+
+  it('minGRU, scanned and stepped: { inputs: false } runs none of the kernels only ∂x needs, and every other gradient is the same', () => {
+    for (const scan of [true, false]) {
+      const b = gpujsSyncBackend(MIN_GRU, { dims: { n: 4 }, batch: 2, scan, webasmThreads: false });
+      const rng = new Rng(3);
+      const vec = (k: number) => Float32Array.from({ length: k }, () => 0.3 * rng.normal());
+      const params = Object.fromEntries(MIN_GRU.typed.params.map((p) => [p.name, vec(p.shape.length === 2 ? 16 : 4)]));
+      const cot = { states: { h: vec(40 * 2 * 4) } };
+      b.forward(40, params, { x: vec(40 * 2 * 4) });
+      const full = b.backward(cot);
+      const all = b.launches().backward!.launches;
+      const part = b.backward(cot, { inputs: false });
+      const fewer = b.launches().backward!.launches;
+      expect(Object.keys(part.inputs)).toEqual([]);
+      expect(full.inputs.x!.length).toBe(40 * 2 * 4);
+      for (const k of Object.keys(full.params)) expect(Array.from(part.params[k]!), k).toEqual(Array.from(full.params[k]!));
+      expect(Array.from(part.init.h!)).toEqual(Array.from(full.init.h!));
+      // ∂x = W_hᵀ(…) + W_zᵀ(…): scanned, its kernels over all rows (two products, their sum, the copies of W_hᵀ and W_zᵀ);
+      // stepped, its one kernel in every step
+      expect(all - fewer).toBe(scan ? 5 : 40);
+    }
   });
 
   it('IndRNN: the forward steps through time, the backward is a scan', () => {
@@ -288,6 +313,41 @@ describe('the log-space scan (scan: \'log\')', () => {
       expect(v.every(Number.isFinite), k).toBe(true);
       expect(relativeError(log[k as keyof typeof log]!, v), k).toBeLessThan(1e-4);
     }
+  });
+});
+
+describe('all-rows kernels on the CPU modes (webasm, cpu) read along the rows of their arrays', () => {
+  // (their values: every agreement test above runs the synchronous webasm backend, which plans them so)
+  const f = scanForms(MIN_GRU)!;
+  const base = { dims: new Map([['n', 4]]), batch: 2, mode: 'loop' as const };
+  const kernels = (cpu: boolean) => {
+    const p = planScan(f.backward, f.bwd, 'backward', 8, new Map([['h', 4]]), { ...base, cpu });
+    return [...p.coefficients.kernels, ...p.whole.kernels];
+  };
+  const loops = (src: string) => (src.match(/for \(let/g) ?? []).length;
+  it('minGRU backward: one product per kernel, W_hᵀ and W_zᵀ copied, the weight gradients sum transposed operands along their rows', () => {
+    const cpu = kernels(true), gpu = kernels(false);
+    expect(cpu.filter((k) => loops(k.source) > 1).map((k) => k.name)).toEqual([]);
+    expect(gpu.some((k) => loops(k.source) > 1)).toBe(true);
+    // x, and the two gates' cotangents, transposed: [T·B rows] wide, n high
+    const transposed = cpu.flatMap((k, i) => (k.node === -1 ? [i] : []));
+    expect(transposed.map((i) => cpu[i]!.output)).toEqual([[16, 4], [16, 4], [16, 4]]);
+    expect(gpu.filter((k) => k.node === -1)).toEqual([]);
+    // (the bias gradients' sums over rows, one read per element, stay as they are)
+    const sums = cpu.filter((k) => /< 16;/.test(k.source) && k.output.length === 2);
+    expect(sums.map((k) => k.output)).toEqual([[4, 4], [4, 4]]);
+    for (const k of sums) {
+      expect(k.source).toMatch(/_T_\d+\[this\.thread\.y\]\[k\d+\] \* \w+_T_\d+\[this\.thread\.x\]\[k\d+\]/);
+      expect(k.args.filter((a) => a.from === 'kernel').every((a) => a.from === 'kernel' && transposed.includes(a.index))).toBe(true);
+    }
+    // Wᵀ v: on a GPU W read down its columns (neighbouring threads, neighbouring elements); on the CPU a copy of Wᵀ read along its rows
+    const all = (ks: typeof cpu) => ks.map((k) => k.source).join('\n');
+    expect(all(gpu)).toMatch(/p_W_h_\d+\[k\d+\]\[this\.thread\.x\]/);
+    expect(all(cpu)).not.toMatch(/p_W_\w+_\d+\[k\d+\]\[this\.thread\.x\]/);
+    expect(all(cpu)).toMatch(/return p_W_h_\d+\[this\.thread\.x\]\[this\.thread\.y\];/);
+  });
+  it('a step of B examples (--no-scan) is planned the same on the CPU', () => {
+    for (const g of [MIN_GRU.forward, MIN_GRU.backward]) expect(planStep(g, { ...base, cpu: true })).toEqual(planStep(g, base));
   });
 });
 
