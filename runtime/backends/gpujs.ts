@@ -41,6 +41,8 @@ export interface GpujsOptions extends BackendOptions {
   readonly webasmThreads?: boolean;
   /** Tighter kernel limits than the device's (tests use them to exercise kernel splitting). */
   readonly limits?: { readonly maxArrays?: number; readonly maxExtent?: number };
+  /** Terms per iteration of the kernels' sum loops (PlanOptions.unroll; default 4 on WebGPU in software, else 1). */
+  readonly unroll?: number;
   /**
    * Most T·B rows one segment of a scanned pass runs over (default: webasm and
    * cpu 1024 — measured under load at n = 256, B = 8, T = 512, a training step
@@ -219,10 +221,12 @@ function compiled(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: GpuMod
   if (!byCell) cache.set(gpu, (byCell = new WeakMap()));
   let byShape = byCell.get(cell);
   if (!byShape) byCell.set(cell, (byShape = new Map()));
-  const key = JSON.stringify([Object.entries(opts.dims).sort(), opts.batch, opts.limits ?? null]);
+  const key = JSON.stringify([Object.entries(opts.dims).sort(), opts.batch, opts.limits ?? null, opts.unroll ?? null]);
   const found = byShape.get(key);
   if (found) return found;
-  const plan = { dims: new Map(Object.entries(opts.dims)), batch: opts.batch, mode: cell.typed.mode === 'unrolled' ? 'unrolled' as const : 'loop' as const, cpu: onCpu.get(mode) ?? (mode === 'webasm' || mode === 'cpu'), ...limits(gpu, mode), ...opts.limits };
+  const plan = { dims: new Map(Object.entries(opts.dims)), batch: opts.batch, mode: cell.typed.mode === 'unrolled' ? 'unrolled' as const : 'loop' as const, cpu: onCpu.get(mode) ?? (mode === 'webasm' || mode === 'cpu'),
+    // WebGPU in software (SwiftShader): sum loops four terms per iteration (PlanOptions.unroll)
+    unroll: opts.unroll ?? (mode === 'webgpu' && onCpu.get(mode) === true ? 4 : 1), ...limits(gpu, mode), ...opts.limits };
   let forward: StepPlan, backward: StepPlan;
   try {
     forward = planStep(cell.forward, plan);

@@ -75,6 +75,14 @@ export interface PlanOptions {
    * reads its operands transposed (materialize.ts, kernel-writer.ts `outer`).
    */
   readonly rows?: boolean;
+  /**
+   * Sum loops (products, batch and feature sums) take this many terms per
+   * iteration where it divides their length. WebGPU on SwiftShader: a product
+   * over [8192 × 256] outputs, 256 terms each, 1,424–1,502 ms as one term per
+   * iteration, 787–821 ms as four (measured in Chromium, under load); WebGL2
+   * on SwiftShader gained nothing (928–1,035 ms either way).
+   */
+  readonly unroll?: number;
 }
 
 // ---------------------------------------------------------------- storage

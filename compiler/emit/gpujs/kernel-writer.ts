@@ -150,13 +150,16 @@ export class KernelWriter {
   private sum(block: Block, base: string, loops: readonly { n: number; body: (v: string, inner: Block) => string }[]): string {
     const acc = this.fresh(`${base}_`);
     block.emit(`let ${acc} = 0.0;`);
+    const U = this.opts.unroll ?? 1;
     for (const { n, body } of loops) {
       const v = this.fresh('k');
       const inner = new Block(block.indent + '  ', block);
-      const term = body(v, inner);
-      block.emit(`for (let ${v} = 0; ${v} < ${n}; ${v}++) {`);
+      // unrolled (PlanOptions.unroll): U terms per iteration where U divides the length
+      const u = U > 1 && n >= U && n % U === 0 ? U : 1;
+      const terms = Array.from({ length: u }, (_, j) => body(j === 0 ? v : `(${v} + ${j})`, inner));
+      block.emit(`for (let ${v} = 0; ${v} < ${n}; ${v}${u > 1 ? ` += ${u}` : '++'}) {`);
       block.lines.push(...inner.lines);
-      block.emit(`  ${acc} += ${term};`);
+      block.emit(`  ${acc} += ${terms.join(' + ')};`);
       block.emit('}');
     }
     return acc;
