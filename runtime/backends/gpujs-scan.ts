@@ -92,7 +92,7 @@ export interface SteppedStage {
 }
 
 /** The scan of a pass over `steps` steps in segments of at most `most` steps (kernels shared by segments of the same length). */
-export function makeScanPass(forms: ScanForms, direction: 'forward' | 'backward', steps: number, most: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[] }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain', stepped?: readonly string[], keys?: readonly number[]): ScanPass {
+export function makeScanPass(forms: ScanForms, direction: 'forward' | 'backward', steps: number, most: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[]; returnType?: 'Array(4)' }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain', stepped?: readonly string[], keys?: readonly number[]): ScanPass {
   const segmented = steps > most;
   const byLength = new Map<number, ScanKernels>();
   const segments: { first: number; k: ScanKernels }[] = [];
@@ -122,7 +122,7 @@ export function makeScanPass(forms: ScanForms, direction: 'forward' | 'backward'
   } };
 }
 
-export function makeScanKernels(forms: ScanForms, direction: 'forward' | 'backward', steps: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[] }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain', segmented = false, maxplus: ReadonlySet<string> = new Set(), keys?: readonly number[]): ScanKernels {
+export function makeScanKernels(forms: ScanForms, direction: 'forward' | 'backward', steps: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[]; returnType?: 'Array(4)' }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain', segmented = false, maxplus: ReadonlySet<string> = new Set(), keys?: readonly number[]): ScanKernels {
   const g = direction === 'forward' ? forms.forward : forms.backward;
   const plan = planScan(g, direction === 'forward' ? forms.fwd : forms.bwd, direction, steps, stateN, opts, form, segmented, maxplus);
   const mk = (k: Omit<ScanKernel, 'reads'>) => make(k);

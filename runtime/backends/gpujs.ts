@@ -41,6 +41,10 @@ export interface GpujsOptions extends BackendOptions {
   readonly webasmThreads?: boolean;
   /** Tighter kernel limits than the device's (tests use them to exercise kernel splitting). */
   readonly limits?: { readonly maxArrays?: number; readonly maxExtent?: number };
+  /** Terms per iteration of the kernels' sum loops (PlanOptions.unroll; default 4 on WebGPU in software, else 1). */
+  readonly unroll?: number;
+  /** Whether a scan's products over all rows read operands packed by four (PlanOptions.pack; default: on WebGL2 in software). */
+  readonly pack?: boolean;
   /**
    * Most T·B rows one segment of a scanned pass runs over (default: webasm and
    * cpu 1024 — measured under load at n = 256, B = 8, T = 512, a training step
@@ -210,7 +214,7 @@ const cache = new WeakMap<GPU, WeakMap<CompiledCell, Map<string, Compiled>>>();
 function makeKernel(gpu: GPU, k: Omit<KernelPlan, 'args'>): Kernel {
   // pipeline + immutable: called directly (the synchronous backend), every call returns a fresh result
   // dynamicArguments: the all-steps arrays change size with T from call to call
-  const settings = { output: [...k.output], precision: 'single', tactic: 'precision', pipeline: true, immutable: true, dynamicArguments: true };
+  const settings = { output: [...k.output], precision: 'single', tactic: 'precision', pipeline: true, immutable: true, dynamicArguments: true, ...(k.returnType ? { returnType: k.returnType } : {}) };
   return (gpu.createKernel as unknown as (src: string, s: object) => Kernel)(k.source, settings);
 }
 
@@ -219,10 +223,14 @@ function compiled(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: GpuMod
   if (!byCell) cache.set(gpu, (byCell = new WeakMap()));
   let byShape = byCell.get(cell);
   if (!byShape) byCell.set(cell, (byShape = new Map()));
-  const key = JSON.stringify([Object.entries(opts.dims).sort(), opts.batch, opts.limits ?? null]);
+  const key = JSON.stringify([Object.entries(opts.dims).sort(), opts.batch, opts.limits ?? null, opts.unroll ?? null, opts.pack ?? null]);
   const found = byShape.get(key);
   if (found) return found;
-  const plan = { dims: new Map(Object.entries(opts.dims)), batch: opts.batch, mode: cell.typed.mode === 'unrolled' ? 'unrolled' as const : 'loop' as const, cpu: onCpu.get(mode) ?? (mode === 'webasm' || mode === 'cpu'), ...limits(gpu, mode), ...opts.limits };
+  const plan = { dims: new Map(Object.entries(opts.dims)), batch: opts.batch, mode: cell.typed.mode === 'unrolled' ? 'unrolled' as const : 'loop' as const, cpu: onCpu.get(mode) ?? (mode === 'webasm' || mode === 'cpu'),
+    // WebGPU in software (SwiftShader): sum loops four terms per iteration (PlanOptions.unroll)
+    unroll: opts.unroll ?? (mode === 'webgpu' && onCpu.get(mode) === true ? 4 : 1),
+    // WebGL2 in software: a scan's products over all rows read operands packed by four (PlanOptions.pack)
+    pack: opts.pack ?? (mode === 'webgl2' && onCpu.get(mode) === true), ...limits(gpu, mode), ...opts.limits };
   let forward: StepPlan, backward: StepPlan;
   try {
     forward = planStep(cell.forward, plan);
@@ -537,7 +545,7 @@ function scanKernels(x: PassContext, direction: 'forward' | 'backward', steps: n
     const rows = Math.min(x.c.planOptions.maxExtent ?? Infinity, x.scanRows ?? Infinity);
     const most = rows === Infinity ? steps : Math.max(1, Math.floor(rows / x.B));
     try {
-      k = makeScanPass(reuse.size > 0 ? withSaved(forms, reuse) : forms, direction, steps, most, x.stateN, x.c.planOptions, (p) => makeKernel(x.gpu, { name: p.name, node: -1, output: p.output, source: p.source }),
+      k = makeScanPass(reuse.size > 0 ? withSaved(forms, reuse) : forms, direction, steps, most, x.stateN, x.c.planOptions, (p) => makeKernel(x.gpu, { name: p.name, node: -1, output: p.output, source: p.source, ...(p.returnType ? { returnType: p.returnType } : {}) }),
           // saved where kernels run on the CPU (webasm, cpu, a software renderer): on a GPU, reading them back and uploading them costs more than computing them again
           (output) => helper(x.gpu, x.c, 'zeros', output)(), form, staged?.stepped, direction === 'forward' && x.c.planOptions.cpu === true ? keys : undefined);
     } catch (e) {

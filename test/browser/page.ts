@@ -9,6 +9,7 @@ import type { GpuMode } from '../../runtime/backends/gpujs.ts';
 import { gpujsBackend, softwareRenderer } from '../../runtime/backends/gpujs.ts';
 import type { CaseData, CaseResult } from './cases.ts';
 import { Rng } from '../../runtime/random.ts';
+import { profileScan } from './profile.ts';
 
 const f64 = (r: Readonly<Record<string, readonly number[]>>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Float64Array.from(v)]));
 const plain = (r: Readonly<Record<string, Vec>>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Array.from(v)]));
@@ -76,5 +77,5 @@ async function timeScan(source: string, dims: Record<string, number>, batch: num
   return { ms: (performance.now() - t0) / repeats, launches: (l.forward?.launches ?? 0) + (l.backward?.launches ?? 0), scanned: !!(l.forward?.scan && l.backward?.scan) };
 }
 
-(globalThis as { celda?: unknown }).celda = { run, probe, time, timeScan, softwareRenderer };
+(globalThis as { celda?: unknown }).celda = { run, probe, time, timeScan, profileScan, softwareRenderer };
 document.title = 'celda gpu.js ready';

@@ -41,6 +41,8 @@ export interface KernelPlan {
   readonly args: readonly Arg[];
   /** `function (p_W_aa, prev_a, …) { … }` for gpu.js's createKernel. */
   readonly source: string;
+  /** 'Array(4)': each element holds four floats (a copy packed by four, plan.ts `packed`); absent: one float. */
+  readonly returnType?: 'Array(4)';
 }
 
 export interface StepPlan {
@@ -75,6 +77,24 @@ export interface PlanOptions {
    * reads its operands transposed (materialize.ts, kernel-writer.ts `outer`).
    */
   readonly rows?: boolean;
+  /**
+   * Sum loops (products, batch and feature sums) take this many terms per
+   * iteration where it divides their length. WebGPU on SwiftShader: a product
+   * over [8192 × 256] outputs, 256 terms each, 1,424–1,502 ms as one term per
+   * iteration, 787–821 ms as four (measured in Chromium, under load); WebGL2
+   * on SwiftShader gained nothing (928–1,035 ms either way).
+   */
+  readonly unroll?: number;
+  /**
+   * With `rows`: a product over all rows reads both operands from copies
+   * packed four floats to an element (gpu.js Array(4) kernels), four terms per
+   * read. WebGL2 on SwiftShader: every read of a gpu.js array costs two integer
+   * divisions (index → texel), so four floats per read make a product over
+   * [2048 × 256] outputs of 256 terms 365 ms against 928–1,035 ms (packing
+   * included; measured in Chromium under load). WebGPU's WGSL translation
+   * reads no Array(4) arrays.
+   */
+  readonly pack?: boolean;
 }
 
 // ---------------------------------------------------------------- storage

@@ -40,7 +40,19 @@ export class KernelWriter {
     private readonly isBackward: boolean,
     /** The kernel holding a batched vector node transposed, [n rows × batch columns] (plan.ts `transposed`), where the plan offers one. */
     private readonly transposed?: (id: number) => number,
+    /** The kernel holding a node's values packed by four (plan.ts `packed`, PlanOptions.pack), where the plan offers one. */
+    private readonly packed?: (id: number, along: 'cols' | 'rows') => number,
   ) {}
+
+  /** Σ over K/4 packed elements of two Array(4) arrays: four products per pair of reads. */
+  private packedSum(block: Block, base: string, K: number, a: (k: string) => string, b: (k: string) => string): string {
+    return this.sum(block, base, [{ n: K / 4, body: (k, inner) => {
+      const [u, v] = [this.fresh('u'), this.fresh('v')];
+      inner.emit(`const ${u} = ${a(k)};`);
+      inner.emit(`const ${v} = ${b(k)};`);
+      return `(${u}[0] * ${v}[0] + ${u}[1] * ${v}[1] + ${u}[2] * ${v}[2] + ${u}[3] * ${v}[3])`;
+    } }]);
+  }
 
   fresh(base: string): string {
     return `${base}${this.counter++}`;
@@ -150,13 +162,16 @@ export class KernelWriter {
   private sum(block: Block, base: string, loops: readonly { n: number; body: (v: string, inner: Block) => string }[]): string {
     const acc = this.fresh(`${base}_`);
     block.emit(`let ${acc} = 0.0;`);
+    const U = this.opts.unroll ?? 1;
     for (const { n, body } of loops) {
       const v = this.fresh('k');
       const inner = new Block(block.indent + '  ', block);
-      const term = body(v, inner);
-      block.emit(`for (let ${v} = 0; ${v} < ${n}; ${v}++) {`);
+      // unrolled (PlanOptions.unroll): U terms per iteration where U divides the length
+      const u = U > 1 && n >= U && n % U === 0 ? U : 1;
+      const terms = Array.from({ length: u }, (_, j) => body(j === 0 ? v : `(${v} + ${j})`, inner));
+      block.emit(`for (let ${v} = 0; ${v} < ${n}; ${v}${u > 1 ? ` += ${u}` : '++'}) {`);
       block.lines.push(...inner.lines);
-      block.emit(`  ${acc} += ${term};`);
+      block.emit(`  ${acc} += ${terms.join(' + ')};`);
       block.emit('}');
     }
     return acc;
@@ -230,6 +245,12 @@ export class KernelWriter {
       }
       case 'matvec': {
         const [w, v] = ins as [number, number];
+        const K = this.layout(w).dims[1]!;
+        if (this.packed && x.b !== undefined && this.layout(v).batched && this.pieces(v).length === 1 && K % 4 === 0) {
+          // both operands packed by four along the sum (PlanOptions.pack)
+          const [wp, vp] = [this.arg({ from: 'kernel', index: this.packed(w, 'cols') }, `${this.g.labels[w] ?? `v${w}`}_4`), this.arg({ from: 'kernel', index: this.packed(v, 'cols') }, `${this.g.labels[v] ?? `v${v}`}_4`)];
+          return this.packedSum(block, 'mv', K, (k) => `${wp}[${x.i}][${k}]`, (k) => `${vp}[${x.b}][${k}]`);
+        }
         return this.sum(block, 'mv', this.pieces(v).map((p) => ({
           n: p.len,
           body: (j: string, inner: Block) => `${this.value(w, { i: x.i, j: p.off ? `${j} + ${p.off}` : j }, inner)} * ${this.value(p.id, { b: x.b, i: j }, inner)}`,
@@ -247,6 +268,11 @@ export class KernelWriter {
           // a sum over all T·B rows reads both operands transposed, each along its contiguous axis
           // (measured in gpu.js webasm, n = 256, 1024 rows: 240–370 ms per product reading down
           // the columns of [rows][n] arrays, 80–85 ms reading the transposes, ~1–2 ms per transpose)
+          if (this.packed && this.opts.batch % 4 === 0) {
+            // both transposed and packed by four along the rows (PlanOptions.pack)
+            const [up, vp] = [u, v].map((p) => this.arg({ from: 'kernel', index: this.packed!(p, 'rows') }, `${this.g.labels[p] ?? `v${p}`}_T4`)) as [string, string];
+            return this.packedSum(block, 'op', this.opts.batch, (k) => `${up}[${x.i}][${k}]`, (k) => `${vp}[${x.j}][${k}]`);
+          }
           const [ut, vt] = [u, v].map((p) => this.arg({ from: 'kernel', index: this.transposed!(p) }, `${this.g.labels[p] ?? `v${p}`}_T`)) as [string, string];
           return this.sum(block, 'op', [{ n: this.opts.batch, body: (b) => `${ut}[${x.i}][${b}] * ${vt}[${x.j}][${b}]` }]);
         }

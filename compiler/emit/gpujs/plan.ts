@@ -121,12 +121,33 @@ function writeKernels(g: Graph, made: ReadonlySet<number>, layout: (id: number) 
       source: `function (${w.params.join(', ')}) {\n${body.lines.join('\n')}\n}` });
     return kernels.length - 1;
   };
+  // a node's values packed by four along one axis (PlanOptions.pack), each a kernel made on first use:
+  // 'cols' [K/4 × m] of a matrix by its rows or [K/4 × rows] of a batched vector; 'rows' [rows/4 × n] of a batched vector, transposed
+  const packs = new Map<string, number>();
+  const packed = (id: number, along: 'cols' | 'rows'): number => {
+    const key = `${id}:${along}`;
+    const found = packs.get(key);
+    if (found !== undefined) return found;
+    const l = layout(id);
+    const lanes = (c: number) => (along === 'rows' ? { b: `(this.thread.x * 4 + ${c})`, i: 'this.thread.y' } : l.batched ? { b: 'this.thread.y', i: `(this.thread.x * 4 + ${c})` } : { i: 'this.thread.y', j: `(this.thread.x * 4 + ${c})` });
+    const output = along === 'rows' ? [opts.batch / 4, l.dims[0]!] : l.batched ? [l.dims[0]! / 4, opts.batch] : [l.dims[1]! / 4, l.dims[0]!];
+    if (opts.maxExtent !== undefined && output.some((e) => e > opts.maxExtent!))
+      throw new GpujsPlanError(`a kernel output of ${output.join(' × ')} exceeds this device's limit of ${opts.maxExtent} per side`);
+    const w = new KernelWriter(g, made, -1, kernelOf, layout, dim, opts, isBackward);
+    const body = new Block('  ');
+    const values = [0, 1, 2, 3].map((c) => w.value(id, lanes(c), body));
+    body.emit(`return [${values.join(', ')}];`);
+    packs.set(key, kernels.length);
+    kernels.push({ name: `${g.labels[id] ?? `v${id}`}_4`, node: -1, output, args: w.args, returnType: 'Array(4)',
+      source: `function (${w.params.join(', ')}) {\n${body.lines.join('\n')}\n}` });
+    return kernels.length - 1;
+  };
   for (const id of [...made].sort((a, b) => a - b)) {
     const l = layout(id);
     const output = outputOf(l, opts.batch);
     if (opts.maxExtent !== undefined && output.some((e) => e > opts.maxExtent!))
       throw new GpujsPlanError(`a kernel output of ${output.join(' × ')} exceeds this device's limit of ${opts.maxExtent} per side`);
-    const w = new KernelWriter(g, made, id, kernelOf, layout, dim, opts, isBackward, transposed);
+    const w = new KernelWriter(g, made, id, kernelOf, layout, dim, opts, isBackward, transposed, opts.pack && opts.rows ? packed : undefined);
     const body = new Block('  ');
     let result = w.value(id, ownIdx(l), body);
     // a parameter gradient of a loop step adds the sum over the steps after it

@@ -72,6 +72,29 @@ describe('gpu.js scans agree with the float64 interpreter', () => {
   });
 });
 
+describe('products over all rows reading operands packed by four (PlanOptions.pack, as on WebGL2 in software)', () => {
+  // gpu.js's webasm translation reads no Array(4) arrays: the values are checked in Chromium (test/browser/scan-browser.test.ts)
+  const plan = (c: CompiledCell, n: number, batch: number, steps: number, pack: boolean) => {
+    const forms = scanForms(c)!;
+    const opts = { dims: new Map([['n', n]]), batch, mode: 'loop' as const, cpu: true, pack };
+    const N = new Map([['h', n], ['c', n]]);
+    return [planScan(forms.forward, forms.fwd, 'forward', steps, N, opts), planScan(forms.backward, forms.bwd, 'backward', steps, N, opts)].flatMap((p) => [...p.coefficients.kernels, ...p.whole.kernels]);
+  };
+  for (const [name, c] of [['minGRU', MIN_GRU], ['RG-LRU', RG_LRU], ['SRU', SRU], ['minLSTM', MIN_LSTM]] as const) {
+    it(`${name}: the products and weight-gradient sums read Array(4) copies where 4 divides the sum's length, and only there`, () => {
+      const packed = plan(c, 8, 4, 8, true);
+      const packs = packed.filter((k) => k.returnType === 'Array(4)');
+      expect(packs.length).toBeGreaterThanOrEqual(2);
+      for (const k of packs) expect(k.source).toMatch(/return \[.+, .+, .+, .+\];/);
+      // x·W rows: 8/4 packed elements per sum; the gradients: 32/4 rows
+      expect(packed.some((k) => /u\d+\[0\] \* v\d+\[0\]/.test(k.source) && /k\d+ < 2;/.test(k.source))).toBe(true);
+      expect(packed.some((k) => /u\d+\[0\] \* v\d+\[0\]/.test(k.source) && /k\d+ < 8;/.test(k.source))).toBe(true);
+      expect(plan(c, 6, 3, 10, true).some((k) => k.returnType !== undefined)).toBe(false);
+      expect(plan(c, 8, 4, 8, false).some((k) => k.returnType !== undefined)).toBe(false);
+    });
+  }
+});
+
 describe('chunks over time', () => {
   it('chunk length ≈ (2T)^⅓, between 1 and T', () => {
     expect([1, 2, 4, 13, 256, 1024, 4096].map(chunkLength)).toEqual([1, 2, 2, 3, 8, 13, 20]);

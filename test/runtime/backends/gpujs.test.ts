@@ -20,7 +20,7 @@ const TOLERANCE = 1e-4;
 const f64 = (r: Record<string, number[]>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Float64Array.from(v)]));
 const plain = (r: Record<string, Float32Array | Float64Array>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Array.from(v)]));
 
-async function runCase(c: CaseData, mode: GpuMode, extra: { limits?: { maxArrays?: number } } = {}): Promise<CaseResult> {
+async function runCase(c: CaseData, mode: GpuMode, extra: { limits?: { maxArrays?: number }; unroll?: number } = {}): Promise<CaseResult> {
   const b = await gpujsBackend(loadCell(c.source), { dims: c.dims, batch: c.batch, mode, ...extra });
   const f = await b.forward(c.steps, f64(c.params), f64(c.inputs), f64(c.init));
   const first = b.lastRun()!;
@@ -56,6 +56,18 @@ describe('gpu.js webasm agrees with the float64 interpreter', () => {
     expect(worst(relativeErrors(got, reference(c)))).toEqual([]);
     const split = await gpujsBackend(loadCell(c.source), { dims: c.dims, batch: c.batch, limits: { maxArrays: 4 } });
     expect(Math.max(...split.plans.backward.kernels.map((k) => k.args.filter((a) => a.from !== 'offset').length))).toBeLessThanOrEqual(4);
+  });
+
+  it('sum loops unrolled four terms per iteration (as on WebGPU in software) still agree, where 4 divides a length and where not', async () => {
+    for (const [name, dims] of [['lstm', { n_x: 8, n_a: 12 }], ['gru', { n_x: 5, n_a: 6 }], ['rnn', { n_x: 4, n_a: 8, n_y: 3 }]] as const) {
+      const c = makeCase(`${name}.celda`, loadSource(name), { batch: 4, steps: 5, dims, seed: 7 });
+      const b = await gpujsBackend(loadCell(c.source), { dims: c.dims, batch: c.batch, unroll: 4 });
+      const sources = [...b.plans.forward.kernels, ...b.plans.backward.kernels].map((k) => k.source).join('\n');
+      expect(sources).toMatch(/k\d+ \+= 4\)/);
+      expect(sources).toMatch(/\(k\d+ \+ 3\)/);
+      const got = await runCase(c, 'webasm', { unroll: 4 });
+      expect(worst(relativeErrors(got, reference(c)))).toEqual([]);
+    }
   });
 
   it('two parameters whose gradients are one node keep separate sums over the steps', async () => {
