@@ -4,29 +4,26 @@
 
 import type { Settings } from './task.ts';
 
+/** What every task shares, in the order the settings are written (a checkpoint's config keeps it). */
+const OPTIMIZER = { optimizer: 'adamw', weightDecay: 0.01, momentum: 0.9, schedule: 'cosine' } as const;
+const CELL = { clip: 1, init: 'orthogonal', forgetBias: 1, bptt: 0 } as const;
+const RUN = { threads: 2, bucket: true } as const;
+
 export const DEFAULTS = {
   names: {
-    hidden: 128, layers: 1, embed: 16, bidirectional: false,
-    steps: 1500, batch: 32, lr: 0.005, optimizer: 'adamw', weightDecay: 0.01, momentum: 0.9,
-    schedule: 'cosine', warmup: 100, decaySteps: 1500, clip: 1, init: 'orthogonal', forgetBias: 1, bptt: 0,
-    evalEvery: 250, evalSize: 1000, threads: 2, bucket: true,
+    hidden: 128, layers: 1, embed: 16, bidirectional: false, steps: 1500, batch: 32, lr: 0.005,
+    ...OPTIMIZER, warmup: 100, decaySteps: 1500, ...CELL, evalEvery: 250, evalSize: 1000, ...RUN,
   },
   gender: {
-    hidden: 64, layers: 1, embed: 16, bidirectional: false,
-    steps: 2000, batch: 32, lr: 0.005, optimizer: 'adamw', weightDecay: 0.01, momentum: 0.9,
-    schedule: 'cosine', warmup: 50, decaySteps: 2000, clip: 1, init: 'orthogonal', forgetBias: 1, bptt: 0,
-    evalEvery: 200, evalSize: 1000, threads: 2, bucket: true,
+    hidden: 64, layers: 1, embed: 16, bidirectional: false, steps: 2000, batch: 32, lr: 0.005,
+    ...OPTIMIZER, warmup: 50, decaySteps: 2000, ...CELL, evalEvery: 200, evalSize: 1000, ...RUN,
   },
   entities: {
-    hidden: 32, layers: 1, embed: 16, bidirectional: true,
-    steps: 600, batch: 32, lr: 0.01, optimizer: 'adamw', weightDecay: 0.01, momentum: 0.9,
-    schedule: 'cosine', warmup: 50, decaySteps: 600, clip: 1, init: 'orthogonal', forgetBias: 1, bptt: 0,
-    evalEvery: 200, evalSize: 2000, threads: 2, bucket: true,
+    hidden: 32, layers: 1, embed: 16, bidirectional: true, steps: 600, batch: 32, lr: 0.01,
+    ...OPTIMIZER, warmup: 50, decaySteps: 600, ...CELL, evalEvery: 200, evalSize: 2000, ...RUN,
   },
   g2p: {
-    hidden: 128, layers: 1, embed: 32, bidirectional: false,
-    steps: 1200, batch: 64, lr: 0.005, optimizer: 'adamw', weightDecay: 0.01, momentum: 0.9,
-    schedule: 'cosine', warmup: 100, decaySteps: 1200, clip: 1, init: 'orthogonal', forgetBias: 1, bptt: 0,
-    evalEvery: 200, evalSize: 500, threads: 2, bucket: true,
+    hidden: 128, layers: 1, embed: 32, bidirectional: false, steps: 1200, batch: 64, lr: 0.005,
+    ...OPTIMIZER, warmup: 100, decaySteps: 1200, ...CELL, evalEvery: 200, evalSize: 500, ...RUN,
   },
 } as const satisfies Readonly<Record<string, Settings>>;
