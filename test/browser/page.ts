@@ -8,8 +8,7 @@ import type { Vec } from '../../runtime/backend.ts';
 import type { GpuMode } from '../../runtime/backends/gpujs.ts';
 import { gpujsBackend, softwareRenderer } from '../../runtime/backends/gpujs.ts';
 import type { CaseData, CaseResult } from './cases.ts';
-import { Rng } from '../../runtime/random.ts';
-import { profileScan } from './profile.ts';
+import { profileScan, scanStep } from './profile.ts';
 
 const f64 = (r: Readonly<Record<string, readonly number[]>>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Float64Array.from(v)]));
 const plain = (r: Readonly<Record<string, Vec>>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Array.from(v)]));
@@ -54,21 +53,12 @@ async function time(c: CaseData, mode: GpuMode, repeats: number): Promise<{ forw
   return { forward: forward / repeats, backward: backward / repeats };
 }
 
-/**
- * One training step of a cell on random data made here (bench/scan.ts: T·B·n numbers need not cross
- * page.evaluate), with or without scans: ms per step over `repeats` after one warm-up, and the kernel launches.
- */
+/** One training step of a cell (profile.ts scanStep), with or without scans: ms per step over `repeats` after one warm-up, and the kernel launches. */
 async function timeScan(source: string, dims: Record<string, number>, batch: number, steps: number, mode: GpuMode, repeats: number, scan: boolean | 'log'): Promise<{ ms: number; launches: number; scanned: boolean }> {
-  const cell = compile(source, { defaultCellName: 'cell' }).cells[0]!;
-  const backend = await gpujsBackend(cell, { dims, batch, mode, scan });
-  const rng = new Rng(1);
-  const n = dims.n!;
-  const vec = (k: number) => Float64Array.from({ length: k }, () => rng.normal() / Math.sqrt(n));
-  const P = Object.fromEntries(cell.typed.params.map((p) => [p.name, vec(p.shape.length === 2 ? n * n : n)]));
-  const X = { x: vec(steps * batch * n) }, cot = { states: { h: vec(steps * batch * n) } };
+  const { backend, forward, backward } = await scanStep(source, dims, batch, steps, mode, scan);
   const step = async () => {
-    await backend.forward(steps, P, X);
-    await backend.backward(cot, { inputs: false });
+    await forward();
+    await backward();
   };
   await step();
   const t0 = performance.now();

@@ -31,11 +31,12 @@ interface PipelineLike {
 type Pass = { pipeline: unknown; bindGroup: unknown; groups: number[] };
 type Exec = { kind: string; _device: { queue: { submit(c: unknown[]): void; onSubmittedWorkDone(): Promise<void>; writeBuffer(...a: unknown[]): void }; createCommandEncoder(): { beginComputePass(): { setPipeline(p: unknown): void; setBindGroup(i: number, g: unknown): void; dispatchWorkgroups(x: number, y: number, z: number): void; end(): void }; finish(): unknown } }; _passes: Pass[]; execute(args: unknown[]): Promise<unknown> };
 
-export async function profileScan(source: string, dims: Record<string, number>, batch: number, steps: number, mode: GpuMode, scan: boolean | 'log'): Promise<Profile> {
-  const created: PipelineLike[] = [];
-  const proto = GPU.prototype as unknown as { createPipeline(this: unknown, ...a: unknown[]): { pipeline: PipelineLike } };
-  const original = proto.createPipeline;
-  proto.createPipeline = function (...a: unknown[]) { const s = original.apply(this, a); created.push(s.pipeline); return s; };
+/**
+ * A gpu.js backend of a cell and random data for one training step, made in the page (bench/scan.ts:
+ * T·B·n numbers need not cross page.evaluate): its forward, and its backward for the parameters'
+ * and initial states' gradients (x is data).
+ */
+export async function scanStep(source: string, dims: Record<string, number>, batch: number, steps: number, mode: GpuMode, scan: boolean | 'log') {
   const cell = compile(source, { defaultCellName: 'cell' }).cells[0]!;
   const backend = await gpujsBackend(cell, { dims, batch, mode, scan });
   const rng = new Rng(1);
@@ -43,11 +44,20 @@ export async function profileScan(source: string, dims: Record<string, number>, 
   const vec = (k: number) => Float64Array.from({ length: k }, () => rng.normal() / Math.sqrt(n));
   const P = Object.fromEntries(cell.typed.params.map((p) => [p.name, vec(p.shape.length === 2 ? n * n : n)]));
   const X = { x: vec(steps * batch * n) }, cot = { states: { h: vec(steps * batch * n) } };
+  return { backend, forward: () => backend.forward(steps, P, X), backward: () => backend.backward(cot, { inputs: false }) };
+}
+
+export async function profileScan(source: string, dims: Record<string, number>, batch: number, steps: number, mode: GpuMode, scan: boolean | 'log'): Promise<Profile> {
+  const created: PipelineLike[] = [];
+  const proto = GPU.prototype as unknown as { createPipeline(this: unknown, ...a: unknown[]): { pipeline: PipelineLike } };
+  const original = proto.createPipeline;
+  proto.createPipeline = function (...a: unknown[]) { const s = original.apply(this, a); created.push(s.pipeline); return s; };
+  const { forward, backward } = await scanStep(source, dims, batch, steps, mode, scan);
   const step = async () => {
     const t0 = performance.now();
-    await backend.forward(steps, P, X);
+    await forward();
     const t1 = performance.now();
-    await backend.backward(cot, { inputs: false });
+    await backward();
     return { forward: t1 - t0, backward: performance.now() - t1 };
   };
   try {
