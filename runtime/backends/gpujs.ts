@@ -186,7 +186,7 @@ interface Compiled {
   readonly helpers: Map<string, Kernel>;
   readonly pipelines: Map<string, Pipeline>;
   readonly planOptions: PlanOptions;
-  /** The cell's scans (compiler/lower/scan.ts) and which passes they cover; their kernels per pass and T (a string: why that T does not fit the device); the forward step graph, for why a state is no scan. */
+  /** The cell's scans (compiler/lower/scan.ts) and which passes they cover; their kernels per pass and T (a string: why that T does not fit the device; under `why:PASS`, why that pass is no scan); the forward step graph, for why a state is no scan. */
   readonly scan: { readonly forms: ScanForms | null; readonly forward: boolean; readonly backward: boolean; readonly kernels: Map<string, ScanPass | string>; readonly graph: Graph;
     /** A forward that is a scan in stages (mLSTM): its forms (the first stage's states not among its scans) and the first stage's states, stepped. */
     readonly staged: { readonly forms: ScanForms; readonly stepped: readonly string[] } | null;
@@ -532,7 +532,12 @@ function scanKernels(x: PassContext, direction: 'forward' | 'backward', steps: n
   if (x.unrolled) return { kernels: null, reason: 'the cell is unrolled over fixed steps' };
   const staged = direction === 'forward' && !sc.forward ? sc.staged : null;
   const forms = staged ? staged.forms : sc.forms;
-  if (forms === null || (!sc[direction] && !staged)) return { kernels: null, reason: notScanned(x, direction) };
+  if (forms === null || (!sc[direction] && !staged)) {
+    // why, worked out once per pass (the detection runs over the whole step graph)
+    const why = `why:${direction}`;
+    if (!sc.kernels.has(why)) sc.kernels.set(why, notScanned(x, direction));
+    return { kernels: null, reason: sc.kernels.get(why) as string };
+  }
   const form = x.scan === 'log' && logScannable(forms, direction) ? 'log' : 'plain';
   // the backward reads the all-rows values its forward saved instead of computing them again
   const g = direction === 'forward' ? forms.forward : forms.backward;

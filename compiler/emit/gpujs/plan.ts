@@ -26,6 +26,7 @@
 
 import { evalDim } from '../../ir/dims.ts';
 import type { Dim } from '../../ir/dims.ts';
+import { reachable } from '../../ir/graph.ts';
 import type { Graph, Root } from '../../ir/graph.ts';
 import type { Shape } from '../../ir/ops.ts';
 import type { KernelPlan, Layout, PlanOptions, StepPlan } from './base.ts';
@@ -56,8 +57,7 @@ export function planStep(g: Graph, opts: PlanOptions): StepPlan {
   const forced = new Set<number>(opts.materialize ?? []);
   // over all T·B rows, a product with a transposed weight (a backward's Wᵀ·v) reads a copy of Wᵀ made once, row by row
   if (opts.rows) {
-    const live = new Set<number>(g.roots.map((r) => r.id));
-    for (let id = g.nodes.length - 1; id >= 0; id--) if (live.has(id)) for (const x of g.nodes[id]!.inputs) live.add(x);
+    const live = reachable(g);
     for (const n of g.nodes) if (live.has(n.id) && n.op === 'matvec' && n.shape.batch && g.nodes[n.inputs[0]!]!.op === 'transpose') forced.add(n.inputs[0]!);
   }
   for (;;) {
@@ -187,14 +187,12 @@ function splitSharedAccumulators(roots: { root: Root; kernel: number }[], kernel
 /**
  * The kernels of `plan` the roots that `keep` accepts need, by index into
  * plan.kernels (a backward that is not asked for the inputs' gradients runs
- * none of the kernels only they read). `before`: how many kernels the plan's
- * indices count on from (emit/gpujs/scan.ts planShared's `whole`).
+ * none of the kernels only they read).
  */
-export function neededKernels(plan: StepPlan, keep: (root: StepPlan['roots'][number]['root']) => boolean, before = 0): Set<number> {
+export function neededKernels(plan: StepPlan, keep: (root: StepPlan['roots'][number]['root']) => boolean): Set<number> {
   const need = new Set<number>();
-  const visit = (index: number) => {
-    const i = index - before;
-    if (i < 0 || need.has(i)) return;
+  const visit = (i: number) => {
+    if (need.has(i)) return;
     need.add(i);
     for (const a of plan.kernels[i]!.args) if (a.from === 'kernel') visit(a.index);
   };
