@@ -7,7 +7,7 @@
 
 import type { ElementwiseOp, OpName } from '../../ir/ops.ts';
 import type { ActKind } from './kernels-wat.ts';
-import { get } from './kernels-wat.ts';
+import { get } from './wat-text.ts';
 
 /** The elementwise primitives a loop handed over to WebAssembly cannot contain. */
 type WasmLoopLacks = 'exp' | 'log' | 'softplus' | 'power';

@@ -32,6 +32,7 @@
 // compares shapes).
 
 import { scanWat } from './scan-wat.ts';
+import { add, c32, func, get, mul, set, whileLoop } from './wat-text.ts';
 
 export interface GemmShape {
   /** Rows of A per register block. */
@@ -53,17 +54,6 @@ export interface GemmShape {
 }
 
 export const DEFAULT_GEMM: GemmShape = { mr: 4, nr: 2, nr1: 4, l2Floats: 48 * 1024, unroll: 1, fma: false };
-
-export const get = (n: string) => `(local.get $${n})`;
-export const set = (n: string, v: string) => `(local.set $${n} ${v})`;
-export const add = (a: string, b: string) => `(i32.add ${a} ${b})`;
-const mul = (a: string, b: string) => `(i32.mul ${a} ${b})`;
-export const c32 = (n: number) => `(i32.const ${n})`;
-
-/** A loop run until `exit` holds: `(block $dT (loop $lT (br_if $dT exit) body… (br $lT)))`. */
-export function whileLoop(tag: string, exit: string, body: string[]): string[] {
-  return [`(block $d${tag} (loop $l${tag}`, `  (br_if $d${tag} ${exit})`, ...body.map((b) => '  ' + b), `  (br $l${tag})))`];
-}
 
 /** A register block of mr × nr outputs at (i, j), over the whole of K. */
 function block(mr: number, nr: number, tag: string, { unroll, fma }: GemmShape): string[] {
@@ -204,17 +194,6 @@ function actFunc(): string[] {
 }
 
 // ---------------------------------------------------------------- moving data
-
-/** An exported function of i32 parameters: `;; what`, its signature, its locals, its body. */
-function func(name: string, what: string, params: readonly string[], locals: readonly string[], body: readonly string[]): string[] {
-  return [
-    `  ;; ${what}`,
-    `  (func $${name} (export "${name}") ${params.map((x) => `(param $${x} i32)`).join(' ')}`,
-    ...locals.map((l) => '    ' + l),
-    ...body.map((b) => '    ' + b),
-    '  )',
-  ];
-}
 
 /** Byte address base + row·ld4 + col·4. */
 const at = (base: string, row: string, ld4: string, col: string) => add(get(base), add(mul(row, get(ld4)), `(i32.shl ${col} (i32.const 2))`));

@@ -24,7 +24,8 @@
 
 import compileWat from 'watr/compile';
 import type { ActKind } from './kernels-wat.ts';
-import { ACT_KINDS, ACT_LOCALS, actBody, add, c32, get, set, whileLoop } from './kernels-wat.ts';
+import { ACT_KINDS, ACT_LOCALS, actBody } from './kernels-wat.ts';
+import { add, c32, get, set, whileLoop } from './wat-text.ts';
 import type { WasmLoopOp } from './elementwise.ts';
 import { WASM_LOOP_OPS, splat } from './elementwise.ts';
 import { memoryFlagAt } from './memory-flag.ts';

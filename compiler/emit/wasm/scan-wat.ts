@@ -18,13 +18,9 @@
 //     P the running product of A (prod holds it per lane), dst[r, i] += P · carry[k, i],
 //     carry the S rows (stride ld) of the state entering the chunk.
 
-const get = (n: string) => `(local.get $${n})`;
-const set = (n: string, v: string) => `(local.set $${n} ${v})`;
-const add = (a: string, b: string) => `(i32.add ${a} ${b})`;
-const mul = (a: string, b: string) => `(i32.mul ${a} ${b})`;
-const c32 = (n: number) => `(i32.const ${n})`;
+import { add, c32, func, get, mul, set, whileLoop as loop } from './wat-text.ts';
+
 const flag = (bit: number) => `(i32.and ${get('flags')} ${c32(bit)})`;
-const loop = (tag: string, exit: string, body: string[]) => [`(block $d${tag} (loop $l${tag}`, `  (br_if $d${tag} ${exit})`, ...body.map((b) => '  ' + b), `  (br $l${tag})))`];
 
 /** Four lanes (vec) or one: loads, arithmetic and stores of the kind. */
 function lanes(vec: boolean) {
@@ -99,13 +95,10 @@ function scanFunc(): string[] {
     ...scanLanes(true, 'v'),
     ...scanLanes(false, 'f'),
   ]);
-  return [
-    '  ;; A diagonal linear recurrence over all steps (scan-wat.ts): forward dst = A·src + B, reverse dst += A·src + B.',
-    `  (func $scan (export "scan") ${['flags', 'R', 'S', 'W', 'dst', 'src', 'ld', 'a', 'lda', 'b', 'ldb', 'prod'].map((x) => `(param $${x} i32)`).join(' ')}`,
-    `    ${['n', 'u', 'k', 'i', 'row', 'first', 'd', 's', 'pa', 'pb', 'pp', 'ld4', 'lda4'].map((x) => `(local $${x} i32)`).join(' ')} (local $fa f32) (local $fx f32) (local $va v128) (local $vx v128)`,
-    ...body.map((b) => '    ' + b),
-    '  )',
-  ];
+  return func('scan', 'A diagonal linear recurrence over all steps (scan-wat.ts): forward dst = A·src + B, reverse dst += A·src + B.',
+    ['flags', 'R', 'S', 'W', 'dst', 'src', 'ld', 'a', 'lda', 'b', 'ldb', 'prod'],
+    [`${['n', 'u', 'k', 'i', 'row', 'first', 'd', 's', 'pa', 'pb', 'pp', 'ld4', 'lda4'].map((x) => `(local $${x} i32)`).join(' ')} (local $fa f32) (local $fx f32) (local $va v128) (local $vx v128)`],
+    body);
 }
 
 function fixFunc(): string[] {
@@ -119,14 +112,10 @@ function fixFunc(): string[] {
     ...fixLanes(true, 'v'),
     ...fixLanes(false, 'f'),
   ]);
-  return [
-    '  ;; The fix-up of a chunk of a scan split over time: dst += P · carry, P the running product of A (scan-wat.ts).',
-    `  (func $scanFix (export "scanFix") ${['flags', 'R', 'S', 'W', 'dst', 'carry', 'ld', 'a', 'lda', 'prod'].map((x) => `(param $${x} i32)`).join(' ')}`,
-    `    ${['n', 'u', 'k', 'i', 'row', 'first', 'd', 'c', 'pa', 'pp', 'ld4', 'lda4'].map((x) => `(local $${x} i32)`).join(' ')} (local $fa f32) (local $va v128)`,
-    set('flags', `(i32.or ${get('flags')} (i32.const 8))`),
-    ...body.map((b) => '    ' + b),
-    '  )',
-  ];
+  return func('scanFix', 'The fix-up of a chunk of a scan split over time: dst += P · carry, P the running product of A (scan-wat.ts).',
+    ['flags', 'R', 'S', 'W', 'dst', 'carry', 'ld', 'a', 'lda', 'prod'],
+    [`${['n', 'u', 'k', 'i', 'row', 'first', 'd', 'c', 'pa', 'pp', 'ld4', 'lda4'].map((x) => `(local $${x} i32)`).join(' ')} (local $fa f32) (local $va v128)`],
+    [set('flags', `(i32.or ${get('flags')} (i32.const 8))`), ...body]);
 }
 
 /** The text of the scan kernels, functions of the SIMD kernels' module. */
