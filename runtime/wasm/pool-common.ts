@@ -17,7 +17,7 @@
 import { SIMD_KERNELS } from '../../compiler/emit/js/simd-helpers.ts';
 import { DEFAULT_GEMM } from '../../compiler/emit/wasm/kernels-wat.ts';
 import type { ScanSplitOptions } from './scan-split.ts';
-import { splitScan } from './scan-split.ts';
+import { laneBound, splitScan } from './scan-split.ts';
 
 export type { ScanSplitOptions } from './scan-split.ts';
 
@@ -316,20 +316,19 @@ export function assemblePool(
     heap.scan = splitScan(memory, heap, kernels.scan, kernels.scanFix, () => (open ? n : 1), run, scan);
     // The data movement around a step's products over all T·B rows, split over columns (whole groups of four):
     // each thread moves or sums its columns in the kernel's order, so the floats are the same as on one thread.
-    const columns = (W: number, k: number) => Math.min(W, Math.round((Math.ceil(W / 4) * k) / n) * 4);
     const big = (R: number, W: number) => open && R * W >= MOVE_MIN_FLOATS && W >= 8 * n;
     const { transpose, sumRows } = kernels;
     heap.transpose = (R, W, src, lds, dst, ldd) => {
       if (!big(R, W)) return transpose(R, W, src, lds, dst, ldd);
       run(3, (k) => {
-        const j0 = columns(W, k), j1 = columns(W, k + 1);
+        const j0 = laneBound(W, k, n), j1 = laneBound(W, k + 1, n);
         return j1 > j0 ? [R, j1 - j0, src + 4 * j0, lds, dst + 4 * j0 * ldd, ldd] : null;
       }, 'a transpose');
     };
     heap.sumRows = (R, m, src, lds, dst, acc) => {
       if (!big(R, m)) return sumRows(R, m, src, lds, dst, acc);
       run(4, (k) => {
-        const i0 = columns(m, k), i1 = columns(m, k + 1);
+        const i0 = laneBound(m, k, n), i1 = laneBound(m, k + 1, n);
         return i1 > i0 ? [R, i1 - i0, src + 4 * i0, lds, dst + 4 * i0, acc] : null;
       }, 'a sum over rows');
     };

@@ -32,6 +32,9 @@ const REVERSE = 1, A = 2, LOCAL = 8, A_ROW = 16, B_ROW = 32;
 /** Run `op` with arguments per thread k < threads (k = 0: this thread; null: nothing to do). */
 export type RunSplit = (op: 1 | 2, args: (k: number) => readonly number[] | null, what: string) => void;
 
+/** Where part k of n starts over W columns split in whole groups of four (SIMD lanes), as even as they come. */
+export const laneBound = (W: number, k: number, n: number): number => Math.min(W, Math.round((Math.ceil(W / 4) * k) / n) * 4);
+
 /** The pool heap's `scan`: split between threads, or the kernel on this one. */
 export function splitScan(memory: WebAssembly.Memory, heap: CeldaHeap, scan: Scan, fix: ScanFix, threads: () => number, run: RunSplit, o: ScanSplitOptions): Scan {
   const minWork = o.minWork ?? 1 << 16, minLanes = o.minLanes ?? 64, minSteps = o.minSteps ?? 64;
@@ -40,11 +43,8 @@ export function splitScan(memory: WebAssembly.Memory, heap: CeldaHeap, scan: Sca
     const T = S > 0 ? R / S : 0;
     const work = R * W;
     if (o.split === 'lanes' || (o.split === undefined && n > 1 && work >= minWork && W >= minLanes * n)) {
-      // Columns in multiples of 4 (whole SIMD lanes), as even as they come.
-      const groups = Math.ceil(W / 4);
-      const bound = (k: number) => Math.min(W, Math.round((groups * k) / n) * 4);
       run(1, (k) => {
-        const c0 = bound(k), c1 = bound(k + 1);
+        const c0 = laneBound(W, k, n), c1 = laneBound(W, k + 1, n);
         if (c1 <= c0) return null;
         return [flags, R, S, c1 - c0, dst + 4 * c0, src + 4 * c0, ld, a + (flags & A_ROW ? 0 : 4 * c0), lda, b + (flags & B_ROW ? 0 : 4 * c0), ldb, 0];
       }, 'a scan split over lanes');
