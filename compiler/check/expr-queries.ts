@@ -59,7 +59,7 @@ export function nonFiniteNumbers(e: Expr): { span: Span; what: string }[] {
     if (x.kind === 'pow' && !Number.isFinite(x.exponent)) found.push({ span: x.span, what: 'the exponent of this power' });
     stack.push(...children(x));
   }
-  return found.sort((a, b) => a.span.start - b.span.start);
+  return found;
 }
 
 /** Depth of an expression tree, measured without recursion. */
