@@ -139,8 +139,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
       cellRunBytes(cell, new Map(Object.entries(dims)), batch, steps), limit);
     // gpu.js loaded only when asked for; what it refuses is one line with a way out
     const gpujs = async () => {
-      const [{ gpujsSyncBackend }, { refusalsAsUsage }] = await Promise.all([import('../runtime/backends/gpujs.ts'), import('../runtime/backends/gpujs-refusals.ts')]);
-      return refusalsAsUsage(gpujsSyncBackend, '--backend js runs the cell without gpu.js')(cell, { dims, batch, scan });
+      const { gpujsSyncRefusing } = await import('../runtime/backends/gpujs-refusals.ts');
+      return gpujsSyncRefusing('--backend js runs the cell without gpu.js')(cell, { dims, batch, scan });
     };
     const backend = backendName === 'js' ? jsBackend(cell, { dims, batch, precision, simd, threads, scan })
       : backendName === 'gpujs' ? await gpujs()

@@ -51,10 +51,10 @@ const noScan = (f: BackendFactory): BackendFactory => (cell, opts) => f(cell, { 
 
 /** `--backend gpujs`: gpu.js kernels called synchronously (Node has webasm and cpu; WebGL2 and WebGPU need a browser). */
 async function gpujsFactory(mode: string | undefined, scan: boolean | 'log' = true): Promise<BackendFactory> {
-  const { GPU_MODES, gpujsSyncBackend } = await import('../runtime/backends/gpujs.ts');
-  const { refusalsAsUsage } = await import('../runtime/backends/gpujs-refusals.ts');
+  const { GPU_MODES } = await import('../runtime/backends/gpujs.ts');
+  const { gpujsSyncRefusing } = await import('../runtime/backends/gpujs-refusals.ts');
   if (mode !== undefined && !(GPU_MODES as readonly string[]).includes(mode)) throw new UsageError(`--gpu-mode must be one of ${GPU_MODES.join(', ')}, not \`${mode}\``);
-  const make = refusalsAsUsage(gpujsSyncBackend, '--backend js runs the cell without gpu.js');
+  const make = gpujsSyncRefusing('--backend js runs the cell without gpu.js');
   return (cell, opts) => make(cell, { ...opts, mode: (mode ?? 'webasm') as (typeof GPU_MODES)[number], scan });
 }
 

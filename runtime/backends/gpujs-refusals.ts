@@ -9,7 +9,7 @@
 import type { CompiledCell } from '../../compiler/compile.ts';
 import type { CellBackend } from '../backend.ts';
 import { UsageError } from '../usage.ts';
-import { GpujsError } from './gpujs.ts';
+import { GpujsError, gpujsSyncBackend } from './gpujs.ts';
 
 /** `e` as a UsageError when gpu.js refused (`instead`: the way out, such as "--backend js runs it"), else `e` itself. */
 export function gpujsRefusal(e: unknown, instead: string): unknown {
@@ -34,3 +34,6 @@ export function refusalsAsUsage<O, B extends CellBackend>(make: (cell: CompiledC
     });
   };
 }
+
+/** The synchronous gpu.js backend (Node's webasm and cpu modes) with its refusals as UsageErrors: what the command line runs. */
+export const gpujsSyncRefusing = (instead: string) => refusalsAsUsage(gpujsSyncBackend, instead);

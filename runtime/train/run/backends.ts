@@ -45,8 +45,8 @@ export async function loadBackend(name: string | undefined): Promise<{ name: Bac
   if (name === 'gpujs') {
     // gpu.js kernels run one by one (its synchronous WebAssembly/CPU modes) in the synchronous training loop.
     // What gpu.js refuses (a cell its kernels cannot write, a kernel moved to its CPU fallback) is one line with a way out, not an internal error.
-    const [{ gpujsSyncBackend }, { refusalsAsUsage }] = await Promise.all([import('../../backends/gpujs.ts'), import('../../backends/gpujs-refusals.ts')]);
-    return { name, factory: refusalsAsUsage(gpujsSyncBackend, '--backend js-f32 trains the cell without gpu.js') };
+    const { gpujsSyncRefusing } = await import('../../backends/gpujs-refusals.ts');
+    return { name, factory: gpujsSyncRefusing('--backend js-f32 trains the cell without gpu.js') };
   }
   throw new UsageError(`unknown backend \`${name}\` (available: ${BACKEND_NAMES.join(', ')})`);
 }
