@@ -16,12 +16,13 @@ export function download(name: string, data: string | Uint8Array, type: string):
   setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
 }
 
-const fileName = (cell: CompiledCell) => cell.name.replace(/[^A-Za-z0-9_-]/g, '_') || 'cell';
+/** A cell's name as a file name. */
+export const fileName = (name: string) => name.replace(/[^A-Za-z0-9_-]/g, '_') || 'cell';
 
 /** Make and download one export; resolves to a line for the page (what was written, or the diagnostics). */
 export async function exportCell(kind: string, cell: CompiledCell, source: string, dims: Readonly<Record<string, number>>): Promise<string> {
   const failed = (ds: readonly Diagnostic[]) => ds.map((d) => render(d, 'cell.celda', source)).join('\n');
-  const base = fileName(cell);
+  const base = fileName(cell.name);
   if (kind === 'js-f32' || kind === 'js-f64') {
     const { emitJs } = await import('../compiler/emit/js/emit.ts');
     const precision = kind === 'js-f32' ? 'f32' : 'f64';

@@ -23,6 +23,7 @@ import { generate } from '../../runtime/train/run/decode.ts';
 import { predictClasses } from '../../runtime/train/run/evaluate.ts';
 import { simdAvailable } from '../../runtime/wasm/pool-common.ts';
 import { provide } from '../shims/node-module.ts';
+import { fileName } from '../export.ts';
 import { startPool } from '../shims/pool.ts';
 import { bridgeFactory } from './bridge.ts';
 import type { Exported, FromTrainer, StartRun } from './protocol.ts';
@@ -182,9 +183,6 @@ async function exportTrained(to: 'pytorch' | 'onnx'): Promise<Exported> {
   }
   return { ok: true, to, step, what: `${task.name} (${model.spec.topology}) · ${cell.name}, step ${step}`, files: made.files, probe };
 }
-
-/** A cell's name as a file name. */
-const fileName = (name: string) => name.replace(/[^A-Za-z0-9_-]/g, '_') || 'cell';
 
 export function trainerMessage(m: { type: string; steps?: number; to?: 'pytorch' | 'onnx' } & Partial<StartRun>, post: (x: FromTrainer) => void): void {
   const fail = (e: unknown) => post({ type: 'error', message: e instanceof Error ? e.message : String(e) });

@@ -115,11 +115,11 @@ export class TrainCore {
   order: Int32Array = new Int32Array(0);
   step = 0;
 
-  constructor(input: CoreInput, data?: TaskData) {
+  constructor(input: CoreInput) {
     const { task, cell, config: c } = input;
     this.task = task;
     this.config = c;
-    this.data = data ?? task.load();
+    this.data = task.load();
     this.model = buildModel(cell, modelSpec(task, c), input.factory);
     const schedule = parseSchedule(c.schedule, c.decaySteps, c.warmup);
     if (typeof schedule === 'string') throw new UsageError(schedule);

@@ -162,7 +162,7 @@ describe('data-parallel threads', () => {
 
 describe('epoch order', () => {
   it('is a permutation; with bucketing each batch holds sequences of similar length', async () => {
-    const { epochOrder } = await import('../../../../runtime/train/run/loop.ts');
+    const { epochOrder } = await import('../../../../runtime/train/run/core.ts');
     const { Rng } = await import('../../../../runtime/random.ts');
     const ex = Array.from({ length: 1000 }, (_, i) => ({ x: new Int32Array(1 + ((i * 37) % 50)), y: Int32Array.of(0) }));
     const plain = epochOrder(ex, 10, false, new Rng(1)), bucketed = epochOrder(ex, 10, true, new Rng(1));
