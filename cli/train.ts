@@ -22,6 +22,7 @@ import { NonFiniteError, TrainError } from '../runtime/train/errors.ts';
 import { meanLoss } from '../runtime/train/run/evaluate.ts';
 import type { RunConfig } from '../runtime/train/run/loop.ts';
 import { checkRunLimits, checkSettings, modelFor, prepareBackends, train } from '../runtime/train/run/loop.ts';
+import type { TrainCore } from '../runtime/train/run/core.ts';
 import { defaultConfig } from '../runtime/train/run/core.ts';
 import { chooseReadout } from '../runtime/train/model/fit.ts';
 import type { Model } from '../runtime/train/model/model.ts';
@@ -206,6 +207,8 @@ interface RunRequest {
   readonly config: RunConfig;
   readonly backend: { name: string; factory: BackendFactory };
   readonly out: string;
+  /** The run's core, its settings and limits checked (TrainInput.checked). */
+  readonly checked?: TrainCore;
   readonly resume?: Checkpoint;
   /** Where `resume` was read from, and whether a checkpoint already in `out` may be overwritten. */
   readonly resumeDir?: string;
@@ -234,7 +237,7 @@ async function runOne(r: RunRequest): Promise<{ summary: Summary; history: reado
   // Time per training step: the gaps between consecutive steps, except those an evaluation or save falls in.
   let last: number | undefined, busy = false, stepMs = 0, timed = 0;
   try {
-    result = await train({ task, cell, config, factory: r.backend.factory, backendName: r.backend.name, out: r.out, resume: r.resume, resumeDir: r.resumeDir, force: r.force, saveEvery: r.saveEvery ?? config.evalEvery, maxBytes: r.maxBytes }, {
+    result = await train({ task, cell, config, factory: r.backend.factory, backendName: r.backend.name, out: r.out, checked: r.checked, resume: r.resume, resumeDir: r.resumeDir, force: r.force, saveEvery: r.saveEvery ?? config.evalEvery, maxBytes: r.maxBytes }, {
       start: (model, params, step) => {
         const n = [...params.values()].reduce((k, t) => k + t.data.length, 0);
         const shape = `${config.layers > 1 ? `${config.layers} × ` : ''}${config.bidirectional ? 'bidirectional ' : ''}${cell.name}, hidden ${config.hidden}`;
@@ -316,11 +319,12 @@ export function trainCommand(argv: string[]): Promise<number> {
     const maxBytes = memoryLimit(v);
     const saveEvery = typeof v['save-every'] === 'string' ? (parseValue('save-every', v['save-every'], { int: 1 }) as number) : undefined;
     // a refused setting, or a run over a memory limit, leaves no directory behind
-    checkRunLimits(task, cell, config, checkSettings(task, cell, config, backend.factory), backend.name, maxBytes);
+    const checked = checkSettings(task, cell, config, backend.factory);
+    checkRunLimits(task, cell, config, checked.model, backend.name, maxBytes);
     ensureDir(out);
     let run;
     try {
-      run = await runOne({ task, cell, config, backend, out, resume, resumeDir: v.resume as string | undefined, force: !!v.force, saveEvery, quiet: !!v.quiet, maxBytes });
+      run = await runOne({ task, cell, config, backend, out, checked, resume, resumeDir: v.resume as string | undefined, force: !!v.force, saveEvery, quiet: !!v.quiet, maxBytes });
     } catch (e) {
       if (e instanceof NonFiniteError) { process.stderr.write(`error: ${e.message}\n`); return 1; }
       throw e;
@@ -518,7 +522,7 @@ export function compareCommand(argv: string[]): Promise<number> {
     for (const { cell } of cells) {
       const readout = compareReadout(cell, config.readout);
       try {
-        const model = checkSettings(task, cell, readout === undefined ? config : { ...config, readout }, backend.factory);
+        const { model } = checkSettings(task, cell, readout === undefined ? config : { ...config, readout }, backend.factory);
         if (backend.name === 'gpujs') prepareBackends(model, config);
       } catch (e) {
         // a cell that cannot fit the task fails its row when it trains

@@ -20,7 +20,6 @@ import { GradWorkers } from './parallel.ts';
 import type { Update } from './core.ts';
 import { modelSpec, TrainCore } from './core.ts';
 
-export { BUCKET_WINDOW, epochOrder, modelSpec, optimizerConfig } from './core.ts';
 /** Everything that defines a run (saved in its checkpoints). */
 /** The settings of a run (settings.ts holds them and their rules). */
 export type { RunConfig } from './settings.ts';
@@ -57,6 +56,11 @@ export interface TrainInput {
   readonly resume?: Checkpoint;
   /** The directory `resume` was read from: continuing there overwrites its checkpoint. */
   readonly resumeDir?: string;
+  /**
+   * The run's core as checkSettings made it from these settings, its limits
+   * checked (checkRunLimits): trained as it is, not made and checked again.
+   */
+  readonly checked?: TrainCore;
   /** Overwrite a checkpoint already in `out` (else a fresh run refuses to). */
   readonly force?: boolean;
   /** The memory limit in bytes (default: CELDA_MAX_MEMORY, else runtime/limits.ts's). */
@@ -100,10 +104,11 @@ export async function train(input: TrainInput, hooks: TrainHooks = {}): Promise<
  * The settings of a run checked against the task and the cell, before anything
  * trains: a refused value is a UsageError (the command line is wrong, exit 2); a
  * cell that cannot fit the task is a TrainError. `celda compare` checks every
- * cell so before it trains the first.
+ * cell so before it trains the first. The core made for the check is the run's:
+ * `celda train` passes it on (TrainInput.checked).
  */
-export function checkSettings(task: Task, cell: CompiledCell, c: RunConfig, factory: BackendFactory): Model {
-  return new TrainCore({ task, cell, config: c, factory }).model;
+export function checkSettings(task: Task, cell: CompiledCell, c: RunConfig, factory: BackendFactory): TrainCore {
+  return new TrainCore({ task, cell, config: c, factory });
 }
 
 /** The memory a run needs against the limit (`maxBytes`, else CELDA_MAX_MEMORY, else 4 GiB) and the backend's hard limits: a LimitError before anything trains. */
@@ -129,10 +134,10 @@ export function prepareBackends(model: Model, c: RunConfig): void {
 
 async function trainHere(input: TrainInput, hooks: TrainHooks): Promise<TrainResult> {
   const { task, cell, config: c, out, resume } = input;
-  const core = new TrainCore({ task, cell, config: c, factory: input.factory });
+  const core = input.checked ?? new TrainCore({ task, cell, config: c, factory: input.factory });
   const { model } = core;
 
-  checkRunLimits(task, cell, c, model, input.backendName, input.maxBytes);
+  if (!input.checked) checkRunLimits(task, cell, c, model, input.backendName, input.maxBytes);
 
   const history: HistoryPoint[] = [];
   if (resume) {
