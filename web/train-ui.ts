@@ -70,7 +70,8 @@ export class TrainPanel {
   private plotKey = '';
   private dirty = false;
   private nextId = 1;
-  private readonly exportWaiters = new Map<RunView, (r: Exported) => void>();
+  /** Per run, the exports asked for and not yet answered, in order (two clicks before an answer are two waiters). */
+  private readonly exportWaiters = new Map<RunView, { to: Exported['to']; ok: (r: Exported) => void }[]>();
 
   constructor(private readonly chartHost: HTMLElement, private readonly infoHost: HTMLElement, private readonly samplesHost: HTMLElement, private readonly changed: () => void) {
     new ResizeObserver(() => this.plot?.setSize(this.size())).observe(chartHost);
@@ -112,7 +113,11 @@ export class TrainPanel {
   exportTrained(to: 'pytorch' | 'onnx'): Promise<Exported> {
     const run = [...this.runs].reverse().find((r) => r.state !== 'starting' && r.state !== 'failed');
     if (!run) return Promise.resolve({ ok: false, to, message: 'train the cell first (Train, or Ctrl-Enter): there is no trained model yet' });
-    return new Promise((ok) => { this.exportWaiters.set(run, ok); run.worker.postMessage({ type: 'export', to }); });
+    return new Promise((ok) => {
+      const waiting = this.exportWaiters.get(run) ?? [];
+      this.exportWaiters.set(run, [...waiting, { to, ok }]);
+      run.worker.postMessage({ type: 'export', to });
+    });
   }
 
   stop(): void { for (const r of this.runs) if (r.state === 'training') r.worker.postMessage({ type: 'stop' }); }
@@ -140,8 +145,19 @@ export class TrainPanel {
       }
       case 'paused': run.state = 'paused'; run.step = m.step; break;
       case 'done': run.state = 'done'; run.step = m.step; break;
-      case 'error': run.state = 'failed'; run.error = m.message; break;
-      case 'exported': this.exportWaiters.get(run)?.(m.result); this.exportWaiters.delete(run); return;
+      case 'error':
+        run.state = 'failed'; run.error = m.message;
+        // an export asked for before the run failed gets that answer, not none
+        for (const w of this.exportWaiters.get(run) ?? []) w.ok({ ok: false, to: w.to, message: m.message });
+        this.exportWaiters.delete(run);
+        break;
+      case 'exported': {
+        // the first waiter for that kind of export (the answers to two kinds may cross)
+        const waiting = this.exportWaiters.get(run) ?? [];
+        const i = waiting.findIndex((w) => w.to === m.result.to);
+        if (i >= 0) { waiting[i]!.ok(m.result); waiting.splice(i, 1); }
+        return;
+      }
     }
     this.update();
   }

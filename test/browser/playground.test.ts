@@ -329,6 +329,13 @@ describe.skipIf(skip)('the playground in headless Chromium', () => {
     const shown = (await page.textContent('#samples li'))!;
     expect(shown).toContain(got[1]! > got[0]! ? 'male' : 'female');
     expect((await page.textContent('#export-status'))!).toMatch(/^GRU\.onnx: the trained model gender \(many-to-one\) · GRU, step 40 as an ONNX model/);
+    // exports asked for before any is answered are each answered (a second used to replace the first's waiter, which then never resolved)
+    const answers = await page.evaluate(async () => {
+      const { panel } = (globalThis as unknown as { celdaPlayground: { panel: { exportTrained(to: 'onnx' | 'pytorch'): Promise<{ ok: boolean; to: string }> } } }).celdaPlayground;
+      const rs = await Promise.all([panel.exportTrained('onnx'), panel.exportTrained('onnx'), panel.exportTrained('pytorch')]);
+      return rs.map((r) => [r.ok, r.to]);
+    });
+    expect(answers).toEqual([[true, 'onnx'], [true, 'onnx'], [true, 'pytorch']]);
     await page.click('[data-tab="math"]');
     await page.selectOption('#task', 'names');
   }, 300_000);
