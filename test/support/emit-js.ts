@@ -3,12 +3,14 @@
 // parameters, inputs, initial states and cotangents through both, compared array
 // by array with a relative error ‖a − b‖∞ / ‖b‖∞ (absolute when b is all zeros).
 
+import { expect } from 'vitest';
 import type { CompiledCell } from '../../compiler/compile.ts';
 import { stateShapeDims } from '../../compiler/check/typed-cell.ts';
 import type { Dim } from '../../compiler/ir/dims.ts';
 import { evalDim } from '../../compiler/ir/dims.ts';
 import type { BackendFactory, Vec } from '../../runtime/backend.ts';
 import { interpBackend } from '../../runtime/backends/interp.ts';
+import { jsBackend } from '../../runtime/backends/js.ts';
 import { Rng } from '../../runtime/random.ts';
 
 export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -97,4 +99,19 @@ export function agreement(cell: CompiledCell, factory: BackendFactory, o: { dims
   const worstScaled = Object.values(scaled).reduce((m, e) => (e <= m ? m : e), 0);
   const conditioning = Object.values(moved).reduce((m, e) => (e <= m ? m : e), 0);
   return { worst, where, errors, worstScaled, scale: Math.max(fwdScale, bwdScale), conditioning };
+}
+
+/** The generated JavaScript module as a backend: float64 or float32 (SIMD unless told), with the scan unless told. */
+export const jsAt = (precision: 'f64' | 'f32', scan = true, simd = true): BackendFactory => (c, o) => jsBackend(c, { ...o, precision, scan, simd });
+
+/**
+ * A random run of `cell` (the source `source`, shown when it fails) on the generated JavaScript,
+ * float64 and float32 SIMD, against the interpreter: values and every gradient, float64 to 1e-11
+ * (scaled), float32 within its own tolerance (1e-4, or 50× the cell's conditioning).
+ */
+export function expectJsAgrees(cell: CompiledCell, source: string, B: number, T: number): void {
+  const a = agreement(cell, jsAt('f64'), { dims: { n: 3 }, batch: B, steps: T, seed: B * 7 + T });
+  expect(a.worstScaled, `${a.where}\n${source}`).toBeLessThan(1e-11);
+  const b = agreement(cell, jsAt('f32'), { dims: { n: 4 }, batch: B, steps: T, seed: B * 7 + T, precision: 'f32' });
+  expect(b.worstScaled, `${b.where}\n${source}`).toBeLessThan(Math.max(1e-4, 50 * b.conditioning));
 }

@@ -10,8 +10,7 @@ import { emitJs } from '../../../compiler/emit/js/emit.ts';
 import { verify } from '../../../compiler/ir/graph.ts';
 import { lowerCell } from '../../../compiler/lower/lower.ts';
 import { scanForms } from '../../../compiler/lower/scan.ts';
-import { jsBackend } from '../../../runtime/backends/js.ts';
-import { agreement } from '../../support/emit-js.ts';
+import { agreement, expectJsAgrees, jsAt as js } from '../../support/emit-js.ts';
 import { compileOk, example, exampleFiles } from '../../support/cells.ts';
 import { linearCellSource, randomLinearCell } from '../../support/random-linear-cell.ts';
 import { randomCellSource, randomCellSpec } from '../../support/random-cell-source.ts';
@@ -134,7 +133,6 @@ describe('today\'s code where there is no scan', () => {
   });
 });
 
-const js = (precision: 'f64' | 'f32', scan = true) => (c: CompiledCell, o: Parameters<typeof jsBackend>[1]) => jsBackend(c, { ...o, precision, scan });
 
 describe('the generated JavaScript with scans agrees with the interpreter', () => {
   const cases: [string, CompiledCell][] = [['minGRU', MIN_GRU], ['RG-LRU', RG_LRU], ['IndRNN', IND_RNN], ['SRU', SRU], ['minLSTM', MIN_LSTM]];
@@ -155,10 +153,7 @@ describe('the generated JavaScript with scans agrees with the interpreter', () =
       const c = compileOk(linearCellSource(spec))[0]!;
       const s = scanForms(c);
       expect(s?.fwd.length ?? 0).toBe(spec.states.length);
-      const a = agreement(c, js('f64'), { dims: { n: 3 }, batch: B, steps: T, seed: B * 7 + T });
-      expect(a.worstScaled, `${a.where}\n${linearCellSource(spec)}`).toBeLessThan(1e-11);
-      const b = agreement(c, js('f32'), { dims: { n: 4 }, batch: B, steps: T, seed: B * 7 + T, precision: 'f32' });
-      expect(b.worstScaled, `${b.where}\n${linearCellSource(spec)}`).toBeLessThan(Math.max(1e-4, 50 * b.conditioning));
+      expectJsAgrees(c, linearCellSource(spec), B, T);
     }), { numRuns: 40, seed: 1414 });
   });
 });

@@ -18,8 +18,7 @@ import { scanForms, stateGraph } from '../../../compiler/lower/scan.ts';
 import { maxPlusRecurrence } from '../../../compiler/emit/gpujs/scan.ts';
 import { gpujsSyncBackend, releaseDevices } from '../../../runtime/backends/gpujs.ts';
 import type { BackendOptions } from '../../../runtime/backend.ts';
-import { jsBackend } from '../../../runtime/backends/js.ts';
-import { agreement } from '../../support/emit-js.ts';
+import { agreement, expectJsAgrees, jsAt as js } from '../../support/emit-js.ts';
 import { compileOk, example, exampleFiles } from '../../support/cells.ts';
 import { linearCellSource, randomLinearCell } from '../../support/random-linear-cell.ts';
 import { randomStagedCell, stagedCellSource } from '../../support/random-staged-cell.ts';
@@ -30,7 +29,6 @@ import { hasErrors } from '../../../compiler/diagnostics.ts';
 const ZOO = new URL('../../../examples/zoo/', import.meta.url);
 const zoo = (f: string) => compileOk(readFileSync(new URL(f, ZOO), 'utf8'))[0]!;
 const MLSTM = zoo('mlstm.celda');
-const js = (precision: 'f64' | 'f32', scan = true, simd = true) => (c: CompiledCell, o: BackendOptions) => jsBackend(c, { ...o, precision, scan, simd });
 let made: ReturnType<typeof gpujsSyncBackend> | null = null;
 const gpu = (c: CompiledCell, o: BackendOptions) => (made = gpujsSyncBackend(c, { ...o, precision: 'f32', webasmThreads: false }));
 afterAll(releaseDevices);
@@ -132,11 +130,7 @@ describe('random staged cells (fast-check)', () => {
 
   it('JS float64 and float32 SIMD agree with the interpreter, values and every gradient', () => {
     fc.assert(fc.property(randomStagedCell, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 6 }), (spec, B, T) => {
-      const c = compileOk(stagedCellSource(spec))[0]!;
-      const a = agreement(c, js('f64'), { dims: { n: 3 }, batch: B, steps: T, seed: B * 7 + T });
-      expect(a.worstScaled, `${a.where}\n${stagedCellSource(spec)}`).toBeLessThan(1e-11);
-      const b = agreement(c, js('f32'), { dims: { n: 4 }, batch: B, steps: T, seed: B * 7 + T, precision: 'f32' });
-      expect(b.worstScaled, `${b.where}\n${stagedCellSource(spec)}`).toBeLessThan(Math.max(1e-4, 50 * b.conditioning));
+      expectJsAgrees(compileOk(stagedCellSource(spec))[0]!, stagedCellSource(spec), B, T);
     }), { numRuns: 30, seed: 1409 });
   });
 
