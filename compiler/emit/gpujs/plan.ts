@@ -105,48 +105,40 @@ function largestInlined(g: Graph, made: ReadonlySet<number>, root: number): numb
 function writeKernels(g: Graph, made: ReadonlySet<number>, layout: (id: number) => Layout, dim: (d: Dim) => number, opts: PlanOptions, isBackward: boolean): StepPlan {
   const kernelOf = new Map<number, number>();
   const kernels: KernelPlan[] = [];
-  // batched vectors transposed, [n rows × batch columns], each a kernel made on first use, before the kernel reading it
-  const transposes = new Map<number, number>();
-  const transposed = (id: number): number => {
-    const found = transposes.get(id);
-    if (found !== undefined) return found;
-    const output = [opts.batch, layout(id).dims[0]!];
+  const fits = (output: readonly number[]) => {
     if (opts.maxExtent !== undefined && output.some((e) => e > opts.maxExtent!))
       throw new GpujsPlanError(`a kernel output of ${output.join(' × ')} exceeds this device's limit of ${opts.maxExtent} per side`);
+  };
+  // kernels holding a node's values laid out for the kernels that read them (each made on first use, before its reader):
+  // `value` writes the thread's value from a writer (its arguments become the kernel's)
+  const derived = new Map<string, number>();
+  const derive = (key: string, name: string, output: number[], value: (w: KernelWriter, body: Block) => string, returnType?: 'Array(4)'): number => {
+    const found = derived.get(key);
+    if (found !== undefined) return found;
+    fits(output);
     const w = new KernelWriter(g, made, -1, kernelOf, layout, dim, opts, isBackward);
     const body = new Block('  ');
-    body.emit(`return ${w.value(id, { b: 'this.thread.x', i: 'this.thread.y' }, body)};`);
-    transposes.set(id, kernels.length);
-    kernels.push({ name: `${g.labels[id] ?? `v${id}`}_T`, node: -1, output, args: w.args,
-      source: `function (${w.params.join(', ')}) {\n${body.lines.join('\n')}\n}` });
+    body.emit(`return ${value(w, body)};`);
+    derived.set(key, kernels.length);
+    kernels.push({ name, node: -1, output, args: w.args, ...(returnType ? { returnType } : {}), source: `function (${w.params.join(', ')}) {\n${body.lines.join('\n')}\n}` });
     return kernels.length - 1;
   };
-  // a node's values packed by four along one axis (PlanOptions.pack), each a kernel made on first use:
+  const label = (id: number) => g.labels[id] ?? `v${id}`;
+  // a batched vector transposed, [n rows × batch columns]
+  const transposed = (id: number): number => derive(`${id}:T`, `${label(id)}_T`, [opts.batch, layout(id).dims[0]!],
+    (w, body) => w.value(id, { b: 'this.thread.x', i: 'this.thread.y' }, body));
+  // a node's values packed by four along one axis (PlanOptions.pack):
   // 'cols' [K/4 × m] of a matrix by its rows or [K/4 × rows] of a batched vector; 'rows' [rows/4 × n] of a batched vector, transposed
-  const packs = new Map<string, number>();
   const packed = (id: number, along: 'cols' | 'rows'): number => {
-    const key = `${id}:${along}`;
-    const found = packs.get(key);
-    if (found !== undefined) return found;
     const l = layout(id);
     const lanes = (c: number) => (along === 'rows' ? { b: `(this.thread.x * 4 + ${c})`, i: 'this.thread.y' } : l.batched ? { b: 'this.thread.y', i: `(this.thread.x * 4 + ${c})` } : { i: 'this.thread.y', j: `(this.thread.x * 4 + ${c})` });
     const output = along === 'rows' ? [opts.batch / 4, l.dims[0]!] : l.batched ? [l.dims[0]! / 4, opts.batch] : [l.dims[1]! / 4, l.dims[0]!];
-    if (opts.maxExtent !== undefined && output.some((e) => e > opts.maxExtent!))
-      throw new GpujsPlanError(`a kernel output of ${output.join(' × ')} exceeds this device's limit of ${opts.maxExtent} per side`);
-    const w = new KernelWriter(g, made, -1, kernelOf, layout, dim, opts, isBackward);
-    const body = new Block('  ');
-    const values = [0, 1, 2, 3].map((c) => w.value(id, lanes(c), body));
-    body.emit(`return [${values.join(', ')}];`);
-    packs.set(key, kernels.length);
-    kernels.push({ name: `${g.labels[id] ?? `v${id}`}_4`, node: -1, output, args: w.args, returnType: 'Array(4)',
-      source: `function (${w.params.join(', ')}) {\n${body.lines.join('\n')}\n}` });
-    return kernels.length - 1;
+    return derive(`${id}:${along}`, `${label(id)}_4`, output, (w, body) => `[${[0, 1, 2, 3].map((c) => w.value(id, lanes(c), body)).join(', ')}]`, 'Array(4)');
   };
   for (const id of [...made].sort((a, b) => a - b)) {
     const l = layout(id);
     const output = outputOf(l, opts.batch);
-    if (opts.maxExtent !== undefined && output.some((e) => e > opts.maxExtent!))
-      throw new GpujsPlanError(`a kernel output of ${output.join(' × ')} exceeds this device's limit of ${opts.maxExtent} per side`);
+    fits(output);
     const w = new KernelWriter(g, made, id, kernelOf, layout, dim, opts, isBackward, transposed, opts.pack && opts.rows ? packed : undefined);
     const body = new Block('  ');
     let result = w.value(id, ownIdx(l), body);
