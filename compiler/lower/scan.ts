@@ -20,7 +20,7 @@ import type { CompiledCell } from '../compile.ts';
 import type { Graph } from '../ir/graph.ts';
 import { Builder, reachable } from '../ir/graph.ts';
 import type { ScanNote } from '../passes/linearity.ts';
-import { linearity, stronglyConnected } from '../passes/linearity.ts';
+import { carriedUnder, linearity, prevLeaf, stronglyConnected } from '../passes/linearity.ts';
 
 /** One scanned recurrence of a rewritten graph: the carried leaf and its coefficients (null: a = 1, or b = 0). */
 export interface ScanRecurrence {
@@ -81,10 +81,9 @@ export function scanForms(cell: CompiledCell, opts: ScanOptions = {}): ScanForms
     root: g.roots.find((r) => r.role === 'grad' && r.of === 'prev' && r.name === s && r.step === undefined)?.id,
     leaf: g.nodes.find((n) => n.op === 'cot' && n.attrs.name === `state:${s}` && n.attrs.step === undefined)?.id,
   });
-  const fwdCarried = (op: string, name: string) => (op === 'prev' ? name : null);
   const bwdCarried = (op: string, name: string) => (op === 'cot' && name.startsWith('state:') ? name.slice('state:'.length) : null);
   const states = cell.typed.states.map((s) => s.name);
-  const f = staged ? stagedRewrite(cell.forward, states, linear, fwdFind, fwdCarried) : { ...rewrite(cell.forward, linear, fwdFind, fwdCarried, noReads), stages: [states] };
+  const f = staged ? stagedRewrite(cell.forward, states, linear, fwdFind, prevLeaf) : { ...rewrite(cell.forward, linear, fwdFind, prevLeaf, noReads), stages: [states] };
   const b = staged ? stagedRewrite(cell.backward, states, diagonal, bwdFind, bwdCarried) : { ...rewrite(cell.backward, diagonal, bwdFind, bwdCarried, noReads), stages: [states] };
   if (f.scans.length === 0 && b.scans.length === 0) return null;
   const stages = f.stages.length > 1 || b.stages.length > 1 ? { stages: { forward: f.stages, backward: b.stages } } : {};
@@ -115,7 +114,7 @@ function stagedRewrite(g: Graph, states: readonly string[], candidates: readonly
   const reads = new Map(probe.reads);
   const deps = new Map(states.map((s) => {
     const root = find(g, s).root;
-    return [s, root === undefined ? new Set<string>() : carriedUnder(g, root, carried)];
+    return [s, root === undefined ? new Set<string>() : carriedUnder(g.nodes, root, carried)];
   }));
   const level = new Map<string, number>();
   const scanned = new Set<string>();
@@ -136,16 +135,6 @@ function stagedRewrite(g: Graph, states: readonly string[], candidates: readonly
   return { graph: out.graph, scans: out.scans, stages };
 }
 
-/** The states whose carried leaves a node depends on. */
-function carriedUnder(g: Graph, root: number, carried: CarriedLeaf): Set<string> {
-  const out = new Set<string>();
-  for (const id of reachable(g, [root])) {
-    const n = g.nodes[id]!;
-    const s = carried(n.op, n.attrs.name ?? '');
-    if (s !== null) out.add(s);
-  }
-  return out;
-}
 
 /**
  * Rewrite each candidate's carried root as a ⊙ leaf + b where it is affine and
@@ -164,7 +153,7 @@ function rewrite(g: Graph, candidates: readonly string[], find: Find, carried: C
     if (form === null || form.a === 'zero') continue;
     const a = form.a === 'one' ? null : form.a, b = form.b === 'zero' ? null : form.b;
     const reads = new Set<string>();
-    for (const c of [a, b]) if (c !== null) for (const x of readsCarried(bld, c, carried)) reads.add(x);
+    for (const c of [a, b]) if (c !== null) for (const x of carriedUnder(bld.nodes, c, carried)) reads.add(x);
     readsOf.set(s, reads);
     if (!allow(s, reads)) continue;
     let next = a === null ? leaf : bld.node('mul', [a, leaf]);
@@ -186,22 +175,6 @@ function rewrite(g: Graph, candidates: readonly string[], find: Find, carried: C
 const shapeSame = (x: Graph['nodes'][number]['shape'], y: Graph['nodes'][number]['shape']) =>
   x.batch === y.batch && x.dims.length === y.dims.length && x.dims.every((d, i) => JSON.stringify(d) === JSON.stringify(y.dims[i]));
 
-/** The states whose carried leaves a (new) node reads. */
-function readsCarried(bld: Builder, id: number, carried: CarriedLeaf): Set<string> {
-  const seen = new Set<number>();
-  const out = new Set<string>();
-  const stack = [id];
-  while (stack.length) {
-    const x = stack.pop()!;
-    if (seen.has(x)) continue;
-    seen.add(x);
-    const n = bld.nodes[x]!;
-    const s = carried(n.op, n.attrs.name ?? '');
-    if (s !== null) out.add(s);
-    stack.push(...n.inputs);
-  }
-  return out;
-}
 
 /**
  * `root` as a·leaf + b, through add, sub, neg and products and quotients with one

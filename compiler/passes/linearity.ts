@@ -59,7 +59,7 @@ export function linearity(g: Graph): StateLinearity[] {
     return updates.filter((r) => r.step === undefined).map((r) => ({ state: r.name, component: [r.name], kind: 'not-recurrent' }));
   }
   const names = updates.map((r) => r.name);
-  const reads = new Map(updates.map((r) => [r.name, prevLeavesUnder(g, r.id)]));
+  const reads = new Map(updates.map((r) => [r.name, carriedUnder(g.nodes, r.id, prevLeaf)]));
   const components = stronglyConnected(names, (s) => [...reads.get(s)!].filter((x) => names.includes(x)));
   const out = new Map<string, StateLinearity>();
   for (const comp of components) {
@@ -74,8 +74,12 @@ export function linearity(g: Graph): StateLinearity[] {
   return names.map((n) => out.get(n)!);
 }
 
-/** The names of the previous-state leaves a node depends on. */
-function prevLeavesUnder(g: Graph, root: number): Set<string> {
+/**
+ * The states whose carried leaves a node depends on, over a graph's or a
+ * builder's nodes: `carried` names the state a leaf carries (the forward's
+ * `prev`, the backward's state cotangent), or null.
+ */
+export function carriedUnder(nodes: readonly Node[], root: number, carried: (op: string, name: string) => string | null): Set<string> {
   const seen = new Set<number>();
   const found = new Set<string>();
   const stack = [root];
@@ -83,12 +87,16 @@ function prevLeavesUnder(g: Graph, root: number): Set<string> {
     const id = stack.pop()!;
     if (seen.has(id)) continue;
     seen.add(id);
-    const n = g.nodes[id]!;
-    if (n.op === 'prev') found.add(n.attrs.name!);
+    const n = nodes[id]!;
+    const s = carried(n.op, n.attrs.name ?? '');
+    if (s !== null) found.add(s);
     stack.push(...n.inputs);
   }
   return found;
 }
+
+/** The forward's carried leaves: `x^<t-1>` read as `prev`. */
+export const prevLeaf = (op: string, name: string) => (op === 'prev' ? name : null);
 
 /** Tarjan's strongly connected components, dependencies first, each in the given order of names. */
 export function stronglyConnected(names: readonly string[], deps: (s: string) => string[]): string[][] {
