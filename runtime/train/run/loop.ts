@@ -20,8 +20,7 @@ import { GradWorkers } from './parallel.ts';
 import type { Update } from './core.ts';
 import { modelSpec, TrainCore } from './core.ts';
 
-/** Everything that defines a run (saved in its checkpoints). */
-/** The settings of a run (settings.ts holds them and their rules). */
+/** The settings of a run, everything that defines it (saved in its checkpoints; settings.ts holds them and their rules). */
 export type { RunConfig } from './settings.ts';
 
 export interface Progress {
