@@ -10,6 +10,7 @@
 // JavaScript fallback). A run that gpu.js quietly moved to its CPU kernel when
 // a GPU mode was asked for is an error, with gpu.js's reason.
 
+import * as gpujs from 'gpu.js';
 import { GPU, Input } from 'gpu.js';
 import type { CompiledCell } from '../../compiler/compile.ts';
 import { stateDims } from '../../compiler/check/typed-cell.ts';
@@ -45,6 +46,8 @@ export interface GpujsOptions extends BackendOptions {
   readonly unroll?: number;
   /** Whether a scan's products over all rows read operands packed by four (PlanOptions.pack; default: on WebGL2 in software). */
   readonly pack?: boolean;
+  /** Whether a scan's products over all rows compute four outputs per thread (PlanOptions.quad; default: on WebGPU in software, where gpu.js reads Array(4) results). */
+  readonly quad?: boolean;
   /**
    * Most T·B rows one segment of a scanned pass runs over (default: webasm and
    * cpu 1024 — measured under load at n = 256, B = 8, T = 512, a training step
@@ -218,19 +221,28 @@ function makeKernel(gpu: GPU, k: Omit<KernelPlan, 'args'>): Kernel {
   return (gpu.createKernel as unknown as (src: string, s: object) => Kernel)(k.source, settings);
 }
 
+/**
+ * Whether gpu.js's WebGPU backend reads an Array(4) pipeline result passed to
+ * another kernel as vec4 elements: patches/gpu.js+2.24.1.patch adds it (and
+ * this marker); stock gpu.js 2.24 refuses such arguments.
+ */
+const vec4Arguments = (): boolean => (gpujs as unknown as { WebGPUKernel?: { acceptsVec4Arguments?: boolean } }).WebGPUKernel?.acceptsVec4Arguments === true;
+
 function compiled(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: GpuMode): Compiled {
   let byCell = cache.get(gpu);
   if (!byCell) cache.set(gpu, (byCell = new WeakMap()));
   let byShape = byCell.get(cell);
   if (!byShape) byCell.set(cell, (byShape = new Map()));
-  const key = JSON.stringify([Object.entries(opts.dims).sort(), opts.batch, opts.limits ?? null, opts.unroll ?? null, opts.pack ?? null]);
+  const key = JSON.stringify([Object.entries(opts.dims).sort(), opts.batch, opts.limits ?? null, opts.unroll ?? null, opts.pack ?? null, opts.quad ?? null]);
   const found = byShape.get(key);
   if (found) return found;
   const plan = { dims: new Map(Object.entries(opts.dims)), batch: opts.batch, mode: cell.typed.mode === 'unrolled' ? 'unrolled' as const : 'loop' as const, cpu: onCpu.get(mode) ?? (mode === 'webasm' || mode === 'cpu'),
     // WebGPU in software (SwiftShader): sum loops four terms per iteration (PlanOptions.unroll)
     unroll: opts.unroll ?? (mode === 'webgpu' && onCpu.get(mode) === true ? 4 : 1),
     // WebGL2 in software: a scan's products over all rows read operands packed by four (PlanOptions.pack)
-    pack: opts.pack ?? (mode === 'webgl2' && onCpu.get(mode) === true), ...limits(gpu, mode), ...opts.limits };
+    pack: opts.pack ?? (mode === 'webgl2' && onCpu.get(mode) === true),
+    // WebGPU in software: a scan's products over all rows four outputs per thread (PlanOptions.quad), where this gpu.js reads Array(4) results
+    quad: opts.quad ?? (mode === 'webgpu' && onCpu.get(mode) === true && vec4Arguments()), ...limits(gpu, mode), ...opts.limits };
   let forward: StepPlan, backward: StepPlan;
   try {
     forward = planStep(cell.forward, plan);

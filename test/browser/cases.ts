@@ -37,6 +37,8 @@ export interface CaseResult {
   readonly runs: readonly { requested: string; backend: string; executor: string; fallbackReason: string | null }[];
   /** Whether the forward and the backward ran as scans (the gpu.js page says). */
   readonly scanned?: readonly boolean[];
+  /** Kernel launches of the forward and the backward (the gpu.js page says). */
+  readonly launches?: readonly number[];
 }
 
 export const examplesDir = fileURLToPath(new URL('../../examples/cells/', import.meta.url));

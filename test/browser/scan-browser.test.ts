@@ -18,7 +18,7 @@ const skip = missing !== null && !browserRequired();
 if (skip) console.log(`SKIP gpu.js scan browser tests: ${missing}; set CELDA_REQUIRE_BROWSER=1 to make this a failure`);
 
 type Celda = {
-  run(c: CaseData, m: string, maxExtent?: number): Promise<CaseResult>;
+  run(c: CaseData, m: string, maxExtent?: number, quad?: boolean): Promise<CaseResult>;
   timeScan(source: string, dims: Record<string, number>, batch: number, steps: number, mode: string, repeats: number, scan: boolean | 'log'): Promise<{ launches: number; scanned: boolean }>;
   softwareRenderer(mode: string): Promise<boolean>;
 };
@@ -56,6 +56,27 @@ describe.skipIf(skip)('gpu.js scans in headless Chromium', () => {
         expect(on.launches).toBeLessThan(off.launches);
       });
     }
+    it(`${mode}: minGRU's and RG-LRU's products over all rows as kernels of four outputs per thread (PlanOptions.quad, on by default on WebGPU in software) agree with the interpreter`, async () => {
+      for (const name of ['mingru', 'rglru']) {
+        // n = 8, 16 rows: the input products and the weight-gradient sums; n = 4, 18 rows: the products only
+        for (const [n, steps] of [[8, 8], [4, 9]] as const) {
+          const c = makeCase(name, SCAN_CELLS[name]!.replace(/^cell \w+/, 'cell cell'), { steps, batch: 2, dims: { n } });
+          const [on, off, byDefault] = await page.evaluate(async ([data, m]) => {
+            const celda = (globalThis as unknown as { celda: Celda }).celda;
+            return [await celda.run(data, m, undefined, true), await celda.run(data, m, undefined, false), await celda.run(data, m)];
+          }, [c, mode] as const);
+          for (const got of [on, off]) {
+            expect(got.scanned).toEqual([true, true]);
+            const errors = relativeErrors(got, reference(c));
+            expect(Object.entries(errors).filter(([, e]) => !(e <= TOLERANCE))).toEqual([]);
+          }
+          // the four-output kernels and their packed operands are launches of their own
+          expect(on.launches![0]).toBeGreaterThan(off.launches![0]!);
+          expect(on.launches![1]).toBeGreaterThan(off.launches![1]!);
+          expect(byDefault.launches).toEqual(mode === 'webgpu' ? on.launches : off.launches);
+        }
+      }
+    });
     it(`${mode}: mLSTM's forward in stages (m stepped into an all-steps array, then C and n scanned) agrees with the interpreter`, async () => {
       const c = makeCase('mlstm', readFileSync(new URL('../../examples/zoo/mlstm.celda', import.meta.url), 'utf8').replace(/^cell \w+/m, 'cell cell'), { steps: 7, batch: 2, dims: { d: 3, n_x: 3 } });
       const got = await page.evaluate(([data, m]) => (globalThis as unknown as { celda: Celda }).celda.run(data, m), [c, mode] as const);

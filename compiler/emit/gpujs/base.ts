@@ -95,6 +95,19 @@ export interface PlanOptions {
    * reads no Array(4) arrays.
    */
   readonly pack?: boolean;
+  /**
+   * With `rows`: a product over all rows (a scan's input products y = W·v over
+   * T·B rows, its gradients' sums Σ_r u_r ⊗ v_r) is a kernel of four outputs
+   * per thread (gpu.js Array(4)), reading one element of each operand packed by
+   * four (`pack`'s copies) per four terms, 16 multiply-adds per 5 reads
+   * instead of 4 per 8; the product's own kernel takes its element from it.
+   * WebGPU on SwiftShader, [8192 × 256] outputs of 256 terms: 1,538 ms with one
+   * output per thread reading scalars, 1,542 ms reading vec4s, 629–666 ms with
+   * four outputs (hand-written WGSL, measured in Chromium). Needs gpu.js's
+   * WebGPU backend to read Array(4) results as arguments
+   * (patches/gpu.js+2.24.1.patch).
+   */
+  readonly quad?: boolean;
 }
 
 // ---------------------------------------------------------------- storage

@@ -127,13 +127,44 @@ function writeKernels(g: Graph, made: ReadonlySet<number>, layout: (id: number) 
   // a batched vector transposed, [n rows × batch columns]
   const transposed = (id: number): number => derive(`${id}:T`, `${label(id)}_T`, [opts.batch, layout(id).dims[0]!],
     (w, body) => w.value(id, { b: 'this.thread.x', i: 'this.thread.y' }, body));
-  // a node's values packed by four along one axis (PlanOptions.pack):
-  // 'cols' [K/4 × m] of a matrix by its rows or [K/4 × rows] of a batched vector; 'rows' [rows/4 × n] of a batched vector, transposed
+  // a node's values packed by four along one axis (PlanOptions.pack, quad):
+  // 'cols' [K/4 × m] of a matrix by its rows or [K/4 × rows] of a batched vector;
+  // 'rows' [rows/4 × n] of a batched vector, transposed, or [m/4 × K] of a matrix (element [k][q] holds column k of rows 4q…4q+3)
   const packed = (id: number, along: 'cols' | 'rows'): number => {
     const l = layout(id);
-    const lanes = (c: number) => (along === 'rows' ? { b: `(this.thread.x * 4 + ${c})`, i: 'this.thread.y' } : l.batched ? { b: 'this.thread.y', i: `(this.thread.x * 4 + ${c})` } : { i: 'this.thread.y', j: `(this.thread.x * 4 + ${c})` });
-    const output = along === 'rows' ? [opts.batch / 4, l.dims[0]!] : l.batched ? [l.dims[0]! / 4, opts.batch] : [l.dims[1]! / 4, l.dims[0]!];
+    const lanes = (c: number) => (along === 'rows' ? (l.batched ? { b: `(this.thread.x * 4 + ${c})`, i: 'this.thread.y' } : { i: `(this.thread.x * 4 + ${c})`, j: 'this.thread.y' })
+      : l.batched ? { b: 'this.thread.y', i: `(this.thread.x * 4 + ${c})` } : { i: 'this.thread.y', j: `(this.thread.x * 4 + ${c})` });
+    const output = along === 'rows' ? (l.batched ? [opts.batch / 4, l.dims[0]!] : [l.dims[0]! / 4, l.dims[1]!]) : l.batched ? [l.dims[0]! / 4, opts.batch] : [l.dims[1]! / 4, l.dims[0]!];
     return derive(`${id}:${along}`, `${label(id)}_4`, output, (w, body) => `[${[0, 1, 2, 3].map((c) => w.value(id, lanes(c), body)).join(', ')}]`, 'Array(4)');
+  };
+  // PlanOptions.quad: a product over all rows as a kernel of four outputs per thread, or undefined where it does not apply
+  const quad = (id: number): number | undefined => {
+    const n = g.nodes[id]!;
+    const vector = (x: number) => layout(x).batched && layout(x).dims.length === 1;
+    let operands: () => [number, number], K: number;
+    if (n.op === 'matvec' && vector(id) && vector(n.inputs[1]!) && !layout(n.inputs[0]!).batched) {
+      // y[r][i] = Σ_k W[i][k] · v[r][k]: v packed along k, W packed by four of its rows
+      K = layout(n.inputs[0]!).dims[1]!;
+      operands = () => [packed(n.inputs[1]!, 'cols'), packed(n.inputs[0]!, 'rows')];
+    } else if (n.op === 'outer' && n.inputs.every(vector)) {
+      // Σ_r u[r][i] · v[r][j]: u transposed and packed along the rows, v packed along j
+      K = opts.batch;
+      operands = () => [packed(n.inputs[0]!, 'rows'), packed(n.inputs[1]!, 'cols')];
+    } else return undefined;
+    const [N, M] = outputOf(layout(id), opts.batch) as [number, number];
+    if (N % 4 !== 0 || K % 4 !== 0) return undefined;
+    const [a, b] = operands();
+    return derive(`${id}:quad`, `${label(id)}_q`, [N / 4, M], (w, body) => {
+      const [A, B] = [w.arg({ from: 'kernel', index: a }, 'a4'), w.arg({ from: 'kernel', index: b }, 'b4')];
+      const acc = [0, 1, 2, 3].map((c) => `q${c}`);
+      for (const q of acc) body.emit(`let ${q} = 0.0;`);
+      body.emit(`for (let k = 0; k < ${K / 4}; k++) {`);
+      body.emit(`  const u = ${A}[this.thread.y][k];`);
+      for (let c = 0; c < 4; c++) body.emit(`  const w${c} = ${B}[k * 4 + ${c}][this.thread.x];`);
+      for (let c = 0; c < 4; c++) body.emit(`  ${acc[c]} += u[0] * w0[${c}] + u[1] * w1[${c}] + u[2] * w2[${c}] + u[3] * w3[${c}];`);
+      body.emit('}');
+      return `[${acc.join(', ')}]`;
+    }, 'Array(4)');
   };
   for (const id of [...made].sort((a, b) => a - b)) {
     const l = layout(id);
@@ -141,7 +172,14 @@ function writeKernels(g: Graph, made: ReadonlySet<number>, layout: (id: number) 
     fits(output);
     const w = new KernelWriter(g, made, id, kernelOf, layout, dim, opts, isBackward, transposed, opts.pack && opts.rows ? packed : undefined);
     const body = new Block('  ');
-    let result = w.value(id, ownIdx(l), body);
+    const q = opts.quad && opts.rows ? quad(id) : undefined;
+    let result: string;
+    if (q === undefined) result = w.value(id, ownIdx(l), body);
+    else {
+      // the element this thread owns, of the four-output kernel's
+      body.emit(`const q = ${w.arg({ from: 'kernel', index: q }, `${label(id)}_q`)}[this.thread.y][Math.floor(this.thread.x / 4)];`);
+      result = 'q[this.thread.x % 4]';
+    }
     // a parameter gradient of a loop step adds the sum over the steps after it
     const grad = g.roots.find((r) => r.id === id && r.role === 'grad' && r.of === 'param');
     if (grad && isBackward && opts.mode === 'loop') result = `${readBuffer(w.arg({ from: 'acc', name: grad.name }, `acc_${grad.name}`), l, ownIdx(l))} + ${result}`;

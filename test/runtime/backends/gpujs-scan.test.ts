@@ -95,6 +95,42 @@ describe('products over all rows reading operands packed by four (PlanOptions.pa
   }
 });
 
+describe('products over all rows as kernels of four outputs per thread (PlanOptions.quad, as on WebGPU in software)', () => {
+  // the values are checked in Chromium on WebGPU (test/browser/scan-browser.test.ts); webasm reads no Array(4) arguments
+  const plan = (c: CompiledCell, n: number, batch: number, steps: number, quad: boolean) => {
+    const forms = scanForms(c)!;
+    const opts = { dims: new Map([['n', n]]), batch, mode: 'loop' as const, cpu: true, quad };
+    const N = new Map([['h', n], ['c', n]]);
+    // each pass's kernels on their own: a kernel's arguments index its pass's (coefficients, then whole)
+    return [planScan(forms.forward, forms.fwd, 'forward', steps, N, opts), planScan(forms.backward, forms.bwd, 'backward', steps, N, opts)].map((p) => [...p.coefficients.kernels, ...p.whole.kernels]);
+  };
+  for (const [name, c] of [['minGRU', MIN_GRU], ['RG-LRU', RG_LRU], ['SRU', SRU], ['minLSTM', MIN_LSTM]] as const) {
+    it(`${name}: each input product and weight-gradient sum is a four-output kernel its own kernel reads, where 4 divides its outputs and its sum's length, and only there`, () => {
+      const plans = plan(c, 8, 4, 8, true);
+      const quads = plans.flatMap((kernels) => kernels.filter((k) => k.name.endsWith('_q')).map((q) => ({ q, kernels })));
+      // the forward's input products (one per W·x) and the backward's weight-gradient sums, 32 rows
+      expect(quads.length).toBeGreaterThanOrEqual(4);
+      for (const { q, kernels } of quads) {
+        expect(q.returnType).toBe('Array(4)');
+        expect(q.output[0]).toBe(2); // 8 outputs, four per thread
+        expect(q.source).toMatch(/q3 \+= u\[0\] \* w0\[3\] \+ u\[1\] \* w1\[3\] \+ u\[2\] \* w2\[3\] \+ u\[3\] \* w3\[3\];/);
+        expect(q.source).toMatch(/return \[q0, q1, q2, q3\];/);
+        // every argument an Array(4) copy packed by four
+        for (const a of q.args) expect(a.from === 'kernel' && kernels[a.index]!.returnType).toBe('Array(4)');
+        const readers = kernels.filter((k) => k.args.some((a) => a.from === 'kernel' && kernels[a.index] === q));
+        expect(readers.length).toBe(1);
+        expect(readers[0]!.source).toMatch(/q\[this\.thread\.x % 4\]/);
+      }
+      // sums of 8 terms (W·x) and of 32 rows: 2 and 8 iterations of four
+      expect(quads.some(({ q }) => /k < 2;/.test(q.source))).toBe(true);
+      expect(quads.some(({ q }) => /k < 8;/.test(q.source))).toBe(true);
+      // n = 6 and 30 rows: 4 divides neither
+      expect(plan(c, 6, 3, 10, true).flat().some((k) => k.returnType !== undefined)).toBe(false);
+      expect(plan(c, 8, 4, 8, false).flat().some((k) => k.returnType !== undefined)).toBe(false);
+    });
+  }
+});
+
 describe('chunks over time', () => {
   it('chunk length ≈ (2T)^⅓, between 1 and T', () => {
     expect([1, 2, 4, 13, 256, 1024, 4096].map(chunkLength)).toEqual([1, 2, 2, 3, 8, 13, 20]);
