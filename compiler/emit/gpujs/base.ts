@@ -91,8 +91,9 @@ export interface PlanOptions {
    * read. WebGL2 on SwiftShader: every read of a gpu.js array costs two integer
    * divisions (index → texel), so four floats per read make a product over
    * [2048 × 256] outputs of 256 terms 365 ms against 928–1,035 ms (packing
-   * included; measured in Chromium under load). WebGPU's WGSL translation
-   * reads no Array(4) arrays.
+   * included; measured in Chromium under load). On WebGPU (with
+   * patches/gpu.js+2.24.1.patch; stock gpu.js 2.24's WGSL translation reads no
+   * Array(4) arguments) vec4 reads alone gain nothing; `quad` is what pays.
    */
   readonly pack?: boolean;
   /**
