@@ -221,11 +221,13 @@ export function renderScan(rows: readonly ScanRow[], o: { n: number; started: Da
   for (const cell of [...new Set(rows.map((r) => r.cell))]) {
     for (const batch of [...new Set(rows.map((r) => r.batch))]) {
       for (const steps of [...new Set(rows.map((r) => r.steps))]) {
-        const g = ratio(cell, batch, steps, 'gpujs webasm, scan', 'gpujs webasm, --no-scan');
         const t = ratio(cell, batch, steps, 'celda-simd f32, scan', 'PyTorch 1 thread, parallel log-space scan');
         const th = ratio(cell, batch, steps, 'celda-simd f32, scan, 2 threads', 'celda-simd f32, scan');
+        // gpu.js in Node and each browser mode measured: '<mode>, scan' against '<mode>, --no-scan'
+        const modes = [...new Set(rows.filter((r) => r.cell === cell && r.batch === batch && r.steps === steps && r.peer.startsWith('gpujs ') && r.peer.endsWith(', scan')).map((r) => r.peer.slice(0, -', scan'.length)))];
+        const g = modes.map((m) => [m.slice('gpujs '.length), ratio(cell, batch, steps, `${m}, scan`, `${m}, --no-scan`)] as const).filter(([, x]) => x !== null);
         const parts = [
-          g !== null ? `gpu.js scan ${fmt(g)}× the speed of --no-scan (target ≥ 3 at T = 1024)` : '',
+          g.length ? `gpu.js scan against --no-scan ${g.map(([m, x]) => `${fmt(x!)}× (${m})`).join(', ')} (target ≥ 3 at T = 1024)` : '',
           t !== null ? `celda scan, one thread, ${fmt(t)}× PyTorch's parallel form (target ≥ 2)` : '',
           th !== null ? `two threads ${fmt(th)}× one (target ≥ 1.4 at B = 1, T = 4096)` : '',
         ].filter(Boolean);
