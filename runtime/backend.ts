@@ -36,8 +36,12 @@ export interface CellBackend {
   readonly wasmLoops?: boolean;
   /** Run `steps` steps from `init` (default: each state's declared constant), saving what backward needs. */
   forward(steps: number, params: Readonly<Record<string, Vec>>, inputs: Readonly<Record<string, Vec>>, init?: Readonly<Record<string, Vec>>): StepValues;
-  /** The VJP of the last forward: cotangents of states and outputs at every step → gradients (params summed over batch and time). */
-  backward(cot: { readonly states?: Readonly<Record<string, Vec>>; readonly outputs?: Readonly<Record<string, Vec>> }): GradValues;
+  /**
+   * The VJP of the last forward: cotangents of states and outputs at every step → gradients (params summed over batch and time).
+   * `{ inputs: false }`: the caller reads no input gradient; a backend that can skip the work only those need
+   * (gpujs) leaves `inputs` empty, the others compute them anyway. Either way every other gradient is the same.
+   */
+  backward(cot: { readonly states?: Readonly<Record<string, Vec>>; readonly outputs?: Readonly<Record<string, Vec>> }, want?: { readonly inputs?: boolean }): GradValues;
 }
 
 /** Dimension values by name (`n_a`, `n_x`, …) and the batch size the backend is built for. */

@@ -85,8 +85,9 @@ export function bridgeFactory(port: MessagePort, reply: SharedArrayBuffer, name:
         const r = call({ op: 'forward', ...spec, steps, params, inputs, init: init ?? {} });
         return { states: r.states ?? {}, outputs: r.outputs ?? {} };
       },
-      backward(cot): GradValues {
-        const r = call({ op: 'backward', ...spec, cot: { states: cot.states ?? {}, outputs: cot.outputs ?? {} } });
+      backward(cot, want): GradValues {
+        // the device's gpu.js backend skips the kernels only ∂x needs when the trainer reads no ∂x
+        const r = call({ op: 'backward', ...spec, cot: { states: cot.states ?? {}, outputs: cot.outputs ?? {} }, wantInputs: want?.inputs ?? true });
         return { params: r.params ?? {}, inputs: r.inputs ?? {}, init: r.init ?? {} };
       },
     };

@@ -24,7 +24,7 @@ export async function runDevice(msg: StartDevice, post: (m: FromDevice) => void)
   const backends = new Map<number, GpujsBackend>();
   let queue = Promise.resolve();
   msg.port.onmessage = (e: MessageEvent) => {
-    const r = e.data as { op: 'forward' | 'backward'; id: number; dims: Record<string, number>; batch: number; steps: number; params: never; inputs: never; init: never; cot: never };
+    const r = e.data as { op: 'forward' | 'backward'; id: number; dims: Record<string, number>; batch: number; steps: number; params: never; inputs: never; init: never; cot: never; wantInputs?: boolean };
     // One pass at a time, in order (the trainer waits for each anyway).
     queue = queue.then(async () => {
       try {
@@ -34,7 +34,7 @@ export async function runDevice(msg: StartDevice, post: (m: FromDevice) => void)
           const f = await b.forward(r.steps, r.params, r.inputs, r.init);
           writeReply(msg.reply, { states: f.states, outputs: f.outputs });
         } else {
-          const g = await b.backward(r.cot, { inputs: true });
+          const g = await b.backward(r.cot, { inputs: r.wantInputs ?? true });
           writeReply(msg.reply, { params: g.params, inputs: g.inputs, init: g.init });
         }
       } catch (err) {

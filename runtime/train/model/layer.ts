@@ -67,8 +67,12 @@ export class CellLayer {
     };
   }
 
-  /** The VJP of the last `scan` at batch size B: adds parameter gradients into `grads`; returns ∂/∂x and ∂/∂init. */
-  backward(B: number, cot: LayerCotangents, grads: Table): { dx: Vec; dInit: Readonly<Record<string, Vec>> } {
+  /**
+   * The VJP of the last `scan` at batch size B: adds parameter gradients into `grads`; returns ∂/∂init, and
+   * ∂/∂x when `inputs` asks for it (null otherwise: the backend is told, and gpu.js then runs none of the
+   * kernels only ∂x needs).
+   */
+  backward(B: number, cot: LayerCotangents, grads: Table, inputs = true): { dx: Vec | null; dInit: Readonly<Record<string, Vec>> } {
     const states: Record<string, Vec> = byName(Object.entries(cot.states ?? {}));
     const outputs: Record<string, Vec> = byName();
     const put = (bucket: Record<string, Vec>, name: string, v: Float64Array) => {
@@ -81,8 +85,8 @@ export class CellLayer {
     const { readout, head } = this.plan;
     if (cot.readout) put(readout.role === 'state' ? states : outputs, readout.name, cot.readout);
     if (cot.head && head) put(outputs, head.name, cot.head);
-    const g = this.backend(B).backward({ states, outputs });
+    const g = this.backend(B).backward({ states, outputs }, { inputs });
     for (const p of this.plan.params) addInto(grads.get(this.prefix + p.name)!.data, entry(g.params, p.name)!);
-    return { dx: entry(g.inputs, this.plan.input.name)!, dInit: g.init };
+    return { dx: inputs ? entry(g.inputs, this.plan.input.name)! : null, dInit: g.init };
   }
 }

@@ -163,33 +163,39 @@ export class Stack {
 
   /**
    * The VJP of `forward`: cotangents of the top output, of the cell's ŷ, and of
-   * each block's final states; adds parameter gradients into `grads`, returns ∂/∂x
-   * and ∂/∂init of each block.
+   * each block's final states; adds parameter gradients into `grads`, returns
+   * ∂/∂init of each block, and ∂/∂x when `inputs` asks for it (an embedding reads
+   * it; a one-hot code does not: then the first block is asked for none, and dx is
+   * null). Every block above the first is asked: the block below reads its ∂x.
    */
-  backward(run: StackRun, cot: { top?: Float64Array | null; head?: Float64Array | null; finals?: readonly (Readonly<Record<string, Float64Array>> | undefined)[] }, grads: Table): { dx: Float64Array; dInit: Readonly<Record<string, Vec>>[] } {
+  backward(run: StackRun, cot: { top?: Float64Array | null; head?: Float64Array | null; finals?: readonly (Readonly<Record<string, Float64Array>> | undefined)[] }, grads: Table, inputs = true): { dx: Float64Array | null; dInit: Readonly<Record<string, Vec>>[] } {
     const { T, B, lengths } = run;
     let dh: Float64Array | null = cot.top ?? null;
     let dHead = cot.head ?? null;
     const dInit: Readonly<Record<string, Vec>>[] = new Array(this.blocks.length).fill({});
     for (let i = this.blocks.length - 1; i >= 0; i--) {
       const block = this.blocks[i]!;
+      const want = i > 0 || inputs;
       if (block.kind === 'uni') {
         const finals = cot.finals?.[i];
-        const r = block.layer.backward(B, { readout: dh, head: dHead, states: finals ? this.finalCotangents(run, i, finals) : undefined }, grads);
-        dh = Float64Array.from(r.dx);
+        const r = block.layer.backward(B, { readout: dh, head: dHead, states: finals ? this.finalCotangents(run, i, finals) : undefined }, grads, want);
+        dh = r.dx && Float64Array.from(r.dx);
         dInit[i] = r.dInit;
       } else {
         const nf = block.fwd.plan.readout.size, nb = block.bwd.plan.readout.size, n = block.fwd.plan.input.size;
         const [df, dbRev] = dh ? splitFeatures(dh, nf, nb, T * B) : [null, null];
-        const rf = block.fwd.backward(B, { readout: df }, grads);
-        const rb = block.bwd.backward(B, { readout: dbRev ? reverseWithin(dbRev, T, B, nb, lengths) : null }, grads);
-        const dx = Float64Array.from(rf.dx);
-        const back = reverseWithin(rb.dx, T, B, n, lengths);
-        for (let k = 0; k < dx.length; k++) dx[k] += back[k]!;
-        dh = dx;
+        const rf = block.fwd.backward(B, { readout: df }, grads, want);
+        const rb = block.bwd.backward(B, { readout: dbRev ? reverseWithin(dbRev, T, B, nb, lengths) : null }, grads, want);
+        dh = null;
+        if (rf.dx && rb.dx) {
+          const dx = Float64Array.from(rf.dx);
+          const back = reverseWithin(rb.dx, T, B, n, lengths);
+          for (let k = 0; k < dx.length; k++) dx[k] += back[k]!;
+          dh = dx;
+        }
       }
       dHead = null;
     }
-    return { dx: dh!, dInit };
+    return { dx: dh, dInit };
   }
 }

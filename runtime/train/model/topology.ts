@@ -16,7 +16,7 @@ import { TrainError } from '../errors.ts';
 import { classLogProbs, classLoss } from './heads.ts';
 import type { Model, SeqModule } from './model.ts';
 import { outputModule } from './model.ts';
-import type { StackRun } from './stack.ts';
+import type { Stack, StackRun } from './stack.ts';
 import { gatherRows, scatterRows } from './stack.ts';
 import type { Table } from '../tensor.ts';
 import { dense, denseBackward } from '../tensor.ts';
@@ -97,6 +97,17 @@ function headLoss(model: Model, params: Table, values: Vec, N: number, target: I
   return { loss, dValues, logProbs: wantLogProbs ? classLogProbs(scores, h.kind, N, h.size) : undefined };
 }
 
+/**
+ * The VJP of a module: its stack's, then its input code's; returns ∂/∂init of each
+ * block. The stack is asked for ∂x only when the code reads it: an embedding
+ * learns from it, a one-hot code (no parameter) does not.
+ */
+function moduleBackward(mod: SeqModule, run: StackRun, cot: Parameters<Stack['backward']>[1], ids: Int32Array, grads: Table): readonly Readonly<Record<string, Vec>>[] {
+  const { dx, dInit } = mod.stack.backward(run, cot, grads, mod.code.param !== null);
+  if (dx) mod.code.backward(ids, dx, grads);
+  return dInit;
+}
+
 /** Which of the top's values the head reads. */
 const headValues = (model: Model, run: StackRun): Vec => (model.head.source === 'cell' ? run.head! : run.top);
 const headCot = (model: Model, d: Float64Array) => (model.head.source === 'cell' ? { head: d } : { top: d });
@@ -121,10 +132,7 @@ function perStep(model: Model, params: Table, mod: SeqModule, src: Padded, targe
     const r = headLoss(model, params, headValues(model, run), chunk.T * B, target.subarray(t0 * B, t1 * B), scale, grads, !!o.logProbs);
     loss += r.loss;
     if (r.logProbs) logProbs.push(r.logProbs);
-    if (grads) {
-      const { dx } = mod.stack.backward(run, headCot(model, r.dValues!), grads);
-      mod.code.backward(chunk.ids, dx, grads);
-    }
+    if (grads) moduleBackward(mod, run, headCot(model, r.dValues!), chunk.ids, grads);
   }
   return { loss, count, logProbs: o.logProbs ? concat(logProbs) : undefined, carry: o.carry ? carry : undefined };
 }
@@ -143,8 +151,7 @@ function manyToOne(model: Model, params: Table, batch: Batch, grads: Table | nul
       scatterRows(d, r.dValues!, B, model.head.size, last);
       cot = { head: d };
     } else cot = { top: mod.stack.summaryBackward(run, r.dValues!) };
-    const { dx } = mod.stack.backward(run, cot, grads);
-    mod.code.backward(src.ids, dx, grads);
+    moduleBackward(mod, run, cot, src.ids, grads);
   }
   return { loss: r.loss, count, logProbs: r.logProbs };
 }
@@ -157,11 +164,9 @@ function encoderDecoder(model: Model, params: Table, batch: Batch, grads: Table 
   const decRun = dec.stack.forward(params, dec.code.encode(params, din.ids), din.T, B, din.lengths, handoff);
   const r = headLoss(model, params, headValues(model, decRun), din.T * B, target, 1 / Math.max(1, o.count ?? count), grads, !!o.logProbs);
   if (grads) {
-    const d = dec.stack.backward(decRun, headCot(model, r.dValues!), grads);
-    dec.code.backward(din.ids, d.dx, grads);
-    const finals = d.dInit.map((g) => Object.fromEntries(Object.entries(g).map(([k, v]) => [k, Float64Array.from(v)])));
-    const e = enc.stack.backward(encRun, { finals }, grads);
-    enc.code.backward(src.ids, e.dx, grads);
+    const dInit = moduleBackward(dec, decRun, headCot(model, r.dValues!), din.ids, grads);
+    const finals = dInit.map((g) => Object.fromEntries(Object.entries(g).map(([k, v]) => [k, Float64Array.from(v)])));
+    moduleBackward(enc, encRun, { finals }, src.ids, grads);
   }
   return { loss: r.loss, count, logProbs: r.logProbs };
 }

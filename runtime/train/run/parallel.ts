@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Example } from '../data/batch.ts';
 import { TrainError } from '../errors.ts';
+import { UsageError } from '../../usage.ts';
 import type { Model, ModelSpec } from '../model/model.ts';
 import type { Table } from '../tensor.ts';
 import { makeBatch, runBatch, targetCount } from '../model/topology.ts';
@@ -30,7 +31,16 @@ export interface SharedLayout {
 }
 
 export interface StepRequest { readonly examples: readonly Example[]; readonly count: number; readonly bptt: number }
-export type StepReply = { readonly loss: number; readonly grads: Float64Array } | { readonly error: string };
+/**
+ * A worker's failure as it crosses the thread boundary (an Error loses its class there): its message,
+ * and `usage` when it was a UsageError — a setting refused for this cell, such as gpu.js's refusals
+ * (runtime/backends/gpujs-refusals.ts) — which the main thread raises again as its own: exit 2, the same one line.
+ */
+export interface ThreadFailure { readonly error: string; readonly usage?: true }
+export type StepReply = { readonly loss: number; readonly grads: Float64Array } | ThreadFailure;
+
+/** The main thread's error for a worker's failure: its UsageError as it was, anything else a TrainError naming the thread. */
+const failed = (f: ThreadFailure): Error => (f.usage ? new UsageError(f.error) : new TrainError(`a training thread failed: ${f.error}`));
 
 /**
  * What a worker thread runs: the built worker (dist/worker.js, beside the chunk
@@ -108,11 +118,11 @@ export class GradWorkers {
   }
 }
 
-/** The next message from a worker, or its failure as a TrainError: an error it reports, a crash, or its end. */
+/** The next message from a worker, or its failure: an error it reports (as `failed` says), a crash, or its end (TrainErrors). */
 function reply(w: Worker): Promise<StepReply & { ready?: true }> {
   return new Promise((resolve, reject) => {
     const done = () => { w.off('message', onMessage); w.off('error', onError); w.off('exit', onExit); w.off('messageerror', onError); };
-    const onMessage = (m: StepReply & { ready?: true }) => { done(); if ('error' in m) reject(new TrainError(`a training thread failed: ${m.error}`)); else resolve(m); };
+    const onMessage = (m: StepReply & { ready?: true }) => { done(); if ('error' in m) reject(failed(m)); else resolve(m); };
     const onError = (e: unknown) => { done(); reject(new TrainError(`a training thread failed: ${e instanceof Error ? e.message : String(e)}`)); };
     const onExit = (code: number) => { done(); reject(new TrainError(`a training thread stopped (exit code ${code}) before it answered`)); };
     w.on('message', onMessage);

@@ -6,7 +6,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { compile } from '../../../compiler/compile.ts';
 import { loadBackend } from './backends.ts';
 import { buildModel } from '../model/model.ts';
-import type { SharedLayout, StepReply, StepRequest, WorkerSetup } from './parallel.ts';
+import type { SharedLayout, StepReply, StepRequest, ThreadFailure, WorkerSetup } from './parallel.ts';
+import { UsageError } from '../../usage.ts';
 import type { Table } from '../tensor.ts';
 import { zerosLike } from '../tensor.ts';
 import { makeBatch, runBatch } from '../model/topology.ts';
@@ -34,13 +35,15 @@ async function main(): Promise<void> {
       for (const [name, off] of layout.entries) flat.set(grads.get(name)!.data, off);
       port.postMessage({ loss, grads: flat } satisfies StepReply, [flat.buffer]);
     } catch (e) {
-      port.postMessage({ error: messageOf(e) } satisfies StepReply);
+      port.postMessage(threadFailure(e) satisfies StepReply);
     }
   });
   port.postMessage({ ready: true });
 }
 
-/** An error's message, whatever was thrown: one line for the user, never a stack. */
-const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+/** What this thread posts for what it caught: one line for the user, never a stack; and whether it was a UsageError (parallel.ts raises it again as one). */
+function threadFailure(e: unknown): ThreadFailure {
+  return { error: e instanceof Error ? e.message : String(e), ...(e instanceof UsageError ? { usage: true as const } : {}) };
+}
 
-main().catch((e) => port.postMessage({ error: messageOf(e) } satisfies StepReply));
+main().catch((e) => port.postMessage(threadFailure(e) satisfies StepReply));
