@@ -518,17 +518,23 @@ export function compareCommand(argv: string[]): Promise<number> {
     const cells = files.map((f) => ({ file: f, cell: cellFromFile(f, v['cell-name'] as string | undefined, '--cell-name') }));
     checkDimNames(config.dims, cells.map((c) => c.cell));
     checkReadout(config.readout, cells.map((c) => c.cell));
-    // Every cell's settings before the first trains: a refused one stops the comparison (exit 2), it is no failed row.
-    for (const { cell } of cells) {
+    const configOf = (cell: CompiledCell): RunConfig => {
       const readout = compareReadout(cell, config.readout);
+      return readout === undefined ? config : { ...config, readout };
+    };
+    // Every cell's settings before the first trains: a refused one stops the comparison (exit 2), it is no failed row.
+    // The core each check makes is the one its run trains (TrainInput.checked): each model is built once. A cell that
+    // cannot fit the task (a TrainError) fails its row when its turn comes, as does one over the memory limit.
+    const checked: (TrainCore | TrainError | undefined)[] = cells.map(({ cell }) => {
       try {
-        const { model } = checkSettings(task, cell, readout === undefined ? config : { ...config, readout }, backend.factory);
-        if (backend.name === 'gpujs') prepareBackends(model, config);
+        const core = checkSettings(task, cell, configOf(cell), backend.factory);
+        if (backend.name === 'gpujs') prepareBackends(core.model, config);
+        return core;
       } catch (e) {
-        // a cell that cannot fit the task fails its row when it trains
         if (!(e instanceof TrainError)) throw e;
+        return e;
       }
-    }
+    });
     ensureDir(out);
     const rows: CompareRow[] = [];
     const used = new Set<string>();
@@ -536,10 +542,13 @@ export function compareCommand(argv: string[]): Promise<number> {
       let dirName = cell.name;
       for (let k = 2; used.has(dirName); k++) dirName = `${cell.name}_${k}`;
       used.add(dirName);
-      const readout = compareReadout(cell, config.readout);
-      const cellConfig: RunConfig = readout === undefined ? config : { ...config, readout };
+      const cellConfig = configOf(cell);
+      const core = checked[i]!;
+      checked[i] = undefined; // its run holds it from here; the comparison need not
       try {
-        const run = await runOne({ task, cell, config: cellConfig, backend, out: join(out, dirName), force: !!v.force, quiet: !!v.quiet, maxBytes, label: `[${i + 1}/${cells.length}] ${cell.name} (${file})` });
+        if (core instanceof TrainError) throw core;
+        checkRunLimits(task, cell, cellConfig, core.model, backend.name, maxBytes);
+        const run = await runOne({ task, cell, config: cellConfig, backend, out: join(out, dirName), checked: core, force: !!v.force, quiet: !!v.quiet, maxBytes, label: `[${i + 1}/${cells.length}] ${cell.name} (${file})` });
         const params = [...run.params.values()].reduce((n, t) => n + t.data.length, 0);
         rows.push({ file, cell: cell.name, params, summary: run.summary, history: run.history, stable: stability(run.history) });
         process.stderr.write(`${cell.name}: ${JSON.stringify(run.summary.metrics)} in ${formatDuration(run.summary.seconds)}\n`);

@@ -260,13 +260,16 @@ function unrolled(cell: CompiledCell, main: GraphText, live: ReadonlySet<number>
     if (n.op === 'prev') main.values.set(n.id, `init_${n.attrs.name}`);
   }
   main.render(g, live);
-  // every step 1 … T: a step no equation defines (an output at some steps only, a hole) holds zeros, as in every backend
+  // every step 1 … T: a step no equation defines (an output at some steps only, a hole) holds zeros, as in every backend —
+  // one zeros value per name, which each of its holes reads
   const stack = (role: 'state' | 'output', name: string) => {
     const rs = g.roots.filter((r) => r.role === role && r.name === name);
     const some = main.batched(rs[0]!.id, g);
+    let hole: string | undefined;
+    const zeros = () => (hole ??= main.op('Unsqueeze', [main.op('Expand', [main.f32(0), main.op('Shape', [some])]), main.i64([0])], {}, `${name}_hole`));
     const steps = Array.from({ length: t.steps }, (_, k) => {
       const r = rs.find((x) => x.step === k + 1);
-      return main.op('Unsqueeze', [r ? main.batched(r.id, g) : main.op('Expand', [main.f32(0), main.op('Shape', [some])]), main.i64([0])]);
+      return r ? main.op('Unsqueeze', [main.batched(r.id, g), main.i64([0])]) : zeros();
     });
     main.nodes.push({ opType: 'Concat', name: `${name}_steps`, input: steps, output: [name], attribute: [{ name: 'axis', type: ATTR.INT, i: 0 }] });
   };

@@ -149,6 +149,11 @@ class StepBody {
     this.rootValues = g.roots.map((_, i) => this.rootValue(i));
   }
 
+  /** A variable name not yet taken in this body (nor by the module's own names). */
+  fresh(base: string): string {
+    return this.names.fresh(base);
+  }
+
   private printer() {
     return { g: this.g, sp: 'unicode' as const, nameOf: (id: number) => this.notation.get(id) };
   }
@@ -501,14 +506,23 @@ class ModuleText {
     if (t.inputs[0]) L.push(`${IND}if T != ${t.steps}:`, `${IND}${IND}raise ValueError(${pyString(`${this.cell.name} is unrolled over ${t.steps} steps`)})`);
     for (const l of b.leaves) L.push(`${IND}${l.v} = ${l.op === 'input' ? `inputs[${pyString(l.name)}][${l.step! - 1}]` : `states[${pyString(l.name)}]`}`);
     L.push(...b.lines.map((l) => IND + l));
-    // every step 1 … T: a step no equation defines (an output at some steps only, a hole) holds zeros, as in every backend
+    // every step 1 … T: a step no equation defines (an output at some steps only, a hole) holds zeros, as in every backend —
+    // one zeros tensor per name, which each of its holes reads
     const stack = (role: 'state' | 'output', name: string) => {
       const rs = this.cell.forward.roots.map((r, i) => ({ r, i })).filter(({ r }) => r.role === role && r.name === name);
       const at = (k: number) => rs.find(({ r }) => r.step === k);
-      const some = b.rootValues[rs[0]!.i];
-      return `torch.stack([${Array.from({ length: t.steps }, (_, k) => { const x = at(k + 1); return x ? b.rootValues[x.i] : `torch.zeros_like(${some})`; }).join(', ')}])`;
+      let hole: string | undefined;
+      const zeros = () => {
+        if (hole === undefined) {
+          hole = b.fresh(`${name}_hole`);
+          L.push(`${IND}# ${pyComment(`${spell(name, 'unicode')} at the steps no equation defines: zeros`)}`, `${IND}${hole} = torch.zeros_like(${b.rootValues[rs[0]!.i]})`);
+        }
+        return hole;
+      };
+      return `torch.stack([${Array.from({ length: t.steps }, (_, k) => { const x = at(k + 1); return x ? b.rootValues[x.i] : zeros(); }).join(', ')}])`;
     };
-    L.push(`${IND}return {${t.states.map((s) => `${pyString(s.name)}: ${stack('state', s.name)}`).join(', ')}}, {${t.outputs.map((o) => `${pyString(o.name)}: ${stack('output', o.name)}`).join(', ')}}`);
+    const states = t.states.map((s) => `${pyString(s.name)}: ${stack('state', s.name)}`), outputs = t.outputs.map((o) => `${pyString(o.name)}: ${stack('output', o.name)}`);
+    L.push(`${IND}return {${states.join(', ')}}, {${outputs.join(', ')}}`);
     return L;
   }
 }

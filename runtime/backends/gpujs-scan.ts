@@ -30,8 +30,12 @@ export interface ScanKernels {
   readonly plan: ScanPlan;
   readonly coef: ScanKernelFn[];
   readonly whole: ScanKernelFn[];
-  /** Per state of plan.states: its scan kernels, and the shift to states at t−1. */
-  readonly states: readonly { readonly kernels: readonly ScanKernelFn[]; readonly handover: ScanKernelFn; readonly shift: ScanKernelFn }[];
+  /**
+   * Per state of plan.states: its scan kernels; its handover to the next segment
+   * (a pass in segments only); the shift to states at t−1 (a forward whose outputs
+   * need the whole step graph only).
+   */
+  readonly states: readonly { readonly kernels: readonly ScanKernelFn[]; readonly handover: ScanKernelFn | null; readonly shift: ScanKernelFn | null }[];
   /** Forward: whether the outputs need the whole step graph (an output that is not a state under another name). */
   readonly needsWhole: boolean;
   /** Zeros of [n, T·B] per state (the backward's carry) and of each parameter's size (its accumulator). */
@@ -70,25 +74,28 @@ export interface ScanPass {
 }
 
 /**
- * The first stage of a staged forward, stepped: its own step graph (the stage's
- * states alone) over B rows per step, each step's result placed into an
- * all-steps array [n, T·B] on the device; each segment of the scans then reads
- * the states at t−1 from it.
+ * The first stage of a staged forward: its states over all T in an all-steps
+ * array [n, T·B] on the device, from which each segment of the scans then reads
+ * the states at t−1. Stepped — its own step graph (the stage's states alone) over
+ * B rows per step, each step's result placed into the array — or, when every
+ * state of the stage is a max-plus recurrence (maxPlusRecurrence), scanned over
+ * all T; each way holds only the kernels it runs.
  */
-export interface SteppedStage {
+export type SteppedStage = StageBase & (
+  | { readonly scan?: undefined; readonly plan: StepPlan; readonly kernels: readonly ScanKernelFn[];
+    /** Per state: the copy of its initial state, the kernel placing a step's rows. */
+    readonly copy: ReadonlyMap<string, ScanKernelFn>; readonly place: ReadonlyMap<string, ScanKernelFn> }
+  /** Its coefficients for all T·B rows, then its scans: no step graph, no stepping kernels. */
+  | { readonly scan: ScanKernels });
+
+interface StageBase {
   readonly states: readonly string[];
   readonly steps: number;
   readonly batch: number;
   readonly width: ReadonlyMap<string, number>;
-  readonly plan: StepPlan;
-  readonly kernels: readonly ScanKernelFn[];
-  /** Per state: the copy of its initial state, the kernel placing a step's rows, the shift to t−1 by segment length. */
-  readonly copy: ReadonlyMap<string, ScanKernelFn>;
-  readonly place: ReadonlyMap<string, ScanKernelFn>;
+  /** Per state: the shift to t−1 by segment length. */
   readonly shift: ReadonlyMap<string, ReadonlyMap<number, ScanKernelFn>>;
   readonly zeros: (output: readonly number[]) => unknown;
-  /** When every state of the stage is a max-plus recurrence (maxPlusRecurrence): its scan over all T, which replaces the stepping. */
-  readonly scan?: ScanKernels;
 }
 
 /** The scan of a pass over `steps` steps in segments of at most `most` steps (kernels shared by segments of the same length). */
@@ -107,18 +114,25 @@ export function makeScanPass(forms: ScanForms, direction: 'forward' | 'backward'
   if (opts.maxExtent !== undefined && steps * opts.batch > opts.maxExtent)
     throw new GpujsPlanError(`the staged forward's first stage over ${steps * opts.batch} rows exceeds this device's limit of ${opts.maxExtent}`);
   const sg = stateGraph(forms.forward, stepped);
-  const plan = planStep(sg, opts);
   const lengths = [...byLength.keys()];
   const B = opts.batch;
-  // a first stage of max-plus recurrences (mLSTM's m) is a scan too: no launches per step
+  const base: StageBase = {
+    states: stepped, steps, batch: B, width: new Map(stepped.map((s) => [s, stateN.get(s)!])), zeros,
+    shift: new Map(stepped.map((s) => [s, new Map(lengths.map((len) => [len, make(shiftFromPlan(stateN.get(s)!, B, len))]))])),
+  };
+  // a first stage of max-plus recurrences (mLSTM's m) is a scan too: no launches per step. It runs its coefficients
+  // and its scans only (scannedStage), so it is planned from its graph without roots: nothing else is planned
   const mp = stepped.map((s) => maxPlusRecurrence(sg, s));
-  const scan = mp.every((r) => r !== null)
-    ? { scan: makeScanKernels({ forward: sg, backward: sg, fwd: mp as ScanRecurrence[], bwd: [] }, 'forward', steps, stateN, opts, make, zeros, 'plain', false, new Set(stepped)) } : {};
+  if (mp.every((r) => r !== null)) {
+    const coefficients = { ...sg, roots: [] };
+    const scan = makeScanKernels({ forward: coefficients, backward: coefficients, fwd: mp as ScanRecurrence[], bwd: [] }, 'forward', steps, stateN, opts, make, zeros, 'plain', false, new Set(stepped));
+    return { segments, plan: segments[0]!.k.plan, stateN, stepped: { ...base, scan } };
+  }
+  const plan = planStep(sg, opts);
   return { segments, plan: segments[0]!.k.plan, stateN, stepped: {
-    states: stepped, steps, batch: B, width: new Map(stepped.map((s) => [s, stateN.get(s)!])), plan, kernels: plan.kernels.map(make), zeros,
+    ...base, plan, kernels: plan.kernels.map(make),
     copy: new Map(stepped.map((s) => [s, make({ ...copyPlan(stateN.get(s)!, B) })])),
     place: new Map(stepped.map((s) => [s, make(placePlan(stateN.get(s)!, B, steps))])),
-    shift: new Map(stepped.map((s) => [s, new Map(lengths.map((len) => [len, make(shiftFromPlan(stateN.get(s)!, B, len))]))])), ...scan,
   } };
 }
 
@@ -127,12 +141,15 @@ export function makeScanKernels(forms: ScanForms, direction: 'forward' | 'backwa
   const plan = planScan(g, direction === 'forward' ? forms.fwd : forms.bwd, direction, steps, stateN, opts, form, segmented, maxplus);
   const mk = (k: Omit<ScanKernel, 'reads'>) => make(k);
   const stateRoots = new Set(g.roots.filter((r) => r.role === 'state').map((r) => r.id));
+  const needsWhole = g.roots.some((r) => r.role === 'output' && !stateRoots.has(r.id));
   return {
     plan,
     coef: plan.coefficients.kernels.map(make),
     whole: plan.whole.kernels.map(make),
-    states: plan.states.map((s) => ({ kernels: s.kernels.map(mk), handover: mk(s.handover), shift: mk(shiftPlan(stateN.get(s.state)!, opts.batch, steps)) })),
-    needsWhole: g.roots.some((r) => r.role === 'output' && !stateRoots.has(r.id)),
+    // the shift feeds the whole step graph the states at t−1: a forward that runs it (forwardScan) needs one
+    states: plan.states.map((s) => ({ kernels: s.kernels.map(mk), handover: s.handover && mk(s.handover),
+      shift: direction === 'forward' && needsWhole ? mk(shiftPlan(stateN.get(s.state)!, opts.batch, steps)) : null })),
+    needsWhole,
     zeros,
     rows: steps * opts.batch,
     // values per example (batched) that are not leaves: the backward computes them again otherwise
@@ -177,7 +194,11 @@ function scanStates(k: ScanKernels, coefOuts: readonly unknown[], x: ScanInputs,
       count();
       outs[j] = fns.kernels[j]!(...scanArgs(kernel.reads, s, coefOuts, outs, x));
     });
-    out.set(s.state, { values: outs[outs.length - 1], handover: () => { count(); return fns.handover(...scanArgs(s.handover.reads, s, coefOuts, outs, x)); } });
+    out.set(s.state, { values: outs[outs.length - 1], handover: () => {
+      if (!fns.handover || !s.handover) throw new Error('internal: a hand-over in a pass planned as one segment');
+      count();
+      return fns.handover(...scanArgs(s.handover.reads, s, coefOuts, outs, x));
+    } });
   });
   return out;
 }
@@ -208,7 +229,7 @@ export function forwardScan(p: ScanPass, source: (a: Arg) => unknown, init: (sta
     for (const [s, v] of H) put(`scan:state:${s}`, v.values);
     if (k.needsWhole) {
       const prev = new Map<string, unknown>(before);
-      k.plan.states.forEach((s, i) => { count(); prev.set(s.state, k.states[i]!.shift(h0(s.state), H.get(s.state)!.values)); });
+      k.plan.states.forEach((s, i) => { count(); prev.set(s.state, k.states[i]!.shift!(h0(s.state), H.get(s.state)!.values)); });
       const outs = runAll(k.plan.whole, k.whole, (a) => (a.from === 'prev' ? prev.get(a.name) : source(a)), count, offset, coefOuts);
       for (const { root, kernel } of k.plan.whole.roots) if (root.role === 'output') put(`scan:output:${root.name}`, outs[kernel]);
     }
@@ -228,7 +249,7 @@ function scannedStage(k: ScanKernels, source: (a: Arg) => unknown, init: (state:
 }
 
 /** The stepped first stage of a staged forward: each of its states over all steps, [n, T·B]. */
-function steppedStage(st: SteppedStage, source: (a: Arg) => unknown, init: (state: string) => unknown, count: () => void): Map<string, unknown> {
+function steppedStage(st: Extract<SteppedStage, { readonly plan: StepPlan }>, source: (a: Arg) => unknown, init: (state: string) => unknown, count: () => void): Map<string, unknown> {
   let prev = new Map(st.states.map((s) => { count(); return [s, st.copy.get(s)!(init(s))]; }));
   const seqs = new Map(st.states.map((s) => { count(); return [s, st.zeros([st.width.get(s)!, st.steps * st.batch])]; }));
   for (let t = 0; t < st.steps; t++) {

@@ -412,7 +412,7 @@ function passes(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: GpuMode)
     launches: x.launches,
     plans: { forward: x.c.forward, backward: x.c.backward },
     kernels: () => [...x.c.fwd, ...x.c.bwd, ...x.c.helpers.values(),
-      ...[...x.c.scan.kernels.values()].flatMap((p) => (typeof p !== 'string' ? [...p.segments.flatMap(({ k }) => [...k.coef, ...k.whole, ...k.states.flatMap((s) => [...s.kernels, s.handover, s.shift])]), ...steppedKernels(p)] : [])) as Kernel[]],
+      ...[...x.c.scan.kernels.values()].flatMap((p) => (typeof p !== 'string' ? [...p.segments.flatMap(({ k }) => [...k.coef, ...k.whole, ...k.states.flatMap((s) => [...s.kernels, ...(s.handover ? [s.handover] : []), ...(s.shift ? [s.shift] : [])])]), ...steppedKernels(p)] : [])) as Kernel[]],
     forward: (steps, params, inputs, init) => forwardPass(x, steps, params, inputs, init, (saw) => { last = saw; }),
     backward(cot, want) {
       if (!last) throw new GpujsError('backward before forward');
@@ -450,8 +450,8 @@ function passContext(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: Gpu
 }
 
 /** The kernels of a staged forward's stepped stage. */
-const steppedKernels = (p: ScanPass) => (p.stepped ? [...p.stepped.kernels, ...p.stepped.copy.values(), ...p.stepped.place.values(), ...[...p.stepped.shift.values()].flatMap((m) => [...m.values()]),
-  ...(p.stepped.scan ? [...p.stepped.scan.coef, ...p.stepped.scan.states.flatMap((s) => s.kernels)] : [])] : []);
+const steppedKernels = (p: ScanPass) => (p.stepped ? [...[...p.stepped.shift.values()].flatMap((m) => [...m.values()]),
+  ...(p.stepped.scan ? [...p.stepped.scan.coef, ...p.stepped.scan.states.flatMap((s) => s.kernels)] : [...p.stepped.kernels, ...p.stepped.copy.values(), ...p.stepped.place.values()])] : []);
 
 function checked(what: string, v: Vec | undefined, n: number): Float32Array {
   if (!v) throw new GpujsError(`${what}: missing`);

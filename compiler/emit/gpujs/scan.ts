@@ -68,9 +68,10 @@ export interface StateScan {
    * Segments (T·B rows beyond the device's limit, runtime/backends/gpujs-scan.ts):
    * forward, the state at the segment's last step, (H) → [n, B], the next
    * segment's h⁰; backward, β + α λ at the segment's first step, (a?, b?, λ − g,
-   * g, offset) → [n, B], the `next` of the segment before it.
+   * g, offset) → [n, B], the `next` of the segment before it. Null in a pass of
+   * one segment (planScan's `segmented` false), which hands nothing over.
    */
-  readonly handover: ScanKernel;
+  readonly handover: ScanKernel | null;
 }
 
 export interface ScanPlan {
@@ -124,7 +125,7 @@ export function planScan(g: Graph, scans: readonly ScanRecurrence[], direction: 
       readA: reader(a === null ? 'unit' : coefficients.kernels[a]!.output), readB: reader(b === null ? 'unit' : coefficients.kernels[b]!.output),
       hasA: a !== null, hasB: b !== null, name: s.state, segmented, maxplus: maxplus.has(s.state) };
     if (shape.maxplus && (direction !== 'forward' || a === null || b === null)) throw new Error('planScan: a max-plus scan runs forward, with both coefficients');
-    return { state: s.state, a, b, kernels: form === 'log' && !shape.maxplus ? logKernels(shape) : plainKernels(shape), handover: handover(shape) };
+    return { state: s.state, a, b, kernels: form === 'log' && !shape.maxplus ? logKernels(shape) : plainKernels(shape), handover: segmented ? handover(shape) : null };
   });
   return { direction, form, steps, chunk: L, coefficients, states, whole };
 }
@@ -178,7 +179,7 @@ interface Shape {
   readonly direction: 'forward' | 'backward'; readonly form: 'plain' | 'log';
   readonly readA: (v: string, row: string) => string; readonly readB: (v: string, row: string) => string;
   readonly hasA: boolean; readonly hasB: boolean; readonly name: string;
-  /** Backward: whether the segment ends before the last step (it reads `next`). */
+  /** Whether the pass runs in segments: each state hands over to the next, and backward a segment may end before the last step (it reads `next`). */
   readonly segmented: boolean;
   /** A max-plus recurrence h_t = max(a_t + h_{t−1}, b_t) (forward): the same kernels over (max, +) instead of (+, ×). */
   readonly maxplus: boolean;

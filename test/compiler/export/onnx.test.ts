@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { exportOnnx, OPSET } from '../../../compiler/export/onnx.ts';
+import { exportOnnx, ModelProto, OPSET } from '../../../compiler/export/onnx.ts';
 import { compileOk } from '../../support/cells.ts';
 import { pythonWith, relativeError, runPythonJson, torchRequired } from '../../support/python.ts';
 import type { ExportCase } from './cases.ts';
@@ -82,6 +82,18 @@ describe('ONNX export in onnxruntime-node', () => {
     expect(out.c!.dims).toEqual([9, 5, 4]);
     const want = (c.expected as { states: Record<string, unknown> }).states.c;
     expect(relativeError(want, nest(out.c!.data as Float32Array, out.c!.dims))).toBeLessThanOrEqual(TOL);
+  });
+
+  it('an unrolled cell\'s holes read one zeros value per name, not one per step (many-to-one: ŷ^<1>, ŷ^<2>)', () => {
+    const c = cases.get(files.find((f) => basename(f) === 'many-to-one.celda')!)!;
+    const graph = (ModelProto.toObject(ModelProto.decode(model(c, true))) as { graph: { node: { opType: string; input?: string[]; output: string[]; attribute?: { t?: { rawData?: Uint8Array } }[] }[] } }).graph;
+    const zero = graph.node.filter((n) => n.opType === 'Constant' && n.attribute?.[0]?.t?.rawData?.length === 4 && new DataView(n.attribute[0].t.rawData.buffer, n.attribute[0].t.rawData.byteOffset).getFloat32(0, true) === 0).map((n) => n.output[0]);
+    expect(zero.length).toBe(1);
+    expect(graph.node.filter((n) => n.opType === 'Expand' && n.input?.[0] === zero[0]).length).toBe(1);
+    const steps = graph.node.find((n) => n.opType === 'Concat' && n.output[0] === 'y_hat')!.input!;
+    expect(steps.length).toBe(3);
+    expect(steps[0]).toBe(steps[1]);
+    expect(steps[2]).not.toBe(steps[0]);
   });
 
   it('opset and IR version, and a cell without numbers for its dimensions is a positioned error', () => {

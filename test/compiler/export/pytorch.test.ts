@@ -54,6 +54,17 @@ describe('PyTorch export: the module text', () => {
     expect(a).not.toContain('import os');
   });
 
+  it('an unrolled cell\'s holes read one zeros tensor per name, not one per step', async () => {
+    const { readFileSync } = await import('node:fs');
+    // many-to-one over four steps: ŷ^<1>, ŷ^<2>, ŷ^<3> are holes
+    const src = readFileSync(cellFiles().find((f) => basename(f) === 'many-to-one.celda')!, 'utf8')
+      .replace('ŷ^<3> = softmax(W_ya a^<3> + b_y)', 'a^<4> = tanh(W_aa a^<3> + W_ax x^<4> + b_a)\n  ŷ^<4> = softmax(W_ya a^<4> + b_y)');
+    const a = code(src);
+    expect(a.match(/torch\.zeros_like\(/g)).toHaveLength(1);
+    expect(a).toContain('y_hat_hole = torch.zeros_like(y_hat_4)');
+    expect(a).toContain('"y_hat": torch.stack([y_hat_hole, y_hat_hole, y_hat_hole, y_hat_4])');
+  });
+
   it('a parameter that would shadow a torch.nn.Module attribute is a positioned error, not a broken file', () => {
     const src = `cell Bad {\n input x : n_x\n state h : n_h\n h^<t> = tanh(training[h^<t-1>, x^<t>])\n}`;
     const r = exportPytorch(compileOk(src)[0]!);

@@ -4,7 +4,8 @@
 // (a scan backward only) and random linear cells; kernel launches per pass that
 // do not grow with T with the scan and grow with T without it (`scan: false`).
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { GPU } from 'gpu.js';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { CompiledCell } from '../../../compiler/compile.ts';
 import { gpujsBackend, gpujsSyncBackend, releaseDevices } from '../../../runtime/backends/gpujs.ts';
 import type { BackendOptions } from '../../../runtime/backend.ts';
@@ -16,6 +17,7 @@ import { zooSource } from '../../support/zoo.ts';
 import { chunkLength, nodeKeys, planScan, readSaved } from '../../../compiler/emit/gpujs/scan.ts';
 import { planStep } from '../../../compiler/emit/gpujs/plan.ts';
 import { scanForms } from '../../../compiler/lower/scan.ts';
+import { evalDim } from '../../../compiler/ir/dims.ts';
 
 const cell = (body: string, decls = 'input x : n\n  state h : n') => compileOk(`cell C {\n  ${decls}\n  ${body.split('\n').join('\n  ')}\n}`)[0]!;
 const MIN_GRU = cell('z = σ(W_z x^<t> + b_z)\nh̃ = W_h x^<t> + b_h\nh^<t> = (1 - z) * h^<t-1> + z * h̃');
@@ -315,6 +317,36 @@ describe('kernel launches per pass', () => {
       // ∂x = W_hᵀ(…) + W_zᵀ(…): scanned, its kernels over all rows (two products, their sum, the copies of W_hᵀ and W_zᵀ);
       // stepped, its one kernel in every step
       expect(all - fewer).toBe(scan ? 5 : 40);
+    }
+  });
+
+  it('mLSTM: a scanned pass creates only kernels it launches — the staged forward\'s max-plus stage (m) no stepping kernels, no hand-over in one segment', () => {
+    const c = compileOk(zooSource('mlstm.celda'))[0]!;
+    const dims = { d: 3, n_x: 3 }, batch = 2, steps = 7;
+    const b = gpujsSyncBackend(c, { dims, batch, precision: 'f32', webasmThreads: false, scanRows: Infinity });
+    const rng = new Rng(2);
+    const vec = (k: number) => Float32Array.from({ length: k }, () => 0.3 * rng.normal());
+    const params = Object.fromEntries(c.typed.params.map((p) => [p.name, vec(p.shape.reduce((k, d) => k * evalDim(d, dims)!, 1))]));
+    // every kernel created from here on, and whether it ran (the kernels of the steps themselves were made with the backend)
+    const created: { source: string; kernel: object }[] = [], ran = new Set<object>();
+    const create = GPU.prototype.createKernel;
+    const spy = vi.spyOn(GPU.prototype, 'createKernel').mockImplementation(function (this: GPU, ...args: Parameters<GPU['createKernel']>) {
+      const kernel = create.apply(this, args) as unknown as (...a: unknown[]) => unknown;
+      const counted = new Proxy(kernel, { apply: (f, self, a) => { ran.add(counted); return Reflect.apply(f, self, a); } });
+      created.push({ source: String(args[0]), kernel: counted });
+      return counted as unknown as ReturnType<GPU['createKernel']>;
+    });
+    try {
+      b.forward(steps, params, { x: vec(steps * batch * 3) });
+      const fwd = created.length;
+      b.backward({ states: { C: vec(steps * batch * 9), n: vec(steps * batch * 3), m: vec(steps * batch) }, outputs: { h: vec(steps * batch * 3) } });
+      expect([b.launches().forward!.scan, b.launches().backward!.scan]).toEqual([true, true]);
+      // the forward: m's coefficients and max-plus scan, then C's and n's, then h over all rows
+      expect(fwd).toBeGreaterThan(8);
+      expect(created.length).toBeGreaterThan(fwd);
+      expect(created.filter((k) => !ran.has(k.kernel)).map((k) => k.source.split('\n').slice(0, 3).join(' '))).toEqual([]);
+    } finally {
+      spy.mockRestore();
     }
   });
 
