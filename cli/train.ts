@@ -168,11 +168,12 @@ function stepsFrom(v: Values, task: Task, batch: number): number | undefined {
  * the same module in float64 (`js`, the reference precision, about 4× slower).
  */
 /** `--no-scan`: the js or gpujs backend with the sequential lowering of linear recurrences; `--scan log`: gpu.js's scan in log space. */
-function scanOption<B extends { name: string; factory: BackendFactory }>(b: B, v: Values): B {
+function scanOption<B extends { name: string; factory: BackendFactory }>(b: B, v: Values): B & { scan?: boolean | 'log' } {
   if (!v['no-scan'] && v.scan === undefined) return b;
   const scan = scanFlag(v.scan as string | undefined, v['no-scan'] === true, b.name.startsWith('js') ? 'js' : b.name);
   const f = b.factory;
-  return { ...b, factory: (cell, opts) => f(cell, { ...opts, scan }) };
+  // `scan` too: the training threads make their backends from the name and it (TrainInput.scan)
+  return { ...b, factory: (cell, opts) => f(cell, { ...opts, scan }), scan };
 }
 
 function backendName(v: Values): string | undefined {
@@ -205,7 +206,7 @@ interface RunRequest {
   readonly task: Task;
   readonly cell: CompiledCell;
   readonly config: RunConfig;
-  readonly backend: { name: string; factory: BackendFactory };
+  readonly backend: { name: string; factory: BackendFactory; scan?: boolean | 'log' };
   readonly out: string;
   /** The run's core, its settings and limits checked (TrainInput.checked). */
   readonly checked?: TrainCore;
@@ -237,7 +238,7 @@ async function runOne(r: RunRequest): Promise<{ summary: Summary; history: reado
   // Time per training step: the gaps between consecutive steps, except those an evaluation or save falls in.
   let last: number | undefined, busy = false, stepMs = 0, timed = 0;
   try {
-    result = await train({ task, cell, config, factory: r.backend.factory, backendName: r.backend.name, out: r.out, checked: r.checked, resume: r.resume, resumeDir: r.resumeDir, force: r.force, saveEvery: r.saveEvery ?? config.evalEvery, maxBytes: r.maxBytes }, {
+    result = await train({ task, cell, config, factory: r.backend.factory, backendName: r.backend.name, ...(r.backend.scan !== undefined ? { scan: r.backend.scan } : {}), out: r.out, checked: r.checked, resume: r.resume, resumeDir: r.resumeDir, force: r.force, saveEvery: r.saveEvery ?? config.evalEvery, maxBytes: r.maxBytes }, {
       start: (model, params, step) => {
         const n = [...params.values()].reduce((k, t) => k + t.data.length, 0);
         const shape = `${config.layers > 1 ? `${config.layers} × ` : ''}${config.bidirectional ? 'bidirectional ' : ''}${cell.name}, hidden ${config.hidden}`;

@@ -49,6 +49,11 @@ export interface TrainInput {
   readonly factory: BackendFactory;
   /** The backend's name, for worker threads to load the same one (default interp). */
   readonly backendName?: string;
+  /**
+   * The scan option `factory` passes its backends (`--no-scan`, `--scan log`),
+   * for the worker threads, which make theirs from `backendName` and this.
+   */
+  readonly scan?: boolean | 'log';
   /** Checkpoint directory (none: nothing is saved). */
   readonly out?: string;
   readonly saveEvery?: number;
@@ -165,7 +170,7 @@ async function trainHere(input: TrainInput, hooks: TrainHooks): Promise<TrainRes
 
   hooks.start?.(model, core.params, core.step);
   const workers = c.threads > 1
-    ? await GradWorkers.start(c.threads, { cellSource: cell.source, cellName: cell.name, spec: modelSpec(task, c), backend: input.backendName ?? 'interp' }, core.params)
+    ? await GradWorkers.start(c.threads, { cellSource: cell.source, cellName: cell.name, spec: modelSpec(task, c), backend: input.backendName ?? 'interp', ...(input.scan !== undefined ? { scan: input.scan } : {}) }, core.params)
     : null;
   try {
     while (core.step < c.steps) {

@@ -22,6 +22,8 @@ export interface WorkerSetup {
   readonly cellName: string;
   readonly spec: ModelSpec;
   readonly backend: string;
+  /** The backends' scan option, as the main thread's factory passes it (TrainInput.scan); absent: the backend's default. */
+  readonly scan?: boolean | 'log';
 }
 
 export interface SharedLayout {

@@ -20,7 +20,8 @@ async function main(): Promise<void> {
   const cell = compile(setup.cellSource, { defaultCellName: setup.cellName }).cells.find((c) => c.name === setup.cellName);
   if (!cell) throw new Error(`cell ${setup.cellName} did not compile in the worker`);
   const backend = await loadBackend(setup.backend);
-  const model = buildModel(cell, setup.spec, backend.factory);
+  const scan = setup.scan;
+  const model = buildModel(cell, setup.spec, scan === undefined ? backend.factory : (c, o) => backend.factory(c, { ...o, scan }));
   const shared = new Float64Array(layout.buffer);
   const params: Table = new Map(layout.entries.map(([name, off, shape]) => {
     const n = shape.reduce((a, b) => a * b, 1);
