@@ -75,6 +75,8 @@ const context = await chromium.launchPersistentContext(profile, { executablePath
 try {
   const page = context.pages()[0] ?? (await context.newPage());
   await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+  // tsx names the page function's inner functions with a helper the page lacks
+  await page.evaluate('globalThis.__name = (f) => f');
   const times = await page.evaluate(async ({ variants, M, K, N, repeats }) => {
     const gpu = (navigator as unknown as { gpu: { requestAdapter(): Promise<{ requestDevice(): Promise<any> } | null> } }).gpu;
     const device = await (await gpu.requestAdapter())!.requestDevice();

@@ -102,9 +102,10 @@ export interface PlanOptions {
    * per thread (gpu.js Array(4)), reading one element of each operand packed by
    * four (`pack`'s copies) per four terms, 16 multiply-adds per 5 reads
    * instead of 4 per 8; the product's own kernel takes its element from it.
-   * WebGPU on SwiftShader, [8192 × 256] outputs of 256 terms: 1,538 ms with one
-   * output per thread reading scalars, 1,542 ms reading vec4s, 629–666 ms with
-   * four outputs (hand-written WGSL, measured in Chromium). Needs gpu.js's
+   * WebGPU on SwiftShader, [8192 × 256] outputs of 256 terms: about 1.6 s with
+   * one output per thread, scalar or vec4 reads alike, 0.63–0.69 s with four
+   * outputs reading vec4s (bench/wgsl-products.ts, hand-written WGSL; figures in
+   * BENCHMARKS.md, "Measurements behind the code"). Needs gpu.js's
    * WebGPU backend to read Array(4) results as arguments
    * (patches/gpu.js+2.24.1.patch).
    */
