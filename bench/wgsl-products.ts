@@ -7,14 +7,9 @@
 //
 //   npx tsx bench/wgsl-products.ts [--m 8192] [--k 256] [--n 256] [--repeats 3]
 
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { chromium } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, browserMissing } from '../test/browser/browser.ts';
+import { CHROMIUM, browserMissing, openServedPage } from '../test/browser/browser.ts';
+import { servePage } from '../test/browser/server.ts';
 
 const { values: v } = parseArgs({ options: { m: { type: 'string', default: '8192' }, k: { type: 'string', default: '256' }, n: { type: 'string', default: '256' }, repeats: { type: 'string', default: '3' } } });
 const [M, K, N, repeats] = [v.m, v.k, v.n, v.repeats].map(Number) as [number, number, number, number];
@@ -68,13 +63,9 @@ const VARIANTS: Record<string, [string, number, number]> = {
   for (var q = 0; q < 4; q++) { let o = u32(j + q + ${N} * r); c[o] = c0[q]; c[o + ${N}u] = c1[q]; c[o + ${2 * N}u] = c2[q]; c[o + ${3 * N}u] = c3[q]; }`), N / 4, M / 4],
 };
 
-const server = createServer((_, res) => { res.setHeader('content-type', 'text/html'); res.end('<!doctype html><title>wgsl</title>'); });
-await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-const profile = mkdtempSync(join(tmpdir(), 'celda-chromium-'));
-const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: false, args: CHROMIUM_ARGS });
+// the gpu.js test page: a page of Chromium with WebGPU, as the tests get it
+const { page, close } = await openServedPage(await servePage());
 try {
-  const page = context.pages()[0] ?? (await context.newPage());
-  await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
   // tsx names the page function's inner functions with a helper the page lacks
   await page.evaluate('globalThis.__name = (f) => f');
   const times = await page.evaluate(async ({ variants, M, K, N, repeats }) => {
@@ -113,7 +104,5 @@ try {
   console.log(`C = A·Bᵀ, [${M} × ${N}] outputs of ${K} terms, WebGPU in headless Chromium (${CHROMIUM}), ms per dispatch, mean of ${repeats} after one:`);
   for (const [name, t] of Object.entries(times)) console.log(`  ${typeof t === 'number' ? t.toFixed(0).padStart(7) : `  error: ${t}`}  ${name}`);
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
-  server.close();
+  await close();
 }

@@ -74,7 +74,7 @@ async function timeScan(source: string, dims: Record<string, number>, batch: num
  * as four floats, called directly and inside a recorded pipeline (on WebGPU the
  * fused encoder). [2 × 3] elements, element (y, x) = [x + 3y, 10·…, 100·…, 1000·…].
  */
-async function vec4Arguments(mode: GpuMode): Promise<{ direct: number[][]; piped: number[][]; executor: string }> {
+async function vec4Arguments(mode: GpuMode): Promise<{ direct: number[][]; piped: number[][]; executor: string; declared: string }> {
   const gpu = new GPU({ mode });
   try {
     const settings = { output: [3, 2], pipeline: true, immutable: true, precision: 'single' as const };
@@ -93,7 +93,13 @@ async function vec4Arguments(mode: GpuMode): Promise<{ direct: number[][]; piped
     const pipeline = (gpu.createPipeline as unknown as (fn: unknown) => ((...a: unknown[]) => Promise<Record<string, unknown>>) & { executorKind: string })(
       function (input: unknown) { return { out: call(read, call(quad, input)) }; });
     const piped = rows((await pipeline(x)).out);
-    return { direct, piped, executor: pipeline.executorKind };
+    // a reader whose argument is declared a plain Array cannot take the four floats: refused, not read float by float
+    const plainRead = gpu.createKernel(function (this: { thread: { x: number; y: number } }, q: number[][]) {
+      return q[this.thread.y][this.thread.x];
+    }, { ...settings, argumentTypes: { q: 'Array' } } as never);
+    const declared = await (gpu.createPipeline as unknown as (fn: unknown) => (...a: unknown[]) => Promise<Record<string, unknown>>)(
+      function (input: unknown) { return { out: call(plainRead, call(quad, input)) }; })(x).then(() => 'ran', (e: unknown) => (e instanceof Error ? e.message : String(e)));
+    return { direct, piped, executor: pipeline.executorKind, declared };
   } finally {
     gpu.destroy();
   }

@@ -137,6 +137,9 @@ export const outputOf = (l: Layout, B: number): number[] => {
   return l.batched ? [n, B] : [n];
 };
 
+/** A batched vector: one vector per example (row). */
+export const batchedVector = (l: Layout): boolean => l.batched && l.dims.length === 1;
+
 /** The thread's own index for a value of this layout. */
 export const ownIdx = (l: Layout): Idx =>
   l.dims.length === 2 && l.batched ? { b: 'this.thread.y', i: `Math.floor(this.thread.x / ${l.dims[1]!})`, j: `(this.thread.x % ${l.dims[1]!})` }

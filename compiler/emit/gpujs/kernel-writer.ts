@@ -6,7 +6,7 @@ import type { Dim } from '../../ir/dims.ts';
 import type { Graph, Node } from '../../ir/graph.ts';
 import { isElementwiseOp } from '../../ir/ops.ts';
 import type { Arg, Idx, Layout, PlanOptions } from './base.ts';
-import { GpujsPlanError, ident, idxKey, lit, norm, readBuffer } from './base.ts';
+import { GpujsPlanError, batchedVector, ident, idxKey, lit, norm, readBuffer } from './base.ts';
 import { GPUJS_ELEMENTWISE } from './elementwise.ts';
 import { LEAVES, VIEWS } from './materialize.ts';
 
@@ -264,7 +264,7 @@ export class KernelWriter {
       case 'outer': {
         const [u, v] = ins as [number, number];
         if (!this.layout(u).batched) return `(${val(0, { i: x.i })} * ${val(1, { i: x.j })})`;
-        if (this.transposed && this.opts.rows && [u, v].every((p) => this.layout(p).batched && this.layout(p).dims.length === 1)) {
+        if (this.transposed && this.opts.rows && [u, v].every((p) => batchedVector(this.layout(p)))) {
           // a sum over all T·B rows reads both operands transposed, each along its contiguous axis
           // (measured in gpu.js webasm, n = 256, 1024 rows: 240–370 ms per product reading down
           // the columns of [rows][n] arrays, 80–85 ms reading the transposes, ~1–2 ms per transpose)

@@ -30,7 +30,7 @@ import { reachable } from '../../ir/graph.ts';
 import type { Graph, Root } from '../../ir/graph.ts';
 import type { Shape } from '../../ir/ops.ts';
 import type { KernelPlan, Layout, PlanOptions, StepPlan } from './base.ts';
-import { GpujsPlanError, outputOf, ownIdx, readBuffer } from './base.ts';
+import { GpujsPlanError, batchedVector, outputOf, ownIdx, readBuffer } from './base.ts';
 import { Block, KernelWriter } from './kernel-writer.ts';
 import { LEAVES, VIEWS, materialized } from './materialize.ts';
 
@@ -140,7 +140,7 @@ function writeKernels(g: Graph, made: ReadonlySet<number>, layout: (id: number) 
   // PlanOptions.quad: a product over all rows as a kernel of four outputs per thread, or undefined where it does not apply
   const quad = (id: number): number | undefined => {
     const n = g.nodes[id]!;
-    const vector = (x: number) => layout(x).batched && layout(x).dims.length === 1;
+    const vector = (x: number) => batchedVector(layout(x));
     let operands: () => [number, number], K: number;
     if (n.op === 'matvec' && vector(id) && vector(n.inputs[1]!) && !layout(n.inputs[0]!).batched) {
       // y[r][i] = Σ_k W[i][k] · v[r][k]: v packed along k, W packed by four of its rows

@@ -126,6 +126,10 @@ describe('products over all rows as kernels of four outputs per thread (PlanOpti
       // sums of 8 terms (W·x) and of 32 rows: 2 and 8 iterations of four
       expect(quads.some(({ q }) => /k < 2;/.test(q.source))).toBe(true);
       expect(quads.some(({ q }) => /k < 8;/.test(q.source))).toBe(true);
+      // n = 4 and 18 rows: the products (4 outputs, 4 terms) but not the sums over the rows
+      const mixed = plan(c, 4, 2, 9, true).flat().filter((k) => k.name.endsWith('_q'));
+      expect(mixed.length).toBeGreaterThan(0);
+      for (const q of mixed) expect(q.source).toMatch(/k < 1;/);
       // n = 6 and 30 rows: 4 divides neither
       expect(plan(c, 6, 3, 10, true).flat().some((k) => k.returnType !== undefined)).toBe(false);
       expect(plan(c, 8, 4, 8, false).flat().some((k) => k.returnType !== undefined)).toBe(false);

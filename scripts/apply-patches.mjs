@@ -1,8 +1,9 @@
-// npm's postinstall: applies patches/ with patch-package when celda itself is
-// installed for development (npm install, npm ci in this repository). A package
-// that depends on celda has neither patches/ (not published) nor patch-package
-// (a development dependency), so there this does nothing; celda's runtime then
-// finds gpu.js unpatched and plans without what the patch adds.
+// Part of npm's `prepare` (package.json), before the build: applies patches/
+// with patch-package when celda itself is installed for development (npm
+// install, npm ci in this repository, or from git). A registry install of celda
+// never runs `prepare`; it gets stock gpu.js, and celda's runtime, finding no
+// marker of the patch, plans without what the patch adds. gpu.js is pinned to
+// the version the patch is for: a patch that no longer applies fails the install.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
