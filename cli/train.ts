@@ -5,14 +5,14 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { CompiledCell } from '../compiler/compile.ts';
-import type { BackendFactory } from '../runtime/backend.ts';
+import type { BackendFactory, BackendOptions } from '../runtime/backend.ts';
 import { LimitError, printable } from '../runtime/limits.ts';
 import { Rng } from '../runtime/random.ts';
 import { ensureDir, withFiles } from '../runtime/train/io/files.ts';
 import { checkRunMemory, decodingBytes, samplingBytes } from '../runtime/train/run/memory.ts';
 import type { Kind } from '../runtime/train/run/settings.ts';
 import { MAX_COUNT, MAX_SEED, MAX_STEPS, parseSetting, settingProblem, SETTINGS, STEPS, validateConfig } from '../runtime/train/run/settings.ts';
-import { loadBackend } from '../runtime/train/run/backends.ts';
+import { loadBackend, withScan } from '../runtime/train/run/backends.ts';
 import type { Checkpoint, HistoryPoint } from '../runtime/train/io/checkpoint.ts';
 import { loadCheckpoint, validateTable } from '../runtime/train/io/checkpoint.ts';
 import type { Series } from '../runtime/train/io/curves.ts';
@@ -168,12 +168,9 @@ function stepsFrom(v: Values, task: Task, batch: number): number | undefined {
  * the same module in float64 (`js`, the reference precision, about 4× slower).
  */
 /** `--no-scan`: the js or gpujs backend with the sequential lowering of linear recurrences; `--scan log`: gpu.js's scan in log space. */
-function scanOption<B extends { name: string; factory: BackendFactory }>(b: B, v: Values): B & { scan?: boolean | 'log' } {
+function scanOption<B extends { name: string; factory: BackendFactory }>(b: B, v: Values): B & { scan?: BackendOptions['scan'] } {
   if (!v['no-scan'] && v.scan === undefined) return b;
-  const scan = scanFlag(v.scan as string | undefined, v['no-scan'] === true, b.name.startsWith('js') ? 'js' : b.name);
-  const f = b.factory;
-  // `scan` too: the training threads make their backends from the name and it (TrainInput.scan)
-  return { ...b, factory: (cell, opts) => f(cell, { ...opts, scan }), scan };
+  return withScan(b, scanFlag(v.scan as string | undefined, v['no-scan'] === true, b.name.startsWith('js') ? 'js' : b.name));
 }
 
 function backendName(v: Values): string | undefined {
@@ -206,7 +203,7 @@ interface RunRequest {
   readonly task: Task;
   readonly cell: CompiledCell;
   readonly config: RunConfig;
-  readonly backend: { name: string; factory: BackendFactory; scan?: boolean | 'log' };
+  readonly backend: { name: string; factory: BackendFactory; scan?: BackendOptions['scan'] };
   readonly out: string;
   /** The run's core, its settings and limits checked (TrainInput.checked). */
   readonly checked?: TrainCore;
@@ -554,8 +551,10 @@ export function compareCommand(argv: string[]): Promise<number> {
         rows.push({ file, cell: cell.name, params, summary: run.summary, history: run.history, stable: stability(run.history) });
         process.stderr.write(`${cell.name}: ${JSON.stringify(run.summary.metrics)} in ${formatDuration(run.summary.seconds)}\n`);
       } catch (e) {
-        // a cell that fails to train, or needs more memory than the limit, is a row of the table; the others still run
-        if (!(e instanceof TrainError) && !(e instanceof LimitError)) throw e;
+        // a cell that fails to train, or needs more memory than the limit, is a row of the table; the others still run.
+        // So is a refusal met only now (every setting was checked above): a training thread's, from a backend the main
+        // thread's check accepted — the rows before it keep their report.
+        if (!(e instanceof TrainError) && !(e instanceof LimitError) && !(e instanceof UsageError)) throw e;
         rows.push({ file, cell: cell.name, error: e.message, history: [], stable: stability([], { nonFinite: e instanceof NonFiniteError, message: e.message }) });
         process.stderr.write(`${cell.name}: failed: ${e.message}\n`);
       }

@@ -7,7 +7,7 @@
 // only (their boot code is prefixed; the main thread's gpu.js is untouched), or
 // in the main thread only.
 
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GPU } from 'gpu.js';
@@ -62,6 +62,19 @@ describe('a training thread\'s gpu.js refusal', () => {
       forced.inWorkers = false;
     }
   }, 120_000);
+
+  it('in `celda compare`, a worker-only refusal is that cell\'s failed row: the comparison goes on and writes its report', async () => {
+    const out = join(tmp, 'compare');
+    forced.inWorkers = true;
+    try {
+      const r = await celda('compare', 'gender', GRU, join(EXAMPLES, 'rnn.celda'), ...args('unused').slice(4, -2), '--out', out);
+      expect(r.code).toBe(1);
+      expect(r.err).toContain(`GRU: failed: ${LINE.slice('error: '.length)}`);
+      expect(readFileSync(join(out, 'report.md'), 'utf8')).toMatch(/GRU/);
+    } finally {
+      forced.inWorkers = false;
+    }
+  }, 240_000);
 
   it('unforced, the same run trains on both threads', async () => {
     const r = await celda(...args('plain'));

@@ -7,7 +7,7 @@
 // metrics); `interp` (the float64 reference interpreter) is the slow,
 // always-present fallback.
 
-import type { BackendFactory } from '../../backend.ts';
+import type { BackendFactory, BackendOptions } from '../../backend.ts';
 import { interpBackend } from '../../backends/interp.ts';
 import { TrainError } from '../errors.ts';
 import { UsageError } from '../../usage.ts';
@@ -25,6 +25,18 @@ async function jsFactory(): Promise<BackendFactory | null> {
 }
 
 const jsF32 = (js: BackendFactory): BackendFactory => (cell, opts) => js(cell, { ...opts, precision: 'f32', threads: 1 });
+
+/**
+ * A backend whose factory passes `scan` (`--no-scan`, `--scan log`) to every
+ * backend it makes, with `scan` kept beside it: the training threads load
+ * their backends by name and make them with it (TrainInput.scan). Undefined:
+ * the backend as it is.
+ */
+export function withScan<B extends { name: string; factory: BackendFactory }>(b: B, scan: BackendOptions['scan']): B & { scan?: BackendOptions['scan'] } {
+  if (scan === undefined) return b;
+  const f = b.factory;
+  return { ...b, factory: (cell, opts) => f(cell, { ...opts, scan }), scan };
+}
 
 export async function loadBackend(name: string | undefined): Promise<{ name: BackendName; factory: BackendFactory }> {
   if (name === undefined) {

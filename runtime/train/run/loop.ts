@@ -3,7 +3,7 @@
 // the loop carries, so a resumed run continues exactly as if never stopped.
 
 import { resolve } from 'node:path';
-import type { BackendFactory } from '../../backend.ts';
+import type { BackendFactory, BackendOptions } from '../../backend.ts';
 import type { CompiledCell } from '../../../compiler/compile.ts';
 import type { Example } from '../data/batch.ts';
 import type { Checkpoint, HistoryPoint } from '../io/checkpoint.ts';
@@ -53,7 +53,7 @@ export interface TrainInput {
    * The scan option `factory` passes its backends (`--no-scan`, `--scan log`),
    * for the worker threads, which make theirs from `backendName` and this.
    */
-  readonly scan?: boolean | 'log';
+  readonly scan?: BackendOptions['scan'];
   /** Checkpoint directory (none: nothing is saved). */
   readonly out?: string;
   readonly saveEvery?: number;

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import type { BackendOptions } from '../../backend.ts';
 import type { Example } from '../data/batch.ts';
 import { TrainError } from '../errors.ts';
 import { UsageError } from '../../usage.ts';
@@ -23,7 +24,7 @@ export interface WorkerSetup {
   readonly spec: ModelSpec;
   readonly backend: string;
   /** The backends' scan option, as the main thread's factory passes it (TrainInput.scan); absent: the backend's default. */
-  readonly scan?: boolean | 'log';
+  readonly scan?: BackendOptions['scan'];
 }
 
 export interface SharedLayout {

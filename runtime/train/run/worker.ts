@@ -4,7 +4,7 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { compile } from '../../../compiler/compile.ts';
-import { loadBackend } from './backends.ts';
+import { loadBackend, withScan } from './backends.ts';
 import { buildModel } from '../model/model.ts';
 import type { SharedLayout, StepReply, StepRequest, ThreadFailure, WorkerSetup } from './parallel.ts';
 import { UsageError } from '../../usage.ts';
@@ -19,9 +19,8 @@ async function main(): Promise<void> {
   // The cell's default name as the main thread gave it (a cell without `cell NAME { … }` is named after its file).
   const cell = compile(setup.cellSource, { defaultCellName: setup.cellName }).cells.find((c) => c.name === setup.cellName);
   if (!cell) throw new Error(`cell ${setup.cellName} did not compile in the worker`);
-  const backend = await loadBackend(setup.backend);
-  const scan = setup.scan;
-  const model = buildModel(cell, setup.spec, scan === undefined ? backend.factory : (c, o) => backend.factory(c, { ...o, scan }));
+  const backend = withScan(await loadBackend(setup.backend), setup.scan);
+  const model = buildModel(cell, setup.spec, backend.factory);
   const shared = new Float64Array(layout.buffer);
   const params: Table = new Map(layout.entries.map(([name, off, shape]) => {
     const n = shape.reduce((a, b) => a * b, 1);
