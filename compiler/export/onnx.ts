@@ -264,12 +264,14 @@ function unrolled(cell: CompiledCell, main: GraphText, live: ReadonlySet<number>
   // one zeros value per name, which each of its holes reads
   const stack = (role: 'state' | 'output', name: string) => {
     const rs = g.roots.filter((r) => r.role === role && r.name === name);
-    const some = main.batched(rs[0]!.id, g);
+    // each root's value as [B, …], made once (batched() adds an Expand for a root without the batch axis)
+    const rows = new Map<number, string>();
+    const batched = (id: number) => rows.get(id) ?? rows.set(id, main.batched(id, g)).get(id)!;
     let hole: string | undefined;
-    const zeros = () => (hole ??= main.op('Unsqueeze', [main.op('Expand', [main.f32(0), main.op('Shape', [some])]), main.i64([0])], {}, `${name}_hole`));
+    const zeros = () => (hole ??= main.op('Unsqueeze', [main.op('Expand', [main.f32(0), main.op('Shape', [batched(rs[0]!.id)])]), main.i64([0])], {}, `${name}_hole`));
     const steps = Array.from({ length: t.steps }, (_, k) => {
       const r = rs.find((x) => x.step === k + 1);
-      return r ? main.op('Unsqueeze', [main.batched(r.id, g), main.i64([0])]) : zeros();
+      return r ? main.op('Unsqueeze', [batched(r.id), main.i64([0])]) : zeros();
     });
     main.nodes.push({ opType: 'Concat', name: `${name}_steps`, input: steps, output: [name], attribute: [{ name: 'axis', type: ATTR.INT, i: 0 }] });
   };
