@@ -523,6 +523,8 @@ export function compareCommand(argv: string[]): Promise<number> {
     // Every cell's settings before the first trains: a refused one stops the comparison (exit 2), it is no failed row.
     // The core each check makes is the one its run trains (TrainInput.checked): each model is built once. A cell that
     // cannot fit the task (a TrainError) fails its row when its turn comes, as does one over the memory limit.
+    // So every cell's core (its parameters, optimiser state and, on gpujs, its planned kernels) is held until its turn:
+    // the memory limit is checked per cell, and a comparison is of a few cells.
     const checked: (TrainCore | TrainError | undefined)[] = cells.map(({ cell }) => {
       try {
         const core = checkSettings(task, cell, configOf(cell), backend.factory);
