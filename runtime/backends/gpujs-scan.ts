@@ -15,7 +15,7 @@
 import type { CompiledCell } from '../../compiler/compile.ts';
 import type { Arg } from '../../compiler/emit/gpujs/plan.ts';
 import type { ScanKernel, ScanPlan, ScanRead, StateScan } from '../../compiler/emit/gpujs/scan.ts';
-import { maxPlusRecurrence, placePlan, planScan, shiftFromPlan, shiftPlan } from '../../compiler/emit/gpujs/scan.ts';
+import { NOW, maxPlusRecurrence, placePlan, planScan, shiftFromPlan, shiftPlan } from '../../compiler/emit/gpujs/scan.ts';
 import { copyPlan, neededKernels, planStep } from '../../compiler/emit/gpujs/plan.ts';
 import { GpujsPlanError } from '../../compiler/emit/gpujs/base.ts';
 import { LEAVES } from '../../compiler/emit/gpujs/materialize.ts';
@@ -140,15 +140,16 @@ export function makeScanKernels(forms: ScanForms, direction: 'forward' | 'backwa
   const g = direction === 'forward' ? forms.forward : forms.backward;
   const plan = planScan(g, direction === 'forward' ? forms.fwd : forms.bwd, direction, steps, stateN, opts, form, segmented, maxplus);
   const mk = (k: Omit<ScanKernel, 'reads'>) => make(k);
-  const stateRoots = new Set(g.roots.filter((r) => r.role === 'state').map((r) => r.id));
-  const needsWhole = g.roots.some((r) => r.role === 'output' && !stateRoots.has(r.id));
+  // forward: the outputs that are no state (planScan reads the states at t from the scans); whether one reads a state at t−1
+  const needsWhole = plan.whole.roots.length > 0;
+  const readsPrev = (state: string) => plan.whole.kernels.some((k) => k.args.some((a) => a.from === 'prev' && a.name === state));
   return {
     plan,
     coef: plan.coefficients.kernels.map(make),
     whole: plan.whole.kernels.map(make),
-    // the shift feeds the whole step graph the states at t−1: a forward that runs it (forwardScan) needs one
+    // the shift feeds the whole step graph a state at t−1, where a forward's outputs read it (forwardScan)
     states: plan.states.map((s) => ({ kernels: s.kernels.map(mk), handover: s.handover && mk(s.handover),
-      shift: direction === 'forward' && needsWhole ? mk(shiftPlan(stateN.get(s.state)!, opts.batch, steps)) : null })),
+      shift: direction === 'forward' && readsPrev(s.state) ? mk(shiftPlan(stateN.get(s.state)!, opts.batch, steps)) : null })),
     needsWhole,
     zeros,
     rows: steps * opts.batch,
@@ -228,8 +229,13 @@ export function forwardScan(p: ScanPass, source: (a: Arg) => unknown, init: (sta
     const H = scanStates(k, coefOuts, { given: h0, offset, next: () => null }, count);
     for (const [s, v] of H) put(`scan:state:${s}`, v.values);
     if (k.needsWhole) {
+      // the states at t are the scans' values; at t−1, shifted by a step where an output reads them
       const prev = new Map<string, unknown>(before);
-      k.plan.states.forEach((s, i) => { count(); prev.set(s.state, k.states[i]!.shift!(h0(s.state), H.get(s.state)!.values)); });
+      k.plan.states.forEach((s, i) => {
+        prev.set(`${NOW}${s.state}`, H.get(s.state)!.values);
+        const shift = k.states[i]!.shift;
+        if (shift) { count(); prev.set(s.state, shift(h0(s.state), H.get(s.state)!.values)); }
+      });
       const outs = runAll(k.plan.whole, k.whole, (a) => (a.from === 'prev' ? prev.get(a.name) : source(a)), count, offset, coefOuts);
       for (const { root, kernel } of k.plan.whole.roots) if (root.role === 'output') put(`scan:output:${root.name}`, outs[kernel]);
     }

@@ -139,8 +139,9 @@ export function planScan(g: Graph, scans: readonly ScanRecurrence[], direction: 
  * after them. `whole`'s kernel indices (its args' and roots') count on from
  * `coefficients`' kernels: it runs with their outputs before its own.
  */
-function planShared(g: Graph, scans: readonly ScanRecurrence[], direction: 'forward' | 'backward', all: PlanOptions): { coefficients: StepPlan; whole: StepPlan } {
-  const coefRoots = coefficientGraph(g, scans).roots;
+function planShared(g0: Graph, scans0: readonly ScanRecurrence[], direction: 'forward' | 'backward', all: PlanOptions): { coefficients: StepPlan; whole: StepPlan } {
+  const coefRoots = coefficientGraph(g0, scans0).roots;
+  const { g, scans, old: idIn } = direction === 'forward' ? readScanned(g0, scans0) : { g: g0, scans: scans0, old: (id: number) => id };
   // coefficientGraph prunes: its roots name the coefficients; their ids here are the scans'
   const extra = scans.flatMap((s) => [...(s.a !== null ? [{ name: `a:${s.state}`, role: 'output' as const, id: s.a }] : []), ...(s.b !== null ? [{ name: `b:${s.state}`, role: 'output' as const, id: s.b }] : [])]);
   if (extra.length !== coefRoots.length) throw new Error('planShared: the coefficients disagree with coefficientGraph');
@@ -149,29 +150,55 @@ function planShared(g: Graph, scans: readonly ScanRecurrence[], direction: 'forw
   const late = (id: number, memo: boolean[] = []): boolean => {
     if (memo[id] !== undefined) return memo[id]!;
     const n = g.nodes[id]!;
-    return (memo[id] = (n.op === 'prev' && scanned.has(n.attrs.name!)) || n.inputs.some((x) => late(x, memo)));
+    return (memo[id] = (n.op === 'prev' && (scanned.has(n.attrs.name!) || n.attrs.name!.startsWith(NOW))) || n.inputs.some((x) => late(x, memo)));
   };
   const memo: boolean[] = [];
   const products = direction === 'forward' ? g.nodes.filter((n) => (n.op === 'matvec' || n.op === 'matmul') && n.shape.batch && !late(n.id, memo)).map((n) => n.id) : [];
   const plan = planStep({ ...g, roots: [...g.roots, ...extra] }, products.length > 0 ? { ...all, materialize: new Set(products) } : all);
   const after: boolean[] = [];
   plan.kernels.forEach((k, i) => {
-    after[i] = k.args.some((a) => a.from === 'carry' || (direction === 'forward' && a.from === 'prev' && scanned.has(a.name)) || (a.from === 'kernel' && after[a.index]!));
+    after[i] = k.args.some((a) => a.from === 'carry' || (direction === 'forward' && a.from === 'prev' && (scanned.has(a.name) || a.name.startsWith(NOW))) || (a.from === 'kernel' && after[a.index]!));
   });
   const order = [...plan.kernels.keys()].sort((a, b) => Number(after[a]) - Number(after[b]) || a - b);
   const at = new Map(order.map((old, i) => [old, i]));
   const kernels = order.map((old) => {
     const k = plan.kernels[old]!;
-    return { ...k, args: k.args.map((a) => (a.from === 'kernel' ? { from: 'kernel' as const, index: at.get(a.index)! } : a)) };
+    return { ...k, node: k.node < 0 ? k.node : idIn(k.node), args: k.args.map((a) => (a.from === 'kernel' ? { from: 'kernel' as const, index: at.get(a.index)! } : a)) };
   });
   const early = after.filter((l) => !l).length;
-  const roots = plan.roots.map((r) => ({ root: r.root, kernel: at.get(r.kernel)! }));
-  const isCoef = (r: (typeof roots)[number]) => extra.some((e) => e.name === r.root.name && e.id === r.root.id && r.root.role === 'output');
+  const roots = plan.roots.map((r) => ({ root: { ...r.root, id: idIn(r.root.id) }, kernel: at.get(r.kernel)! }));
+  const isCoef = (r: (typeof roots)[number]) => extra.some((e) => e.name === r.root.name && idIn(e.id) === r.root.id && r.root.role === 'output');
   if (roots.some((r) => isCoef(r) && r.kernel >= early)) throw new Error('planShared: a coefficient reads a scanned value');
   return {
     coefficients: { kernels: kernels.slice(0, early), roots: roots.filter(isCoef) },
     whole: { kernels: kernels.slice(early), roots: roots.filter((r) => !isCoef(r)) },
   };
+}
+
+/** The name a forward's whole step graph reads a scanned state at t by (a `prev` leaf: the scan's values over the segment's rows, read at the row itself). */
+export const NOW = 'now:';
+
+/**
+ * A forward's step graph reading each scanned state at t from its scan instead
+ * of computing it again: the state's root node becomes a leaf `prev now:state`,
+ * and the roots that were that node (the state, an output that is the state
+ * under another name) are dropped — the scan holds them. `old`: a node's id in `g`.
+ */
+function readScanned(g: Graph, scans: readonly ScanRecurrence[]): { g: Graph; scans: ScanRecurrence[]; old: (id: number) => number } {
+  const b = new Builder();
+  const map = new Map<number, number>(), back = new Map<number, number>();
+  const now = new Map(scans.map((s) => [s.root, s.state]));
+  for (const n of g.nodes) {
+    const state = now.get(n.id);
+    const id = state !== undefined ? b.node('prev', [], { name: `${NOW}${state}`, shape: n.shape }) : b.node(n.op, n.inputs.map((x) => map.get(x)!), n.attrs, n.span);
+    map.set(n.id, id);
+    if (!back.has(id)) back.set(id, n.id);
+    const label = g.labels[n.id];
+    if (label !== undefined && state === undefined) b.label(id, label);
+  }
+  const m = (id: number) => map.get(id)!;
+  const graph = b.finish(g.roots.filter((r) => !now.has(r.id)).map((r) => ({ ...r, id: m(r.id) })));
+  return { g: graph, scans: scans.map((r) => ({ ...r, root: m(r.root), leaf: m(r.leaf), a: r.a === null ? null : m(r.a), b: r.b === null ? null : m(r.b) })), old: (id) => back.get(id)! };
 }
 
 interface Shape {
