@@ -14,8 +14,8 @@
 
 import type { CompiledCell } from '../../compiler/compile.ts';
 import type { Arg } from '../../compiler/emit/gpujs/plan.ts';
-import type { ScanKernel, ScanPlan, ScanRead, StateScan } from '../../compiler/emit/gpujs/scan.ts';
-import { NOW, maxPlusRecurrence, placePlan, planScan, shiftFromPlan, shiftPlan } from '../../compiler/emit/gpujs/scan.ts';
+import type { ScanKernel, ScanPlan, ScanRead, SegmentLink, StateScan } from '../../compiler/emit/gpujs/scan.ts';
+import { ALONE, NOW, maxPlusRecurrence, placePlan, planScan, shiftFromPlan, shiftPlan } from '../../compiler/emit/gpujs/scan.ts';
 import { copyPlan, neededKernels, planStep } from '../../compiler/emit/gpujs/plan.ts';
 import { GpujsPlanError } from '../../compiler/emit/gpujs/base.ts';
 import { LEAVES } from '../../compiler/emit/gpujs/materialize.ts';
@@ -100,21 +100,28 @@ interface StageBase {
 
 /** The scan of a pass over `steps` steps in segments of at most `most` steps (kernels shared by segments of the same length). */
 export function makeScanPass(forms: ScanForms, direction: 'forward' | 'backward', steps: number, most: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[]; returnType?: 'Array(4)' }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain', stepped?: readonly string[], keys?: readonly number[]): ScanPass {
-  const segmented = steps > most;
+  const cuts: { first: number; len: number }[] = [];
+  for (let first = 0; first < steps; first += most) cuts.push({ first, len: Math.min(most, steps - first) });
+  // the forward hands over from every segment but the last, the backward from every one but the first; a backward
+  // segment before the last reads the next one's hand-over: the kernels of a length plan what one of its segments runs
+  const last = cuts.length - 1;
+  const link = (len: number): SegmentLink => ({
+    handover: cuts.some((c, i) => c.len === len && (direction === 'forward' ? i < last : i > 0)),
+    next: direction === 'backward' && cuts.some((c, i) => c.len === len && i < last),
+  });
   const byLength = new Map<number, ScanKernels>();
   const segments: { first: number; k: ScanKernels }[] = [];
-  for (let first = 0; first < steps; first += most) {
-    const len = Math.min(most, steps - first);
+  for (const { first, len } of cuts) {
     let k = byLength.get(len);
-    if (!k) byLength.set(len, (k = makeScanKernels(forms, direction, len, stateN, opts, make, zeros, form, segmented, new Set(), keys)));
+    if (!k) byLength.set(len, (k = makeScanKernels(forms, direction, len, stateN, opts, make, zeros, form, link(len), new Set(), keys)));
     segments.push({ first, k });
   }
+  const lengths = [...byLength.keys()];
   if (stepped === undefined) return { segments, plan: segments[0]!.k.plan, stateN };
   // the stepped stage's sequences span all T in one array: T·B rows must fit the device
   if (opts.maxExtent !== undefined && steps * opts.batch > opts.maxExtent)
     throw new GpujsPlanError(`the staged forward's first stage over ${steps * opts.batch} rows exceeds this device's limit of ${opts.maxExtent}`);
   const sg = stateGraph(forms.forward, stepped);
-  const lengths = [...byLength.keys()];
   const B = opts.batch;
   const base: StageBase = {
     states: stepped, steps, batch: B, width: new Map(stepped.map((s) => [s, stateN.get(s)!])), zeros,
@@ -125,7 +132,7 @@ export function makeScanPass(forms: ScanForms, direction: 'forward' | 'backward'
   const mp = stepped.map((s) => maxPlusRecurrence(sg, s));
   if (mp.every((r) => r !== null)) {
     const coefficients = { ...sg, roots: [] };
-    const scan = makeScanKernels({ forward: coefficients, backward: coefficients, fwd: mp as ScanRecurrence[], bwd: [] }, 'forward', steps, stateN, opts, make, zeros, 'plain', false, new Set(stepped));
+    const scan = makeScanKernels({ forward: coefficients, backward: coefficients, fwd: mp as ScanRecurrence[], bwd: [] }, 'forward', steps, stateN, opts, make, zeros, 'plain', ALONE, new Set(stepped));
     return { segments, plan: segments[0]!.k.plan, stateN, stepped: { ...base, scan } };
   }
   const plan = planStep(sg, opts);
@@ -136,9 +143,9 @@ export function makeScanPass(forms: ScanForms, direction: 'forward' | 'backward'
   } };
 }
 
-export function makeScanKernels(forms: ScanForms, direction: 'forward' | 'backward', steps: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[]; returnType?: 'Array(4)' }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain', segmented = false, maxplus: ReadonlySet<string> = new Set(), keys?: readonly number[]): ScanKernels {
+export function makeScanKernels(forms: ScanForms, direction: 'forward' | 'backward', steps: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[]; returnType?: 'Array(4)' }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain', link: SegmentLink = ALONE, maxplus: ReadonlySet<string> = new Set(), keys?: readonly number[]): ScanKernels {
   const g = direction === 'forward' ? forms.forward : forms.backward;
-  const plan = planScan(g, direction === 'forward' ? forms.fwd : forms.bwd, direction, steps, stateN, opts, form, segmented, maxplus);
+  const plan = planScan(g, direction === 'forward' ? forms.fwd : forms.bwd, direction, steps, stateN, opts, form, link, maxplus);
   const mk = (k: Omit<ScanKernel, 'reads'>) => make(k);
   // forward: the outputs that are no state (planScan reads the states at t from the scans); whether one reads a state at t−1
   const needsWhole = plan.whole.roots.length > 0;
@@ -290,7 +297,7 @@ export function backwardScan(p: ScanPass, source: (a: Arg) => unknown, paramOut:
   const put = (key: string, v: unknown) => { if (!parts.has(key)) parts.set(key, []); parts.get(key)!.unshift(v); };
   const acc = new Map<string, unknown>();
   const given = (s: string) => source({ from: 'cot', name: `state:${s}` });
-  // the last segment has nothing after it (its kernels, shared with segments of its length, still read `next`)
+  // the last segment has nothing after it (its kernels read `next` where they are shared with a segment before the last)
   const none = new Map<string, unknown>();
   let next = (s: string): unknown => {
     if (!none.has(s)) { count(); none.set(s, p.segments[0]!.k.zeros([p.stateN.get(s)!, p.segments[0]!.k.rows / p.plan.steps])); }

@@ -68,8 +68,9 @@ export interface StateScan {
    * Segments (T·B rows beyond the device's limit, runtime/backends/gpujs-scan.ts):
    * forward, the state at the segment's last step, (H) → [n, B], the next
    * segment's h⁰; backward, β + α λ at the segment's first step, (a?, b?, λ − g,
-   * g, offset) → [n, B], the `next` of the segment before it. Null in a pass of
-   * one segment (planScan's `segmented` false), which hands nothing over.
+   * g, offset) → [n, B], the `next` of the segment before it. Null where no
+   * segment of this length hands over (planScan's `link.handover` false): a pass
+   * of one segment, the forward's last segment, the backward's first.
    */
   readonly handover: ScanKernel | null;
 }
@@ -86,6 +87,20 @@ export interface ScanPlan {
   /** The rest of the step graph over all T·B rows; its kernel indices count on from coefficients' (planShared). */
   readonly whole: StepPlan;
 }
+
+/**
+ * How the segments of one length of a pass in segments (runtime/backends/gpujs-scan.ts)
+ * link to their neighbours: `handover`, whether one of them hands its state over
+ * (StateScan.handover); `next`, backward, whether one of them ends before the
+ * last step and so reads the `next` of the segment after it.
+ */
+export interface SegmentLink {
+  readonly handover: boolean;
+  readonly next: boolean;
+}
+
+/** A pass of one segment: nothing handed over, nothing read from a segment after. */
+export const ALONE: SegmentLink = { handover: false, next: false };
 
 /** Steps per chunk at T steps: about (2T)^⅓, at least 1, at most T. */
 export function chunkLength(steps: number): number {
@@ -113,7 +128,7 @@ const logaddexp = (v: string, x: string, y: string) => [`const m_${v} = Math.max
  * `opts.batch` examples. Throws GpujsPlanError where plan.ts does (a kernel over
  * T·B rows larger than the device takes).
  */
-export function planScan(g: Graph, scans: readonly ScanRecurrence[], direction: 'forward' | 'backward', steps: number, n: ReadonlyMap<string, number>, opts: PlanOptions, form: 'plain' | 'log' = 'plain', segmented = false, maxplus: ReadonlySet<string> = new Set()): ScanPlan {
+export function planScan(g: Graph, scans: readonly ScanRecurrence[], direction: 'forward' | 'backward', steps: number, n: ReadonlyMap<string, number>, opts: PlanOptions, form: 'plain' | 'log' = 'plain', link: SegmentLink = ALONE, maxplus: ReadonlySet<string> = new Set()): ScanPlan {
   const B = opts.batch, R = steps * B;
   const all: PlanOptions = { ...opts, batch: R, mode: 'loop', rows: opts.cpu === true };
   const { coefficients, whole } = planShared(g, scans, direction, all);
@@ -123,9 +138,9 @@ export function planScan(g: Graph, scans: readonly ScanRecurrence[], direction: 
     const a = s.a === null ? null : kernelOf(`a:${s.state}`), b = s.b === null ? null : kernelOf(`b:${s.state}`);
     const shape = { B, T: steps, L, w: n.get(s.state)!, direction, form,
       readA: reader(a === null ? 'unit' : coefficients.kernels[a]!.output), readB: reader(b === null ? 'unit' : coefficients.kernels[b]!.output),
-      hasA: a !== null, hasB: b !== null, name: s.state, segmented, maxplus: maxplus.has(s.state) };
+      hasA: a !== null, hasB: b !== null, name: s.state, next: link.next, maxplus: maxplus.has(s.state) };
     if (shape.maxplus && (direction !== 'forward' || a === null || b === null)) throw new Error('planScan: a max-plus scan runs forward, with both coefficients');
-    return { state: s.state, a, b, kernels: form === 'log' && !shape.maxplus ? logKernels(shape) : plainKernels(shape), handover: segmented ? handover(shape) : null };
+    return { state: s.state, a, b, kernels: form === 'log' && !shape.maxplus ? logKernels(shape) : plainKernels(shape), handover: link.handover ? handover(shape) : null };
   });
   return { direction, form, steps, chunk: L, coefficients, states, whole };
 }
@@ -206,8 +221,8 @@ interface Shape {
   readonly direction: 'forward' | 'backward'; readonly form: 'plain' | 'log';
   readonly readA: (v: string, row: string) => string; readonly readB: (v: string, row: string) => string;
   readonly hasA: boolean; readonly hasB: boolean; readonly name: string;
-  /** Whether the pass runs in segments: each state hands over to the next, and backward a segment may end before the last step (it reads `next`). */
-  readonly segmented: boolean;
+  /** Backward: whether a segment of this length may end before the last step (its local scan reads `next`). */
+  readonly next: boolean;
   /** A max-plus recurrence h_t = max(a_t + h_{t−1}, b_t) (forward): the same kernels over (max, +) instead of (+, ×). */
   readonly maxplus: boolean;
 }
@@ -220,7 +235,7 @@ const coefParams = (x: Shape, withB: boolean): { params: string[]; reads: ScanRe
   if (x.hasA) { params.push('a'); reads.push('a'); }
   if (withB && x.hasB) { params.push('b'); reads.push('b'); }
   if (withB && x.direction === 'backward') { params.push('g', 'o'); reads.push('given', 'offset'); }
-  if (withB && x.direction === 'backward' && x.segmented) { params.push('nx'); reads.push('next'); }
+  if (withB && x.direction === 'backward' && x.next) { params.push('nx'); reads.push('next'); }
   return { params, reads };
 };
 
@@ -241,7 +256,7 @@ function localLoop(x: Shape, withB: boolean, init: string, step: readonly string
   // backward: λ_t = (g_t + β_{t+1}) + α_{t+1} λ_{t+1}; nothing after the last step
   return [...head, `for (let k = 0; k < ${L}; k++) {`, `  const t = c0 + ${L - 1} - k;`, `  if (t >= j && t <= ${T - 1}) {`, `    const s = t * ${B} + u;`,
     `    const q = s + ${B};`, `    const p = (q <= ${R - 1} ? q : s);`,
-    `    const c = (q <= ${R - 1} ? ${x.readA('a', 'p')} : 0.0);`, ...(withB ? [`    const e = (q <= ${R - 1} ? g[o + s][i] + ${x.hasB ? x.readB('b', 'p') : '0.0'} : g[o + s][i]${x.segmented ? ' + nx[u][i]' : ''});`] : []),
+    `    const c = (q <= ${R - 1} ? ${x.readA('a', 'p')} : 0.0);`, ...(withB ? [`    const e = (q <= ${R - 1} ? g[o + s][i] + ${x.hasB ? x.readB('b', 'p') : '0.0'} : g[o + s][i]${x.next ? ' + nx[u][i]' : ''});`] : []),
     ...step.map((l) => `    ${l}`), '  }', '}', 'return acc;'];
 }
 
