@@ -20,8 +20,10 @@
 //      whatever T;
 //   3. the pass's whole step graph planned over T·B rows (plan.ts), reading the
 //      scanned values as all-steps arrays: the forward's outputs from the states
-//      at t−1, the backward's gradients from g (read at the segment's offset)
-//      and λ − g as the carried cotangent.
+//      at t (the scans' values, `prev now:state`: no kernel computes a state
+//      again) and at t−1 (shifted by a step, where an output reads that), the
+//      backward's gradients from g (read at the segment's offset) and λ − g as
+//      the carried cotangent.
 // Row r of a [n, T·B] array is step ⌊r / B⌋, example r mod B (the layout of the
 // all-steps inputs). T, B and L are literals in the sources: kernels per T.
 // A pass too long for one kernel's rows runs as segments of T

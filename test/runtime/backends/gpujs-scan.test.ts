@@ -28,6 +28,8 @@ const RG_LRU = cell(
 const IND_RNN = cell('h^<t> = relu(W x^<t> + u * h^<t-1> + b)');
 // The 2017 SRU: c is the scan, h an output read from it.
 const SRU = cell('f = σ(W_f x^<t> + b_f)\nr = σ(W_r x^<t> + b_r)\nc^<t> = f * c^<t-1> + (1 - f) * (W x^<t>)\nh^<t> = r * tanh(c^<t>) + (1 - r) * x^<t>', 'input x : n\n  state c : n');
+// An output reading the state at t and at t−1: the forward reads the scan's values as they are and shifted by a step.
+const BOTH = cell('z = σ(W_z x^<t> + b_z)\nh^<t> = (1 - z) * h^<t-1> + z * x^<t>\ny^<t> = h^<t> * h^<t-1>', 'input x : n\n  state h : n');
 // minLSTM: its gates normalised by their sum, a division by a coefficient.
 const MIN_LSTM = cell('f = σ(W_f x^<t> + b_f)\ni = σ(W_i x^<t> + b_i)\nh^<t> = (f / (f + i)) * h^<t-1> + (i / (f + i)) * (W_h x^<t>)');
 
@@ -53,7 +55,7 @@ function launches(c: CompiledCell, steps: number, scan: boolean, n = 4, batch = 
 }
 
 describe('gpu.js scans agree with the float64 interpreter', () => {
-  const cases: [string, CompiledCell][] = [['minGRU', MIN_GRU], ['RG-LRU', RG_LRU], ['IndRNN', IND_RNN], ['SRU', SRU], ['minLSTM', MIN_LSTM]];
+  const cases: [string, CompiledCell][] = [['minGRU', MIN_GRU], ['RG-LRU', RG_LRU], ['IndRNN', IND_RNN], ['SRU', SRU], ['minLSTM', MIN_LSTM], ['an output of h at t and t−1', BOTH]];
   for (const [name, c] of cases) {
     for (const steps of [1, 5, 16]) {
       it(`${name}, T = ${steps}`, () => {
@@ -343,6 +345,10 @@ describe('kernel launches per pass', () => {
 
   it('RG-LRU and SRU: the forward reads its states at t from the scans, not from a kernel of the whole step graph', () => {
     const opts = { dims: new Map([['n', 4]]), batch: 2, mode: 'loop' as const, cpu: true };
+    const f = scanForms(BOTH)!;
+    const both = planScan(f.forward, f.fwd, 'forward', 8, new Map([['h', 4]]), opts).whole.kernels;
+    expect(both.map((k) => k.name)).toEqual(['y']);
+    expect(both[0]!.args).toEqual(expect.arrayContaining([{ from: 'prev', name: 'now:h' }, { from: 'prev', name: 'h' }]));
     for (const [c, state, output] of [[RG_LRU, 'h', 'y'], [SRU, 'c', 'h']] as const) {
       const f = scanForms(c)!;
       const p = planScan(f.forward, f.fwd, 'forward', 8, new Map([[state, 4]]), opts);
@@ -358,8 +364,8 @@ describe('kernel launches per pass', () => {
     expect(launches(SRU, 8, true).forward).toBe(10);
   });
 
-  it('minGRU, RG-LRU, SRU and minLSTM in one segment: every kernel a scanned pass creates runs', () => {
-    for (const c of [MIN_GRU, RG_LRU, SRU, MIN_LSTM]) {
+  it('minGRU, RG-LRU, SRU, minLSTM and an output of h at t and t−1, in one segment: every kernel a scanned pass creates runs', () => {
+    for (const c of [MIN_GRU, RG_LRU, SRU, MIN_LSTM, BOTH]) {
       // a shape no other test here runs: the kernels of this T are made inside the watch
       const B = 3, T = 23;
       const b = gpujsSyncBackend(c, { dims: { n: 4 }, batch: B, webasmThreads: false, scanRows: Infinity });
