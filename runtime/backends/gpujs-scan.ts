@@ -102,11 +102,11 @@ interface StageBase {
 export function makeScanPass(forms: ScanForms, direction: 'forward' | 'backward', steps: number, most: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[]; returnType?: 'Array(4)' }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain', stepped?: readonly string[], keys?: readonly number[]): ScanPass {
   const cuts: { first: number; len: number }[] = [];
   for (let first = 0; first < steps; first += most) cuts.push({ first, len: Math.min(most, steps - first) });
-  // the forward hands over from every segment but the last, the backward from every one but the first; a backward
-  // segment before the last reads the next one's hand-over: the kernels of a length plan what one of its segments runs
+  // the forward hands over from every segment but the last; the backward from every one, the first its initial state's
+  // gradient; a backward segment before the last reads the next one's hand-over: a length's kernels plan what its segments run
   const last = cuts.length - 1;
   const link = (len: number): SegmentLink => ({
-    handover: cuts.some((c, i) => c.len === len && (direction === 'forward' ? i < last : i > 0)),
+    handover: direction === 'backward' || cuts.some((c, i) => c.len === len && i < last),
     next: direction === 'backward' && cuts.some((c, i) => c.len === len && i < last),
   });
   const byLength = new Map<number, ScanKernels>();
@@ -290,7 +290,8 @@ function withoutInputs(plan: ScanPlan): { coefficients: Set<number>; whole: Set<
  * state is scanned from its given cotangent g, then the backward step graph runs
  * over the segment's rows with g as the state's cotangent and λ − g as the one
  * carried in. Results: `param:name`, `scan:input:name` (all steps), `scan:init:name`
- * (∂ℒ/∂state^<t-1> at every step; its first B rows are the initial state's).
+ * (∂ℒ/∂state^<0>, [n, B]: the first segment's hand-over; the step graph plans no
+ * ∂state^<t-1> over all rows, which the scan holds one step on).
  */
 export function backwardScan(p: ScanPass, source: (a: Arg) => unknown, paramOut: ReadonlyMap<string, readonly number[]>, wantInputs: boolean, count: () => void): Record<string, unknown> {
   const parts = new Map<string, unknown[]>();
@@ -323,13 +324,12 @@ export function backwardScan(p: ScanPass, source: (a: Arg) => unknown, paramOut:
     const outs = runAll(k.plan.whole, k.whole, read, count, offset, coefOuts, only?.whole);
     for (const { root, kernel } of k.plan.whole.roots) {
       if (root.of === 'param') acc.set(root.name, outs[kernel]);
-      else if (root.of === 'prev') put(`scan:init:${root.name}`, outs[kernel]);
       else if (root.of === 'input' && wantInputs) put(`scan:input:${root.name}`, outs[kernel]);
     }
-    if (seg > 0) {
-      const heads = new Map([...lambda].map(([s, v]) => [s, v.handover()]));
-      next = (s) => heads.get(s);
-    }
+    // β + α λ at the segment's first step: the segment before it reads it, or, the first, it is ∂ℒ/∂state^<0>
+    const heads = new Map([...lambda].map(([s, v]) => [s, v.handover()]));
+    if (seg > 0) next = (s) => heads.get(s);
+    else for (const [s, v] of heads) put(`scan:init:${s}`, v);
   }
   const out = joined(parts);
   for (const [name, v] of acc) out[`param:${name}`] = v;

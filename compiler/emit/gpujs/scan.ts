@@ -70,9 +70,10 @@ export interface StateScan {
    * Segments (T·B rows beyond the device's limit, runtime/backends/gpujs-scan.ts):
    * forward, the state at the segment's last step, (H) → [n, B], the next
    * segment's h⁰; backward, β + α λ at the segment's first step, (a?, b?, λ − g,
-   * g, offset) → [n, B], the `next` of the segment before it. Null where no
-   * segment of this length hands over (planScan's `link.handover` false): a pass
-   * of one segment, the forward's last segment, the backward's first.
+   * g, offset) → [n, B], the `next` of the segment before it — the first
+   * segment's is the initial state's gradient. Null where no segment of this
+   * length hands over (planScan's `link.handover` false): a forward of one
+   * segment, the forward's last segment.
    */
   readonly handover: ScanKernel | null;
 }
@@ -158,7 +159,9 @@ export function planScan(g: Graph, scans: readonly ScanRecurrence[], direction: 
  */
 function planShared(g0: Graph, scans0: readonly ScanRecurrence[], direction: 'forward' | 'backward', all: PlanOptions): { coefficients: StepPlan; whole: StepPlan } {
   const coefRoots = coefficientGraph(g0, scans0).roots;
-  const { g, scans, old: idIn } = direction === 'forward' ? readScanned(g0, scans0) : { g: g0, scans: scans0, old: (id: number) => id };
+  // backward: ∂state^<t-1> is the scan's (λ − g one step on); the initial state's, β + α λ at the first step, is the first segment's hand-over
+  const { g, scans, old: idIn } = direction === 'forward' ? readScanned(g0, scans0)
+    : { g: { ...g0, roots: g0.roots.filter((r) => !(r.role === 'grad' && r.of === 'prev' && scans0.some((s) => s.state === r.name))) }, scans: scans0, old: (id: number) => id };
   // coefficientGraph prunes: its roots name the coefficients; their ids here are the scans'
   const extra = scans.flatMap((s) => [...(s.a !== null ? [{ name: `a:${s.state}`, role: 'output' as const, id: s.a }] : []), ...(s.b !== null ? [{ name: `b:${s.state}`, role: 'output' as const, id: s.b }] : [])]);
   if (extra.length !== coefRoots.length) throw new Error('planShared: the coefficients disagree with coefficientGraph');

@@ -343,7 +343,7 @@ describe('kernel launches per pass', () => {
     expect(idle).toEqual([]);
   });
 
-  it('RG-LRU and SRU: the forward reads its states at t from the scans, not from a kernel of the whole step graph', () => {
+  it('RG-LRU and SRU: the forward reads its states at t from the scans, not from a kernel of the whole step graph; no backward plans ∂state^<t-1> over all rows', () => {
     const opts = { dims: new Map([['n', 4]]), batch: 2, mode: 'loop' as const, cpu: true };
     const f = scanForms(BOTH)!;
     const both = planScan(f.forward, f.fwd, 'forward', 8, new Map([['h', 4]]), opts).whole.kernels;
@@ -357,6 +357,13 @@ describe('kernel launches per pass', () => {
       expect(p.whole.kernels.map((k) => k.name)).toEqual([output]);
       expect(p.whole.kernels[0]!.args).toContainEqual({ from: 'prev', name: `now:${state}` });
       expect(p.whole.kernels[0]!.args).not.toContainEqual({ from: 'prev', name: state });
+    }
+    // backward: no ∂h^<t-1> over all rows (the scan holds it one step on); ∂h^<0> is the hand-over of the first segment, over B rows
+    for (const c of [MIN_GRU, RG_LRU, SRU, BOTH]) {
+      const f = scanForms(c)!;
+      const p = planScan(f.backward, f.bwd, 'backward', 8, new Map([['h', 4], ['c', 4]]), opts, 'plain', { handover: true, next: false });
+      expect(p.whole.roots.filter((r) => r.root.of === 'prev')).toEqual([]);
+      expect(p.states.map((s) => s.handover?.output)).toEqual([[4, 2]]);
     }
     // RG-LRU: r's and i's products, α, b; the scan's four kernels; y = W_y h (before: also h again, and h shifted to t−1: 11)
     expect(launches(RG_LRU, 8, true).forward).toBe(9);
