@@ -94,9 +94,9 @@ describe('scans in segments of scanRows rows agree with the float64 interpreter'
 });
 
 describe('a pass in segments creates only kernels it launches', () => {
-  // batch 3, scanRows 7: segments of 2 steps; T = 3 → 2, 1 (the backward's only full segment is its first, which hands
-  // nothing over), T = 4 → 2, 2, T = 7 → 2, 2, 2, 1 (the forward's last, shorter segment hands nothing over, and the
-  // backward's reads no segment after it)
+  // batch 3, scanRows 7: segments of 2 steps; T = 3 → 2, 1, T = 4 → 2, 2, T = 7 → 2, 2, 2, 1: the forward's last
+  // segment hands nothing over (planned so where it is shorter), a backward's shorter last segment reads no segment
+  // after it, and every backward segment hands over (the first, the initial state's gradient)
   for (const [file, dims, scans] of CELLS) {
     it(`${file}: every kernel created for its scanned passes runs, at T = 3, 4 and 7`, () => {
       const c = zoo(file);

@@ -322,7 +322,7 @@ describe('kernel launches per pass', () => {
     }
   });
 
-  it('mLSTM: a scanned pass creates only kernels it launches — the staged forward\'s max-plus stage (m) no stepping kernels, no hand-over in one segment', () => {
+  it('mLSTM: a scanned pass creates only kernels it launches — the staged forward\'s max-plus stage (m) no stepping kernels, no forward hand-over in one segment', () => {
     const c = compileOk(zooSource('mlstm.celda'))[0]!;
     const dims = { d: 3, n_x: 3 }, batch = 2, steps = 7;
     const b = gpujsSyncBackend(c, { dims, batch, precision: 'f32', webasmThreads: false, scanRows: Infinity });
