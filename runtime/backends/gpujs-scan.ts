@@ -14,8 +14,8 @@
 
 import type { CompiledCell } from '../../compiler/compile.ts';
 import type { Arg } from '../../compiler/emit/gpujs/plan.ts';
-import type { ScanKernel, ScanPlan, ScanRead, StateScan } from '../../compiler/emit/gpujs/scan.ts';
-import { maxPlusRecurrence, placePlan, planScan, shiftFromPlan, shiftPlan } from '../../compiler/emit/gpujs/scan.ts';
+import type { ScanKernel, ScanPlan, ScanRead, SegmentLink, StateScan } from '../../compiler/emit/gpujs/scan.ts';
+import { ALONE, NOW, maxPlusRecurrence, placePlan, planScan, shiftFromPlan, shiftPlan } from '../../compiler/emit/gpujs/scan.ts';
 import { copyPlan, neededKernels, planStep } from '../../compiler/emit/gpujs/plan.ts';
 import { GpujsPlanError } from '../../compiler/emit/gpujs/base.ts';
 import { LEAVES } from '../../compiler/emit/gpujs/materialize.ts';
@@ -100,21 +100,28 @@ interface StageBase {
 
 /** The scan of a pass over `steps` steps in segments of at most `most` steps (kernels shared by segments of the same length). */
 export function makeScanPass(forms: ScanForms, direction: 'forward' | 'backward', steps: number, most: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[]; returnType?: 'Array(4)' }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain', stepped?: readonly string[], keys?: readonly number[]): ScanPass {
-  const segmented = steps > most;
+  const cuts: { first: number; len: number }[] = [];
+  for (let first = 0; first < steps; first += most) cuts.push({ first, len: Math.min(most, steps - first) });
+  // the forward hands over from every segment but the last; the backward from every one, the first its initial state's
+  // gradient; a backward segment before the last reads the next one's hand-over: a length's kernels plan what its segments run
+  const last = cuts.length - 1;
+  const link = (len: number): SegmentLink => ({
+    handover: direction === 'backward' || cuts.some((c, i) => c.len === len && i < last),
+    next: direction === 'backward' && cuts.some((c, i) => c.len === len && i < last),
+  });
   const byLength = new Map<number, ScanKernels>();
   const segments: { first: number; k: ScanKernels }[] = [];
-  for (let first = 0; first < steps; first += most) {
-    const len = Math.min(most, steps - first);
+  for (const { first, len } of cuts) {
     let k = byLength.get(len);
-    if (!k) byLength.set(len, (k = makeScanKernels(forms, direction, len, stateN, opts, make, zeros, form, segmented, new Set(), keys)));
+    if (!k) byLength.set(len, (k = makeScanKernels(forms, direction, len, stateN, opts, make, zeros, form, link(len), new Set(), keys)));
     segments.push({ first, k });
   }
+  const lengths = [...byLength.keys()];
   if (stepped === undefined) return { segments, plan: segments[0]!.k.plan, stateN };
   // the stepped stage's sequences span all T in one array: T·B rows must fit the device
   if (opts.maxExtent !== undefined && steps * opts.batch > opts.maxExtent)
     throw new GpujsPlanError(`the staged forward's first stage over ${steps * opts.batch} rows exceeds this device's limit of ${opts.maxExtent}`);
   const sg = stateGraph(forms.forward, stepped);
-  const lengths = [...byLength.keys()];
   const B = opts.batch;
   const base: StageBase = {
     states: stepped, steps, batch: B, width: new Map(stepped.map((s) => [s, stateN.get(s)!])), zeros,
@@ -125,7 +132,7 @@ export function makeScanPass(forms: ScanForms, direction: 'forward' | 'backward'
   const mp = stepped.map((s) => maxPlusRecurrence(sg, s));
   if (mp.every((r) => r !== null)) {
     const coefficients = { ...sg, roots: [] };
-    const scan = makeScanKernels({ forward: coefficients, backward: coefficients, fwd: mp as ScanRecurrence[], bwd: [] }, 'forward', steps, stateN, opts, make, zeros, 'plain', false, new Set(stepped));
+    const scan = makeScanKernels({ forward: coefficients, backward: coefficients, fwd: mp as ScanRecurrence[], bwd: [] }, 'forward', steps, stateN, opts, make, zeros, 'plain', ALONE, new Set(stepped));
     return { segments, plan: segments[0]!.k.plan, stateN, stepped: { ...base, scan } };
   }
   const plan = planStep(sg, opts);
@@ -136,19 +143,20 @@ export function makeScanPass(forms: ScanForms, direction: 'forward' | 'backward'
   } };
 }
 
-export function makeScanKernels(forms: ScanForms, direction: 'forward' | 'backward', steps: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[]; returnType?: 'Array(4)' }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain', segmented = false, maxplus: ReadonlySet<string> = new Set(), keys?: readonly number[]): ScanKernels {
+export function makeScanKernels(forms: ScanForms, direction: 'forward' | 'backward', steps: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[]; returnType?: 'Array(4)' }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain', link: SegmentLink = ALONE, maxplus: ReadonlySet<string> = new Set(), keys?: readonly number[]): ScanKernels {
   const g = direction === 'forward' ? forms.forward : forms.backward;
-  const plan = planScan(g, direction === 'forward' ? forms.fwd : forms.bwd, direction, steps, stateN, opts, form, segmented, maxplus);
+  const plan = planScan(g, direction === 'forward' ? forms.fwd : forms.bwd, direction, steps, stateN, opts, form, link, maxplus);
   const mk = (k: Omit<ScanKernel, 'reads'>) => make(k);
-  const stateRoots = new Set(g.roots.filter((r) => r.role === 'state').map((r) => r.id));
-  const needsWhole = g.roots.some((r) => r.role === 'output' && !stateRoots.has(r.id));
+  // forward: the outputs that are no state (planScan reads the states at t from the scans); whether one reads a state at t−1
+  const needsWhole = plan.whole.roots.length > 0;
+  const readsPrev = (state: string) => plan.whole.kernels.some((k) => k.args.some((a) => a.from === 'prev' && a.name === state));
   return {
     plan,
     coef: plan.coefficients.kernels.map(make),
     whole: plan.whole.kernels.map(make),
-    // the shift feeds the whole step graph the states at t−1: a forward that runs it (forwardScan) needs one
+    // the shift feeds the whole step graph a state at t−1, where a forward's outputs read it (forwardScan)
     states: plan.states.map((s) => ({ kernels: s.kernels.map(mk), handover: s.handover && mk(s.handover),
-      shift: direction === 'forward' && needsWhole ? mk(shiftPlan(stateN.get(s.state)!, opts.batch, steps)) : null })),
+      shift: direction === 'forward' && readsPrev(s.state) ? mk(shiftPlan(stateN.get(s.state)!, opts.batch, steps)) : null })),
     needsWhole,
     zeros,
     rows: steps * opts.batch,
@@ -228,8 +236,13 @@ export function forwardScan(p: ScanPass, source: (a: Arg) => unknown, init: (sta
     const H = scanStates(k, coefOuts, { given: h0, offset, next: () => null }, count);
     for (const [s, v] of H) put(`scan:state:${s}`, v.values);
     if (k.needsWhole) {
+      // the states at t are the scans' values; at t−1, shifted by a step where an output reads them
       const prev = new Map<string, unknown>(before);
-      k.plan.states.forEach((s, i) => { count(); prev.set(s.state, k.states[i]!.shift!(h0(s.state), H.get(s.state)!.values)); });
+      k.plan.states.forEach((s, i) => {
+        prev.set(`${NOW}${s.state}`, H.get(s.state)!.values);
+        const shift = k.states[i]!.shift;
+        if (shift) { count(); prev.set(s.state, shift(h0(s.state), H.get(s.state)!.values)); }
+      });
       const outs = runAll(k.plan.whole, k.whole, (a) => (a.from === 'prev' ? prev.get(a.name) : source(a)), count, offset, coefOuts);
       for (const { root, kernel } of k.plan.whole.roots) if (root.role === 'output') put(`scan:output:${root.name}`, outs[kernel]);
     }
@@ -277,14 +290,15 @@ function withoutInputs(plan: ScanPlan): { coefficients: Set<number>; whole: Set<
  * state is scanned from its given cotangent g, then the backward step graph runs
  * over the segment's rows with g as the state's cotangent and λ − g as the one
  * carried in. Results: `param:name`, `scan:input:name` (all steps), `scan:init:name`
- * (∂ℒ/∂state^<t-1> at every step; its first B rows are the initial state's).
+ * (∂ℒ/∂state^<0>, [n, B]: the first segment's hand-over; the step graph plans no
+ * ∂state^<t-1> over all rows, which the scan holds one step on).
  */
 export function backwardScan(p: ScanPass, source: (a: Arg) => unknown, paramOut: ReadonlyMap<string, readonly number[]>, wantInputs: boolean, count: () => void): Record<string, unknown> {
   const parts = new Map<string, unknown[]>();
   const put = (key: string, v: unknown) => { if (!parts.has(key)) parts.set(key, []); parts.get(key)!.unshift(v); };
   const acc = new Map<string, unknown>();
   const given = (s: string) => source({ from: 'cot', name: `state:${s}` });
-  // the last segment has nothing after it (its kernels, shared with segments of its length, still read `next`)
+  // the last segment has nothing after it (its kernels read `next` where they are shared with a segment before the last)
   const none = new Map<string, unknown>();
   let next = (s: string): unknown => {
     if (!none.has(s)) { count(); none.set(s, p.segments[0]!.k.zeros([p.stateN.get(s)!, p.segments[0]!.k.rows / p.plan.steps])); }
@@ -310,13 +324,12 @@ export function backwardScan(p: ScanPass, source: (a: Arg) => unknown, paramOut:
     const outs = runAll(k.plan.whole, k.whole, read, count, offset, coefOuts, only?.whole);
     for (const { root, kernel } of k.plan.whole.roots) {
       if (root.of === 'param') acc.set(root.name, outs[kernel]);
-      else if (root.of === 'prev') put(`scan:init:${root.name}`, outs[kernel]);
       else if (root.of === 'input' && wantInputs) put(`scan:input:${root.name}`, outs[kernel]);
     }
-    if (seg > 0) {
-      const heads = new Map([...lambda].map(([s, v]) => [s, v.handover()]));
-      next = (s) => heads.get(s);
-    }
+    // β + α λ at the segment's first step: the segment before it reads it, or, the first, it is ∂ℒ/∂state^<0>
+    const heads = new Map([...lambda].map(([s, v]) => [s, v.handover()]));
+    if (seg > 0) next = (s) => heads.get(s);
+    else for (const [s, v] of heads) put(`scan:init:${s}`, v);
   }
   const out = joined(parts);
   for (const [name, v] of acc) out[`param:${name}`] = v;

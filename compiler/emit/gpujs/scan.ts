@@ -20,8 +20,10 @@
 //      whatever T;
 //   3. the pass's whole step graph planned over T·B rows (plan.ts), reading the
 //      scanned values as all-steps arrays: the forward's outputs from the states
-//      at t−1, the backward's gradients from g (read at the segment's offset)
-//      and λ − g as the carried cotangent.
+//      at t (the scans' values, `prev now:state`: no kernel computes a state
+//      again) and at t−1 (shifted by a step, where an output reads that), the
+//      backward's gradients from g (read at the segment's offset) and λ − g as
+//      the carried cotangent.
 // Row r of a [n, T·B] array is step ⌊r / B⌋, example r mod B (the layout of the
 // all-steps inputs). T, B and L are literals in the sources: kernels per T.
 // A pass too long for one kernel's rows runs as segments of T
@@ -68,8 +70,10 @@ export interface StateScan {
    * Segments (T·B rows beyond the device's limit, runtime/backends/gpujs-scan.ts):
    * forward, the state at the segment's last step, (H) → [n, B], the next
    * segment's h⁰; backward, β + α λ at the segment's first step, (a?, b?, λ − g,
-   * g, offset) → [n, B], the `next` of the segment before it. Null in a pass of
-   * one segment (planScan's `segmented` false), which hands nothing over.
+   * g, offset) → [n, B], the `next` of the segment before it — the first
+   * segment's is the initial state's gradient. Null where no segment of this
+   * length hands over (planScan's `link.handover` false): a forward of one
+   * segment, the forward's last segment.
    */
   readonly handover: ScanKernel | null;
 }
@@ -86,6 +90,20 @@ export interface ScanPlan {
   /** The rest of the step graph over all T·B rows; its kernel indices count on from coefficients' (planShared). */
   readonly whole: StepPlan;
 }
+
+/**
+ * How the segments of one length of a pass in segments (runtime/backends/gpujs-scan.ts)
+ * link to their neighbours: `handover`, whether one of them hands its state over
+ * (StateScan.handover); `next`, backward, whether one of them ends before the
+ * last step and so reads the `next` of the segment after it.
+ */
+export interface SegmentLink {
+  readonly handover: boolean;
+  readonly next: boolean;
+}
+
+/** A pass of one segment: nothing handed over, nothing read from a segment after. */
+export const ALONE: SegmentLink = { handover: false, next: false };
 
 /** Steps per chunk at T steps: about (2T)^⅓, at least 1, at most T. */
 export function chunkLength(steps: number): number {
@@ -113,7 +131,7 @@ const logaddexp = (v: string, x: string, y: string) => [`const m_${v} = Math.max
  * `opts.batch` examples. Throws GpujsPlanError where plan.ts does (a kernel over
  * T·B rows larger than the device takes).
  */
-export function planScan(g: Graph, scans: readonly ScanRecurrence[], direction: 'forward' | 'backward', steps: number, n: ReadonlyMap<string, number>, opts: PlanOptions, form: 'plain' | 'log' = 'plain', segmented = false, maxplus: ReadonlySet<string> = new Set()): ScanPlan {
+export function planScan(g: Graph, scans: readonly ScanRecurrence[], direction: 'forward' | 'backward', steps: number, n: ReadonlyMap<string, number>, opts: PlanOptions, form: 'plain' | 'log' = 'plain', link: SegmentLink = ALONE, maxplus: ReadonlySet<string> = new Set()): ScanPlan {
   const B = opts.batch, R = steps * B;
   const all: PlanOptions = { ...opts, batch: R, mode: 'loop', rows: opts.cpu === true };
   const { coefficients, whole } = planShared(g, scans, direction, all);
@@ -123,9 +141,9 @@ export function planScan(g: Graph, scans: readonly ScanRecurrence[], direction: 
     const a = s.a === null ? null : kernelOf(`a:${s.state}`), b = s.b === null ? null : kernelOf(`b:${s.state}`);
     const shape = { B, T: steps, L, w: n.get(s.state)!, direction, form,
       readA: reader(a === null ? 'unit' : coefficients.kernels[a]!.output), readB: reader(b === null ? 'unit' : coefficients.kernels[b]!.output),
-      hasA: a !== null, hasB: b !== null, name: s.state, segmented, maxplus: maxplus.has(s.state) };
+      hasA: a !== null, hasB: b !== null, name: s.state, next: link.next, maxplus: maxplus.has(s.state) };
     if (shape.maxplus && (direction !== 'forward' || a === null || b === null)) throw new Error('planScan: a max-plus scan runs forward, with both coefficients');
-    return { state: s.state, a, b, kernels: form === 'log' && !shape.maxplus ? logKernels(shape) : plainKernels(shape), handover: segmented ? handover(shape) : null };
+    return { state: s.state, a, b, kernels: form === 'log' && !shape.maxplus ? logKernels(shape) : plainKernels(shape), handover: link.handover ? handover(shape) : null };
   });
   return { direction, form, steps, chunk: L, coefficients, states, whole };
 }
@@ -139,8 +157,11 @@ export function planScan(g: Graph, scans: readonly ScanRecurrence[], direction: 
  * after them. `whole`'s kernel indices (its args' and roots') count on from
  * `coefficients`' kernels: it runs with their outputs before its own.
  */
-function planShared(g: Graph, scans: readonly ScanRecurrence[], direction: 'forward' | 'backward', all: PlanOptions): { coefficients: StepPlan; whole: StepPlan } {
-  const coefRoots = coefficientGraph(g, scans).roots;
+function planShared(g0: Graph, scans0: readonly ScanRecurrence[], direction: 'forward' | 'backward', all: PlanOptions): { coefficients: StepPlan; whole: StepPlan } {
+  const coefRoots = coefficientGraph(g0, scans0).roots;
+  // backward: ∂state^<t-1> is the scan's (λ − g one step on); the initial state's, β + α λ at the first step, is the first segment's hand-over
+  const { g, scans, old: idIn } = direction === 'forward' ? readScanned(g0, scans0)
+    : { g: { ...g0, roots: g0.roots.filter((r) => !(r.role === 'grad' && r.of === 'prev' && scans0.some((s) => s.state === r.name))) }, scans: scans0, old: (id: number) => id };
   // coefficientGraph prunes: its roots name the coefficients; their ids here are the scans'
   const extra = scans.flatMap((s) => [...(s.a !== null ? [{ name: `a:${s.state}`, role: 'output' as const, id: s.a }] : []), ...(s.b !== null ? [{ name: `b:${s.state}`, role: 'output' as const, id: s.b }] : [])]);
   if (extra.length !== coefRoots.length) throw new Error('planShared: the coefficients disagree with coefficientGraph');
@@ -149,24 +170,24 @@ function planShared(g: Graph, scans: readonly ScanRecurrence[], direction: 'forw
   const late = (id: number, memo: boolean[] = []): boolean => {
     if (memo[id] !== undefined) return memo[id]!;
     const n = g.nodes[id]!;
-    return (memo[id] = (n.op === 'prev' && scanned.has(n.attrs.name!)) || n.inputs.some((x) => late(x, memo)));
+    return (memo[id] = (n.op === 'prev' && (scanned.has(n.attrs.name!) || n.attrs.name!.startsWith(NOW))) || n.inputs.some((x) => late(x, memo)));
   };
   const memo: boolean[] = [];
   const products = direction === 'forward' ? g.nodes.filter((n) => (n.op === 'matvec' || n.op === 'matmul') && n.shape.batch && !late(n.id, memo)).map((n) => n.id) : [];
   const plan = planStep({ ...g, roots: [...g.roots, ...extra] }, products.length > 0 ? { ...all, materialize: new Set(products) } : all);
   const after: boolean[] = [];
   plan.kernels.forEach((k, i) => {
-    after[i] = k.args.some((a) => a.from === 'carry' || (direction === 'forward' && a.from === 'prev' && scanned.has(a.name)) || (a.from === 'kernel' && after[a.index]!));
+    after[i] = k.args.some((a) => a.from === 'carry' || (direction === 'forward' && a.from === 'prev' && (scanned.has(a.name) || a.name.startsWith(NOW))) || (a.from === 'kernel' && after[a.index]!));
   });
   const order = [...plan.kernels.keys()].sort((a, b) => Number(after[a]) - Number(after[b]) || a - b);
   const at = new Map(order.map((old, i) => [old, i]));
   const kernels = order.map((old) => {
     const k = plan.kernels[old]!;
-    return { ...k, args: k.args.map((a) => (a.from === 'kernel' ? { from: 'kernel' as const, index: at.get(a.index)! } : a)) };
+    return { ...k, node: k.node < 0 ? k.node : idIn(k.node), args: k.args.map((a) => (a.from === 'kernel' ? { from: 'kernel' as const, index: at.get(a.index)! } : a)) };
   });
   const early = after.filter((l) => !l).length;
-  const roots = plan.roots.map((r) => ({ root: r.root, kernel: at.get(r.kernel)! }));
-  const isCoef = (r: (typeof roots)[number]) => extra.some((e) => e.name === r.root.name && e.id === r.root.id && r.root.role === 'output');
+  const roots = plan.roots.map((r) => ({ root: { ...r.root, id: idIn(r.root.id) }, kernel: at.get(r.kernel)! }));
+  const isCoef = (r: (typeof roots)[number]) => extra.some((e) => e.name === r.root.name && idIn(e.id) === r.root.id && r.root.role === 'output');
   if (roots.some((r) => isCoef(r) && r.kernel >= early)) throw new Error('planShared: a coefficient reads a scanned value');
   return {
     coefficients: { kernels: kernels.slice(0, early), roots: roots.filter(isCoef) },
@@ -174,13 +195,39 @@ function planShared(g: Graph, scans: readonly ScanRecurrence[], direction: 'forw
   };
 }
 
+/** The name a forward's whole step graph reads a scanned state at t by (a `prev` leaf: the scan's values over the segment's rows, read at the row itself). */
+export const NOW = 'now:';
+
+/**
+ * A forward's step graph reading each scanned state at t from its scan instead
+ * of computing it again: the state's root node becomes a leaf `prev now:state`,
+ * and the roots that were that node (the state, an output that is the state
+ * under another name) are dropped — the scan holds them. `old`: a node's id in `g`.
+ */
+function readScanned(g: Graph, scans: readonly ScanRecurrence[]): { g: Graph; scans: ScanRecurrence[]; old: (id: number) => number } {
+  const b = new Builder();
+  const map = new Map<number, number>(), back = new Map<number, number>();
+  const now = new Map(scans.map((s) => [s.root, s.state]));
+  for (const n of g.nodes) {
+    const state = now.get(n.id);
+    const id = state !== undefined ? b.node('prev', [], { name: `${NOW}${state}`, shape: n.shape }) : b.node(n.op, n.inputs.map((x) => map.get(x)!), n.attrs, n.span);
+    map.set(n.id, id);
+    if (!back.has(id)) back.set(id, n.id);
+    const label = g.labels[n.id];
+    if (label !== undefined && state === undefined) b.label(id, label);
+  }
+  const m = (id: number) => map.get(id)!;
+  const graph = b.finish(g.roots.filter((r) => !now.has(r.id)).map((r) => ({ ...r, id: m(r.id) })));
+  return { g: graph, scans: scans.map((r) => ({ ...r, root: m(r.root), leaf: m(r.leaf), a: r.a === null ? null : m(r.a), b: r.b === null ? null : m(r.b) })), old: (id) => back.get(id)! };
+}
+
 interface Shape {
   readonly B: number; readonly T: number; readonly L: number; readonly w: number;
   readonly direction: 'forward' | 'backward'; readonly form: 'plain' | 'log';
   readonly readA: (v: string, row: string) => string; readonly readB: (v: string, row: string) => string;
   readonly hasA: boolean; readonly hasB: boolean; readonly name: string;
-  /** Whether the pass runs in segments: each state hands over to the next, and backward a segment may end before the last step (it reads `next`). */
-  readonly segmented: boolean;
+  /** Backward: whether a segment of this length may end before the last step (its local scan reads `next`). */
+  readonly next: boolean;
   /** A max-plus recurrence h_t = max(a_t + h_{t−1}, b_t) (forward): the same kernels over (max, +) instead of (+, ×). */
   readonly maxplus: boolean;
 }
@@ -193,7 +240,7 @@ const coefParams = (x: Shape, withB: boolean): { params: string[]; reads: ScanRe
   if (x.hasA) { params.push('a'); reads.push('a'); }
   if (withB && x.hasB) { params.push('b'); reads.push('b'); }
   if (withB && x.direction === 'backward') { params.push('g', 'o'); reads.push('given', 'offset'); }
-  if (withB && x.direction === 'backward' && x.segmented) { params.push('nx'); reads.push('next'); }
+  if (withB && x.direction === 'backward' && x.next) { params.push('nx'); reads.push('next'); }
   return { params, reads };
 };
 
@@ -214,7 +261,7 @@ function localLoop(x: Shape, withB: boolean, init: string, step: readonly string
   // backward: λ_t = (g_t + β_{t+1}) + α_{t+1} λ_{t+1}; nothing after the last step
   return [...head, `for (let k = 0; k < ${L}; k++) {`, `  const t = c0 + ${L - 1} - k;`, `  if (t >= j && t <= ${T - 1}) {`, `    const s = t * ${B} + u;`,
     `    const q = s + ${B};`, `    const p = (q <= ${R - 1} ? q : s);`,
-    `    const c = (q <= ${R - 1} ? ${x.readA('a', 'p')} : 0.0);`, ...(withB ? [`    const e = (q <= ${R - 1} ? g[o + s][i] + ${x.hasB ? x.readB('b', 'p') : '0.0'} : g[o + s][i]${x.segmented ? ' + nx[u][i]' : ''});`] : []),
+    `    const c = (q <= ${R - 1} ? ${x.readA('a', 'p')} : 0.0);`, ...(withB ? [`    const e = (q <= ${R - 1} ? g[o + s][i] + ${x.hasB ? x.readB('b', 'p') : '0.0'} : g[o + s][i]${x.next ? ' + nx[u][i]' : ''});`] : []),
     ...step.map((l) => `    ${l}`), '  }', '}', 'return acc;'];
 }
 
