@@ -278,11 +278,17 @@ function steppedStage(st: Extract<SteppedStage, { readonly plan: StepPlan }>, so
 
 /** The kernels of a scanned backward that the coefficients, the parameters' and the initial state's gradients need: all but those only ∂inputs read. */
 function withoutInputs(plan: ScanPlan): { coefficients: Set<number>; whole: Set<number> } {
+  // once per plan: the synchronous backend (training) runs the backward's body at every step
+  const found = withoutInputsOf.get(plan);
+  if (found) return found;
   const C = plan.coefficients.kernels.length;
   const both = { kernels: [...plan.coefficients.kernels, ...plan.whole.kernels], roots: [...plan.coefficients.roots, ...plan.whole.roots] };
   const need = neededKernels(both, (r) => r.role !== 'grad' || r.of !== 'input');
-  return { coefficients: new Set([...need].filter((i) => i < C)), whole: new Set([...need].filter((i) => i >= C).map((i) => i - C)) };
+  const out = { coefficients: new Set([...need].filter((i) => i < C)), whole: new Set([...need].filter((i) => i >= C).map((i) => i - C)) };
+  withoutInputsOf.set(plan, out);
+  return out;
 }
+const withoutInputsOf = new WeakMap<ScanPlan, { coefficients: Set<number>; whole: Set<number> }>();
 
 /**
  * The backward orchestration: `source` resolves parameters, inputs, states at t−1

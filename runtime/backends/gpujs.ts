@@ -733,7 +733,7 @@ function backwardSteps(x: PassContext, steps: number, wantInputs: boolean, a: re
   const acc = new Map(t.params.map((q) => [q.name, zeros(x.paramOut.get(q.name)!)]));
   const out: Record<string, unknown> = {};
   // not asked for the inputs' gradients: none of the kernels only they need
-  const only = wantInputs ? undefined : neededKernels(c.backward, (r) => r.role !== 'grad' || r.of !== 'input');
+  const only = wantInputs ? undefined : withoutInputs(c.backward);
   for (let s = x.unrolled ? 1 : steps; s >= 1; s--) {
     const outs = runStep(c.backward, c.bwd, (arg) => {
       switch (arg.from) {
@@ -775,6 +775,14 @@ function tally(ps: Passes): { note: (pass: Pass<unknown>) => void; get: () => La
     get: () => now,
   };
 }
+
+/** The kernels of a backward plan that the gradients other than the inputs' need; once per plan (the synchronous backend runs the backward at every training step). */
+function withoutInputs(plan: StepPlan): Set<number> {
+  let need = withoutInputsOf.get(plan);
+  if (!need) withoutInputsOf.set(plan, (need = neededKernels(plan, (r) => r.role !== 'grad' || r.of !== 'input')));
+  return need;
+}
+const withoutInputsOf = new WeakMap<StepPlan, Set<number>>();
 
 /** The gpu.js backend: each pass one recorded pipeline, intermediates on the device. */
 export async function gpujsBackend(cell: CompiledCell, opts: GpujsOptions): Promise<GpujsBackend> {
