@@ -161,18 +161,18 @@ function stepsFrom(v: Values, task: Task, batch: number): number | undefined {
   return undefined;
 }
 
-/**
- * `--backend` and `--precision`: the name of the backend for loadBackend. The
- * generated JavaScript (`--backend js`, the default) in float32 with its products
- * and fused loops in WebAssembly SIMD (`js-f32`) unless `--precision f64` asks for
- * the same module in float64 (`js`, the reference precision, about 4× slower).
- */
 /** `--no-scan`: the js or gpujs backend with the sequential lowering of linear recurrences; `--scan log`: gpu.js's scan in log space. */
 function scanOption<B extends { name: string; factory: BackendFactory }>(b: B, v: Values): B & { scan?: BackendOptions['scan'] } {
   if (!v['no-scan'] && v.scan === undefined) return b;
   return withScan(b, scanFlag(v.scan as string | undefined, v['no-scan'] === true, b.name.startsWith('js') ? 'js' : b.name));
 }
 
+/**
+ * `--backend` and `--precision`: the name of the backend for loadBackend. The
+ * generated JavaScript (`--backend js`, the default) in float32 with its products
+ * and fused loops in WebAssembly SIMD (`js-f32`) unless `--precision f64` asks for
+ * the same module in float64 (`js`, the reference precision, about 4× slower).
+ */
 function backendName(v: Values): string | undefined {
   const backend = v.backend as string | undefined, precision = v.precision as string | undefined;
   if (precision !== undefined && precision !== 'f64' && precision !== 'f32') throw new UsageError(`--precision must be f64 or f32, not \`${precision}\``);

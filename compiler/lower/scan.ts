@@ -135,7 +135,6 @@ function stagedRewrite(g: Graph, states: readonly string[], candidates: readonly
   return { graph: out.graph, scans: out.scans, stages };
 }
 
-
 /**
  * Rewrite each candidate's carried root as a ⊙ leaf + b where it is affine and
  * diagonal in its leaf and `allow` accepts the states whose carried leaves its
@@ -174,7 +173,6 @@ function rewrite(g: Graph, candidates: readonly string[], find: Find, carried: C
 
 const shapeSame = (x: Graph['nodes'][number]['shape'], y: Graph['nodes'][number]['shape']) =>
   x.batch === y.batch && x.dims.length === y.dims.length && x.dims.every((d, i) => JSON.stringify(d) === JSON.stringify(y.dims[i]));
-
 
 /**
  * `root` as a·leaf + b, through add, sub, neg and products and quotients with one

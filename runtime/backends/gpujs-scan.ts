@@ -16,7 +16,7 @@ import type { CompiledCell } from '../../compiler/compile.ts';
 import type { Arg } from '../../compiler/emit/gpujs/plan.ts';
 import type { ScanKernel, ScanPlan, ScanRead, SegmentLink, StateScan } from '../../compiler/emit/gpujs/scan.ts';
 import { ALONE, NOW, maxPlusRecurrence, placePlan, planScan, shiftFromPlan, shiftPlan } from '../../compiler/emit/gpujs/scan.ts';
-import { copyPlan, neededKernels, planStep } from '../../compiler/emit/gpujs/plan.ts';
+import { copyPlan, kernelsWithoutInputGrads, planStep } from '../../compiler/emit/gpujs/plan.ts';
 import { GpujsPlanError } from '../../compiler/emit/gpujs/base.ts';
 import { LEAVES } from '../../compiler/emit/gpujs/materialize.ts';
 import type { PlanOptions, StepPlan } from '../../compiler/emit/gpujs/base.ts';
@@ -24,6 +24,8 @@ import type { ScanForms, ScanRecurrence } from '../../compiler/lower/scan.ts';
 import { positiveByForm, stateGraph } from '../../compiler/lower/scan.ts';
 
 export type ScanKernelFn = (...args: unknown[]) => unknown;
+/** Makes a gpu.js kernel from a planned one (its name, source, output size and, packed by four, its return type). */
+export type MakeKernel = (k: { name: string; source: string; output: readonly number[]; returnType?: 'Array(4)' }) => ScanKernelFn;
 
 /** The kernels of one scanned pass at one T. */
 export interface ScanKernels {
@@ -99,7 +101,7 @@ interface StageBase {
 }
 
 /** The scan of a pass over `steps` steps in segments of at most `most` steps (kernels shared by segments of the same length). */
-export function makeScanPass(forms: ScanForms, direction: 'forward' | 'backward', steps: number, most: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[]; returnType?: 'Array(4)' }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain', stepped?: readonly string[], keys?: readonly number[]): ScanPass {
+export function makeScanPass(forms: ScanForms, direction: 'forward' | 'backward', steps: number, most: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: MakeKernel, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain', stepped?: readonly string[], keys?: readonly number[]): ScanPass {
   const cuts: { first: number; len: number }[] = [];
   for (let first = 0; first < steps; first += most) cuts.push({ first, len: Math.min(most, steps - first) });
   // the forward hands over from every segment but the last; the backward from every one, the first its initial state's
@@ -143,7 +145,7 @@ export function makeScanPass(forms: ScanForms, direction: 'forward' | 'backward'
   } };
 }
 
-export function makeScanKernels(forms: ScanForms, direction: 'forward' | 'backward', steps: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: (k: { name: string; source: string; output: readonly number[]; returnType?: 'Array(4)' }) => ScanKernelFn, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain', link: SegmentLink = ALONE, maxplus: ReadonlySet<string> = new Set(), keys?: readonly number[]): ScanKernels {
+export function makeScanKernels(forms: ScanForms, direction: 'forward' | 'backward', steps: number, stateN: ReadonlyMap<string, number>, opts: PlanOptions, make: MakeKernel, zeros: (output: readonly number[]) => unknown, form: 'plain' | 'log' = 'plain', link: SegmentLink = ALONE, maxplus: ReadonlySet<string> = new Set(), keys?: readonly number[]): ScanKernels {
   const g = direction === 'forward' ? forms.forward : forms.backward;
   const plan = planScan(g, direction === 'forward' ? forms.fwd : forms.bwd, direction, steps, stateN, opts, form, link, maxplus);
   const mk = (k: Omit<ScanKernel, 'reads'>) => make(k);
@@ -283,7 +285,7 @@ function withoutInputs(plan: ScanPlan): { coefficients: Set<number>; whole: Set<
   if (found) return found;
   const C = plan.coefficients.kernels.length;
   const both = { kernels: [...plan.coefficients.kernels, ...plan.whole.kernels], roots: [...plan.coefficients.roots, ...plan.whole.roots] };
-  const need = neededKernels(both, (r) => r.role !== 'grad' || r.of !== 'input');
+  const need = kernelsWithoutInputGrads(both);
   const out = { coefficients: new Set([...need].filter((i) => i < C)), whole: new Set([...need].filter((i) => i >= C).map((i) => i - C)) };
   withoutInputsOf.set(plan, out);
   return out;

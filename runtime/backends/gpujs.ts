@@ -16,7 +16,7 @@ import type { CompiledCell } from '../../compiler/compile.ts';
 import { stateDims } from '../../compiler/check/typed-cell.ts';
 import type { TypedCell } from '../../compiler/check/typed-cell.ts';
 import type { Arg, KernelPlan, StepPlan } from '../../compiler/emit/gpujs/plan.ts';
-import { GpujsPlanError, copyPlan, layoutOutput, neededKernels, planStep, zerosPlan } from '../../compiler/emit/gpujs/plan.ts';
+import { GpujsPlanError, copyPlan, kernelsWithoutInputGrads, layoutOutput, planStep, zerosPlan } from '../../compiler/emit/gpujs/plan.ts';
 import type { AsyncCellBackend, BackendOptions, CellBackend, GradValues, StepValues, Vec } from '../backend.ts';
 import { entry } from '../backend.ts';
 import { dimValue } from '../interpreter.ts';
@@ -189,8 +189,8 @@ interface Compiled {
   readonly helpers: Map<string, Kernel>;
   readonly pipelines: Map<string, Pipeline>;
   readonly planOptions: PlanOptions;
-  /** The cell's scans (compiler/lower/scan.ts) and which passes they cover; their kernels per pass and T (a string: why that T does not fit the device; under `why:PASS`, why that pass is no scan); the forward step graph, for why a state is no scan. */
-  readonly scan: { readonly forms: ScanForms | null; readonly forward: boolean; readonly backward: boolean; readonly kernels: Map<string, ScanPass | string>; readonly graph: Graph;
+  /** The cell's scans (compiler/lower/scan.ts) and which passes they cover; their kernels per pass and T (a string: why that T does not fit the device); why a pass is no scan, worked out once; the forward step graph, for why a state is no scan. */
+  readonly scan: { readonly forms: ScanForms | null; readonly forward: boolean; readonly backward: boolean; readonly kernels: Map<string, ScanPass | string>; readonly why: Map<'forward' | 'backward', string>; readonly graph: Graph;
     /** A forward that is a scan in stages (mLSTM): its forms (the first stage's states not among its scans) and the first stage's states, stepped. */
     readonly staged: { readonly forms: ScanForms; readonly stepped: readonly string[] } | null;
     /** Node keys shared by both passes' graphs (emit/gpujs/scan.ts nodeKeys). */
@@ -258,7 +258,7 @@ function compiled(gpu: GPU, cell: CompiledCell, opts: GpujsOptions, mode: GpuMod
     bwd: backward.kernels.map((k) => makeKernel(gpu, k)),
     helpers: new Map(), pipelines: new Map(),
     planOptions: plan,
-    scan: { forms, ...scannedPasses(cell, forms), kernels: new Map(), graph: cell.forward, staged: stagedForward(cell, forms), table: new Map() },
+    scan: { forms, ...scannedPasses(cell, forms), kernels: new Map(), why: new Map(), graph: cell.forward, staged: stagedForward(cell, forms), table: new Map() },
   };
   byShape.set(key, c);
   return c;
@@ -546,9 +546,9 @@ function scanKernels(x: PassContext, direction: 'forward' | 'backward', steps: n
   const forms = staged ? staged.forms : sc.forms;
   if (forms === null || (!sc[direction] && !staged)) {
     // why, worked out once per pass (the detection runs over the whole step graph)
-    const why = `why:${direction}`;
-    if (!sc.kernels.has(why)) sc.kernels.set(why, notScanned(x, direction));
-    return { kernels: null, reason: sc.kernels.get(why) as string };
+    let why = sc.why.get(direction);
+    if (why === undefined) sc.why.set(direction, (why = notScanned(x, direction)));
+    return { kernels: null, reason: why };
   }
   const form = x.scan === 'log' && logScannable(forms, direction) ? 'log' : 'plain';
   // the backward reads the all-rows values its forward saved instead of computing them again
@@ -779,7 +779,7 @@ function tally(ps: Passes): { note: (pass: Pass<unknown>) => void; get: () => La
 /** The kernels of a backward plan that the gradients other than the inputs' need; once per plan (the synchronous backend runs the backward at every training step). */
 function withoutInputs(plan: StepPlan): Set<number> {
   let need = withoutInputsOf.get(plan);
-  if (!need) withoutInputsOf.set(plan, (need = neededKernels(plan, (r) => r.role !== 'grad' || r.of !== 'input')));
+  if (!need) withoutInputsOf.set(plan, (need = kernelsWithoutInputGrads(plan)));
   return need;
 }
 const withoutInputsOf = new WeakMap<StepPlan, Set<number>>();

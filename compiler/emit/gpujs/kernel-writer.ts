@@ -54,6 +54,11 @@ export class KernelWriter {
     } }]);
   }
 
+  /** A node's name in kernel sources: its label, else v<id>. */
+  private label(id: number): string {
+    return this.g.labels[id] ?? `v${id}`;
+  }
+
   fresh(base: string): string {
     return `${base}${this.counter++}`;
   }
@@ -116,14 +121,14 @@ export class KernelWriter {
     if (LEAVES.has(n.op)) return this.leaf(n, at, block);
     if (id !== this.self && this.made.has(id)) {
       const k = this.kernelOf.get(id)!;
-      return readBuffer(this.arg({ from: 'kernel', index: k }, this.g.labels[id] ?? `v${id}`), l, at);
+      return readBuffer(this.arg({ from: 'kernel', index: k }, this.label(id)), l, at);
     }
     if (VIEWS.has(n.op)) return this.view(n, at, block);
     const key = `${id}@${idxKey(at)}`;
     const bound = block.bound.get(key);
     if (bound) return bound;
     const expr = this.compute(n, at, block);
-    return this.bind(block, key, this.g.labels[id] ?? `v${id}`, expr);
+    return this.bind(block, key, this.label(id), expr);
   }
 
   private view(n: Node, x: Idx, block: Block): string {
@@ -248,7 +253,7 @@ export class KernelWriter {
         const K = this.layout(w).dims[1]!;
         if (this.packed && x.b !== undefined && this.layout(v).batched && this.pieces(v).length === 1 && K % 4 === 0) {
           // both operands packed by four along the sum (PlanOptions.pack)
-          const [wp, vp] = [this.arg({ from: 'kernel', index: this.packed(w, 'cols') }, `${this.g.labels[w] ?? `v${w}`}_4`), this.arg({ from: 'kernel', index: this.packed(v, 'cols') }, `${this.g.labels[v] ?? `v${v}`}_4`)];
+          const [wp, vp] = [this.arg({ from: 'kernel', index: this.packed(w, 'cols') }, `${this.label(w)}_4`), this.arg({ from: 'kernel', index: this.packed(v, 'cols') }, `${this.label(v)}_4`)];
           return this.packedSum(block, 'mv', K, (k) => `${wp}[${x.i}][${k}]`, (k) => `${vp}[${x.b}][${k}]`);
         }
         return this.sum(block, 'mv', this.pieces(v).map((p) => ({
@@ -270,10 +275,10 @@ export class KernelWriter {
           // the columns of [rows][n] arrays, 80–85 ms reading the transposes, ~1–2 ms per transpose)
           if (this.packed && this.opts.batch % 4 === 0) {
             // both transposed and packed by four along the rows (PlanOptions.pack)
-            const [up, vp] = [u, v].map((p) => this.arg({ from: 'kernel', index: this.packed!(p, 'rows') }, `${this.g.labels[p] ?? `v${p}`}_T4`)) as [string, string];
+            const [up, vp] = [u, v].map((p) => this.arg({ from: 'kernel', index: this.packed!(p, 'rows') }, `${this.label(p)}_T4`)) as [string, string];
             return this.packedSum(block, 'op', this.opts.batch, (k) => `${up}[${x.i}][${k}]`, (k) => `${vp}[${x.j}][${k}]`);
           }
-          const [ut, vt] = [u, v].map((p) => this.arg({ from: 'kernel', index: this.transposed!(p) }, `${this.g.labels[p] ?? `v${p}`}_T`)) as [string, string];
+          const [ut, vt] = [u, v].map((p) => this.arg({ from: 'kernel', index: this.transposed!(p) }, `${this.label(p)}_T`)) as [string, string];
           return this.sum(block, 'op', [{ n: this.opts.batch, body: (b) => `${ut}[${x.i}][${b}] * ${vt}[${x.j}][${b}]` }]);
         }
         return this.sum(block, 'op', [{ n: this.opts.batch, body: (b, inner) => `${this.value(u, { b, i: x.i }, inner)} * ${this.value(v, { b, i: x.j }, inner)}` }]);

@@ -29,7 +29,7 @@ import type { Dim } from '../../ir/dims.ts';
 import { reachable } from '../../ir/graph.ts';
 import type { Graph, Root } from '../../ir/graph.ts';
 import type { Shape } from '../../ir/ops.ts';
-import type { KernelPlan, Layout, PlanOptions, StepPlan } from './base.ts';
+import type { Idx, KernelPlan, Layout, PlanOptions, StepPlan } from './base.ts';
 import { GpujsPlanError, batchedVector, outputOf, ownIdx, readBuffer } from './base.ts';
 import { Block, KernelWriter } from './kernel-writer.ts';
 import { LEAVES, VIEWS, materialized } from './materialize.ts';
@@ -132,10 +132,13 @@ function writeKernels(g: Graph, made: ReadonlySet<number>, layout: (id: number) 
   // 'rows' [rows/4 × n] of a batched vector, transposed, or [m/4 × K] of a matrix (element [k][q] holds column k of rows 4q…4q+3)
   const packed = (id: number, along: 'cols' | 'rows'): number => {
     const l = layout(id);
-    const lanes = (c: number) => (along === 'rows' ? (l.batched ? { b: `(this.thread.x * 4 + ${c})`, i: 'this.thread.y' } : { i: `(this.thread.x * 4 + ${c})`, j: 'this.thread.y' })
-      : l.batched ? { b: 'this.thread.y', i: `(this.thread.x * 4 + ${c})` } : { i: 'this.thread.y', j: `(this.thread.x * 4 + ${c})` });
-    const output = along === 'rows' ? (l.batched ? [opts.batch / 4, l.dims[0]!] : [l.dims[0]! / 4, l.dims[1]!]) : l.batched ? [l.dims[0]! / 4, opts.batch] : [l.dims[1]! / 4, l.dims[0]!];
-    return derive(`${id}:${along}`, `${label(id)}_4`, output, (w, body) => `[${[0, 1, 2, 3].map((c) => w.value(id, lanes(c), body)).join(', ')}]`, 'Array(4)');
+    // element [y][x] holds lanes 4x … 4x+3 of the packed axis at y of the other
+    const four = (c: number) => `(this.thread.x * 4 + ${c})`;
+    const [axis, other, across, length]: [keyof Idx, keyof Idx, number, number] = l.batched
+      ? (along === 'rows' ? ['b', 'i', opts.batch, l.dims[0]!] : ['i', 'b', l.dims[0]!, opts.batch])
+      : (along === 'rows' ? ['i', 'j', l.dims[0]!, l.dims[1]!] : ['j', 'i', l.dims[1]!, l.dims[0]!]);
+    return derive(`${id}:${along}`, `${label(id)}_4`, [across / 4, length],
+      (w, body) => `[${[0, 1, 2, 3].map((c) => w.value(id, { [axis]: four(c), [other]: 'this.thread.y' }, body)).join(', ')}]`, 'Array(4)');
   };
   // PlanOptions.quad: a product over all rows as a kernel of four outputs per thread, or undefined where it does not apply
   const quad = (id: number): number | undefined => {
@@ -219,7 +222,7 @@ function splitSharedAccumulators(roots: { root: Root; kernel: number }[], kernel
  * plan.kernels (a backward that is not asked for the inputs' gradients runs
  * none of the kernels only they read).
  */
-export function neededKernels(plan: StepPlan, keep: (root: StepPlan['roots'][number]['root']) => boolean): Set<number> {
+function neededKernels(plan: StepPlan, keep: (root: StepPlan['roots'][number]['root']) => boolean): Set<number> {
   const need = new Set<number>();
   const visit = (i: number) => {
     if (need.has(i)) return;
@@ -229,6 +232,9 @@ export function neededKernels(plan: StepPlan, keep: (root: StepPlan['roots'][num
   for (const r of plan.roots) if (keep(r.root)) visit(r.kernel);
   return need;
 }
+
+/** The kernels of a backward plan that every gradient but the inputs' needs (a backward asked for `{ inputs: false }`). */
+export const kernelsWithoutInputGrads = (plan: StepPlan): Set<number> => neededKernels(plan, (r) => r.role !== 'grad' || r.of !== 'input');
 
 /** A kernel copying a [B][n] array to a device buffer of the same layout. */
 export function copyPlan(n: number, batch: number): Omit<KernelPlan, 'args'> {
