@@ -88,6 +88,18 @@ const waitRun = (page: Page, states: string[], timeout: number) =>
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
+/** A run asked for a GPU the browser does not give: it trained `steps` on WebAssembly SIMD, and the page says why (`note`) above it. */
+async function expectFellBack(page: Page, steps: number, note: string) {
+  await waitRun(page, ['done'], 120_000);
+  const [r] = await runs(page);
+  expect(r!.error).toBe('');
+  expect(r!.step).toBe(steps);
+  expect(r!.backend).toMatch(/^WebAssembly SIMD, \d threads?$/);
+  expect(r!.note).toBe(note);
+  expect(await page.textContent('#run-info .warn')).toBe(r!.note);
+  return r!;
+}
+
 describe.skipIf(skip)('the playground in headless Chromium', () => {
   let pg: Playground;
   let page: Page;
@@ -436,20 +448,14 @@ describe.skipIf(skip)('the playground in headless Chromium', () => {
     await page.waitForFunction(() => document.body.dataset.compiled === 'ok', undefined, { timeout: 60_000 });
     expect(await page.evaluate(() => document.createElement('canvas').getContext('webgl2'))).toBeNull();
     await train(page, 'webgl2', 30, 8);
-    await waitRun(page, ['done'], 120_000);
+    // on screen: the reason and the fallback, the backend in use, and the loss
+    const r = await expectFellBack(page, 30, 'gpu.js WebGL2 is unavailable: this browser gives Web Workers no WebGL2 (OffscreenCanvas with a webgl2 context); training on WebAssembly SIMD instead');
     // the training worker and the device worker that probed for WebGL2 both ran the altered script
     expect(served).toBeGreaterThanOrEqual(2);
-    const [r] = await runs(page);
-    expect(r!.error).toBe('');
-    expect(r!.step).toBe(30);
-    expect(r!.backend).toMatch(/^WebAssembly SIMD, \d threads?$/);
-    expect(r!.note).toBe('gpu.js WebGL2 is unavailable: this browser gives Web Workers no WebGL2 (OffscreenCanvas with a webgl2 context); training on WebAssembly SIMD instead');
-    // on screen: the reason and the fallback, the backend in use, and the loss
-    expect(await page.textContent('#run-info .warn')).toBe(r!.note);
     const info = (await page.textContent('#run-info .run'))!;
-    expect(info).toContain(r!.backend);
+    expect(info).toContain(r.backend);
     expect(info).toMatch(/loss \d+\.\d{3}/);
-    expect(r!.losses).toHaveLength(30);
+    expect(r.losses).toHaveLength(30);
     await page.close();
   }, 150_000);
 
@@ -495,13 +501,7 @@ describe.skipIf(skip)('the playground in a Chromium that gives no WebGPU adapter
   it('WebGPU chosen: the page says why it is unavailable and that it trains on WebAssembly SIMD instead, and does', async () => {
     const page = await pg.open();
     await train(page, 'webgpu', 20, 8);
-    await waitRun(page, ['done'], 120_000);
-    const [r] = await runs(page);
-    expect(r!.error).toBe('');
-    expect(r!.step).toBe(20);
-    expect(r!.backend).toMatch(/^WebAssembly SIMD, \d threads?$/);
-    expect(r!.note).toBe('gpu.js WebGPU is unavailable: WebGPU gave no adapter here (no supported GPU, or it is blocked); training on WebAssembly SIMD instead');
-    expect(await page.textContent('#run-info .warn')).toBe(r!.note);
+    await expectFellBack(page, 20, 'gpu.js WebGPU is unavailable: WebGPU gave no adapter here (no supported GPU, or it is blocked); training on WebAssembly SIMD instead');
     expect(pg.errors).toEqual([]);
   }, 150_000);
 });

@@ -76,14 +76,20 @@ describe('gpu.js scans agree with the float64 interpreter', () => {
   });
 });
 
+/**
+ * A cell's scanned forward and backward planned on the CPU layout at n (the states h or c), with `options`:
+ * each pass's kernels on their own, coefficients then whole (a kernel's arguments index its pass's).
+ */
+function passKernels(c: CompiledCell, n: number, batch: number, steps: number, options: { pack?: boolean; quad?: boolean }) {
+  const forms = scanForms(c)!;
+  const opts = { dims: new Map([['n', n]]), batch, mode: 'loop' as const, cpu: true, ...options };
+  const N = new Map([['h', n], ['c', n]]);
+  return [planScan(forms.forward, forms.fwd, 'forward', steps, N, opts), planScan(forms.backward, forms.bwd, 'backward', steps, N, opts)].map((p) => [...p.coefficients.kernels, ...p.whole.kernels]);
+}
+
 describe('products over all rows reading operands packed by four (PlanOptions.pack, as on WebGL2 in software)', () => {
   // gpu.js's webasm translation reads no Array(4) arrays: the values are checked in Chromium (test/browser/scan-browser.test.ts)
-  const plan = (c: CompiledCell, n: number, batch: number, steps: number, pack: boolean) => {
-    const forms = scanForms(c)!;
-    const opts = { dims: new Map([['n', n]]), batch, mode: 'loop' as const, cpu: true, pack };
-    const N = new Map([['h', n], ['c', n]]);
-    return [planScan(forms.forward, forms.fwd, 'forward', steps, N, opts), planScan(forms.backward, forms.bwd, 'backward', steps, N, opts)].flatMap((p) => [...p.coefficients.kernels, ...p.whole.kernels]);
-  };
+  const plan = (c: CompiledCell, n: number, batch: number, steps: number, pack: boolean) => passKernels(c, n, batch, steps, { pack }).flat();
   for (const [name, c] of [['minGRU', MIN_GRU], ['RG-LRU', RG_LRU], ['SRU', SRU], ['minLSTM', MIN_LSTM]] as const) {
     it(`${name}: the products and weight-gradient sums read Array(4) copies where 4 divides the sum's length, and only there`, () => {
       const packed = plan(c, 8, 4, 8, true);
@@ -101,13 +107,7 @@ describe('products over all rows reading operands packed by four (PlanOptions.pa
 
 describe('products over all rows as kernels of four outputs per thread (PlanOptions.quad, as on WebGPU in software)', () => {
   // the values are checked in Chromium on WebGPU (test/browser/scan-browser.test.ts); webasm reads no Array(4) arguments
-  const plan = (c: CompiledCell, n: number, batch: number, steps: number, quad: boolean) => {
-    const forms = scanForms(c)!;
-    const opts = { dims: new Map([['n', n]]), batch, mode: 'loop' as const, cpu: true, quad };
-    const N = new Map([['h', n], ['c', n]]);
-    // each pass's kernels on their own: a kernel's arguments index its pass's (coefficients, then whole)
-    return [planScan(forms.forward, forms.fwd, 'forward', steps, N, opts), planScan(forms.backward, forms.bwd, 'backward', steps, N, opts)].map((p) => [...p.coefficients.kernels, ...p.whole.kernels]);
-  };
+  const plan = (c: CompiledCell, n: number, batch: number, steps: number, quad: boolean) => passKernels(c, n, batch, steps, { quad });
   for (const [name, c] of [['minGRU', MIN_GRU], ['RG-LRU', RG_LRU], ['SRU', SRU], ['minLSTM', MIN_LSTM]] as const) {
     it(`${name}: each input product and weight-gradient sum is a four-output kernel its own kernel reads, where 4 divides its outputs and its sum's length, and only there`, () => {
       const plans = plan(c, 8, 4, 8, true);
